@@ -1,0 +1,176 @@
+"""Stacked Hourglass Networks (Newell, Yang, Deng, ECCV 2016), Keras 3 functional API.
+
+Paper: https://arxiv.org/abs/1603.06937. The graph follows the official Torch
+code (princeton-vl/pose-hg-train, `src/models/hg.lua` and `layers/Residual.lua`)
+layer for layer, so the trainable parameter counts match it exactly.
+
+Only `keras.layers` is used (no `tf.*`): the builder runs on the TensorFlow,
+JAX and PyTorch backends, and a saved `.keras` file reloads in safe mode with
+no custom objects.
+"""
+
+import keras
+from keras import layers
+
+from keras_hourglass.validation import validate_model_arguments
+
+# Torch's batch-norm defaults (eps 1e-5, running-average momentum 0.1), which
+# the official model trained with; Keras's momentum counts the other way.
+BATCH_NORM_EPSILON = 1e-5
+BATCH_NORM_MOMENTUM = 0.9
+
+
+def torch_default_initializer():
+    """Torch's `SpatialConvolution` initialisation: U(-1/sqrt(fan_in), +1/sqrt(fan_in)).
+
+    Variance scaling with scale 1/3 gives exactly that limit, sqrt(3 * scale / fan_in).
+    """
+    return keras.initializers.VarianceScaling(
+        scale=1.0 / 3.0, mode="fan_in", distribution="uniform"
+    )
+
+
+def apply_conv(x, filters, kernel_size, name, strides=1, padding="same"):
+    """A convolution with bias, as every convolution in the official network."""
+    return layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=True,
+        kernel_initializer=torch_default_initializer(),
+        name=name,
+    )(x)
+
+
+def apply_batch_norm_relu(x, name):
+    x = layers.BatchNormalization(
+        epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=f"{name}_bn"
+    )(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def apply_residual(x, filters, name):
+    """The pre-activation bottleneck residual module (paper Fig. 4, left).
+
+    BN-ReLU-Conv1x1(filters/2), BN-ReLU-Conv3x3(filters/2), BN-ReLU-Conv1x1(filters),
+    added to the input; the skip path is a 1x1 convolution only when the channel
+    count changes (the official `skipLayer`, with no batch norm).
+    """
+    in_channels = x.shape[-1]
+    y = apply_batch_norm_relu(x, f"{name}_pre1")
+    y = apply_conv(y, filters // 2, 1, f"{name}_conv1")
+    y = apply_batch_norm_relu(y, f"{name}_pre2")
+    y = apply_conv(y, filters // 2, 3, f"{name}_conv2")
+    y = apply_batch_norm_relu(y, f"{name}_pre3")
+    y = apply_conv(y, filters, 1, f"{name}_conv3")
+    skip = x if in_channels == filters else apply_conv(x, filters, 1, f"{name}_skip")
+    return layers.Add(name=f"{name}_add")([skip, y])
+
+
+def apply_residuals(x, filters, count, name):
+    for index in range(count):
+        x = apply_residual(x, filters, f"{name}{index + 1}")
+    return x
+
+
+def apply_hourglass(x, depth, filters, n_modules, name):
+    """One hourglass (paper Fig. 3), built recursively down `depth` levels.
+
+    The upper branch keeps the resolution; the lower branch pools, recurses
+    (or, at the bottom, applies residuals), and upsamples by nearest neighbour;
+    the two are added.
+    """
+    upper = apply_residuals(x, filters, n_modules, f"{name}_up_res")
+    lower = layers.MaxPooling2D(2, strides=2, name=f"{name}_pool")(x)
+    lower = apply_residuals(lower, filters, n_modules, f"{name}_low1_res")
+    if depth > 1:
+        lower = apply_hourglass(lower, depth - 1, filters, n_modules, f"{name}_inner")
+    else:
+        lower = apply_residuals(lower, filters, n_modules, f"{name}_low2_res")
+    lower = apply_residuals(lower, filters, n_modules, f"{name}_low3_res")
+    lower = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_upsample")(
+        lower
+    )
+    return layers.Add(name=f"{name}_add")([upper, lower])
+
+
+def apply_stem(images, n_features):
+    """Conv7x7/2 + BN + ReLU, Residual(64->128), MaxPool, Residual(128->128),
+    Residual(128->n_features): 256x256 input -> 64x64 features."""
+    # Symmetric 3-pixel padding as Torch's conv(7, stride 2, pad 3); Keras "same"
+    # would pad 2/3 and shift the feature grid by half a pixel.
+    x = layers.ZeroPadding2D(3, name="stem_pad")(images)
+    x = apply_conv(x, 64, 7, "stem_conv", strides=2, padding="valid")
+    x = apply_batch_norm_relu(x, "stem")
+    x = apply_residual(x, 128, "stem_res1")
+    x = layers.MaxPooling2D(2, strides=2, name="stem_pool")(x)
+    x = apply_residual(x, 128, "stem_res2")
+    return apply_residual(x, n_features, "stem_res3")
+
+
+def heatmap_output_name(stack_index):
+    """The output name of stack `stack_index` (1-based): `stack1_heatmaps`, ..."""
+    return f"stack{stack_index}_heatmaps"
+
+
+def build_stacked_hourglass(
+    n_stacks=8,
+    n_joints=16,
+    n_features=256,
+    n_modules=1,
+    depth=4,
+    input_shape=(256, 256, 3),
+    intermediate_supervision=True,
+    name="stacked_hourglass",
+):
+    """Builds the stacked hourglass network as a functional `keras.Model`.
+
+    Args:
+        n_stacks: int. Hourglasses stacked end to end. Defaults to 8 (the paper).
+        n_joints: int. Heatmaps per stack, one per keypoint. Defaults to 16 (MPII).
+        n_features: int. Channels through the hourglasses. Defaults to 256.
+        n_modules: int. Residual modules at each hourglass step. Defaults to 1.
+        depth: int. Hourglass levels (4: 64x64 down to 4x4). Defaults to 4.
+        input_shape: tuple. (height, width, channels); height and width must be
+            divisible by 2 ** (depth + 2). Defaults to (256, 256, 3).
+        intermediate_supervision: bool. If True, every stack's heatmaps are an
+            output (a loss on each, as the paper); if False only the last one's.
+        name: str. The model name.
+
+    Returns:
+        A `keras.Model` whose outputs are a list of heatmap tensors, shape
+        (batch, height / 4, width / 4, n_joints), float32 under any precision
+        policy, named `stack{i}_heatmaps` (see `model.output_names`).
+
+    Example:
+        >>> model = build_stacked_hourglass(n_stacks=2, input_shape=(128, 128, 3))
+        >>> model.output_names
+        ['stack1_heatmaps', 'stack2_heatmaps']
+    """
+    validate_model_arguments(
+        n_stacks, n_joints, n_features, n_modules, depth, input_shape
+    )
+    images = keras.Input(shape=tuple(input_shape), name="images")
+    stack_input = apply_stem(images, n_features)
+    outputs = []
+    for index in range(1, n_stacks + 1):
+        prefix = f"stack{index}"
+        x = apply_hourglass(stack_input, depth, n_features, n_modules, f"{prefix}_hg")
+        x = apply_residuals(x, n_features, n_modules, f"{prefix}_out_res")
+        x = apply_conv(x, n_features, 1, f"{prefix}_linear")
+        features = apply_batch_norm_relu(x, f"{prefix}_linear")
+        heatmaps = apply_conv(features, n_joints, 1, f"{prefix}_heatmap_conv")
+        # An explicit float32 cast keeps losses and decoding in full precision
+        # under a mixed-precision policy.
+        named = layers.Activation("linear", dtype="float32", name=heatmap_output_name(index))
+        if intermediate_supervision or index == n_stacks:
+            outputs.append(named(heatmaps))
+        if index < n_stacks:
+            # Intermediate predictions are remapped into the main path (Fig. 4).
+            remapped_features = apply_conv(features, n_features, 1, f"{prefix}_remap_features")
+            remapped_heatmaps = apply_conv(heatmaps, n_features, 1, f"{prefix}_remap_heatmaps")
+            stack_input = layers.Add(name=f"{prefix}_merge")(
+                [stack_input, remapped_features, remapped_heatmaps]
+            )
+    return keras.Model(inputs=images, outputs=outputs, name=name)

@@ -1,0 +1,198 @@
+"""The TFRecord schema: one `tf.train.Example` per annotated person.
+
+Every converter writes, and the input pipeline reads, exactly these features
+(K is the dataset's joint count, given by the metadata JSON beside the shards):
+
+| key                       | type          | meaning                                       |
+|---------------------------|---------------|-----------------------------------------------|
+| `image/encoded`           | bytes         | the original JPEG or PNG file, unchanged       |
+| `image/format`            | bytes         | `jpeg` or `png`                                |
+| `image/height`            | int64         | original image height in pixels                |
+| `image/width`             | int64         | original image width in pixels                 |
+| `image/id`                | bytes         | image file name or dataset id                  |
+| `person/index`            | int64         | the person's index within its image            |
+| `person/num_joints`       | int64         | K, written so a wrong joint count is caught    |
+| `person/joints`           | float, 2K     | x0, y0, x1, y1, ... in original image pixels   |
+| `person/joints_annotated` | int64, K      | 1 where the joint is annotated                 |
+| `person/joints_visible`   | int64, K      | 1 where the joint is visible (not occluded)    |
+| `person/center`           | float, 2      | person centre x, y (MPII `objpos` convention)  |
+| `person/scale`            | float         | person height / 200 px (the field's convention)|
+| `person/head_box`         | float, 4      | x1, y1, x2, y2; all -1 when unknown            |
+| `person/normalizer`       | float         | PCKh normaliser (0.6 x head-box diagonal), or -1|
+
+Pixel coordinates are continuous with pixel centres at integers (pixel i spans
+[i - 0.5, i + 0.5]), the convention of `keras_hourglass.transforms`.
+Unannotated joints are stored as (0, 0) with `joints_annotated` 0.
+
+Centre and scale are stored as the dataset gives them (MPII `objpos` and
+`scale`; derived the same way for other sources). The official code's crop
+convention (centre y += 15 x scale, scale x= 1.25) is applied in exactly one
+place, `keras_hourglass.transforms.crop_box_from_person`, by everything that
+crops (pipeline, evaluation, export).
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+UNKNOWN = -1.0
+
+
+def _bytes(values):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def _floats(values):
+    return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+
+def _ints(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def validate_person(joints, annotated, center, scale, where="record"):
+    """Raises ValueError when a person's annotation cannot give a correct target."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 2 or joints.shape[1] != 2:
+        raise ValueError(f"{where}: joints must be K x 2, got shape {joints.shape}")
+    if len(annotated) != len(joints):
+        raise ValueError(
+            f"{where}: {len(annotated)} annotated flags for {len(joints)} joints"
+        )
+    labelled = joints[np.asarray(annotated, dtype=bool)]
+    if not np.all(np.isfinite(labelled)):
+        raise ValueError(f"{where}: annotated joints contain NaN or infinity")
+    if not all(math.isfinite(float(c)) for c in center):
+        raise ValueError(f"{where}: centre {tuple(center)} is not finite")
+    if not (math.isfinite(float(scale)) and float(scale) > 0):
+        raise ValueError(f"{where}: scale must be positive and finite, got {scale}")
+
+
+def serialize_person(
+    image_bytes,
+    image_format,
+    height,
+    width,
+    image_id,
+    joints,
+    annotated,
+    visible,
+    center,
+    scale,
+    head_box=None,
+    normalizer=None,
+    person_index=0,
+):
+    """Returns one person as serialized `tf.train.Example` bytes.
+
+    Raises ValueError (naming `image_id`) for NaN joints, a bad scale or
+    mismatched joint arrays, so no shard ever holds a record that would give a
+    silently wrong target.
+    """
+    validate_person(joints, annotated, center, scale, where=f"image {image_id}")
+    joints = np.asarray(joints, dtype=np.float32)
+    annotated = np.asarray(annotated, dtype=np.int64).reshape(-1)
+    joints = np.where(annotated[:, None] > 0, joints, 0.0)
+    visible = np.asarray(visible, dtype=np.int64).reshape(-1)
+    head_box = [UNKNOWN] * 4 if head_box is None else [float(v) for v in head_box]
+    normalizer = UNKNOWN if normalizer is None else float(normalizer)
+    if isinstance(image_id, str):
+        image_id = image_id.encode()
+    if isinstance(image_format, str):
+        image_format = image_format.encode()
+    feature = {
+        "image/encoded": _bytes([bytes(image_bytes)]),
+        "image/format": _bytes([image_format]),
+        "image/height": _ints([int(height)]),
+        "image/width": _ints([int(width)]),
+        "image/id": _bytes([image_id]),
+        "person/index": _ints([int(person_index)]),
+        "person/num_joints": _ints([len(joints)]),
+        "person/joints": _floats(joints.reshape(-1).tolist()),
+        "person/joints_annotated": _ints(annotated.tolist()),
+        "person/joints_visible": _ints(visible.tolist()),
+        "person/center": _floats([float(c) for c in center]),
+        "person/scale": _floats([float(scale)]),
+        "person/head_box": _floats(head_box),
+        "person/normalizer": _floats([normalizer]),
+    }
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    return example.SerializeToString()
+
+
+def feature_spec():
+    """The parsing spec. Joint lists are variable length so that a record with
+    the wrong joint count parses and is then reported, not a parse crash."""
+    fixed = tf.io.FixedLenFeature
+    return {
+        "image/encoded": fixed([], tf.string),
+        "image/format": fixed([], tf.string, default_value=""),
+        "image/height": fixed([], tf.int64),
+        "image/width": fixed([], tf.int64),
+        "image/id": fixed([], tf.string, default_value=""),
+        "person/index": fixed([], tf.int64, default_value=0),
+        "person/num_joints": fixed([], tf.int64),
+        "person/joints": tf.io.VarLenFeature(tf.float32),
+        "person/joints_annotated": tf.io.VarLenFeature(tf.int64),
+        "person/joints_visible": tf.io.VarLenFeature(tf.int64),
+        "person/center": fixed([2], tf.float32),
+        "person/scale": fixed([], tf.float32),
+        "person/head_box": fixed([4], tf.float32, default_value=[UNKNOWN] * 4),
+        "person/normalizer": fixed([], tf.float32, default_value=UNKNOWN),
+    }
+
+
+def parse_person(serialized):
+    """Parses one serialized record into a dict of dense tensors (graph-safe).
+
+    Joint arrays come back with their stored length; `check_person` tells
+    whether that length and the values are usable.
+    """
+    parsed = tf.io.parse_single_example(serialized, feature_spec())
+    joints = tf.sparse.to_dense(parsed["person/joints"])
+    return {
+        "image_encoded": parsed["image/encoded"],
+        "image_format": parsed["image/format"],
+        "image_height": tf.cast(parsed["image/height"], tf.int32),
+        "image_width": tf.cast(parsed["image/width"], tf.int32),
+        "image_id": parsed["image/id"],
+        "person_index": tf.cast(parsed["person/index"], tf.int32),
+        "num_joints": tf.cast(parsed["person/num_joints"], tf.int32),
+        "joints": tf.reshape(joints, [-1, 2]),
+        "joints_annotated": tf.cast(
+            tf.sparse.to_dense(parsed["person/joints_annotated"]), tf.float32
+        ),
+        "joints_visible": tf.cast(
+            tf.sparse.to_dense(parsed["person/joints_visible"]), tf.float32
+        ),
+        "center": parsed["person/center"],
+        "scale": parsed["person/scale"],
+        "head_box": parsed["person/head_box"],
+        "normalizer": parsed["person/normalizer"],
+    }
+
+
+def check_person(person, num_joints):
+    """Returns a scalar bool tensor: True when the parsed person is usable with
+    `num_joints` joints (right count everywhere, finite values, positive scale)."""
+    # Unannotated joints are stored as (0, 0), so every stored value must be finite.
+    joints = person["joints"]
+    counts_match = tf.logical_and(
+        tf.equal(person["num_joints"], num_joints),
+        tf.logical_and(
+            tf.equal(tf.shape(joints)[0], num_joints),
+            tf.logical_and(
+                tf.equal(tf.size(person["joints_annotated"]), num_joints),
+                tf.equal(tf.size(person["joints_visible"]), num_joints),
+            ),
+        ),
+    )
+    finite = tf.logical_and(
+        tf.reduce_all(tf.math.is_finite(joints)),
+        tf.reduce_all(tf.math.is_finite(person["center"])),
+    )
+    scale_ok = tf.logical_and(
+        tf.math.is_finite(person["scale"]), person["scale"] > 0.0
+    )
+    return tf.logical_and(counts_match, tf.logical_and(finite, scale_ok))

@@ -1,0 +1,26 @@
+"""Shared test fixtures.
+
+Real pose samples live in `../shared/data` beside the checkout (never copied
+into the project); tests that need them skip cleanly when it is absent.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Keep TensorFlow quiet and single-threaded-friendly on the 2-core CI machine.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(
+    os.environ.get("KERAS_HOURGLASS_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")
+)
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """Path to `../shared/data`; skips the test when it is not there."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared real data not found at {SHARED_DATA}")
+    return SHARED_DATA
