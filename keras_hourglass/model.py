@@ -139,9 +139,10 @@ def build_stacked_hourglass(
         name: str. The model name.
 
     Returns:
-        A `keras.Model` whose outputs are a list of heatmap tensors, shape
+        A `keras.Model` whose outputs are heatmap tensors, shape
         (batch, height / 4, width / 4, n_joints), float32 under any precision
-        policy, named `stack{i}_heatmaps` (see `model.output_names`).
+        policy, named `stack{i}_heatmaps` (see `model.output_names`); called,
+        it returns a list of them, or a bare tensor when there is one output.
 
     Example:
         >>> model = build_stacked_hourglass(n_stacks=2, input_shape=(128, 128, 3))
@@ -163,13 +164,19 @@ def build_stacked_hourglass(
         heatmaps = apply_conv(features, n_joints, 1, f"{prefix}_heatmap_conv")
         # An explicit float32 cast keeps losses and decoding in full precision
         # under a mixed-precision policy.
-        named = layers.Activation("linear", dtype="float32", name=heatmap_output_name(index))
+        named = layers.Activation(
+            "linear", dtype="float32", name=heatmap_output_name(index)
+        )
         if intermediate_supervision or index == n_stacks:
             outputs.append(named(heatmaps))
         if index < n_stacks:
             # Intermediate predictions are remapped into the main path (Fig. 4).
-            remapped_features = apply_conv(features, n_features, 1, f"{prefix}_remap_features")
-            remapped_heatmaps = apply_conv(heatmaps, n_features, 1, f"{prefix}_remap_heatmaps")
+            remapped_features = apply_conv(
+                features, n_features, 1, f"{prefix}_remap_features"
+            )
+            remapped_heatmaps = apply_conv(
+                heatmaps, n_features, 1, f"{prefix}_remap_heatmaps"
+            )
             stack_input = layers.Add(name=f"{prefix}_merge")(
                 [stack_input, remapped_features, remapped_heatmaps]
             )

@@ -3,22 +3,23 @@
 Every converter writes, and the input pipeline reads, exactly these features
 (K is the dataset's joint count, given by the metadata JSON beside the shards):
 
-| key                       | type          | meaning                                       |
-|---------------------------|---------------|-----------------------------------------------|
-| `image/encoded`           | bytes         | the original JPEG or PNG file, unchanged       |
-| `image/format`            | bytes         | `jpeg` or `png`                                |
-| `image/height`            | int64         | original image height in pixels                |
-| `image/width`             | int64         | original image width in pixels                 |
-| `image/id`                | bytes         | image file name or dataset id                  |
-| `person/index`            | int64         | the person's index within its image            |
-| `person/num_joints`       | int64         | K, written so a wrong joint count is caught    |
-| `person/joints`           | float, 2K     | x0, y0, x1, y1, ... in original image pixels   |
-| `person/joints_annotated` | int64, K      | 1 where the joint is annotated                 |
-| `person/joints_visible`   | int64, K      | 1 where the joint is visible (not occluded)    |
-| `person/center`           | float, 2      | person centre x, y (MPII `objpos` convention)  |
-| `person/scale`            | float         | person height / 200 px (the field's convention)|
-| `person/head_box`         | float, 4      | x1, y1, x2, y2; all -1 when unknown            |
-| `person/normalizer`       | float         | PCKh normaliser (0.6 x head-box diagonal), or -1|
+| key                     | type      | meaning                                      |
+|-------------------------|-----------|----------------------------------------------|
+| image/encoded           | bytes     | the original JPEG or PNG file, unchanged     |
+| image/format            | bytes     | jpeg or png                                  |
+| image/height            | int64     | original image height in pixels              |
+| image/width             | int64     | original image width in pixels               |
+| image/id                | bytes     | image file name or dataset id                |
+| person/index            | int64     | the person's index within its image          |
+| person/num_joints       | int64     | K, so that a wrong joint count is caught     |
+| person/joints           | float, 2K | x0, y0, x1, y1, ... in original image pixels |
+| person/joints_annotated | int64, K  | 1 where the joint is annotated               |
+| person/joints_visible   | int64, K  | 1 where the joint is visible (not occluded)  |
+| person/center           | float, 2  | person centre x, y (MPII objpos convention)  |
+| person/scale            | float     | person height / 200 px (field's convention)  |
+| person/head_box         | float, 4  | x1, y1, x2, y2; all -1 when unknown          |
+| person/normalizer       | float     | PCKh normaliser (0.6 x head-box diagonal)    |
+|                         |           | or -1 when unknown                           |
 
 Pixel coordinates are continuous with pixel centres at integers (pixel i spans
 [i - 0.5, i + 0.5]), the convention of `keras_hourglass.transforms`.
@@ -192,7 +193,5 @@ def check_person(person, num_joints):
         tf.reduce_all(tf.math.is_finite(joints)),
         tf.reduce_all(tf.math.is_finite(person["center"])),
     )
-    scale_ok = tf.logical_and(
-        tf.math.is_finite(person["scale"]), person["scale"] > 0.0
-    )
+    scale_ok = tf.logical_and(tf.math.is_finite(person["scale"]), person["scale"] > 0.0)
     return tf.logical_and(counts_match, tf.logical_and(finite, scale_ok))

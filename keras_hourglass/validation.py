@@ -6,7 +6,9 @@ def _require_positive_int(value, name):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def validate_model_arguments(n_stacks, n_joints, n_features, n_modules, depth, input_shape):
+def validate_model_arguments(
+    n_stacks, n_joints, n_features, n_modules, depth, input_shape
+):
     """Raises ValueError when the arguments cannot build the official network."""
     _require_positive_int(n_stacks, "n_stacks")
     _require_positive_int(n_joints, "n_joints")

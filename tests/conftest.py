@@ -14,7 +14,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(
-    os.environ.get("KERAS_HOURGLASS_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")
+    os.environ.get(
+        "KERAS_HOURGLASS_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"
+    )
 )
 
 
