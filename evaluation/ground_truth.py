@@ -1,0 +1,242 @@
+"""Ground-truth readers: every format becomes one `GroundTruth`.
+
+Formats:
+
+- MPII validation `detections_our_format.mat` (Tompson et al.): `pos_gt_src`
+  (16 x 2 x N), `jnt_missing` (16 x N, 1 = not annotated), `headboxes_src`
+  (2 corners x 2 x N). These are the arrays the standard PCKh script reads.
+- pose-hg `valid.h5`: `part` (N x 16 x 2) and `normalize` (N). A joint is
+  unannotated when both coordinates are 0; on the shared validation split this
+  matches `jnt_missing` exactly. `visible` is the occlusion flag and is not used.
+- This project's annotation JSON: a list of entries (or `{"people": [...]}`)
+  with `joints` (K x [x, y]), `joints_annotated`, and either
+  `pckh_normaliser_0.6_headbox_diag` or `headbox_x1y1x2y2` (else no PCKh).
+- LSP `joints.mat`: `joints` as 14 x 3 x N (LSP-extended; flag 1 = annotated)
+  or 3 x 14 x N (original LSP; every joint is scored, as eval_pose does).
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.io
+
+from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.ground_truth_structure import GroundTruth
+from evaluation.ground_truth_structure import from_arrays
+from evaluation.ground_truth_structure import head_box_normalizers
+
+__all__ = [
+    "EvaluationInputError",
+    "GroundTruth",
+    "from_arrays",
+    "head_box_normalizers",
+    "read_annotation_json",
+    "read_ground_truth",
+    "read_lsp_joints_mat",
+    "read_mpii_validation_mat",
+    "read_pose_hg_h5",
+]
+
+logger = logging.getLogger(__name__)
+
+# `dataset_joints` of detections_our_format.mat; the groups assume this order.
+MPII_MAT_JOINT_ORDER = (
+    "rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor",
+    "neck", "head", "rwri", "relb", "rsho", "lsho", "lelb", "lwri",
+)  # fmt: skip
+
+
+def _existing_file(path):
+    path = Path(path)
+    if not path.is_file():
+        raise EvaluationInputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise EvaluationInputError(f"{path}: file is empty")
+    return path
+
+
+def load_mat_variables(path):
+    """All user variables of a .mat file; a clear error when it is unreadable."""
+    path = _existing_file(path)
+    try:
+        contents = scipy.io.loadmat(path)
+    except Exception as error:  # scipy raises several types for corrupt files
+        raise EvaluationInputError(
+            f"{path}: not a readable .mat file ({error})"
+        ) from error
+    return {key: value for key, value in contents.items() if not key.startswith("__")}
+
+
+def _require(variables, name, path):
+    if name not in variables:
+        raise EvaluationInputError(
+            f"{path}: variable '{name}' missing (found: {sorted(variables)})"
+        )
+    return np.asarray(variables[name])
+
+
+def _check_mpii_joint_order(variables, path):
+    if "dataset_joints" not in variables:
+        return
+    names = tuple(
+        str(np.ravel(cell)[0]) for cell in np.ravel(variables["dataset_joints"])
+    )
+    if names != MPII_MAT_JOINT_ORDER:
+        raise EvaluationInputError(
+            f"{path}: dataset_joints {names} is not the MPII order "
+            f"{MPII_MAT_JOINT_ORDER}"
+        )
+
+
+def read_mpii_validation_mat(path):
+    """Reads Tompson's `detections_our_format.mat` ground truth (N x 16)."""
+    return _mpii_validation_from_variables(load_mat_variables(path), path)
+
+
+def _mpii_validation_from_variables(variables, path):
+    _check_mpii_joint_order(variables, path)
+    joints = _require(variables, "pos_gt_src", path).astype(np.float64)
+    missing = _require(variables, "jnt_missing", path)
+    corners = _require(variables, "headboxes_src", path).astype(np.float64)
+    if joints.ndim != 3 or joints.shape[1] != 2 or corners.shape[:2] != (2, 2):
+        raise EvaluationInputError(
+            f"{path}: expected pos_gt_src K x 2 x N and headboxes_src 2 x 2 x N, "
+            f"got {joints.shape} and {corners.shape}"
+        )
+    joints = joints.transpose(2, 0, 1)
+    annotated = np.asarray(missing).T == 0
+    head_boxes = np.concatenate([corners[0].T, corners[1].T], axis=1)
+    at_origin = (annotated & (joints == 0).all(axis=2)).sum()
+    if at_origin:
+        # The released file has a few; the standard script scores them as
+        # annotated, so do we, but say so.
+        logger.warning("%s: %d annotated joints lie at (0, 0)", path, at_origin)
+    return from_arrays(joints, annotated, head_boxes=head_boxes, source=str(path))
+
+
+def read_pose_hg_h5(path):
+    """Reads a pose-hg `valid.h5` / `test.h5` (datasets `part`, `normalize`)."""
+    path = _existing_file(path)
+    try:
+        with h5py.File(path, "r") as file:
+            missing = {"part", "normalize"} - set(file.keys())
+            if missing:
+                raise EvaluationInputError(
+                    f"{path}: dataset(s) {sorted(missing)} missing "
+                    f"(found: {sorted(file.keys())})"
+                )
+            joints = np.asarray(file["part"], dtype=np.float64)
+            normalizer = np.asarray(file["normalize"], dtype=np.float64)
+    except OSError as error:
+        raise EvaluationInputError(
+            f"{path}: not a readable HDF5 file ({error})"
+        ) from error
+    if joints.ndim != 3 or joints.shape[2] != 2:
+        raise EvaluationInputError(
+            f"{path}: part must be N x K x 2, got {joints.shape}"
+        )
+    annotated = ~(joints == 0).all(axis=2)
+    return from_arrays(joints, annotated, normalizer=normalizer, source=str(path))
+
+
+def _entry_normalizer(entry):
+    if entry.get("pckh_normaliser_0.6_headbox_diag") is not None:
+        return float(entry["pckh_normaliser_0.6_headbox_diag"])
+    if entry.get("headbox_x1y1x2y2") is not None:
+        box = np.asarray(entry["headbox_x1y1x2y2"], dtype=np.float64).reshape(1, 4)
+        return float(head_box_normalizers(box)[0])
+    return np.nan
+
+
+def _entry_arrays(entry, where):
+    try:
+        joints = np.asarray(entry["joints"], dtype=np.float64)
+        annotated = np.asarray(entry["joints_annotated"]).astype(bool)
+        normalizer = _entry_normalizer(entry)
+    except (KeyError, TypeError, ValueError) as error:
+        raise EvaluationInputError(f"{where}: bad entry ({error!r})") from error
+    if joints.ndim != 2 or joints.shape[1] not in (2, 3):
+        raise EvaluationInputError(f"{where}: joints must be K x 2, got {joints.shape}")
+    return joints[:, :2], annotated, normalizer
+
+
+def read_annotation_json(path):
+    """Reads this project's annotation JSON (see the module docstring)."""
+    path = _existing_file(path)
+    try:
+        contents = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EvaluationInputError(f"{path}: not valid JSON ({error})") from error
+    entries = contents.get("people") if isinstance(contents, dict) else contents
+    if not isinstance(entries, list) or not entries:
+        raise EvaluationInputError(f"{path}: expected a non-empty list of people")
+    joint_lists, annotated_lists, normalizers = [], [], []
+    for index, entry in enumerate(entries):
+        name = entry.get("image", "?") if isinstance(entry, dict) else "?"
+        where = f"{path} entry {index} ({name})"
+        joints, annotated, normalizer = _entry_arrays(entry, where)
+        if joint_lists and joints.shape != joint_lists[0].shape:
+            raise EvaluationInputError(
+                f"{where}: {len(joints)} joints, but entry 0 has {len(joint_lists[0])}"
+            )
+        if annotated.shape != joints.shape[:1]:
+            raise EvaluationInputError(
+                f"{where}: {annotated.size} joints_annotated for {len(joints)} joints"
+            )
+        joint_lists.append(joints)
+        annotated_lists.append(annotated)
+        normalizers.append(normalizer)
+    names = contents.get("joint_names_long") if isinstance(contents, dict) else None
+    return from_arrays(
+        np.stack(joint_lists),
+        np.stack(annotated_lists),
+        normalizer=np.asarray(normalizers),
+        joint_names=names,
+        source=str(path),
+    )
+
+
+def read_lsp_joints_mat(path):
+    """Reads an LSP / LSP-extended `joints.mat` (see the module docstring)."""
+    return _lsp_from_variables(load_mat_variables(path), path)
+
+
+def _lsp_from_variables(variables, path):
+    joints = _require(variables, "joints", path).astype(np.float64)
+    if joints.ndim == 3 and joints.shape[1] == 3:
+        annotated = joints[:, 2, :].T == 1
+        coordinates = joints[:, :2, :].transpose(2, 0, 1)
+    elif joints.ndim == 3 and joints.shape[0] == 3:
+        coordinates = joints[:2].transpose(2, 1, 0)
+        annotated = np.ones(coordinates.shape[:2], dtype=bool)
+    else:
+        raise EvaluationInputError(
+            f"{path}: joints must be K x 3 x N or 3 x K x N, got {joints.shape}"
+        )
+    return from_arrays(coordinates, annotated, source=str(path))
+
+
+def read_ground_truth(path):
+    """Reads any supported ground-truth file, chosen by suffix and contents."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return read_annotation_json(path)
+    if suffix in (".h5", ".hdf5"):
+        return read_pose_hg_h5(path)
+    if suffix == ".mat":
+        variables = load_mat_variables(path)
+        if "pos_gt_src" in variables:
+            return _mpii_validation_from_variables(variables, path)
+        if "joints" in variables:
+            return _lsp_from_variables(variables, path)
+        raise EvaluationInputError(
+            f"{path}: neither 'pos_gt_src' nor 'joints' found (found: "
+            f"{sorted(variables)})"
+        )
+    raise EvaluationInputError(
+        f"{path}: unsupported ground-truth format '{suffix}' (.mat, .h5, .json)"
+    )

@@ -1,0 +1,107 @@
+"""Scores a prediction file against ground truth and prints the paper table.
+
+Usage:
+
+    python -m evaluation.pckh --gt GT --pred PRED [--json OUT] [--threshold T]
+        [--metric pckh|pck] [--markdown OUT.md] [--csv OUT.csv]
+
+GT: `detections_our_format.mat`, pose-hg `valid.h5`, this project's annotation
+JSON or an LSP `joints.mat` (see `evaluation.ground_truth`). PRED: N x K x 2
+original-image coordinates as `.mat`, `.h5`, `.npy` or `.csv` (see
+`evaluation.predictions`), one person per ground-truth person, same order.
+
+`--json` writes `{"per_joint": {...}, "groups": {"Head": ..., "Mean": ...},
+"total_count_weighted": ..., "mean_16": ...}` in percent. User errors (a
+missing file, a wrong shape, NaN, a count mismatch) print one line and exit
+with status 2.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from evaluation.ground_truth import EvaluationInputError
+from evaluation.ground_truth import read_ground_truth
+from evaluation.metrics import check_predictions
+from evaluation.metrics import evaluate_pck
+from evaluation.metrics import evaluate_pckh
+from evaluation.predictions import read_predictions
+from evaluation.report import format_console_report
+from evaluation.report import paper_table
+from evaluation.report import summary_to_json_dict
+from evaluation.report import write_table_csv
+
+DEFAULT_THRESHOLDS = {"pckh": 0.5, "pck": 0.2}
+USER_ERROR_EXIT_CODE = 2
+
+
+def build_argument_parser():
+    """The command-line flags."""
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation.pckh",
+        description="MPII PCKh (or torso PCK) of predictions against ground truth.",
+    )
+    parser.add_argument("--gt", required=True, type=Path, help="ground-truth file")
+    parser.add_argument("--pred", required=True, type=Path, help="prediction file")
+    parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--markdown", type=Path, help="write the tables as Markdown")
+    parser.add_argument("--csv", type=Path, help="write the paper table as CSV")
+    parser.add_argument(
+        "--metric",
+        choices=sorted(DEFAULT_THRESHOLDS),
+        default="pckh",
+        help="pckh: head-box normalised (MPII); pck: torso normalised (LSP)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="normalised-distance threshold (default 0.5 for pckh, 0.2 for pck)",
+    )
+    parser.add_argument("--name", default="model", help="model name in the table")
+    return parser
+
+
+def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
+    """Reads both files and returns the `PckSummary`."""
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLDS[metric]
+    if not threshold >= 0:
+        raise EvaluationInputError(f"--threshold must be >= 0, got {threshold}")
+    ground_truth = read_ground_truth(gt_path)
+    predictions = read_predictions(pred_path, num_joints=ground_truth.num_joints)
+    # Checked here first so that errors name the prediction file.
+    predictions = check_predictions(predictions, ground_truth, where=str(pred_path))
+    evaluate = evaluate_pckh if metric == "pckh" else evaluate_pck
+    return evaluate(predictions, ground_truth, threshold)
+
+
+def write_outputs(summary, arguments):
+    """Writes the optional JSON, Markdown and CSV outputs."""
+    if arguments.json:
+        arguments.json.write_text(json.dumps(summary_to_json_dict(summary), indent=2))
+    if arguments.markdown:
+        arguments.markdown.write_text(format_console_report(summary, arguments.name))
+    if arguments.csv:
+        write_table_csv(paper_table({arguments.name: summary}), arguments.csv)
+
+
+def main(argv=None):
+    """Runs the command; returns the process exit status."""
+    arguments = build_argument_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        summary = evaluate_files(
+            arguments.gt, arguments.pred, arguments.metric, arguments.threshold
+        )
+        print(format_console_report(summary, arguments.name))
+        write_outputs(summary, arguments)
+    except (EvaluationInputError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USER_ERROR_EXIT_CODE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Reading and writing prediction files: N x K x 2 original-image coordinates.
+
+Formats (chosen by suffix):
+
+- `.mat`: variable `preds` (N x K x 2, as pose-hg and pytorch-pose save it),
+  else `pos_pred_src`. MATLAB's K x 2 x N layout is accepted too and detected
+  by shape (the middle axis of length 2).
+- `.h5` / `.hdf5`: dataset `preds`, N x K x 2 (or K x 2 x N, as above).
+- `.npy`: one array, N x K x 2 (or K x 2 x N).
+- `.csv`: a header row and one row per person, in ground-truth order. Joint
+  columns are either `x0,y0,x1,y1,...` or `<joint name>_x,<joint name>_y`
+  (for example `r_ankle_x,r_ankle_y`, names from `evaluation.joint_sets`).
+  Other columns (such as `image`) are ignored.
+"""
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.io
+
+from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.joint_sets import joint_set_for_count
+
+PREDICTION_VARIABLES = ("preds", "pos_pred_src")
+
+
+def to_people_first(array, num_joints, where):
+    """Returns N x K x 2, transposing MATLAB's K x 2 x N layout when given."""
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[1:] == (num_joints, 2):
+        return array.astype(np.float64)
+    if array.ndim == 3 and array.shape[:2] == (num_joints, 2):
+        return array.transpose(2, 0, 1).astype(np.float64)
+    raise EvaluationInputError(
+        f"{where}: predictions of shape {array.shape} are neither "
+        f"N x {num_joints} x 2 nor {num_joints} x 2 x N"
+    )
+
+
+def _read_mat(path):
+    try:
+        contents = scipy.io.loadmat(path)
+    except Exception as error:  # scipy raises several types for corrupt files
+        raise EvaluationInputError(
+            f"{path}: not a readable .mat file ({error})"
+        ) from error
+    for name in PREDICTION_VARIABLES:
+        if name in contents:
+            return contents[name]
+    found = sorted(key for key in contents if not key.startswith("__"))
+    raise EvaluationInputError(f"{path}: no variable 'preds' (found: {found})")
+
+
+def _read_h5(path):
+    try:
+        with h5py.File(path, "r") as file:
+            if "preds" not in file:
+                raise EvaluationInputError(
+                    f"{path}: no dataset 'preds' (found: {sorted(file.keys())})"
+                )
+            return np.asarray(file["preds"])
+    except OSError as error:
+        raise EvaluationInputError(
+            f"{path}: not a readable HDF5 file ({error})"
+        ) from error
+
+
+def _read_npy(path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        raise EvaluationInputError(
+            f"{path}: not a readable .npy file ({error})"
+        ) from error
+
+
+def csv_column_names(joint_names):
+    """The `<name>_x, <name>_y` header this module writes."""
+    return [f"{name}_{axis}" for name in joint_names for axis in ("x", "y")]
+
+
+def _read_csv(path, num_joints):
+    try:
+        table = pd.read_csv(path)
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+    ) as error:
+        raise EvaluationInputError(
+            f"{path}: not a readable CSV file ({error})"
+        ) from error
+    numbered = [f"{axis}{index}" for index in range(num_joints) for axis in ("x", "y")]
+    named = csv_column_names(joint_set_for_count(num_joints).joint_names)
+    for columns in (numbered, named):
+        if set(columns) <= set(table.columns):
+            values = table[columns].apply(pd.to_numeric, errors="coerce")
+            return values.to_numpy(np.float64).reshape(len(table), num_joints, 2)
+    raise EvaluationInputError(
+        f"{path}: CSV needs columns x0,y0,...,x{num_joints - 1},y{num_joints - 1} "
+        f"or {named[0]},{named[1]},... (found: {list(table.columns)[:6]}...)"
+    )
+
+
+def read_predictions(path, num_joints=16):
+    """Reads a prediction file as float64 N x K x 2 (see the module docstring).
+
+    Raises:
+        EvaluationInputError: missing, empty or unreadable file, unknown
+            suffix, or an array that is not N x K x 2 / K x 2 x N.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EvaluationInputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise EvaluationInputError(f"{path}: file is empty")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path, num_joints)
+    readers = {".mat": _read_mat, ".h5": _read_h5, ".hdf5": _read_h5, ".npy": _read_npy}
+    if suffix not in readers:
+        raise EvaluationInputError(
+            f"{path}: unsupported prediction format '{suffix}' (.mat, .h5, .npy, .csv)"
+        )
+    return to_people_first(readers[suffix](path), num_joints, str(path))
+
+
+def write_predictions(path, predictions, joint_names=None):
+    """Writes N x K x 2 predictions in the format given by the suffix.
+
+    `.mat` and `.h5` store them as `preds` (N x K x 2); `.csv` uses
+    `<joint name>_x, <joint name>_y` columns.
+    """
+    path = Path(path)
+    predictions = np.asarray(predictions, dtype=np.float64)
+    suffix = path.suffix.lower()
+    if suffix == ".mat":
+        scipy.io.savemat(path, {"preds": predictions})
+    elif suffix in (".h5", ".hdf5"):
+        with h5py.File(path, "w") as file:
+            file.create_dataset("preds", data=predictions)
+    elif suffix == ".npy":
+        np.save(path, predictions)
+    elif suffix == ".csv":
+        if joint_names is None:
+            joint_names = joint_set_for_count(predictions.shape[1]).joint_names
+        columns = csv_column_names(joint_names)
+        flat = predictions.reshape(len(predictions), -1)
+        pd.DataFrame(flat, columns=columns).to_csv(path, index=False)
+    else:
+        raise EvaluationInputError(f"{path}: unsupported prediction format '{suffix}'")
+    return path

@@ -1,0 +1,114 @@
+"""Paper-style result tables: pandas DataFrames, Markdown, CSV and JSON.
+
+Column meanings (all in percent; see `evaluation.metrics` for the sources):
+
+- Head ... Ankle: the paper columns; Head is MPII head-top only (LSP: mean of
+  neck and head-top), the others the unweighted mean of left and right.
+- Mean: unweighted mean of the per-joint values over the 14 scored joints
+  (MPII leaves out pelvis and thorax), as Tompson's / bearpaw's script prints.
+- Total (count-weighted): hits / annotated joints over the same 14 joints,
+  the "Mean" printed by HRNet and mmpose.
+- Mean (all joints): unweighted mean over all joints (16 for MPII).
+"""
+
+import math
+
+import pandas as pd
+
+TOTAL_COLUMN = "Total (count-weighted)"
+ALL_JOINTS_COLUMN = "Mean (all joints)"
+
+
+def paper_table(summaries_by_model):
+    """One row per model: the paper columns, Mean and the two other means.
+
+    Args:
+        summaries_by_model: dict, model name -> `PckSummary`.
+
+    Returns:
+        pandas.DataFrame indexed by model name.
+    """
+    rows = {}
+    for model_name, summary in summaries_by_model.items():
+        row = dict(summary.groups)
+        row[TOTAL_COLUMN] = summary.total_count_weighted
+        row[ALL_JOINTS_COLUMN] = summary.mean_all_joints
+        rows[model_name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "Model"
+    return table
+
+
+def per_joint_table(summary):
+    """One row per joint: its value and how many annotated instances it has."""
+    table = pd.DataFrame(
+        {
+            summary.metric: pd.Series(summary.per_joint),
+            "annotated": pd.Series(summary.joint_counts),
+        }
+    )
+    table.index.name = "Joint"
+    return table
+
+
+def _format_cell(value, float_format):
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else float_format.format(value)
+    return str(value).replace("|", "\\|")
+
+
+def dataframe_to_markdown(table, float_format="{:.2f}"):
+    """A GitHub Markdown table of `table`, index first (no `tabulate` needed).
+
+    Numbers are right-aligned; NaN is written as `-`.
+    """
+    header = [str(table.index.name or "")] + [str(name) for name in table.columns]
+    numeric = [False] + [
+        pd.api.types.is_numeric_dtype(table[name]) for name in table.columns
+    ]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if is_number else "---" for is_number in numeric) + "|",
+    ]
+    # itertuples keeps each column's type, so integer counts stay integers.
+    for row in table.itertuples(index=True, name=None):
+        cells = [_format_cell(value, float_format) for value in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table_csv(table, path, decimals=4):
+    """Writes `table` as CSV (index included), rounded to `decimals`."""
+    table.round(decimals).to_csv(path)
+    return path
+
+
+def _json_number(value):
+    # JSON has no NaN; a joint that was never annotated is written as null.
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def summary_to_json_dict(summary):
+    """The `--json` layout: per_joint, groups, total_count_weighted, mean_16.
+
+    `mean_16` is the unweighted mean over all joints (16 for MPII).
+    """
+    return {
+        "metric": summary.metric,
+        "threshold": summary.threshold,
+        "per_joint": {k: _json_number(v) for k, v in summary.per_joint.items()},
+        "groups": {k: _json_number(v) for k, v in summary.groups.items()},
+        "total_count_weighted": _json_number(summary.total_count_weighted),
+        "mean_16": _json_number(summary.mean_all_joints),
+    }
+
+
+def format_console_report(summary, model_name="model"):
+    """The paper table plus the per-joint table, as Markdown text."""
+    title = f"{summary.metric}@{summary.threshold:g}"
+    return (
+        f"{title} (percent; Mean = unweighted over the scored joints)\n\n"
+        + dataframe_to_markdown(paper_table({model_name: summary}))
+        + "\n"
+        + dataframe_to_markdown(per_joint_table(summary))
+    )
