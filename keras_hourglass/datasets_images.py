@@ -1,0 +1,72 @@
+"""Cheap checks of encoded image files before their bytes go into a record.
+
+Records store the original file bytes unchanged, so an image is never decoded
+in full here: the format comes from the magic bytes, the size from the header,
+and corruption is caught by Pillow's structural `verify()` plus, for JPEG, the
+end-of-image marker that a truncated download lacks.
+"""
+
+import io
+from pathlib import Path
+
+from PIL import Image
+from PIL import UnidentifiedImageError
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_END_MARKER = b"\xff\xd9"
+
+
+class UnreadableImageError(ValueError):
+    """An image file that is empty, truncated, corrupt or not JPEG/PNG."""
+
+
+def detect_image_format(image_bytes):
+    """Returns "jpeg" or "png" from the magic bytes, or None for anything else."""
+    if image_bytes.startswith(JPEG_MAGIC):
+        return "jpeg"
+    if image_bytes.startswith(PNG_MAGIC):
+        return "png"
+    return None
+
+
+def inspect_image_bytes(image_bytes, where="image"):
+    """Returns (format, width, height) of an encoded JPEG or PNG.
+
+    Raises UnreadableImageError (naming `where`) for empty, truncated, corrupt
+    or other-format data.
+    """
+    if not image_bytes:
+        raise UnreadableImageError(f"{where}: empty file")
+    image_format = detect_image_format(image_bytes)
+    if image_format is None:
+        raise UnreadableImageError(f"{where}: not a JPEG or PNG file")
+    # Padding after the end marker is common; anything else means truncation.
+    tail = image_bytes.rstrip(b"\x00\r\n ")
+    if image_format == "jpeg" and not tail.endswith(JPEG_END_MARKER):
+        raise UnreadableImageError(f"{where}: truncated JPEG (no end-of-image marker)")
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as image:
+            width, height = image.size
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise UnreadableImageError(f"{where}: corrupt image ({error})") from error
+    if width < 1 or height < 1:
+        raise UnreadableImageError(f"{where}: image has size {width} x {height}")
+    return image_format, width, height
+
+
+def read_image_size(path):
+    """Returns (width, height) from an image file's header only (no decoding).
+
+    Raises FileNotFoundError for a missing file and UnreadableImageError
+    naming the file when the header is unreadable.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"image not found: {path}")
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        message = f"{Path(path)}: unreadable image ({error})"
+        raise UnreadableImageError(message) from error

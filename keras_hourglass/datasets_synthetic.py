@@ -1,0 +1,77 @@
+"""Records of the built-in synthetic dataset (`keras_hourglass.synthetic`).
+
+Training people are samples `0 .. count - 1` of the seed and validation people
+the next `val_count` samples, so the two never share an image. Images are
+JPEG-encoded here (the generator returns pixels); the rest of the annotation
+is copied as given.
+"""
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from keras_hourglass.datasets_records import PersonRecord
+from keras_hourglass.datasets_records import make_checked_record
+from keras_hourglass.joint_sets import MPII_16
+from keras_hourglass.joint_sets import JointSet
+
+DEFAULT_SYNTHETIC_COUNT = 4000
+DEFAULT_SYNTHETIC_VAL_COUNT = 400
+DEFAULT_JPEG_QUALITY = 90
+
+
+def synthetic_joint_set():
+    """Returns the synthetic keypoint set: MPII's names, pairs oriented (left,
+    right) and skeleton, named "synthetic"."""
+    from keras_hourglass import synthetic
+
+    names = tuple(synthetic.SYNTHETIC_JOINT_NAMES)
+    pairs = []
+    for first, second in synthetic.SYNTHETIC_FLIP_PAIRS:
+        left_first = names[first].startswith("l")
+        pairs.append((first, second) if left_first else (second, first))
+    skeleton = MPII_16.skeleton if names == MPII_16.joint_names else ()
+    return JointSet("synthetic", names, tuple(pairs), skeleton)
+
+
+def encode_jpeg(image, quality=DEFAULT_JPEG_QUALITY):
+    """Returns uint8 H x W x 3 pixels as JPEG file bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
+        buffer, format="JPEG", quality=quality
+    )
+    return buffer.getvalue()
+
+
+def iterate_synthetic_records(
+    seed, count, val_count, skip_log, jpeg_quality=DEFAULT_JPEG_QUALITY
+):
+    """Yields PersonRecords (with `image_bytes`) for `count` training and
+    `val_count` validation synthetic people; unusable samples are counted in
+    `skip_log`."""
+    from keras_hourglass import synthetic
+
+    num_joints = len(synthetic.SYNTHETIC_JOINT_NAMES)
+    parts = (("train", 0, count), ("valid", count, val_count))
+    for split, start, split_count in parts:
+        samples = synthetic.iterate_synthetic(seed, split_count, start=start)
+        for offset, (image, annotation) in enumerate(samples):
+            height, width = np.shape(image)[:2]
+            record = PersonRecord(
+                image_id=str(annotation["image_id"]),
+                split=split,
+                joints=np.asarray(annotation["joints"], dtype=np.float64),
+                annotated=np.asarray(annotation["joints_annotated"]),
+                visible=np.asarray(annotation["joints_visible"]),
+                center=tuple(float(v) for v in annotation["center"]),
+                scale=float(annotation["scale"]),
+                image_bytes=encode_jpeg(image, jpeg_quality),
+                image_size=(int(width), int(height)),
+                head_box=tuple(float(v) for v in annotation["head_box"]),
+                normalizer=float(annotation["normalizer"]),
+            )
+            where = f"synthetic seed {seed} sample {start + offset}"
+            record = make_checked_record(record, num_joints, skip_log, where)
+            if record is not None:
+                yield record

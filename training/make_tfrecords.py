@@ -1,0 +1,175 @@
+"""Converts a pose dataset into TFRecord shards plus `dataset.json`.
+
+Examples:
+
+    python -m training.make_tfrecords --format mpii \
+        --annotations mpii_annotations.json.gz --images mpii/images \
+        --mpii-valid-gt detections_our_format.mat --out data/mpii
+    python -m training.make_tfrecords --format lsp --annotations joints.mat \
+        --images lspet/images --lsp-flag-meaning visible --val-count 100 --out data/lsp
+    python -m training.make_tfrecords --format coco \
+        --annotations person_keypoints_train2017.json --images train2017 \
+        --valid-annotations person_keypoints_val2017.json --valid-images val2017 \
+        --out data/coco
+    python -m training.make_tfrecords --format csv --annotations people.csv \
+        --flip-pairs l_wrist:r_wrist --val-fraction 0.1 --out data/custom
+    python -m training.make_tfrecords --format synthetic --seed 0 --count 4000 \
+        --val-count 400 --out data/synthetic
+
+Prints a summary: people written per split, shard files, and skips by reason.
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from keras_hourglass import datasets
+from keras_hourglass import shards
+from keras_hourglass.datasets_synthetic import DEFAULT_JPEG_QUALITY
+from keras_hourglass.datasets_synthetic import DEFAULT_SYNTHETIC_COUNT
+from keras_hourglass.datasets_synthetic import DEFAULT_SYNTHETIC_VAL_COUNT
+from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
+
+FORMATS = ("mpii", "lsp", "coco", "csv", "synthetic")
+
+
+def build_parser():
+    """Returns the command-line parser."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add = parser.add_argument
+    add("--format", required=True, choices=FORMATS)
+    add("--out", required=True, help="output folder for shards and dataset.json")
+    add("--annotations", help="annotation file (json[.gz], joints.mat, csv)")
+    add("--images", help="image folder (csv: base of relative paths)")
+    add("--name", help="dataset name in dataset.json (default: the format)")
+    add("--mpii-valid-gt", help="detections_our_format.mat: head boxes for valid")
+    add("--lsp-flag-meaning", choices=datasets.LSP_FLAG_MEANINGS, default="visible",
+        help="visible: LSPET (1 = labelled, visible); occluded: LSP")  # fmt: skip
+    add("--valid-annotations", help="coco: the validation annotation file")
+    add("--valid-images", help="coco: validation image folder (default --images)")
+    add("--flip-pairs", help="csv: 'l_wrist:r_wrist,...' (default: l_/r_ names)")
+    add("--val-count", type=int, help="lsp/csv/synthetic: validation people")
+    add("--val-fraction", type=float, help="lsp/csv: validation fraction")
+    add("--seed", type=int, default=0, help="synthetic: dataset seed")
+    add("--count", type=int, default=DEFAULT_SYNTHETIC_COUNT,
+        help="synthetic: training images")  # fmt: skip
+    add("--jpeg-quality", type=int, default=DEFAULT_JPEG_QUALITY)
+    add("--num-shards", type=int, help="shards per split (default: from size)")
+    add("--max-shard-mb", type=float, default=200.0, help="largest shard size")
+    add("--overwrite", action="store_true", help="replace an existing dataset")
+    return parser
+
+
+def _require(args, *names):
+    missing = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is None]
+    if missing:
+        raise SystemExit(f"--format {args.format} needs {' '.join(missing)}")
+
+
+def read_records(args, skip_log):
+    """Returns (records iterable, record count or None, joint set) for `args`."""
+    if args.format == "synthetic":
+        val_count = args.val_count
+        if val_count is None:
+            val_count = DEFAULT_SYNTHETIC_VAL_COUNT
+        records = datasets.iterate_synthetic_records(
+            args.seed, args.count, val_count, skip_log, args.jpeg_quality
+        )
+        return records, args.count + val_count, datasets.synthetic_joint_set()
+    _require(args, "annotations")
+    if args.format == "csv":
+        records, log, joint_set = datasets.read_keypoint_csv(
+            args.annotations, args.images, args.flip_pairs,
+            args.val_count, args.val_fraction,
+        )  # fmt: skip
+        skip_log.merge(log)
+        return records, len(records), joint_set
+    _require(args, "images")
+    if args.format == "mpii":
+        records, log = datasets.read_mpii(
+            args.annotations, args.images, args.mpii_valid_gt
+        )
+    elif args.format == "lsp":
+        records, log = datasets.read_lsp(
+            args.annotations, args.images, args.lsp_flag_meaning,
+            args.val_count, args.val_fraction,
+        )  # fmt: skip
+    else:
+        records, log = datasets.read_coco(args.annotations, args.images, "train")
+        if args.valid_annotations:
+            valid_images = args.valid_images or args.images
+            valid, valid_log = datasets.read_coco(
+                args.valid_annotations, valid_images, "valid"
+            )
+            records, log = records + valid, _merged(log, valid_log)
+    skip_log.merge(log)
+    return records, len(records), BUILT_IN_JOINT_SETS[args.format]
+
+
+def _merged(first, second):
+    first.merge(second)
+    return first
+
+
+def prepare_output_folder(out_dir, overwrite):
+    """Creates `out_dir`; refuses to mix with an existing dataset unless
+    `overwrite`, in which case the old shards and metadata are removed."""
+    out_dir = Path(out_dir)
+    metadata_path = out_dir / shards.METADATA_FILE_NAME
+    old_shards = sorted(out_dir.glob("*.tfrecord")) if out_dir.is_dir() else []
+    if (metadata_path.exists() or old_shards) and not overwrite:
+        raise SystemExit(f"{out_dir} already holds a dataset; use --overwrite")
+    for path in old_shards:
+        path.unlink()
+    metadata_path.unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
+
+
+def summary_lines(metadata):
+    """Returns the human-readable conversion summary."""
+    joints = f"{metadata['num_joints']} joints"
+    lines = [f"dataset {metadata['name']!r} ({metadata['source']}, {joints}) "
+             f"in {metadata['directory']}"]  # fmt: skip
+    for split, info in metadata["splits"].items():
+        megabytes = info["bytes"] / 2**20
+        lines.append(f"{split}: {info['count']:,} people in {len(info['files'])} "
+                     f"shard(s), {megabytes:.1f} MB")  # fmt: skip
+    lines += [f"skipped ({n:,}): {r}" for r, n in metadata["skipped"].items()]
+    lines += [f"warning ({n:,}): {r}" for r, n in metadata["warnings"].items()]
+    if not metadata["skipped"]:
+        lines.append("skipped: none")
+    return lines
+
+
+def main(argv=None):
+    """Runs the conversion; returns the metadata dict (also written as JSON)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    out_dir = prepare_output_folder(args.out, args.overwrite)
+    skip_log = datasets.SkipLog()
+    records, total, joint_set = read_records(args, skip_log)
+    spools = shards.spool_records(records, out_dir, skip_log, total=total)
+    splits = {}
+    for split, spool in sorted(spools.items()):
+        files = shards.write_split_shards(
+            spool, split, out_dir, args.num_shards, args.max_shard_mb * 2**20
+        )
+        splits[split] = {
+            "files": files, "count": spool["count"], "bytes": spool["bytes"]
+        }
+    created_with = {**vars(args), "command": "python -m training.make_tfrecords"}
+    metadata = shards.build_metadata(
+        args.name or args.format, args.format, joint_set, splits, skip_log, created_with
+    )
+    shards.write_metadata(out_dir, metadata)
+    metadata = shards.read_metadata(out_dir)
+    print("\n".join(summary_lines(metadata)))
+    if not splits:
+        raise SystemExit("no people were written; see the skip reasons above")
+    return metadata
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
