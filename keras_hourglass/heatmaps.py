@@ -1,0 +1,117 @@
+"""Heatmap targets (rendered with TensorFlow, inside `tf.data`) and their
+decoding (written with `keras.ops`, so it runs on any Keras backend and inside
+an exported SavedModel).
+
+Heatmap pixel coordinates follow the project convention: pixel centres at
+integers, so a joint at (x, y) = (3.0, 5.0) peaks exactly on pixel [5, 3].
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_hourglass.transforms import flip_permutation
+
+# Offset (in heatmap px) the paper moves a prediction toward the higher
+# neighbour; it removes most of argmax's quantisation error at no cost.
+QUARTER_PIXEL = 0.25
+
+
+def joints_inside_grid(joints, size):
+    """Returns bool [K]: the joint lies within the grid's extent
+    [-0.5, size - 0.5] on both axes and is finite."""
+    joints = tf.convert_to_tensor(joints, tf.float32)
+    limit = tf.cast(size, tf.float32) - 0.5
+    inside = tf.logical_and(joints >= -0.5, joints <= limit)
+    return tf.reduce_all(inside, axis=-1)
+
+
+def render_heatmaps(joints_out, annotated, size, sigma=1.0):
+    """Renders one unnormalised Gaussian per joint on a `size` x `size` grid.
+
+    A joint's map peaks at 1 at its exact sub-pixel location and is evaluated
+    at the integer pixel centres. Unannotated joints, and annotated joints that
+    left the grid after augmentation, get an all-zero map.
+
+    Weights: 0 for unannotated joints, 1 for annotated ones, including those
+    outside the grid. That is the official pose-hg-train behaviour (its MSE
+    covers every map): the network learns to answer "not in this crop" with a
+    flat map instead of being free to hallucinate a peak.
+
+    Args:
+        joints_out: float [K, 2]. Joints (x, y) in output grid px.
+        annotated: [K]. Nonzero where the joint is annotated.
+        size: int. Side of the output grid.
+        sigma: float. Gaussian standard deviation in grid px. Defaults to 1.
+
+    Returns:
+        heatmaps float32 [size, size, K] and weights float32 [K].
+    """
+    joints_out = tf.convert_to_tensor(joints_out, tf.float32)
+    annotated = tf.cast(tf.convert_to_tensor(annotated), tf.float32) > 0
+    drawn = tf.logical_and(annotated, joints_inside_grid(joints_out, size))
+    # Where a joint is not drawn its coordinates may be NaN or huge; zero them
+    # so the exponentials below stay finite before masking.
+    safe = tf.where(drawn[:, None], joints_out, tf.zeros_like(joints_out))
+    grid = tf.range(size, dtype=tf.float32)
+    scale = -0.5 / (float(sigma) ** 2)
+    along_x = tf.exp(scale * tf.square(grid[None, :] - safe[:, 0:1]))
+    along_y = tf.exp(scale * tf.square(grid[None, :] - safe[:, 1:2]))
+    maps = along_y[:, :, None] * along_x[:, None, :]
+    maps *= tf.cast(drawn, tf.float32)[:, None, None]
+    return tf.transpose(maps, [1, 2, 0]), tf.cast(annotated, tf.float32)
+
+
+def _neighbour_offset(flat_maps, index, step, position, length):
+    """Returns +-0.25 toward the higher of the two neighbours along one axis,
+    or 0 when one neighbour is off the grid (or both are equal)."""
+    size = keras.ops.shape(flat_maps)[-1]
+    after_index = keras.ops.clip(index + step, 0, size - 1)
+    before_index = keras.ops.clip(index - step, 0, size - 1)
+    after = keras.ops.take_along_axis(flat_maps, after_index[..., None], axis=-1)
+    before = keras.ops.take_along_axis(flat_maps, before_index[..., None], axis=-1)
+    direction = keras.ops.sign(after[..., 0] - before[..., 0])
+    has_neighbours = keras.ops.logical_and(position > 0, position < length - 1)
+    return keras.ops.where(has_neighbours, QUARTER_PIXEL * direction, 0.0)
+
+
+def decode_heatmaps(heatmaps):
+    """Returns `(coords, scores)` of the maxima of heatmaps [B, h, w, K].
+
+    Each joint takes the argmax pixel, then moves a quarter pixel toward the
+    higher neighbour along x and along y (Newell et al. 2016, sec. 4), where
+    both neighbours exist.
+
+    Returns:
+        coords float32 [B, K, 2], (x, y) in heatmap px; scores [B, K], the
+        heatmap value at the argmax.
+    """
+    heatmaps = keras.ops.convert_to_tensor(heatmaps, dtype="float32")
+    shape = keras.ops.shape(heatmaps)
+    height, width = shape[1], shape[2]
+    flat_maps = keras.ops.reshape(
+        keras.ops.transpose(heatmaps, [0, 3, 1, 2]), (shape[0], shape[3], -1)
+    )
+    index = keras.ops.cast(keras.ops.argmax(flat_maps, axis=-1), "int32")
+    scores = keras.ops.max(flat_maps, axis=-1)
+    x = index % width
+    y = index // width
+    offset_x = _neighbour_offset(flat_maps, index, 1, x, width)
+    offset_y = _neighbour_offset(flat_maps, index, width, y, height)
+    coords = keras.ops.stack(
+        [
+            keras.ops.cast(x, "float32") + offset_x,
+            keras.ops.cast(y, "float32") + offset_y,
+        ],
+        axis=-1,
+    )
+    return coords, scores
+
+
+def flip_heatmaps(heatmaps, flip_pairs):
+    """Mirrors heatmaps [B, h, w, K] horizontally and swaps left/right joint
+    channels, so a flipped image's prediction lines up with the original."""
+    heatmaps = keras.ops.convert_to_tensor(heatmaps)
+    num_joints = heatmaps.shape[-1]
+    order = flip_permutation(num_joints, flip_pairs)
+    mirrored = keras.ops.flip(heatmaps, axis=2)
+    return keras.ops.take(mirrored, order, axis=-1)

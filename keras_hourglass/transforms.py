@@ -1,0 +1,163 @@
+"""Crop boxes, affine matrices and keypoint transforms (TensorFlow ops).
+
+Every function runs in eager mode, inside `tf.data` maps and inside an
+exported SavedModel graph, and accepts NumPy arrays or Python numbers as well
+as tensors. Leading batch dimensions broadcast: a `center` of shape [B, 2]
+gives matrices of shape [B, 3, 3].
+
+Coordinates are continuous with pixel centres at integers (pixel i spans
+[i - 0.5, i + 0.5]). The crop window of a person is the square of side
+`200 * scale` px centred at the crop centre; it is mapped onto an output grid
+of `output_size` pixels so that the window's edges land on
+[-0.5, output_size - 0.5]:
+
+    u = (x - cx + 100 * s) * output_size / (200 * s) - 0.5
+
+so a 256 x 256 input crop and a 64 x 64 heatmap built from the same window
+agree with each other without any extra offset.
+"""
+
+import math
+
+import tensorflow as tf
+
+# pose-hg-train moves the crop centre down and enlarges the box so that the
+# whole body (MPII `objpos` sits near the belly) fits in the 256 x 256 crop.
+CROP_CENTER_SHIFT_Y = 15.0
+CROP_SCALE_FACTOR = 1.25
+PIXELS_PER_SCALE = 200.0
+
+
+def _float32(value):
+    return tf.cast(tf.convert_to_tensor(value), tf.float32)
+
+
+def crop_box_from_person(center, scale):
+    """Returns `(crop_center, crop_scale)` for a person's stored centre/scale.
+
+    This is the single place where the official pose-hg-train convention is
+    applied: the crop centre is the person centre moved down by
+    `15 * scale` px and the crop scale is `1.25 * scale`.
+
+    Args:
+        center: float [..., 2]. Person centre (x, y) as stored (MPII `objpos`).
+        scale: float [...]. Person height / 200 px as stored (MPII `scale`).
+
+    Returns:
+        crop_center float32 [..., 2] and crop_scale float32 [...].
+    """
+    center = _float32(center)
+    scale = _float32(scale)
+    shift = tf.stack([tf.zeros_like(scale), CROP_CENTER_SHIFT_Y * scale], axis=-1)
+    return center + shift, CROP_SCALE_FACTOR * scale
+
+
+def _affine(row_x, row_y):
+    """Stacks two [..., 3] rows and [0, 0, 1] into [..., 3, 3] matrices."""
+    last = tf.concat(
+        [tf.zeros_like(row_x[..., :2]), tf.ones_like(row_x[..., :1])], axis=-1
+    )
+    return tf.stack([row_x, row_y, last], axis=-2)
+
+
+def crop_matrix(center, scale, output_size, rotation_degrees=0.0, flip=False):
+    """Returns the 3 x 3 matrix mapping original image px to output grid px.
+
+    The window is scaled onto the grid, then rotated by `rotation_degrees`
+    about the grid centre (positive turns the image content counter-clockwise
+    on screen, as pose-hg-train does), then, where `flip` is true, mirrored
+    horizontally (u -> output_size - 1 - u).
+
+    Args:
+        center: float [..., 2]. Crop centre (from `crop_box_from_person`).
+        scale: float [...]. Crop scale (window side = 200 * scale px).
+        output_size: int or scalar tensor. Side of the square output grid.
+        rotation_degrees: float [...]. Rotation angle. Defaults to 0.
+        flip: bool [...]. Mirror the output horizontally. Defaults to False.
+
+    Returns:
+        float32 [..., 3, 3] matrices.
+    """
+    center = _float32(center)
+    scale = _float32(scale)
+    size = _float32(output_size)
+    angle = _float32(rotation_degrees) * (math.pi / 180.0)
+    flip = tf.convert_to_tensor(flip, dtype=tf.bool)
+    shape = tf.broadcast_dynamic_shape(tf.shape(scale), tf.shape(angle))
+    shape = tf.broadcast_dynamic_shape(shape, tf.shape(flip))
+    shape = tf.broadcast_dynamic_shape(shape, tf.shape(center)[:-1])
+    zoom = tf.broadcast_to(size / (PIXELS_PER_SCALE * scale), shape)
+    cos = tf.broadcast_to(tf.cos(angle), shape) * zoom
+    sin = tf.broadcast_to(tf.sin(angle), shape) * zoom
+    sign = tf.where(tf.broadcast_to(flip, shape), -1.0, 1.0)
+    grid_center = size / 2.0 - 0.5
+    cx = tf.broadcast_to(center[..., 0], shape)
+    cy = tf.broadcast_to(center[..., 1], shape)
+    # u' = R (x - c) * zoom + grid_center, with y pointing down on screen.
+    u_x = cos
+    u_y = sin
+    u_t = grid_center - cos * cx - sin * cy
+    v_x = -sin
+    v_y = cos
+    v_t = grid_center + sin * cx - cos * cy
+    # The mirror u -> size - 1 - u keeps v and negates the u row.
+    mirror_offset = tf.where(sign < 0, size - 1.0, 0.0)
+    row_u = tf.stack([sign * u_x, sign * u_y, sign * u_t + mirror_offset], axis=-1)
+    row_v = tf.stack([v_x, v_y, v_t], axis=-1)
+    return _affine(row_u, row_v)
+
+
+def invert_affine(matrix):
+    """Returns the inverse of affine matrices [..., 3, 3] (closed form)."""
+    matrix = _float32(matrix)
+    a = matrix[..., 0, 0]
+    b = matrix[..., 0, 1]
+    c = matrix[..., 1, 0]
+    d = matrix[..., 1, 1]
+    tx = matrix[..., 0, 2]
+    ty = matrix[..., 1, 2]
+    determinant = a * d - b * c
+    ia, ib = d / determinant, -b / determinant
+    ic, id_ = -c / determinant, a / determinant
+    row_x = tf.stack([ia, ib, -(ia * tx + ib * ty)], axis=-1)
+    row_y = tf.stack([ic, id_, -(ic * tx + id_ * ty)], axis=-1)
+    return _affine(row_x, row_y)
+
+
+def transform_points(points, matrix):
+    """Applies affine matrices [..., 3, 3] to points [..., K, 2]."""
+    points = _float32(points)
+    matrix = _float32(matrix)
+    linear = matrix[..., :2, :2]
+    offset = matrix[..., :2, 2]
+    return tf.linalg.matmul(points, linear, transpose_b=True) + offset[..., None, :]
+
+
+def scale_grid_matrix(from_size, to_size):
+    """Returns the matrix taking grid px of `from_size` to the same window on a
+    grid of `to_size` (e.g. 256 input px -> 64 heatmap px)."""
+    ratio = _float32(to_size) / _float32(from_size)
+    offset = 0.5 * ratio - 0.5
+    zero = tf.zeros_like(ratio)
+    return _affine(tf.stack([ratio, zero, offset]), tf.stack([zero, ratio, offset]))
+
+
+def flip_permutation(num_joints, flip_pairs):
+    """Returns the joint order after a horizontal flip as a Python list."""
+    order = list(range(num_joints))
+    for left, right in flip_pairs:
+        if not (0 <= left < num_joints and 0 <= right < num_joints):
+            raise ValueError(
+                f"flip pair ({left}, {right}) is outside 0..{num_joints - 1}"
+            )
+        order[left], order[right] = right, left
+    return order
+
+
+def swap_left_right(array_with_joint_axis, flip_pairs, axis):
+    """Swaps the entries of each (left, right) joint pair along `axis`."""
+    array = tf.convert_to_tensor(array_with_joint_axis)
+    num_joints = array.shape[axis]
+    if num_joints is None:
+        raise ValueError("swap_left_right needs a static joint axis length")
+    return tf.gather(array, flip_permutation(num_joints, flip_pairs), axis=axis)
