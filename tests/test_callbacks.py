@@ -1,0 +1,122 @@
+"""Validation PCKh, NaN handling and heatmap images of the training callbacks."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_hourglass.heatmaps import render_heatmaps
+from keras_hourglass.transforms import crop_matrix
+from keras_hourglass.transforms import scale_grid_matrix
+from keras_hourglass.transforms import transform_points
+from training.callbacks import FiniteModelCheckpoint
+from training.callbacks import NanGuard
+from training.callbacks import logs_are_finite
+from training.heatmap_images import overlay_prediction
+from training.pckh_validation import PckhValidation
+from training.pckh_validation import heatmap_coords_to_image
+from training.pckh_validation import pckh_percent
+
+INPUT, OUTPUT = 64, 16
+
+
+def test_pckh_percent_on_a_hand_made_case():
+    joints = np.zeros((1, 3, 2))
+    predicted = np.array([[[0.4, 0.0], [0.0, 0.6], [5.0, 5.0]]])
+    annotated = np.array([[True, True, False]])
+    # Normaliser 1, threshold 0.5: joint 0 hits, joint 1 misses, 2 is ignored.
+    assert pckh_percent(predicted, joints, annotated, np.ones(1)) == 50.0
+    assert math.isnan(pckh_percent(predicted, joints, ~np.ones((1, 3), bool), [1.0]))
+
+
+def person_crop(seed):
+    """A fake person: image joints, crop matrix and their heatmap targets."""
+    rng = np.random.default_rng(seed)
+    center, scale = rng.uniform(100, 200, size=2), rng.uniform(0.8, 1.5)
+    matrix = np.asarray(crop_matrix(center, scale, INPUT))
+    joints_input = rng.uniform(4, INPUT - 4, size=(4, 2))
+    joints_image = np.asarray(transform_points(joints_input, np.linalg.inv(matrix)))
+    joints_heatmap = np.asarray(
+        transform_points(joints_input, scale_grid_matrix(INPUT, OUTPUT))
+    )
+    return joints_image, matrix, joints_heatmap
+
+
+def test_decoded_target_heatmaps_map_back_to_the_image_joints():
+    people = [person_crop(seed) for seed in range(3)]
+    heatmaps = np.stack(
+        [np.asarray(render_heatmaps(hm, np.ones(4), OUTPUT)[0]) for _, _, hm in people]
+    )
+    coords = np.stack([hm for _, _, hm in people])
+    matrices = np.stack([matrix for _, matrix, _ in people])
+    image_joints = np.stack([joints for joints, _, _ in people])
+    mapped = heatmap_coords_to_image(coords, matrices, INPUT, OUTPUT)
+    np.testing.assert_allclose(mapped, image_joints, atol=1e-2)
+    subset = {
+        "images": np.zeros((3, INPUT, INPUT, 3), "float32"),
+        "joints": image_joints,
+        "annotated": np.ones((3, 4), bool),
+        "normalizers": np.full(3, 30.0),
+        "crop_matrices": matrices,
+    }
+    scorer = PckhValidation(subset, OUTPUT)
+    assert scorer.stack_pckh(heatmaps) == 100.0
+    # Heatmaps shifted by 8 heatmap px (far beyond half a head) all miss.
+    assert scorer.stack_pckh(np.roll(heatmaps, 8, axis=2)) == 0.0
+
+
+def tiny_two_output_model():
+    inputs = keras.Input((INPUT, INPUT, 3))
+    pooled = keras.layers.AveragePooling2D(4)(inputs)
+    outputs = [
+        keras.layers.Conv2D(4, 1, name=f"stack{i}_heatmaps")(pooled) for i in (1, 2)
+    ]
+    return keras.Model(inputs, outputs)
+
+
+def test_validation_callback_logs_every_stack():
+    joints, matrix, _ = person_crop(0)
+    subset = {
+        "images": np.random.default_rng(0).uniform(size=(2, INPUT, INPUT, 3)),
+        "joints": np.stack([joints, joints]),
+        "annotated": np.ones((2, 4), bool),
+        "normalizers": np.full(2, 30.0),
+        "crop_matrices": np.stack([matrix, matrix]),
+    }
+    callback = PckhValidation(subset, OUTPUT)
+    callback.set_model(tiny_two_output_model())
+    logs = {}
+    callback.on_epoch_end(0, logs)
+    assert set(logs) == {"val_pckh_stack1", "val_pckh_stack2", "val_pckh"}
+    assert logs["val_pckh"] == logs["val_pckh_stack2"]
+    assert all(0.0 <= value <= 100.0 for value in logs.values())
+
+
+def test_nan_loss_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    assert logs_are_finite({"loss": 1.0}) and not logs_are_finite({"loss": np.nan})
+    model = tiny_two_output_model()
+    path = tmp_path / "latest.keras"
+    checkpoint = FiniteModelCheckpoint(str(path))
+    checkpoint.set_model(model)
+    checkpoint.on_epoch_end(0, {"loss": 0.5})
+    good_bytes = path.read_bytes()
+    checkpoint.on_epoch_end(1, {"loss": float("nan")})
+    assert path.read_bytes() == good_bytes
+    guard = NanGuard(path)
+    guard.set_model(model)
+    guard.on_epoch_begin(1)
+    guard.on_train_batch_end(3, {"loss": float("nan")})
+    assert guard.stopped_on_nan and model.stop_training
+    message = capsys.readouterr().out
+    assert "epoch 2, step 4" in message and str(path) in message
+
+
+def test_overlay_draws_joints_on_the_image():
+    image = np.zeros((INPUT, INPUT, 3), "float32")
+    heatmaps, _ = render_heatmaps(np.array([[4.0, 4.0], [10.0, 12.0]]), [1, 1], OUTPUT)
+    drawn = overlay_prediction(image, np.asarray(heatmaps), skeleton=[(0, 1)])
+    assert drawn.shape == (INPUT, INPUT, 3)
+    assert 0.0 <= drawn.min() and drawn.max() <= 1.0
+    # Joint 0 at heatmap px (4, 4) is input px (17.5, 17.5): a red dot there.
+    assert drawn[17, 17, 0] == pytest.approx(1.0) and drawn[17, 17, 1] < 0.5

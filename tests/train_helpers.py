@@ -1,0 +1,64 @@
+"""Helpers shared by the training tests: tiny shards and tiny-run flags."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# A 1-stack, 16-feature hourglass on 64x64 crops: seconds per step on 2 CPUs.
+TINY_MODEL_FLAGS = [
+    "--preset", "demo", "--n-stacks", "2", "--n-features", "16", "--depth", "2",
+    "--input-size", "64", "--output-size", "16", "--validation-people", "8",
+    "--image-summaries", "0", "--verbose", "2", "--shuffle-buffer", "16",
+]  # fmt: skip
+
+
+def subprocess_environment(**extra):
+    """The environment for a child Python: project importable, TF quiet."""
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = str(PROJECT_ROOT)
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    environment.pop("TF_CONFIG", None)
+    environment.update(extra)
+    return environment
+
+
+def make_synthetic_shards(out_dir, count=24, val_count=8):
+    """Writes synthetic TFRecord shards with the project's converter."""
+    command = [
+        sys.executable, "-m", "training.make_tfrecords", "--format", "synthetic",
+        "--seed", "0", "--count", str(count), "--val-count", str(val_count),
+        "--num-shards", "2", "--out", str(out_dir),
+    ]  # fmt: skip
+    subprocess.run(
+        command, check=True, cwd=PROJECT_ROOT, env=subprocess_environment(),
+        capture_output=True,
+    )  # fmt: skip
+    return Path(out_dir)
+
+
+# Runs `training.train.main(argv)` on two logical CPU devices, which must be
+# configured before TensorFlow initialises: hence a fresh interpreter.
+TWO_CPU_TRAIN_SCRIPT = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from training.train import main
+main(sys.argv[1:])
+"""
+
+
+def run_training(flags, two_devices=False, timeout=400):
+    """Runs the training program in a subprocess; returns CompletedProcess."""
+    if two_devices:
+        command = [sys.executable, "-c", TWO_CPU_TRAIN_SCRIPT, *flags]
+    else:
+        command = [sys.executable, "-m", "training.train", *flags]
+    return subprocess.run(
+        command, cwd=PROJECT_ROOT, env=subprocess_environment(),
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip

@@ -1,0 +1,207 @@
+"""The training configuration: one flat dataclass, its presets and checks.
+
+`TrainConfig` defaults are the paper's recipe (Newell et al. 2016, sec. 5.1).
+Command-line flags are derived from its fields (see `training.flags`); the
+resolved configuration is written as `config.json` in the run directory and
+can be loaded back with `--config`.
+"""
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+
+
+def _option(default, help_text, choices=None):
+    """A dataclass field carrying its flag help (and choices) as metadata."""
+    metadata = {"help": help_text}
+    if choices is not None:
+        metadata["choices"] = choices
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run depends on; defaults are the paper's."""
+
+    data_dir: str = _option("data/mpii", "directory with dataset.json and shards")
+    run_dir: str = _option("runs/hourglass", "where config, logs, checkpoints go")
+    # Model.
+    n_stacks: int = _option(8, "hourglasses stacked end to end")
+    n_features: int = _option(256, "channels through the hourglasses")
+    n_modules: int = _option(1, "residual modules per hourglass step")
+    depth: int = _option(4, "hourglass levels")
+    input_size: int = _option(256, "square input crop side in px")
+    output_size: int = _option(64, "heatmap side in px (input_size / 4)")
+    intermediate_supervision: bool = _option(True, "a loss on every stack")
+    # Targets and augmentation (pose-hg-train).
+    sigma: float = _option(1.0, "heatmap Gaussian std in heatmap px")
+    rotation_degrees: float = _option(30.0, "max rotation, degrees")
+    rotation_probability: float = _option(0.4, "probability of rotating")
+    scale_factor: float = _option(0.25, "scale drawn in 1 +- this")
+    flip_probability: float = _option(0.5, "probability of a horizontal flip")
+    color_low: float = _option(0.6, "lowest per-channel colour gain")
+    color_high: float = _option(1.4, "highest per-channel colour gain")
+    # Optimisation.
+    optimizer: str = _option("rmsprop", "optimizer", OPTIMIZERS)
+    learning_rate: float = _option(2.5e-4, "initial learning rate")
+    batch_size: int = _option(6, "GLOBAL batch size (split over replicas)")
+    epochs: int = _option(100, "epochs to train in total")
+    steps_per_epoch: int = _option(0, "steps per epoch; 0: one pass over train")
+    lr_drop_factor: float = _option(0.2, "learning-rate factor on a plateau")
+    lr_drop_patience: int = _option(5, "epochs without val PCKh gain before a drop")
+    min_learning_rate: float = _option(1e-7, "learning rate floor")
+    precision: str = _option("float32", "dtype policy", PRECISIONS)
+    jit_compile: bool = _option(False, "compile train steps with XLA")
+    seed: int = _option(0, "seed for shuffling, augmentation and weights")
+    shuffle_buffer: int = _option(1024, "record shuffle buffer")
+    cache_records: bool = _option(False, "cache raw records in memory")
+    # Validation, logging, checkpoints.
+    validation_people: int = _option(256, "fixed validation subset for PCKh")
+    validation_batches: int = _option(0, "val-loss batches per epoch; 0: all")
+    pckh_threshold: float = _option(0.5, "PCKh threshold (x head normaliser)")
+    image_summaries: int = _option(4, "validation samples drawn to TensorBoard")
+    backup_every_steps: int = _option(100, "mid-epoch crash backup every N steps")
+    verbose: int = _option(1, "Keras fit verbosity (0, 1, 2)")
+
+
+PRESETS = {
+    "paper": {},
+    # A small hourglass for a 2-core CPU on the built-in synthetic dataset.
+    "demo": {
+        "data_dir": "data/synthetic",
+        "run_dir": "runs/demo",
+        "n_stacks": 2,
+        "n_features": 64,
+        "depth": 3,
+        "input_size": 128,
+        "output_size": 32,
+        "optimizer": "rmsprop",
+        "learning_rate": 1e-3,
+        "batch_size": 16,
+        "epochs": 20,
+        "steps_per_epoch": 100,
+        "lr_drop_patience": 3,
+        "validation_people": 128,
+        "backup_every_steps": 25,
+        "shuffle_buffer": 512,
+    },
+}
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run, with a message meant for the user."""
+
+
+def config_from_preset(name, **overrides):
+    """Returns the `TrainConfig` of preset `name`, updated with `overrides`."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return replace_fields(TrainConfig(**PRESETS[name]), overrides)
+
+
+def replace_fields(config, overrides):
+    """Returns a copy of `config` with `overrides`; unknown names raise."""
+    known = {item.name for item in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown config field(s) {unknown}")
+    return dataclasses.replace(config, **overrides)
+
+
+def save_config(config, path):
+    """Writes the config as indented JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+
+
+def load_config(path):
+    """Reads a config written by `save_config`; clear errors for bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object")
+    try:
+        return replace_fields(TrainConfig(), values)
+    except ConfigError as error:
+        raise ConfigError(f"config file {path}: {error}") from None
+
+
+def _problems(config):
+    """Yields one message per invalid value (not touching the file system)."""
+    positive = (
+        "n_stacks", "n_features", "n_modules", "depth", "input_size", "output_size",
+        "learning_rate", "batch_size", "epochs", "sigma", "lr_drop_patience",
+        "backup_every_steps",
+    )  # fmt: skip
+    for name in positive:
+        if not getattr(config, name) > 0:
+            yield f"{name} must be > 0, got {getattr(config, name)}"
+    non_negative = (
+        "steps_per_epoch", "validation_people", "validation_batches",
+        "image_summaries", "shuffle_buffer", "rotation_degrees", "scale_factor",
+        "min_learning_rate",
+    )  # fmt: skip
+    for name in non_negative:
+        if not getattr(config, name) >= 0:
+            yield f"{name} must be >= 0, got {getattr(config, name)}"
+    for name in ("rotation_probability", "flip_probability"):
+        if not 0.0 <= getattr(config, name) <= 1.0:
+            yield f"{name} must be in [0, 1], got {getattr(config, name)}"
+    if not 0.0 < config.lr_drop_factor < 1.0:
+        yield f"lr_drop_factor must be in (0, 1), got {config.lr_drop_factor}"
+    if not 0.0 < config.color_low <= config.color_high:
+        yield "need 0 < color_low <= color_high"
+    if not 0.0 < config.pckh_threshold:
+        yield f"pckh_threshold must be > 0, got {config.pckh_threshold}"
+    if config.input_size != 4 * config.output_size:
+        yield (
+            f"output_size must be input_size / 4 (the network downsamples by 4): "
+            f"input_size {config.input_size}, output_size {config.output_size}"
+        )
+    if config.input_size % 2 ** (config.depth + 2):
+        multiple = 2 ** (config.depth + 2)
+        yield f"input_size must be divisible by 2**(depth + 2) = {multiple}"
+    if config.precision not in PRECISIONS:
+        yield f"precision must be one of {PRECISIONS}, got {config.precision!r}"
+    if config.optimizer not in OPTIMIZERS:
+        yield f"optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}"
+
+
+def validate_config(config):
+    """Raises `ConfigError` listing every invalid value of `config`."""
+    problems = list(_problems(config))
+    if problems:
+        raise ConfigError("invalid training config: " + "; ".join(problems))
+    return config
+
+
+def check_data_dir(config):
+    """Raises `ConfigError` when the data directory or its metadata is missing."""
+    data_dir = Path(config.data_dir)
+    if not data_dir.is_dir():
+        raise ConfigError(
+            f"data directory {data_dir} does not exist; make shards first, e.g. "
+            f"python -m training.make_tfrecords --format synthetic --out {data_dir}"
+        )
+    if not (data_dir / "dataset.json").is_file():
+        raise ConfigError(f"{data_dir} has no dataset.json (not a shard directory)")
+
+
+def check_replica_batch(config, num_replicas):
+    """Raises `ConfigError` unless the global batch splits evenly over replicas."""
+    if config.batch_size % num_replicas:
+        raise ConfigError(
+            f"batch_size {config.batch_size} is not divisible by the "
+            f"{num_replicas} replicas; use a multiple of {num_replicas}"
+        )

@@ -1,0 +1,95 @@
+"""Command-line flags derived from the fields of `TrainConfig`.
+
+Every field `some_name` becomes `--some-name` (booleans also get
+`--no-some-name`). Resolution order: `--config run/config.json` or the
+`--preset` (default `paper`), then every flag given on the command line.
+"""
+
+import argparse
+import dataclasses
+import typing
+
+from training.config import PRESETS
+from training.config import ConfigError
+from training.config import TrainConfig
+from training.config import config_from_preset
+from training.config import load_config
+from training.config import replace_fields
+from training.config import validate_config
+
+
+def _flag_type(config_field):
+    """The argparse `type` of a dataclass field (annotations may be strings)."""
+    hints = typing.get_type_hints(TrainConfig)
+    return hints[config_field.name]
+
+
+def add_config_flags(parser):
+    """Adds one flag per `TrainConfig` field, all defaulting to None (unset)."""
+    for config_field in dataclasses.fields(TrainConfig):
+        flag = "--" + config_field.name.replace("_", "-")
+        kind = _flag_type(config_field)
+        help_text = f"{config_field.metadata.get('help', '')} "
+        help_text += f"(paper: {config_field.default})"
+        if kind is bool:
+            parser.add_argument(
+                flag,
+                dest=config_field.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
+            continue
+        parser.add_argument(
+            flag,
+            dest=config_field.name,
+            type=kind,
+            default=None,
+            choices=config_field.metadata.get("choices"),
+            help=help_text,
+        )
+    return parser
+
+
+def build_argument_parser():
+    """The parser of `python -m training.train`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m training.train",
+        description="Train a stacked hourglass network.",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--preset",
+        default=None,
+        help=f"starting configuration, one of {sorted(PRESETS)} (default paper)",
+    )
+    source.add_argument(
+        "--config", default=None, help="a config.json written by an earlier run"
+    )
+    return add_config_flags(parser)
+
+
+def resolve_config(arguments):
+    """Returns the validated `TrainConfig` of parsed `arguments`."""
+    values = vars(arguments).copy()
+    preset = values.pop("preset")
+    config_path = values.pop("config")
+    overrides = {name: value for name, value in values.items() if value is not None}
+    if config_path is not None:
+        config = replace_fields(load_config(config_path), overrides)
+    else:
+        config = config_from_preset(preset or "paper", **overrides)
+    return validate_config(config)
+
+
+def parse_config(argv=None):
+    """Parses `argv` into a validated `TrainConfig`.
+
+    Invalid values exit through `parser.error` (status 2, one clear line).
+    """
+    parser = build_argument_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return resolve_config(arguments)
+    except ConfigError as error:
+        parser.error(str(error))

@@ -1,0 +1,150 @@
+"""PCKh@0.5 of every stack on a fixed validation subset, after each epoch.
+
+Each stack's heatmaps are decoded (argmax + quarter-pixel shift), mapped back
+to original image pixels through the inverse crop, and compared with the
+ground truth normalised by the person's head size (0.6 x head-box diagonal),
+as the MPII evaluation does. The callback adds `val_pckh_stack{i}` and
+`val_pckh` (the last stack) to the epoch logs, so later callbacks
+(checkpoints, learning-rate drop, CSV, TensorBoard) can use them.
+"""
+
+import logging
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from evaluation.metrics import normalized_distances
+from evaluation.metrics import percent_correct
+from keras_hourglass.heatmaps import decode_heatmaps
+from keras_hourglass.pipeline import make_eval_dataset
+from keras_hourglass.transforms import invert_affine
+from keras_hourglass.transforms import scale_grid_matrix
+from keras_hourglass.transforms import transform_points
+
+logger = logging.getLogger(__name__)
+
+
+def heatmap_coords_to_image(coords, crop_matrices, input_size, output_size):
+    """Maps heatmap px [N, K, 2] to original image px through the inverse crop.
+
+    `crop_matrices` [N, 3, 3] take original px to input px (as the pipeline's
+    meta gives them); heatmap px map to input px by the grid scaling.
+    """
+    heatmap_to_input = scale_grid_matrix(output_size, input_size)
+    in_input = transform_points(coords, heatmap_to_input)
+    in_image = transform_points(in_input, invert_affine(crop_matrices))
+    return np.asarray(in_image, dtype=np.float64)
+
+
+def pckh_percent(predicted, joints, annotated, normalizers, threshold=0.5):
+    """PCKh over all annotated joints in percent (hits / annotated joints).
+
+    Uses the standard script's strict `distance < threshold x normaliser`;
+    NaN when no joint is annotated.
+    """
+    annotated = np.asarray(annotated, dtype=bool)
+    distances = normalized_distances(predicted, joints, normalizers)
+    hits = (distances < threshold) & annotated
+    total = annotated.sum()
+    return float(100.0 * hits.sum() / total) if total else float("nan")
+
+
+def per_joint_pckh(predicted, joints, annotated, normalizers, threshold=0.5):
+    """Per-joint PCKh in percent [K] (NaN for joints never annotated)."""
+    distances = normalized_distances(predicted, joints, normalizers)
+    return percent_correct(distances, np.asarray(annotated, bool), threshold, False)
+
+
+def load_validation_subset(files, num_joints, input_size, count, batch_size=16):
+    """Reads the first `count` usable validation people into NumPy arrays.
+
+    People without a head-size normaliser (<= 0) cannot be scored by PCKh; they
+    are skipped and their number logged.
+
+    Returns:
+        dict with `images` [N, S, S, 3], `joints` [N, K, 2], `annotated`
+        [N, K] bool, `normalizers` [N], `crop_matrices` [N, 3, 3].
+    """
+    dataset = make_eval_dataset(
+        files, num_joints, batch_size=batch_size, input_size=input_size
+    )
+    parts = {key: [] for key in ("images", "joints", "annotated", "normalizers")}
+    parts["crop_matrices"] = []
+    kept, skipped = 0, 0
+    progress = tqdm(total=count, desc="validation subset", unit="person", leave=False)
+    for images, meta in dataset:
+        usable = meta["normalizer"].numpy() > 0
+        skipped += int((~usable).sum())
+        take = np.flatnonzero(usable)[: count - kept]
+        parts["images"].append(images.numpy()[take])
+        parts["joints"].append(meta["joints"].numpy()[take])
+        parts["annotated"].append(meta["joints_annotated"].numpy()[take] > 0)
+        parts["normalizers"].append(meta["normalizer"].numpy()[take])
+        parts["crop_matrices"].append(meta["crop_matrix"].numpy()[take])
+        kept += len(take)
+        progress.update(len(take))
+        if kept >= count:
+            break
+    progress.close()
+    if skipped:
+        logger.warning("validation PCKh: skipped %d people without head size", skipped)
+    if kept == 0:
+        raise ValueError(f"no validation person with a head size in {files}")
+    return {key: np.concatenate(value) for key, value in parts.items()}
+
+
+class PckhValidation(keras.callbacks.Callback):
+    """Logs `val_pckh_stack{i}` and `val_pckh` (last stack) every epoch.
+
+    Args:
+        subset: dict from `load_validation_subset`.
+        output_size: int. Heatmap side.
+        threshold: float. PCKh threshold. Defaults to 0.5.
+        batch_size: int. Prediction batch size.
+    """
+
+    def __init__(self, subset, output_size, threshold=0.5, batch_size=16):
+        super().__init__()
+        self.subset = subset
+        self.output_size = output_size
+        self.threshold = threshold
+        self.batch_size = batch_size
+
+    def stack_pckh(self, stack_heatmaps):
+        """PCKh in percent of one stack's predicted heatmaps [N, h, w, K]."""
+        coords, _ = decode_heatmaps(stack_heatmaps)
+        predicted = heatmap_coords_to_image(
+            keras.ops.convert_to_numpy(coords),
+            self.subset["crop_matrices"],
+            self.subset["images"].shape[1],
+            self.output_size,
+        )
+        return pckh_percent(
+            predicted,
+            self.subset["joints"],
+            self.subset["annotated"],
+            self.subset["normalizers"],
+            self.threshold,
+        )
+
+    def compute_logs(self):
+        """Returns {`val_pckh_stack{i}`: percent, ..., `val_pckh`: last}."""
+        outputs = self.model.predict(
+            self.subset["images"], batch_size=self.batch_size, verbose=0
+        )
+        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        logs = {}
+        # Named by the output ("stack8_heatmaps" -> "stack8"), so that a model
+        # without intermediate supervision logs its one stack correctly.
+        for name, heatmaps in zip(self.model.output_names, outputs):
+            logs[f"val_pckh_{name.split('_')[0]}"] = self.stack_pckh(heatmaps)
+        logs["val_pckh"] = list(logs.values())[-1]
+        return logs
+
+    def on_epoch_end(self, epoch, logs=None):
+        computed = self.compute_logs()
+        if logs is not None:
+            logs.update(computed)
+        shown = ", ".join(f"{name} {value:.1f}" for name, value in computed.items())
+        print(f"epoch {epoch + 1}: {shown}")

@@ -1,0 +1,214 @@
+"""Trains a stacked hourglass network on TFRecord shards.
+
+    python -m training.train --preset demo                      # small, CPU
+    python -m training.train --preset paper --data-dir data/mpii
+    python -m training.train --config runs/demo/config.json      # same run again
+    python -m training.train --preset demo --batch-size 32 --learning-rate 5e-4
+
+Every `TrainConfig` field is a flag (`--help` lists them). The run directory
+gets the resolved `config.json`, checkpoints, a crash backup, TensorBoard and
+CSV logs and `final.keras` (see `training.callbacks`). Running the same
+command after a crash resumes from the last backup. With `TF_CONFIG` set the
+run is one worker of a multi-machine job (`training.multiworker`).
+"""
+
+import logging
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from training.config import ConfigError  # noqa: E402
+from training.config import check_data_dir  # noqa: E402
+from training.config import check_replica_batch  # noqa: E402
+from training.config import save_config  # noqa: E402
+from training.flags import parse_config  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def read_dataset(config):
+    """Returns (metadata, train files, valid files) of `config.data_dir`.
+
+    Raises ConfigError when a split is missing or empty.
+    """
+    from keras_hourglass.shards import read_metadata
+    from keras_hourglass.shards import split_files
+
+    try:
+        metadata = read_metadata(config.data_dir)
+        train_files = split_files(metadata, "train")
+        valid_files = split_files(metadata, "valid")
+    except (FileNotFoundError, ValueError) as error:
+        raise ConfigError(str(error)) from None
+    for split, files in (("train", train_files), ("valid", valid_files)):
+        if not files or not metadata["splits"][split].get("count", 0):
+            raise ConfigError(f"{config.data_dir}: the {split} split is empty")
+    return metadata, train_files, valid_files
+
+
+def build_model(config, num_joints):
+    """Builds the configured network (under the current strategy scope)."""
+    from keras_hourglass.model import build_stacked_hourglass
+
+    return build_stacked_hourglass(
+        n_stacks=config.n_stacks,
+        n_joints=num_joints,
+        n_features=config.n_features,
+        n_modules=config.n_modules,
+        depth=config.depth,
+        input_shape=(config.input_size, config.input_size, 3),
+        intermediate_supervision=config.intermediate_supervision,
+    )
+
+
+def make_datasets(
+    config, metadata, train_files, valid_files, output_names, deterministic=False
+):
+    """Returns (training dataset, validation-loss dataset) for `model.fit`.
+
+    `deterministic=True` fixes the element order (every worker of a
+    multi-worker job must build the same global batches)."""
+    from keras_hourglass.pipeline import make_dataset
+
+    common = {
+        "num_joints": metadata["num_joints"],
+        "flip_pairs": metadata.get("flip_pairs", []),
+        "batch_size": config.batch_size,
+        "output_names": output_names,
+        "input_size": config.input_size,
+        "output_size": config.output_size,
+        "sigma": config.sigma,
+    }
+    train = make_dataset(
+        train_files,
+        training=True,
+        rotation_degrees=config.rotation_degrees,
+        rotation_probability=config.rotation_probability,
+        scale_factor=config.scale_factor,
+        flip_probability=config.flip_probability,
+        color_range=(config.color_low, config.color_high),
+        cache=config.cache_records,
+        repeat=True,
+        shuffle_buffer=config.shuffle_buffer,
+        seed=config.seed,
+        deterministic=deterministic,
+        **common,
+    )
+    valid = make_dataset(valid_files, training=False, deterministic=True, **common)
+    return ordered_by_output(train, output_names), ordered_by_output(
+        valid, output_names
+    )
+
+
+def ordered_by_output(dataset, output_names):
+    """Turns the `{name: ...}` targets and weights into tuples in output order
+    (a bare tensor for one output): the structure of the model's outputs.
+
+    Keras 3.15 matches dict targets to outputs by name but then looks dict
+    sample weights up by position, so dicts of weights fail in `fit`.
+    """
+    names = list(output_names)
+
+    def to_output_structure(values):
+        ordered = tuple(values[name] for name in names)
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    return dataset.map(
+        lambda images, targets, weights: (
+            images,
+            to_output_structure(targets),
+            to_output_structure(weights),
+        )
+    )
+
+
+def compile_model(model, config):
+    """Compiles with one masked heatmap MSE per stack output (their sum is the
+    loss; each is logged as `<output>_loss`)."""
+    from keras_hourglass.losses import joint_heatmap_mse
+    from training.distribute import make_optimizer
+    from training.distribute import wrap_optimizer_for_precision
+
+    optimizer = make_optimizer(config.optimizer, config.learning_rate)
+    model.compile(
+        optimizer=wrap_optimizer_for_precision(optimizer, config.precision),
+        loss=[joint_heatmap_mse for _ in model.output_names],
+        jit_compile=config.jit_compile,
+    )
+    return model
+
+
+def steps_per_epoch(config, metadata):
+    """The configured steps, or one pass over the training split."""
+    if config.steps_per_epoch:
+        return config.steps_per_epoch
+    return max(1, metadata["splits"]["train"]["count"] // config.batch_size)
+
+
+def train_single_machine(config, metadata, train_files, valid_files):
+    """Runs `model.fit` under `MirroredStrategy`; returns the Keras History."""
+    import keras
+
+    from training.callbacks import build_callbacks
+    from training.callbacks import run_paths
+    from training.distribute import choose_strategy
+    from training.distribute import set_precision_policy
+    from training.pckh_validation import load_validation_subset
+
+    keras.utils.set_random_seed(config.seed)
+    set_precision_policy(config.precision)
+    strategy = choose_strategy()
+    check_replica_batch(config, strategy.num_replicas_in_sync)
+    print(f"training on {strategy.num_replicas_in_sync} replica(s)")
+    paths = run_paths(config.run_dir)
+    with strategy.scope():
+        model = compile_model(build_model(config, metadata["num_joints"]), config)
+    train, valid = make_datasets(
+        config, metadata, train_files, valid_files, model.output_names
+    )
+    subset = load_validation_subset(
+        valid_files, metadata["num_joints"], config.input_size, config.validation_people
+    )
+    callbacks, nan_guard = build_callbacks(
+        config, paths, subset, metadata.get("skeleton", ())
+    )
+    history = model.fit(
+        train,
+        epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch(config, metadata),
+        validation_data=valid,
+        validation_steps=config.validation_batches or None,
+        callbacks=callbacks,
+        verbose=config.verbose,
+    )
+    if nan_guard.stopped_on_nan:
+        raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
+    model.save(paths["final"])
+    print(f"saved {paths['final']}")
+    return history
+
+
+def main(argv=None):
+    """Parses flags, writes the config and trains; returns the History."""
+    config = parse_config(argv)
+    try:
+        check_data_dir(config)
+        metadata, train_files, valid_files = read_dataset(config)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    from training.distribute import is_chief_worker
+    from training.distribute import is_multi_worker
+
+    if is_chief_worker():
+        save_config(config, os.path.join(config.run_dir, "config.json"))
+    if is_multi_worker():
+        from training.multiworker import train_multi_worker
+
+        return train_multi_worker(config, metadata, train_files, valid_files)
+    return train_single_machine(config, metadata, train_files, valid_files)
+
+
+if __name__ == "__main__":
+    main()
