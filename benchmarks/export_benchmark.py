@@ -1,0 +1,125 @@
+"""Prints, as JSON, the exported SavedModel's size, cold-load time and speed.
+
+    python benchmarks/export_benchmark.py --n-stacks 2 --n-features 256
+    python benchmarks/export_benchmark.py --model exports/hourglass   # an export
+
+Measures `serving_default` (JPEG bytes in, keypoints out: decode, crop, flip
+test, decode and inverse transform inside the graph) at batch 1 (latency, ms)
+and batch 8 (throughput, images/s), the `heatmaps` signature at batch 1, the
+export's size on disk, and the cold-load time (`tf.saved_model.load` plus the
+first call). Figures are medians over `--repeats` calls after one warm-up call.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_hourglass.export import export_saved_model  # noqa: E402
+from keras_hourglass.model import build_stacked_hourglass  # noqa: E402
+from keras_hourglass.serving_deployment import warmup_jpeg  # noqa: E402
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="an existing export (else one is built)")
+    parser.add_argument("--n-stacks", type=int, default=2)
+    parser.add_argument("--n-features", type=int, default=256)
+    parser.add_argument("--input-size", type=int, default=256)
+    parser.add_argument("--image-side", type=int, default=640, help="JPEG side")
+    parser.add_argument("--repeats", type=int, default=10)
+    return parser.parse_args(argv)
+
+
+def median_seconds(function, repeats):
+    """Calls `function` once to warm up, then returns the median call time."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def directory_megabytes(path):
+    files = (p for p in Path(path).rglob("*") if p.is_file())
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
+def benchmark_version(version_dir, image_side, repeats):
+    """Returns the figures of one exported version directory."""
+    start = time.perf_counter()
+    loaded = tf.saved_model.load(str(version_dir))
+    keypoints = loaded.signatures["serving_default"]
+    image = warmup_jpeg(image_side)
+
+    def call(batch):
+        return keypoints(
+            images=tf.constant([image] * batch), boxes=tf.zeros([batch, 4])
+        )
+
+    call(1)
+    cold_load = time.perf_counter() - start
+    size = int(loaded.signatures["metadata"]()["input_size"])
+    crops = tf.constant(np.full([1, size, size, 3], 0.5, np.float32))
+    heatmaps = loaded.signatures["heatmaps"]
+    batch1 = median_seconds(lambda: call(1), repeats)
+    batch8 = median_seconds(lambda: call(8), repeats)
+    heatmaps1 = median_seconds(lambda: heatmaps(images=crops), repeats)
+    return {
+        "export_megabytes": round(directory_megabytes(version_dir), 2),
+        "cold_load_seconds": round(cold_load, 3),
+        "serving_default_batch1_latency_ms": round(1000 * batch1, 2),
+        "serving_default_batch8_images_per_second": round(8 / batch8, 2),
+        "heatmaps_batch1_latency_ms": round(1000 * heatmaps1, 2),
+    }
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.model:
+            from evaluation.predictors import latest_version_dir
+
+            version_dir = latest_version_dir(args.model)
+            export_seconds = None
+        else:
+            model = build_stacked_hourglass(
+                n_stacks=args.n_stacks,
+                n_features=args.n_features,
+                input_shape=(args.input_size, args.input_size, 3),
+            )
+            start = time.perf_counter()
+            version_dir = export_saved_model(model, Path(scratch) / "hg")
+            export_seconds = round(time.perf_counter() - start, 2)
+        figures = benchmark_version(version_dir, args.image_side, args.repeats)
+    result = {
+        "model": args.model
+        or {
+            "n_stacks": args.n_stacks,
+            "n_features": args.n_features,
+            "input_size": args.input_size,
+        },  # fmt: skip
+        "export_seconds": export_seconds,
+        "image_side": args.image_side,
+        "tensorflow": tf.__version__,
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        **figures,
+    }
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

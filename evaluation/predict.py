@@ -1,0 +1,195 @@
+"""Predicts keypoints on images with a trained or exported hourglass.
+
+    python -m evaluation.predict --model exports/hourglass --images photos/ --out out/
+    python -m evaluation.predict --model runs/demo/final.keras \
+        --images a.jpg b.png --boxes boxes.csv --out out/
+    python -m evaluation.predict --model http://localhost:8501/v1/models/hourglass \
+        --images photos/ --out out/
+
+`--model` is a SavedModel export (a version folder or its base path, latest
+version), a `.keras` file or run directory, or a TF Serving REST model URL.
+`--images` takes files and folders (their .jpg/.jpeg/.png files).
+`--boxes` is a CSV with columns `image,x,y,w,h` (image: file name or path;
+boxes in original px with pixel edges at integers; several rows per image
+for several people); images without a row are used whole.
+
+Writes `keypoints.csv`, `keypoints.json` and `overlays/<image>_pose.png`
+(skeleton drawn) into `--out`. Unreadable images are logged and counted.
+"""
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+logger = logging.getLogger("evaluation.predict")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+BOX_COLUMNS = ("image", "x", "y", "w", "h")
+
+
+class PredictInputError(ValueError):
+    """Bad command-line input (missing file, malformed boxes CSV)."""
+
+
+def list_images(paths):
+    """Returns image files from file and folder paths, folders sorted."""
+    images = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not found:
+                raise PredictInputError(f"{path}: folder holds no .jpg/.png image")
+            images.extend(found)
+        elif path.is_file():
+            images.append(path)
+        else:
+            raise PredictInputError(f"{path}: no such image file or folder")
+    return images
+
+
+def read_boxes(csv_path, images):
+    """Returns {image path: [boxes]} from the boxes CSV (see module doc).
+
+    Raises PredictInputError naming the file for missing columns, non-finite
+    values or a row whose image is not among `images`.
+    """
+    try:
+        table = pd.read_csv(csv_path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise PredictInputError(f"{csv_path}: unreadable boxes CSV ({error})") from None
+    missing = [column for column in BOX_COLUMNS if column not in table.columns]
+    if missing:
+        raise PredictInputError(f"{csv_path}: boxes CSV lacks columns {missing}")
+    by_key = {}
+    for image in images:
+        by_key[str(image)] = by_key[image.name] = image
+    boxes = {}
+    for row_number, row in enumerate(table.itertuples(index=False), start=2):
+        values = np.array([row.x, row.y, row.w, row.h], dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            raise PredictInputError(f"{csv_path} line {row_number}: non-finite box")
+        if str(row.image) not in by_key:
+            raise PredictInputError(
+                f"{csv_path} line {row_number}: image {row.image!r} is not an input"
+            )
+        boxes.setdefault(by_key[str(row.image)], []).append(values.astype(np.float32))
+    return boxes
+
+
+def read_usable_images(images, skipped):
+    """Returns {path: encoded bytes} of complete JPEG/PNG files; logs and
+    counts (in `skipped`) the others."""
+    import tensorflow as tf
+
+    from keras_hourglass.augment import looks_like_complete_image
+
+    usable = {}
+    for path in images:
+        data = path.read_bytes()
+        if not data or not bool(looks_like_complete_image(tf.constant(data))):
+            logger.warning("skipping %s: empty, not JPEG/PNG, or truncated", path)
+            skipped[str(path)] = "not a complete JPEG/PNG image"
+            continue
+        usable[path] = data
+    return usable
+
+
+def person_requests(encoded, boxes):
+    """Returns (image path, person index, box) for every person to predict."""
+    requests = []
+    for path in encoded:
+        for index, box in enumerate(boxes.get(path, [np.zeros(4, np.float32)])):
+            requests.append((path, index, box))
+    return requests
+
+
+def predict_people(predictor, encoded, requests, batch_size):
+    """Runs the predictor in batches; returns one dict per person."""
+    from tqdm import tqdm
+
+    people = []
+    for start in tqdm(
+        range(0, len(requests), batch_size), desc="predict", unit="batch"
+    ):
+        batch = requests[start : start + batch_size]
+        keypoints, scores = predictor.predict(
+            [encoded[path] for path, _, _ in batch], np.stack([b for *_, b in batch])
+        )
+        for (path, index, box), points, score in zip(batch, keypoints, scores):
+            people.append(
+                {"image": str(path), "person": index, "box": box,
+                 "keypoints": points, "scores": score}
+            )  # fmt: skip
+    return people
+
+
+def write_outputs(out_dir, people, encoded, joint_set):
+    """Writes the keypoint files and one overlay per image."""
+    import tensorflow as tf
+
+    from evaluation.predict_output import write_keypoint_files
+    from evaluation.predict_output import write_overlay
+
+    overlays = Path(out_dir) / "overlays"
+    overlays.mkdir(parents=True, exist_ok=True)
+    write_keypoint_files(out_dir, people, joint_set.joint_names)
+    for path, data in encoded.items():
+        image = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
+        mine = [person for person in people if person["image"] == str(path)]
+        write_overlay(
+            overlays / f"{path.stem}_pose.png", image, mine, joint_set.skeleton
+        )
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="SavedModel, .keras or URL")
+    parser.add_argument("--images", required=True, nargs="+", help="files/folders")
+    parser.add_argument("--boxes", help="CSV with columns image,x,y,w,h")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--no-flip-test", action="store_true", help=".keras models: no test flip"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Runs the command; returns the process exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    args = parse_arguments(argv)
+    try:
+        images = list_images(args.images)
+        boxes = read_boxes(args.boxes, images) if args.boxes else {}
+    except PredictInputError as error:
+        logger.error("%s", error)
+        return 2
+    from evaluation.predictors import make_predictor
+
+    skipped = {}
+    encoded = read_usable_images(images, skipped)
+    if not encoded:
+        logger.error("no usable image among %d inputs", len(images))
+        return 2
+    predictor = make_predictor(args.model, flip_test=not args.no_flip_test)
+    requests = person_requests(encoded, boxes)
+    people = predict_people(predictor, encoded, requests, args.batch_size)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    write_outputs(args.out, people, encoded, predictor.joint_set)
+    logger.info(
+        "%d people in %d images -> %s; %d images skipped",
+        len(people), len(encoded), args.out, len(skipped),
+    )  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
