@@ -1,0 +1,145 @@
+"""Reruns the paper's ablations: trains each variant, evaluates it, compares them.
+
+    python -m evaluation.ablation --study stacks --data data/mpii --out ablations/
+    python -m evaluation.ablation --study supervision --preset demo \
+        --data data/synthetic --out ablations/ --train-args "--epochs 5"
+    python -m evaluation.ablation --study stacks --out ablations/ --dry-run
+
+Studies (Newell et al. 2016, sec. 5.2):
+
+- `supervision` (Fig. 8): 2 and 8 stacks, with and without intermediate
+  supervision.
+- `stacks` (Fig. 9 right): 2, 4 and 8 stacks holding the number of residual
+  modules about constant (`n_modules = 8 / n_stacks` per hourglass step), so
+  the variants have similar parameter counts.
+
+Each variant trains with `python -m training.train` into `<out>/<variant>/`
+(skipped when its `final.keras` exists, so an interrupted study resumes), is
+evaluated with `python -m evaluation.evaluate` into `<out>/<variant>/eval/`,
+and the study writes `<out>/comparison.md/.csv` (one row per variant) and
+`<out>/training_curves.png/.pdf` (validation PCKh per epoch of every variant).
+"""
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+STUDIES = {
+    "supervision": {
+        "2hg": {"n_stacks": 2, "intermediate_supervision": False},
+        "2hg-int": {"n_stacks": 2, "intermediate_supervision": True},
+        "8hg": {"n_stacks": 8, "intermediate_supervision": False},
+        "8hg-int": {"n_stacks": 8, "intermediate_supervision": True},
+    },
+    "stacks": {
+        f"{stacks}hg": {"n_stacks": stacks, "n_modules": 8 // stacks}
+        for stacks in (2, 4, 8)
+    },
+}
+
+
+def variant_flags(settings):
+    """Turns `{"n_stacks": 2, "intermediate_supervision": False}` into flags."""
+    flags = []
+    for name, value in settings.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + flag[2:])
+        else:
+            flags += [flag, str(value)]
+    return flags
+
+
+def study_commands(study, data, out, preset="paper", train_args="", eval_args=""):
+    """Returns {variant: (train command, evaluate command)} as argument lists."""
+    if study not in STUDIES:
+        raise ValueError(f"unknown study {study!r}; choose one of {sorted(STUDIES)}")
+    commands = {}
+    for variant, settings in STUDIES[study].items():
+        run_dir = Path(out) / variant
+        train = [sys.executable, "-m", "training.train", "--preset", preset,
+                 "--data-dir", str(data), "--run-dir", str(run_dir),
+                 *variant_flags(settings), *shlex.split(train_args)]  # fmt: skip
+        evaluate = [sys.executable, "-m", "evaluation.evaluate",
+                    "--model", str(run_dir), "--data", str(data),
+                    "--out", str(run_dir / "eval"),
+                    *shlex.split(eval_args)]  # fmt: skip
+        commands[variant] = (train, evaluate)
+    return commands
+
+
+def comparison_table(out, variants):
+    """One row per evaluated variant: its final mean and every stack's mean."""
+    rows = {}
+    for variant in variants:
+        results_path = Path(out) / variant / "eval" / "results.json"
+        if not results_path.is_file():
+            raise FileNotFoundError(f"{results_path}: variant {variant} not evaluated")
+        results = json.loads(results_path.read_text())
+        rows[variant] = {"Mean": results["mean"], **results["per_stack_mean"]}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "Variant"
+    return table
+
+
+def write_comparison(out, variants):
+    """Writes the comparison tables and the training-curves figure."""
+    from evaluation import plots
+    from evaluation.report import dataframe_to_markdown
+    from evaluation.report import write_table_csv
+
+    out = Path(out)
+    table = comparison_table(out, variants)
+    (out / "comparison.md").write_text(dataframe_to_markdown(table))
+    write_table_csv(table, out / "comparison.csv")
+    logs = {v: out / v / "training_log.csv" for v in variants}
+    logs = {variant: path for variant, path in logs.items() if path.is_file()}
+    if logs:
+        plots.plot_training_curves(logs, out / "training_curves")
+    return table
+
+
+def run_study(commands, out, dry_run=False):
+    """Trains (unless already trained) and evaluates every variant in turn."""
+    for variant, (train, evaluate) in commands.items():
+        trained = (Path(out) / variant / "final.keras").is_file()
+        for command in ([] if trained else [train]) + [evaluate]:
+            print(f"[{variant}] {shlex.join(command)}", flush=True)
+            if not dry_run:
+                subprocess.run(command, check=True)
+
+
+def main(argv=None):
+    """Runs the command; returns the process exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation.ablation", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--study", choices=sorted(STUDIES), required=True)
+    parser.add_argument("--data", default="data/mpii", help="shard folder")
+    parser.add_argument("--out", required=True, help="folder for every variant")
+    parser.add_argument("--preset", default="paper", help="training preset")
+    parser.add_argument("--train-args", default="", help="extra training flags")
+    parser.add_argument("--eval-args", default="", help="extra evaluation flags")
+    parser.add_argument("--dry-run", action="store_true", help="print commands")
+    args = parser.parse_args(argv)
+    commands = study_commands(
+        args.study, args.data, args.out, args.preset, args.train_args, args.eval_args
+    )
+    try:
+        run_study(commands, args.out, args.dry_run)
+    except subprocess.CalledProcessError as error:
+        print(f"error: {shlex.join(error.cmd)} exited with {error.returncode}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    if not args.dry_run:
+        print(write_comparison(args.out, list(commands)).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

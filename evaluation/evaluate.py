@@ -1,0 +1,240 @@
+"""Evaluates a stacked hourglass on a converted dataset: predictions, tables, figures.
+
+    python -m evaluation.evaluate --model runs/demo --data data/mpii --out eval/demo
+    python -m evaluation.evaluate --model exports/hourglass --data data/lsp \
+        --metric pck --no-flip --batch-size 16 --out eval/lsp
+
+`--model` is a run directory, a `.keras` file or a SavedModel export; `--data`
+a shard folder with `dataset.json` (or the JSON itself). Each person crop runs
+through the network and, unless `--no-flip`, its mirror image (heatmaps
+flipped back, left/right swapped, averaged). Every stack's heatmaps are decoded
+(argmax + quarter pixel) and mapped through the inverse crop to original image
+px. `--metric auto` picks PCKh when every person has a head box, else PCK@0.2
+of the torso. `--out` receives (see `evaluation.evaluate_outputs`):
+
+    config.json  preds.h5  preds.csv  ground_truth.json  results.json
+    <metric>.md/.csv  <metric>_per_joint.csv  <metric>_curve.csv
+    per_stack.md/.csv  figures/*.png|pdf
+
+User errors (missing model, no dataset.json, joint count mismatch) print one
+line and exit with status 2.
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import typing
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from evaluation.ground_truth_structure import EvaluationInputError  # noqa: E402
+from evaluation.ground_truth_structure import from_arrays  # noqa: E402
+
+logger = logging.getLogger("evaluation.evaluate")
+METRICS = ("auto", "pckh", "pck")
+DEFAULT_THRESHOLDS = {"pckh": 0.5, "pck": 0.2}
+USER_ERROR_EXIT_CODE = 2
+
+
+def _option(default, help_text, choices=None):
+    """A dataclass field carrying its flag help (and choices) as metadata."""
+    metadata = {"help": help_text}
+    if choices is not None:
+        metadata["choices"] = choices
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class EvalConfig:
+    """Everything one evaluation depends on; defaults follow the paper."""
+
+    model: str = _option("", "run directory, .keras file or SavedModel export")
+    data: str = _option("", "shard folder with dataset.json, or the JSON file")
+    out: str = _option("", "output folder")
+    split: str = _option("valid", "dataset split to evaluate")
+    flip: bool = _option(True, "average with the mirrored crop (paper)")
+    batch_size: int = _option(8, "crops per batch")
+    threshold: float | None = _option(None, "hit threshold (pckh 0.5, pck 0.2)")
+    metric: str = _option("auto", "pckh, pck (torso), or auto", METRICS)
+    max_people: int = _option(0, "evaluate only the first N people (0: all)")
+    num_examples: int = _option(8, "crops drawn in the figures")
+    compare_stack: int = _option(2, "intermediate stack in the comparison figure")
+
+
+def build_argument_parser():
+    """One `--flag` per `EvalConfig` field (booleans also get `--no-flag`)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation.evaluate", description=__doc__.split("\n")[0]
+    )
+    hints = typing.get_type_hints(EvalConfig)
+    required = {"model", "data", "out"}
+    for config_field in dataclasses.fields(EvalConfig):
+        flag = "--" + config_field.name.replace("_", "-")
+        help_text = config_field.metadata["help"]
+        kind = hints[config_field.name]
+        if kind is bool:
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=config_field.default,
+                help=help_text,
+            )
+            continue
+        # `float | None` flags parse as their non-None type.
+        kind = next(t for t in typing.get_args(kind) or (kind,) if t is not type(None))
+        parser.add_argument(
+            flag,
+            type=kind,
+            default=config_field.default,
+            required=config_field.name in required,
+            choices=config_field.metadata.get("choices"),
+            help=help_text,
+        )
+    return parser
+
+
+def parse_config(argv=None):
+    """Parses `argv` into an `EvalConfig`."""
+    return EvalConfig(**vars(build_argument_parser().parse_args(argv)))
+
+
+def load_dataset_metadata(data_path):
+    """Returns the dataset's metadata dict; a clear error when it is missing."""
+    from keras_hourglass.shards import read_metadata
+
+    try:
+        return read_metadata(data_path)
+    except (FileNotFoundError, ValueError) as error:
+        raise EvaluationInputError(
+            f"{data_path}: no usable dataset.json ({error}); convert the data "
+            "with `python -m training.make_tfrecords`"
+        ) from error
+
+
+def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0):
+    """Returns `(dataset, skip_counter, expected people)` for one split."""
+    from keras_hourglass.pipeline import SkipCounter
+    from keras_hourglass.pipeline import make_eval_dataset
+    from keras_hourglass.shards import split_files
+
+    try:
+        files = split_files(metadata, split)
+    except ValueError as error:
+        raise EvaluationInputError(f"{metadata['directory']}: {error}") from error
+    if not files:
+        raise EvaluationInputError(f"{metadata['directory']}: split {split} is empty")
+    skip_counter = SkipCounter()
+    dataset = make_eval_dataset(
+        files, metadata["num_joints"], batch_size=batch_size,
+        input_size=input_size, skip_counter=skip_counter,
+    )  # fmt: skip
+    people = metadata["splits"][split].get("count", 0)
+    if max_people > 0:
+        dataset = dataset.unbatch().take(max_people).batch(batch_size)
+        people = min(people, max_people) if people else max_people
+    return dataset, skip_counter, people
+
+
+def check_joint_counts(model, metadata):
+    """Raises when the model's heatmap count differs from the dataset's joints."""
+    if model.num_joints != metadata["num_joints"]:
+        raise EvaluationInputError(
+            f"{model.source} predicts {model.num_joints} joints but the dataset "
+            f"{metadata['directory']} has {metadata['num_joints']}"
+        )
+
+
+def ground_truth_from_meta(meta, joint_names, source):
+    """Builds the `GroundTruth` of the evaluated people from the dataset meta."""
+    normalizer = np.asarray(meta["normalizer"], np.float64)
+    # The records store -1 for "no head box"; PCKh marks unknown with NaN.
+    normalizer = np.where(normalizer > 0, normalizer, np.nan)
+    return from_arrays(
+        meta["joints"],
+        np.asarray(meta["joints_annotated"]) > 0,
+        normalizer=normalizer,
+        joint_names=joint_names,
+        source=source,
+    )
+
+
+def resolve_metric(metric, ground_truth):
+    """`auto` becomes pckh when every person has a head size, else pck."""
+    if metric != "auto":
+        return metric
+    return "pckh" if np.isfinite(ground_truth.normalizer).all() else "pck"
+
+
+def run_evaluation(config, model=None, heatmap_source=None):
+    """Evaluates `config.model` on `config.data` and writes every output.
+
+    Args:
+        config: `EvalConfig`.
+        model: `HeatmapModel` or None (loaded from `config.model`).
+        heatmap_source: `fn(images, meta)` -> per-stack heatmaps, or None for
+            the model itself (with the flip test when `config.flip`). Tests
+            pass a source that renders the ground truth.
+
+    Returns:
+        dict of results (also written as `results.json`).
+    """
+    from evaluation.evaluate_outputs import write_all_outputs
+    from evaluation.inference_loop import batch_count
+    from evaluation.inference_loop import collect_predictions
+    from evaluation.inference_loop import load_heatmap_model
+    from evaluation.inference_loop import model_heatmap_source
+    from keras_hourglass.export import joint_set_from_metadata
+
+    metadata = load_dataset_metadata(config.data)
+    joint_set = joint_set_from_metadata(metadata)
+    model = model or load_heatmap_model(config.model)
+    check_joint_counts(model, metadata)
+    if heatmap_source is None:
+        heatmap_source = model_heatmap_source(
+            model.call, joint_set.flip_pairs, config.flip
+        )
+    dataset, skip_counter, people = build_eval_dataset(
+        metadata, config.split, model.input_size, config.batch_size, config.max_people
+    )
+    run = collect_predictions(
+        dataset, heatmap_source, config.num_examples,
+        batch_count(people, config.batch_size),
+    )  # fmt: skip
+    skipped = skip_counter.as_dict()
+    if any(skipped.values()):
+        logger.warning("skipped records: %s", skipped)
+    source = f"{metadata['directory']} split {config.split}"
+    ground_truth = ground_truth_from_meta(run.meta, joint_set.joint_names, source)
+    metric = resolve_metric(config.metric, ground_truth)
+    threshold = (
+        DEFAULT_THRESHOLDS[metric] if config.threshold is None else config.threshold
+    )
+    return write_all_outputs(
+        config, run, ground_truth, joint_set, metric, threshold, skipped
+    )
+
+
+def main(argv=None):
+    """Runs the command; returns the process exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    config = parse_config(argv)
+    try:
+        results = run_evaluation(config)
+    except (EvaluationInputError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USER_ERROR_EXIT_CODE
+    print(Path(config.out, f"{results['metric']}.md").read_text())
+    print(json.dumps({"mean": results["mean"], "out": config.out}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""The files `python -m evaluation.evaluate` writes into its output folder.
+
+    config.json           the resolved `EvalConfig`
+    preds.h5              `preds` N x K x 2 (last stack, original image px),
+                          `preds_stack{i}`, `scores`, `image_id`, `person_index`,
+                          `crop_matrix` (original px -> input crop px)
+    preds.csv             image_id, person_index, <joint>_x, <joint>_y
+    ground_truth.json     the evaluated people in the annotation-JSON format, so
+                          `python -m evaluation.pckh --gt ... --pred preds.h5`
+                          reproduces the table
+    <metric>.md / .csv    the paper table (+ per-joint table in the Markdown)
+    <metric>_per_joint.csv, <metric>_curve.csv (threshold x joint)
+    per_stack.md / .csv   one row per stack (the paper's Fig. 9 right)
+    results.json          metric, threshold, mean, per-stack means, skips
+    figures/              see `write_figures`
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from evaluation.joint_sets import joint_set_for_count
+from evaluation.metrics import PCKH_CURVE_THRESHOLDS
+from evaluation.metrics import evaluate_pck
+from evaluation.metrics import evaluate_pckh
+from evaluation.metrics import pck
+from evaluation.metrics import pckh_curve
+from evaluation.predictions import csv_column_names
+from evaluation.predictions import write_predictions
+from evaluation.report import dataframe_to_markdown
+from evaluation.report import format_console_report
+from evaluation.report import paper_table
+from evaluation.report import per_joint_table
+from evaluation.report import summary_to_json_dict
+from evaluation.report import write_table_csv
+
+PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.2, 41), 10)
+TRAINING_LOG_NAMES = ("training_log.csv",)
+
+
+def score(metric, predictions, ground_truth, threshold):
+    """Returns the `PckSummary` of `metric` ("pckh" or "pck")."""
+    if metric == "pckh":
+        return evaluate_pckh(predictions, ground_truth, threshold)
+    return evaluate_pck(predictions, ground_truth, threshold)
+
+
+def accuracy_curve(metric, predictions, ground_truth):
+    """Returns (thresholds [T], per-joint accuracy T x K in percent)."""
+    if metric == "pckh":
+        return PCKH_CURVE_THRESHOLDS, pckh_curve(predictions, ground_truth)
+    curve = [pck(predictions, ground_truth, t) for t in PCK_CURVE_THRESHOLDS]
+    return PCK_CURVE_THRESHOLDS, np.stack(curve)
+
+
+def write_prediction_files(out_dir, run, joint_names):
+    """Writes `preds.h5` (every stack, scores, ids) and `preds.csv`."""
+    h5_path = write_predictions(Path(out_dir) / "preds.h5", run.keypoints[-1])
+    with h5py.File(h5_path, "a") as file:
+        for index, stack in enumerate(run.keypoints, start=1):
+            file.create_dataset(f"preds_stack{index}", data=stack)
+        file.create_dataset("scores", data=run.scores[-1])
+        file.create_dataset("image_id", data=run.meta["image_id"].astype("S"))
+        file.create_dataset("person_index", data=run.meta["person_index"])
+        file.create_dataset("crop_matrix", data=run.meta["crop_matrix"])
+    flat = run.keypoints[-1].reshape(run.keypoints.shape[1], -1)
+    table = pd.DataFrame(flat, columns=csv_column_names(joint_names))
+    table.insert(0, "person_index", run.meta["person_index"])
+    table.insert(0, "image_id", run.meta["image_id"])
+    csv_path = Path(out_dir) / "preds.csv"
+    table.to_csv(csv_path, index=False)
+    return h5_path, csv_path
+
+
+def write_ground_truth_json(path, meta, ground_truth):
+    """Writes the evaluated people as annotation JSON (`read_annotation_json`)."""
+    people = []
+    for index in range(ground_truth.num_people):
+        normalizer = ground_truth.normalizer[index]
+        people.append({
+            "image": str(meta["image_id"][index]),
+            "person_index": int(meta["person_index"][index]),
+            "joints": ground_truth.joints[index].tolist(),
+            "joints_annotated": ground_truth.annotated[index].astype(int).tolist(),
+            "pckh_normaliser_0.6_headbox_diag": (
+                None if np.isnan(normalizer) else float(normalizer)
+            ),
+        })  # fmt: skip
+    contents = {"joint_names_long": list(ground_truth.joint_names), "people": people}
+    Path(path).write_text(json.dumps(contents) + "\n")
+    return path
+
+
+def write_tables(out_dir, metric, summaries, thresholds, curve, model_name):
+    """Writes the final-stack tables, the curve and the per-stack tables."""
+    out_dir = Path(out_dir)
+    final = list(summaries.values())[-1]
+    (out_dir / f"{metric}.md").write_text(format_console_report(final, model_name))
+    write_table_csv(paper_table({model_name: final}), out_dir / f"{metric}.csv")
+    write_table_csv(per_joint_table(final), out_dir / f"{metric}_per_joint.csv")
+    curve_table = pd.DataFrame(curve, columns=list(final.per_joint))
+    curve_table.insert(0, "threshold", thresholds)
+    curve_table.to_csv(out_dir / f"{metric}_curve.csv", index=False)
+    stacks = paper_table(summaries)
+    stacks.index.name = "Stack"
+    title = f"{final.metric}@{final.threshold:g} per stack (percent)\n\n"
+    (out_dir / "per_stack.md").write_text(title + dataframe_to_markdown(stacks))
+    write_table_csv(stacks, out_dir / "per_stack.csv")
+
+
+def find_training_logs(model_path):
+    """Returns the training CSV logs of the run a model came from (maybe none)."""
+    path = Path(model_path)
+    run_dir = path if path.is_dir() else path.parent
+    for directory in (run_dir, run_dir.parent):
+        found = [directory / name for name in TRAINING_LOG_NAMES]
+        found = [log for log in found if log.is_file()]
+        if found:
+            return found
+    return []
+
+
+def crop_keypoints(keypoints, crop_matrices):
+    """Maps original-image keypoints [M, K, 2] into their crops' input px."""
+    from keras_hourglass.transforms import transform_points
+
+    return np.asarray(transform_points(keypoints, crop_matrices), np.float64)
+
+
+def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
+                  joint_set, compare_stack, model_name="model"):  # fmt: skip
+    """Writes every figure as PNG and PDF; returns the written paths."""
+    from evaluation import plots
+
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    label = "PCKh" if metric == "pckh" else "PCK"
+    groups = joint_set_for_count(joint_set.num_joints).groups
+    paths = plots.plot_accuracy_curves(
+        thresholds, {model_name: curve}, groups, joint_set.joint_names, label,
+        figures_dir / f"{metric}_curves",
+    )  # fmt: skip
+    means = [summary.groups["Mean"] for summary in summaries.values()]
+    paths += plots.plot_stack_accuracy(means, label, figures_dir / "stack_accuracy")
+    if logs:
+        labelled = {log.parent.name or "run": log for log in logs}
+        paths += plots.plot_training_curves(labelled, figures_dir / "training_curves")
+    count = len(run.example_images)
+    matrices = run.meta["crop_matrix"][:count]
+    final = crop_keypoints(run.keypoints[-1][:count], matrices)
+    titles = [
+        f"{image_id} #{person}"
+        for image_id, person in zip(
+            run.meta["image_id"][:count], run.meta["person_index"][:count]
+        )
+    ]
+    paths += plots.plot_prediction_grid(
+        run.example_images, final, joint_set.skeleton, figures_dir / "predictions",
+        titles=titles,
+    )  # fmt: skip
+    # The intermediate stack must come before the final one (when there is one).
+    stack = max(1, min(compare_stack, run.num_stacks - 1))
+    middle = crop_keypoints(run.keypoints[stack - 1][:count], matrices)
+    paths += plots.plot_stack_comparison(
+        run.example_images, middle, final, joint_set.skeleton,
+        (f"stack {stack}", f"stack {run.num_stacks} (final)"),
+        figures_dir / "stack_comparison",
+        heatmaps=(run.example_heatmaps[stack - 1], run.example_heatmaps[-1]),
+    )  # fmt: skip
+    return paths
+
+
+def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, skipped):
+    """Writes predictions, tables, figures and `results.json`; returns results."""
+    out_dir = Path(config.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(
+        json.dumps(dataclasses.asdict(config), indent=2) + "\n"
+    )
+    write_prediction_files(out_dir, run, joint_set.joint_names)
+    write_ground_truth_json(out_dir / "ground_truth.json", run.meta, ground_truth)
+    summaries = {
+        f"stack{index}": score(metric, stack, ground_truth, threshold)
+        for index, stack in enumerate(run.keypoints, start=1)
+    }
+    thresholds, curve = accuracy_curve(metric, run.keypoints[-1], ground_truth)
+    model_name = Path(config.model).name or "model"
+    write_tables(out_dir, metric, summaries, thresholds, curve, model_name)
+    logs = find_training_logs(config.model) if config.model else []
+    figures = write_figures(
+        out_dir / "figures", run, metric, summaries, thresholds, curve, logs,
+        joint_set, config.compare_stack, model_name,
+    )  # fmt: skip
+    final = list(summaries.values())[-1]
+    results = {
+        "metric": metric,
+        "threshold": threshold,
+        "people": int(ground_truth.num_people),
+        "mean": _finite_or_none(final.groups["Mean"]),
+        "per_stack_mean": {
+            name: _finite_or_none(summary.groups["Mean"])
+            for name, summary in summaries.items()
+        },
+        "final": summary_to_json_dict(final),
+        "skipped": skipped,
+        "figures": [str(path) for path in figures],
+    }
+    (out_dir / "results.json").write_text(
+        json.dumps(results, indent=2, default=_json_default) + "\n"
+    )
+    return results
+
+
+def _finite_or_none(value):
+    # JSON has no NaN: a mean over no annotated joint is written as null.
+    return float(value) if np.isfinite(value) else None
+
+
+def _json_default(value):
+    # NumPy scalars (e.g. skip counts) are not JSON types.
+    return value.item() if hasattr(value, "item") else str(value)

@@ -1,0 +1,233 @@
+"""Figures of an evaluation, in the style of Newell et al. 2016 (matplotlib).
+
+The project's only matplotlib import; the Agg backend is selected before
+pyplot is imported, so figures render without a display. Every function saves
+`<out_stem>.png` and `<out_stem>.pdf` and returns the two paths.
+
+Images are float [S, S, 3] crops in [0, 1]; keypoints are (x, y) in crop px
+with pixel centres at integers, which is also how `imshow` places pixels.
+"""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+FIGURE_DPI = 120
+JOINT_MARKER_SIZE = 12
+
+
+def save_figure(figure, out_stem):
+    """Saves `figure` as PNG and PDF beside each other, closes it, returns paths."""
+    out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
+    for path in paths:
+        figure.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
+    plt.close(figure)
+    return paths
+
+
+def group_curves(curve, groups, joint_names):
+    """Returns {label: curve [T]}: each group's mean over its joints, or one
+    entry per joint when there are no groups (a custom joint set)."""
+    curve = np.asarray(curve, np.float64)
+    if not groups:
+        return {name: curve[:, index] for index, name in enumerate(joint_names)}
+    with np.errstate(invalid="ignore"):
+        grouped = {
+            label: np.nanmean(curve[:, list(ids)], axis=1) for label, ids in groups
+        }
+        grouped["Total"] = np.nanmean(curve, axis=1)
+    return grouped
+
+
+def plot_accuracy_curves(thresholds, curves_by_model, groups, joint_names,
+                         metric_label, out_stem):  # fmt: skip
+    """PCKh (or PCK) against the normalised distance, one panel per joint group.
+
+    As the paper's MPII figure: each panel compares the models' curves of one
+    group (Head, Shoulder, ..., and Total over all joints).
+
+    Args:
+        thresholds: [T] normalised distances.
+        curves_by_model: dict, model label -> per-joint curve T x K (percent).
+        groups: (label, joint indices) pairs; empty: one panel per joint.
+        joint_names: K names.
+        metric_label: str, the y axis label ("PCKh").
+        out_stem: path without suffix.
+    """
+    per_model = {
+        model: group_curves(curve, groups, joint_names)
+        for model, curve in curves_by_model.items()
+    }
+    labels = list(next(iter(per_model.values())))
+    columns = min(4, len(labels))
+    rows = int(np.ceil(len(labels) / columns))
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 2.8 * rows), squeeze=False,
+        sharex=True, sharey=True,
+    )  # fmt: skip
+    for axis, label in zip(axes.flat, labels):
+        for model, grouped in per_model.items():
+            axis.plot(thresholds, grouped[label], linewidth=2, label=model)
+        axis.set_title(label)
+        axis.set_ylim(0, 100)
+        axis.set_xlim(thresholds[0], thresholds[-1])
+        axis.grid(alpha=0.3)
+    for axis in axes.flat[len(labels) :]:
+        axis.set_visible(False)
+    for axis in axes[:, 0]:
+        axis.set_ylabel(f"{metric_label} (%)")
+    for axis in axes[-1, :]:
+        axis.set_xlabel("normalised distance")
+    axes[0, 0].legend(loc="lower right", fontsize="small")
+    figure.suptitle(f"{metric_label} against the normalised distance")
+    return save_figure(figure, out_stem)
+
+
+def plot_stack_accuracy(values, metric_label, out_stem, labels=None):
+    """Accuracy of every stack's prediction (bars, value on top), as Fig. 9 right.
+
+    Args:
+        values: per-stack accuracy in percent, first stack first.
+        labels: x tick labels; defaults to 1, 2, ...
+    """
+    values = np.asarray(values, np.float64)
+    positions = np.arange(1, len(values) + 1)
+    figure, axis = plt.subplots(figsize=(max(4.0, 0.7 * len(values) + 2), 3.2))
+    bars = axis.bar(positions, np.nan_to_num(values), color="tab:blue", alpha=0.8)
+    axis.plot(positions, values, color="tab:red", marker="o")
+    axis.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize="small")
+    axis.set_xticks(positions, labels or [str(p) for p in positions])
+    axis.set_xlabel("stack")
+    axis.set_ylabel(f"{metric_label} (%)")
+    axis.set_ylim(0, 105)
+    axis.set_title(f"{metric_label} of each stack's prediction")
+    axis.grid(axis="y", alpha=0.3)
+    return save_figure(figure, out_stem)
+
+
+def read_training_log(path, column):
+    """Returns (epochs, values) of `column` from a Keras CSVLogger file."""
+    table = pd.read_csv(path)
+    if column not in table.columns:
+        raise ValueError(f"{path}: no column {column!r} (found {list(table.columns)})")
+    epochs = table["epoch"] + 1 if "epoch" in table.columns else table.index + 1
+    return np.asarray(epochs), table[column].to_numpy(np.float64)
+
+
+def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh"):
+    """Validation accuracy over training epochs, one line per run (as Fig. 8).
+
+    Args:
+        logs: dict, label -> CSV log path; or a sequence of paths (labelled by
+            their folder names).
+        column: str. The logged accuracy column.
+
+    Raises:
+        ValueError: a log has no such column.
+    """
+    if not isinstance(logs, dict):
+        logs = {Path(path).parent.name or str(path): path for path in logs}
+    figure, axis = plt.subplots(figsize=(5.5, 3.5))
+    for label, path in logs.items():
+        epochs, values = read_training_log(path, column)
+        axis.plot(epochs, values, marker="o", markersize=3, label=label)
+    axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(f"validation {metric_label} (%)")
+    axis.set_title("validation accuracy during training")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small")
+    return save_figure(figure, out_stem)
+
+
+def draw_skeleton(axis, keypoints, skeleton, colour_map="hsv"):
+    """Draws limbs (one colour each) and joints of one person on `axis`."""
+    keypoints = np.asarray(keypoints, np.float64)
+    colours = plt.get_cmap(colour_map)(np.linspace(0, 1, max(len(skeleton), 1) + 1))
+    for (start, end), colour in zip(skeleton, colours):
+        axis.plot(*keypoints[[start, end]].T, color=colour, linewidth=2)
+    axis.scatter(*keypoints.T, s=JOINT_MARKER_SIZE, c="white", edgecolors="black",
+                 linewidths=0.5, zorder=3)  # fmt: skip
+
+
+def show_crop(axis, image, heatmap=None):
+    """Shows a crop (and optionally a heatmap overlay on the same window)."""
+    image = np.clip(np.asarray(image, np.float64), 0.0, 1.0)
+    size = image.shape[0]
+    # Heatmap and crop cover the same window; the extent lines their pixels up.
+    extent = (-0.5, size - 0.5, size - 0.5, -0.5)
+    axis.imshow(image, extent=extent)
+    if heatmap is not None:
+        axis.imshow(heatmap, extent=extent, cmap="jet", alpha=0.45,
+                    vmin=0.0, vmax=max(float(np.max(heatmap)), 1e-6))  # fmt: skip
+    axis.set_xlim(-0.5, size - 0.5)
+    axis.set_ylim(size - 0.5, -0.5)
+    axis.set_axis_off()
+
+
+def plot_prediction_grid(images, keypoints, skeleton, out_stem, columns=4, titles=None):
+    """A grid of crops with their predicted skeletons drawn over them.
+
+    Args:
+        images: [M, S, S, 3] crops in [0, 1].
+        keypoints: [M, K, 2] predictions in crop px.
+        skeleton: (joint, joint) index pairs.
+        titles: M strings or None.
+    """
+    count = len(images)
+    columns = max(1, min(columns, count))
+    rows = int(np.ceil(count / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.6 * rows),
+                                squeeze=False)  # fmt: skip
+    for index, axis in enumerate(axes.flat):
+        if index >= count:
+            axis.set_visible(False)
+            continue
+        show_crop(axis, images[index])
+        draw_skeleton(axis, keypoints[index], skeleton)
+        if titles is not None:
+            axis.set_title(titles[index], fontsize="small")
+    return save_figure(figure, out_stem)
+
+
+def plot_stack_comparison(
+    images,
+    intermediate_keypoints,
+    final_keypoints,
+    skeleton,
+    column_titles,
+    out_stem,
+    heatmaps=None,
+    max_rows=4,
+):
+    """An intermediate stack's prediction beside the final one (Fig. 9 left).
+
+    Args:
+        images: [M, S, S, 3] crops.
+        intermediate_keypoints, final_keypoints: [M, K, 2] in crop px.
+        column_titles: two strings, e.g. ("stack 2", "stack 8 (final)").
+        heatmaps: optional pair of [M, h, w, K] heatmaps; their maximum over
+            joints is overlaid on each crop.
+        max_rows: int. Crops shown (one per row).
+    """
+    rows = min(len(images), max_rows)
+    figure, axes = plt.subplots(rows, 2, figsize=(5.2, 2.6 * rows), squeeze=False)
+    for row in range(rows):
+        for column, points in enumerate((intermediate_keypoints, final_keypoints)):
+            overlay = None
+            if heatmaps is not None:
+                overlay = np.asarray(heatmaps[column][row]).max(axis=-1)
+            show_crop(axes[row, column], images[row], overlay)
+            draw_skeleton(axes[row, column], points[row], skeleton)
+    for column, title in enumerate(column_titles):
+        axes[0, column].set_title(title)
+    return save_figure(figure, out_stem)

@@ -1,0 +1,59 @@
+"""Tests of `python -m evaluation.ablation`: commands, flags and comparison."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from evaluation.ablation import STUDIES
+from evaluation.ablation import main
+from evaluation.ablation import study_commands
+from evaluation.ablation import variant_flags
+from evaluation.ablation import write_comparison
+from training.flags import parse_config
+
+
+def test_variant_flags_cover_booleans_and_numbers():
+    flags = variant_flags({"n_stacks": 2, "intermediate_supervision": False})
+    assert flags == ["--n-stacks", "2", "--no-intermediate-supervision"]
+
+
+@pytest.mark.parametrize("study", sorted(STUDIES))
+def test_training_commands_parse_into_the_variant_configs(study, tmp_path):
+    commands = study_commands(study, tmp_path / "data", tmp_path, preset="demo",
+                              train_args="--epochs 3")  # fmt: skip
+    for variant, (train, evaluate) in commands.items():
+        config = parse_config(train[3:])
+        for name, value in STUDIES[study][variant].items():
+            assert getattr(config, name) == value
+        assert config.epochs == 3 and config.run_dir == str(tmp_path / variant)
+        assert evaluate[evaluate.index("--model") + 1] == str(tmp_path / variant)
+
+
+def test_stacks_study_keeps_the_residual_modules_constant():
+    settings = STUDIES["stacks"].values()
+    assert {s["n_stacks"] * s["n_modules"] for s in settings} == {8}
+
+
+def test_dry_run_prints_every_command(tmp_path, capsys):
+    assert main(["--study", "supervision", "--out", str(tmp_path), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    for variant in STUDIES["supervision"]:
+        assert f"[{variant}]" in printed
+    assert printed.count("training.train") == 4
+
+
+def test_comparison_table_and_figure(tmp_path):
+    for index, variant in enumerate(("2hg", "8hg")):
+        (tmp_path / variant / "eval").mkdir(parents=True)
+        results = {"mean": 50.0 + index, "per_stack_mean": {"stack1": 40.0 + index}}
+        (tmp_path / variant / "eval" / "results.json").write_text(json.dumps(results))
+        (tmp_path / variant / "training_log.csv").write_text(
+            "epoch,val_pckh\n0,10\n1,20\n"
+        )
+    write_comparison(tmp_path, ["2hg", "8hg"])
+    table = pd.read_csv(tmp_path / "comparison.csv", index_col=0)
+    assert table.loc["8hg", "Mean"] == 51.0 and table.loc["2hg", "stack1"] == 40.0
+    assert (tmp_path / "training_curves.png").stat().st_size > 0
+    with pytest.raises(FileNotFoundError, match="4hg"):
+        write_comparison(tmp_path, ["2hg", "4hg"])
