@@ -147,8 +147,7 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
     means = [summary.groups["Mean"] for summary in summaries.values()]
     paths += plots.plot_stack_accuracy(means, label, figures_dir / "stack_accuracy")
     if logs:
-        labelled = {log.parent.name or "run": log for log in logs}
-        paths += plots.plot_training_curves(labelled, figures_dir / "training_curves")
+        paths += training_curve_figure(logs, metric, figures_dir)
     count = len(run.example_images)
     matrices = run.meta["crop_matrix"][:count]
     final = crop_keypoints(run.keypoints[-1][:count], matrices)
@@ -223,3 +222,25 @@ def _finite_or_none(value):
 def _json_default(value):
     # NumPy scalars (e.g. skip counts) are not JSON types.
     return value.item() if hasattr(value, "item") else str(value)
+
+
+def training_curve_figure(logs, metric, figures_dir):
+    """The validation-accuracy-over-epochs figure of the run's CSV logs, in
+    the column the run logged (`val_pckh` or, on data without head boxes,
+    `val_pck`); logs without one are reported and left out."""
+    from evaluation import plots
+
+    labelled = {}
+    for log in logs:
+        column = plots.accuracy_column(log, prefer=f"val_{metric}")
+        if column is None:
+            print(f"note: {log} has no val_pckh/val_pck column; no training curve")
+        else:
+            labelled.setdefault(column, {})[log.parent.name or "run"] = log
+    paths = []
+    for column, runs in labelled.items():
+        label = "PCKh" if column == "val_pckh" else "PCK"
+        stem = figures_dir / ("training_curves" if len(labelled) == 1 else
+                              f"training_curves_{column}")  # fmt: skip
+        paths += plots.plot_training_curves(runs, stem, column, label)
+    return paths

@@ -123,6 +123,19 @@ def read_training_log(path, column):
     return np.asarray(epochs), table[column].to_numpy(np.float64)
 
 
+def accuracy_column(path, prefer="val_pckh"):
+    """The validation-accuracy column a CSV log holds: `prefer` if present,
+    else `val_pckh` or `val_pck`; None when it has neither (or is empty)."""
+    try:
+        columns = list(pd.read_csv(path, nrows=0).columns)
+    except (OSError, pd.errors.EmptyDataError):
+        return None
+    for column in (prefer, "val_pckh", "val_pck"):
+        if column in columns:
+            return column
+    return None
+
+
 def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh"):
     """Validation accuracy over training epochs, one line per run (as Fig. 8).
 

@@ -71,6 +71,38 @@ def test_training_log_without_the_column_names_the_file(tmp_path):
         plots.plot_training_curves({"run": path}, tmp_path / "training")
 
 
+def test_accuracy_column_follows_what_the_run_logged(tmp_path):
+    lsp_log = tmp_path / "lsp.csv"
+    lsp_log.write_text("epoch,loss,val_pck\n0,1.0,20.0\n")
+    both_log = tmp_path / "both.csv"
+    both_log.write_text("epoch,val_pck,val_pckh\n0,1.0,2.0\n")
+    no_accuracy_log = tmp_path / "loss_only.csv"
+    no_accuracy_log.write_text("epoch,loss\n0,1.0\n")
+    empty_log = tmp_path / "empty.csv"
+    empty_log.write_text("")
+    assert plots.accuracy_column(lsp_log) == "val_pck"
+    assert plots.accuracy_column(both_log) == "val_pckh"
+    assert plots.accuracy_column(both_log, prefer="val_pck") == "val_pck"
+    assert plots.accuracy_column(no_accuracy_log) is None
+    assert plots.accuracy_column(empty_log) is None
+    assert plots.accuracy_column(tmp_path / "missing.csv") is None
+
+
+def test_training_curve_figure_of_an_lsp_run(tmp_path):
+    from evaluation.evaluate_outputs import training_curve_figure
+
+    run_dir = tmp_path / "lsp_run"
+    run_dir.mkdir()
+    log = run_dir / "training_log.csv"
+    log.write_text("epoch,val_pck\n0,10.0\n1,25.0\n")
+    paths = training_curve_figure([log], "pck", tmp_path)
+    assert paths[0].name == "training_curves.png"
+    check_written(paths)
+    loss_only = tmp_path / "loss_only.csv"
+    loss_only.write_text("epoch,loss\n0,1.0\n")
+    assert training_curve_figure([loss_only], "pckh", tmp_path) == []
+
+
 def people_and_crops(count=3):
     rng = np.random.default_rng(0)
     images = np.full((count, SIZE, SIZE, 3), 0.5, np.float32)

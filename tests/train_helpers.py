@@ -12,6 +12,7 @@ TINY_MODEL_FLAGS = [
     "--preset", "demo", "--n-stacks", "2", "--n-features", "16", "--depth", "2",
     "--input-size", "64", "--output-size", "16", "--validation-people", "8",
     "--image-summaries", "0", "--verbose", "2", "--shuffle-buffer", "16",
+    "--no-export",
 ]  # fmt: skip
 
 

@@ -4,24 +4,36 @@
       config.json                 resolved configuration
       checkpoints/latest.keras    after every epoch (only if the loss is finite)
       checkpoints/best.keras      best validation PCKh so far
-      backup/                     BackupAndRestore state, every N steps
+      backup/                     crash backup every N steps (training.resume)
       logs/                       TensorBoard scalars; logs/images: heatmaps
       training_log.csv            one row per epoch (appended on resume)
       final.keras                 the trained model
 
-Order matters: the PCKh validation callback runs first and adds `val_pckh*`
-to the epoch logs that the checkpoint, learning-rate and logging callbacks
-read afterwards.
+Order matters: the validation callback runs first and adds `val_pckh*` (or
+`val_pck*` on data without head boxes, such as LSP) to the epoch logs that
+the checkpoint, learning-rate and logging callbacks read afterwards; the
+backup runs last so that it saves their updated state.
 """
 
 import importlib.util
+import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 
+from evaluation.joint_sets import joint_set_for_count
+from evaluation.metrics import torso_sizes
+from keras_hourglass.pipeline import make_eval_dataset
+from training.config import ConfigError
 from training.heatmap_images import HeatmapImageSummary
 from training.pckh_validation import PckhValidation
+from training.pckh_validation import load_validation_subset
+from training.resume import StepBackup
+
+logger = logging.getLogger(__name__)
 
 
 def tensorboard_available():
@@ -93,57 +105,142 @@ class NanGuard(keras.callbacks.Callback):
         )
 
 
-def build_callbacks(config, paths, validation_subset, skeleton=()):
-    """Returns the callback list for `model.fit` (see the module docstring).
+def build_callbacks(config, paths, validation, steps_per_epoch, resume_state=None):
+    """Returns `(callbacks, nan_guard, step_backup)` for `model.fit`.
 
     Args:
         config: `TrainConfig`.
         paths: dict from `run_paths`.
-        validation_subset: dict from `load_validation_subset`.
-        skeleton: bone index pairs for the TensorBoard images.
+        validation: `Validation` from `choose_validation`.
+        steps_per_epoch: int. Steps of a full epoch.
+        resume_state: dict from `training.resume.read_backup`, or None.
     """
     paths["latest"].parent.mkdir(parents=True, exist_ok=True)
+    monitor = validation.monitor
     nan_guard = NanGuard(paths["latest"])
+    best = FiniteModelCheckpoint(
+        str(paths["best"]), monitor=monitor, mode="max", save_best_only=True
+    )
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(
+        monitor=monitor,
+        mode="max",
+        factor=config.lr_drop_factor,
+        patience=config.lr_drop_patience,
+        min_lr=config.min_learning_rate,
+        verbose=1,
+    )
     callbacks = [
-        PckhValidation(
-            validation_subset,
-            config.output_size,
-            threshold=config.pckh_threshold,
-            batch_size=max(1, config.batch_size),
-        ),
+        validation.callback,
         keras.callbacks.TerminateOnNaN(),
         nan_guard,
-        # double_checkpoint: a kill during a save leaves a corrupt file; Keras
-        # then falls back to the previous backup.
-        keras.callbacks.BackupAndRestore(
-            str(paths["backup"]),
-            save_freq=config.backup_every_steps,
-            double_checkpoint=True,
-        ),
         FiniteModelCheckpoint(str(paths["latest"])),
-        FiniteModelCheckpoint(
-            str(paths["best"]), monitor="val_pckh", mode="max", save_best_only=True
-        ),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_pckh",
-            mode="max",
-            factor=config.lr_drop_factor,
-            patience=config.lr_drop_patience,
-            min_lr=config.min_learning_rate,
-            verbose=1,
-        ),
+        best,
+        reduce_lr,
         keras.callbacks.CSVLogger(str(paths["csv"]), append=True),
     ]
+    callbacks += tensorboard_callbacks(config, paths, validation)
+    step_backup = StepBackup(
+        paths["backup"],
+        config.backup_every_steps,
+        steps_per_epoch,
+        {"best_checkpoint": best, "reduce_lr": reduce_lr},
+        resume_state,
+    )
+    return callbacks + [step_backup], nan_guard, step_backup
+
+
+def tensorboard_callbacks(config, paths, validation):
+    """TensorBoard scalars and heatmap images, or [] without tensorboard."""
     if not tensorboard_available():
         # tf.summary needs the tensorboard package; the run still logs to CSV.
         print("warning: tensorboard is not installed; no TensorBoard logs")
-        return callbacks, nan_guard
-    callbacks.append(
+        return []
+    callbacks = [
         keras.callbacks.TensorBoard(
             log_dir=str(paths["logs"]), update_freq="epoch", profile_batch=0
         )
-    )
+    ]
     if config.image_summaries:
-        images = validation_subset["images"][: config.image_summaries]
-        callbacks.append(HeatmapImageSummary(images, paths["images"], skeleton))
-    return callbacks, nan_guard
+        images = validation.subset["images"][: config.image_summaries]
+        callbacks.append(
+            HeatmapImageSummary(images, paths["images"], validation.skeleton)
+        )
+    return callbacks
+
+
+class TorsoPckValidation(PckhValidation):
+    """`PckhValidation` normalised by torso size: logs `val_pck_stack{i}` and
+    `val_pck` (PCK@0.2 by default), for data without head boxes (LSP)."""
+
+    def compute_logs(self):
+        logs = super().compute_logs()
+        return {key.replace("pckh", "pck"): value for key, value in logs.items()}
+
+
+@dataclass
+class Validation:
+    """The per-epoch validation of a run and the metric it logs."""
+
+    callback: keras.callbacks.Callback
+    monitor: str
+    subset: dict
+    skeleton: tuple = ()
+
+
+def load_torso_validation_subset(files, num_joints, input_size, count, batch_size=16):
+    """Reads the first `count` people with both torso joints; their
+    `normalizers` are torso sizes (left shoulder to right hip, in px)."""
+    torso_joints = joint_set_for_count(num_joints).torso_joints
+    if torso_joints is None:
+        raise ConfigError(f"no torso joints are known for {num_joints} joints")
+    dataset = make_eval_dataset(
+        files, num_joints, batch_size=batch_size, input_size=input_size
+    )
+    parts = {"images": [], "joints": [], "annotated": [], "crop_matrices": []}
+    skipped = 0
+    for images, meta in dataset:
+        annotated = meta["joints_annotated"].numpy() > 0
+        joints = meta["joints"].numpy()
+        keep = np.isfinite(torso_sizes(joints, annotated, torso_joints))
+        skipped += int((~keep).sum())
+        for key, values in zip(
+            parts, (images.numpy(), joints, annotated, meta["crop_matrix"].numpy())
+        ):
+            parts[key].append(values[keep])
+        if sum(len(batch) for batch in parts["images"]) >= count:
+            break
+    if skipped:
+        logger.warning("validation PCK: skipped %d people without a torso", skipped)
+    subset = {key: np.concatenate(values)[:count] for key, values in parts.items()}
+    if not len(subset["images"]):
+        raise ConfigError(f"no validation person with both torso joints in {files}")
+    subset["normalizers"] = torso_sizes(
+        subset["joints"], subset["annotated"], torso_joints
+    )
+    return subset
+
+
+def choose_validation(config, metadata, valid_files):
+    """PCKh@`pckh_threshold` when the validation people have head boxes, else
+    torso PCK@`pck_threshold` (`config.validation_metric` "auto"); returns a
+    `Validation`."""
+    metric = config.validation_metric
+    size, people = config.input_size, config.validation_people
+    num_joints, batch = metadata["num_joints"], max(1, config.batch_size)
+    skeleton = metadata.get("skeleton", ())
+    if metric in ("auto", "pckh"):
+        try:
+            subset = load_validation_subset(valid_files, num_joints, size, people)
+            callback = PckhValidation(
+                subset, config.output_size, config.pckh_threshold, batch
+            )
+            return Validation(callback, "val_pckh", subset, skeleton)
+        except ValueError as error:
+            if metric == "pckh":
+                raise ConfigError(f"validation PCKh: {error}") from None
+            print("no head boxes in the validation split: validating torso PCK")
+    subset = load_torso_validation_subset(valid_files, num_joints, size, people)
+    callback = TorsoPckValidation(
+        subset, config.output_size, config.pck_threshold, batch
+    )
+    return Validation(callback, "val_pck", subset, skeleton)

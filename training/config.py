@@ -14,6 +14,7 @@ from pathlib import Path
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
+VALIDATION_METRICS = ("auto", "pckh", "pck")
 
 
 def _option(default, help_text, choices=None):
@@ -64,9 +65,15 @@ class TrainConfig:
     validation_people: int = _option(256, "fixed validation subset for PCKh")
     validation_batches: int = _option(0, "val-loss batches per epoch; 0: all")
     pckh_threshold: float = _option(0.5, "PCKh threshold (x head normaliser)")
+    validation_metric: str = _option(
+        "auto", "pckh, pck (torso) or auto (pck without head boxes)",
+        VALIDATION_METRICS,
+    )  # fmt: skip
+    pck_threshold: float = _option(0.2, "torso PCK threshold (x torso size)")
     image_summaries: int = _option(4, "validation samples drawn to TensorBoard")
     backup_every_steps: int = _option(100, "mid-epoch crash backup every N steps")
     verbose: int = _option(1, "Keras fit verbosity (0, 1, 2)")
+    export: bool = _option(True, "export a SavedModel to run_dir/export/1 at the end")
 
 
 PRESETS = {
@@ -162,8 +169,11 @@ def _problems(config):
         yield f"lr_drop_factor must be in (0, 1), got {config.lr_drop_factor}"
     if not 0.0 < config.color_low <= config.color_high:
         yield "need 0 < color_low <= color_high"
-    if not 0.0 < config.pckh_threshold:
-        yield f"pckh_threshold must be > 0, got {config.pckh_threshold}"
+    for name in ("pckh_threshold", "pck_threshold"):
+        if not 0.0 < getattr(config, name):
+            yield f"{name} must be > 0, got {getattr(config, name)}"
+    if config.validation_metric not in VALIDATION_METRICS:
+        yield f"validation_metric must be one of {VALIDATION_METRICS}"
     if config.input_size != 4 * config.output_size:
         yield (
             f"output_size must be input_size / 4 (the network downsamples by 4): "

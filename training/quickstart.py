@@ -1,54 +1,183 @@
-"""The README's main command on the built-in default.
+"""The README's main command: synthetic data, a demo training run, its
+evaluation and a SavedModel, each stage reused when its outputs exist.
 
-For now it builds the paper's 8-stack network, prints its summary and its
-trainable parameter count next to the official one, and runs a forward pass;
-the training program will turn it into generate data + train + evaluate + export.
+    python -m training.quickstart                      # about an hour on 2 CPUs
+    python -m training.quickstart --count 64 --val-count 16 --epochs 1 \
+        --steps-per-epoch 4 --work-dir /tmp/quick      # a tiny smoke run
 
-    python -m training.quickstart [--n-stacks 8] [--batch-size 1]
+Stages (under `--work-dir`, default the current folder):
+
+    data/synthetic/     synthetic people as TFRecord shards (training.make_tfrecords)
+    runs/demo/          the `demo` preset run (training.train): checkpoints,
+                        logs, final.keras; an interrupted run resumes
+    runs/demo/export/1  the SavedModel for TensorFlow Serving
+    eval/demo/          PCKh@0.5 tables, predictions and figures
+                        (evaluation.evaluate on the synthetic validation split)
+
+Other flags (e.g. `--batch-size 8`) are passed on to `training.train`.
 """
 
 import argparse
+import dataclasses
+import json
 import os
-import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-OFFICIAL_PAPER_PARAMETERS = 25_434_112
-
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-stacks", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--quiet", action="store_true", help="skip the layer summary")
-    return parser.parse_args(argv)
+    """Returns (quickstart arguments, extra `training.train` flags)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m training.quickstart", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--work-dir", default=".", help="where data/runs/eval go")
+    parser.add_argument("--count", type=int, default=None, help="training images")
+    parser.add_argument("--val-count", type=int, default=None, help="valid images")
+    parser.add_argument("--seed", type=int, default=0, help="synthetic data seed")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--steps-per-epoch", type=int, default=None)
+    return parser.parse_known_args(argv)
+
+
+def stage_paths(work_dir):
+    """The output folder of each stage."""
+    work_dir = Path(work_dir)
+    run_dir = work_dir / "runs" / "demo"
+    return {
+        "data": work_dir / "data" / "synthetic",
+        "run": run_dir,
+        "final": run_dir / "final.keras",
+        "export": run_dir / "export" / "1",
+        "eval": work_dir / "eval" / "demo",
+    }
+
+
+def synthetic_data_matches(data_dir, count, val_count, seed):
+    """True when `data_dir` holds synthetic shards made with these settings."""
+    metadata_path = Path(data_dir) / "dataset.json"
+    if not metadata_path.is_file():
+        return False
+    metadata = json.loads(metadata_path.read_text())
+    made_with = metadata.get("created_with", {})
+    splits = metadata.get("splits", {})
+    return (
+        made_with.get("format") == "synthetic"
+        and made_with.get("seed") == seed
+        and (count is None or splits.get("train", {}).get("count") == count)
+        and (val_count is None or splits.get("valid", {}).get("count") == val_count)
+    )
+
+
+def make_data(paths, args):
+    """Stage 1: writes the synthetic shards unless matching ones exist."""
+    from training import make_tfrecords
+
+    data_dir = paths["data"]
+    if synthetic_data_matches(data_dir, args.count, args.val_count, args.seed):
+        print(f"reusing the synthetic dataset in {data_dir}")
+        return
+    argv = ["--format", "synthetic", "--seed", str(args.seed), "--out", str(data_dir)]
+    argv += ["--count", str(args.count)] if args.count else []
+    argv += ["--val-count", str(args.val_count)] if args.val_count else []
+    if data_dir.exists():
+        argv.append("--overwrite")
+    print(f"== generating synthetic people in {data_dir}")
+    make_tfrecords.main(argv)
+
+
+def training_flags(paths, args, extra_flags):
+    """The `training.train` flags of the demo run."""
+    flags = ["--preset", "demo", "--data-dir", str(paths["data"])]
+    flags += ["--run-dir", str(paths["run"])]
+    if args.epochs is not None:
+        flags += ["--epochs", str(args.epochs)]
+    if args.steps_per_epoch is not None:
+        flags += ["--steps-per-epoch", str(args.steps_per_epoch)]
+    return flags + list(extra_flags)
+
+
+def finished_with_same_config(paths, flags):
+    """True when `final.keras` exists and the run's config.json is the
+    configuration `flags` resolve to."""
+    from training.flags import parse_config
+
+    config_path = paths["run"] / "config.json"
+    if not (paths["final"].is_file() and config_path.is_file()):
+        return False
+    wanted = dataclasses.asdict(parse_config(flags))
+    return json.loads(config_path.read_text()) == wanted
+
+
+def train(paths, flags):
+    """Stage 2: trains (or resumes) the demo run unless it has finished;
+    returns whether it trained."""
+    from training import train as training_program
+
+    if finished_with_same_config(paths, flags):
+        print(f"reusing the trained model {paths['final']}")
+        return False
+    print(f"== training the demo preset in {paths['run']}")
+    training_program.main(flags)
+    return True
+
+
+def export(paths, just_trained):
+    """Stage 3: the SavedModel (the training run writes it; this fills in a
+    run trained with `--no-export`)."""
+    if (paths["export"] / "saved_model.pb").is_file():
+        if just_trained:
+            print(f"the training run exported the SavedModel {paths['export']}")
+        else:
+            print(f"reusing the SavedModel {paths['export']}")
+        return
+    from keras_hourglass.export import export_saved_model
+
+    print(f"== exporting {paths['final']}")
+    export_saved_model(paths["final"], paths["export"].parent, version=1)
+
+
+def evaluate(paths):
+    """Stage 4: PCKh@0.5 on the synthetic validation split, with figures;
+    reused when newer than `final.keras`."""
+    results = paths["eval"] / "results.json"
+    table = paths["eval"] / "pckh.md"
+    if results.is_file() and table.is_file():
+        if results.stat().st_mtime >= paths["final"].stat().st_mtime:
+            print(f"reusing the evaluation in {paths['eval']}")
+            print(table.read_text())
+            return
+    from evaluation import evaluate as evaluation_program
+
+    print(f"== evaluating on the synthetic validation split into {paths['eval']}")
+    argv = ["--model", str(paths["run"]), "--data", str(paths["data"])]
+    status = evaluation_program.main(argv + ["--out", str(paths["eval"])])
+    if status:
+        raise SystemExit(f"evaluation failed (status {status})")
+
+
+def print_locations(paths):
+    """Tells the user where every artifact is."""
+    print("\nquickstart done:")
+    print(f"  data              {paths['data']}")
+    print(f"  run (logs, ckpts) {paths['run']}  (tensorboard --logdir "
+          f"{paths['run'] / 'logs'})")  # fmt: skip
+    print(f"  model             {paths['final']}")
+    print(f"  SavedModel        {paths['export']}")
+    print(f"  PCKh tables       {paths['eval'] / 'pckh.md'}")
+    print(f"  figures           {paths['eval'] / 'figures'}")
 
 
 def main(argv=None):
-    args = parse_arguments(argv)
-    import numpy as np
-
-    from keras_hourglass import build_stacked_hourglass
-
-    model = build_stacked_hourglass(n_stacks=args.n_stacks)
-    if not args.quiet:
-        model.summary(line_length=110)
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    print(f"trainable parameters: {trainable:,}")
-    if args.n_stacks == 8:
-        verdict = (
-            "matches" if trainable == OFFICIAL_PAPER_PARAMETERS else "DIFFERS FROM"
-        )
-        print(f"{verdict} the official 8-stack network ({OFFICIAL_PAPER_PARAMETERS:,})")
-    images = np.random.default_rng(0).uniform(size=(args.batch_size, 256, 256, 3))
-    start = time.perf_counter()
-    outputs = model.predict(images.astype("float32"), verbose=0)
-    outputs = outputs if isinstance(outputs, list) else [outputs]
-    elapsed = time.perf_counter() - start
-    for name, output in zip(model.output_names, outputs):
-        print(f"{name}: shape {output.shape}, dtype {output.dtype}")
-    print(f"forward pass of {args.batch_size} image(s): {elapsed:.2f} s")
-    return trainable
+    """Runs every stage in order; returns the stage paths."""
+    args, extra_flags = parse_arguments(argv)
+    paths = stage_paths(args.work_dir)
+    make_data(paths, args)
+    just_trained = train(paths, training_flags(paths, args, extra_flags))
+    export(paths, just_trained)
+    evaluate(paths)
+    print_locations(paths)
+    return paths
 
 
 if __name__ == "__main__":

@@ -7,14 +7,19 @@
 
 Every `TrainConfig` field is a flag (`--help` lists them). The run directory
 gets the resolved `config.json`, checkpoints, a crash backup, TensorBoard and
-CSV logs and `final.keras` (see `training.callbacks`). Running the same
-command after a crash resumes from the last backup. With `TF_CONFIG` set the
-run is one worker of a multi-machine job (`training.multiworker`).
+CSV logs, `final.keras` and the SavedModel `export/1/` (unless `--no-export`;
+see `training.callbacks`). Running the same command after a crash (even
+`kill -9`) resumes at the epoch AND step of the last backup
+(`training.resume`). Validation is PCKh@0.5, or torso PCK@0.2 on data
+without head boxes (LSP). With `TF_CONFIG` set the run is one worker of a
+multi-machine job (`training.multiworker`).
 """
 
 import logging
 import os
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -147,46 +152,111 @@ def steps_per_epoch(config, metadata):
 
 
 def train_single_machine(config, metadata, train_files, valid_files):
-    """Runs `model.fit` under `MirroredStrategy`; returns the Keras History."""
+    """Runs `model.fit` under `MirroredStrategy`, resuming from the run's
+    backup at the step it was written; returns the Keras History of the
+    last `fit` call (None when the backup was already at the end)."""
     import keras
 
     from training.callbacks import build_callbacks
+    from training.callbacks import choose_validation
     from training.callbacks import run_paths
     from training.distribute import choose_strategy
     from training.distribute import set_precision_policy
-    from training.pckh_validation import load_validation_subset
+    from training.resume import plan_fit_calls
 
-    keras.utils.set_random_seed(config.seed)
     set_precision_policy(config.precision)
     strategy = choose_strategy()
     check_replica_batch(config, strategy.num_replicas_in_sync)
     print(f"training on {strategy.num_replicas_in_sync} replica(s)")
     paths = run_paths(config.run_dir)
+    steps = steps_per_epoch(config, metadata)
     with strategy.scope():
         model = compile_model(build_model(config, metadata["num_joints"]), config)
+        # Optimizer slots created by the restore must live in the scope too.
+        resume_state = restore_backup(model, paths, steps)
+    seed = config.seed + (resume_state or {}).get("global_step", 0)
+    # A resumed run draws fresh shuffles and augmentations instead of
+    # replaying the first batches of the run.
+    keras.utils.set_random_seed(seed)
     train, valid = make_datasets(
-        config, metadata, train_files, valid_files, model.output_names
+        replace(config, seed=seed), metadata, train_files, valid_files,
+        model.output_names,
+    )  # fmt: skip
+    validation = choose_validation(config, metadata, valid_files)
+    callbacks, nan_guard, step_backup = build_callbacks(
+        config, paths, validation, steps, resume_state
     )
-    subset = load_validation_subset(
-        valid_files, metadata["num_joints"], config.input_size, config.validation_people
+    start = (resume_state or {}).get("epoch", 0), (resume_state or {}).get(
+        "steps_done", 0
     )
-    callbacks, nan_guard = build_callbacks(
-        config, paths, subset, metadata.get("skeleton", ())
+    history = None
+    calls = plan_fit_calls(*start, config.epochs, steps)
+    if not calls and os.path.exists(paths["final"]):
+        print(
+            f"nothing left to train: {paths['backup']} is at the end of epoch "
+            f"{start[0]}; raise --epochs to train on"
+        )
+        return None
+    for call in calls:
+        step_backup.start_fit_call(call["step_offset"])
+        history = model.fit(
+            train,
+            initial_epoch=call["initial_epoch"],
+            epochs=call["epochs"],
+            steps_per_epoch=call["steps_per_epoch"],
+            validation_data=valid,
+            validation_steps=config.validation_batches or None,
+            callbacks=callbacks,
+            verbose=config.verbose,
+        )
+        if nan_guard.stopped_on_nan:
+            raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
+    finish_run(model, config, paths, metadata)
+    return history
+
+
+def restore_backup(model, paths, steps):
+    """Loads the run's backup into `model` when there is one; returns its
+    state (None for a fresh run) and trims CSV rows it will redo."""
+    from training.resume import read_backup
+    from training.resume import restore_weights
+    from training.resume import trim_csv_log
+
+    state = read_backup(paths["backup"])
+    if state is None:
+        return None
+    if state["steps_per_epoch"] != steps:
+        raise ConfigError(
+            f"{paths['backup']} was written with {state['steps_per_epoch']} steps "
+            f"per epoch, now {steps}; use the same config or delete the backup"
+        )
+    restore_weights(model, state)
+    trim_csv_log(paths["csv"], state["epoch"])
+    print(
+        f"resuming from {paths['backup']}: epoch {state['epoch'] + 1}, "
+        f"{state['steps_done']} of {steps} steps done "
+        f"(global step {state['global_step']})"
     )
-    history = model.fit(
-        train,
-        epochs=config.epochs,
-        steps_per_epoch=steps_per_epoch(config, metadata),
-        validation_data=valid,
-        validation_steps=config.validation_batches or None,
-        callbacks=callbacks,
-        verbose=config.verbose,
-    )
-    if nan_guard.stopped_on_nan:
-        raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
+    return state
+
+
+def finish_run(model, config, paths, metadata):
+    """Saves `final.keras` and exports the SavedModel to `run_dir/export/1`
+    (unless `config.export` is False). The backup stays: running the same
+    command again is then a no-op, and a larger --epochs continues the run
+    with its optimizer and learning-rate state."""
     model.save(paths["final"])
     print(f"saved {paths['final']}")
-    return history
+    if not config.export:
+        return
+    from keras_hourglass.export import export_saved_model
+    from keras_hourglass.export import joint_set_from_metadata
+
+    version_dir = export_saved_model(
+        model, Path(config.run_dir) / "export", version=1,
+        joint_set=joint_set_from_metadata(metadata), overwrite=True,
+    )  # fmt: skip
+    print(f"exported {version_dir}")
 
 
 def main(argv=None):
@@ -207,7 +277,11 @@ def main(argv=None):
         from training.multiworker import train_multi_worker
 
         return train_multi_worker(config, metadata, train_files, valid_files)
-    return train_single_machine(config, metadata, train_files, valid_files)
+    try:
+        return train_single_machine(config, metadata, train_files, valid_files)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

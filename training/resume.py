@@ -1,0 +1,240 @@
+"""Crash-safe `model.fit` at step granularity: back up, then resume mid-epoch.
+
+Keras' `BackupAndRestore` records the step of its last backup but restarts
+the interrupted epoch at step 0, so a kill late in a long epoch redoes it.
+Here `StepBackup` writes the weights (with the optimizer state and learning
+rate) and a small JSON state every N steps and after every epoch:
+
+    run_dir/backup/latest.json           which checkpoint is current
+    run_dir/backup/step-00000042/        model.weights.h5 + state.json
+
+`state.json` holds the epoch, the steps done in it, the global step and the
+state of the callbacks that count across epochs (the learning-rate plateau
+counter, the best validation score behind `best.keras`). On restart
+`plan_fit_calls` turns it into a partial `fit` that finishes the interrupted
+epoch, then the usual `fit` over the remaining epochs; at most the steps
+since the last backup are lost. Only public Keras API is used.
+"""
+
+import csv
+import json
+import math
+import numbers
+import os
+import shutil
+from pathlib import Path
+
+import keras
+
+POINTER_FILE = "latest.json"
+STATE_FILE = "state.json"
+WEIGHTS_FILE = "model.weights.h5"
+# Attributes of stock callbacks that must survive a restart (and the second
+# `fit` call of the same process, since `ReduceLROnPlateau` resets them).
+PERSISTED_ATTRIBUTES = (
+    (keras.callbacks.ReduceLROnPlateau, ("wait", "best", "cooldown_counter")),
+    (keras.callbacks.ModelCheckpoint, ("best",)),
+)
+
+
+def plan_fit_calls(start_epoch, steps_done, epochs, steps_per_epoch):
+    """Returns the `fit` calls that finish training from a resume point.
+
+    Args:
+        start_epoch: int. Zero-based epoch to continue.
+        steps_done: int. Steps of `start_epoch` already trained.
+        epochs: int. Epochs in total.
+        steps_per_epoch: int. Steps in a full epoch.
+
+    Returns:
+        list of dicts with `initial_epoch`, `epochs`, `steps_per_epoch` and
+        `step_offset` (steps of the first epoch done before this call).
+    """
+    if not 0 <= steps_done < steps_per_epoch:
+        raise ValueError(
+            f"the backup is at step {steps_done} of an epoch of "
+            f"{steps_per_epoch} steps; was steps_per_epoch changed?"
+        )
+    calls = []
+    if steps_done and start_epoch < epochs:
+        calls.append(
+            {"initial_epoch": start_epoch, "epochs": start_epoch + 1,
+             "steps_per_epoch": steps_per_epoch - steps_done,
+             "step_offset": steps_done}
+        )  # fmt: skip
+        start_epoch += 1
+    if start_epoch < epochs:
+        calls.append(
+            {"initial_epoch": start_epoch, "epochs": epochs,
+             "steps_per_epoch": steps_per_epoch, "step_offset": 0}
+        )  # fmt: skip
+    return calls
+
+
+def read_backup(backup_dir):
+    """Returns the current backup's state dict (with `weights`, its file), or
+    None when there is none. A pointer to a missing checkpoint raises."""
+    pointer = Path(backup_dir) / POINTER_FILE
+    if not pointer.is_file():
+        return None
+    try:
+        checkpoint = Path(backup_dir) / json.loads(pointer.read_text())["checkpoint"]
+        state = json.loads((checkpoint / STATE_FILE).read_text())
+    except (OSError, KeyError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"{pointer}: unreadable backup ({error}); delete {backup_dir} to "
+            "start the run again"
+        ) from None
+    state["weights"] = str(checkpoint / WEIGHTS_FILE)
+    return state
+
+
+def restore_weights(model, state):
+    """Loads the backup's weights and optimizer state into a compiled model."""
+    if model.optimizer is not None and not model.optimizer.built:
+        # Optimizer slots must exist before their values can be loaded.
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(state["weights"])
+
+
+def write_backup(model, backup_dir, state):
+    """Writes `step-<global step>/` then points `latest.json` at it.
+
+    The pointer is replaced atomically after the checkpoint is complete, so a
+    kill at any moment leaves the previous or the new backup, never half of
+    one. Older checkpoints are removed afterwards.
+    """
+    backup_dir = Path(backup_dir)
+    name = f"step-{state['global_step']:08d}"
+    checkpoint = backup_dir / name
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    checkpoint.mkdir(parents=True)
+    model.save_weights(checkpoint / WEIGHTS_FILE)
+    (checkpoint / STATE_FILE).write_text(json.dumps(state, indent=1))
+    staging = backup_dir / f".{POINTER_FILE}.tmp"
+    staging.write_text(json.dumps({"checkpoint": name}))
+    os.replace(staging, backup_dir / POINTER_FILE)
+    for old in backup_dir.glob("step-*"):
+        if old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def trim_csv_log(csv_path, first_epoch_to_drop):
+    """Drops CSV log rows of epochs that the resumed run will train again
+    (written after the last backup); returns how many were dropped."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file() or not csv_path.stat().st_size:
+        return 0
+    with csv_path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    kept = [row for row in rows if int(row["epoch"]) < first_epoch_to_drop]
+    if len(kept) == len(rows):
+        return 0
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    return len(rows) - len(kept)
+
+
+def _is_finite_loss(logs):
+    loss = (logs or {}).get("loss")
+    return loss is None or math.isfinite(float(loss))
+
+
+class StepBackup(keras.callbacks.Callback):
+    """Backs up every `every_steps` steps and after every epoch.
+
+    Place it LAST in the callback list: its epoch-end backup must include
+    the state the other callbacks updated for that epoch.
+
+    Args:
+        backup_dir: str or Path.
+        every_steps: int. Steps between mid-epoch backups.
+        steps_per_epoch: int. Steps of a full epoch.
+        tracked_callbacks: dict name -> callback whose counters persist.
+        state: dict or None. The state read by `read_backup` (resume).
+    """
+
+    def __init__(
+        self, backup_dir, every_steps, steps_per_epoch, tracked_callbacks, state=None
+    ):
+        super().__init__()
+        self.backup_dir = Path(backup_dir)
+        self.every_steps = every_steps
+        self.steps_per_epoch = steps_per_epoch
+        self.tracked_callbacks = tracked_callbacks
+        state = state or {}
+        self.global_step = state.get("global_step", 0)
+        self.callback_state = state.get("callbacks", {})
+        self.epoch, self.step_in_epoch, self.step_offset = 0, 0, 0
+
+    def start_fit_call(self, step_offset):
+        """Call before each `fit`: steps of its first epoch already done."""
+        self.step_offset = step_offset
+
+    def on_train_begin(self, logs=None):
+        # After the other callbacks' own on_train_begin (which reset them).
+        for name, values in self.callback_state.items():
+            for attribute, value in values.items():
+                setattr(self.tracked_callbacks[name], attribute, value)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.step_in_epoch = self.step_offset
+        self.step_offset = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step_in_epoch += 1
+        self.global_step += 1
+        # The last step's backup is the epoch-end one (after validation).
+        due = self.step_in_epoch % self.every_steps == 0
+        if due and self.step_in_epoch < self.steps_per_epoch and _is_finite_loss(logs):
+            self.save(self.epoch, self.step_in_epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if _is_finite_loss(logs) and not getattr(self.model, "stop_training", False):
+            self.save(epoch + 1, 0)
+
+    def capture_callback_state(self):
+        """Returns {name: {attribute: value}} of the tracked callbacks."""
+        return {
+            name: {
+                attribute: _plain(getattr(callback, attribute))
+                for attribute in persisted_attributes(callback)
+            }
+            for name, callback in self.tracked_callbacks.items()
+        }
+
+    def save(self, epoch, steps_done):
+        """Writes a backup at (`epoch`, `steps_done` steps into it)."""
+        self.callback_state = self.capture_callback_state()
+        state = {
+            "epoch": epoch,
+            "steps_done": steps_done,
+            "steps_per_epoch": self.steps_per_epoch,
+            "global_step": self.global_step,
+            "learning_rate": float(
+                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            ),
+            "callbacks": self.callback_state,
+        }
+        write_backup(self.model, self.backup_dir, state)
+
+    def on_train_end(self, logs=None):
+        self.callback_state = self.capture_callback_state()
+
+
+def persisted_attributes(callback):
+    """The attribute names of `callback` that a backup keeps."""
+    for kind, attributes in PERSISTED_ATTRIBUTES:
+        if isinstance(callback, kind):
+            return attributes
+    raise TypeError(f"no persisted state known for {type(callback).__name__}")
+
+
+def _plain(value):
+    """A JSON-friendly Python number from a NumPy / tensor scalar (or None)."""
+    if value is None:
+        return None
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
