@@ -3,11 +3,12 @@
 (keras-team/keras#20585).
 
 Same model, loss, optimizer and run directory as `model.fit`: per-epoch
-validation PCKh, learning-rate drop on a PCKh plateau, CSV log, NaN stop,
-and `final.keras`, written by the chief (worker 0) only. Crash safety comes
-from `tf.train.CheckpointManager` every `backup_every_steps` steps: the
-epoch, the step within it, the optimizer (with its learning rate) and the
-plateau counters are restored, so rerunning the same command continues.
+validation PCKh (torso PCK without head boxes), learning-rate drop on its
+plateau, CSV log, NaN stop, and `final.keras`, written by the chief
+(worker 0) only. Crash safety comes from `tf.train.CheckpointManager`
+every `backup_every_steps` steps: the epoch, the step within it, the
+optimizer (with its learning rate) and the plateau counters are restored,
+so rerunning the same command continues.
 Every worker must take part in each save (the variables are synchronised by
 collectives); non-chief workers write to a throwaway folder.
 """
@@ -22,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from training.callbacks import choose_validation
 from training.callbacks import run_paths
+from training.config import scheduled_learning_rate
 from training.custom_loop import distribute_global_batches
 from training.custom_loop import make_statistics_sync
 from training.custom_loop import make_train_step
@@ -91,17 +94,16 @@ def predict_in_batches(model, images, batch_size=16):
     return [np.concatenate(parts) for parts in zip(*chunks)]
 
 
-def epoch_pckh(model, subset, output_size, threshold):
-    """{`val_pckh_stack{i}`, ..., `val_pckh`} on the validation subset."""
-    from training.pckh_validation import PckhValidation
-
-    scorer = PckhValidation(subset, output_size, threshold)
+def epoch_validation(model, validation):
+    """{`<monitor>_stack{i}`, ..., `<monitor>`} on the validation subset, the
+    monitor being `val_pckh` or `val_pck` (see `choose_validation`)."""
     logs = {}
     for name, heatmaps in zip(
-        model.output_names, predict_in_batches(model, subset["images"])
+        model.output_names, predict_in_batches(model, validation.subset["images"])
     ):
-        logs[f"val_pckh_{name.split('_')[0]}"] = scorer.stack_pckh(heatmaps)
-    logs["val_pckh"] = list(logs.values())[-1]
+        stack = name.split("_")[0]
+        logs[f"{validation.monitor}_{stack}"] = validation.callback.stack_pckh(heatmaps)
+    logs[validation.monitor] = list(logs.values())[-1]
     return logs
 
 
@@ -120,7 +122,6 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
     """Trains under `strategy` with the custom loop; returns the model."""
     import keras
 
-    from training.pckh_validation import load_validation_subset
     from training.train import build_model
     from training.train import make_datasets
     from training.train import steps_per_epoch
@@ -168,16 +169,13 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
     )
     train_step = make_train_step(strategy, model, optimizer, config.batch_size)
     sync_statistics = make_statistics_sync(strategy, model)
-    subset = None
+    validation = None
     if chief:
-        subset = load_validation_subset(
-            valid_files,
-            metadata["num_joints"],
-            config.input_size,
-            config.validation_people,
-        )
+        validation = choose_validation(config, metadata, valid_files)
     while int(state.epoch.numpy()) < config.epochs:
         epoch = int(state.epoch.numpy())
+        if config.lr_drop_epochs:
+            optimizer.learning_rate.assign(scheduled_learning_rate(config, epoch))
         losses = []
         while int(state.step_in_epoch.numpy()) < steps:
             loss, per_stack = train_step(iterator)
@@ -197,17 +195,17 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
         for name, value in zip(model.output_names, means[1:]):
             row[f"{name}_loss"] = float(value)
         if chief:
-            row.update(
-                epoch_pckh(model, subset, config.output_size, config.pckh_threshold)
-            )
+            row.update(epoch_validation(model, validation))
             print(
                 f"epoch {epoch + 1}: "
                 + ", ".join(f"{k} {v:.4g}" for k, v in row.items())
             )
         # Every worker must apply the same learning rate, so all follow the
-        # chief's PCKh (the other workers hold no validation subset).
-        pckh = share_chief_value(strategy, row.get("val_pckh", -1.0))
-        plateau_update(state, pckh, optimizer, config)
+        # chief's score (the other workers hold no validation subset).
+        score = row[validation.monitor] if chief else -1.0
+        score = share_chief_value(strategy, score)
+        if not config.lr_drop_epochs:
+            plateau_update(state, score, optimizer, config)
         state.epoch.assign_add(1)
         state.step_in_epoch.assign(0)
         manager.save()
