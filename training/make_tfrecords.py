@@ -157,7 +157,9 @@ def main(argv=None):
             spool, split, out_dir, args.num_shards, args.max_shard_mb * 2**20
         )
         splits[split] = {
-            "files": files, "count": spool["count"], "bytes": spool["bytes"]
+            "files": files,
+            "count": spool["count"],
+            "bytes": spool["bytes"],
         }
     created_with = {**vars(args), "command": "python -m training.make_tfrecords"}
     metadata = shards.build_metadata(
