@@ -12,6 +12,7 @@ from training.config import check_replica_batch
 from training.config import config_from_preset
 from training.config import load_config
 from training.config import save_config
+from training.config import scheduled_learning_rate
 from training.config import validate_config
 from training.flags import build_argument_parser
 from training.flags import parse_config
@@ -30,7 +31,7 @@ def test_paper_preset_is_the_paper_recipe():
 def test_demo_preset_is_small_and_valid():
     config = validate_config(config_from_preset("demo"))
     assert config.n_stacks == 2 and config.n_features <= 128
-    assert (config.input_size, config.output_size) == (128, 32)
+    assert config.input_size == 4 * config.output_size <= 128
     assert 16 <= config.batch_size <= 32
 
 
@@ -70,6 +71,8 @@ def test_config_json_round_trip_and_reload_with_overrides(tmp_path):
         (["--precision", "float16"], "invalid choice"),
         (["--epochs", "two"], "invalid int value"),
         (["--no-such-flag"], "unrecognized arguments"),
+        (["--lr-drop-epochs", "5,3"], "lr_drop_epochs must be ascending"),
+        (["--lr-drop-epochs", "5;7"], "lr_drop_epochs must be comma-separated"),
     ],
 )
 def test_bad_flags_exit_with_a_clear_message(argv, message, capsys):
@@ -99,3 +102,14 @@ def test_missing_data_dir_and_indivisible_batch(tmp_path):
     with pytest.raises(ConfigError, match="not divisible by the 4 replicas"):
         check_replica_batch(TrainConfig(batch_size=6), 4)
     check_replica_batch(TrainConfig(batch_size=6), 2)
+
+
+def test_step_schedule_drops_from_the_given_one_based_epochs():
+    config = config_from_preset(
+        "demo", learning_rate=1e-3, lr_drop_factor=0.1, lr_drop_epochs="3,5",
+        min_learning_rate=2e-6,
+    )  # fmt: skip
+    rates = [scheduled_learning_rate(config, epoch) for epoch in range(6)]
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5])
+    floored = dataclasses.replace(config, lr_drop_epochs="1,2,3")
+    assert scheduled_learning_rate(floored, 5) == pytest.approx(2e-6)

@@ -28,6 +28,7 @@ from evaluation.joint_sets import joint_set_for_count
 from evaluation.metrics import torso_sizes
 from keras_hourglass.pipeline import make_eval_dataset
 from training.config import ConfigError
+from training.config import scheduled_learning_rate
 from training.heatmap_images import HeatmapImageSummary
 from training.pckh_validation import PckhValidation
 from training.pckh_validation import load_validation_subset
@@ -121,21 +122,29 @@ def build_callbacks(config, paths, validation, steps_per_epoch, resume_state=Non
     best = FiniteModelCheckpoint(
         str(paths["best"]), monitor=monitor, mode="max", save_best_only=True
     )
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(
-        monitor=monitor,
-        mode="max",
-        factor=config.lr_drop_factor,
-        patience=config.lr_drop_patience,
-        min_lr=config.min_learning_rate,
-        verbose=1,
-    )
+    if config.lr_drop_epochs:
+        # Stateless (a function of the epoch), so nothing to keep for resume.
+        learning_rate = keras.callbacks.LearningRateScheduler(
+            lambda epoch, _: scheduled_learning_rate(config, epoch)
+        )
+        tracked = {"best_checkpoint": best}
+    else:
+        learning_rate = keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor,
+            mode="max",
+            factor=config.lr_drop_factor,
+            patience=config.lr_drop_patience,
+            min_lr=config.min_learning_rate,
+            verbose=1,
+        )
+        tracked = {"best_checkpoint": best, "reduce_lr": learning_rate}
     callbacks = [
         validation.callback,
         keras.callbacks.TerminateOnNaN(),
         nan_guard,
         FiniteModelCheckpoint(str(paths["latest"])),
         best,
-        reduce_lr,
+        learning_rate,
         keras.callbacks.CSVLogger(str(paths["csv"]), append=True),
     ]
     callbacks += tensorboard_callbacks(config, paths, validation)
@@ -143,7 +152,7 @@ def build_callbacks(config, paths, validation, steps_per_epoch, resume_state=Non
         paths["backup"],
         config.backup_every_steps,
         steps_per_epoch,
-        {"best_checkpoint": best, "reduce_lr": reduce_lr},
+        tracked,
         resume_state,
     )
     return callbacks + [step_backup], nan_guard, step_backup

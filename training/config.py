@@ -15,6 +15,7 @@ from pathlib import Path
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 VALIDATION_METRICS = ("auto", "pckh", "pck")
+STRATEGIES = ("auto", "mirrored")
 
 
 def _option(default, help_text, choices=None):
@@ -55,9 +56,17 @@ class TrainConfig:
     steps_per_epoch: int = _option(0, "steps per epoch; 0: one pass over train")
     lr_drop_factor: float = _option(0.2, "learning-rate factor on a plateau")
     lr_drop_patience: int = _option(5, "epochs without val PCKh gain before a drop")
+    lr_drop_epochs: str = _option(
+        "", "1-based epochs from which the lr is x lr_drop_factor, e.g. '8,10' "
+        "(a step schedule); empty: drop on validation plateaus",
+    )  # fmt: skip
     min_learning_rate: float = _option(1e-7, "learning rate floor")
     precision: str = _option("float32", "dtype policy", PRECISIONS)
     jit_compile: bool = _option(False, "compile train steps with XLA")
+    strategy: str = _option(
+        "auto", "mirrored over local devices; auto: default strategy on one",
+        STRATEGIES,
+    )  # fmt: skip
     seed: int = _option(0, "seed for shuffling, augmentation and weights")
     shuffle_buffer: int = _option(1024, "record shuffle buffer")
     cache_records: bool = _option(False, "cache raw records in memory")
@@ -80,20 +89,29 @@ PRESETS = {
     "paper": {},
     # A small hourglass for a 2-core CPU on the built-in synthetic dataset.
     "demo": {
+        # Sized for the README's main command: about 10 minutes of training on
+        # a 2-core CPU, to 80%+ PCKh@0.5 on the synthetic validation split.
+        # 96 px crops (24 px heatmaps) make a step 1.7x cheaper than 128 px at
+        # the same accuracy per step; the synthetic figures are already drawn
+        # rotated, so the crop is not rotated again; Adam at 2e-3 learns
+        # fastest in a short run, with one step drop for the last epoch.
         "data_dir": "data/synthetic",
         "run_dir": "runs/demo",
         "n_stacks": 2,
         "n_features": 64,
         "depth": 3,
-        "input_size": 128,
-        "output_size": 32,
-        "optimizer": "rmsprop",
-        "learning_rate": 1e-3,
+        "input_size": 96,
+        "output_size": 24,
+        "sigma": 1.25,
+        "rotation_probability": 0.0,
+        "optimizer": "adam",
+        "learning_rate": 2e-3,
         "batch_size": 16,
-        "epochs": 20,
+        "epochs": 8,
         "steps_per_epoch": 100,
-        "lr_drop_patience": 3,
+        "lr_drop_epochs": "8",
         "validation_people": 128,
+        "validation_batches": 4,
         "backup_every_steps": 25,
         "shuffle_buffer": 512,
     },
@@ -167,6 +185,10 @@ def _problems(config):
             yield f"{name} must be in [0, 1], got {getattr(config, name)}"
     if not 0.0 < config.lr_drop_factor < 1.0:
         yield f"lr_drop_factor must be in (0, 1), got {config.lr_drop_factor}"
+    try:
+        parse_drop_epochs(config.lr_drop_epochs)
+    except ValueError as error:
+        yield str(error)
     if not 0.0 < config.color_low <= config.color_high:
         yield "need 0 < color_low <= color_high"
     for name in ("pckh_threshold", "pck_threshold"):
@@ -186,6 +208,32 @@ def _problems(config):
         yield f"precision must be one of {PRECISIONS}, got {config.precision!r}"
     if config.optimizer not in OPTIMIZERS:
         yield f"optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}"
+
+
+def parse_drop_epochs(text):
+    """Returns the ascending 1-based epochs of `lr_drop_epochs` ("8,10")."""
+    if not text.strip():
+        return ()
+    try:
+        epochs = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"lr_drop_epochs must be comma-separated epoch numbers, got {text!r}"
+        ) from None
+    if any(epoch < 1 for epoch in epochs) or list(epochs) != sorted(set(epochs)):
+        raise ValueError(
+            f"lr_drop_epochs must be ascending epoch numbers >= 1, got {text!r}"
+        )
+    return epochs
+
+
+def scheduled_learning_rate(config, epoch):
+    """The step schedule's learning rate for 0-based `epoch`: the initial
+    rate times `lr_drop_factor` for every drop epoch reached."""
+    drop_epochs = parse_drop_epochs(config.lr_drop_epochs)
+    drops = sum(1 for first in drop_epochs if first <= epoch + 1)
+    rate = config.learning_rate * config.lr_drop_factor**drops
+    return max(rate, config.min_learning_rate)
 
 
 def validate_config(config):

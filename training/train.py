@@ -165,9 +165,12 @@ def train_single_machine(config, metadata, train_files, valid_files):
     from training.resume import plan_fit_calls
 
     set_precision_policy(config.precision)
-    strategy = choose_strategy()
+    strategy = choose_strategy(config.strategy)
     check_replica_batch(config, strategy.num_replicas_in_sync)
-    print(f"training on {strategy.num_replicas_in_sync} replica(s)")
+    print(
+        f"training on {strategy.num_replicas_in_sync} replica(s) "
+        f"({type(strategy).__name__})"
+    )
     paths = run_paths(config.run_dir)
     steps = steps_per_epoch(config, metadata)
     with strategy.scope():
@@ -186,8 +189,9 @@ def train_single_machine(config, metadata, train_files, valid_files):
     callbacks, nan_guard, step_backup = build_callbacks(
         config, paths, validation, steps, resume_state
     )
-    start = (resume_state or {}).get("epoch", 0), (resume_state or {}).get(
-        "steps_done", 0
+    start = (
+        (resume_state or {}).get("epoch", 0),
+        (resume_state or {}).get("steps_done", 0),
     )
     history = None
     calls = plan_fit_calls(*start, config.epochs, steps)
