@@ -4,11 +4,13 @@
     python -m evaluation.ablation --study supervision --preset demo \
         --data data/synthetic --out ablations/ --train-args "--epochs 5"
     python -m evaluation.ablation --study stacks --out ablations/ --dry-run
+    python -m evaluation.ablation --quick --out ablations/quick    # CPU, ~30 min
 
 Studies (Newell et al. 2016, sec. 5.2):
 
 - `supervision` (Fig. 8): 2 and 8 stacks, with and without intermediate
-  supervision.
+  supervision, and one hourglass with twice the residual modules per step
+  (about the parameters of two stacked ones, without the stacking).
 - `stacks` (Fig. 9 right): 2, 4 and 8 stacks holding the number of residual
   modules about constant (`n_modules = 8 / n_stacks` per hourglass step), so
   the variants have similar parameter counts.
@@ -16,8 +18,16 @@ Studies (Newell et al. 2016, sec. 5.2):
 Each variant trains with `python -m training.train` into `<out>/<variant>/`
 (skipped when its `final.keras` exists, so an interrupted study resumes), is
 evaluated with `python -m evaluation.evaluate` into `<out>/<variant>/eval/`,
-and the study writes `<out>/comparison.md/.csv` (one row per variant) and
-`<out>/training_curves.png/.pdf` (validation PCKh per epoch of every variant).
+and the study writes `<out>/comparison.md/.csv` (one row per variant),
+`<out>/training_curves.png/.pdf` (validation PCKh per epoch of every variant)
+and `<out>/stack_accuracy.png/.pdf` (PCKh of every stack of every variant).
+`--study all` runs both studies into `<out>/supervision` and `<out>/stacks`.
+
+`--quick` runs both studies at a CPU budget: the `demo` preset on the
+built-in synthetic data (generated into `--data` when missing), 32 features,
+300 training steps per variant, the 8-stack supervision variants left out.
+Its numbers show the ablation machinery working and the direction of the
+effects at a tiny budget; they are not the paper's experiment.
 """
 
 import argparse
@@ -31,6 +41,7 @@ import pandas as pd
 
 STUDIES = {
     "supervision": {
+        "1hg-2mod": {"n_stacks": 1, "n_modules": 2},
         "2hg": {"n_stacks": 2, "intermediate_supervision": False},
         "2hg-int": {"n_stacks": 2, "intermediate_supervision": True},
         "8hg": {"n_stacks": 8, "intermediate_supervision": False},
@@ -41,6 +52,13 @@ STUDIES = {
         for stacks in (2, 4, 8)
     },
 }
+QUICK_VARIANTS = {
+    "supervision": ("1hg-2mod", "2hg", "2hg-int"),
+    "stacks": ("2hg", "4hg", "8hg"),
+}
+QUICK_TRAIN_ARGS = (
+    "--n-features 32 --epochs 3 --steps-per-epoch 100 --lr-drop-epochs 3 --no-export"
+)
 
 
 def variant_flags(settings):
@@ -55,12 +73,17 @@ def variant_flags(settings):
     return flags
 
 
-def study_commands(study, data, out, preset="paper", train_args="", eval_args=""):
-    """Returns {variant: (train command, evaluate command)} as argument lists."""
+def study_commands(
+    study, data, out, preset="paper", train_args="", eval_args="", variants=None
+):
+    """Returns {variant: (train command, evaluate command)} as argument lists
+    (for `variants` of the study only, when given)."""
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; choose one of {sorted(STUDIES)}")
     commands = {}
     for variant, settings in STUDIES[study].items():
+        if variants is not None and variant not in variants:
+            continue
         run_dir = Path(out) / variant
         train = [sys.executable, "-m", "training.train", "--preset", preset,
                  "--data-dir", str(data), "--run-dir", str(run_dir),
@@ -101,6 +124,12 @@ def write_comparison(out, variants):
     logs = {variant: path for variant, path in logs.items() if path.is_file()}
     if logs:
         plots.plot_training_curves(logs, out / "training_curves")
+    stack_columns = [column for column in table.columns if column != "Mean"]
+    per_stack = {
+        variant: [value for value in row[stack_columns] if value == value]
+        for variant, row in table.iterrows()
+    }
+    plots.plot_stack_accuracy_by_variant(per_stack, "PCKh", out / "stack_accuracy")
     return table
 
 
@@ -114,30 +143,65 @@ def run_study(commands, out, dry_run=False):
                 subprocess.run(command, check=True)
 
 
+def ensure_synthetic_data(data):
+    """Generates the built-in synthetic shards into `data` when missing."""
+    if (Path(data) / "dataset.json").is_file():
+        return
+    command = [sys.executable, "-m", "training.make_tfrecords", "--format",
+               "synthetic", "--out", str(data)]  # fmt: skip
+    print(f"[data] {shlex.join(command)}", flush=True)
+    subprocess.run(command, check=True)
+
+
+def plan_studies(args):
+    """Returns {output folder: commands} for the parsed arguments."""
+    studies = sorted(STUDIES) if args.study == "all" else [args.study]
+    preset, train_args = args.preset, args.train_args
+    if args.quick:
+        preset, train_args = "demo", f"{QUICK_TRAIN_ARGS} {args.train_args}"
+    plans = {}
+    for study in studies:
+        out = Path(args.out) / study if args.study == "all" else Path(args.out)
+        variants = QUICK_VARIANTS[study] if args.quick else None
+        plans[out] = study_commands(
+            study, args.data, out, preset, train_args, args.eval_args, variants
+        )
+    return plans
+
+
 def main(argv=None):
     """Runs the command; returns the process exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m evaluation.ablation", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--study", choices=sorted(STUDIES), required=True)
-    parser.add_argument("--data", default="data/mpii", help="shard folder")
+    parser.add_argument("--study", choices=[*sorted(STUDIES), "all"], default=None)
+    parser.add_argument("--data", default=None, help="shard folder")
     parser.add_argument("--out", required=True, help="folder for every variant")
     parser.add_argument("--preset", default="paper", help="training preset")
     parser.add_argument("--train-args", default="", help="extra training flags")
     parser.add_argument("--eval-args", default="", help="extra evaluation flags")
+    parser.add_argument("--quick", action="store_true",
+                        help="both studies, small, synthetic data, CPU")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="print commands")
     args = parser.parse_args(argv)
-    commands = study_commands(
-        args.study, args.data, args.out, args.preset, args.train_args, args.eval_args
-    )
+    if args.study is None and not args.quick:
+        parser.error("give --study (or --quick)")
+    args.study = args.study or "all"
+    args.data = args.data or ("data/synthetic" if args.quick else "data/mpii")
+    plans = plan_studies(args)
     try:
-        run_study(commands, args.out, args.dry_run)
+        if args.quick and not args.dry_run:
+            ensure_synthetic_data(args.data)
+        for out, commands in plans.items():
+            run_study(commands, out, args.dry_run)
     except subprocess.CalledProcessError as error:
         print(f"error: {shlex.join(error.cmd)} exited with {error.returncode}",
               file=sys.stderr)  # fmt: skip
         return 1
     if not args.dry_run:
-        print(write_comparison(args.out, list(commands)).to_string())
+        for out, commands in plans.items():
+            print(f"== {out}")
+            print(write_comparison(out, list(commands)).to_string())
     return 0
 
 

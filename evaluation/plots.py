@@ -114,6 +114,25 @@ def plot_stack_accuracy(values, metric_label, out_stem, labels=None):
     return save_figure(figure, out_stem)
 
 
+def plot_stack_accuracy_by_variant(per_stack, metric_label, out_stem):
+    """Accuracy at every stack, one line per variant (as Fig. 9 right).
+
+    Args:
+        per_stack: dict, variant -> per-stack accuracies in percent.
+    """
+    figure, axis = plt.subplots(figsize=(5.5, 3.5))
+    for variant, values in per_stack.items():
+        stacks = np.arange(1, len(values) + 1)
+        axis.plot(stacks, values, marker="o", label=variant)
+    axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axis.set_xlabel("stack")
+    axis.set_ylabel(f"{metric_label} (%)")
+    axis.set_title(f"{metric_label} at each stack")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small")
+    return save_figure(figure, out_stem)
+
+
 def read_training_log(path, column):
     """Returns (epochs, values) of `column` from a Keras CSVLogger file."""
     table = pd.read_csv(path)

@@ -1,10 +1,12 @@
 """Tests of `python -m evaluation.ablation`: commands, flags and comparison."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from evaluation.ablation import QUICK_VARIANTS
 from evaluation.ablation import STUDIES
 from evaluation.ablation import main
 from evaluation.ablation import study_commands
@@ -40,7 +42,28 @@ def test_dry_run_prints_every_command(tmp_path, capsys):
     printed = capsys.readouterr().out
     for variant in STUDIES["supervision"]:
         assert f"[{variant}]" in printed
-    assert printed.count("training.train") == 4
+    assert printed.count("training.train") == len(STUDIES["supervision"])
+
+
+def test_quick_runs_both_small_studies_on_synthetic_data(tmp_path, capsys):
+    assert main(["--quick", "--out", str(tmp_path), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    trains = [line for line in lines if "training.train" in line]
+    assert len(trains) == sum(len(v) for v in QUICK_VARIANTS.values())
+    for line in trains:
+        variant = line[1 : line.index("]")]
+        config = parse_config(line.split(" -m training.train ")[1].split())
+        study = Path(config.run_dir).parent.name
+        assert variant in QUICK_VARIANTS[study]
+        assert config.run_dir == str(tmp_path / study / variant)
+        assert config.data_dir == "data/synthetic" and config.n_features == 32
+        assert config.epochs * config.steps_per_epoch == 300
+
+
+def test_a_study_is_required_without_quick(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path)])
+    assert "give --study" in capsys.readouterr().err
 
 
 def test_comparison_table_and_figure(tmp_path):
@@ -55,5 +78,6 @@ def test_comparison_table_and_figure(tmp_path):
     table = pd.read_csv(tmp_path / "comparison.csv", index_col=0)
     assert table.loc["8hg", "Mean"] == 51.0 and table.loc["2hg", "stack1"] == 40.0
     assert (tmp_path / "training_curves.png").stat().st_size > 0
+    assert (tmp_path / "stack_accuracy.png").stat().st_size > 0
     with pytest.raises(FileNotFoundError, match="4hg"):
         write_comparison(tmp_path, ["2hg", "4hg"])
