@@ -73,7 +73,18 @@ def test_skip_convolution_only_where_channels_change():
     assert not any("hg" in n and n.endswith("_skip") for n in names)
 
 
+def feeds_batch_norm(weight_path):
+    """True for the bias of a convolution whose output goes straight into a
+    BatchNormalization: in training mode BN subtracts the batch mean, so that
+    bias's gradient is zero in exact arithmetic and only round-off (or an
+    exact 0.0, as seen at the 1x1 bottom of a tiny hourglass) is left."""
+    layer, _, name = weight_path.rpartition("/")
+    into_bn = layer == "stem_conv" or layer.endswith(("_conv1", "_conv2", "_linear"))
+    return name == "bias" and into_bn
+
+
 def test_every_weight_receives_a_gradient_and_nothing_is_nan():
+    keras.utils.set_random_seed(0)
     model = build_stacked_hourglass(n_stacks=2, **TINY)
     images = tf.random.stateless_uniform((2, 64, 64, 3), seed=(1, 2))
     targets = tf.random.stateless_uniform((2, 16, 16, 16), seed=(3, 4))
@@ -83,7 +94,12 @@ def test_every_weight_receives_a_gradient_and_nothing_is_nan():
     gradients = tape.gradient(loss, model.trainable_weights)
     missing = [w.path for w, g in zip(model.trainable_weights, gradients) if g is None]
     assert not missing
-    assert all(bool(tf.reduce_any(g != 0)) for g in gradients)
+    zero = [
+        w.path
+        for w, g in zip(model.trainable_weights, gradients)
+        if not bool(tf.reduce_any(g != 0)) and not feeds_batch_norm(w.path)
+    ]
+    assert not zero
     assert all(bool(tf.reduce_all(tf.math.is_finite(g))) for g in gradients)
     assert np.isfinite(float(loss))
 
