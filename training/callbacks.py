@@ -16,25 +16,20 @@ backup runs last so that it saves their updated state.
 """
 
 import importlib.util
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from evaluation.joint_sets import joint_set_for_count
 from evaluation.metrics import torso_sizes
-from keras_hourglass.pipeline import make_eval_dataset
 from training.config import ConfigError
 from training.config import scheduled_learning_rate
 from training.heatmap_images import HeatmapImageSummary
 from training.pckh_validation import PckhValidation
 from training.pckh_validation import load_validation_subset
 from training.resume import StepBackup
-
-logger = logging.getLogger(__name__)
 
 
 def tensorboard_available():
@@ -202,31 +197,16 @@ def load_torso_validation_subset(files, num_joints, input_size, count, batch_siz
     torso_joints = joint_set_for_count(num_joints).torso_joints
     if torso_joints is None:
         raise ConfigError(f"no torso joints are known for {num_joints} joints")
-    dataset = make_eval_dataset(
-        files, num_joints, batch_size=batch_size, input_size=input_size
-    )
-    parts = {"images": [], "joints": [], "annotated": [], "crop_matrices": []}
-    skipped = 0
-    for images, meta in dataset:
-        annotated = meta["joints_annotated"].numpy() > 0
-        joints = meta["joints"].numpy()
-        keep = np.isfinite(torso_sizes(joints, annotated, torso_joints))
-        skipped += int((~keep).sum())
-        for key, values in zip(
-            parts, (images.numpy(), joints, annotated, meta["crop_matrix"].numpy())
-        ):
-            parts[key].append(values[keep])
-        if sum(len(batch) for batch in parts["images"]) >= count:
-            break
-    if skipped:
-        logger.warning("validation PCK: skipped %d people without a torso", skipped)
-    subset = {key: np.concatenate(values)[:count] for key, values in parts.items()}
-    if not len(subset["images"]):
-        raise ConfigError(f"no validation person with both torso joints in {files}")
-    subset["normalizers"] = torso_sizes(
-        subset["joints"], subset["annotated"], torso_joints
-    )
-    return subset
+    try:
+        return load_validation_subset(
+            files, num_joints, input_size, count, batch_size,
+            normalizers_of=lambda joints, annotated, _: torso_sizes(
+                joints, annotated, torso_joints
+            ),
+            normalizer_name="torso (both torso joints)",
+        )  # fmt: skip
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def choose_validation(config, metadata, valid_files):

@@ -56,11 +56,20 @@ def per_joint_pckh(predicted, joints, annotated, normalizers, threshold=0.5):
     return percent_correct(distances, np.asarray(annotated, bool), threshold, False)
 
 
-def load_validation_subset(files, num_joints, input_size, count, batch_size=16):
+def head_normalizers(joints, annotated, meta):
+    """The PCKh normaliser each person's record carries (<= 0: none)."""
+    return meta["normalizer"].numpy()
+
+
+def load_validation_subset(
+    files, num_joints, input_size, count, batch_size=16,
+    normalizers_of=head_normalizers, normalizer_name="head size",
+):  # fmt: skip
     """Reads the first `count` usable validation people into NumPy arrays.
 
-    People without a head-size normaliser (<= 0) cannot be scored by PCKh; they
-    are skipped and their number logged.
+    People without a normaliser (`normalizers_of(joints, annotated, meta)`
+    not finite or <= 0; by default the head size PCKh needs) cannot be
+    scored; they are skipped and their number logged.
 
     Returns:
         dict with `images` [N, S, S, 3], `joints` [N, K, 2], `annotated`
@@ -74,13 +83,16 @@ def load_validation_subset(files, num_joints, input_size, count, batch_size=16):
     kept, skipped = 0, 0
     progress = tqdm(total=count, desc="validation subset", unit="person", leave=False)
     for images, meta in dataset:
-        usable = meta["normalizer"].numpy() > 0
+        joints = meta["joints"].numpy()
+        annotated = meta["joints_annotated"].numpy() > 0
+        normalizers = np.asarray(normalizers_of(joints, annotated, meta))
+        usable = np.isfinite(normalizers) & (normalizers > 0)
         skipped += int((~usable).sum())
         take = np.flatnonzero(usable)[: count - kept]
         parts["images"].append(images.numpy()[take])
-        parts["joints"].append(meta["joints"].numpy()[take])
-        parts["annotated"].append(meta["joints_annotated"].numpy()[take] > 0)
-        parts["normalizers"].append(meta["normalizer"].numpy()[take])
+        parts["joints"].append(joints[take])
+        parts["annotated"].append(annotated[take])
+        parts["normalizers"].append(normalizers[take])
         parts["crop_matrices"].append(meta["crop_matrix"].numpy()[take])
         kept += len(take)
         progress.update(len(take))
@@ -88,9 +100,11 @@ def load_validation_subset(files, num_joints, input_size, count, batch_size=16):
             break
     progress.close()
     if skipped:
-        logger.warning("validation PCKh: skipped %d people without head size", skipped)
+        logger.warning(
+            "validation: skipped %d people without a %s", skipped, normalizer_name
+        )
     if kept == 0:
-        raise ValueError(f"no validation person with a head size in {files}")
+        raise ValueError(f"no validation person with a {normalizer_name} in {files}")
     return {key: np.concatenate(value) for key, value in parts.items()}
 
 
