@@ -160,6 +160,7 @@ def train_single_machine(config, metadata, train_files, valid_files):
     from training.callbacks import build_callbacks
     from training.callbacks import choose_validation
     from training.callbacks import run_paths
+    from training.distribute import build_training_state
     from training.distribute import choose_strategy
     from training.distribute import set_precision_policy
     from training.resume import plan_fit_calls
@@ -185,6 +186,7 @@ def train_single_machine(config, metadata, train_files, valid_files):
         replace(config, seed=seed), metadata, train_files, valid_files,
         model.output_names,
     )  # fmt: skip
+    build_training_state(model, strategy, train)
     validation = choose_validation(config, metadata, valid_files)
     callbacks, nan_guard, step_backup = build_callbacks(
         config, paths, validation, steps, resume_state

@@ -1,0 +1,169 @@
+"""Prints, as JSON, this project's model speed beside PyTorch's on the same network.
+
+    python benchmarks/torch_comparison.py --n-stacks 2 --batch-size 8
+
+Needs PyTorch (`pip install torch`; not a project dependency). Both frameworks
+run the same stacked hourglass (`torch_reference.py`; the trainable parameter
+counts are checked to be equal first) on the same machine, float32, with the
+same protocol: images/s from the median of `--repeats` timed calls after two
+warm-up calls. PyTorch is timed in its default NCHW layout and in channels_last
+(often faster on CPU); the ratio uses the faster of the two.
+
+To tell a slow implementation from a slow machine it also prints the network's
+convolution FLOPs per image, the FLOP rate Keras inference reaches, and this
+machine's float32 matrix-multiply rate (a practical ceiling for convolutions).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import model_benchmark  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import torch  # noqa: E402
+from torch_reference import StackedHourglass  # noqa: E402
+from torch_reference import count_trainable_parameters  # noqa: E402
+
+from keras_hourglass import build_stacked_hourglass  # noqa: E402
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-stacks", type=int, default=2)
+    parser.add_argument("--n-features", type=int, default=256)
+    parser.add_argument("--n-modules", type=int, default=1)
+    parser.add_argument("--n-joints", type=int, default=16)
+    parser.add_argument("--input-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--xla", action="store_true", help="jit_compile Keras")
+    return parser.parse_args(argv)
+
+
+def median_rate(step, items_per_call, repeats):
+    """Items per second of `step`: the median of timed calls after two warm-ups."""
+    step()
+    step()
+    durations = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        durations.append(time.perf_counter() - start)
+    return round(items_per_call / statistics.median(durations), 2)
+
+
+def measure_torch(args, memory_format):
+    torch.manual_seed(0)
+    model = StackedHourglass(
+        args.n_stacks, args.n_joints, args.n_features, args.n_modules
+    ).to(memory_format=memory_format)
+    size = args.input_size
+    images = torch.rand(args.batch_size, 3, size, size).to(memory_format=memory_format)
+    targets = torch.rand(args.batch_size, args.n_joints, size // 4, size // 4)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=2.5e-4)
+
+    def infer():
+        model.eval()
+        with torch.inference_mode():
+            model(images)[-1].sum().item()
+
+    def train_step():
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss = sum(((o - targets) ** 2).mean() for o in model(images))
+        loss.backward()
+        optimizer.step()
+        loss.item()
+
+    return {
+        "memory_format": str(memory_format).removeprefix("torch."),
+        "inference_images_per_second": median_rate(
+            infer, args.batch_size, args.repeats
+        ),
+        "train_step_images_per_second": median_rate(
+            train_step, args.batch_size, args.repeats
+        ),
+    }
+
+
+def convolution_flops(keras_model):
+    """Multiply-adds x 2 of every convolution for one image (biases ignored)."""
+    flops = 0
+    for layer in keras_model.layers:
+        if layer.__class__.__name__ == "Conv2D":
+            _, height, width, out_channels = layer.output.shape
+            kernel_height, kernel_width, in_channels, _ = layer.kernel.shape
+            per_pixel = kernel_height * kernel_width * in_channels * out_channels
+            flops += 2 * height * width * per_pixel
+    return flops
+
+
+def matmul_gflops(side=2048, repeats=5):
+    """This machine's float32 matrix-multiply rate through TensorFlow."""
+    a = tf.random.uniform([side, side])
+    b = tf.random.uniform([side, side])
+    rate = median_rate(lambda: tf.linalg.matmul(a, b).numpy(), 2 * side**3, repeats)
+    return round(rate / 1e9, 1)
+
+
+def check_same_network(args):
+    """Both frameworks must build the same number of trainable parameters;
+    returns that count and the network's convolution FLOPs per image."""
+    keras_model = build_stacked_hourglass(
+        n_stacks=args.n_stacks,
+        n_joints=args.n_joints,
+        n_features=args.n_features,
+        n_modules=args.n_modules,
+        input_shape=(args.input_size, args.input_size, 3),
+    )
+    keras_count = sum(int(w.numpy().size) for w in keras_model.trainable_weights)
+    torch_count = count_trainable_parameters(
+        StackedHourglass(args.n_stacks, args.n_joints, args.n_features, args.n_modules)
+    )
+    if keras_count != torch_count:
+        raise SystemExit(f"not the same network: {keras_count} vs {torch_count}")
+    return keras_count, convolution_flops(keras_model)
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
+    torch.set_num_threads(os.cpu_count())
+    parameters, flops = check_same_network(args)
+    keras_figures = model_benchmark.measure(args, "float32")
+    inference_rate = keras_figures["inference_images_per_second"]
+    torch_figures = [
+        measure_torch(args, memory_format)
+        for memory_format in (torch.contiguous_format, torch.channels_last)
+    ]
+
+    def ratio(key):
+        best_torch = max(figures[key] for figures in torch_figures)
+        return round(keras_figures[key] / best_torch, 2)
+
+    report = {
+        "config": {**vars(args), "trainable_parameters": parameters},
+        "versions": {
+            "tensorflow": tf.__version__,
+            "torch": torch.__version__,
+            "cpus": os.cpu_count(),
+        },
+        "convolution_gflops_per_image": round(flops / 1e9, 2),
+        "keras_inference_gflops_per_second": round(inference_rate * flops / 1e9, 1),
+        "machine_matmul_gflops_per_second": matmul_gflops(),
+        "keras_tensorflow": keras_figures,
+        "torch": torch_figures,
+        "keras_over_best_torch": {
+            "inference": ratio("inference_images_per_second"),
+            "train_step": ratio("train_step_images_per_second"),
+        },
+    }
+    print(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()
