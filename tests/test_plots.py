@@ -36,7 +36,11 @@ def test_accuracy_curves_of_two_models(tmp_path):
     curves = {"model a": rising, "model b": 0.5 * rising}
     image = check_written(
         plots.plot_accuracy_curves(
-            thresholds, curves, MPII.groups, MPII.joint_names, "PCKh",
+            thresholds,
+            curves,
+            MPII.groups,
+            MPII.joint_names,
+            "PCKh",
             tmp_path / "curves",
         )  # fmt: skip
     )
@@ -129,9 +133,14 @@ def test_stack_comparison_with_heatmap_overlay(tmp_path):
     heatmaps = np.random.default_rng(1).random((5, SIZE // 4, SIZE // 4, 16))
     image = check_written(
         plots.plot_stack_comparison(
-            images, keypoints + 1.0, keypoints, MPII_16.skeleton,
-            ("stack 2", "stack 8 (final)"), tmp_path / "comparison",
-            heatmaps=(heatmaps, heatmaps), max_rows=3,
+            images,
+            keypoints + 1.0,
+            keypoints,
+            MPII_16.skeleton,
+            ("stack 2", "stack 8 (final)"),
+            tmp_path / "comparison",
+            heatmaps=(heatmaps, heatmaps),
+            max_rows=3,
         )  # fmt: skip
     )
     # Three rows of two crops: taller than wide.

@@ -26,11 +26,26 @@ def restore_float32_policy():
 def fit_two_steps(shard_dir, run_dir, *flags):
     """Trains two steps; returns the trained model and its History."""
     history = train_main(
-        TINY_MODEL_FLAGS + [
-            "--data-dir", str(shard_dir), "--run-dir", str(run_dir),
-            "--batch-size", "2", "--epochs", "1", "--steps-per-epoch", "2",
-            "--validation-people", "4", "--validation-batches", "1",
-            "--no-export", "--verbose", "0", *flags,
+        TINY_MODEL_FLAGS
+        + [
+            "--data-dir",
+            str(shard_dir),
+            "--run-dir",
+            str(run_dir),
+            "--batch-size",
+            "2",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--validation-people",
+            "4",
+            "--validation-batches",
+            "1",
+            "--no-export",
+            "--verbose",
+            "0",
+            *flags,
         ]  # fmt: skip
     )
     assert math.isfinite(history.history["loss"][-1])

@@ -80,4 +80,3 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path):
         assert f"reusing the {stage}" in second.stdout, stage
     assert "Epoch 1/1" not in second.stdout
     assert paths["final"].stat().st_mtime == final_written
-

@@ -82,8 +82,9 @@ def test_step_backup_resumes_position_optimizer_and_plateau_counter(tmp_path):
     # Epoch 3 stops after its 3rd step, backed up there: a kill, as the
     # program sees it.
     stop = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: batch == 2
-        and setattr(model, "stop_training", True)
+        on_train_batch_end=lambda batch, logs: (
+            batch == 2 and setattr(model, "stop_training", True)
+        )
     )
     fit_with_backup(model, backup, [plateau, stop], plan_fit_calls(2, 0, 4, 4), inputs)
     expected = model.get_weights()
