@@ -107,7 +107,13 @@ def comparison_table(out, variants):
         rows[variant] = {"Mean": results["mean"], **results["per_stack_mean"]}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "Variant"
-    return table
+    stacks = sorted((c for c in table.columns if c != "Mean"), key=stack_number)
+    return table[["Mean", *stacks]]
+
+
+def stack_number(column):
+    """`"stack3"` -> 3."""
+    return int(column.removeprefix("stack"))
 
 
 def write_comparison(out, variants):
@@ -125,8 +131,14 @@ def write_comparison(out, variants):
     if logs:
         plots.plot_training_curves(logs, out / "training_curves")
     stack_columns = [column for column in table.columns if column != "Mean"]
+    # Keyed by stack number: a variant without intermediate supervision has
+    # only its last stack's accuracy, which belongs at that stack.
     per_stack = {
-        variant: [value for value in row[stack_columns] if value == value]
+        variant: {
+            stack_number(column): value
+            for column, value in row[stack_columns].items()
+            if value == value
+        }
         for variant, row in table.iterrows()
     }
     plots.plot_stack_accuracy_by_variant(per_stack, "PCKh", out / "stack_accuracy")

@@ -208,6 +208,7 @@ def run_evaluation(config, model=None, heatmap_source=None):
         dataset, heatmap_source, config.num_examples,
         batch_count(people, config.batch_size),
     )  # fmt: skip
+    run.stack_names = model.stack_names
     skipped = skip_counter.as_dict()
     if any(skipped.values()):
         logger.warning("skipped records: %s", skipped)

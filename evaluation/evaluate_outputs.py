@@ -1,18 +1,18 @@
 """The files `python -m evaluation.evaluate` writes into its output folder.
 
-    config.json           the resolved `EvalConfig`
-    preds.h5              `preds` N x K x 2 (last stack, original image px),
-                          `preds_stack{i}`, `scores`, `image_id`, `person_index`,
-                          `crop_matrix` (original px -> input crop px)
-    preds.csv             image_id, person_index, <joint>_x, <joint>_y
-    ground_truth.json     the evaluated people in the annotation-JSON format, so
-                          `python -m evaluation.pckh --gt ... --pred preds.h5`
-                          reproduces the table
-    <metric>.md / .csv    the paper table (+ per-joint table in the Markdown)
-    <metric>_per_joint.csv, <metric>_curve.csv (threshold x joint)
-    per_stack.md / .csv   one row per stack (the paper's Fig. 9 right)
-    results.json          metric, threshold, mean, per-stack means, skips
-    figures/              see `write_figures`
+config.json           the resolved `EvalConfig`
+preds.h5              `preds` N x K x 2 (last stack, original image px),
+                      `preds_stack{i}`, `scores`, `image_id`, `person_index`,
+                      `crop_matrix` (original px -> input crop px)
+preds.csv             image_id, person_index, <joint>_x, <joint>_y
+ground_truth.json     the evaluated people in the annotation-JSON format, so
+                      `python -m evaluation.pckh --gt ... --pred preds.h5`
+                      reproduces the table
+<metric>.md / .csv    the paper table (+ per-joint table in the Markdown)
+<metric>_per_joint.csv, <metric>_curve.csv (threshold x joint)
+per_stack.md / .csv   one row per stack (the paper's Fig. 9 right)
+results.json          metric, threshold, mean, per-stack means, skips
+figures/              see `write_figures`
 """
 
 import dataclasses
@@ -61,8 +61,8 @@ def write_prediction_files(out_dir, run, joint_names):
     """Writes `preds.h5` (every stack, scores, ids) and `preds.csv`."""
     h5_path = write_predictions(Path(out_dir) / "preds.h5", run.keypoints[-1])
     with h5py.File(h5_path, "a") as file:
-        for index, stack in enumerate(run.keypoints, start=1):
-            file.create_dataset(f"preds_stack{index}", data=stack)
+        for index, stack in enumerate(run.keypoints):
+            file.create_dataset(f"preds_{run.stack_name(index)}", data=stack)
         file.create_dataset("scores", data=run.scores[-1])
         file.create_dataset("image_id", data=run.meta["image_id"].astype("S"))
         file.create_dataset("person_index", data=run.meta["person_index"])
@@ -166,7 +166,7 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
     middle = crop_keypoints(run.keypoints[stack - 1][:count], matrices)
     paths += plots.plot_stack_comparison(
         run.example_images, middle, final, joint_set.skeleton,
-        (f"stack {stack}", f"stack {run.num_stacks} (final)"),
+        (run.stack_name(stack - 1), f"{run.stack_name(-1)} (final)"),
         figures_dir / "stack_comparison",
         heatmaps=(run.example_heatmaps[stack - 1], run.example_heatmaps[-1]),
     )  # fmt: skip
@@ -183,8 +183,8 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
     write_prediction_files(out_dir, run, joint_set.joint_names)
     write_ground_truth_json(out_dir / "ground_truth.json", run.meta, ground_truth)
     summaries = {
-        f"stack{index}": score(metric, stack, ground_truth, threshold)
-        for index, stack in enumerate(run.keypoints, start=1)
+        run.stack_name(index): score(metric, stack, ground_truth, threshold)
+        for index, stack in enumerate(run.keypoints)
     }
     thresholds, curve = accuracy_curve(metric, run.keypoints[-1], ground_truth)
     model_name = Path(config.model).name or "model"

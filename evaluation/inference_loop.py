@@ -39,6 +39,9 @@ class HeatmapModel:
         num_joints: int. Heatmap channels K.
         num_stacks: int. Heatmap outputs (stacks with an output).
         source: str. The file or folder it came from.
+        stack_names: tuple of str. The stack of each output, `stack{i}`:
+            without intermediate supervision the only output is the last
+            stack's, which must not be reported as stack 1.
     """
 
     call: object
@@ -46,6 +49,16 @@ class HeatmapModel:
     num_joints: int
     num_stacks: int
     source: str
+    stack_names: tuple = ()
+
+
+def stack_names_of(output_names):
+    """`("stack1_heatmaps", "stack2_heatmaps")` -> `("stack1", "stack2")`;
+    outputs not named by stack are numbered in order."""
+    matches = [STACK_OUTPUT_PATTERN.match(name) for name in output_names]
+    if not all(matches):
+        return tuple(f"stack{index}" for index in range(1, len(matches) + 1))
+    return tuple(f"stack{match[1]}" for match in matches)
 
 
 def is_saved_model_dir(path):
@@ -86,6 +99,7 @@ def load_saved_model(path):
         num_joints=int(outputs["heatmaps"].shape[-1]),
         num_stacks=len(stack_keys),
         source=str(version_dir),
+        stack_names=stack_names_of(stack_keys),
     )
 
 
@@ -114,6 +128,7 @@ def load_heatmap_model(path):
         num_joints=int(model.outputs[-1].shape[-1]),
         num_stacks=len(model.outputs),
         source=str(keras_file),
+        stack_names=stack_names_of(model.output_names),
     )
 
 
@@ -155,6 +170,7 @@ class EvaluationRun:
             `image_id` (str), `person_index`), N rows each.
         example_images: float32 [M, S, S, 3]. The first M crops.
         example_heatmaps: float32 [S, M, h, w, K]. Their heatmaps per stack.
+        stack_names: tuple of S str (`stack{i}`), or () for stacks 1..S.
     """
 
     keypoints: np.ndarray
@@ -162,10 +178,15 @@ class EvaluationRun:
     meta: dict
     example_images: np.ndarray
     example_heatmaps: np.ndarray
+    stack_names: tuple = ()
 
     @property
     def num_stacks(self):
         return self.keypoints.shape[0]
+
+    def stack_name(self, index):
+        """The name of output `index` (0-based), e.g. `stack2`."""
+        return (self.stack_names or stack_names_of([""] * self.num_stacks))[index]
 
 
 META_KEYS = (

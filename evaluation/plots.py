@@ -118,12 +118,16 @@ def plot_stack_accuracy_by_variant(per_stack, metric_label, out_stem):
     """Accuracy at every stack, one line per variant (as Fig. 9 right).
 
     Args:
-        per_stack: dict, variant -> per-stack accuracies in percent.
+        per_stack: dict, variant -> accuracies in percent: a list (stacks
+            1, 2, ...) or a dict {stack number: accuracy} for variants that
+            report only some stacks.
     """
     figure, axis = plt.subplots(figsize=(5.5, 3.5))
     for variant, values in per_stack.items():
-        stacks = np.arange(1, len(values) + 1)
-        axis.plot(stacks, values, marker="o", label=variant)
+        if not isinstance(values, dict):
+            values = dict(enumerate(values, start=1))
+        stacks = sorted(values)
+        axis.plot(stacks, [values[s] for s in stacks], marker="o", label=variant)
     axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axis.set_xlabel("stack")
     axis.set_ylabel(f"{metric_label} (%)")

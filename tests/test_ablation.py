@@ -81,3 +81,19 @@ def test_comparison_table_and_figure(tmp_path):
     assert (tmp_path / "stack_accuracy.png").stat().st_size > 0
     with pytest.raises(FileNotFoundError, match="4hg"):
         write_comparison(tmp_path, ["2hg", "4hg"])
+
+
+def test_a_variant_without_intermediate_outputs_reports_its_last_stack(tmp_path):
+    per_stack = {
+        "2hg": {"stack2": 24.0},  # only the final stack has an output
+        "2hg-int": {"stack1": 16.0, "stack2": 21.0},
+        "10hg": {"stack1": 5.0, "stack10": 30.0},
+    }
+    for variant, stacks in per_stack.items():
+        (tmp_path / variant / "eval").mkdir(parents=True)
+        results = {"mean": max(stacks.values()), "per_stack_mean": stacks}
+        (tmp_path / variant / "eval" / "results.json").write_text(json.dumps(results))
+    table = write_comparison(tmp_path, list(per_stack))
+    assert list(table.columns) == ["Mean", "stack1", "stack2", "stack10"]
+    assert table.loc["2hg", "stack2"] == 24.0
+    assert table.loc["2hg", "stack1"] != table.loc["2hg", "stack1"]  # NaN

@@ -85,6 +85,25 @@ def test_untrained_model_end_to_end(run_dir, synthetic_data, tmp_path):
     assert rescored.groups["Mean"] == pytest.approx(results["mean"], nan_ok=True)
 
 
+def test_a_model_without_intermediate_outputs_reports_its_last_stack(
+    synthetic_data, tmp_path
+):
+    model = build_stacked_hourglass(
+        n_stacks=2, n_features=8, depth=2, input_shape=(INPUT_SIZE, INPUT_SIZE, 3),
+        intermediate_supervision=False,
+    )  # fmt: skip
+    model.save(tmp_path / "final.keras")
+    out = tmp_path / "eval"
+    model_path = str(tmp_path / "final.keras")
+    status = main(["--model", model_path, "--data", str(synthetic_data),
+                   "--out", str(out), "--batch-size", "6"])  # fmt: skip
+    assert status == 0
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["per_stack_mean"]) == ["stack2"]
+    with h5py.File(out / "preds.h5") as file:
+        assert "preds_stack2" in file and "preds_stack1" not in file
+
+
 def render_truth(meta, input_size):
     """Heatmaps [B, h, h, K] with a Gaussian on every ground-truth joint."""
     output_size = input_size // 4
