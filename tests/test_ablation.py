@@ -58,6 +58,7 @@ def test_quick_runs_both_small_studies_on_synthetic_data(tmp_path, capsys):
         assert config.run_dir == str(tmp_path / study / variant)
         assert config.data_dir == "data/synthetic" and config.n_features == 32
         assert config.epochs * config.steps_per_epoch == 300
+        assert (config.depth, config.input_size, config.output_size) == (2, 64, 16)
 
 
 def test_a_study_is_required_without_quick(tmp_path, capsys):
