@@ -19,7 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+
+use_program_defaults()  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

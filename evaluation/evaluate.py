@@ -24,14 +24,15 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import sys
 import typing
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+
+use_program_defaults()  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 

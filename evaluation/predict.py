@@ -19,11 +19,12 @@ Writes `keypoints.csv`, `keypoints.json` and `overlays/<image>_pose.png`
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+
+use_program_defaults()  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

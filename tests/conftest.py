@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-# Keep TensorFlow quiet and single-threaded-friendly on the 2-core CI machine.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_hourglass.tf_environment import use_program_defaults
+
+# Tests run TensorFlow with the settings the programs use (quiet logs, oneDNN
+# kernels), set here before any test module imports it.
+use_program_defaults()
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(

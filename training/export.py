@@ -13,10 +13,11 @@ and `OUT/batching_parameters.txt` for `tensorflow_model_server`; with
 
 import argparse
 import logging
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+
+use_program_defaults()  # before TensorFlow loads
 
 logger = logging.getLogger("training.export")
 

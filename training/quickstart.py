@@ -20,10 +20,11 @@ Other flags (e.g. `--batch-size 8`) are passed on to `training.train`.
 import argparse
 import dataclasses
 import json
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+
+use_program_defaults()  # before TensorFlow loads
 
 
 def parse_arguments(argv=None):

@@ -21,7 +21,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+
+use_program_defaults()  # before TensorFlow loads
 
 from training.config import ConfigError  # noqa: E402
 from training.config import check_data_dir  # noqa: E402
