@@ -126,11 +126,14 @@ def test_two_workers_match_one_process_on_the_same_global_batches(tmp_path):
     for mine, theirs in zip(chief_weights, other_weights):
         np.testing.assert_array_equal(mine, theirs)
     # The two runs differ only by rounding (collective vs local all-reduce
-    # order, oneDNN kernels) amplified by batch norm over 2 samples: observed
-    # up to 1.4e-4 on an AVX-512 CPU and 9e-4 on an AVX2 one after 3 steps.
-    # So compare what training changed: both runs must have moved the weights
-    # from the same initial values the same way, within 5% of that move (a
-    # wrong gradient scale or a replica's batch left out is far outside it).
+    # order, CPU kernels) amplified by batch norm over 2 samples: observed
+    # up to 1.4e-4 per weight on an AVX-512 CPU and 9e-4 on an AVX2 one after
+    # 3 steps. So compare what training changed: both runs must have moved the
+    # weights from the same initial values the same way, within 10% of that
+    # move. The gap came to 5.0% of the move on an AMD AVX2 host with oneDNN
+    # kernels (6.4% without); a gradient summed instead of averaged over the
+    # replicas would be a 100% gap with SGD, a replica's batch left out tens
+    # of percent.
     initial = initial_trainable_weights(flags)
     trainable = [i for i, w in enumerate(chief.weights) if w.trainable]
     gap = np.sqrt(sum(np.sum((chief_weights[i] - reference_weights[i]) ** 2)
@@ -141,7 +144,7 @@ def test_two_workers_match_one_process_on_the_same_global_batches(tmp_path):
     # A few SGD steps move the weights a little: a much larger "move" would
     # mean `initial` is not the runs' real starting point.
     assert 0.0 < moved < 0.5 * size, (moved, size)
-    assert gap < 0.05 * moved, (gap, moved)
+    assert gap < 0.10 * moved, (gap, moved)
     for mine, theirs in zip(chief_weights, reference_weights):
         np.testing.assert_allclose(mine, theirs, rtol=1e-2, atol=3e-3)
     csv_rows = (tmp_path / "worker0" / "training_log.csv").read_text().splitlines()
