@@ -15,7 +15,7 @@ import platform
 import statistics
 import time
 
-from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
 

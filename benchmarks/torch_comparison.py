@@ -18,7 +18,7 @@ import argparse
 import json
 import os
 
-from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
 

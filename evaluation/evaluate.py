@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
-from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
 

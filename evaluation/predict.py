@@ -22,7 +22,7 @@ import logging
 import sys
 from pathlib import Path
 
-from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
 

@@ -21,7 +21,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from keras_hourglass.tf_environment import use_program_defaults  # noqa: E402
+from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
 
