@@ -22,6 +22,9 @@ first tensor that does not fit.
 
 The port feeds float RGB crops in [0, 1], channels last, exactly as our
 pipeline and serving inputs do, so no input conversion is folded in here.
+Its test-time crop differs (200 x scale px around the annotated centre, where
+`transforms.crop_box_from_person` shifts and enlarges it): see README,
+"Pretrained weights".
 """
 
 import re
