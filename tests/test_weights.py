@@ -149,8 +149,8 @@ def test_uint8_images_through_the_serving_crop_give_the_pytorch_heatmaps(
 ):
     """Our serving path (encoded image -> decode -> crop -> /255) feeds the
     network what the port feeds it (RGB image / 255, channels last)."""
-    from keras_hourglass.serving_inputs import box_from_person
-    from keras_hourglass.serving_inputs import crop_encoded_images
+    from keras_hourglass.serving.inputs import box_from_person
+    from keras_hourglass.serving.inputs import crop_encoded_images
     from keras_hourglass.transforms import CROP_CENTER_SHIFT_Y
     from keras_hourglass.transforms import CROP_SCALE_FACTOR
 
@@ -178,7 +178,7 @@ def test_uint8_images_through_the_serving_crop_give_the_pytorch_heatmaps(
 
 def test_convert_program_writes_a_model_the_loaders_take(tmp_path, torch_outputs):
     from evaluation.predictors import KerasPredictor
-    from keras_hourglass.export import load_keras_model
+    from keras_hourglass.serving.export import load_keras_model
     from training.convert_weights import main
 
     out = tmp_path / "hourglass2_fixture.keras"
