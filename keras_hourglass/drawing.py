@@ -190,6 +190,8 @@ def draw_poses(image, keypoints, joint_names, skeleton, scores=None, boxes=None,
         canvas = np.clip(np.asarray(canvas, np.float64) * 255.0, 0, 255).round()
     canvas = np.ascontiguousarray(canvas[..., :3], dtype=np.uint8)
     height, width = canvas.shape[:2]
+    if len(joint_names) == 0:
+        return canvas
     keypoints = np.asarray(keypoints, np.float64).reshape(-1, len(joint_names), 2)
     count = len(keypoints)
     scores = np.ones(keypoints.shape[:2]) if scores is None else np.asarray(scores)
@@ -217,7 +219,7 @@ def draw_poses(image, keypoints, joint_names, skeleton, scores=None, boxes=None,
     composed = PIL.Image.alpha_composite(
         PIL.Image.fromarray(canvas).convert("RGBA"), layer
     )
-    return np.asarray(composed.convert("RGB"))
+    return np.array(composed.convert("RGB"))
 
 
 def has_area(box):
@@ -254,7 +256,7 @@ def side_by_side(panels, titles=None, gap=None):
             draw.text((x + 2, max(1, height // 200)), titles[index], fill=(0, 0, 0),
                       font=font)  # fmt: skip
         x += panel.shape[1] + gap
-    return np.asarray(sheet)
+    return np.array(sheet)
 
 
 def draw_truth_beside_prediction(
