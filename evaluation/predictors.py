@@ -10,6 +10,10 @@ from pathlib import Path
 
 from keras_hourglass.predictor import load_predictor
 from keras_hourglass.predictor_backends import holds_saved_model
+from keras_hourglass.predictor_backends import latest_version_dir
+
+# evaluation.inference_loop finds export versions through this module.
+__all__ = ["latest_version_dir", "make_predictor"]
 
 
 def make_predictor(model, flip_test=True):
