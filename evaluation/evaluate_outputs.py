@@ -159,7 +159,10 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
     ]
     paths += plots.plot_prediction_grid(
         run.example_images, final, joint_set.skeleton, figures_dir / "predictions",
-        titles=titles,
+        titles=titles, joint_names=joint_set.joint_names,
+        scores=run.scores[-1][:count],
+        true_keypoints=crop_keypoints(run.meta["joints"][:count], matrices),
+        true_annotated=run.meta["joints_annotated"][:count],
     )  # fmt: skip
     # The intermediate stack must come before the final one (when there is one).
     stack = max(1, min(compare_stack, run.num_stacks - 1))
@@ -169,6 +172,7 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
         (run.stack_name(stack - 1), f"{run.stack_name(-1)} (final)"),
         figures_dir / "stack_comparison",
         heatmaps=(run.example_heatmaps[stack - 1], run.example_heatmaps[-1]),
+        joint_names=joint_set.joint_names,
     )  # fmt: skip
     return paths
 

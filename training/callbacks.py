@@ -27,6 +27,7 @@ from evaluation.metrics import torso_sizes
 from training.config import ConfigError
 from training.config import scheduled_learning_rate
 from training.heatmap_images import HeatmapImageSummary
+from training.heatmap_images import crop_ground_truth
 from training.pckh_validation import PckhValidation
 from training.pckh_validation import load_validation_subset
 from training.resume import StepBackup
@@ -165,10 +166,14 @@ def tensorboard_callbacks(config, paths, validation):
         )
     ]
     if config.image_summaries:
-        images = validation.subset["images"][: config.image_summaries]
+        count = config.image_summaries
+        truth, annotated = crop_ground_truth(validation.subset, count)
         callbacks.append(
-            HeatmapImageSummary(images, paths["images"], validation.skeleton)
-        )
+            HeatmapImageSummary(
+                validation.subset["images"][:count], paths["images"],
+                validation.skeleton, true_keypoints=truth, true_annotated=annotated,
+            )
+        )  # fmt: skip
     return callbacks
 
 
