@@ -17,18 +17,24 @@ since the last backup are lost. Only public Keras API is used.
 """
 
 import csv
+import io
 import json
 import math
 import numbers
-import os
+import re
 import shutil
 from pathlib import Path
 
 import keras
 
+from keras_hourglass.saved_files import DamagedFileError
+from keras_hourglass.saved_files import check_weights_file
+from training.atomic_files import write_text_atomically
+
 POINTER_FILE = "latest.json"
 STATE_FILE = "state.json"
 WEIGHTS_FILE = "model.weights.h5"
+CHECKPOINT_NAME = re.compile(r"step-\d+")
 # Attributes of stock callbacks that must survive a restart (and the second
 # `fit` call of the same process, since `ReduceLROnPlateau` resets them).
 PERSISTED_ATTRIBUTES = (
@@ -78,9 +84,11 @@ def read_backup(backup_dir):
     if not pointer.is_file():
         return None
     try:
-        checkpoint = Path(backup_dir) / json.loads(pointer.read_text())["checkpoint"]
+        name = json.loads(pointer.read_text())["checkpoint"]
+        checkpoint = checkpoint_inside(backup_dir, name)
         state = json.loads((checkpoint / STATE_FILE).read_text())
-    except (OSError, KeyError, json.JSONDecodeError) as error:
+        check_state(state)
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(
             f"{pointer}: unreadable backup ({error}); delete {backup_dir} to "
             "start the run again"
@@ -89,12 +97,46 @@ def read_backup(backup_dir):
     return state
 
 
+def checkpoint_inside(backup_dir, name):
+    """The checkpoint folder `name` of `backup_dir`; a name that leads out of
+    it (absolute, `..`, a path, a link elsewhere) is refused."""
+    backup_dir = Path(backup_dir)
+    if not isinstance(name, str) or not CHECKPOINT_NAME.fullmatch(name):
+        raise ValueError(
+            f"{backup_dir / POINTER_FILE} names {name!r}, not a checkpoint folder "
+            f"of {backup_dir} (step-<number>); refusing to read outside the backup"
+        )
+    checkpoint = backup_dir / name
+    if checkpoint.resolve().parent != backup_dir.resolve():
+        raise ValueError(
+            f"{checkpoint} leads outside {backup_dir}; refusing to read it"
+        )
+    return checkpoint
+
+
+def check_state(state):
+    """Raises TypeError unless the counters of a backup state are integers."""
+    for key in ("epoch", "steps_done", "steps_per_epoch", "global_step"):
+        if isinstance(state[key], bool) or not isinstance(state[key], int):
+            raise TypeError(f"{STATE_FILE} field {key!r} is {state[key]!r}")
+
+
 def restore_weights(model, state):
     """Loads the backup's weights and optimizer state into a compiled model."""
     if model.optimizer is not None and not model.optimizer.built:
         # Optimizer slots must exist before their values can be loaded.
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(state["weights"])
+    backup_dir = Path(state["weights"]).parent.parent
+    advice = (
+        f"the backup cannot be resumed: delete {backup_dir} to train this run "
+        "again from its first epoch (checkpoints/latest.keras keeps the model of "
+        "the last finished epoch)"
+    )
+    check_weights_file(state["weights"], advice)
+    try:
+        model.load_weights(state["weights"])
+    except (OSError, ValueError, KeyError) as error:
+        raise DamagedFileError(f"{state['weights']}: {error}; {advice}") from None
 
 
 def write_backup(model, backup_dir, state):
@@ -110,30 +152,62 @@ def write_backup(model, backup_dir, state):
     shutil.rmtree(checkpoint, ignore_errors=True)
     checkpoint.mkdir(parents=True)
     model.save_weights(checkpoint / WEIGHTS_FILE)
-    (checkpoint / STATE_FILE).write_text(json.dumps(state, indent=1))
-    staging = backup_dir / f".{POINTER_FILE}.tmp"
-    staging.write_text(json.dumps({"checkpoint": name}))
-    os.replace(staging, backup_dir / POINTER_FILE)
+    write_text_atomically(checkpoint / STATE_FILE, json.dumps(state, indent=1))
+    write_text_atomically(backup_dir / POINTER_FILE, json.dumps({"checkpoint": name}))
     for old in backup_dir.glob("step-*"):
         if old.name != name:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def read_csv_log(csv_path):
+    """Returns `(header, rows, damaged)` of a CSV training log: whole rows
+    only, as dicts with an integer "epoch", and how many lines were left out.
+
+    A crash or a second writer can leave a repeated header, a row cut short
+    (no final newline, missing or extra cells) or garbage; such lines are
+    left out instead of failing every later run.
+    """
+    lines = Path(csv_path).read_text(errors="replace").splitlines(keepends=True)
+    damaged = 0
+    if lines and not lines[-1].endswith("\n"):
+        lines, damaged = lines[:-1], 1  # the last row was being written
+    parsed = list(csv.reader(lines))
+    if not parsed or "epoch" not in parsed[0]:
+        return [], [], damaged + len(parsed)
+    header, rows = parsed[0], []
+    for cells in parsed[1:]:
+        row = dict(zip(header, cells))
+        try:
+            if len(cells) != len(header):
+                raise ValueError("wrong number of cells")
+            row["epoch"] = int(row["epoch"])
+        except ValueError:
+            damaged += 1  # a repeated header or a damaged line
+            continue
+        rows.append(row)
+    return header, rows, damaged
+
+
 def trim_csv_log(csv_path, first_epoch_to_drop):
     """Drops CSV log rows of epochs that the resumed run will train again
-    (written after the last backup); returns how many were dropped."""
+    (written after the last backup) and damaged lines; returns how many
+    epoch rows were dropped. The log is replaced atomically."""
     csv_path = Path(csv_path)
     if not csv_path.is_file() or not csv_path.stat().st_size:
         return 0
-    with csv_path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    kept = [row for row in rows if int(row["epoch"]) < first_epoch_to_drop]
-    if len(kept) == len(rows):
+    header, rows, damaged = read_csv_log(csv_path)
+    kept = [row for row in rows if row["epoch"] < first_epoch_to_drop]
+    if len(kept) == len(rows) and not damaged:
         return 0
-    with csv_path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+    if damaged:
+        print(f"warning: {csv_path}: left out {damaged} damaged line(s)")
+    text = io.StringIO()
+    if header:
+        # The excel dialect, as Keras' CSVLogger writes it.
+        writer = csv.DictWriter(text, fieldnames=header)
         writer.writeheader()
         writer.writerows(kept)
+    write_text_atomically(csv_path, text.getvalue())
     return len(rows) - len(kept)
 
 

@@ -17,6 +17,7 @@ from keras_hourglass.data.person_steps import crop_person_image
 from keras_hourglass.data.person_steps import keep_usable_person
 from keras_hourglass.data.person_steps import person_crop_matrix
 from keras_hourglass.data.person_steps import prepare_training_example
+from keras_hourglass.data.shard_reads import ShardReadCounter
 from keras_hourglass.data.skips import SkipCounter
 from keras_hourglass.data.skips import count_undecodable
 from keras_hourglass.data.tfrecords import parse_person
@@ -46,13 +47,18 @@ def list_shard_files(file_patterns):
     return files
 
 
-def read_records(files, *, shuffle_files, deterministic, cache, seed):
-    """Returns a dataset of the serialized records in the shards."""
-    dataset = tf.data.Dataset.from_tensor_slices(files)
+def read_records(
+    files, *, shuffle_files, deterministic, cache, seed, read_counter=None
+):
+    """Returns a dataset of the serialized records in the shards; records lost
+    to a damaged shard are counted in `read_counter` (see `shard_reads`)."""
+    read_counter = read_counter or ShardReadCounter(files)
+    indices = [read_counter.index_of(path) for path in files]
+    dataset = tf.data.Dataset.from_tensor_slices((indices, files))
     if shuffle_files:
         dataset = dataset.shuffle(len(files), seed=seed)
     dataset = dataset.interleave(
-        tf.data.TFRecordDataset,
+        read_counter.read_shard,
         cycle_length=min(len(files), 4),
         num_parallel_calls=AUTOTUNE,
         deterministic=deterministic,
@@ -110,6 +116,7 @@ def make_dataset(
     drop_remainder=None,
     seed=None,
     skip_counter=None,
+    read_counter=None,
 ):
     """Builds the training (or validation-loss) dataset for `model.fit`.
 
@@ -132,6 +139,8 @@ def make_dataset(
         drop_remainder: bool. Defaults to `training`.
         seed: int or None. Seeds shuffling and augmentation.
         skip_counter: `SkipCounter` to collect skip counts. Defaults to a new one.
+        read_counter: `ShardReadCounter` of the shards, counting records lost
+            to damaged shards. Defaults to a new one.
 
     Returns:
         A dataset of `(images float32 [B, S, S, 3] in [0, 1],
@@ -162,6 +171,7 @@ def make_dataset(
         deterministic=deterministic,
         cache=cache,
         seed=seed,
+        read_counter=read_counter,
     )
     if repeat:
         records = records.repeat()
@@ -215,6 +225,7 @@ def make_eval_dataset(
     input_size=256,
     cache=False,
     skip_counter=None,
+    read_counter=None,
 ):
     """Builds the evaluation dataset: no augmentation, records in file order.
 
@@ -227,8 +238,9 @@ def make_eval_dataset(
     skip_counter = skip_counter or SkipCounter()
     files = list_shard_files(file_patterns)
     dataset = read_records(
-        files, shuffle_files=False, deterministic=True, cache=cache, seed=None
-    )
+        files, shuffle_files=False, deterministic=True, cache=cache, seed=None,
+        read_counter=read_counter,
+    )  # fmt: skip
     dataset = dataset.map(parse_person)
     dataset = dataset.filter(
         lambda person: keep_usable_person(person, num_joints, skip_counter)
