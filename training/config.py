@@ -70,6 +70,10 @@ class TrainConfig:
     seed: int = _option(0, "seed for shuffling, augmentation and weights")
     shuffle_buffer: int = _option(1024, "record shuffle buffer")
     cache_records: bool = _option(False, "cache raw records in memory")
+    max_dropped_fraction: float = _option(
+        0.01, "stop if the first epoch loses or skips more than this share of "
+        "the training records (damaged shards, invalid records, bad images)",
+    )  # fmt: skip
     # Validation, logging, checkpoints.
     validation_people: int = _option(256, "fixed validation subset for PCKh")
     validation_batches: int = _option(0, "val-loss batches per epoch; 0: all")
@@ -181,7 +185,7 @@ def _problems(config):
     for name in non_negative:
         if not getattr(config, name) >= 0:
             yield f"{name} must be >= 0, got {getattr(config, name)}"
-    for name in ("rotation_probability", "flip_probability"):
+    for name in ("rotation_probability", "flip_probability", "max_dropped_fraction"):
         if not 0.0 <= getattr(config, name) <= 1.0:
             yield f"{name} must be in [0, 1], got {getattr(config, name)}"
     if not 0.0 < config.lr_drop_factor < 1.0:

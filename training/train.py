@@ -18,8 +18,8 @@ multi-machine job (`training.multiworker`).
 import logging
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import replace
-from pathlib import Path
 
 from keras_hourglass.tf_environment import use_program_defaults
 
@@ -70,12 +70,14 @@ def build_model(config, num_joints):
 
 
 def make_datasets(
-    config, metadata, train_files, valid_files, output_names, deterministic=False
-):
+    config, metadata, train_files, valid_files, output_names, deterministic=False,
+    counters=None,
+):  # fmt: skip
     """Returns (training dataset, validation-loss dataset) for `model.fit`.
 
     `deterministic=True` fixes the element order (every worker of a
-    multi-worker job must build the same global batches)."""
+    multi-worker job must build the same global batches). `counters`: an
+    optional `(ShardReadCounter, SkipCounter)` of the training dataset."""
     from keras_hourglass.data.pipeline import make_dataset
 
     common = {
@@ -100,6 +102,7 @@ def make_datasets(
         shuffle_buffer=config.shuffle_buffer,
         seed=config.seed,
         deterministic=deterministic,
+        **dict(zip(("read_counter", "skip_counter"), counters or ())),
         **common,
     )
     valid = make_dataset(valid_files, training=False, deterministic=True, **common)
@@ -162,6 +165,8 @@ def train_single_machine(config, metadata, train_files, valid_files):
     from training.callbacks import build_callbacks
     from training.callbacks import choose_validation
     from training.callbacks import run_paths
+    from training.data_checks import TrainingDataCheck
+    from training.data_checks import training_counters
     from training.distribute import build_training_state
     from training.distribute import choose_strategy
     from training.distribute import set_precision_policy
@@ -184,27 +189,29 @@ def train_single_machine(config, metadata, train_files, valid_files):
     # A resumed run draws fresh shuffles and augmentations instead of
     # replaying the first batches of the run.
     keras.utils.set_random_seed(seed)
+    counters = training_counters(metadata)
     train, valid = make_datasets(
         replace(config, seed=seed), metadata, train_files, valid_files,
-        model.output_names,
+        model.output_names, counters=counters,
     )  # fmt: skip
+    data_check = TrainingDataCheck(*counters, config.max_dropped_fraction)
     build_training_state(model, strategy, train)
     validation = choose_validation(config, metadata, valid_files)
     callbacks, nan_guard, step_backup = build_callbacks(
         config, paths, validation, steps, resume_state
     )
+    callbacks = [data_check, *callbacks]  # first: it may stop the epoch
     start = (
         (resume_state or {}).get("epoch", 0),
         (resume_state or {}).get("steps_done", 0),
     )
     history = None
     calls = plan_fit_calls(*start, config.epochs, steps)
-    if not calls and os.path.exists(paths["final"]):
+    if not calls:
         print(
             f"nothing left to train: {paths['backup']} is at the end of epoch "
             f"{start[0]}; raise --epochs to train on"
         )
-        return None
     for call in calls:
         step_backup.start_fit_call(call["step_offset"])
         history = model.fit(
@@ -219,7 +226,9 @@ def train_single_machine(config, metadata, train_files, valid_files):
         )
         if nan_guard.stopped_on_nan:
             raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
-    finish_run(model, config, paths, metadata)
+    if calls:
+        print(data_check.final_report())
+    finish_run(model, config, paths, metadata, step_backup.global_step)
     return history
 
 
@@ -232,6 +241,7 @@ def restore_backup(model, paths, steps):
 
     state = read_backup(paths["backup"])
     if state is None:
+        trim_csv_log(paths["csv"], 0)  # rows of an attempt that left no backup
         return None
     if state["steps_per_epoch"] != steps:
         raise ConfigError(
@@ -248,23 +258,15 @@ def restore_backup(model, paths, steps):
     return state
 
 
-def finish_run(model, config, paths, metadata):
-    """Saves `final.keras` and exports the SavedModel to `run_dir/export/1`
-    (unless `config.export` is False). The backup stays: running the same
-    command again is then a no-op, and a larger --epochs continues the run
-    with its optimizer and learning-rate state."""
-    model.save(paths["final"])
-    print(f"saved {paths['final']}")
-    if not config.export:
-        return
-    from keras_hourglass.serving.export import export_saved_model
-    from keras_hourglass.serving.export import joint_set_from_metadata
+def finish_run(model, config, paths, metadata, global_step):
+    """Saves `final.keras` and exports `run_dir/export/1` (unless
+    `config.export` is False), each only if not already done and verified
+    (`training.run_completion`). The backup stays: running the same command
+    again is then a no-op, and a larger --epochs continues the run with its
+    optimizer and learning-rate state."""
+    from training.run_completion import finish_run as finish_missing_parts
 
-    version_dir = export_saved_model(
-        model, Path(config.run_dir) / "export", version=1,
-        joint_set=joint_set_from_metadata(metadata), overwrite=True,
-    )  # fmt: skip
-    print(f"exported {version_dir}")
+    return finish_missing_parts(model, config, paths, metadata, global_step)
 
 
 def main(argv=None):
@@ -277,6 +279,22 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     from training.distribute import is_chief_worker
+    from training.run_lock import lock_run_directory
+
+    # One program at a time writes to a run directory (the chief of a
+    # multi-worker job speaks for it).
+    lock = lock_run_directory if is_chief_worker() else lambda *_: nullcontext()
+    try:
+        with lock(config.run_dir, "training.train"):
+            return train_in_locked_run_dir(config, metadata, train_files, valid_files)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def train_in_locked_run_dir(config, metadata, train_files, valid_files):
+    """Writes the config and trains (single machine or multi-worker)."""
+    from training.distribute import is_chief_worker
     from training.distribute import is_multi_worker
 
     if is_chief_worker():
@@ -285,11 +303,7 @@ def main(argv=None):
         from training.multiworker import train_multi_worker
 
         return train_multi_worker(config, metadata, train_files, valid_files)
-    try:
-        return train_single_machine(config, metadata, train_files, valid_files)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return train_single_machine(config, metadata, train_files, valid_files)
 
 
 if __name__ == "__main__":

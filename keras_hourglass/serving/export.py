@@ -18,6 +18,7 @@ import keras
 
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.joint_sets import JointSet
+from keras_hourglass.saved_files import check_keras_archive
 from keras_hourglass.serving.deployment import write_deployment_files
 from keras_hourglass.serving.deployment import write_metadata_file
 from keras_hourglass.serving.deployment import write_warmup_requests
@@ -60,7 +61,9 @@ def find_keras_file(path):
 
 def load_keras_model(path):
     """Loads a `.keras` file or a run directory's model (safe mode)."""
-    keras_file = find_keras_file(path)
+    keras_file = check_keras_archive(
+        find_keras_file(path), advice="save it again, or rerun its training command"
+    )
     logger.info("loading %s", keras_file)
     return keras.saving.load_model(keras_file, compile=False)
 

@@ -1,0 +1,178 @@
+"""The end of a training run, done once and checked: final model, then export.
+
+`run_dir/completion.json` records each finished part only after it is
+written and verified, with the global step of the weights it holds:
+
+    {"training": {"global_step": 180, "epochs": 2},
+     "final_model": {"global_step": 180, "sha256": "...", "bytes": 5021},
+     "export": {"global_step": 180, "version_dir": "export/1"}}
+
+A rerun of the same command (after a crash at any point, `kill -9`
+included) restores the backup, trains what is left, then redoes only the
+parts that are missing, damaged, or hold older weights; a finished run
+trains and writes nothing. `final.keras` is written to a temporary file,
+checked to be a whole archive that reloads with the model's optimizer step,
+then renamed into place; its digest lets later runs find it damaged.
+
+Test hook (tests only): with `HOURGLASS_TEST_KILL_AT=<stage>` in the
+environment, the program SIGKILLs itself at that stage:
+
+    final-save   final.keras written to its temporary file, not yet in place
+    export       export/1 written, not yet verified or recorded
+"""
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import keras
+
+from keras_hourglass.saved_files import DamagedFileError
+from keras_hourglass.saved_files import check_keras_archive
+from training.atomic_files import file_sha256
+from training.atomic_files import write_text_atomically
+
+COMPLETION_FILE = "completion.json"
+KILL_HOOK_VARIABLE = "HOURGLASS_TEST_KILL_AT"
+EXPORT_VERSION = 1
+
+
+def kill_here_if_asked(stage):
+    """SIGKILLs this process when the test hook names `stage`."""
+    if os.environ.get(KILL_HOOK_VARIABLE) == stage:
+        sys.stdout.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def read_completion(run_dir):
+    """The run's completion record, {} when absent or unreadable (then every
+    part is redone: safe, as each part is verified before it is recorded)."""
+    path = Path(run_dir) / COMPLETION_FILE
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        print(f"warning: {path} is unreadable; checking every part of the run")
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def record_part(run_dir, part, details):
+    """Records `part` as finished (atomically); returns the whole record."""
+    record = read_completion(run_dir)
+    record[part] = details
+    path = Path(run_dir) / COMPLETION_FILE
+    write_text_atomically(path, json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def final_model_is_done(record, final_path, global_step):
+    """True when final.keras was recorded for `global_step` and its bytes
+    are still the ones recorded."""
+    done = record.get("final_model") or {}
+    if done.get("global_step") != global_step or not Path(final_path).is_file():
+        return False
+    if Path(final_path).stat().st_size != done.get("bytes"):
+        return False
+    return file_sha256(final_path) == done.get("sha256")
+
+
+def save_final_model(model, final_path, global_step):
+    """Writes `final_path` through a temporary file it checks first: a whole
+    archive that reloads with the model's optimizer step. Returns the
+    completion details for `global_step`."""
+    final_path = Path(final_path)
+    staging = final_path.with_name(f".{final_path.stem}.tmp.keras")
+    model.save(staging)
+    kill_here_if_asked("final-save")
+    check_keras_archive(staging, advice="the run will write it again")
+    loaded = keras.saving.load_model(staging)
+    expected = int(model.optimizer.iterations)
+    steps = int(loaded.optimizer.iterations) if loaded.optimizer else None
+    if steps != expected:
+        raise DamagedFileError(
+            f"{staging}: reloads with {steps} optimizer steps, not {expected}"
+        )
+    os.replace(staging, final_path)
+    return {
+        "global_step": global_step,
+        "sha256": file_sha256(final_path),
+        "bytes": final_path.stat().st_size,
+    }
+
+
+def export_problems(version_dir):
+    """What is missing from an export folder (empty when complete)."""
+    version_dir = Path(version_dir)
+    required = [
+        version_dir / "saved_model.pb",
+        version_dir / "variables" / "variables.index",
+        version_dir / "assets.extra" / "metadata.json",
+        version_dir.parent / "models.config",
+    ]
+    problems = [f"{path} is missing" for path in required if not path.is_file()]
+    if not list((version_dir / "variables").glob("variables.data-*")):
+        problems.append(f"{version_dir / 'variables'} holds no variables data")
+    return problems
+
+
+def verify_export(version_dir):
+    """Raises DamagedFileError unless the SavedModel folder is complete and
+    its graph and variables index parse."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    problems = export_problems(version_dir)
+    if not problems:
+        try:
+            saved_model_pb2.SavedModel().ParseFromString(
+                (Path(version_dir) / "saved_model.pb").read_bytes()
+            )
+            tf.train.load_checkpoint(str(Path(version_dir) / "variables" / "variables"))
+        except Exception as error:  # noqa: BLE001 (any parse failure: damaged)
+            problems.append(f"unreadable ({type(error).__name__}: {error})")
+    if problems:
+        raise DamagedFileError(f"{version_dir}: export incomplete: {problems}")
+
+
+def export_is_done(record, version_dir, global_step):
+    """True when the export was recorded for `global_step` and its files are
+    all still there."""
+    done = record.get("export") or {}
+    return done.get("global_step") == global_step and not export_problems(version_dir)
+
+
+def finish_run(model, config, paths, metadata, global_step):
+    """Saves `final.keras` and exports `run_dir/export/1` (unless
+    `config.export` is False), each only when not already done for
+    `global_step`; records each part once it is verified."""
+    from keras_hourglass.serving.export import export_saved_model
+    from keras_hourglass.serving.export import joint_set_from_metadata
+
+    run_dir = Path(config.run_dir)
+    details = {"global_step": global_step, "epochs": config.epochs}
+    record = record_part(run_dir, "training", details)
+    if final_model_is_done(record, paths["final"], global_step):
+        print(f"{paths['final']} is already saved (checked)")
+    else:
+        saved = save_final_model(model, paths["final"], global_step)
+        record = record_part(run_dir, "final_model", saved)
+        print(f"saved {paths['final']}")
+    if not config.export:
+        return record
+    version_dir = run_dir / "export" / str(EXPORT_VERSION)
+    if export_is_done(record, version_dir, global_step):
+        print(f"{version_dir} is already exported (checked)")
+        return record
+    export_saved_model(
+        model, run_dir / "export", version=EXPORT_VERSION,
+        joint_set=joint_set_from_metadata(metadata), overwrite=True,
+    )  # fmt: skip
+    kill_here_if_asked("export")
+    verify_export(version_dir)
+    exported = {"global_step": global_step, "version_dir": f"export/{EXPORT_VERSION}"}
+    print(f"exported {version_dir}")
+    return record_part(run_dir, "export", exported)
