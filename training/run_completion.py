@@ -90,8 +90,11 @@ def save_final_model(model, final_path, global_step):
     kill_here_if_asked("final-save")
     check_keras_archive(staging, advice="the run will write it again")
     loaded = keras.saving.load_model(staging)
-    expected = int(model.optimizer.iterations)
-    steps = int(loaded.optimizer.iterations) if loaded.optimizer else None
+    # convert_to_numpy: a MirroredVariable refuses int() directly.
+    expected = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    steps = loaded.optimizer and int(
+        keras.ops.convert_to_numpy(loaded.optimizer.iterations)
+    )
     if steps != expected:
         raise DamagedFileError(
             f"{staging}: reloads with {steps} optimizer steps, not {expected}"

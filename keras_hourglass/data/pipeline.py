@@ -2,7 +2,8 @@
 
 The chain (each step a small named function, graph ops only):
 
-    shards -> interleave records -> parse -> keep_usable_person (logged,
+    shards -> read each shard, counting records lost to damage (shard_reads)
+    -> interleave records -> parse -> keep_usable_person (logged,
     counted skips) -> prepare_training_example (decode the crop region, one
     affine warp, augment, render heatmaps) -> ignore_errors ->
     count_undecodable -> batch -> to_keras_batch -> prefetch
