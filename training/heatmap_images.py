@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_hourglass.heatmaps import decode_heatmaps
+from keras_hourglass.inference import heatmap_coords_to_input
 
 JOINT_COLOUR = np.array([1.0, 0.2, 0.2], dtype=np.float32)
 BONE_COLOUR = np.array([0.2, 1.0, 0.2], dtype=np.float32)
@@ -43,9 +44,8 @@ def overlay_prediction(image, heatmaps, skeleton):
     heat = upsample_nearest(peak, size)[..., None] * np.array([1.0, 0.8, 0.0])
     canvas = np.clip(0.6 * image + 0.6 * heat, 0.0, 1.0).astype(np.float32)
     coords, _ = decode_heatmaps(heatmaps[None])
-    # Heatmap px to input px, pixel centres at integers on both grids.
-    ratio = size / heatmaps.shape[0]
-    points = (keras.ops.convert_to_numpy(coords)[0] + 0.5) * ratio - 0.5
+    coords = keras.ops.convert_to_numpy(coords)[0]
+    points = np.asarray(heatmap_coords_to_input(coords, size, heatmaps.shape[0]))
     for first, second in skeleton:
         draw_segment(canvas, points[first], points[second], BONE_COLOUR)
     for point in points:

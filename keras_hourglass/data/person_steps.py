@@ -17,8 +17,9 @@ from keras_hourglass.data.augment import scale_colours
 from keras_hourglass.data.augment import warp_image
 from keras_hourglass.data.tfrecords import check_person
 from keras_hourglass.heatmaps import render_heatmaps
-from keras_hourglass.transforms import crop_box_from_person
-from keras_hourglass.transforms import crop_matrix
+from keras_hourglass.transforms import (
+    person_crop_matrix as transforms_person_crop_matrix,
+)
 from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import swap_left_right
 from keras_hourglass.transforms import transform_points
@@ -121,11 +122,11 @@ def crop_person_image(person, matrix, input_size, skip_counter):
 
 def person_crop_matrix(person, input_size, augmentation):
     """Returns the original -> input px matrix for a person and augmentation."""
-    crop_center, crop_scale = crop_box_from_person(person["center"], person["scale"])
-    return crop_matrix(
-        crop_center,
-        crop_scale * augmentation["scale_multiplier"],
+    return transforms_person_crop_matrix(
+        person["center"],
+        person["scale"],
         input_size,
+        augmentation["scale_multiplier"],
         augmentation["rotation"],
         augmentation["flip"],
     )

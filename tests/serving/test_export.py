@@ -13,7 +13,7 @@ from keras_hourglass.inference import predict_keypoints
 from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.model import build_stacked_hourglass
 from keras_hourglass.serving.deployment import read_warmup_requests
-from keras_hourglass.serving.inputs import box_from_person
+from keras_hourglass.transforms import box_from_person
 from keras_hourglass.transforms import crop_box_from_person
 from keras_hourglass.transforms import crop_matrix
 from tests.serving_helpers import export_tiny_model
