@@ -20,10 +20,12 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.run_directory import find_keras_file
 from keras_hourglass.inference import flip_test_heatmaps
 from keras_hourglass.inference import heatmaps_to_image_keypoints
 from keras_hourglass.inference import model_heatmaps
 from keras_hourglass.model import stack_index_of_output
+from keras_hourglass.serving.export import load_keras_model
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,6 @@ def load_heatmap_model(path):
         raise EvaluationInputError(f"{path}: no such model file or directory")
     if is_saved_model_dir(path):
         return load_saved_model(path)
-    from keras_hourglass.serving.export import find_keras_file
-    from keras_hourglass.serving.export import load_keras_model
-
     try:
         keras_file = find_keras_file(path)
         model = load_keras_model(keras_file)

@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from evaluation.run_directory import load_run_model
 from keras_hourglass.joint_sets import JointSet
+from keras_hourglass.joint_sets import builtin_joint_set
+from keras_hourglass.joint_sets import joint_set_from_metadata
 from keras_hourglass.serving.client import RestClient
 from keras_hourglass.serving.deployment import read_export_metadata
-from keras_hourglass.serving.export import builtin_joint_set
-from keras_hourglass.serving.export import joint_set_for_run
-from keras_hourglass.serving.export import joint_set_from_metadata
-from keras_hourglass.serving.export import load_keras_model
-from keras_hourglass.serving.signatures import build_metadata
+from keras_hourglass.serving.signatures import build_export_metadata
 from keras_hourglass.serving.signatures import make_keypoints_function
 
 
@@ -69,10 +68,8 @@ class KerasPredictor:
     """Runs a `.keras` model through the same graph functions as the export."""
 
     def __init__(self, model_path, flip_test=True):
-        model = load_keras_model(model_path)
-        num_joints = int(model.outputs[-1].shape[-1])
-        self.joint_set = joint_set_for_run(model_path, num_joints)
-        metadata = build_metadata(model, self.joint_set, flip_test)
+        model, self.joint_set = load_run_model(model_path)
+        metadata = build_export_metadata(model, self.joint_set, flip_test)
         self.function = tf.function(make_keypoints_function(model, metadata))
 
     def predict(self, encoded_images, boxes):

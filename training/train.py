@@ -257,8 +257,8 @@ def finish_run(model, config, paths, metadata):
     print(f"saved {paths['final']}")
     if not config.export:
         return
+    from keras_hourglass.joint_sets import joint_set_from_metadata
     from keras_hourglass.serving.export import export_saved_model
-    from keras_hourglass.serving.export import joint_set_from_metadata
 
     version_dir = export_saved_model(
         model, Path(config.run_dir) / "export", version=1,

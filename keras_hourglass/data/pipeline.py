@@ -13,6 +13,7 @@ The chain (each step a small named function, graph ops only):
 
 import tensorflow as tf
 
+from keras_hourglass.data.metadata import list_shard_files
 from keras_hourglass.data.person_steps import crop_person_image
 from keras_hourglass.data.person_steps import keep_usable_person
 from keras_hourglass.data.person_steps import person_crop_matrix
@@ -22,28 +23,7 @@ from keras_hourglass.data.skips import count_undecodable
 from keras_hourglass.data.tfrecords import parse_person
 
 AUTOTUNE = tf.data.AUTOTUNE
-__all__ = ["SkipCounter", "list_shard_files", "make_dataset", "make_eval_dataset"]
-
-
-def list_shard_files(file_patterns):
-    """Expands glob patterns into a sorted list of shard paths.
-
-    Raises:
-        FileNotFoundError: a pattern matches no file.
-        ValueError: a shard is empty (0 bytes, so it holds no record).
-    """
-    if isinstance(file_patterns, str):
-        file_patterns = [file_patterns]
-    files = []
-    for pattern in file_patterns:
-        matches = sorted(tf.io.gfile.glob(str(pattern)))
-        if not matches:
-            raise FileNotFoundError(f"no TFRecord shard matches {pattern!r}")
-        for path in matches:
-            if tf.io.gfile.stat(path).length == 0:
-                raise ValueError(f"TFRecord shard {path!r} is empty")
-        files.extend(matches)
-    return files
+__all__ = ["SkipCounter", "make_dataset", "make_eval_dataset"]
 
 
 def read_records(files, *, shuffle_files, deterministic, cache, seed):
