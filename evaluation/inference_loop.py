@@ -20,6 +20,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.predictors import latest_version_dir
 from evaluation.run_directory import find_keras_file
 from keras_hourglass.inference import flip_test_heatmaps
 from keras_hourglass.inference import heatmaps_to_image_keypoints
@@ -71,8 +72,6 @@ def is_saved_model_dir(path):
 
 def load_saved_model(path):
     """Wraps the `heatmaps` signature of an export as a `HeatmapModel`."""
-    from evaluation.predictors import latest_version_dir
-
     version_dir = latest_version_dir(path)
     signatures = tf.saved_model.load(str(version_dir)).signatures
     if "heatmaps" not in signatures:

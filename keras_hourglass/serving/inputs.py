@@ -18,8 +18,8 @@ crop as training and evaluation. So a person stored with centre c and scale s
 
 import tensorflow as tf
 
-from keras_hourglass.data.augment import looks_like_complete_image
-from keras_hourglass.data.augment import warp_image
+from keras_hourglass.data.decode import looks_like_complete_image
+from keras_hourglass.data.decode import warp_image
 from keras_hourglass.transforms import person_crop_matrix
 from keras_hourglass.transforms import person_from_box
 

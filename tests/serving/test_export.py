@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_hourglass.data.augment import warp_image
+from keras_hourglass.data.decode import warp_image
 from keras_hourglass.inference import predict_keypoints
 from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.model import build_stacked_hourglass
