@@ -198,7 +198,7 @@ def run_evaluation(config, model=None, heatmap_source=None):
     from evaluation.inference_loop import collect_predictions
     from evaluation.inference_loop import load_heatmap_model
     from evaluation.inference_loop import model_heatmap_source
-    from keras_hourglass.serving.export import joint_set_from_metadata
+    from keras_hourglass.joint_sets import joint_set_from_metadata
 
     metadata = load_dataset_metadata(config.data)
     joint_set = joint_set_from_metadata(metadata)

@@ -5,7 +5,6 @@ import pytest
 import skimage.io
 
 from evaluation import plots
-from evaluation.joint_sets import MPII
 from keras_hourglass.joint_sets import MPII_16
 
 SIZE = 32
@@ -22,12 +21,12 @@ def check_written(paths):
 
 def test_group_curves_average_each_groups_joints():
     curve = np.tile(np.arange(16, dtype=float), (3, 1))
-    grouped = plots.group_curves(curve, MPII.groups, MPII.joint_names)
+    grouped = plots.group_curves(curve, MPII_16.metric_groups, MPII_16.joint_names)
     assert list(grouped)[:2] == ["Head", "Shoulder"]
     np.testing.assert_allclose(grouped["Head"], 9.0)
     np.testing.assert_allclose(grouped["Shoulder"], 12.5)
     np.testing.assert_allclose(grouped["Total"], 7.5)
-    assert len(plots.group_curves(curve, (), MPII.joint_names)) == 16
+    assert len(plots.group_curves(curve, (), MPII_16.joint_names)) == 16
 
 
 def test_accuracy_curves_of_two_models(tmp_path):
@@ -38,8 +37,8 @@ def test_accuracy_curves_of_two_models(tmp_path):
         plots.plot_accuracy_curves(
             thresholds,
             curves,
-            MPII.groups,
-            MPII.joint_names,
+            MPII_16.metric_groups,
+            MPII_16.joint_names,
             "PCKh",
             tmp_path / "curves",
         )  # fmt: skip
