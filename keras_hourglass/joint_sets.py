@@ -244,3 +244,13 @@ def joint_names_from_columns(columns, reserved=("center", "bbox")):
             f"joint columns need both <joint>_x and <joint>_y; incomplete: {lonely}"
         )
     return tuple(x_names)
+
+
+def numbered_joint_set(num_joints):
+    """Returns the built-in set with `num_joints` joints, or numbered joints
+    without a skeleton when there is none."""
+    try:
+        return builtin_joint_set(num_joints)
+    except ValueError:
+        names = tuple(f"joint{index}" for index in range(num_joints))
+        return JointSet("custom", names, (), ())
