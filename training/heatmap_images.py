@@ -72,12 +72,15 @@ class HeatmapImageSummary(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if len(self.images) == 0:
             return
-        outputs = self.model.predict(self.images, verbose=0)
+        # Called directly, not `predict`: see `pckh_validation.predict_in_batches`.
+        outputs = self.model(self.images, training=False)
         last = outputs[-1] if isinstance(outputs, list | tuple) else outputs
         drawn = np.stack(
             [
                 overlay_prediction(image, heatmaps, self.skeleton)
-                for image, heatmaps in zip(self.images, np.asarray(last))
+                for image, heatmaps in zip(
+                    self.images, keras.ops.convert_to_numpy(last)
+                )
             ]
         )
         if self._writer is None:

@@ -34,7 +34,7 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from training.flags import parse_config
 from training.multiworker import run_custom_loop
-from training.train import read_dataset
+from training.builders import read_dataset
 config = parse_config(sys.argv[1:])
 metadata, train_files, valid_files = read_dataset(config)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -73,7 +73,7 @@ def initial_trainable_weights(flags):
     import keras
 
     from training.flags import parse_config
-    from training.train import build_model
+    from training.builders import build_model
 
     config = parse_config(flags + ["--run-dir", "unused"])
     keras.utils.set_random_seed(config.seed)
