@@ -6,6 +6,8 @@ multi-worker custom loop (`training.multiworker`), so that they train the same
 network on the same batches.
 """
 
+from pathlib import Path
+
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
 from keras_hourglass.data.pipeline import make_dataset
@@ -16,11 +18,25 @@ from training.distribute import make_optimizer
 from training.distribute import wrap_optimizer_for_precision
 
 
+def check_data_dir(config):
+    """Raises `ConfigError` when the data directory or its metadata is missing."""
+    data_dir = Path(config.data_dir)
+    if not data_dir.is_dir():
+        raise ConfigError(
+            f"data directory {data_dir} does not exist; make shards first, e.g. "
+            f"python -m training.make_tfrecords --format synthetic --out {data_dir}"
+        )
+    if not (data_dir / "dataset.json").is_file():
+        raise ConfigError(f"{data_dir} has no dataset.json (not a shard directory)")
+
+
 def read_dataset(config):
     """Returns (metadata, train files, valid files) of `config.data_dir`.
 
-    Raises ConfigError when a split is missing or empty.
+    Raises ConfigError when the directory, its metadata or a split is missing,
+    or a split is empty.
     """
+    check_data_dir(config)
     try:
         metadata = read_metadata(config.data_dir)
         train_files = split_files(metadata, "train")

@@ -128,8 +128,7 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
     with strategy.scope():
         model = compile_model(build_model(config, metadata["num_joints"]), config)
         model.optimizer.build(model.trainable_variables)
-        resume_state = restore_backup(model, paths, steps)
-    resume_state = resume_state or {}
+        resume_state = restore_backup(model, paths, steps) or {}
     done = resume_state.get("global_step", 0)
 
     def make_global_dataset():

@@ -13,6 +13,11 @@ see `training.callbacks`). Running the same command after a crash (even
 (`training.resume`). Validation is PCKh@0.5, or torso PCK@0.2 on data
 without head boxes (LSP). With `TF_CONFIG` set the run is one worker of a
 multi-machine job (`training.multiworker`).
+
+The config reaches `fit` in one pass down this file: flags -> `TrainConfig`
+(`training.flags`, `training.config`) -> dataset files, model, optimizer and
+input pipelines (`training.builders`) -> callbacks (`training.callbacks`) ->
+`model.fit`, once per `training.resume.plan_fit_calls` entry.
 """
 
 import logging
@@ -38,7 +43,6 @@ from training.callbacks import build_callbacks  # noqa: E402
 from training.callbacks import choose_validation  # noqa: E402
 from training.callbacks import run_paths  # noqa: E402
 from training.config import ConfigError  # noqa: E402
-from training.config import check_data_dir  # noqa: E402
 from training.config import check_replica_batch  # noqa: E402
 from training.config import save_config  # noqa: E402
 from training.distribute import build_training_state  # noqa: E402
@@ -70,8 +74,8 @@ def train_single_machine(config, metadata, train_files, valid_files):
     with strategy.scope():
         model = compile_model(build_model(config, metadata["num_joints"]), config)
         # Optimizer slots created by the restore must live in the scope too.
-        resume_state = restore_backup(model, paths, steps)
-    seed = config.seed + (resume_state or {}).get("global_step", 0)
+        resume_state = restore_backup(model, paths, steps) or {}
+    seed = config.seed + resume_state.get("global_step", 0)
     # A resumed run draws fresh shuffles and augmentations instead of
     # replaying the first batches of the run.
     keras.utils.set_random_seed(seed)
@@ -84,10 +88,7 @@ def train_single_machine(config, metadata, train_files, valid_files):
     callbacks, nan_guard, step_backup = build_callbacks(
         config, paths, validation, steps, resume_state
     )
-    start = (
-        (resume_state or {}).get("epoch", 0),
-        (resume_state or {}).get("steps_done", 0),
-    )
+    start = (resume_state.get("epoch", 0), resume_state.get("steps_done", 0))
     history = None
     calls = plan_fit_calls(*start, config.epochs, steps)
     if not calls and os.path.exists(paths["final"]):
@@ -134,16 +135,11 @@ def main(argv=None):
     """Parses flags, writes the config and trains; returns the History."""
     config = parse_config(argv)
     try:
-        check_data_dir(config)
         metadata, train_files, valid_files = read_dataset(config)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    if is_chief_worker():
-        save_config(config, os.path.join(config.run_dir, "config.json"))
-    if is_multi_worker():
-        return train_multi_worker(config, metadata, train_files, valid_files)
-    try:
+        if is_chief_worker():
+            save_config(config, os.path.join(config.run_dir, "config.json"))
+        if is_multi_worker():
+            return train_multi_worker(config, metadata, train_files, valid_files)
         return train_single_machine(config, metadata, train_files, valid_files)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -72,8 +72,8 @@ def initial_trainable_weights(flags):
     builder), before any step."""
     import keras
 
-    from training.flags import parse_config
     from training.builders import build_model
+    from training.flags import parse_config
 
     config = parse_config(flags + ["--run-dir", "unused"])
     keras.utils.set_random_seed(config.seed)
