@@ -13,7 +13,6 @@ import pytest
 
 from tests.train_helpers import PROJECT_ROOT
 from tests.train_helpers import TINY_MODEL_FLAGS
-from tests.train_helpers import make_synthetic_shards
 from tests.train_helpers import subprocess_environment
 
 RUN_FLAGS = [
@@ -82,10 +81,12 @@ def initial_trainable_weights(flags):
 
 
 @pytest.mark.slow
-def test_two_workers_match_one_process_on_the_same_global_batches(tmp_path):
+def test_two_workers_match_one_process_on_the_same_global_batches(
+    tiny_shards, tmp_path
+):
     import keras
 
-    data_dir = make_synthetic_shards(tmp_path / "data", count=16, val_count=4)
+    data_dir = tiny_shards
     flags = TINY_MODEL_FLAGS + RUN_FLAGS + ["--data-dir", str(data_dir)]
     addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     workers = [
