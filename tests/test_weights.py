@@ -149,10 +149,10 @@ def test_uint8_images_through_the_serving_crop_give_the_pytorch_heatmaps(
 ):
     """Our serving path (encoded image -> decode -> crop -> /255) feeds the
     network what the port feeds it (RGB image / 255, channels last)."""
-    from keras_hourglass.transforms import box_from_person
     from keras_hourglass.serving.inputs import crop_encoded_images
     from keras_hourglass.transforms import CROP_CENTER_SHIFT_Y
     from keras_hourglass.transforms import CROP_SCALE_FACTOR
+    from keras_hourglass.transforms import box_from_person
 
     model, _ = converted
     images = torch_outputs["images"]
