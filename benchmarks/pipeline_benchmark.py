@@ -1,14 +1,22 @@
-"""Measures training-pipeline throughput and prints it as JSON.
+"""Measures training-pipeline throughput per crop method and prints it as JSON.
 
 Shards hold real-sized JPEGs: the shared MPII samples (854x480 and 1280x720)
 repeated, or, when `../shared/data` is absent, synthesized 1280x720 JPEGs.
 Every sample is a 256x256 crop with full augmentation and 16 heatmaps.
 
-    python -m benchmarks.pipeline_benchmark --batches 40 --batch-size 16
+The crop methods (`make_dataset(crop_method=...)`) are timed in the same run,
+in alternating rounds, so a machine shared with other work slows them alike.
+Per core figures: samples/s divided by the cores this process may use, and
+samples per CPU-second the process spent (user + system, all threads), which
+is what one fully busy core would deliver and moves little with load from
+other processes.
+
+    python -m benchmarks.pipeline_benchmark --batches 10 --rounds 4
 """
 
 import argparse
 import json
+import os
 import resource
 import tempfile
 import time
@@ -86,10 +94,8 @@ def write_shards(directory, people, repeats, num_shards):
     return str(Path(directory) / "train-*.tfrecord")
 
 
-def measure(pattern, batch_size, batches, warmup_batches):
-    """Returns samples per second over `batches` batches after a warm-up."""
-    skip_counter = SkipCounter()
-    dataset = make_dataset(
+def make_benchmark_dataset(pattern, batch_size, crop_method):
+    return make_dataset(
         pattern,
         16,
         MPII_FLIP_PAIRS,
@@ -98,43 +104,89 @@ def measure(pattern, batch_size, batches, warmup_batches):
         output_names=["stack_1", "stack_2"],
         repeat=True,
         seed=0,
-        skip_counter=skip_counter,
+        crop_method=crop_method,
+        skip_counter=SkipCounter(),
     )
+
+
+def time_batches(dataset, batches, warmup_batches):
+    """Returns `(wall seconds, process CPU seconds)` for `batches` batches
+    from a fresh iterator after `warmup_batches`. The iterator is dropped
+    afterwards so its prefetching stops before another method is timed."""
     iterator = iter(dataset)
     for _ in range(warmup_batches):
         next(iterator)
-    start = time.perf_counter()
-    for _ in tqdm(range(batches), desc="batches"):
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(batches):
         next(iterator)
-    elapsed = time.perf_counter() - start
-    return batch_size * batches / elapsed, skip_counter.as_dict()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    del iterator
+    return wall, cpu
+
+
+def measure(pattern, methods, batch_size, batches, warmup_batches, rounds):
+    """Times each crop method for `rounds` alternating rounds; returns
+    {method: figures}."""
+    datasets = {
+        method: make_benchmark_dataset(pattern, batch_size, method)
+        for method in methods
+    }
+    totals = {method: [0.0, 0.0] for method in methods}
+    for _ in tqdm(range(rounds), desc="rounds"):
+        for method in methods:
+            wall, cpu = time_batches(datasets[method], batches, warmup_batches)
+            totals[method][0] += wall
+            totals[method][1] += cpu
+    cores = len(os.sched_getaffinity(0))
+    samples = batch_size * batches * rounds
+    return {
+        method: {
+            "samples_per_second": round(samples / wall, 1),
+            "samples_per_second_per_core": round(samples / wall / cores, 1),
+            "samples_per_cpu_second": round(samples / cpu, 1),
+        }
+        for method, (wall, cpu) in totals.items()
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--batches", type=int, default=10, help="per round")
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--warmup-batches", type=int, default=5)
+    parser.add_argument("--warmup-batches", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=16)
+    parser.add_argument("--crop-methods", nargs="+", default=["reference", "scaled"])
     args = parser.parse_args()
     use_real = SHARED_SAMPLES.is_dir()
     people = list(real_people() if use_real else synthetic_people())
     with tempfile.TemporaryDirectory() as directory:
         pattern = write_shards(directory, people, args.repeats, num_shards=4)
-        samples_per_second, skips = measure(
-            pattern, args.batch_size, args.batches, args.warmup_batches
+        results = measure(
+            pattern,
+            args.crop_methods,
+            args.batch_size,
+            args.batches,
+            args.warmup_batches,
+            args.rounds,
         )
     # ru_maxrss is in kilobytes on Linux.
     peak_megabytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    first, last = args.crop_methods[0], args.crop_methods[-1]
     report = {
-        "samples_per_second": round(samples_per_second, 1),
+        "results": results,
+        f"{last}_over_{first}": {
+            key: round(results[last][key] / results[first][key], 2)
+            for key in results[first]
+        },
+        "cores": len(os.sched_getaffinity(0)),
         "peak_memory_mb": round(peak_megabytes, 1),
         "images": "shared MPII samples" if use_real else "synthetic 1280x720 JPEG",
         "batch_size": args.batch_size,
-        "batches": args.batches,
+        "batches_per_round": args.batches,
+        "rounds": args.rounds,
         "input_size": 256,
         "heatmaps": 16,
-        "skipped": skips,
     }
     print(json.dumps(report, indent=2))
 

@@ -22,6 +22,7 @@ from keras_hourglass.skips import count_undecodable
 from keras_hourglass.tfrecords import parse_person
 
 AUTOTUNE = tf.data.AUTOTUNE
+CROP_METHODS = ("scaled", "reference")
 __all__ = ["SkipCounter", "list_shard_files", "make_dataset", "make_eval_dataset"]
 
 
@@ -103,6 +104,7 @@ def make_dataset(
     scale_factor=0.25,
     flip_probability=0.5,
     color_range=(0.6, 1.4),
+    crop_method="scaled",
     deterministic=False,
     cache=False,
     repeat=False,
@@ -125,6 +127,11 @@ def make_dataset(
         rotation_degrees, rotation_probability, scale_factor,
         flip_probability, color_range: augmentation ranges; see
             `keras_hourglass.augment`.
+        crop_method: str. "scaled" decodes JPEG crop regions at a reduced
+            DCT scale when they span at least twice the input size, and
+            skips the projective warp for unrotated crops; "reference"
+            decodes at full resolution and warps every crop (the original
+            path, about half the samples per core). Defaults to "scaled".
         deterministic: bool. Interleave shards in a reproducible order.
         cache: bool. Cache the raw records in memory after the first pass.
         repeat: bool. Repeat forever (new augmentations every pass).
@@ -137,6 +144,10 @@ def make_dataset(
         A dataset of `(images float32 [B, S, S, 3] in [0, 1],
         {name: float32 [B, h, w, K]}, {name: float32 [B, K]})`.
     """
+    if crop_method not in CROP_METHODS:
+        raise ValueError(
+            f"crop_method must be one of {CROP_METHODS}, not {crop_method!r}"
+        )
     skip_counter = skip_counter or SkipCounter()
     files = list_shard_files(file_patterns)
     augmentation = None
@@ -155,6 +166,7 @@ def make_dataset(
         "output_size": output_size,
         "sigma": sigma,
         "augmentation": augmentation,
+        "crop_method": crop_method,
     }
     records = read_records(
         files,
