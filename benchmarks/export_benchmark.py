@@ -26,9 +26,9 @@ use_program_defaults()  # before TensorFlow loads
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_hourglass.export import export_saved_model  # noqa: E402
 from keras_hourglass.model import build_stacked_hourglass  # noqa: E402
-from keras_hourglass.serving_deployment import warmup_jpeg  # noqa: E402
+from keras_hourglass.serving.deployment import warmup_jpeg  # noqa: E402
+from keras_hourglass.serving.export import export_saved_model  # noqa: E402
 
 
 def parse_arguments(argv=None):

@@ -26,9 +26,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from keras_hourglass.pipeline import SkipCounter
-from keras_hourglass.pipeline import make_dataset
-from keras_hourglass.tfrecords import serialize_person
+from keras_hourglass.data.pipeline import SkipCounter
+from keras_hourglass.data.pipeline import make_dataset
+from keras_hourglass.data.tfrecords import serialize_person
 
 SHARED_SAMPLES = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "mpii_samples"

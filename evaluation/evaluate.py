@@ -109,7 +109,7 @@ def parse_config(argv=None):
 
 def load_dataset_metadata(data_path):
     """Returns the dataset's metadata dict; a clear error when it is missing."""
-    from keras_hourglass.shards import read_metadata
+    from keras_hourglass.data.shards import read_metadata
 
     try:
         return read_metadata(data_path)
@@ -122,9 +122,9 @@ def load_dataset_metadata(data_path):
 
 def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0):
     """Returns `(dataset, skip_counter, expected people)` for one split."""
-    from keras_hourglass.pipeline import SkipCounter
-    from keras_hourglass.pipeline import make_eval_dataset
-    from keras_hourglass.shards import split_files
+    from keras_hourglass.data.pipeline import SkipCounter
+    from keras_hourglass.data.pipeline import make_eval_dataset
+    from keras_hourglass.data.shards import split_files
 
     try:
         files = split_files(metadata, split)
@@ -192,7 +192,7 @@ def run_evaluation(config, model=None, heatmap_source=None):
     from evaluation.inference_loop import collect_predictions
     from evaluation.inference_loop import load_heatmap_model
     from evaluation.inference_loop import model_heatmap_source
-    from keras_hourglass.export import joint_set_from_metadata
+    from keras_hourglass.serving.export import joint_set_from_metadata
 
     metadata = load_dataset_metadata(config.data)
     joint_set = joint_set_from_metadata(metadata)

@@ -114,8 +114,8 @@ def load_heatmap_model(path):
         raise EvaluationInputError(f"{path}: no such model file or directory")
     if is_saved_model_dir(path):
         return load_saved_model(path)
-    from keras_hourglass.export import find_keras_file
-    from keras_hourglass.export import load_keras_model
+    from keras_hourglass.serving.export import find_keras_file
+    from keras_hourglass.serving.export import load_keras_model
 
     try:
         keras_file = find_keras_file(path)

@@ -2,7 +2,7 @@
 SavedModel export, a `.keras` model (or run directory) and a TF Serving URL.
 
 Each has `predict(encoded_images, boxes) -> (keypoints [N, K, 2], scores
-[N, K])` and a `joint_set`; boxes follow `keras_hourglass.serving_inputs`
+[N, K])` and a `joint_set`; boxes follow `keras_hourglass.serving.inputs`
 ((x, y, w, h), pixel edges at integers; zeros: the whole image).
 """
 
@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_hourglass.client import RestClient
-from keras_hourglass.export import builtin_joint_set
-from keras_hourglass.export import joint_set_for_run
-from keras_hourglass.export import joint_set_from_metadata
-from keras_hourglass.export import load_keras_model
 from keras_hourglass.joint_sets import JointSet
-from keras_hourglass.serving_deployment import read_export_metadata
-from keras_hourglass.serving_signatures import build_metadata
-from keras_hourglass.serving_signatures import make_keypoints_function
+from keras_hourglass.serving.client import RestClient
+from keras_hourglass.serving.deployment import read_export_metadata
+from keras_hourglass.serving.export import builtin_joint_set
+from keras_hourglass.serving.export import joint_set_for_run
+from keras_hourglass.serving.export import joint_set_from_metadata
+from keras_hourglass.serving.export import load_keras_model
+from keras_hourglass.serving.signatures import build_metadata
+from keras_hourglass.serving.signatures import make_keypoints_function
 
 
 def latest_version_dir(model_dir):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from keras_hourglass.tfrecords import serialize_person
+from keras_hourglass.data.tfrecords import serialize_person
 
 MPII_FLIP_PAIRS = [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)]
 LSP_FLIP_PAIRS = [(0, 5), (1, 4), (2, 3), (6, 11), (7, 10), (8, 9)]

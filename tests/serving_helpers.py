@@ -19,8 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_hourglass.export import export_saved_model
 from keras_hourglass.model import build_stacked_hourglass
+from keras_hourglass.serving.export import export_saved_model
 
 
 def tiny_model(n_stacks=2, seed=0):

@@ -55,8 +55,8 @@ def main(argv=None):
     """Runs the export; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
-    from keras_hourglass.export import export_saved_model
-    from keras_hourglass.export import export_tflite
+    from keras_hourglass.serving.export import export_saved_model
+    from keras_hourglass.serving.export import export_tflite
 
     try:
         version_dir = export_saved_model(

@@ -24,11 +24,11 @@ import logging
 import sys
 from pathlib import Path
 
-from keras_hourglass import datasets
-from keras_hourglass import shards
-from keras_hourglass.datasets_synthetic import DEFAULT_JPEG_QUALITY
-from keras_hourglass.datasets_synthetic import DEFAULT_SYNTHETIC_COUNT
-from keras_hourglass.datasets_synthetic import DEFAULT_SYNTHETIC_VAL_COUNT
+from keras_hourglass.data import formats
+from keras_hourglass.data import shards
+from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY
+from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT
+from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 
 FORMATS = ("mpii", "lsp", "coco", "csv", "synthetic")
@@ -44,7 +44,7 @@ def build_parser():
     add("--images", help="image folder (csv: base of relative paths)")
     add("--name", help="dataset name in dataset.json (default: the format)")
     add("--mpii-valid-gt", help="detections_our_format.mat: head boxes for valid")
-    add("--lsp-flag-meaning", choices=datasets.LSP_FLAG_MEANINGS, default="visible",
+    add("--lsp-flag-meaning", choices=formats.LSP_FLAG_MEANINGS, default="visible",
         help="visible: LSPET (1 = labelled, visible); occluded: LSP")  # fmt: skip
     add("--valid-annotations", help="coco: the validation annotation file")
     add("--valid-images", help="coco: validation image folder (default --images)")
@@ -73,13 +73,13 @@ def read_records(args, skip_log):
         val_count = args.val_count
         if val_count is None:
             val_count = DEFAULT_SYNTHETIC_VAL_COUNT
-        records = datasets.iterate_synthetic_records(
+        records = formats.iterate_synthetic_records(
             args.seed, args.count, val_count, skip_log, args.jpeg_quality
         )
-        return records, args.count + val_count, datasets.synthetic_joint_set()
+        return records, args.count + val_count, formats.synthetic_joint_set()
     _require(args, "annotations")
     if args.format == "csv":
-        records, log, joint_set = datasets.read_keypoint_csv(
+        records, log, joint_set = formats.read_keypoint_csv(
             args.annotations, args.images, args.flip_pairs,
             args.val_count, args.val_fraction,
         )  # fmt: skip
@@ -87,19 +87,19 @@ def read_records(args, skip_log):
         return records, len(records), joint_set
     _require(args, "images")
     if args.format == "mpii":
-        records, log = datasets.read_mpii(
+        records, log = formats.read_mpii(
             args.annotations, args.images, args.mpii_valid_gt
         )
     elif args.format == "lsp":
-        records, log = datasets.read_lsp(
+        records, log = formats.read_lsp(
             args.annotations, args.images, args.lsp_flag_meaning,
             args.val_count, args.val_fraction,
         )  # fmt: skip
     else:
-        records, log = datasets.read_coco(args.annotations, args.images, "train")
+        records, log = formats.read_coco(args.annotations, args.images, "train")
         if args.valid_annotations:
             valid_images = args.valid_images or args.images
-            valid, valid_log = datasets.read_coco(
+            valid, valid_log = formats.read_coco(
                 args.valid_annotations, valid_images, "valid"
             )
             records, log = records + valid, _merged(log, valid_log)
@@ -148,7 +148,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
     out_dir = prepare_output_folder(args.out, args.overwrite)
-    skip_log = datasets.SkipLog()
+    skip_log = formats.SkipLog()
     records, total, joint_set = read_records(args, skip_log)
     spools = shards.spool_records(records, out_dir, skip_log, total=total)
     splits = {}

@@ -16,8 +16,8 @@ from tqdm import tqdm
 
 from evaluation.metrics import normalized_distances
 from evaluation.metrics import percent_correct
+from keras_hourglass.data.pipeline import make_eval_dataset
 from keras_hourglass.heatmaps import decode_heatmaps
-from keras_hourglass.pipeline import make_eval_dataset
 from keras_hourglass.transforms import invert_affine
 from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import transform_points

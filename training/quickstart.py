@@ -132,7 +132,7 @@ def export(paths, just_trained):
         else:
             print(f"reusing the SavedModel {paths['export']}")
         return
-    from keras_hourglass.export import export_saved_model
+    from keras_hourglass.serving.export import export_saved_model
 
     print(f"== exporting {paths['final']}")
     export_saved_model(paths["final"], paths["export"].parent, version=1)

@@ -39,8 +39,8 @@ def read_dataset(config):
 
     Raises ConfigError when a split is missing or empty.
     """
-    from keras_hourglass.shards import read_metadata
-    from keras_hourglass.shards import split_files
+    from keras_hourglass.data.shards import read_metadata
+    from keras_hourglass.data.shards import split_files
 
     try:
         metadata = read_metadata(config.data_dir)
@@ -76,7 +76,7 @@ def make_datasets(
 
     `deterministic=True` fixes the element order (every worker of a
     multi-worker job must build the same global batches)."""
-    from keras_hourglass.pipeline import make_dataset
+    from keras_hourglass.data.pipeline import make_dataset
 
     common = {
         "num_joints": metadata["num_joints"],
@@ -257,8 +257,8 @@ def finish_run(model, config, paths, metadata):
     print(f"saved {paths['final']}")
     if not config.export:
         return
-    from keras_hourglass.export import export_saved_model
-    from keras_hourglass.export import joint_set_from_metadata
+    from keras_hourglass.serving.export import export_saved_model
+    from keras_hourglass.serving.export import joint_set_from_metadata
 
     version_dir = export_saved_model(
         model, Path(config.run_dir) / "export", version=1,

@@ -1,0 +1,118 @@
+"""Reader for COCO person-keypoint JSON files (17 joints).
+
+One record per annotation that is a person (`category_id` of the "person"
+category when categories are listed), not `iscrowd` and with at least one
+labelled keypoint. `keypoints` is 17 x (x, y, v): v = 0 unannotated,
+1 labelled but occluded, 2 labelled and visible.
+
+Coordinates: COCO keypoints are pixel indices (pixel centres at integers), the
+project convention, so they are kept. COCO boxes use the corner convention
+(the image spans [0, width]), so a box is shifted by -0.5 px; its centre is
+the person centre and its larger side / 200 the scale (no margin: the box is
+the person's full extent).
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from keras_hourglass.data.formats.mpii import load_json_annotations
+from keras_hourglass.data.formats.people import PersonRecord
+from keras_hourglass.data.formats.people import SkipLog
+from keras_hourglass.data.formats.people import center_scale_from_box
+from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.joint_sets import COCO_17
+
+COCO_OCCLUDED, COCO_VISIBLE = 1, 2
+
+
+def person_category_ids(coco, path):
+    """Returns the ids of categories named "person" (all ids if none are listed)."""
+    categories = coco.get("categories") or []
+    ids = {c.get("id") for c in categories if c.get("name") == "person"}
+    if categories and not ids:
+        raise ValueError(f"{path}: no category named 'person'")
+    return ids or None
+
+
+def _skip_reason(annotation, person_ids):
+    if person_ids is not None and annotation.get("category_id") not in person_ids:
+        return "not a person annotation"
+    if annotation.get("iscrowd"):
+        return "crowd annotation"
+    if "keypoints" not in annotation:
+        return "no keypoints field"
+    return None
+
+
+def _record_from_annotation(annotation, image, split):
+    keypoints = np.asarray(annotation["keypoints"], dtype=np.float64)
+    if keypoints.size % 3:
+        keypoints = np.zeros((0, 3))
+    keypoints = keypoints.reshape(-1, 3)
+    annotated = (keypoints[:, 2] >= COCO_OCCLUDED).astype(np.int64)
+    box_x, box_y, box_width, box_height = (float(v) for v in annotation["bbox"])
+    # Corner convention -> pixel-centre convention.
+    x1, y1 = box_x - 0.5, box_y - 0.5
+    center, scale = center_scale_from_box(x1, y1, x1 + box_width, y1 + box_height)
+    return PersonRecord(
+        image_id=str(image["file_name"]),
+        split=split,
+        joints=keypoints[:, :2],
+        annotated=annotated,
+        visible=(keypoints[:, 2] >= COCO_VISIBLE).astype(np.int64),
+        center=center,
+        scale=scale,
+        image_size=(int(image["width"]), int(image["height"])),
+    )
+
+
+def read_coco(annotation_path, image_dir, split="train", max_examples=3):
+    """Reads a COCO person-keypoints JSON into PersonRecords.
+
+    Args:
+        annotation_path: path. E.g. `person_keypoints_train2017.json`.
+        image_dir: path. Folder with the images' `file_name`s.
+        split: str. The split every person of this file goes to.
+        max_examples: int. Examples logged per skip reason.
+
+    Returns:
+        (records, skip_log). Raises ValueError naming the file when it has no
+        `images` or no `annotations`.
+    """
+    annotation_path, image_dir = Path(annotation_path), Path(image_dir)
+    coco = load_json_annotations(annotation_path)
+    if not isinstance(coco, dict) or not coco.get("annotations"):
+        raise ValueError(f"{annotation_path}: no annotations")
+    if not coco.get("images"):
+        raise ValueError(f"{annotation_path}: no images")
+    if not image_dir.is_dir():
+        raise FileNotFoundError(f"image folder not found: {image_dir}")
+    present_images = {path.name for path in image_dir.iterdir()}
+    images = {image.get("id"): image for image in coco["images"]}
+    person_ids = person_category_ids(coco, annotation_path)
+    skip_log, records, people_per_image = SkipLog(max_examples), [], {}
+    for index, annotation in enumerate(coco["annotations"]):
+        where = f"{annotation_path.name} annotation {annotation.get('id', index)}"
+        reason = _skip_reason(annotation, person_ids)
+        image = images.get(annotation.get("image_id"))
+        if reason is None and image is None:
+            reason = "image id not in images"
+        if reason is None and image.get("file_name") not in present_images:
+            reason = "image missing"
+        if reason is not None:
+            skip_log.skip(reason, where)
+            continue
+        try:
+            record = _record_from_annotation(annotation, image, split)
+        except (KeyError, TypeError, ValueError) as error:
+            skip_log.skip(f"malformed annotation ({type(error).__name__})", where)
+            continue
+        record.image_path = image_dir / record.image_id
+        record.person_index = people_per_image.get(record.image_id, 0)
+        where = f"{where} ({record.image_id})"
+        record = make_checked_record(record, COCO_17.num_joints, skip_log, where)
+        if record is not None:
+            people_per_image[record.image_id] = record.person_index + 1
+            records.append(record)
+    return records, skip_log

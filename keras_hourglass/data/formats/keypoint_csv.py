@@ -1,0 +1,150 @@
+"""Reader for a generic keypoint CSV, for custom keypoint sets.
+
+One row per person. Columns:
+
+- `image` (required): image path, relative to `image_dir` (default: the CSV's
+  folder) unless absolute.
+- `<joint>_x`, `<joint>_y` for each joint, in the order the joints are stored;
+  the joint names (and so the keypoint set) come from these column names. Both
+  cells empty = joint not annotated; only one empty = a counted skip.
+- `<joint>_visible` (optional): 1 visible, 0 occluded; empty or absent = 1.
+- Person centre and scale (optional): `center_x`, `center_y`, `scale` (person
+  height / 200 px), or a box `bbox_x`, `bbox_y`, `bbox_w`, `bbox_h` (also
+  accepted as `x`, `y`, `w`, `h`; top-left corner in the project's pixel-centre
+  convention; scale = larger side / 200). Without either, both come from the
+  annotated joints' box with `datasets_records.JOINT_BOX_MARGIN`.
+- `split` (optional): e.g. train / valid ("val" and "validation" mean valid).
+  Without it, `val_count` / `val_fraction` take the last rows as "valid".
+
+Flip pairs come from `flip_pairs_text` ("l_wrist:r_wrist,...") or are inferred
+from `l_`/`r_` (or `left_`/`right_`) joint-name prefixes.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from keras_hourglass.data.formats.images import UnreadableImageError
+from keras_hourglass.data.formats.images import read_image_size
+from keras_hourglass.data.formats.lsp import validation_flags
+from keras_hourglass.data.formats.people import PersonRecord
+from keras_hourglass.data.formats.people import SkipLog
+from keras_hourglass.data.formats.people import center_scale_from_box
+from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.joint_sets import custom_joint_set
+from keras_hourglass.joint_sets import joint_names_from_columns
+
+SPLIT_ALIASES = {"val": "valid", "validation": "valid", "training": "train"}
+BOX_COLUMN_SETS = (("bbox_x", "bbox_y", "bbox_w", "bbox_h"), ("x", "y", "w", "h"))
+
+
+def read_keypoint_table(csv_path):
+    """Returns the CSV as a DataFrame; raises FileNotFoundError or ValueError
+    naming the file when it is missing, empty or has no `image` column."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"annotation file not found: {csv_path}")
+    try:
+        table = pd.read_csv(csv_path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
+        raise ValueError(f"{csv_path}: not a readable CSV ({error})") from error
+    if "image" not in table.columns:
+        raise ValueError(f"{csv_path}: no 'image' column")
+    if table.empty:
+        raise ValueError(f"{csv_path}: no rows")
+    return table
+
+
+def _row_joints(row, joint_names):
+    x = np.array([row[f"{name}_x"] for name in joint_names], dtype=np.float64)
+    y = np.array([row[f"{name}_y"] for name in joint_names], dtype=np.float64)
+    visible = np.array(
+        [row.get(f"{name}_visible", 1) for name in joint_names], dtype=np.float64
+    )
+    visible = np.where(np.isnan(visible), 1, visible > 0).astype(np.int64)
+    return np.stack([x, y], axis=1), visible
+
+
+def _filled(row, names):
+    """True when the row has all these columns and none of the cells is empty."""
+    return all(name in row and not pd.isna(row[name]) for name in names)
+
+
+def _row_center_scale(row):
+    """Returns (centre, scale) from the row's centre or box cells, or (None,
+    None) when the row has neither (they then come from its joints)."""
+    if _filled(row, ("center_x", "center_y", "scale")):
+        return (row["center_x"], row["center_y"]), row["scale"]
+    for box_columns in BOX_COLUMN_SETS:
+        if _filled(row, box_columns):
+            x, y, w, h = (float(row[c]) for c in box_columns)
+            return center_scale_from_box(x, y, x + w, y + h)
+    return None, None
+
+
+def _row_split(row, default_split):
+    value = row.get("split")
+    if value is None or pd.isna(value):
+        return default_split
+    value = str(value).strip().lower()
+    return SPLIT_ALIASES.get(value, value)
+
+
+def read_keypoint_csv(
+    csv_path,
+    image_dir=None,
+    flip_pairs_text=None,
+    val_count=None,
+    val_fraction=None,
+    max_examples=3,
+):
+    """Reads a keypoint CSV (module doc) into PersonRecords.
+
+    Returns:
+        (records, skip_log, joint_set); the JointSet is named after the CSV.
+    """
+    csv_path = Path(csv_path)
+    table = read_keypoint_table(csv_path)
+    joint_names = joint_names_from_columns(table.columns)
+    joint_set = custom_joint_set(csv_path.stem, joint_names, flip_pairs_text)
+    image_dir = Path(image_dir) if image_dir is not None else csv_path.parent
+    is_validation = validation_flags(len(table), val_count, val_fraction)
+    skip_log, records, sizes, people_per_image = SkipLog(max_examples), [], {}, {}
+    for index, row in enumerate(table.to_dict("records")):
+        # Row numbers as a spreadsheet shows them (header is line 1).
+        where = f"{csv_path.name} line {index + 2} ({row['image']})"
+        image_path = image_dir / str(row["image"])
+        if image_path not in sizes:
+            try:
+                sizes[image_path] = read_image_size(image_path)
+            except FileNotFoundError:
+                sizes[image_path] = "image missing"
+            except UnreadableImageError:
+                sizes[image_path] = "image unreadable"
+        if isinstance(sizes[image_path], str):
+            skip_log.skip(sizes[image_path], where)
+            continue
+        joints, visible = _row_joints(row, joint_names)
+        empty = np.isnan(joints)
+        if np.any(empty[:, 0] != empty[:, 1]):
+            skip_log.skip("joint with only one coordinate", where)
+            continue
+        center, scale = _row_center_scale(row)
+        record = PersonRecord(
+            image_id=str(row["image"]),
+            split=_row_split(row, "valid" if is_validation[index] else "train"),
+            joints=np.where(empty, 0.0, joints),
+            annotated=(~empty[:, 0]).astype(np.int64),
+            visible=visible,
+            center=center,
+            scale=scale,
+            image_path=image_path,
+            image_size=sizes[image_path],
+            person_index=people_per_image.get(image_path, 0),
+        )
+        record = make_checked_record(record, joint_set.num_joints, skip_log, where)
+        if record is not None:
+            people_per_image[image_path] = record.person_index + 1
+            records.append(record)
+    return records, skip_log, joint_set

@@ -1,0 +1,167 @@
+"""Reader for LSP and LSP-extended `joints.mat` files (14 joints).
+
+The variable `joints` is 3 x 14 x N (LSP) or 14 x 3 x N (LSPET): x, y and a
+flag per joint, column n for image `im{n+1}` (`im0001.jpg` in LSP,
+`im00001.jpg` in LSPET). The flag means different things:
+
+- `flag_meaning="visible"` (LSP-extended): 1 = annotated and visible, 0 = not
+  visible. Flag-0 joints carry junk coordinates (in the real file all 564 are
+  at x <= 0 or y <= 0), so a flag-0 joint counts as annotated (occluded) only
+  when it lies strictly inside the image (0 < x < width, 0 < y < height).
+  Flag-1 joints are annotated even a little outside the frame (one head top
+  is at y = -1.2).
+- `flag_meaning="occluded"` (original LSP): 1 = occluded, 0 = visible; LSP
+  labels every joint (occluded ones by estimate), so all are annotated.
+
+In both cases joints far outside the image are unset and counted (see
+`datasets_records.FAR_OUTSIDE_FRACTION`). LSP has no centre or scale: they come
+from the annotated joints' box with `datasets_records.JOINT_BOX_MARGIN`.
+
+The validation part is the last `val_count` (or `val_fraction` of all)
+images, so the split is deterministic and independent of which images exist.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from keras_hourglass.data.formats.images import UnreadableImageError
+from keras_hourglass.data.formats.images import read_image_size
+from keras_hourglass.data.formats.people import PersonRecord
+from keras_hourglass.data.formats.people import SkipLog
+from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.joint_sets import LSP_14
+
+LSP_FLAG_MEANINGS = ("visible", "occluded")
+
+
+def load_lsp_joints(mat_path):
+    """Returns the joints of a `joints.mat` as an N x 14 x 3 float array.
+
+    Raises FileNotFoundError or ValueError naming the file for a missing file,
+    a missing `joints` variable or an unexpected shape.
+    """
+    mat_path = Path(mat_path)
+    if not mat_path.is_file():
+        raise FileNotFoundError(f"annotation file not found: {mat_path}")
+    try:
+        mat = scipy.io.loadmat(mat_path)
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"{mat_path}: not a readable .mat file ({error})") from error
+    if "joints" not in mat:
+        raise ValueError(f"{mat_path}: no variable named 'joints'")
+    joints = np.asarray(mat["joints"], dtype=np.float64)
+    num_joints = LSP_14.num_joints
+    if joints.ndim == 3 and joints.shape[:2] == (3, num_joints):
+        joints = joints.transpose(2, 1, 0)
+    elif joints.ndim == 3 and joints.shape[:2] == (num_joints, 3):
+        joints = joints.transpose(2, 0, 1)
+    else:
+        raise ValueError(
+            f"{mat_path}: 'joints' has shape {joints.shape}; expected "
+            f"3 x {num_joints} x N or {num_joints} x 3 x N"
+        )
+    if len(joints) == 0:
+        raise ValueError(f"{mat_path}: 'joints' holds no people")
+    return joints
+
+
+def validation_flags(count, val_count=None, val_fraction=None):
+    """Returns a bool array marking the last `val_count` (or the last
+    round(`val_fraction` x count)) of `count` items as validation."""
+    if val_count is not None and val_fraction is not None:
+        raise ValueError("give val_count or val_fraction, not both")
+    if val_fraction is not None:
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        val_count = round(val_fraction * count)
+    val_count = val_count or 0
+    if not 0 <= val_count <= count:
+        raise ValueError(f"val_count must be in [0, {count}], got {val_count}")
+    return np.arange(count) >= count - val_count
+
+
+def lsp_annotation_flags(joints, flags, image_size, flag_meaning):
+    """Returns (annotated, visible) int arrays for one LSP person (see module doc)."""
+    if flag_meaning == "occluded":
+        # Non-finite joints stay "annotated" so the person is reported, not
+        # quietly given fewer joints.
+        annotated = np.ones(len(joints), dtype=np.int64)
+        return annotated, (flags == 0).astype(np.int64)
+    if flag_meaning != "visible":
+        raise ValueError(f"flag_meaning must be one of {LSP_FLAG_MEANINGS}")
+    width, height = image_size
+    x, y = joints[:, 0], joints[:, 1]
+    inside = (x > 0) & (x < width) & (y > 0) & (y < height)
+    annotated = (flags > 0) | inside
+    return annotated.astype(np.int64), (flags > 0).astype(np.int64)
+
+
+def find_lsp_image_names(present_names, count):
+    """Returns the image name for each of `count` people: `im00001.jpg` style
+    (LSPET) when any such file exists, else `im0001.jpg` style (LSP)."""
+    digits = 5 if any(f"im{n:05d}.jpg" in present_names for n in (1, count)) else 4
+    return [f"im{n:0{digits}d}.jpg" for n in range(1, count + 1)]
+
+
+def read_lsp(
+    joints_mat_path,
+    image_dir,
+    flag_meaning="visible",
+    val_count=None,
+    val_fraction=None,
+    max_examples=3,
+):
+    """Reads an LSP or LSP-extended `joints.mat` into PersonRecords.
+
+    Args:
+        joints_mat_path: path. The `joints.mat` file.
+        image_dir: path. Folder with `im00001.jpg` (LSPET) or `im0001.jpg` (LSP).
+        flag_meaning: str. "visible" (LSPET) or "occluded" (LSP); module doc.
+        val_count: int or None. The last `val_count` images form "valid".
+        val_fraction: float or None. Alternatively, this fraction of the images.
+        max_examples: int. Examples logged per skip reason.
+
+    Returns:
+        (records, skip_log).
+    """
+    if flag_meaning not in LSP_FLAG_MEANINGS:
+        raise ValueError(f"flag_meaning must be one of {LSP_FLAG_MEANINGS}")
+    joints_mat_path, image_dir = Path(joints_mat_path), Path(image_dir)
+    people = load_lsp_joints(joints_mat_path)
+    if not image_dir.is_dir():
+        raise FileNotFoundError(f"image folder not found: {image_dir}")
+    present_names = {path.name for path in image_dir.iterdir()}
+    names = find_lsp_image_names(present_names, len(people))
+    is_validation = validation_flags(len(people), val_count, val_fraction)
+    skip_log, records = SkipLog(max_examples), []
+    for index, (person, name) in enumerate(zip(people, names, strict=True)):
+        where = f"{joints_mat_path.name} person {index} ({name})"
+        if name not in present_names:
+            skip_log.skip("image missing", where)
+            continue
+        try:
+            image_size = read_image_size(image_dir / name)
+        except UnreadableImageError:
+            skip_log.skip("image unreadable", where)
+            continue
+        joints = person[:, :2]
+        annotated, visible = lsp_annotation_flags(
+            joints, person[:, 2], image_size, flag_meaning
+        )
+        record = PersonRecord(
+            image_id=name,
+            split="valid" if is_validation[index] else "train",
+            joints=joints,
+            annotated=annotated,
+            visible=visible,
+            center=None,
+            scale=None,
+            image_path=image_dir / name,
+            image_size=image_size,
+        )
+        record = make_checked_record(record, LSP_14.num_joints, skip_log, where)
+        if record is not None:
+            records.append(record)
+    return records, skip_log

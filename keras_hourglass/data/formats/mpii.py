@@ -1,0 +1,156 @@
+"""Reader for the MPII single-person JSON (`mpii_annotations.json[.gz]`).
+
+Each entry is one person: `img_paths`, `img_width`, `img_height`, `objpos`,
+`scale_provided` (person height / 200 px), `joint_self` (16 x [x, y, visible])
+and `isValidation`. In this file an unannotated joint is exactly (0, 0) with
+flag 0 (checked on all 25,204 people; no joint uses -1). Annotated joints may
+lie a few pixels outside the frame (negative head tops), so only exact (0, 0)
+means "unannotated".
+
+Head boxes are not in the JSON. The standard validation ground truth
+(`detections_our_format.mat`) holds them for the 2,958 validation people in
+the JSON's order; `read_mpii_head_boxes` checks that order joint by joint.
+"""
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from keras_hourglass.data.formats.people import PersonRecord
+from keras_hourglass.data.formats.people import SkipLog
+from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.joint_sets import MPII_16
+
+# The PCKh normaliser is this fraction of the head box diagonal.
+HEAD_BOX_DIAGONAL_FRACTION = 0.6
+
+# Joints of the .mat and the JSON agree to rounding; the .mat clips a few
+# coordinates at the image border to exactly 0, which are not compared.
+JOINT_MATCH_TOLERANCE_PIXELS = 1.0
+
+
+def load_json_annotations(path):
+    """Returns the parsed JSON of a `.json` or `.json.gz` file.
+
+    Raises FileNotFoundError or ValueError naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"annotation file not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as file:
+            return json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a readable JSON file ({error})") from error
+
+
+def read_mpii_head_boxes(mat_path, validation_entries, json_name="the JSON"):
+    """Returns [(head_box, normalizer)] for the validation entries, in order.
+
+    Raises ValueError naming the file when the person count differs or a
+    person's joints do not match (the two files are then not in the same order).
+    """
+    mat_path = Path(mat_path)
+    if not mat_path.is_file():
+        raise FileNotFoundError(f"MPII validation ground truth not found: {mat_path}")
+    mat = scipy.io.loadmat(mat_path)
+    positions, head_boxes = mat["pos_gt_src"], mat["headboxes_src"]
+    if positions.shape[2] != len(validation_entries):
+        raise ValueError(
+            f"{mat_path}: {positions.shape[2]} validation people, but {json_name} "
+            f"has {len(validation_entries)} entries with isValidation = 1"
+        )
+    results = []
+    for ordinal, entry in enumerate(validation_entries):
+        json_joints = np.asarray(entry["joint_self"], dtype=np.float64)[:, :2]
+        mat_joints = positions[:, :, ordinal]
+        compared = (json_joints != 0) & (mat_joints != 0)
+        difference = np.abs(json_joints - mat_joints)[compared]
+        if np.any(difference > JOINT_MATCH_TOLERANCE_PIXELS):
+            raise ValueError(
+                f"{mat_path}: validation person {ordinal} does not match {json_name} "
+                f"validation entry {ordinal} ({entry.get('img_paths')}); "
+                "the files are not in the same order"
+            )
+        (x1, y1), (x2, y2) = head_boxes[:, :, ordinal]
+        diagonal = math.hypot(x2 - x1, y2 - y1)
+        head_box = tuple(float(v) for v in (x1, y1, x2, y2))
+        results.append((head_box, HEAD_BOX_DIAGONAL_FRACTION * diagonal))
+    return results
+
+
+def _is_validation(entry):
+    return isinstance(entry, dict) and bool(entry.get("isValidation"))
+
+
+def _record_from_entry(entry, where):
+    joints_and_flags = np.asarray(entry["joint_self"], dtype=np.float64)
+    if joints_and_flags.ndim != 2 or joints_and_flags.shape[1] < 3:
+        joints_and_flags = np.zeros((0, 3))
+    joints = joints_and_flags[:, :2]
+    annotated = ~((joints[:, 0] == 0) & (joints[:, 1] == 0))
+    return PersonRecord(
+        image_id=str(entry["img_paths"]),
+        split="valid" if entry.get("isValidation") else "train",
+        joints=joints,
+        annotated=annotated.astype(np.int64),
+        visible=(joints_and_flags[:, 2] > 0).astype(np.int64),
+        center=tuple(float(v) for v in entry["objpos"]),
+        scale=float(entry["scale_provided"]),
+        image_size=(int(entry["img_width"]), int(entry["img_height"])),
+    )
+
+
+def read_mpii(annotation_path, image_dir, valid_gt_path=None, max_examples=3):
+    """Reads the MPII single-person JSON into PersonRecords.
+
+    Args:
+        annotation_path: path. `mpii_annotations.json` or `.json.gz`.
+        image_dir: path. Folder holding the `img_paths` files.
+        valid_gt_path: path or None. `detections_our_format.mat`, to attach head
+            boxes and PCKh normalisers to validation people.
+        max_examples: int. Examples logged per skip reason.
+
+    Returns:
+        (records, skip_log). Entries whose image file is absent are counted
+        under "image missing"; malformed entries under their reason.
+    """
+    annotation_path, image_dir = Path(annotation_path), Path(image_dir)
+    entries = load_json_annotations(annotation_path)
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{annotation_path}: expected a non-empty list of people")
+    if not image_dir.is_dir():
+        raise FileNotFoundError(f"image folder not found: {image_dir}")
+    # One directory listing instead of 25,000 stat calls.
+    present_images = {path.name for path in image_dir.iterdir()}
+    head_boxes = {}
+    if valid_gt_path is not None:
+        validation = [e for e in entries if _is_validation(e)]
+        boxes = read_mpii_head_boxes(valid_gt_path, validation, annotation_path.name)
+        head_boxes = {id(e): box for e, box in zip(validation, boxes, strict=True)}
+    skip_log = SkipLog(max_examples)
+    records, people_per_image = [], {}
+    for index, entry in enumerate(entries):
+        where = f"{annotation_path.name} entry {index}"
+        try:
+            record = _record_from_entry(entry, where)
+        except (KeyError, TypeError, ValueError) as error:
+            skip_log.skip(f"malformed entry ({type(error).__name__}: {error})", where)
+            continue
+        where = f"{where} ({record.image_id})"
+        if record.image_id not in present_images:
+            skip_log.skip("image missing", where)
+            continue
+        record.image_path = image_dir / record.image_id
+        record.head_box, record.normalizer = head_boxes.get(id(entry), (None, None))
+        record.person_index = people_per_image.get(record.image_id, 0)
+        record = make_checked_record(record, MPII_16.num_joints, skip_log, where)
+        if record is not None:
+            people_per_image[record.image_id] = record.person_index + 1
+            records.append(record)
+    return records, skip_log

@@ -1,0 +1,196 @@
+"""Plain per-person records shared by all dataset readers, and skip counting.
+
+Every reader turns its annotation format into a list of `PersonRecord`s plus a
+`SkipLog` that counts (and logs a few examples of) the entries it left out, so
+that nothing is dropped silently and one bad entry never stops a conversion.
+"""
+
+import collections
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+LOGGER = logging.getLogger("keras_hourglass.data.formats")
+
+# A joint further outside the image than this fraction of the image's width
+# (for x) or height (for y) is treated as an annotation error: it is marked
+# unannotated and counted. MPII legitimately places head tops a few pixels
+# above the frame, so the margin must be generous.
+FAR_OUTSIDE_FRACTION = 0.5
+
+# Joint boxes miss the feet below the ankles, the skull above the head-top
+# point and the hands beyond the wrists. On MPII people with all 16 joints
+# annotated, 200 x scale is a median 1.16 x the larger side of the joints' box,
+# so boxes derived from joints are enlarged by this factor.
+JOINT_BOX_MARGIN = 1.15
+
+# People are scaled by their height in units of 200 px (the MPII convention).
+SCALE_UNIT_PIXELS = 200.0
+
+
+@dataclass
+class PersonRecord:
+    """One annotated person, in original image pixels.
+
+    Args:
+        image_id: str. File name or dataset id, used in messages.
+        split: str. "train" or "valid" (custom CSV splits keep their name).
+        joints: float array, K x 2. Unannotated joints hold (0, 0).
+        annotated: int array, K. 1 where the joint is annotated.
+        visible: int array, K. 1 where the joint is visible (not occluded).
+        center: (float, float). Person centre x, y.
+        scale: float. Person height / 200 px.
+        image_path: path or None. The image file (None when `image_bytes` is set).
+        image_bytes: bytes or None. Encoded image for generated data.
+        image_size: (width, height) or None. Size stated by the annotation.
+        head_box: (x1, y1, x2, y2) or None.
+        normalizer: float or None. PCKh normaliser.
+        person_index: int. The person's index within its image.
+    """
+
+    image_id: str
+    split: str
+    joints: np.ndarray
+    annotated: np.ndarray
+    visible: np.ndarray
+    center: tuple
+    scale: float
+    image_path: object = None
+    image_bytes: bytes = None
+    image_size: tuple = None
+    head_box: tuple = None
+    normalizer: float = None
+    person_index: int = 0
+
+
+class SkipLog:
+    """Counts skipped entries (and other counted events) by reason.
+
+    Only the first `max_examples` examples of each reason are logged, so a
+    file with 25,000 missing images gives a handful of lines, not 25,000.
+    """
+
+    def __init__(self, max_examples=3):
+        self.counts = collections.Counter()
+        self.warnings = collections.Counter()
+        self.max_examples = max_examples
+
+    def skip(self, reason, where):
+        """Counts one skipped person or entry under `reason`."""
+        self.counts[reason] += 1
+        if self.counts[reason] <= self.max_examples:
+            LOGGER.warning("skipped %s: %s", where, reason)
+
+    def warn(self, reason, where):
+        """Counts one event that did not drop the person (e.g. a fixed joint)."""
+        self.warnings[reason] += 1
+        if self.warnings[reason] <= self.max_examples:
+            LOGGER.warning("%s: %s", where, reason)
+
+    def merge(self, other):
+        """Adds another log's counts to this one."""
+        self.counts.update(other.counts)
+        self.warnings.update(other.warnings)
+
+    def summary_lines(self):
+        """Returns one line per reason, most frequent first."""
+        lines = [f"skipped ({n:,}): {r}" for r, n in self.counts.most_common()]
+        lines += [f"warning ({n:,}): {r}" for r, n in self.warnings.most_common()]
+        return lines
+
+
+def mark_far_outside_joints(joints, annotated, image_size, skip_log, where):
+    """Returns `annotated` with joints far outside the image unset.
+
+    `image_size` is (width, height); each unset joint is counted as a warning.
+    """
+    if image_size is None:
+        return annotated
+    width, height = image_size
+    x, y = joints[:, 0], joints[:, 1]
+    # Pixel i spans [i - 0.5, i + 0.5], so the image spans [-0.5, size - 0.5].
+    outside = (
+        (x < -0.5 - FAR_OUTSIDE_FRACTION * width)
+        | (x > width - 0.5 + FAR_OUTSIDE_FRACTION * width)
+        | (y < -0.5 - FAR_OUTSIDE_FRACTION * height)
+        | (y > height - 0.5 + FAR_OUTSIDE_FRACTION * height)
+    )
+    # Non-finite joints are left for `problem_with_person` to report.
+    far = outside & (annotated > 0) & np.isfinite(joints).all(axis=1)
+    for joint_index in np.flatnonzero(far):
+        skip_log.warn(
+            "joint far outside the image, marked unannotated",
+            f"{where} joint {joint_index}",
+        )
+    return np.where(far, 0, annotated).astype(np.int64)
+
+
+def problem_with_person(joints, annotated, center, scale, num_joints):
+    """Returns why a person cannot be used (a short reason), or None if usable."""
+    if joints.shape != (num_joints, 2):
+        return f"wrong joint count (expected {num_joints})"
+    if not np.all(np.isfinite(joints[annotated > 0])):
+        return "NaN or infinite joint coordinate"
+    if not np.any(annotated):
+        return "no annotated joints"
+    if not all(math.isfinite(float(c)) for c in center):
+        return "NaN or infinite centre"
+    if not (math.isfinite(float(scale)) and float(scale) > 0):
+        return "scale not positive and finite"
+    return None
+
+
+def center_scale_from_box(x1, y1, x2, y2, margin=1.0):
+    """Returns (centre, scale) for a person box: its centre, and the larger side
+    times `margin` over 200 px (the larger side, so lying people are not given
+    a tiny scale)."""
+    center = ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
+    size = max(x2 - x1, y2 - y1) * margin
+    return center, size / SCALE_UNIT_PIXELS
+
+
+def center_scale_from_joints(joints, annotated):
+    """Returns (centre, scale) from the annotated joints' box with the
+    `JOINT_BOX_MARGIN`; scale is NaN when no joint is annotated."""
+    labelled = joints[annotated > 0]
+    if len(labelled) == 0:
+        return (math.nan, math.nan), math.nan
+    x1, y1 = labelled.min(axis=0)
+    x2, y2 = labelled.max(axis=0)
+    return center_scale_from_box(x1, y1, x2, y2, margin=JOINT_BOX_MARGIN)
+
+
+def make_checked_record(record, num_joints, skip_log, where):
+    """Returns the record made safe, or None (a counted skip) when it cannot give
+    a correct training target.
+
+    Joints far outside the image are unset first; a record whose `center` is
+    None gets centre and scale from its remaining annotated joints.
+    """
+    joints = np.asarray(record.joints, dtype=np.float64)
+    annotated = np.asarray(record.annotated, dtype=np.int64).reshape(-1)
+    visible = np.asarray(record.visible, dtype=np.int64).reshape(-1)
+    if joints.shape != (num_joints, 2) or not len(annotated) == len(visible) == len(
+        joints
+    ):
+        skip_log.skip(f"wrong joint count (expected {num_joints})", where)
+        return None
+    annotated = mark_far_outside_joints(
+        joints, annotated, record.image_size, skip_log, where
+    )
+    if record.center is None:
+        record.center, record.scale = center_scale_from_joints(joints, annotated)
+    reason = problem_with_person(
+        joints, annotated, record.center, record.scale, num_joints
+    )
+    if reason is not None:
+        skip_log.skip(reason, where)
+        return None
+    record.joints = np.where(annotated[:, None] > 0, joints, 0.0)
+    record.annotated = annotated
+    record.visible = np.where(annotated > 0, visible, 0)
+    record.center = tuple(float(c) for c in record.center)
+    record.scale = float(record.scale)
+    return record

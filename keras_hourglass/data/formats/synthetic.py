@@ -1,0 +1,107 @@
+"""Records of the built-in synthetic dataset (`keras_hourglass.synthetic.people`).
+
+Training people are samples `0 .. count - 1` of the seed and validation people
+the next `val_count` samples, so the two never share an image. Images are
+JPEG-encoded here (the generator returns pixels); the rest of the annotation
+is copied as given. Samples are rendered by a pool of processes (one per
+core by default); each depends only on `(seed, index)` and the pool returns
+them in order, so the shards are the same whatever the worker count.
+"""
+
+import io
+import multiprocessing
+import os
+
+import numpy as np
+from PIL import Image
+
+from keras_hourglass.data.formats.people import PersonRecord
+from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.joint_sets import MPII_16
+from keras_hourglass.joint_sets import JointSet
+
+DEFAULT_SYNTHETIC_COUNT = 4000
+DEFAULT_SYNTHETIC_VAL_COUNT = 400
+DEFAULT_JPEG_QUALITY = 90
+
+
+def synthetic_joint_set():
+    """Returns the synthetic keypoint set: MPII's names, pairs oriented (left,
+    right) and skeleton, named "synthetic"."""
+    from keras_hourglass.synthetic import people as synthetic
+
+    names = tuple(synthetic.SYNTHETIC_JOINT_NAMES)
+    pairs = []
+    for first, second in synthetic.SYNTHETIC_FLIP_PAIRS:
+        left_first = names[first].startswith("l")
+        pairs.append((first, second) if left_first else (second, first))
+    skeleton = MPII_16.skeleton if names == MPII_16.joint_names else ()
+    return JointSet("synthetic", names, tuple(pairs), skeleton)
+
+
+def encode_jpeg(image, quality=DEFAULT_JPEG_QUALITY):
+    """Returns uint8 H x W x 3 pixels as JPEG file bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
+        buffer, format="JPEG", quality=quality
+    )
+    return buffer.getvalue()
+
+
+def render_sample(seed, index, jpeg_quality=DEFAULT_JPEG_QUALITY):
+    """Returns (annotation, JPEG bytes, (width, height)) of synthetic sample
+    `index` of `seed`."""
+    from keras_hourglass.synthetic import people as synthetic
+
+    image, annotation = synthetic.generate_person_image(seed, index)
+    height, width = np.shape(image)[:2]
+    return annotation, encode_jpeg(image, jpeg_quality), (int(width), int(height))
+
+
+def _render_task(task):
+    return render_sample(*task)
+
+
+def render_samples_in_order(tasks, workers):
+    """Yields `render_sample(*task)` for each task, in order, over `workers`
+    processes (spawned: the caller may already hold TensorFlow threads,
+    which do not survive a fork)."""
+    if workers <= 1:
+        yield from map(_render_task, tasks)
+        return
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield from pool.imap(_render_task, tasks, chunksize=8)
+
+
+def iterate_synthetic_records(
+    seed, count, val_count, skip_log, jpeg_quality=DEFAULT_JPEG_QUALITY, workers=None
+):
+    """Yields PersonRecords (with `image_bytes`) for `count` training and
+    `val_count` validation synthetic people; unusable samples are counted in
+    `skip_log`. `workers` processes render them (default: one per core)."""
+    from keras_hourglass.synthetic import people as synthetic
+
+    num_joints = len(synthetic.SYNTHETIC_JOINT_NAMES)
+    workers = workers or os.cpu_count() or 1
+    splits = ["train"] * count + ["valid"] * val_count
+    tasks = [(seed, index, jpeg_quality) for index in range(count + val_count)]
+    samples = render_samples_in_order(tasks, workers)
+    for index, (split, sample) in enumerate(zip(splits, samples)):
+        annotation, image_bytes, image_size = sample
+        record = PersonRecord(
+            image_id=str(annotation["image_id"]),
+            split=split,
+            joints=np.asarray(annotation["joints"], dtype=np.float64),
+            annotated=np.asarray(annotation["joints_annotated"]),
+            visible=np.asarray(annotation["joints_visible"]),
+            center=tuple(float(v) for v in annotation["center"]),
+            scale=float(annotation["scale"]),
+            image_bytes=image_bytes,
+            image_size=image_size,
+            head_box=tuple(float(v) for v in annotation["head_box"]),
+            normalizer=float(annotation["normalizer"]),
+        )
+        where = f"synthetic seed {seed} sample {index}"
+        record = make_checked_record(record, num_joints, skip_log, where)
+        if record is not None:
+            yield record

@@ -1,0 +1,132 @@
+"""The `dataset.json` metadata written beside TFRecord shards.
+
+Contents:
+
+    {"name": str, "source": str (the converter's input format),
+     "num_joints": K, "joint_names": [K names],
+     "flip_pairs": [[left_index, right_index], ...],
+     "skeleton": [[joint_a, joint_b], ...],
+     "splits": {"train": {"files": [shard names], "count": people,
+                          "bytes": encoded bytes}, "valid": {...}},
+     "skipped": {reason: count}, "warnings": {reason: count},
+     "created_with": {converter arguments}}
+
+File names are relative to the JSON's folder; `read_metadata` adds the
+absolute folder as "directory" and `split_files` gives absolute paths.
+"""
+
+import json
+import re
+from pathlib import Path
+
+METADATA_FILE_NAME = "dataset.json"
+SHARD_NAME_PATTERN = re.compile(
+    r"^(?P<split>.+)-(\d{5})-of-(?P<total>\d{5})\.tfrecord$"
+)
+
+
+def build_metadata(name, source, joint_set, splits, skip_log, created_with):
+    """Returns the metadata dict for a converted dataset.
+
+    `splits` maps split name to {"files", "count", "bytes"}; `skip_log` is the
+    conversion's SkipLog.
+    """
+    return {
+        "name": name,
+        "source": source,
+        "num_joints": joint_set.num_joints,
+        "joint_names": list(joint_set.joint_names),
+        "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
+        "skeleton": [list(edge) for edge in joint_set.skeleton],
+        "splits": splits,
+        "skipped": dict(skip_log.counts.most_common()),
+        "warnings": dict(skip_log.warnings.most_common()),
+        "created_with": created_with,
+    }
+
+
+def write_metadata(out_dir, metadata):
+    """Writes `dataset.json` into `out_dir` and returns its path."""
+    path = Path(out_dir) / METADATA_FILE_NAME
+    path.write_text(json.dumps(metadata, indent=2, default=str) + "\n")
+    return path
+
+
+def read_metadata(dir_or_json_path):
+    """Returns the metadata dict of a shard folder (or of its JSON file), with
+    "directory" set to the folder's absolute path.
+
+    Raises FileNotFoundError or ValueError naming the file.
+    """
+    path = Path(dir_or_json_path)
+    if path.is_dir():
+        path = path / METADATA_FILE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset metadata not found: {path}")
+    try:
+        metadata = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    missing = {"num_joints", "joint_names", "splits"} - set(metadata)
+    if missing:
+        raise ValueError(f"{path}: metadata lacks {sorted(missing)}")
+    metadata["directory"] = str(path.parent.resolve())
+    return metadata
+
+
+def split_files(metadata, split):
+    """Returns the absolute shard paths of `split` (empty for an empty split).
+
+    Raises ValueError naming the known splits when `split` is not one of them.
+    """
+    if split not in metadata["splits"]:
+        known = ", ".join(sorted(metadata["splits"]))
+        raise ValueError(f"no split {split!r} in the dataset; splits: {known}")
+    directory = Path(metadata.get("directory", "."))
+    return [str(directory / name) for name in metadata["splits"][split]["files"]]
+
+
+def list_shard_files(directory, split):
+    """Returns the sorted shard files of `split` found in `directory`.
+
+    Raises ValueError when their `-of-N` totals disagree or a shard is missing.
+    """
+    matches = []
+    for path in sorted(Path(directory).glob(f"{split}-*-of-*.tfrecord")):
+        match = SHARD_NAME_PATTERN.match(path.name)
+        if match and match["split"] == split:
+            matches.append((path, int(match["total"])))
+    totals = {total for _, total in matches}
+    if len(totals) > 1 or (totals and len(matches) != totals.pop()):
+        raise ValueError(
+            f"{directory}: shards of split {split!r} are incomplete or mixed: "
+            f"{[path.name for path, _ in matches]}"
+        )
+    return [str(path) for path, _ in matches]
+
+
+def validate_shards(metadata):
+    """Checks every split's shards against the metadata: files exist, hold the
+    stated number of records, and their first record parses with the stated
+    joint count. Raises ValueError listing every problem found."""
+    import tensorflow as tf
+
+    from keras_hourglass.data import tfrecords
+
+    problems = []
+    for split, info in metadata["splits"].items():
+        paths = split_files(metadata, split)
+        absent = [p for p in paths if not Path(p).is_file()]
+        if absent:
+            problems.append(f"split {split}: missing shard files {absent}")
+            continue
+        count = sum(1 for _ in tf.data.TFRecordDataset(paths)) if paths else 0
+        if count != info["count"]:
+            stated = info["count"]
+            problems.append(f"split {split}: {count} records, metadata says {stated}")
+        for serialized in tf.data.TFRecordDataset(paths[:1]).take(1):
+            person = tfrecords.parse_person(serialized)
+            if not bool(tfrecords.check_person(person, metadata["num_joints"])):
+                problems.append(f"split {split}: first record unusable in {paths[0]}")
+    if problems:
+        raise ValueError("shard check failed:\n" + "\n".join(problems))

@@ -1,0 +1,264 @@
+"""`tf.data` input pipelines for training and evaluation.
+
+The chain (each step a small named function, graph ops only):
+
+    shards -> interleave records -> parse -> keep_usable_person (logged,
+    counted skips) -> prepare_training_example (decode the crop region, one
+    affine warp, augment, render heatmaps) -> ignore_errors ->
+    count_undecodable -> batch -> to_keras_batch -> prefetch
+
+`make_dataset` yields `(images, targets, sample_weights)` for `model.fit`;
+`make_eval_dataset` yields `(images, meta)` for the evaluation program.
+"""
+
+import tensorflow as tf
+
+from keras_hourglass.data.person_steps import crop_person_image
+from keras_hourglass.data.person_steps import keep_usable_person
+from keras_hourglass.data.person_steps import person_crop_matrix
+from keras_hourglass.data.person_steps import prepare_training_example
+from keras_hourglass.data.skips import SkipCounter
+from keras_hourglass.data.skips import count_undecodable
+from keras_hourglass.data.tfrecords import parse_person
+
+AUTOTUNE = tf.data.AUTOTUNE
+CROP_METHODS = ("scaled", "reference")
+__all__ = ["SkipCounter", "list_shard_files", "make_dataset", "make_eval_dataset"]
+
+
+def list_shard_files(file_patterns):
+    """Expands glob patterns into a sorted list of shard paths.
+
+    Raises:
+        FileNotFoundError: a pattern matches no file.
+        ValueError: a shard is empty (0 bytes, so it holds no record).
+    """
+    if isinstance(file_patterns, str):
+        file_patterns = [file_patterns]
+    files = []
+    for pattern in file_patterns:
+        matches = sorted(tf.io.gfile.glob(str(pattern)))
+        if not matches:
+            raise FileNotFoundError(f"no TFRecord shard matches {pattern!r}")
+        for path in matches:
+            if tf.io.gfile.stat(path).length == 0:
+                raise ValueError(f"TFRecord shard {path!r} is empty")
+        files.extend(matches)
+    return files
+
+
+def read_records(files, *, shuffle_files, deterministic, cache, seed):
+    """Returns a dataset of the serialized records in the shards."""
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle_files:
+        dataset = dataset.shuffle(len(files), seed=seed)
+    dataset = dataset.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 4),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=deterministic,
+    )
+    if cache:
+        # Cache the compressed records, never the augmented crops.
+        dataset = dataset.cache()
+    return dataset
+
+
+def decode_in_parallel(numbered_people, prepare, skip_counter):
+    """Maps `prepare` over `(position, inputs)` in parallel, drops samples
+    whose decode raised, and counts them.
+
+    The map keeps its input order (whatever `deterministic` says) because the
+    count of dropped samples comes from gaps in the positions that come out.
+    """
+    dataset = numbered_people.map(
+        lambda position, inputs: (position, prepare(inputs)),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    )
+    dataset = dataset.ignore_errors(log_warning=True)
+    return count_undecodable(dataset, skip_counter)
+
+
+def to_keras_batch(batch, output_names):
+    """Returns `(images, {name: heatmaps}, {name: weights})`: every stack is
+    supervised with the same target (intermediate supervision)."""
+    targets = {name: batch["heatmaps"] for name in output_names}
+    weights = {name: batch["weights"] for name in output_names}
+    return batch["image"], targets, weights
+
+
+def make_dataset(
+    file_patterns,
+    num_joints,
+    flip_pairs,
+    *,
+    training,
+    batch_size,
+    output_names,
+    input_size=256,
+    output_size=64,
+    sigma=1.0,
+    rotation_degrees=30.0,
+    rotation_probability=0.4,
+    scale_factor=0.25,
+    flip_probability=0.5,
+    color_range=(0.6, 1.4),
+    crop_method="scaled",
+    deterministic=False,
+    cache=False,
+    repeat=False,
+    shuffle_buffer=1024,
+    drop_remainder=None,
+    seed=None,
+    skip_counter=None,
+):
+    """Builds the training (or validation-loss) dataset for `model.fit`.
+
+    Args:
+        file_patterns: str or list of str. Glob patterns of TFRecord shards.
+        num_joints: int. K; records with another joint count are skipped.
+        flip_pairs: list of (left, right) joint indices swapped by a flip.
+        training: bool. Shuffle and augment (pose-hg-train recipe) when True.
+        batch_size: int. Samples per batch.
+        output_names: list of str. One target/weight entry per model output.
+        input_size, output_size: int. Crop and heatmap sides (256, 64).
+        sigma: float. Heatmap Gaussian standard deviation in heatmap px.
+        rotation_degrees, rotation_probability, scale_factor,
+        flip_probability, color_range: augmentation ranges; see
+            `keras_hourglass.data.augment`.
+        crop_method: str. "scaled" decodes JPEG crop regions at a reduced
+            DCT scale when they span at least twice the input size, and
+            skips the projective warp for unrotated crops; "reference"
+            decodes at full resolution and warps every crop (the original
+            path, about half the samples per core). Defaults to "scaled".
+        deterministic: bool. Interleave shards in a reproducible order.
+        cache: bool. Cache the raw records in memory after the first pass.
+        repeat: bool. Repeat forever (new augmentations every pass).
+        shuffle_buffer: int. Record shuffle buffer when training (0: none).
+        drop_remainder: bool. Defaults to `training`.
+        seed: int or None. Seeds shuffling and augmentation.
+        skip_counter: `SkipCounter` to collect skip counts. Defaults to a new one.
+
+    Returns:
+        A dataset of `(images float32 [B, S, S, 3] in [0, 1],
+        {name: float32 [B, h, w, K]}, {name: float32 [B, K]})`.
+    """
+    if crop_method not in CROP_METHODS:
+        raise ValueError(
+            f"crop_method must be one of {CROP_METHODS}, not {crop_method!r}"
+        )
+    skip_counter = skip_counter or SkipCounter()
+    files = list_shard_files(file_patterns)
+    augmentation = None
+    if training:
+        augmentation = {
+            "scale_factor": scale_factor,
+            "rotation_degrees": rotation_degrees,
+            "rotation_probability": rotation_probability,
+            "flip_probability": flip_probability,
+            "color_range": color_range,
+        }
+    config = {
+        "num_joints": num_joints,
+        "flip_pairs": [tuple(pair) for pair in flip_pairs],
+        "input_size": input_size,
+        "output_size": output_size,
+        "sigma": sigma,
+        "augmentation": augmentation,
+        "crop_method": crop_method,
+    }
+    records = read_records(
+        files,
+        shuffle_files=training,
+        deterministic=deterministic,
+        cache=cache,
+        seed=seed,
+    )
+    if repeat:
+        records = records.repeat()
+    if training and shuffle_buffer:
+        records = records.shuffle(shuffle_buffer, seed=seed)
+    # One stateless seed pair per sample, drawn after repeat so that every
+    # epoch gets fresh augmentations yet a fixed `seed` reproduces them all.
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    dataset = tf.data.Dataset.zip((records, seeds))
+    dataset = dataset.map(lambda record, pair: (parse_person(record), pair))
+    dataset = dataset.filter(
+        lambda person, pair: keep_usable_person(person, num_joints, skip_counter)
+    )
+    dataset = decode_in_parallel(
+        dataset.enumerate(),
+        lambda inputs: prepare_training_example(*inputs, config, skip_counter),
+        skip_counter,
+    )
+    if drop_remainder is None:
+        drop_remainder = training
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.map(lambda batch: to_keras_batch(batch, list(output_names)))
+    return dataset.prefetch(AUTOTUNE)
+
+
+def prepare_eval_example(person, num_joints, input_size, skip_counter):
+    """Crops one person without augmentation; returns `(image, meta)`."""
+    neutral = {"scale_multiplier": 1.0, "rotation": 0.0, "flip": False}
+    matrix = person_crop_matrix(person, input_size, neutral)
+    image = crop_person_image(person, matrix, input_size, skip_counter)
+    meta = {
+        "center": person["center"],
+        "scale": person["scale"],
+        "crop_matrix": matrix,
+        "joints": person["joints"],
+        "joints_annotated": person["joints_annotated"],
+        "joints_visible": person["joints_visible"],
+        "head_box": person["head_box"],
+        "normalizer": person["normalizer"],
+        "image_id": person["image_id"],
+        "person_index": person["person_index"],
+    }
+    return image, fix_joint_shapes(meta, num_joints)
+
+
+def make_eval_dataset(
+    file_patterns,
+    num_joints,
+    *,
+    batch_size,
+    input_size=256,
+    cache=False,
+    skip_counter=None,
+):
+    """Builds the evaluation dataset: no augmentation, records in file order.
+
+    Returns:
+        A dataset of `(images float32 [B, S, S, 3], meta)`, with meta holding
+        `center`, `scale` (as stored), `crop_matrix` [B, 3, 3] (original ->
+        input px), `joints` [B, K, 2], `joints_annotated`, `joints_visible`
+        [B, K], `head_box` [B, 4], `normalizer`, `image_id`, `person_index` [B].
+    """
+    skip_counter = skip_counter or SkipCounter()
+    files = list_shard_files(file_patterns)
+    dataset = read_records(
+        files, shuffle_files=False, deterministic=True, cache=cache, seed=None
+    )
+    dataset = dataset.map(parse_person)
+    dataset = dataset.filter(
+        lambda person: keep_usable_person(person, num_joints, skip_counter)
+    )
+    dataset = decode_in_parallel(
+        dataset.enumerate(),
+        lambda person: prepare_eval_example(
+            person, num_joints, input_size, skip_counter
+        ),
+        skip_counter,
+    )
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def fix_joint_shapes(meta, num_joints):
+    """Gives the joint arrays of an (already checked) record their static shape."""
+    meta = dict(meta)
+    meta["joints"] = tf.reshape(meta["joints"], [num_joints, 2])
+    for key in ("joints_annotated", "joints_visible"):
+        meta[key] = tf.reshape(meta[key], [num_joints])
+    return meta

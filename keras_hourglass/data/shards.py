@@ -1,0 +1,152 @@
+"""Writing person records into TFRecord shards, and the dataset metadata JSON.
+
+Each split is written to `<split>-00000-of-0000N.tfrecord` shards. Records are
+first streamed to one spool file per split so the exact encoded size is known;
+the shard count is then chosen from it (each shard at most `max_shard_bytes`,
+200 MB by default, so shards of a large split hold 100 to 200 MB) unless
+given, and records are dealt round-robin so every shard mixes the whole split.
+`dataset.json` beside the shards describes the dataset (see `build_metadata`).
+"""
+
+import math
+import os
+from pathlib import Path
+
+import tensorflow as tf
+from tqdm import tqdm
+
+from keras_hourglass.data import tfrecords
+from keras_hourglass.data.formats.images import UnreadableImageError
+from keras_hourglass.data.formats.images import inspect_image_bytes
+from keras_hourglass.data.metadata import METADATA_FILE_NAME
+from keras_hourglass.data.metadata import build_metadata
+from keras_hourglass.data.metadata import read_metadata
+from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.metadata import validate_shards
+from keras_hourglass.data.metadata import write_metadata
+
+DEFAULT_MAX_SHARD_BYTES = 200 * 1024 * 1024
+
+__all__ = [
+    "DEFAULT_MAX_SHARD_BYTES",
+    "METADATA_FILE_NAME",
+    "build_metadata",
+    "choose_num_shards",
+    "encode_person_record",
+    "read_metadata",
+    "shard_file_name",
+    "split_files",
+    "validate_shards",
+    "write_metadata",
+    "write_split_shards",
+]
+
+
+def choose_num_shards(total_bytes, max_shard_bytes=DEFAULT_MAX_SHARD_BYTES):
+    """Returns the fewest shards that keep each at or under `max_shard_bytes`
+    (so above `max_shard_bytes / 2` each when there is more than one)."""
+    return max(1, math.ceil(total_bytes / max_shard_bytes))
+
+
+def shard_file_name(split, shard_index, num_shards):
+    """Returns e.g. `train-00000-of-00004.tfrecord`."""
+    return f"{split}-{shard_index:05d}-of-{num_shards:05d}.tfrecord"
+
+
+class _ImageCache:
+    """Remembers the last image read: people of one image are adjacent."""
+
+    def __init__(self):
+        self.path, self.result = None, None
+
+    def load(self, path):
+        if path != self.path:
+            self.path = path
+            try:
+                image_bytes = Path(path).read_bytes()
+                self.result = (image_bytes, inspect_image_bytes(image_bytes, path))
+            except FileNotFoundError:
+                self.result = "image missing"
+            except (UnreadableImageError, OSError):
+                self.result = "image unreadable"
+        return self.result
+
+
+def encode_person_record(record, skip_log, image_cache=None):
+    """Returns the record as serialized `tf.train.Example` bytes, or None (a
+    counted skip) when its image is missing, unreadable or of another size
+    than the annotation states."""
+    where = f"{record.image_id} person {record.person_index}"
+    if record.image_bytes is not None:
+        try:
+            image_info = inspect_image_bytes(record.image_bytes, where)
+        except UnreadableImageError:
+            image_info = "image unreadable"
+        loaded = image_info if isinstance(image_info, str) else (
+            record.image_bytes, image_info
+        )
+    else:
+        loaded = (image_cache or _ImageCache()).load(record.image_path)
+    if isinstance(loaded, str):
+        skip_log.skip(loaded, where)
+        return None
+    image_bytes, (image_format, width, height) = loaded
+    if record.image_size is not None and tuple(record.image_size) != (width, height):
+        skip_log.skip("image size differs from the annotation", where)
+        return None
+    return tfrecords.serialize_person(
+        image_bytes, image_format, height, width, record.image_id,
+        record.joints, record.annotated, record.visible, record.center,
+        record.scale, record.head_box, record.normalizer, record.person_index,
+    )  # fmt: skip
+
+
+def spool_records(records, out_dir, skip_log, total=None):
+    """Encodes records into one spool file per split in `out_dir`.
+
+    Returns {split: {"path", "count", "bytes"}}; shows a tqdm progress bar.
+    """
+    spools, writers, image_cache = {}, {}, _ImageCache()
+    try:
+        for record in tqdm(records, total=total, desc="encoding", unit="person"):
+            serialized = encode_person_record(record, skip_log, image_cache)
+            if serialized is None:
+                continue
+            if record.split not in writers:
+                path = Path(out_dir) / f".{record.split}.spool.tfrecord"
+                writers[record.split] = tf.io.TFRecordWriter(str(path))
+                spools[record.split] = {"path": path, "count": 0, "bytes": 0}
+            writers[record.split].write(serialized)
+            spools[record.split]["count"] += 1
+            spools[record.split]["bytes"] += len(serialized)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return spools
+
+
+def write_split_shards(spool, split, out_dir, num_shards=None, max_shard_bytes=None):
+    """Deals one split's spooled records round-robin into shards, deletes the
+    spool and returns the shard file names.
+
+    The shard count is `num_shards` (capped at the record count so no shard
+    is empty) or chosen from the spooled bytes.
+    """
+    if num_shards is None:
+        num_shards = choose_num_shards(
+            spool["bytes"], max_shard_bytes or DEFAULT_MAX_SHARD_BYTES
+        )
+    num_shards = max(1, min(int(num_shards), spool["count"]))
+    names = [shard_file_name(split, i, num_shards) for i in range(num_shards)]
+    writers = [tf.io.TFRecordWriter(str(Path(out_dir) / name)) for name in names]
+    try:
+        dataset = tf.data.TFRecordDataset(str(spool["path"]))
+        progress = tqdm(dataset.as_numpy_iterator(), total=spool["count"],
+                        desc=f"sharding {split}", unit="person")  # fmt: skip
+        for index, serialized in enumerate(progress):
+            writers[index % num_shards].write(serialized)
+    finally:
+        for writer in writers:
+            writer.close()
+    os.remove(spool["path"])
+    return names

@@ -1,0 +1,106 @@
+"""gRPC client for TF Serving (port 8500) and `PredictRequest` helpers.
+
+Needs `tensorflow-serving-api` (and `grpcio`). The request builders are also
+used to write the export's warm-up records.
+
+    client = GrpcClient("localhost:8500", "hourglass")
+    keypoints, scores = client.predict(["person.jpg"])
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_hourglass.serving.client import DEFAULT_TIMEOUT_SECONDS
+from keras_hourglass.serving.client import ServingError
+from keras_hourglass.serving.client import boxes_array
+from keras_hourglass.serving.client import keypoint_arrays
+from keras_hourglass.serving.client import read_image_bytes
+
+
+def build_predict_request(model_name, inputs, signature_name, version=None):
+    """Returns a `PredictRequest` whose inputs are `{name: array}` TensorProtos."""
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature_name
+    if version is not None:
+        request.model_spec.version.value = int(version)
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return request
+
+
+def keypoint_request(model_name, images, boxes=None, version=None):
+    """Returns the `serving_default` PredictRequest for images (bytes or
+    paths) and optional (x, y, w, h) boxes (None: whole image)."""
+    encoded = read_image_bytes(images)
+    inputs = {
+        "images": np.array(encoded, dtype=object),
+        "boxes": boxes_array(boxes, len(encoded)),
+    }
+    return build_predict_request(model_name, inputs, "serving_default", version)
+
+
+def response_arrays(response):
+    """Returns the outputs of a `PredictResponse` as {name: NumPy array}."""
+    return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+
+
+GRPC_HINTS = {
+    "UNAVAILABLE": "model server not reachable (is it running on that port?)",
+    "NOT_FOUND": "model not found on the server (wrong model name or version?)",
+    "DEADLINE_EXCEEDED": "no answer before the timeout (server overloaded?)",
+    "INVALID_ARGUMENT": "server rejected the request",
+}
+
+
+def describe_rpc_error(error, target, model_name):
+    """Returns a one-line message for a `grpc.RpcError`."""
+    code = error.code().name if hasattr(error, "code") else "UNKNOWN"
+    details = error.details() if hasattr(error, "details") else str(error)
+    hint = GRPC_HINTS.get(code, "request failed")
+    return f"{target} model {model_name!r}: {hint} [{code}]: {details}"
+
+
+class GrpcClient:
+    """TF Serving gRPC client for the exported hourglass.
+
+    Args:
+        target: str. `host:port` of the gRPC endpoint (8500 by default).
+        model_name: str. The served model name (`models.config`).
+        timeout: float. Seconds before a call is abandoned.
+        version: int or None. A fixed model version; None: the latest.
+    """
+
+    def __init__(
+        self, target, model_name, timeout=DEFAULT_TIMEOUT_SECONDS, version=None
+    ):
+        import grpc
+        from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+        self.target, self.model_name = target, model_name
+        self.timeout, self.version = timeout, version
+        self._grpc = grpc
+        self.channel = grpc.insecure_channel(target)
+        self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+
+    def send(self, request):
+        """Sends a PredictRequest; returns its outputs as NumPy arrays."""
+        try:
+            response = self.stub.Predict(request, timeout=self.timeout)
+        except self._grpc.RpcError as error:
+            raise ServingError(
+                describe_rpc_error(error, self.target, self.model_name)
+            ) from None
+        return response_arrays(response)
+
+    def predict(self, images, boxes=None):
+        """Returns (keypoints [N, K, 2], scores [N, K]) for encoded images."""
+        request = keypoint_request(self.model_name, images, boxes, self.version)
+        where = f"{self.target} model {self.model_name!r}"
+        return keypoint_arrays(self.send(request), where)
+
+    def close(self):
+        """Closes the channel."""
+        self.channel.close()

@@ -1,0 +1,154 @@
+"""In-graph request preprocessing for the exported model: check and decode
+encoded images, turn person boxes into crops, warp them to the input size.
+
+Box convention (the `boxes` input of the `serving_default` signature):
+`(x, y, w, h)` float32 per image, in original image pixels with pixel EDGES at
+integers, as COCO boxes and most detectors give them: the box covers
+[x, x + w] x [y, y + h], and the whole image is (0, 0, width, height). A box
+with `w <= 0` or `h <= 0` means "the whole image".
+
+A box becomes the person centre/scale of the project's crop convention:
+centre = box centre (converted to pixel centres at integers: minus 0.5),
+scale = max(w, h) / 200; then `transforms.crop_box_from_person` applies the
+same shift and 1.25 enlargement as training and evaluation. So a person
+stored with centre c and scale s (MPII `objpos`/`scale`) is sent as the
+square box `box_from_person(c, s)` = (cx + 0.5 - 100 s, cy + 0.5 - 100 s,
+200 s, 200 s) and gets exactly the crop the evaluation program uses.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_hourglass.data.augment import looks_like_complete_image
+from keras_hourglass.data.augment import warp_image
+from keras_hourglass.transforms import PIXELS_PER_SCALE
+from keras_hourglass.transforms import crop_box_from_person
+from keras_hourglass.transforms import crop_matrix
+
+
+def box_from_person(center, scale):
+    """Returns the (x, y, w, h) box that reproduces a person's crop exactly.
+
+    NumPy helper for clients: `center` [..., 2] (pixel centres at integers)
+    and `scale` [...] (person height / 200 px) as stored in the annotations.
+    """
+    center = np.asarray(center, np.float32)
+    side = PIXELS_PER_SCALE * np.asarray(scale, np.float32)
+    corner = center + 0.5 - side[..., None] / 2.0
+    return np.concatenate([corner, side[..., None], side[..., None]], axis=-1)
+
+
+def person_from_box(box, image_height, image_width):
+    """Returns `(center [2], scale [])` of a box (x, y, w, h); a box with
+    w <= 0 or h <= 0 is replaced by the whole image."""
+    box = tf.cast(box, tf.float32)
+    height = tf.cast(image_height, tf.float32)
+    width = tf.cast(image_width, tf.float32)
+    whole_image = tf.logical_or(box[2] <= 0.0, box[3] <= 0.0)
+    box = tf.where(whole_image, tf.stack([0.0, 0.0, width, height]), box)
+    # Edges at integers -> centres at integers: subtract half a pixel.
+    center = box[:2] + box[2:] / 2.0 - 0.5
+    scale = tf.maximum(box[2], box[3]) / PIXELS_PER_SCALE
+    return center, scale
+
+
+def check_box(box, image_height, image_width, where):
+    """Raises InvalidArgumentError (in the graph) when a box is not finite or
+    lies entirely outside the image; a whole-image box always passes."""
+    box = tf.cast(box, tf.float32)
+    height = tf.cast(image_height, tf.float32)
+    width = tf.cast(image_width, tf.float32)
+    finite = tf.reduce_all(tf.math.is_finite(box))
+    whole_image = tf.logical_or(box[2] <= 0.0, box[3] <= 0.0)
+    overlaps = tf.reduce_all(
+        tf.stack(
+            [box[0] < width, box[1] < height, box[0] + box[2] > 0.0,
+             box[1] + box[3] > 0.0]
+        )
+    )  # fmt: skip
+    message = tf.strings.join(
+        [where, tf.strings.format(
+            " box (x, y, w, h) {} is not finite or lies outside the image of "
+            "height x width {} x {}", (box, image_height, image_width))]
+    )  # fmt: skip
+    return tf.debugging.Assert(
+        tf.logical_and(finite, tf.logical_or(whole_image, overlaps)), [message]
+    )
+
+
+def first_bytes_text(image_bytes, count=8):
+    """Returns the first bytes as decimal numbers, e.g. "255 216 255" (raw
+    bytes would not survive the error message's UTF-8 decoding)."""
+    head = tf.io.decode_raw(tf.strings.substr(image_bytes, 0, count), tf.uint8)
+    return tf.strings.reduce_join(tf.strings.as_string(head), separator=" ")
+
+
+def decode_checked_image(image_bytes, where):
+    """Decodes JPEG/PNG bytes to uint8 [h, w, 3]; raises InvalidArgumentError
+    naming `where` for empty, foreign or truncated bytes."""
+    message = tf.strings.join(
+        [where, " is not a complete JPEG or PNG image (empty, another format, "
+         "or truncated); its first bytes are ", first_bytes_text(image_bytes)]
+    )  # fmt: skip
+    check = tf.debugging.Assert(looks_like_complete_image(image_bytes), [message])
+    with tf.control_dependencies([check]):
+        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def crop_encoded_image(image_bytes, box, index, input_size):
+    """Decodes one image and crops the person in `box`.
+
+    Returns `(crop float32 [S, S, 3] in [0, 1], matrix float32 [3, 3])`, the
+    matrix mapping original image px to crop px.
+    """
+    where = tf.strings.format("images[{}]", index)
+    image = decode_checked_image(image_bytes, where)
+    shape = tf.shape(image)
+    with tf.control_dependencies([check_box(box, shape[0], shape[1], where)]):
+        center, scale = person_from_box(box, shape[0], shape[1])
+    crop_center, crop_scale = crop_box_from_person(center, scale)
+    matrix = crop_matrix(crop_center, crop_scale, input_size)
+    return warp_image(image, matrix, input_size), matrix
+
+
+def crop_encoded_images(images, boxes, input_size):
+    """Decodes a batch of encoded images and crops one person from each.
+
+    Args:
+        images: string [N]. Encoded JPEG/PNG bytes.
+        boxes: float32 [N, 4]. One (x, y, w, h) box per image (see the module
+            docstring; w <= 0 or h <= 0: the whole image).
+        input_size: int. Side of the network input.
+
+    Returns:
+        crops float32 [N, S, S, 3] and crop matrices float32 [N, 3, 3].
+    """
+    images = tf.convert_to_tensor(images, tf.string)
+    boxes = tf.convert_to_tensor(boxes, tf.float32)
+    count = tf.shape(images)[0]
+    checks = [
+        tf.debugging.assert_positive(
+            count, message="images: the request holds no image (empty batch)"
+        ),
+        tf.debugging.assert_equal(
+            tf.shape(boxes)[0], count, message="boxes: need one box per image"
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        indices = tf.range(count)
+    crops, matrices = tf.map_fn(
+        lambda item: crop_encoded_image(*item, input_size),
+        (images, boxes, indices),
+        fn_output_signature=(
+            tf.TensorSpec([input_size, input_size, 3], tf.float32),
+            tf.TensorSpec([3, 3], tf.float32),
+        ),
+    )
+    return crops, matrices
+
+
+def whole_image_boxes(images):
+    """Returns float32 [N, 4] zero boxes: "the whole image" for each image."""
+    return tf.zeros([tf.shape(images)[0], 4], tf.float32)

@@ -1,0 +1,166 @@
+"""The functions behind the exported SavedModel's signatures.
+
+Signatures (N images, K joints, S input side, h heatmap side):
+
+- `serving_default`: `images` string [N] (encoded JPEG/PNG) and `boxes`
+  float32 [N, 4] (x, y, w, h; w <= 0 or h <= 0: the whole image) ->
+  `keypoints` float32 [N, K, 2] (original image px), `scores` float32 [N, K].
+- `whole_image`: `images` string [N] -> as `serving_default`.
+- `heatmaps`: `images` float32 [N, S, S, 3] in [0, 1], already cropped ->
+  `heatmaps` float32 [N, h, h, K] (last stack) and `stack{i}_heatmaps`.
+- `metadata`: no input -> `metadata_json` string, `input_size` and
+  `num_joints` int32.
+
+`serving_default` decodes, crops (see `serving_inputs` for the box
+convention), runs the network (with the test-time flip when exported with
+`flip_test=True`), refines the peaks by a quarter pixel and maps them back to
+original image pixels, all inside the graph. `heatmaps` is the bare network
+on crops the client made itself (no flip test).
+"""
+
+import json
+
+import tensorflow as tf
+
+from keras_hourglass.inference import predict_keypoints
+from keras_hourglass.inference import stack_heatmaps_list
+from keras_hourglass.serving.inputs import crop_encoded_images
+from keras_hourglass.serving.inputs import whole_image_boxes
+
+# Inputs outside [0, 1] by more than this mean 0..255 pixels were sent.
+PIXEL_RANGE_TOLERANCE = 1e-3
+
+
+def model_input_size(model):
+    """Returns the square input side S of a model with input (S, S, 3)."""
+    height, width, channels = model.input_shape[1:]
+    if height is None or height != width or channels != 3:
+        raise ValueError(
+            f"export needs a fixed square RGB input, got {model.input_shape}"
+        )
+    return int(height)
+
+
+def build_metadata(model, joint_set, flip_test):
+    """Returns the metadata dict stored in the export (JSON-serialisable)."""
+    input_size = model_input_size(model)
+    num_joints = int(model.outputs[-1].shape[-1])
+    if joint_set.num_joints != num_joints:
+        raise ValueError(
+            f"joint set {joint_set.name!r} has {joint_set.num_joints} joints but "
+            f"the model predicts {num_joints} heatmaps"
+        )
+    return {
+        "format_version": 1,
+        "model_name": model.name,
+        "joint_set": joint_set.name,
+        "joint_names": list(joint_set.joint_names),
+        "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
+        "skeleton": [list(edge) for edge in joint_set.skeleton],
+        "num_joints": num_joints,
+        "input_size": input_size,
+        "heatmap_outputs": list(model.output_names),
+        "flip_test": bool(flip_test),
+        "box_convention": (
+            "boxes are (x, y, w, h) in original image px with pixel edges at "
+            "integers; w <= 0 or h <= 0 means the whole image; crop centre = "
+            "box centre, scale = max(w, h) / 200, then the training crop "
+            "(centre moved down 15*scale px, scale x 1.25)"
+        ),
+        "keypoint_convention": "(x, y) original image px, pixel centres at integers",
+    }
+
+
+def make_keypoints_function(model, metadata):
+    """Returns `fn(images, boxes) -> {"keypoints", "scores"}` (see above)."""
+    input_size = metadata["input_size"]
+    flip_pairs = [tuple(pair) for pair in metadata["flip_pairs"]]
+
+    def keypoints(images, boxes):
+        crops, matrices = crop_encoded_images(images, boxes, input_size)
+        points, scores = predict_keypoints(
+            model, crops, matrices, flip_pairs, flip_test=metadata["flip_test"]
+        )
+        return {"keypoints": points, "scores": scores}
+
+    return keypoints
+
+
+def make_whole_image_function(keypoints_function):
+    """Returns `fn(images)`: `keypoints_function` with whole-image boxes."""
+
+    def whole_image(images):
+        return keypoints_function(images, whole_image_boxes(images))
+
+    return whole_image
+
+
+def check_crop_batch(images):
+    """Returns assertions that cropped images are a non-empty, finite [0, 1]
+    batch (a 0..255 batch is the usual mistake)."""
+    return [
+        tf.debugging.assert_positive(
+            tf.shape(images)[0], message="images: the batch is empty"
+        ),
+        tf.debugging.assert_all_finite(images, "images: NaN or inf pixel values"),
+        tf.debugging.assert_less_equal(
+            tf.reduce_max(tf.abs(images - 0.5)),
+            0.5 + PIXEL_RANGE_TOLERANCE,
+            message="images: pixel values must be float32 in [0, 1] (not 0..255)",
+        ),
+    ]
+
+
+def make_heatmaps_function(model):
+    """Returns `fn(images) -> {"heatmaps", "stack{i}_heatmaps"...}`."""
+    output_names = list(model.output_names)
+
+    def heatmaps(images):
+        with tf.control_dependencies(check_crop_batch(images)):
+            images = tf.identity(images)
+        stacks = stack_heatmaps_list(model(images, training=False))
+        outputs = dict(zip(output_names, stacks))
+        outputs["heatmaps"] = stacks[-1]
+        return outputs
+
+    return heatmaps
+
+
+def make_metadata_function(metadata):
+    """Returns a no-input `fn() -> {"metadata_json", "input_size", "num_joints"}`."""
+    text = json.dumps(metadata, sort_keys=True)
+
+    def metadata_outputs():
+        return {
+            "metadata_json": tf.constant(text),
+            "input_size": tf.constant(metadata["input_size"], tf.int32),
+            "num_joints": tf.constant(metadata["num_joints"], tf.int32),
+        }
+
+    return metadata_outputs
+
+
+def signature_specs(input_size):
+    """Returns {signature name: input TensorSpecs} of the exported endpoints."""
+    return {
+        "serving_default": [
+            tf.TensorSpec([None], tf.string, name="images"),
+            tf.TensorSpec([None, 4], tf.float32, name="boxes"),
+        ],
+        "whole_image": [tf.TensorSpec([None], tf.string, name="images")],
+        "heatmaps": [
+            tf.TensorSpec([None, input_size, input_size, 3], tf.float32, "images")
+        ],
+        "metadata": [],
+    }
+
+
+def make_signature_functions(model, metadata):
+    """Returns {signature name: Python function} matching `signature_specs`."""
+    keypoints = make_keypoints_function(model, metadata)
+    return {
+        "serving_default": keypoints,
+        "whole_image": make_whole_image_function(keypoints),
+        "heatmaps": make_heatmaps_function(model),
+        "metadata": make_metadata_function(metadata),
+    }

@@ -1,0 +1,199 @@
+"""Drawing of articulated figures for the synthetic dataset.
+
+A figure is painted into a float32 H x W x 3 canvas (0-255) from its 16
+image-pixel joints; the painter can also write a part-label map, from which
+joint visibility is read.
+"""
+
+import numpy as np
+
+from keras_hourglass.synthetic import pose
+from keras_hourglass.synthetic.raster import disk
+from keras_hourglass.synthetic.raster import ellipse_points
+from keras_hourglass.synthetic.raster import hsv_colour
+from keras_hourglass.synthetic.raster import limb_pixels
+from keras_hourglass.synthetic.raster import paint
+from keras_hourglass.synthetic.raster import polygon_pixels
+from keras_hourglass.synthetic.raster import stripe_shade
+
+# Part labels of the annotated figure (0 = not the figure).
+TORSO, NECK, HEAD = 1, 2, 3
+R_UPPER_ARM, R_FOREARM, L_UPPER_ARM, L_FOREARM = 4, 5, 6, 7
+R_THIGH, R_SHIN, L_THIGH, L_SHIN = 8, 9, 10, 11
+R_HAND, L_HAND, R_FOOT, L_FOOT = 12, 13, 14, 15
+
+# Limb parts: label, proximal joint, distal joint, widths at both ends
+# (fractions of standing height), colour shade, side.
+LIMB_PARTS = (
+    (R_THIGH, pose.R_HIP, pose.R_KNEE, 0.085, 0.065, 0.8, "right"),
+    (R_SHIN, pose.R_KNEE, pose.R_ANKLE, 0.065, 0.045, 0.7, "right"),
+    (L_THIGH, pose.L_HIP, pose.L_KNEE, 0.085, 0.065, 0.8, "left"),
+    (L_SHIN, pose.L_KNEE, pose.L_ANKLE, 0.065, 0.045, 0.7, "left"),
+    (R_UPPER_ARM, pose.R_SHOULDER, pose.R_ELBOW, 0.06, 0.05, 1.0, "right"),
+    (R_FOREARM, pose.R_ELBOW, pose.R_WRIST, 0.05, 0.04, 0.9, "right"),
+    (L_UPPER_ARM, pose.L_SHOULDER, pose.L_ELBOW, 0.06, 0.05, 1.0, "left"),
+    (L_FOREARM, pose.L_ELBOW, pose.L_WRIST, 0.05, 0.04, 0.9, "left"),
+)
+# Stripes on limbs slant +/-35 degrees off the limb axis, opposite per side:
+# a mirrored left limb then looks exactly like a right one, so flipping an
+# image and swapping left/right labels gives another valid sample.
+STRIPE_SLANT_DEGREES = {"left": 35.0, "right": -35.0}
+STRIPE_DARKNESS = 0.65
+
+
+def sample_palette(rng, random_side_colours=True):
+    """Colours of one figure: a warm and a cool family for the two sides.
+
+    With `random_side_colours` the warm family goes to either side at random,
+    so colour groups a side's limbs without saying which side it is (flip
+    augmentation keeps that true); otherwise left is always warm.
+    """
+    warm = hsv_colour(
+        rng.uniform(-10, 45), rng.uniform(0.65, 1.0), rng.uniform(0.7, 1.0)
+    )
+    cool = hsv_colour(
+        rng.uniform(185, 250), rng.uniform(0.65, 1.0), rng.uniform(0.6, 1.0)
+    )
+    left_is_warm = rng.random() < 0.5 if random_side_colours else True
+    torso_saturation = rng.choice([rng.uniform(0.0, 0.2), rng.uniform(0.5, 0.9)])
+    return {
+        "left": warm if left_is_warm else cool,
+        "right": cool if left_is_warm else warm,
+        "torso": hsv_colour(
+            rng.uniform(80, 160), torso_saturation, rng.uniform(0.3, 0.95)
+        ),
+        "skin": hsv_colour(
+            rng.uniform(18, 32), rng.uniform(0.25, 0.6), rng.uniform(0.35, 0.95)
+        ),
+        "hair": hsv_colour(
+            rng.uniform(15, 40), rng.uniform(0.3, 0.8), rng.uniform(0.05, 0.5)
+        ),
+        "shoe": hsv_colour(
+            rng.uniform(0, 360), rng.uniform(0.0, 0.4), rng.uniform(0.05, 0.3)
+        ),
+    }
+
+
+def draw_limb(canvas, labels, joints, height_px, part, palette):
+    """Paints one striped limb of `LIMB_PARTS`; returns its unit axis."""
+    label, start, end, start_width, end_width, shade, side = part
+    rows, cols, axis = limb_pixels(
+        joints[start],
+        joints[end],
+        start_width * height_px,
+        end_width * height_px,
+        canvas.shape[:2],
+    )
+    slant = pose.rotation_matrix(STRIPE_SLANT_DEGREES[side]) @ axis
+    period = max(0.035 * height_px, 4.0)
+    stripes = stripe_shade(rows, cols, joints[start], slant, period)
+    paint(canvas, labels, rows, cols, palette[side] * shade, label, stripes)
+    return axis
+
+
+def draw_torso(canvas, labels, joints, height_px, palette):
+    """Paints the torso quadrilateral around shoulders and hips, and the neck."""
+    shoulder_line = joints[pose.L_SHOULDER] - joints[pose.R_SHOULDER]
+    hip_line = joints[pose.L_HIP] - joints[pose.R_HIP]
+    # Torso edges a little outside the shoulder and hip joints, as on a body.
+    shoulder_out = 0.1 * shoulder_line
+    hip_out = 0.2 * hip_line
+    corners = [
+        joints[pose.R_SHOULDER] - shoulder_out,
+        joints[pose.L_SHOULDER] + shoulder_out,
+        joints[pose.L_HIP] + hip_out,
+        joints[pose.R_HIP] - hip_out,
+    ]
+    rows, cols = polygon_pixels(corners, canvas.shape[:2])
+    paint(canvas, labels, rows, cols, palette["torso"], TORSO)
+    rows, cols, _ = limb_pixels(
+        joints[pose.THORAX],
+        joints[pose.UPPER_NECK],
+        0.055 * height_px,
+        0.05 * height_px,
+        canvas.shape[:2],
+    )
+    paint(canvas, labels, rows, cols, palette["skin"], NECK)
+
+
+def draw_head(canvas, labels, joints, palette, facing_front):
+    """Paints the head; a face (eyes, mouth) shows when facing the camera."""
+    neck, top = joints[pose.UPPER_NECK], joints[pose.HEAD_TOP]
+    length = max(np.linalg.norm(top - neck), 2.0)
+    up = (top - neck) / length
+    middle = (neck + top) / 2
+    shape = canvas.shape[:2]
+    # The outline reaches a little past the head-top joint so it lies on the head.
+    outline = ellipse_points(middle, up, 0.56 * length, 0.4 * length)
+    paint(canvas, labels, *polygon_pixels(outline, shape), palette["skin"], HEAD)
+    if not facing_front:
+        hair = ellipse_points(
+            middle + 0.03 * length * up, up, 0.53 * length, 0.38 * length
+        )
+        paint(canvas, labels, *polygon_pixels(hair, shape), palette["hair"], HEAD)
+        return
+    cap = ellipse_points(middle + 0.3 * length * up, up, 0.27 * length, 0.4 * length)
+    paint(canvas, labels, *polygon_pixels(cap, shape), palette["hair"], HEAD)
+    side = np.array([-up[1], up[0]])
+    eye_radius = max(0.06 * length, 1.0)
+    for across in (-0.17, 0.17):
+        eye = middle + 0.05 * length * up + across * length * side
+        paint(
+            canvas,
+            labels,
+            *disk((eye[1], eye[0]), eye_radius, shape=shape),
+            np.float32([20, 20, 30]),
+            HEAD,
+        )
+    mouth = ellipse_points(
+        middle - 0.25 * length * up, side, 0.12 * length, 0.04 * length
+    )
+    paint(
+        canvas, labels, *polygon_pixels(mouth, shape), np.float32([150, 40, 50]), HEAD
+    )
+
+
+def draw_extremity(canvas, labels, center_xy, radius, colour, label):
+    """Paints a hand or foot disk."""
+    rows, cols = disk(
+        (center_xy[1], center_xy[0]), max(radius, 1.0), shape=canvas.shape[:2]
+    )
+    paint(canvas, labels, rows, cols, colour, label)
+
+
+def draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels=None):
+    """Paints a whole figure at image-pixel `joints` (16 x 2, MPII order).
+
+    Legs go first, then torso and head, then arms (in front of the body);
+    which leg and which arm is in front is random. `labels`, when given,
+    receives the part label of every painted pixel.
+    """
+    legs, arms = list(LIMB_PARTS[:4]), list(LIMB_PARTS[4:])
+    leg_order = [0, 1, 2, 3] if rng.random() < 0.5 else [2, 3, 0, 1]
+    for index in leg_order:
+        axis = draw_limb(canvas, labels, joints, height_px, legs[index], palette)
+        if index in (1, 3):
+            foot = joints[legs[index][2]] + 0.03 * height_px * axis
+            draw_extremity(
+                canvas,
+                labels,
+                foot,
+                0.035 * height_px,
+                palette["shoe"],
+                R_FOOT if index == 1 else L_FOOT,
+            )
+    draw_torso(canvas, labels, joints, height_px, palette)
+    draw_head(canvas, labels, joints, palette, facing_front)
+    arm_order = [0, 1, 2, 3] if rng.random() < 0.5 else [2, 3, 0, 1]
+    for index in arm_order:
+        axis = draw_limb(canvas, labels, joints, height_px, arms[index], palette)
+        if index in (1, 3):
+            hand = joints[arms[index][2]] + 0.035 * height_px * axis
+            draw_extremity(
+                canvas,
+                labels,
+                hand,
+                0.027 * height_px,
+                palette["skin"],
+                R_HAND if index == 1 else L_HAND,
+            )

@@ -1,0 +1,157 @@
+"""Composes one synthetic scene: background, distractors, person, occluders.
+
+All randomness comes from the one generator passed in, in a fixed order, so a
+scene is a pure function of that generator's seed.
+"""
+
+import numpy as np
+
+from keras_hourglass.synthetic import background
+from keras_hourglass.synthetic import pose
+from keras_hourglass.synthetic import render
+
+# A truncated person keeps at least this many joints inside the image.
+MIN_JOINTS_INSIDE = 6
+# Fixed unit Gaussian noise; each image adds a window at a random offset.
+# Drawing fresh full-size noise per image would cost more than all drawing.
+SENSOR_NOISE_TABLE = np.random.default_rng(20160322).standard_normal(
+    (1024, 1024), dtype=np.float32
+)
+SENSOR_NOISE_TABLE.flags.writeable = False
+
+
+def add_sensor_noise(rng, canvas, noise_std):
+    """Adds grey-level Gaussian noise of `noise_std` to every pixel, in place."""
+    height, width = canvas.shape[:2]
+    table_height, table_width = SENSOR_NOISE_TABLE.shape
+    if height > table_height or width > table_width:
+        noise = rng.standard_normal((height, width), dtype=np.float32)
+    else:
+        top = int(rng.integers(0, table_height - height + 1))
+        left = int(rng.integers(0, table_width - width + 1))
+        noise = SENSOR_NOISE_TABLE[top : top + height, left : left + width]
+    canvas += (noise * np.float32(noise_std))[:, :, None]
+
+
+def sample_figure(rng, options, height_px):
+    """Random facing, pose (image pixels, relative to the body middle), rotation."""
+    facing_front = bool(rng.random() >= options["back_view_probability"])
+    body = pose.sample_body_pose(rng, facing_front, options["foreshortening"])
+    rotation = float(rng.uniform(-1, 1) * options["max_rotation_degrees"])
+    joints = pose.body_to_image(body, height_px, rotation, (0.0, 0.0))
+    joints -= (joints.min(axis=0) + joints.max(axis=0)) / 2
+    return facing_front, rotation, joints
+
+
+def joints_inside_image(joints, width, height):
+    """Boolean [K]: the joint's pixel (nearest pixel centre) is in the image."""
+    x, y = joints[:, 0], joints[:, 1]
+    return (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
+
+
+def place_person(rng, joints, width, height, truncate):
+    """Image position of the body middle: whole person inside, or cut by an edge."""
+    half_extent = (joints.max(axis=0) - joints.min(axis=0)) / 2
+    low = half_extent - 0.5
+    high = np.array([width, height]) - 0.5 - half_extent
+    # A person larger than the image is centred; parts of it fall outside.
+    position = np.where(
+        low <= high,
+        rng.uniform(np.minimum(low, high), np.maximum(low, high)),
+        (np.array([width, height]) - 1) / 2,
+    )
+    if not truncate:
+        return position
+    axis = int(rng.integers(2))
+    direction = 1.0 if rng.random() < 0.5 else -1.0
+    overshoot = rng.uniform(0.1, 0.45) * 2 * half_extent[axis]
+    # Push past the edge, then back off until enough joints stay in view.
+    edge = (high if direction > 0 else low)[axis]
+    for _ in range(6):
+        moved = position.copy()
+        moved[axis] = edge + direction * overshoot
+        in_view = joints_inside_image(joints + moved, width, height).sum()
+        if in_view >= MIN_JOINTS_INSIDE:
+            return moved
+        overshoot /= 2
+    return position
+
+
+def draw_distractors(rng, canvas, options, main_middle, main_height_px):
+    """Paints smaller figures away from the person; returns their joints [16, 3]."""
+    height, width = canvas.shape[:2]
+    others = []
+    for _ in range(int(rng.integers(0, options["max_distractors"] + 1))):
+        height_px = main_height_px * rng.uniform(0.35, 0.75)
+        facing_front, _, joints = sample_figure(rng, options, height_px)
+        middle = rng.uniform((0, 0), (width, height))
+        for _ in range(10):
+            if np.linalg.norm(middle - main_middle) > 0.4 * main_height_px:
+                break
+            middle = rng.uniform((0, 0), (width, height))
+        joints = joints + middle
+        palette = render.sample_palette(rng, options["random_side_colours"])
+        render.draw_figure(canvas, joints, height_px, palette, facing_front, rng)
+        inside = joints_inside_image(joints, width, height)
+        flagged = np.where(inside[:, None], joints, 0.0)
+        others.append(np.concatenate([flagged, inside[:, None].astype(float)], axis=1))
+    return others
+
+
+def draw_occluders(rng, canvas, labels, options, joints, height_px):
+    """With some probability paints one or two shapes over the person's joints."""
+    if rng.random() >= options["occlusion_probability"]:
+        return 0
+    count = int(rng.integers(1, 3))
+    for _ in range(count):
+        target = joints[rng.integers(len(joints))]
+        center = target + rng.normal(0.0, 0.03 * height_px, size=2)
+        size = rng.uniform(0.15, 0.3) * height_px
+        background.paint_random_shape(canvas, rng, center, size, labels)
+    return count
+
+
+def compose_scene(rng, options):
+    """Draws a full scene; returns the float canvas, part labels and scene facts.
+
+    Scene facts: `joints` (every joint's drawn position, [16, 2], also those
+    outside the image), `height_px` (standing height), `other_people_joints`
+    and a `render` dict of generator internals.
+    """
+    low, high = options["image_size_range"]
+    width, height = (int(side) for side in rng.integers(low, high + 1, size=2))
+    height_px = rng.uniform(*options["person_height_range"]) * min(width, height)
+    facing_front, rotation, relative = sample_figure(rng, options, height_px)
+    truncate = rng.random() < options["truncation_probability"]
+    middle = place_person(rng, relative, width, height, truncate)
+    joints = relative + middle
+    canvas = background.render_background(
+        rng, height, width, options["max_clutter_shapes"]
+    )
+    others = draw_distractors(rng, canvas, options, middle, height_px)
+    palette = render.sample_palette(rng, options["random_side_colours"])
+    labels = np.zeros((height, width), dtype=np.int8)
+    render.draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels)
+    occluders = draw_occluders(rng, canvas, labels, options, joints, height_px)
+    if options["noise_std"] > 0:
+        add_sensor_noise(rng, canvas, options["noise_std"])
+    scene_render = {
+        "joints_all": joints,
+        "facing_front": facing_front,
+        "rotation_degrees": rotation,
+        "height_px": height_px,
+        "left_colour": palette["left"],
+        "right_colour": palette["right"],
+        "truncated": bool(truncate),
+        "occluders": occluders,
+    }
+    return (
+        canvas,
+        labels,
+        {
+            "joints": joints,
+            "height_px": height_px,
+            "other_people_joints": others,
+            "render": scene_render,
+        },
+    )
