@@ -4,8 +4,11 @@ Shards hold real-sized JPEGs: the shared MPII samples (854x480 and 1280x720)
 repeated, or, when `../shared/data` is absent, synthesized 1280x720 JPEGs.
 Every sample is a 256x256 crop with full augmentation and 16 heatmaps.
 
-The crop methods (`make_dataset(crop_method=...)`) are timed in the same run,
-in alternating rounds, so a machine shared with other work slows them alike.
+Variants, timed in the same run in alternating rounds (so a machine shared
+with other work slows them alike): `reference` and `scaled` are
+`make_dataset(crop_method=...)` on the original images; `scaled_patches`
+is the scaled crop on records holding bounded-resolution person patches
+(`keras_hourglass.data.patches`, made at conversion time).
 Per core figures: samples/s divided by the cores this process may use, and
 samples per CPU-second the process spent (user + system, all threads), which
 is what one fully busy core would deliver and moves little with load from
@@ -26,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from keras_hourglass.data.patches import bounded_person_patch
 from keras_hourglass.data.pipeline import SkipCounter
 from keras_hourglass.data.pipeline import make_dataset
 from keras_hourglass.data.tfrecords import serialize_person
@@ -33,6 +37,13 @@ from keras_hourglass.data.tfrecords import serialize_person
 SHARED_SAMPLES = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "mpii_samples"
 )
+# Variant: (records, crop_method). "patches" records hold bounded-resolution
+# person patches made at conversion time (keras_hourglass.data.patches).
+VARIANTS = {
+    "reference": ("original", "reference"),
+    "scaled": ("original", "scaled"),
+    "scaled_patches": ("patches", "scaled"),
+}
 MPII_FLIP_PAIRS = [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)]
 
 
@@ -81,6 +92,7 @@ def synthetic_people(count=4, seed=0):
 
 def write_shards(directory, people, repeats, num_shards):
     """Writes `repeats` copies of each person round-robin into shards."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
     records = [serialize_person(**person) for person in people]
     writers = [
         tf.io.TFRecordWriter(str(Path(directory) / f"train-{index:02d}.tfrecord"))
@@ -124,28 +136,24 @@ def time_batches(dataset, batches, warmup_batches):
     return wall, cpu
 
 
-def measure(pattern, methods, batch_size, batches, warmup_batches, rounds):
-    """Times each crop method for `rounds` alternating rounds; returns
-    {method: figures}."""
-    datasets = {
-        method: make_benchmark_dataset(pattern, batch_size, method)
-        for method in methods
-    }
-    totals = {method: [0.0, 0.0] for method in methods}
+def measure(datasets, batch_size, batches, warmup_batches, rounds):
+    """Times each dataset of {variant: dataset} for `rounds` alternating
+    rounds; returns {variant: figures}."""
+    totals = {variant: [0.0, 0.0] for variant in datasets}
     for _ in tqdm(range(rounds), desc="rounds"):
-        for method in methods:
-            wall, cpu = time_batches(datasets[method], batches, warmup_batches)
-            totals[method][0] += wall
-            totals[method][1] += cpu
+        for variant, dataset in datasets.items():
+            wall, cpu = time_batches(dataset, batches, warmup_batches)
+            totals[variant][0] += wall
+            totals[variant][1] += cpu
     cores = len(os.sched_getaffinity(0))
     samples = batch_size * batches * rounds
     return {
-        method: {
+        variant: {
             "samples_per_second": round(samples / wall, 1),
             "samples_per_second_per_core": round(samples / wall / cores, 1),
             "samples_per_cpu_second": round(samples / cpu, 1),
         }
-        for method, (wall, cpu) in totals.items()
+        for variant, (wall, cpu) in totals.items()
     }
 
 
@@ -156,28 +164,43 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--warmup-batches", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=16)
-    parser.add_argument("--crop-methods", nargs="+", default=["reference", "scaled"])
+    parser.add_argument(
+        "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS)
+    )
     args = parser.parse_args()
     use_real = SHARED_SAMPLES.is_dir()
     people = list(real_people() if use_real else synthetic_people())
     with tempfile.TemporaryDirectory() as directory:
-        pattern = write_shards(directory, people, args.repeats, num_shards=4)
+        patterns = {
+            "original": write_shards(
+                Path(directory) / "original", people, args.repeats, num_shards=4
+            ),
+            "patches": write_shards(
+                Path(directory) / "patches",
+                [bounded_person_patch(person) for person in people],
+                args.repeats,
+                num_shards=4,
+            ),
+        }
+        datasets = {
+            variant: make_benchmark_dataset(
+                patterns[VARIANTS[variant][0]], args.batch_size, VARIANTS[variant][1]
+            )
+            for variant in args.variants
+        }
         results = measure(
-            pattern,
-            args.crop_methods,
-            args.batch_size,
-            args.batches,
-            args.warmup_batches,
-            args.rounds,
+            datasets, args.batch_size, args.batches, args.warmup_batches, args.rounds
         )
     # ru_maxrss is in kilobytes on Linux.
     peak_megabytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    first, last = args.crop_methods[0], args.crop_methods[-1]
+    first = args.variants[0]
     report = {
         "results": results,
-        f"{last}_over_{first}": {
-            key: round(results[last][key] / results[first][key], 2)
-            for key in results[first]
+        f"over_{first}": {
+            variant: {
+                key: round(figures[key] / results[first][key], 2) for key in figures
+            }
+            for variant, figures in results.items()
         },
         "cores": len(os.sched_getaffinity(0)),
         "peak_memory_mb": round(peak_megabytes, 1),
