@@ -234,17 +234,18 @@ def warp_and_scale_colours(image, matrix, output_size, gains):
     """Warps a uint8 `image` by `matrix` (image px -> output px) and applies
     the colour gains in the same pass over the output. Returns float32
     [output_size, output_size, 3] in [0, 1], as `warp_image` followed by
-    `scale_colours` does (up to rounding)."""
+    `scale_colours` does, without rounding the warped values to uint8."""
     unrotated = tf.logical_and(tf.equal(matrix[0, 1], 0.0), tf.equal(matrix[1, 0], 0.0))
     # crop_and_resize normalises by (side - 1), so it needs 2 px per axis.
     large_enough = tf.reduce_all(tf.shape(image)[:2] >= 2)
-    # Each branch also says what brings its values to [0, 1].
-    warped, to_unit = tf.cond(
+    # Both branches give float32 in 0-255; the projective warp runs ~25%
+    # faster on float32 than on uint8 input (and then does not round).
+    warped = tf.cond(
         tf.logical_and(unrotated, large_enough),
-        lambda: (resize_axis_aligned(image, matrix, output_size), 1.0 / 255.0),
-        lambda: (warp_image(image, matrix, output_size), 1.0),
+        lambda: resize_axis_aligned(image, matrix, output_size),
+        lambda: warp_image(tf.cast(image, tf.float32), matrix, output_size),
     )
-    channel_gains = tf.linalg.diag(tf.cast(gains, tf.float32) * to_unit)
+    channel_gains = tf.linalg.diag(tf.cast(gains, tf.float32) / 255.0)
     # A [N, 3] x [3, 3] product is ~2x faster than TensorFlow's broadcast
     # multiply over a last axis of 3. Warps give values >= 0 and gains are
     # positive, so only the top needs clipping.

@@ -135,8 +135,8 @@ def crop_person_image(person, matrix, input_size, skip_counter):
 def crop_scaled_person_image(person, matrix, input_size, gains, skip_counter):
     """Decodes the crop region at the coarsest DCT scale that keeps it at
     least as fine as the input, warps it and applies the colour gains in one
-    pass: the fast training path, about twice the reference's samples per
-    core (benchmarks/pipeline_benchmark.py)."""
+    pass: the training path, 1.3-1.6x the reference's samples per core
+    on whole 1280x720 JPEGs (benchmarks/pipeline_benchmark.py)."""
     region, region_matrix = _decode_checked(
         person, matrix, input_size, skip_counter, decode_scaled_image_region
     )

@@ -131,7 +131,7 @@ def make_dataset(
             DCT scale when they span at least twice the input size, and
             skips the projective warp for unrotated crops; "reference"
             decodes at full resolution and warps every crop (the original
-            path, about half the samples per core). Defaults to "scaled".
+            path, 0.6-0.75x the samples per core). Defaults to "scaled".
         deterministic: bool. Interleave shards in a reproducible order.
         cache: bool. Cache the raw records in memory after the first pass.
         repeat: bool. Repeat forever (new augmentations every pass).
