@@ -70,22 +70,26 @@ def images_per_second(step, batch_size, repeats):
 
 
 def alternating_rates(steps, repeats):
-    """Returns {name: items/s} for a dict of `name: (step, items per call)`,
-    timed in alternation (each step once per round, medians over rounds) so
-    that load from other processes slows them alike."""
+    """Times a dict of `name: (step, items per call)` in alternation (each
+    step once per round) so that load from other processes slows them
+    alike. Returns `(wall, cpu)`: {name: items per second} and {name: items
+    per CPU-second of this process}, each from the median over rounds. On a
+    shared machine the CPU-time rates move less with the other load."""
     for step, _ in steps.values():
         step()
         step()
-    durations = {name: [] for name in steps}
+    walls = {name: [] for name in steps}
+    cpus = {name: [] for name in steps}
     for _ in range(repeats):
         for name, (step, _) in steps.items():
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             step()
-            durations[name].append(time.perf_counter() - start)
-    return {
-        name: steps[name][1] / statistics.median(times)
-        for name, times in durations.items()
-    }
+            walls[name].append(time.perf_counter() - wall)
+            cpus[name].append(time.process_time() - cpu)
+    return (
+        {name: steps[name][1] / statistics.median(t) for name, t in walls.items()},
+        {name: steps[name][1] / statistics.median(t) for name, t in cpus.items()},
+    )
 
 
 def matmul_step(side=2048):
@@ -109,7 +113,7 @@ def convolution_flops(keras_model):
 
 def matmul_gflops(repeats=5):
     """This machine's float32 matrix-multiply rate through TensorFlow."""
-    rate = alternating_rates({"matmul": matmul_step()}, repeats)["matmul"]
+    rate = alternating_rates({"matmul": matmul_step()}, repeats)[0]["matmul"]
     return round(rate / 1e9, 1)
 
 
@@ -168,7 +172,7 @@ def measure(args, precision):
         return loss
 
     batch = args.batch_size
-    rates = alternating_rates(
+    rates, cpu_rates = alternating_rates(
         {
             "model": (inference_step(model), batch),
             "folded": (inference_step(folded), batch),
@@ -183,6 +187,12 @@ def measure(args, precision):
         "folded_inference_images_per_second": round(rates["folded"], 2),
         "train_step_images_per_second": round(rates["train_step"], 2),
         "float32_matmul_gflops_per_second": round(rates["matmul"] / 1e9, 1),
+        "per_cpu_second": {
+            "inference_images": round(cpu_rates["model"], 2),
+            "folded_inference_images": round(cpu_rates["folded"], 2),
+            "train_step_images": round(cpu_rates["train_step"], 2),
+            "float32_matmul_gflops": round(cpu_rates["matmul"] / 1e9, 1),
+        },
     }
     keras.config.set_dtype_policy("float32")
     return result
@@ -190,17 +200,23 @@ def measure(args, precision):
 
 def add_fractions(result, flops):
     """Adds the fraction of the float32 matmul rate (measured in the same
-    rounds) that each figure in `result` reaches."""
-    rate = result["float32_matmul_gflops_per_second"]
-    for key in ("inference", "folded_inference"):
+    rounds) that each figure in `result` reaches, from wall time and from
+    this process's CPU time."""
+    per_cpu = result["per_cpu_second"]
+    forward_flops = {
+        "inference": flops,
+        "folded_inference": flops,
+        "train_step": TRAINING_FLOPS_PER_FORWARD_FLOP * flops,
+    }
+    for key, flops_per_image in forward_flops.items():
         result[f"{key}_fraction_of_matmul"] = fraction_of(
-            result[f"{key}_images_per_second"], flops, rate
+            result[f"{key}_images_per_second"],
+            flops_per_image,
+            result["float32_matmul_gflops_per_second"],
         )
-    result["train_step_fraction_of_matmul"] = fraction_of(
-        result["train_step_images_per_second"],
-        TRAINING_FLOPS_PER_FORWARD_FLOP * flops,
-        rate,
-    )
+        per_cpu[f"{key}_fraction_of_matmul"] = fraction_of(
+            per_cpu[f"{key}_images"], flops_per_image, per_cpu["float32_matmul_gflops"]
+        )
     return result
 
 
