@@ -5,10 +5,11 @@ repeated, or, when `../shared/data` is absent, synthesized 1280x720 JPEGs.
 Every sample is a 256x256 crop with full augmentation and 16 heatmaps.
 
 Variants, timed in the same run in alternating rounds (so a machine shared
-with other work slows them alike): `reference` and `scaled` are
-`make_dataset(crop_method=...)` on the original images; `scaled_patches`
-is the scaled crop on records holding bounded-resolution person patches
-(`keras_hourglass.data.patches`, made at conversion time).
+with other work slows them alike): `before` is the pipeline as it was
+(`crop_method="reference"`, TensorFlow's default intra-op threading);
+`scaled` is today's default `make_dataset` on the original images;
+`scaled_patches` the same on records holding bounded-resolution person
+patches (`keras_hourglass.data.patches`, made at conversion time).
 Per core figures: samples/s divided by the cores this process may use, and
 samples per CPU-second the process spent (user + system, all threads), which
 is what one fully busy core would deliver and moves little with load from
@@ -37,12 +38,14 @@ from keras_hourglass.data.tfrecords import serialize_person
 SHARED_SAMPLES = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "mpii_samples"
 )
-# Variant: (records, crop_method). "patches" records hold bounded-resolution
-# person patches made at conversion time (keras_hourglass.data.patches).
+# Variant: (records, make_dataset options). "before" is the pipeline as it
+# was: the reference crop and TensorFlow's default intra-op threading.
+# "patches" records hold bounded-resolution person patches made at
+# conversion time (keras_hourglass.data.patches).
 VARIANTS = {
-    "reference": ("original", "reference"),
-    "scaled": ("original", "scaled"),
-    "scaled_patches": ("patches", "scaled"),
+    "before": ("original", {"crop_method": "reference", "intra_op_parallelism": None}),
+    "scaled": ("original", {"crop_method": "scaled"}),
+    "scaled_patches": ("patches", {"crop_method": "scaled"}),
 }
 MPII_FLIP_PAIRS = [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)]
 
@@ -106,7 +109,7 @@ def write_shards(directory, people, repeats, num_shards):
     return str(Path(directory) / "train-*.tfrecord")
 
 
-def make_benchmark_dataset(pattern, batch_size, crop_method):
+def make_benchmark_dataset(pattern, batch_size, options):
     return make_dataset(
         pattern,
         16,
@@ -116,8 +119,8 @@ def make_benchmark_dataset(pattern, batch_size, crop_method):
         output_names=["stack_1", "stack_2"],
         repeat=True,
         seed=0,
-        crop_method=crop_method,
         skip_counter=SkipCounter(),
+        **options,
     )
 
 
