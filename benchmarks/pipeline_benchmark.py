@@ -116,7 +116,7 @@ def make_benchmark_dataset(pattern, batch_size, options):
         MPII_FLIP_PAIRS,
         training=True,
         batch_size=batch_size,
-        output_names=["stack_1", "stack_2"],
+        num_outputs=2,
         repeat=True,
         seed=0,
         skip_counter=SkipCounter(),

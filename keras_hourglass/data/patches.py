@@ -10,7 +10,7 @@ coordinate in the record moves with the pixels.
 
     person = bounded_person_patch(person, input_size=256)   # serialize_person kwargs
 
-The geometry follows the augmentation ranges of `keras_hourglass.data.augment`
+The geometry follows the augmentation ranges of `keras_hourglass.data.examples`
 (scale x 2 ** +-0.5 and rotation up to 60 degrees by default); a patch made for
 larger ranges than training uses is always safe.
 """

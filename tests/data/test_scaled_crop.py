@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_hourglass.data.augment import dct_scale_exponent
-from keras_hourglass.data.augment import decode_image_region
-from keras_hourglass.data.augment import decode_scaled_image_region
-from keras_hourglass.data.augment import scale_colours
-from keras_hourglass.data.augment import warp_and_scale_colours
-from keras_hourglass.data.augment import warp_image
+from keras_hourglass.data.decode import dct_scale_exponent
+from keras_hourglass.data.decode import decode_image_region
+from keras_hourglass.data.decode import decode_scaled_image_region
+from keras_hourglass.data.decode import warp_and_scale_colours
+from keras_hourglass.data.decode import warp_image
+from keras_hourglass.data.examples import scale_colours
 from keras_hourglass.data.pipeline import make_dataset
 from keras_hourglass.transforms import crop_matrix
 from keras_hourglass.transforms import transform_points
@@ -108,6 +108,6 @@ def test_make_dataset_names_the_crop_methods_it_accepts():
             [],
             training=True,
             batch_size=1,
-            output_names=["out"],
+            num_outputs=1,
             crop_method="fast",
         )
