@@ -97,7 +97,7 @@ def read_usable_images(images, skipped):
     counts (in `skipped`) the others."""
     import tensorflow as tf
 
-    from keras_hourglass.data.augment import looks_like_complete_image
+    from keras_hourglass.data.decode import looks_like_complete_image
 
     usable = {}
     for path in images:

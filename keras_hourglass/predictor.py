@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from keras_hourglass.joint_sets import JointSet
+from keras_hourglass.joint_sets import numbered_joint_set
 
 FINAL_MODEL_NAME = "final.keras"
 
@@ -111,18 +111,6 @@ def boxes_per_image(boxes, count):
             raise ValueError(f"boxes must be finite (x, y, w, h); got {array.tolist()}")
         result.append(array.astype(np.float32))
     return result
-
-
-def numbered_joint_set(num_joints):
-    """Returns the built-in set with `num_joints` joints, or numbered joints
-    without a skeleton when there is none."""
-    from keras_hourglass.serving.export import builtin_joint_set
-
-    try:
-        return builtin_joint_set(num_joints)
-    except ValueError:
-        names = tuple(f"joint{index}" for index in range(num_joints))
-        return JointSet("custom", names, (), ())
 
 
 class PosePredictor:
@@ -214,6 +202,8 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0):
     Raises:
         FileNotFoundError: the path does not exist or holds no model.
     """
+    # Imported here, not at the top: the backends load TensorFlow, and the
+    # result types and input checks above are useful without it.
     from keras_hourglass import predictor_backends as backends
 
     if hasattr(model, "outputs"):

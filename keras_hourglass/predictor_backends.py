@@ -8,8 +8,16 @@ unknown). All three run the same graph functions as the exported
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_hourglass.joint_sets import joint_set_from_metadata
+from keras_hourglass.joint_sets import numbered_joint_set
+from keras_hourglass.serving.client import RestClient
+from keras_hourglass.serving.deployment import read_export_metadata
+from keras_hourglass.serving.signatures import build_export_metadata
+from keras_hourglass.serving.signatures import make_keypoints_function
 
 
 def holds_saved_model(folder):
@@ -35,9 +43,6 @@ class SavedModelBackend:
     """Runs the `serving_default` signature of an exported version."""
 
     def __init__(self, model_dir):
-        from keras_hourglass.serving.deployment import read_export_metadata
-        from keras_hourglass.serving.export import joint_set_from_metadata
-
         self.version_dir = latest_version_dir(model_dir)
         self.signature = tf.saved_model.load(str(self.version_dir)).signatures[
             "serving_default"
@@ -59,17 +64,11 @@ class KerasBackend:
     functions (decode, crop, network, flip test, peaks, back to image px)."""
 
     def __init__(self, model, joint_set=None, flip_test=True):
-        import keras
-
-        from keras_hourglass.predictor import numbered_joint_set
-        from keras_hourglass.serving.signatures import build_metadata
-        from keras_hourglass.serving.signatures import make_keypoints_function
-
         if not hasattr(model, "outputs"):
             model = keras.saving.load_model(Path(model), compile=False)
         num_joints = int(model.outputs[-1].shape[-1])
         self.joint_set = joint_set or numbered_joint_set(num_joints)
-        metadata = build_metadata(model, self.joint_set, flip_test)
+        metadata = build_export_metadata(model, self.joint_set, flip_test)
         # reduce_retracing: batches of different sizes share one trace.
         self.function = tf.function(
             make_keypoints_function(model, metadata), reduce_retracing=True
@@ -87,8 +86,6 @@ class RestBackend:
     (None) unless the caller gives one."""
 
     def __init__(self, model_url, timeout=60.0):
-        from keras_hourglass.serving.client import RestClient
-
         self.client = RestClient(model_url, timeout=timeout)
         self.joint_set = None
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import keras
 
-from evaluation.joint_sets import joint_set_for_count
 from evaluation.metrics import torso_sizes
+from keras_hourglass.joint_sets import metric_joint_set
 from training.config import ConfigError
 from training.config import scheduled_learning_rate
 from training.heatmap_images import HeatmapImageSummary
@@ -102,8 +102,11 @@ class NanGuard(keras.callbacks.Callback):
         )
 
 
-def build_callbacks(config, paths, validation, steps_per_epoch, resume_state=None):
-    """Returns `(callbacks, nan_guard, step_backup)` for `model.fit`.
+def build_callbacks(
+    config, paths, validation, steps_per_epoch, resume_state=None, after_validation=()
+):
+    """Returns `(callbacks, nan_guard, step_backup)` for `model.fit`, or for
+    the custom loop of `training.multiworker`, which drives the same list.
 
     Args:
         config: `TrainConfig`.
@@ -111,6 +114,9 @@ def build_callbacks(config, paths, validation, steps_per_epoch, resume_state=Non
         validation: `Validation` from `choose_validation`.
         steps_per_epoch: int. Steps of a full epoch.
         resume_state: dict from `training.resume.read_backup`, or None.
+        after_validation: callbacks run right after the validation one, before
+            the callbacks that read its score (multi-worker: the chief's score
+            shared with every worker).
     """
     paths["latest"].parent.mkdir(parents=True, exist_ok=True)
     monitor = validation.monitor
@@ -136,6 +142,7 @@ def build_callbacks(config, paths, validation, steps_per_epoch, resume_state=Non
         tracked = {"best_checkpoint": best, "reduce_lr": learning_rate}
     callbacks = [
         validation.callback,
+        *after_validation,
         keras.callbacks.TerminateOnNaN(),
         nan_guard,
         FiniteModelCheckpoint(str(paths["latest"])),
@@ -199,7 +206,7 @@ class Validation:
 def load_torso_validation_subset(files, num_joints, input_size, count, batch_size=16):
     """Reads the first `count` people with both torso joints; their
     `normalizers` are torso sizes (left shoulder to right hip, in px)."""
-    torso_joints = joint_set_for_count(num_joints).torso_joints
+    torso_joints = metric_joint_set(num_joints).torso_joints
     if torso_joints is None:
         raise ConfigError(f"no torso joints are known for {num_joints} joints")
     try:

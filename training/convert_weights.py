@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_hourglass.serving.export import builtin_joint_set
+from keras_hourglass.joint_sets import builtin_joint_set
 from keras_hourglass.weights import build_model_from_state_dict
 
 logger = logging.getLogger(__name__)

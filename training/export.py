@@ -43,6 +43,11 @@ def parse_arguments(argv):
     )
     parser.add_argument("--no-warmup", action="store_true", help="no warm-up file")
     parser.add_argument(
+        "--no-fold-batch-norm",
+        action="store_true",
+        help="serve the batch norms as trained instead of folded into convolutions",
+    )
+    parser.add_argument(
         "--tflite", action="store_true", help="also write the heatmaps as TFLite"
     )
     parser.add_argument(
@@ -55,15 +60,18 @@ def main(argv=None):
     """Runs the export; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
+    from evaluation.run_directory import load_run_model
     from keras_hourglass.serving.export import export_saved_model
     from keras_hourglass.serving.export import export_tflite
 
     try:
+        model, run_joint_set = load_run_model(args.model)
         version_dir = export_saved_model(
-            args.model,
+            model,
             args.out,
             version=args.version,
-            joint_set=args.joint_set,
+            joint_set=args.joint_set or run_joint_set,
+            fold_batch_norm=not args.no_fold_batch_norm,
             flip_test=not args.no_flip_test,
             model_name=args.model_name,
             warmup=not args.no_warmup,

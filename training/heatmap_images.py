@@ -8,6 +8,7 @@ import tensorflow as tf
 from keras_hourglass.drawing import draw_poses
 from keras_hourglass.drawing import draw_truth_beside_prediction
 from keras_hourglass.heatmaps import decode_heatmaps
+from keras_hourglass.inference import heatmap_coords_to_input
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 
 
@@ -28,9 +29,8 @@ def overlay_prediction(image, heatmaps, skeleton, joint_names=None,
     heat = upsample_nearest(peak, size)[..., None] * np.array([1.0, 0.8, 0.0])
     canvas = np.clip(0.6 * image + 0.6 * heat, 0.0, 1.0).astype(np.float32)
     coords, scores = decode_heatmaps(heatmaps[None])
-    # Heatmap px to input px, pixel centres at integers on both grids.
-    ratio = size / heatmaps.shape[0]
-    points = (keras.ops.convert_to_numpy(coords)[0] + 0.5) * ratio - 0.5
+    coords = keras.ops.convert_to_numpy(coords)[0]
+    points = np.asarray(heatmap_coords_to_input(coords, size, heatmaps.shape[0]))
     scores = keras.ops.convert_to_numpy(scores)
     names = (
         joint_names
@@ -102,7 +102,8 @@ class HeatmapImageSummary(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if len(self.images) == 0:
             return
-        outputs = self.model.predict(self.images, verbose=0)
+        # Called directly, not `predict`: see `pckh_validation.predict_in_batches`.
+        outputs = self.model(self.images, training=False)
         last = outputs[-1] if isinstance(outputs, list | tuple) else outputs
         truth = self.truth or [(None, None)] * len(self.images)
         drawn = np.stack(
@@ -111,7 +112,7 @@ class HeatmapImageSummary(keras.callbacks.Callback):
                     image, heatmaps, self.skeleton, self.joint_names, *true_pair
                 )  # fmt: skip
                 for image, heatmaps, true_pair in zip(
-                    self.images, np.asarray(last), truth
+                    self.images, keras.ops.convert_to_numpy(last), truth
                 )
             ]
         )

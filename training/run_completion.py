@@ -152,8 +152,8 @@ def finish_run(model, config, paths, metadata, global_step):
     """Saves `final.keras` and exports `run_dir/export/1` (unless
     `config.export` is False), each only when not already done for
     `global_step`; records each part once it is verified."""
+    from keras_hourglass.joint_sets import joint_set_from_metadata
     from keras_hourglass.serving.export import export_saved_model
-    from keras_hourglass.serving.export import joint_set_from_metadata
 
     run_dir = Path(config.run_dir)
     details = {"global_step": global_step, "epochs": config.epochs}

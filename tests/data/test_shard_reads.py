@@ -104,7 +104,7 @@ def test_repeated_training_dataset_counts_each_pass(shards):
     counter = ShardReadCounter(shards, [PER_SHARD, PER_SHARD])
     dataset = make_dataset(
         shards, 16, MPII_FLIP_PAIRS, training=True, batch_size=2,
-        output_names=["out"], input_size=32, output_size=8, repeat=True,
+        num_outputs=1, input_size=32, output_size=8, repeat=True,
         shuffle_buffer=0, seed=1, read_counter=counter,
     )  # fmt: skip
     for _ in dataset.take(3 * PER_SHARD // 2):

@@ -9,7 +9,7 @@ import pytest
 import skimage.io
 
 from evaluation import predict
-from keras_hourglass.serving.inputs import box_from_person
+from keras_hourglass.transforms import box_from_person
 from tests.serving_helpers import RestStandIn
 from tests.serving_helpers import export_tiny_model
 from tests.serving_helpers import tiny_model

@@ -7,6 +7,7 @@ import numpy as np
 
 from keras_hourglass.drawing import PERSON_COLOURS
 from keras_hourglass.heatmaps import render_heatmaps
+from keras_hourglass.inference import heatmap_coords_to_image
 from keras_hourglass.transforms import crop_matrix
 from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import transform_points
@@ -15,7 +16,6 @@ from training.callbacks import NanGuard
 from training.callbacks import logs_are_finite
 from training.heatmap_images import overlay_prediction
 from training.pckh_validation import PckhValidation
-from training.pckh_validation import heatmap_coords_to_image
 from training.pckh_validation import pckh_percent
 
 INPUT, OUTPUT = 64, 16
