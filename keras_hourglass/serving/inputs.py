@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from keras_hourglass.data.decode import looks_like_complete_image
 from keras_hourglass.data.decode import warp_image
+from keras_hourglass.transforms import OFFICIAL_TORCH
 from keras_hourglass.transforms import person_crop_matrix
 from keras_hourglass.transforms import person_from_box
 
@@ -80,8 +81,10 @@ def decode_checked_image(image_bytes, where):
     return image
 
 
-def crop_encoded_image(image_bytes, box, index, input_size):
-    """Decodes one image and crops the person in `box`.
+def crop_encoded_image(image_bytes, box, index, input_size,
+                       crop_convention=OFFICIAL_TORCH):  # fmt: skip
+    """Decodes one image and crops the person in `box` with the model's
+    `crop_convention` (`transforms.CropConvention`).
 
     Returns `(crop float32 [S, S, 3] in [0, 1], matrix float32 [3, 3])`, the
     matrix mapping original image px to crop px.
@@ -91,11 +94,11 @@ def crop_encoded_image(image_bytes, box, index, input_size):
     shape = tf.shape(image)
     with tf.control_dependencies([check_box(box, shape[0], shape[1], where)]):
         center, scale = person_from_request_box(box, shape[0], shape[1])
-    matrix = person_crop_matrix(center, scale, input_size)
+    matrix = person_crop_matrix(center, scale, input_size, convention=crop_convention)
     return warp_image(image, matrix, input_size), matrix
 
 
-def crop_encoded_images(images, boxes, input_size):
+def crop_encoded_images(images, boxes, input_size, crop_convention=OFFICIAL_TORCH):
     """Decodes a batch of encoded images and crops one person from each.
 
     Args:
@@ -103,6 +106,7 @@ def crop_encoded_images(images, boxes, input_size):
         boxes: float32 [N, 4]. One (x, y, w, h) box per image (see the module
             docstring; w <= 0 or h <= 0: the whole image).
         input_size: int. Side of the network input.
+        crop_convention: CropConvention. The model's (default: ours).
 
     Returns:
         crops float32 [N, S, S, 3] and crop matrices float32 [N, 3, 3].
@@ -121,7 +125,7 @@ def crop_encoded_images(images, boxes, input_size):
     with tf.control_dependencies(checks):
         indices = tf.range(count)
     crops, matrices = tf.map_fn(
-        lambda item: crop_encoded_image(*item, input_size),
+        lambda item: crop_encoded_image(*item, input_size, crop_convention),
         (images, boxes, indices),
         fn_output_signature=(
             tf.TensorSpec([input_size, input_size, 3], tf.float32),
