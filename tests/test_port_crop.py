@@ -147,6 +147,16 @@ def test_the_converter_records_the_port_crop(converted_file):
     assert crop_convention_of_keras_file(converted_file) == PYTORCH_PORT
 
 
+def test_a_broken_sidecar_is_named_and_a_missing_one_means_our_crop(tmp_path):
+    from keras_hourglass.model_sidecar import crop_convention_of_keras_file
+
+    model_file = tmp_path / "model.keras"
+    assert crop_convention_of_keras_file(model_file) == OFFICIAL_TORCH
+    (tmp_path / "model.json").write_text("{not json")
+    with pytest.raises(ValueError, match="model.json: the model's sidecar is not JSON"):
+        crop_convention_of_keras_file(model_file)
+
+
 def test_predictor_gives_the_port_keypoints(converted_file, scene, port_without_flip):
     image, center, scale = scene
     box = box_from_person(center, scale)
@@ -181,6 +191,7 @@ def test_predictor_flip_test_gives_the_port_keypoints(converted_file, scene):
 def test_export_serves_the_port_keypoints(
     converted_file, scene, port_without_flip, tmp_path
 ):
+    from evaluation.inference_loop import load_heatmap_model
     from keras_hourglass.serving.deployment import read_export_metadata
     from keras_hourglass.serving.export import export_saved_model
 
@@ -190,6 +201,8 @@ def test_export_serves_the_port_keypoints(
     )
     metadata = read_export_metadata(version_dir)
     assert metadata["crop_convention"] == PYTORCH_PORT.to_metadata()
+    # Evaluating the export crops for its `heatmaps` signature the same way.
+    assert load_heatmap_model(version_dir).crop_convention == PYTORCH_PORT
     poses = load_predictor(version_dir)(image, boxes=box_from_person(center, scale))
     expected, _, on_edge = port_without_flip
     assert_port_keypoints(poses.keypoints[0], expected, on_edge, scale)
