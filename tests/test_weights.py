@@ -177,7 +177,7 @@ def test_uint8_images_through_the_serving_crop_give_the_pytorch_heatmaps(
 
 
 def test_convert_program_writes_a_model_the_loaders_take(tmp_path, torch_outputs):
-    from keras_hourglass.predictor import load_predictor
+    from evaluation.predictors import make_predictor
     from keras_hourglass.serving.export import load_keras_model
     from training.convert_weights import main
 
@@ -188,7 +188,7 @@ def test_convert_program_writes_a_model_the_loaders_take(tmp_path, torch_outputs
     reloaded = load_keras_model(out)
     assert_matches_torch(reloaded(images, training=False), torch_outputs["heatmaps"])
     sidecar = json.loads(out.with_suffix(".json").read_text())
-    predictor = load_predictor(out)
+    predictor = make_predictor(out)
     assert list(predictor.joint_set.joint_names) == sidecar["joint_names"]
     assert sidecar["joint_names"][:2] == ["r_ankle", "r_knee"]
     assert sidecar["input_size"] == 64
