@@ -50,6 +50,11 @@ setup(
     package_dir={f"{PROGRAMS_NAMESPACE}.{f}": f for f in PROGRAM_FOLDERS},
     entry_points={"console_scripts": console_scripts()},
     install_requires=read_requirements("requirements.txt"),
-    extras_require={"dev": read_requirements("requirements-dev.txt")},
+    extras_require={
+        "dev": read_requirements("requirements-dev.txt"),
+        # Only training.convert_weights reads PyTorch checkpoints; the library
+        # loads their arrays without it. The CPU wheel is enough.
+        "torch": ["torch>=2.4,<3"],
+    },
     license="BSD-3-Clause",
 )

@@ -16,6 +16,10 @@ PROGRAMS = {
         "training.export",
         "export a trained model as a SavedModel (or TFLite) for serving",
     ),
+    "hourglass-convert-weights": (
+        "training.convert_weights",
+        "convert a published PyTorch hourglass checkpoint to a .keras model",
+    ),
     "hourglass-quickstart": (
         "training.quickstart",
         "synthetic data, a demo training run, its evaluation and export",
@@ -26,7 +30,7 @@ PROGRAMS = {
     ),
     "hourglass-predict": (
         "evaluation.predict",
-        "keypoints and overlays for images, from a model or a serving URL",
+        "keypoints and overlays for images or a video, from a model or a URL",
     ),
     "hourglass-pckh": (
         "evaluation.pckh",

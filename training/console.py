@@ -10,9 +10,12 @@ dataset metadata) for callers in Python; a console script's exit status is
 
 import importlib
 
+from keras_hourglass.tf_environment import use_program_defaults
+
 
 def run_program(module_name):
     """Runs `module_name.main()` on `sys.argv`; returns the exit status."""
+    use_program_defaults()  # before TensorFlow loads, for every program alike
     status = importlib.import_module(module_name).main()
     return status if isinstance(status, int) else 0
 
@@ -27,6 +30,10 @@ def train():
 
 def export():
     return run_program("training.export")
+
+
+def convert_weights():
+    return run_program("training.convert_weights")
 
 
 def quickstart():

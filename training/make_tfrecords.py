@@ -166,7 +166,7 @@ def main(argv=None):
             "bytes": spool["bytes"],
         }
     created_with = {**vars(args), "command": "python -m training.make_tfrecords"}
-    metadata = shards.build_metadata(
+    metadata = shards.build_dataset_metadata(
         args.name or args.format, args.format, joint_set, splits, skip_log, created_with
     )
     shards.write_metadata(out_dir, metadata)
