@@ -3,9 +3,18 @@
     python benchmarks/model_benchmark.py --n-stacks 2 --batch-size 8 \
         --precision float32 mixed_bfloat16
 
-Inference runs `model.predict_on_batch`-style compiled calls; a training step is
-a compiled forward + backward + RMSprop update with the MSE heatmap loss on
-every stack. Figures are images per second after warm-up (median of repeats).
+Inference runs `model.predict_on_batch`-style compiled calls, of the model
+and of its batch-norm-folded copy (`keras_hourglass.serving.fold`, what the
+export serves), timed in alternation; a training step is a compiled forward +
+backward + RMSprop update with the MSE heatmap loss on every stack. Figures
+are images per second after warm-up (median of repeats).
+
+So that figures travel between machines, it also prints this machine's
+float32 matrix-multiply rate (a practical ceiling for convolutions; timed in
+the same rounds as the model, so a busy machine slows both), the
+model's convolution GFLOP per image, and the fraction of that rate each run
+reaches: inference counts the forward FLOPs, a training step three times
+them (forward, and the gradients for inputs and for weights).
 """
 
 import argparse
@@ -24,6 +33,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_hourglass import build_stacked_hourglass  # noqa: E402
+from keras_hourglass.serving.fold import fold_batch_norms  # noqa: E402
+
+# Forward + input gradient + weight gradient: each costs about one forward.
+TRAINING_FLOPS_PER_FORWARD_FLOP = 3
 
 
 def parse_arguments(argv=None):
@@ -56,6 +69,70 @@ def images_per_second(step, batch_size, repeats):
     return batch_size / statistics.median(durations)
 
 
+def alternating_rates(steps, repeats):
+    """Times a dict of `name: (step, items per call)` in alternation (each
+    step once per round) so that load from other processes slows them
+    alike. Returns `(wall, cpu)`: {name: items per second} and {name: items
+    per CPU-second of this process}, each from the median over rounds. On a
+    shared machine the CPU-time rates move less with the other load."""
+    for step, _ in steps.values():
+        step()
+        step()
+    walls = {name: [] for name in steps}
+    cpus = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, (step, _) in steps.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            step()
+            walls[name].append(time.perf_counter() - wall)
+            cpus[name].append(time.process_time() - cpu)
+    return (
+        {name: steps[name][1] / statistics.median(t) for name, t in walls.items()},
+        {name: steps[name][1] / statistics.median(t) for name, t in cpus.items()},
+    )
+
+
+def matmul_step(side=2048):
+    """Returns `(step, FLOPs per call)` of a large float32 matrix multiply."""
+    a = tf.random.uniform([side, side])
+    b = tf.random.uniform([side, side])
+    return lambda: tf.linalg.matmul(a, b).numpy(), 2 * side**3
+
+
+def convolution_flops(keras_model):
+    """Multiply-adds x 2 of every convolution for one image (biases ignored)."""
+    flops = 0
+    for layer in keras_model.layers:
+        if layer.__class__.__name__ == "Conv2D":
+            _, height, width, out_channels = layer.output.shape
+            kernel_height, kernel_width, in_channels, _ = layer.kernel.shape
+            per_pixel = kernel_height * kernel_width * in_channels * out_channels
+            flops += 2 * height * width * per_pixel
+    return flops
+
+
+def matmul_gflops(repeats=5):
+    """This machine's float32 matrix-multiply rate through TensorFlow."""
+    rate = alternating_rates({"matmul": matmul_step()}, repeats)[0]["matmul"]
+    return round(rate / 1e9, 1)
+
+
+def processor_name():
+    """The CPU model name (as `lscpu` shows it) where Linux says it."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def fraction_of(images_per_second_value, flops_per_image, gflops_per_second):
+    return round(images_per_second_value * flops_per_image / 1e9 / gflops_per_second, 3)
+
+
 def measure(args, precision):
     keras.config.set_dtype_policy(precision)
     model = build_stacked_hourglass(
@@ -74,10 +151,15 @@ def measure(args, precision):
         tf.float32,
     )
 
-    @tf.function(jit_compile=args.xla)
-    def infer():
-        outputs = model(images, training=False)
-        return outputs[-1] if isinstance(outputs, list) else outputs
+    folded = fold_batch_norms(model)
+
+    def inference_step(network):
+        @tf.function(jit_compile=args.xla)
+        def infer():
+            outputs = network(images, training=False)
+            return outputs[-1] if isinstance(outputs, list) else outputs
+
+        return lambda: infer().numpy()
 
     @tf.function(jit_compile=args.xla)
     def train_step():
@@ -89,24 +171,67 @@ def measure(args, precision):
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
 
+    batch = args.batch_size
+    rates, cpu_rates = alternating_rates(
+        {
+            "model": (inference_step(model), batch),
+            "folded": (inference_step(folded), batch),
+            "train_step": (lambda: train_step().numpy(), batch),
+            "matmul": matmul_step(),
+        },
+        args.repeats,
+    )
     result = {
         "precision": precision,
-        "inference_images_per_second": round(
-            images_per_second(lambda: infer().numpy(), args.batch_size, args.repeats), 2
-        ),
-        "train_step_images_per_second": round(
-            images_per_second(
-                lambda: train_step().numpy(), args.batch_size, args.repeats
-            ),
-            2,
-        ),
+        "inference_images_per_second": round(rates["model"], 2),
+        "folded_inference_images_per_second": round(rates["folded"], 2),
+        "train_step_images_per_second": round(rates["train_step"], 2),
+        "float32_matmul_gflops_per_second": round(rates["matmul"] / 1e9, 1),
+        "per_cpu_second": {
+            "inference_images": round(cpu_rates["model"], 2),
+            "folded_inference_images": round(cpu_rates["folded"], 2),
+            "train_step_images": round(cpu_rates["train_step"], 2),
+            "float32_matmul_gflops": round(cpu_rates["matmul"] / 1e9, 1),
+        },
     }
     keras.config.set_dtype_policy("float32")
     return result
 
 
+def add_fractions(result, flops):
+    """Adds the fraction of the float32 matmul rate (measured in the same
+    rounds) that each figure in `result` reaches, from wall time and from
+    this process's CPU time."""
+    per_cpu = result["per_cpu_second"]
+    forward_flops = {
+        "inference": flops,
+        "folded_inference": flops,
+        "train_step": TRAINING_FLOPS_PER_FORWARD_FLOP * flops,
+    }
+    for key, flops_per_image in forward_flops.items():
+        result[f"{key}_fraction_of_matmul"] = fraction_of(
+            result[f"{key}_images_per_second"],
+            flops_per_image,
+            result["float32_matmul_gflops_per_second"],
+        )
+        per_cpu[f"{key}_fraction_of_matmul"] = fraction_of(
+            per_cpu[f"{key}_images"], flops_per_image, per_cpu["float32_matmul_gflops"]
+        )
+    return result
+
+
 def main(argv=None):
     args = parse_arguments(argv)
+    flops = convolution_flops(
+        build_stacked_hourglass(
+            n_stacks=args.n_stacks,
+            n_joints=args.n_joints,
+            n_features=args.n_features,
+            n_modules=args.n_modules,
+            input_shape=(args.input_size, args.input_size, 3),
+        )
+    )
+    results = [measure(args, precision) for precision in args.precision]
     report = {
         "config": {
             key: getattr(args, key)
@@ -122,12 +247,13 @@ def main(argv=None):
         },
         "machine": {
             "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
+            "processor": processor_name(),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
             "gpus": len(tf.config.list_physical_devices("GPU")),
         },
-        "results": [measure(args, precision) for precision in args.precision],
+        "convolution_gflops_per_image": round(flops / 1e9, 2),
+        "results": [add_fractions(result, flops) for result in results],
     }
     print(json.dumps(report, indent=2))
     return report

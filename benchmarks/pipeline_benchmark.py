@@ -1,14 +1,26 @@
-"""Measures training-pipeline throughput and prints it as JSON.
+"""Measures training-pipeline throughput per crop method and prints it as JSON.
 
 Shards hold real-sized JPEGs: the shared MPII samples (854x480 and 1280x720)
 repeated, or, when `../shared/data` is absent, synthesized 1280x720 JPEGs.
 Every sample is a 256x256 crop with full augmentation and 16 heatmaps.
 
-    python -m benchmarks.pipeline_benchmark --batches 40 --batch-size 16
+Variants, timed in the same run in alternating rounds (so a machine shared
+with other work slows them alike): `before` is the pipeline as it was
+(`crop_method="reference"`, TensorFlow's default intra-op threading);
+`scaled` is today's default `make_dataset` on the original images;
+`scaled_patches` the same on records holding bounded-resolution person
+patches (`keras_hourglass.data.patches`, made at conversion time).
+Per core figures: samples/s divided by the cores this process may use, and
+samples per CPU-second the process spent (user + system, all threads), which
+is what one fully busy core would deliver and moves little with load from
+other processes.
+
+    python -m benchmarks.pipeline_benchmark --batches 10 --rounds 4
 """
 
 import argparse
 import json
+import os
 import resource
 import tempfile
 import time
@@ -18,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from keras_hourglass.data.patches import bounded_person_patch
 from keras_hourglass.data.pipeline import SkipCounter
 from keras_hourglass.data.pipeline import make_dataset
 from keras_hourglass.data.tfrecords import serialize_person
@@ -25,6 +38,15 @@ from keras_hourglass.data.tfrecords import serialize_person
 SHARED_SAMPLES = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "mpii_samples"
 )
+# Variant: (records, make_dataset options). "before" is the pipeline as it
+# was: the reference crop and TensorFlow's default intra-op threading.
+# "patches" records hold bounded-resolution person patches made at
+# conversion time (keras_hourglass.data.patches).
+VARIANTS = {
+    "before": ("original", {"crop_method": "reference", "intra_op_parallelism": None}),
+    "scaled": ("original", {"crop_method": "scaled"}),
+    "scaled_patches": ("patches", {"crop_method": "scaled"}),
+}
 MPII_FLIP_PAIRS = [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)]
 
 
@@ -73,6 +95,7 @@ def synthetic_people(count=4, seed=0):
 
 def write_shards(directory, people, repeats, num_shards):
     """Writes `repeats` copies of each person round-robin into shards."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
     records = [serialize_person(**person) for person in people]
     writers = [
         tf.io.TFRecordWriter(str(Path(directory) / f"train-{index:02d}.tfrecord"))
@@ -86,10 +109,8 @@ def write_shards(directory, people, repeats, num_shards):
     return str(Path(directory) / "train-*.tfrecord")
 
 
-def measure(pattern, batch_size, batches, warmup_batches):
-    """Returns samples per second over `batches` batches after a warm-up."""
-    skip_counter = SkipCounter()
-    dataset = make_dataset(
+def make_benchmark_dataset(pattern, batch_size, options):
+    return make_dataset(
         pattern,
         16,
         MPII_FLIP_PAIRS,
@@ -98,43 +119,100 @@ def measure(pattern, batch_size, batches, warmup_batches):
         num_outputs=2,
         repeat=True,
         seed=0,
-        skip_counter=skip_counter,
+        skip_counter=SkipCounter(),
+        **options,
     )
+
+
+def time_batches(dataset, batches, warmup_batches):
+    """Returns `(wall seconds, process CPU seconds)` for `batches` batches
+    from a fresh iterator after `warmup_batches`. The iterator is dropped
+    afterwards so its prefetching stops before another method is timed."""
     iterator = iter(dataset)
     for _ in range(warmup_batches):
         next(iterator)
-    start = time.perf_counter()
-    for _ in tqdm(range(batches), desc="batches"):
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(batches):
         next(iterator)
-    elapsed = time.perf_counter() - start
-    return batch_size * batches / elapsed, skip_counter.as_dict()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    del iterator
+    return wall, cpu
+
+
+def measure(datasets, batch_size, batches, warmup_batches, rounds):
+    """Times each dataset of {variant: dataset} for `rounds` alternating
+    rounds; returns {variant: figures}."""
+    totals = {variant: [0.0, 0.0] for variant in datasets}
+    for _ in tqdm(range(rounds), desc="rounds"):
+        for variant, dataset in datasets.items():
+            wall, cpu = time_batches(dataset, batches, warmup_batches)
+            totals[variant][0] += wall
+            totals[variant][1] += cpu
+    cores = len(os.sched_getaffinity(0))
+    samples = batch_size * batches * rounds
+    return {
+        variant: {
+            "samples_per_second": round(samples / wall, 1),
+            "samples_per_second_per_core": round(samples / wall / cores, 1),
+            "samples_per_cpu_second": round(samples / cpu, 1),
+        }
+        for variant, (wall, cpu) in totals.items()
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--batches", type=int, default=10, help="per round")
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--warmup-batches", type=int, default=5)
+    parser.add_argument("--warmup-batches", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=16)
+    parser.add_argument(
+        "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS)
+    )
     args = parser.parse_args()
     use_real = SHARED_SAMPLES.is_dir()
     people = list(real_people() if use_real else synthetic_people())
     with tempfile.TemporaryDirectory() as directory:
-        pattern = write_shards(directory, people, args.repeats, num_shards=4)
-        samples_per_second, skips = measure(
-            pattern, args.batch_size, args.batches, args.warmup_batches
+        patterns = {
+            "original": write_shards(
+                Path(directory) / "original", people, args.repeats, num_shards=4
+            ),
+            "patches": write_shards(
+                Path(directory) / "patches",
+                [bounded_person_patch(person) for person in people],
+                args.repeats,
+                num_shards=4,
+            ),
+        }
+        datasets = {
+            variant: make_benchmark_dataset(
+                patterns[VARIANTS[variant][0]], args.batch_size, VARIANTS[variant][1]
+            )
+            for variant in args.variants
+        }
+        results = measure(
+            datasets, args.batch_size, args.batches, args.warmup_batches, args.rounds
         )
     # ru_maxrss is in kilobytes on Linux.
     peak_megabytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    first = args.variants[0]
     report = {
-        "samples_per_second": round(samples_per_second, 1),
+        "results": results,
+        f"over_{first}": {
+            variant: {
+                key: round(figures[key] / results[first][key], 2) for key in figures
+            }
+            for variant, figures in results.items()
+        },
+        "cores": len(os.sched_getaffinity(0)),
         "peak_memory_mb": round(peak_megabytes, 1),
         "images": "shared MPII samples" if use_real else "synthetic 1280x720 JPEG",
         "batch_size": args.batch_size,
-        "batches": args.batches,
+        "batches_per_round": args.batches,
+        "rounds": args.rounds,
         "input_size": 256,
         "heatmaps": 16,
-        "skipped": skips,
     }
     print(json.dumps(report, indent=2))
 

@@ -83,26 +83,6 @@ def measure_torch(args, memory_format):
     }
 
 
-def convolution_flops(keras_model):
-    """Multiply-adds x 2 of every convolution for one image (biases ignored)."""
-    flops = 0
-    for layer in keras_model.layers:
-        if layer.__class__.__name__ == "Conv2D":
-            _, height, width, out_channels = layer.output.shape
-            kernel_height, kernel_width, in_channels, _ = layer.kernel.shape
-            per_pixel = kernel_height * kernel_width * in_channels * out_channels
-            flops += 2 * height * width * per_pixel
-    return flops
-
-
-def matmul_gflops(side=2048, repeats=5):
-    """This machine's float32 matrix-multiply rate through TensorFlow."""
-    a = tf.random.uniform([side, side])
-    b = tf.random.uniform([side, side])
-    rate = median_rate(lambda: tf.linalg.matmul(a, b).numpy(), 2 * side**3, repeats)
-    return round(rate / 1e9, 1)
-
-
 def check_same_network(args):
     """Both frameworks must build the same number of trainable parameters;
     returns that count and the network's convolution FLOPs per image."""
@@ -119,7 +99,7 @@ def check_same_network(args):
     )
     if keras_count != torch_count:
         raise SystemExit(f"not the same network: {keras_count} vs {torch_count}")
-    return keras_count, convolution_flops(keras_model)
+    return keras_count, model_benchmark.convolution_flops(keras_model)
 
 
 def main(argv=None):
@@ -146,7 +126,7 @@ def main(argv=None):
         },
         "convolution_gflops_per_image": round(flops / 1e9, 2),
         "keras_inference_gflops_per_second": round(inference_rate * flops / 1e9, 1),
-        "machine_matmul_gflops_per_second": matmul_gflops(),
+        "machine_matmul_gflops_per_second": model_benchmark.matmul_gflops(),
         "keras_tensorflow": keras_figures,
         "torch": torch_figures,
         "keras_over_best_torch": {

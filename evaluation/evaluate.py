@@ -21,13 +21,10 @@ line and exit with status 2.
 """
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
-import typing
 from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
 
 from keras_hourglass.tf_environment import use_program_defaults
@@ -38,6 +35,8 @@ import numpy as np  # noqa: E402
 
 from evaluation.ground_truth_structure import EvaluationInputError  # noqa: E402
 from evaluation.ground_truth_structure import from_arrays  # noqa: E402
+from keras_hourglass.cli_flags import add_dataclass_flags  # noqa: E402
+from keras_hourglass.cli_flags import option  # noqa: E402
 
 logger = logging.getLogger("evaluation.evaluate")
 METRICS = ("auto", "pckh", "pck", "coco-ap")
@@ -45,34 +44,26 @@ DEFAULT_THRESHOLDS = {"pckh": 0.5, "pck": 0.2}
 USER_ERROR_EXIT_CODE = 2
 
 
-def _option(default, help_text, choices=None):
-    """A dataclass field carrying its flag help (and choices) as metadata."""
-    metadata = {"help": help_text}
-    if choices is not None:
-        metadata["choices"] = choices
-    return field(default=default, metadata=metadata)
-
-
 @dataclass
 class EvalConfig:
     """Everything one evaluation depends on; defaults follow the paper."""
 
-    model: str = _option("", "run directory, .keras file or SavedModel export")
-    data: str = _option("", "shard folder with dataset.json, or the JSON file")
-    out: str = _option("", "output folder")
-    split: str = _option("valid", "dataset split to evaluate")
-    flip: bool = _option(True, "average with the mirrored crop (paper)")
-    batch_size: int = _option(8, "crops per batch")
-    threshold: float | None = _option(None, "hit threshold (pckh 0.5, pck 0.2)")
-    metric: str = _option(
+    model: str = option("", "run directory, .keras file or SavedModel export")
+    data: str = option("", "shard folder with dataset.json, or the JSON file")
+    out: str = option("", "output folder")
+    split: str = option("valid", "dataset split to evaluate")
+    flip: bool = option(True, "average with the mirrored crop (paper)")
+    batch_size: int = option(8, "crops per batch")
+    threshold: float | None = option(None, "hit threshold (pckh 0.5, pck 0.2)")
+    metric: str = option(
         "auto", "pckh, pck (torso), auto, or coco-ap (plus PCK tables)", METRICS
     )
-    coco_annotations: str = _option(
+    coco_annotations: str = option(
         "", "coco-ap: the COCO keypoints JSON the split was converted from"
     )
-    max_people: int = _option(0, "evaluate only the first N people (0: all)")
-    num_examples: int = _option(8, "crops drawn in the figures")
-    compare_stack: int = _option(2, "intermediate stack in the comparison figure")
+    max_people: int = option(0, "evaluate only the first N people (0: all)")
+    num_examples: int = option(8, "crops drawn in the figures")
+    compare_stack: int = option(2, "intermediate stack in the comparison figure")
 
 
 def build_argument_parser():
@@ -80,31 +71,7 @@ def build_argument_parser():
     parser = argparse.ArgumentParser(
         prog="python -m evaluation.evaluate", description=__doc__.split("\n")[0]
     )
-    hints = typing.get_type_hints(EvalConfig)
-    required = {"model", "data", "out"}
-    for config_field in dataclasses.fields(EvalConfig):
-        flag = "--" + config_field.name.replace("_", "-")
-        help_text = config_field.metadata["help"]
-        kind = hints[config_field.name]
-        if kind is bool:
-            parser.add_argument(
-                flag,
-                action=argparse.BooleanOptionalAction,
-                default=config_field.default,
-                help=help_text,
-            )
-            continue
-        # `float | None` flags parse as their non-None type.
-        kind = next(t for t in typing.get_args(kind) or (kind,) if t is not type(None))
-        parser.add_argument(
-            flag,
-            type=kind,
-            default=config_field.default,
-            required=config_field.name in required,
-            choices=config_field.metadata.get("choices"),
-            help=help_text,
-        )
-    return parser
+    return add_dataclass_flags(parser, EvalConfig, required=("model", "data", "out"))
 
 
 def parse_config(argv=None):

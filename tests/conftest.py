@@ -29,3 +29,12 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_shards(tmp_path_factory):
+    """Synthetic TFRecord shards (16 train, 8 valid people, 2 shards), written
+    once per test run by the project's converter and only read by the tests."""
+    from tests.train_helpers import make_synthetic_shards
+
+    return make_synthetic_shards(tmp_path_factory.mktemp("tiny_shards"), 16, 8)

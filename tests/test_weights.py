@@ -149,10 +149,10 @@ def test_uint8_images_through_the_serving_crop_give_the_pytorch_heatmaps(
 ):
     """Our serving path (encoded image -> decode -> crop -> /255) feeds the
     network what the port feeds it (RGB image / 255, channels last)."""
-    from keras_hourglass.serving.inputs import box_from_person
     from keras_hourglass.serving.inputs import crop_encoded_images
     from keras_hourglass.transforms import CROP_CENTER_SHIFT_Y
     from keras_hourglass.transforms import CROP_SCALE_FACTOR
+    from keras_hourglass.transforms import box_from_person
 
     model, _ = converted
     images = torch_outputs["images"]
@@ -177,7 +177,7 @@ def test_uint8_images_through_the_serving_crop_give_the_pytorch_heatmaps(
 
 
 def test_convert_program_writes_a_model_the_loaders_take(tmp_path, torch_outputs):
-    from evaluation.predictors import KerasPredictor
+    from evaluation.predictors import make_predictor
     from keras_hourglass.serving.export import load_keras_model
     from training.convert_weights import main
 
@@ -188,7 +188,7 @@ def test_convert_program_writes_a_model_the_loaders_take(tmp_path, torch_outputs
     reloaded = load_keras_model(out)
     assert_matches_torch(reloaded(images, training=False), torch_outputs["heatmaps"])
     sidecar = json.loads(out.with_suffix(".json").read_text())
-    predictor = KerasPredictor(out)
+    predictor = make_predictor(out)
     assert list(predictor.joint_set.joint_names) == sidecar["joint_names"]
     assert sidecar["joint_names"][:2] == ["r_ankle", "r_knee"]
     assert sidecar["input_size"] == 64

@@ -108,8 +108,11 @@ class NanGuard(keras.callbacks.Callback):
         )
 
 
-def build_callbacks(config, paths, validation, steps_per_epoch, resume_state=None):
-    """Returns `(callbacks, nan_guard, step_backup)` for `model.fit`.
+def build_callbacks(
+    config, paths, validation, steps_per_epoch, resume_state=None, after_validation=()
+):
+    """Returns `(callbacks, nan_guard, step_backup)` for `model.fit`, or for
+    the custom loop of `training.multiworker`, which drives the same list.
 
     Args:
         config: `TrainConfig`.
@@ -117,6 +120,9 @@ def build_callbacks(config, paths, validation, steps_per_epoch, resume_state=Non
         validation: `Validation` from `choose_validation`.
         steps_per_epoch: int. Steps of a full epoch.
         resume_state: dict from `training.resume.read_backup`, or None.
+        after_validation: callbacks run right after the validation one, before
+            the callbacks that read its score (multi-worker: the chief's score
+            shared with every worker).
     """
     paths["latest"].parent.mkdir(parents=True, exist_ok=True)
     monitor = validation.monitor
@@ -142,6 +148,7 @@ def build_callbacks(config, paths, validation, steps_per_epoch, resume_state=Non
         tracked = {"best_checkpoint": best, "reduce_lr": learning_rate}
     callbacks = [
         validation.callback,
+        *after_validation,
         keras.callbacks.TerminateOnNaN(),
         nan_guard,
         FiniteModelCheckpoint(str(paths["latest"])),

@@ -9,8 +9,10 @@ can be loaded back with `--config`.
 import dataclasses
 import json
 from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
+
+from keras_hourglass.cli_flags import option
+from keras_hourglass.model import check_model_arguments
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
@@ -18,71 +20,63 @@ VALIDATION_METRICS = ("auto", "pckh", "pck")
 STRATEGIES = ("auto", "mirrored")
 
 
-def _option(default, help_text, choices=None):
-    """A dataclass field carrying its flag help (and choices) as metadata."""
-    metadata = {"help": help_text}
-    if choices is not None:
-        metadata["choices"] = choices
-    return field(default=default, metadata=metadata)
-
-
 @dataclass
 class TrainConfig:
     """Everything one training run depends on; defaults are the paper's."""
 
-    data_dir: str = _option("data/mpii", "directory with dataset.json and shards")
-    run_dir: str = _option("runs/hourglass", "where config, logs, checkpoints go")
+    data_dir: str = option("data/mpii", "directory with dataset.json and shards")
+    run_dir: str = option("runs/hourglass", "where config, logs, checkpoints go")
     # Model.
-    n_stacks: int = _option(8, "hourglasses stacked end to end")
-    n_features: int = _option(256, "channels through the hourglasses")
-    n_modules: int = _option(1, "residual modules per hourglass step")
-    depth: int = _option(4, "hourglass levels")
-    input_size: int = _option(256, "square input crop side in px")
-    output_size: int = _option(64, "heatmap side in px (input_size / 4)")
-    intermediate_supervision: bool = _option(True, "a loss on every stack")
+    n_stacks: int = option(8, "hourglasses stacked end to end")
+    n_features: int = option(256, "channels through the hourglasses")
+    n_modules: int = option(1, "residual modules per hourglass step")
+    depth: int = option(4, "hourglass levels")
+    input_size: int = option(256, "square input crop side in px")
+    output_size: int = option(64, "heatmap side in px (input_size / 4)")
+    intermediate_supervision: bool = option(True, "a loss on every stack")
     # Targets and augmentation (pose-hg-train).
-    sigma: float = _option(1.0, "heatmap Gaussian std in heatmap px")
-    rotation_degrees: float = _option(30.0, "max rotation, degrees")
-    rotation_probability: float = _option(0.4, "probability of rotating")
-    scale_factor: float = _option(0.25, "scale drawn in 1 +- this")
-    flip_probability: float = _option(0.5, "probability of a horizontal flip")
-    color_low: float = _option(0.6, "lowest per-channel colour gain")
-    color_high: float = _option(1.4, "highest per-channel colour gain")
+    sigma: float = option(1.0, "heatmap Gaussian std in heatmap px")
+    rotation_degrees: float = option(30.0, "max rotation, degrees")
+    rotation_probability: float = option(0.4, "probability of rotating")
+    scale_factor: float = option(0.25, "scale drawn in 1 +- this")
+    flip_probability: float = option(0.5, "probability of a horizontal flip")
+    color_low: float = option(0.6, "lowest per-channel colour gain")
+    color_high: float = option(1.4, "highest per-channel colour gain")
     # Optimisation.
-    optimizer: str = _option("rmsprop", "optimizer", OPTIMIZERS)
-    learning_rate: float = _option(2.5e-4, "initial learning rate")
-    batch_size: int = _option(6, "GLOBAL batch size (split over replicas)")
-    epochs: int = _option(100, "epochs to train in total")
-    steps_per_epoch: int = _option(0, "steps per epoch; 0: one pass over train")
-    lr_drop_factor: float = _option(0.2, "learning-rate factor on a plateau")
-    lr_drop_patience: int = _option(5, "epochs without val PCKh gain before a drop")
-    lr_drop_epochs: str = _option(
+    optimizer: str = option("rmsprop", "optimizer", OPTIMIZERS)
+    learning_rate: float = option(2.5e-4, "initial learning rate")
+    batch_size: int = option(6, "GLOBAL batch size (split over replicas)")
+    epochs: int = option(100, "epochs to train in total")
+    steps_per_epoch: int = option(0, "steps per epoch; 0: one pass over train")
+    lr_drop_factor: float = option(0.2, "learning-rate factor on a plateau")
+    lr_drop_patience: int = option(5, "epochs without val PCKh gain before a drop")
+    lr_drop_epochs: str = option(
         "", "1-based epochs from which the lr is x lr_drop_factor, e.g. '8,10' "
         "(a step schedule); empty: drop on validation plateaus",
     )  # fmt: skip
-    min_learning_rate: float = _option(1e-7, "learning rate floor")
-    precision: str = _option("float32", "dtype policy", PRECISIONS)
-    jit_compile: bool = _option(False, "compile train steps with XLA")
-    strategy: str = _option(
+    min_learning_rate: float = option(1e-7, "learning rate floor")
+    precision: str = option("float32", "dtype policy", PRECISIONS)
+    jit_compile: bool = option(False, "compile train steps with XLA")
+    strategy: str = option(
         "auto", "mirrored over local devices; auto: default strategy on one",
         STRATEGIES,
     )  # fmt: skip
-    seed: int = _option(0, "seed for shuffling, augmentation and weights")
-    shuffle_buffer: int = _option(1024, "record shuffle buffer")
-    cache_records: bool = _option(False, "cache raw records in memory")
+    seed: int = option(0, "seed for shuffling, augmentation and weights")
+    shuffle_buffer: int = option(1024, "record shuffle buffer")
+    cache_records: bool = option(False, "cache raw records in memory")
     # Validation, logging, checkpoints.
-    validation_people: int = _option(256, "fixed validation subset for PCKh")
-    validation_batches: int = _option(0, "val-loss batches per epoch; 0: all")
-    pckh_threshold: float = _option(0.5, "PCKh threshold (x head normaliser)")
-    validation_metric: str = _option(
+    validation_people: int = option(256, "fixed validation subset for PCKh")
+    validation_batches: int = option(0, "val-loss batches per epoch; 0: all")
+    pckh_threshold: float = option(0.5, "PCKh threshold (x head normaliser)")
+    validation_metric: str = option(
         "auto", "pckh, pck (torso) or auto (pck without head boxes)",
         VALIDATION_METRICS,
     )  # fmt: skip
-    pck_threshold: float = _option(0.2, "torso PCK threshold (x torso size)")
-    image_summaries: int = _option(4, "validation samples drawn to TensorBoard")
-    backup_every_steps: int = _option(100, "mid-epoch crash backup every N steps")
-    verbose: int = _option(1, "Keras fit verbosity (0, 1, 2)")
-    export: bool = _option(True, "export a SavedModel to run_dir/export/1 at the end")
+    pck_threshold: float = option(0.2, "torso PCK threshold (x torso size)")
+    image_summaries: int = option(4, "validation samples drawn to TensorBoard")
+    backup_every_steps: int = option(100, "mid-epoch crash backup every N steps")
+    verbose: int = option(1, "Keras fit verbosity (0, 1, 2)")
+    export: bool = option(True, "export a SavedModel to run_dir/export/1 at the end")
 
 
 PRESETS = {
@@ -165,10 +159,17 @@ def load_config(path):
 
 def _problems(config):
     """Yields one message per invalid value (not touching the file system)."""
+    try:
+        # The joint count comes from the dataset; any valid count checks the rest.
+        check_model_arguments(
+            config.n_stacks, 1, config.n_features, config.n_modules, config.depth,
+            (config.input_size, config.input_size, 3),
+        )  # fmt: skip
+    except ValueError as error:
+        yield str(error)
     positive = (
-        "n_stacks", "n_features", "n_modules", "depth", "input_size", "output_size",
-        "learning_rate", "batch_size", "epochs", "sigma", "lr_drop_patience",
-        "backup_every_steps",
+        "output_size", "learning_rate", "batch_size", "epochs", "sigma",
+        "lr_drop_patience", "backup_every_steps",
     )  # fmt: skip
     for name in positive:
         if not getattr(config, name) > 0:
@@ -202,9 +203,6 @@ def _problems(config):
             f"output_size must be input_size / 4 (the network downsamples by 4): "
             f"input_size {config.input_size}, output_size {config.output_size}"
         )
-    if config.input_size % 2 ** (config.depth + 2):
-        multiple = 2 ** (config.depth + 2)
-        yield f"input_size must be divisible by 2**(depth + 2) = {multiple}"
     if config.precision not in PRECISIONS:
         yield f"precision must be one of {PRECISIONS}, got {config.precision!r}"
     if config.optimizer not in OPTIMIZERS:
@@ -243,18 +241,6 @@ def validate_config(config):
     if problems:
         raise ConfigError("invalid training config: " + "; ".join(problems))
     return config
-
-
-def check_data_dir(config):
-    """Raises `ConfigError` when the data directory or its metadata is missing."""
-    data_dir = Path(config.data_dir)
-    if not data_dir.is_dir():
-        raise ConfigError(
-            f"data directory {data_dir} does not exist; make shards first, e.g. "
-            f"python -m training.make_tfrecords --format synthetic --out {data_dir}"
-        )
-    if not (data_dir / "dataset.json").is_file():
-        raise ConfigError(f"{data_dir} has no dataset.json (not a shard directory)")
 
 
 def check_replica_batch(config, num_replicas):

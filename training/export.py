@@ -43,6 +43,11 @@ def parse_arguments(argv):
     )
     parser.add_argument("--no-warmup", action="store_true", help="no warm-up file")
     parser.add_argument(
+        "--no-fold-batch-norm",
+        action="store_true",
+        help="serve the batch norms as trained instead of folded into convolutions",
+    )
+    parser.add_argument(
         "--tflite", action="store_true", help="also write the heatmaps as TFLite"
     )
     parser.add_argument(
@@ -66,6 +71,7 @@ def main(argv=None):
             args.out,
             version=args.version,
             joint_set=args.joint_set or run_joint_set,
+            fold_batch_norm=not args.no_fold_batch_norm,
             flip_test=not args.no_flip_test,
             model_name=args.model_name,
             warmup=not args.no_warmup,

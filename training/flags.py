@@ -6,9 +6,8 @@ Every field `some_name` becomes `--some-name` (booleans also get
 """
 
 import argparse
-import dataclasses
-import typing
 
+from keras_hourglass.cli_flags import add_dataclass_flags
 from training.config import PRESETS
 from training.config import ConfigError
 from training.config import TrainConfig
@@ -16,39 +15,6 @@ from training.config import config_from_preset
 from training.config import load_config
 from training.config import replace_fields
 from training.config import validate_config
-
-
-def _flag_type(config_field):
-    """The argparse `type` of a dataclass field (annotations may be strings)."""
-    hints = typing.get_type_hints(TrainConfig)
-    return hints[config_field.name]
-
-
-def add_config_flags(parser):
-    """Adds one flag per `TrainConfig` field, all defaulting to None (unset)."""
-    for config_field in dataclasses.fields(TrainConfig):
-        flag = "--" + config_field.name.replace("_", "-")
-        kind = _flag_type(config_field)
-        help_text = f"{config_field.metadata.get('help', '')} "
-        help_text += f"(paper: {config_field.default})"
-        if kind is bool:
-            parser.add_argument(
-                flag,
-                dest=config_field.name,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=help_text,
-            )
-            continue
-        parser.add_argument(
-            flag,
-            dest=config_field.name,
-            type=kind,
-            default=None,
-            choices=config_field.metadata.get("choices"),
-            help=help_text,
-        )
-    return parser
 
 
 def build_argument_parser():
@@ -66,7 +32,10 @@ def build_argument_parser():
     source.add_argument(
         "--config", default=None, help="a config.json written by an earlier run"
     )
-    return add_config_flags(parser)
+    # Unset flags stay None, so that only the flags given override the preset.
+    return add_dataclass_flags(
+        parser, TrainConfig, unset_defaults=True, default_label="paper"
+    )
 
 
 def resolve_config(arguments):

@@ -102,7 +102,8 @@ class HeatmapImageSummary(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if len(self.images) == 0:
             return
-        outputs = self.model.predict(self.images, verbose=0)
+        # Called directly, not `predict`: see `pckh_validation.predict_in_batches`.
+        outputs = self.model(self.images, training=False)
         last = outputs[-1] if isinstance(outputs, list | tuple) else outputs
         truth = self.truth or [(None, None)] * len(self.images)
         drawn = np.stack(
@@ -111,7 +112,7 @@ class HeatmapImageSummary(keras.callbacks.Callback):
                     image, heatmaps, self.skeleton, self.joint_names, *true_pair
                 )  # fmt: skip
                 for image, heatmaps, true_pair in zip(
-                    self.images, np.asarray(last), truth
+                    self.images, keras.ops.convert_to_numpy(last), truth
                 )
             ]
         )

@@ -62,6 +62,9 @@ def build_parser():
     add("--num-shards", type=int, help="shards per split (default: from size)")
     add("--max-shard-mb", type=float, default=200.0, help="largest shard size")
     add("--overwrite", action="store_true", help="replace an existing dataset")
+    add("--train-patch-size", type=int, default=0,
+        help="store training people as patches bounded for crops of this size "
+        "(e.g. 256: ~2x the pipeline's samples per core); 0: whole images")  # fmt: skip
     return parser
 
 
@@ -154,7 +157,9 @@ def main(argv=None):
     out_dir = prepare_output_folder(args.out, args.overwrite)
     skip_log = formats.SkipLog()
     records, total, joint_set = read_records(args, skip_log)
-    spools = shards.spool_records(records, out_dir, skip_log, total=total)
+    spools = shards.spool_records(
+        records, out_dir, skip_log, total=total, patch_input_size=args.train_patch_size
+    )
     splits = {}
     for split, spool in sorted(spools.items()):
         files = shards.write_split_shards(

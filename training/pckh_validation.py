@@ -88,6 +88,21 @@ def load_validation_subset(
     return {key: np.concatenate(value) for key, value in parts.items()}
 
 
+def predict_in_batches(model, images, batch_size=16):
+    """Every output of `model` on `images`, as a list of NumPy arrays.
+
+    The model is called directly: under `MultiWorkerMirroredStrategy`
+    `model.predict` gathers across workers, a collective that the custom loop
+    of `training.multiworker` does not run.
+    """
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        outputs = model(images[start : start + batch_size], training=False)
+        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        chunks.append([keras.ops.convert_to_numpy(output) for output in outputs])
+    return [np.concatenate(parts) for parts in zip(*chunks)]
+
+
 class PckhValidation(keras.callbacks.Callback):
     """Logs `val_pckh_stack{i}` and `val_pckh` (last stack) every epoch.
 
@@ -125,10 +140,7 @@ class PckhValidation(keras.callbacks.Callback):
 
     def compute_logs(self):
         """Returns {`val_pckh_stack{i}`: percent, ..., `val_pckh`: last}."""
-        outputs = self.model.predict(
-            self.subset["images"], batch_size=self.batch_size, verbose=0
-        )
-        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        outputs = predict_in_batches(self.model, self.subset["images"], self.batch_size)
         logs = {}
         # Named by the output ("stack8_heatmaps" -> "stack8"), so that a model
         # without intermediate supervision logs its one stack correctly.

@@ -26,6 +26,13 @@ from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
 
+from evaluation import evaluate as evaluation_program  # noqa: E402
+from evaluation.run_directory import load_run_model  # noqa: E402
+from keras_hourglass.serving.export import export_saved_model  # noqa: E402
+from training import make_tfrecords  # noqa: E402
+from training import train as training_program  # noqa: E402
+from training.flags import parse_config  # noqa: E402
+
 
 def parse_arguments(argv=None):
     """Returns (quickstart arguments, extra `training.train` flags)."""
@@ -72,8 +79,6 @@ def synthetic_data_matches(data_dir, count, val_count, seed):
 
 def make_data(paths, args):
     """Stage 1: writes the synthetic shards unless matching ones exist."""
-    from training import make_tfrecords
-
     data_dir = paths["data"]
     if synthetic_data_matches(data_dir, args.count, args.val_count, args.seed):
         print(f"reusing the synthetic dataset in {data_dir}")
@@ -101,8 +106,6 @@ def training_flags(paths, args, extra_flags):
 def finished_with_same_config(paths, flags):
     """True when `final.keras` exists and the run's config.json is the
     configuration `flags` resolve to."""
-    from training.flags import parse_config
-
     config_path = paths["run"] / "config.json"
     if not (paths["final"].is_file() and config_path.is_file()):
         return False
@@ -113,8 +116,6 @@ def finished_with_same_config(paths, flags):
 def train(paths, flags):
     """Stage 2: trains (or resumes) the demo run unless it has finished;
     returns whether it trained."""
-    from training import train as training_program
-
     if finished_with_same_config(paths, flags):
         print(f"reusing the trained model {paths['final']}")
         return False
@@ -132,9 +133,6 @@ def export(paths, just_trained):
         else:
             print(f"reusing the SavedModel {paths['export']}")
         return
-    from evaluation.run_directory import load_run_model
-    from keras_hourglass.serving.export import export_saved_model
-
     print(f"== exporting {paths['final']}")
     model, joint_set = load_run_model(paths["final"])
     export_saved_model(model, paths["export"].parent, version=1, joint_set=joint_set)
@@ -150,8 +148,6 @@ def evaluate(paths):
             print(f"reusing the evaluation in {paths['eval']}")
             print(table.read_text())
             return
-    from evaluation import evaluate as evaluation_program
-
     print(f"== evaluating on the synthetic validation split into {paths['eval']}")
     argv = ["--model", str(paths["run"]), "--data", str(paths["data"])]
     status = evaluation_program.main(argv + ["--out", str(paths["eval"])])

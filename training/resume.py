@@ -26,6 +26,8 @@ from pathlib import Path
 
 import keras
 
+from training.config import ConfigError
+
 POINTER_FILE = "latest.json"
 STATE_FILE = "state.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -86,6 +88,35 @@ def read_backup(backup_dir):
             "start the run again"
         ) from None
     state["weights"] = str(checkpoint / WEIGHTS_FILE)
+    return state
+
+
+def restore_backup(model, paths, steps_per_epoch):
+    """Loads the run's backup into compiled `model` when there is one; returns
+    its state (None for a fresh run) and trims the CSV rows it will redo.
+
+    Args:
+        model: the compiled model, under the strategy scope (optimizer slots
+            created by the restore must live in it too).
+        paths: dict from `training.callbacks.run_paths`.
+        steps_per_epoch: int. Steps of a full epoch in this run.
+    """
+    state = read_backup(paths["backup"])
+    if state is None:
+        return None
+    if state["steps_per_epoch"] != steps_per_epoch:
+        raise ConfigError(
+            f"{paths['backup']} was written with {state['steps_per_epoch']} steps "
+            f"per epoch, now {steps_per_epoch}; use the same config or delete the "
+            "backup"
+        )
+    restore_weights(model, state)
+    trim_csv_log(paths["csv"], state["epoch"])
+    print(
+        f"resuming from {paths['backup']}: epoch {state['epoch'] + 1}, "
+        f"{state['steps_done']} of {steps_per_epoch} steps done "
+        f"(global step {state['global_step']})"
+    )
     return state
 
 

@@ -25,6 +25,7 @@ from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
 from keras_hourglass.data.metadata import validate_shards
 from keras_hourglass.data.metadata import write_metadata
+from keras_hourglass.data.patches import bounded_person_patch
 
 DEFAULT_MAX_SHARD_BYTES = 200 * 1024 * 1024
 
@@ -73,10 +74,16 @@ class _ImageCache:
         return self.result
 
 
-def encode_person_record(record, skip_log, image_cache=None):
+def encode_person_record(record, skip_log, image_cache=None, patch_input_size=None):
     """Returns the record as serialized `tf.train.Example` bytes, or None (a
     counted skip) when its image is missing, unreadable or of another size
-    than the annotation states."""
+    than the annotation states.
+
+    With `patch_input_size`, a training-split person is stored as a
+    bounded-resolution patch for crops of that size
+    (`keras_hourglass.data.patches`); other splits keep the whole image, so
+    evaluation stays in original image px.
+    """
     where = f"{record.image_id} person {record.person_index}"
     if record.image_bytes is not None:
         try:
@@ -95,14 +102,20 @@ def encode_person_record(record, skip_log, image_cache=None):
     if record.image_size is not None and tuple(record.image_size) != (width, height):
         skip_log.skip("image size differs from the annotation", where)
         return None
-    return tfrecords.serialize_person(
-        image_bytes, image_format, height, width, record.image_id,
-        record.joints, record.annotated, record.visible, record.center,
-        record.scale, record.head_box, record.normalizer, record.person_index,
-    )  # fmt: skip
+    person = {
+        "image_bytes": image_bytes, "image_format": image_format,
+        "height": height, "width": width, "image_id": record.image_id,
+        "joints": record.joints, "annotated": record.annotated,
+        "visible": record.visible, "center": record.center,
+        "scale": record.scale, "head_box": record.head_box,
+        "normalizer": record.normalizer, "person_index": record.person_index,
+    }  # fmt: skip
+    if patch_input_size and record.split == "train":
+        person = bounded_person_patch(person, patch_input_size)
+    return tfrecords.serialize_person(**person)
 
 
-def spool_records(records, out_dir, skip_log, total=None):
+def spool_records(records, out_dir, skip_log, total=None, patch_input_size=None):
     """Encodes records into one spool file per split in `out_dir`.
 
     Returns {split: {"path", "count", "bytes"}}; shows a tqdm progress bar.
@@ -110,7 +123,9 @@ def spool_records(records, out_dir, skip_log, total=None):
     spools, writers, image_cache = {}, {}, _ImageCache()
     try:
         for record in tqdm(records, total=total, desc="encoding", unit="person"):
-            serialized = encode_person_record(record, skip_log, image_cache)
+            serialized = encode_person_record(
+                record, skip_log, image_cache, patch_input_size
+            )
             if serialized is None:
                 continue
             if record.split not in writers:

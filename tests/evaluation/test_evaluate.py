@@ -60,11 +60,19 @@ def run_dir(tmp_path_factory):
     return directory
 
 
-@pytest.mark.slow
-def test_untrained_model_end_to_end(run_dir, synthetic_data, tmp_path):
-    out = tmp_path / "eval"
+@pytest.fixture(scope="module")
+def run_evaluated(run_dir, synthetic_data, tmp_path_factory):
+    """`(status, output folder)` of the program on `run_dir`: one evaluation,
+    read by the tests below (none of them writes to it)."""
+    out = tmp_path_factory.mktemp("eval") / "eval"
     status = main(["--model", str(run_dir), "--data", str(synthetic_data),
                    "--out", str(out), "--batch-size", "4"])  # fmt: skip
+    return status, out
+
+
+@pytest.mark.slow
+def test_untrained_model_end_to_end(run_evaluated):
+    status, out = run_evaluated
     assert status == 0
     for name in EXPECTED_FILES:
         assert (out / name).stat().st_size > 0, name
@@ -264,7 +272,7 @@ def test_joint_count_mismatch_is_a_clear_error(synthetic_data, tmp_path, capsys)
 
 @pytest.mark.slow
 def test_saved_model_export_evaluates_like_the_keras_model(
-    run_dir, synthetic_data, tmp_path
+    run_dir, run_evaluated, synthetic_data, tmp_path
 ):
     from evaluation.run_directory import load_run_model
     from keras_hourglass.serving.export import export_saved_model
@@ -272,11 +280,12 @@ def test_saved_model_export_evaluates_like_the_keras_model(
     export_dir = tmp_path / "export"
     model, _ = load_run_model(run_dir)
     export_saved_model(model, export_dir, joint_set="mpii", warmup=False)
+    # The same command as `run_evaluated`, on the export.
+    saved_out = tmp_path / "saved"
+    assert main(["--model", str(export_dir), "--data", str(synthetic_data),
+                 "--out", str(saved_out), "--batch-size", "4"]) == 0  # fmt: skip
     predictions = {}
-    for name, model_path in (("keras", run_dir), ("saved", export_dir)):
-        out = tmp_path / name
-        assert main(["--model", str(model_path), "--data", str(synthetic_data),
-                     "--out", str(out), "--batch-size", "4"]) == 0  # fmt: skip
+    for name, out in (("keras", run_evaluated[1]), ("saved", saved_out)):
         with h5py.File(out / "preds.h5") as file:
             predictions[name] = file["preds_stack1"][()], file["preds"][()]
     for keras_stack, saved_stack in zip(predictions["keras"], predictions["saved"]):

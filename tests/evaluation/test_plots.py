@@ -10,6 +10,25 @@ from keras_hourglass.joint_sets import MPII_16
 SIZE = 32
 
 
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The figures the plots module saves, kept (closed but intact) so that a
+    test can read what was drawn: the plotted data, labels and legend."""
+    figures = []
+    save_figure = plots.save_figure
+
+    def keep_and_save(figure, out_stem):
+        figures.append(figure)
+        return save_figure(figure, out_stem)
+
+    monkeypatch.setattr(plots, "save_figure", keep_and_save)
+    return figures
+
+
+def legend_labels(axis):
+    return [text.get_text() for text in axis.get_legend().get_texts()]
+
+
 def check_written(paths):
     """Both files exist and are non-empty; returns the PNG as an array."""
     assert [path.suffix for path in paths] == [".png", ".pdf"]
@@ -29,7 +48,7 @@ def test_group_curves_average_each_groups_joints():
     assert len(plots.group_curves(curve, (), MPII_16.joint_names)) == 16
 
 
-def test_accuracy_curves_of_two_models(tmp_path):
+def test_accuracy_curves_of_two_models(tmp_path, saved_figures):
     thresholds = np.linspace(0, 0.5, 11)
     rising = np.tile(np.linspace(0, 100, 11)[:, None], (1, 16))
     curves = {"model a": rising, "model b": 0.5 * rising}
@@ -44,16 +63,37 @@ def test_accuracy_curves_of_two_models(tmp_path):
         )  # fmt: skip
     )
     assert image.shape[1] > image.shape[0] > 100
+    (figure,) = saved_figures
+    panels = [axis for axis in figure.axes if axis.get_visible()]
+    # One panel per MPII group plus Total, each with both models' curves.
+    titles = [axis.get_title() for axis in panels]
+    assert titles == [label for label, _ in MPII_16.metric_groups] + ["Total"]
+    for axis in panels:
+        model_a, model_b = axis.get_lines()
+        np.testing.assert_allclose(model_a.get_xdata(), thresholds)
+        np.testing.assert_allclose(model_a.get_ydata(), np.linspace(0, 100, 11))
+        np.testing.assert_allclose(model_b.get_ydata(), np.linspace(0, 50, 11))
+    assert legend_labels(panels[0]) == ["model a", "model b"]
+    assert panels[0].get_ylabel() == "PCKh (%)"
+    assert figure.axes[-1].get_xlabel() == "normalised distance"
 
 
-def test_stack_accuracy(tmp_path):
-    image = check_written(
-        plots.plot_stack_accuracy([40.0, 55.5, np.nan, 70.0], "PCKh", tmp_path / "s")
-    )
+def test_stack_accuracy(tmp_path, saved_figures):
+    values = [40.0, 55.5, np.nan, 70.0]
+    image = check_written(plots.plot_stack_accuracy(values, "PCKh", tmp_path / "s"))
     assert image.std() > 0
+    (axis,) = saved_figures[0].axes
+    # A bar per stack (a missing value drawn as 0, labelled nan), and a line.
+    heights = [bar.get_height() for bar in axis.patches]
+    np.testing.assert_allclose(heights, [40.0, 55.5, 0.0, 70.0])
+    np.testing.assert_allclose(axis.get_lines()[0].get_ydata(), values)
+    value_labels = [text.get_text() for text in axis.texts]
+    assert value_labels == ["40.0", "55.5", "nan", "70.0"]
+    assert [t.get_text() for t in axis.get_xticklabels()] == ["1", "2", "3", "4"]
+    assert (axis.get_xlabel(), axis.get_ylabel()) == ("stack", "PCKh (%)")
 
 
-def test_training_curves_from_several_logs(tmp_path):
+def test_training_curves_from_several_logs(tmp_path, saved_figures):
     logs = {}
     for name, values in (("2 stacks", "10,20,30"), ("8 stacks", "15,30,45")):
         path = tmp_path / f"{name}.csv"
@@ -64,7 +104,22 @@ def test_training_curves_from_several_logs(tmp_path):
     np.testing.assert_array_equal(epochs, [1, 2, 3])
     np.testing.assert_array_equal(values, [15, 30, 45])
     check_written(plots.plot_training_curves(logs, tmp_path / "training"))
-    check_written(plots.plot_training_curves(list(logs.values()), tmp_path / "list"))
+    # Logs given as paths, as runs keep them: each in its own run folder.
+    run_logs = []
+    for name, path in logs.items():
+        (tmp_path / name.replace(" ", "_")).mkdir()
+        run_logs.append(path.rename(tmp_path / name.replace(" ", "_") / "log.csv"))
+    check_written(plots.plot_training_curves(run_logs, tmp_path / "list"))
+    by_label, by_path = (figure.axes[0] for figure in saved_figures)
+    assert legend_labels(by_label) == ["2 stacks", "8 stacks"]
+    for line, expected in zip(by_label.get_lines(), ([10, 20, 30], [15, 30, 45])):
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
+        np.testing.assert_array_equal(line.get_ydata(), expected)
+    assert by_label.get_xlabel() == "epoch"
+    assert by_label.get_ylabel() == "validation PCKh (%)"
+    # Paths without labels are named by their folder.
+    assert legend_labels(by_path) == ["2_stacks", "8_stacks"]
+    np.testing.assert_array_equal(by_path.get_lines()[1].get_ydata(), [15, 30, 45])
 
 
 def test_training_log_without_the_column_names_the_file(tmp_path):
@@ -91,7 +146,7 @@ def test_accuracy_column_follows_what_the_run_logged(tmp_path):
     assert plots.accuracy_column(tmp_path / "missing.csv") is None
 
 
-def test_training_curve_figure_of_an_lsp_run(tmp_path):
+def test_training_curve_figure_of_an_lsp_run(tmp_path, saved_figures):
     from evaluation.evaluate_outputs import training_curve_figure
 
     run_dir = tmp_path / "lsp_run"
@@ -101,6 +156,11 @@ def test_training_curve_figure_of_an_lsp_run(tmp_path):
     paths = training_curve_figure([log], "pck", tmp_path)
     assert paths[0].name == "training_curves.png"
     check_written(paths)
+    (axis,) = saved_figures[0].axes
+    # The LSP run logs torso PCK: that column, so labelled, named by its run.
+    np.testing.assert_array_equal(axis.get_lines()[0].get_ydata(), [10.0, 25.0])
+    assert axis.get_ylabel() == "validation PCK (%)"
+    assert legend_labels(axis) == ["lsp_run"]
     loss_only = tmp_path / "loss_only.csv"
     loss_only.write_text("epoch,loss\n0,1.0\n")
     assert training_curve_figure([loss_only], "pckh", tmp_path) == []
@@ -113,7 +173,7 @@ def people_and_crops(count=3):
     return images, keypoints
 
 
-def test_prediction_grid_draws_the_skeleton(tmp_path):
+def test_prediction_grid_draws_the_skeleton(tmp_path, saved_figures):
     images, keypoints = people_and_crops()
     drawn = check_written(
         plots.plot_prediction_grid(images, keypoints, MPII_16.skeleton, tmp_path / "g")
@@ -127,7 +187,7 @@ def test_prediction_grid_draws_the_skeleton(tmp_path):
     assert changed.mean() > 0.02
 
 
-def test_stack_comparison_with_heatmap_overlay(tmp_path):
+def test_stack_comparison_with_heatmap_overlay(tmp_path, saved_figures):
     images, keypoints = people_and_crops(count=5)
     heatmaps = np.random.default_rng(1).random((5, SIZE // 4, SIZE // 4, 16))
     image = check_written(

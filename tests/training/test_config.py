@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 
+from training.builders import check_data_dir
 from training.config import ConfigError
 from training.config import TrainConfig
-from training.config import check_data_dir
 from training.config import check_replica_batch
 from training.config import config_from_preset
 from training.config import load_config

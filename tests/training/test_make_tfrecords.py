@@ -145,3 +145,35 @@ def test_missing_annotation_file_is_a_clear_error(tmp_path):
               "--images", str(tmp_path), "--out", str(tmp_path / "o")])  # fmt: skip
     with pytest.raises(SystemExit, match="--annotations"):
         main(["--format", "lsp", "--out", str(tmp_path / "o2")])
+
+
+def test_train_patches_shrink_training_images_and_keep_validation(
+    shared_data, tmp_path
+):
+    annotations = shared_data / "mpii_annotations/mpii_annotations.json.gz"
+
+    def convert(out, *extra):
+        return main([
+            "--format", "mpii", "--out", str(tmp_path / out),
+            "--annotations", str(annotations),
+            "--images", str(shared_data / "mpii_samples"), *extra,
+        ])  # fmt: skip
+
+    whole = convert("whole")
+    patched = convert("patched", "--train-patch-size", "256")
+    for split in ("train", "valid"):
+        pairs = zip(read_split(whole, split), read_split(patched, split))
+        for original, patch in pairs:
+            if split == "valid":
+                assert patch["image_encoded"] == original["image_encoded"]
+                continue
+            assert patch["image_width"] * patch["image_height"] < (
+                0.5 * original["image_width"] * original["image_height"]
+            )
+            factor = patch["scale"] / original["scale"]
+            assert 0.2 < factor < 1.0
+            annotated = original["joints_annotated"] > 0
+            # Joints move with the pixels: offsets between joints scale.
+            offsets = original["joints"][annotated] - original["joints"][annotated][0]
+            patch_offsets = patch["joints"][annotated] - patch["joints"][annotated][0]
+            np.testing.assert_allclose(patch_offsets, factor * offsets, atol=1e-2)

@@ -13,7 +13,6 @@ import pytest
 
 from tests.train_helpers import PROJECT_ROOT
 from tests.train_helpers import TINY_MODEL_FLAGS
-from tests.train_helpers import make_synthetic_shards
 from tests.train_helpers import subprocess_environment
 
 RUN_FLAGS = [
@@ -34,7 +33,7 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from training.flags import parse_config
 from training.multiworker import run_custom_loop
-from training.train import read_dataset
+from training.builders import read_dataset
 config = parse_config(sys.argv[1:])
 metadata, train_files, valid_files = read_dataset(config)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -72,8 +71,8 @@ def initial_trainable_weights(flags):
     builder), before any step."""
     import keras
 
+    from training.builders import build_model
     from training.flags import parse_config
-    from training.train import build_model
 
     config = parse_config(flags + ["--run-dir", "unused"])
     keras.utils.set_random_seed(config.seed)
@@ -82,10 +81,12 @@ def initial_trainable_weights(flags):
 
 
 @pytest.mark.slow
-def test_two_workers_match_one_process_on_the_same_global_batches(tmp_path):
+def test_two_workers_match_one_process_on_the_same_global_batches(
+    tiny_shards, tmp_path
+):
     import keras
 
-    data_dir = make_synthetic_shards(tmp_path / "data", count=16, val_count=4)
+    data_dir = tiny_shards
     flags = TINY_MODEL_FLAGS + RUN_FLAGS + ["--data-dir", str(data_dir)]
     addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     workers = [

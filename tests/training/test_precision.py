@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 
 from tests.train_helpers import TINY_MODEL_FLAGS
-from tests.train_helpers import make_synthetic_shards
 from training.train import main as train_main
 
 
-@pytest.fixture(scope="module")
-def shard_dir(tmp_path_factory):
-    return make_synthetic_shards(tmp_path_factory.mktemp("shards"), 8, 4)
+@pytest.fixture
+def shard_dir(tiny_shards):
+    return tiny_shards
 
 
 @pytest.fixture(autouse=True)

@@ -9,16 +9,16 @@ import pytest
 
 import keras_hourglass.losses  # noqa: F401 (registers the loss for reloading)
 from tests.train_helpers import TINY_MODEL_FLAGS
-from tests.train_helpers import make_synthetic_shards
 from tests.train_helpers import run_training
 from training.distribute import make_optimizer
 from training.distribute import wrap_optimizer_for_precision
 from training.resume import read_backup
+from training.train import main as train_main
 
 
-@pytest.fixture(scope="module")
-def shard_dir(tmp_path_factory):
-    return make_synthetic_shards(tmp_path_factory.mktemp("shards"), 16, 8)
+@pytest.fixture
+def shard_dir(tiny_shards):
+    return tiny_shards
 
 
 @pytest.mark.slow
@@ -65,19 +65,15 @@ def test_batch_not_divisible_by_replicas_is_refused(shard_dir, tmp_path):
     assert "not divisible by the 2 replicas" in result.stderr
 
 
-def test_missing_data_dir_is_a_clear_error(tmp_path):
-    result = run_training(
-        [
-            "--preset",
-            "demo",
-            "--data-dir",
-            str(tmp_path / "nowhere"),
-            "--run-dir",
-            str(tmp_path / "run"),
-        ]  # fmt: skip
-    )
-    assert result.returncode == 2
-    assert "nowhere does not exist" in result.stderr
+def test_missing_data_dir_is_a_clear_error(tmp_path, capsys):
+    # In this process: the error comes before any TensorFlow work.
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(
+            ["--preset", "demo", "--data-dir", str(tmp_path / "nowhere"),
+             "--run-dir", str(tmp_path / "run")]
+        )  # fmt: skip
+    assert exit_info.value.code == 2
+    assert "nowhere does not exist" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 

@@ -1,0 +1,65 @@
+"""Command-line flags derived from the fields of a config dataclass.
+
+Each program describes its settings once, as one flat dataclass whose fields
+carry their help text (`option`); `add_dataclass_flags` turns every field
+`some_name` into `--some-name` (booleans also get `--no-some-name`).
+"""
+
+import argparse
+import dataclasses
+import typing
+
+
+def option(default, help_text, choices=None):
+    """A dataclass field carrying its flag help (and choices) as metadata."""
+    metadata = {"help": help_text}
+    if choices is not None:
+        metadata["choices"] = choices
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def flag_type(annotation):
+    """The argparse `type` of a field annotation (`float | None` -> float)."""
+    kinds = [kind for kind in typing.get_args(annotation) if kind is not type(None)]
+    return kinds[0] if kinds else annotation
+
+
+def add_dataclass_flags(
+    parser, config_class, unset_defaults=False, required=(), default_label=None
+):
+    """Adds one flag per field of `config_class` to `parser`; returns it.
+
+    Args:
+        parser: `argparse.ArgumentParser`.
+        config_class: a dataclass whose fields were declared with `option`.
+        unset_defaults: bool. Every flag defaults to None, so that the flags
+            given on the command line can be told from the rest (which then
+            come from a preset or a config file). Otherwise each flag defaults
+            to its field's default.
+        required: names of the fields whose flag must be given.
+        default_label: str or None. When set, each help text ends with
+            `(<default_label>: <field default>)`, e.g. "paper".
+    """
+    hints = typing.get_type_hints(config_class)
+    for config_field in dataclasses.fields(config_class):
+        help_text = config_field.metadata.get("help", "")
+        if default_label is not None:
+            help_text += f" ({default_label}: {config_field.default})"
+        common = {
+            "dest": config_field.name,
+            "default": None if unset_defaults else config_field.default,
+            "help": help_text,
+        }
+        flag = "--" + config_field.name.replace("_", "-")
+        kind = flag_type(hints[config_field.name])
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **common)
+            continue
+        parser.add_argument(
+            flag,
+            type=kind,
+            required=config_field.name in required,
+            choices=config_field.metadata.get("choices"),
+            **common,
+        )
+    return parser

@@ -1,0 +1,113 @@
+"""Person-centred patches at a bounded resolution, made at conversion time.
+
+Decoding a whole 1280x720 JPEG for one 256x256 crop is most of the input
+pipeline's work per sample. A training record can instead hold only the
+part of the image that any augmented crop of that person can read, scaled
+down so that even the most zoomed-in crop still has at least one source
+pixel per input pixel, and re-encoded as a baseline JPEG: several times
+fewer pixels to decode, and the targets are unchanged because every
+coordinate in the record moves with the pixels.
+
+    person = bounded_person_patch(person, input_size=256)   # serialize_person kwargs
+
+The geometry follows the augmentation ranges of `keras_hourglass.data.examples`
+(scale x 2 ** +-0.5 and rotation up to 60 degrees by default); a patch made for
+larger ranges than training uses is always safe.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from keras_hourglass.data.tfrecords import UNKNOWN
+from keras_hourglass.transforms import PIXELS_PER_SCALE
+from keras_hourglass.transforms import crop_box_from_person
+
+PATCH_JPEG_QUALITY = 95
+
+
+def patch_geometry(center, scale, image_width, image_height, input_size, max_zoom):
+    """Returns `(left, top, width, height, factor)`: the integer region of the
+    image (original px) that any augmented crop reads, and the factor (<= 1)
+    it is scaled by.
+
+    The crop window side is `w = 200 * crop scale`. The largest augmented
+    window, `w * max_zoom`, turned by any angle fits in a square of side
+    `w * max_zoom * sqrt(2)` about the crop centre. The smallest window,
+    `w / max_zoom`, must still span `input_size` patch px.
+    """
+    crop_center, crop_scale = crop_box_from_person(center, scale)
+    crop_center = np.asarray(crop_center, np.float64)
+    window = PIXELS_PER_SCALE * float(crop_scale)
+    half_side = 0.5 * window * max_zoom * math.sqrt(2.0) + 1.0
+    left = max(0, math.floor(crop_center[0] - half_side))
+    top = max(0, math.floor(crop_center[1] - half_side))
+    right = min(image_width, math.ceil(crop_center[0] + half_side) + 1)
+    bottom = min(image_height, math.ceil(crop_center[1] + half_side) + 1)
+    factor = min(1.0, input_size * max_zoom / window)
+    return left, top, max(right - left, 1), max(bottom - top, 1), factor
+
+
+def to_patch_px(points, left, top, factor):
+    """Maps original px (x, y) to patch px (pixel centres at integers)."""
+    points = np.asarray(points, np.float64)
+    return (points - [left, top] + 0.5) * factor - 0.5
+
+
+def bounded_person_patch(
+    person, input_size=256, scale_factor=0.25, quality=PATCH_JPEG_QUALITY
+):
+    """Returns `serialize_person` keyword arguments for the person's patch.
+
+    Args:
+        person: dict of `serialize_person` keyword arguments (original image).
+        input_size: int. The network input side the crops are made at.
+        scale_factor: float. The augmentation's scale factor: crops zoom by
+            up to 2 ** (2 * scale_factor) either way. Defaults to 0.25.
+        quality: int. JPEG quality of the patch. Defaults to 95.
+
+    Returns:
+        A new dict: the patch's JPEG bytes and size, and joints, centre,
+        scale, head box and normaliser in patch px; other fields as given.
+    """
+    max_zoom = 2.0 ** (2.0 * scale_factor)
+    image = tf.io.decode_image(
+        person["image_bytes"], channels=3, expand_animations=False
+    )
+    left, top, width, height, factor = patch_geometry(
+        person["center"],
+        person["scale"],
+        int(person["width"]),
+        int(person["height"]),
+        input_size,
+        max_zoom,
+    )
+    region = image[top : top + height, left : left + width]
+    size = [max(1, math.ceil(height * factor)), max(1, math.ceil(width * factor))]
+    # Patch px x has its centre at original px (x + 0.5) / factor - 0.5 + left:
+    # isotropic, whatever the rounding of the patch size.
+    patch = tf.raw_ops.ScaleAndTranslate(
+        images=tf.cast(region[None], tf.float32),
+        size=size,
+        scale=[factor, factor],
+        translation=[0.0, 0.0],
+        kernel_type="triangle",
+        antialias=True,
+    )[0]
+    patch = tf.cast(tf.clip_by_value(tf.round(patch), 0.0, 255.0), tf.uint8)
+    patched = dict(person)
+    patched["image_bytes"] = tf.io.encode_jpeg(patch, quality=quality).numpy()
+    patched["image_format"] = "jpeg"
+    patched["height"], patched["width"] = size
+    patched["joints"] = to_patch_px(person["joints"], left, top, factor)
+    patched["center"] = to_patch_px(person["center"], left, top, factor)
+    patched["scale"] = float(person["scale"]) * factor
+    head_box = person.get("head_box")
+    if head_box is not None and UNKNOWN not in list(head_box):
+        corners = np.reshape(np.asarray(head_box, np.float64), (2, 2))
+        patched["head_box"] = to_patch_px(corners, left, top, factor).reshape(-1)
+    normalizer = person.get("normalizer")
+    if normalizer is not None and normalizer != UNKNOWN:
+        patched["normalizer"] = float(normalizer) * factor
+    return patched

@@ -1,0 +1,116 @@
+"""The parts of a training run built from its config: dataset files, model,
+compiled loss and optimizer, input pipelines and epoch length.
+
+Shared by both training loops, `model.fit` (`training.train`) and the
+multi-worker custom loop (`training.multiworker`), so that they train the same
+network on the same batches.
+"""
+
+from pathlib import Path
+
+from keras_hourglass.data.metadata import read_metadata
+from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.pipeline import make_dataset
+from keras_hourglass.losses import joint_heatmap_mse
+from keras_hourglass.model import build_stacked_hourglass
+from training.config import ConfigError
+from training.distribute import make_optimizer
+from training.distribute import wrap_optimizer_for_precision
+
+
+def check_data_dir(config):
+    """Raises `ConfigError` when the data directory or its metadata is missing."""
+    data_dir = Path(config.data_dir)
+    if not data_dir.is_dir():
+        raise ConfigError(
+            f"data directory {data_dir} does not exist; make shards first, e.g. "
+            f"python -m training.make_tfrecords --format synthetic --out {data_dir}"
+        )
+    if not (data_dir / "dataset.json").is_file():
+        raise ConfigError(f"{data_dir} has no dataset.json (not a shard directory)")
+
+
+def read_dataset(config):
+    """Returns (metadata, train files, valid files) of `config.data_dir`.
+
+    Raises ConfigError when the directory, its metadata or a split is missing,
+    or a split is empty.
+    """
+    check_data_dir(config)
+    try:
+        metadata = read_metadata(config.data_dir)
+        train_files = split_files(metadata, "train")
+        valid_files = split_files(metadata, "valid")
+    except (FileNotFoundError, ValueError) as error:
+        raise ConfigError(str(error)) from None
+    for split, files in (("train", train_files), ("valid", valid_files)):
+        if not files or not metadata["splits"][split].get("count", 0):
+            raise ConfigError(f"{config.data_dir}: the {split} split is empty")
+    return metadata, train_files, valid_files
+
+
+def build_model(config, num_joints):
+    """Builds the configured network (under the current strategy scope)."""
+    return build_stacked_hourglass(
+        n_stacks=config.n_stacks,
+        n_joints=num_joints,
+        n_features=config.n_features,
+        n_modules=config.n_modules,
+        depth=config.depth,
+        input_shape=(config.input_size, config.input_size, 3),
+        intermediate_supervision=config.intermediate_supervision,
+    )
+
+
+def compile_model(model, config):
+    """Compiles with one masked heatmap MSE per stack output (their sum is the
+    loss; each is logged as `<output>_loss`)."""
+    optimizer = make_optimizer(config.optimizer, config.learning_rate)
+    model.compile(
+        optimizer=wrap_optimizer_for_precision(optimizer, config.precision),
+        loss=[joint_heatmap_mse for _ in model.output_names],
+        jit_compile=config.jit_compile,
+    )
+    return model
+
+
+def make_datasets(
+    config, metadata, train_files, valid_files, output_names, deterministic=False
+):
+    """Returns (training dataset, validation-loss dataset) for `model.fit`.
+
+    `deterministic=True` fixes the element order (every worker of a
+    multi-worker job must build the same global batches)."""
+    common = {
+        "num_joints": metadata["num_joints"],
+        "flip_pairs": metadata.get("flip_pairs", []),
+        "batch_size": config.batch_size,
+        "num_outputs": len(output_names),
+        "input_size": config.input_size,
+        "output_size": config.output_size,
+        "sigma": config.sigma,
+    }
+    train = make_dataset(
+        train_files,
+        training=True,
+        rotation_degrees=config.rotation_degrees,
+        rotation_probability=config.rotation_probability,
+        scale_factor=config.scale_factor,
+        flip_probability=config.flip_probability,
+        color_range=(config.color_low, config.color_high),
+        cache=config.cache_records,
+        repeat=True,
+        shuffle_buffer=config.shuffle_buffer,
+        seed=config.seed,
+        deterministic=deterministic,
+        **common,
+    )
+    valid = make_dataset(valid_files, training=False, deterministic=True, **common)
+    return train, valid
+
+
+def steps_per_epoch(config, metadata):
+    """The configured steps, or one pass over the training split."""
+    if config.steps_per_epoch:
+        return config.steps_per_epoch
+    return max(1, metadata["splits"]["train"]["count"] // config.batch_size)
