@@ -120,7 +120,9 @@ def finish_run(model, config, paths, metadata):
     (unless `config.export` is False). The backup stays: running the same
     command again is then a no-op, and a larger --epochs continues the run
     with its optimizer and learning-rate state."""
-    model.save(paths["final"])
+    from keras_hourglass.saving import save_model
+
+    save_model(model, paths["final"])
     print(f"saved {paths['final']}")
     if not config.export:
         return
