@@ -19,6 +19,8 @@ import json
 import re
 from pathlib import Path
 
+from keras_hourglass.data import metadata_checks
+
 METADATA_FILE_NAME = "dataset.json"
 SHARD_NAME_PATTERN = re.compile(
     r"^(?P<split>.+)-(\d{5})-of-(?P<total>\d{5})\.tfrecord$"
@@ -71,6 +73,9 @@ def read_metadata(dir_or_json_path):
     if missing:
         raise ValueError(f"{path}: metadata lacks {sorted(missing)}")
     metadata["directory"] = str(path.parent.resolve())
+    metadata_checks.check_shard_names(metadata, path)
+    shards = {split: split_files(metadata, split) for split in metadata["splits"]}
+    metadata_checks.check_joint_count(metadata, path, shards)
     return metadata
 
 
