@@ -19,8 +19,12 @@ square box `box_from_person(c, s)` = (cx + 0.5 - 100 s, cy + 0.5 - 100 s,
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.data.augment import decode_image_region
 from keras_hourglass.data.augment import looks_like_complete_image
 from keras_hourglass.data.augment import warp_image
+from keras_hourglass.serving.request_checks import check_box_size
+from keras_hourglass.serving.request_checks import check_image_size
+from keras_hourglass.serving.request_checks import header_image_size
 from keras_hourglass.transforms import PIXELS_PER_SCALE
 from keras_hourglass.transforms import crop_box_from_person
 from keras_hourglass.transforms import crop_matrix
@@ -83,34 +87,44 @@ def first_bytes_text(image_bytes, count=8):
     return tf.strings.reduce_join(tf.strings.as_string(head), separator=" ")
 
 
-def decode_checked_image(image_bytes, where):
-    """Decodes JPEG/PNG bytes to uint8 [h, w, 3]; raises InvalidArgumentError
-    naming `where` for empty, foreign or truncated bytes."""
+def checked_image_size(image_bytes, where):
+    """Returns int32 [2] (height, width) from the header of complete JPEG/PNG
+    bytes within the `request_checks` limits; InvalidArgumentError naming
+    `where` otherwise. Nothing is decoded."""
     message = tf.strings.join(
         [where, " is not a complete JPEG or PNG image (empty, another format, "
-         "or truncated); its first bytes are ", first_bytes_text(image_bytes)]
+         "truncated, or a corrupt body); its first bytes are ",
+         first_bytes_text(image_bytes)]
     )  # fmt: skip
     check = tf.debugging.Assert(looks_like_complete_image(image_bytes), [message])
     with tf.control_dependencies([check]):
-        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
-    return image
+        size = header_image_size(image_bytes)
+    with tf.control_dependencies([check_image_size(size, where)]):
+        return tf.cast(size, tf.int32)
 
 
 def crop_encoded_image(image_bytes, box, index, input_size):
-    """Decodes one image and crops the person in `box`.
+    """Checks one image's header and box, then decodes only the region the
+    crop of the person in `box` reads (JPEG; PNG is decoded whole).
 
     Returns `(crop float32 [S, S, 3] in [0, 1], matrix float32 [3, 3])`, the
     matrix mapping original image px to crop px.
     """
     where = tf.strings.format("images[{}]", index)
-    image = decode_checked_image(image_bytes, where)
-    shape = tf.shape(image)
-    with tf.control_dependencies([check_box(box, shape[0], shape[1], where)]):
-        center, scale = person_from_box(box, shape[0], shape[1])
+    height, width = tf.unstack(checked_image_size(image_bytes, where))
+    checks = [
+        check_box(box, height, width, where),
+        check_box_size(box, height, width, where),
+    ]
+    # The decoder reads the bytes only once every check has passed.
+    with tf.control_dependencies(checks):
+        image_bytes = tf.identity(image_bytes)
+    center, scale = person_from_box(box, height, width)
     crop_center, crop_scale = crop_box_from_person(center, scale)
     matrix = crop_matrix(crop_center, crop_scale, input_size)
-    return warp_image(image, matrix, input_size), matrix
+    region, region_matrix, _ = decode_image_region(image_bytes, matrix, input_size)
+    region.set_shape([None, None, 3])
+    return warp_image(region, region_matrix, input_size), matrix
 
 
 def crop_encoded_images(images, boxes, input_size):
