@@ -13,7 +13,9 @@ A body that is all zeros, or cut and re-terminated, is well formed and not
 caught; only a full strict decode could tell.
 
 `find_stray_jpeg_marker` (NumPy, for the converter) and `jpeg_scan_is_clean`
-(graph ops, for the pipeline and the serving signature) apply the same rule.
+(graph ops) apply the same rule; `jpeg_body_is_intact` applies it to JPEG
+bytes only, for the pipeline's decode step, `evaluation.predict` and the
+serving signature.
 """
 
 import numpy as np
@@ -107,3 +109,12 @@ def jpeg_scan_is_clean(image_bytes):
         tf.logical_not(tf.gather(tf.constant(ALLOWED_TABLE), scan[1:])),
     )
     return tf.logical_and(start >= 0, tf.logical_not(tf.reduce_any(stray)))
+
+
+def jpeg_body_is_intact(image_bytes):
+    """Returns a bool scalar: True for non-JPEG bytes, else `jpeg_scan_is_clean`."""
+    return tf.cond(
+        tf.io.is_jpeg(image_bytes),
+        lambda: jpeg_scan_is_clean(image_bytes),
+        lambda: tf.constant(True),
+    )

@@ -15,6 +15,7 @@ from keras_hourglass.data.augment import looks_like_complete_image
 from keras_hourglass.data.augment import sample_augmentation
 from keras_hourglass.data.augment import scale_colours
 from keras_hourglass.data.augment import warp_image
+from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
 from keras_hourglass.data.tfrecords import check_person
 from keras_hourglass.heatmaps import render_heatmaps
 from keras_hourglass.transforms import crop_box_from_person
@@ -99,7 +100,12 @@ def crop_person_image(person, matrix, input_size, skip_counter):
     joint coordinates never refer to a different image size.
     """
     started = skip_counter.decodes_started.assign_add(1)
-    with tf.control_dependencies([started]):
+    # libjpeg only warns about a corrupt body; failing here counts the record.
+    intact = tf.debugging.Assert(
+        jpeg_body_is_intact(person["image_encoded"]),
+        ["image", person["image_id"], "has a corrupt JPEG body"],
+    )
+    with tf.control_dependencies([started, intact]):
         region, region_matrix, image_shape = decode_image_region(
             person["image_encoded"], matrix, input_size
         )

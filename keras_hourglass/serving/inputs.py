@@ -22,6 +22,7 @@ import tensorflow as tf
 from keras_hourglass.data.augment import decode_image_region
 from keras_hourglass.data.augment import looks_like_complete_image
 from keras_hourglass.data.augment import warp_image
+from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
 from keras_hourglass.serving.request_checks import check_box_size
 from keras_hourglass.serving.request_checks import check_image_size
 from keras_hourglass.serving.request_checks import header_image_size
@@ -96,8 +97,10 @@ def checked_image_size(image_bytes, where):
          "truncated, or a corrupt body); its first bytes are ",
          first_bytes_text(image_bytes)]
     )  # fmt: skip
-    check = tf.debugging.Assert(looks_like_complete_image(image_bytes), [message])
-    with tf.control_dependencies([check]):
+    complete = tf.logical_and(
+        looks_like_complete_image(image_bytes), jpeg_body_is_intact(image_bytes)
+    )
+    with tf.control_dependencies([tf.debugging.Assert(complete, [message])]):
         size = header_image_size(image_bytes)
     with tf.control_dependencies([check_image_size(size, where)]):
         return tf.cast(size, tf.int32)
