@@ -102,9 +102,13 @@ def _set_aside_folders(out_dir):
 
 
 def restore_set_aside(out_dir):
-    """Puts back an old dataset that a crash left set aside (renamed away but
-    never replaced); call with the lock held."""
+    """Repairs what a killed conversion left beside `out_dir`: puts back an old
+    dataset set aside but never replaced, and deletes unfinished work
+    folders. Call with the lock held (so none of them is in use)."""
     out_dir = Path(out_dir).absolute()
+    for unfinished in out_dir.parent.glob(f".{out_dir.name}.converting-*"):
+        LOGGER.warning("removing %s left by an interrupted run", unfinished)
+        shutil.rmtree(unfinished, ignore_errors=True)
     for aside in _set_aside_folders(out_dir):
         old_dataset = aside / "dataset"
         if not out_dir.exists() and old_dataset.is_dir():

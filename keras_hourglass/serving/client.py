@@ -198,9 +198,14 @@ class RestClient:
                     f"{self.server}{path}: no complete answer within "
                     f"{self.timeout} s (server overloaded or stalled?)"
                 ) from error
+            if isinstance(error, ConnectionRefusedError | socket.gaierror):
+                raise ServingError(
+                    f"{self.server}: model server not reachable ({error}); "
+                    "is tensorflow_model_server running on that port?"
+                ) from error
             raise ServingError(
-                f"{self.server}: model server not reachable ({error}); "
-                "is tensorflow_model_server running on that port?"
+                f"{self.server}{path}: connection failed during the request "
+                f"({type(error).__name__}: {error})"
             ) from error
         finally:
             watchdog.cancel()

@@ -76,7 +76,18 @@ def test_a_stale_lock_of_a_dead_converter_is_taken_over(tmp_path):
     lock = output_folder.output_lock_path(out)
     dead_pid = 2**22 + 12345  # above pid_max on Linux: never a live process
     lock.write_text(json.dumps({"pid": dead_pid, "host": socket.gethostname()}))
-    synthetic(out)
+    # What `kill -9` during the final swap leaves: half-written work and the
+    # old dataset renamed aside.
+    (tmp_path / ".data.converting-x1").mkdir()
+    (tmp_path / ".data.converting-x1" / "train-00000-of-00001.tfrecord").write_text("")
+    synthetic(tmp_path / "old")
+    (tmp_path / ".data.old-x2").mkdir()
+    (tmp_path / "old").rename(tmp_path / ".data.old-x2" / "dataset")
+    with pytest.raises(SystemExit, match="already holds a dataset"):
+        synthetic(out)  # the old dataset is back in place, so not replaced
+    assert_intact_synthetic(out)
+    assert leftovers(out) == []
+    synthetic(out, "--overwrite")
     assert_intact_synthetic(out)
     assert leftovers(out) == []
 
