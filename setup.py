@@ -24,6 +24,11 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["keras_hourglass", "keras_hourglass.*"]),
     install_requires=read_requirements("requirements.txt"),
-    extras_require={"dev": read_requirements("requirements-dev.txt")},
+    extras_require={
+        "dev": read_requirements("requirements-dev.txt"),
+        # Only training.convert_weights reads PyTorch checkpoints; the library
+        # loads their arrays without it. The CPU wheel is enough.
+        "torch": ["torch>=2.4,<3"],
+    },
     license="BSD-3-Clause",
 )

@@ -32,14 +32,13 @@ use_program_defaults()  # before TensorFlow loads
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_hourglass.data.augment import warp_image  # noqa: E402
+from keras_hourglass.data.decode import warp_image  # noqa: E402
 from keras_hourglass.model import build_stacked_hourglass  # noqa: E402
 from keras_hourglass.serving.deployment import warmup_jpeg  # noqa: E402
 from keras_hourglass.serving.export import export_saved_model  # noqa: E402
 from keras_hourglass.serving.inputs import crop_encoded_images  # noqa: E402
-from keras_hourglass.serving.inputs import person_from_box  # noqa: E402
-from keras_hourglass.transforms import crop_box_from_person  # noqa: E402
-from keras_hourglass.transforms import crop_matrix  # noqa: E402
+from keras_hourglass.serving.inputs import person_from_request_box  # noqa: E402
+from keras_hourglass.transforms import person_crop_matrix  # noqa: E402
 
 PHOTO_WIDTH, PHOTO_HEIGHT = 4000, 3000  # 12 megapixels
 SMALL_BOX = (1800.0, 1200.0, 150.0, 300.0)  # a person far away, (x, y, w, h)
@@ -86,8 +85,9 @@ def crop_by_full_decode(image_bytes, box, input_size):
     """The crop as `serving_default` made it before issue 16: decode the
     whole photo, then warp the box's crop out of it."""
     image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-    center, scale = person_from_box(box, tf.shape(image)[0], tf.shape(image)[1])
-    matrix = crop_matrix(*crop_box_from_person(center, scale), input_size)
+    shape = tf.shape(image)
+    center, scale = person_from_request_box(box, shape[0], shape[1])
+    matrix = person_crop_matrix(center, scale, input_size)
     return warp_image(image, matrix, input_size)
 
 

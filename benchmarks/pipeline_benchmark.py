@@ -95,7 +95,7 @@ def measure(pattern, batch_size, batches, warmup_batches):
         MPII_FLIP_PAIRS,
         training=True,
         batch_size=batch_size,
-        output_names=["stack_1", "stack_2"],
+        num_outputs=2,
         repeat=True,
         seed=0,
         skip_counter=skip_counter,

@@ -40,7 +40,7 @@ from evaluation.ground_truth_structure import EvaluationInputError  # noqa: E402
 from evaluation.ground_truth_structure import from_arrays  # noqa: E402
 
 logger = logging.getLogger("evaluation.evaluate")
-METRICS = ("auto", "pckh", "pck")
+METRICS = ("auto", "pckh", "pck", "coco-ap")
 DEFAULT_THRESHOLDS = {"pckh": 0.5, "pck": 0.2}
 USER_ERROR_EXIT_CODE = 2
 
@@ -64,7 +64,12 @@ class EvalConfig:
     flip: bool = _option(True, "average with the mirrored crop (paper)")
     batch_size: int = _option(8, "crops per batch")
     threshold: float | None = _option(None, "hit threshold (pckh 0.5, pck 0.2)")
-    metric: str = _option("auto", "pckh, pck (torso), or auto", METRICS)
+    metric: str = _option(
+        "auto", "pckh, pck (torso), auto, or coco-ap (plus PCK tables)", METRICS
+    )
+    coco_annotations: str = _option(
+        "", "coco-ap: the COCO keypoints JSON the split was converted from"
+    )
     max_people: int = _option(0, "evaluate only the first N people (0: all)")
     num_examples: int = _option(8, "crops drawn in the figures")
     compare_stack: int = _option(2, "intermediate stack in the comparison figure")
@@ -168,8 +173,9 @@ def ground_truth_from_meta(meta, joint_names, source):
 
 
 def resolve_metric(metric, ground_truth):
-    """`auto` becomes pckh when every person has a head size, else pck."""
-    if metric != "auto":
+    """`auto` (and `coco-ap`, for its PCK tables) becomes pckh when every
+    person has a head size, else pck."""
+    if metric not in ("auto", "coco-ap"):
         return metric
     return "pckh" if np.isfinite(ground_truth.normalizer).all() else "pck"
 
@@ -192,7 +198,7 @@ def run_evaluation(config, model=None, heatmap_source=None):
     from evaluation.inference_loop import collect_predictions
     from evaluation.inference_loop import load_heatmap_model
     from evaluation.inference_loop import model_heatmap_source
-    from keras_hourglass.serving.export import joint_set_from_metadata
+    from keras_hourglass.joint_sets import joint_set_from_metadata
 
     metadata = load_dataset_metadata(config.data)
     joint_set = joint_set_from_metadata(metadata)
@@ -215,13 +221,19 @@ def run_evaluation(config, model=None, heatmap_source=None):
         logger.warning("skipped records: %s", skipped)
     source = f"{metadata['directory']} split {config.split}"
     ground_truth = ground_truth_from_meta(run.meta, joint_set.joint_names, source)
+    coco_ap = None
+    if config.metric == "coco-ap":
+        from evaluation.coco_ap import write_coco_ap
+
+        coco_ap = write_coco_ap(config.out, config.coco_annotations, run)
     metric = resolve_metric(config.metric, ground_truth)
     threshold = (
         DEFAULT_THRESHOLDS[metric] if config.threshold is None else config.threshold
     )
-    return write_all_outputs(
+    results = write_all_outputs(
         config, run, ground_truth, joint_set, metric, threshold, skipped
     )
+    return results if coco_ap is None else {**results, "coco_ap": coco_ap}
 
 
 def main(argv=None):
@@ -234,6 +246,8 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return USER_ERROR_EXIT_CODE
     print(Path(config.out, f"{results['metric']}.md").read_text())
+    if "coco_ap" in results:
+        print(Path(config.out, "coco_ap.md").read_text())
     print(json.dumps({"mean": results["mean"], "out": config.out}))
     return 0
 

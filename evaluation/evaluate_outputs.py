@@ -23,7 +23,6 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from evaluation.joint_sets import joint_set_for_count
 from evaluation.metrics import PCKH_CURVE_THRESHOLDS
 from evaluation.metrics import evaluate_pck
 from evaluation.metrics import evaluate_pckh
@@ -37,6 +36,7 @@ from evaluation.report import paper_table
 from evaluation.report import per_joint_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
+from keras_hourglass.joint_sets import metric_joint_set
 
 PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.2, 41), 10)
 TRAINING_LOG_NAMES = ("training_log.csv",)
@@ -139,7 +139,7 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     label = "PCKh" if metric == "pckh" else "PCK"
-    groups = joint_set_for_count(joint_set.num_joints).groups
+    groups = metric_joint_set(joint_set.num_joints).metric_groups
     paths = plots.plot_accuracy_curves(
         thresholds, {model_name: curve}, groups, joint_set.joint_names, label,
         figures_dir / f"{metric}_curves",
@@ -159,7 +159,10 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
     ]
     paths += plots.plot_prediction_grid(
         run.example_images, final, joint_set.skeleton, figures_dir / "predictions",
-        titles=titles,
+        titles=titles, joint_names=joint_set.joint_names,
+        scores=run.scores[-1][:count],
+        true_keypoints=crop_keypoints(run.meta["joints"][:count], matrices),
+        true_annotated=run.meta["joints_annotated"][:count],
     )  # fmt: skip
     # The intermediate stack must come before the final one (when there is one).
     stack = max(1, min(compare_stack, run.num_stacks - 1))
@@ -169,6 +172,7 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
         (run.stack_name(stack - 1), f"{run.stack_name(-1)} (final)"),
         figures_dir / "stack_comparison",
         heatmaps=(run.example_heatmaps[stack - 1], run.example_heatmaps[-1]),
+        joint_names=joint_set.joint_names,
     )  # fmt: skip
     return paths
 

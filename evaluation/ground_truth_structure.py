@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluation.joint_sets import joint_set_for_count
+from keras_hourglass.joint_sets import metric_joint_set
 
 
 class EvaluationInputError(ValueError):
@@ -137,7 +137,7 @@ def from_arrays(
     normalizer = np.asarray(normalizer, dtype=np.float64).reshape(-1)
     _check_normalizer(normalizer, num_people, source)
     if joint_names is None:
-        joint_names = joint_set_for_count(num_joints).joint_names
+        joint_names = metric_joint_set(num_joints).joint_names
     joint_names = tuple(str(name) for name in joint_names)
     if len(joint_names) != num_joints:
         raise EvaluationInputError(

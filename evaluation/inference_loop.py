@@ -12,7 +12,6 @@ exported model and the training callback do.
 """
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +20,13 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.predictors import latest_version_dir
+from evaluation.run_directory import find_keras_file
 from keras_hourglass.inference import flip_test_heatmaps
 from keras_hourglass.inference import heatmaps_to_image_keypoints
 from keras_hourglass.inference import model_heatmaps
-
-STACK_OUTPUT_PATTERN = re.compile(r"^stack(\d+)_heatmaps$")
+from keras_hourglass.model import stack_index_of_output
+from keras_hourglass.serving.export import load_keras_model
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,10 @@ class HeatmapModel:
 def stack_names_of(output_names):
     """`("stack1_heatmaps", "stack2_heatmaps")` -> `("stack1", "stack2")`;
     outputs not named by stack are numbered in order."""
-    matches = [STACK_OUTPUT_PATTERN.match(name) for name in output_names]
-    if not all(matches):
-        return tuple(f"stack{index}" for index in range(1, len(matches) + 1))
-    return tuple(f"stack{match[1]}" for match in matches)
+    stacks = [stack_index_of_output(name) for name in output_names]
+    if None in stacks:
+        return tuple(f"stack{index}" for index in range(1, len(stacks) + 1))
+    return tuple(f"stack{stack}" for stack in stacks)
 
 
 def is_saved_model_dir(path):
@@ -71,8 +72,6 @@ def is_saved_model_dir(path):
 
 def load_saved_model(path):
     """Wraps the `heatmaps` signature of an export as a `HeatmapModel`."""
-    from evaluation.predictors import latest_version_dir
-
     version_dir = latest_version_dir(path)
     signatures = tf.saved_model.load(str(version_dir)).signatures
     if "heatmaps" not in signatures:
@@ -84,8 +83,8 @@ def load_saved_model(path):
     outputs = signature.structured_outputs
     # "heatmaps" repeats the last stack; keep the numbered outputs in order.
     stack_keys = sorted(
-        (key for key in outputs if STACK_OUTPUT_PATTERN.match(key)),
-        key=lambda key: int(STACK_OUTPUT_PATTERN.match(key)[1]),
+        (key for key in outputs if stack_index_of_output(key)),
+        key=stack_index_of_output,
     ) or ["heatmaps"]
     input_spec = signature.structured_input_signature[1]["images"]
 
@@ -114,9 +113,6 @@ def load_heatmap_model(path):
         raise EvaluationInputError(f"{path}: no such model file or directory")
     if is_saved_model_dir(path):
         return load_saved_model(path)
-    from keras_hourglass.serving.export import find_keras_file
-    from keras_hourglass.serving.export import load_keras_model
-
     try:
         keras_file = find_keras_file(path)
         model = load_keras_model(keras_file)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluation.ground_truth_structure import EvaluationInputError
-from evaluation.joint_sets import joint_set_for_count
+from keras_hourglass.joint_sets import metric_joint_set
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _torso_normalized_inputs(predictions, ground_truth, torso_joints):
     """Torso-normalised distances and the annotated mask of usable people."""
     predictions = check_predictions(predictions, ground_truth)
     if torso_joints is None:
-        torso_joints = joint_set_for_count(ground_truth.num_joints).torso_joints
+        torso_joints = metric_joint_set(ground_truth.num_joints).torso_joints
     if torso_joints is None:
         raise EvaluationInputError(
             f"{ground_truth.source}: no torso joints known for "
@@ -200,9 +200,10 @@ def summarize(per_joint, joint_counts, joint_names, metric="PCKh", threshold=0.5
     """
     per_joint = np.asarray(per_joint, np.float64)
     counts = np.asarray(joint_counts, np.float64)
-    joint_set = joint_set_for_count(len(per_joint))
+    joint_set = metric_joint_set(len(per_joint))
     groups = {
-        column: _nan_mean(per_joint[list(ids)]) for column, ids in joint_set.groups
+        column: _nan_mean(per_joint[list(ids)])
+        for column, ids in joint_set.metric_groups
     }
     mean_ids = list(joint_set.mean_joints)
     groups["Mean"] = _nan_mean(per_joint[mean_ids])

@@ -19,8 +19,9 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from keras_hourglass import drawing  # noqa: E402
+
 FIGURE_DPI = 120
-JOINT_MARKER_SIZE = 12
 
 
 def save_figure(figure, out_stem):
@@ -185,53 +186,86 @@ def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh")
     return save_figure(figure, out_stem)
 
 
-def draw_skeleton(axis, keypoints, skeleton, colour_map="hsv"):
-    """Draws limbs (one colour each) and joints of one person on `axis`."""
-    keypoints = np.asarray(keypoints, np.float64)
-    colours = plt.get_cmap(colour_map)(np.linspace(0, 1, max(len(skeleton), 1) + 1))
-    for (start, end), colour in zip(skeleton, colours):
-        axis.plot(*keypoints[[start, end]].T, color=colour, linewidth=2)
-    axis.scatter(*keypoints.T, s=JOINT_MARKER_SIZE, c="white", edgecolors="black",
-                 linewidths=0.5, zorder=3)  # fmt: skip
-
-
-def show_crop(axis, image, heatmap=None):
-    """Shows a crop (and optionally a heatmap overlay on the same window)."""
+def drawn_crop(image, keypoints, skeleton, joint_names=None, scores=None,
+               heatmap=None):  # fmt: skip
+    """Returns a crop [S, S, 3] in [0, 1] as uint8 with one skeleton drawn by
+    `keras_hourglass.drawing` (the colours of `predict` and TensorBoard),
+    over the joints' maximum heatmap when one is given."""
     image = np.clip(np.asarray(image, np.float64), 0.0, 1.0)
-    size = image.shape[0]
-    # Heatmap and crop cover the same window; the extent lines their pixels up.
-    extent = (-0.5, size - 0.5, size - 0.5, -0.5)
-    axis.imshow(image, extent=extent)
     if heatmap is not None:
-        axis.imshow(heatmap, extent=extent, cmap="jet", alpha=0.45,
-                    vmin=0.0, vmax=max(float(np.max(heatmap)), 1e-6))  # fmt: skip
-    axis.set_xlim(-0.5, size - 0.5)
-    axis.set_ylim(size - 0.5, -0.5)
+        image = blend_heatmap(image, heatmap)
+    keypoints = np.asarray(keypoints, np.float64)
+    joint_names = joint_names or [f"joint{i}" for i in range(keypoints.shape[0])]
+    return drawing.draw_poses(
+        image, keypoints[None], joint_names, skeleton, labels=[""],
+        scores=None if scores is None else np.asarray(scores)[None],
+    )  # fmt: skip
+
+
+def blend_heatmap(image, heatmap):
+    """Blends a [h, w] heatmap (upsampled to the crop, jet colours) into a
+    crop; both cover the same window."""
+    size = image.shape[0]
+    heatmap = np.asarray(heatmap, np.float64)
+    factor = max(1, size // heatmap.shape[0])
+    heat = np.kron(heatmap, np.ones((factor, factor)))[:size, :size]
+    heat = heat / max(float(heat.max()), 1e-6)
+    colours = plt.get_cmap("jet")(heat)[..., :3]
+    return 0.55 * image + 0.45 * colours
+
+
+def show_crop(axis, image):
+    """Shows a crop (float [0, 1] or uint8) without axes."""
+    size = image.shape[0]
+    axis.imshow(image, extent=(-0.5, image.shape[1] - 0.5, size - 0.5, -0.5))
     axis.set_axis_off()
 
 
-def plot_prediction_grid(images, keypoints, skeleton, out_stem, columns=4, titles=None):
-    """A grid of crops with their predicted skeletons drawn over them.
+def plot_prediction_grid(images, keypoints, skeleton, out_stem, columns=4,
+                         titles=None, joint_names=None, scores=None,
+                         true_keypoints=None, true_annotated=None):  # fmt: skip
+    """A grid of crops with their predicted skeletons drawn over them, each
+    beside its ground truth when `true_keypoints` are given.
 
     Args:
         images: [M, S, S, 3] crops in [0, 1].
         keypoints: [M, K, 2] predictions in crop px.
         skeleton: (joint, joint) index pairs.
         titles: M strings or None.
+        joint_names: K names (left/right shades); None: all drawn as middle.
+        scores: [M, K] or None; low scores are drawn faint.
+        true_keypoints: [M, K, 2] in crop px, or None.
+        true_annotated: [M, K], 1 where the joint is annotated.
     """
     count = len(images)
+    if true_keypoints is not None:
+        columns = max(1, columns // 2)  # each cell holds two panels
     columns = max(1, min(columns, count))
     rows = int(np.ceil(count / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.6 * rows),
-                                squeeze=False)  # fmt: skip
+    width = 2.6 * (1 if true_keypoints is None else 2)
+    figure, axes = plt.subplots(rows, columns, squeeze=False,
+                                figsize=(width * columns, 2.8 * rows))  # fmt: skip
+    names = list(joint_names or [f"joint{i}" for i in range(np.shape(keypoints)[1])])
     for index, axis in enumerate(axes.flat):
         if index >= count:
             axis.set_visible(False)
             continue
-        show_crop(axis, images[index])
-        draw_skeleton(axis, keypoints[index], skeleton)
+        image = np.clip(np.asarray(images[index], np.float64), 0.0, 1.0)
+        score = None if scores is None else np.asarray(scores[index])[None]
+        if true_keypoints is None:
+            cell = drawing.draw_poses(image, np.asarray(keypoints[index])[None], names,
+                                      skeleton, scores=score, labels=[""])  # fmt: skip
+        else:
+            cell = drawing.draw_truth_beside_prediction(
+                image, np.asarray(true_keypoints[index])[None],
+                np.asarray(true_annotated[index])[None],
+                np.asarray(keypoints[index])[None], score, names, skeleton,
+                titles=("truth", "prediction"),
+            )  # fmt: skip
+        show_crop(axis, cell)
         if titles is not None:
             axis.set_title(titles[index], fontsize="small")
+    figure.suptitle(drawing.legend_text(), fontsize="small")
     return save_figure(figure, out_stem)
 
 
@@ -244,6 +278,7 @@ def plot_stack_comparison(
     out_stem,
     heatmaps=None,
     max_rows=4,
+    joint_names=None,
 ):
     """An intermediate stack's prediction beside the final one (Fig. 9 left).
 
@@ -254,6 +289,7 @@ def plot_stack_comparison(
         heatmaps: optional pair of [M, h, w, K] heatmaps; their maximum over
             joints is overlaid on each crop.
         max_rows: int. Crops shown (one per row).
+        joint_names: K names (left/right shades) or None.
     """
     rows = min(len(images), max_rows)
     figure, axes = plt.subplots(rows, 2, figsize=(5.2, 2.6 * rows), squeeze=False)
@@ -262,8 +298,11 @@ def plot_stack_comparison(
             overlay = None
             if heatmaps is not None:
                 overlay = np.asarray(heatmaps[column][row]).max(axis=-1)
-            show_crop(axes[row, column], images[row], overlay)
-            draw_skeleton(axes[row, column], points[row], skeleton)
+            show_crop(
+                axes[row, column],
+                drawn_crop(images[row], points[row], skeleton, joint_names,
+                           heatmap=overlay),
+            )  # fmt: skip
     for column, title in enumerate(column_titles):
         axes[0, column].set_title(title)
     return save_figure(figure, out_stem)

@@ -6,15 +6,22 @@
     python -m evaluation.predict --model http://localhost:8501/v1/models/hourglass \
         --images photos/ --out out/
 
+    python -m evaluation.predict --model runs/demo --video clip.mp4 \
+        --box 100,40,220,420 --out out/clip
+
 `--model` is a SavedModel export (a version folder or its base path, latest
 version), a `.keras` file or run directory, or a TF Serving REST model URL.
+Prediction runs through `keras_hourglass.load_predictor`.
 `--images` takes files and folders (their .jpg/.jpeg/.png files).
 `--boxes` is a CSV with columns `image,x,y,w,h` (image: file name or path;
 boxes in original px with pixel edges at integers; several rows per image
 for several people); images without a row are used whole.
 
-Writes `keypoints.csv`, `keypoints.json` and `overlays/<image>_pose.png`
-(skeleton drawn) into `--out`. Unreadable images are logged and counted.
+Writes `keypoints.csv`, `keypoints.json` (with a per-joint `inside` flag: 0
+for a keypoint outside the image) and `overlays/<image>_pose.png` (drawn by
+`keras_hourglass.drawing`) into `--out`. Unreadable images are logged and
+counted. `--video` writes the same files with a `frame` column instead of
+`image`, and `overlay.mp4` (see `evaluation.predict_video`).
 """
 
 import argparse
@@ -90,7 +97,7 @@ def read_usable_images(images, skipped):
     counts (in `skipped`) the others."""
     import tensorflow as tf
 
-    from keras_hourglass.data.augment import looks_like_complete_image
+    from keras_hourglass.data.decode import looks_like_complete_image
     from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
 
     usable = {}
@@ -110,36 +117,40 @@ def read_usable_images(images, skipped):
     return usable
 
 
-def person_requests(encoded, boxes):
-    """Returns (image path, person index, box) for every person to predict."""
-    requests = []
-    for path in encoded:
-        for index, box in enumerate(boxes.get(path, [np.zeros(4, np.float32)])):
-            requests.append((path, index, box))
-    return requests
-
-
-def predict_people(predictor, encoded, requests, batch_size):
-    """Runs the predictor in batches; returns one dict per person."""
+def predict_people(predictor, encoded, boxes, batch_size):
+    """Runs the predictor image by image (a progress bar per image); returns
+    one dict per person, with the per-joint `inside` flag."""
     from tqdm import tqdm
 
     people = []
-    for start in tqdm(
-        range(0, len(requests), batch_size), desc="predict", unit="batch"
-    ):
-        batch = requests[start : start + batch_size]
-        keypoints, scores = predictor.predict(
-            [encoded[path] for path, _, _ in batch], np.stack([b for *_, b in batch])
+    paths = list(encoded)
+    progress = tqdm(total=len(paths), desc="predict", unit="image")
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        poses = predictor(
+            [encoded[path] for path in chunk],
+            boxes=[boxes.get(path) for path in chunk],
+            batch_size=batch_size,
         )
-        for (path, index, box), points, score in zip(batch, keypoints, scores):
-            people.append(
-                {"image": str(path), "person": index, "box": box,
-                 "keypoints": points, "scores": score}
-            )  # fmt: skip
+        for path, image_poses in zip(chunk, poses):
+            people += people_of(image_poses, image=str(path))
+        progress.update(len(chunk))
+    progress.close()
     return people
 
 
-def write_outputs(out_dir, people, encoded, joint_set):
+def people_of(poses, **where):
+    """Returns one dict per person of a `Poses`, tagged with `where` (an
+    `image` path or a video `frame` number)."""
+    return [
+        {**where, "person": index, "box": poses.boxes[index],
+         "keypoints": poses.keypoints[index], "scores": poses.scores[index],
+         "inside": poses.inside[index]}
+        for index in range(len(poses))
+    ]  # fmt: skip
+
+
+def write_outputs(out_dir, people, encoded, joint_set, score_threshold):
     """Writes the keypoint files and one overlay per image."""
     import tensorflow as tf
 
@@ -153,15 +164,30 @@ def write_outputs(out_dir, people, encoded, joint_set):
         image = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
         mine = [person for person in people if person["image"] == str(path)]
         write_overlay(
-            overlays / f"{path.stem}_pose.png", image, mine, joint_set.skeleton
+            overlays / f"{path.stem}_pose.png", image, mine, joint_set, score_threshold
         )
+
+
+def count_outside(people):
+    """Returns (people with a keypoint outside their image, such keypoints)."""
+    outside = [int((~np.asarray(person["inside"])).sum()) for person in people]
+    return sum(1 for count in outside if count), sum(outside)
 
 
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="SavedModel, .keras or URL")
-    parser.add_argument("--images", required=True, nargs="+", help="files/folders")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", nargs="+", help="image files/folders")
+    source.add_argument("--video", help="a video file (mp4, avi, mov, ...)")
     parser.add_argument("--boxes", help="CSV with columns image,x,y,w,h")
+    parser.add_argument(
+        "--box", help="video: one fixed box x,y,w,h in frame px (default: whole frame)"
+    )
+    parser.add_argument(
+        "--score-threshold", type=float, default=0.2,
+        help="overlays: joints scoring less are drawn faint",
+    )  # fmt: skip
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument(
@@ -174,6 +200,10 @@ def main(argv=None):
     """Runs the command; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
+    if args.video:
+        from evaluation.predict_video import run_video
+
+        return run_video(args)
     try:
         images = list_images(args.images)
         boxes = read_boxes(args.boxes, images) if args.boxes else {}
@@ -188,13 +218,14 @@ def main(argv=None):
         logger.error("no usable image among %d inputs", len(images))
         return 2
     predictor = make_predictor(args.model, flip_test=not args.no_flip_test)
-    requests = person_requests(encoded, boxes)
-    people = predict_people(predictor, encoded, requests, args.batch_size)
+    people = predict_people(predictor, encoded, boxes, args.batch_size)
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    write_outputs(args.out, people, encoded, predictor.joint_set)
+    write_outputs(args.out, people, encoded, predictor.joint_set, args.score_threshold)
+    flagged, outside = count_outside(people)
     logger.info(
-        "%d people in %d images -> %s; %d images skipped",
-        len(people), len(encoded), args.out, len(skipped),
+        "%d people in %d images -> %s; %d images skipped; %d keypoints of %d "
+        "people lie outside their image (column <joint>_inside = 0)",
+        len(people), len(encoded), args.out, len(skipped), outside, flagged,
     )  # fmt: skip
     return 0
 

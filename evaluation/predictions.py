@@ -9,7 +9,7 @@ Formats (chosen by suffix):
 - `.npy`: one array, N x K x 2 (or K x 2 x N).
 - `.csv`: a header row and one row per person, in ground-truth order. Joint
   columns are either `x0,y0,x1,y1,...` or `<joint name>_x,<joint name>_y`
-  (for example `r_ankle_x,r_ankle_y`, names from `evaluation.joint_sets`).
+  (for example `r_ankle_x,r_ankle_y`, names from `keras_hourglass.joint_sets`).
   Other columns (such as `image`) are ignored.
 """
 
@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.io
 
 from evaluation.ground_truth_structure import EvaluationInputError
-from evaluation.joint_sets import joint_set_for_count
+from keras_hourglass.joint_sets import metric_joint_set
 
 PREDICTION_VARIABLES = ("preds", "pos_pred_src")
 
@@ -93,7 +93,7 @@ def _read_csv(path, num_joints):
             f"{path}: not a readable CSV file ({error})"
         ) from error
     numbered = [f"{axis}{index}" for index in range(num_joints) for axis in ("x", "y")]
-    named = csv_column_names(joint_set_for_count(num_joints).joint_names)
+    named = csv_column_names(metric_joint_set(num_joints).joint_names)
     for columns in (numbered, named):
         if set(columns) <= set(table.columns):
             values = table[columns].apply(pd.to_numeric, errors="coerce")
@@ -145,7 +145,7 @@ def write_predictions(path, predictions, joint_names=None):
         np.save(path, predictions)
     elif suffix == ".csv":
         if joint_names is None:
-            joint_names = joint_set_for_count(predictions.shape[1]).joint_names
+            joint_names = metric_joint_set(predictions.shape[1]).joint_names
         columns = csv_column_names(joint_names)
         flat = predictions.reshape(len(predictions), -1)
         pd.DataFrame(flat, columns=columns).to_csv(path, index=False)

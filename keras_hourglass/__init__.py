@@ -12,6 +12,9 @@ __version__ = "0.1.0"
 _PUBLIC_NAMES = {
     "build_stacked_hourglass": "keras_hourglass.model",
     "heatmap_output_name": "keras_hourglass.model",
+    "load_predictor": "keras_hourglass.predictor",
+    "predict_poses": "keras_hourglass.predictor",
+    "Poses": "keras_hourglass.predictor",
 }
 __all__ = sorted(_PUBLIC_NAMES)
 

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from keras_hourglass.heatmaps import decode_heatmaps
 from keras_hourglass.heatmaps import flip_heatmaps
+from keras_hourglass.model import stack_index_of_output
 from keras_hourglass.transforms import invert_affine
 from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import transform_points
@@ -36,8 +37,7 @@ def stack_heatmaps_list(outputs):
 
 
 def _stack_number(name):
-    digits = "".join(character for character in name if character.isdigit())
-    return int(digits) if digits else 0
+    return stack_index_of_output(name) or 0
 
 
 def model_heatmaps(model_or_fn, images, all_stacks=False):
@@ -94,6 +94,30 @@ def heatmap_to_image_matrices(crop_matrices, input_size, heatmap_size):
     return invert_affine(to_heatmap)
 
 
+def heatmap_coords_to_input(coords, input_size, heatmap_size):
+    """Maps heatmap px [..., K, 2] to input crop px (same window, finer grid)."""
+    return transform_points(coords, scale_grid_matrix(heatmap_size, input_size))
+
+
+def heatmap_coords_to_image(coords, crop_matrices, input_size, heatmap_size):
+    """Maps heatmap px [B, K, 2] to original image px through the inverse crop.
+
+    The one home of this mapping: the exported model, the evaluation program
+    and the training callbacks all call it.
+
+    Args:
+        coords: float [B, K, 2]. (x, y) in heatmap px.
+        crop_matrices: float [B, 3, 3]. Original px -> input px of each crop.
+        input_size: int. Side of the square input crop.
+        heatmap_size: int. Side of the square heatmap.
+
+    Returns:
+        float32 [B, K, 2], (x, y) in original image px.
+    """
+    to_image = heatmap_to_image_matrices(crop_matrices, input_size, heatmap_size)
+    return transform_points(coords, to_image)
+
+
 def heatmaps_to_image_keypoints(heatmaps, crop_matrices, input_size):
     """Decodes heatmaps into keypoints in original image pixels.
 
@@ -109,8 +133,8 @@ def heatmaps_to_image_keypoints(heatmaps, crop_matrices, input_size):
     heatmaps = tf.convert_to_tensor(heatmaps, tf.float32)
     coords, scores = decode_heatmaps(heatmaps)
     heatmap_size = tf.shape(heatmaps)[1]
-    to_image = heatmap_to_image_matrices(crop_matrices, input_size, heatmap_size)
-    return transform_points(coords, to_image), scores
+    keypoints = heatmap_coords_to_image(coords, crop_matrices, input_size, heatmap_size)
+    return keypoints, scores
 
 
 def predict_keypoints(model, images, crop_matrices, flip_pairs=None, flip_test=True):

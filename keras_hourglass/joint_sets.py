@@ -1,4 +1,5 @@
-"""Keypoint sets: joint names, left/right flip pairs and skeleton edges.
+"""Keypoint sets: joint names, left/right flip pairs, skeleton edges and the
+paper-table metric groups.
 
 Built-in sets are MPII-16, LSP-14 and COCO-17 in their datasets' joint order.
 Custom sets (for example from a CSV's column names) are made with
@@ -6,9 +7,23 @@ Custom sets (for example from a CSV's column names) are made with
 name prefixes unless pairs are given as text such as `"l_wrist:r_wrist,..."`.
 
 Flip pairs are `(left_index, right_index)`; skeleton edges are index pairs.
+
+Sources for the metric columns (checked against the scripts themselves):
+
+- MPII PCKh: Tompson et al.'s evaluation as shipped in bearpaw/pytorch-pose
+  `evaluation/eval_PCKh.py` and `eval_PCKh.m`. Head is the head-top joint
+  only (`dataset_joints == 'head'`, index 9), never averaged with the upper
+  neck; Shoulder ... Ankle are the unweighted mean of the left and right
+  joints; Mean is the unweighted mean of the 14 joints left after masking
+  pelvis (6) and thorax (7).
+- LSP PCK: bearpaw/eval_pose `eval_pck.m` (Sapp & Taskar's PCK). Its "Head"
+  column averages the symmetric pair neck (12) and head-top (13); its torso
+  is ||left shoulder - right hip||; every joint enters the mean.
 """
 
 from dataclasses import dataclass
+
+PAPER_COLUMNS = ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle")
 
 
 @dataclass(frozen=True)
@@ -21,12 +36,25 @@ class JointSet:
         flip_pairs: tuple of (int, int). (left, right) joint indices swapped by a
             horizontal flip.
         skeleton: tuple of (int, int). Joint index pairs drawn as limbs.
+        metric_groups: tuple of (column, joint indices) pairs. Each paper-table
+            column is the unweighted mean of its joints' values. Defaults to ().
+        mean_joints: tuple of int or None. Joints that enter the paper-style
+            Mean. Defaults to every joint.
+        torso_joints: (left shoulder, right hip) indices for torso-normalised
+            PCK, or None when the set has no torso. Defaults to None.
     """
 
     name: str
     joint_names: tuple
     flip_pairs: tuple
     skeleton: tuple
+    metric_groups: tuple = ()
+    mean_joints: tuple | None = None
+    torso_joints: tuple | None = None
+
+    def __post_init__(self):
+        if self.mean_joints is None:
+            object.__setattr__(self, "mean_joints", tuple(range(self.num_joints)))
 
     @property
     def num_joints(self):
@@ -46,6 +74,13 @@ MPII_16 = JointSet(
         (0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9),
         (7, 12), (12, 11), (11, 10), (7, 13), (13, 14), (14, 15),
     ),  # fmt: skip
+    metric_groups=(
+        ("Head", (9,)), ("Shoulder", (12, 13)), ("Elbow", (11, 14)),
+        ("Wrist", (10, 15)), ("Hip", (2, 3)), ("Knee", (1, 4)), ("Ankle", (0, 5)),
+    ),  # fmt: skip
+    # Pelvis and thorax are left out, as `PCKh.mask[6:8] = True` does.
+    mean_joints=(0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15),
+    torso_joints=(13, 2),
 )
 
 LSP_14 = JointSet(
@@ -60,6 +95,11 @@ LSP_14 = JointSet(
         (0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (2, 8), (3, 9), (6, 7), (7, 8),
         (8, 12), (9, 12), (9, 10), (10, 11), (12, 13),
     ),  # fmt: skip
+    metric_groups=(
+        ("Head", (12, 13)), ("Shoulder", (8, 9)), ("Elbow", (7, 10)),
+        ("Wrist", (6, 11)), ("Hip", (2, 3)), ("Knee", (1, 4)), ("Ankle", (0, 5)),
+    ),  # fmt: skip
+    torso_joints=(9, 2),
 )
 
 COCO_17 = JointSet(
@@ -79,6 +119,41 @@ COCO_17 = JointSet(
 )
 
 BUILT_IN_JOINT_SETS = {"mpii": MPII_16, "lsp": LSP_14, "coco": COCO_17}
+
+
+def builtin_joint_set(num_joints):
+    """Returns the built-in joint set with `num_joints` joints (MPII, LSP, COCO)."""
+    for joint_set in BUILT_IN_JOINT_SETS.values():
+        if joint_set.num_joints == num_joints:
+            return joint_set
+    raise ValueError(
+        f"no built-in joint set has {num_joints} joints; pass joint_set= explicitly"
+    )
+
+
+def generic_joint_set(num_joints):
+    """A joint set with numbered names, no flip pairs, groups or torso."""
+    names = tuple(f"joint_{index}" for index in range(num_joints))
+    return JointSet("generic", names, (), ())
+
+
+def metric_joint_set(num_joints):
+    """The set the metrics name and group `num_joints` joints by: MPII for 16,
+    LSP for 14, else a generic set (no paper columns)."""
+    for joint_set in (MPII_16, LSP_14):
+        if joint_set.num_joints == num_joints:
+            return joint_set
+    return generic_joint_set(num_joints)
+
+
+def joint_set_from_metadata(metadata):
+    """Returns a JointSet from a `dataset.json`-style dict."""
+    return JointSet(
+        name=metadata.get("name", "custom"),
+        joint_names=tuple(metadata["joint_names"]),
+        flip_pairs=tuple(tuple(pair) for pair in metadata.get("flip_pairs", [])),
+        skeleton=tuple(tuple(edge) for edge in metadata.get("skeleton", [])),
+    )
 
 _SIDE_PREFIXES = (("l_", "r_"), ("left_", "right_"))
 
@@ -169,3 +244,13 @@ def joint_names_from_columns(columns, reserved=("center", "bbox")):
             f"joint columns need both <joint>_x and <joint>_y; incomplete: {lonely}"
         )
     return tuple(x_names)
+
+
+def numbered_joint_set(num_joints):
+    """Returns the built-in set with `num_joints` joints, or numbered joints
+    without a skeleton when there is none."""
+    try:
+        return builtin_joint_set(num_joints)
+    except ValueError:
+        names = tuple(f"joint{index}" for index in range(num_joints))
+        return JointSet("custom", names, (), ())

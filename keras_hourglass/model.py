@@ -9,6 +9,8 @@ JAX and PyTorch backends, and a saved `.keras` file reloads in safe mode with
 no custom objects.
 """
 
+import re
+
 import keras
 from keras import layers
 
@@ -18,6 +20,8 @@ from keras_hourglass.validation import validate_model_arguments
 # the official model trained with; Keras's momentum counts the other way.
 BATCH_NORM_EPSILON = 1e-5
 BATCH_NORM_MOMENTUM = 0.9
+# Parses what `heatmap_output_name` builds; keep the two side by side.
+HEATMAP_OUTPUT_PATTERN = re.compile(r"stack(\d+)_heatmaps")
 
 
 def torch_default_initializer():
@@ -112,6 +116,13 @@ def apply_stem(images, n_features):
 def heatmap_output_name(stack_index):
     """The output name of stack `stack_index` (1-based): `stack1_heatmaps`, ..."""
     return f"stack{stack_index}_heatmaps"
+
+
+def stack_index_of_output(output_name):
+    """The stack (1-based) of a `heatmap_output_name`, or None for any other
+    name: `"stack8_heatmaps"` -> 8."""
+    match = HEATMAP_OUTPUT_PATTERN.fullmatch(output_name)
+    return int(match[1]) if match else None
 
 
 def build_stacked_hourglass(

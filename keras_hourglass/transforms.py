@@ -15,10 +15,16 @@ of `output_size` pixels so that the window's edges land on
 
 so a 256 x 256 input crop and a 64 x 64 heatmap built from the same window
 agree with each other without any extra offset.
+
+This module is also the one home of the crop convention (the 200 px scale
+unit, the centre shift and the 1.25 margin) and of the conversions between
+person boxes and (centre, scale); the box helpers marked NumPy serve the
+dataset converters, clients and the synthetic generator.
 """
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 # pose-hg-train moves the crop centre down and enlarges the box so that the
@@ -26,6 +32,48 @@ import tensorflow as tf
 CROP_CENTER_SHIFT_Y = 15.0
 CROP_SCALE_FACTOR = 1.25
 PIXELS_PER_SCALE = 200.0
+
+
+def center_scale_from_corners(x1, y1, x2, y2, margin=1.0):
+    """Returns (centre, scale) of corners given in the joints' coordinates
+    (NumPy/Python numbers): the midpoint, and the larger side times `margin`
+    over 200 px (the larger side, so lying people are not given a tiny scale).
+    """
+    center = ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
+    size = max(x2 - x1, y2 - y1) * margin
+    return center, size / PIXELS_PER_SCALE
+
+
+def box_from_person(center, scale):
+    """Returns the (x, y, w, h) box that reproduces a person's crop exactly.
+
+    NumPy helper for clients: `center` [..., 2] (pixel centres at integers)
+    and `scale` [...] (person height / 200 px) as stored in the annotations;
+    the box has pixel EDGES at integers (COCO style). Inverse of
+    `person_from_box`.
+    """
+    center = np.asarray(center, np.float32)
+    side = PIXELS_PER_SCALE * np.asarray(scale, np.float32)
+    corner = center + 0.5 - side[..., None] / 2.0
+    return np.concatenate([corner, side[..., None], side[..., None]], axis=-1)
+
+
+def person_from_box(box):
+    """Returns `(center [..., 2], scale [...])` of (x, y, w, h) boxes [..., 4]
+    with pixel edges at integers: the box centre moved to pixel centres at
+    integers, and max(w, h) / 200 px. Inverse of `box_from_person`."""
+    box = _float32(box)
+    # Edges at integers -> centres at integers: subtract half a pixel.
+    center = box[..., :2] + box[..., 2:] / 2.0 - 0.5
+    scale = tf.maximum(box[..., 2], box[..., 3]) / PIXELS_PER_SCALE
+    return center, scale
+
+
+def person_center_for_crop(crop_center, scale):
+    """Returns the stored person centre whose crop (`crop_box_from_person`) is
+    centred at `crop_center` (NumPy; the generator places people this way)."""
+    shift = np.array([0.0, CROP_CENTER_SHIFT_Y * scale])
+    return np.asarray(crop_center) - shift
 
 
 def _float32(value):
@@ -50,6 +98,26 @@ def crop_box_from_person(center, scale):
     scale = _float32(scale)
     shift = tf.stack([tf.zeros_like(scale), CROP_CENTER_SHIFT_Y * scale], axis=-1)
     return center + shift, CROP_SCALE_FACTOR * scale
+
+
+def person_crop_matrix(
+    center, scale, output_size, scale_multiplier=1.0, rotation_degrees=0.0,
+    flip=False,
+):  # fmt: skip
+    """Returns the original px -> crop px matrix of a stored person.
+
+    The one place a person's crop is made, for training, evaluation and
+    serving: `crop_box_from_person`, the crop scale times `scale_multiplier`
+    (augmentation), then `crop_matrix`.
+    """
+    crop_center, crop_scale = crop_box_from_person(center, scale)
+    return crop_matrix(
+        crop_center,
+        crop_scale * _float32(scale_multiplier),
+        output_size,
+        rotation_degrees,
+        flip,
+    )
 
 
 def _affine(row_x, row_y):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_hourglass.data.augment import warp_image
+from keras_hourglass.data.decode import warp_image
 from keras_hourglass.heatmaps import render_heatmaps
 from keras_hourglass.inference import flip_test_heatmaps
 from keras_hourglass.inference import heatmaps_to_image_keypoints

@@ -5,9 +5,11 @@ import pytest
 from keras_hourglass.joint_sets import COCO_17
 from keras_hourglass.joint_sets import LSP_14
 from keras_hourglass.joint_sets import MPII_16
+from keras_hourglass.joint_sets import builtin_joint_set
 from keras_hourglass.joint_sets import custom_joint_set
 from keras_hourglass.joint_sets import infer_flip_pairs
 from keras_hourglass.joint_sets import joint_names_from_columns
+from keras_hourglass.joint_sets import metric_joint_set
 
 
 @pytest.mark.parametrize("joint_set", [MPII_16, LSP_14, COCO_17])
@@ -50,3 +52,27 @@ def test_joint_names_from_columns_ignores_centre_and_box():
     assert joint_names_from_columns(columns) == ("l_eye", "r_eye")
     with pytest.raises(ValueError, match="nose"):
         joint_names_from_columns(["image", "nose_x"])
+
+
+def test_metric_groups_pair_left_with_right_and_skip_pelvis_thorax_in_mpii():
+    for joint_set in (MPII_16, LSP_14):
+        names = joint_set.joint_names
+        assert [column for column, _ in joint_set.metric_groups][:2] == [
+            "Head", "Shoulder",
+        ]  # fmt: skip
+        for column, joints in joint_set.metric_groups[1:]:
+            sides = sorted(names[joint][:2] for joint in joints)
+            assert sides == ["l_", "r_"], column
+    assert 6 not in MPII_16.mean_joints and 7 not in MPII_16.mean_joints
+    assert LSP_14.mean_joints == tuple(range(14))
+    assert COCO_17.metric_groups == () and COCO_17.torso_joints is None
+
+
+def test_metric_joint_set_falls_back_to_numbered_joints():
+    assert metric_joint_set(16) is MPII_16 and metric_joint_set(14) is LSP_14
+    generic = metric_joint_set(5)
+    assert generic.joint_names[4] == "joint_4" and generic.metric_groups == ()
+    assert generic.mean_joints == (0, 1, 2, 3, 4)
+    assert builtin_joint_set(17) is COCO_17
+    with pytest.raises(ValueError, match="no built-in joint set has 5"):
+        builtin_joint_set(5)

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from keras_hourglass import build_stacked_hourglass
 from keras_hourglass import heatmap_output_name
+from keras_hourglass.model import stack_index_of_output
 from tests.conftest import PROJECT_ROOT
 
 TINY = dict(n_features=16, input_shape=(64, 64, 3))
@@ -46,6 +47,14 @@ def test_outputs_are_named_per_stack_with_quarter_resolution():
     assert model.output_names == [heatmap_output_name(i) for i in (1, 2, 3)]
     outputs = model(np.zeros((2, 64, 64, 3), "float32"), training=False)
     assert [tuple(o.shape) for o in outputs] == [(2, 16, 16, 14)] * 3
+
+
+def test_output_names_parse_back_to_their_stack():
+    assert [stack_index_of_output(heatmap_output_name(i)) for i in (1, 8, 12)] == [
+        1, 8, 12,
+    ]  # fmt: skip
+    for other in ("heatmaps", "stack1_heatmaps_extra", "stack_heatmaps"):
+        assert stack_index_of_output(other) is None
 
 
 def test_rectangular_input_divisible_by_the_depth_works():

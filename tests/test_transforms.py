@@ -6,10 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_hourglass.transforms import box_from_person
+from keras_hourglass.transforms import center_scale_from_corners
 from keras_hourglass.transforms import crop_box_from_person
 from keras_hourglass.transforms import crop_matrix
 from keras_hourglass.transforms import flip_permutation
 from keras_hourglass.transforms import invert_affine
+from keras_hourglass.transforms import person_center_for_crop
+from keras_hourglass.transforms import person_crop_matrix
+from keras_hourglass.transforms import person_from_box
 from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import swap_left_right
 from keras_hourglass.transforms import transform_points
@@ -132,3 +137,38 @@ def test_flip_permutation_rejects_pairs_outside_the_joint_range():
     assert flip_permutation(4, [(0, 3)]) == [3, 1, 2, 0]
     with pytest.raises(ValueError, match="outside"):
         flip_permutation(14, [(0, 15)])
+
+
+def test_box_and_person_round_trip_with_edges_at_integers():
+    center, scale = np.array([[120.0, 80.0], [10.5, 300.25]]), np.array([1.2, 0.4])
+    box = box_from_person(center, scale)
+    # Pixel centre 120 spans [119.5, 120.5]: the 240 px box starts at 0.5.
+    np.testing.assert_allclose(box[0], [0.5, -39.5, 240.0, 240.0], atol=1e-4)
+    back_center, back_scale = person_from_box(box)
+    np.testing.assert_allclose(back_center.numpy(), center, atol=1e-4)
+    np.testing.assert_allclose(back_scale.numpy(), scale, rtol=1e-6)
+
+
+def test_corner_boxes_use_the_larger_side_and_the_margin():
+    center, scale = center_scale_from_corners(10.0, 20.0, 110.0, 60.0, margin=1.5)
+    assert center == (60.0, 40.0)
+    assert scale == 100.0 * 1.5 / 200.0
+
+
+def test_person_centre_for_a_crop_inverts_the_crop_shift():
+    center = person_center_for_crop(np.array([50.0, 60.0]), 2.0)
+    crop_center, crop_scale = crop_box_from_person(center, 2.0)
+    np.testing.assert_allclose(crop_center.numpy(), [50.0, 60.0])
+    assert float(crop_scale) == 2.5
+
+
+def test_person_crop_matrix_is_the_crop_box_then_crop_matrix():
+    center, scale = np.array([140.0, 90.0]), 1.3
+    expected = crop_matrix(*crop_box_from_person(center, scale), 64, 20.0, True)
+    matrix = person_crop_matrix(center, scale, 64, 1.0, 20.0, True)
+    np.testing.assert_allclose(matrix.numpy(), expected.numpy(), atol=1e-5)
+    zoomed = person_crop_matrix(center, scale, 64, scale_multiplier=2.0)
+    # Augmentation zooms the window about the same (shifted) crop centre.
+    crop_center, crop_scale = crop_box_from_person(center, scale)
+    wider = crop_matrix(crop_center, 2.0 * crop_scale, 64)
+    np.testing.assert_allclose(zoomed.numpy(), wider.numpy(), atol=1e-5)

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import keras
 
-from evaluation.joint_sets import joint_set_for_count
 from evaluation.metrics import torso_sizes
+from keras_hourglass.joint_sets import metric_joint_set
 from training.config import ConfigError
 from training.config import scheduled_learning_rate
 from training.heatmap_images import HeatmapImageSummary
+from training.heatmap_images import crop_ground_truth
 from training.pckh_validation import PckhValidation
 from training.pckh_validation import load_validation_subset
 from training.resume import StepBackup
@@ -165,10 +166,14 @@ def tensorboard_callbacks(config, paths, validation):
         )
     ]
     if config.image_summaries:
-        images = validation.subset["images"][: config.image_summaries]
+        count = config.image_summaries
+        truth, annotated = crop_ground_truth(validation.subset, count)
         callbacks.append(
-            HeatmapImageSummary(images, paths["images"], validation.skeleton)
-        )
+            HeatmapImageSummary(
+                validation.subset["images"][:count], paths["images"],
+                validation.skeleton, true_keypoints=truth, true_annotated=annotated,
+            )
+        )  # fmt: skip
     return callbacks
 
 
@@ -194,7 +199,7 @@ class Validation:
 def load_torso_validation_subset(files, num_joints, input_size, count, batch_size=16):
     """Reads the first `count` people with both torso joints; their
     `normalizers` are torso sizes (left shoulder to right hip, in px)."""
-    torso_joints = joint_set_for_count(num_joints).torso_joints
+    torso_joints = metric_joint_set(num_joints).torso_joints
     if torso_joints is None:
         raise ConfigError(f"no torso joints are known for {num_joints} joints")
     try:

@@ -55,15 +55,17 @@ def main(argv=None):
     """Runs the export; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
+    from evaluation.run_directory import load_run_model
     from keras_hourglass.serving.export import export_saved_model
     from keras_hourglass.serving.export import export_tflite
 
     try:
+        model, run_joint_set = load_run_model(args.model)
         version_dir = export_saved_model(
-            args.model,
+            model,
             args.out,
             version=args.version,
-            joint_set=args.joint_set,
+            joint_set=args.joint_set or run_joint_set,
             flip_test=not args.no_flip_test,
             model_name=args.model_name,
             warmup=not args.no_warmup,

@@ -5,10 +5,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.drawing import draw_poses
+from keras_hourglass.drawing import draw_truth_beside_prediction
 from keras_hourglass.heatmaps import decode_heatmaps
-
-JOINT_COLOUR = np.array([1.0, 0.2, 0.2], dtype=np.float32)
-BONE_COLOUR = np.array([0.2, 1.0, 0.2], dtype=np.float32)
+from keras_hourglass.inference import heatmap_coords_to_input
+from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 
 
 def upsample_nearest(heatmap, size):
@@ -17,40 +18,60 @@ def upsample_nearest(heatmap, size):
     return np.repeat(np.repeat(heatmap, factor, axis=0), factor, axis=1)
 
 
-def draw_disc(canvas, center_xy, radius, colour):
-    """Paints a filled disc (in place) at continuous px `center_xy`."""
-    height, width = canvas.shape[:2]
-    rows, cols = np.ogrid[:height, :width]
-    inside = (cols - center_xy[0]) ** 2 + (rows - center_xy[1]) ** 2 <= radius**2
-    canvas[inside] = colour
-
-
-def draw_segment(canvas, start_xy, end_xy, colour):
-    """Paints a one-pixel line (in place) by sampling along the segment."""
-    height, width = canvas.shape[:2]
-    length = int(np.ceil(np.hypot(*(np.subtract(end_xy, start_xy))))) + 1
-    for t in np.linspace(0.0, 1.0, length):
-        x, y = np.rint(np.add(start_xy, t * np.subtract(end_xy, start_xy)))
-        if 0 <= x < width and 0 <= y < height:
-            canvas[int(y), int(x)] = colour
-
-
-def overlay_prediction(image, heatmaps, skeleton):
+def overlay_prediction(image, heatmaps, skeleton, joint_names=None,
+                       true_keypoints=None, true_annotated=None):  # fmt: skip
     """Returns image [S, S, 3] in [0, 1] blended with the joints' maximum
-    heatmap, the decoded joints as dots and `skeleton` bones as lines."""
+    heatmap and the decoded skeleton (drawn by `keras_hourglass.drawing`),
+    with the ground truth on its left when `true_keypoints` [K, 2] (crop px)
+    are given."""
     size = image.shape[0]
     peak = np.clip(heatmaps.max(axis=-1), 0.0, 1.0)
     heat = upsample_nearest(peak, size)[..., None] * np.array([1.0, 0.8, 0.0])
     canvas = np.clip(0.6 * image + 0.6 * heat, 0.0, 1.0).astype(np.float32)
-    coords, _ = decode_heatmaps(heatmaps[None])
-    # Heatmap px to input px, pixel centres at integers on both grids.
-    ratio = size / heatmaps.shape[0]
-    points = (keras.ops.convert_to_numpy(coords)[0] + 0.5) * ratio - 0.5
-    for first, second in skeleton:
-        draw_segment(canvas, points[first], points[second], BONE_COLOUR)
-    for point in points:
-        draw_disc(canvas, point, max(1.0, size / 128), JOINT_COLOUR)
-    return canvas
+    coords, scores = decode_heatmaps(heatmaps[None])
+    coords = keras.ops.convert_to_numpy(coords)[0]
+    points = np.asarray(heatmap_coords_to_input(coords, size, heatmaps.shape[0]))
+    scores = keras.ops.convert_to_numpy(scores)
+    names = (
+        joint_names
+        or builtin_joint_names(skeleton, heatmaps.shape[-1])
+        or [f"joint{i}" for i in range(heatmaps.shape[-1])]
+    )
+    if true_keypoints is None:
+        drawn = draw_poses(canvas, points[None], names, skeleton, scores=scores,
+                           labels=[""])  # fmt: skip
+    else:
+        drawn = draw_truth_beside_prediction(
+            image, np.asarray(true_keypoints)[None], np.asarray(true_annotated)[None],
+            points[None], scores, names, skeleton, titles=("truth", "prediction"),
+        )  # fmt: skip
+        drawn[-size:, -size:] = draw_poses(
+            canvas, points[None], names, skeleton, scores=scores, labels=[""]
+        )
+    return drawn.astype(np.float32) / 255.0
+
+
+def crop_ground_truth(subset, count):
+    """Returns (joints in crop px [N, K, 2], annotated [N, K]) of the first
+    `count` people of a validation subset (`load_validation_subset`)."""
+    joints = np.asarray(subset["joints"][:count], np.float64)
+    matrices = np.asarray(subset["crop_matrices"][:count], np.float64)
+    crop = (
+        np.einsum("nij,nkj->nki", matrices[:, :2, :2], joints)
+        + matrices[:, None, :2, 2]
+    )
+    return crop, np.asarray(subset["annotated"][:count], np.float64)
+
+
+def builtin_joint_names(skeleton, num_joints):
+    """The names of the built-in joint set with this skeleton and joint count
+    (so TensorBoard can shade left and right), or None."""
+    for joint_set in BUILT_IN_JOINT_SETS.values():
+        if joint_set.num_joints == num_joints and set(joint_set.skeleton) == set(
+            skeleton
+        ):
+            return list(joint_set.joint_names)
+    return None
 
 
 class HeatmapImageSummary(keras.callbacks.Callback):
@@ -60,13 +81,22 @@ class HeatmapImageSummary(keras.callbacks.Callback):
         images: float [N, S, S, 3] in [0, 1]. A few fixed validation crops.
         log_dir: str. TensorBoard directory (e.g. `run/logs/images`).
         skeleton: list of (joint, joint) pairs drawn as bones.
+        joint_names: K names (left/right shades) or None.
+        true_keypoints: [N, K, 2] ground truth in crop px, or None; shown
+            beside each prediction.
+        true_annotated: [N, K], 1 where the joint is annotated.
     """
 
-    def __init__(self, images, log_dir, skeleton=()):
+    def __init__(self, images, log_dir, skeleton=(), joint_names=None,
+                 true_keypoints=None, true_annotated=None):  # fmt: skip
         super().__init__()
         self.images = np.asarray(images, dtype=np.float32)
         self.log_dir = str(log_dir)
         self.skeleton = [tuple(edge) for edge in skeleton]
+        self.joint_names = joint_names
+        self.truth = None
+        if true_keypoints is not None:
+            self.truth = list(zip(true_keypoints, true_annotated))
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -74,10 +104,15 @@ class HeatmapImageSummary(keras.callbacks.Callback):
             return
         outputs = self.model.predict(self.images, verbose=0)
         last = outputs[-1] if isinstance(outputs, list | tuple) else outputs
+        truth = self.truth or [(None, None)] * len(self.images)
         drawn = np.stack(
             [
-                overlay_prediction(image, heatmaps, self.skeleton)
-                for image, heatmaps in zip(self.images, np.asarray(last))
+                overlay_prediction(
+                    image, heatmaps, self.skeleton, self.joint_names, *true_pair
+                )  # fmt: skip
+                for image, heatmaps, true_pair in zip(
+                    self.images, np.asarray(last), truth
+                )
             ]
         )
         if self._writer is None:

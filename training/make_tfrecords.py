@@ -146,7 +146,7 @@ def convert(args, work_dir):
             "bytes": spool["bytes"],
         }
     created_with = {**vars(args), "command": "python -m training.make_tfrecords"}
-    metadata = shards.build_metadata(
+    metadata = shards.build_dataset_metadata(
         args.name or args.format, args.format, joint_set, splits, skip_log, created_with
     )
     if not splits:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.model import stack_index_of_output
 from training.callbacks import choose_validation
 from training.callbacks import run_paths
 from training.config import scheduled_learning_rate
@@ -101,7 +102,7 @@ def epoch_validation(model, validation):
     for name, heatmaps in zip(
         model.output_names, predict_in_batches(model, validation.subset["images"])
     ):
-        stack = name.split("_")[0]
+        stack = f"stack{stack_index_of_output(name)}"
         logs[f"{validation.monitor}_{stack}"] = validation.callback.stack_pckh(heatmaps)
     logs[validation.monitor] = list(logs.values())[-1]
     return logs

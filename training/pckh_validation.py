@@ -15,26 +15,12 @@ import numpy as np
 from tqdm import tqdm
 
 from evaluation.metrics import normalized_distances
-from evaluation.metrics import percent_correct
 from keras_hourglass.data.pipeline import make_eval_dataset
 from keras_hourglass.heatmaps import decode_heatmaps
-from keras_hourglass.transforms import invert_affine
-from keras_hourglass.transforms import scale_grid_matrix
-from keras_hourglass.transforms import transform_points
+from keras_hourglass.inference import heatmap_coords_to_image
+from keras_hourglass.model import stack_index_of_output
 
 logger = logging.getLogger(__name__)
-
-
-def heatmap_coords_to_image(coords, crop_matrices, input_size, output_size):
-    """Maps heatmap px [N, K, 2] to original image px through the inverse crop.
-
-    `crop_matrices` [N, 3, 3] take original px to input px (as the pipeline's
-    meta gives them); heatmap px map to input px by the grid scaling.
-    """
-    heatmap_to_input = scale_grid_matrix(output_size, input_size)
-    in_input = transform_points(coords, heatmap_to_input)
-    in_image = transform_points(in_input, invert_affine(crop_matrices))
-    return np.asarray(in_image, dtype=np.float64)
 
 
 def pckh_percent(predicted, joints, annotated, normalizers, threshold=0.5):
@@ -48,12 +34,6 @@ def pckh_percent(predicted, joints, annotated, normalizers, threshold=0.5):
     hits = (distances < threshold) & annotated
     total = annotated.sum()
     return float(100.0 * hits.sum() / total) if total else float("nan")
-
-
-def per_joint_pckh(predicted, joints, annotated, normalizers, threshold=0.5):
-    """Per-joint PCKh in percent [K] (NaN for joints never annotated)."""
-    distances = normalized_distances(predicted, joints, normalizers)
-    return percent_correct(distances, np.asarray(annotated, bool), threshold, False)
 
 
 def head_normalizers(joints, annotated, meta):
@@ -134,6 +114,7 @@ class PckhValidation(keras.callbacks.Callback):
             self.subset["images"].shape[1],
             self.output_size,
         )
+        predicted = np.asarray(predicted, dtype=np.float64)
         return pckh_percent(
             predicted,
             self.subset["joints"],
@@ -152,7 +133,8 @@ class PckhValidation(keras.callbacks.Callback):
         # Named by the output ("stack8_heatmaps" -> "stack8"), so that a model
         # without intermediate supervision logs its one stack correctly.
         for name, heatmaps in zip(self.model.output_names, outputs):
-            logs[f"val_pckh_{name.split('_')[0]}"] = self.stack_pckh(heatmaps)
+            stack = stack_index_of_output(name)
+            logs[f"val_pckh_stack{stack}"] = self.stack_pckh(heatmaps)
         logs["val_pckh"] = list(logs.values())[-1]
         return logs
 

@@ -132,10 +132,12 @@ def export(paths, just_trained):
         else:
             print(f"reusing the SavedModel {paths['export']}")
         return
+    from evaluation.run_directory import load_run_model
     from keras_hourglass.serving.export import export_saved_model
 
     print(f"== exporting {paths['final']}")
-    export_saved_model(paths["final"], paths["export"].parent, version=1)
+    model, joint_set = load_run_model(paths["final"])
+    export_saved_model(model, paths["export"].parent, version=1, joint_set=joint_set)
 
 
 def evaluate(paths):

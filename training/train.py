@@ -82,7 +82,7 @@ def make_datasets(
         "num_joints": metadata["num_joints"],
         "flip_pairs": metadata.get("flip_pairs", []),
         "batch_size": config.batch_size,
-        "output_names": output_names,
+        "num_outputs": len(output_names),
         "input_size": config.input_size,
         "output_size": config.output_size,
         "sigma": config.sigma,
@@ -103,31 +103,7 @@ def make_datasets(
         **common,
     )
     valid = make_dataset(valid_files, training=False, deterministic=True, **common)
-    return ordered_by_output(train, output_names), ordered_by_output(
-        valid, output_names
-    )
-
-
-def ordered_by_output(dataset, output_names):
-    """Turns the `{name: ...}` targets and weights into tuples in output order
-    (a bare tensor for one output): the structure of the model's outputs.
-
-    Keras 3.15 matches dict targets to outputs by name but then looks dict
-    sample weights up by position, so dicts of weights fail in `fit`.
-    """
-    names = list(output_names)
-
-    def to_output_structure(values):
-        ordered = tuple(values[name] for name in names)
-        return ordered[0] if len(ordered) == 1 else ordered
-
-    return dataset.map(
-        lambda images, targets, weights: (
-            images,
-            to_output_structure(targets),
-            to_output_structure(weights),
-        )
-    )
+    return train, valid
 
 
 def compile_model(model, config):
@@ -257,8 +233,8 @@ def finish_run(model, config, paths, metadata):
     print(f"saved {paths['final']}")
     if not config.export:
         return
+    from keras_hourglass.joint_sets import joint_set_from_metadata
     from keras_hourglass.serving.export import export_saved_model
-    from keras_hourglass.serving.export import joint_set_from_metadata
 
     version_dir = export_saved_model(
         model, Path(config.run_dir) / "export", version=1,

@@ -19,7 +19,10 @@ import json
 import re
 from pathlib import Path
 
+import tensorflow as tf
+
 from keras_hourglass.data import metadata_checks
+from keras_hourglass.data import tfrecords
 
 METADATA_FILE_NAME = "dataset.json"
 SHARD_NAME_PATTERN = re.compile(
@@ -27,7 +30,7 @@ SHARD_NAME_PATTERN = re.compile(
 )
 
 
-def build_metadata(name, source, joint_set, splits, skip_log, created_with):
+def build_dataset_metadata(name, source, joint_set, splits, skip_log, created_with):
     """Returns the metadata dict for a converted dataset.
 
     `splits` maps split name to {"files", "count", "bytes"}; `skip_log` is the
@@ -91,33 +94,57 @@ def split_files(metadata, split):
     return [str(directory / name) for name in metadata["splits"][split]["files"]]
 
 
-def list_shard_files(directory, split):
-    """Returns the sorted shard files of `split` found in `directory`.
+def list_shard_files(file_patterns):
+    """Expands shard paths or glob patterns into a sorted list of shard paths.
 
-    Raises ValueError when their `-of-N` totals disagree or a shard is missing.
+    Raises:
+        FileNotFoundError: a pattern matches no file.
+        ValueError: a shard is empty (0 bytes, so it holds no record), or a
+            glob matches `<split>-i-of-N` shards of which some are missing or
+            whose totals N disagree.
     """
-    matches = []
-    for path in sorted(Path(directory).glob(f"{split}-*-of-*.tfrecord")):
-        match = SHARD_NAME_PATTERN.match(path.name)
-        if match and match["split"] == split:
-            matches.append((path, int(match["total"])))
-    totals = {total for _, total in matches}
-    if len(totals) > 1 or (totals and len(matches) != totals.pop()):
-        raise ValueError(
-            f"{directory}: shards of split {split!r} are incomplete or mixed: "
-            f"{[path.name for path, _ in matches]}"
-        )
-    return [str(path) for path, _ in matches]
+    if isinstance(file_patterns, str | Path):
+        file_patterns = [file_patterns]
+    files = []
+    for pattern in file_patterns:
+        matches = sorted(tf.io.gfile.glob(str(pattern)))
+        if not matches:
+            raise FileNotFoundError(f"no TFRecord shard matches {pattern!r}")
+        for path in matches:
+            if tf.io.gfile.stat(path).length == 0:
+                raise ValueError(f"TFRecord shard {path!r} is empty")
+        if glob_has_magic(str(pattern)):
+            check_shard_family(pattern, matches)
+        files.extend(matches)
+    return files
+
+
+def glob_has_magic(pattern):
+    """True when a pattern has glob wildcards (not a plain file name)."""
+    return any(character in pattern for character in "*?[")
+
+
+def check_shard_family(pattern, paths):
+    """Raises ValueError when the `<split>-i-of-N` shards a glob found are
+    incomplete or mix totals (a half-copied or twice-converted folder)."""
+    families = {}
+    for path in paths:
+        match = SHARD_NAME_PATTERN.match(Path(path).name)
+        if match:
+            key = (str(Path(path).parent), match["split"])
+            families.setdefault(key, []).append(int(match["total"]))
+    for (_, split), totals in families.items():
+        if len(set(totals)) > 1 or len(totals) != totals[0]:
+            raise ValueError(
+                f"{pattern}: shards of split {split!r} are incomplete or mixed: "
+                f"{[Path(path).name for path in paths]}"
+            )
 
 
 def validate_shards(metadata):
     """Checks every split's shards against the metadata: files exist, hold the
     stated number of records, and their first record parses with the stated
     joint count. Raises ValueError listing every problem found."""
-    import tensorflow as tf
-
-    from keras_hourglass.data import tfrecords
-
     problems = []
     for split, info in metadata["splits"].items():
         paths = split_files(metadata, split)

@@ -1,49 +1,32 @@
 """`tf.data` input pipelines for training and evaluation.
 
-The chain (each step a small named function, graph ops only):
+The chain (each step a small named function, graph ops only; the per-person
+steps live side by side in `keras_hourglass.data.examples`):
 
-    shards -> interleave records -> parse -> keep_usable_person (logged,
-    counted skips) -> prepare_training_example (decode the crop region, one
-    affine warp, augment, render heatmaps) -> ignore_errors ->
-    count_undecodable -> batch -> to_keras_batch -> prefetch
+    shards -> interleave records -> parse_person -> keep_usable_person
+    (logged, counted skips) -> sample_augmentation -> prepare_training_example
+    (decode the crop region, one affine warp, colours, render heatmaps) ->
+    ignore_errors -> count_undecodable -> batch -> to_model_targets -> prefetch
 
-`make_dataset` yields `(images, targets, sample_weights)` for `model.fit`;
-`make_eval_dataset` yields `(images, meta)` for the evaluation program.
+`make_dataset` yields `(images, targets, joint_weights)` that `model.fit`
+takes as is: targets and weights are tuples ordered like `model.outputs` (a
+bare tensor for a one-output model). `make_eval_dataset` yields
+`(images, meta)` for the evaluation program.
 """
 
 import tensorflow as tf
 
-from keras_hourglass.data.person_steps import crop_person_image
-from keras_hourglass.data.person_steps import keep_usable_person
-from keras_hourglass.data.person_steps import person_crop_matrix
-from keras_hourglass.data.person_steps import prepare_training_example
+from keras_hourglass.data.examples import keep_usable_person
+from keras_hourglass.data.examples import prepare_eval_example
+from keras_hourglass.data.examples import prepare_training_example
+from keras_hourglass.data.examples import sample_augmentation
+from keras_hourglass.data.metadata import list_shard_files
 from keras_hourglass.data.skips import SkipCounter
 from keras_hourglass.data.skips import count_undecodable
 from keras_hourglass.data.tfrecords import parse_person
 
 AUTOTUNE = tf.data.AUTOTUNE
-__all__ = ["SkipCounter", "list_shard_files", "make_dataset", "make_eval_dataset"]
-
-
-def list_shard_files(file_patterns):
-    """Expands glob patterns into a sorted list of shard paths.
-
-    Raises:
-        FileNotFoundError: a pattern matches no file.
-        ValueError: a shard is empty (0 bytes, so it holds no record).
-    """
-    if isinstance(file_patterns, str):
-        file_patterns = [file_patterns]
-    files = []
-    for pattern in file_patterns:
-        matches = sorted(tf.io.gfile.glob(str(pattern)))
-        if not matches:
-            raise FileNotFoundError(f"no TFRecord shard matches {pattern!r}")
-        for path in matches:
-            if tf.io.gfile.stat(path).length == 0:
-                raise ValueError(f"TFRecord shard {path!r} is empty")
-        files.extend(matches)
-    return files
+__all__ = ["SkipCounter", "make_dataset", "make_eval_dataset"]
 
 
 def read_records(files, *, shuffle_files, deterministic, cache, seed):
@@ -79,11 +62,18 @@ def decode_in_parallel(numbered_people, prepare, skip_counter):
     return count_undecodable(dataset, skip_counter)
 
 
-def to_keras_batch(batch, output_names):
-    """Returns `(images, {name: heatmaps}, {name: weights})`: every stack is
-    supervised with the same target (intermediate supervision)."""
-    targets = {name: batch["heatmaps"] for name in output_names}
-    weights = {name: batch["weights"] for name in output_names}
+def to_model_targets(batch, num_outputs):
+    """Returns `(images, targets, joint_weights)` in the structure of the
+    model's outputs: a tuple of `num_outputs` (a bare tensor for one). Every
+    stack is supervised with the same target (intermediate supervision).
+
+    Tuples, not `{output name: ...}` dicts: Keras 3.15 matches dict targets
+    to outputs by name but then looks dict sample weights up by position.
+    """
+    if num_outputs == 1:
+        return batch["image"], batch["heatmaps"], batch["weights"]
+    targets = tuple(batch["heatmaps"] for _ in range(num_outputs))
+    weights = tuple(batch["weights"] for _ in range(num_outputs))
     return batch["image"], targets, weights
 
 
@@ -94,7 +84,7 @@ def make_dataset(
     *,
     training,
     batch_size,
-    output_names,
+    num_outputs,
     input_size=256,
     output_size=64,
     sigma=1.0,
@@ -119,12 +109,13 @@ def make_dataset(
         flip_pairs: list of (left, right) joint indices swapped by a flip.
         training: bool. Shuffle and augment (pose-hg-train recipe) when True.
         batch_size: int. Samples per batch.
-        output_names: list of str. One target/weight entry per model output.
+        num_outputs: int. The model's outputs, `len(model.outputs)`; each
+            gets the same target and joint weights.
         input_size, output_size: int. Crop and heatmap sides (256, 64).
         sigma: float. Heatmap Gaussian standard deviation in heatmap px.
         rotation_degrees, rotation_probability, scale_factor,
-        flip_probability, color_range: augmentation ranges; see
-            `keras_hourglass.data.augment`.
+        flip_probability, color_range: augmentation ranges (training only);
+            see `keras_hourglass.data.examples`.
         deterministic: bool. Interleave shards in a reproducible order.
         cache: bool. Cache the raw records in memory after the first pass.
         repeat: bool. Repeat forever (new augmentations every pass).
@@ -134,28 +125,42 @@ def make_dataset(
         skip_counter: `SkipCounter` to collect skip counts. Defaults to a new one.
 
     Returns:
-        A dataset of `(images float32 [B, S, S, 3] in [0, 1],
-        {name: float32 [B, h, w, K]}, {name: float32 [B, K]})`.
+        A dataset of `(images float32 [B, S, S, 3] in [0, 1], targets,
+        joint_weights)`: `num_outputs` copies of the heatmaps float32
+        [B, h, w, K] and of the weights float32 [B, K] (see
+        `to_model_targets`), ready for `model.fit`.
+
+    Example:
+
+    ```python
+    model = build_stacked_hourglass(n_stacks=2, n_joints=16)
+    model.compile(optimizer="rmsprop", loss=joint_heatmap_mse)
+    model.fit(make_dataset("data/train-*", 16, MPII_16.flip_pairs,
+                           training=True, batch_size=8,
+                           num_outputs=len(model.outputs)))
+    ```
     """
     skip_counter = skip_counter or SkipCounter()
     files = list_shard_files(file_patterns)
-    augmentation = None
-    if training:
-        augmentation = {
-            "scale_factor": scale_factor,
-            "rotation_degrees": rotation_degrees,
-            "rotation_probability": rotation_probability,
-            "flip_probability": flip_probability,
-            "color_range": color_range,
-        }
-    config = {
-        "num_joints": num_joints,
-        "flip_pairs": [tuple(pair) for pair in flip_pairs],
-        "input_size": input_size,
-        "output_size": output_size,
-        "sigma": sigma,
-        "augmentation": augmentation,
-    }
+    flip_pairs = [tuple(pair) for pair in flip_pairs]
+    if not training:
+        # The neutral augmentation: no zoom, rotation, flip or colour change.
+        scale_factor, rotation_degrees = 0.0, 0.0
+        rotation_probability, flip_probability = 0.0, 0.0
+        color_range = (1.0, 1.0)
+
+    def prepare(inputs):
+        person, seed = inputs
+        augmentation = sample_augmentation(
+            seed, scale_factor, rotation_degrees, rotation_probability,
+            flip_probability, color_range,
+        )  # fmt: skip
+        return prepare_training_example(
+            person, augmentation, skip_counter, num_joints=num_joints,
+            flip_pairs=flip_pairs, input_size=input_size,
+            output_size=output_size, sigma=sigma,
+        )  # fmt: skip
+
     records = read_records(
         files,
         shuffle_files=training,
@@ -175,36 +180,12 @@ def make_dataset(
     dataset = dataset.filter(
         lambda person, pair: keep_usable_person(person, num_joints, skip_counter)
     )
-    dataset = decode_in_parallel(
-        dataset.enumerate(),
-        lambda inputs: prepare_training_example(*inputs, config, skip_counter),
-        skip_counter,
-    )
+    dataset = decode_in_parallel(dataset.enumerate(), prepare, skip_counter)
     if drop_remainder is None:
         drop_remainder = training
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    dataset = dataset.map(lambda batch: to_keras_batch(batch, list(output_names)))
+    dataset = dataset.map(lambda batch: to_model_targets(batch, num_outputs))
     return dataset.prefetch(AUTOTUNE)
-
-
-def prepare_eval_example(person, num_joints, input_size, skip_counter):
-    """Crops one person without augmentation; returns `(image, meta)`."""
-    neutral = {"scale_multiplier": 1.0, "rotation": 0.0, "flip": False}
-    matrix = person_crop_matrix(person, input_size, neutral)
-    image = crop_person_image(person, matrix, input_size, skip_counter)
-    meta = {
-        "center": person["center"],
-        "scale": person["scale"],
-        "crop_matrix": matrix,
-        "joints": person["joints"],
-        "joints_annotated": person["joints_annotated"],
-        "joints_visible": person["joints_visible"],
-        "head_box": person["head_box"],
-        "normalizer": person["normalizer"],
-        "image_id": person["image_id"],
-        "person_index": person["person_index"],
-    }
-    return image, fix_joint_shapes(meta, num_joints)
 
 
 def make_eval_dataset(
@@ -236,17 +217,8 @@ def make_eval_dataset(
     dataset = decode_in_parallel(
         dataset.enumerate(),
         lambda person: prepare_eval_example(
-            person, num_joints, input_size, skip_counter
+            person, skip_counter, num_joints=num_joints, input_size=input_size
         ),
         skip_counter,
     )
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
-
-
-def fix_joint_shapes(meta, num_joints):
-    """Gives the joint arrays of an (already checked) record their static shape."""
-    meta = dict(meta)
-    meta["joints"] = tf.reshape(meta["joints"], [num_joints, 2])
-    for key in ("joints_annotated", "joints_visible"):
-        meta[key] = tf.reshape(meta[key], [num_joints])
-    return meta

@@ -5,7 +5,8 @@ first streamed to one spool file per split so the exact encoded size is known;
 the shard count is then chosen from it (each shard at most `max_shard_bytes`,
 200 MB by default, so shards of a large split hold 100 to 200 MB) unless
 given, and records are dealt round-robin so every shard mixes the whole split.
-`dataset.json` beside the shards describes the dataset (see `build_metadata`).
+`dataset.json` beside the shards describes the dataset (see
+`build_dataset_metadata`).
 """
 
 import math
@@ -19,7 +20,7 @@ from keras_hourglass.data import tfrecords
 from keras_hourglass.data.formats.images import UnreadableImageError
 from keras_hourglass.data.formats.images import inspect_image_bytes
 from keras_hourglass.data.metadata import METADATA_FILE_NAME
-from keras_hourglass.data.metadata import build_metadata
+from keras_hourglass.data.metadata import build_dataset_metadata
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
 from keras_hourglass.data.metadata import validate_shards
@@ -30,7 +31,7 @@ DEFAULT_MAX_SHARD_BYTES = 200 * 1024 * 1024
 __all__ = [
     "DEFAULT_MAX_SHARD_BYTES",
     "METADATA_FILE_NAME",
-    "build_metadata",
+    "build_dataset_metadata",
     "choose_num_shards",
     "encode_person_record",
     "read_metadata",

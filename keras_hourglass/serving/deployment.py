@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_hourglass.serving.grpc_client import build_predict_request
+from keras_hourglass.serving.predict_requests import build_predict_request
 
 WARMUP_FILE_NAME = "tf_serving_warmup_requests"
 METADATA_FILE_NAME = "metadata.json"
@@ -97,6 +97,7 @@ def warmup_requests(model_name, input_size):
 
 def write_warmup_requests(version_dir, model_name, input_size):
     """Writes the warm-up TFRecord of `PredictionLog`s; returns its path."""
+    # Optional dependency (tensorflow-serving-api): only warm-up files use it.
     from tensorflow_serving.apis import prediction_log_pb2
 
     path = Path(version_dir) / "assets.extra" / WARMUP_FILE_NAME
@@ -112,6 +113,7 @@ def write_warmup_requests(version_dir, model_name, input_size):
 
 def read_warmup_requests(path):
     """Parses a warm-up file into a list of `PredictionLog` messages."""
+    # Optional dependency (tensorflow-serving-api), as in write_warmup_requests.
     from tensorflow_serving.apis import prediction_log_pb2
 
     logs = []

@@ -7,54 +7,37 @@ integers, as COCO boxes and most detectors give them: the box covers
 [x, x + w] x [y, y + h], and the whole image is (0, 0, width, height). A box
 with `w <= 0` or `h <= 0` means "the whole image".
 
-A box becomes the person centre/scale of the project's crop convention:
-centre = box centre (converted to pixel centres at integers: minus 0.5),
-scale = max(w, h) / 200; then `transforms.crop_box_from_person` applies the
-same shift and 1.25 enlargement as training and evaluation. So a person
-stored with centre c and scale s (MPII `objpos`/`scale`) is sent as the
-square box `box_from_person(c, s)` = (cx + 0.5 - 100 s, cy + 0.5 - 100 s,
+A box becomes the person centre/scale of the project's crop convention
+(`transforms.person_from_box`: box centre moved to pixel centres at integers,
+scale = max(w, h) / 200), then `transforms.person_crop_matrix` makes the same
+crop as training and evaluation. So a person stored with centre c and scale s
+(MPII `objpos`/`scale`) is sent as the square box
+`transforms.box_from_person(c, s)` = (cx + 0.5 - 100 s, cy + 0.5 - 100 s,
 200 s, 200 s) and gets exactly the crop the evaluation program uses.
 """
 
-import numpy as np
 import tensorflow as tf
 
-from keras_hourglass.data.augment import decode_image_region
-from keras_hourglass.data.augment import looks_like_complete_image
-from keras_hourglass.data.augment import warp_image
+from keras_hourglass.data.decode import decode_image_region
+from keras_hourglass.data.decode import looks_like_complete_image
+from keras_hourglass.data.decode import warp_image
 from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
 from keras_hourglass.serving.request_checks import check_box_size
 from keras_hourglass.serving.request_checks import check_image_size
 from keras_hourglass.serving.request_checks import header_image_size
-from keras_hourglass.transforms import PIXELS_PER_SCALE
-from keras_hourglass.transforms import crop_box_from_person
-from keras_hourglass.transforms import crop_matrix
+from keras_hourglass.transforms import person_crop_matrix
+from keras_hourglass.transforms import person_from_box
 
 
-def box_from_person(center, scale):
-    """Returns the (x, y, w, h) box that reproduces a person's crop exactly.
-
-    NumPy helper for clients: `center` [..., 2] (pixel centres at integers)
-    and `scale` [...] (person height / 200 px) as stored in the annotations.
-    """
-    center = np.asarray(center, np.float32)
-    side = PIXELS_PER_SCALE * np.asarray(scale, np.float32)
-    corner = center + 0.5 - side[..., None] / 2.0
-    return np.concatenate([corner, side[..., None], side[..., None]], axis=-1)
-
-
-def person_from_box(box, image_height, image_width):
-    """Returns `(center [2], scale [])` of a box (x, y, w, h); a box with
-    w <= 0 or h <= 0 is replaced by the whole image."""
+def person_from_request_box(box, image_height, image_width):
+    """Returns `(center [2], scale [])` of a request's box (x, y, w, h); a box
+    with w <= 0 or h <= 0 is replaced by the whole image."""
     box = tf.cast(box, tf.float32)
     height = tf.cast(image_height, tf.float32)
     width = tf.cast(image_width, tf.float32)
     whole_image = tf.logical_or(box[2] <= 0.0, box[3] <= 0.0)
     box = tf.where(whole_image, tf.stack([0.0, 0.0, width, height]), box)
-    # Edges at integers -> centres at integers: subtract half a pixel.
-    center = box[:2] + box[2:] / 2.0 - 0.5
-    scale = tf.maximum(box[2], box[3]) / PIXELS_PER_SCALE
-    return center, scale
+    return person_from_box(box)
 
 
 def check_box(box, image_height, image_width, where):
@@ -122,9 +105,8 @@ def crop_encoded_image(image_bytes, box, index, input_size):
     # The decoder reads the bytes only once every check has passed.
     with tf.control_dependencies(checks):
         image_bytes = tf.identity(image_bytes)
-    center, scale = person_from_box(box, height, width)
-    crop_center, crop_scale = crop_box_from_person(center, scale)
-    matrix = crop_matrix(crop_center, crop_scale, input_size)
+    center, scale = person_from_request_box(box, height, width)
+    matrix = person_crop_matrix(center, scale, input_size)
     region, region_matrix, _ = decode_image_region(image_bytes, matrix, input_size)
     region.set_shape([None, None, 3])
     return warp_image(region, region_matrix, input_size), matrix

@@ -41,7 +41,7 @@ def model_input_size(model):
     return int(height)
 
 
-def build_metadata(model, joint_set, flip_test):
+def build_export_metadata(model, joint_set, flip_test):
     """Returns the metadata dict stored in the export (JSON-serialisable)."""
     input_size = model_input_size(model)
     num_joints = int(model.outputs[-1].shape[-1])

@@ -32,6 +32,8 @@ from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import render
 from keras_hourglass.synthetic.scene import compose_scene
 from keras_hourglass.synthetic.scene import joints_inside_image
+from keras_hourglass.transforms import PIXELS_PER_SCALE
+from keras_hourglass.transforms import person_center_for_crop
 
 SYNTHETIC_JOINT_NAMES = (
     "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
@@ -63,7 +65,6 @@ DEFAULT_DIFFICULTY = {
 # 0.05 L below the neck to 0.1 L above the top, 0.9 L wide. This makes the
 # PCKh normaliser about 0.125 x 200 x scale, as in MPII.
 HEAD_BOX_BELOW, HEAD_BOX_ABOVE, HEAD_BOX_WIDTH = 0.05, 0.1, 0.9
-CENTER_SHIFT_Y = 15.0  # px per unit scale, the hourglass crop's downward shift
 
 # Part labels a joint may show and still count as visible (not occluded).
 JOINT_PARTS = (
@@ -122,7 +123,7 @@ def build_annotation(seed, index, scene, labels):
     joints_all = scene["joints"]
     inside = joints_inside_image(joints_all, width, height)
     head_box = head_box_around(joints_all[pose.UPPER_NECK], joints_all[pose.HEAD_TOP])
-    scale = scene["height_px"] / 200.0
+    scale = scene["height_px"] / PIXELS_PER_SCALE
     body_middle = (joints_all.min(axis=0) + joints_all.max(axis=0)) / 2
     return {
         "image_id": f"synthetic-{seed}-{index:08d}",
@@ -131,7 +132,7 @@ def build_annotation(seed, index, scene, labels):
         "joints": np.where(inside[:, None], joints_all, 0.0),
         "joints_annotated": inside.astype(np.int64),
         "joints_visible": joints_visible_on_labels(joints_all, inside, labels),
-        "center": body_middle - np.array([0.0, CENTER_SHIFT_Y * scale]),
+        "center": person_center_for_crop(body_middle, scale),
         "scale": scale,
         "head_box": head_box,
         "normalizer": 0.6 * float(np.hypot(*(head_box[2:] - head_box[:2]))),

@@ -1,17 +1,20 @@
-"""Tests for the tf.data pipeline: geometry, targets, element spec, graph."""
+"""Tests for the tf.data pipeline and its per-person examples: targets,
+element spec, fitting a model on it, graph."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_hourglass.data.augment import decode_image_region
-from keras_hourglass.data.augment import warp_image
-from keras_hourglass.data.person_steps import prepare_training_example
+from keras_hourglass import build_stacked_hourglass
+from keras_hourglass.data.decode import warp_image
+from keras_hourglass.data.examples import prepare_training_example
+from keras_hourglass.data.examples import sample_augmentation
 from keras_hourglass.data.pipeline import make_dataset
 from keras_hourglass.data.pipeline import make_eval_dataset
 from keras_hourglass.data.skips import SkipCounter
 from keras_hourglass.data.tfrecords import parse_person
 from keras_hourglass.data.tfrecords import serialize_person
+from keras_hourglass.losses import joint_heatmap_mse
 from keras_hourglass.transforms import crop_box_from_person
 from keras_hourglass.transforms import crop_matrix
 from keras_hourglass.transforms import flip_permutation
@@ -32,67 +35,20 @@ AUGMENTATION = {
 }
 
 
-def test_warp_uses_pixel_centres_at_integers():
-    image = np.zeros((9, 9, 1), np.float32)
-    image[3, 5] = 1.0
-    identity = warp_image(image, np.eye(3, dtype=np.float32), 9).numpy()
-    np.testing.assert_array_equal(identity, image)
-    half_right = np.array([[1, 0, 0.5], [0, 1, 0], [0, 0, 1]], np.float32)
-    shifted = warp_image(image, half_right, 9).numpy()[3, :, 0]
-    np.testing.assert_allclose(shifted, [0, 0, 0, 0, 0, 0.5, 0.5, 0, 0])
-
-
-@pytest.mark.parametrize("rotation, flip", [(0.0, False), (35.0, True), (-50.0, False)])
-def test_warped_dot_lands_where_the_matrix_says(rotation, flip):
-    for dot in [(72, 58), (90, 72), (75, 75)]:
-        image = np.zeros((120, 160, 3), np.uint8)
-        image[dot[1], dot[0]] = 255
-        matrix = crop_matrix((80.0, 65.0), 0.25, 64, rotation, flip)
-        warped = warp_image(image, matrix, 64).numpy()[..., 0]
-        expected = transform_points(np.array([dot], np.float32), matrix).numpy()[0]
-        ys, xs = np.mgrid[0:64, 0:64]
-        centroid = [
-            (xs * warped).sum() / warped.sum(),
-            (ys * warped).sum() / warped.sum(),
-        ]
-        assert warped.max() > 0.2
-        np.testing.assert_allclose(centroid, expected, atol=1.0)
-
-
-def test_jpeg_region_decode_matches_full_decode():
-    rng = np.random.default_rng(3)
-    coarse = rng.uniform(0, 255, size=(10, 15, 3)).astype(np.uint8)
-    image = tf.cast(tf.image.resize(coarse, (200, 300)), tf.uint8)
-    encoded = tf.io.encode_jpeg(image, quality=95)
-    matrix = crop_matrix((210.0, 80.0), 0.6, 64, 25.0, True)
-    region, region_matrix, shape = decode_image_region(encoded, matrix, 64)
-    assert region.shape[0] < 200 and region.shape[1] < 300
-    np.testing.assert_array_equal(shape.numpy(), [200, 300])
-    full = warp_image(tf.io.decode_jpeg(encoded), matrix, 64)
-    cropped = warp_image(region, region_matrix, 64)
-    assert np.abs(full - cropped).mean() < 1.5 / 255
-
-
 def _check_targets_map_back(records, num_joints, flip_pairs, seeds):
     """Argmax of each drawn heatmap, mapped back to the original image, lies
     within one heatmap pixel of the joint that channel now represents."""
-    config = {
-        "num_joints": num_joints,
-        "flip_pairs": flip_pairs,
-        "input_size": 256,
-        "output_size": 64,
-        "sigma": 1.0,
-        "augmentation": AUGMENTATION,
-    }
     order = np.array(flip_permutation(num_joints, flip_pairs))
     checked = 0
     for record in records:
         person = parse_person(record)
         joints = person["joints"].numpy()
         for seed in seeds:
+            augmentation = sample_augmentation(tf.constant([seed, 7]), **AUGMENTATION)
             out = prepare_training_example(
-                person, tf.constant([seed, 7]), config, SkipCounter()
-            )
+                person, augmentation, SkipCounter(), num_joints=num_joints,
+                flip_pairs=flip_pairs, input_size=256, output_size=64, sigma=1.0,
+            )  # fmt: skip
             matrix = out["heatmap_matrix"].numpy()
             mirrored = np.linalg.det(matrix[:2, :2]) < 0
             source = joints[order] if mirrored else joints
@@ -132,15 +88,13 @@ def test_image_dot_and_heatmap_peak_stay_together_through_augmentation(tmp_path)
         MPII_FLIP_PAIRS,
         training=True,
         batch_size=12,
-        output_names=["out"],
+        num_outputs=1,
         seed=5,
         color_range=(1.0, 1.0),
     )
     images, targets, weights = next(iter(dataset))
     channels = set()
-    for image, maps, weight in zip(
-        images.numpy(), targets["out"].numpy(), weights["out"].numpy()
-    ):
+    for image, maps, weight in zip(images.numpy(), targets.numpy(), weights.numpy()):
         channel = int(np.flatnonzero(weight)[0])
         channels.add(channel)
         y, x = np.unravel_index(image[..., 0].argmax(), image.shape[:2])
@@ -170,21 +124,21 @@ def test_element_spec_for_two_outputs(tmp_path, num_joints, pairs):
         pairs,
         training=True,
         batch_size=2,
-        output_names=["stack_1", "stack_2"],
+        num_outputs=2,
         input_size=64,
         output_size=16,
         seed=0,
     )
     images, targets, weights = dataset.element_spec
     assert images.shape == (2, 64, 64, 3) and images.dtype == tf.float32
-    assert set(targets) == set(weights) == {"stack_1", "stack_2"}
-    assert targets["stack_2"].shape == (2, 16, 16, num_joints)
-    assert weights["stack_1"].shape == (2, num_joints)
+    assert len(targets) == len(weights) == 2
+    assert targets[1].shape == (2, 16, 16, num_joints)
+    assert weights[0].shape == (2, num_joints)
     batches = list(dataset)
     assert len(batches) == 1  # training drops the incomplete batch
     image = batches[0][0].numpy()
     assert image.min() >= 0.0 and image.max() <= 1.0
-    np.testing.assert_array_equal(batches[0][1]["stack_1"], batches[0][1]["stack_2"])
+    np.testing.assert_array_equal(batches[0][1][0], batches[0][1][1])
 
 
 def test_fixed_seed_reproduces_augmentations(tmp_path):
@@ -195,13 +149,13 @@ def test_fixed_seed_reproduces_augmentations(tmp_path):
         MPII_FLIP_PAIRS,
         training=True,
         batch_size=4,
-        output_names=["o"],
+        num_outputs=1,
         input_size=64,
         output_size=16,
         seed=seed,
         deterministic=True,
     )
-    first, second, other = (next(iter(build(seed)))[1]["o"] for seed in (1, 1, 2))
+    first, second, other = (next(iter(build(seed)))[1] for seed in (1, 1, 2))
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first, other)
 
@@ -242,7 +196,7 @@ def test_pipeline_graph_has_no_python_functions(tmp_path):
         MPII_FLIP_PAIRS,
         training=True,
         batch_size=2,
-        output_names=["o"],
+        num_outputs=1,
         input_size=64,
         output_size=16,
     )
@@ -251,3 +205,22 @@ def test_pipeline_graph_has_no_python_functions(tmp_path):
     assert not python_ops & _graph_ops(dataset)
     with_python = dataset.map(lambda *x: tf.py_function(lambda: 1.0, [], tf.float32))
     assert python_ops & _graph_ops(with_python)
+
+
+def test_a_stacked_hourglass_fits_directly_on_the_dataset(tmp_path):
+    shard = _write_people(tmp_path, 16, count=4)
+    model = build_stacked_hourglass(
+        n_stacks=2, n_joints=16, n_features=16, n_modules=1, depth=2,
+        input_shape=(64, 64, 3),
+    )  # fmt: skip
+    model.compile(optimizer="rmsprop", loss=joint_heatmap_mse)
+    dataset = make_dataset(
+        shard, 16, MPII_FLIP_PAIRS, training=True, batch_size=2, repeat=True,
+        num_outputs=len(model.outputs), input_size=64, output_size=16, seed=0,
+    )  # fmt: skip
+    history = model.fit(dataset, steps_per_epoch=2, epochs=1, shuffle=False, verbose=0)
+    losses = history.history
+    assert set(losses) == {"loss", "stack1_heatmaps_loss", "stack2_heatmaps_loss"}
+    assert all(np.isfinite(values[-1]) for values in losses.values())
+    stacks = losses["stack1_heatmaps_loss"][-1] + losses["stack2_heatmaps_loss"][-1]
+    assert losses["loss"][-1] == pytest.approx(stacks, rel=1e-4)

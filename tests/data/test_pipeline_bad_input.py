@@ -25,7 +25,7 @@ def _train(shard, skip_counter):
         MPII_FLIP_PAIRS,
         training=True,
         batch_size=1,
-        output_names=["o"],
+        num_outputs=1,
         input_size=32,
         output_size=8,
         seed=0,
@@ -45,7 +45,7 @@ def test_missing_shard_raises_naming_the_pattern(tmp_path):
             MPII_FLIP_PAIRS,
             training=True,
             batch_size=1,
-            output_names=["o"],
+            num_outputs=1,
         )
 
 
@@ -133,7 +133,7 @@ def test_undecodable_count_is_exact_mid_stream_on_a_repeated_dataset(tmp_path):
         MPII_FLIP_PAIRS,
         training=True,
         batch_size=1,
-        output_names=["o"],
+        num_outputs=1,
         input_size=32,
         output_size=8,
         repeat=True,

@@ -103,10 +103,11 @@ def test_spool_and_shards_keep_every_record(tmp_path):
     # More shards than records: no empty shard is written.
     valid = shards.write_split_shards(spools["valid"], "valid", tmp_path, num_shards=3)
     assert valid == ["valid-00000-of-00001.tfrecord"]
-    assert list_shard_files(tmp_path, "train") == [str(tmp_path / f) for f in files]
+    train_glob = str(tmp_path / "train-*-of-*.tfrecord")
+    assert list_shard_files(train_glob) == [str(tmp_path / f) for f in files]
     (tmp_path / files[1]).unlink()
     with pytest.raises(ValueError, match="incomplete"):
-        list_shard_files(tmp_path, "train")
+        list_shard_files(train_glob)
 
 
 def test_metadata_write_read_and_validate(tmp_path):
@@ -116,7 +117,7 @@ def test_metadata_write_read_and_validate(tmp_path):
     spools = shards.spool_records(records, tmp_path, skip_log)
     files = shards.write_split_shards(spools["train"], "train", tmp_path, 2)
     splits = {"train": {"files": files, "count": 3, "bytes": spools["train"]["bytes"]}}
-    metadata = shards.build_metadata(
+    metadata = shards.build_dataset_metadata(
         "tiny", "test", LSP_14, splits, skip_log, {"seed": 1}
     )
     path = shards.write_metadata(tmp_path, metadata)

@@ -266,10 +266,12 @@ def test_joint_count_mismatch_is_a_clear_error(synthetic_data, tmp_path, capsys)
 def test_saved_model_export_evaluates_like_the_keras_model(
     run_dir, synthetic_data, tmp_path
 ):
+    from evaluation.run_directory import load_run_model
     from keras_hourglass.serving.export import export_saved_model
 
     export_dir = tmp_path / "export"
-    export_saved_model(run_dir, export_dir, joint_set="mpii", warmup=False)
+    model, _ = load_run_model(run_dir)
+    export_saved_model(model, export_dir, joint_set="mpii", warmup=False)
     predictions = {}
     for name, model_path in (("keras", run_dir), ("saved", export_dir)):
         out = tmp_path / name

@@ -14,8 +14,8 @@ from evaluation.ground_truth import read_annotation_json
 from evaluation.ground_truth import read_ground_truth
 from evaluation.ground_truth import read_mpii_validation_mat
 from evaluation.ground_truth import read_pose_hg_h5
-from evaluation.joint_sets import LSP_JOINT_NAMES
-from evaluation.joint_sets import MPII_JOINT_NAMES
+from keras_hourglass.joint_sets import LSP_14
+from keras_hourglass.joint_sets import MPII_16
 
 
 def people_joints(num_people, num_joints=16):
@@ -45,10 +45,10 @@ def test_from_arrays_defaults_names_and_head_box_normaliser():
     joints = people_joints(2)
     boxes = np.array([[0.0, 0.0, 3.0, 4.0], [10.0, 10.0, 16.0, 18.0]])
     ground_truth = from_arrays(joints, np.ones((2, 16)), head_boxes=boxes)
-    assert ground_truth.joint_names == MPII_JOINT_NAMES
+    assert ground_truth.joint_names == MPII_16.joint_names
     np.testing.assert_allclose(ground_truth.normalizer, [3.0, 6.0])  # 0.6 x 5, 10
     lsp = from_arrays(people_joints(1, 14), np.ones((1, 14)))
-    assert lsp.joint_names == LSP_JOINT_NAMES and np.isnan(lsp.normalizer).all()
+    assert lsp.joint_names == LSP_14.joint_names and np.isnan(lsp.normalizer).all()
     assert from_arrays(people_joints(1, 3), np.ones((1, 3))).joint_names[2] == "joint_2"
 
 
@@ -190,7 +190,7 @@ def test_real_annotation_json_matches_the_validation_head_boxes(shared_data):
     validation = read_ground_truth(
         shared_data / "mpii_valid_gt" / "detections_our_format.mat"
     )
-    assert samples.num_people == 4 and samples.joint_names == MPII_JOINT_NAMES
+    assert samples.num_people == 4 and samples.joint_names == MPII_16.joint_names
     # The first two people are validation indices 1 and 4 (zero-based).
     np.testing.assert_allclose(samples.normalizer[:2], validation.normalizer[[1, 4]])
     assert np.isnan(samples.normalizer[2:]).all()  # training people: no head box

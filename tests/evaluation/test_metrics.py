@@ -9,8 +9,6 @@ import scipy.io
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import from_arrays
 from evaluation.ground_truth import read_mpii_validation_mat
-from evaluation.joint_sets import LSP
-from evaluation.joint_sets import MPII
 from evaluation.metrics import PCKH_CURVE_THRESHOLDS
 from evaluation.metrics import area_under_curve
 from evaluation.metrics import evaluate_pck
@@ -18,6 +16,8 @@ from evaluation.metrics import evaluate_pckh
 from evaluation.metrics import pck
 from evaluation.metrics import pckh
 from evaluation.metrics import pckh_curve
+from keras_hourglass.joint_sets import LSP_14
+from keras_hourglass.joint_sets import MPII_16
 
 HEAD_TOP, UPPER_NECK, PELVIS, THORAX = 9, 8, 6, 7
 R_SHOULDER, L_SHOULDER, R_ANKLE, L_ANKLE = 12, 13, 0, 5
@@ -49,8 +49,8 @@ def test_hit_exactly_at_threshold_is_a_miss_for_pckh():
 def test_hit_exactly_at_threshold_is_a_hit_for_torso_pck():
     # eval_pose eval_pck.m: `dist <= range(k)`.
     joints = np.zeros((1, 14, 2))
-    joints[0, LSP.torso_joints[0]] = (0.0, 0.0)
-    joints[0, LSP.torso_joints[1]] = (30.0, 40.0)  # torso 50
+    joints[0, LSP_14.torso_joints[0]] = (0.0, 0.0)
+    joints[0, LSP_14.torso_joints[1]] = (30.0, 40.0)  # torso 50
     ground_truth = from_arrays(joints, np.ones((1, 14), bool))
     predictions = joints.copy()
     predictions[0, :, 1] += 10.0  # 10 / 50 == 0.2 exactly
@@ -120,7 +120,7 @@ def test_pckh_curve_rises_to_pckh_and_auc_is_normalised():
 
 
 def test_pck_uses_left_shoulder_to_right_hip_in_both_joint_orders():
-    for joint_set in (MPII, LSP):
+    for joint_set in (MPII_16, LSP_14):
         shoulder, hip = joint_set.torso_joints
         assert joint_set.joint_names[shoulder] == "l_shoulder"
         assert joint_set.joint_names[hip] == "r_hip"
@@ -135,9 +135,9 @@ def test_pck_uses_left_shoulder_to_right_hip_in_both_joint_orders():
 
 def test_pck_skips_people_without_torso_with_a_logged_count(caplog):
     joints = np.zeros((2, 14, 2))
-    joints[:, LSP.torso_joints[1]] = (0.0, 100.0)
+    joints[:, LSP_14.torso_joints[1]] = (0.0, 100.0)
     annotated = np.ones((2, 14), bool)
-    annotated[1, LSP.torso_joints[0]] = False
+    annotated[1, LSP_14.torso_joints[0]] = False
     predictions = joints.copy()
     predictions[1] += 1e4  # the skipped person would miss everything
     with caplog.at_level(logging.WARNING):

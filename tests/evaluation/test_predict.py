@@ -9,7 +9,7 @@ import pytest
 import skimage.io
 
 from evaluation import predict
-from keras_hourglass.serving.inputs import box_from_person
+from keras_hourglass.transforms import box_from_person
 from tests.serving_helpers import RestStandIn
 from tests.serving_helpers import export_tiny_model
 from tests.serving_helpers import tiny_model
@@ -71,7 +71,9 @@ def test_folder_with_boxes_on_saved_model_and_keras_file(
     overlay = skimage.io.imread(tmp_path / "export/overlays/015601864_pose.png")
     original = skimage.io.imread(folder / "015601864.jpg")
     assert overlay.shape == original.shape
-    assert np.any(np.all(overlay == [255, 0, 0], axis=-1))  # joints drawn
+    assert np.any(overlay != original)  # skeletons drawn
+    assert set(table["head_top_inside"]) <= {0, 1}
+    assert len(records[0]["keypoints"]["head_top"]) == 4  # x, y, score, inside
 
 
 def test_rest_url_and_skipped_corrupt_image(models, shared_data, tmp_path, caplog):
@@ -99,3 +101,39 @@ def test_bad_inputs_exit_with_an_error(models, shared_data, tmp_path, caplog):
     other_csv.write_text("image,x,y,w,h\nnot_given.jpg,1,2,3,4\n")
     assert run(keras_path, [image], tmp_path / "o", other_csv) == 2
     assert "'not_given.jpg' is not an input" in caplog.text
+
+
+def test_video_with_a_fixed_box_writes_frames_and_an_overlay_video(models, tmp_path):
+    import imageio.v2 as imageio
+
+    keras_path, _ = models
+    video = tmp_path / "clip.mp4"
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, [48, 64, 3], dtype=np.uint8) for _ in range(5)]
+    imageio.mimwrite(video, frames, fps=5, macro_block_size=1)
+    out = str(tmp_path / "out")
+    argv = ["--model", str(keras_path), "--video", str(video), "--box",
+            "8,4,40,40", "--batch-size", "2", "--out", out]  # fmt: skip
+    assert predict.main(argv) == 0
+    table = pd.read_csv(tmp_path / "out" / "keypoints.csv")
+    assert table["frame"].tolist() == [0, 1, 2, 3, 4]
+    assert table[["box_x", "box_y", "box_w", "box_h"]].drop_duplicates().shape[0] == 1
+    overlay = imageio.mimread(tmp_path / "out" / "overlay.mp4")
+    assert len(overlay) == 5 and overlay[0].shape == (48, 64, 3)
+
+
+def test_video_errors_name_the_problem(models, tmp_path, caplog):
+    keras_path, _ = models
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("not a video")
+    out = str(tmp_path / "o")
+    assert predict.main(["--model", str(keras_path), "--video", str(not_video),
+                         "--out", out]) == 2  # fmt: skip
+    assert "notes.mp4: not a readable video" in caplog.text
+    video = tmp_path / "clip.mp4"
+    import imageio.v2 as imageio
+
+    imageio.mimwrite(video, [np.zeros([16, 16, 3], np.uint8)] * 2, fps=2)
+    assert predict.main(["--model", str(keras_path), "--video", str(video),
+                         "--box", "1,2,3", "--out", out]) == 2  # fmt: skip
+    assert "expected four numbers" in caplog.text

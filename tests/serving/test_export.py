@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_hourglass.data.augment import warp_image
+from keras_hourglass.data.decode import warp_image
 from keras_hourglass.inference import predict_keypoints
 from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.model import build_stacked_hourglass
 from keras_hourglass.serving.deployment import read_warmup_requests
-from keras_hourglass.serving.inputs import box_from_person
+from keras_hourglass.transforms import box_from_person
 from keras_hourglass.transforms import crop_box_from_person
 from keras_hourglass.transforms import crop_matrix
 from tests.serving_helpers import export_tiny_model

@@ -4,9 +4,10 @@ import math
 
 import keras
 import numpy as np
-import pytest
 
+from keras_hourglass.drawing import PERSON_COLOURS
 from keras_hourglass.heatmaps import render_heatmaps
+from keras_hourglass.inference import heatmap_coords_to_image
 from keras_hourglass.transforms import crop_matrix
 from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import transform_points
@@ -15,7 +16,6 @@ from training.callbacks import NanGuard
 from training.callbacks import logs_are_finite
 from training.heatmap_images import overlay_prediction
 from training.pckh_validation import PckhValidation
-from training.pckh_validation import heatmap_coords_to_image
 from training.pckh_validation import pckh_percent
 
 INPUT, OUTPUT = 64, 16
@@ -118,5 +118,12 @@ def test_overlay_draws_joints_on_the_image():
     drawn = overlay_prediction(image, np.asarray(heatmaps), skeleton=[(0, 1)])
     assert drawn.shape == (INPUT, INPUT, 3)
     assert 0.0 <= drawn.min() and drawn.max() <= 1.0
-    # Joint 0 at heatmap px (4, 4) is input px (17.5, 17.5): a red dot there.
-    assert drawn[17, 17, 0] == pytest.approx(1.0) and drawn[17, 17, 1] < 0.5
+    # Joint 0 at heatmap px (4, 4) is input px (17.5, 17.5): a dot in the
+    # first person colour of keras_hourglass.drawing there.
+    np.testing.assert_allclose(drawn[17, 17], np.array(PERSON_COLOURS[0]) / 255)
+    truth = np.array([[17.5, 17.5], [41.5, 49.5]])
+    both = overlay_prediction(image, np.asarray(heatmaps), [(0, 1)], None,
+                              truth, np.ones(2))  # fmt: skip
+    # Ground truth on the left, the prediction on the right, under titles.
+    assert both.shape[1] > 2 * INPUT and both.shape[0] > INPUT
+    np.testing.assert_allclose(both[-INPUT:, -INPUT:], drawn)

@@ -19,9 +19,9 @@ import numpy as np
 from keras_hourglass.data.formats.mpii import load_json_annotations
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
-from keras_hourglass.data.formats.people import center_scale_from_box
 from keras_hourglass.data.formats.people import make_checked_record
 from keras_hourglass.joint_sets import COCO_17
+from keras_hourglass.transforms import center_scale_from_corners
 
 COCO_OCCLUDED, COCO_VISIBLE = 1, 2
 
@@ -82,7 +82,7 @@ def _record_from_annotation(annotation, image, split):
     box_x, box_y, box_width, box_height = (float(v) for v in annotation["bbox"])
     # Corner convention -> pixel-centre convention.
     x1, y1 = box_x - 0.5, box_y - 0.5
-    center, scale = center_scale_from_box(x1, y1, x1 + box_width, y1 + box_height)
+    center, scale = center_scale_from_corners(x1, y1, x1 + box_width, y1 + box_height)
     return PersonRecord(
         image_id=str(image["file_name"]),
         split=split,

@@ -30,10 +30,10 @@ from keras_hourglass.data.formats.images import read_image_size
 from keras_hourglass.data.formats.lsp import validation_flags
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
-from keras_hourglass.data.formats.people import center_scale_from_box
 from keras_hourglass.data.formats.people import make_checked_record
 from keras_hourglass.joint_sets import custom_joint_set
 from keras_hourglass.joint_sets import joint_names_from_columns
+from keras_hourglass.transforms import center_scale_from_corners
 
 SPLIT_ALIASES = {"val": "valid", "validation": "valid", "training": "train"}
 BOX_COLUMN_SETS = (("bbox_x", "bbox_y", "bbox_w", "bbox_h"), ("x", "y", "w", "h"))
@@ -80,7 +80,7 @@ def _row_center_scale(row):
     for box_columns in BOX_COLUMN_SETS:
         if _filled(row, box_columns):
             x, y, w, h = (float(row[c]) for c in box_columns)
-            return center_scale_from_box(x, y, x + w, y + h)
+            return center_scale_from_corners(x, y, x + w, y + h)
     return None, None
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_hourglass.transforms import center_scale_from_corners
+
 LOGGER = logging.getLogger("keras_hourglass.data.formats")
 
 # A joint further outside the image than this fraction of the image's width
@@ -25,9 +27,6 @@ FAR_OUTSIDE_FRACTION = 0.5
 # annotated, 200 x scale is a median 1.16 x the larger side of the joints' box,
 # so boxes derived from joints are enlarged by this factor.
 JOINT_BOX_MARGIN = 1.15
-
-# People are scaled by their height in units of 200 px (the MPII convention).
-SCALE_UNIT_PIXELS = 200.0
 
 
 @dataclass
@@ -169,15 +168,6 @@ def problem_with_extras(head_box, normalizer, image_size):
     return None
 
 
-def center_scale_from_box(x1, y1, x2, y2, margin=1.0):
-    """Returns (centre, scale) for a person box: its centre, and the larger side
-    times `margin` over 200 px (the larger side, so lying people are not given
-    a tiny scale)."""
-    center = ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
-    size = max(x2 - x1, y2 - y1) * margin
-    return center, size / SCALE_UNIT_PIXELS
-
-
 def center_scale_from_joints(joints, annotated):
     """Returns (centre, scale) from the annotated joints' box with the
     `JOINT_BOX_MARGIN`; scale is NaN when no joint is annotated."""
@@ -186,7 +176,7 @@ def center_scale_from_joints(joints, annotated):
         return (math.nan, math.nan), math.nan
     x1, y1 = labelled.min(axis=0)
     x2, y2 = labelled.max(axis=0)
-    return center_scale_from_box(x1, y1, x2, y2, margin=JOINT_BOX_MARGIN)
+    return center_scale_from_corners(x1, y1, x2, y2, margin=JOINT_BOX_MARGIN)
 
 
 def make_checked_record(record, num_joints, skip_log, where):

@@ -1,12 +1,8 @@
-"""Per-person image steps of the input pipeline (graph ops only).
+"""Decoding encoded images and warping crops out of them (graph ops only).
 
-Random augmentation follows pose-hg-train `src/util/pose.lua`
-(`generateSample`): the scale is multiplied by `2 ** clip(N(0, 1) * 0.25,
--0.5, 0.5)`, the rotation is `clip(N(0, 1) * 30, -60, 60)` degrees applied with
-probability 0.4, the crop is mirrored with probability 0.5 (left/right joints
-swapped), each colour channel is multiplied by U(0.6, 1.4) and clipped to
-[0, 1], and there is no translation. Randomness is stateless: every sample gets
-its own seed, so a fixed pipeline seed reproduces every crop.
+Shared by the input pipeline and the exported model's request
+preprocessing, so a crop is cut the same way in training, evaluation and
+serving. Only the part of a JPEG that a crop reads is decoded.
 """
 
 import tensorflow as tf
@@ -19,53 +15,6 @@ PNG_MAGIC = b"\x89PNG"
 # A complete file ends with its end marker; we look for it near the end only
 # (some cameras append data after the JPEG end-of-image marker).
 TAIL_BYTES = 65536
-
-
-def sample_augmentation(
-    seed,
-    scale_factor=0.25,
-    rotation_degrees=30.0,
-    rotation_probability=0.4,
-    flip_probability=0.5,
-    color_range=(0.6, 1.4),
-):
-    """Draws one sample's augmentation from a stateless `seed` (int [2]).
-
-    Returns:
-        dict with `scale_multiplier` (scalar), `rotation` (degrees, scalar),
-        `flip` (bool scalar) and `color_gains` (float32 [3]).
-    """
-    seeds = tf.random.experimental.stateless_split(seed, num=5)
-    scale_normal = tf.random.stateless_normal([], seeds[0])
-    scale_exponent = tf.clip_by_value(
-        scale_normal * scale_factor, -2.0 * scale_factor, 2.0 * scale_factor
-    )
-    angle = tf.clip_by_value(
-        tf.random.stateless_normal([], seeds[1]) * rotation_degrees,
-        -2.0 * rotation_degrees,
-        2.0 * rotation_degrees,
-    )
-    rotate = tf.random.stateless_uniform([], seeds[2]) < rotation_probability
-    flip = tf.random.stateless_uniform([], seeds[3]) < flip_probability
-    gains = tf.random.stateless_uniform(
-        [3], seeds[4], minval=color_range[0], maxval=color_range[1]
-    )
-    return {
-        "scale_multiplier": tf.pow(2.0, scale_exponent),
-        "rotation": tf.where(rotate, angle, 0.0),
-        "flip": flip,
-        "color_gains": gains,
-    }
-
-
-def no_augmentation():
-    """Returns the neutral augmentation (evaluation)."""
-    return {
-        "scale_multiplier": tf.constant(1.0),
-        "rotation": tf.constant(0.0),
-        "flip": tf.constant(False),
-        "color_gains": tf.ones([3]),
-    }
 
 
 def looks_like_complete_image(image_bytes):
@@ -156,8 +105,3 @@ def warp_image(image, matrix, output_size):
     if image.dtype == tf.uint8:
         return tf.cast(warped, tf.float32) / 255.0
     return tf.cast(warped, tf.float32)
-
-
-def scale_colours(image, gains):
-    """Multiplies each channel of a [0, 1] image by its gain, clipped to [0, 1]."""
-    return tf.clip_by_value(image * gains, 0.0, 1.0)

@@ -1,0 +1,153 @@
+"""COCO keypoint AP (OKS based) of an evaluation, computed by pycocotools.
+
+    python -m evaluation.evaluate --model runs/coco --data data/coco \
+        --metric coco-ap --coco-annotations person_keypoints_val2017.json \
+        --out eval/coco
+
+The converted shards keep each person's image file name and keypoints but
+not the COCO annotation id or segmentation area that OKS needs, so the
+ground truth is the original COCO JSON the split was converted from: each
+evaluated person is matched to the annotation of its image with the same
+labelled keypoints (the converter keeps COCO keypoints unchanged). Scoring
+against the original file also keeps COCO's own rules: crowd regions and
+people without keypoints are ignored, not missed.
+
+Evaluation crops people from their ground-truth boxes, so this is COCO AP
+"with ground-truth boxes" (an upper bound for a detector-driven pipeline).
+A person's score is the mean of its joints' heatmap peaks.
+
+Writes `coco_ap.json` and `coco_ap.md` with AP, AP50, AP75, APm, APl, AR.
+"""
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.ground_truth_structure import EvaluationInputError
+
+# COCOeval.stats order for iouType "keypoints" (first six entries).
+STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR")
+MATCH_TOLERANCE_PX = 0.01
+PERSON_CATEGORY_ID = 1
+
+
+def load_coco_ground_truth(annotation_path):
+    """Returns a pycocotools `COCO` index of a person-keypoints JSON file."""
+
+    path = Path(annotation_path)
+    try:
+        dataset = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EvaluationInputError(f"{path}: unreadable COCO JSON ({error})") from None
+    if not isinstance(dataset, dict) or not dataset.get("annotations"):
+        raise EvaluationInputError(f"{path}: no COCO annotations")
+    return coco_index(dataset)
+
+
+def coco_index(dataset):
+    """Returns a `COCO` index of a dataset dict, without its console chatter."""
+    from pycocotools.coco import COCO
+
+    coco = COCO()
+    coco.dataset = dataset
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def match_annotation(coco, file_name, joints, annotated, where):
+    """Returns the COCO annotation of `file_name` whose labelled keypoints
+    are `joints` [K, 2] where `annotated` [K]; raises EvaluationInputError
+    naming `where` when none is."""
+    image_ids = [i for i, image in coco.imgs.items() if image["file_name"] == file_name]
+    labelled = np.asarray(annotated) > 0
+    for annotation in coco.loadAnns(coco.getAnnIds(imgIds=image_ids)):
+        points = np.asarray(annotation.get("keypoints", []), np.float64).reshape(-1, 3)
+        if points.shape[0] != len(labelled):
+            continue
+        same_labels = np.array_equal(points[:, 2] > 0, labelled)
+        if same_labels and np.allclose(
+            points[labelled, :2], np.asarray(joints)[labelled], atol=MATCH_TOLERANCE_PX
+        ):
+            return annotation
+    raise EvaluationInputError(
+        f"{where}: no annotation of {file_name!r} in the COCO JSON has these "
+        "keypoints (was the split converted from another file?)"
+    )
+
+
+def detections(keypoints, scores, image_ids):
+    """Returns COCO keypoint results: one dict per person, score = mean of
+    the joint scores."""
+    results = []
+    for points, joint_scores, image_id in zip(keypoints, scores, image_ids):
+        flat = np.concatenate([points, np.ones([len(points), 1])], axis=1)
+        results.append(
+            {
+                "image_id": int(image_id),
+                "category_id": PERSON_CATEGORY_ID,
+                "keypoints": [float(v) for v in flat.reshape(-1)],
+                "score": float(np.mean(joint_scores)),
+            }
+        )
+    return results
+
+
+def keypoint_ap(coco, results, image_ids=None):
+    """Runs pycocotools' keypoint evaluation; returns {stat: value}.
+
+    `image_ids`: the images evaluated (default: those with results), so
+    people of images that were not evaluated do not count as misses.
+    """
+    from pycocotools.cocoeval import COCOeval
+
+    if not results:
+        raise EvaluationInputError("COCO AP: no detections to score")
+    with contextlib.redirect_stdout(io.StringIO()):
+        predicted = coco.loadRes(results)
+        evaluator = COCOeval(coco, predicted, iouType="keypoints")
+        evaluator.params.imgIds = sorted(
+            set(image_ids or [result["image_id"] for result in results])
+        )
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return {name: float(value) for name, value in zip(STAT_NAMES, evaluator.stats)}
+
+
+def write_coco_ap(out_dir, annotation_path, run):
+    """Scores the final stack of an `EvaluationRun` against the COCO JSON;
+    writes `coco_ap.json` and `coco_ap.md`; returns the stats dict."""
+    if not annotation_path:
+        raise EvaluationInputError(
+            "--metric coco-ap needs --coco-annotations: the COCO person-keypoints "
+            "JSON the evaluated split was converted from"
+        )
+    coco = load_coco_ground_truth(annotation_path)
+    image_ids = []
+    for index, file_name in enumerate(run.meta["image_id"]):
+        where = f"person {index} ({file_name} #{run.meta['person_index'][index]})"
+        annotation = match_annotation(
+            coco, str(file_name), run.meta["joints"][index],
+            run.meta["joints_annotated"][index], where,
+        )  # fmt: skip
+        image_ids.append(annotation["image_id"])
+    stats = keypoint_ap(
+        coco, detections(run.keypoints[-1], run.scores[-1], image_ids), image_ids
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "coco_ap.json").write_text(json.dumps(stats, indent=2) + "\n")
+    header = "| " + " | ".join(STAT_NAMES) + " |"
+    rule = "|" + "---|" * len(STAT_NAMES)
+    # pycocotools reports -1 for an area range without ground truth.
+    cells = [f"{100 * stats[n]:.1f}" if stats[n] >= 0 else "n/a" for n in STAT_NAMES]
+    row = "| " + " | ".join(cells) + " |"
+    (out_dir / "coco_ap.md").write_text(
+        f"COCO keypoint AP (OKS, ground-truth boxes), percent; "
+        f"{len(image_ids)} people\n\n{header}\n{rule}\n{row}\n"
+    )
+    return stats

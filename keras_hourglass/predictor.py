@@ -1,0 +1,236 @@
+"""One-call pose inference on images, from any kind of saved hourglass.
+
+    from keras_hourglass import predict_poses
+    poses = predict_poses("runs/demo/final.keras", "photo.jpg",
+                          boxes=[[40, 10, 120, 300], [200, 30, 110, 280]])
+    poses.keypoints   # [P, K, 2] (x, y) original image px, P people
+    poses.scores      # [P, K] heatmap peak values
+    poses.inside      # [P, K] True where the keypoint lies inside the image
+
+`model` is a `keras.Model`, a `.keras` file, a folder holding `final.keras`
+(what a training run writes), a SavedModel export (a version folder, or its
+base path: the highest version is used) or a TF Serving REST model URL
+(`http://host:8501/v1/models/NAME`). Finding other files inside a training
+run (best/latest checkpoints, the run's dataset joints) is the programs' job
+(`evaluation.predictors`); they pass the `.keras` file and its joint set.
+
+Images are file paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3].
+Boxes follow `keras_hourglass.serving.inputs`: (x, y, w, h) in original
+pixels with pixel edges at integers; no box (or w <= 0) means the whole image.
+Keypoints use pixel centres at integers, so a keypoint is inside the image
+when -0.5 <= x < W - 0.5 and -0.5 <= y < H - 0.5. The network predicts every
+joint, also those it cannot see; a keypoint outside the image is a guess the
+crop window allowed, and `inside` flags it.
+"""
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+
+from keras_hourglass.joint_sets import numbered_joint_set
+
+FINAL_MODEL_NAME = "final.keras"
+
+
+@dataclass
+class Poses:
+    """The people predicted on one image (P people, K joints).
+
+    Attributes:
+        keypoints: float32 [P, K, 2]. (x, y) in original image px.
+        scores: float32 [P, K]. Heatmap value at each peak (about 1 at a sure
+            joint, near 0 where the network sees none).
+        inside: bool [P, K]. The keypoint lies inside the image.
+        boxes: float32 [P, 4]. The box each person was cropped from (zeros:
+            the whole image).
+        image_size: (height, width) of the image.
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    inside: np.ndarray
+    boxes: np.ndarray
+    image_size: tuple
+
+    def __len__(self):
+        return len(self.keypoints)
+
+
+def inside_image(keypoints, height, width):
+    """Returns bool [..., K]: keypoints [..., K, 2] inside a `height` x
+    `width` image (pixel centres at integers, so edges at -0.5)."""
+    keypoints = np.asarray(keypoints, np.float64)
+    x, y = keypoints[..., 0], keypoints[..., 1]
+    return (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
+
+
+def encode_image(image):
+    """Returns encoded JPEG/PNG bytes of a path, bytes or uint8 array
+    [H, W, 3] (arrays are written as PNG, losslessly)."""
+    if isinstance(image, bytes):
+        return image
+    if isinstance(image, str | Path):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: image file not found")
+        return path.read_bytes()
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4) or array.dtype != np.uint8:
+        raise ValueError(
+            f"an image array must be uint8 [H, W, 3]; got {array.dtype} {array.shape}"
+        )
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(array[..., :3]).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def encoded_image_size(encoded, where="image"):
+    """Returns (height, width) of encoded image bytes (reads the header only)."""
+    try:
+        width, height = PIL.Image.open(io.BytesIO(encoded)).size
+    except (PIL.UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"{where}: not a readable JPEG/PNG image ({error})") from None
+    return height, width
+
+
+def boxes_per_image(boxes, count):
+    """Returns one float32 [P, 4] array per image from `boxes`: None (whole
+    images), or one entry per image that is None, a box, or several boxes."""
+    if boxes is None:
+        return [np.zeros([1, 4], np.float32) for _ in range(count)]
+    if len(boxes) != count:
+        raise ValueError(f"got {len(boxes)} box entries for {count} images")
+    result = []
+    for entry in boxes:
+        array = np.zeros([1, 4]) if entry is None else np.asarray(entry, np.float64)
+        array = array.reshape(-1, 4) if array.size else np.zeros([1, 4])
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"boxes must be finite (x, y, w, h); got {array.tolist()}")
+        result.append(array.astype(np.float32))
+    return result
+
+
+class PosePredictor:
+    """Predicts poses with one of the backends of `keras_hourglass.predictor_backends`.
+
+    Args:
+        backend: object with `predict(encoded_images, boxes [N, 4])` ->
+            (keypoints [N, K, 2], scores [N, K]) and a `joint_set` (None
+            until known, for a server).
+        joint_set: JointSet or None (the backend's).
+    """
+
+    def __init__(self, backend, joint_set=None):
+        self.backend = backend
+        self._joint_set = joint_set
+
+    @property
+    def joint_set(self):
+        """The joint names, flip pairs and skeleton of the predictions."""
+        return self._joint_set or self.backend.joint_set
+
+    def predict_crops(self, encoded_images, boxes):
+        """Runs the model on N (image, box) pairs; returns keypoints [N, K, 2]
+        and scores [N, K] as NumPy arrays."""
+        keypoints, scores = self.backend.predict(
+            list(encoded_images), np.asarray(boxes, np.float32).reshape(-1, 4)
+        )
+        if self._joint_set is None and self.backend.joint_set is None:
+            self._joint_set = numbered_joint_set(keypoints.shape[1])
+        return np.asarray(keypoints, np.float32), np.asarray(scores, np.float32)
+
+    def __call__(self, images, boxes=None, batch_size=8):
+        """Returns `Poses` for one image, or a list of them for a list.
+
+        Args:
+            images: a path, bytes or uint8 array, or a list of them.
+            boxes: for one image: None, a box or [P, 4] boxes; for a list:
+                None or one such entry per image.
+            batch_size: int. People per model call.
+        """
+        if isinstance(images, np.ndarray) and images.ndim == 4:
+            images = list(images)
+        single = isinstance(images, str | Path | bytes | np.ndarray)
+        if single:
+            images, boxes = [images], None if boxes is None else [boxes]
+        encoded = [encode_image(image) for image in images]
+        sizes = [encoded_image_size(data, str(image)[:80]) for data, image in
+                 zip(encoded, images)]  # fmt: skip
+        per_image = boxes_per_image(boxes, len(encoded))
+        pairs = [(i, box) for i, image_boxes in enumerate(per_image)
+                 for box in image_boxes]  # fmt: skip
+        keypoints, scores = [], []
+        for start in range(0, len(pairs), batch_size):
+            batch = pairs[start : start + batch_size]
+            points, score = self.predict_crops(
+                [encoded[i] for i, _ in batch], np.stack([box for _, box in batch])
+            )
+            keypoints.append(points)
+            scores.append(score)
+        keypoints, scores = np.concatenate(keypoints), np.concatenate(scores)
+        owner = np.array([i for i, _ in pairs])
+        poses = []
+        for index, (height, width) in enumerate(sizes):
+            mine = owner == index
+            poses.append(
+                Poses(
+                    keypoints=keypoints[mine],
+                    scores=scores[mine],
+                    inside=inside_image(keypoints[mine], height, width),
+                    boxes=per_image[index],
+                    image_size=(height, width),
+                )
+            )
+        return poses[0] if single else poses
+
+
+def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0):
+    """Returns a `PosePredictor` for a model object, file, folder or URL.
+
+    Args:
+        model: `keras.Model`, `.keras` path, folder with `final.keras`,
+            SavedModel folder (version or base path) or TF Serving REST URL.
+        joint_set: JointSet or None. Default: a SavedModel's stored set, else
+            the built-in set with the model's joint count.
+        flip_test: bool. Keras models: average with the mirrored crop (an
+            export or server decides this when it is exported).
+        timeout: float. Seconds to wait for a server's answer.
+
+    Raises:
+        FileNotFoundError: the path does not exist or holds no model.
+    """
+    # Imported here, not at the top: the backends load TensorFlow, and the
+    # result types and input checks above are useful without it.
+    from keras_hourglass import predictor_backends as backends
+
+    if hasattr(model, "outputs"):
+        return PosePredictor(backends.KerasBackend(model, joint_set, flip_test))
+    text = str(model)
+    if text.startswith(("http://", "https://")):
+        return PosePredictor(backends.RestBackend(text, timeout), joint_set)
+    path = Path(model)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model file, folder or URL")
+    if path.is_dir() and backends.holds_saved_model(path):
+        return PosePredictor(backends.SavedModelBackend(path), joint_set)
+    if path.is_dir():
+        path = path / FINAL_MODEL_NAME
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{model}: neither a SavedModel nor a folder with {FINAL_MODEL_NAME}"
+            )
+    return PosePredictor(backends.KerasBackend(path, joint_set, flip_test))
+
+
+def predict_poses(model, images, boxes=None, joint_set=None, flip_test=True,
+                  batch_size=8):  # fmt: skip
+    """Loads `model` and predicts `images` in one call (see the module doc).
+
+    Returns `Poses` for one image, a list of `Poses` for a list of images.
+    Load once with `load_predictor` when predicting many times.
+    """
+    predictor = load_predictor(model, joint_set=joint_set, flip_test=flip_test)
+    return predictor(images, boxes=boxes, batch_size=batch_size)

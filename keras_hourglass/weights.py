@@ -1,0 +1,370 @@
+"""Published PyTorch checkpoints -> Keras weights, with no PyTorch import.
+
+The authors' PyTorch port, princeton-vl/pytorch_stacked_hourglass, builds the
+same network as `build_stacked_hourglass` (`models/posenet.py`,
+`models/layers.py`) and publishes MPII checkpoints for 2 and 8 stacks. Its
+state dict names modules by structure:
+
+    pre.0 (Conv7x7/2 + BN), pre.1 / pre.3 / pre.4 (residuals; pre.2 is the pool)
+    hgs.{i}.0 (hourglass: up1, low1, low2 = next level or residual, low3)
+    features.{i}.0 (residual), features.{i}.1 (Conv1x1 + BN)
+    outs.{i}, merge_features.{i}, merge_preds.{i} (1x1 convolutions)
+
+Each residual is `bn1, conv1.conv, bn2, conv2.conv, bn3, conv3.conv` plus a
+`skip_layer.conv` that the port always creates but only uses when the channel
+count changes; the unused ones are reported as ignored, as are batch norm's
+`num_batches_tracked` counters. Any other difference is an error naming the
+first tensor that does not fit.
+
+    state = {name: array for name, array in ...}       # e.g. from torch.load
+    model, report = build_model_from_state_dict(state)
+    report.ignored                                      # ('pre.3.skip_layer...', ...)
+
+The port feeds float RGB crops in [0, 1], channels last, exactly as our
+pipeline and serving inputs do, so no input conversion is folded in here.
+Its test-time crop differs (200 x scale px around the annotated centre, where
+`transforms.crop_box_from_person` shifts and enlarges it): see README,
+"Pretrained weights".
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from keras_hourglass.model import build_stacked_hourglass
+
+# Added in front of every name by the port's `Trainer` (`model.`) and by
+# `torch.nn.DataParallel` (`module.`).
+WRAPPER_PREFIXES = ("model.", "module.")
+PORT_HOURGLASS_DEPTH = 4
+BATCH_NORM_COUNTER = "num_batches_tracked"
+_STACK_INDEX = re.compile(r"^hgs\.(\d+)\.")
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint does not fit the model; the message names the tensor."""
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What `load_port_state_dict` did with each checkpoint tensor.
+
+    Attributes:
+        used: tuple of str. Checkpoint names copied into the model.
+        ignored: tuple of str. Names deliberately left out (unused skip
+            convolutions, batch-norm step counters).
+        assigned_layers: int. Keras layers whose weights were all set.
+    """
+
+    used: tuple
+    ignored: tuple
+    assigned_layers: int
+
+
+def strip_wrapper_prefixes(state_dict):
+    """Returns the state dict with leading `model.` / `module.` removed.
+
+    The port saves `Trainer(DataParallel(PoseNet))`, so its published names
+    read `model.module.pre.0.conv.weight`; a bare `PoseNet` gives `pre.0...`.
+    """
+    stripped = {}
+    for name, array in state_dict.items():
+        short = name
+        while short.startswith(WRAPPER_PREFIXES):
+            short = short.split(".", 1)[1]
+        if short in stripped:
+            raise CheckpointMismatchError(
+                f"checkpoint tensors {name!r} and another both become {short!r} "
+                "once the model./module. prefixes are removed"
+            )
+        stripped[short] = np.asarray(array)
+    return stripped
+
+
+@dataclass(frozen=True)
+class PortArchitecture:
+    """The configuration a port state dict was trained with."""
+
+    n_stacks: int
+    n_features: int
+    n_joints: int
+
+
+def _require(state_dict, name, why):
+    if name not in state_dict:
+        raise CheckpointMismatchError(
+            f"checkpoint has no tensor {name!r} ({why}); is it a "
+            "princeton-vl/pytorch_stacked_hourglass PoseNet state dict?"
+        )
+    return state_dict[name]
+
+
+def infer_port_architecture(state_dict):
+    """Returns the stacks, features and joints of a (prefix-stripped) port
+    state dict; a clear error when it is not one."""
+    stacks = {int(m[1]) for name in state_dict if (m := _STACK_INDEX.match(name))}
+    if not stacks:
+        raise CheckpointMismatchError(
+            "checkpoint has no hgs.<i>.* tensors: not a stacked hourglass "
+            f"PoseNet state dict (first names: {sorted(state_dict)[:3]})"
+        )
+    if stacks != set(range(len(stacks))):
+        raise CheckpointMismatchError(
+            f"checkpoint hourglass indices {sorted(stacks)} are not "
+            f"0..{len(stacks) - 1}"
+        )
+    heatmap_kernel = _require(state_dict, "outs.0.conv.weight", "stack 1 heatmaps")
+    if heatmap_kernel.ndim != 4:
+        raise CheckpointMismatchError(
+            f"checkpoint tensor 'outs.0.conv.weight' has shape "
+            f"{heatmap_kernel.shape}, expected a 4-D convolution kernel"
+        )
+    n_joints, n_features = heatmap_kernel.shape[:2]
+    return PortArchitecture(len(stacks), int(n_features), int(n_joints))
+
+
+def _conv(keras_name, port_prefix):
+    return keras_name, (f"{port_prefix}.weight", f"{port_prefix}.bias")
+
+
+def _batch_norm(keras_name, port_prefix):
+    names = ("weight", "bias", "running_mean", "running_var")
+    return keras_name, tuple(f"{port_prefix}.{name}" for name in names)
+
+
+def _residual(keras_name, port_prefix, changes_channels):
+    """Yields (Keras layer, port names) pairs and the ignored skip names."""
+    pairs = [
+        _batch_norm(f"{keras_name}_pre1_bn", f"{port_prefix}.bn1"),
+        _conv(f"{keras_name}_conv1", f"{port_prefix}.conv1.conv"),
+        _batch_norm(f"{keras_name}_pre2_bn", f"{port_prefix}.bn2"),
+        _conv(f"{keras_name}_conv2", f"{port_prefix}.conv2.conv"),
+        _batch_norm(f"{keras_name}_pre3_bn", f"{port_prefix}.bn3"),
+        _conv(f"{keras_name}_conv3", f"{port_prefix}.conv3.conv"),
+    ]
+    skip = _conv(f"{keras_name}_skip", f"{port_prefix}.skip_layer.conv")
+    if changes_channels:
+        return pairs + [skip], ()
+    return pairs, skip[1]
+
+
+def _hourglass(keras_name, port_prefix, depth):
+    pairs, ignored = [], []
+    parts = [("up_res1", "up1"), ("low1_res1", "low1"), ("low3_res1", "low3")]
+    if depth == 1:
+        parts.append(("low2_res1", "low2"))
+    for keras_part, port_part in parts:
+        more, skips = _residual(
+            f"{keras_name}_{keras_part}", f"{port_prefix}.{port_part}", False
+        )
+        pairs += more
+        ignored += skips
+    if depth > 1:
+        more, skips = _hourglass(
+            f"{keras_name}_inner", f"{port_prefix}.low2", depth - 1
+        )
+        pairs += more
+        ignored += skips
+    return pairs, ignored
+
+
+def port_weight_map(n_stacks, n_features, depth=PORT_HOURGLASS_DEPTH):
+    """Returns `(pairs, ignorable)`: (Keras layer name, port tensor names in
+    the layer's weight order) for every layer with weights, and the port
+    names that the Keras graph has no use for (unused skip convolutions)."""
+    pairs = [
+        _conv("stem_conv", "pre.0.conv"),
+        _batch_norm("stem_bn", "pre.0.bn"),
+    ]
+    ignored = []
+    for keras_name, port_prefix, changes in (
+        ("stem_res1", "pre.1", True),
+        ("stem_res2", "pre.3", False),
+        ("stem_res3", "pre.4", n_features != 128),
+    ):
+        more, skips = _residual(keras_name, port_prefix, changes)
+        pairs += more
+        ignored += skips
+    for index in range(n_stacks):
+        keras_stack = f"stack{index + 1}"
+        more, skips = _hourglass(f"{keras_stack}_hg", f"hgs.{index}.0", depth)
+        pairs += more
+        ignored += skips
+        more, skips = _residual(f"{keras_stack}_out_res1", f"features.{index}.0", False)
+        pairs += more
+        ignored += skips
+        pairs.append(_conv(f"{keras_stack}_linear", f"features.{index}.1.conv"))
+        pairs.append(_batch_norm(f"{keras_stack}_linear_bn", f"features.{index}.1.bn"))
+        pairs.append(_conv(f"{keras_stack}_heatmap_conv", f"outs.{index}.conv"))
+        if index < n_stacks - 1:
+            pairs.append(
+                _conv(
+                    f"{keras_stack}_remap_features", f"merge_features.{index}.conv.conv"
+                )
+            )
+            pairs.append(
+                _conv(f"{keras_stack}_remap_heatmaps", f"merge_preds.{index}.conv.conv")
+            )
+    return pairs, tuple(ignored)
+
+
+def to_keras_array(port_name, array):
+    """A port tensor in Keras layout: conv kernels OIHW -> HWIO."""
+    array = np.asarray(array, dtype=np.float32)
+    if port_name.endswith(".conv.weight"):
+        return np.transpose(array, (2, 3, 1, 0))
+    return array
+
+
+def model_architecture(model):
+    """Returns the `PortArchitecture` of a `build_stacked_hourglass` model."""
+    names = {layer.name for layer in model.layers}
+    n_stacks = sum(1 for name in names if re.fullmatch(r"stack\d+_heatmap_conv", name))
+    if n_stacks == 0 or "stem_res3_conv3" not in names:
+        raise CheckpointMismatchError(
+            f"model {model.name!r} was not built by build_stacked_hourglass"
+        )
+    if "stack1_hg_up_res2" in names:
+        raise CheckpointMismatchError(
+            "the port has one residual module per hourglass step; the model "
+            "was built with n_modules > 1"
+        )
+    return PortArchitecture(
+        n_stacks=n_stacks,
+        n_features=int(model.get_layer("stem_res3_conv3").filters),
+        n_joints=int(model.get_layer("stack1_heatmap_conv").filters),
+    )
+
+
+def model_depth(model):
+    """Hourglass levels of a model: one plus its nested `_inner` hourglasses."""
+    names = {layer.name for layer in model.layers}
+    depth = 1
+    while f"stack1_hg{'_inner' * depth}_pool" in names:
+        depth += 1
+    return depth
+
+
+def check_same_architecture(checkpoint, model):
+    """Raises `CheckpointMismatchError` naming the first differing setting."""
+    for field, what in (
+        ("n_stacks", "stacks"),
+        ("n_joints", "joints (heatmaps per stack)"),
+        ("n_features", "features"),
+    ):
+        have, want = getattr(checkpoint, field), getattr(model, field)
+        if have != want:
+            raise CheckpointMismatchError(
+                f"checkpoint has {have} {what} but the model has {want}; build "
+                f"the model with {field}={have} (or use build_model_from_state_dict)"
+            )
+
+
+def _checked_weights(layer, port_names, state_dict):
+    variables = layer.weights
+    if len(variables) != len(port_names):
+        raise CheckpointMismatchError(
+            f"Keras layer {layer.name!r} has {len(variables)} weights, the port's "
+            f"{port_names[0].rsplit('.', 1)[0]!r} has {len(port_names)}"
+        )
+    arrays = []
+    for variable, port_name in zip(variables, port_names):
+        if port_name not in state_dict:
+            raise CheckpointMismatchError(
+                f"checkpoint is missing tensor {port_name!r} (for Keras layer "
+                f"{layer.name!r})"
+            )
+        array = to_keras_array(port_name, state_dict[port_name])
+        if tuple(array.shape) != tuple(variable.shape):
+            raise CheckpointMismatchError(
+                f"checkpoint tensor {port_name!r} has shape "
+                f"{tuple(state_dict[port_name].shape)}, which does not fit Keras "
+                f"weight {variable.path} of shape {tuple(variable.shape)}"
+            )
+        arrays.append(array)
+    return arrays
+
+
+def load_port_state_dict(model, state_dict):
+    """Copies a pytorch_stacked_hourglass state dict into `model`.
+
+    Args:
+        model: a `keras.Model` from `build_stacked_hourglass` (one module per
+            step, any depth matching the checkpoint, any input size).
+        state_dict: mapping of tensor name -> NumPy array (the port's
+            `checkpoint['state_dict']`; `model.`/`module.` prefixes allowed).
+
+    Returns:
+        A `LoadReport`. Every Keras weight is set exactly once; every
+        checkpoint tensor is used or listed in `report.ignored`.
+
+    Raises:
+        CheckpointMismatchError: naming the first stack/joint/feature count,
+            missing tensor, misshapen tensor or unknown extra tensor.
+    """
+    state_dict = strip_wrapper_prefixes(state_dict)
+    check_same_architecture(
+        infer_port_architecture(state_dict), model_architecture(model)
+    )
+    architecture = model_architecture(model)
+    pairs, ignorable = port_weight_map(
+        architecture.n_stacks, architecture.n_features, model_depth(model)
+    )
+    mapped_layers = {keras_name for keras_name, _ in pairs}
+    with_weights = [layer.name for layer in model.layers if layer.weights]
+    unmapped = [name for name in with_weights if name not in mapped_layers]
+    if unmapped or len(mapped_layers) != len(pairs):
+        raise CheckpointMismatchError(
+            f"no single checkpoint source for Keras layer(s) {unmapped[:3]}"
+        )
+    updates = []
+    for keras_name, port_names in pairs:
+        layer = model.get_layer(keras_name)
+        updates.append((layer, _checked_weights(layer, port_names, state_dict)))
+    used = {name for _, port_names in pairs for name in port_names}
+    ignored = []
+    for name in sorted(state_dict):
+        if name in used:
+            continue
+        if name in ignorable or name.endswith(f".{BATCH_NORM_COUNTER}"):
+            ignored.append(name)
+            continue
+        raise CheckpointMismatchError(
+            f"checkpoint has an unknown extra tensor {name!r} of shape "
+            f"{tuple(state_dict[name].shape)} that the Keras model has no place for"
+        )
+    # Assign only after every check passed, so a failed load leaves the
+    # model untouched.
+    for layer, arrays in updates:
+        layer.set_weights(arrays)
+    return LoadReport(
+        used=tuple(name for _, names in pairs for name in names),
+        ignored=tuple(ignored),
+        assigned_layers=len(updates),
+    )
+
+
+def build_model_from_state_dict(state_dict, input_shape=(256, 256, 3), **kwargs):
+    """Builds the model a port state dict describes and loads it.
+
+    Args:
+        state_dict: mapping of tensor name -> NumPy array (see
+            `load_port_state_dict`).
+        input_shape: tuple. The crop size; the port's MPII models use 256.
+        **kwargs: passed to `build_stacked_hourglass` (e.g. `name`).
+
+    Returns:
+        `(model, report)`.
+    """
+    architecture = infer_port_architecture(strip_wrapper_prefixes(state_dict))
+    model = build_stacked_hourglass(
+        n_stacks=architecture.n_stacks,
+        n_joints=architecture.n_joints,
+        n_features=architecture.n_features,
+        n_modules=1,
+        depth=PORT_HOURGLASS_DEPTH,
+        input_shape=tuple(input_shape),
+        **kwargs,
+    )
+    return model, load_port_state_dict(model, state_dict)

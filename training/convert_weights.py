@@ -1,0 +1,172 @@
+r"""Convert a published pytorch_stacked_hourglass checkpoint to a `.keras` model.
+
+    pip install -e ".[torch]"
+    python -m training.convert_weights --checkpoint checkpoint.pt \
+        --out hourglass8_mpii.keras
+
+Reads the port's checkpoint (a dict whose `state_dict` holds the network, as
+its `train.py` saves it; a bare state dict works too, and so does a `.npz` of
+name -> array, which needs no PyTorch), builds the matching
+`build_stacked_hourglass` model, copies every weight (see
+`keras_hourglass.weights`) and writes the `.keras` file plus a JSON sidecar
+(`hourglass8_mpii.json`) recording its source, joint names, flip pairs, input
+size and input normalisation. The model then goes to `evaluation.evaluate`,
+`evaluation.predict` and `training.export` like a trained run's model: its 16
+heatmaps are the MPII joints in the built-in order those programs assume.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from keras_hourglass.joint_sets import builtin_joint_set
+from keras_hourglass.weights import build_model_from_state_dict
+
+logger = logging.getLogger(__name__)
+
+TORCH_MISSING_MESSAGE = (
+    "reading a PyTorch checkpoint needs PyTorch, which is not installed; "
+    'install the optional extra with `pip install -e ".[torch]"` (or '
+    "`pip install torch`), or pass a .npz of name -> array instead"
+)
+
+# The port feeds crops as float RGB in [0, 1], channels last (its
+# data/MPII/dp.py divides by 255; PoseNet.forward permutes NHWC -> NCHW),
+# which is what our pipeline and serving inputs give the model.
+INPUT_NORMALISATION = "RGB, float32 in [0, 1] (uint8 / 255), channels last"
+
+
+class TorchMissingError(RuntimeError):
+    """PyTorch is needed for this checkpoint and is not installed."""
+
+
+def import_torch():
+    """Returns the `torch` module, or raises `TorchMissingError`."""
+    try:
+        import torch
+    except ImportError as error:
+        raise TorchMissingError(TORCH_MISSING_MESSAGE) from error
+    return torch
+
+
+def state_dict_from_checkpoint(checkpoint, path):
+    """The network's state dict inside a loaded checkpoint object."""
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
+        return checkpoint["state_dict"]
+    if isinstance(checkpoint, dict) and checkpoint:
+        return checkpoint
+    raise ValueError(
+        f"{path}: expected a checkpoint dict with a 'state_dict' entry or a "
+        f"state dict, got {type(checkpoint).__name__}"
+    )
+
+
+def read_torch_checkpoint(path):
+    """Returns name -> float NumPy array from a `.pt` / `.pth.tar` file.
+
+    `weights_only=True` unpickles tensors and plain containers only, never
+    arbitrary objects, so a downloaded file cannot run code while loading.
+    """
+    torch = import_torch()
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(
+            f"{path}: not a readable PyTorch checkpoint ({error})"
+        ) from error
+    state_dict = state_dict_from_checkpoint(checkpoint, path)
+    return {
+        name: tensor.detach().cpu().numpy()
+        for name, tensor in state_dict.items()
+        if torch.is_tensor(tensor)
+    }
+
+
+def read_npz_state_dict(path):
+    """Returns name -> NumPy array from a `.npz` written from a state dict."""
+    with np.load(path, allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in arrays.files}
+
+
+def read_checkpoint_arrays(path):
+    """Reads a `.npz` (no PyTorch needed) or a PyTorch checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint file")
+    if path.suffix == ".npz":
+        return read_npz_state_dict(path)
+    return read_torch_checkpoint(path)
+
+
+def sidecar_path(out_path):
+    """`hourglass8_mpii.keras` -> `hourglass8_mpii.json`."""
+    return Path(out_path).with_suffix(".json")
+
+
+def conversion_metadata(model, report, checkpoint_path):
+    """The sidecar contents: where the weights came from and how to feed them."""
+    num_joints = int(model.outputs[-1].shape[-1])
+    joint_set = builtin_joint_set(num_joints)
+    return {
+        "source": "princeton-vl/pytorch_stacked_hourglass checkpoint",
+        "checkpoint": str(checkpoint_path),
+        "n_stacks": len(model.outputs),
+        "joint_set": joint_set.name,
+        "joint_names": list(joint_set.joint_names),
+        "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
+        "input_size": int(model.input_shape[1]),
+        "input_normalisation": INPUT_NORMALISATION,
+        "ignored_tensors": list(report.ignored),
+    }
+
+
+def convert_checkpoint(checkpoint_path, out_path, input_size=256):
+    """Converts one checkpoint; returns `(model, report)`."""
+    state_dict = read_checkpoint_arrays(checkpoint_path)
+    model, report = build_model_from_state_dict(
+        state_dict, input_shape=(input_size, input_size, 3)
+    )
+    out_path = Path(out_path)
+    if out_path.suffix != ".keras":
+        raise ValueError(f"{out_path}: the output must be a .keras file")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out_path)
+    metadata = conversion_metadata(model, report, checkpoint_path)
+    sidecar_path(out_path).write_text(json.dumps(metadata, indent=2) + "\n")
+    return model, report
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True, help=".pt/.pth.tar or .npz")
+    parser.add_argument("--out", required=True, help="the .keras file to write")
+    parser.add_argument(
+        "--input-size", type=int, default=256, help="square crop side (port: 256)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args(argv)
+    try:
+        model, report = convert_checkpoint(args.checkpoint, args.out, args.input_size)
+    except (TorchMissingError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {args.out} ({len(model.outputs)} stacks, "
+        f"{int(model.outputs[-1].shape[-1])} joints, {model.count_params():,} "
+        f"parameters) and {sidecar_path(args.out)}; {len(report.used)} tensors "
+        f"used, {len(report.ignored)} ignored (unused skip convolutions and "
+        "batch-norm counters)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
