@@ -29,6 +29,7 @@ from keras_hourglass.data.decode import decode_scaled_image_region
 from keras_hourglass.data.decode import looks_like_complete_image
 from keras_hourglass.data.decode import warp_and_scale_colours
 from keras_hourglass.data.decode import warp_image
+from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
 from keras_hourglass.data.tfrecords import check_person
 from keras_hourglass.heatmaps import render_heatmaps
 from keras_hourglass.transforms import OFFICIAL_TORCH
@@ -167,7 +168,12 @@ def _decode_checked(person, matrix, input_size, skip_counter, decode):
     joint coordinates never refer to a different image size.
     """
     started = skip_counter.decodes_started.assign_add(1)
-    with tf.control_dependencies([started]):
+    # libjpeg only warns about a corrupt body; failing here counts the record.
+    intact = tf.debugging.Assert(
+        jpeg_body_is_intact(person["image_encoded"]),
+        ["image", person["image_id"], "has a corrupt JPEG body"],
+    )
+    with tf.control_dependencies([started, intact]):
         region, region_matrix, image_shape = decode(
             person["image_encoded"], matrix, input_size
         )
