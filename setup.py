@@ -1,15 +1,36 @@
-"""Installs the keras_hourglass library (the programs in training/ and
-evaluation/ run from a checkout with `python -m`)."""
+"""Installs the keras_hourglass library and its programs.
 
+The programs in training/ and evaluation/ run from a checkout with
+`python -m training.train`; the wheel installs them as the subpackages
+`keras_hourglass_programs.training` and `.evaluation` (PEP 420 namespace,
+no generic top-level names in site-packages) with one `hourglass-*` console
+script each (the table is keras_hourglass/programs.py).
+"""
+
+import runpy
 from pathlib import Path
 
 from setuptools import find_packages
 from setuptools import setup
 
+PROGRAMS_NAMESPACE = "keras_hourglass_programs"
+PROGRAM_FOLDERS = ("training", "evaluation")
+
 
 def read_requirements(path):
     lines = Path(path).read_text().splitlines()
     return [line for line in lines if line and not line.startswith(("#", "-r"))]
+
+
+def console_scripts():
+    """`hourglass-train = keras_hourglass_programs.training.console:train`, ...
+    read from the table without importing the package."""
+    table = runpy.run_path("keras_hourglass/programs.py")
+    entry = f"{PROGRAMS_NAMESPACE}.training.console"
+    return [
+        f"{script} = {entry}:{table['entry_point_name'](script)}"
+        for script in table["PROGRAMS"]
+    ]
 
 
 setup(
@@ -22,7 +43,12 @@ setup(
     long_description=Path("README.md").read_text(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["keras_hourglass", "keras_hourglass.*"]),
+    packages=[
+        *find_packages(include=["keras_hourglass", "keras_hourglass.*"]),
+        *(f"{PROGRAMS_NAMESPACE}.{folder}" for folder in PROGRAM_FOLDERS),
+    ],
+    package_dir={f"{PROGRAMS_NAMESPACE}.{f}": f for f in PROGRAM_FOLDERS},
+    entry_points={"console_scripts": console_scripts()},
     install_requires=read_requirements("requirements.txt"),
     extras_require={
         "dev": read_requirements("requirements-dev.txt"),

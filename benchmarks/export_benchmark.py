@@ -8,6 +8,12 @@ test, decode and inverse transform inside the graph) at batch 1 (latency, ms)
 and batch 8 (throughput, images/s), the `heatmaps` signature at batch 1, the
 export's size on disk, and the cold-load time (`tf.saved_model.load` plus the
 first call). Figures are medians over `--repeats` calls after one warm-up call.
+
+For a 12-megapixel JPEG (4000 x 3000) with a small person box it also prints
+the crop step both ways, in the same run: "before", decoding the whole photo
+and warping (what `serving_default` did until issue 16), and "after",
+decoding only the region the crop reads (`tf.io.decode_and_crop_jpeg`, what
+it does now); plus the whole `serving_default` call on that photo.
 """
 
 import argparse
@@ -26,9 +32,16 @@ use_program_defaults()  # before TensorFlow loads
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_hourglass.data.decode import warp_image  # noqa: E402
 from keras_hourglass.model import build_stacked_hourglass  # noqa: E402
 from keras_hourglass.serving.deployment import warmup_jpeg  # noqa: E402
 from keras_hourglass.serving.export import export_saved_model  # noqa: E402
+from keras_hourglass.serving.inputs import crop_encoded_images  # noqa: E402
+from keras_hourglass.serving.inputs import person_from_request_box  # noqa: E402
+from keras_hourglass.transforms import person_crop_matrix  # noqa: E402
+
+PHOTO_WIDTH, PHOTO_HEIGHT = 4000, 3000  # 12 megapixels
+SMALL_BOX = (1800.0, 1200.0, 150.0, 300.0)  # a person far away, (x, y, w, h)
 
 
 def parse_arguments(argv=None):
@@ -58,6 +71,53 @@ def directory_megabytes(path):
     return sum(p.stat().st_size for p in files) / 1e6
 
 
+def twelve_megapixel_jpeg():
+    """A 4000 x 3000 JPEG with photo-like smooth content (quality 90)."""
+    rng = np.random.default_rng(0)
+    coarse = rng.uniform(0, 255, (PHOTO_HEIGHT // 50, PHOTO_WIDTH // 50, 3))
+    image = tf.image.resize(coarse[None], (PHOTO_HEIGHT, PHOTO_WIDTH))[0]
+    noise = rng.normal(0, 8, image.shape)
+    pixels = tf.cast(tf.clip_by_value(image + noise, 0, 255), tf.uint8)
+    return tf.io.encode_jpeg(pixels, quality=90).numpy()
+
+
+def crop_by_full_decode(image_bytes, box, input_size):
+    """The crop as `serving_default` made it before issue 16: decode the
+    whole photo, then warp the box's crop out of it."""
+    image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+    shape = tf.shape(image)
+    center, scale = person_from_request_box(box, shape[0], shape[1])
+    matrix = person_crop_matrix(center, scale, input_size)
+    return warp_image(image, matrix, input_size)
+
+
+def large_photo_figures(keypoints, input_size, repeats):
+    """Returns the crop latency before/after and the serving_default latency
+    for a 12-megapixel JPEG with a small box."""
+    photo = tf.constant([twelve_megapixel_jpeg()])
+    boxes = tf.constant([SMALL_BOX], tf.float32)
+    # Plain graph code: autograph is not needed and mis-converts these lambdas.
+    before = tf.function(
+        lambda: crop_by_full_decode(photo[0], boxes[0], input_size), autograph=False
+    )
+    after = tf.function(
+        lambda: crop_encoded_images(photo, boxes, input_size), autograph=False
+    )
+    return {
+        "photo_12mp_small_box_crop_full_decode_ms_before": round(
+            1000 * median_seconds(before, repeats), 2
+        ),
+        "photo_12mp_small_box_crop_region_decode_ms_after": round(
+            1000 * median_seconds(after, repeats), 2
+        ),
+        "photo_12mp_small_box_serving_default_ms": round(
+            1000
+            * median_seconds(lambda: keypoints(images=photo, boxes=boxes), repeats),
+            2,
+        ),
+    }
+
+
 def benchmark_version(version_dir, image_side, repeats):
     """Returns the figures of one exported version directory."""
     start = time.perf_counter()
@@ -84,6 +144,7 @@ def benchmark_version(version_dir, image_side, repeats):
         "serving_default_batch1_latency_ms": round(1000 * batch1, 2),
         "serving_default_batch8_images_per_second": round(8 / batch8, 2),
         "heatmaps_batch1_latency_ms": round(1000 * heatmaps1, 2),
+        **large_photo_figures(keypoints, size, repeats),
     }
 
 

@@ -1,0 +1,22 @@
+"""Evaluation programs (`python -m evaluation.evaluate`, ...; installed from
+the wheel as the `hourglass-*` console scripts)."""
+
+import importlib
+import sys
+
+# Installed as `keras_hourglass_programs.evaluation`: see training/__init__.py
+# for why `training` and `evaluation` become aliases in this process.
+if __name__ != "evaluation":
+    _namespace = __name__.rpartition(".")[0]
+    sys.modules.setdefault("evaluation", sys.modules[__name__])
+    sys.modules.setdefault(
+        "training", importlib.import_module(f"{_namespace}.training")
+    )
+
+
+def runnable_module(name):
+    """The name `python -m` runs a program by in this installation:
+    `"training.train"` from a checkout, `"keras_hourglass_programs.training.
+    train"` from the wheel (which installs no top-level `training`)."""
+    namespace = __name__.rpartition(".")[0]
+    return f"{namespace}.{name}" if namespace else name

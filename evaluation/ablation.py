@@ -40,6 +40,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluation import runnable_module
+
 STUDIES = {
     "supervision": {
         "1hg-2mod": {"n_stacks": 1, "n_modules": 2},
@@ -90,10 +92,11 @@ def study_commands(
         if variants is not None and variant not in variants:
             continue
         run_dir = Path(out) / variant
-        train = [sys.executable, "-m", "training.train", "--preset", preset,
-                 "--data-dir", str(data), "--run-dir", str(run_dir),
+        train = [sys.executable, "-m", runnable_module("training.train"),
+                 "--preset", preset, "--data-dir", str(data),
+                 "--run-dir", str(run_dir),
                  *variant_flags(settings), *shlex.split(train_args)]  # fmt: skip
-        evaluate = [sys.executable, "-m", "evaluation.evaluate",
+        evaluate = [sys.executable, "-m", runnable_module("evaluation.evaluate"),
                     "--model", str(run_dir), "--data", str(data),
                     "--out", str(run_dir / "eval"),
                     *shlex.split(eval_args)]  # fmt: skip
@@ -164,8 +167,8 @@ def ensure_synthetic_data(data):
     """Generates the built-in synthetic shards into `data` when missing."""
     if (Path(data) / "dataset.json").is_file():
         return
-    command = [sys.executable, "-m", "training.make_tfrecords", "--format",
-               "synthetic", "--out", str(data)]  # fmt: skip
+    command = [sys.executable, "-m", runnable_module("training.make_tfrecords"),
+               "--format", "synthetic", "--out", str(data)]  # fmt: skip
     print(f"[data] {shlex.join(command)}", flush=True)
     subprocess.run(command, check=True)
 

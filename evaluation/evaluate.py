@@ -92,8 +92,10 @@ def load_dataset_metadata(data_path):
         ) from error
 
 
-def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0):
-    """Returns `(dataset, skip_counter, expected people)` for one split."""
+def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,
+                       crop_convention=None):  # fmt: skip
+    """Returns `(dataset, skip_counter, expected people)` for one split,
+    cropped with the model's `crop_convention` (None: ours)."""
     from keras_hourglass.data.pipeline import SkipCounter
     from keras_hourglass.data.pipeline import make_eval_dataset
     from keras_hourglass.data.shards import split_files
@@ -108,6 +110,7 @@ def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0):
     dataset = make_eval_dataset(
         files, metadata["num_joints"], batch_size=batch_size,
         input_size=input_size, skip_counter=skip_counter,
+        crop_convention=crop_convention,
     )  # fmt: skip
     people = metadata["splits"][split].get("count", 0)
     if max_people > 0:
@@ -176,8 +179,9 @@ def run_evaluation(config, model=None, heatmap_source=None):
             model.call, joint_set.flip_pairs, config.flip
         )
     dataset, skip_counter, people = build_eval_dataset(
-        metadata, config.split, model.input_size, config.batch_size, config.max_people
-    )
+        metadata, config.split, model.input_size, config.batch_size,
+        config.max_people, model.crop_convention,
+    )  # fmt: skip
     run = collect_predictions(
         dataset, heatmap_source, config.num_examples,
         batch_count(people, config.batch_size),

@@ -4,13 +4,16 @@ A model is a `.keras` file, a training run directory (its `final.keras`, best
 or latest checkpoint) or a SavedModel export (a version folder or its base
 path; its `heatmaps` signature is used). Every model becomes a
 `HeatmapModel`: a callable `call(images, training=False)` returning the list
-of per-stack heatmaps, plus its input size and joint count.
+of per-stack heatmaps, plus its input size, joint count and crop convention
+(a `.keras` file's sidecar or an export's metadata; converted port weights
+crop the port's way).
 
 The loop itself uses only the library's inference functions (flip test,
 quarter-pixel decoding, inverse crop), so evaluation decodes exactly as the
 exported model and the training callback do.
 """
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +24,15 @@ from tqdm import tqdm
 
 from evaluation.ground_truth_structure import EvaluationInputError
 from evaluation.predictors import latest_version_dir
+from evaluation.run_directory import crop_convention_for_run
 from evaluation.run_directory import find_keras_file
 from keras_hourglass.inference import flip_test_heatmaps
 from keras_hourglass.inference import heatmaps_to_image_keypoints
 from keras_hourglass.inference import model_heatmaps
 from keras_hourglass.model import stack_index_of_output
 from keras_hourglass.serving.export import load_keras_model
+from keras_hourglass.transforms import OFFICIAL_TORCH
+from keras_hourglass.transforms import crop_convention_from_metadata
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class HeatmapModel:
         stack_names: tuple of str. The stack of each output, `stack{i}`:
             without intermediate supervision the only output is the last
             stack's, which must not be reported as stack 1.
+        crop_convention: `transforms.CropConvention`. How the model's crops
+            are made from a person's centre and scale.
     """
 
     call: object
@@ -51,6 +59,7 @@ class HeatmapModel:
     num_stacks: int
     source: str
     stack_names: tuple = ()
+    crop_convention: object = OFFICIAL_TORCH
 
 
 def stack_names_of(output_names):
@@ -87,6 +96,10 @@ def load_saved_model(path):
         key=stack_index_of_output,
     ) or ["heatmaps"]
     input_spec = signature.structured_input_signature[1]["images"]
+    # The export's own record of its crop (exports without one crop as ours).
+    metadata = {}
+    if "metadata" in signatures:
+        metadata = json.loads(signatures["metadata"]()["metadata_json"].numpy())
 
     def call(images, training=False):
         results = signature(images=tf.convert_to_tensor(images, tf.float32))
@@ -99,6 +112,7 @@ def load_saved_model(path):
         num_stacks=len(stack_keys),
         source=str(version_dir),
         stack_names=stack_names_of(stack_keys),
+        crop_convention=crop_convention_from_metadata(metadata, str(version_dir)),
     )
 
 
@@ -116,6 +130,7 @@ def load_heatmap_model(path):
     try:
         keras_file = find_keras_file(path)
         model = load_keras_model(keras_file)
+        crop_convention = crop_convention_for_run(keras_file)
     except (FileNotFoundError, ValueError) as error:
         raise EvaluationInputError(f"{path}: no loadable model ({error})") from error
     return HeatmapModel(
@@ -125,6 +140,7 @@ def load_heatmap_model(path):
         num_stacks=len(model.outputs),
         source=str(keras_file),
         stack_names=stack_names_of(model.output_names),
+        crop_convention=crop_convention,
     )
 
 

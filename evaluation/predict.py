@@ -98,12 +98,19 @@ def read_usable_images(images, skipped):
     import tensorflow as tf
 
     from keras_hourglass.data.decode import looks_like_complete_image
+    from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
 
     usable = {}
     for path in images:
         data = path.read_bytes()
-        if not data or not bool(looks_like_complete_image(tf.constant(data))):
-            logger.warning("skipping %s: empty, not JPEG/PNG, or truncated", path)
+        complete = data and bool(
+            looks_like_complete_image(tf.constant(data))
+            and jpeg_body_is_intact(tf.constant(data))
+        )
+        if not complete:
+            logger.warning(
+                "skipping %s: empty, not JPEG/PNG, truncated or corrupt", path
+            )
             skipped[str(path)] = "not a complete JPEG/PNG image"
             continue
         usable[path] = data

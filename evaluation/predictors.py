@@ -8,6 +8,7 @@ latest checkpoint) and the joint set of the dataset it was trained on (via its
 
 from pathlib import Path
 
+from evaluation.run_directory import crop_convention_for_run
 from evaluation.run_directory import load_run_model
 from keras_hourglass.predictor import load_predictor
 from keras_hourglass.predictor_backends import holds_saved_model
@@ -29,4 +30,7 @@ def make_predictor(model, flip_test=True):
     if path.is_dir() and holds_saved_model(path):
         return load_predictor(path)
     loaded, joint_set = load_run_model(path)
-    return load_predictor(loaded, joint_set=joint_set, flip_test=flip_test)
+    return load_predictor(
+        loaded, joint_set=joint_set, flip_test=flip_test,
+        crop_convention=crop_convention_for_run(path),
+    )  # fmt: skip

@@ -1,5 +1,6 @@
-"""Reading a training run directory: which `.keras` file to use, and the
-joint set of the dataset it was trained on.
+"""Reading a training run directory: which `.keras` file to use, the joint
+set of the dataset it was trained on, and the crop convention of the model
+(its sidecar's, for weights converted from the PyTorch port).
 
 The layout is the training program's (`training.callbacks.run_paths`): the
 library's export takes a model and a joint set and knows nothing of it.
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from keras_hourglass.joint_sets import builtin_joint_set
 from keras_hourglass.joint_sets import joint_set_from_metadata
+from keras_hourglass.model_sidecar import crop_convention_of_keras_file
 from keras_hourglass.serving.export import load_keras_model
 
 # A run directory's models, best first (training.callbacks' layout).
@@ -68,3 +70,10 @@ def load_run_model(path):
     model = load_keras_model(find_keras_file(path))
     num_joints = int(model.outputs[-1].shape[-1])
     return model, joint_set_for_run(path, num_joints)
+
+
+def crop_convention_for_run(path):
+    """Returns the `CropConvention` of a `.keras` file or run directory's
+    model: its sidecar's (`training.convert_weights` records the port's),
+    else ours."""
+    return crop_convention_of_keras_file(find_keras_file(path))

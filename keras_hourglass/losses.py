@@ -9,7 +9,9 @@ the per-joint weights `[B, K]` from the input pipeline passed as
 `masked_heatmap_loss` below: a joint with weight 0 contributes nothing, and the
 value does not depend on how many joints a batch happens to have annotated.
 
-Only `keras.ops` is used, so the loss runs on any backend.
+Only `keras.ops` is used, so the loss runs on any backend. A model compiled
+with it is saved with `keras_hourglass.saving.save_model`, so that the file
+loads in processes that never import this module.
 """
 
 import keras

@@ -187,7 +187,8 @@ class PosePredictor:
         return poses[0] if single else poses
 
 
-def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0):
+def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
+                   crop_convention=None):  # fmt: skip
     """Returns a `PosePredictor` for a model object, file, folder or URL.
 
     Args:
@@ -198,6 +199,10 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0):
         flip_test: bool. Keras models: average with the mirrored crop (an
             export or server decides this when it is exported).
         timeout: float. Seconds to wait for a server's answer.
+        crop_convention: `transforms.CropConvention` or None. Keras models
+            only: None takes a `.keras` file's own (its sidecar's, as
+            `training.convert_weights` writes for port weights), else ours;
+            an export or server crops as its metadata says.
 
     Raises:
         FileNotFoundError: the path does not exist or holds no model.
@@ -207,7 +212,9 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0):
     from keras_hourglass import predictor_backends as backends
 
     if hasattr(model, "outputs"):
-        return PosePredictor(backends.KerasBackend(model, joint_set, flip_test))
+        return PosePredictor(
+            backends.KerasBackend(model, joint_set, flip_test, crop_convention)
+        )
     text = str(model)
     if text.startswith(("http://", "https://")):
         return PosePredictor(backends.RestBackend(text, timeout), joint_set)
@@ -222,7 +229,9 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0):
             raise FileNotFoundError(
                 f"{model}: neither a SavedModel nor a folder with {FINAL_MODEL_NAME}"
             )
-    return PosePredictor(backends.KerasBackend(path, joint_set, flip_test))
+    return PosePredictor(
+        backends.KerasBackend(path, joint_set, flip_test, crop_convention)
+    )
 
 
 def predict_poses(model, images, boxes=None, joint_set=None, flip_test=True,

@@ -14,10 +14,12 @@ import tensorflow as tf
 
 from keras_hourglass.joint_sets import joint_set_from_metadata
 from keras_hourglass.joint_sets import numbered_joint_set
+from keras_hourglass.model_sidecar import crop_convention_of_keras_file
 from keras_hourglass.serving.client import RestClient
 from keras_hourglass.serving.deployment import read_export_metadata
 from keras_hourglass.serving.signatures import build_export_metadata
 from keras_hourglass.serving.signatures import make_keypoints_function
+from keras_hourglass.transforms import OFFICIAL_TORCH
 
 
 def holds_saved_model(folder):
@@ -61,14 +63,21 @@ class SavedModelBackend:
 
 class KerasBackend:
     """Runs a Keras model (or `.keras` file) through the export's graph
-    functions (decode, crop, network, flip test, peaks, back to image px)."""
+    functions (decode, crop, network, flip test, peaks, back to image px).
 
-    def __init__(self, model, joint_set=None, flip_test=True):
+    The crop convention is `crop_convention` when given, else a `.keras`
+    file's own (its sidecar's, see `keras_hourglass.model_sidecar`), else ours.
+    """
+
+    def __init__(self, model, joint_set=None, flip_test=True, crop_convention=None):
         if not hasattr(model, "outputs"):
+            crop_convention = crop_convention or crop_convention_of_keras_file(model)
             model = keras.saving.load_model(Path(model), compile=False)
         num_joints = int(model.outputs[-1].shape[-1])
         self.joint_set = joint_set or numbered_joint_set(num_joints)
-        metadata = build_export_metadata(model, self.joint_set, flip_test)
+        metadata = build_export_metadata(
+            model, self.joint_set, flip_test, crop_convention or OFFICIAL_TORCH
+        )
         # reduce_retracing: batches of different sizes share one trace.
         self.function = tf.function(
             make_keypoints_function(model, metadata), reduce_retracing=True

@@ -20,9 +20,18 @@ This module is also the one home of the crop convention (the 200 px scale
 unit, the centre shift and the 1.25 margin) and of the conversions between
 person boxes and (centre, scale); the box helpers marked NumPy serve the
 dataset converters, clients and the synthetic generator.
+
+The centre shift and margin are a property of a model, not of the data: our
+models are trained with pose-hg-train's (`OFFICIAL_TORCH`, the default
+everywhere), while weights converted from the PyTorch port expect its plain
+window (`PYTORCH_PORT`). A model's convention is stored with it (its
+metadata's `crop_convention` entry, read by `crop_convention_from_metadata`)
+and passed to `person_crop_matrix` by every program that crops for it.
 """
 
 import math
+from dataclasses import asdict
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +41,68 @@ import tensorflow as tf
 CROP_CENTER_SHIFT_Y = 15.0
 CROP_SCALE_FACTOR = 1.25
 PIXELS_PER_SCALE = 200.0
+CROP_CONVENTION_KEY = "crop_convention"
+
+
+@dataclass(frozen=True)
+class CropConvention:
+    """How a person's stored (centre, scale) becomes a model's crop window.
+
+    The window is centred `center_shift_y * scale` px below the person centre
+    and is `200 * scale_factor * scale` px wide.
+
+    Attributes:
+        name: str. Where the convention comes from.
+        center_shift_y: float. Downward shift of the crop centre, in px per
+            unit of scale.
+        scale_factor: float. Enlargement of the window.
+    """
+
+    name: str
+    center_shift_y: float
+    scale_factor: float
+
+    def to_metadata(self):
+        """Returns the JSON-serialisable dict stored with a model."""
+        return asdict(self)
+
+
+# Our training, evaluation and serving crop (pose-hg-train `src/util/img.lua`
+# callers): every model trained here uses it.
+OFFICIAL_TORCH = CropConvention("pose-hg-train", CROP_CENTER_SHIFT_Y, CROP_SCALE_FACTOR)
+# princeton-vl/pytorch_stacked_hourglass crops the plain 200 * scale window
+# around the annotated centre (`utils/img.py` `crop`, called by `test.py` and
+# `data/MPII/dp.py`), so its published weights expect that window.
+PYTORCH_PORT = CropConvention("pytorch_stacked_hourglass", 0.0, 1.0)
+
+
+def crop_convention_from_metadata(metadata, where="model metadata"):
+    """Returns the `CropConvention` recorded in a model's metadata dict (a
+    converted model's sidecar JSON, an export's metadata); `OFFICIAL_TORCH`
+    when it records none. Raises ValueError naming `where` for a malformed
+    entry."""
+    entry = metadata.get(CROP_CONVENTION_KEY)
+    if entry is None:
+        return OFFICIAL_TORCH
+    try:
+        convention = CropConvention(
+            name=str(entry["name"]),
+            center_shift_y=float(entry["center_shift_y"]),
+            scale_factor=float(entry["scale_factor"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(
+            f"{where}: {CROP_CONVENTION_KEY} must hold name, center_shift_y and "
+            f"scale_factor; got {entry!r} ({error!r})"
+        ) from None
+    if not (math.isfinite(convention.center_shift_y)
+            and math.isfinite(convention.scale_factor)
+            and convention.scale_factor > 0):  # fmt: skip
+        raise ValueError(
+            f"{where}: {CROP_CONVENTION_KEY} needs a finite shift and a positive "
+            f"scale factor; got {entry!r}"
+        )
+    return convention
 
 
 def center_scale_from_corners(x1, y1, x2, y2, margin=1.0):
@@ -80,37 +151,39 @@ def _float32(value):
     return tf.cast(tf.convert_to_tensor(value), tf.float32)
 
 
-def crop_box_from_person(center, scale):
+def crop_box_from_person(center, scale, convention=OFFICIAL_TORCH):
     """Returns `(crop_center, crop_scale)` for a person's stored centre/scale.
 
-    This is the single place where the official pose-hg-train convention is
-    applied: the crop centre is the person centre moved down by
-    `15 * scale` px and the crop scale is `1.25 * scale`.
+    This is the single place where a crop convention is applied; with the
+    default, the official pose-hg-train one, the crop centre is the person
+    centre moved down by `15 * scale` px and the crop scale is `1.25 * scale`.
 
     Args:
         center: float [..., 2]. Person centre (x, y) as stored (MPII `objpos`).
         scale: float [...]. Person height / 200 px as stored (MPII `scale`).
+        convention: CropConvention. The model's. Defaults to `OFFICIAL_TORCH`.
 
     Returns:
         crop_center float32 [..., 2] and crop_scale float32 [...].
     """
     center = _float32(center)
     scale = _float32(scale)
-    shift = tf.stack([tf.zeros_like(scale), CROP_CENTER_SHIFT_Y * scale], axis=-1)
-    return center + shift, CROP_SCALE_FACTOR * scale
+    shift_y = convention.center_shift_y * scale
+    shift = tf.stack([tf.zeros_like(scale), shift_y], axis=-1)
+    return center + shift, convention.scale_factor * scale
 
 
 def person_crop_matrix(
     center, scale, output_size, scale_multiplier=1.0, rotation_degrees=0.0,
-    flip=False,
+    flip=False, convention=OFFICIAL_TORCH,
 ):  # fmt: skip
     """Returns the original px -> crop px matrix of a stored person.
 
     The one place a person's crop is made, for training, evaluation and
-    serving: `crop_box_from_person`, the crop scale times `scale_multiplier`
-    (augmentation), then `crop_matrix`.
+    serving: `crop_box_from_person` with the model's `convention`, the crop
+    scale times `scale_multiplier` (augmentation), then `crop_matrix`.
     """
-    crop_center, crop_scale = crop_box_from_person(center, scale)
+    crop_center, crop_scale = crop_box_from_person(center, scale, convention)
     return crop_matrix(
         crop_center,
         crop_scale * _float32(scale_multiplier),

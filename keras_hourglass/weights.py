@@ -22,9 +22,10 @@ first tensor that does not fit.
 
 The port feeds float RGB crops in [0, 1], channels last, exactly as our
 pipeline and serving inputs do, so no input conversion is folded in here.
-Its test-time crop differs (200 x scale px around the annotated centre, where
-`transforms.crop_box_from_person` shifts and enlarges it): see README,
-"Pretrained weights".
+Its crop differs (200 x scale px around the annotated centre, where our models'
+window is shifted and enlarged): that is the model's `transforms.PYTORCH_PORT`
+crop convention, which `training.convert_weights` records in the model's sidecar
+(`keras_hourglass.model_sidecar`) for every program that crops for it.
 """
 
 import re

@@ -59,6 +59,25 @@ def run_signature(signature, inputs):
     return {name: value.numpy() for name, value in outputs.items()}
 
 
+def model_metadata_answer(loaded, model_name):
+    """The `GET /v1/models/NAME/metadata` JSON TF Serving gives for `loaded`
+    (signature outputs with their shapes; -1 for unknown sizes)."""
+
+    def tensor_info(spec):
+        dims = [{"size": str(-1 if d is None else d)} for d in spec.shape.as_list()]
+        return {"dtype": f"DT_{spec.dtype.name.upper()}",
+                "tensor_shape": {"dim": dims}}  # fmt: skip
+
+    signatures = {
+        name: {"outputs": {k: tensor_info(v) for k, v in fn.structured_outputs.items()}}
+        for name, fn in loaded.signatures.items()
+    }
+    return {
+        "model_spec": {"name": model_name},
+        "metadata": {"signature_def": {"signature_def": signatures}},
+    }
+
+
 class RestStandIn:
     """A TF Serving REST stand-in for one model, on 127.0.0.1:<free port>."""
 
@@ -106,6 +125,20 @@ class RestStandIn:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                prefix = f"/v1/models/{stand_in.model_name}"
+                if self.path.startswith(prefix) and self.path.endswith("/metadata"):
+                    status = 200
+                    answer = model_metadata_answer(stand_in.loaded, stand_in.model_name)
+                else:
+                    status, answer = 404, {"error": f"no such resource: {self.path}"}
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 length = int(self.headers["Content-Length"])
                 status, answer = stand_in.answer(self.path, self.rfile.read(length))

@@ -5,14 +5,16 @@ import sys
 import pytest
 
 from keras_hourglass.tf_environment import PROGRAM_DEFAULTS
+from keras_hourglass.tf_environment import is_hidden_startup_line
 from keras_hourglass.tf_environment import use_program_defaults
+from tests.train_helpers import PROJECT_ROOT
 
 
 def test_sets_only_what_the_user_left_unset(monkeypatch):
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
     environ = {"TF_ENABLE_ONEDNN_OPTS": "0"}
     assert use_program_defaults(environ) == ["TF_CPP_MIN_LOG_LEVEL"]
-    assert environ == {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    assert environ == {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
     assert use_program_defaults(environ) == []
 
 
@@ -43,3 +45,62 @@ def test_programs_turn_onednn_on_before_tensorflow_loads(module):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "True"
+
+
+ONEDNN_LINE = (
+    "I0000 00:00:1796231178.478949   25929 port.cc:153] oneDNN custom operations "
+    "are on. You may see slightly different numerical results\n"
+)
+CUINIT_LINE = (
+    "E0000 00:00:1796231068.982434   24091 cuda_platform.cc:52] failed call to "
+    "cuInit: INTERNAL: CUDA error\n"
+)
+BANNER = (
+    "WARNING: All log messages before absl::InitializeLog() is called are "
+    "written to STDERR\n"
+)
+
+
+def test_start_up_lines_are_hidden_below_the_level_like_later_ones():
+    assert is_hidden_startup_line(ONEDNN_LINE, 1)
+    assert not is_hidden_startup_line(ONEDNN_LINE, 0)
+    assert is_hidden_startup_line(BANNER, 1) and not is_hidden_startup_line(BANNER, 0)
+    assert not is_hidden_startup_line(CUINIT_LINE, 2)
+    assert is_hidden_startup_line(CUINIT_LINE, 3)
+    # Anything else (a Python warning, a traceback) always shows.
+    assert not is_hidden_startup_line("UserWarning: port.cc:153] x\n", 3)
+    assert not is_hidden_startup_line("Traceback (most recent call last):\n", 3)
+
+
+# What TensorFlow's shared libraries print while they load, through absl,
+# before TensorFlow applies TF_CPP_MIN_LOG_LEVEL.
+STARTUP_NOISE = ("absl::InitializeLog", "oneDNN custom operations", "cudart_stub",
+                 "cuInit")  # fmt: skip
+
+
+def run_converter(tmp_path, **environment):
+    environ = {k: v for k, v in os.environ.items() if k not in PROGRAM_DEFAULTS}
+    environ.update(PYTHONPATH=str(PROJECT_ROOT), **environment)
+    command = [sys.executable, "-m", "training.make_tfrecords", "--format",
+               "synthetic", "--count", "2", "--val-count", "1", "--out",
+               str(tmp_path / "data")]  # fmt: skip
+    return subprocess.run(
+        command, cwd=PROJECT_ROOT, env=environ, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_program_starts_without_tensorflow_chatter(tmp_path):
+    result = run_converter(tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for noise in STARTUP_NOISE:
+        assert noise not in result.stderr, result.stderr[-2000:]
+    assert (tmp_path / "data" / "dataset.json").is_file()
+
+
+@pytest.mark.slow
+def test_the_user_level_shows_the_start_up_lines_again(tmp_path):
+    result = run_converter(tmp_path, TF_CPP_MIN_LOG_LEVEL="0")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "oneDNN custom operations" in result.stderr

@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_hourglass.transforms import CROP_CONVENTION_KEY
+from keras_hourglass.transforms import OFFICIAL_TORCH
+from keras_hourglass.transforms import PYTORCH_PORT
 from keras_hourglass.transforms import box_from_person
 from keras_hourglass.transforms import center_scale_from_corners
 from keras_hourglass.transforms import crop_box_from_person
+from keras_hourglass.transforms import crop_convention_from_metadata
 from keras_hourglass.transforms import crop_matrix
 from keras_hourglass.transforms import flip_permutation
 from keras_hourglass.transforms import invert_affine
@@ -172,3 +176,44 @@ def test_person_crop_matrix_is_the_crop_box_then_crop_matrix():
     crop_center, crop_scale = crop_box_from_person(center, scale)
     wider = crop_matrix(crop_center, 2.0 * crop_scale, 64)
     np.testing.assert_allclose(zoomed.numpy(), wider.numpy(), atol=1e-5)
+
+
+def test_the_default_crop_convention_is_pose_hg_train():
+    center, scale = np.array([140.0, 90.0]), 1.3
+    default = person_crop_matrix(center, scale, 64, 1.5, 10.0, True)
+    explicit = person_crop_matrix(
+        center, scale, 64, 1.5, 10.0, True, convention=OFFICIAL_TORCH
+    )
+    np.testing.assert_array_equal(default.numpy(), explicit.numpy())
+    assert (OFFICIAL_TORCH.center_shift_y, OFFICIAL_TORCH.scale_factor) == (15, 1.25)
+
+
+def test_the_port_convention_crops_the_plain_window():
+    crop_center, crop_scale = crop_box_from_person([140.0, 90.0], 1.3, PYTORCH_PORT)
+    np.testing.assert_allclose(crop_center.numpy(), [140.0, 90.0])
+    np.testing.assert_allclose(float(crop_scale), 1.3, rtol=1e-6)
+    matrix = person_crop_matrix([140.0, 90.0], 1.3, 64, convention=PYTORCH_PORT)
+    expected = crop_matrix([140.0, 90.0], 1.3, 64)
+    np.testing.assert_allclose(matrix.numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_crop_conventions_round_trip_through_metadata():
+    for convention in (OFFICIAL_TORCH, PYTORCH_PORT):
+        stored = json.loads(json.dumps({CROP_CONVENTION_KEY: convention.to_metadata()}))
+        assert crop_convention_from_metadata(stored) == convention
+    # Models without the entry (every model trained here) keep our crop.
+    assert crop_convention_from_metadata({"joint_names": []}) is OFFICIAL_TORCH
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"name": "x", "center_shift_y": 0.0},
+        {"name": "x", "center_shift_y": "down", "scale_factor": 1.0},
+        {"name": "x", "center_shift_y": 0.0, "scale_factor": 0.0},
+        [0.0, 1.0],
+    ],
+)
+def test_a_malformed_crop_convention_names_its_file(entry):
+    with pytest.raises(ValueError, match="model.json: crop_convention"):
+        crop_convention_from_metadata({CROP_CONVENTION_KEY: entry}, "model.json")

@@ -24,6 +24,7 @@ import keras
 
 from evaluation.metrics import torso_sizes
 from keras_hourglass.joint_sets import metric_joint_set
+from keras_hourglass.saving import architecture_and_weights
 from training.config import ConfigError
 from training.config import scheduled_learning_rate
 from training.heatmap_images import HeatmapImageSummary
@@ -60,7 +61,12 @@ def logs_are_finite(logs):
 
 
 class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """A `ModelCheckpoint` that never overwrites a good file with NaN weights."""
+    """A `ModelCheckpoint` that never overwrites a good file with NaN weights,
+    and writes architecture + weights only (`keras_hourglass.saving`)."""
+
+    @property
+    def model(self):
+        return architecture_and_weights(super().model)
 
     def _save_model(self, epoch, batch, logs):
         if not logs_are_finite(logs):

@@ -9,10 +9,12 @@ its `train.py` saves it; a bare state dict works too, and so does a `.npz` of
 name -> array, which needs no PyTorch), builds the matching
 `build_stacked_hourglass` model, copies every weight (see
 `keras_hourglass.weights`) and writes the `.keras` file plus a JSON sidecar
-(`hourglass8_mpii.json`) recording its source, joint names, flip pairs, input
-size and input normalisation. The model then goes to `evaluation.evaluate`,
+(`hourglass8_mpii.json`, see `keras_hourglass.model_sidecar`) recording its
+source, joint names, flip pairs, input size, input normalisation and the
+port's crop convention. The model then goes to `evaluation.evaluate`,
 `evaluation.predict` and `training.export` like a trained run's model: its 16
-heatmaps are the MPII joints in the built-in order those programs assume.
+heatmaps are the MPII joints in the built-in order those programs assume, and
+they crop people the port's way because the sidecar says so.
 """
 
 import argparse
@@ -24,6 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from keras_hourglass.joint_sets import builtin_joint_set
+from keras_hourglass.model_sidecar import sidecar_path
+from keras_hourglass.transforms import CROP_CONVENTION_KEY
+from keras_hourglass.transforms import PYTORCH_PORT
 from keras_hourglass.weights import build_model_from_state_dict
 
 logger = logging.getLogger(__name__)
@@ -102,11 +107,6 @@ def read_checkpoint_arrays(path):
     return read_torch_checkpoint(path)
 
 
-def sidecar_path(out_path):
-    """`hourglass8_mpii.keras` -> `hourglass8_mpii.json`."""
-    return Path(out_path).with_suffix(".json")
-
-
 def conversion_metadata(model, report, checkpoint_path):
     """The sidecar contents: where the weights came from and how to feed them."""
     num_joints = int(model.outputs[-1].shape[-1])
@@ -120,6 +120,9 @@ def conversion_metadata(model, report, checkpoint_path):
         "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
         "input_size": int(model.input_shape[1]),
         "input_normalisation": INPUT_NORMALISATION,
+        # The port's weights expect its own crop window (see README,
+        # "Pretrained weights"); every program that crops reads this entry.
+        CROP_CONVENTION_KEY: PYTORCH_PORT.to_metadata(),
         "ignored_tensors": list(report.ignored),
     }
 

@@ -60,6 +60,7 @@ def main(argv=None):
     """Runs the export; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
+    from evaluation.run_directory import crop_convention_for_run
     from evaluation.run_directory import load_run_model
     from keras_hourglass.serving.export import export_saved_model
     from keras_hourglass.serving.export import export_tflite
@@ -76,6 +77,7 @@ def main(argv=None):
             model_name=args.model_name,
             warmup=not args.no_warmup,
             overwrite=args.overwrite,
+            crop_convention=crop_convention_for_run(args.model),
         )
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         logger.error("%s", error)

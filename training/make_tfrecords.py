@@ -24,12 +24,17 @@ import logging
 import sys
 from pathlib import Path
 
-from keras_hourglass.data import formats
-from keras_hourglass.data import shards
-from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY
-from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT
-from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT
-from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
+from keras_hourglass.tf_environment import use_program_defaults
+
+use_program_defaults()  # before TensorFlow loads
+
+from keras_hourglass.data import formats  # noqa: E402
+from keras_hourglass.data import shards  # noqa: E402
+from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY  # noqa: E402
+from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT  # noqa: E402
+from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT  # noqa: E402
+from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS  # noqa: E402
+from training import output_folder  # noqa: E402
 
 FORMATS = ("mpii", "lsp", "coco", "csv", "synthetic")
 
@@ -115,21 +120,6 @@ def _merged(first, second):
     return first
 
 
-def prepare_output_folder(out_dir, overwrite):
-    """Creates `out_dir`; refuses to mix with an existing dataset unless
-    `overwrite`, in which case the old shards and metadata are removed."""
-    out_dir = Path(out_dir)
-    metadata_path = out_dir / shards.METADATA_FILE_NAME
-    old_shards = sorted(out_dir.glob("*.tfrecord")) if out_dir.is_dir() else []
-    if (metadata_path.exists() or old_shards) and not overwrite:
-        raise SystemExit(f"{out_dir} already holds a dataset; use --overwrite")
-    for path in old_shards:
-        path.unlink()
-    metadata_path.unlink(missing_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return out_dir
-
-
 def summary_lines(metadata):
     """Returns the human-readable conversion summary."""
     joints = f"{metadata['num_joints']} joints"
@@ -146,20 +136,18 @@ def summary_lines(metadata):
     return lines
 
 
-def main(argv=None):
-    """Runs the conversion; returns the metadata dict (also written as JSON)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    args = build_parser().parse_args(argv)
-    out_dir = prepare_output_folder(args.out, args.overwrite)
+def convert(args, work_dir):
+    """Writes the shards and `dataset.json` into `work_dir`; returns the
+    metadata. Raises SystemExit (after the summary) when no person was written."""
     skip_log = formats.SkipLog()
     records, total, joint_set = read_records(args, skip_log)
     spools = shards.spool_records(
-        records, out_dir, skip_log, total=total, patch_input_size=args.train_patch_size
+        records, work_dir, skip_log, total=total, patch_input_size=args.train_patch_size
     )
     splits = {}
     for split, spool in sorted(spools.items()):
         files = shards.write_split_shards(
-            spool, split, out_dir, args.num_shards, args.max_shard_mb * 2**20
+            spool, split, work_dir, args.num_shards, args.max_shard_mb * 2**20
         )
         splits[split] = {
             "files": files,
@@ -170,11 +158,35 @@ def main(argv=None):
     metadata = shards.build_dataset_metadata(
         args.name or args.format, args.format, joint_set, splits, skip_log, created_with
     )
-    shards.write_metadata(out_dir, metadata)
+    if not splits:
+        print("\n".join(summary_lines({**metadata, "directory": args.out})))
+        raise SystemExit("no people were written; see the skip reasons above")
+    shards.write_metadata(work_dir, metadata)
+    return metadata
+
+
+def main(argv=None):
+    """Runs the conversion; returns the metadata dict (also written as JSON).
+
+    The dataset is built beside `--out` and swapped in only when complete, so a
+    failed run leaves an existing dataset as it was (see `output_folder`).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    out_dir = Path(args.out)
+    with output_folder.output_lock(out_dir):
+        output_folder.restore_set_aside(out_dir)
+        if output_folder.holds_dataset(out_dir) and not args.overwrite:
+            raise SystemExit(f"{out_dir} already holds a dataset; use --overwrite")
+        work_dir = output_folder.make_work_folder(out_dir)
+        try:
+            convert(args, work_dir)
+        except BaseException:
+            output_folder.remove_work_folder(work_dir)
+            raise
+        output_folder.swap_in(work_dir, out_dir)
     metadata = shards.read_metadata(out_dir)
     print("\n".join(summary_lines(metadata)))
-    if not splits:
-        raise SystemExit("no people were written; see the skip reasons above")
     return metadata
 
 

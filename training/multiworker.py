@@ -27,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.saving import save_model
 from training.builders import build_model
 from training.builders import compile_model
 from training.builders import make_datasets
@@ -163,7 +164,7 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
         if nan_guard.stopped_on_nan:
             raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
     if chief:
-        model.save(paths["final"])
+        save_model(model, paths["final"])  # loads without the project's loss
         print(f"saved {paths['final']}")
     else:
         # Kept so that a test (or a user) can check every worker ended equal.

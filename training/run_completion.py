@@ -11,7 +11,7 @@ A rerun of the same command (after a crash at any point, `kill -9`
 included) restores the backup, trains what is left, then redoes only the
 parts that are missing, damaged, or hold older weights; a finished run
 trains and writes nothing. `final.keras` is written to a temporary file,
-checked to be a whole archive that reloads with the model's optimizer step,
+checked to be a whole archive that reloads with exactly the model's weights,
 then renamed into place; its digest lets later runs find it damaged.
 
 Test hook (tests only): with `HOURGLASS_TEST_KILL_AT=<stage>` in the
@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from keras_hourglass.saved_files import DamagedFileError
 from keras_hourglass.saved_files import check_keras_archive
@@ -81,24 +82,24 @@ def final_model_is_done(record, final_path, global_step):
 
 
 def save_final_model(model, final_path, global_step):
-    """Writes `final_path` through a temporary file it checks first: a whole
-    archive that reloads with the model's optimizer step. Returns the
-    completion details for `global_step`."""
+    """Writes `final_path` (architecture and weights, `keras_hourglass.saving`)
+    through a temporary file it checks first: a whole archive that reloads
+    with exactly the model's weights. Returns the completion details for
+    `global_step`."""
+    from keras_hourglass.saving import save_model
+
     final_path = Path(final_path)
     staging = final_path.with_name(f".{final_path.stem}.tmp.keras")
-    model.save(staging)
+    save_model(model, staging)
     kill_here_if_asked("final-save")
     check_keras_archive(staging, advice="the run will write it again")
-    loaded = keras.saving.load_model(staging)
-    # convert_to_numpy: a MirroredVariable refuses int() directly.
-    expected = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-    steps = loaded.optimizer and int(
-        keras.ops.convert_to_numpy(loaded.optimizer.iterations)
+    reloaded = keras.saving.load_model(staging).get_weights()
+    expected = model.get_weights()
+    same = len(reloaded) == len(expected) and all(
+        np.array_equal(a, b) for a, b in zip(reloaded, expected)
     )
-    if steps != expected:
-        raise DamagedFileError(
-            f"{staging}: reloads with {steps} optimizer steps, not {expected}"
-        )
+    if not same:
+        raise DamagedFileError(f"{staging}: does not reload the model's weights")
     os.replace(staging, final_path)
     return {
         "global_step": global_step,

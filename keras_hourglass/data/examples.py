@@ -29,8 +29,10 @@ from keras_hourglass.data.decode import decode_scaled_image_region
 from keras_hourglass.data.decode import looks_like_complete_image
 from keras_hourglass.data.decode import warp_and_scale_colours
 from keras_hourglass.data.decode import warp_image
+from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
 from keras_hourglass.data.tfrecords import check_person
 from keras_hourglass.heatmaps import render_heatmaps
+from keras_hourglass.transforms import OFFICIAL_TORCH
 from keras_hourglass.transforms import person_crop_matrix
 from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import swap_left_right
@@ -166,7 +168,12 @@ def _decode_checked(person, matrix, input_size, skip_counter, decode):
     joint coordinates never refer to a different image size.
     """
     started = skip_counter.decodes_started.assign_add(1)
-    with tf.control_dependencies([started]):
+    # libjpeg only warns about a corrupt body; failing here counts the record.
+    intact = tf.debugging.Assert(
+        jpeg_body_is_intact(person["image_encoded"]),
+        ["image", person["image_id"], "has a corrupt JPEG body"],
+    )
+    with tf.control_dependencies([started, intact]):
         region, region_matrix, image_shape = decode(
             person["image_encoded"], matrix, input_size
         )
@@ -295,11 +302,15 @@ def prepare_training_example(
     }
 
 
-def prepare_eval_example(person, skip_counter, *, num_joints, input_size=256):
-    """Crops one person without augmentation; returns `(image, meta)` with
-    the labels the evaluation scores against (see `pipeline.make_eval_dataset`).
+def prepare_eval_example(person, skip_counter, *, num_joints, input_size=256,
+                         crop_convention=OFFICIAL_TORCH):  # fmt: skip
+    """Crops one person without augmentation, the evaluated model's way
+    (`crop_convention`); returns `(image, meta)` with the labels the
+    evaluation scores against (see `pipeline.make_eval_dataset`).
     """
-    matrix = person_crop_matrix(person["center"], person["scale"], input_size)
+    matrix = person_crop_matrix(
+        person["center"], person["scale"], input_size, convention=crop_convention
+    )
     image = crop_person_image(person, matrix, input_size, skip_counter)
     meta = {
         "center": person["center"],

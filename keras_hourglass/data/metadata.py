@@ -21,6 +21,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from keras_hourglass.data import metadata_checks
 from keras_hourglass.data import tfrecords
 
 METADATA_FILE_NAME = "dataset.json"
@@ -75,6 +76,9 @@ def read_metadata(dir_or_json_path):
     if missing:
         raise ValueError(f"{path}: metadata lacks {sorted(missing)}")
     metadata["directory"] = str(path.parent.resolve())
+    metadata_checks.check_shard_names(metadata, path)
+    shards = {split: split_files(metadata, split) for split in metadata["splits"]}
+    metadata_checks.check_joint_count(metadata, path, shards)
     return metadata
 
 

@@ -26,6 +26,7 @@ from keras_hourglass.data.shard_reads import ShardReadCounter
 from keras_hourglass.data.skips import SkipCounter
 from keras_hourglass.data.skips import count_undecodable
 from keras_hourglass.data.tfrecords import parse_person
+from keras_hourglass.transforms import OFFICIAL_TORCH
 
 AUTOTUNE = tf.data.AUTOTUNE
 CROP_METHODS = ("scaled", "reference")
@@ -228,9 +229,12 @@ def make_eval_dataset(
     input_size=256,
     cache=False,
     skip_counter=None,
+    crop_convention=None,
     read_counter=None,
 ):
-    """Builds the evaluation dataset: no augmentation, records in file order.
+    """Builds the evaluation dataset: no augmentation, records in file order,
+    each person cropped with the evaluated model's `crop_convention`
+    (`transforms.CropConvention`; None: ours, `OFFICIAL_TORCH`).
 
     Returns:
         A dataset of `(images float32 [B, S, S, 3], meta)`, with meta holding
@@ -251,8 +255,12 @@ def make_eval_dataset(
     dataset = decode_in_parallel(
         dataset.enumerate(),
         lambda person: prepare_eval_example(
-            person, skip_counter, num_joints=num_joints, input_size=input_size
-        ),
+            person,
+            skip_counter,
+            num_joints=num_joints,
+            input_size=input_size,
+            crop_convention=crop_convention or OFFICIAL_TORCH,
+        ),  # fmt: skip
         skip_counter,
     )
     return dataset.batch(batch_size).prefetch(AUTOTUNE)

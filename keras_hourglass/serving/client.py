@@ -7,19 +7,26 @@ objects into string tensors. gRPC (port 8500): a `PredictRequest` from
 `tensorflow-serving-api` sent through `PredictionServiceStub.Predict`.
 
 Both return keypoints [N, K, 2] (original image px) and scores [N, K] as
-NumPy arrays, and raise `ServingError` with a clear message for a server that
-is down or too slow, an unknown model name, a rejected request or a response
-that is not what the signature promises.
+NumPy arrays, and raise `ServingError` (the cause chained) with a clear
+message for a server that is down or too slow, an unknown model name, a
+rejected request or a response that is not what the signature promises: one
+row per image sent, the model's K joints, finite numbers. The REST client
+learns K from TF Serving's model metadata (`GET .../metadata`) unless given.
+
+`timeout` is a total deadline per request: connecting, sending and receiving
+together. A server that trickles its answer a byte at a time is cut off when
+the deadline passes, not allowed a fresh timeout for every byte.
 
     client = RestClient("http://localhost:8501/v1/models/hourglass")
     keypoints, scores = client.predict(["person.jpg"], boxes=[[10, 20, 120, 300]])
 """
 
 import base64
+import http.client
 import json
-import urllib.error
+import socket
+import threading
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -70,21 +77,49 @@ def boxes_array(boxes, count):
     return array
 
 
-def keypoint_arrays(outputs, where):
+def _float_array(outputs, name, where):
+    try:
+        return np.asarray(outputs[name], np.float32)
+    except (TypeError, ValueError) as error:
+        raise ServingError(
+            f"{where}: output {name!r} is not a numeric array"
+        ) from error
+
+
+def keypoint_arrays(outputs, where, expected_rows=None, expected_joints=None):
     """Returns (keypoints float32 [N, K, 2], scores float32 [N, K]) from a
-    dict of outputs; raises ServingError when they are missing or malformed."""
+    dict of outputs; raises ServingError when they are missing, malformed,
+    not finite, or do not have `expected_rows` rows (one per image sent) and
+    `expected_joints` joints (when given)."""
     missing = [name for name in KEYPOINT_OUTPUTS if name not in outputs]
     if missing:
         raise ServingError(f"{where}: response lacks outputs {missing}")
-    keypoints = np.asarray(outputs["keypoints"], np.float32)
-    scores = np.asarray(outputs["scores"], np.float32)
+    keypoints = _float_array(outputs, "keypoints", where)
+    scores = _float_array(outputs, "scores", where)
     if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
         raise ServingError(f"{where}: keypoints of shape {keypoints.shape}")
     if scores.shape != keypoints.shape[:2]:
         raise ServingError(
             f"{where}: scores {scores.shape} do not match keypoints {keypoints.shape}"
         )
+    rows, joints = keypoints.shape[:2]
+    if expected_rows is not None and rows != expected_rows:
+        raise ServingError(f"{where}: {rows} rows for {expected_rows} images")
+    if expected_joints is not None and joints != expected_joints:
+        raise ServingError(
+            f"{where}: {joints} joints per person; the model has {expected_joints}"
+        )
+    if not (np.all(np.isfinite(keypoints)) and np.all(np.isfinite(scores))):
+        raise ServingError(f"{where}: keypoints or scores are not finite")
     return keypoints, scores
+
+
+def joints_from_model_metadata(metadata, signature_name="serving_default"):
+    """Returns K from a TF Serving `GET .../metadata` answer: the middle
+    dimension of the signature's `keypoints` output."""
+    signatures = metadata["metadata"]["signature_def"]["signature_def"]
+    dims = signatures[signature_name]["outputs"]["keypoints"]["tensor_shape"]["dim"]
+    return int(dims[1]["size"])
 
 
 def rest_predict_body(images, boxes, signature_name):
@@ -114,69 +149,132 @@ class RestClient:
     Args:
         model_url: str. `http://host:port/v1/models/NAME` (optionally
             `/versions/N`).
-        timeout: float. Seconds to wait for a response.
+        timeout: float. Total seconds per request (connect, send, receive).
+        num_joints: int or None. The model's joint count; None: read once from
+            the server's model metadata.
     """
 
-    def __init__(self, model_url, timeout=DEFAULT_TIMEOUT_SECONDS):
+    def __init__(self, model_url, timeout=DEFAULT_TIMEOUT_SECONDS, num_joints=None):
         self.server, self.model_path = split_model_url(model_url)
         self.model_url = self.server + self.model_path
         self.timeout = timeout
+        self.num_joints = num_joints
+
+    def _exchange(self, method, path, data):
+        """Returns (HTTP status, body bytes); a watchdog closes the socket when
+        the total deadline passes, whatever the server is doing."""
+        parsed = urllib.parse.urlsplit(self.server)
+        connection_class = (
+            http.client.HTTPSConnection
+            if parsed.scheme == "https"
+            else http.client.HTTPConnection
+        )
+        connection = connection_class(parsed.netloc, timeout=self.timeout)
+        expired = threading.Event()
+
+        def cut_off():
+            expired.set()
+            if connection.sock is not None:
+                try:
+                    connection.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        watchdog = threading.Timer(self.timeout, cut_off)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            connection.request(
+                method, path, body=data, headers={"Content-Type": "application/json"}
+            )
+            response = connection.getresponse()
+            status, text = response.status, response.read()
+            if expired.is_set():  # the cut-off socket can read as a clean end
+                raise TimeoutError("deadline passed")
+            return status, text
+        except (OSError, http.client.HTTPException) as error:
+            if expired.is_set() or isinstance(error, TimeoutError):
+                raise ServingError(
+                    f"{self.server}{path}: no complete answer within "
+                    f"{self.timeout} s (server overloaded or stalled?)"
+                ) from error
+            if isinstance(error, ConnectionRefusedError | socket.gaierror):
+                raise ServingError(
+                    f"{self.server}: model server not reachable ({error}); "
+                    "is tensorflow_model_server running on that port?"
+                ) from error
+            raise ServingError(
+                f"{self.server}{path}: connection failed during the request "
+                f"({type(error).__name__}: {error})"
+            ) from error
+        finally:
+            watchdog.cancel()
+            connection.close()
 
     def _request(self, url, body=None):
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            url, data=data, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                text = response.read()
-        except urllib.error.HTTPError as error:
-            raise ServingError(self._describe_http_error(error)) from None
-        except TimeoutError:
-            raise ServingError(
-                f"{url}: no answer within {self.timeout} s (server overloaded?)"
-            ) from None
-        except urllib.error.URLError as error:
-            raise ServingError(
-                f"{self.server}: model server not reachable ({error.reason}); "
-                "is tensorflow_model_server running on that port?"
-            ) from None
+        path = url[len(self.server) :]
+        status, text = self._exchange("GET" if body is None else "POST", path, data)
+        if status >= 400:
+            raise ServingError(self._describe_http_error(status, text))
         try:
             return json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ServingError(f"{url}: response is not JSON: {text[:200]!r}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ServingError(
+                f"{url}: response is not JSON: {text[:200]!r}"
+            ) from error
 
-    def _describe_http_error(self, error):
+    def _describe_http_error(self, status, text):
         try:
-            message = json.loads(error.read()).get("error", "")
+            message = json.loads(text).get("error", "")
         except (ValueError, AttributeError):
             message = ""
-        if error.code == 404:
+        if status == 404:
             return (
                 f"{self.model_url}: model not found on the server "
                 f"(wrong model name or version?): {message}"
             )
         return (
-            f"{self.model_url}: server rejected the request "
-            f"(HTTP {error.code}): {message}"
+            f"{self.model_url}: server rejected the request (HTTP {status}): {message}"
         )
 
     def status(self):
         """Returns the server's model status JSON (GET /v1/models/NAME)."""
         return self._request(self.model_url)
 
+    def model_num_joints(self):
+        """Returns the model's joint count (cached), from `GET .../metadata`."""
+        if self.num_joints is None:
+            metadata = self._request(self.model_url + "/metadata")
+            try:
+                self.num_joints = joints_from_model_metadata(metadata)
+            except (KeyError, IndexError, TypeError, ValueError) as error:
+                raise ServingError(
+                    f"{self.model_url}: model metadata does not describe a "
+                    "`keypoints` output of shape [N, K, 2]; pass num_joints"
+                ) from error
+        return self.num_joints
+
     def predict_outputs(self, body):
-        """Posts a predict body; returns its `outputs` dict of NumPy arrays."""
+        """Posts a predict body; returns its `outputs` dict (JSON values)."""
         answer = self._request(self.model_url + ":predict", body)
         if not isinstance(answer, dict) or "outputs" not in answer:
-            raise ServingError(f"{self.model_url}: response has no 'outputs': {answer}")
+            raise ServingError(
+                f"{self.model_url}: response has no 'outputs': {str(answer)[:200]}"
+            )
         outputs = answer["outputs"]
         if not isinstance(outputs, dict):
             raise ServingError(f"{self.model_url}: expected named outputs")
-        return {name: np.asarray(value) for name, value in outputs.items()}
+        return outputs
 
     def predict(self, images, boxes=None, signature_name="serving_default"):
         """Returns (keypoints [N, K, 2], scores [N, K]) for encoded images (bytes
         or paths), one optional (x, y, w, h) box per image."""
         body = rest_predict_body(images, boxes, signature_name)
-        return keypoint_arrays(self.predict_outputs(body), self.model_url)
+        num_joints = self.model_num_joints()
+        return keypoint_arrays(
+            self.predict_outputs(body),
+            self.model_url,
+            expected_rows=len(body["inputs"]["images"]),
+            expected_joints=num_joints,
+        )

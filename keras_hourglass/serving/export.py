@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.joint_sets import builtin_joint_set
+from keras_hourglass.model_sidecar import crop_convention_of_keras_file
 from keras_hourglass.saved_files import check_keras_archive
 from keras_hourglass.serving.deployment import write_deployment_files
 from keras_hourglass.serving.deployment import write_metadata_file
@@ -27,6 +28,7 @@ from keras_hourglass.serving.signatures import build_export_metadata
 from keras_hourglass.serving.signatures import make_signature_functions
 from keras_hourglass.serving.signatures import model_input_size
 from keras_hourglass.serving.signatures import signature_specs
+from keras_hourglass.transforms import OFFICIAL_TORCH
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ def export_saved_model(
     warmup=True,
     overwrite=False,
     fold_batch_norm=True,
+    crop_convention=None,
 ):
     """Exports a model as `out_dir/<version>/` with deployment files beside it.
 
@@ -86,11 +89,16 @@ def export_saved_model(
             follows a convolution folded into it (`serving.fold`): same
             heatmaps to float32 rounding, ~1.1x the images/s on CPU
             (benchmarks/model_benchmark.py).
+        crop_convention: `transforms.CropConvention` or None. How
+            `serving_default` crops people; None: a `.keras` file's own (its
+            sidecar's, e.g. converted port weights), else ours. Recorded in
+            the export's metadata.
 
     Returns:
         Path of the written version directory.
     """
     if isinstance(model, str | Path):
+        crop_convention = crop_convention or crop_convention_of_keras_file(model)
         model = load_keras_model(model)
     if isinstance(joint_set, str):
         joint_set = BUILT_IN_JOINT_SETS[joint_set]
@@ -98,7 +106,9 @@ def export_saved_model(
         joint_set = builtin_joint_set(int(model.outputs[-1].shape[-1]))
     if fold_batch_norm:
         model = fold_batch_norms(model)
-    metadata = build_export_metadata(model, joint_set, flip_test)
+    metadata = build_export_metadata(
+        model, joint_set, flip_test, crop_convention or OFFICIAL_TORCH
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     version = int(version) if version is not None else next_version(out_dir)

@@ -55,18 +55,27 @@ class GrpcClient:
     Args:
         target: str. `host:port` of the gRPC endpoint (8500 by default).
         model_name: str. The served model name (`models.config`).
-        timeout: float. Seconds before a call is abandoned.
+        timeout: float. Seconds before a call is abandoned (a gRPC deadline:
+            the whole call, not one read).
         version: int or None. A fixed model version; None: the latest.
+        num_joints: int or None. The model's joint count, checked in every
+            response when given.
     """
 
     def __init__(
-        self, target, model_name, timeout=DEFAULT_TIMEOUT_SECONDS, version=None
+        self,
+        target,
+        model_name,
+        timeout=DEFAULT_TIMEOUT_SECONDS,
+        version=None,
+        num_joints=None,
     ):
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
         self.target, self.model_name = target, model_name
         self.timeout, self.version = timeout, version
+        self.num_joints = num_joints
         self._grpc = grpc
         self.channel = grpc.insecure_channel(target)
         self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
@@ -78,14 +87,25 @@ class GrpcClient:
         except self._grpc.RpcError as error:
             raise ServingError(
                 describe_rpc_error(error, self.target, self.model_name)
-            ) from None
-        return response_arrays(response)
+            ) from error
+        try:
+            return response_arrays(response)
+        except (TypeError, ValueError) as error:
+            raise ServingError(
+                f"{self.target} model {self.model_name!r}: undecodable response"
+            ) from error
 
     def predict(self, images, boxes=None):
-        """Returns (keypoints [N, K, 2], scores [N, K]) for encoded images."""
+        """Returns (keypoints [N, K, 2], scores [N, K]) for encoded images,
+        checked like the REST client's (rows, joints, finite values)."""
         request = keypoint_request(self.model_name, images, boxes, self.version)
         where = f"{self.target} model {self.model_name!r}"
-        return keypoint_arrays(self.send(request), where)
+        return keypoint_arrays(
+            self.send(request),
+            where,
+            expected_rows=len(request.inputs["images"].string_val),
+            expected_joints=self.num_joints,
+        )
 
     def close(self):
         """Closes the channel."""

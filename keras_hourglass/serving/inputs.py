@@ -18,8 +18,14 @@ crop as training and evaluation. So a person stored with centre c and scale s
 
 import tensorflow as tf
 
+from keras_hourglass.data.decode import decode_image_region
 from keras_hourglass.data.decode import looks_like_complete_image
 from keras_hourglass.data.decode import warp_image
+from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
+from keras_hourglass.serving.request_checks import check_box_size
+from keras_hourglass.serving.request_checks import check_image_size
+from keras_hourglass.serving.request_checks import header_image_size
+from keras_hourglass.transforms import OFFICIAL_TORCH
 from keras_hourglass.transforms import person_crop_matrix
 from keras_hourglass.transforms import person_from_box
 
@@ -66,36 +72,50 @@ def first_bytes_text(image_bytes, count=8):
     return tf.strings.reduce_join(tf.strings.as_string(head), separator=" ")
 
 
-def decode_checked_image(image_bytes, where):
-    """Decodes JPEG/PNG bytes to uint8 [h, w, 3]; raises InvalidArgumentError
-    naming `where` for empty, foreign or truncated bytes."""
+def checked_image_size(image_bytes, where):
+    """Returns int32 [2] (height, width) from the header of complete JPEG/PNG
+    bytes within the `request_checks` limits; InvalidArgumentError naming
+    `where` otherwise. Nothing is decoded."""
     message = tf.strings.join(
         [where, " is not a complete JPEG or PNG image (empty, another format, "
-         "or truncated); its first bytes are ", first_bytes_text(image_bytes)]
+         "truncated, or a corrupt body); its first bytes are ",
+         first_bytes_text(image_bytes)]
     )  # fmt: skip
-    check = tf.debugging.Assert(looks_like_complete_image(image_bytes), [message])
-    with tf.control_dependencies([check]):
-        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
-    return image
+    complete = tf.logical_and(
+        looks_like_complete_image(image_bytes), jpeg_body_is_intact(image_bytes)
+    )
+    with tf.control_dependencies([tf.debugging.Assert(complete, [message])]):
+        size = header_image_size(image_bytes)
+    with tf.control_dependencies([check_image_size(size, where)]):
+        return tf.cast(size, tf.int32)
 
 
-def crop_encoded_image(image_bytes, box, index, input_size):
-    """Decodes one image and crops the person in `box`.
+def crop_encoded_image(image_bytes, box, index, input_size,
+                       crop_convention=OFFICIAL_TORCH):  # fmt: skip
+    """Checks one image's header and box, then decodes only the region the
+    crop of the person in `box` reads (JPEG; PNG is decoded whole), with the
+    model's `crop_convention` (`transforms.CropConvention`).
 
     Returns `(crop float32 [S, S, 3] in [0, 1], matrix float32 [3, 3])`, the
     matrix mapping original image px to crop px.
     """
     where = tf.strings.format("images[{}]", index)
-    image = decode_checked_image(image_bytes, where)
-    shape = tf.shape(image)
-    with tf.control_dependencies([check_box(box, shape[0], shape[1], where)]):
-        center, scale = person_from_request_box(box, shape[0], shape[1])
-    matrix = person_crop_matrix(center, scale, input_size)
-    return warp_image(image, matrix, input_size), matrix
+    height, width = tf.unstack(checked_image_size(image_bytes, where))
+    checks = [
+        check_box(box, height, width, where),
+        check_box_size(box, height, width, where),
+    ]
+    # The decoder reads the bytes only once every check has passed.
+    with tf.control_dependencies(checks):
+        image_bytes = tf.identity(image_bytes)
+    center, scale = person_from_request_box(box, height, width)
+    matrix = person_crop_matrix(center, scale, input_size, convention=crop_convention)
+    region, region_matrix, _ = decode_image_region(image_bytes, matrix, input_size)
+    region.set_shape([None, None, 3])
+    return warp_image(region, region_matrix, input_size), matrix
 
 
-def crop_encoded_images(images, boxes, input_size):
+def crop_encoded_images(images, boxes, input_size, crop_convention=OFFICIAL_TORCH):
     """Decodes a batch of encoded images and crops one person from each.
 
     Args:
@@ -103,6 +123,7 @@ def crop_encoded_images(images, boxes, input_size):
         boxes: float32 [N, 4]. One (x, y, w, h) box per image (see the module
             docstring; w <= 0 or h <= 0: the whole image).
         input_size: int. Side of the network input.
+        crop_convention: CropConvention. The model's (default: ours).
 
     Returns:
         crops float32 [N, S, S, 3] and crop matrices float32 [N, 3, 3].
@@ -121,7 +142,7 @@ def crop_encoded_images(images, boxes, input_size):
     with tf.control_dependencies(checks):
         indices = tf.range(count)
     crops, matrices = tf.map_fn(
-        lambda item: crop_encoded_image(*item, input_size),
+        lambda item: crop_encoded_image(*item, input_size, crop_convention),
         (images, boxes, indices),
         fn_output_signature=(
             tf.TensorSpec([input_size, input_size, 3], tf.float32),

@@ -26,6 +26,9 @@ from keras_hourglass.inference import predict_keypoints
 from keras_hourglass.inference import stack_heatmaps_list
 from keras_hourglass.serving.inputs import crop_encoded_images
 from keras_hourglass.serving.inputs import whole_image_boxes
+from keras_hourglass.transforms import CROP_CONVENTION_KEY
+from keras_hourglass.transforms import OFFICIAL_TORCH
+from keras_hourglass.transforms import crop_convention_from_metadata
 
 # Inputs outside [0, 1] by more than this mean 0..255 pixels were sent.
 PIXEL_RANGE_TOLERANCE = 1e-3
@@ -41,8 +44,13 @@ def model_input_size(model):
     return int(height)
 
 
-def build_export_metadata(model, joint_set, flip_test):
-    """Returns the metadata dict stored in the export (JSON-serialisable)."""
+def build_export_metadata(model, joint_set, flip_test, crop_convention=OFFICIAL_TORCH):
+    """Returns the metadata dict stored in the export (JSON-serialisable).
+
+    `crop_convention` is the model's (`transforms.CropConvention`; converted
+    port weights have their own): `serving_default` crops with it, and
+    programs cropping for the `heatmaps` signature read it back from here.
+    """
     input_size = model_input_size(model)
     num_joints = int(model.outputs[-1].shape[-1])
     if joint_set.num_joints != num_joints:
@@ -64,9 +72,11 @@ def build_export_metadata(model, joint_set, flip_test):
         "box_convention": (
             "boxes are (x, y, w, h) in original image px with pixel edges at "
             "integers; w <= 0 or h <= 0 means the whole image; crop centre = "
-            "box centre, scale = max(w, h) / 200, then the training crop "
-            "(centre moved down 15*scale px, scale x 1.25)"
+            "box centre, scale = max(w, h) / 200, then the model's crop "
+            f"convention: centre moved down {crop_convention.center_shift_y:g}"
+            f"*scale px, scale x {crop_convention.scale_factor:g}"
         ),
+        CROP_CONVENTION_KEY: crop_convention.to_metadata(),
         "keypoint_convention": "(x, y) original image px, pixel centres at integers",
     }
 
@@ -75,9 +85,12 @@ def make_keypoints_function(model, metadata):
     """Returns `fn(images, boxes) -> {"keypoints", "scores"}` (see above)."""
     input_size = metadata["input_size"]
     flip_pairs = [tuple(pair) for pair in metadata["flip_pairs"]]
+    crop_convention = crop_convention_from_metadata(metadata)
 
     def keypoints(images, boxes):
-        crops, matrices = crop_encoded_images(images, boxes, input_size)
+        crops, matrices = crop_encoded_images(
+            images, boxes, input_size, crop_convention
+        )
         points, scores = predict_keypoints(
             model, crops, matrices, flip_pairs, flip_test=metadata["flip_test"]
         )

@@ -46,10 +46,11 @@ def test_two_step_fit_under_mirrored_strategy_on_two_devices(shard_dir, tmp_path
     assert total == pytest.approx(stacks, rel=1e-4)
     assert (run_dir / "checkpoints" / "latest.keras").is_file()
     assert (run_dir / "checkpoints" / "best.keras").is_file()
-    # Reloads with its optimizer state and registered loss (no custom objects).
+    # Architecture + weights (keras_hourglass.saving); the optimizer state,
+    # after 2 steps, is in the backup.
     model = keras.saving.load_model(run_dir / "final.keras")
     assert model.output_names == ["stack1_heatmaps", "stack2_heatmaps"]
-    assert int(model.optimizer.iterations) == 2
+    assert read_backup(run_dir / "backup")["global_step"] == 2
     # The backup stays at the end, so the same command again trains nothing.
     assert read_backup(run_dir / "backup")["epoch"] == 1
 

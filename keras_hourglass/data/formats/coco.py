@@ -35,7 +35,35 @@ def person_category_ids(coco, path):
     return ids or None
 
 
+def _is_id(value):
+    # bool is an int subclass, and a list or dict id cannot be looked up.
+    return isinstance(value, int | str) and not isinstance(value, bool)
+
+
+def index_images(coco_images, annotation_path, skip_log):
+    """Returns {image id: image entry}; entries that are not an object with
+    an int or str `id` and a str `file_name` are counted skips naming their
+    index in `images`."""
+    images = {}
+    for index, image in enumerate(coco_images):
+        usable = (
+            isinstance(image, dict)
+            and _is_id(image.get("id"))
+            and isinstance(image.get("file_name"), str)
+        )
+        if not usable:
+            where = f"{Path(annotation_path).name} images[{index}]"
+            skip_log.skip("malformed image entry (id or file_name)", where)
+            continue
+        images[image["id"]] = image
+    return images
+
+
 def _skip_reason(annotation, person_ids):
+    if not isinstance(annotation, dict):
+        return "malformed annotation (not an object)"
+    if not _is_id(annotation.get("image_id")):
+        return "malformed annotation (image_id)"
     if person_ids is not None and annotation.get("category_id") not in person_ids:
         return "not a person annotation"
     if annotation.get("iscrowd"):
@@ -89,13 +117,15 @@ def read_coco(annotation_path, image_dir, split="train", max_examples=3):
     if not image_dir.is_dir():
         raise FileNotFoundError(f"image folder not found: {image_dir}")
     present_images = {path.name for path in image_dir.iterdir()}
-    images = {image.get("id"): image for image in coco["images"]}
-    person_ids = person_category_ids(coco, annotation_path)
     skip_log, records, people_per_image = SkipLog(max_examples), [], {}
+    images = index_images(coco["images"], annotation_path, skip_log)
+    person_ids = person_category_ids(coco, annotation_path)
     for index, annotation in enumerate(coco["annotations"]):
-        where = f"{annotation_path.name} annotation {annotation.get('id', index)}"
         reason = _skip_reason(annotation, person_ids)
-        image = images.get(annotation.get("image_id"))
+        if isinstance(annotation, dict) and _is_id(annotation.get("id")):
+            index = annotation["id"]
+        where = f"{annotation_path.name} annotation {index}"
+        image = None if reason else images.get(annotation.get("image_id"))
         if reason is None and image is None:
             reason = "image id not in images"
         if reason is None and image.get("file_name") not in present_images:

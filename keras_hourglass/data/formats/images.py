@@ -1,16 +1,21 @@
 """Cheap checks of encoded image files before their bytes go into a record.
 
-Records store the original file bytes unchanged, so an image is never decoded
-in full here: the format comes from the magic bytes, the size from the header,
-and corruption is caught by Pillow's structural `verify()` plus, for JPEG, the
-end-of-image marker that a truncated download lacks.
+Records store the original file bytes unchanged. The format comes from the
+magic bytes and the size from the header; corruption is caught by a strict
+full decode with Pillow (truncated data is an error, not a grey fill), the
+end-of-image marker that a truncated download lacks, and for JPEG the
+structure of the compressed body (`data.jpeg_scan`), which libjpeg itself only
+warns about.
 """
 
 import io
 from pathlib import Path
 
 from PIL import Image
+from PIL import ImageFile
 from PIL import UnidentifiedImageError
+
+from keras_hourglass.data.jpeg_scan import find_stray_jpeg_marker
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -45,10 +50,17 @@ def inspect_image_bytes(image_bytes, where="image"):
     tail = image_bytes.rstrip(b"\x00\r\n ")
     if image_format == "jpeg" and not tail.endswith(JPEG_END_MARKER):
         raise UnreadableImageError(f"{where}: truncated JPEG (no end-of-image marker)")
+    stray = find_stray_jpeg_marker(image_bytes) if image_format == "jpeg" else None
+    if stray is not None:
+        raise UnreadableImageError(
+            f"{where}: corrupt JPEG body (broken structure at byte {stray})"
+        )
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
     try:
         with Image.open(io.BytesIO(image_bytes)) as image:
             width, height = image.size
-            image.verify()
+            image.load()  # a full decode: Pillow raises on a broken stream
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise UnreadableImageError(f"{where}: corrupt image ({error})") from error
     if width < 1 or height < 1:

@@ -47,7 +47,8 @@ def read_keypoint_table(csv_path):
         raise FileNotFoundError(f"annotation file not found: {csv_path}")
     try:
         table = pd.read_csv(csv_path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
+    # Random bytes or another encoding than UTF-8 end in UnicodeDecodeError.
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, ValueError) as error:
         raise ValueError(f"{csv_path}: not a readable CSV ({error})") from error
     if "image" not in table.columns:
         raise ValueError(f"{csv_path}: no 'image' column")
@@ -125,12 +126,18 @@ def read_keypoint_csv(
         if isinstance(sizes[image_path], str):
             skip_log.skip(sizes[image_path], where)
             continue
-        joints, visible = _row_joints(row, joint_names)
+        try:
+            joints, visible = _row_joints(row, joint_names)
+            center, scale = _row_center_scale(row)
+            center = None if center is None else tuple(float(c) for c in center)
+            scale = None if scale is None else float(scale)
+        except (TypeError, ValueError):
+            skip_log.skip("non-numeric cell in a number column", where)
+            continue
         empty = np.isnan(joints)
         if np.any(empty[:, 0] != empty[:, 1]):
             skip_log.skip("joint with only one coordinate", where)
             continue
-        center, scale = _row_center_scale(row)
         record = PersonRecord(
             image_id=str(row["image"]),
             split=_row_split(row, "valid" if is_validation[index] else "train"),

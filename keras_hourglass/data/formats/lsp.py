@@ -23,6 +23,7 @@ images, so the split is deterministic and independent of which images exist.
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import scipy.io
 
@@ -47,6 +48,9 @@ def load_lsp_joints(mat_path):
         raise FileNotFoundError(f"annotation file not found: {mat_path}")
     try:
         mat = scipy.io.loadmat(mat_path)
+    except NotImplementedError:
+        # scipy reads MATLAB v4 to v7.2; v7.3 (`save -v7.3`) files are HDF5.
+        mat = load_matlab_v73(mat_path)
     except (OSError, ValueError, TypeError) as error:
         raise ValueError(f"{mat_path}: not a readable .mat file ({error})") from error
     if "joints" not in mat:
@@ -65,6 +69,22 @@ def load_lsp_joints(mat_path):
     if len(joints) == 0:
         raise ValueError(f"{mat_path}: 'joints' holds no people")
     return joints
+
+
+def load_matlab_v73(mat_path):
+    """Returns {name: array} of the top-level numeric arrays of a MATLAB v7.3
+    (HDF5) file, in MATLAB's dimension order; raises ValueError naming the
+    file when it cannot be read."""
+    try:
+        with h5py.File(mat_path, "r") as file:
+            # HDF5 stores MATLAB's column-major arrays with the axes reversed.
+            return {
+                name: np.asarray(item[()]).T
+                for name, item in file.items()
+                if isinstance(item, h5py.Dataset) and item.dtype.kind in "fiu"
+            }
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"{mat_path}: not a readable .mat file ({error})") from error
 
 
 def validation_flags(count, val_count=None, val_fraction=None):

@@ -15,6 +15,7 @@ the JSON's order; `read_mpii_head_boxes` checks that order joint by joint.
 import gzip
 import json
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,8 @@ def load_json_annotations(path):
     try:
         with opener(path, "rt", encoding="utf-8") as file:
             return json.load(file)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    # A cut .gz ends in EOFError, a damaged one in zlib.error or OSError.
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{path}: not a readable JSON file ({error})") from error
 
 

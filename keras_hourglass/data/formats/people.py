@@ -75,11 +75,14 @@ class SkipLog:
         self.counts = collections.Counter()
         self.warnings = collections.Counter()
         self.max_examples = max_examples
+        # The first `max_examples` places (file and line or index) per reason.
+        self.examples = collections.defaultdict(list)
 
     def skip(self, reason, where):
         """Counts one skipped person or entry under `reason`."""
         self.counts[reason] += 1
         if self.counts[reason] <= self.max_examples:
+            self.examples[reason].append(where)
             LOGGER.warning("skipped %s: %s", where, reason)
 
     def warn(self, reason, where):
@@ -92,6 +95,9 @@ class SkipLog:
         """Adds another log's counts to this one."""
         self.counts.update(other.counts)
         self.warnings.update(other.warnings)
+        for reason, places in other.examples.items():
+            room = self.max_examples - len(self.examples[reason])
+            self.examples[reason].extend(places[: max(room, 0)])
 
     def summary_lines(self):
         """Returns one line per reason, most frequent first."""
@@ -134,10 +140,31 @@ def problem_with_person(joints, annotated, center, scale, num_joints):
         return "NaN or infinite joint coordinate"
     if not np.any(annotated):
         return "no annotated joints"
+    if len(center) != 2:
+        return "centre does not hold 2 values (x, y)"
     if not all(math.isfinite(float(c)) for c in center):
         return "NaN or infinite centre"
     if not (math.isfinite(float(scale)) and float(scale) > 0):
         return "scale not positive and finite"
+    return None
+
+
+def problem_with_extras(head_box, normalizer, image_size):
+    """Returns why a person's optional fields cannot be written (a short
+    reason), or None: a head box is 4 finite values, a PCKh normaliser and an
+    image size are finite and positive."""
+    if head_box is not None:
+        box = np.asarray(head_box, dtype=np.float64).reshape(-1)
+        if box.shape != (4,) or not np.all(np.isfinite(box)):
+            return "head box not 4 finite values"
+    if normalizer is not None and not (
+        math.isfinite(float(normalizer)) and float(normalizer) > 0
+    ):
+        return "PCKh normaliser not positive and finite"
+    if image_size is not None:
+        size = np.asarray(image_size, dtype=np.float64).reshape(-1)
+        if size.shape != (2,) or not np.all(np.isfinite(size) & (size >= 1)):
+            return "image size not 2 positive values"
     return None
 
 
@@ -174,7 +201,7 @@ def make_checked_record(record, num_joints, skip_log, where):
         record.center, record.scale = center_scale_from_joints(joints, annotated)
     reason = problem_with_person(
         joints, annotated, record.center, record.scale, num_joints
-    )
+    ) or problem_with_extras(record.head_box, record.normalizer, record.image_size)
     if reason is not None:
         skip_log.skip(reason, where)
         return None

@@ -1,0 +1,159 @@
+"""Bad annotation files and entries in the dataset readers: one bad entry is a
+counted skip naming its line or index; a bad whole file is one clear error
+naming the file."""
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+
+from keras_hourglass.data import formats
+from keras_hourglass.data.formats.images import UnreadableImageError
+from keras_hourglass.data.formats.images import inspect_image_bytes
+from tests.data.test_formats import _mpii_entries
+from tests.data.test_formats import write_coco
+
+LSP_IMAGES = "lspet_train/images"
+
+
+def _paw_rows():
+    nose = {"nose_x": 50, "nose_y": 60}
+    return [
+        {"image": "im00001.jpg", "paw_x": "10", "paw_y": "20", **nose},
+        {"image": "im00002.jpg", "paw_x": "abc", "paw_y": "20", **nose},
+        {"image": "im00003.jpg", "paw_x": "30", "paw_y": "40", **nose},
+    ]
+
+
+def test_csv_non_numeric_cell_is_a_skip_naming_file_and_line(shared_data, tmp_path):
+    path = tmp_path / "paws.csv"
+    pd.DataFrame(_paw_rows()).to_csv(path, index=False)
+    records, skip_log, _ = formats.read_keypoint_csv(path, shared_data / LSP_IMAGES)
+    assert [r.image_id for r in records] == ["im00001.jpg", "im00003.jpg"]
+    (reason,) = skip_log.counts
+    assert skip_log.counts[reason] == 1 and "non-numeric" in reason
+    assert skip_log.examples[reason] == ["paws.csv line 3 (im00002.jpg)"]
+
+
+def test_csv_of_random_bytes_is_one_error_naming_the_file(tmp_path):
+    path = tmp_path / "noise.csv"
+    path.write_bytes(
+        np.random.default_rng(0).integers(0, 256, 4000, np.uint8).tobytes()
+    )
+    with pytest.raises(ValueError, match="noise.csv"):
+        formats.read_keypoint_csv(path)
+
+
+def test_truncated_json_gz_is_one_error_naming_the_file(shared_data, tmp_path):
+    data = (shared_data / "mpii_annotations/mpii_annotations.json.gz").read_bytes()
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.json.gz"):
+        formats.read_mpii(path, shared_data / "mpii_samples")
+
+
+def test_coco_malformed_entries_are_skips_naming_the_index(shared_data, tmp_path):
+    from PIL import Image
+
+    images = shared_data / LSP_IMAGES
+    coco = write_coco(tmp_path)
+    coco["images"][0]["width"], coco["images"][0]["height"] = Image.open(
+        images / "im00002.jpg"
+    ).size
+    good = coco["annotations"][0]
+    coco["images"].append({"id": 3, "file_name": ["im00003.jpg"], "width": 9})
+    coco["images"].append({"id": [4], "file_name": "im00004.jpg"})
+    coco["images"].append("not an image entry")
+    coco["annotations"] = [
+        good,
+        {**good, "id": 20, "image_id": 3},
+        {**good, "id": 21, "image_id": [1]},
+        "not an annotation",
+        {**good, "id": 22, "bbox": ["x", 1, 2, 3]},
+    ]
+    path = tmp_path / "person_keypoints.json"
+    path.write_text(json.dumps(coco))
+    records, skip_log = formats.read_coco(path, images)
+    assert [r.image_id for r in records] == ["im00002.jpg"]
+    assert sum(skip_log.counts.values()) == 4 + 3  # 4 annotations, 3 images
+    examples = [e for found in skip_log.examples.values() for e in found]
+    assert "person_keypoints.json annotation 3" in examples
+    assert "person_keypoints.json images[3]" in examples
+
+
+def test_mpii_objpos_and_non_finite_values_are_validated(shared_data, tmp_path):
+    good = next(
+        e for e in _mpii_entries(shared_data) if e["img_paths"] == "015601864.jpg"
+    )
+    bad_values = [
+        ("objpos", [1.0, 2.0, 3.0]),
+        ("objpos", []),
+        ("objpos", [float("inf"), 3.0]),
+        ("scale_provided", float("nan")),
+        ("img_width", float("nan")),
+        ("joint_self", "text"),
+    ]
+    entries = [good] + [{**good, key: value} for key, value in bad_values]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(entries))
+    records, skip_log = formats.read_mpii(path, shared_data / "mpii_samples")
+    assert len(records) == 1
+    assert sum(skip_log.counts.values()) == len(bad_values)
+    assert any("centre" in reason for reason in skip_log.counts)
+
+
+def _write_matlab_v73(path, variables):
+    """Writes `variables` as MATLAB does with -v7.3: an HDF5 file behind a
+    512-byte MAT header, arrays stored transposed (column-major)."""
+    with h5py.File(path, "w", userblock_size=512) as file:
+        for name, value in variables.items():
+            file[name] = np.asarray(value).T
+            file[name].attrs["MATLAB_class"] = np.bytes_("double")
+    text = (
+        b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: test HDF5 schema 1.00 ."
+    )
+    header = text.ljust(116, b" ") + bytes(8) + b"\x00\x02" + b"IM"
+    with open(path, "r+b") as file:
+        file.write(header)
+
+
+def test_lsp_joints_mat_v73_is_read_through_h5py(shared_data, tmp_path):
+    joints = scipy.io.loadmat(shared_data / "lspet_train/joints.mat")["joints"]
+    joints = joints[:, :, :4]
+    v73 = tmp_path / "joints_v73.mat"
+    _write_matlab_v73(v73, {"joints": joints})
+    with pytest.raises(NotImplementedError):
+        scipy.io.loadmat(v73)  # what a v7.3 file does to scipy
+    v5 = tmp_path / "joints_v5.mat"
+    scipy.io.savemat(v5, {"joints": joints})
+    np.testing.assert_array_equal(
+        formats.lsp.load_lsp_joints(v73), formats.lsp.load_lsp_joints(v5)
+    )
+    records, skip_log = formats.read_lsp(v73, shared_data / LSP_IMAGES)
+    assert len(records) == 4 and not skip_log.counts
+
+
+def test_lsp_unreadable_mat_names_the_file(tmp_path):
+    path = tmp_path / "joints.mat"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(600))
+    with pytest.raises(ValueError, match="joints.mat"):
+        formats.lsp.load_lsp_joints(path)
+
+
+def corrupt_jpeg_body(jpeg_bytes, seed=0):
+    """The same header and end marker around a body overwritten by noise."""
+    rng = np.random.default_rng(seed)
+    start, stop = len(jpeg_bytes) // 3, 2 * len(jpeg_bytes) // 3
+    noise = rng.integers(0, 256, stop - start, np.uint8).tobytes()
+    return jpeg_bytes[:start] + noise + jpeg_bytes[stop:]
+
+
+def test_corrupt_jpeg_body_is_unreadable(shared_data):
+    good = (shared_data / LSP_IMAGES / "im00002.jpg").read_bytes()
+    assert inspect_image_bytes(good)[0] == "jpeg"
+    for seed in range(5):
+        with pytest.raises(UnreadableImageError, match="corrupt"):
+            inspect_image_bytes(corrupt_jpeg_body(good, seed), "im00002.jpg")

@@ -1,0 +1,53 @@
+"""`dataset.json` is checked when it is opened: shard names stay inside the
+dataset folder, and the joint count agrees with the records."""
+
+import json
+
+import pytest
+
+from keras_hourglass.data.metadata import METADATA_FILE_NAME
+from keras_hourglass.data.metadata import read_metadata
+from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.tfrecords import serialize_person
+from tests.pipeline_helpers import synthetic_person
+from tests.pipeline_helpers import write_shard
+
+
+def write_dataset(folder, num_joints=16, stated_joints=None, files=None):
+    """A one-shard dataset of 16-joint people whose dataset.json states
+    `stated_joints` and lists `files` as the train shards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    people = [
+        serialize_person(**synthetic_person(num_joints, f"p{i}")) for i in range(2)
+    ]
+    write_shard(folder / "train-00000-of-00001.tfrecord", people)
+    stated = stated_joints or num_joints
+    metadata = {
+        "name": "t", "source": "test", "num_joints": stated,
+        "joint_names": [f"j{i}" for i in range(stated)], "flip_pairs": [],
+        "splits": {"train": {"files": files or ["train-00000-of-00001.tfrecord"],
+                             "count": 2, "bytes": 1}},
+    }  # fmt: skip
+    (folder / METADATA_FILE_NAME).write_text(json.dumps(metadata))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "name", ["/etc/passwd", "../outside.tfrecord", "sub/../../x.tfrecord", "", 7]
+)
+def test_shard_names_outside_the_folder_are_refused(tmp_path, name):
+    folder = write_dataset(tmp_path / "data", files=[name])
+    with pytest.raises(ValueError, match=r"(?s)dataset.json.*inside"):
+        split_files(read_metadata(folder), "train")
+
+
+def test_plain_shard_names_are_accepted(tmp_path):
+    folder = write_dataset(tmp_path / "data")
+    (path,) = split_files(read_metadata(folder), "train")
+    assert path == str((folder / "train-00000-of-00001.tfrecord").resolve())
+
+
+def test_wrong_joint_count_is_one_clear_error_up_front(tmp_path):
+    folder = write_dataset(tmp_path / "data", num_joints=16, stated_joints=14)
+    with pytest.raises(ValueError, match=r"says 14 joints.*hold 16"):
+        read_metadata(folder)

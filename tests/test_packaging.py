@@ -1,0 +1,150 @@
+"""The wheel, installed into a fresh virtual environment, runs every program
+as a console script from a folder outside the checkout.
+
+The venv sees the system site-packages (TensorFlow is not installed again),
+where this checkout may also be installed in editable mode; the venv's own
+site-packages come first on `sys.path`, and the tests check that the modules
+really load from the venv, never from the checkout.
+"""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keras_hourglass.programs import PROGRAMS
+from tests.train_helpers import PROJECT_ROOT
+from tests.train_helpers import TINY_MODEL_FLAGS
+
+pytestmark = pytest.mark.slow
+
+# What `pip wheel .` reads; copied so that a stale build/ in the checkout
+# can never leak into the wheel (setuptools does not clean it).
+SOURCES = ("setup.py", "pyproject.toml", "README.md", "requirements.txt",
+           "requirements-dev.txt", "keras_hourglass", "training",
+           "evaluation")  # fmt: skip
+
+
+def run(command, cwd, timeout=300, **extra_environment):
+    """Runs `command` in `cwd` without the checkout on PYTHONPATH."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment.update(TF_CPP_MIN_LOG_LEVEL="2", **extra_environment)
+    return subprocess.run(
+        [str(part) for part in command], cwd=cwd, env=environment,
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(venv bin folder, a working folder outside the checkout)."""
+    root = tmp_path_factory.mktemp("packaging")
+    source = root / "source"
+    for name in SOURCES:
+        path = PROJECT_ROOT / name
+        if path.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+            shutil.copytree(path, source / name, ignore=ignore)
+        else:
+            source.mkdir(exist_ok=True)
+            shutil.copy2(path, source / name)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    built = run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-q",
+                 "-w", root / "dist", source], cwd=root)  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = (root / "dist").glob("keras_hourglass-*.whl")
+    venv = root / "venv"
+    created = run([sys.executable, "-m", "venv", "--system-site-packages", venv], root)
+    assert created.returncode == 0, created.stderr[-3000:]
+    bin_dir = venv / "bin"
+    install = run([bin_dir / "python", "-m", "pip", "install", "-q", "--no-deps",
+                   "--disable-pip-version-check", wheel], cwd=root)  # fmt: skip
+    assert install.returncode == 0, install.stderr[-3000:]
+    work = root / "work"
+    work.mkdir()
+    return bin_dir, work
+
+
+@pytest.mark.parametrize("script", sorted(PROGRAMS))
+def test_every_console_script_answers_help(installed, script):
+    bin_dir, work = installed
+    result = run([bin_dir / script, "--help"], cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("usage:")
+
+
+def test_programs_load_from_the_venv_and_install_no_generic_names(installed):
+    bin_dir, work = installed
+    script = (
+        "import keras_hourglass_programs.training.console, training.train, "
+        "evaluation.evaluate, keras_hourglass.model\n"
+        "for module in (training.train, evaluation.evaluate, keras_hourglass.model):\n"
+        "    print(module.__file__)\n"
+    )
+    result = run([bin_dir / "python", "-c", script], cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    files = result.stdout.split()
+    assert len(files) == 3
+    venv = bin_dir.parent.resolve()
+    for file in files:
+        assert Path(file).resolve().is_relative_to(venv), file
+    for generic in ("training", "evaluation"):
+        alone = run([bin_dir / "python", "-c", f"import {generic}"], cwd=work)
+        assert "No module named" in alone.stderr, generic
+    listing = run([bin_dir / "python", "-m", "keras_hourglass"], cwd=work)
+    assert listing.returncode == 0, listing.stderr[-3000:]
+    for script_name, (module, _) in PROGRAMS.items():
+        assert script_name in listing.stdout and module in listing.stdout
+
+
+def test_ablation_runs_its_stages_by_installed_module_names(installed):
+    bin_dir, work = installed
+    result = run([bin_dir / "hourglass-ablation", "--quick", "--dry-run",
+                  "--out", work / "ablations"], cwd=work)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "-m keras_hourglass_programs.training.train " in result.stdout
+    assert "-m keras_hourglass_programs.evaluation.evaluate " in result.stdout
+    help_by_module = run(
+        [bin_dir / "python", "-m", "keras_hourglass_programs.training.train", "--help"],
+        cwd=work,
+    )
+    assert help_by_module.returncode == 0, help_by_module.stderr[-3000:]
+
+
+def test_converts_and_trains_one_step_with_the_console_scripts(installed):
+    bin_dir, work = installed
+    data, run_dir = work / "data", work / "run"
+    converted = run([bin_dir / "hourglass-make-tfrecords", "--format", "synthetic",
+                     "--seed", "0", "--count", "8", "--val-count", "4",
+                     "--out", data], cwd=work)  # fmt: skip
+    assert converted.returncode == 0, converted.stderr[-3000:]
+    assert (data / "dataset.json").is_file()
+    flags = [*TINY_MODEL_FLAGS, "--validation-people", "4", "--data-dir", data,
+             "--run-dir", run_dir, "--batch-size", "4", "--epochs", "1",
+             "--steps-per-epoch", "1"]  # fmt: skip
+    trained = run([bin_dir / "hourglass-train", *flags], cwd=work, timeout=600)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert (run_dir / "training_log.csv").is_file()
+    # Every .keras file a run writes loads with plain load_model in a process
+    # that imports nothing of the project, on each installed backend.
+    files = [
+        run_dir / "final.keras",
+        *sorted((run_dir / "checkpoints").glob("*.keras")),
+    ]
+    assert [path.name for path in files] == [
+        "final.keras",
+        "best.keras",
+        "latest.keras",
+    ]
+    for backend in ("tensorflow", "jax"):
+        if importlib.util.find_spec(backend) is None:
+            continue
+        load = f"import keras\nfor path in {[str(path) for path in files]}:\n"
+        load += "    print(keras.saving.load_model(path).name)\n"
+        loaded = run([bin_dir / "python", "-c", load], cwd=work, KERAS_BACKEND=backend)
+        assert loaded.returncode == 0, loaded.stderr[-3000:]
+        assert loaded.stdout.split() == ["stacked_hourglass"] * 3

@@ -1,0 +1,119 @@
+"""`make_tfrecords` builds the dataset beside `--out` and swaps it in only
+after a successful conversion; a failed run never costs the old dataset, and
+two converters into one folder cannot mix their files."""
+
+import json
+import os
+import socket
+import threading
+
+import pytest
+
+from keras_hourglass.data import shards
+from training import output_folder
+from training.make_tfrecords import main
+
+
+def synthetic(out, *extra):
+    return main(["--format", "synthetic", "--count", "2", "--val-count", "1",
+                 "--out", str(out), *extra])  # fmt: skip
+
+
+def assert_intact_synthetic(out):
+    metadata = shards.read_metadata(out)
+    assert metadata["source"] == "synthetic"
+    shards.validate_shards(metadata)
+
+
+def leftovers(out):
+    """Temporary or set-aside folders and lock files left beside `out`."""
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith("."))
+
+
+def test_failed_overwrite_keeps_the_old_dataset(tmp_path):
+    out = tmp_path / "data"
+    synthetic(out)
+    (out / "README.txt").write_text("my notes")
+    with pytest.raises(FileNotFoundError, match="typo.json"):
+        main(["--format", "mpii", "--annotations", str(tmp_path / "typo.json"),
+              "--images", str(tmp_path), "--out", str(out), "--overwrite"])  # fmt: skip
+    assert_intact_synthetic(out)
+    assert leftovers(out) == []
+    metadata = synthetic(out, "--seed", "3", "--overwrite")
+    assert metadata["created_with"]["seed"] == 3
+    assert_intact_synthetic(out)
+    assert (out / "README.txt").read_text() == "my notes"
+    assert leftovers(out) == []
+
+
+def test_coco_without_usable_people_leaves_no_dataset_json(shared_data, tmp_path):
+    from tests.data.test_formats import write_coco
+
+    coco = write_coco(tmp_path)
+    coco["annotations"] = [coco["annotations"][2]]  # no labelled keypoint
+    (tmp_path / "empty.json").write_text(json.dumps(coco))
+    out = tmp_path / "coco"
+    with pytest.raises(SystemExit, match="no people"):
+        main(["--format", "coco", "--annotations", str(tmp_path / "empty.json"),
+              "--images", str(shared_data / "lspet_train/images"),
+              "--out", str(out)])  # fmt: skip
+    assert not (out / shards.METADATA_FILE_NAME).exists()
+    assert leftovers(out) == []
+
+
+def test_a_second_converter_into_the_same_folder_is_refused(tmp_path):
+    out = tmp_path / "data"
+    lock = output_folder.output_lock_path(out)
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    with pytest.raises(SystemExit, match=f"(?s)pid {os.getpid()}.*{lock.name}"):
+        synthetic(out)
+    assert not out.exists()
+    lock.unlink()
+
+
+def test_a_stale_lock_of_a_dead_converter_is_taken_over(tmp_path):
+    out = tmp_path / "data"
+    lock = output_folder.output_lock_path(out)
+    dead_pid = 2**22 + 12345  # above pid_max on Linux: never a live process
+    lock.write_text(json.dumps({"pid": dead_pid, "host": socket.gethostname()}))
+    # What `kill -9` during the final swap leaves: half-written work and the
+    # old dataset renamed aside.
+    (tmp_path / ".data.converting-x1").mkdir()
+    (tmp_path / ".data.converting-x1" / "train-00000-of-00001.tfrecord").write_text("")
+    synthetic(tmp_path / "old")
+    (tmp_path / ".data.old-x2").mkdir()
+    (tmp_path / "old").rename(tmp_path / ".data.old-x2" / "dataset")
+    with pytest.raises(SystemExit, match="already holds a dataset"):
+        synthetic(out)  # the old dataset is back in place, so not replaced
+    assert_intact_synthetic(out)
+    assert leftovers(out) == []
+    synthetic(out, "--overwrite")
+    assert_intact_synthetic(out)
+    assert leftovers(out) == []
+
+
+def test_two_concurrent_converters_leave_one_complete_dataset(tmp_path):
+    out = tmp_path / "data"
+    outcomes = []
+
+    def convert(seed):
+        try:
+            synthetic(out, "--seed", str(seed), "--overwrite")
+            outcomes.append(("done", seed))
+        except SystemExit as error:
+            outcomes.append(("refused", str(error)))
+
+    threads = [threading.Thread(target=convert, args=(s,)) for s in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(outcomes) == 2
+    assert any(kind == "done" for kind, _ in outcomes)
+    for kind, detail in outcomes:
+        if kind == "refused":
+            assert "another conversion" in detail
+    assert_intact_synthetic(out)
+    seed = shards.read_metadata(out)["created_with"]["seed"]
+    assert ("done", seed) in outcomes
+    assert leftovers(out) == []
