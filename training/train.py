@@ -54,6 +54,7 @@ from training.flags import parse_config  # noqa: E402
 from training.multiworker import train_multi_worker  # noqa: E402
 from training.resume import plan_fit_calls  # noqa: E402
 from training.resume import restore_backup  # noqa: E402
+from training.run_summary import summarize_run  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +142,12 @@ def main(argv=None):
         if is_chief_worker():
             save_config(config, os.path.join(config.run_dir, "config.json"))
         if is_multi_worker():
-            return train_multi_worker(config, metadata, train_files, valid_files)
-        return train_single_machine(config, metadata, train_files, valid_files)
+            history = train_multi_worker(config, metadata, train_files, valid_files)
+        else:
+            history = train_single_machine(config, metadata, train_files, valid_files)
+        if is_chief_worker():
+            print(summarize_run(config))
+        return history
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
