@@ -77,7 +77,7 @@ def format_run_summary(
         ("best", score),
         ("best model", paths["best"]),
         ("final model", paths["final"]),
-        ("export", export_dir or "none (--no-export)"),
+        ("export", export_dir or "none (see --export)"),
         ("CSV log", paths["csv"]),
         ("TensorBoard", tensorboard),
     ]
@@ -93,7 +93,8 @@ def summarize_run(config):
     return format_run_summary(
         read_epoch_log(paths["csv"]),
         paths,
-        export_dir=paths["export"] if config.export else None,
+        # A multi-worker run does not export, whatever `config.export` says.
+        export_dir=paths["export"] if paths["export"].is_dir() else None,
         thresholds={"val_pckh": config.pckh_threshold, "val_pck": config.pck_threshold},
         tensorboard_logs=tensorboard_available(),
     )

@@ -49,7 +49,7 @@ def test_summary_without_export_validation_or_tensorboard_says_so():
         thresholds={"val_pck": 0.2}, tensorboard_logs=False,
     )  # fmt: skip
     assert "epoch 1 of 1, validation torso PCK@0.2 12.0%" in text
-    assert "none (--no-export)" in text and "tensorboard --logdir" not in text
+    assert "export       none" in text and "tensorboard --logdir" not in text
     assert "no validation score" in format_run_summary([], paths)
 
 
