@@ -31,7 +31,6 @@ Its numbers show the ablation machinery working and the direction of the
 effects at a tiny budget; they are not the paper's experiment.
 """
 
-import argparse
 import json
 import shlex
 import subprocess
@@ -41,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation import runnable_module
+from keras_hourglass.cli_flags import program_parser
 
 STUDIES = {
     "supervision": {
@@ -191,9 +191,7 @@ def plan_studies(args):
 
 def main(argv=None):
     """Runs the command; returns the process exit status."""
-    parser = argparse.ArgumentParser(
-        prog="python -m evaluation.ablation", description=__doc__.split("\n")[0]
-    )
+    parser = program_parser("evaluation.ablation", __doc__.split("\n")[0])
     parser.add_argument("--study", choices=[*sorted(STUDIES), "all"], default=None)
     parser.add_argument("--data", default=None, help="shard folder")
     parser.add_argument("--out", required=True, help="folder for every variant")

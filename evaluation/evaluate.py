@@ -20,13 +20,13 @@ User errors (missing model, no dataset.json, joint count mismatch) print one
 line and exit with status 2.
 """
 
-import argparse
 import json
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from keras_hourglass.cli_flags import program_parser
 from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
@@ -68,9 +68,7 @@ class EvalConfig:
 
 def build_argument_parser():
     """One `--flag` per `EvalConfig` field (booleans also get `--no-flag`)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m evaluation.evaluate", description=__doc__.split("\n")[0]
-    )
+    parser = program_parser("evaluation.evaluate", __doc__.split("\n")[0])
     return add_dataclass_flags(parser, EvalConfig, required=("model", "data", "out"))
 
 

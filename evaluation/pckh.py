@@ -16,7 +16,6 @@ missing file, a wrong shape, NaN, a count mismatch) print one line and exit
 with status 2.
 """
 
-import argparse
 import json
 import logging
 import sys
@@ -32,6 +31,7 @@ from evaluation.report import format_console_report
 from evaluation.report import paper_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
+from keras_hourglass.cli_flags import program_parser
 
 DEFAULT_THRESHOLDS = {"pckh": 0.5, "pck": 0.2}
 USER_ERROR_EXIT_CODE = 2
@@ -39,9 +39,9 @@ USER_ERROR_EXIT_CODE = 2
 
 def build_argument_parser():
     """The command-line flags."""
-    parser = argparse.ArgumentParser(
-        prog="python -m evaluation.pckh",
-        description="MPII PCKh (or torso PCK) of predictions against ground truth.",
+    parser = program_parser(
+        "evaluation.pckh",
+        "MPII PCKh (or torso PCK) of predictions against ground truth.",
     )
     parser.add_argument("--gt", required=True, type=Path, help="ground-truth file")
     parser.add_argument("--pred", required=True, type=Path, help="prediction file")

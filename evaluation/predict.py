@@ -24,11 +24,11 @@ counted. `--video` writes the same files with a `frame` column instead of
 `image`, and `overlay.mp4` (see `evaluation.predict_video`).
 """
 
-import argparse
 import logging
 import sys
 from pathlib import Path
 
+from keras_hourglass.cli_flags import program_parser
 from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
@@ -175,7 +175,7 @@ def count_outside(people):
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = program_parser("evaluation.predict", __doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="SavedModel, .keras or URL")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--images", nargs="+", help="image files/folders")

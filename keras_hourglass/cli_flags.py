@@ -3,11 +3,31 @@
 Each program describes its settings once, as one flat dataclass whose fields
 carry their help text (`option`); `add_dataclass_flags` turns every field
 `some_name` into `--some-name` (booleans also get `--no-some-name`).
+Every program's parser starts from `program_parser`.
 """
 
 import argparse
 import dataclasses
 import typing
+
+from keras_hourglass.programs import program_name
+from keras_hourglass.tf_environment import STARTUP_LINES_HELP
+
+
+def program_parser(module_name, description, epilog=""):
+    """The `argparse.ArgumentParser` of program `module_name`.
+
+    Its usage line names the program as it was started (`hourglass-train`
+    or `python -m training.train`, see `program_name`), and its epilog,
+    after `epilog`, says how to show TensorFlow's start-up lines.
+    Description and epilog keep their line breaks.
+    """
+    return argparse.ArgumentParser(
+        prog=program_name(module_name),
+        description=description,
+        epilog="\n\n".join(part for part in (epilog, STARTUP_LINES_HELP) if part),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def option(default, help_text, choices=None):

@@ -5,6 +5,8 @@
 `training/` and `evaluation/` folders: the library never imports them.
 """
 
+import sys
+
 # Console script -> (module run by `python -m` from a checkout, what it does).
 PROGRAMS = {
     "hourglass-make-tfrecords": (
@@ -57,3 +59,31 @@ def program_table():
         f"{script:<{width}}  python -m {module:<{module_width}}  {purpose}"
         for script, (module, purpose) in PROGRAMS.items()
     ]
+
+
+def program_name(module_name, started_as=None, main_module=None):
+    """How the usage line of program `module_name` ("training.train") names
+    it: the console script when it was started as one (`hourglass-train`),
+    else `python -m` and the module that ran (from the wheel that is
+    `keras_hourglass_programs.training.train`), else `python -m training.train`.
+
+    Args:
+        module_name: str. The program's module in a checkout.
+        started_as: str. Defaults to `sys.argv[0]`, a console script's path
+            when one started the process.
+        main_module: str. Defaults to the module `python -m` ran (the spec
+            name of `__main__`; none for a console script).
+    """
+    if started_as is None:
+        started_as = sys.argv[0] if sys.argv else ""
+    if main_module is None:
+        main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        main_module = main_spec.name if main_spec is not None else ""
+    # Windows launchers: `hourglass-train.exe`, `hourglass-train-script.py`.
+    script = started_as.replace("\\", "/").rpartition("/")[2]
+    script = script.removesuffix(".exe").removesuffix("-script.py")
+    if script in PROGRAMS and PROGRAMS[script][0] == module_name:
+        return script
+    if main_module.endswith(f".{module_name}") or main_module == module_name:
+        return f"python -m {main_module}"
+    return f"python -m {module_name}"

@@ -40,6 +40,13 @@ PROGRAM_DEFAULTS = {
     "TF_ENABLE_ONEDNN_OPTS": "1",
 }
 
+# The sentence every program's `--help` ends with (the programs have no flag
+# for it: the variable works the same for every program and for Python code).
+STARTUP_LINES_HELP = (
+    "TensorFlow's start-up log lines are hidden: run with TF_CPP_MIN_LOG_LEVEL=0\n"
+    "to show them all (1: warnings and errors, 2: errors only)."
+)
+
 # absl's line header: severity, MMDD, time, thread id, file:line]
 ABSL_LINE = re.compile(r"^([IWEF])\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
 ABSL_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}

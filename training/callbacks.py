@@ -8,6 +8,7 @@
       logs/                       TensorBoard scalars; logs/images: heatmaps
       training_log.csv            one row per epoch (appended on resume)
       final.keras                 the trained model
+      export/1/                   its SavedModel (unless --no-export)
 
 Order matters: the validation callback runs first and adds `val_pckh*` (or
 `val_pck*` on data without head boxes, such as LSP) to the epoch logs that
@@ -51,6 +52,7 @@ def run_paths(run_dir):
         "images": run_dir / "logs" / "images",
         "csv": run_dir / "training_log.csv",
         "final": run_dir / "final.keras",
+        "export": run_dir / "export" / "1",
     }
 
 

@@ -17,7 +17,6 @@ heatmaps are the MPII joints in the built-in order those programs assume, and
 they crop people the port's way because the sidecar says so.
 """
 
-import argparse
 import json
 import logging
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_hourglass.cli_flags import program_parser
 from keras_hourglass.joint_sets import builtin_joint_set
 from keras_hourglass.model_sidecar import sidecar_path
 from keras_hourglass.transforms import CROP_CONVENTION_KEY
@@ -144,7 +144,7 @@ def convert_checkpoint(checkpoint_path, out_path, input_size=256):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = program_parser("training.convert_weights", __doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help=".pt/.pth.tar or .npz")
     parser.add_argument("--out", required=True, help="the .keras file to write")
     parser.add_argument(

@@ -11,10 +11,10 @@ and `OUT/batching_parameters.txt` for `tensorflow_model_server`; with
 `--tflite` also `OUT/hourglass_heatmaps.tflite` (the `heatmaps` signature).
 """
 
-import argparse
 import logging
 import sys
 
+from keras_hourglass.cli_flags import program_parser
 from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
@@ -23,7 +23,7 @@ logger = logging.getLogger("training.export")
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = program_parser("training.export", __doc__.split("\n\n")[0])
     parser.add_argument(
         "--model", required=True, help="a .keras file or a training run directory"
     )

@@ -5,9 +5,10 @@ Every field `some_name` becomes `--some-name` (booleans also get
 `--preset` (default `paper`), then every flag given on the command line.
 """
 
-import argparse
+import textwrap
 
 from keras_hourglass.cli_flags import add_dataclass_flags
+from keras_hourglass.cli_flags import program_parser
 from training.config import PRESETS
 from training.config import ConfigError
 from training.config import TrainConfig
@@ -17,17 +18,49 @@ from training.config import replace_fields
 from training.config import validate_config
 
 
+def shown_value(value):
+    """A field value as `--help` shows it: empty or spaced text quoted."""
+    if isinstance(value, str) and (not value or any(c.isspace() for c in value)):
+        return repr(value)
+    return str(value)
+
+
+def describe_presets(width=79):
+    """The `--help` epilog: each preset of `PRESETS` with the fields it sets
+    to other values than the paper's defaults ("demo: n_stacks=2 ...")."""
+    defaults = TrainConfig()
+    paragraphs = ["presets (the fields each one changes from the paper defaults):"]
+    for name, values in PRESETS.items():
+        changed = [
+            f"{field}={shown_value(value)}"
+            for field, value in values.items()
+            if value != getattr(defaults, field)
+        ]
+        text = " ".join(changed) or "(the paper defaults)"
+        paragraphs.append(
+            textwrap.fill(
+                f"{name}: {text}",
+                width,
+                initial_indent="  ",
+                subsequent_indent="    ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(paragraphs)
+
+
 def build_argument_parser():
-    """The parser of `python -m training.train`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m training.train",
-        description="Train a stacked hourglass network.",
+    """The parser of `python -m training.train` (`hourglass-train`)."""
+    parser = program_parser(
+        "training.train", "Train a stacked hourglass network.", describe_presets()
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--preset",
         default=None,
-        help=f"starting configuration, one of {sorted(PRESETS)} (default paper)",
+        help=f"starting configuration, one of {sorted(PRESETS)} (default paper; "
+        "the values of each are listed below)",
     )
     source.add_argument(
         "--config", default=None, help="a config.json written by an earlier run"

@@ -19,11 +19,11 @@ Examples:
 Prints a summary: people written per split, shard files, and skips by reason.
 """
 
-import argparse
 import logging
 import sys
 from pathlib import Path
 
+from keras_hourglass.cli_flags import program_parser
 from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
@@ -41,7 +41,7 @@ FORMATS = ("mpii", "lsp", "coco", "csv", "synthetic")
 
 def build_parser():
     """Returns the command-line parser."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = program_parser("training.make_tfrecords", __doc__.split("\n")[0])
     add = parser.add_argument
     add("--format", required=True, choices=FORMATS)
     add("--out", required=True, help="output folder for shards and dataset.json")

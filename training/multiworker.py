@@ -175,10 +175,17 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
     return model
 
 
-def train_multi_worker(config, metadata, train_files, valid_files):
-    """Entry point of `training.train` when `TF_CONFIG` is set."""
+def start_multi_worker_strategy():
+    """The strategy for the cluster in `TF_CONFIG`. Call it before anything
+    else touches TensorFlow: it configures collective ops, which TensorFlow
+    accepts only before its runtime has started."""
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def train_multi_worker(config, strategy, metadata, train_files, valid_files):
+    """Entry point of `training.train` when `TF_CONFIG` is set; `strategy`
+    comes from `start_multi_worker_strategy`."""
     set_precision_policy(config.precision)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
     check_replica_batch(config, strategy.num_replicas_in_sync)
     print(f"multi-worker training on {strategy.num_replicas_in_sync} replica(s)")
     return run_custom_loop(config, strategy, metadata, train_files, valid_files)

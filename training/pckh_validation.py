@@ -155,4 +155,8 @@ class PckhValidation(keras.callbacks.Callback):
         if logs is not None:
             logs.update(computed)
         shown = ", ".join(f"{name} {value:.1f}" for name, value in computed.items())
-        print(f"epoch {epoch + 1}: {shown}")
+        # Keras's progress bar (verbose 1) leaves its line open until its own
+        # on_epoch_end, which runs after this callback's.
+        progress_bar_open = (self.params or {}).get("verbose") in (1, "auto")
+        line_start = "\n" if progress_bar_open else ""
+        print(f"{line_start}epoch {epoch + 1}: {shown}")

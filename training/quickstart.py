@@ -17,11 +17,11 @@ Stages (under `--work-dir`, default the current folder):
 Other flags (e.g. `--batch-size 8`) are passed on to `training.train`.
 """
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
 
+from keras_hourglass.cli_flags import program_parser
 from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
@@ -36,9 +36,7 @@ from training.flags import parse_config  # noqa: E402
 
 def parse_arguments(argv=None):
     """Returns (quickstart arguments, extra `training.train` flags)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m training.quickstart", description=__doc__.splitlines()[0]
-    )
+    parser = program_parser("training.quickstart", __doc__.splitlines()[0])
     parser.add_argument("--work-dir", default=".", help="where data/runs/eval go")
     parser.add_argument("--count", type=int, default=None, help="training images")
     parser.add_argument("--val-count", type=int, default=None, help="valid images")

@@ -51,11 +51,13 @@ from training.distribute import is_chief_worker  # noqa: E402
 from training.distribute import is_multi_worker  # noqa: E402
 from training.distribute import set_precision_policy  # noqa: E402
 from training.flags import parse_config  # noqa: E402
+from training.multiworker import start_multi_worker_strategy  # noqa: E402
 from training.multiworker import train_multi_worker  # noqa: E402
 from training.resume import plan_fit_calls  # noqa: E402
 from training.resume import restore_backup  # noqa: E402
 from training.run_completion import finish_run  # noqa: E402
 from training.run_lock import lock_run_directory  # noqa: E402
+from training.run_summary import summarize_run  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -129,13 +131,21 @@ def main(argv=None):
     # multi-worker job speaks for it).
     lock = lock_run_directory if is_chief_worker() else lambda *_: nullcontext()
     try:
+        # Before reading the dataset, which starts TensorFlow's runtime.
+        strategy = start_multi_worker_strategy() if is_multi_worker() else None
         metadata, train_files, valid_files = read_dataset(config)
         with lock(config.run_dir, "training.train"):
             if is_chief_worker():
                 save_config(config, os.path.join(config.run_dir, "config.json"))
             if is_multi_worker():
-                return train_multi_worker(config, metadata, train_files, valid_files)
-            return train_single_machine(config, metadata, train_files, valid_files)
+                history = train_multi_worker(
+                    config, strategy, metadata, train_files, valid_files
+                )
+            else:
+                history = train_single_machine(config, metadata, train_files, valid_files)
+        if is_chief_worker():
+            print(summarize_run(config))
+        return history
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

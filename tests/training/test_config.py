@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from training.builders import check_data_dir
+from training.config import PRESETS
 from training.config import ConfigError
 from training.config import TrainConfig
 from training.config import check_replica_batch
@@ -113,3 +114,34 @@ def test_step_schedule_drops_from_the_given_one_based_epochs():
     assert rates == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5])
     floored = dataclasses.replace(config, lr_drop_epochs="1,2,3")
     assert scheduled_learning_rate(floored, 5) == pytest.approx(2e-6)
+
+
+def test_help_lists_every_preset_with_the_values_it_changes(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(["--help"])
+    shown = capsys.readouterr().out
+    epilog = shown.split("presets (", 1)[1]
+    # "  demo: a=1 b=2\n    c=3\n  paper: ...": one entry per preset.
+    entries = {}
+    for line in epilog.splitlines()[1:]:
+        if line.startswith("    "):
+            entries[list(entries)[-1]] += line.split()
+        elif line.startswith("  ") and ":" in line:
+            preset, rest = line.strip().split(":", 1)
+            entries[preset] = rest.split()
+        else:
+            break
+    assert set(entries) == set(PRESETS)
+    fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
+    for name, values in PRESETS.items():
+        shown_values = dict(item.split("=", 1) for item in entries[name] if "=" in item)
+        changed = {
+            field: value
+            for field, value in values.items()
+            if value != fields[field].default
+        }
+        assert set(shown_values) == set(changed), name
+        for field, value in changed.items():
+            kind = type(fields[field].default)
+            assert kind(shown_values[field]) == value, (name, field)
+    assert entries["paper"] == ["(the", "paper", "defaults)"]

@@ -1,0 +1,75 @@
+"""Every program's `--help`: its usage line names the program as it was
+started, and its epilog says how to show TensorFlow's start-up lines."""
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from keras_hourglass.programs import PROGRAMS
+from keras_hourglass.programs import program_name
+from keras_hourglass.tf_environment import STARTUP_LINES_HELP
+from tests.train_helpers import PROJECT_ROOT
+from tests.train_helpers import subprocess_environment
+
+
+@pytest.mark.parametrize(
+    "started_as, main_module, expected",
+    [
+        ("/venv/bin/hourglass-train", "", "hourglass-train"),
+        (r"C:\venv\Scripts\hourglass-train.exe", "", "hourglass-train"),
+        ("/work/training/train.py", "training.train", "python -m training.train"),
+        (
+            "/venv/lib/keras_hourglass_programs/training/train.py",
+            "keras_hourglass_programs.training.train",
+            "python -m keras_hourglass_programs.training.train",
+        ),
+        # Another program parsing the training flags (the quickstart), or a
+        # caller in Python: the checkout's form.
+        ("/venv/bin/hourglass-quickstart", "", "python -m training.train"),
+        ("/usr/bin/pytest", "pytest", "python -m training.train"),
+    ],
+)
+def test_program_name_follows_how_the_process_started(
+    started_as, main_module, expected
+):
+    assert program_name("training.train", started_as, main_module) == expected
+
+
+@pytest.mark.parametrize("script", sorted(PROGRAMS))
+def test_every_program_help_ends_with_the_tensorflow_log_sentence(script, capsys):
+    module_name = PROGRAMS[script][0]
+    program = importlib.import_module(module_name)
+    with pytest.raises(SystemExit) as exit_info:
+        program.main(["--help"])
+    assert exit_info.value.code == 0
+    shown = capsys.readouterr().out
+    # Called from Python (here pytest): the checkout's command.
+    assert shown.startswith(f"usage: python -m {module_name} ")
+    assert shown.rstrip().endswith(STARTUP_LINES_HELP)
+    assert "TF_CPP_MIN_LOG_LEVEL=0" in STARTUP_LINES_HELP
+
+
+CONSOLE_SCRIPT = "import sys\nfrom training.console import train\nsys.exit(train())\n"
+
+
+@pytest.mark.parametrize("started_as", ["hourglass-train", "python -m"])
+def test_usage_names_the_console_script_or_the_module(started_as, tmp_path):
+    # What pip's launcher does: a file named after the script calls the entry
+    # point (the wheel itself is tested in test_packaging).
+    if started_as == "python -m":
+        command = [sys.executable, "-m", "training.train", "--help"]
+    else:
+        launcher = tmp_path / "hourglass-train"
+        launcher.write_text(CONSOLE_SCRIPT)
+        command = [sys.executable, str(launcher), "--help"]
+    result = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=subprocess_environment(),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = (
+        "hourglass-train" if started_as != "python -m" else "python -m training.train"
+    )
+    assert result.stdout.startswith(f"usage: {expected} [-h]")
