@@ -34,6 +34,7 @@ import tensorflow as tf  # noqa: E402
 
 from keras_hourglass.data.decode import warp_image  # noqa: E402
 from keras_hourglass.model import build_stacked_hourglass  # noqa: E402
+from keras_hourglass.predictor_backends import latest_version_dir  # noqa: E402
 from keras_hourglass.serving.deployment import warmup_jpeg  # noqa: E402
 from keras_hourglass.serving.export import export_saved_model  # noqa: E402
 from keras_hourglass.serving.inputs import crop_encoded_images  # noqa: E402
@@ -152,8 +153,6 @@ def main(argv=None):
     args = parse_arguments(argv)
     with tempfile.TemporaryDirectory() as scratch:
         if args.model:
-            from evaluation.predictors import latest_version_dir
-
             version_dir = latest_version_dir(args.model)
             export_seconds = None
         else:

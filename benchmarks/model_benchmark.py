@@ -39,14 +39,31 @@ from keras_hourglass.serving.fold import fold_batch_norms  # noqa: E402
 TRAINING_FLOPS_PER_FORWARD_FLOP = 3
 
 
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_network_arguments(parser):
+    """The network and batch flags, shared with `torch_comparison.py`."""
     parser.add_argument("--n-stacks", type=int, default=2)
     parser.add_argument("--n-features", type=int, default=256)
     parser.add_argument("--n-modules", type=int, default=1)
     parser.add_argument("--n-joints", type=int, default=16)
     parser.add_argument("--input-size", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=8)
+    return parser
+
+
+def build_network(args):
+    """The Keras model that `add_network_arguments`' flags describe."""
+    return build_stacked_hourglass(
+        n_stacks=args.n_stacks,
+        n_joints=args.n_joints,
+        n_features=args.n_features,
+        n_modules=args.n_modules,
+        input_shape=(args.input_size, args.input_size, 3),
+    )
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_network_arguments(parser)
     parser.add_argument(
         "--precision",
         nargs="+",
@@ -135,13 +152,7 @@ def fraction_of(images_per_second_value, flops_per_image, gflops_per_second):
 
 def measure(args, precision):
     keras.config.set_dtype_policy(precision)
-    model = build_stacked_hourglass(
-        n_stacks=args.n_stacks,
-        n_joints=args.n_joints,
-        n_features=args.n_features,
-        n_modules=args.n_modules,
-        input_shape=(args.input_size, args.input_size, 3),
-    )
+    model = build_network(args)
     optimizer = keras.optimizers.RMSprop(2.5e-4)
     rng = np.random.default_rng(0)
     size = args.input_size

@@ -28,17 +28,10 @@ import torch  # noqa: E402
 from torch_reference import StackedHourglass  # noqa: E402
 from torch_reference import count_trainable_parameters  # noqa: E402
 
-from keras_hourglass import build_stacked_hourglass  # noqa: E402
-
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-stacks", type=int, default=2)
-    parser.add_argument("--n-features", type=int, default=256)
-    parser.add_argument("--n-modules", type=int, default=1)
-    parser.add_argument("--n-joints", type=int, default=16)
-    parser.add_argument("--input-size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=8)
+    model_benchmark.add_network_arguments(parser)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--xla", action="store_true", help="jit_compile Keras")
     return parser.parse_args(argv)
@@ -86,13 +79,7 @@ def measure_torch(args, memory_format):
 def check_same_network(args):
     """Both frameworks must build the same number of trainable parameters;
     returns that count and the network's convolution FLOPs per image."""
-    keras_model = build_stacked_hourglass(
-        n_stacks=args.n_stacks,
-        n_joints=args.n_joints,
-        n_features=args.n_features,
-        n_modules=args.n_modules,
-        input_shape=(args.input_size, args.input_size, 3),
-    )
+    keras_model = model_benchmark.build_network(args)
     keras_count = sum(int(w.numpy().size) for w in keras_model.trainable_weights)
     torch_count = count_trainable_parameters(
         StackedHourglass(args.n_stacks, args.n_joints, args.n_features, args.n_modules)

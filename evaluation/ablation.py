@@ -39,7 +39,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluation import plots
 from evaluation import runnable_module
+from evaluation.report import dataframe_to_markdown
+from evaluation.report import write_table_csv
 from keras_hourglass.cli_flags import program_parser
 
 STUDIES = {
@@ -126,10 +129,6 @@ def stack_number(column):
 
 def write_comparison(out, variants):
     """Writes the comparison tables and the training-curves figure."""
-    from evaluation import plots
-    from evaluation.report import dataframe_to_markdown
-    from evaluation.report import write_table_csv
-
     out = Path(out)
     table = comparison_table(out, variants)
     (out / "comparison.md").write_text(dataframe_to_markdown(table))

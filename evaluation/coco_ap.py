@@ -25,6 +25,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
 from evaluation.ground_truth_structure import EvaluationInputError
 
@@ -49,8 +51,6 @@ def load_coco_ground_truth(annotation_path):
 
 def coco_index(dataset):
     """Returns a `COCO` index of a dataset dict, without its console chatter."""
-    from pycocotools.coco import COCO
-
     coco = COCO()
     coco.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):
@@ -102,8 +102,6 @@ def keypoint_ap(coco, results, image_ids=None):
     `image_ids`: the images evaluated (default: those with results), so
     people of images that were not evaluated do not count as misses.
     """
-    from pycocotools.cocoeval import COCOeval
-
     if not results:
         raise EvaluationInputError("COCO AP: no detections to score")
     with contextlib.redirect_stdout(io.StringIO()):

@@ -33,10 +33,21 @@ use_program_defaults()  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 
+from evaluation.coco_ap import write_coco_ap  # noqa: E402
+from evaluation.evaluate_outputs import write_all_outputs  # noqa: E402
 from evaluation.ground_truth_structure import EvaluationInputError  # noqa: E402
 from evaluation.ground_truth_structure import from_arrays  # noqa: E402
+from evaluation.inference_loop import batch_count  # noqa: E402
+from evaluation.inference_loop import collect_predictions  # noqa: E402
+from evaluation.inference_loop import load_heatmap_model  # noqa: E402
+from evaluation.inference_loop import model_heatmap_source  # noqa: E402
 from keras_hourglass.cli_flags import add_dataclass_flags  # noqa: E402
 from keras_hourglass.cli_flags import option  # noqa: E402
+from keras_hourglass.data.metadata import read_metadata  # noqa: E402
+from keras_hourglass.data.metadata import split_files  # noqa: E402
+from keras_hourglass.data.pipeline import make_eval_dataset  # noqa: E402
+from keras_hourglass.data.skips import SkipCounter  # noqa: E402
+from keras_hourglass.joint_sets import joint_set_from_metadata  # noqa: E402
 
 logger = logging.getLogger("evaluation.evaluate")
 METRICS = ("auto", "pckh", "pck", "coco-ap")
@@ -79,8 +90,6 @@ def parse_config(argv=None):
 
 def load_dataset_metadata(data_path):
     """Returns the dataset's metadata dict; a clear error when it is missing."""
-    from keras_hourglass.data.shards import read_metadata
-
     try:
         return read_metadata(data_path)
     except (FileNotFoundError, ValueError) as error:
@@ -94,10 +103,6 @@ def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,
                        crop_convention=None):  # fmt: skip
     """Returns `(dataset, skip_counter, expected people)` for one split,
     cropped with the model's `crop_convention` (None: ours)."""
-    from keras_hourglass.data.pipeline import SkipCounter
-    from keras_hourglass.data.pipeline import make_eval_dataset
-    from keras_hourglass.data.shards import split_files
-
     try:
         files = split_files(metadata, split)
     except ValueError as error:
@@ -161,13 +166,6 @@ def run_evaluation(config, model=None, heatmap_source=None):
     Returns:
         dict of results (also written as `results.json`).
     """
-    from evaluation.evaluate_outputs import write_all_outputs
-    from evaluation.inference_loop import batch_count
-    from evaluation.inference_loop import collect_predictions
-    from evaluation.inference_loop import load_heatmap_model
-    from evaluation.inference_loop import model_heatmap_source
-    from keras_hourglass.joint_sets import joint_set_from_metadata
-
     metadata = load_dataset_metadata(config.data)
     joint_set = joint_set_from_metadata(metadata)
     model = model or load_heatmap_model(config.model)
@@ -192,8 +190,6 @@ def run_evaluation(config, model=None, heatmap_source=None):
     ground_truth = ground_truth_from_meta(run.meta, joint_set.joint_names, source)
     coco_ap = None
     if config.metric == "coco-ap":
-        from evaluation.coco_ap import write_coco_ap
-
         coco_ap = write_coco_ap(config.out, config.coco_annotations, run)
     metric = resolve_metric(config.metric, ground_truth)
     threshold = (

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from evaluation import plots
 from evaluation.metrics import PCKH_CURVE_THRESHOLDS
 from evaluation.metrics import evaluate_pck
 from evaluation.metrics import evaluate_pckh
@@ -37,6 +38,7 @@ from evaluation.report import per_joint_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
 from keras_hourglass.joint_sets import metric_joint_set
+from keras_hourglass.transforms import transform_points
 
 PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.2, 41), 10)
 TRAINING_LOG_NAMES = ("training_log.csv",)
@@ -126,16 +128,12 @@ def find_training_logs(model_path):
 
 def crop_keypoints(keypoints, crop_matrices):
     """Maps original-image keypoints [M, K, 2] into their crops' input px."""
-    from keras_hourglass.transforms import transform_points
-
     return np.asarray(transform_points(keypoints, crop_matrices), np.float64)
 
 
 def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
                   joint_set, compare_stack, model_name="model"):  # fmt: skip
     """Writes every figure as PNG and PDF; returns the written paths."""
-    from evaluation import plots
-
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     label = "PCKh" if metric == "pckh" else "PCK"
@@ -232,8 +230,6 @@ def training_curve_figure(logs, metric, figures_dir):
     """The validation-accuracy-over-epochs figure of the run's CSV logs, in
     the column the run logged (`val_pckh` or, on data without head boxes,
     `val_pck`); logs without one are reported and left out."""
-    from evaluation import plots
-
     labelled = {}
     for log in logs:
         column = plots.accuracy_column(log, prefer=f"val_{metric}")

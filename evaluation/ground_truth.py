@@ -49,7 +49,8 @@ MPII_MAT_JOINT_ORDER = (
 )  # fmt: skip
 
 
-def _existing_file(path):
+def existing_file(path):
+    """Returns `path` as a Path; a clear error when it is missing or empty."""
     path = Path(path)
     if not path.is_file():
         raise EvaluationInputError(f"{path}: file not found")
@@ -60,7 +61,7 @@ def _existing_file(path):
 
 def load_mat_variables(path):
     """All user variables of a .mat file; a clear error when it is unreadable."""
-    path = _existing_file(path)
+    path = existing_file(path)
     try:
         contents = scipy.io.loadmat(path)
     except Exception as error:  # scipy raises several types for corrupt files
@@ -119,7 +120,7 @@ def _mpii_validation_from_variables(variables, path):
 
 def read_pose_hg_h5(path):
     """Reads a pose-hg `valid.h5` / `test.h5` (datasets `part`, `normalize`)."""
-    path = _existing_file(path)
+    path = existing_file(path)
     try:
         with h5py.File(path, "r") as file:
             missing = {"part", "normalize"} - set(file.keys())
@@ -165,7 +166,7 @@ def _entry_arrays(entry, where):
 
 def read_annotation_json(path):
     """Reads this project's annotation JSON (see the module docstring)."""
-    path = _existing_file(path)
+    path = existing_file(path)
     try:
         contents = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

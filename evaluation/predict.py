@@ -35,6 +35,17 @@ use_program_defaults()  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from evaluation.predict_output import count_outside  # noqa: E402
+from evaluation.predict_output import people_of  # noqa: E402
+from evaluation.predict_output import write_keypoint_files  # noqa: E402
+from evaluation.predict_output import write_overlay  # noqa: E402
+from evaluation.predict_video import run_video  # noqa: E402
+from evaluation.predictors import make_predictor  # noqa: E402
+from keras_hourglass.data.decode import looks_like_complete_image  # noqa: E402
+from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact  # noqa: E402
 
 logger = logging.getLogger("evaluation.predict")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -95,11 +106,6 @@ def read_boxes(csv_path, images):
 def read_usable_images(images, skipped):
     """Returns {path: encoded bytes} of complete JPEG/PNG files; logs and
     counts (in `skipped`) the others."""
-    import tensorflow as tf
-
-    from keras_hourglass.data.decode import looks_like_complete_image
-    from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
-
     usable = {}
     for path in images:
         data = path.read_bytes()
@@ -120,8 +126,6 @@ def read_usable_images(images, skipped):
 def predict_people(predictor, encoded, boxes, batch_size):
     """Runs the predictor image by image (a progress bar per image); returns
     one dict per person, with the per-joint `inside` flag."""
-    from tqdm import tqdm
-
     people = []
     paths = list(encoded)
     progress = tqdm(total=len(paths), desc="predict", unit="image")
@@ -139,24 +143,8 @@ def predict_people(predictor, encoded, boxes, batch_size):
     return people
 
 
-def people_of(poses, **where):
-    """Returns one dict per person of a `Poses`, tagged with `where` (an
-    `image` path or a video `frame` number)."""
-    return [
-        {**where, "person": index, "box": poses.boxes[index],
-         "keypoints": poses.keypoints[index], "scores": poses.scores[index],
-         "inside": poses.inside[index]}
-        for index in range(len(poses))
-    ]  # fmt: skip
-
-
 def write_outputs(out_dir, people, encoded, joint_set, score_threshold):
     """Writes the keypoint files and one overlay per image."""
-    import tensorflow as tf
-
-    from evaluation.predict_output import write_keypoint_files
-    from evaluation.predict_output import write_overlay
-
     overlays = Path(out_dir) / "overlays"
     overlays.mkdir(parents=True, exist_ok=True)
     write_keypoint_files(out_dir, people, joint_set.joint_names)
@@ -166,12 +154,6 @@ def write_outputs(out_dir, people, encoded, joint_set, score_threshold):
         write_overlay(
             overlays / f"{path.stem}_pose.png", image, mine, joint_set, score_threshold
         )
-
-
-def count_outside(people):
-    """Returns (people with a keypoint outside their image, such keypoints)."""
-    outside = [int((~np.asarray(person["inside"])).sum()) for person in people]
-    return sum(1 for count in outside if count), sum(outside)
 
 
 def parse_arguments(argv):
@@ -201,8 +183,6 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
     if args.video:
-        from evaluation.predict_video import run_video
-
         return run_video(args)
     try:
         images = list_images(args.images)
@@ -210,8 +190,6 @@ def main(argv=None):
     except PredictInputError as error:
         logger.error("%s", error)
         return 2
-    from evaluation.predictors import make_predictor
-
     skipped = {}
     encoded = read_usable_images(images, skipped)
     if not encoded:

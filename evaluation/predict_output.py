@@ -1,4 +1,5 @@
-"""Writing `evaluation.predict` results: keypoint CSV/JSON and skeleton overlays.
+"""`evaluation.predict` results: one dict per person, keypoint CSV/JSON and
+skeleton overlays.
 
 CSV: one row per person, columns `image, person, box_x, box_y, box_w, box_h`
 then `<joint>_x, <joint>_y, <joint>_score, <joint>_inside` per joint. JSON:
@@ -16,6 +17,23 @@ import pandas as pd
 import skimage.io
 
 from keras_hourglass.drawing import draw_poses
+
+
+def people_of(poses, **where):
+    """Returns one dict per person of a `Poses`, tagged with `where` (an
+    `image` path or a video `frame` number)."""
+    return [
+        {**where, "person": index, "box": poses.boxes[index],
+         "keypoints": poses.keypoints[index], "scores": poses.scores[index],
+         "inside": poses.inside[index]}
+        for index in range(len(poses))
+    ]  # fmt: skip
+
+
+def count_outside(people):
+    """Returns (people with a keypoint outside their image, such keypoints)."""
+    outside = [int((~np.asarray(person["inside"])).sum()) for person in people]
+    return sum(1 for count in outside if count), sum(outside)
 
 
 def keypoint_rows(people, joint_names):

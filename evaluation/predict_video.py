@@ -15,7 +15,15 @@ whole frame. Writes into `--out`:
 import logging
 from pathlib import Path
 
+import imageio.v2 as imageio
 import numpy as np
+from tqdm import tqdm
+
+from evaluation.predict_output import count_outside
+from evaluation.predict_output import overlay_image
+from evaluation.predict_output import people_of
+from evaluation.predict_output import write_keypoint_files
+from evaluation.predictors import make_predictor
 
 logger = logging.getLogger("evaluation.predict")
 OVERLAY_NAME = "overlay.mp4"
@@ -40,8 +48,6 @@ def parse_box(text):
 
 def open_video(path):
     """Returns (imageio reader, frames per second, frame count or None)."""
-    import imageio.v2 as imageio
-
     path = Path(path)
     if not path.is_file():
         raise VideoInputError(f"{path}: no such video file")
@@ -70,13 +76,7 @@ def frame_batches(reader, batch_size):
 def predict_video(predictor, video_path, out_dir, box=None, batch_size=8,
                   score_threshold=0.2):  # fmt: skip
     """Predicts every frame, writes the overlay video; returns the people
-    (one dict per frame, see `evaluation.predict.people_of`)."""
-    import imageio.v2 as imageio
-    from tqdm import tqdm
-
-    from evaluation.predict import people_of
-    from evaluation.predict_output import overlay_image
-
+    (one dict per frame, see `evaluation.predict_output.people_of`)."""
     reader, fps, count = open_video(video_path)
     # H.264 in yuv420p needs even sides; block size 2 pads at most one pixel.
     writer = imageio.get_writer(
@@ -106,10 +106,6 @@ def predict_video(predictor, video_path, out_dir, box=None, batch_size=8,
 
 def run_video(args):
     """The `--video` branch of `evaluation.predict.main`; returns the exit code."""
-    from evaluation.predict import count_outside
-    from evaluation.predict_output import write_keypoint_files
-    from evaluation.predictors import make_predictor
-
     try:
         box = parse_box(args.box)
         open_video(args.video)[0].close()

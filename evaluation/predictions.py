@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
+from evaluation.ground_truth import existing_file
+from evaluation.ground_truth import load_mat_variables
 from evaluation.ground_truth_structure import EvaluationInputError
 from keras_hourglass.joint_sets import metric_joint_set
 
@@ -40,17 +42,13 @@ def to_people_first(array, num_joints, where):
 
 
 def _read_mat(path):
-    try:
-        contents = scipy.io.loadmat(path)
-    except Exception as error:  # scipy raises several types for corrupt files
-        raise EvaluationInputError(
-            f"{path}: not a readable .mat file ({error})"
-        ) from error
+    contents = load_mat_variables(path)
     for name in PREDICTION_VARIABLES:
         if name in contents:
             return contents[name]
-    found = sorted(key for key in contents if not key.startswith("__"))
-    raise EvaluationInputError(f"{path}: no variable 'preds' (found: {found})")
+    raise EvaluationInputError(
+        f"{path}: no variable 'preds' (found: {sorted(contents)})"
+    )
 
 
 def _read_h5(path):
@@ -111,11 +109,7 @@ def read_predictions(path, num_joints=16):
         EvaluationInputError: missing, empty or unreadable file, unknown
             suffix, or an array that is not N x K x 2 / K x 2 x N.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise EvaluationInputError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise EvaluationInputError(f"{path}: file is empty")
+    path = existing_file(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path, num_joints)

@@ -132,22 +132,12 @@ class RestStandIn:
                     answer = model_metadata_answer(stand_in.loaded, stand_in.model_name)
                 else:
                     status, answer = 404, {"error": f"no such resource: {self.path}"}
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, answer)
 
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 length = int(self.headers["Content-Length"])
                 status, answer = stand_in.answer(self.path, self.rfile.read(length))
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, answer)
 
             def log_message(self, *args):
                 pass
@@ -155,10 +145,47 @@ class RestStandIn:
         return Handler
 
 
+def send_json(handler, status, answer):
+    """Answers an `http.server` request with `answer` as JSON."""
+    data = json.dumps(answer).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def predict_response(outputs):
+    """A `PredictResponse` holding `{name: array}` as TensorProtos."""
+    # Optional dependency (tensorflow-serving-api), as in the library.
+    from tensorflow_serving.apis import predict_pb2
+
+    response = predict_pb2.PredictResponse()
+    for name, value in outputs.items():
+        response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return response
+
+
+def start_grpc_server(servicer, max_workers=2):
+    """Serves a `PredictionServiceServicer` on a free local port; returns
+    (server, target)."""
+    # Optional dependencies (grpcio, tensorflow-serving-api), as in the library.
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        servicer, server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, f"127.0.0.1:{port}"
+
+
 def grpc_stand_in(version_dir, model_name="hourglass"):
     """Starts an in-process gRPC PredictionService; returns (server, target)."""
+    # Optional dependencies (grpcio, tensorflow-serving-api), as in the library.
     import grpc
-    from tensorflow_serving.apis import predict_pb2
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     loaded = tf.saved_model.load(str(version_dir))
@@ -175,15 +202,6 @@ def grpc_stand_in(version_dir, model_name="hourglass"):
                 outputs = run_signature(signature, inputs)
             except tf.errors.InvalidArgumentError as error:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.message)
-            response = predict_pb2.PredictResponse()
-            for name, value in outputs.items():
-                response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
-            return response
+            return predict_response(outputs)
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        Servicer(), server
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, f"127.0.0.1:{port}"
+    return start_grpc_server(Servicer())

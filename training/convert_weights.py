@@ -52,7 +52,7 @@ class TorchMissingError(RuntimeError):
 def import_torch():
     """Returns the `torch` module, or raises `TorchMissingError`."""
     try:
-        import torch
+        import torch  # optional (the [torch] extra): .npz checkpoints need none
     except ImportError as error:
         raise TorchMissingError(TORCH_MISSING_MESSAGE) from error
     return torch

@@ -19,6 +19,11 @@ from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
 
+from evaluation.run_directory import crop_convention_for_run  # noqa: E402
+from evaluation.run_directory import load_run_model  # noqa: E402
+from keras_hourglass.serving.export import export_saved_model  # noqa: E402
+from keras_hourglass.serving.export import export_tflite  # noqa: E402
+
 logger = logging.getLogger("training.export")
 
 
@@ -60,11 +65,6 @@ def main(argv=None):
     """Runs the export; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
-    from evaluation.run_directory import crop_convention_for_run
-    from evaluation.run_directory import load_run_model
-    from keras_hourglass.serving.export import export_saved_model
-    from keras_hourglass.serving.export import export_tflite
-
     try:
         model, run_joint_set = load_run_model(args.model)
         version_dir = export_saved_model(

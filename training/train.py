@@ -142,7 +142,9 @@ def main(argv=None):
                     config, strategy, metadata, train_files, valid_files
                 )
             else:
-                history = train_single_machine(config, metadata, train_files, valid_files)
+                history = train_single_machine(
+                    config, metadata, train_files, valid_files
+                )
         if is_chief_worker():
             print(summarize_run(config))
         return history

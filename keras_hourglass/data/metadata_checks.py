@@ -12,6 +12,8 @@
 from pathlib import PurePosixPath
 from pathlib import PureWindowsPath
 
+import tensorflow as tf
+
 
 def shard_name_problem(name):
     """Returns why a shard name from `dataset.json` is refused, or None."""
@@ -48,8 +50,6 @@ def first_record_joint_count(shard_path):
     """Returns `person/num_joints` of a shard's first record, or None when the
     shard is missing, empty or its first record unreadable (the pipeline
     counts those)."""
-    import tensorflow as tf
-
     try:
         for serialized in tf.data.TFRecordDataset(str(shard_path)).take(1):
             example = tf.train.Example.FromString(serialized.numpy())

@@ -70,6 +70,8 @@ class GrpcClient:
         version=None,
         num_joints=None,
     ):
+        # Optional dependency (tensorflow-serving-api, grpcio): only this client
+        # needs it, not the REST client or the export.
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 

@@ -34,6 +34,10 @@ LIMB_PARTS = (
     (L_UPPER_ARM, pose.L_SHOULDER, pose.L_ELBOW, 0.06, 0.05, 1.0, "left"),
     (L_FOREARM, pose.L_ELBOW, pose.L_WRIST, 0.05, 0.04, 0.9, "left"),
 )
+# The disk at a leg's or an arm's end: offset beyond the ankle or wrist and
+# radius (both in figure heights), palette colour, labels (right, left).
+FEET = (0.03, 0.035, "shoe", (R_FOOT, L_FOOT))
+HANDS = (0.035, 0.027, "skin", (R_HAND, L_HAND))
 # Stripes on limbs slant +/-35 degrees off the limb axis, opposite per side:
 # a mirrored left limb then looks exactly like a right one, so flipping an
 # image and swapping left/right labels gives another valid sample.
@@ -168,32 +172,25 @@ def draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels=No
     which leg and which arm is in front is random. `labels`, when given,
     receives the part label of every painted pixel.
     """
-    legs, arms = list(LIMB_PARTS[:4]), list(LIMB_PARTS[4:])
-    leg_order = [0, 1, 2, 3] if rng.random() < 0.5 else [2, 3, 0, 1]
-    for index in leg_order:
-        axis = draw_limb(canvas, labels, joints, height_px, legs[index], palette)
-        if index in (1, 3):
-            foot = joints[legs[index][2]] + 0.03 * height_px * axis
-            draw_extremity(
-                canvas,
-                labels,
-                foot,
-                0.035 * height_px,
-                palette["shoe"],
-                R_FOOT if index == 1 else L_FOOT,
-            )
+    draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, LIMB_PARTS[:4],
+                    FEET)  # fmt: skip
     draw_torso(canvas, labels, joints, height_px, palette)
     draw_head(canvas, labels, joints, palette, facing_front)
-    arm_order = [0, 1, 2, 3] if rng.random() < 0.5 else [2, 3, 0, 1]
-    for index in arm_order:
-        axis = draw_limb(canvas, labels, joints, height_px, arms[index], palette)
+    draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, LIMB_PARTS[4:],
+                    HANDS)  # fmt: skip
+
+
+def draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, parts, ends):
+    """Paints a right and a left limb (`parts`: the upper and lower part of
+    each, as in `LIMB_PARTS`), which one in front is random, and the `ends`
+    disk (`FEET` or `HANDS`) at the end of each lower part."""
+    offset, radius, colour, (right_label, left_label) = ends
+    order = [0, 1, 2, 3] if rng.random() < 0.5 else [2, 3, 0, 1]
+    for index in order:
+        axis = draw_limb(canvas, labels, joints, height_px, parts[index], palette)
         if index in (1, 3):
-            hand = joints[arms[index][2]] + 0.035 * height_px * axis
+            end = joints[parts[index][2]] + offset * height_px * axis
+            label = right_label if index == 1 else left_label
             draw_extremity(
-                canvas,
-                labels,
-                hand,
-                0.027 * height_px,
-                palette["skin"],
-                R_HAND if index == 1 else L_HAND,
+                canvas, labels, end, radius * height_px, palette[colour], label
             )

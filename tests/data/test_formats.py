@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.io
+from PIL import Image
 
 from keras_hourglass.data import formats
 from keras_hourglass.data.formats.people import JOINT_BOX_MARGIN
@@ -153,8 +154,9 @@ def test_lsp_occluded_meaning_and_errors(shared_data, tmp_path):
     assert missing_images == [] and log.counts == {"image missing": 2}
 
 
-def write_coco(tmp_path, image_dir_name="lsp"):
-    """A small COCO file over two real LSPET images (sizes from their headers)."""
+def write_coco(tmp_path, image_dir_name="lsp", images=None):
+    """A small COCO file over two real LSPET images; with the `images` folder,
+    the first image's size is read from its file."""
     keypoints = [0.0] * 51
     keypoints[15:18] = [40.0, 50.0, 2]  # l_shoulder visible
     keypoints[18:21] = [60.0, 52.0, 1]  # r_shoulder occluded
@@ -173,17 +175,15 @@ def write_coco(tmp_path, image_dir_name="lsp"):
              "num_keypoints": 2, "keypoints": keypoints, "bbox": [0, 0, 5, 5]},
         ],
     }  # fmt: skip
+    if images is not None:
+        size = Image.open(images / coco["images"][0]["file_name"]).size
+        coco["images"][0]["width"], coco["images"][0]["height"] = size
     return coco
 
 
 def test_coco_reader(shared_data, tmp_path):
-    from PIL import Image
-
     images = shared_data / "lspet_train/images"
-    coco = write_coco(tmp_path)
-    coco["images"][0]["width"], coco["images"][0]["height"] = Image.open(
-        images / "im00002.jpg"
-    ).size
+    coco = write_coco(tmp_path, images=images)
     path = tmp_path / "person_keypoints.json"
     path.write_text(json.dumps(coco))
     records, skip_log = formats.read_coco(path, images, split="valid")

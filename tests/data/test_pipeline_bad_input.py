@@ -18,7 +18,7 @@ def _good(image_id, image_format="png"):
     return serialize_person(**synthetic_person(16, image_id, image_format=image_format))
 
 
-def _train(shard, skip_counter):
+def _train(shard, skip_counter, **options):
     return make_dataset(
         shard,
         16,
@@ -30,6 +30,7 @@ def _train(shard, skip_counter):
         output_size=8,
         seed=0,
         skip_counter=skip_counter,
+        **options,
     )
 
 
@@ -127,20 +128,7 @@ def test_undecodable_count_is_exact_mid_stream_on_a_repeated_dataset(tmp_path):
     corrupt = tamper(_good("corrupt"), "image/encoded", [b"\xff\xd8\xff\x13\xff\xd9"])
     shard = write_shard(tmp_path / "repeat.tfrecord", [_good("a"), corrupt, _good("b")])
     skip_counter = SkipCounter()
-    dataset = make_dataset(
-        shard,
-        16,
-        MPII_FLIP_PAIRS,
-        training=True,
-        batch_size=1,
-        num_outputs=1,
-        input_size=32,
-        output_size=8,
-        repeat=True,
-        shuffle_buffer=0,
-        seed=0,
-        skip_counter=skip_counter,
-    )
+    dataset = _train(shard, skip_counter, repeat=True, shuffle_buffer=0)
     iterator = iter(dataset)
     for _ in range(5):  # a, b, a, b, a: two corrupt records passed so far
         next(iterator)

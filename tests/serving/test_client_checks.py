@@ -14,6 +14,9 @@ import pytest
 from keras_hourglass.serving.client import RestClient
 from keras_hourglass.serving.client import ServingError
 from keras_hourglass.serving.client import keypoint_arrays
+from tests.serving_helpers import predict_response
+from tests.serving_helpers import send_json
+from tests.serving_helpers import start_grpc_server
 
 NUM_JOINTS = 16
 IMAGES = [b"\xff\xd8\xff first", b"\xff\xd8\xff second"]
@@ -39,19 +42,12 @@ class CannedServer:
         canned = self
 
         class Handler(BaseHTTPRequestHandler):
-            def answer(self, body):
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
             def do_GET(self):  # noqa: N802
-                self.answer(model_metadata(NUM_JOINTS))
+                send_json(self, 200, model_metadata(NUM_JOINTS))
 
             def do_POST(self):  # noqa: N802
                 self.rfile.read(int(self.headers["Content-Length"]))
-                self.answer({"outputs": canned.outputs})
+                send_json(self, 200, {"outputs": canned.outputs})
 
             def log_message(self, *args):
                 pass
@@ -152,27 +148,14 @@ def test_rest_deadline_covers_the_whole_request():
 
 def canned_grpc_server(outputs):
     """An in-process PredictionService answering every call with `outputs`."""
-    from concurrent import futures
-
-    import grpc
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2
+    # Optional dependency (tensorflow-serving-api), as in the library.
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         def Predict(self, request, context):  # noqa: N802
-            response = predict_pb2.PredictResponse()
-            for name, value in outputs.items():
-                response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
-            return response
+            return predict_response(outputs)
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        Servicer(), server
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, f"127.0.0.1:{port}"
+    return start_grpc_server(Servicer(), max_workers=1)
 
 
 @pytest.mark.parametrize(

@@ -77,15 +77,10 @@ def test_lsp_end_to_end_with_shard_override(shared_data, tmp_path):
 
 
 def test_coco_end_to_end(shared_data, tmp_path):
-    from PIL import Image
-
     from tests.data.test_formats import write_coco
 
     images = shared_data / "lspet_train/images"
-    coco = write_coco(tmp_path)
-    coco["images"][0]["width"], coco["images"][0]["height"] = Image.open(
-        images / "im00002.jpg"
-    ).size
+    coco = write_coco(tmp_path, images=images)
     (tmp_path / "train.json").write_text(json.dumps(coco))
     (tmp_path / "val.json").write_text(json.dumps(coco))
     metadata = main([

@@ -19,6 +19,7 @@ from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import make_checked_record
 from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.joint_sets import JointSet
+from keras_hourglass.synthetic import people as synthetic
 
 DEFAULT_SYNTHETIC_COUNT = 4000
 DEFAULT_SYNTHETIC_VAL_COUNT = 400
@@ -28,8 +29,6 @@ DEFAULT_JPEG_QUALITY = 90
 def synthetic_joint_set():
     """Returns the synthetic keypoint set: MPII's names, pairs oriented (left,
     right) and skeleton, named "synthetic"."""
-    from keras_hourglass.synthetic import people as synthetic
-
     names = tuple(synthetic.SYNTHETIC_JOINT_NAMES)
     pairs = []
     for first, second in synthetic.SYNTHETIC_FLIP_PAIRS:
@@ -51,8 +50,6 @@ def encode_jpeg(image, quality=DEFAULT_JPEG_QUALITY):
 def render_sample(seed, index, jpeg_quality=DEFAULT_JPEG_QUALITY):
     """Returns (annotation, JPEG bytes, (width, height)) of synthetic sample
     `index` of `seed`."""
-    from keras_hourglass.synthetic import people as synthetic
-
     image, annotation = synthetic.generate_person_image(seed, index)
     height, width = np.shape(image)[:2]
     return annotation, encode_jpeg(image, jpeg_quality), (int(width), int(height))
@@ -79,8 +76,6 @@ def iterate_synthetic_records(
     """Yields PersonRecords (with `image_bytes`) for `count` training and
     `val_count` validation synthetic people; unusable samples are counted in
     `skip_log`. `workers` processes render them (default: one per core)."""
-    from keras_hourglass.synthetic import people as synthetic
-
     num_joints = len(synthetic.SYNTHETIC_JOINT_NAMES)
     workers = workers or os.cpu_count() or 1
     splits = ["train"] * count + ["valid"] * val_count
