@@ -79,6 +79,22 @@ def test_coco_malformed_entries_are_skips_naming_the_index(shared_data, tmp_path
     assert "person_keypoints.json images[3]" in examples
 
 
+@pytest.mark.parametrize(
+    "categories",
+    [["person"], [{"id": 1, "name": "person"}, 7], {"id": 1, "name": "person"}],
+)
+def test_coco_malformed_categories_are_one_error_naming_the_file(
+    shared_data, tmp_path, categories
+):
+    images = shared_data / LSP_IMAGES
+    coco = write_coco(tmp_path, images=images)
+    coco["categories"] = categories
+    path = tmp_path / "person_keypoints.json"
+    path.write_text(json.dumps(coco))
+    with pytest.raises(ValueError, match="person_keypoints.json: categories"):
+        formats.read_coco(path, images)
+
+
 def test_mpii_objpos_and_non_finite_values_are_validated(shared_data, tmp_path):
     good = next(
         e for e in _mpii_entries(shared_data) if e["img_paths"] == "015601864.jpg"

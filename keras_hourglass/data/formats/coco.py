@@ -29,6 +29,12 @@ COCO_OCCLUDED, COCO_VISIBLE = 1, 2
 def person_category_ids(coco, path):
     """Returns the ids of categories named "person" (all ids if none are listed)."""
     categories = coco.get("categories") or []
+    # The category list says which annotations are people: one that cannot
+    # be read makes the whole file unusable, not one entry.
+    if not isinstance(categories, list) or not all(
+        isinstance(c, dict) for c in categories
+    ):
+        raise ValueError(f"{path}: categories must be a list of objects")
     ids = {c.get("id") for c in categories if c.get("name") == "person"}
     if categories and not ids:
         raise ValueError(f"{path}: no category named 'person'")
