@@ -13,7 +13,10 @@ from the backup.
 Every worker runs the whole callback list, because the callbacks that save
 weights read variables that the workers keep equal, and the learning rate must
 change on every worker at once. The chief (worker 0) writes into the run
-directory; the other workers write into a throwaway folder. Each worker
+directory; the other workers write into a throwaway folder. Rerunning the job
+resumes every worker from the chief's backup, so `--run-dir` must be storage
+every worker reads (a shared file system or a bucket); a worker that cannot
+read it stops the whole job with one message instead of starting over. Each worker
 validates on its own, then every worker takes the chief's score, so rounding
 differences between machines can never make them take different decisions.
 """
@@ -43,6 +46,7 @@ from training.distribute import cluster_spec_from_environment
 from training.distribute import is_chief_worker
 from training.distribute import set_precision_policy
 from training.resume import plan_fit_calls
+from training.resume import read_backup
 from training.resume import restore_backup
 
 
@@ -55,6 +59,28 @@ def share_chief_value(strategy, value):
         return tf.where(first, tf.constant(value, tf.float32), 0.0)
 
     return float(strategy.reduce("SUM", strategy.run(contribute), axis=None))
+
+
+def any_worker_differs(strategy, value):
+    """True on every worker when some worker's `value` is not the chief's."""
+    differs = float(value != share_chief_value(strategy, value))
+    flags = strategy.run(lambda: tf.constant(differs, tf.float32))
+    return float(strategy.reduce("SUM", flags, axis=None)) > 0
+
+
+def check_workers_resume_together(strategy, global_step, run_dir):
+    """Stops every worker, with one message, unless all resume at the chief's
+    step: a worker that cannot read the chief's backup would otherwise start
+    over and plan other steps than the rest, and the job would hang in a
+    collective or train replicas that differ."""
+    if any_worker_differs(strategy, global_step):
+        index = cluster_spec_from_environment()["task"]["index"]
+        raise SystemExit(
+            f"error: the workers resume at different steps (worker {index}: "
+            f"global step {global_step}); every worker reads the chief's backup "
+            f"in {run_dir}/backup, so --run-dir must be the same path on storage "
+            "every worker can read"
+        )
 
 
 class ShareChiefScore(keras.callbacks.Callback):
@@ -126,10 +152,19 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
     # The same seed on every worker gives every worker the same initial
     # weights (Keras 3 variables are not broadcast from the chief).
     keras.utils.set_random_seed(config.seed)
+    # Before the restore: loading weights into mirrored variables is itself
+    # a collective, which hangs or aborts when only some workers load.
+    backup = read_backup(run_paths(config.run_dir)["backup"]) or {}
+    resume_step = backup.get("global_step", 0)
+    check_workers_resume_together(strategy, resume_step, config.run_dir)
     with strategy.scope():
         model = compile_model(build_model(config, metadata["num_joints"]), config)
         model.optimizer.build(model.trainable_variables)
-        resume_state = restore_backup(model, paths, steps) or {}
+        # Every worker resumes from the chief's backup, in the run directory
+        # all workers share (the other workers write theirs to scratch).
+        resume_state = restore_backup(
+            model, run_paths(config.run_dir), steps, trim_log=chief
+        ) or {}  # fmt: skip
     done = resume_state.get("global_step", 0)
 
     def make_global_dataset():

@@ -122,7 +122,7 @@ def check_state(state):
             raise TypeError(f"{STATE_FILE} field {key!r} is {state[key]!r}")
 
 
-def restore_backup(model, paths, steps_per_epoch):
+def restore_backup(model, paths, steps_per_epoch, trim_log=True):
     """Loads the run's backup into compiled `model` when there is one; returns
     its state (None for a fresh run) and trims the CSV rows it will redo.
 
@@ -131,10 +131,13 @@ def restore_backup(model, paths, steps_per_epoch):
             created by the restore must live in it too).
         paths: dict from `training.callbacks.run_paths`.
         steps_per_epoch: int. Steps of a full epoch in this run.
+        trim_log: False for a reader that does not own the run's CSV log (a
+            multi-worker job's other workers, which read the chief's backup).
     """
     state = read_backup(paths["backup"])
     if state is None:
-        trim_csv_log(paths["csv"], 0)  # rows of an attempt that left no backup
+        if trim_log:
+            trim_csv_log(paths["csv"], 0)  # rows of an attempt that left no backup
         return None
     if state["steps_per_epoch"] != steps_per_epoch:
         raise ConfigError(
@@ -143,7 +146,8 @@ def restore_backup(model, paths, steps_per_epoch):
             "backup"
         )
     restore_weights(model, state)
-    trim_csv_log(paths["csv"], state["epoch"])
+    if trim_log:
+        trim_csv_log(paths["csv"], state["epoch"])
     print(
         f"resuming from {paths['backup']}: epoch {state['epoch'] + 1}, "
         f"{state['steps_done']} of {steps_per_epoch} steps done "

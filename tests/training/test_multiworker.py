@@ -150,3 +150,55 @@ def test_two_workers_match_one_process_on_the_same_global_batches(
         np.testing.assert_allclose(mine, theirs, rtol=1e-2, atol=3e-3)
     csv_rows = (tmp_path / "worker0" / "training_log.csv").read_text().splitlines()
     assert len(csv_rows) == 2 and "val_pckh_stack2" in csv_rows[0]
+
+
+def run_workers(flags, run_dirs, timeout=400):
+    """Runs one `training.train` worker per run directory on 127.0.0.1;
+    returns their (exit code, output) pairs."""
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(len(run_dirs))]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "training.train", *flags,
+             "--run-dir", str(run_dir)],
+            cwd=PROJECT_ROOT, env=worker_environment(addresses, index),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        for index, run_dir in enumerate(run_dirs)
+    ]
+    outputs = [worker.communicate(timeout=timeout)[0] for worker in workers]
+    return [(worker.returncode, output) for worker, output in zip(workers, outputs)]
+
+
+@pytest.mark.slow
+def test_every_worker_resumes_from_the_chiefs_backup(tiny_shards, tmp_path):
+    import keras
+
+    flags = TINY_MODEL_FLAGS + RUN_FLAGS + ["--data-dir", str(tiny_shards)]
+    shared = tmp_path / "shared_run"
+    for returncode, output in run_workers(flags, [shared, shared]):
+        assert returncode == 0, output[-3000:]
+
+    # A second epoch: the worker that is not the chief has no backup of its
+    # own (it wrote to scratch), so it must take the chief's, or it would
+    # start over at step 0 and plan 6 steps against the chief's 3.
+    longer = [*flags, "--epochs", "2"]
+    results = run_workers(longer, [shared, shared])
+    for returncode, output in results:
+        assert returncode == 0, output[-3000:]
+        assert "(global step 3)" in output, output[-3000:]
+    chief = keras.saving.load_model(shared / "final.keras", compile=False)
+    chief_weights = [np.asarray(weight) for weight in chief.weights]
+    chief.load_weights(shared / "final_worker1.weights.h5")
+    for mine, theirs in zip(chief_weights, chief.weights):
+        np.testing.assert_array_equal(mine, np.asarray(theirs))
+    csv_rows = (shared / "training_log.csv").read_text().splitlines()
+    assert len(csv_rows) == 3  # header, epoch 1, epoch 2: no row lost or doubled
+
+    # A worker that cannot see the chief's backup (its own, empty run dir)
+    # stops the whole job with one message instead of training other steps.
+    results = run_workers(
+        [*flags, "--epochs", "3"], [shared, tmp_path / "unshared"], timeout=200
+    )
+    for returncode, output in results:
+        assert returncode != 0
+        assert "the workers resume at different steps" in output, output[-3000:]
