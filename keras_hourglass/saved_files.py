@@ -9,6 +9,8 @@ eof = ..."). These checks name the file, say it is damaged and what to do.
 import zipfile
 from pathlib import Path
 
+import h5py
+
 # Members every `.keras` archive written by `model.save` holds.
 KERAS_ARCHIVE_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
 
@@ -56,8 +58,6 @@ def check_weights_file(path, advice):
         FileNotFoundError: the file is missing (message names it and `advice`).
         DamagedFileError: the file exists but HDF5 cannot open it.
     """
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the weights file is missing; {advice}")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import keras
 
+from keras_hourglass.data.shard_reads import ShardReadCounter
+from keras_hourglass.data.skips import SkipCounter
 from training.config import ConfigError
 
 
@@ -24,9 +26,6 @@ class TrainingDataError(ConfigError):
 
 def training_counters(metadata):
     """Returns `(ShardReadCounter, SkipCounter)` for the training split."""
-    from keras_hourglass.data.shard_reads import ShardReadCounter
-    from keras_hourglass.data.skips import SkipCounter
-
     return ShardReadCounter.for_split(metadata, "train"), SkipCounter()
 
 

@@ -29,9 +29,14 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
+from keras_hourglass.joint_sets import joint_set_from_metadata
 from keras_hourglass.saved_files import DamagedFileError
 from keras_hourglass.saved_files import check_keras_archive
+from keras_hourglass.saving import save_model
+from keras_hourglass.serving.export import export_saved_model
 from training.atomic_files import file_sha256
 from training.atomic_files import write_text_atomically
 
@@ -86,8 +91,6 @@ def save_final_model(model, final_path, global_step):
     through a temporary file it checks first: a whole archive that reloads
     with exactly the model's weights. Returns the completion details for
     `global_step`."""
-    from keras_hourglass.saving import save_model
-
     final_path = Path(final_path)
     staging = final_path.with_name(f".{final_path.stem}.tmp.keras")
     save_model(model, staging)
@@ -126,9 +129,6 @@ def export_problems(version_dir):
 def verify_export(version_dir):
     """Raises DamagedFileError unless the SavedModel folder is complete and
     its graph and variables index parse."""
-    import tensorflow as tf
-    from tensorflow.core.protobuf import saved_model_pb2
-
     problems = export_problems(version_dir)
     if not problems:
         try:
@@ -153,9 +153,6 @@ def finish_run(model, config, paths, metadata, global_step):
     """Saves `final.keras` and exports `run_dir/export/1` (unless
     `config.export` is False), each only when not already done for
     `global_step`; records each part once it is verified."""
-    from keras_hourglass.joint_sets import joint_set_from_metadata
-    from keras_hourglass.serving.export import export_saved_model
-
     run_dir = Path(config.run_dir)
     details = {"global_step": global_step, "epochs": config.epochs}
     record = record_part(run_dir, "training", details)

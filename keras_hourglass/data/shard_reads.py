@@ -23,6 +23,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from keras_hourglass.data.metadata import split_files
+
 # Per record: an 8-byte length, its 4-byte CRC, the data, the data's 4-byte CRC.
 RECORD_FRAMING_BYTES = 16
 
@@ -65,8 +67,6 @@ class ShardReadCounter:
         """A counter for the shards of `split` in a `dataset.json` dict; the
         expected counts are its `shard_counts` or, without them, the split's
         count dealt round-robin (how the converter writes shards)."""
-        from keras_hourglass.data.metadata import split_files
-
         files = split_files(metadata, split)
         info = metadata["splits"][split]
         counts = info.get("shard_counts")
