@@ -243,7 +243,9 @@ def plot_prediction_grid(images, keypoints, skeleton, out_stem, columns=4,
     columns = max(1, min(columns, count))
     rows = int(np.ceil(count / columns))
     width = 2.6 * (1 if true_keypoints is None else 2)
-    figure, axes = plt.subplots(rows, columns, squeeze=False,
+    # Constrained layout places the legend line right above the grid (the
+    # default leaves a band of white under a suptitle).
+    figure, axes = plt.subplots(rows, columns, squeeze=False, layout="constrained",
                                 figsize=(width * columns, 2.8 * rows))  # fmt: skip
     names = list(joint_names or [f"joint{i}" for i in range(np.shape(keypoints)[1])])
     for index, axis in enumerate(axes.flat):
