@@ -51,12 +51,12 @@ from training.distribute import is_chief_worker  # noqa: E402
 from training.distribute import is_multi_worker  # noqa: E402
 from training.distribute import set_precision_policy  # noqa: E402
 from training.flags import parse_config  # noqa: E402
+from training.folder_lock import lock_run_directory  # noqa: E402
 from training.multiworker import start_multi_worker_strategy  # noqa: E402
 from training.multiworker import train_multi_worker  # noqa: E402
 from training.resume import plan_fit_calls  # noqa: E402
 from training.resume import restore_backup  # noqa: E402
 from training.run_completion import finish_run  # noqa: E402
-from training.run_lock import lock_run_directory  # noqa: E402
 from training.run_summary import summarize_run  # noqa: E402
 
 logger = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from tests.train_helpers import TINY_MODEL_FLAGS
 from tests.train_helpers import make_synthetic_shards
 from tests.train_helpers import run_training
 from tests.train_helpers import subprocess_environment
+from training.folder_lock import LOCK_FILE_NAME
 from training.resume import read_backup
 from training.run_completion import KILL_HOOK_VARIABLE
-from training.run_lock import LOCK_FILE_NAME
 
 TRAIN_SHARDS = ("train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord")
 
@@ -120,7 +120,7 @@ def test_second_program_in_a_locked_run_dir_is_refused(data_dir, tmp_path):
     run_dir = tmp_path / "run"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from training.run_lock import acquire_run_lock; "
+         "import sys, time; from training.folder_lock import acquire_run_lock; "
          f"acquire_run_lock({str(run_dir)!r}, 'holder'); print('locked', "
          "flush=True); time.sleep(600)"],
         cwd=PROJECT_ROOT, env=subprocess_environment(), stdout=subprocess.PIPE,

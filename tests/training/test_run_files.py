@@ -13,16 +13,16 @@ import pytest
 
 from keras_hourglass.saved_files import DamagedFileError
 from keras_hourglass.saved_files import check_keras_archive
+from training.folder_lock import LOCK_FILE_NAME
+from training.folder_lock import RunDirectoryLocked
+from training.folder_lock import acquire_run_lock
+from training.folder_lock import lock_run_directory
+from training.folder_lock import release_run_lock
 from training.resume import read_backup
 from training.resume import read_csv_log
 from training.resume import restore_weights
 from training.resume import trim_csv_log
 from training.resume import write_backup
-from training.run_lock import LOCK_FILE_NAME
-from training.run_lock import RunDirectoryLocked
-from training.run_lock import acquire_run_lock
-from training.run_lock import lock_run_directory
-from training.run_lock import release_run_lock
 
 HEADER = "epoch,learning_rate,loss\r\n"
 
@@ -43,7 +43,7 @@ def test_second_holder_is_refused_naming_pid_and_host(tmp_path):
 def test_lock_of_a_killed_process_on_this_host_is_taken_over(tmp_path, capsys):
     lock_path = tmp_path / LOCK_FILE_NAME
     code = (
-        "import os, signal, sys; from training.run_lock import acquire_run_lock;"
+        "import os, signal, sys; from training.folder_lock import acquire_run_lock;"
         f"acquire_run_lock({str(tmp_path)!r}, 'doomed');"
         "os.kill(os.getpid(), signal.SIGKILL)"
     )

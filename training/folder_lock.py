@@ -1,0 +1,196 @@
+"""One program at a time writes to a folder: the one home of the lock.
+
+Two folders are locked this way, each with its own lock file and message:
+
+    with lock_run_directory(config.run_dir, "training.train"):
+        ...  # run_dir/run.lock: config, logs, backups, final model, export
+    with lock_dataset_folder(out_dir):
+        ...  # .NAME.lock beside the dataset folder, which is swapped whole
+
+The lock is held with `fcntl.flock` on the open lock file: the kernel
+releases it when the program ends in any way, `kill -9` included, so a lock
+file left behind by a dead program on this host is taken over (with a note),
+leftovers of the old locking (a file naming a dead PID) included. The file
+holds the holder's PID, host, program and start time, which name it in the
+refusal. A lock file left by another host is not taken over (its program
+cannot be checked from here): the message says how to remove it once that
+program is known to be gone.
+"""
+
+import fcntl
+import json
+import os
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from training.config import ConfigError
+
+LOCK_FILE_NAME = "run.lock"
+
+
+class LockHeld(Exception):
+    """A running program holds the lock; `holder` is what its file says."""
+
+    def __init__(self, lock_path, holder):
+        super().__init__(f"{lock_path} is held by {describe_holder(holder)}")
+        self.lock_path = lock_path
+        self.holder = holder
+
+
+class LockLeftByAnotherHost(LockHeld):
+    """The lock file names a program on another host, which cannot be checked
+    from here, so it is respected although no lock is held on it."""
+
+
+class RunDirectoryLocked(ConfigError):
+    """Another program is writing to the run directory."""
+
+
+def describe_holder(holder):
+    """`training.train (pid 12, host a, since 2025-01-01 10:00:00)`."""
+    if not holder:
+        return "another program (its lock file is being written)"
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("since", 0)))
+    return (
+        f"{holder.get('program', 'a program')} (pid {holder.get('pid')}, host "
+        f"{holder.get('host')}, since {since})"
+    )
+
+
+def read_holder(descriptor):
+    """The JSON written by the current holder of an open lock file, or {}."""
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    text = os.read(descriptor, 4096).decode("utf-8", "replace")
+    try:
+        holder = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def write_holder(descriptor, program):
+    """Replaces the lock file's content with this process's identity."""
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "program": program,
+        "since": time.time(),
+    }
+    os.ftruncate(descriptor, 0)
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    os.write(descriptor, json.dumps(holder).encode())
+    os.fsync(descriptor)
+
+
+def process_is_running(pid):
+    """True when a process with this PID exists on this host."""
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, TypeError, OverflowError):
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
+
+
+def is_current_file(descriptor, path):
+    """False when `path` was removed or replaced after it was opened (a
+    releasing holder unlinks it)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(descriptor).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def open_locked_file(lock_path):
+    """Opens and flocks the file now at `lock_path`; returns the descriptor.
+
+    Raises:
+        LockHeld: a running program holds the lock.
+    """
+    while True:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = read_holder(descriptor)
+            os.close(descriptor)
+            raise LockHeld(lock_path, holder) from None
+        if is_current_file(descriptor, lock_path):
+            return descriptor
+        os.close(descriptor)  # the file was released and removed meanwhile
+
+
+def acquire_lock(lock_path, program):
+    """Locks `lock_path` (creating its folder if needed) for `program`;
+    returns the open descriptor to pass to `release_lock`.
+
+    Raises:
+        LockHeld: a running program holds the lock.
+        LockLeftByAnotherHost: the unheld lock file names another host.
+    """
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = open_locked_file(lock_path)
+    previous = read_holder(descriptor)
+    if previous and previous.get("host") != socket.gethostname():
+        os.close(descriptor)
+        raise LockLeftByAnotherHost(lock_path, previous)
+    if previous:
+        state = "ended" if not process_is_running(previous.get("pid", -1)) else (
+            "no longer holds it"
+        )  # fmt: skip
+        print(
+            f"note: taking over the lock left in {lock_path} by "
+            f"{describe_holder(previous)}, which {state}"
+        )
+    write_holder(descriptor, program)
+    return descriptor
+
+
+def release_lock(lock_path, descriptor):
+    """Removes the lock file, then releases the lock (removing it first means
+    a program that opened the file meanwhile sees it is stale and retries)."""
+    if is_current_file(descriptor, lock_path):
+        Path(lock_path).unlink()
+    os.close(descriptor)
+
+
+def acquire_run_lock(run_dir, program):
+    """Creates `run_dir` if needed and locks it; returns the open descriptor.
+
+    Raises:
+        RunDirectoryLocked: a running program holds the lock, or a lock file
+            from another host is present.
+    """
+    path = Path(run_dir) / LOCK_FILE_NAME
+    try:
+        return acquire_lock(path, program)
+    except LockLeftByAnotherHost as left:
+        raise RunDirectoryLocked(
+            f"{path} was left by {describe_holder(left.holder)}, another host; if "
+            f"no program there writes to {run_dir} any more, delete {path}"
+        ) from None
+    except LockHeld as held:
+        raise RunDirectoryLocked(
+            f"{run_dir} is in use by {describe_holder(held.holder)}; wait for it "
+            "to finish, or give this run another --run-dir"
+        ) from None
+
+
+def release_run_lock(run_dir, descriptor):
+    """Removes the run directory's lock file, then releases the lock."""
+    release_lock(Path(run_dir) / LOCK_FILE_NAME, descriptor)
+
+
+@contextmanager
+def lock_run_directory(run_dir, program):
+    """Holds the run directory's lock for the `with` block."""
+    descriptor = acquire_run_lock(run_dir, program)
+    try:
+        yield
+    finally:
+        release_run_lock(run_dir, descriptor)
+
