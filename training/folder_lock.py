@@ -28,6 +28,7 @@ from pathlib import Path
 from training.config import ConfigError
 
 LOCK_FILE_NAME = "run.lock"
+CONVERTER_PROGRAM = "training.make_tfrecords"
 
 
 class LockHeld(Exception):
@@ -194,3 +195,43 @@ def lock_run_directory(run_dir, program):
     finally:
         release_run_lock(run_dir, descriptor)
 
+
+def dataset_lock_path(out_dir):
+    """The converter's lock file beside `out_dir`: `.NAME.lock` (not inside
+    it, since the whole folder is swapped when a conversion finishes)."""
+    out_dir = Path(out_dir).absolute()
+    return out_dir.parent / f".{out_dir.name}.lock"
+
+
+def acquire_dataset_lock(out_dir):
+    """Locks the dataset folder `out_dir` for a conversion; returns the open
+    descriptor.
+
+    Raises:
+        SystemExit: another conversion holds the lock, or a lock file from
+            another host is present (`make_tfrecords` exits with the message).
+    """
+    path = dataset_lock_path(out_dir)
+    try:
+        return acquire_lock(path, CONVERTER_PROGRAM)
+    except LockLeftByAnotherHost as left:
+        raise SystemExit(
+            f"{path} was left by {describe_holder(left.holder)}, another host; if "
+            f"no conversion there writes {out_dir} any more, delete {path}"
+        ) from None
+    except LockHeld as held:
+        raise SystemExit(
+            f"another conversion, {describe_holder(held.holder)}, holds {path} "
+            f"while writing {out_dir}; wait for it to finish"
+        ) from None
+
+
+@contextmanager
+def lock_dataset_folder(out_dir):
+    """Holds the converter lock of the dataset folder `out_dir` for the `with`
+    block."""
+    descriptor = acquire_dataset_lock(out_dir)
+    try:
+        yield
+    finally:
+        release_lock(dataset_lock_path(out_dir), descriptor)

@@ -34,6 +34,7 @@ from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY  # noqa:
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT  # noqa: E402
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT  # noqa: E402
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS  # noqa: E402
+from training import folder_lock  # noqa: E402
 from training import output_folder  # noqa: E402
 
 FORMATS = ("mpii", "lsp", "coco", "csv", "synthetic")
@@ -174,7 +175,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
     out_dir = Path(args.out)
-    with output_folder.output_lock(out_dir):
+    with folder_lock.lock_dataset_folder(out_dir):
         output_folder.restore_set_aside(out_dir)
         if output_folder.holds_dataset(out_dir) and not args.overwrite:
             raise SystemExit(f"{out_dir} already holds a dataset; use --overwrite")

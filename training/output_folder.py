@@ -1,4 +1,4 @@
-"""A dataset folder replaced whole or not at all, by one converter at a time.
+"""A dataset folder replaced whole or not at all.
 
 `make_tfrecords` writes into a fresh hidden folder beside `--out`
 (`.NAME.converting-XXXX`) and calls `swap_in` only when the conversion
@@ -8,93 +8,20 @@ across, and the old one deleted. A failed or interrupted run leaves the old
 dataset untouched; a crash between the two renames is repaired by the next
 run (`restore_set_aside`).
 
-While converting, `.NAME.lock` beside `--out` holds the converter's PID and
-host, created atomically (`O_EXCL`), so a second converter into the same
-folder stops with a clear message. A lock left by a dead process on this host
-is taken over.
+All of this runs with the converter's lock held
+(`folder_lock.lock_dataset_folder`: `.NAME.lock` beside `--out`), so no
+other converter touches these folders meanwhile.
 """
 
-import contextlib
-import json
 import logging
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
 from keras_hourglass.data.metadata import METADATA_FILE_NAME
 
 LOGGER = logging.getLogger("training.make_tfrecords")
-
-
-def output_lock_path(out_dir):
-    """Returns the lock file beside `out_dir`: `.NAME.lock`."""
-    out_dir = Path(out_dir).absolute()
-    return out_dir.parent / f".{out_dir.name}.lock"
-
-
-def _process_is_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    return True
-
-
-def _read_lock(lock_path):
-    try:
-        return json.loads(lock_path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _lock_is_stale(holder):
-    """True when the lock's process is known to be gone (same host, no such
-    PID); a lock from another host or an unreadable one is respected."""
-    pid = holder.get("pid")
-    same_host = holder.get("host") == socket.gethostname()
-    return same_host and isinstance(pid, int) and not _process_is_alive(pid)
-
-
-def acquire_output_lock(out_dir):
-    """Creates the lock file beside `out_dir`; returns its path.
-
-    Raises SystemExit naming the holder when another live converter has it.
-    """
-    lock_path = output_lock_path(out_dir)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    record = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
-    for _ in range(2):
-        try:
-            descriptor = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            holder = _read_lock(lock_path)
-            if not _lock_is_stale(holder):
-                raise SystemExit(
-                    f"another conversion (pid {holder.get('pid')} on "
-                    f"{holder.get('host')}) is writing {out_dir}; wait for it, or "
-                    f"delete {lock_path} if that process is gone"
-                ) from None
-            LOGGER.warning("taking over %s from dead pid %s", lock_path, holder["pid"])
-            lock_path.unlink(missing_ok=True)
-            continue
-        with os.fdopen(descriptor, "w") as file:
-            file.write(record)
-        return lock_path
-    raise SystemExit(f"could not take the lock {lock_path}; try again")
-
-
-@contextlib.contextmanager
-def output_lock(out_dir):
-    """Holds the converter lock of `out_dir` for the `with` block."""
-    lock_path = acquire_output_lock(out_dir)
-    try:
-        yield lock_path
-    finally:
-        lock_path.unlink(missing_ok=True)
 
 
 def _set_aside_folders(out_dir):

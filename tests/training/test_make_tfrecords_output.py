@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from keras_hourglass.data import shards
-from training import output_folder
+from training import folder_lock
 from training.make_tfrecords import main
 
 
@@ -63,18 +63,31 @@ def test_coco_without_usable_people_leaves_no_dataset_json(shared_data, tmp_path
 
 def test_a_second_converter_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "data"
-    lock = output_folder.output_lock_path(out)
-    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
-    with pytest.raises(SystemExit, match=f"(?s)pid {os.getpid()}.*{lock.name}"):
+    lock = folder_lock.dataset_lock_path(out)
+    # Held for real: flock locks belong to an open file description, so the
+    # converter's own open of the file conflicts with this one.
+    with folder_lock.lock_dataset_folder(out):
+        with pytest.raises(SystemExit, match=f"(?s)pid {os.getpid()}.*{lock.name}"):
+            synthetic(out)
+        assert not out.exists()
+        assert lock.exists()
+    assert leftovers(out) == []
+
+
+def test_a_lock_file_from_another_host_is_not_taken_over(tmp_path):
+    out = tmp_path / "data"
+    lock = folder_lock.dataset_lock_path(out)
+    lock.write_text(json.dumps({"pid": 1, "host": "elsewhere"}))
+    with pytest.raises(SystemExit, match=f"(?s)elsewhere.*delete {lock}"):
         synthetic(out)
     assert not out.exists()
-    lock.unlink()
 
 
-def test_a_stale_lock_of_a_dead_converter_is_taken_over(tmp_path):
+def test_a_stale_lock_of_a_dead_converter_is_taken_over(tmp_path, capsys):
     out = tmp_path / "data"
-    lock = output_folder.output_lock_path(out)
+    lock = folder_lock.dataset_lock_path(out)
     dead_pid = 2**22 + 12345  # above pid_max on Linux: never a live process
+    # The file a dead converter leaves: its PID, and no flock held on it.
     lock.write_text(json.dumps({"pid": dead_pid, "host": socket.gethostname()}))
     # What `kill -9` during the final swap leaves: half-written work and the
     # old dataset renamed aside.
@@ -85,6 +98,8 @@ def test_a_stale_lock_of_a_dead_converter_is_taken_over(tmp_path):
     (tmp_path / "old").rename(tmp_path / ".data.old-x2" / "dataset")
     with pytest.raises(SystemExit, match="already holds a dataset"):
         synthetic(out)  # the old dataset is back in place, so not replaced
+    note = capsys.readouterr().out
+    assert "taking over" in note and f"pid {dead_pid}" in note
     assert_intact_synthetic(out)
     assert leftovers(out) == []
     synthetic(out, "--overwrite")
