@@ -88,8 +88,14 @@ def write_holder(descriptor, program):
 def process_is_running(pid):
     """True when a process with this PID exists on this host."""
     try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError, TypeError, OverflowError):
+        pid = int(pid)
+    except (ValueError, TypeError):
+        return False
+    if pid <= 0:
+        return False  # os.kill would address a process group, not a process
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True  # exists, owned by another user
