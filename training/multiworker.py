@@ -30,7 +30,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_hourglass.saving import save_model
 from training.builders import build_model
 from training.builders import compile_model
 from training.builders import make_datasets
@@ -48,6 +47,7 @@ from training.distribute import set_precision_policy
 from training.resume import plan_fit_calls
 from training.resume import read_backup
 from training.resume import restore_backup
+from training.run_completion import finish_run
 
 
 def share_chief_value(strategy, value):
@@ -199,8 +199,13 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
         if nan_guard.stopped_on_nan:
             raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
     if chief:
-        save_model(model, paths["final"])  # loads without the project's loss
-        print(f"saved {paths['final']}")
+        # Saved through a checked temporary file and recorded in the run's
+        # completion record, as a single-machine run's. A multi-worker run
+        # does not export (README): `training.export` takes final.keras.
+        finish_run(
+            model, replace(config, export=False), paths, metadata,
+            step_backup.global_step,
+        )  # fmt: skip
     else:
         # Kept so that a test (or a user) can check every worker ended equal.
         index = cluster_spec_from_environment()["task"]["index"]

@@ -193,6 +193,9 @@ def test_every_worker_resumes_from_the_chiefs_backup(tiny_shards, tmp_path):
         np.testing.assert_array_equal(mine, np.asarray(theirs))
     csv_rows = (shared / "training_log.csv").read_text().splitlines()
     assert len(csv_rows) == 3  # header, epoch 1, epoch 2: no row lost or doubled
+    # The chief records its checked final model, as a single-machine run does.
+    record = json.loads((shared / "completion.json").read_text())
+    assert record["final_model"]["global_step"] == 6
 
     # A worker that cannot see the chief's backup (its own, empty run dir)
     # stops the whole job with one message instead of training other steps.
