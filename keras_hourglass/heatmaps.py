@@ -52,13 +52,16 @@ def render_heatmaps(joints_out, annotated, size, sigma=1.0):
     # Where a joint is not drawn its coordinates may be NaN or huge; zero them
     # so the exponentials below stay finite before masking.
     safe = tf.where(drawn[:, None], joints_out, tf.zeros_like(joints_out))
-    grid = tf.range(size, dtype=tf.float32)
+    grid = tf.range(size, dtype=tf.float32)[:, None]
     scale = -0.5 / (float(sigma) ** 2)
-    along_x = tf.exp(scale * tf.square(grid[None, :] - safe[:, 0:1]))
-    along_y = tf.exp(scale * tf.square(grid[None, :] - safe[:, 1:2]))
-    maps = along_y[:, :, None] * along_x[:, None, :]
-    maps *= tf.cast(drawn, tf.float32)[:, None, None]
-    return tf.transpose(maps, [1, 2, 0]), tf.cast(annotated, tf.float32)
+    # A Gaussian is separable: [size, K] profiles along each axis, multiplied
+    # straight into the [size, size, K] layout (a transpose of the finished
+    # maps cost more than rendering them). Masking the x profile blanks the
+    # whole map of a joint that is not drawn.
+    along_x = tf.exp(scale * tf.square(grid - safe[:, 0])) * tf.cast(drawn, tf.float32)
+    along_y = tf.exp(scale * tf.square(grid - safe[:, 1]))
+    maps = along_y[:, None, :] * along_x[None, :, :]
+    return maps, tf.cast(annotated, tf.float32)
 
 
 def _neighbour_offset(flat_maps, index, step, position, length):
