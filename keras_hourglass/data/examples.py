@@ -33,6 +33,7 @@ from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
 from keras_hourglass.data.tfrecords import check_person
 from keras_hourglass.heatmaps import render_heatmaps
 from keras_hourglass.transforms import OFFICIAL_TORCH
+from keras_hourglass.transforms import invert_affine
 from keras_hourglass.transforms import person_crop_matrix
 from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import swap_left_right
@@ -205,12 +206,23 @@ def crop_person_image(person, matrix, input_size, skip_counter):
 def crop_scaled_person_image(person, matrix, input_size, gains, skip_counter):
     """Decodes the crop region at the coarsest DCT scale that keeps it at
     least as fine as the input, warps it and applies the colour gains in one
-    pass: the training crop, 1.3-1.6x the reference's samples per core on
-    whole 1280x720 JPEGs (benchmarks/pipeline_benchmark.py)."""
+    pass: the training crop (benchmarks/pipeline_benchmark.py compares it
+    with the reference one).
+
+    Returns `(image, applied matrix)`: the original px -> input px matrix the
+    crop really has. An unrotated crop is resized from whole pixels, which
+    moves it by under half a source px from `matrix`; the targets are made
+    with the applied matrix, so they stay exactly on the image.
+    """
     region, region_matrix = _decode_checked(
         person, matrix, input_size, skip_counter, decode_scaled_image_region
     )
-    return warp_and_scale_colours(region, region_matrix, input_size, gains)
+    image, applied_region_matrix = warp_and_scale_colours(
+        region, region_matrix, input_size, gains
+    )
+    # The same correction in input px turns `matrix` into the applied one.
+    correction = tf.linalg.matmul(applied_region_matrix, invert_affine(region_matrix))
+    return image, tf.linalg.matmul(correction, matrix)
 
 
 def encode_targets(
@@ -284,7 +296,7 @@ def prepare_training_example(
         augmentation["flip"],
     )
     if crop_method == "scaled":
-        image = crop_scaled_person_image(
+        image, matrix = crop_scaled_person_image(
             person, matrix, input_size, augmentation["color_gains"], skip_counter
         )
     else:
