@@ -130,9 +130,11 @@ def make_dataset(
             see `keras_hourglass.data.examples`.
         crop_method: str. "scaled" decodes JPEG crop regions at a reduced
             DCT scale when they span at least twice the input size, and
-            skips the projective warp for unrotated crops; "reference"
-            decodes at full resolution and warps every crop (the original
-            path, 0.6-0.75x the samples per core). Defaults to "scaled".
+            resizes unrotated crops from the nearest whole-pixel window
+            (moved by under half a source px, targets made to match)
+            instead of the projective warp; "reference" decodes at full
+            resolution and warps every crop (the original path, 0.65-0.75x
+            the samples per core). Defaults to "scaled".
         intra_op_parallelism: int or None. Threads one op of the per-sample
             steps may use. 1 (default): the parallel map already keeps every
             core busy with whole samples, and splitting a 256x256 warp
