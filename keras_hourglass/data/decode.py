@@ -1,8 +1,11 @@
 """Decoding encoded images and warping crops out of them (graph ops only).
 
 Shared by the input pipeline and the exported model's request
-preprocessing, so a crop is cut the same way in training, evaluation and
-serving. Only the part of a JPEG that a crop reads is decoded.
+preprocessing: evaluation and serving cut the reference crop
+(`decode_image_region` + `warp_image`); training takes the faster scaled
+crop (`decode_scaled_image_region` + `warp_and_scale_colours`), which
+returns the matrix it applied so its targets match its pixels. Only the
+part of a JPEG that a crop reads is decoded.
 """
 
 import tensorflow as tf
