@@ -68,10 +68,18 @@ def find_stray_jpeg_marker(jpeg_bytes):
     return int(start + found[0]) if len(found) else None
 
 
+def graph_marker_positions(data):
+    """Returns the sorted int32 positions of every 0xFF byte in uint8 `data`
+    (a few per thousand bytes: the segment headers before the scan, and the
+    bytes to check after it), followed by `size(data)`, a last position that
+    leads nowhere, so the list is never empty."""
+    found = tf.cast(tf.where(tf.equal(data, 0xFF))[:, 0], tf.int32)
+    return tf.concat([found, [tf.size(data)]], axis=0)
+
+
 def _graph_scan_data_offset(data, marker_positions):
     """Graph version of `first_scan_data_offset` on uint8 bytes `data`, given
-    the sorted int32 positions of every 0xFF byte in it followed by
-    `size(data)`.
+    `graph_marker_positions(data)`.
 
     Every segment starts at a 0xFF byte, so the segments form a chain over
     those positions: each points at the position its length field names.
@@ -132,14 +140,7 @@ def jpeg_scan_is_clean(image_bytes):
     """Returns a bool scalar: JPEG bytes whose segments chain up to a scan and
     whose entropy-coded data holds no stray marker (module doc)."""
     data = tf.io.decode_raw(image_bytes, tf.uint8)
-    # One pass finds every 0xFF (a few per thousand bytes): the segment
-    # headers before the scan, and the bytes to check after it. The end of
-    # the data is appended as a last position that leads nowhere, so the
-    # list is never empty.
-    marker_positions = tf.concat(
-        [tf.cast(tf.where(tf.equal(data, 0xFF))[:, 0], tf.int32), [tf.size(data)]],
-        axis=0,
-    )
+    marker_positions = graph_marker_positions(data)
     start = _graph_scan_data_offset(data, marker_positions)
     in_scan = tf.logical_and(
         marker_positions >= start, marker_positions < tf.size(data) - 1

@@ -13,6 +13,7 @@ from keras_hourglass.data.jpeg_scan import MAX_LINKS_BEFORE_SCAN
 from keras_hourglass.data.jpeg_scan import _graph_scan_data_offset
 from keras_hourglass.data.jpeg_scan import find_stray_jpeg_marker
 from keras_hourglass.data.jpeg_scan import first_scan_data_offset
+from keras_hourglass.data.jpeg_scan import graph_marker_positions
 from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
 from keras_hourglass.data.jpeg_scan import jpeg_scan_is_clean
 
@@ -22,11 +23,8 @@ APP1 = b"\xff\xe1"
 @tf.function
 def _graph_answers(image_bytes):
     data = tf.io.decode_raw(image_bytes, tf.uint8)
-    positions = tf.concat(
-        [tf.cast(tf.where(tf.equal(data, 0xFF))[:, 0], tf.int32), [tf.size(data)]],
-        axis=0,
-    )
-    return _graph_scan_data_offset(data, positions), jpeg_scan_is_clean(image_bytes)
+    offset = _graph_scan_data_offset(data, graph_marker_positions(data))
+    return offset, jpeg_scan_is_clean(image_bytes)
 
 
 def assert_graph_agrees(jpeg_bytes):
