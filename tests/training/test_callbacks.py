@@ -5,9 +5,9 @@ import math
 import keras
 import numpy as np
 
+from keras_hourglass.decoding import heatmap_coords_to_image
 from keras_hourglass.drawing import PERSON_COLOURS
 from keras_hourglass.heatmaps import render_heatmaps
-from keras_hourglass.inference import heatmap_coords_to_image
 from keras_hourglass.transforms import crop_matrix
 from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import transform_points
