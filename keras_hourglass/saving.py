@@ -41,7 +41,6 @@ from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.joint_sets import JointSet
 from keras_hourglass.model import builder_arguments_of
 from keras_hourglass.model import joint_count
-from keras_hourglass.model import stack_index_of_output
 from keras_hourglass.transforms import CROP_CONVENTION_KEY
 from keras_hourglass.transforms import OFFICIAL_TORCH
 from keras_hourglass.transforms import crop_convention_from_metadata
@@ -76,7 +75,7 @@ class LoadedModel:
         joint_set: `JointSet`, or None when the file records none.
         crop_convention: `transforms.CropConvention` the model was trained on.
         builder_arguments: dict. The `build_stacked_hourglass` arguments
-            (those an export records: `n_joints`, `input_shape`).
+            of a Keras model ({} for an export).
     """
 
     source: Path
@@ -379,36 +378,19 @@ def load_export(path):
 
     version_dir = latest_version_dir(path)
     export = tf.saved_model.load(str(version_dir))
-    metadata = {}
-    if "metadata" in export.signatures:
-        text = export.signatures["metadata"]()["metadata_json"].numpy()
-        metadata = json.loads(text)
-    input_size = int(metadata.get("input_size", 0))
-    num_joints = int(metadata.get("num_joints", 0))
-    output_names = tuple(metadata.get("heatmap_outputs", ()))
-    if "heatmaps" in export.signatures:
-        heatmaps = export.signatures["heatmaps"]
-        input_size = int(heatmaps.structured_input_signature[1]["images"].shape[1])
-        num_joints = int(heatmaps.structured_outputs["heatmaps"].shape[-1])
-        # "heatmaps" repeats the last stack; the numbered outputs are the stacks.
-        outputs = heatmaps.structured_outputs
-        stacks = [key for key in outputs if stack_index_of_output(key)]
-        output_names = tuple(sorted(stacks, key=stack_index_of_output)) or (
-            "heatmaps",
-        )
+    if "metadata" not in export.signatures:
+        raise ValueError(f"{version_dir}: not an hourglass export (no metadata)")
+    metadata = json.loads(export.signatures["metadata"]()["metadata_json"].numpy())
     return LoadedModel(
         source=version_dir,
         keras_model=None,
         export=export,
-        input_size=input_size,
-        num_joints=num_joints,
-        output_names=output_names,
+        input_size=int(metadata["input_size"]),
+        num_joints=int(metadata["num_joints"]),
+        output_names=tuple(metadata["heatmap_outputs"]),
         joint_set=joint_set_from_record(metadata),
         crop_convention=crop_convention_from_metadata(metadata, str(version_dir)),
-        builder_arguments={
-            "n_joints": num_joints,
-            "input_shape": [input_size, input_size, 3],
-        },
+        builder_arguments={},
     )
 
 
