@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 
 from keras_hourglass.data.decode import warp_image  # noqa: E402
 from keras_hourglass.model import build_stacked_hourglass  # noqa: E402
-from keras_hourglass.predictor_backends import latest_version_dir  # noqa: E402
+from keras_hourglass.saving import latest_version_dir  # noqa: E402
 from keras_hourglass.serving.deployment import warmup_jpeg  # noqa: E402
 from keras_hourglass.serving.export import export_saved_model  # noqa: E402
 from keras_hourglass.serving.inputs import crop_encoded_images  # noqa: E402

@@ -35,12 +35,12 @@ import numpy as np  # noqa: E402
 
 from evaluation.coco_ap import write_coco_ap  # noqa: E402
 from evaluation.evaluate_outputs import write_all_outputs  # noqa: E402
+from evaluation.evaluation_loop import batch_count  # noqa: E402
+from evaluation.evaluation_loop import collect_predictions  # noqa: E402
+from evaluation.evaluation_loop import load_heatmap_model  # noqa: E402
+from evaluation.evaluation_loop import model_heatmap_source  # noqa: E402
 from evaluation.ground_truth_structure import EvaluationInputError  # noqa: E402
 from evaluation.ground_truth_structure import from_arrays  # noqa: E402
-from evaluation.inference_loop import batch_count  # noqa: E402
-from evaluation.inference_loop import collect_predictions  # noqa: E402
-from evaluation.inference_loop import load_heatmap_model  # noqa: E402
-from evaluation.inference_loop import model_heatmap_source  # noqa: E402
 from keras_hourglass.cli_flags import add_dataclass_flags  # noqa: E402
 from keras_hourglass.cli_flags import option  # noqa: E402
 from keras_hourglass.data.metadata import read_metadata  # noqa: E402

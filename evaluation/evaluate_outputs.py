@@ -29,8 +29,8 @@ from evaluation.metrics import evaluate_pck
 from evaluation.metrics import evaluate_pckh
 from evaluation.metrics import pck
 from evaluation.metrics import pckh_curve
-from evaluation.predictions import csv_column_names
-from evaluation.predictions import write_predictions
+from evaluation.prediction_files import csv_column_names
+from evaluation.prediction_files import write_predictions
 from evaluation.report import dataframe_to_markdown
 from evaluation.report import format_console_report
 from evaluation.report import paper_table

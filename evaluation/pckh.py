@@ -8,7 +8,7 @@ Usage:
 GT: `detections_our_format.mat`, pose-hg `valid.h5`, this project's annotation
 JSON or an LSP `joints.mat` (see `evaluation.ground_truth`). PRED: N x K x 2
 original-image coordinates as `.mat`, `.h5`, `.npy` or `.csv` (see
-`evaluation.predictions`), one person per ground-truth person, same order.
+`evaluation.prediction_files`), one person per ground-truth person, same order.
 
 `--json` writes `{"per_joint": {...}, "groups": {"Head": ..., "Mean": ...},
 "total_count_weighted": ..., "mean_16": ...}` in percent. User errors (a
@@ -26,7 +26,7 @@ from evaluation.ground_truth import read_ground_truth
 from evaluation.metrics import check_predictions
 from evaluation.metrics import evaluate_pck
 from evaluation.metrics import evaluate_pckh
-from evaluation.predictions import read_predictions
+from evaluation.prediction_files import read_predictions
 from evaluation.report import format_console_report
 from evaluation.report import paper_table
 from evaluation.report import summary_to_json_dict

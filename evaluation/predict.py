@@ -11,19 +11,34 @@
 
 `--model` is a SavedModel export (a version folder or its base path, latest
 version), a `.keras` file or run directory, or a TF Serving REST model URL.
-Prediction runs through `keras_hourglass.load_predictor`.
+Prediction runs through `keras_hourglass.load_predictor`; a model whose file
+records no joint set takes its training run's (`evaluation.run_directory`).
 `--images` takes files and folders (their .jpg/.jpeg/.png files).
 `--boxes` is a CSV with columns `image,x,y,w,h` (image: file name or path;
 boxes in original px with pixel edges at integers; several rows per image
 for several people); images without a row are used whole.
 
-Writes `keypoints.csv`, `keypoints.json` (with a per-joint `inside` flag: 0
-for a keypoint outside the image) and `overlays/<image>_pose.png` (drawn by
-`keras_hourglass.drawing`) into `--out`. Unreadable images are logged and
-counted. `--video` writes the same files with a `frame` column instead of
-`image`, and `overlay.mp4` (see `evaluation.predict_video`).
+Writes into `--out`:
+
+    keypoints.csv     one row per person: image, person, box_x, box_y, box_w,
+                      box_h, then <joint>_x, <joint>_y, <joint>_score,
+                      <joint>_inside per joint
+    keypoints.json    a list of {"image", "person", "box", "keypoints":
+                      {joint: [x, y, score, inside]}}
+    overlays/<image>_pose.png   skeletons drawn by `keras_hourglass.drawing`
+
+Coordinates are original image px, pixel centres at integers; `inside` is 0
+for a keypoint outside the image (a guess beyond its edge). Unreadable images
+are logged and counted.
+
+`--video` reads frames with imageio's FFMPEG plugin (imageio-ffmpeg ships its
+own ffmpeg binary, so nothing is needed on the system). One person per frame:
+the fixed `--box` (x, y, w, h in frame px, pixel edges at integers) or the
+whole frame. It writes the same keypoint files with a `frame` column instead
+of `image`, and `overlay.mp4`, the video with the skeleton drawn (H.264).
 """
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -33,27 +48,37 @@ from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
 
+import imageio.v2 as imageio  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import skimage.io  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from evaluation.predict_output import count_outside  # noqa: E402
-from evaluation.predict_output import people_of  # noqa: E402
-from evaluation.predict_output import write_keypoint_files  # noqa: E402
-from evaluation.predict_output import write_overlay  # noqa: E402
-from evaluation.predict_video import run_video  # noqa: E402
-from evaluation.predictors import make_predictor  # noqa: E402
+from evaluation.run_directory import load_program_model  # noqa: E402
 from keras_hourglass.data.decode import looks_like_complete_image  # noqa: E402
 from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact  # noqa: E402
+from keras_hourglass.drawing import draw_poses  # noqa: E402
+from keras_hourglass.predictor import load_predictor  # noqa: E402
 
 logger = logging.getLogger("evaluation.predict")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 BOX_COLUMNS = ("image", "x", "y", "w", "h")
+OVERLAY_VIDEO_NAME = "overlay.mp4"
 
 
 class PredictInputError(ValueError):
-    """Bad command-line input (missing file, malformed boxes CSV)."""
+    """Bad command-line input (missing file, malformed boxes CSV, unreadable
+    video, malformed `--box`)."""
+
+
+def make_predictor(model, flip_test=True):
+    """Returns a `PosePredictor` for a URL, a SavedModel folder, a `.keras`
+    file or a training run directory (its joint set as `load_program_model`
+    finds it)."""
+    if str(model).startswith(("http://", "https://")):
+        return load_predictor(str(model))
+    return load_predictor(load_program_model(model), flip_test=flip_test)
 
 
 def list_images(paths):
@@ -156,6 +181,191 @@ def write_outputs(out_dir, people, encoded, joint_set, score_threshold):
         )
 
 
+# === Keypoint files and overlays ===
+
+
+def people_of(poses, **where):
+    """Returns one dict per person of a `Poses`, tagged with `where` (an
+    `image` path or a video `frame` number)."""
+    return [
+        {**where, "person": index, "box": poses.boxes[index],
+         "keypoints": poses.keypoints[index], "scores": poses.scores[index],
+         "inside": poses.inside[index]}
+        for index in range(len(poses))
+    ]  # fmt: skip
+
+
+def count_outside(people):
+    """Returns (people with a keypoint outside their image, such keypoints)."""
+    outside = [int((~np.asarray(person["inside"])).sum()) for person in people]
+    return sum(1 for count in outside if count), sum(outside)
+
+
+def keypoint_rows(people, joint_names):
+    """Returns one flat dict per person for the CSV."""
+    rows = []
+    for person in people:
+        row = {key: person[key] for key in ("image", "frame") if key in person}
+        row["person"] = person["person"]
+        row.update(zip(("box_x", "box_y", "box_w", "box_h"), person["box"]))
+        for name, (x, y), score, inside in zip(
+            joint_names, person["keypoints"], person["scores"], person["inside"]
+        ):
+            row.update({f"{name}_x": x, f"{name}_y": y, f"{name}_score": score,
+                        f"{name}_inside": int(inside)})  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def write_keypoint_files(out_dir, people, joint_names):
+    """Writes `keypoints.csv` and `keypoints.json`; returns their paths."""
+    out_dir = Path(out_dir)
+    csv_path = out_dir / "keypoints.csv"
+    pd.DataFrame(keypoint_rows(people, joint_names)).to_csv(csv_path, index=False)
+    records = [
+        {
+            **{key: person[key] for key in ("image", "frame") if key in person},
+            "person": person["person"],
+            "box": [float(value) for value in person["box"]],
+            "keypoints": {
+                name: [float(x), float(y), float(score), int(inside)]
+                for name, (x, y), score, inside in zip(
+                    joint_names,
+                    person["keypoints"],
+                    person["scores"],
+                    person["inside"],
+                )
+            },
+        }
+        for person in people
+    ]
+    json_path = out_dir / "keypoints.json"
+    json_path.write_text(json.dumps(records, indent=1) + "\n")
+    return csv_path, json_path
+
+
+def write_overlay(path, image, people, joint_set, score_threshold=0.2):
+    """Draws every person of one image (`keras_hourglass.drawing`) and saves
+    it as PNG at `path`."""
+    skimage.io.imsave(path, overlay_image(image, people, joint_set, score_threshold),
+                      check_contrast=False)  # fmt: skip
+    return path
+
+
+def overlay_image(image, people, joint_set, score_threshold=0.2):
+    """Returns uint8 `image` with the people's boxes, labels and skeletons."""
+    if not people:
+        return np.asarray(image[..., :3], np.uint8)
+    return draw_poses(
+        image, np.stack([person["keypoints"] for person in people]),
+        joint_set.joint_names, joint_set.skeleton,
+        scores=np.stack([person["scores"] for person in people]),
+        boxes=np.stack([person["box"] for person in people]),
+        labels=[f"P{person['person'] + 1}" for person in people],
+        score_threshold=score_threshold,
+    )  # fmt: skip
+
+
+# === Video ===
+
+
+def parse_box(text):
+    """Returns float32 [4] from "x,y,w,h"; None for no text (whole frame)."""
+    if not text:
+        return None
+    try:
+        values = np.array([float(part) for part in text.split(",")], np.float32)
+    except ValueError:
+        values = np.zeros(0)
+    if values.shape != (4,) or not np.all(np.isfinite(values)):
+        raise PredictInputError(f"--box {text!r}: expected four numbers x,y,w,h")
+    return values
+
+
+def open_video(path):
+    """Returns (imageio reader, frames per second, frame count or None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictInputError(f"{path}: no such video file")
+    try:
+        reader = imageio.get_reader(path, format="FFMPEG")
+        meta = reader.get_meta_data()
+    except (OSError, RuntimeError, ValueError) as error:
+        raise PredictInputError(f"{path}: not a readable video ({error})") from None
+    frames = meta.get("nframes")
+    count = int(frames) if frames and np.isfinite(frames) else None
+    return reader, float(meta.get("fps") or 25.0), count
+
+
+def frame_batches(reader, batch_size):
+    """Yields lists of up to `batch_size` uint8 [H, W, 3] frames."""
+    batch = []
+    for frame in reader:
+        batch.append(np.ascontiguousarray(frame[..., :3], dtype=np.uint8))
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def predict_video(predictor, video_path, out_dir, box=None, batch_size=8,
+                  score_threshold=0.2):  # fmt: skip
+    """Predicts every frame, writes the overlay video; returns the people
+    (one dict per frame, see `people_of`)."""
+    reader, fps, count = open_video(video_path)
+    # H.264 in yuv420p needs even sides; block size 2 pads at most one pixel.
+    writer = imageio.get_writer(
+        Path(out_dir) / OVERLAY_VIDEO_NAME, format="FFMPEG", fps=fps, codec="libx264",
+        macro_block_size=2, quality=7,
+    )  # fmt: skip
+    people, frame_number = [], 0
+    progress = tqdm(total=count, desc="predict video", unit="frame")
+    try:
+        for frames in frame_batches(reader, batch_size):
+            poses = predictor(frames, boxes=[box] * len(frames), batch_size=batch_size)
+            for frame, frame_poses in zip(frames, poses):
+                mine = people_of(frame_poses, frame=frame_number)
+                people += mine
+                drawn = overlay_image(frame, mine, predictor.joint_set, score_threshold)
+                writer.append_data(drawn)
+                frame_number += 1
+            progress.update(len(frames))
+    finally:
+        progress.close()
+        writer.close()
+        reader.close()
+    if not people:
+        raise PredictInputError(f"{video_path}: no frame could be read")
+    return people
+
+
+def run_video(args):
+    """The `--video` branch of `main`; returns the exit code."""
+    try:
+        box = parse_box(args.box)
+        open_video(args.video)[0].close()
+        predictor = make_predictor(args.model, flip_test=not args.no_flip_test)
+    except (PredictInputError, FileNotFoundError, ValueError) as error:
+        logger.error("%s", error)
+        return 2
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        people = predict_video(predictor, args.video, out_dir, box, args.batch_size,
+                               args.score_threshold)  # fmt: skip
+    except PredictInputError as error:
+        logger.error("%s", error)
+        return 2
+    write_keypoint_files(out_dir, people, predictor.joint_set.joint_names)
+    flagged, outside = count_outside(people)
+    logger.info(
+        "%d frames -> %s (%s); %d keypoints in %d frames lie outside the frame",
+        len(people), out_dir, OVERLAY_VIDEO_NAME, outside, flagged,
+    )  # fmt: skip
+    return 0
+
+
 def parse_arguments(argv):
     parser = program_parser("evaluation.predict", __doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="SavedModel, .keras or URL")
@@ -195,7 +405,11 @@ def main(argv=None):
     if not encoded:
         logger.error("no usable image among %d inputs", len(images))
         return 2
-    predictor = make_predictor(args.model, flip_test=not args.no_flip_test)
+    try:
+        predictor = make_predictor(args.model, flip_test=not args.no_flip_test)
+    except (FileNotFoundError, ValueError) as error:
+        logger.error("%s", error)
+        return 2
     people = predict_people(predictor, encoded, boxes, args.batch_size)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     write_outputs(args.out, people, encoded, predictor.joint_set, args.score_threshold)

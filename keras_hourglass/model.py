@@ -151,9 +151,15 @@ def apply_stem(images, n_features):
     return apply_residual(x, n_features, "stem_res3")
 
 
+def stack_name(stack_index):
+    """The name of stack `stack_index` (1-based), the prefix of its layers:
+    `stack1`, `stack2`, ..."""
+    return f"stack{stack_index}"
+
+
 def heatmap_output_name(stack_index):
     """The output name of stack `stack_index` (1-based): `stack1_heatmaps`, ..."""
-    return f"stack{stack_index}_heatmaps"
+    return f"{stack_name(stack_index)}_heatmaps"
 
 
 def stack_index_of_output(output_name):
@@ -161,6 +167,60 @@ def stack_index_of_output(output_name):
     name: `"stack8_heatmaps"` -> 8."""
     match = HEATMAP_OUTPUT_PATTERN.fullmatch(output_name)
     return int(match[1]) if match else None
+
+
+def output_stack_names(output_names):
+    """The stack of each heatmap output: `("stack1_heatmaps",
+    "stack2_heatmaps")` -> `("stack1", "stack2")`. Without intermediate
+    supervision the only output is the last stack's, which must not be
+    reported as stack 1; outputs not named by stack are numbered in order."""
+    stacks = [stack_index_of_output(name) for name in output_names]
+    if None in stacks:
+        stacks = range(1, len(stacks) + 1)
+    return tuple(stack_name(stack) for stack in stacks)
+
+
+def joint_count(model):
+    """The joints K a model predicts: the channels of its last heatmaps."""
+    return int(model.outputs[-1].shape[-1])
+
+
+def builder_arguments_of(model):
+    """The `build_stacked_hourglass` arguments of a model, read from the
+    model itself (for a model whose file records none).
+
+    The input shape, joint count and stacks come from the inputs and the
+    named heatmap outputs; features, modules and depth from the layers
+    `build_stacked_hourglass` names. A model built some other way gets None
+    for what it does not show.
+
+    Returns:
+        dict with the keys of `build_stacked_hourglass`'s arguments.
+    """
+    layer_names = {layer.name for layer in model.layers}
+    stacks = [stack_index_of_output(name) for name in model.output_names]
+    n_stacks = None if None in stacks else max(stacks)
+    n_features = n_modules = depth = None
+    if "stem_res3_conv3" in layer_names:
+        n_features = int(model.get_layer("stem_res3_conv3").filters)
+    first_hourglass = f"{stack_name(1)}_hg"
+    if f"{first_hourglass}_pool" in layer_names:
+        n_modules = depth = 1
+        while f"{first_hourglass}_up_res{n_modules + 1}_add" in layer_names:
+            n_modules += 1
+        while f"{first_hourglass}{'_inner' * depth}_pool" in layer_names:
+            depth += 1
+    return {
+        "n_stacks": n_stacks,
+        "n_joints": joint_count(model),
+        "n_features": n_features,
+        "n_modules": n_modules,
+        "depth": depth,
+        "input_shape": list(model.input_shape[1:]),
+        "intermediate_supervision": n_stacks is not None
+        and len(model.outputs) == n_stacks,
+        "name": model.name,
+    }
 
 
 def build_stacked_hourglass(
@@ -203,7 +263,7 @@ def build_stacked_hourglass(
     stack_input = apply_stem(images, n_features)
     outputs = []
     for index in range(1, n_stacks + 1):
-        prefix = f"stack{index}"
+        prefix = stack_name(index)
         x = apply_hourglass(stack_input, depth, n_features, n_modules, f"{prefix}_hg")
         x = apply_residuals(x, n_features, n_modules, f"{prefix}_out_res")
         x = apply_conv(x, n_features, 1, f"{prefix}_linear")

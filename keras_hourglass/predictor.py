@@ -7,12 +7,18 @@
     poses.scores      # [P, K] heatmap peak values
     poses.inside      # [P, K] True where the keypoint lies inside the image
 
-`model` is a `keras.Model`, a `.keras` file, a folder holding `final.keras`
-(what a training run writes), a SavedModel export (a version folder, or its
-base path: the highest version is used) or a TF Serving REST model URL
-(`http://host:8501/v1/models/NAME`). Finding other files inside a training
-run (best/latest checkpoints, the run's dataset joints) is the programs' job
-(`evaluation.predictors`); they pass the `.keras` file and its joint set.
+`model` is a `keras.Model`, anything `keras_hourglass.saving.load_model`
+reads (a `.keras` file, a training run directory, a SavedModel export: a
+version folder, or its base path for the highest version) or a TF Serving
+REST model URL (`http://host:8501/v1/models/NAME`). The joint set is the
+caller's, else the one the model file or export records, else the built-in
+set with the model's joint count.
+
+Three backends run a model: `KerasBackend`, `SavedModelBackend` and
+`RestBackend`. Each has `predict(encoded_images, boxes) -> (keypoints
+[N, K, 2], scores [N, K])` for N (image, box) pairs and a `joint_set` (None
+while unknown). The first two run the same graph functions as the exported
+`serving_default` signature, so all three agree to float precision.
 
 Images are file paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3].
 Boxes follow `keras_hourglass.serving.inputs`: (x, y, w, h) in original
@@ -31,8 +37,6 @@ import numpy as np
 import PIL.Image
 
 from keras_hourglass.joint_sets import numbered_joint_set
-
-FINAL_MODEL_NAME = "final.keras"
 
 
 @dataclass
@@ -113,8 +117,69 @@ def boxes_per_image(boxes, count):
     return result
 
 
+class SavedModelBackend:
+    """Runs the `serving_default` signature of a loaded export
+    (`saving.LoadedModel` with `export` set)."""
+
+    def __init__(self, loaded):
+        self.signature = loaded.export.signatures["serving_default"]
+        self.joint_set = loaded.joint_set
+
+    def predict(self, encoded_images, boxes):
+        import tensorflow as tf
+
+        outputs = self.signature(
+            images=tf.constant(encoded_images, tf.string),
+            boxes=tf.constant(boxes, tf.float32),
+        )
+        return outputs["keypoints"].numpy(), outputs["scores"].numpy()
+
+
+class KerasBackend:
+    """Runs a Keras model through the export's graph functions (decode,
+    crop, network, flip test, peaks, back to image px)."""
+
+    def __init__(self, model, joint_set, flip_test, crop_convention):
+        import tensorflow as tf
+
+        from keras_hourglass.model import joint_count
+        from keras_hourglass.serving.signatures import build_export_metadata
+        from keras_hourglass.serving.signatures import make_keypoints_function
+
+        self.joint_set = joint_set or numbered_joint_set(joint_count(model))
+        metadata = build_export_metadata(
+            model, self.joint_set, flip_test, crop_convention
+        )
+        # reduce_retracing: batches of different sizes share one trace.
+        self.function = tf.function(
+            make_keypoints_function(model, metadata), reduce_retracing=True
+        )
+
+    def predict(self, encoded_images, boxes):
+        import tensorflow as tf
+
+        outputs = self.function(
+            tf.constant(encoded_images, tf.string), tf.constant(boxes, tf.float32)
+        )
+        return outputs["keypoints"].numpy(), outputs["scores"].numpy()
+
+
+class RestBackend:
+    """Sends requests to a TF Serving model URL; the joint set is unknown
+    (None) unless the caller gives one."""
+
+    def __init__(self, model_url, timeout=60.0):
+        from keras_hourglass.serving.client import RestClient
+
+        self.client = RestClient(model_url, timeout=timeout)
+        self.joint_set = None
+
+    def predict(self, encoded_images, boxes):
+        return self.client.predict(encoded_images, np.asarray(boxes))
+
+
 class PosePredictor:
-    """Predicts poses with one of the backends of `keras_hourglass.predictor_backends`.
+    """Predicts poses with one of the backends above.
 
     Args:
         backend: object with `predict(encoded_images, boxes [N, 4])` ->
@@ -192,46 +257,44 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
     """Returns a `PosePredictor` for a model object, file, folder or URL.
 
     Args:
-        model: `keras.Model`, `.keras` path, folder with `final.keras`,
-            SavedModel folder (version or base path) or TF Serving REST URL.
-        joint_set: JointSet or None. Default: a SavedModel's stored set, else
-            the built-in set with the model's joint count.
+        model: `keras.Model`, `saving.LoadedModel`, `.keras` path, training
+            run directory, SavedModel folder (version or base path) or TF
+            Serving REST URL.
+        joint_set: JointSet or None. Default: the one the model file or
+            export records, else the built-in set with the model's joint count.
         flip_test: bool. Keras models: average with the mirrored crop (an
             export or server decides this when it is exported).
         timeout: float. Seconds to wait for a server's answer.
         crop_convention: `transforms.CropConvention` or None. Keras models
-            only: None takes a `.keras` file's own (its sidecar's, as
-            `training.convert_weights` writes for port weights), else ours;
-            an export or server crops as its metadata says.
+            only: None takes the one the model file records (converted port
+            weights record the port's), else ours; an export or server crops
+            as its metadata says.
 
     Raises:
         FileNotFoundError: the path does not exist or holds no model.
     """
-    # Imported here, not at the top: the backends load TensorFlow, and the
-    # result types and input checks above are useful without it.
-    from keras_hourglass import predictor_backends as backends
+    # Imported here, not at the top: they load TensorFlow, and the result
+    # types and input checks above are useful without it.
+    from keras_hourglass.saving import LoadedModel
+    from keras_hourglass.saving import load_model
+    from keras_hourglass.transforms import OFFICIAL_TORCH
 
-    if hasattr(model, "outputs"):
-        return PosePredictor(
-            backends.KerasBackend(model, joint_set, flip_test, crop_convention)
-        )
     text = str(model)
     if text.startswith(("http://", "https://")):
-        return PosePredictor(backends.RestBackend(text, timeout), joint_set)
-    path = Path(model)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such model file, folder or URL")
-    if path.is_dir() and backends.holds_saved_model(path):
-        return PosePredictor(backends.SavedModelBackend(path), joint_set)
-    if path.is_dir():
-        path = path / FINAL_MODEL_NAME
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{model}: neither a SavedModel nor a folder with {FINAL_MODEL_NAME}"
-            )
-    return PosePredictor(
-        backends.KerasBackend(path, joint_set, flip_test, crop_convention)
-    )
+        return PosePredictor(RestBackend(text, timeout), joint_set)
+    if hasattr(model, "outputs"):
+        backend = KerasBackend(
+            model, joint_set, flip_test, crop_convention or OFFICIAL_TORCH
+        )
+        return PosePredictor(backend)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    if loaded.export is not None:
+        return PosePredictor(SavedModelBackend(loaded), joint_set)
+    backend = KerasBackend(
+        loaded.keras_model, joint_set or loaded.joint_set, flip_test,
+        crop_convention or loaded.crop_convention,
+    )  # fmt: skip
+    return PosePredictor(backend)
 
 
 def predict_poses(model, images, boxes=None, joint_set=None, flip_test=True,

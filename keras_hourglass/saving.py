@@ -1,40 +1,411 @@
-"""`.keras` files that plain `keras.saving.load_model(path)` reloads in any
-fresh process, on any backend (safe mode, no custom objects).
+"""A saved model: how it is written, checked, found and loaded.
 
-`model.save` of a compiled model also writes the compile config, which names
-the loss by its registered name, `keras_hourglass>joint_heatmap_mse`. Keras
-finds a registered function only in a process that has imported the module
-registering it, so any other process fails with "Could not locate function".
-No stock Keras loss can stand in: ours averages each joint's squared error
-over the heatmap pixels and weights it per joint (`sample_weight` [B, K]),
-while the stock mean squared error averages over the last axis, the joints,
-before any weight applies.
+    hourglass8_mpii.keras   the network (architecture and weights)
+    hourglass8_mpii.json    its sidecar: the `build_stacked_hourglass`
+                            arguments, the joint set and the crop convention
 
-So the project's `.keras` files hold the architecture and the weights, as
-`compile=False` would load them. The training state (optimizer slots, step,
-learning rate) lives in a run's crash backup, which is what a resumed run
-reads; the model a user compiles again can be trained on from the weights.
+`save_model` writes both; `load_model` reads any kind of model the programs
+and the predictor accept: a `.keras` file, a training run directory (its
+`final.keras`, else its best or latest checkpoint) or a SavedModel export (a
+version folder, or its base path: the highest version).
+
+A `.keras` file holds the architecture and the weights only, as
+`compile=False` would load them, so plain `keras.saving.load_model(path)`
+reloads it in any fresh process, on any backend. `model.save` of a compiled
+model also writes the compile config, which names the loss by its registered
+name, `keras_hourglass>joint_heatmap_mse`; Keras finds a registered function
+only in a process that imported the module registering it. No stock Keras
+loss can stand in: ours averages each joint's squared error over the heatmap
+pixels and weights it per joint, while the stock mean squared error averages
+over the joints before any weight applies. The training state (optimizer
+slots, step, learning rate) lives in a run's crash backup.
+
+Each file is written to a temporary file beside it, flushed to disk and
+renamed over the old one, so a crash leaves the old version or the new one,
+never half of one. A file cut short anyway (a full disk, a copy) is named as
+damaged before Keras reads it, since Keras reports a truncated archive as
+"File not found" and h5py a truncated weights file as "truncated file".
 """
 
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
 import keras
+import numpy as np
+
+from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
+from keras_hourglass.joint_sets import JointSet
+from keras_hourglass.model import builder_arguments_of
+from keras_hourglass.model import joint_count
+from keras_hourglass.transforms import CROP_CONVENTION_KEY
+from keras_hourglass.transforms import OFFICIAL_TORCH
+from keras_hourglass.transforms import crop_convention_from_metadata
+
+SIDECAR_FORMAT_VERSION = 1
+# Members every `.keras` archive written by `model.save` holds.
+KERAS_ARCHIVE_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
+# A training run directory's models (the training program writes them there),
+# best first.
+FINAL_MODEL_FILE = "final.keras"
+BEST_CHECKPOINT_FILE = "checkpoints/best.keras"
+LATEST_CHECKPOINT_FILE = "checkpoints/latest.keras"
+RUN_MODEL_FILES = (FINAL_MODEL_FILE, BEST_CHECKPOINT_FILE, LATEST_CHECKPOINT_FILE)
+DAMAGED_MODEL_ADVICE = "save it again, or rerun its training command"
+
+
+class DamagedFileError(ValueError):
+    """A model or weights file exists but cannot be read whole."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model of any kind, with what the programs need to feed it.
+
+    Attributes:
+        source: Path. The `.keras` file or export version folder read.
+        keras_model: `keras.Model`, or None for an export.
+        export: the loaded SavedModel (`tf.saved_model.load`), or None.
+        input_size: int. Side of the square input crop.
+        num_joints: int. Heatmap channels K.
+        output_names: tuple of str. The heatmap outputs, first stack first.
+        joint_set: `JointSet`, or None when the file records none.
+        crop_convention: `transforms.CropConvention` the model was trained on.
+        builder_arguments: dict. The `build_stacked_hourglass` arguments
+            of a Keras model ({} for an export).
+    """
+
+    source: Path
+    keras_model: object
+    export: object
+    input_size: int
+    num_joints: int
+    output_names: tuple
+    joint_set: JointSet | None
+    crop_convention: object
+    builder_arguments: dict
 
 
 def architecture_and_weights(model):
     """The uncompiled functional model that shares `model`'s layers and
     weights (nothing is copied): saving it writes no compile config and no
-    optimizer state.
-
-    Args:
-        model: a functional `keras.Model`, such as `build_stacked_hourglass`
-            returns, compiled or not.
-
-    Returns:
-        A `keras.Model` with the same config, name and outputs.
-    """
+    optimizer state."""
     return keras.Model(model.input, model.output, name=model.name)
 
 
-def save_model(model, path):
-    """Writes `model`'s architecture and weights to the `.keras` file `path`
-    (see the module docstring for why nothing else)."""
-    architecture_and_weights(model).save(path)
+def sidecar_path(keras_path):
+    """`hourglass8_mpii.keras` -> `hourglass8_mpii.json`."""
+    return Path(keras_path).with_suffix(".json")
+
+
+def joint_set_record(joint_set):
+    """The JSON entries of a joint set, as a sidecar and an export store them."""
+    return {
+        "joint_set": joint_set.name,
+        "joint_names": list(joint_set.joint_names),
+        "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
+        "skeleton": [list(edge) for edge in joint_set.skeleton],
+    }
+
+
+def joint_set_from_record(record):
+    """The `JointSet` of a sidecar or export metadata dict, None without one;
+    a built-in set (with its metric groups) when the record names one and
+    lists its joints."""
+    if "joint_names" not in record:
+        return None
+    joint_set = JointSet(
+        name=str(record.get("joint_set") or "custom"),
+        joint_names=tuple(record["joint_names"]),
+        flip_pairs=tuple(tuple(pair) for pair in record.get("flip_pairs", [])),
+        skeleton=tuple(tuple(edge) for edge in record.get("skeleton", [])),
+    )
+    built_in = BUILT_IN_JOINT_SETS.get(joint_set.name)
+    if built_in is not None and built_in.joint_names == joint_set.joint_names:
+        return built_in
+    return joint_set
+
+
+def sidecar_contents(model, joint_set=None, crop_convention=OFFICIAL_TORCH,
+                     notes=None):  # fmt: skip
+    """The sidecar dict of `model`: its builder arguments, joint set (when
+    known), crop convention and any `notes` (e.g. where converted weights
+    came from)."""
+    contents = {
+        "format_version": SIDECAR_FORMAT_VERSION,
+        "builder_arguments": builder_arguments_of(model),
+        CROP_CONVENTION_KEY: crop_convention.to_metadata(),
+    }
+    if joint_set is not None:
+        if joint_set.num_joints != joint_count(model):
+            raise ValueError(
+                f"joint set {joint_set.name!r} has {joint_set.num_joints} joints "
+                f"but the model predicts {joint_count(model)} heatmaps"
+            )
+        contents.update(joint_set_record(joint_set))
+    return {**(notes or {}), **contents}
+
+
+def _write_atomically(path, write):
+    """Calls `write(staging_path)`, flushes the file to disk and renames it
+    over `path`. The staging name keeps the suffix (Keras needs `.keras`)."""
+    path = Path(path)
+    staging = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    write(staging)
+    with staging.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(staging, path)
+    return path
+
+
+def check_same_weights(path, model):
+    """Raises DamagedFileError unless the `.keras` file at `path` reloads
+    with exactly `model`'s weights."""
+    reloaded = keras.saving.load_model(path, compile=False).get_weights()
+    expected = model.get_weights()
+    same = len(reloaded) == len(expected) and all(
+        np.array_equal(a, b) for a, b in zip(reloaded, expected)
+    )
+    if not same:
+        raise DamagedFileError(f"{path}: does not reload the model's weights")
+
+
+def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
+               notes=None, check_reload=False):  # fmt: skip
+    """Writes `model` to the `.keras` file `path` and its sidecar beside it.
+
+    Both are written through temporary files renamed into place; the
+    sidecar first, so a `.keras` file this writes never lacks one. Before
+    the `.keras` file replaces the old one it is checked to be a whole
+    archive (and, with `check_reload`, to reload the same weights).
+
+    Args:
+        model: a functional `keras.Model`, compiled or not (only its
+            architecture and weights are written).
+        path: str or Path ending in `.keras`.
+        joint_set: `JointSet` or None. The joints of the heatmaps.
+        crop_convention: `transforms.CropConvention` the model expects.
+        notes: dict or None. More JSON entries for the sidecar.
+        check_reload: bool. Reload the file and compare every weight.
+
+    Returns:
+        The Path written.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: a model file must end in .keras")
+    text = json.dumps(
+        sidecar_contents(model, joint_set, crop_convention, notes), indent=1
+    )
+    _write_atomically(sidecar_path(path), lambda staging: staging.write_text(text))
+
+    def write_checked_archive(staging):
+        architecture_and_weights(model).save(staging)
+        check_keras_archive(staging, advice="it is written again on the next save")
+        if check_reload:
+            check_same_weights(staging, model)
+
+    return _write_atomically(path, write_checked_archive)
+
+
+def check_keras_archive(path, advice="save or export the model again"):
+    """Raises unless `path` is a complete `.keras` archive; returns `path`.
+
+    The whole archive is read and its checksums compared, so a file cut
+    anywhere is caught.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        DamagedFileError: the archive is truncated, corrupt or incomplete;
+            the message names the file and ends with `advice`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad_member = archive.testzip()
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise DamagedFileError(
+            f"{path} is damaged: not a complete .keras archive ({error}); it was "
+            f"probably cut short by a crash or a full disk; {advice}"
+        ) from None
+    missing = [name for name in KERAS_ARCHIVE_MEMBERS if name not in names]
+    if bad_member is not None or missing:
+        problem = f"{bad_member} fails its checksum" if bad_member else (
+            f"it lacks {missing}"
+        )  # fmt: skip
+        raise DamagedFileError(f"{path} is damaged: {problem}; {advice}")
+    return path
+
+
+def check_weights_file(path, advice):
+    """Raises unless `path` is a readable HDF5 weights file; returns `path`.
+
+    Raises:
+        FileNotFoundError: the file is missing (message names it and `advice`).
+        DamagedFileError: the file exists but HDF5 cannot open it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the weights file is missing; {advice}")
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError as error:
+        raise DamagedFileError(f"{path} is damaged ({error}); {advice}") from None
+    return path
+
+
+def read_sidecar(keras_path):
+    """Returns the sidecar dict of a `.keras` file, or {} when it has none.
+
+    Raises:
+        ValueError: the sidecar exists but is not a JSON object (naming it).
+    """
+    path = sidecar_path(keras_path)
+    if not path.is_file():
+        return {}
+    try:
+        contents = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: the model's sidecar is not JSON ({error})") from None
+    if not isinstance(contents, dict):
+        raise ValueError(f"{path}: the model's sidecar must be a JSON object")
+    return contents
+
+
+def describe_keras_model(model, source, sidecar):
+    """A `LoadedModel` for a Keras model: what its sidecar records, else what
+    the model itself shows (a `.keras` file without a sidecar: an older
+    file, or a user's own model). Crops default to ours."""
+    return LoadedModel(
+        source=Path(source),
+        keras_model=model,
+        export=None,
+        input_size=int(model.input_shape[1]),
+        num_joints=joint_count(model),
+        output_names=tuple(model.output_names),
+        joint_set=joint_set_from_record(sidecar),
+        crop_convention=crop_convention_from_metadata(
+            sidecar, where=str(sidecar_path(source))
+        ),
+        builder_arguments=sidecar.get("builder_arguments")
+        or builder_arguments_of(model),
+    )
+
+
+def load_keras_file(path):
+    """Loads a `.keras` file (checked whole first) and its sidecar."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: not a .keras model file")
+    check_keras_archive(path, advice=DAMAGED_MODEL_ADVICE)
+    sidecar = read_sidecar(path)
+    model = keras.saving.load_model(path, compile=False)
+    return describe_keras_model(model, path, sidecar)
+
+
+def run_model_file(path):
+    """Returns the `.keras` file of a path: the file itself, or a run
+    directory's final/best/latest model, or its only `*.keras` file.
+
+    Raises:
+        FileNotFoundError: the path does not exist or holds no single model.
+        ValueError: the path is a file but not a `.keras` one.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.suffix != ".keras":
+            raise ValueError(f"{path}: not a .keras model file")
+        return path
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such model file or run directory")
+    for candidate in RUN_MODEL_FILES:
+        if (path / candidate).is_file():
+            return path / candidate
+    found = sorted(path.rglob("*.keras"))
+    if len(found) != 1:
+        raise FileNotFoundError(
+            f"{path}: expected final.keras or exactly one *.keras file, found "
+            f"{[str(file) for file in found]}"
+        )
+    return found[0]
+
+
+def export_versions(base_path):
+    """Returns {version number: folder} of the numbered folders in an
+    export's base path (TF Serving's layout)."""
+    base_path = Path(base_path)
+    if not base_path.is_dir():
+        return {}
+    return {int(p.name): p for p in base_path.iterdir()
+            if p.name.isdigit() and p.is_dir()}  # fmt: skip
+
+
+def is_saved_model(path):
+    """True for a SavedModel folder or a base path holding versions of one."""
+    path = Path(path)
+    return (path / "saved_model.pb").is_file() or any(
+        (folder / "saved_model.pb").is_file()
+        for folder in export_versions(path).values()
+    )
+
+
+def latest_version_dir(path):
+    """Returns `path` itself when it is a SavedModel, else its highest
+    numbered version folder holding one. Raises FileNotFoundError when
+    there is none."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = export_versions(path)
+    usable = [n for n, folder in versions.items()
+              if (folder / "saved_model.pb").is_file()]  # fmt: skip
+    if not usable:
+        raise FileNotFoundError(f"{path}: no SavedModel version folder inside")
+    return versions[max(usable)]
+
+
+def load_export(path):
+    """A `LoadedModel` for a SavedModel export (version folder or base path),
+    described by the metadata it was exported with."""
+    import tensorflow as tf  # exports are TensorFlow graphs, whatever the backend
+
+    version_dir = latest_version_dir(path)
+    export = tf.saved_model.load(str(version_dir))
+    if "metadata" not in export.signatures:
+        raise ValueError(f"{version_dir}: not an hourglass export (no metadata)")
+    metadata = json.loads(export.signatures["metadata"]()["metadata_json"].numpy())
+    return LoadedModel(
+        source=version_dir,
+        keras_model=None,
+        export=export,
+        input_size=int(metadata["input_size"]),
+        num_joints=int(metadata["num_joints"]),
+        output_names=tuple(metadata["heatmap_outputs"]),
+        joint_set=joint_set_from_record(metadata),
+        crop_convention=crop_convention_from_metadata(metadata, str(version_dir)),
+        builder_arguments={},
+    )
+
+
+def load_model(path):
+    """Loads a `.keras` file, a training run directory or a SavedModel
+    export (version folder or base path) as a `LoadedModel`.
+
+    Raises:
+        FileNotFoundError: the path does not exist or holds no model.
+        DamagedFileError: the model file is cut short or corrupt.
+        ValueError: not a model file, or an unreadable sidecar.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model file or folder")
+    if path.is_dir() and is_saved_model(path):
+        return load_export(path)
+    return load_keras_file(run_model_file(path))

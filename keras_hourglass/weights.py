@@ -25,7 +25,7 @@ pipeline and serving inputs do, so no input conversion is folded in here.
 Its crop differs (200 x scale px around the annotated centre, where our models'
 window is shifted and enlarged): that is the model's `transforms.PYTORCH_PORT`
 crop convention, which `training.convert_weights` records in the model's sidecar
-(`keras_hourglass.model_sidecar`) for every program that crops for it.
+(`keras_hourglass.saving`) for every program that crops for it.
 """
 
 import re
@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_hourglass.model import build_stacked_hourglass
+from keras_hourglass.model import builder_arguments_of
+from keras_hourglass.model import stack_name
 
 # Added in front of every name by the port's `Trainer` (`model.`) and by
 # `torch.nn.DataParallel` (`module.`).
@@ -188,7 +190,7 @@ def port_weight_map(n_stacks, n_features, depth=PORT_HOURGLASS_DEPTH):
         pairs += more
         ignored += skips
     for index in range(n_stacks):
-        keras_stack = f"stack{index + 1}"
+        keras_stack = stack_name(index + 1)
         more, skips = _hourglass(f"{keras_stack}_hg", f"hgs.{index}.0", depth)
         pairs += more
         ignored += skips
@@ -219,32 +221,24 @@ def to_keras_array(port_name, array):
 
 
 def model_architecture(model):
-    """Returns the `PortArchitecture` of a `build_stacked_hourglass` model."""
-    names = {layer.name for layer in model.layers}
-    n_stacks = sum(1 for name in names if re.fullmatch(r"stack\d+_heatmap_conv", name))
-    if n_stacks == 0 or "stem_res3_conv3" not in names:
+    """Returns the `PortArchitecture` and hourglass depth of a
+    `build_stacked_hourglass` model (`model.builder_arguments_of`)."""
+    arguments = builder_arguments_of(model)
+    if None in (arguments["n_stacks"], arguments["n_features"], arguments["depth"]):
         raise CheckpointMismatchError(
             f"model {model.name!r} was not built by build_stacked_hourglass"
         )
-    if "stack1_hg_up_res2" in names:
+    if arguments["n_modules"] > 1:
         raise CheckpointMismatchError(
             "the port has one residual module per hourglass step; the model "
             "was built with n_modules > 1"
         )
-    return PortArchitecture(
-        n_stacks=n_stacks,
-        n_features=int(model.get_layer("stem_res3_conv3").filters),
-        n_joints=int(model.get_layer("stack1_heatmap_conv").filters),
+    architecture = PortArchitecture(
+        n_stacks=arguments["n_stacks"],
+        n_features=arguments["n_features"],
+        n_joints=arguments["n_joints"],
     )
-
-
-def model_depth(model):
-    """Hourglass levels of a model: one plus its nested `_inner` hourglasses."""
-    names = {layer.name for layer in model.layers}
-    depth = 1
-    while f"stack1_hg{'_inner' * depth}_pool" in names:
-        depth += 1
-    return depth
+    return architecture, arguments["depth"]
 
 
 def check_same_architecture(checkpoint, model):
@@ -305,12 +299,10 @@ def load_port_state_dict(model, state_dict):
             missing tensor, misshapen tensor or unknown extra tensor.
     """
     state_dict = strip_wrapper_prefixes(state_dict)
-    check_same_architecture(
-        infer_port_architecture(state_dict), model_architecture(model)
-    )
-    architecture = model_architecture(model)
+    architecture, depth = model_architecture(model)
+    check_same_architecture(infer_port_architecture(state_dict), architecture)
     pairs, ignorable = port_weight_map(
-        architecture.n_stacks, architecture.n_features, model_depth(model)
+        architecture.n_stacks, architecture.n_features, depth
     )
     mapped_layers = {keras_name for keras_name, _ in pairs}
     with_weights = [layer.name for layer in model.layers if layer.weights]

@@ -142,19 +142,21 @@ def test_the_stand_in_crop_is_the_patch_pytorch_saw(scene, torch_outputs):
 
 
 def test_the_converter_records_the_port_crop(converted_file):
-    from keras_hourglass.model_sidecar import crop_convention_of_keras_file
+    from keras_hourglass.saving import load_model
 
-    assert crop_convention_of_keras_file(converted_file) == PYTORCH_PORT
+    assert load_model(converted_file).crop_convention == PYTORCH_PORT
 
 
 def test_a_broken_sidecar_is_named_and_a_missing_one_means_our_crop(tmp_path):
-    from keras_hourglass.model_sidecar import crop_convention_of_keras_file
+    from keras_hourglass.saving import load_model
+    from tests.serving_helpers import tiny_model
 
     model_file = tmp_path / "model.keras"
-    assert crop_convention_of_keras_file(model_file) == OFFICIAL_TORCH
+    tiny_model(n_stacks=1).save(model_file)
+    assert load_model(model_file).crop_convention == OFFICIAL_TORCH
     (tmp_path / "model.json").write_text("{not json")
     with pytest.raises(ValueError, match="model.json: the model's sidecar is not JSON"):
-        crop_convention_of_keras_file(model_file)
+        load_model(model_file)
 
 
 def test_predictor_gives_the_port_keypoints(converted_file, scene, port_without_flip):
@@ -191,7 +193,7 @@ def test_predictor_flip_test_gives_the_port_keypoints(converted_file, scene):
 def test_export_serves_the_port_keypoints(
     converted_file, scene, port_without_flip, tmp_path
 ):
-    from evaluation.inference_loop import load_heatmap_model
+    from evaluation.evaluation_loop import load_heatmap_model
     from keras_hourglass.serving.deployment import read_export_metadata
     from keras_hourglass.serving.export import export_saved_model
 
@@ -212,9 +214,9 @@ def test_evaluation_crops_and_decodes_like_the_port(
     converted_file, scene, port_without_flip, tmp_path
 ):
     from evaluation.evaluate import build_eval_dataset
-    from evaluation.inference_loop import collect_predictions
-    from evaluation.inference_loop import load_heatmap_model
-    from evaluation.inference_loop import model_heatmap_source
+    from evaluation.evaluation_loop import collect_predictions
+    from evaluation.evaluation_loop import load_heatmap_model
+    from evaluation.evaluation_loop import model_heatmap_source
     from keras_hourglass.data.tfrecords import serialize_person
     from tests.pipeline_helpers import write_shard
 

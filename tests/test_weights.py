@@ -177,15 +177,15 @@ def test_uint8_images_through_the_serving_crop_give_the_pytorch_heatmaps(
 
 
 def test_convert_program_writes_a_model_the_loaders_take(tmp_path, torch_outputs):
-    from evaluation.predictors import make_predictor
-    from keras_hourglass.serving.export import load_keras_model
+    from evaluation.predict import make_predictor
+    from keras_hourglass.saving import load_model
     from training.convert_weights import main
 
     out = tmp_path / "hourglass2_fixture.keras"
     arguments = ["--checkpoint", str(STATE_DICT_FILE), "--out", str(out)]
     assert main(arguments + ["--input-size", "64"]) == 0
     images = torch_outputs["images"].astype(np.float32) / 255.0
-    reloaded = load_keras_model(out)
+    reloaded = load_model(out).keras_model
     assert_matches_torch(reloaded(images, training=False), torch_outputs["heatmaps"])
     sidecar = json.loads(out.with_suffix(".json").read_text())
     predictor = make_predictor(out)

@@ -4,6 +4,8 @@
       config.json                 resolved configuration
       checkpoints/latest.keras    after every epoch (only if the loss is finite)
       checkpoints/best.keras      best validation PCKh so far
+                                  (each .keras with its .json sidecar,
+                                  `keras_hourglass.saving`)
       backup/                     crash backup every N steps (training.resume)
       logs/                       TensorBoard scalars; logs/images: heatmaps
       training_log.csv            one row per epoch (appended on resume)
@@ -24,8 +26,12 @@ from pathlib import Path
 import keras
 
 from evaluation.metrics import torso_sizes
+from keras_hourglass.joint_sets import joint_set_from_metadata
 from keras_hourglass.joint_sets import metric_joint_set
-from keras_hourglass.saving import architecture_and_weights
+from keras_hourglass.saving import BEST_CHECKPOINT_FILE
+from keras_hourglass.saving import FINAL_MODEL_FILE
+from keras_hourglass.saving import LATEST_CHECKPOINT_FILE
+from keras_hourglass.saving import save_model
 from training.config import ConfigError
 from training.config import scheduled_learning_rate
 from training.heatmap_images import HeatmapImageSummary
@@ -45,13 +51,13 @@ def run_paths(run_dir):
     run_dir = Path(run_dir)
     return {
         "config": run_dir / "config.json",
-        "latest": run_dir / "checkpoints" / "latest.keras",
-        "best": run_dir / "checkpoints" / "best.keras",
+        "latest": run_dir / LATEST_CHECKPOINT_FILE,
+        "best": run_dir / BEST_CHECKPOINT_FILE,
         "backup": run_dir / "backup",
         "logs": run_dir / "logs",
         "images": run_dir / "logs" / "images",
         "csv": run_dir / "training_log.csv",
-        "final": run_dir / "final.keras",
+        "final": run_dir / FINAL_MODEL_FILE,
         "export": run_dir / "export" / "1",
     }
 
@@ -64,17 +70,27 @@ def logs_are_finite(logs):
 
 class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """A `ModelCheckpoint` that never overwrites a good file with NaN weights,
-    and writes architecture + weights only (`keras_hourglass.saving`)."""
+    and saves as every model file is saved (`keras_hourglass.saving`: atomic,
+    architecture and weights, a sidecar with the run's joint set).
 
-    @property
-    def model(self):
-        return architecture_and_weights(super().model)
+    Args:
+        filepath: str. The `.keras` file.
+        joint_set: `JointSet` or None. The joints the sidecar records.
+        **kwargs: passed to `keras.callbacks.ModelCheckpoint`.
+    """
+
+    def __init__(self, filepath, joint_set=None, **kwargs):
+        super().__init__(filepath, **kwargs)
+        self.joint_set = joint_set
 
     def _save_model(self, epoch, batch, logs):
         if not logs_are_finite(logs):
             print(f"not saving {self.filepath}: the loss is not finite")
             return
-        super()._save_model(epoch, batch, logs)
+        filepath = self._get_file_path(epoch, batch, logs)
+        if self._should_save_model(epoch, batch, logs, filepath):
+            Path(filepath).parent.mkdir(parents=True, exist_ok=True)
+            save_model(self.model, filepath, joint_set=self.joint_set)
 
 
 class NanGuard(keras.callbacks.Callback):
@@ -130,8 +146,9 @@ def build_callbacks(
     monitor = validation.monitor
     nan_guard = NanGuard(paths["latest"])
     best = FiniteModelCheckpoint(
-        str(paths["best"]), monitor=monitor, mode="max", save_best_only=True
-    )
+        str(paths["best"]), validation.joint_set, monitor=monitor, mode="max",
+        save_best_only=True,
+    )  # fmt: skip
     if config.lr_drop_epochs:
         # Stateless (a function of the epoch), so nothing to keep for resume.
         learning_rate = keras.callbacks.LearningRateScheduler(
@@ -153,7 +170,7 @@ def build_callbacks(
         *after_validation,
         keras.callbacks.TerminateOnNaN(),
         nan_guard,
-        FiniteModelCheckpoint(str(paths["latest"])),
+        FiniteModelCheckpoint(str(paths["latest"]), validation.joint_set),
         best,
         learning_rate,
         keras.callbacks.CSVLogger(str(paths["csv"]), append=True),
@@ -203,12 +220,14 @@ class TorsoPckValidation(PckhValidation):
 
 @dataclass
 class Validation:
-    """The per-epoch validation of a run and the metric it logs."""
+    """The per-epoch validation of a run and the metric it logs; the joint
+    set is the run's dataset's (the checkpoints record it)."""
 
     callback: keras.callbacks.Callback
     monitor: str
     subset: dict
     skeleton: tuple = ()
+    joint_set: object = None
 
 
 def load_torso_validation_subset(files, num_joints, input_size, count, batch_size=16):
@@ -237,13 +256,14 @@ def choose_validation(config, metadata, valid_files):
     size, people = config.input_size, config.validation_people
     num_joints, batch = metadata["num_joints"], max(1, config.batch_size)
     skeleton = metadata.get("skeleton", ())
+    joint_set = joint_set_from_metadata(metadata) if "joint_names" in metadata else None
     if metric in ("auto", "pckh"):
         try:
             subset = load_validation_subset(valid_files, num_joints, size, people)
             callback = PckhValidation(
                 subset, config.output_size, config.pckh_threshold, batch
             )
-            return Validation(callback, "val_pckh", subset, skeleton)
+            return Validation(callback, "val_pckh", subset, skeleton, joint_set)
         except ValueError as error:
             if metric == "pckh":
                 raise ConfigError(f"validation PCKh: {error}") from None
@@ -252,4 +272,4 @@ def choose_validation(config, metadata, valid_files):
     callback = TorsoPckValidation(
         subset, config.output_size, config.pck_threshold, batch
     )
-    return Validation(callback, "val_pck", subset, skeleton)
+    return Validation(callback, "val_pck", subset, skeleton, joint_set)

@@ -9,15 +9,14 @@ its `train.py` saves it; a bare state dict works too, and so does a `.npz` of
 name -> array, which needs no PyTorch), builds the matching
 `build_stacked_hourglass` model, copies every weight (see
 `keras_hourglass.weights`) and writes the `.keras` file plus a JSON sidecar
-(`hourglass8_mpii.json`, see `keras_hourglass.model_sidecar`) recording its
-source, joint names, flip pairs, input size, input normalisation and the
-port's crop convention. The model then goes to `evaluation.evaluate`,
+(`hourglass8_mpii.json`, see `keras_hourglass.saving`) recording its builder
+arguments, source, joint set, input size, input normalisation and the port's
+crop convention. The model then goes to `evaluation.evaluate`,
 `evaluation.predict` and `training.export` like a trained run's model: its 16
 heatmaps are the MPII joints in the built-in order those programs assume, and
 they crop people the port's way because the sidecar says so.
 """
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -30,8 +29,9 @@ use_program_defaults()  # before TensorFlow loads
 
 from keras_hourglass.cli_flags import program_parser  # noqa: E402
 from keras_hourglass.joint_sets import builtin_joint_set  # noqa: E402
-from keras_hourglass.model_sidecar import sidecar_path  # noqa: E402
-from keras_hourglass.transforms import CROP_CONVENTION_KEY  # noqa: E402
+from keras_hourglass.model import joint_count  # noqa: E402
+from keras_hourglass.saving import save_model  # noqa: E402
+from keras_hourglass.saving import sidecar_path  # noqa: E402
 from keras_hourglass.transforms import PYTORCH_PORT  # noqa: E402
 from keras_hourglass.weights import build_model_from_state_dict  # noqa: E402
 
@@ -111,22 +111,14 @@ def read_checkpoint_arrays(path):
     return read_torch_checkpoint(path)
 
 
-def conversion_metadata(model, report, checkpoint_path):
-    """The sidecar contents: where the weights came from and how to feed them."""
-    num_joints = int(model.outputs[-1].shape[-1])
-    joint_set = builtin_joint_set(num_joints)
+def conversion_notes(model, report, checkpoint_path):
+    """What the sidecar records beyond any saved model's entries: where the
+    weights came from and how to feed them."""
     return {
         "source": "princeton-vl/pytorch_stacked_hourglass checkpoint",
         "checkpoint": str(checkpoint_path),
-        "n_stacks": len(model.outputs),
-        "joint_set": joint_set.name,
-        "joint_names": list(joint_set.joint_names),
-        "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
         "input_size": int(model.input_shape[1]),
         "input_normalisation": INPUT_NORMALISATION,
-        # The port's weights expect its own crop window (see README,
-        # "Pretrained weights"); every program that crops reads this entry.
-        CROP_CONVENTION_KEY: PYTORCH_PORT.to_metadata(),
         "ignored_tensors": list(report.ignored),
     }
 
@@ -141,9 +133,13 @@ def convert_checkpoint(checkpoint_path, out_path, input_size=256):
     if out_path.suffix != ".keras":
         raise ValueError(f"{out_path}: the output must be a .keras file")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out_path)
-    metadata = conversion_metadata(model, report, checkpoint_path)
-    sidecar_path(out_path).write_text(json.dumps(metadata, indent=2) + "\n")
+    # The port's weights expect its own crop window (see README, "Pretrained
+    # weights"); every program that crops reads it from the sidecar.
+    save_model(
+        model, out_path, joint_set=builtin_joint_set(joint_count(model)),
+        crop_convention=PYTORCH_PORT,
+        notes=conversion_notes(model, report, checkpoint_path),
+    )  # fmt: skip
     return model, report
 
 
@@ -167,7 +163,7 @@ def main(argv=None):
         return 1
     print(
         f"wrote {args.out} ({len(model.outputs)} stacks, "
-        f"{int(model.outputs[-1].shape[-1])} joints, {model.count_params():,} "
+        f"{joint_count(model)} joints, {model.count_params():,} "
         f"parameters) and {sidecar_path(args.out)}; {len(report.used)} tensors "
         f"used, {len(report.ignored)} ignored (unused skip convolutions and "
         "batch-norm counters)"

@@ -19,8 +19,7 @@ from keras_hourglass.tf_environment import use_program_defaults
 
 use_program_defaults()  # before TensorFlow loads
 
-from evaluation.run_directory import crop_convention_for_run  # noqa: E402
-from evaluation.run_directory import load_run_model  # noqa: E402
+from evaluation.run_directory import load_program_model  # noqa: E402
 from keras_hourglass.serving.export import export_saved_model  # noqa: E402
 from keras_hourglass.serving.export import export_tflite  # noqa: E402
 
@@ -66,18 +65,17 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
     try:
-        model, run_joint_set = load_run_model(args.model)
+        model = load_program_model(args.model)
         version_dir = export_saved_model(
             model,
             args.out,
             version=args.version,
-            joint_set=args.joint_set or run_joint_set,
+            joint_set=args.joint_set,
             fold_batch_norm=not args.no_fold_batch_norm,
             flip_test=not args.no_flip_test,
             model_name=args.model_name,
             warmup=not args.no_warmup,
             overwrite=args.overwrite,
-            crop_convention=crop_convention_for_run(args.model),
         )
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         logger.error("%s", error)

@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.decoding import heatmap_coords_to_input
 from keras_hourglass.drawing import draw_poses
 from keras_hourglass.drawing import draw_truth_beside_prediction
 from keras_hourglass.heatmaps import decode_heatmaps
-from keras_hourglass.inference import heatmap_coords_to_input
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 
 

@@ -16,8 +16,8 @@ from tqdm import tqdm
 
 from evaluation.metrics import normalized_distances
 from keras_hourglass.data.pipeline import make_eval_dataset
+from keras_hourglass.decoding import heatmap_coords_to_image
 from keras_hourglass.heatmaps import decode_heatmaps
-from keras_hourglass.inference import heatmap_coords_to_image
 from keras_hourglass.model import stack_index_of_output
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from keras_hourglass.tf_environment import use_program_defaults
 use_program_defaults()  # before TensorFlow loads
 
 from evaluation import evaluate as evaluation_program  # noqa: E402
-from evaluation.run_directory import load_run_model  # noqa: E402
+from evaluation.run_directory import load_program_model  # noqa: E402
 from keras_hourglass.serving.export import export_saved_model  # noqa: E402
 from training import make_tfrecords  # noqa: E402
 from training import train as training_program  # noqa: E402
@@ -132,8 +132,8 @@ def export(paths, just_trained):
             print(f"reusing the SavedModel {paths['export']}")
         return
     print(f"== exporting {paths['final']}")
-    model, joint_set = load_run_model(paths["final"])
-    export_saved_model(model, paths["export"].parent, version=1, joint_set=joint_set)
+    model = load_program_model(paths["final"])
+    export_saved_model(model, paths["export"].parent, version=1)
 
 
 def evaluate(paths):

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import keras
 
-from keras_hourglass.saved_files import DamagedFileError
-from keras_hourglass.saved_files import check_weights_file
+from keras_hourglass.saving import DamagedFileError
+from keras_hourglass.saving import check_weights_file
 from training.atomic_files import write_text_atomically
 from training.config import ConfigError
 

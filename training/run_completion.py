@@ -12,12 +12,13 @@ included) restores the backup, trains what is left, then redoes only the
 parts that are missing, damaged, or hold older weights; a finished run
 trains and writes nothing. `final.keras` is written to a temporary file,
 checked to be a whole archive that reloads with exactly the model's weights,
-then renamed into place; its digest lets later runs find it damaged.
+then renamed into place (`keras_hourglass.saving`); its digest lets later
+runs find it damaged.
 
 Test hook (tests only): with `HOURGLASS_TEST_KILL_AT=<stage>` in the
 environment, the program SIGKILLs itself at that stage:
 
-    final-save   final.keras written to its temporary file, not yet in place
+    final-save   final.keras about to be written, not yet in place
     export       export/1 written, not yet verified or recorded
 """
 
@@ -27,14 +28,11 @@ import signal
 import sys
 from pathlib import Path
 
-import keras
-import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from keras_hourglass.joint_sets import joint_set_from_metadata
-from keras_hourglass.saved_files import DamagedFileError
-from keras_hourglass.saved_files import check_keras_archive
+from keras_hourglass.saving import DamagedFileError
 from keras_hourglass.saving import save_model
 from keras_hourglass.serving.export import export_saved_model
 from training.atomic_files import file_sha256
@@ -86,24 +84,13 @@ def final_model_is_done(record, final_path, global_step):
     return file_sha256(final_path) == done.get("sha256")
 
 
-def save_final_model(model, final_path, global_step):
-    """Writes `final_path` (architecture and weights, `keras_hourglass.saving`)
-    through a temporary file it checks first: a whole archive that reloads
-    with exactly the model's weights. Returns the completion details for
-    `global_step`."""
+def save_final_model(model, final_path, global_step, joint_set=None):
+    """Writes `final_path` (`keras_hourglass.saving.save_model`: through a
+    temporary file checked to be a whole archive that reloads with exactly
+    the model's weights). Returns the completion details for `global_step`."""
     final_path = Path(final_path)
-    staging = final_path.with_name(f".{final_path.stem}.tmp.keras")
-    save_model(model, staging)
     kill_here_if_asked("final-save")
-    check_keras_archive(staging, advice="the run will write it again")
-    reloaded = keras.saving.load_model(staging).get_weights()
-    expected = model.get_weights()
-    same = len(reloaded) == len(expected) and all(
-        np.array_equal(a, b) for a, b in zip(reloaded, expected)
-    )
-    if not same:
-        raise DamagedFileError(f"{staging}: does not reload the model's weights")
-    os.replace(staging, final_path)
+    save_model(model, final_path, joint_set=joint_set, check_reload=True)
     return {
         "global_step": global_step,
         "sha256": file_sha256(final_path),
@@ -159,7 +146,9 @@ def finish_run(model, config, paths, metadata, global_step):
     if final_model_is_done(record, paths["final"], global_step):
         print(f"{paths['final']} is already saved (checked)")
     else:
-        saved = save_final_model(model, paths["final"], global_step)
+        saved = save_final_model(
+            model, paths["final"], global_step, joint_set_from_metadata(metadata)
+        )
         record = record_part(run_dir, "final_model", saved)
         print(f"saved {paths['final']}")
     if not config.export:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_hourglass.serving.predict_requests import build_predict_request
+from keras_hourglass.serving.grpc_client import build_predict_request
 
 WARMUP_FILE_NAME = "tf_serving_warmup_requests"
 METADATA_FILE_NAME = "metadata.json"

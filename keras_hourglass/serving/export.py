@@ -18,8 +18,9 @@ import tensorflow as tf
 
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.joint_sets import builtin_joint_set
-from keras_hourglass.model_sidecar import crop_convention_of_keras_file
-from keras_hourglass.saved_files import check_keras_archive
+from keras_hourglass.model import joint_count
+from keras_hourglass.saving import export_versions
+from keras_hourglass.saving import load_model
 from keras_hourglass.serving.deployment import write_deployment_files
 from keras_hourglass.serving.deployment import write_metadata_file
 from keras_hourglass.serving.deployment import write_warmup_requests
@@ -33,21 +34,9 @@ from keras_hourglass.transforms import OFFICIAL_TORCH
 logger = logging.getLogger(__name__)
 
 
-def load_keras_model(path):
-    """Loads a `.keras` file (safe mode); a damaged one is named as such."""
-    path = Path(path)
-    if path.suffix != ".keras" or not path.is_file():
-        raise FileNotFoundError(f"{path}: not a .keras model file")
-    check_keras_archive(path, advice="save it again, or rerun its training command")
-    logger.info("loading %s", path)
-    return keras.saving.load_model(path, compile=False)
-
-
 def next_version(model_dir):
-    """Returns 1 + the highest numeric version folder in `model_dir` (or 1)."""
-    model_dir = Path(model_dir)
-    versions = [int(p.name) for p in model_dir.glob("*") if p.name.isdigit()]
-    return max(versions, default=0) + 1
+    """Returns 1 + the highest numbered version folder in `model_dir` (or 1)."""
+    return max(export_versions(model_dir), default=0) + 1
 
 
 def make_export_archive(model, metadata):
@@ -76,7 +65,8 @@ def export_saved_model(
     """Exports a model as `out_dir/<version>/` with deployment files beside it.
 
     Args:
-        model: a `keras.Model`, or a path to a `.keras` file.
+        model: a `keras.Model`, a `saving.LoadedModel`, or a `.keras` file
+            or training run directory.
         out_dir: str or Path. The model base path (holds version folders).
         version: int or None. None: one above the highest existing version.
         joint_set: `JointSet` or a built-in name ("mpii", "lsp", "coco").
@@ -90,20 +80,25 @@ def export_saved_model(
             heatmaps to float32 rounding, ~1.1x the images/s on CPU
             (benchmarks/model_benchmark.py).
         crop_convention: `transforms.CropConvention` or None. How
-            `serving_default` crops people; None: a `.keras` file's own (its
-            sidecar's, e.g. converted port weights), else ours. Recorded in
-            the export's metadata.
+            `serving_default` crops people; None: the one the model file
+            records (converted port weights record the port's), else ours.
+            Recorded in the export's metadata.
 
     Returns:
         Path of the written version directory.
     """
     if isinstance(model, str | Path):
-        crop_convention = crop_convention or crop_convention_of_keras_file(model)
-        model = load_keras_model(model)
+        model = load_model(model)
+    if hasattr(model, "keras_model"):  # a `saving.LoadedModel`
+        if model.keras_model is None:
+            raise ValueError(f"{model.source}: an export, not a Keras model")
+        crop_convention = crop_convention or model.crop_convention
+        joint_set = joint_set or model.joint_set
+        model = model.keras_model
     if isinstance(joint_set, str):
         joint_set = BUILT_IN_JOINT_SETS[joint_set]
     if joint_set is None:
-        joint_set = builtin_joint_set(int(model.outputs[-1].shape[-1]))
+        joint_set = builtin_joint_set(joint_count(model))
     if fold_batch_norm:
         model = fold_batch_norms(model)
     metadata = build_export_metadata(
@@ -134,7 +129,7 @@ def export_tflite(version_dir, out_path=None):
 
     The keypoint signatures decode strings and loop over images, which
     TFLite does not run; on-device callers crop, call `heatmaps` and decode
-    with `inference.heatmaps_to_image_keypoints` themselves.
+    with `decoding.heatmaps_to_image_keypoints` themselves.
 
     Returns:
         The written path (default: `<version_dir>/../hourglass_heatmaps.tflite`).

@@ -1,6 +1,7 @@
-"""gRPC client for TF Serving (port 8500) and `PredictRequest` helpers.
+"""gRPC client for TF Serving (port 8500) and `PredictRequest` helpers
+(shared with the export's warm-up records).
 
-Needs `tensorflow-serving-api` (and `grpcio`).
+Needs `tensorflow-serving-api` (and `grpcio`), imported only when used.
 
     client = GrpcClient("localhost:8500", "hourglass")
     keypoints, scores = client.predict(["person.jpg"])
@@ -14,7 +15,22 @@ from keras_hourglass.serving.client import ServingError
 from keras_hourglass.serving.client import boxes_array
 from keras_hourglass.serving.client import keypoint_arrays
 from keras_hourglass.serving.client import read_image_bytes
-from keras_hourglass.serving.predict_requests import build_predict_request
+
+
+def build_predict_request(model_name, inputs, signature_name, version=None):
+    """Returns a `PredictRequest` whose inputs are `{name: array}` TensorProtos."""
+    # Optional dependency (tensorflow-serving-api): only exports with warm-up
+    # records and the gRPC client need it.
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature_name
+    if version is not None:
+        request.model_spec.version.value = int(version)
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return request
 
 
 def keypoint_request(model_name, images, boxes=None, version=None):

@@ -11,7 +11,7 @@ Signatures (N images, K joints, S input side, h heatmap side):
 - `metadata`: no input -> `metadata_json` string, `input_size` and
   `num_joints` int32.
 
-`serving_default` decodes, crops (see `serving_inputs` for the box
+`serving_default` decodes, crops (see `serving.inputs` for the box
 convention), runs the network (with the test-time flip when exported with
 `flip_test=True`), refines the peaks by a quarter pixel and maps them back to
 original image pixels, all inside the graph. `heatmaps` is the bare network
@@ -22,8 +22,10 @@ import json
 
 import tensorflow as tf
 
-from keras_hourglass.inference import predict_keypoints
-from keras_hourglass.inference import stack_heatmaps_list
+from keras_hourglass.decoding import predict_keypoints
+from keras_hourglass.decoding import stack_heatmaps_list
+from keras_hourglass.model import joint_count
+from keras_hourglass.saving import joint_set_record
 from keras_hourglass.serving.inputs import crop_encoded_images
 from keras_hourglass.serving.inputs import whole_image_boxes
 from keras_hourglass.transforms import CROP_CONVENTION_KEY
@@ -52,7 +54,7 @@ def build_export_metadata(model, joint_set, flip_test, crop_convention=OFFICIAL_
     programs cropping for the `heatmaps` signature read it back from here.
     """
     input_size = model_input_size(model)
-    num_joints = int(model.outputs[-1].shape[-1])
+    num_joints = joint_count(model)
     if joint_set.num_joints != num_joints:
         raise ValueError(
             f"joint set {joint_set.name!r} has {joint_set.num_joints} joints but "
@@ -61,10 +63,7 @@ def build_export_metadata(model, joint_set, flip_test, crop_convention=OFFICIAL_
     return {
         "format_version": 1,
         "model_name": model.name,
-        "joint_set": joint_set.name,
-        "joint_names": list(joint_set.joint_names),
-        "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
-        "skeleton": [list(edge) for edge in joint_set.skeleton],
+        **joint_set_record(joint_set),
         "num_joints": num_joints,
         "input_size": input_size,
         "heatmap_outputs": list(model.output_names),

@@ -13,8 +13,8 @@ from evaluation.evaluate import EvalConfig
 from evaluation.evaluate import main
 from evaluation.evaluate import parse_config
 from evaluation.evaluate import run_evaluation
-from evaluation.inference_loop import HeatmapModel
-from evaluation.inference_loop import model_heatmap_source
+from evaluation.evaluation_loop import HeatmapModel
+from evaluation.evaluation_loop import model_heatmap_source
 from evaluation.pckh import evaluate_files
 from keras_hourglass.heatmaps import flip_heatmaps
 from keras_hourglass.heatmaps import render_heatmaps
@@ -274,11 +274,11 @@ def test_joint_count_mismatch_is_a_clear_error(synthetic_data, tmp_path, capsys)
 def test_saved_model_export_evaluates_like_the_keras_model(
     run_dir, run_evaluated, synthetic_data, tmp_path
 ):
-    from evaluation.run_directory import load_run_model
+    from keras_hourglass.saving import load_model
     from keras_hourglass.serving.export import export_saved_model
 
     export_dir = tmp_path / "export"
-    model, _ = load_run_model(run_dir)
+    model = load_model(run_dir).keras_model
     export_saved_model(model, export_dir, joint_set="mpii", warmup=False)
     # The same command as `run_evaluated`, on the export.
     saved_out = tmp_path / "saved"

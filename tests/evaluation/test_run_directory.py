@@ -1,25 +1,12 @@
-"""Tests for evaluation.run_directory: a run's model file and joint set."""
+"""Tests for evaluation.run_directory: the joint set of a training run."""
 
 import json
 
 import pytest
 
-from evaluation.run_directory import find_keras_file
 from evaluation.run_directory import joint_set_for_run
 from keras_hourglass.joint_sets import LSP_14
 from keras_hourglass.joint_sets import MPII_16
-
-
-def test_find_keras_file_prefers_final_then_best_then_latest(tmp_path):
-    (tmp_path / "checkpoints").mkdir()
-    for name in ("checkpoints/latest.keras", "checkpoints/best.keras"):
-        (tmp_path / name).write_bytes(b"")
-    assert find_keras_file(tmp_path) == tmp_path / "checkpoints/best.keras"
-    (tmp_path / "final.keras").write_bytes(b"")
-    assert find_keras_file(tmp_path) == tmp_path / "final.keras"
-    assert find_keras_file(tmp_path / "final.keras") == tmp_path / "final.keras"
-    with pytest.raises(FileNotFoundError, match="no such model"):
-        find_keras_file(tmp_path / "missing")
 
 
 def test_joint_set_comes_from_the_runs_dataset_else_the_builtin_set(tmp_path):

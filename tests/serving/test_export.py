@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from keras_hourglass.data.decode import warp_image
-from keras_hourglass.inference import predict_keypoints
+from keras_hourglass.decoding import predict_keypoints
 from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.model import build_stacked_hourglass
 from keras_hourglass.serving.deployment import read_warmup_requests

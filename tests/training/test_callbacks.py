@@ -5,9 +5,11 @@ import math
 import keras
 import numpy as np
 
+from keras_hourglass.decoding import heatmap_coords_to_image
 from keras_hourglass.drawing import PERSON_COLOURS
 from keras_hourglass.heatmaps import render_heatmaps
-from keras_hourglass.inference import heatmap_coords_to_image
+from keras_hourglass.joint_sets import custom_joint_set
+from keras_hourglass.saving import load_model
 from keras_hourglass.transforms import crop_matrix
 from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import transform_points
@@ -97,10 +99,14 @@ def test_nan_loss_keeps_the_last_good_checkpoint(tmp_path, capsys):
     assert logs_are_finite({"loss": 1.0}) and not logs_are_finite({"loss": np.nan})
     model = tiny_two_output_model()
     path = tmp_path / "latest.keras"
-    checkpoint = FiniteModelCheckpoint(str(path))
+    joint_set = custom_joint_set("four", ["l_hand", "r_hand", "head", "neck"])
+    checkpoint = FiniteModelCheckpoint(str(path), joint_set)
     checkpoint.set_model(model)
     checkpoint.on_epoch_end(0, {"loss": 0.5})
     good_bytes = path.read_bytes()
+    # Saved as every model file is: atomically, with its sidecar.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.json", "latest.keras"]
+    assert load_model(path).joint_set == joint_set
     checkpoint.on_epoch_end(1, {"loss": float("nan")})
     assert path.read_bytes() == good_bytes
     guard = NanGuard(path)

@@ -167,6 +167,11 @@ def test_kill_during_final_save_then_during_export_is_repaired(data_dir, tmp_pat
     assert steps_run(third.stdout) == 0
     assert "final.keras is already saved (checked)" in third.stdout
     assert (run_dir / "final.keras").stat().st_mtime_ns == final_written
+    # The sidecar records the dataset's joints, so the loaders need no config.
+    sidecar = json.loads((run_dir / "final.json").read_text())
+    dataset = json.loads((data_dir / "dataset.json").read_text())
+    assert sidecar["joint_names"] == dataset["joint_names"]
+    assert sidecar["builder_arguments"]["n_joints"] == len(dataset["joint_names"])
     assert f"exported {run_dir / 'export' / '1'}" in third.stdout
     assert set(completion(run_dir)) == {"training", "final_model", "export"}
     exported = (run_dir / "export" / "1" / "saved_model.pb").stat().st_mtime_ns

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_hourglass.saved_files import DamagedFileError
-from keras_hourglass.saved_files import check_keras_archive
+from keras_hourglass.saving import DamagedFileError
+from keras_hourglass.saving import check_keras_archive
 from training.folder_lock import LOCK_FILE_NAME
 from training.folder_lock import RunDirectoryLocked
 from training.folder_lock import acquire_run_lock

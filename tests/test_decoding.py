@@ -1,4 +1,4 @@
-"""Tests for keras_hourglass.inference: flip test, decoding to image pixels."""
+"""Tests for keras_hourglass.decoding: flip test, decoding to image pixels."""
 
 import json
 
@@ -7,10 +7,10 @@ import pytest
 import tensorflow as tf
 
 from keras_hourglass.data.decode import warp_image
+from keras_hourglass.decoding import flip_test_heatmaps
+from keras_hourglass.decoding import heatmaps_to_image_keypoints
+from keras_hourglass.decoding import predict_keypoints
 from keras_hourglass.heatmaps import render_heatmaps
-from keras_hourglass.inference import flip_test_heatmaps
-from keras_hourglass.inference import heatmaps_to_image_keypoints
-from keras_hourglass.inference import predict_keypoints
 from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.model import build_stacked_hourglass
 from keras_hourglass.transforms import crop_box_from_person

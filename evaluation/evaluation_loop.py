@@ -1,19 +1,16 @@
-"""Loading a model to evaluate and running it over the evaluation crops.
+"""Running a model over the evaluation crops.
 
-A model is a `.keras` file, a training run directory (its `final.keras`, best
-or latest checkpoint) or a SavedModel export (a version folder or its base
-path; its `heatmaps` signature is used). Every model becomes a
-`HeatmapModel`: a callable `call(images, training=False)` returning the list
-of per-stack heatmaps, plus its input size, joint count and crop convention
-(a `.keras` file's sidecar or an export's metadata; converted port weights
-crop the port's way).
+Any model `keras_hourglass.saving.load_model` reads (a `.keras` file, a
+training run directory, a SavedModel export, whose `heatmaps` signature is
+used) becomes a `HeatmapModel`: a callable `call(images, training=False)`
+returning the list of per-stack heatmaps, plus its input size, joint count
+and crop convention (converted port weights crop the port's way).
 
-The loop itself uses only the library's inference functions (flip test,
+The loop itself uses only the library's decoding functions (flip test,
 quarter-pixel decoding, inverse crop), so evaluation decodes exactly as the
 exported model and the training callback do.
 """
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +20,12 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from evaluation.ground_truth_structure import EvaluationInputError
-from evaluation.predictors import latest_version_dir
-from evaluation.run_directory import crop_convention_for_run
-from evaluation.run_directory import find_keras_file
-from keras_hourglass.inference import flip_test_heatmaps
-from keras_hourglass.inference import heatmaps_to_image_keypoints
-from keras_hourglass.inference import model_heatmaps
-from keras_hourglass.model import stack_index_of_output
-from keras_hourglass.serving.export import load_keras_model
+from keras_hourglass.decoding import flip_test_heatmaps
+from keras_hourglass.decoding import heatmaps_to_image_keypoints
+from keras_hourglass.decoding import model_heatmaps
+from keras_hourglass.model import output_stack_names
+from keras_hourglass.saving import load_model
 from keras_hourglass.transforms import OFFICIAL_TORCH
-from keras_hourglass.transforms import crop_convention_from_metadata
 
 
 @dataclass(frozen=True)
@@ -46,9 +39,8 @@ class HeatmapModel:
         num_joints: int. Heatmap channels K.
         num_stacks: int. Heatmap outputs (stacks with an output).
         source: str. The file or folder it came from.
-        stack_names: tuple of str. The stack of each output, `stack{i}`:
-            without intermediate supervision the only output is the last
-            stack's, which must not be reported as stack 1.
+        stack_names: tuple of str. The stack of each output, `stack{i}`
+            (`model.output_stack_names`).
         crop_convention: `transforms.CropConvention`. How the model's crops
             are made from a person's centre and scale.
     """
@@ -62,58 +54,22 @@ class HeatmapModel:
     crop_convention: object = OFFICIAL_TORCH
 
 
-def stack_names_of(output_names):
-    """`("stack1_heatmaps", "stack2_heatmaps")` -> `("stack1", "stack2")`;
-    outputs not named by stack are numbered in order."""
-    stacks = [stack_index_of_output(name) for name in output_names]
-    if None in stacks:
-        return tuple(f"stack{index}" for index in range(1, len(stacks) + 1))
-    return tuple(f"stack{stack}" for stack in stacks)
-
-
-def is_saved_model_dir(path):
-    """True for a SavedModel folder or a base path holding version folders."""
-    path = Path(path)
-    return path.is_dir() and (
-        (path / "saved_model.pb").is_file() or any(path.glob("*/saved_model.pb"))
-    )
-
-
-def load_saved_model(path):
-    """Wraps the `heatmaps` signature of an export as a `HeatmapModel`."""
-    version_dir = latest_version_dir(path)
-    signatures = tf.saved_model.load(str(version_dir)).signatures
+def export_heatmaps_call(loaded):
+    """`call(images)` -> per-stack heatmaps through an export's `heatmaps`
+    signature."""
+    signatures = loaded.export.signatures
     if "heatmaps" not in signatures:
         raise EvaluationInputError(
-            f"{version_dir}: the export has no 'heatmaps' signature "
+            f"{loaded.source}: the export has no 'heatmaps' signature "
             f"(found: {sorted(signatures)})"
         )
     signature = signatures["heatmaps"]
-    outputs = signature.structured_outputs
-    # "heatmaps" repeats the last stack; keep the numbered outputs in order.
-    stack_keys = sorted(
-        (key for key in outputs if stack_index_of_output(key)),
-        key=stack_index_of_output,
-    ) or ["heatmaps"]
-    input_spec = signature.structured_input_signature[1]["images"]
-    # The export's own record of its crop (exports without one crop as ours).
-    metadata = {}
-    if "metadata" in signatures:
-        metadata = json.loads(signatures["metadata"]()["metadata_json"].numpy())
 
     def call(images, training=False):
         results = signature(images=tf.convert_to_tensor(images, tf.float32))
-        return [results[key] for key in stack_keys]
+        return [results[key] for key in loaded.output_names]
 
-    return HeatmapModel(
-        call=call,
-        input_size=int(input_spec.shape[1]),
-        num_joints=int(outputs["heatmaps"].shape[-1]),
-        num_stacks=len(stack_keys),
-        source=str(version_dir),
-        stack_names=stack_names_of(stack_keys),
-        crop_convention=crop_convention_from_metadata(metadata, str(version_dir)),
-    )
+    return call
 
 
 def load_heatmap_model(path):
@@ -122,25 +78,24 @@ def load_heatmap_model(path):
     Raises:
         EvaluationInputError: the path does not exist or holds no model.
     """
-    path = Path(path)
-    if not path.exists():
+    if not Path(path).exists():
         raise EvaluationInputError(f"{path}: no such model file or directory")
-    if is_saved_model_dir(path):
-        return load_saved_model(path)
     try:
-        keras_file = find_keras_file(path)
-        model = load_keras_model(keras_file)
-        crop_convention = crop_convention_for_run(keras_file)
+        loaded = load_model(path)
     except (FileNotFoundError, ValueError) as error:
         raise EvaluationInputError(f"{path}: no loadable model ({error})") from error
+    if loaded.export is not None:
+        call = export_heatmaps_call(loaded)
+    else:
+        call = compiled_forward(loaded.keras_model)
     return HeatmapModel(
-        call=compiled_forward(model),
-        input_size=int(model.input_shape[1]),
-        num_joints=int(model.outputs[-1].shape[-1]),
-        num_stacks=len(model.outputs),
-        source=str(keras_file),
-        stack_names=stack_names_of(model.output_names),
-        crop_convention=crop_convention,
+        call=call,
+        input_size=loaded.input_size,
+        num_joints=loaded.num_joints,
+        num_stacks=len(loaded.output_names),
+        source=str(loaded.source),
+        stack_names=output_stack_names(loaded.output_names),
+        crop_convention=loaded.crop_convention,
     )
 
 
@@ -198,7 +153,7 @@ class EvaluationRun:
 
     def stack_name(self, index):
         """The name of output `index` (0-based), e.g. `stack2`."""
-        return (self.stack_names or stack_names_of([""] * self.num_stacks))[index]
+        return (self.stack_names or output_stack_names([""] * self.num_stacks))[index]
 
 
 META_KEYS = (

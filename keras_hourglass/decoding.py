@@ -1,8 +1,9 @@
-"""From cropped images to keypoints in original image pixels.
+"""Decoding: from cropped images to keypoints in original image pixels.
 
-Shared by the evaluation program and the exported SavedModel graph, so both
-decode predictions the same way. Every function is graph-friendly (TensorFlow
-ops and `keras.ops` only, no NumPy round trips) and also runs eagerly.
+Shared by the predictor, the evaluation program, the training callbacks and
+the exported SavedModel graph, so all decode predictions the same way. Every
+function is graph-friendly (TensorFlow ops and `keras.ops` only, no NumPy
+round trips) and also runs eagerly.
 
 The chain is: network heatmaps (optionally averaged with the mirrored image's
 heatmaps, flipped back) -> argmax with the paper's quarter-pixel refinement ->
