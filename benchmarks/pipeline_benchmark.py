@@ -42,6 +42,7 @@ from keras_hourglass.data.pipeline import PipelineOptions
 from keras_hourglass.data.pipeline import make_dataset
 from keras_hourglass.data.pipeline import read_records
 from keras_hourglass.data.pipeline import to_model_targets
+from keras_hourglass.data.tfrecords import checked_person
 from keras_hourglass.data.tfrecords import parse_person
 from keras_hourglass.data.tfrecords import serialize_person
 from keras_hourglass.transforms import person_crop_matrix
@@ -145,13 +146,13 @@ def make_benchmark_dataset(pattern, batch_size, crop):
 
 def reference_example(record, seed, size=256):
     """`examples.prepare_training_example` with the reference crop."""
-    person = parse_person(record)
+    person = checked_person(parse_person(record), 16)
     augmentation = sample_augmentation(seed)
     matrix = person_crop_matrix(
         person["center"], person["scale"], size, augmentation["scale_multiplier"],
         augmentation["rotation"], augmentation["flip"],
     )  # fmt: skip
-    image = crop_reference_image(person, matrix, size, 16)
+    image = crop_reference_image(person, matrix, size)
     image = tf.clip_by_value(image * augmentation["color_gains"], 0.0, 1.0)
     heatmaps, weights, _ = encode_targets(
         person, matrix, augmentation["flip"], 16, MPII_FLIP_PAIRS, size, 64, 1.0

@@ -16,14 +16,12 @@ swapped), each colour channel is multiplied by U(0.6, 1.4) and clipped to
 its own seed, so a fixed pipeline seed reproduces every crop.
 
 Every step takes and returns plain tensors so `tf.data` can map it; none uses
-`py_function`. The converter checked every record and image before writing
-them; a record that still cannot give a correct sample (wrong joint count,
-NaN, scale <= 0, an incomplete image, an image that decodes to another size
-than the record states) makes its step raise in the graph, and the pipeline
-drops and counts it (`keras_hourglass.data.counter`).
+`py_function`. The steps take records that passed `tfrecords.checked_person`;
+an image that decodes to another size than its record states makes the crop
+raise in the graph, and the pipeline drops and counts the record
+(`keras_hourglass.data.counter`).
 """
 
-import sys
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -32,8 +30,6 @@ from keras_hourglass.data.decode import decode_image_region
 from keras_hourglass.data.decode import decode_scaled_image_region
 from keras_hourglass.data.decode import warp_and_scale_colours
 from keras_hourglass.data.decode import warp_image
-from keras_hourglass.data.image_checks import image_is_complete
-from keras_hourglass.data.tfrecords import check_person
 from keras_hourglass.heatmaps import render_heatmaps
 from keras_hourglass.transforms import OFFICIAL_TORCH
 from keras_hourglass.transforms import invert_affine
@@ -106,46 +102,14 @@ def sample_augmentation(seed, ranges=PAPER_AUGMENTATION):
 # === Cropping and encoding ===
 
 
-def _record_problem(person, num_joints):
-    """Returns a string scalar naming what is wrong with a record, or ""."""
-    return tf.where(
-        ~check_person(person, num_joints),
-        f"not {num_joints} joints, a NaN/inf value, or a scale <= 0",
-        tf.where(
-            ~image_is_complete(person["image_encoded"]),
-            "image bytes are empty, not JPEG/PNG, truncated or corrupt",
-            "",
-        ),
-    )
-
-
-def _checked_image_bytes(person, num_joints):
-    """Returns the record's image bytes once the record has passed its
-    checks (`tfrecords.check_person`, `image_checks.image_is_complete`);
-    otherwise logs a warning naming the image and raises in the graph."""
-    problem = _record_problem(person, num_joints)
-
-    def report():
-        logged = tf.print(
-            "WARNING keras_hourglass: skipping record of image", person["image_id"],
-            "person", person["person_index"], ":", problem, output_stream=sys.stderr,
-        )  # fmt: skip
-        with tf.control_dependencies([logged]):
-            return tf.constant(False)
-
-    usable = tf.cond(tf.equal(problem, ""), lambda: tf.constant(True), report)
-    check = tf.debugging.Assert(usable, ["image", person["image_id"], problem])
-    with tf.control_dependencies([check]):
-        return tf.identity(person["image_encoded"])
-
-
-def decode_crop_region(person, matrix, input_size, num_joints, decode):
-    """Runs `decode(bytes, matrix, input_size)` on a checked record ->
+def decode_crop_region(person, matrix, input_size, decode):
+    """Runs `decode(bytes, matrix, input_size)` on a record's image ->
     `(region, region_matrix)`; raises in the graph when the image decodes to
     another size than the record states, so joint coordinates never refer
     to a different image size."""
-    image_bytes = _checked_image_bytes(person, num_joints)
-    region, region_matrix, image_shape = decode(image_bytes, matrix, input_size)
+    region, region_matrix, image_shape = decode(
+        person["image_encoded"], matrix, input_size
+    )
     stored_shape = tf.stack([person["image_height"], person["image_width"]])
     size_check = tf.debugging.Assert(
         tf.reduce_all(tf.equal(image_shape, stored_shape)),
@@ -156,17 +120,17 @@ def decode_crop_region(person, matrix, input_size, num_joints, decode):
         return tf.identity(region), region_matrix
 
 
-def crop_reference_image(person, matrix, input_size, num_joints):
+def crop_reference_image(person, matrix, input_size):
     """Decodes the image region the crop needs at full resolution and warps
     it to the input size: the reference crop, which evaluation and serving
     take (`serving.inputs` cuts the same one from request bytes)."""
     region, region_matrix = decode_crop_region(
-        person, matrix, input_size, num_joints, decode_image_region
+        person, matrix, input_size, decode_image_region
     )
     return warp_image(region, region_matrix, input_size)
 
 
-def crop_training_image(person, matrix, input_size, gains, num_joints):
+def crop_training_image(person, matrix, input_size, gains):
     """Decodes the crop region at the coarsest DCT scale that keeps it at
     least as fine as the input, warps it and applies the colour gains in one
     pass: the training crop.
@@ -177,7 +141,7 @@ def crop_training_image(person, matrix, input_size, gains, num_joints):
     with the applied matrix, so they stay exactly on the image.
     """
     region, region_matrix = decode_crop_region(
-        person, matrix, input_size, num_joints, decode_scaled_image_region
+        person, matrix, input_size, decode_scaled_image_region
     )
     image, applied_region_matrix = warp_and_scale_colours(
         region, region_matrix, input_size, gains
@@ -247,7 +211,7 @@ def prepare_training_example(
         augmentation["flip"],
     )
     image, matrix = crop_training_image(
-        person, matrix, input_size, augmentation["color_gains"], num_joints
+        person, matrix, input_size, augmentation["color_gains"]
     )
     heatmaps, weights, heatmap_matrix = encode_targets(
         person, matrix, augmentation["flip"], num_joints, flip_pairs,
@@ -270,7 +234,7 @@ def prepare_eval_example(person, *, num_joints, input_size=256,
     matrix = person_crop_matrix(
         person["center"], person["scale"], input_size, convention=crop_convention
     )
-    image = crop_reference_image(person, matrix, input_size, num_joints)
+    image = crop_reference_image(person, matrix, input_size)
     meta = {
         "center": person["center"],
         "scale": person["scale"],

@@ -5,8 +5,9 @@ steps live side by side in `keras_hourglass.data.examples`):
 
     shards -> read_records (records lost to a damaged shard are counted)
     -> shuffle -> one augmentation seed per record
-    -> parse_person -> prepare_training_example, in parallel (a record that
-       fails is dropped and counted) -> batch -> to_model_targets -> prefetch
+    -> parse_person -> checked_person -> sample_augmentation ->
+       prepare_training_example, in parallel (a record that fails is
+       dropped and counted) -> batch -> to_model_targets -> prefetch
 
 `make_dataset` yields `(images, targets, joint_weights)` that `model.fit`
 takes as is: targets and weights are tuples ordered like `model.outputs` (a
@@ -27,6 +28,7 @@ from keras_hourglass.data.examples import prepare_eval_example
 from keras_hourglass.data.examples import prepare_training_example
 from keras_hourglass.data.examples import sample_augmentation
 from keras_hourglass.data.metadata import list_shard_files
+from keras_hourglass.data.tfrecords import checked_person
 from keras_hourglass.data.tfrecords import parse_person
 from keras_hourglass.transforms import OFFICIAL_TORCH
 
@@ -163,8 +165,9 @@ def make_dataset(
     ranges = augmentation if training else NO_AUGMENTATION
 
     def prepare(record, seed):
+        person = checked_person(parse_person(record), num_joints)
         return prepare_training_example(
-            parse_person(record), sample_augmentation(seed, ranges),
+            person, sample_augmentation(seed, ranges),
             num_joints=num_joints, flip_pairs=flip_pairs, input_size=input_size,
             output_size=output_size, sigma=sigma,
         )  # fmt: skip
@@ -225,7 +228,8 @@ def make_eval_dataset(
     dataset = counter.map_and_count(
         records,
         lambda record: prepare_eval_example(
-            parse_person(record), num_joints=num_joints, input_size=input_size,
+            checked_person(parse_person(record), num_joints),
+            num_joints=num_joints, input_size=input_size,
             crop_convention=convention,
         ),  # fmt: skip
     )

@@ -85,7 +85,7 @@ def test_crops_and_targets_from_patch_match_the_original(multiplier, rotation, f
         matrix = person_crop_matrix(
             person["center"], person["scale"], 256, multiplier, rotation, flip
         )
-        crops.append(crop_reference_image(person, matrix, 256, 16).numpy())
+        crops.append(crop_reference_image(person, matrix, 256).numpy())
         heatmap_matrix = encode_targets(
             person, matrix, tf.constant(flip), 16, MPII_FLIP_PAIRS, 256, 64, 1.0
         )[2]
