@@ -1,15 +1,17 @@
-"""Measures training-pipeline throughput per crop method and prints it as JSON.
+"""Measures training-pipeline throughput per crop and prints it as JSON.
 
 Shards hold real-sized JPEGs: the shared MPII samples (854x480 and 1280x720)
 repeated, or, when `../shared/data` is absent, synthesized 1280x720 JPEGs.
 Every sample is a 256x256 crop with full augmentation and 16 heatmaps.
 
 Variants, timed in the same run in alternating rounds (so a machine shared
-with other work slows them alike): `before` is the pipeline as it was
-(`crop_method="reference"`, TensorFlow's default intra-op threading);
-`scaled` is today's default `make_dataset` on the original images;
-`scaled_patches` the same on records holding bounded-resolution person
-patches (`keras_hourglass.data.patches`, made at conversion time).
+with other work slows them alike): `training` is `make_dataset`, the
+training crop (DCT-scaled decode, whole-pixel resize of unrotated crops,
+colour in the same pass); `reference_crop` is the same chain with the
+reference crop that evaluation and serving take (full-resolution decode and
+projective warp, then the colour gains); `training_patches` is
+`make_dataset` on records holding bounded-resolution person patches
+(`keras_hourglass.data.patches`, made at conversion time).
 Per core figures: samples/s divided by the cores this process may use, and
 samples per CPU-second the process spent (user + system, all threads), which
 is what one fully busy core would deliver and moves little with load from
@@ -30,22 +32,29 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from keras_hourglass.data.counter import RecordCounter
+from keras_hourglass.data.examples import crop_reference_image
+from keras_hourglass.data.examples import encode_targets
+from keras_hourglass.data.examples import sample_augmentation
+from keras_hourglass.data.metadata import list_shard_files
 from keras_hourglass.data.patches import bounded_person_patch
-from keras_hourglass.data.pipeline import SkipCounter
+from keras_hourglass.data.pipeline import PipelineOptions
 from keras_hourglass.data.pipeline import make_dataset
+from keras_hourglass.data.pipeline import read_records
+from keras_hourglass.data.pipeline import to_model_targets
+from keras_hourglass.data.tfrecords import checked_person
+from keras_hourglass.data.tfrecords import parse_person
 from keras_hourglass.data.tfrecords import serialize_person
+from keras_hourglass.transforms import person_crop_matrix
 
 SHARED_SAMPLES = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "mpii_samples"
 )
-# Variant: (records, make_dataset options). "before" is the pipeline as it
-# was: the reference crop and TensorFlow's default intra-op threading.
-# "patches" records hold bounded-resolution person patches made at
-# conversion time (keras_hourglass.data.patches).
+# Variant: (records, crop).
 VARIANTS = {
-    "before": ("original", {"crop_method": "reference", "intra_op_parallelism": None}),
-    "scaled": ("original", {"crop_method": "scaled"}),
-    "scaled_patches": ("patches", {"crop_method": "scaled"}),
+    "training": ("original", "training"),
+    "reference_crop": ("original", "reference"),
+    "training_patches": ("patches", "training"),
 }
 MPII_FLIP_PAIRS = [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)]
 
@@ -109,19 +118,46 @@ def write_shards(directory, people, repeats, num_shards):
     return str(Path(directory) / "train-*.tfrecord")
 
 
-def make_benchmark_dataset(pattern, batch_size, options):
-    return make_dataset(
-        pattern,
-        16,
-        MPII_FLIP_PAIRS,
-        training=True,
-        batch_size=batch_size,
-        num_outputs=2,
-        repeat=True,
-        seed=0,
-        skip_counter=SkipCounter(),
-        **options,
+def make_benchmark_dataset(pattern, batch_size, crop):
+    """The training dataset of `pattern`, or (`crop` "reference") the same
+    chain with the reference crop in place of the training one."""
+    options = PipelineOptions(repeat=True, seed=0)
+    if crop == "training":
+        return make_dataset(
+            pattern, 16, MPII_FLIP_PAIRS, training=True, batch_size=batch_size,
+            num_outputs=2, options=options,
+        )  # fmt: skip
+    files = list_shard_files(pattern)
+    counter = RecordCounter(files)
+    records = read_records(
+        files, counter, shuffle_files=True, deterministic=False, cache=False, seed=0
     )
+    records = records.repeat().shuffle(options.shuffle_buffer, seed=0)
+    seeds = tf.data.Dataset.random(seed=0).batch(2)
+    dataset = counter.map_and_count(
+        tf.data.Dataset.zip((records, seeds)), lambda pair: reference_example(*pair)
+    )
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    dataset = dataset.map(lambda batch: to_model_targets(batch, 2))
+    threading = tf.data.Options()
+    threading.threading.max_intra_op_parallelism = options.intra_op_parallelism
+    return dataset.with_options(threading).prefetch(tf.data.AUTOTUNE)
+
+
+def reference_example(record, seed, size=256):
+    """`examples.prepare_training_example` with the reference crop."""
+    person = checked_person(parse_person(record), 16)
+    augmentation = sample_augmentation(seed)
+    matrix = person_crop_matrix(
+        person["center"], person["scale"], size, augmentation["scale_multiplier"],
+        augmentation["rotation"], augmentation["flip"],
+    )  # fmt: skip
+    image = crop_reference_image(person, matrix, size)
+    image = tf.clip_by_value(image * augmentation["color_gains"], 0.0, 1.0)
+    heatmaps, weights, _ = encode_targets(
+        person, matrix, augmentation["flip"], 16, MPII_FLIP_PAIRS, size, 64, 1.0
+    )
+    return {"image": image, "heatmaps": heatmaps, "weights": weights}
 
 
 def time_batches(dataset, batches, warmup_batches):

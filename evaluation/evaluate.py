@@ -43,10 +43,10 @@ from evaluation.ground_truth_structure import EvaluationInputError  # noqa: E402
 from evaluation.ground_truth_structure import from_arrays  # noqa: E402
 from keras_hourglass.cli_flags import add_dataclass_flags  # noqa: E402
 from keras_hourglass.cli_flags import option  # noqa: E402
+from keras_hourglass.data.counter import RecordCounter  # noqa: E402
 from keras_hourglass.data.metadata import read_metadata  # noqa: E402
 from keras_hourglass.data.metadata import split_files  # noqa: E402
 from keras_hourglass.data.pipeline import make_eval_dataset  # noqa: E402
-from keras_hourglass.data.skips import SkipCounter  # noqa: E402
 from keras_hourglass.joint_sets import joint_set_from_metadata  # noqa: E402
 
 logger = logging.getLogger("evaluation.evaluate")
@@ -101,7 +101,7 @@ def load_dataset_metadata(data_path):
 
 def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,
                        crop_convention=None):  # fmt: skip
-    """Returns `(dataset, skip_counter, expected people)` for one split,
+    """Returns `(dataset, counter, expected people)` for one split,
     cropped with the model's `crop_convention` (None: ours)."""
     try:
         files = split_files(metadata, split)
@@ -109,17 +109,16 @@ def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,
         raise EvaluationInputError(f"{metadata['directory']}: {error}") from error
     if not files:
         raise EvaluationInputError(f"{metadata['directory']}: split {split} is empty")
-    skip_counter = SkipCounter()
+    counter = RecordCounter.for_split(metadata, split)
     dataset = make_eval_dataset(
         files, metadata["num_joints"], batch_size=batch_size,
-        input_size=input_size, skip_counter=skip_counter,
-        crop_convention=crop_convention,
+        input_size=input_size, crop_convention=crop_convention, counter=counter,
     )  # fmt: skip
     people = metadata["splits"][split].get("count", 0)
     if max_people > 0:
         dataset = dataset.unbatch().take(max_people).batch(batch_size)
         people = min(people, max_people) if people else max_people
-    return dataset, skip_counter, people
+    return dataset, counter, people
 
 
 def check_joint_counts(model, metadata):
@@ -174,7 +173,7 @@ def run_evaluation(config, model=None, heatmap_source=None):
         heatmap_source = model_heatmap_source(
             model.call, joint_set.flip_pairs, config.flip
         )
-    dataset, skip_counter, people = build_eval_dataset(
+    dataset, counter, people = build_eval_dataset(
         metadata, config.split, model.input_size, config.batch_size,
         config.max_people, model.crop_convention,
     )  # fmt: skip
@@ -183,7 +182,11 @@ def run_evaluation(config, model=None, heatmap_source=None):
         batch_count(people, config.batch_size),
     )  # fmt: skip
     run.stack_names = model.stack_names
-    skipped = skip_counter.as_dict()
+    totals = counter.totals()
+    skipped = {
+        "lost_to_damaged_shards": totals["records_lost"],
+        "unreadable_records": totals["unreadable_records"],
+    }
     if any(skipped.values()):
         logger.warning("skipped records: %s", skipped)
     source = f"{metadata['directory']} split {config.split}"

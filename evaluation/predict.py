@@ -56,8 +56,7 @@ import tensorflow as tf  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from evaluation.run_directory import load_program_model  # noqa: E402
-from keras_hourglass.data.decode import looks_like_complete_image  # noqa: E402
-from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact  # noqa: E402
+from keras_hourglass.data.image_checks import image_problem  # noqa: E402
 from keras_hourglass.drawing import draw_poses  # noqa: E402
 from keras_hourglass.predictor import load_predictor  # noqa: E402
 
@@ -134,14 +133,9 @@ def read_usable_images(images, skipped):
     usable = {}
     for path in images:
         data = path.read_bytes()
-        complete = data and bool(
-            looks_like_complete_image(tf.constant(data))
-            and jpeg_body_is_intact(tf.constant(data))
-        )
-        if not complete:
-            logger.warning(
-                "skipping %s: empty, not JPEG/PNG, truncated or corrupt", path
-            )
+        problem = image_problem(data)
+        if problem is not None:
+            logger.warning("skipping %s: %s", path, problem)
             skipped[str(path)] = "not a complete JPEG/PNG image"
             continue
         usable[path] = data

@@ -18,8 +18,9 @@ agree with each other without any extra offset.
 
 This module is also the one home of the crop convention (the 200 px scale
 unit, the centre shift and the 1.25 margin) and of the conversions between
-person boxes and (centre, scale); the box helpers marked NumPy serve the
-dataset converters, clients and the synthetic generator.
+person boxes and (centre, scale) (`person_from_box`, `box_from_person`).
+Boxes, unlike joints, have pixel EDGES at integers, everywhere: annotation
+files, CSV box columns, clients and serving requests.
 
 The centre shift and margin are a property of a model, not of the data: our
 models are trained with pose-hg-train's (`OFFICIAL_TORCH`, the default
@@ -105,16 +106,6 @@ def crop_convention_from_metadata(metadata, where="model metadata"):
     return convention
 
 
-def center_scale_from_corners(x1, y1, x2, y2, margin=1.0):
-    """Returns (centre, scale) of corners given in the joints' coordinates
-    (NumPy/Python numbers): the midpoint, and the larger side times `margin`
-    over 200 px (the larger side, so lying people are not given a tiny scale).
-    """
-    center = ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
-    size = max(x2 - x1, y2 - y1) * margin
-    return center, size / PIXELS_PER_SCALE
-
-
 def box_from_person(center, scale):
     """Returns the (x, y, w, h) box that reproduces a person's crop exactly.
 
@@ -129,15 +120,27 @@ def box_from_person(center, scale):
     return np.concatenate([corner, side[..., None], side[..., None]], axis=-1)
 
 
-def person_from_box(box):
+def person_from_box(box, margin=1.0):
     """Returns `(center [..., 2], scale [...])` of (x, y, w, h) boxes [..., 4]
-    with pixel edges at integers: the box centre moved to pixel centres at
-    integers, and max(w, h) / 200 px. Inverse of `box_from_person`."""
-    box = _float32(box)
+    with pixel EDGES at integers (the box covers [x, x + w] x [y, y + h], as
+    COCO boxes, detectors, CSV box columns and serving requests give it):
+    the box centre moved to pixel centres at integers (half a px less), and
+    the larger side times `margin` over 200 px (the larger side, so lying
+    people are not given a tiny scale).
+
+    The one box -> person conversion. NumPy or Python numbers in, float64
+    NumPy out (the converters); a tensor in, float32 tensors out (serving).
+    Inverse of `box_from_person` (with `margin` 1).
+    """
+    if tf.is_tensor(box):
+        box = tf.cast(box, tf.float32)
+        larger = tf.maximum(box[..., 2], box[..., 3])
+    else:
+        box = np.asarray(box, np.float64)
+        larger = np.maximum(box[..., 2], box[..., 3])
     # Edges at integers -> centres at integers: subtract half a pixel.
     center = box[..., :2] + box[..., 2:] / 2.0 - 0.5
-    scale = tf.maximum(box[..., 2], box[..., 3]) / PIXELS_PER_SCALE
-    return center, scale
+    return center, margin * larger / PIXELS_PER_SCALE
 
 
 def person_center_for_crop(crop_center, scale):

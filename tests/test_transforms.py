@@ -10,7 +10,6 @@ from keras_hourglass.transforms import CROP_CONVENTION_KEY
 from keras_hourglass.transforms import OFFICIAL_TORCH
 from keras_hourglass.transforms import PYTORCH_PORT
 from keras_hourglass.transforms import box_from_person
-from keras_hourglass.transforms import center_scale_from_corners
 from keras_hourglass.transforms import crop_box_from_person
 from keras_hourglass.transforms import crop_convention_from_metadata
 from keras_hourglass.transforms import crop_matrix
@@ -149,13 +148,18 @@ def test_box_and_person_round_trip_with_edges_at_integers():
     # Pixel centre 120 spans [119.5, 120.5]: the 240 px box starts at 0.5.
     np.testing.assert_allclose(box[0], [0.5, -39.5, 240.0, 240.0], atol=1e-4)
     back_center, back_scale = person_from_box(box)
-    np.testing.assert_allclose(back_center.numpy(), center, atol=1e-4)
-    np.testing.assert_allclose(back_scale.numpy(), scale, rtol=1e-6)
+    np.testing.assert_allclose(back_center, center, atol=1e-4)
+    np.testing.assert_allclose(back_scale, scale, rtol=1e-6)
+    graph_center, graph_scale = person_from_box(tf.constant(box))
+    assert graph_center.dtype == graph_scale.dtype == tf.float32
+    np.testing.assert_allclose(graph_center.numpy(), center, atol=1e-4)
+    np.testing.assert_allclose(graph_scale.numpy(), scale, rtol=1e-6)
 
 
-def test_corner_boxes_use_the_larger_side_and_the_margin():
-    center, scale = center_scale_from_corners(10.0, 20.0, 110.0, 60.0, margin=1.5)
-    assert center == (60.0, 40.0)
+def test_boxes_use_the_larger_side_and_the_margin():
+    # Pixels 10..110 and 20..60 (centres at integers) span edges 9.5..110.5.
+    center, scale = person_from_box((10.5, 20.5, 100.0, 40.0), margin=1.5)
+    np.testing.assert_array_equal(center, (60.0, 40.0))
     assert scale == 100.0 * 1.5 / 200.0
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.pipeline import AugmentationRanges
+from keras_hourglass.data.pipeline import PipelineOptions
 from keras_hourglass.data.pipeline import make_dataset
 from keras_hourglass.losses import joint_heatmap_mse
 from keras_hourglass.model import build_stacked_hourglass
@@ -76,13 +78,13 @@ def compile_model(model, config):
 
 def make_datasets(
     config, metadata, train_files, valid_files, output_names, deterministic=False,
-    counters=None,
+    counter=None,
 ):  # fmt: skip
     """Returns (training dataset, validation-loss dataset) for `model.fit`.
 
     `deterministic=True` fixes the element order (every worker of a
-    multi-worker job must build the same global batches). `counters`: an
-    optional `(ShardReadCounter, SkipCounter)` of the training dataset."""
+    multi-worker job must build the same global batches). `counter`: an
+    optional `RecordCounter` of the training dataset."""
     common = {
         "num_joints": metadata["num_joints"],
         "flip_pairs": metadata.get("flip_pairs", []),
@@ -92,23 +94,28 @@ def make_datasets(
         "output_size": config.output_size,
         "sigma": config.sigma,
     }
-    train = make_dataset(
-        train_files,
-        training=True,
+    augmentation = AugmentationRanges(
+        scale_factor=config.scale_factor,
         rotation_degrees=config.rotation_degrees,
         rotation_probability=config.rotation_probability,
-        scale_factor=config.scale_factor,
         flip_probability=config.flip_probability,
         color_range=(config.color_low, config.color_high),
-        cache=config.cache_records,
-        repeat=True,
-        shuffle_buffer=config.shuffle_buffer,
-        seed=config.seed,
-        deterministic=deterministic,
-        **dict(zip(("read_counter", "skip_counter"), counters or ())),
-        **common,
     )
-    valid = make_dataset(valid_files, training=False, deterministic=True, **common)
+    train_options = PipelineOptions(
+        repeat=True,
+        seed=config.seed,
+        shuffle_buffer=config.shuffle_buffer,
+        deterministic=deterministic,
+        cache=config.cache_records,
+    )
+    train = make_dataset(
+        train_files, training=True, augmentation=augmentation,
+        options=train_options, counter=counter, **common,
+    )  # fmt: skip
+    valid = make_dataset(
+        valid_files, training=False, options=PipelineOptions(deterministic=True),
+        **common,
+    )  # fmt: skip
     return train, valid
 
 

@@ -1,9 +1,10 @@
 """What the training data lost, reported every epoch, and a run that stops
 when its data is unusable.
 
-Records go missing in three places: a damaged shard (its records after the
-damage, `keras_hourglass.data.shard_reads`), an invalid record and an
-undecodable image (`keras_hourglass.data.skips`). `TrainingDataCheck` prints
+Records go missing in two ways, both counted by the training dataset's
+`keras_hourglass.data.counter.RecordCounter`: a damaged shard (its records
+after the damage) and an unreadable record (one that fails to parse, fails
+its checks or whose image fails to decode). `TrainingDataCheck` prints
 them after every epoch that lost any, and at the end of the first epoch of
 the process it stops the run (before the backup, checkpoints and CSV log
 record the epoch) when no training step ran or when more than
@@ -15,8 +16,7 @@ from pathlib import Path
 
 import keras
 
-from keras_hourglass.data.shard_reads import ShardReadCounter
-from keras_hourglass.data.skips import SkipCounter
+from keras_hourglass.data.counter import RecordCounter
 from training.config import ConfigError
 
 
@@ -24,34 +24,32 @@ class TrainingDataError(ConfigError):
     """The training data is unreadable or loses too many records."""
 
 
-def training_counters(metadata):
-    """Returns `(ShardReadCounter, SkipCounter)` for the training split."""
-    return ShardReadCounter.for_split(metadata, "train"), SkipCounter()
+def training_counter(metadata):
+    """Returns the `RecordCounter` of the training split."""
+    return RecordCounter.for_split(metadata, "train")
 
 
-def dropped_counts(read_counter, skip_counter):
-    """Returns {"read", "lost", "invalid", "undecodable", "dropped"}: records
-    read from the shards, lost to damage, and skipped as unusable."""
-    totals = read_counter.totals()
-    skips = skip_counter.as_dict()
+def dropped_counts(counter):
+    """Returns {"read", "lost", "unreadable", "dropped"}: records read from
+    the shards, lost to damage, and unreadable."""
+    totals = counter.totals()
     counts = {
         "read": totals["records_read"],
         "lost": totals["records_lost"],
-        "invalid": skips["invalid_records"],
-        "undecodable": skips["undecodable_images"],
+        "unreadable": totals["unreadable_records"],
     }
-    counts["dropped"] = counts["lost"] + counts["invalid"] + counts["undecodable"]
+    counts["dropped"] = counts["lost"] + counts["unreadable"]
     return counts
 
 
-def describe_drops(counts, read_counter):
+def describe_drops(counts, counter):
     """A few lines: what was dropped, then each damaged shard."""
     lines = [
         f"training data: {counts['dropped']} of {counts['read'] + counts['lost']} "
         f"records dropped ({counts['lost']} lost to damaged shards, "
-        f"{counts['invalid']} invalid, {counts['undecodable']} undecodable images)"
+        f"{counts['unreadable']} unreadable records)"
     ]
-    return lines + [f"  {line}" for line in read_counter.describe_losses()]
+    return lines + [f"  {line}" for line in counter.describe_losses()]
 
 
 class TrainingDataCheck(keras.callbacks.Callback):
@@ -61,16 +59,14 @@ class TrainingDataCheck(keras.callbacks.Callback):
     other callback writes the epoch to the run directory.
 
     Args:
-        read_counter: `ShardReadCounter` of the training dataset.
-        skip_counter: `SkipCounter` of the training dataset.
+        counter: `RecordCounter` of the training dataset.
         max_dropped_fraction: float. Largest share of the records read in the
             first epoch that may be lost or skipped.
     """
 
-    def __init__(self, read_counter, skip_counter, max_dropped_fraction):
+    def __init__(self, counter, max_dropped_fraction):
         super().__init__()
-        self.read_counter = read_counter
-        self.skip_counter = skip_counter
+        self.counter = counter
         self.max_dropped_fraction = max_dropped_fraction
         self.steps = 0
         self.checked = False
@@ -80,19 +76,19 @@ class TrainingDataCheck(keras.callbacks.Callback):
         self.steps += 1
 
     def on_epoch_end(self, epoch, logs=None):
-        counts = dropped_counts(self.read_counter, self.skip_counter)
+        counts = dropped_counts(self.counter)
         if counts["dropped"] > self.reported_dropped:
             self.reported_dropped = counts["dropped"]
-            print("\n".join(describe_drops(counts, self.read_counter)))
+            print("\n".join(describe_drops(counts, self.counter)))
         if not self.checked:
             self.checked = True
             self.check_first_epoch(counts)
 
     def check_first_epoch(self, counts):
         """Raises TrainingDataError when the first epoch shows unusable data."""
-        shards = sorted({str(Path(path).parent) for path in self.read_counter.files})
+        shards = sorted({str(Path(path).parent) for path in self.counter.files})
         where = f"the training shards in {', '.join(shards)}"
-        details = "\n".join(describe_drops(counts, self.read_counter))
+        details = "\n".join(describe_drops(counts, self.counter))
         if self.steps == 0:
             raise TrainingDataError(
                 f"no usable training sample could be read from {where}; nothing "
@@ -111,7 +107,7 @@ class TrainingDataCheck(keras.callbacks.Callback):
 
     def final_report(self):
         """The run's totals, for the end of training."""
-        counts = dropped_counts(self.read_counter, self.skip_counter)
+        counts = dropped_counts(self.counter)
         if not counts["dropped"]:
             return f"training data: {counts['read']} records read, none dropped"
-        return "\n".join(describe_drops(counts, self.read_counter))
+        return "\n".join(describe_drops(counts, self.counter))

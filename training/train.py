@@ -44,7 +44,7 @@ from training.config import ConfigError  # noqa: E402
 from training.config import check_replica_batch  # noqa: E402
 from training.config import save_config  # noqa: E402
 from training.data_checks import TrainingDataCheck  # noqa: E402
-from training.data_checks import training_counters  # noqa: E402
+from training.data_checks import training_counter  # noqa: E402
 from training.distribute import build_training_state  # noqa: E402
 from training.distribute import choose_strategy  # noqa: E402
 from training.distribute import is_chief_worker  # noqa: E402
@@ -83,12 +83,12 @@ def train_single_machine(config, metadata, train_files, valid_files):
     # A resumed run draws fresh shuffles and augmentations instead of
     # replaying the first batches of the run.
     keras.utils.set_random_seed(seed)
-    counters = training_counters(metadata)
+    counter = training_counter(metadata)
     train, valid = make_datasets(
         replace(config, seed=seed), metadata, train_files, valid_files,
-        model.output_names, counters=counters,
+        model.output_names, counter=counter,
     )  # fmt: skip
-    data_check = TrainingDataCheck(*counters, config.max_dropped_fraction)
+    data_check = TrainingDataCheck(counter, config.max_dropped_fraction)
     build_training_state(model, strategy, train)
     validation = choose_validation(config, metadata, valid_files)
     callbacks, nan_guard, step_backup = build_callbacks(

@@ -13,34 +13,9 @@ import tensorflow as tf
 from keras_hourglass.transforms import invert_affine
 from keras_hourglass.transforms import transform_points
 
-JPEG_MAGIC = b"\xff\xd8\xff"
-PNG_MAGIC = b"\x89PNG"
-# A complete file ends with its end marker; we look for it near the end only
-# (some cameras append data after the JPEG end-of-image marker).
-TAIL_BYTES = 65536
 # Scale denominators libjpeg's DCT scaling offers (`decode_and_crop_jpeg`'s
 # `ratio`), indexed by their base-2 logarithm.
 DCT_SCALE_RATIOS = (1, 2, 4, 8)
-
-
-def looks_like_complete_image(image_bytes):
-    """Returns a bool scalar: the bytes start like a JPEG/PNG and contain that
-    format's end marker near the end (catches empty, foreign and truncated
-    files before the decoder fails on them)."""
-    tail_start = tf.maximum(tf.strings.length(image_bytes) - TAIL_BYTES, 0)
-    tail = tf.strings.substr(image_bytes, tail_start, TAIL_BYTES)
-    tail = tf.io.decode_raw(tail + b"\x00", tf.uint8)
-    is_jpeg = tf.equal(tf.strings.substr(image_bytes, 0, 3), JPEG_MAGIC)
-    is_png = tf.equal(tf.strings.substr(image_bytes, 0, 4), PNG_MAGIC)
-    has_jpeg_end = tf.reduce_any(
-        tf.logical_and(tf.equal(tail[:-1], 0xFF), tf.equal(tail[1:], 0xD9))
-    )
-    # A PNG ends with the IEND chunk type followed by its 4-byte CRC.
-    end_position = tf.maximum(tf.strings.length(image_bytes) - 8, 0)
-    has_png_end = tf.equal(tf.strings.substr(image_bytes, end_position, 4), b"IEND")
-    return tf.logical_or(
-        tf.logical_and(is_jpeg, has_jpeg_end), tf.logical_and(is_png, has_png_end)
-    )
 
 
 def crop_window_in_image(matrix, output_size, image_height, image_width):

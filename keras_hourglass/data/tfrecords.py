@@ -33,9 +33,12 @@ crops (pipeline, evaluation, export).
 """
 
 import math
+import sys
 
 import numpy as np
 import tensorflow as tf
+
+from keras_hourglass.data.image_checks import image_is_complete
 
 UNKNOWN = -1.0
 
@@ -195,3 +198,39 @@ def check_person(person, num_joints):
     )
     scale_ok = tf.logical_and(tf.math.is_finite(person["scale"]), person["scale"] > 0.0)
     return tf.logical_and(counts_match, tf.logical_and(finite, scale_ok))
+
+
+def record_problem(person, num_joints):
+    """Returns a string scalar naming what is wrong with a parsed record, or
+    "" (`check_person`, and `image_checks.image_is_complete` for its image)."""
+    return tf.where(
+        ~check_person(person, num_joints),
+        f"not {num_joints} joints, a NaN/inf value, or a scale <= 0",
+        tf.where(
+            ~image_is_complete(person["image_encoded"]),
+            "image bytes are empty, not JPEG/PNG, truncated or corrupt",
+            "",
+        ),
+    )
+
+
+def checked_person(person, num_joints):
+    """Returns `person` once it has passed `record_problem`; otherwise logs a
+    warning naming the image and raises in the graph (the pipeline drops and
+    counts the record). The converter refuses such records; this keeps one
+    that reached a shard some other way from giving a silently wrong sample.
+    """
+    problem = record_problem(person, num_joints)
+
+    def report():
+        logged = tf.print(
+            "WARNING keras_hourglass: skipping record of image", person["image_id"],
+            "person", person["person_index"], ":", problem, output_stream=sys.stderr,
+        )  # fmt: skip
+        with tf.control_dependencies([logged]):
+            return tf.constant(False)
+
+    usable = tf.cond(tf.equal(problem, ""), lambda: tf.constant(True), report)
+    check = tf.debugging.Assert(usable, ["image", person["image_id"], problem])
+    with tf.control_dependencies([check]):
+        return {key: tf.identity(value) for key, value in person.items()}

@@ -19,9 +19,8 @@ crop as training and evaluation. So a person stored with centre c and scale s
 import tensorflow as tf
 
 from keras_hourglass.data.decode import decode_image_region
-from keras_hourglass.data.decode import looks_like_complete_image
 from keras_hourglass.data.decode import warp_image
-from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
+from keras_hourglass.data.image_checks import image_is_complete
 from keras_hourglass.serving.request_checks import check_box_size
 from keras_hourglass.serving.request_checks import check_image_size
 from keras_hourglass.serving.request_checks import header_image_size
@@ -81,9 +80,7 @@ def checked_image_size(image_bytes, where):
          "truncated, or a corrupt body); its first bytes are ",
          first_bytes_text(image_bytes)]
     )  # fmt: skip
-    complete = tf.logical_and(
-        looks_like_complete_image(image_bytes), jpeg_body_is_intact(image_bytes)
-    )
+    complete = image_is_complete(image_bytes)
     with tf.control_dependencies([tf.debugging.Assert(complete, [message])]):
         size = header_image_size(image_bytes)
     with tf.control_dependencies([check_image_size(size, where)]):

@@ -195,7 +195,7 @@ def test_coco_reader(shared_data, tmp_path):
     assert record.annotated.tolist() == [0] * 5 + [1, 1] + [0] * 10
     assert record.visible.tolist() == [0] * 5 + [1, 0] + [0] * 10
     np.testing.assert_allclose(record.joints[5:7], [[40, 50], [60, 52]])
-    # Box corners 30..70, 20..120 in the corner convention, shifted by -0.5.
+    # Box edges 30..70, 20..120: pixel centres 30.5..69.5, 20.5..119.5.
     np.testing.assert_allclose(record.center, (49.5, 69.5))
     assert record.scale == pytest.approx(100 / 200)
     empty = tmp_path / "empty.json"
@@ -234,7 +234,8 @@ def test_keypoint_csv_reader(shared_data, tmp_path):
     np.testing.assert_allclose(first.center, (20, 30))
     assert first.scale == pytest.approx(20 * JOINT_BOX_MARGIN / 200)
     assert second.split == "valid" and second.visible.tolist() == [1, 1, 1]
-    np.testing.assert_allclose(second.center, (65, 60))
+    # The box covers edges 40..90, 20..100: pixel centres 40.5..89.5, 20.5..99.5.
+    np.testing.assert_allclose(second.center, (64.5, 59.5))
     assert second.scale == pytest.approx(80 / 200)
     no_image = tmp_path / "no_image.csv"
     pd.DataFrame([{"a_x": 1, "a_y": 2}]).to_csv(no_image, index=False)

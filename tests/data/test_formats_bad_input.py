@@ -13,8 +13,14 @@ import scipy.io
 from keras_hourglass.data import formats
 from keras_hourglass.data.formats.images import UnreadableImageError
 from keras_hourglass.data.formats.images import inspect_image_bytes
+from keras_hourglass.data.formats.people import FAR_OUTSIDE_FRACTION
+from keras_hourglass.data.formats.people import PersonRecord
+from keras_hourglass.data.formats.people import SkipLog
+from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.data.tfrecords import serialize_person
 from tests.data.test_formats import _mpii_entries
 from tests.data.test_formats import write_coco
+from tests.pipeline_helpers import synthetic_person
 
 LSP_IMAGES = "lspet_train/images"
 
@@ -168,3 +174,53 @@ def test_corrupt_jpeg_body_is_unreadable(shared_data):
     for seed in range(5):
         with pytest.raises(UnreadableImageError, match="corrupt"):
             inspect_image_bytes(corrupt_jpeg_body(good, seed), "im00002.jpg")
+
+
+def test_the_converter_refuses_the_records_the_pipeline_would_drop(shared_data):
+    """The converter checks every record and image once; the pipeline then
+    trusts its shards (tests/data/test_pipeline_bad_input.py counts what
+    still reaches it)."""
+    person = synthetic_person(16, "checked")
+    nan_joints = np.array(person["joints"], np.float64)
+    nan_joints[2] = np.nan
+    bad_values = [
+        ("joints", nan_joints),
+        ("center", (float("inf"), 3.0)),
+        ("scale", 0.0),
+        ("scale", -1.0),
+        ("annotated", np.ones(14)),
+    ]
+    for key, value in bad_values:
+        with pytest.raises(ValueError, match="image checked"):
+            serialize_person(**{**person, key: value})
+    good = (shared_data / LSP_IMAGES / "im00002.jpg").read_bytes()
+    for bad, reason in [
+        (b"", "empty"),
+        (b"hello world" * 20, "not a JPEG or PNG"),
+        (good[: len(good) // 2], "truncated"),
+    ]:
+        with pytest.raises(UnreadableImageError, match=f"im00002.jpg: {reason}"):
+            inspect_image_bytes(bad, "im00002.jpg")
+
+
+def test_far_outside_the_image_is_the_converters_rule():
+    """Beyond FAR_OUTSIDE_FRACTION x the image's width (x) or height (y)
+    outside its edges, a joint is unset and counted, the rest kept."""
+    width, height = 100, 50
+    reach_x = 0.5 + FAR_OUTSIDE_FRACTION * width
+    reach_y = 0.5 + FAR_OUTSIDE_FRACTION * height
+    joints = np.array([
+        [-reach_x + 0.1, 10.0], [-reach_x - 0.1, 10.0],
+        [width - 1 + reach_x - 0.1, 10.0], [width - 1 + reach_x + 0.1, 10.0],
+        [10.0, -reach_y + 0.1], [10.0, -reach_y - 0.1],
+        [10.0, height - 1 + reach_y - 0.1], [10.0, height - 1 + reach_y + 0.1],
+    ])  # fmt: skip
+    record = PersonRecord(
+        image_id="far.jpg", split="train", joints=joints, annotated=np.ones(8),
+        visible=np.ones(8), center=(50.0, 25.0), scale=1.0,
+        image_size=(width, height),
+    )  # fmt: skip
+    skip_log = SkipLog()
+    checked = make_checked_record(record, 8, skip_log, "far.jpg")
+    assert checked.annotated.tolist() == [1, 0] * 4
+    assert skip_log.warnings == {"joint far outside the image, marked unannotated": 4}

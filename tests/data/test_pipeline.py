@@ -7,11 +7,12 @@ import tensorflow as tf
 
 from keras_hourglass import build_stacked_hourglass
 from keras_hourglass.data.decode import warp_image
+from keras_hourglass.data.examples import AugmentationRanges
 from keras_hourglass.data.examples import prepare_training_example
 from keras_hourglass.data.examples import sample_augmentation
+from keras_hourglass.data.pipeline import PipelineOptions
 from keras_hourglass.data.pipeline import make_dataset
 from keras_hourglass.data.pipeline import make_eval_dataset
-from keras_hourglass.data.skips import SkipCounter
 from keras_hourglass.data.tfrecords import parse_person
 from keras_hourglass.data.tfrecords import serialize_person
 from keras_hourglass.losses import joint_heatmap_mse
@@ -26,13 +27,13 @@ from tests.pipeline_helpers import real_mpii_records
 from tests.pipeline_helpers import synthetic_person
 from tests.pipeline_helpers import write_shard
 
-AUGMENTATION = {
-    "scale_factor": 0.25,
-    "rotation_degrees": 30.0,
-    "rotation_probability": 0.4,
-    "flip_probability": 0.5,
-    "color_range": (0.6, 1.4),
-}
+AUGMENTATION = AugmentationRanges(
+    scale_factor=0.25,
+    rotation_degrees=30.0,
+    rotation_probability=0.4,
+    flip_probability=0.5,
+    color_range=(0.6, 1.4),
+)
 
 
 def _check_targets_map_back(records, num_joints, flip_pairs, seeds):
@@ -44,9 +45,9 @@ def _check_targets_map_back(records, num_joints, flip_pairs, seeds):
         person = parse_person(record)
         joints = person["joints"].numpy()
         for seed in seeds:
-            augmentation = sample_augmentation(tf.constant([seed, 7]), **AUGMENTATION)
+            augmentation = sample_augmentation(tf.constant([seed, 7]), AUGMENTATION)
             out = prepare_training_example(
-                person, augmentation, SkipCounter(), num_joints=num_joints,
+                person, augmentation, num_joints=num_joints,
                 flip_pairs=flip_pairs, input_size=256, output_size=64, sigma=1.0,
             )  # fmt: skip
             matrix = out["heatmap_matrix"].numpy()
@@ -89,8 +90,8 @@ def test_image_dot_and_heatmap_peak_stay_together_through_augmentation(tmp_path)
         training=True,
         batch_size=12,
         num_outputs=1,
-        seed=5,
-        color_range=(1.0, 1.0),
+        augmentation=AugmentationRanges(color_range=(1.0, 1.0)),
+        options=PipelineOptions(seed=5),
     )
     images, targets, weights = next(iter(dataset))
     channels = set()
@@ -127,7 +128,7 @@ def test_element_spec_for_two_outputs(tmp_path, num_joints, pairs):
         num_outputs=2,
         input_size=64,
         output_size=16,
-        seed=0,
+        options=PipelineOptions(seed=0),
     )
     images, targets, weights = dataset.element_spec
     assert images.shape == (2, 64, 64, 3) and images.dtype == tf.float32
@@ -152,8 +153,7 @@ def test_fixed_seed_reproduces_augmentations(tmp_path):
         num_outputs=1,
         input_size=64,
         output_size=16,
-        seed=seed,
-        deterministic=True,
+        options=PipelineOptions(seed=seed, deterministic=True),
     )
     first, second, other = (next(iter(build(seed)))[1] for seed in (1, 1, 2))
     np.testing.assert_array_equal(first, second)
@@ -207,6 +207,21 @@ def test_pipeline_graph_has_no_python_functions(tmp_path):
     assert python_ops & _graph_ops(with_python)
 
 
+def test_training_takes_the_training_crop_and_evaluation_the_reference_one(
+    tmp_path,
+):
+    shard = _write_people(tmp_path, 16)
+    training = make_dataset(
+        shard, 16, MPII_FLIP_PAIRS, training=True, batch_size=2, num_outputs=1,
+        input_size=64, output_size=16,
+    )  # fmt: skip
+    evaluation = make_eval_dataset(shard, 16, batch_size=2, input_size=64)
+    # The whole-pixel resize of unrotated crops is the training crop's only.
+    assert "ResizeBilinear" in _graph_ops(training)
+    assert "ResizeBilinear" not in _graph_ops(evaluation)
+    assert "ImageProjectiveTransformV3" in _graph_ops(evaluation)
+
+
 def test_a_stacked_hourglass_fits_directly_on_the_dataset(tmp_path):
     shard = _write_people(tmp_path, 16, count=4)
     model = build_stacked_hourglass(
@@ -215,8 +230,9 @@ def test_a_stacked_hourglass_fits_directly_on_the_dataset(tmp_path):
     )  # fmt: skip
     model.compile(optimizer="rmsprop", loss=joint_heatmap_mse)
     dataset = make_dataset(
-        shard, 16, MPII_FLIP_PAIRS, training=True, batch_size=2, repeat=True,
-        num_outputs=len(model.outputs), input_size=64, output_size=16, seed=0,
+        shard, 16, MPII_FLIP_PAIRS, training=True, batch_size=2,
+        num_outputs=len(model.outputs), input_size=64, output_size=16,
+        options=PipelineOptions(repeat=True, seed=0),
     )  # fmt: skip
     history = model.fit(dataset, steps_per_epoch=2, epochs=1, shuffle=False, verbose=0)
     losses = history.history

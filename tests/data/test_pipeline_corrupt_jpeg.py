@@ -1,25 +1,26 @@
 """A JPEG whose body is corrupt decodes with only a libjpeg warning; the
-pipeline counts it as an undecodable image instead of training on it."""
+pipeline counts it as an unreadable record instead of training on it."""
 
 from PIL import Image
 
-from keras_hourglass.data.pipeline import SkipCounter
+from keras_hourglass.data.pipeline import RecordCounter
 from keras_hourglass.data.tfrecords import serialize_person
 from tests.data.test_formats_bad_input import corrupt_jpeg_body
 from tests.data.test_pipeline_bad_input import _count_samples
 from tests.data.test_pipeline_bad_input import _good
 from tests.data.test_pipeline_bad_input import _train
+from tests.data.test_pipeline_bad_input import _unreadable
 from tests.pipeline_helpers import synthetic_person
 from tests.pipeline_helpers import write_shard
 
 
-def test_corrupt_jpeg_body_is_counted_as_undecodable(shared_data, tmp_path):
+def test_corrupt_jpeg_body_is_counted_as_unreadable(shared_data, tmp_path):
     path = shared_data / "lspet_train/images/im00002.jpg"
     width, height = Image.open(path).size
     person = synthetic_person(16, "corrupt_body", height=height, width=width)
     person.update(image_bytes=corrupt_jpeg_body(path.read_bytes()), image_format="jpeg")
     records = [serialize_person(**person), _good("ok")]
     shard = write_shard(tmp_path / "corrupt.tfrecord", records)
-    skip_counter = SkipCounter()
-    assert _count_samples(_train(shard, skip_counter)) == 1
-    assert skip_counter.as_dict() == {"invalid_records": 0, "undecodable_images": 1}
+    counter = RecordCounter([shard])
+    assert _count_samples(_train(shard, counter)) == 1
+    assert _unreadable(counter) == 1

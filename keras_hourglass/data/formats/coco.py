@@ -6,10 +6,11 @@ labelled keypoint. `keypoints` is 17 x (x, y, v): v = 0 unannotated,
 1 labelled but occluded, 2 labelled and visible.
 
 Coordinates: COCO keypoints are pixel indices (pixel centres at integers), the
-project convention, so they are kept. COCO boxes use the corner convention
-(the image spans [0, width]), so a box is shifted by -0.5 px; its centre is
-the person centre and its larger side / 200 the scale (no margin: the box is
-the person's full extent).
+project convention, so they are kept. COCO boxes have pixel edges at
+integers (the image spans [0, width]), the convention of every box here:
+`transforms.person_from_box` gives the person centre (the box centre) and
+scale (its larger side / 200; no margin: the box is the person's full
+extent).
 """
 
 from pathlib import Path
@@ -21,7 +22,7 @@ from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
 from keras_hourglass.joint_sets import COCO_17
-from keras_hourglass.transforms import center_scale_from_corners
+from keras_hourglass.transforms import person_from_box
 
 COCO_OCCLUDED, COCO_VISIBLE = 1, 2
 
@@ -85,10 +86,7 @@ def _record_from_annotation(annotation, image, split):
         keypoints = np.zeros((0, 3))
     keypoints = keypoints.reshape(-1, 3)
     annotated = (keypoints[:, 2] >= COCO_OCCLUDED).astype(np.int64)
-    box_x, box_y, box_width, box_height = (float(v) for v in annotation["bbox"])
-    # Corner convention -> pixel-centre convention.
-    x1, y1 = box_x - 0.5, box_y - 0.5
-    center, scale = center_scale_from_corners(x1, y1, x1 + box_width, y1 + box_height)
+    center, scale = person_from_box([float(v) for v in annotation["bbox"]])
     return PersonRecord(
         image_id=str(image["file_name"]),
         split=split,

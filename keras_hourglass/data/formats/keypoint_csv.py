@@ -10,9 +10,12 @@ One row per person. Columns:
 - `<joint>_visible` (optional): 1 visible, 0 occluded; empty or absent = 1.
 - Person centre and scale (optional): `center_x`, `center_y`, `scale` (person
   height / 200 px), or a box `bbox_x`, `bbox_y`, `bbox_w`, `bbox_h` (also
-  accepted as `x`, `y`, `w`, `h`; top-left corner in the project's pixel-centre
-  convention; scale = larger side / 200). Without either, both come from the
-  annotated joints' box with `datasets_records.JOINT_BOX_MARGIN`.
+  accepted as `x`, `y`, `w`, `h`) with pixel EDGES at integers, as COCO boxes,
+  detectors and the serving signature give them: the box covers
+  [x, x + w] x [y, y + h], the whole image is (0, 0, width, height); scale =
+  larger side / 200 (`transforms.person_from_box`). Joint columns, unlike
+  boxes, have pixel centres at integers. Without either, centre and scale
+  come from the annotated joints' box with `formats.people.JOINT_BOX_MARGIN`.
 - `split` (optional): e.g. train / valid ("val" and "validation" mean valid).
   Without it, `val_count` / `val_fraction` take the last rows as "valid".
 
@@ -33,7 +36,7 @@ from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
 from keras_hourglass.joint_sets import custom_joint_set
 from keras_hourglass.joint_sets import joint_names_from_columns
-from keras_hourglass.transforms import center_scale_from_corners
+from keras_hourglass.transforms import person_from_box
 
 SPLIT_ALIASES = {"val": "valid", "validation": "valid", "training": "train"}
 BOX_COLUMN_SETS = (("bbox_x", "bbox_y", "bbox_w", "bbox_h"), ("x", "y", "w", "h"))
@@ -79,8 +82,7 @@ def _row_center_scale(row):
         return (row["center_x"], row["center_y"]), row["scale"]
     for box_columns in BOX_COLUMN_SETS:
         if _filled(row, box_columns):
-            x, y, w, h = (float(row[c]) for c in box_columns)
-            return center_scale_from_corners(x, y, x + w, y + h)
+            return person_from_box([float(row[c]) for c in box_columns])
     return None, None
 
 

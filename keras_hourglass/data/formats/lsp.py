@@ -14,8 +14,8 @@ flag per joint, column n for image `im{n+1}` (`im0001.jpg` in LSP,
   labels every joint (occluded ones by estimate), so all are annotated.
 
 In both cases joints far outside the image are unset and counted (see
-`datasets_records.FAR_OUTSIDE_FRACTION`). LSP has no centre or scale: they come
-from the annotated joints' box with `datasets_records.JOINT_BOX_MARGIN`.
+`formats.people.FAR_OUTSIDE_FRACTION`). LSP has no centre or scale: they come
+from the annotated joints' box with `formats.people.JOINT_BOX_MARGIN`.
 
 The validation part is the last `val_count` (or `val_fraction` of all)
 images, so the split is deterministic and independent of which images exist.

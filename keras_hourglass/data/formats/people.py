@@ -12,14 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_hourglass.transforms import center_scale_from_corners
+from keras_hourglass.transforms import person_from_box
 
 LOGGER = logging.getLogger("keras_hourglass.data.formats")
 
-# A joint further outside the image than this fraction of the image's width
-# (for x) or height (for y) is treated as an annotation error: it is marked
-# unannotated and counted. MPII legitimately places head tops a few pixels
-# above the frame, so the margin must be generous.
+# The one "far outside the image" rule, applied when records are written (the
+# pipeline trusts them): a joint further outside the image than this fraction
+# of the image's width (for x) or height (for y) is treated as an annotation
+# error: it is marked unannotated and counted. MPII legitimately places head
+# tops a few pixels above the frame, so the margin must be generous.
 FAR_OUTSIDE_FRACTION = 0.5
 
 # Joint boxes miss the feet below the ankles, the skull above the head-top
@@ -176,7 +177,10 @@ def center_scale_from_joints(joints, annotated):
         return (math.nan, math.nan), math.nan
     x1, y1 = labelled.min(axis=0)
     x2, y2 = labelled.max(axis=0)
-    return center_scale_from_corners(x1, y1, x2, y2, margin=JOINT_BOX_MARGIN)
+    # Joints have pixel centres at integers, boxes pixel edges: joint x lies
+    # at box coordinate x + 0.5.
+    box = (x1 + 0.5, y1 + 0.5, x2 - x1, y2 - y1)
+    return person_from_box(box, margin=JOINT_BOX_MARGIN)
 
 
 def make_checked_record(record, num_joints, skip_log, where):

@@ -1,4 +1,12 @@
-"""Detects JPEG files whose compressed body is damaged, without decoding.
+"""Is an encoded image complete? The one home of that rule, for every edge
+that receives image bytes: the converter (`image_problem`, before a record
+is written), the input pipeline and the serving signature
+(`image_is_complete`, graph ops) and `evaluation.predict`.
+
+A complete image starts with the JPEG or PNG magic bytes, holds its format's
+end marker at the end (a JPEG's end-of-image within the last `TAIL_BYTES`,
+since some cameras append data after it; a PNG's IEND chunk just before its
+CRC), and, for JPEG, has an intact compressed body.
 
 libjpeg only *warns* about a corrupt body ("Corrupt JPEG data: premature end
 of data segment") and returns a grey or smeared picture, so a damaged file
@@ -8,19 +16,23 @@ followed by 0x00 (byte stuffing), a restart marker 0xD0-0xD7, another 0xFF
 (fill), or one of the few markers allowed between and after scans. Random
 bytes break this rule about 15 times per 4 KB; on the 323 real MPII/LSP
 photos and their progressive and optimised re-encodings it never fires.
-
 A body that is all zeros, or cut and re-terminated, is well formed and not
-caught; only a full strict decode could tell.
+caught; only a full strict decode (the converter's) could tell.
 
-`find_stray_jpeg_marker` (NumPy, for the converter) and `jpeg_scan_is_clean`
-(graph ops) apply the same rule; `jpeg_body_is_intact` applies it to JPEG
-bytes only, for the pipeline's decode step, `evaluation.predict` and the
-serving signature.
+`find_stray_jpeg_marker` (NumPy) and `jpeg_scan_is_clean` (graph ops) apply
+the same body rule; `image_problem` and `image_is_complete` the same whole
+rule.
 """
 
 import numpy as np
 import tensorflow as tf
 
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_END_MARKER = b"\xff\xd9"
+PNG_END_CHUNK = b"IEND"
+# A JPEG's end marker is looked for near the end only.
+TAIL_BYTES = 65536
 START_OF_SCAN = 0xDA
 # Bytes that may follow 0xFF after the first SOS: stuffing, fill, restarts,
 # and the markers of multi-scan (progressive) files: DHT, DAC, SOS, DQT, DRI,
@@ -151,10 +163,55 @@ def jpeg_scan_is_clean(image_bytes):
     return tf.logical_and(start >= 0, tf.logical_not(tf.reduce_any(stray)))
 
 
-def jpeg_body_is_intact(image_bytes):
-    """Returns a bool scalar: True for non-JPEG bytes, else `jpeg_scan_is_clean`."""
-    return tf.cond(
-        tf.io.is_jpeg(image_bytes),
-        lambda: jpeg_scan_is_clean(image_bytes),
-        lambda: tf.constant(True),
+# === The whole rule ===
+
+
+def image_format_of(image_bytes):
+    """Returns "jpeg" or "png" from the magic bytes, or None for anything else."""
+    if image_bytes.startswith(JPEG_MAGIC):
+        return "jpeg"
+    if image_bytes.startswith(PNG_MAGIC):
+        return "png"
+    return None
+
+
+def image_problem(image_bytes):
+    """Returns why encoded bytes are not a complete image (a short reason),
+    or None when they are (module doc; same answer as `image_is_complete`)."""
+    if not image_bytes:
+        return "empty file"
+    image_format = image_format_of(image_bytes)
+    if image_format is None:
+        return "not a JPEG or PNG file"
+    if image_format == "png":
+        if image_bytes[-8:-4] != PNG_END_CHUNK:
+            return "truncated PNG (no IEND chunk at the end)"
+        return None
+    if JPEG_END_MARKER not in image_bytes[-TAIL_BYTES:]:
+        return "truncated JPEG (no end-of-image marker)"
+    stray = find_stray_jpeg_marker(image_bytes)
+    if stray is not None:
+        return f"corrupt JPEG body (broken structure at byte {stray})"
+    return None
+
+
+def image_is_complete(image_bytes):
+    """Returns a bool scalar (graph ops): `image_problem(image_bytes)` is None."""
+    length = tf.strings.length(image_bytes)
+    tail_start = tf.maximum(length - TAIL_BYTES, 0)
+    tail = tf.strings.substr(image_bytes, tail_start, TAIL_BYTES)
+    tail = tf.io.decode_raw(tail + b"\x00", tf.uint8)
+    has_jpeg_end = tf.reduce_any(
+        tf.logical_and(tf.equal(tail[:-1], 0xFF), tf.equal(tail[1:], 0xD9))
     )
+    png_end = tf.strings.substr(image_bytes, tf.maximum(length - 8, 0), 4)
+    is_jpeg = tf.equal(tf.strings.substr(image_bytes, 0, len(JPEG_MAGIC)), JPEG_MAGIC)
+    is_png = tf.equal(tf.strings.substr(image_bytes, 0, len(PNG_MAGIC)), PNG_MAGIC)
+    complete_png = tf.logical_and(is_png, tf.equal(png_end, PNG_END_CHUNK))
+    # Only a JPEG that passes the cheap checks has its body scanned.
+    complete_jpeg = tf.cond(
+        tf.logical_and(is_jpeg, has_jpeg_end),
+        lambda: jpeg_scan_is_clean(image_bytes),
+        lambda: tf.constant(False),
+    )
+    return tf.logical_or(complete_png, complete_jpeg)

@@ -9,13 +9,14 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from keras_hourglass.data.jpeg_scan import MAX_LINKS_BEFORE_SCAN
-from keras_hourglass.data.jpeg_scan import _graph_scan_data_offset
-from keras_hourglass.data.jpeg_scan import find_stray_jpeg_marker
-from keras_hourglass.data.jpeg_scan import first_scan_data_offset
-from keras_hourglass.data.jpeg_scan import graph_marker_positions
-from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
-from keras_hourglass.data.jpeg_scan import jpeg_scan_is_clean
+from keras_hourglass.data.image_checks import MAX_LINKS_BEFORE_SCAN
+from keras_hourglass.data.image_checks import _graph_scan_data_offset
+from keras_hourglass.data.image_checks import find_stray_jpeg_marker
+from keras_hourglass.data.image_checks import first_scan_data_offset
+from keras_hourglass.data.image_checks import graph_marker_positions
+from keras_hourglass.data.image_checks import image_is_complete
+from keras_hourglass.data.image_checks import image_problem
+from keras_hourglass.data.image_checks import jpeg_scan_is_clean
 
 APP1 = b"\xff\xe1"
 
@@ -143,7 +144,34 @@ def test_hand_built_edge_cases(jpeg_bytes):
     assert_graph_agrees(jpeg_bytes)
 
 
-def test_non_jpeg_bytes_count_as_intact():
-    png = tf.io.encode_png(tf.zeros([4, 4, 3], tf.uint8))
-    assert bool(jpeg_body_is_intact(png))
-    assert not bool(jpeg_body_is_intact(tf.constant(b"\xff\xd8\xff\xe0\x00")))
+def _whole_rule_cases():
+    jpeg = encoded()
+    png = tf.io.encode_png(tf.zeros([4, 4, 3], tf.uint8)).numpy()
+    damaged = bytearray(jpeg)
+    damaged[len(jpeg) // 2] = 0xFF
+    damaged[len(jpeg) // 2 + 1] = 0x13
+    return {
+        "jpeg": (jpeg, None),
+        "jpeg with data after its end": (jpeg + b"camera notes", None),
+        "png": (png, None),
+        "empty": (b"", "empty"),
+        "text": (b"hello world" * 20, "not a JPEG or PNG"),
+        "cut jpeg": (jpeg[: len(jpeg) // 2], "truncated JPEG"),
+        "cut png": (png[:-6], "truncated PNG"),
+        "png with data after its end": (png + b"\x00", "truncated PNG"),
+        "corrupt jpeg body": (bytes(damaged), "corrupt JPEG body"),
+        "jpeg header only": (b"\xff\xd8\xff\xe0\x00", "truncated JPEG"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_whole_rule_cases()))
+def test_the_whole_rule_gives_one_answer_in_python_and_in_the_graph(case):
+    image_bytes, reason = _whole_rule_cases()[case]
+    problem = image_problem(image_bytes)
+    if reason is None:
+        assert problem is None
+    else:
+        assert reason in problem
+    assert bool(image_is_complete(tf.constant(image_bytes))) == (problem is None)
+    in_graph = tf.function(image_is_complete)(tf.constant(image_bytes))
+    assert bool(in_graph) == (problem is None)

@@ -1,0 +1,242 @@
+"""The one counter of what the input pipeline could not read.
+
+The converter checked every image and record before writing its shards, so
+the pipeline trusts them; what can still go wrong is counted here, never
+silently trained on:
+
+- a damaged shard: `TFRecordDataset` stops reading a file at its first
+  damaged record (truncated file, random bytes, a bad checksum) and the
+  records after it are gone. Each shard is read by its own small dataset
+  that ends quietly at the damage, then checks whether it consumed the whole
+  file: the bytes of the records read (each framed by 16 bytes of length and
+  checksums) must add up to the file's size, and the records read must reach
+  the shard's expected count. A shard that falls short is counted as
+  damaged; its lost records are the expected count (from `dataset.json`)
+  minus the records read, or an estimate from the missing bytes.
+- an unreadable record: one that fails to parse, fails its in-graph checks
+  or whose image fails to decode (`examples.prepare_*` raise inside the
+  graph). `ignore_errors` drops it, TensorFlow logs the error naming the
+  image, and `count_unreadable` counts it from the gap it leaves in the
+  positions of the samples that come out.
+
+    counter = RecordCounter.for_split(metadata, "train")
+    dataset = make_dataset(..., counter=counter)
+    ...
+    counter.totals()          # {"records_read": ..., "records_lost": ...}
+    counter.lost_by_shard()   # {"/data/train-00001-of-00002.tfrecord": 12}
+
+Counts add up over passes: a repeated dataset counts a damaged shard and an
+unreadable record once per pass (a cached dataset reads its shards once).
+"""
+
+import os
+from pathlib import Path
+
+import tensorflow as tf
+
+from keras_hourglass.data.metadata import split_files
+
+# Per record: an 8-byte length, its 4-byte CRC, the data, the data's 4-byte CRC.
+RECORD_FRAMING_BYTES = 16
+
+
+def round_robin_counts(count, num_shards):
+    """Records per shard when `count` records are dealt round-robin into
+    `num_shards` shards, as `keras_hourglass.data.shards` writes them."""
+    return [len(range(index, count, num_shards)) for index in range(num_shards)]
+
+
+class RecordCounter:
+    """Records read, lost to damaged shards and unreadable, in `tf.Variable`s
+    that the dataset graph updates.
+
+    `unreadable` is exact for every sample before the latest one produced;
+    failures at the very end of a finite dataset are added when iteration
+    reaches the end.
+
+    Args:
+        files: list of str. The shard paths, in the order given to the reader.
+        expected_counts: list of int or None. Records each shard should hold
+            (-1 or None: unknown).
+    """
+
+    def __init__(self, files, expected_counts=None):
+        self.files = [str(path) for path in files]
+        size = len(self.files)
+        expected = list(expected_counts or [-1] * size)
+        if len(expected) != size:
+            raise ValueError(f"{len(expected)} expected counts for {size} shards")
+        self.expected_counts = [-1 if n is None else int(n) for n in expected]
+        self.file_bytes = [tf.io.gfile.stat(path).length for path in self.files]
+        per_shard = lambda: tf.Variable(tf.zeros([size], tf.int64), trainable=False)  # noqa: E731
+        scalar = lambda: tf.Variable(0, dtype=tf.int64, trainable=False)  # noqa: E731
+        self.records_read = per_shard()
+        self.records_lost = per_shard()
+        self.damaged_passes = per_shard()
+        self.pass_records = per_shard()
+        self.pass_bytes = per_shard()
+        self.unreadable = scalar()
+        self.samples_started = scalar()
+        self.next_position = scalar()
+
+    @classmethod
+    def for_split(cls, metadata, split):
+        """A counter for the shards of `split` in a `dataset.json` dict; the
+        expected counts are its `shard_counts` or, without them, the split's
+        count dealt round-robin (how the converter writes shards)."""
+        files = split_files(metadata, split)
+        info = metadata["splits"][split]
+        counts = info.get("shard_counts")
+        if counts is None and "count" in info:
+            counts = round_robin_counts(int(info["count"]), len(files))
+        return cls(files, counts)
+
+    def index_of(self, path):
+        """The position of `path` in `files` (ValueError when unknown)."""
+        absolute = [os.path.abspath(known) for known in self.files]
+        return absolute.index(os.path.abspath(str(path)))
+
+    # === Damaged shards ===
+
+    def read_shard(self, index, path):
+        """The records of one shard, counted; damage ends the shard quietly
+        and is counted when its end is reached."""
+        records = tf.data.TFRecordDataset(path).ignore_errors()
+        counted = records.map(lambda record: self._count_record(index, record))
+        end = tf.data.Dataset.range(1).map(lambda _: self._end_shard_pass(index))
+        return counted.concatenate(end.filter(lambda _: tf.constant(False)))
+
+    def _count_record(self, index, record):
+        """Adds one record of shard `index`; returns `record`."""
+        size = tf.strings.length(record, unit="BYTE") + RECORD_FRAMING_BYTES
+        position, size = [[index]], tf.reshape(tf.cast(size, tf.int64), [1])
+        counted = [
+            self.pass_records.scatter_nd_add(position, [1]),
+            self.pass_bytes.scatter_nd_add(position, size),
+        ]
+        with tf.control_dependencies(counted):
+            return tf.identity(record)
+
+    def _end_shard_pass(self, index):
+        """At the end of one pass over shard `index`: counts its lost records
+        when it was not read to its last byte, then resets the pass counts.
+        Returns an empty string (an element that is filtered out)."""
+        read = self.pass_records[index]
+        read_bytes = self.pass_bytes[index]
+        missing_bytes = tf.constant(self.file_bytes, tf.int64)[index] - read_bytes
+        expected = tf.constant(self.expected_counts, tf.int64)[index]
+        mean_record = tf.maximum(tf.math.floordiv(read_bytes, tf.maximum(read, 1)), 1)
+        estimate = tf.math.floordiv(missing_bytes + mean_record - 1, mean_record)
+        # A cut on a record boundary leaves no partial bytes: only the count
+        # of records the shard should hold shows the loss.
+        damaged = (missing_bytes > 0) | ((expected >= 0) & (read < expected))
+        lost = tf.where(expected >= 0, expected - read, estimate)
+        lost = tf.where(damaged, tf.maximum(lost, 1), tf.constant(0, tf.int64))
+        position = [[index]]
+        updates = [
+            self.records_read.scatter_nd_add(position, tf.reshape(read, [1])),
+            self.records_lost.scatter_nd_add(position, tf.reshape(lost, [1])),
+            self.damaged_passes.scatter_nd_add(
+                position, tf.reshape(tf.cast(damaged, tf.int64), [1])
+            ),
+        ]
+        with tf.control_dependencies(updates):
+            resets = [
+                self.pass_records.scatter_nd_update(position, [0]),
+                self.pass_bytes.scatter_nd_update(position, [0]),
+            ]
+        with tf.control_dependencies(resets):
+            return tf.constant("")
+
+    # === Unreadable records ===
+
+    def map_and_count(self, dataset, prepare):
+        """Maps `prepare` over `dataset` in parallel, drops the samples whose
+        `prepare` raised (TensorFlow logs each error) and counts them.
+
+        The map keeps its input order because the count comes from gaps in
+        the positions that come out.
+        """
+        numbered = dataset.enumerate().map(
+            lambda position, inputs: (position, self._start(prepare, inputs)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        numbered = numbered.ignore_errors(log_warning=True)
+        counted = numbered.map(self._count_gap)
+        spec = counted.element_spec
+
+        def empty_element_after_counting(_):
+            with tf.control_dependencies([self._count_trailing_failures()]):
+                return tf.nest.map_structure(
+                    lambda item: tf.zeros(item.shape, item.dtype), spec
+                )
+
+        # A final element that is filtered out: it only runs the tail count
+        # once the real data is exhausted (never, for a repeated dataset).
+        end = tf.data.Dataset.range(1).map(empty_element_after_counting)
+        return counted.concatenate(end.filter(lambda *_: tf.constant(False)))
+
+    def _start(self, prepare, inputs):
+        started = self.samples_started.assign_add(1)
+        with tf.control_dependencies([started]):
+            return prepare(inputs)
+
+    def _count_gap(self, position, element):
+        """Adds the positions skipped since the previous sample; returns
+        `element`. Runs sequentially on the order-preserving stream."""
+        added = self.unreadable.assign_add(position - self.next_position)
+        with tf.control_dependencies([added]):
+            moved = self.next_position.assign(position + 1)
+        with tf.control_dependencies([moved]):
+            return tf.nest.map_structure(tf.identity, element)
+
+    def _count_trailing_failures(self):
+        """At the end of the data every started sample has finished: the ones
+        after the last produced sample failed."""
+        tail = self.samples_started - self.next_position
+        added = self.unreadable.assign_add(tail)
+        with tf.control_dependencies([added]):
+            return self.next_position.assign(self.samples_started)
+
+    # === Reports ===
+
+    def totals(self):
+        """Returns {"records_read", "records_lost", "damaged_shards",
+        "unreadable_records"} as ints (records read counts finished passes
+        over each shard, plus the one in progress)."""
+        read = self.records_read.numpy() + self.pass_records.numpy()
+        return {
+            "records_read": int(read.sum()),
+            "records_lost": int(self.records_lost.numpy().sum()),
+            "damaged_shards": int((self.damaged_passes.numpy() > 0).sum()),
+            "unreadable_records": int(self.unreadable.numpy()),
+        }
+
+    def dropped(self):
+        """Records lost to damaged shards plus unreadable records."""
+        totals = self.totals()
+        return totals["records_lost"] + totals["unreadable_records"]
+
+    def lost_by_shard(self):
+        """Returns {shard path: records lost} for every damaged shard."""
+        lost = self.records_lost.numpy()
+        damaged = self.damaged_passes.numpy()
+        return {
+            path: int(lost[index])
+            for index, path in enumerate(self.files)
+            if damaged[index] > 0
+        }
+
+    def describe_losses(self):
+        """One line per damaged shard, e.g. `train-00001-of-00002.tfrecord in
+        /data: 12 records lost (damaged in 1 pass)`; empty when none is."""
+        damaged = self.damaged_passes.numpy()
+        lines = []
+        for path, lost in self.lost_by_shard().items():
+            passes = int(damaged[self.index_of(path)])
+            lines.append(
+                f"{Path(path).name} in {Path(path).parent}: {lost} record(s) lost "
+                f"(unreadable past a damaged record in {passes} pass(es))"
+            )
+        return lines
