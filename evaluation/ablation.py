@@ -43,7 +43,7 @@ from evaluation import plots
 from evaluation import runnable_module
 from evaluation.report import dataframe_to_markdown
 from evaluation.report import write_table_csv
-from keras_hourglass.cli_flags import program_parser
+from training.cli_flags import program_parser
 
 STUDIES = {
     "supervision": {

@@ -31,7 +31,7 @@ from evaluation.report import format_console_report
 from evaluation.report import paper_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
-from keras_hourglass.cli_flags import program_parser
+from training.cli_flags import program_parser
 
 DEFAULT_THRESHOLDS = {"pckh": 0.5, "pck": 0.2}
 USER_ERROR_EXIT_CODE = 2

@@ -28,24 +28,20 @@ import logging
 import sys
 from pathlib import Path
 
-from keras_hourglass.cli_flags import program_parser
-from keras_hourglass.tf_environment import use_program_defaults
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tqdm import tqdm
 
-use_program_defaults()  # before TensorFlow loads
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from evaluation.predict_output import count_outside  # noqa: E402
-from evaluation.predict_output import people_of  # noqa: E402
-from evaluation.predict_output import write_keypoint_files  # noqa: E402
-from evaluation.predict_output import write_overlay  # noqa: E402
-from evaluation.predict_video import run_video  # noqa: E402
-from evaluation.predictors import make_predictor  # noqa: E402
-from keras_hourglass.data.decode import looks_like_complete_image  # noqa: E402
-from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact  # noqa: E402
+from evaluation.predict_output import count_outside
+from evaluation.predict_output import people_of
+from evaluation.predict_output import write_keypoint_files
+from evaluation.predict_output import write_overlay
+from evaluation.predict_video import run_video
+from evaluation.predictors import make_predictor
+from keras_hourglass.data.decode import looks_like_complete_image
+from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
+from training.cli_flags import program_parser
 
 logger = logging.getLogger("evaluation.predict")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

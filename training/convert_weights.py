@@ -24,16 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_hourglass.tf_environment import use_program_defaults
-
-use_program_defaults()  # before TensorFlow loads
-
-from keras_hourglass.cli_flags import program_parser  # noqa: E402
-from keras_hourglass.joint_sets import builtin_joint_set  # noqa: E402
-from keras_hourglass.model_sidecar import sidecar_path  # noqa: E402
-from keras_hourglass.transforms import CROP_CONVENTION_KEY  # noqa: E402
-from keras_hourglass.transforms import PYTORCH_PORT  # noqa: E402
-from keras_hourglass.weights import build_model_from_state_dict  # noqa: E402
+from keras_hourglass.joint_sets import builtin_joint_set
+from keras_hourglass.model_sidecar import sidecar_path
+from keras_hourglass.transforms import CROP_CONVENTION_KEY
+from keras_hourglass.transforms import PYTORCH_PORT
+from keras_hourglass.weights import build_model_from_state_dict
+from training.cli_flags import program_parser
 
 logger = logging.getLogger(__name__)
 

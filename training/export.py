@@ -14,15 +14,11 @@ and `OUT/batching_parameters.txt` for `tensorflow_model_server`; with
 import logging
 import sys
 
-from keras_hourglass.cli_flags import program_parser
-from keras_hourglass.tf_environment import use_program_defaults
-
-use_program_defaults()  # before TensorFlow loads
-
-from evaluation.run_directory import crop_convention_for_run  # noqa: E402
-from evaluation.run_directory import load_run_model  # noqa: E402
-from keras_hourglass.serving.export import export_saved_model  # noqa: E402
-from keras_hourglass.serving.export import export_tflite  # noqa: E402
+from evaluation.run_directory import crop_convention_for_run
+from evaluation.run_directory import load_run_model
+from keras_hourglass.serving.export import export_saved_model
+from keras_hourglass.serving.export import export_tflite
+from training.cli_flags import program_parser
 
 logger = logging.getLogger("training.export")
 

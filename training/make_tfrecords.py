@@ -23,19 +23,15 @@ import logging
 import sys
 from pathlib import Path
 
-from keras_hourglass.cli_flags import program_parser
-from keras_hourglass.tf_environment import use_program_defaults
-
-use_program_defaults()  # before TensorFlow loads
-
-from keras_hourglass.data import formats  # noqa: E402
-from keras_hourglass.data import shards  # noqa: E402
-from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY  # noqa: E402
-from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT  # noqa: E402
-from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT  # noqa: E402
-from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS  # noqa: E402
-from training import folder_lock  # noqa: E402
-from training import output_folder  # noqa: E402
+from keras_hourglass.data import formats
+from keras_hourglass.data import shards
+from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY
+from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT
+from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT
+from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
+from training import folder_lock
+from training import output_folder
+from training.cli_flags import program_parser
 
 FORMATS = ("mpii", "lsp", "coco", "csv", "synthetic")
 

@@ -21,17 +21,13 @@ import dataclasses
 import json
 from pathlib import Path
 
-from keras_hourglass.cli_flags import program_parser
-from keras_hourglass.tf_environment import use_program_defaults
-
-use_program_defaults()  # before TensorFlow loads
-
-from evaluation import evaluate as evaluation_program  # noqa: E402
-from evaluation.run_directory import load_run_model  # noqa: E402
-from keras_hourglass.serving.export import export_saved_model  # noqa: E402
-from training import make_tfrecords  # noqa: E402
-from training import train as training_program  # noqa: E402
-from training.flags import parse_config  # noqa: E402
+from evaluation import evaluate as evaluation_program
+from evaluation.run_directory import load_run_model
+from keras_hourglass.serving.export import export_saved_model
+from training import make_tfrecords
+from training import train as training_program
+from training.cli_flags import program_parser
+from training.flags import parse_config
 
 
 def parse_arguments(argv=None):

@@ -1,8 +1,8 @@
 """The console programs the wheel installs, as data (nothing is imported).
 
-`setup.py` turns this table into console-script entry points and
-`python -m keras_hourglass` prints it. The programs themselves live in the
-`training/` and `evaluation/` folders: the library never imports them.
+`setup.py` reads this file by path (standard library only, so building the
+wheel needs no TensorFlow) and turns the table into console-script entry
+points; `training.console` holds the functions they call.
 """
 
 import sys

@@ -10,8 +10,8 @@ import argparse
 import dataclasses
 import typing
 
-from keras_hourglass.programs import program_name
-from keras_hourglass.tf_environment import STARTUP_LINES_HELP
+from training.environment import STARTUP_LINES_HELP
+from training.programs import program_name
 
 
 def program_parser(module_name, description, epilog=""):
