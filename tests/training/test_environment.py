@@ -9,7 +9,6 @@ import pytest
 
 from tests.train_helpers import PROJECT_ROOT
 from training.environment import PROGRAM_DEFAULTS
-from training.environment import is_hidden_startup_line
 from training.environment import use_program_defaults
 from training.programs import PROGRAMS
 
@@ -70,32 +69,8 @@ def test_the_user_value_wins_over_the_program_default():
     )
 
 
-ONEDNN_LINE = (
-    "I0000 00:00:1796231178.478949   25929 port.cc:153] oneDNN custom operations "
-    "are on. You may see slightly different numerical results\n"
-)
-CUINIT_LINE = (
-    "E0000 00:00:1796231068.982434   24091 cuda_platform.cc:52] failed call to "
-    "cuInit: INTERNAL: CUDA error\n"
-)
-BANNER = (
-    "WARNING: All log messages before absl::InitializeLog() is called are "
-    "written to STDERR\n"
-)
-
-
-def test_start_up_lines_are_hidden_below_the_level_like_later_ones():
-    assert is_hidden_startup_line(ONEDNN_LINE, 1)
-    assert not is_hidden_startup_line(ONEDNN_LINE, 0)
-    assert is_hidden_startup_line(BANNER, 1) and not is_hidden_startup_line(BANNER, 0)
-    assert not is_hidden_startup_line(CUINIT_LINE, 2)
-    assert is_hidden_startup_line(CUINIT_LINE, 3)
-    # Anything else (a Python warning, a traceback) always shows.
-    assert not is_hidden_startup_line("UserWarning: port.cc:153] x\n", 3)
-    assert not is_hidden_startup_line("Traceback (most recent call last):\n", 3)
-
-
-# What TensorFlow's shared libraries print while they load, through absl.
+# What TensorFlow's shared libraries print while they load, through absl,
+# before TensorFlow applies TF_CPP_MIN_LOG_LEVEL.
 STARTUP_NOISE = ("absl::InitializeLog", "oneDNN custom operations", "cudart_stub",
                  "cuInit")  # fmt: skip
 
@@ -111,6 +86,11 @@ def run_converter(tmp_path, **environment):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="TensorFlow 2.21 logs these while its libraries load, before it applies "
+    "TF_CPP_MIN_LOG_LEVEL (tensorflow/tensorflow#100442)",
+)
 def test_a_program_starts_without_tensorflow_chatter(tmp_path):
     result = run_converter(tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
