@@ -26,6 +26,7 @@ counted. `--video` writes the same files with a `frame` column instead of
 
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,8 @@ from evaluation.predict_video import run_video
 from evaluation.predictors import make_predictor
 from keras_hourglass.data.decode import looks_like_complete_image
 from keras_hourglass.data.jpeg_scan import jpeg_body_is_intact
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import option
 from training.cli_flags import program_parser
 
 logger = logging.getLogger("evaluation.predict")
@@ -152,26 +155,32 @@ def write_outputs(out_dir, people, encoded, joint_set, score_threshold):
         )
 
 
+@dataclass
+class PredictConfig:
+    """Everything one prediction command depends on."""
+
+    model: str = option("", "SavedModel, .keras or URL")
+    images: list[str] | None = option(None, "image files/folders")
+    video: str | None = option(None, "a video file (mp4, avi, mov, ...)")
+    boxes: str | None = option(None, "CSV with columns image,x,y,w,h")
+    box: str | None = option(
+        None, "video: one fixed box x,y,w,h in frame px (default: whole frame)"
+    )
+    score_threshold: float = option(
+        0.2, "overlays: joints scoring less are drawn faint"
+    )
+    out: str = option("", "output folder")
+    batch_size: int = option(8)
+    flip_test: bool = option(True, ".keras models: test-time flip")
+
+
 def parse_arguments(argv):
+    """Parses `argv` into a `PredictConfig` (`--images` or `--video`)."""
     parser = program_parser("evaluation.predict", __doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="SavedModel, .keras or URL")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--images", nargs="+", help="image files/folders")
-    source.add_argument("--video", help="a video file (mp4, avi, mov, ...)")
-    parser.add_argument("--boxes", help="CSV with columns image,x,y,w,h")
-    parser.add_argument(
-        "--box", help="video: one fixed box x,y,w,h in frame px (default: whole frame)"
+    add_dataclass_flags(
+        parser, PredictConfig, required=("model", "out"), one_of=("images", "video")
     )
-    parser.add_argument(
-        "--score-threshold", type=float, default=0.2,
-        help="overlays: joints scoring less are drawn faint",
-    )  # fmt: skip
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument(
-        "--no-flip-test", action="store_true", help=".keras models: no test flip"
-    )
-    return parser.parse_args(argv)
+    return PredictConfig(**vars(parser.parse_args(argv)))
 
 
 def main(argv=None):
@@ -191,7 +200,7 @@ def main(argv=None):
     if not encoded:
         logger.error("no usable image among %d inputs", len(images))
         return 2
-    predictor = make_predictor(args.model, flip_test=not args.no_flip_test)
+    predictor = make_predictor(args.model, flip_test=args.flip_test)
     people = predict_people(predictor, encoded, boxes, args.batch_size)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     write_outputs(args.out, people, encoded, predictor.joint_set, args.score_threshold)

@@ -112,7 +112,7 @@ def run_video(args):
     except VideoInputError as error:
         logger.error("%s", error)
         return 2
-    predictor = make_predictor(args.model, flip_test=not args.no_flip_test)
+    predictor = make_predictor(args.model, flip_test=args.flip_test)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -51,16 +51,6 @@ def entry_point_name(script):
     return script.removeprefix("hourglass-").replace("-", "_")
 
 
-def program_table():
-    """The programs as aligned text lines: script, `python -m` module, use."""
-    width = max(len(script) for script in PROGRAMS)
-    module_width = max(len(module) for module, _ in PROGRAMS.values())
-    return [
-        f"{script:<{width}}  python -m {module:<{module_width}}  {purpose}"
-        for script, (module, purpose) in PROGRAMS.items()
-    ]
-
-
 def program_name(module_name, started_as=None, main_module=None):
     """How the usage line of program `module_name` ("training.train") names
     it: the console script when it was started as one (`hourglass-train`),

@@ -19,6 +19,7 @@ Other flags (e.g. `--batch-size 8`) are passed on to `training.train`.
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation import evaluate as evaluation_program
@@ -26,20 +27,30 @@ from evaluation.run_directory import load_run_model
 from keras_hourglass.serving.export import export_saved_model
 from training import make_tfrecords
 from training import train as training_program
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import option
 from training.cli_flags import program_parser
 from training.flags import parse_config
 
 
+@dataclass
+class QuickstartConfig:
+    """The quickstart's own settings (other flags go to `training.train`)."""
+
+    work_dir: str = option(".", "where data/runs/eval go")
+    count: int | None = option(None, "training images")
+    val_count: int | None = option(None, "valid images")
+    seed: int = option(0, "synthetic data seed")
+    epochs: int | None = option(None)
+    steps_per_epoch: int | None = option(None)
+
+
 def parse_arguments(argv=None):
-    """Returns (quickstart arguments, extra `training.train` flags)."""
+    """Returns (`QuickstartConfig`, extra `training.train` flags)."""
     parser = program_parser("training.quickstart", __doc__.splitlines()[0])
-    parser.add_argument("--work-dir", default=".", help="where data/runs/eval go")
-    parser.add_argument("--count", type=int, default=None, help="training images")
-    parser.add_argument("--val-count", type=int, default=None, help="valid images")
-    parser.add_argument("--seed", type=int, default=0, help="synthetic data seed")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--steps-per-epoch", type=int, default=None)
-    return parser.parse_known_args(argv)
+    add_dataclass_flags(parser, QuickstartConfig)
+    arguments, extra_flags = parser.parse_known_args(argv)
+    return QuickstartConfig(**vars(arguments)), extra_flags
 
 
 def stage_paths(work_dir):
