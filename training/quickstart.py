@@ -19,7 +19,6 @@ Other flags (e.g. `--batch-size 8`) are passed on to `training.train`.
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation import evaluate as evaluation_program
@@ -33,7 +32,7 @@ from training.cli_flags import program_parser
 from training.flags import parse_config
 
 
-@dataclass
+@dataclasses.dataclass
 class QuickstartConfig:
     """The quickstart's own settings (other flags go to `training.train`)."""
 
