@@ -4,7 +4,7 @@ The programs in training/ and evaluation/ run from a checkout with
 `python -m training.train`; the wheel installs them as the subpackages
 `keras_hourglass_programs.training` and `.evaluation` (PEP 420 namespace,
 no generic top-level names in site-packages) with one `hourglass-*` console
-script each (the table is keras_hourglass/programs.py).
+script each (the table is training/programs.py).
 """
 
 import runpy
@@ -25,7 +25,7 @@ def read_requirements(path):
 def console_scripts():
     """`hourglass-train = keras_hourglass_programs.training.console:train`, ...
     read from the table without importing the package."""
-    table = runpy.run_path("keras_hourglass/programs.py")
+    table = runpy.run_path("training/programs.py")
     entry = f"{PROGRAMS_NAMESPACE}.training.console"
     return [
         f"{script} = {entry}:{table['entry_point_name'](script)}"

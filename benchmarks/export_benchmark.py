@@ -1,7 +1,7 @@
 """Prints, as JSON, the exported SavedModel's size, cold-load time and speed.
 
-    python benchmarks/export_benchmark.py --n-stacks 2 --n-features 256
-    python benchmarks/export_benchmark.py --model exports/hourglass   # an export
+    python -m benchmarks.export_benchmark --n-stacks 2 --n-features 256
+    python -m benchmarks.export_benchmark --model exports/hourglass   # an export
 
 Measures `serving_default` (JPEG bytes in, keypoints out: decode, crop, flip
 test, decode and inverse transform inside the graph) at batch 1 (latency, ms)
@@ -25,21 +25,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from keras_hourglass.tf_environment import use_program_defaults
+import numpy as np
+import tensorflow as tf
 
-use_program_defaults()  # before TensorFlow loads
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from keras_hourglass.data.decode import warp_image  # noqa: E402
-from keras_hourglass.model import build_stacked_hourglass  # noqa: E402
-from keras_hourglass.saving import latest_version_dir  # noqa: E402
-from keras_hourglass.serving.deployment import warmup_jpeg  # noqa: E402
-from keras_hourglass.serving.export import export_saved_model  # noqa: E402
-from keras_hourglass.serving.inputs import crop_encoded_images  # noqa: E402
-from keras_hourglass.serving.inputs import person_from_request_box  # noqa: E402
-from keras_hourglass.transforms import person_crop_matrix  # noqa: E402
+from keras_hourglass.data.decode import warp_image
+from keras_hourglass.model import build_stacked_hourglass
+from keras_hourglass.saving import latest_version_dir
+from keras_hourglass.serving.deployment import warmup_jpeg
+from keras_hourglass.serving.export import export_saved_model
+from keras_hourglass.serving.inputs import crop_encoded_images
+from keras_hourglass.serving.inputs import person_from_request_box
+from keras_hourglass.transforms import person_crop_matrix
 
 PHOTO_WIDTH, PHOTO_HEIGHT = 4000, 3000  # 12 megapixels
 SMALL_BOX = (1800.0, 1200.0, 150.0, 300.0)  # a person far away, (x, y, w, h)

@@ -1,6 +1,6 @@
 """Prints, as JSON, the stacked hourglass's inference and training-step speed.
 
-    python benchmarks/model_benchmark.py --n-stacks 2 --batch-size 8 \
+    python -m benchmarks.model_benchmark --n-stacks 2 --batch-size 8 \
         --precision float32 mixed_bfloat16
 
 Inference runs `model.predict_on_batch`-style compiled calls, of the model
@@ -24,16 +24,12 @@ import platform
 import statistics
 import time
 
-from keras_hourglass.tf_environment import use_program_defaults
+import keras
+import numpy as np
+import tensorflow as tf
 
-use_program_defaults()  # before TensorFlow loads
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from keras_hourglass import build_stacked_hourglass  # noqa: E402
-from keras_hourglass.serving.fold import fold_batch_norms  # noqa: E402
+from keras_hourglass import build_stacked_hourglass
+from keras_hourglass.serving.fold import fold_batch_norms
 
 # Forward + input gradient + weight gradient: each costs about one forward.
 TRAINING_FLOPS_PER_FORWARD_FLOP = 3

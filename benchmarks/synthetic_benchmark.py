@@ -1,6 +1,6 @@
 """Prints, as JSON, how fast the synthetic people are generated.
 
-    python benchmarks/synthetic_benchmark.py --count 200 --repeats 3
+    python -m benchmarks.synthetic_benchmark --count 200 --repeats 3
 
 Generation runs in the converter (`make_tfrecords --format synthetic`), one
 image after another on one core, so images per second sets how long the

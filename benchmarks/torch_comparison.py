@@ -1,6 +1,6 @@
 """Prints, as JSON, this project's model speed beside PyTorch's on the same network.
 
-    python benchmarks/torch_comparison.py --n-stacks 2 --batch-size 8
+    python -m benchmarks.torch_comparison --n-stacks 2 --batch-size 8
 
 Needs PyTorch (`pip install torch`; not a project dependency). Both frameworks
 run the same stacked hourglass (`torch_reference.py`; the trainable parameter
@@ -18,15 +18,12 @@ import argparse
 import json
 import os
 
-from keras_hourglass.tf_environment import use_program_defaults
+import tensorflow as tf
+import torch
 
-use_program_defaults()  # before TensorFlow loads
-
-import model_benchmark  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import torch  # noqa: E402
-from torch_reference import StackedHourglass  # noqa: E402
-from torch_reference import count_trainable_parameters  # noqa: E402
+from benchmarks import model_benchmark
+from benchmarks.torch_reference import StackedHourglass
+from benchmarks.torch_reference import count_trainable_parameters
 
 
 def parse_arguments(argv=None):

@@ -4,14 +4,19 @@ the wheel as the `hourglass-*` console scripts)."""
 import importlib
 import sys
 
-# Installed as `keras_hourglass_programs.evaluation`: see training/__init__.py
-# for why `training` and `evaluation` become aliases in this process.
+# The programs' plumbing (flags, TensorFlow's environment) lives in the
+# training package, which sets TensorFlow's environment as it loads: loading
+# it first keeps that before anything here can import TensorFlow. Installed
+# as `keras_hourglass_programs.evaluation`, see training/__init__.py for why
+# `training` and `evaluation` become aliases in this process.
 if __name__ != "evaluation":
     _namespace = __name__.rpartition(".")[0]
     sys.modules.setdefault("evaluation", sys.modules[__name__])
     sys.modules.setdefault(
         "training", importlib.import_module(f"{_namespace}.training")
     )
+else:
+    importlib.import_module("training")
 
 
 def runnable_module(name):

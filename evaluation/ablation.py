@@ -35,6 +35,7 @@ import json
 import shlex
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -43,7 +44,9 @@ from evaluation import plots
 from evaluation import runnable_module
 from evaluation.report import dataframe_to_markdown
 from evaluation.report import write_table_csv
-from keras_hourglass.cli_flags import program_parser
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import option
+from training.cli_flags import program_parser
 
 STUDIES = {
     "supervision": {
@@ -188,19 +191,30 @@ def plan_studies(args):
     return plans
 
 
+@dataclass
+class AblationConfig:
+    """Which studies to run, on which data, into which folder."""
+
+    study: str | None = option(None, "", [*sorted(STUDIES), "all"])
+    data: str | None = option(None, "shard folder")
+    out: str = option("", "folder for every variant")
+    preset: str = option("paper", "training preset")
+    train_args: str = option("", "extra training flags")
+    eval_args: str = option("", "extra evaluation flags")
+    quick: bool = option(False, "both studies, small, synthetic data, CPU")
+    dry_run: bool = option(False, "print commands")
+
+
+def build_argument_parser():
+    """The command-line flags, one per `AblationConfig` field."""
+    parser = program_parser("evaluation.ablation", __doc__.split("\n")[0])
+    return add_dataclass_flags(parser, AblationConfig, required=("out",))
+
+
 def main(argv=None):
     """Runs the command; returns the process exit status."""
-    parser = program_parser("evaluation.ablation", __doc__.split("\n")[0])
-    parser.add_argument("--study", choices=[*sorted(STUDIES), "all"], default=None)
-    parser.add_argument("--data", default=None, help="shard folder")
-    parser.add_argument("--out", required=True, help="folder for every variant")
-    parser.add_argument("--preset", default="paper", help="training preset")
-    parser.add_argument("--train-args", default="", help="extra training flags")
-    parser.add_argument("--eval-args", default="", help="extra evaluation flags")
-    parser.add_argument("--quick", action="store_true",
-                        help="both studies, small, synthetic data, CPU")  # fmt: skip
-    parser.add_argument("--dry-run", action="store_true", help="print commands")
-    args = parser.parse_args(argv)
+    parser = build_argument_parser()
+    args = AblationConfig(**vars(parser.parse_args(argv)))
     if args.study is None and not args.quick:
         parser.error("give --study (or --quick)")
     args.study = args.study or "all"

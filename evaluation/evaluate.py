@@ -26,28 +26,24 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_hourglass.cli_flags import program_parser
-from keras_hourglass.tf_environment import use_program_defaults
+import numpy as np
 
-use_program_defaults()  # before TensorFlow loads
-
-import numpy as np  # noqa: E402
-
-from evaluation.coco_ap import write_coco_ap  # noqa: E402
-from evaluation.evaluate_outputs import write_all_outputs  # noqa: E402
-from evaluation.evaluation_loop import batch_count  # noqa: E402
-from evaluation.evaluation_loop import collect_predictions  # noqa: E402
-from evaluation.evaluation_loop import load_heatmap_model  # noqa: E402
-from evaluation.evaluation_loop import model_heatmap_source  # noqa: E402
-from evaluation.ground_truth_structure import EvaluationInputError  # noqa: E402
-from evaluation.ground_truth_structure import from_arrays  # noqa: E402
-from keras_hourglass.cli_flags import add_dataclass_flags  # noqa: E402
-from keras_hourglass.cli_flags import option  # noqa: E402
-from keras_hourglass.data.counter import RecordCounter  # noqa: E402
-from keras_hourglass.data.metadata import read_metadata  # noqa: E402
-from keras_hourglass.data.metadata import split_files  # noqa: E402
-from keras_hourglass.data.pipeline import make_eval_dataset  # noqa: E402
-from keras_hourglass.joint_sets import joint_set_from_metadata  # noqa: E402
+from evaluation.coco_ap import write_coco_ap
+from evaluation.evaluate_outputs import write_all_outputs
+from evaluation.evaluation_loop import batch_count
+from evaluation.evaluation_loop import collect_predictions
+from evaluation.evaluation_loop import load_heatmap_model
+from evaluation.evaluation_loop import model_heatmap_source
+from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.ground_truth_structure import from_arrays
+from keras_hourglass.data.counter import RecordCounter
+from keras_hourglass.data.metadata import read_metadata
+from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.pipeline import make_eval_dataset
+from keras_hourglass.joint_sets import joint_set_from_metadata
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import option
+from training.cli_flags import program_parser
 
 logger = logging.getLogger("evaluation.evaluate")
 METRICS = ("auto", "pckh", "pck", "coco-ap")

@@ -19,6 +19,7 @@ with status 2.
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.ground_truth import EvaluationInputError
@@ -31,36 +32,40 @@ from evaluation.report import format_console_report
 from evaluation.report import paper_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
-from keras_hourglass.cli_flags import program_parser
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import option
+from training.cli_flags import program_parser
 
 DEFAULT_THRESHOLDS = {"pckh": 0.5, "pck": 0.2}
 USER_ERROR_EXIT_CODE = 2
 
 
+@dataclass
+class PckhConfig:
+    """The files to score, the metric and where the tables go."""
+
+    gt: Path | None = option(None, "ground-truth file")
+    pred: Path | None = option(None, "prediction file")
+    json: Path | None = option(None, "write the results as JSON here")
+    markdown: Path | None = option(None, "write the tables as Markdown")
+    csv: Path | None = option(None, "write the paper table as CSV")
+    metric: str = option(
+        "pckh", "pckh: head-box normalised (MPII); pck: torso normalised (LSP)",
+        sorted(DEFAULT_THRESHOLDS),
+    )  # fmt: skip
+    threshold: float | None = option(
+        None, "normalised-distance threshold (default 0.5 for pckh, 0.2 for pck)"
+    )
+    name: str = option("model", "model name in the table")
+
+
 def build_argument_parser():
-    """The command-line flags."""
+    """The command-line flags, one per `PckhConfig` field."""
     parser = program_parser(
         "evaluation.pckh",
         "MPII PCKh (or torso PCK) of predictions against ground truth.",
     )
-    parser.add_argument("--gt", required=True, type=Path, help="ground-truth file")
-    parser.add_argument("--pred", required=True, type=Path, help="prediction file")
-    parser.add_argument("--json", type=Path, help="write the results as JSON here")
-    parser.add_argument("--markdown", type=Path, help="write the tables as Markdown")
-    parser.add_argument("--csv", type=Path, help="write the paper table as CSV")
-    parser.add_argument(
-        "--metric",
-        choices=sorted(DEFAULT_THRESHOLDS),
-        default="pckh",
-        help="pckh: head-box normalised (MPII); pck: torso normalised (LSP)",
-    )
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        help="normalised-distance threshold (default 0.5 for pckh, 0.2 for pck)",
-    )
-    parser.add_argument("--name", default="model", help="model name in the table")
-    return parser
+    return add_dataclass_flags(parser, PckhConfig, required=("gt", "pred"))
 
 
 def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
@@ -89,7 +94,7 @@ def write_outputs(summary, arguments):
 
 def main(argv=None):
     """Runs the command; returns the process exit status."""
-    arguments = build_argument_parser().parse_args(argv)
+    arguments = PckhConfig(**vars(build_argument_parser().parse_args(argv)))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         summary = evaluate_files(

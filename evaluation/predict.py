@@ -41,24 +41,23 @@ of `image`, and `overlay.mp4`, the video with the skeleton drawn (H.264).
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from keras_hourglass.cli_flags import program_parser
-from keras_hourglass.tf_environment import use_program_defaults
+import imageio.v2 as imageio
+import numpy as np
+import pandas as pd
+import skimage.io
+import tensorflow as tf
+from tqdm import tqdm
 
-use_program_defaults()  # before TensorFlow loads
-
-import imageio.v2 as imageio  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import skimage.io  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from evaluation.run_directory import load_program_model  # noqa: E402
-from keras_hourglass.data.image_checks import image_problem  # noqa: E402
-from keras_hourglass.drawing import draw_poses  # noqa: E402
-from keras_hourglass.predictor import load_predictor  # noqa: E402
+from evaluation.run_directory import load_program_model
+from keras_hourglass.data.image_checks import image_problem
+from keras_hourglass.drawing import draw_poses
+from keras_hourglass.predictor import load_predictor
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import option
+from training.cli_flags import program_parser
 
 logger = logging.getLogger("evaluation.predict")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -339,7 +338,7 @@ def run_video(args):
     try:
         box = parse_box(args.box)
         open_video(args.video)[0].close()
-        predictor = make_predictor(args.model, flip_test=not args.no_flip_test)
+        predictor = make_predictor(args.model, flip_test=args.flip_test)
     except (PredictInputError, FileNotFoundError, ValueError) as error:
         logger.error("%s", error)
         return 2
@@ -360,26 +359,32 @@ def run_video(args):
     return 0
 
 
+@dataclass
+class PredictConfig:
+    """Everything one prediction command depends on."""
+
+    model: str = option("", "SavedModel, .keras or URL")
+    images: list[str] | None = option(None, "image files/folders")
+    video: str | None = option(None, "a video file (mp4, avi, mov, ...)")
+    boxes: str | None = option(None, "CSV with columns image,x,y,w,h")
+    box: str | None = option(
+        None, "video: one fixed box x,y,w,h in frame px (default: whole frame)"
+    )
+    score_threshold: float = option(
+        0.2, "overlays: joints scoring less are drawn faint"
+    )
+    out: str = option("", "output folder")
+    batch_size: int = option(8)
+    flip_test: bool = option(True, ".keras models: test-time flip")
+
+
 def parse_arguments(argv):
+    """Parses `argv` into a `PredictConfig` (`--images` or `--video`)."""
     parser = program_parser("evaluation.predict", __doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="SavedModel, .keras or URL")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--images", nargs="+", help="image files/folders")
-    source.add_argument("--video", help="a video file (mp4, avi, mov, ...)")
-    parser.add_argument("--boxes", help="CSV with columns image,x,y,w,h")
-    parser.add_argument(
-        "--box", help="video: one fixed box x,y,w,h in frame px (default: whole frame)"
+    add_dataclass_flags(
+        parser, PredictConfig, required=("model", "out"), one_of=("images", "video")
     )
-    parser.add_argument(
-        "--score-threshold", type=float, default=0.2,
-        help="overlays: joints scoring less are drawn faint",
-    )  # fmt: skip
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument(
-        "--no-flip-test", action="store_true", help=".keras models: no test flip"
-    )
-    return parser.parse_args(argv)
+    return PredictConfig(**vars(parser.parse_args(argv)))
 
 
 def main(argv=None):
@@ -400,7 +405,7 @@ def main(argv=None):
         logger.error("no usable image among %d inputs", len(images))
         return 2
     try:
-        predictor = make_predictor(args.model, flip_test=not args.no_flip_test)
+        predictor = make_predictor(args.model, flip_test=args.flip_test)
     except (FileNotFoundError, ValueError) as error:
         logger.error("%s", error)
         return 2

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_hourglass.tf_environment import use_program_defaults
+from training.environment import use_program_defaults
 
 # Tests run TensorFlow with the settings the programs use (quiet logs, oneDNN
 # kernels), set here before any test module imports it.

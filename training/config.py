@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_hourglass.cli_flags import option
 from keras_hourglass.model import check_model_arguments
+from training.cli_flags import option
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")

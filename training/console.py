@@ -1,21 +1,20 @@
 """Entry points of the console scripts the wheel installs (`hourglass-train`,
-...; the table is `keras_hourglass.programs.PROGRAMS`).
+...; the table is `training.programs.PROGRAMS`).
 
 Each runs a program's `main()` under the same module name `python -m` uses
 from a checkout (`training.train`), so every module is loaded once whichever
 way the program starts. Some `main()`s return their result (a History, the
 dataset metadata) for callers in Python; a console script's exit status is
-`main()`'s when it is an int, else 0.
+`main()`'s when it is an int, else 0. Importing this module loads the
+`training` package first, which sets TensorFlow's environment before the
+program can import it (see `training.environment`).
 """
 
 import importlib
 
-from keras_hourglass.tf_environment import use_program_defaults
-
 
 def run_program(module_name):
     """Runs `module_name.main()` on `sys.argv`; returns the exit status."""
-    use_program_defaults()  # before TensorFlow loads, for every program alike
     status = importlib.import_module(module_name).main()
     return status if isinstance(status, int) else 0
 

@@ -19,21 +19,20 @@ they crop people the port's way because the sidecar says so.
 
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from keras_hourglass.tf_environment import use_program_defaults
-
-use_program_defaults()  # before TensorFlow loads
-
-from keras_hourglass.cli_flags import program_parser  # noqa: E402
-from keras_hourglass.joint_sets import builtin_joint_set  # noqa: E402
-from keras_hourglass.model import joint_count  # noqa: E402
-from keras_hourglass.saving import save_model  # noqa: E402
-from keras_hourglass.saving import sidecar_path  # noqa: E402
-from keras_hourglass.transforms import PYTORCH_PORT  # noqa: E402
-from keras_hourglass.weights import build_model_from_state_dict  # noqa: E402
+from keras_hourglass.joint_sets import builtin_joint_set
+from keras_hourglass.model import joint_count
+from keras_hourglass.saving import save_model
+from keras_hourglass.saving import sidecar_path
+from keras_hourglass.transforms import PYTORCH_PORT
+from keras_hourglass.weights import build_model_from_state_dict
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import option
+from training.cli_flags import program_parser
 
 logger = logging.getLogger(__name__)
 
@@ -143,14 +142,20 @@ def convert_checkpoint(checkpoint_path, out_path, input_size=256):
     return model, report
 
 
+@dataclass
+class ConvertWeightsConfig:
+    """Everything one checkpoint conversion depends on."""
+
+    checkpoint: str = option("", ".pt/.pth.tar or .npz")
+    out: str = option("", "the .keras file to write")
+    input_size: int = option(256, "square crop side (port: 256)")
+
+
 def parse_args(argv=None):
+    """Parses `argv` into a `ConvertWeightsConfig`."""
     parser = program_parser("training.convert_weights", __doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True, help=".pt/.pth.tar or .npz")
-    parser.add_argument("--out", required=True, help="the .keras file to write")
-    parser.add_argument(
-        "--input-size", type=int, default=256, help="square crop side (port: 256)"
-    )
-    return parser.parse_args(argv)
+    add_dataclass_flags(parser, ConvertWeightsConfig, required=("checkpoint", "out"))
+    return ConvertWeightsConfig(**vars(parser.parse_args(argv)))
 
 
 def main(argv=None):

@@ -13,75 +13,68 @@ and `OUT/batching_parameters.txt` for `tensorflow_model_server`; with
 
 import logging
 import sys
+from dataclasses import dataclass
 
-from keras_hourglass.cli_flags import program_parser
-from keras_hourglass.tf_environment import use_program_defaults
-
-use_program_defaults()  # before TensorFlow loads
-
-from evaluation.run_directory import load_program_model  # noqa: E402
-from keras_hourglass.serving.export import export_saved_model  # noqa: E402
-from keras_hourglass.serving.export import export_tflite  # noqa: E402
+from evaluation.run_directory import load_program_model
+from keras_hourglass.serving.export import export_saved_model
+from keras_hourglass.serving.export import export_tflite
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import option
+from training.cli_flags import program_parser
 
 logger = logging.getLogger("training.export")
 
 
-def parse_arguments(argv):
+@dataclass
+class ExportConfig:
+    """Everything one export depends on."""
+
+    model: str = option("", "a .keras file or a training run directory")
+    out: str = option("", "model base path (MODEL_DIR)")
+    version: int | None = option(None, "default: highest existing + 1")
+    joint_set: str | None = option(
+        None, "default: the run's dataset.json, else the set with the model's K",
+        ("mpii", "lsp", "coco"),
+    )  # fmt: skip
+    model_name: str = option("hourglass", "served name")
+    flip_test: bool = option(True, "test-time flip in the graph")
+    warmup: bool = option(True, "write a warm-up file")
+    fold_batch_norm: bool = option(
+        True, "fold the batch norms into convolutions (no: serve them as trained)"
+    )
+    tflite: bool = option(False, "also write the heatmaps as TFLite")
+    overwrite: bool = option(False, "replace an existing version")
+
+
+def parse_config(argv=None):
+    """Parses `argv` into an `ExportConfig`."""
     parser = program_parser("training.export", __doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--model", required=True, help="a .keras file or a training run directory"
-    )
-    parser.add_argument("--out", required=True, help="model base path (MODEL_DIR)")
-    parser.add_argument(
-        "--version", type=int, default=None, help="default: highest existing + 1"
-    )
-    parser.add_argument(
-        "--joint-set",
-        choices=("mpii", "lsp", "coco"),
-        default=None,
-        help="default: the run's dataset.json, else the set with the model's K",
-    )
-    parser.add_argument("--model-name", default="hourglass", help="served name")
-    parser.add_argument(
-        "--no-flip-test", action="store_true", help="no test-time flip in the graph"
-    )
-    parser.add_argument("--no-warmup", action="store_true", help="no warm-up file")
-    parser.add_argument(
-        "--no-fold-batch-norm",
-        action="store_true",
-        help="serve the batch norms as trained instead of folded into convolutions",
-    )
-    parser.add_argument(
-        "--tflite", action="store_true", help="also write the heatmaps as TFLite"
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace an existing version"
-    )
-    return parser.parse_args(argv)
+    add_dataclass_flags(parser, ExportConfig, required=("model", "out"))
+    return ExportConfig(**vars(parser.parse_args(argv)))
 
 
 def main(argv=None):
     """Runs the export; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    args = parse_arguments(argv)
+    config = parse_config(argv)
     try:
-        model = load_program_model(args.model)
+        model = load_program_model(config.model)
         version_dir = export_saved_model(
             model,
-            args.out,
-            version=args.version,
-            joint_set=args.joint_set,
-            fold_batch_norm=not args.no_fold_batch_norm,
-            flip_test=not args.no_flip_test,
-            model_name=args.model_name,
-            warmup=not args.no_warmup,
-            overwrite=args.overwrite,
+            config.out,
+            version=config.version,
+            joint_set=config.joint_set,
+            fold_batch_norm=config.fold_batch_norm,
+            flip_test=config.flip_test,
+            model_name=config.model_name,
+            warmup=config.warmup,
+            overwrite=config.overwrite,
         )
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         logger.error("%s", error)
         return 2
     print(version_dir)
-    if args.tflite:
+    if config.tflite:
         print(export_tflite(version_dir))
     return 0
 

@@ -7,8 +7,8 @@ Every field `some_name` becomes `--some-name` (booleans also get
 
 import textwrap
 
-from keras_hourglass.cli_flags import add_dataclass_flags
-from keras_hourglass.cli_flags import program_parser
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import program_parser
 from training.config import PRESETS
 from training.config import ConfigError
 from training.config import TrainConfig

@@ -21,53 +21,74 @@ Prints a summary: people written per split, shard files, and skips by reason.
 
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from keras_hourglass.cli_flags import program_parser
-from keras_hourglass.tf_environment import use_program_defaults
-
-use_program_defaults()  # before TensorFlow loads
-
-from keras_hourglass.data import formats  # noqa: E402
-from keras_hourglass.data import shards  # noqa: E402
-from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY  # noqa: E402
-from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT  # noqa: E402
-from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT  # noqa: E402
-from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS  # noqa: E402
-from training import folder_lock  # noqa: E402
-from training import output_folder  # noqa: E402
+from keras_hourglass.data import formats
+from keras_hourglass.data import shards
+from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY
+from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT
+from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT
+from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
+from training import folder_lock
+from training import output_folder
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import option
+from training.cli_flags import program_parser
 
 FORMATS = ("mpii", "lsp", "coco", "csv", "synthetic")
+
+
+@dataclass
+class ConversionConfig:
+    """Everything one conversion depends on."""
+
+    format: str = option("", "", FORMATS)
+    out: str = option("", "output folder for shards and dataset.json")
+    annotations: str | None = option(
+        None, "annotation file (json[.gz], joints.mat, csv)"
+    )
+    images: str | None = option(None, "image folder (csv: base of relative paths)")
+    name: str | None = option(
+        None, "dataset name in dataset.json (default: the format)"
+    )
+    mpii_valid_gt: str | None = option(
+        None, "detections_our_format.mat: head boxes for valid"
+    )
+    lsp_flag_meaning: str = option(
+        "visible", "visible: LSPET (1 = labelled, visible); occluded: LSP",
+        formats.LSP_FLAG_MEANINGS,
+    )  # fmt: skip
+    valid_annotations: str | None = option(None, "coco: the validation annotation file")
+    valid_images: str | None = option(
+        None, "coco: validation image folder (default --images)"
+    )
+    flip_pairs: str | None = option(
+        None, "csv: 'l_wrist:r_wrist,...' (default: l_/r_ names)"
+    )
+    val_count: int | None = option(None, "lsp/csv/synthetic: validation people")
+    val_fraction: float | None = option(None, "lsp/csv: validation fraction")
+    seed: int = option(0, "synthetic: dataset seed")
+    count: int = option(DEFAULT_SYNTHETIC_COUNT, "synthetic: training images")
+    jpeg_quality: int = option(DEFAULT_JPEG_QUALITY)
+    num_shards: int | None = option(None, "shards per split (default: from size)")
+    max_shard_mb: float = option(200.0, "largest shard size")
+    overwrite: bool = option(False, "replace an existing dataset")
+    train_patch_size: int = option(
+        0, "store training people as patches bounded for crops of this size "
+        "(e.g. 256: ~2x the pipeline's samples per core); 0: whole images",
+    )  # fmt: skip
 
 
 def build_parser():
     """Returns the command-line parser."""
     parser = program_parser("training.make_tfrecords", __doc__.split("\n")[0])
-    add = parser.add_argument
-    add("--format", required=True, choices=FORMATS)
-    add("--out", required=True, help="output folder for shards and dataset.json")
-    add("--annotations", help="annotation file (json[.gz], joints.mat, csv)")
-    add("--images", help="image folder (csv: base of relative paths)")
-    add("--name", help="dataset name in dataset.json (default: the format)")
-    add("--mpii-valid-gt", help="detections_our_format.mat: head boxes for valid")
-    add("--lsp-flag-meaning", choices=formats.LSP_FLAG_MEANINGS, default="visible",
-        help="visible: LSPET (1 = labelled, visible); occluded: LSP")  # fmt: skip
-    add("--valid-annotations", help="coco: the validation annotation file")
-    add("--valid-images", help="coco: validation image folder (default --images)")
-    add("--flip-pairs", help="csv: 'l_wrist:r_wrist,...' (default: l_/r_ names)")
-    add("--val-count", type=int, help="lsp/csv/synthetic: validation people")
-    add("--val-fraction", type=float, help="lsp/csv: validation fraction")
-    add("--seed", type=int, default=0, help="synthetic: dataset seed")
-    add("--count", type=int, default=DEFAULT_SYNTHETIC_COUNT,
-        help="synthetic: training images")  # fmt: skip
-    add("--jpeg-quality", type=int, default=DEFAULT_JPEG_QUALITY)
-    add("--num-shards", type=int, help="shards per split (default: from size)")
-    add("--max-shard-mb", type=float, default=200.0, help="largest shard size")
-    add("--overwrite", action="store_true", help="replace an existing dataset")
-    add("--train-patch-size", type=int, default=0,
-        help="store training people as patches bounded for crops of this size "
-        "(e.g. 256: ~2x the pipeline's samples per core); 0: whole images")  # fmt: skip
-    return parser
+    return add_dataclass_flags(parser, ConversionConfig, required=("format", "out"))
+
+
+def parse_config(argv=None):
+    """Parses `argv` into a `ConversionConfig`."""
+    return ConversionConfig(**vars(build_parser().parse_args(argv)))
 
 
 def _require(args, *names):
@@ -173,7 +194,7 @@ def main(argv=None):
     failed run leaves an existing dataset as it was (see `output_folder`).
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    args = build_parser().parse_args(argv)
+    args = parse_config(argv)
     out_dir = Path(args.out)
     with folder_lock.lock_dataset_folder(out_dir):
         output_folder.restore_set_aside(out_dir)

@@ -21,29 +21,35 @@ import dataclasses
 import json
 from pathlib import Path
 
-from keras_hourglass.cli_flags import program_parser
-from keras_hourglass.tf_environment import use_program_defaults
+from evaluation import evaluate as evaluation_program
+from evaluation.run_directory import load_program_model
+from keras_hourglass.serving.export import export_saved_model
+from training import make_tfrecords
+from training import train as training_program
+from training.cli_flags import add_dataclass_flags
+from training.cli_flags import option
+from training.cli_flags import program_parser
+from training.flags import parse_config
 
-use_program_defaults()  # before TensorFlow loads
 
-from evaluation import evaluate as evaluation_program  # noqa: E402
-from evaluation.run_directory import load_program_model  # noqa: E402
-from keras_hourglass.serving.export import export_saved_model  # noqa: E402
-from training import make_tfrecords  # noqa: E402
-from training import train as training_program  # noqa: E402
-from training.flags import parse_config  # noqa: E402
+@dataclasses.dataclass
+class QuickstartConfig:
+    """The quickstart's own settings (other flags go to `training.train`)."""
+
+    work_dir: str = option(".", "where data/runs/eval go")
+    count: int | None = option(None, "training images")
+    val_count: int | None = option(None, "valid images")
+    seed: int = option(0, "synthetic data seed")
+    epochs: int | None = option(None)
+    steps_per_epoch: int | None = option(None)
 
 
 def parse_arguments(argv=None):
-    """Returns (quickstart arguments, extra `training.train` flags)."""
+    """Returns (`QuickstartConfig`, extra `training.train` flags)."""
     parser = program_parser("training.quickstart", __doc__.splitlines()[0])
-    parser.add_argument("--work-dir", default=".", help="where data/runs/eval go")
-    parser.add_argument("--count", type=int, default=None, help="training images")
-    parser.add_argument("--val-count", type=int, default=None, help="valid images")
-    parser.add_argument("--seed", type=int, default=0, help="synthetic data seed")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--steps-per-epoch", type=int, default=None)
-    return parser.parse_known_args(argv)
+    add_dataclass_flags(parser, QuickstartConfig)
+    arguments, extra_flags = parser.parse_known_args(argv)
+    return QuickstartConfig(**vars(arguments)), extra_flags
 
 
 def stage_paths(work_dir):

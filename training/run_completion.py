@@ -15,17 +15,9 @@ checked to be a whole archive that reloads with exactly the model's weights,
 then renamed into place (`keras_hourglass.saving`); its digest lets later
 runs find it damaged.
 
-Test hook (tests only): with `HOURGLASS_TEST_KILL_AT=<stage>` in the
-environment, the program SIGKILLs itself at that stage:
-
-    final-save   final.keras about to be written, not yet in place
-    export       export/1 written, not yet verified or recorded
 """
 
 import json
-import os
-import signal
-import sys
 from pathlib import Path
 
 import tensorflow as tf
@@ -39,15 +31,7 @@ from training.atomic_files import file_sha256
 from training.atomic_files import write_text_atomically
 
 COMPLETION_FILE = "completion.json"
-KILL_HOOK_VARIABLE = "HOURGLASS_TEST_KILL_AT"
 EXPORT_VERSION = 1
-
-
-def kill_here_if_asked(stage):
-    """SIGKILLs this process when the test hook names `stage`."""
-    if os.environ.get(KILL_HOOK_VARIABLE) == stage:
-        sys.stdout.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def read_completion(run_dir):
@@ -89,7 +73,6 @@ def save_final_model(model, final_path, global_step, joint_set=None):
     temporary file checked to be a whole archive that reloads with exactly
     the model's weights). Returns the completion details for `global_step`."""
     final_path = Path(final_path)
-    kill_here_if_asked("final-save")
     save_model(model, final_path, joint_set=joint_set, check_reload=True)
     return {
         "global_step": global_step,
@@ -161,7 +144,6 @@ def finish_run(model, config, paths, metadata, global_step):
         model, run_dir / "export", version=EXPORT_VERSION,
         joint_set=joint_set_from_metadata(metadata), overwrite=True,
     )  # fmt: skip
-    kill_here_if_asked("export")
     verify_export(version_dir)
     exported = {"global_step": global_step, "version_dir": f"export/{EXPORT_VERSION}"}
     print(f"exported {version_dir}")

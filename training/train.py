@@ -26,38 +26,34 @@ import sys
 from contextlib import nullcontext
 from dataclasses import replace
 
-from keras_hourglass.tf_environment import use_program_defaults
+import keras
 
-use_program_defaults()  # before TensorFlow loads
-
-import keras  # noqa: E402
-
-from training.builders import build_model  # noqa: E402
-from training.builders import compile_model  # noqa: E402
-from training.builders import make_datasets  # noqa: E402
-from training.builders import read_dataset  # noqa: E402
-from training.builders import steps_per_epoch  # noqa: E402
-from training.callbacks import build_callbacks  # noqa: E402
-from training.callbacks import choose_validation  # noqa: E402
-from training.callbacks import run_paths  # noqa: E402
-from training.config import ConfigError  # noqa: E402
-from training.config import check_replica_batch  # noqa: E402
-from training.config import save_config  # noqa: E402
-from training.data_checks import TrainingDataCheck  # noqa: E402
-from training.data_checks import training_counter  # noqa: E402
-from training.distribute import build_training_state  # noqa: E402
-from training.distribute import choose_strategy  # noqa: E402
-from training.distribute import is_chief_worker  # noqa: E402
-from training.distribute import is_multi_worker  # noqa: E402
-from training.distribute import set_precision_policy  # noqa: E402
-from training.flags import parse_config  # noqa: E402
-from training.folder_lock import lock_run_directory  # noqa: E402
-from training.multiworker import start_multi_worker_strategy  # noqa: E402
-from training.multiworker import train_multi_worker  # noqa: E402
-from training.resume import plan_fit_calls  # noqa: E402
-from training.resume import restore_backup  # noqa: E402
-from training.run_completion import finish_run  # noqa: E402
-from training.run_summary import summarize_run  # noqa: E402
+from training.builders import build_model
+from training.builders import compile_model
+from training.builders import make_datasets
+from training.builders import read_dataset
+from training.builders import steps_per_epoch
+from training.callbacks import build_callbacks
+from training.callbacks import choose_validation
+from training.callbacks import run_paths
+from training.config import ConfigError
+from training.config import check_replica_batch
+from training.config import save_config
+from training.data_checks import TrainingDataCheck
+from training.data_checks import training_counter
+from training.distribute import build_training_state
+from training.distribute import choose_strategy
+from training.distribute import is_chief_worker
+from training.distribute import is_multi_worker
+from training.distribute import set_precision_policy
+from training.flags import parse_config
+from training.folder_lock import lock_run_directory
+from training.multiworker import start_multi_worker_strategy
+from training.multiworker import train_multi_worker
+from training.resume import plan_fit_calls
+from training.resume import restore_backup
+from training.run_completion import finish_run
+from training.run_summary import summarize_run
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +19,6 @@ from tests.train_helpers import run_training
 from tests.train_helpers import subprocess_environment
 from training.folder_lock import LOCK_FILE_NAME
 from training.resume import read_backup
-from training.run_completion import KILL_HOOK_VARIABLE
 
 TRAIN_SHARDS = ("train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord")
 
@@ -58,12 +58,64 @@ def steps_run(stdout):
     return sum(int(done) for done in re.findall(r"^(\d+)/\d+ - ", stdout, re.M))
 
 
-def run_with_kill_hook(flags, stage):
-    environment = subprocess_environment(**{KILL_HOOK_VARIABLE: stage})
-    return subprocess.run(
-        [sys.executable, "-m", "training.train", *flags], cwd=PROJECT_ROOT,
-        env=environment, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+def run_killed_when(command, stage_reached, output_dir, timeout=600):
+    """Runs `command` and SIGKILLs it from outside as soon as
+    `stage_reached()` holds; returns the CompletedProcess (`returncode` -9
+    when killed)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stdout_path, stderr_path = output_dir / "stdout", output_dir / "stderr"
+    # Unbuffered, so that what it printed before the kill is all there.
+    environment = subprocess_environment(PYTHONUNBUFFERED="1")
+    with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=environment, stdout=stdout,
+            stderr=stderr, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            if stage_reached():
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        else:
+            process.kill()
+        process.wait()
+    return subprocess.CompletedProcess(
+        command, process.returncode, stdout_path.read_text(), stderr_path.read_text()
+    )
+
+
+def train_command(flags):
+    return [sys.executable, "-m", "training.train", *flags]
+
+
+def final_model_in_its_temporary_file(run_dir):
+    """final.keras is written beside its place (checked for seconds before
+    it is renamed into place)."""
+    return lambda: any(run_dir.glob("*final*tmp*"))
+
+
+# The training program with a pause, arranged from outside, once export/1 is
+# in place and before it is verified and recorded (which follows within
+# milliseconds): it touches the marker file (argv[1]), then waits to be killed.
+PAUSED_BEFORE_VERIFYING_EXPORT = """
+import runpy, sys, time
+from pathlib import Path
+import training.run_completion as run_completion
+
+marker = Path(sys.argv.pop(1))
+
+def touch_marker_and_wait(version_dir):
+    marker.touch()
+    time.sleep(600)
+
+run_completion.verify_export = touch_marker_and_wait
+runpy.run_module("training.train", run_name="__main__", alter_sys=True)
+"""
+
+
+def train_command_paused_before_verifying_export(flags, marker):
+    return [sys.executable, "-c", PAUSED_BEFORE_VERIFYING_EXPORT, str(marker), *flags]
 
 
 def completion(run_dir):
@@ -145,7 +197,10 @@ def test_kill_during_final_save_then_during_export_is_repaired(data_dir, tmp_pat
     run_dir = tmp_path / "run"
     flags = run_flags(data_dir, run_dir, "--export", "--max-dropped-fraction", "0.9")
 
-    first = run_with_kill_hook(flags, "final-save")
+    first = run_killed_when(
+        train_command(flags), final_model_in_its_temporary_file(run_dir),
+        tmp_path / "first",
+    )  # fmt: skip
     assert first.returncode == -9, first.stderr[-3000:]
     assert steps_run(first.stdout) == 2
     assert f"{TRAIN_SHARDS[1]} in {data_dir}" in first.stdout
@@ -154,8 +209,13 @@ def test_kill_during_final_save_then_during_export_is_repaired(data_dir, tmp_pat
     assert "final_model" not in completion(run_dir)
     assert read_backup(run_dir / "backup")["epoch"] == 1
 
-    second = run_with_kill_hook(flags, "export")
+    marker = tmp_path / "export-in-place"
+    second = run_killed_when(
+        train_command_paused_before_verifying_export(flags, marker),
+        marker.exists, tmp_path / "second",
+    )  # fmt: skip
     assert second.returncode == -9, second.stderr[-3000:]
+    assert (run_dir / "export" / "1" / "saved_model.pb").is_file()
     assert "nothing left to train" in second.stdout
     assert steps_run(second.stdout) == 0
     assert f"saved {run_dir / 'final.keras'}" in second.stdout

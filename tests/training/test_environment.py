@@ -1,13 +1,16 @@
+"""TensorFlow's environment: every program sets it before TensorFlow loads
+(quiet start-up, oneDNN kernels), and a value the user set wins."""
+
 import os
 import subprocess
 import sys
 
 import pytest
 
-from keras_hourglass.tf_environment import PROGRAM_DEFAULTS
-from keras_hourglass.tf_environment import is_hidden_startup_line
-from keras_hourglass.tf_environment import use_program_defaults
 from tests.train_helpers import PROJECT_ROOT
+from training.environment import PROGRAM_DEFAULTS
+from training.environment import use_program_defaults
+from training.programs import PROGRAMS
 
 
 def test_sets_only_what_the_user_left_unset(monkeypatch):
@@ -24,16 +27,17 @@ def test_warns_when_tensorflow_is_already_loaded(monkeypatch):
         assert use_program_defaults({}) == list(PROGRAM_DEFAULTS)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "module",
-    ["training.train", "training.quickstart", "training.export",
-     "evaluation.evaluate", "evaluation.predict"],
-)  # fmt: skip
-def test_programs_turn_onednn_on_before_tensorflow_loads(module):
+def environment_without_defaults(**environment):
+    """This process's environment minus the variables the programs set."""
     environ = {k: v for k, v in os.environ.items() if k not in PROGRAM_DEFAULTS}
-    # TensorFlow's own answer to "are the oneDNN kernels on in this process"
-    # (a private module: the public API does not say).
+    environ.update(PYTHONPATH=str(PROJECT_ROOT), **environment)
+    return environ
+
+
+def onednn_enabled_after_importing(module, **environment):
+    """TensorFlow's own answer to "are the oneDNN kernels on" in a process
+    that imports `module` and then TensorFlow (a private module: the public
+    API does not say)."""
     script = (
         f"import {module}; import tensorflow; "
         "from tensorflow.python.util import _pywrap_util_port; "
@@ -41,35 +45,28 @@ def test_programs_turn_onednn_on_before_tensorflow_loads(module):
     )
     result = subprocess.run(
         [sys.executable, "-W", "error::RuntimeWarning", "-c", script],
-        env=environ, capture_output=True, text=True, check=False,
+        cwd=PROJECT_ROOT, env=environment_without_defaults(**environment),
+        capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "True"
+    return result.stdout.strip().splitlines()[-1] == "True"
 
 
-ONEDNN_LINE = (
-    "I0000 00:00:1796231178.478949   25929 port.cc:153] oneDNN custom operations "
-    "are on. You may see slightly different numerical results\n"
-)
-CUINIT_LINE = (
-    "E0000 00:00:1796231068.982434   24091 cuda_platform.cc:52] failed call to "
-    "cuInit: INTERNAL: CUDA error\n"
-)
-BANNER = (
-    "WARNING: All log messages before absl::InitializeLog() is called are "
-    "written to STDERR\n"
-)
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "module",
+    [*sorted(module for module, _ in PROGRAMS.values()), "training.console",
+     "benchmarks.model_benchmark"],
+)  # fmt: skip
+def test_programs_turn_onednn_on_before_tensorflow_loads(module):
+    assert onednn_enabled_after_importing(module)
 
 
-def test_start_up_lines_are_hidden_below_the_level_like_later_ones():
-    assert is_hidden_startup_line(ONEDNN_LINE, 1)
-    assert not is_hidden_startup_line(ONEDNN_LINE, 0)
-    assert is_hidden_startup_line(BANNER, 1) and not is_hidden_startup_line(BANNER, 0)
-    assert not is_hidden_startup_line(CUINIT_LINE, 2)
-    assert is_hidden_startup_line(CUINIT_LINE, 3)
-    # Anything else (a Python warning, a traceback) always shows.
-    assert not is_hidden_startup_line("UserWarning: port.cc:153] x\n", 3)
-    assert not is_hidden_startup_line("Traceback (most recent call last):\n", 3)
+@pytest.mark.slow
+def test_the_user_value_wins_over_the_program_default():
+    assert not onednn_enabled_after_importing(
+        "training.train", TF_ENABLE_ONEDNN_OPTS="0"
+    )
 
 
 # What TensorFlow's shared libraries print while they load, through absl,
@@ -79,18 +76,21 @@ STARTUP_NOISE = ("absl::InitializeLog", "oneDNN custom operations", "cudart_stub
 
 
 def run_converter(tmp_path, **environment):
-    environ = {k: v for k, v in os.environ.items() if k not in PROGRAM_DEFAULTS}
-    environ.update(PYTHONPATH=str(PROJECT_ROOT), **environment)
     command = [sys.executable, "-m", "training.make_tfrecords", "--format",
                "synthetic", "--count", "2", "--val-count", "1", "--out",
                str(tmp_path / "data")]  # fmt: skip
     return subprocess.run(
-        command, cwd=PROJECT_ROOT, env=environ, capture_output=True, text=True,
-        timeout=300, check=False,
+        command, cwd=PROJECT_ROOT, env=environment_without_defaults(**environment),
+        capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="TensorFlow 2.21 logs these while its libraries load, before it applies "
+    "TF_CPP_MIN_LOG_LEVEL (tensorflow/tensorflow#100442)",
+)
 def test_a_program_starts_without_tensorflow_chatter(tmp_path):
     result = run_converter(tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]

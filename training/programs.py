@@ -1,8 +1,8 @@
 """The console programs the wheel installs, as data (nothing is imported).
 
-`setup.py` turns this table into console-script entry points and
-`python -m keras_hourglass` prints it. The programs themselves live in the
-`training/` and `evaluation/` folders: the library never imports them.
+`setup.py` reads this file by path (standard library only, so building the
+wheel needs no TensorFlow) and turns the table into console-script entry
+points; `training.console` holds the functions they call.
 """
 
 import sys
@@ -49,16 +49,6 @@ def entry_point_name(script):
     """The function of `training.console` behind a console script:
     `"hourglass-make-tfrecords"` -> `"make_tfrecords"`."""
     return script.removeprefix("hourglass-").replace("-", "_")
-
-
-def program_table():
-    """The programs as aligned text lines: script, `python -m` module, use."""
-    width = max(len(script) for script in PROGRAMS)
-    module_width = max(len(module) for module, _ in PROGRAMS.values())
-    return [
-        f"{script:<{width}}  python -m {module:<{module_width}}  {purpose}"
-        for script, (module, purpose) in PROGRAMS.items()
-    ]
 
 
 def program_name(module_name, started_as=None, main_module=None):

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from keras_hourglass.programs import PROGRAMS
-from keras_hourglass.programs import program_name
-from keras_hourglass.tf_environment import STARTUP_LINES_HELP
 from tests.train_helpers import PROJECT_ROOT
 from tests.train_helpers import subprocess_environment
+from training.environment import STARTUP_LINES_HELP
+from training.programs import PROGRAMS
+from training.programs import program_name
 
 
 @pytest.mark.parametrize(

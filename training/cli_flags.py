@@ -2,16 +2,19 @@
 
 Each program describes its settings once, as one flat dataclass whose fields
 carry their help text (`option`); `add_dataclass_flags` turns every field
-`some_name` into `--some-name` (booleans also get `--no-some-name`).
-Every program's parser starts from `program_parser`.
+`some_name` into `--some-name` (booleans also get `--no-some-name`, lists
+take one or more values). Every program's parser starts from
+`program_parser`; the parsed flags make an instance of the dataclass,
+`Config(**vars(parser.parse_args(argv)))`.
 """
 
 import argparse
 import dataclasses
+import types
 import typing
 
-from keras_hourglass.programs import program_name
-from keras_hourglass.tf_environment import STARTUP_LINES_HELP
+from training.environment import STARTUP_LINES_HELP
+from training.programs import program_name
 
 
 def program_parser(module_name, description, epilog=""):
@@ -30,7 +33,7 @@ def program_parser(module_name, description, epilog=""):
     )
 
 
-def option(default, help_text, choices=None):
+def option(default, help_text="", choices=None):
     """A dataclass field carrying its flag help (and choices) as metadata."""
     metadata = {"help": help_text}
     if choices is not None:
@@ -39,14 +42,20 @@ def option(default, help_text, choices=None):
 
 
 def flag_type(annotation):
-    """The argparse `type` of a field annotation (`float | None` -> float)."""
-    kinds = [kind for kind in typing.get_args(annotation) if kind is not type(None)]
-    return kinds[0] if kinds else annotation
+    """The argparse `type` and `nargs` of a field annotation: `float | None`
+    -> `(float, None)`, `list[str] | None` -> `(str, "+")`."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kinds = typing.get_args(annotation)
+        annotation = next(kind for kind in kinds if kind is not type(None))
+    if typing.get_origin(annotation) is list:
+        return typing.get_args(annotation)[0], "+"
+    return annotation, None
 
 
 def add_dataclass_flags(
-    parser, config_class, unset_defaults=False, required=(), default_label=None
-):
+    parser, config_class, unset_defaults=False, required=(), default_label=None,
+    one_of=(),
+):  # fmt: skip
     """Adds one flag per field of `config_class` to `parser`; returns it.
 
     Args:
@@ -59,8 +68,10 @@ def add_dataclass_flags(
         required: names of the fields whose flag must be given.
         default_label: str or None. When set, each help text ends with
             `(<default_label>: <field default>)`, e.g. "paper".
+        one_of: names of the fields of which exactly one flag must be given.
     """
     hints = typing.get_type_hints(config_class)
+    exclusive = parser.add_mutually_exclusive_group(required=True) if one_of else None
     for config_field in dataclasses.fields(config_class):
         help_text = config_field.metadata.get("help", "")
         if default_label is not None:
@@ -71,13 +82,15 @@ def add_dataclass_flags(
             "help": help_text,
         }
         flag = "--" + config_field.name.replace("_", "-")
-        kind = flag_type(hints[config_field.name])
+        target = exclusive if config_field.name in one_of else parser
+        kind, nargs = flag_type(hints[config_field.name])
         if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **common)
+            target.add_argument(flag, action=argparse.BooleanOptionalAction, **common)
             continue
-        parser.add_argument(
+        target.add_argument(
             flag,
             type=kind,
+            nargs=nargs,
             required=config_field.name in required,
             choices=config_field.metadata.get("choices"),
             **common,
