@@ -1,5 +1,6 @@
 """`python -m keras_hourglass` lists the installed console programs without
-importing any of them."""
+importing any of them (importing the package loads Keras, which registers
+the loss; the programs stay out)."""
 
 import subprocess
 import sys
@@ -23,7 +24,7 @@ def test_lists_the_console_scripts_and_imports_no_program():
         "import runpy, sys\n"
         "runpy.run_module('keras_hourglass', run_name='__main__')\n"
         "loaded = [name for name in sys.modules if name.split('.')[0] in "
-        "('training', 'evaluation', 'tensorflow', 'keras')]\n"
+        "('training', 'evaluation')]\n"
         "print('loaded:', loaded)\n"
     )
     result = subprocess.run(
