@@ -28,7 +28,6 @@ damaged before Keras reads it, since Keras reports a truncated archive as
 """
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,9 @@ import h5py
 import keras
 import numpy as np
 
+from keras_hourglass.files import read_json
+from keras_hourglass.files import write_json_atomically
+from keras_hourglass.files import write_with
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.joint_sets import JointSet
 from keras_hourglass.model import builder_arguments_of
@@ -149,18 +151,6 @@ def sidecar_contents(model, joint_set=None, crop_convention=OFFICIAL_TORCH,
     return {**(notes or {}), **contents}
 
 
-def _write_atomically(path, write):
-    """Calls `write(staging_path)`, flushes the file to disk and renames it
-    over `path`. The staging name keeps the suffix (Keras needs `.keras`)."""
-    path = Path(path)
-    staging = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    write(staging)
-    with staging.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(staging, path)
-    return path
-
-
 def check_same_weights(path, model):
     """Raises DamagedFileError unless the `.keras` file at `path` reloads
     with exactly `model`'s weights."""
@@ -197,10 +187,11 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: a model file must end in .keras")
-    text = json.dumps(
-        sidecar_contents(model, joint_set, crop_convention, notes), indent=1
+    write_json_atomically(
+        sidecar_path(path),
+        sidecar_contents(model, joint_set, crop_convention, notes),
+        indent=1,
     )
-    _write_atomically(sidecar_path(path), lambda staging: staging.write_text(text))
 
     def write_checked_archive(staging):
         architecture_and_weights(model).save(staging)
@@ -208,7 +199,7 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
         if check_reload:
             check_same_weights(staging, model)
 
-    return _write_atomically(path, write_checked_archive)
+    return write_with(path, write_checked_archive)
 
 
 def check_keras_archive(path, advice="save or export the model again"):
@@ -270,10 +261,7 @@ def read_sidecar(keras_path):
     path = sidecar_path(keras_path)
     if not path.is_file():
         return {}
-    try:
-        contents = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: the model's sidecar is not JSON ({error})") from None
+    contents = read_json(path, what="the model's sidecar")
     if not isinstance(contents, dict):
         raise ValueError(f"{path}: the model's sidecar must be a JSON object")
     return contents

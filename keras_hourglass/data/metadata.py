@@ -15,7 +15,6 @@ File names are relative to the JSON's folder; `read_metadata` adds the
 absolute folder as "directory" and `split_files` gives absolute paths.
 """
 
-import json
 import re
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import tensorflow as tf
 
 from keras_hourglass.data import metadata_checks
 from keras_hourglass.data import tfrecords
+from keras_hourglass.files import read_json
+from keras_hourglass.files import write_json_atomically
 
 METADATA_FILE_NAME = "dataset.json"
 SHARD_NAME_PATTERN = re.compile(
@@ -53,8 +54,7 @@ def build_dataset_metadata(name, source, joint_set, splits, skip_log, created_wi
 def write_metadata(out_dir, metadata):
     """Writes `dataset.json` into `out_dir` and returns its path."""
     path = Path(out_dir) / METADATA_FILE_NAME
-    path.write_text(json.dumps(metadata, indent=2, default=str) + "\n")
-    return path
+    return write_json_atomically(path, metadata, default=str)
 
 
 def read_metadata(dir_or_json_path):
@@ -66,12 +66,7 @@ def read_metadata(dir_or_json_path):
     path = Path(dir_or_json_path)
     if path.is_dir():
         path = path / METADATA_FILE_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset metadata not found: {path}")
-    try:
-        metadata = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    metadata = read_json(path, what="dataset metadata")
     missing = {"num_joints", "joint_names", "splits"} - set(metadata)
     if missing:
         raise ValueError(f"{path}: metadata lacks {sorted(missing)}")
