@@ -23,8 +23,6 @@ Sources for the metric columns (checked against the scripts themselves):
 
 from dataclasses import dataclass
 
-PAPER_COLUMNS = ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle")
-
 
 @dataclass(frozen=True)
 class JointSet:
