@@ -19,9 +19,9 @@ photos and their progressive and optimised re-encodings it never fires.
 A body that is all zeros, or cut and re-terminated, is well formed and not
 caught; only a full strict decode (the converter's) could tell.
 
-`find_stray_jpeg_marker` (NumPy) and `jpeg_scan_is_clean` (graph ops) apply
-the same body rule; `image_problem` and `image_is_complete` the same whole
-rule.
+NumPy and graph versions apply the same rule: `find_stray_jpeg_marker` and
+`jpeg_scan_is_clean` the body rule, `image_problem` and `image_is_complete`
+the whole rule.
 """
 
 import numpy as np
@@ -95,8 +95,7 @@ def _graph_scan_data_offset(data, marker_positions):
 
     Every segment starts at a 0xFF byte, so the segments form a chain over
     those positions: each points at the position its length field names.
-    Instead of walking the chain one segment per loop iteration (a graph
-    while-loop costs ~17 us an iteration inside tf.data), the pointers are
+    Instead of a graph while-loop over the segments, the pointers are
     doubled: after n rounds every position points 2 ** n segments ahead.
     A start of scan points at itself and a broken link at an extra last
     entry that points at itself too, so the walk stops at whichever comes
