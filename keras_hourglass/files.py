@@ -6,9 +6,11 @@ flushed with its folder, so after a crash the file is the old version or the
 new one, never half of one.
 """
 
+import gzip
 import hashlib
 import json
 import os
+import zlib
 from pathlib import Path
 
 
@@ -83,7 +85,7 @@ def write_json_atomically(path, obj, indent=2, **dumps_options):
 
 
 def read_json(path, what="JSON file"):
-    """Returns the value a JSON file holds.
+    """Returns the value a JSON file (or a gzipped `.json.gz`) holds.
 
     Args:
         path: str or Path.
@@ -99,9 +101,12 @@ def read_json(path, what="JSON file"):
     path = Path(path)
     if not path.is_file():
         raise MissingJsonFileError(f"{what} not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            return json.load(handle)
+    # A cut .gz ends in EOFError, a damaged one in zlib.error or OSError.
+    except (OSError, EOFError, zlib.error, ValueError) as error:
         raise JsonFileError(f"{what} {path} is not valid JSON ({error})") from None
 
 
