@@ -1,9 +1,8 @@
 """Files a crash never leaves half written, and JSON files read with one error.
 
-A file is written to a temporary file beside it, flushed to disk, renamed over
-the old one (`os.replace` is atomic on POSIX file systems) and the rename is
-flushed with its folder, so after a crash the file is the old version or the
-new one, never half of one.
+A file is written to a temporary file beside it, flushed to disk and renamed
+over the old one (`os.replace` is atomic on POSIX file systems), so after a
+crash it is the old version or the new one, never half of one.
 """
 
 import gzip
@@ -23,12 +22,9 @@ class MissingJsonFileError(JsonFileError, FileNotFoundError):
 
 
 def write_with(path, write):
-    """Calls `write(staging_path)` for a temporary file beside `path`, then
-    flushes it to disk and renames it over `path`; returns `path` as a Path.
-
-    The staging name keeps the suffix (Keras needs `.keras`) and starts with a
-    dot, so a folder scan for `*.keras` or `*.json` does not see it.
-    """
+    """Calls `write(staging_path)`, flushes the file to disk and renames it
+    over `path`; returns `path` as a Path. The staging name keeps the suffix
+    (Keras needs `.keras`)."""
     path = Path(path)
     staging = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:
@@ -51,7 +47,7 @@ def sync_folder(folder):
     try:
         os.fsync(descriptor)
     except OSError:
-        pass
+        pass  # some file systems cannot sync a folder; the rename still holds
     finally:
         os.close(descriptor)
 

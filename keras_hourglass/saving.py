@@ -20,11 +20,10 @@ pixels and weights it per joint, while the stock mean squared error averages
 over the joints before any weight applies. The training state (optimizer
 slots, step, learning rate) lives in a run's crash backup.
 
-Each file is written to a temporary file beside it, flushed to disk and
-renamed over the old one, so a crash leaves the old version or the new one,
-never half of one. A file cut short anyway (a full disk, a copy) is named as
-damaged before Keras reads it, since Keras reports a truncated archive as
-"File not found" and h5py a truncated weights file as "truncated file".
+Both files are written atomically (`keras_hourglass.files`). A file cut
+short anyway (a full disk, a copy) is named as damaged before Keras reads
+it, since Keras reports a truncated archive as "File not found" and h5py a
+truncated weights file as "truncated file".
 """
 
 import json
@@ -167,10 +166,10 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
                notes=None, check_reload=False):  # fmt: skip
     """Writes `model` to the `.keras` file `path` and its sidecar beside it.
 
-    Both are written through temporary files renamed into place; the
-    sidecar first, so a `.keras` file this writes never lacks one. Before
-    the `.keras` file replaces the old one it is checked to be a whole
-    archive (and, with `check_reload`, to reload the same weights).
+    Both are written atomically, the sidecar first, so a `.keras` file this
+    writes never lacks one. Before the `.keras` file replaces the old one it
+    is checked to be a whole archive (and, with `check_reload`, to reload
+    the same weights).
 
     Args:
         model: a functional `keras.Model`, compiled or not (only its
