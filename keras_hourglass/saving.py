@@ -38,8 +38,9 @@ import numpy as np
 from keras_hourglass.files import read_json
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.files import write_with
-from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.joint_sets import JointSet
+from keras_hourglass.joint_sets import joint_set_from_record
+from keras_hourglass.joint_sets import joint_set_record
 from keras_hourglass.model import builder_arguments_of
 from keras_hourglass.model import joint_count
 from keras_hourglass.transforms import CROP_CONVENTION_KEY
@@ -100,34 +101,6 @@ def architecture_and_weights(model):
 def sidecar_path(keras_path):
     """`hourglass8_mpii.keras` -> `hourglass8_mpii.json`."""
     return Path(keras_path).with_suffix(".json")
-
-
-def joint_set_record(joint_set):
-    """The JSON entries of a joint set, as a sidecar and an export store them."""
-    return {
-        "joint_set": joint_set.name,
-        "joint_names": list(joint_set.joint_names),
-        "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
-        "skeleton": [list(edge) for edge in joint_set.skeleton],
-    }
-
-
-def joint_set_from_record(record):
-    """The `JointSet` of a sidecar or export metadata dict, None without one;
-    a built-in set (with its metric groups) when the record names one and
-    lists its joints."""
-    if "joint_names" not in record:
-        return None
-    joint_set = JointSet(
-        name=str(record.get("joint_set") or "custom"),
-        joint_names=tuple(record["joint_names"]),
-        flip_pairs=tuple(tuple(pair) for pair in record.get("flip_pairs", [])),
-        skeleton=tuple(tuple(edge) for edge in record.get("skeleton", [])),
-    )
-    built_in = BUILT_IN_JOINT_SETS.get(joint_set.name)
-    if built_in is not None and built_in.joint_names == joint_set.joint_names:
-        return built_in
-    return joint_set
 
 
 def sidecar_contents(model, joint_set=None, crop_convention=OFFICIAL_TORCH,
