@@ -29,7 +29,6 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from evaluation.ground_truth_structure import EvaluationInputError
-from keras_hourglass.files import write_json_atomically
 
 # COCOeval.stats order for iouType "keypoints" (first six entries).
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR")
@@ -139,7 +138,7 @@ def write_coco_ap(out_dir, annotation_path, run):
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(out_dir / "coco_ap.json", stats)
+    (out_dir / "coco_ap.json").write_text(json.dumps(stats, indent=2) + "\n")
     header = "| " + " | ".join(STAT_NAMES) + " |"
     rule = "|" + "---|" * len(STAT_NAMES)
     # pycocotools reports -1 for an area range without ground truth.

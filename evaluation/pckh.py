@@ -16,6 +16,7 @@ missing file, a wrong shape, NaN, a count mismatch) print one line and exit
 with status 2.
 """
 
+import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -31,7 +32,6 @@ from evaluation.report import format_console_report
 from evaluation.report import paper_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
-from keras_hourglass.files import write_json_atomically
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
@@ -85,7 +85,7 @@ def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
 def write_outputs(summary, arguments):
     """Writes the optional JSON, Markdown and CSV outputs."""
     if arguments.json:
-        write_json_atomically(arguments.json, summary_to_json_dict(summary))
+        arguments.json.write_text(json.dumps(summary_to_json_dict(summary), indent=2))
     if arguments.markdown:
         arguments.markdown.write_text(format_console_report(summary, arguments.name))
     if arguments.csv:
