@@ -16,7 +16,6 @@ figures/              see `write_figures`
 """
 
 import dataclasses
-import json
 from pathlib import Path
 
 import h5py
@@ -37,6 +36,7 @@ from evaluation.report import paper_table
 from evaluation.report import per_joint_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
+from keras_hourglass.files import write_json_atomically
 from keras_hourglass.joint_sets import metric_joint_set
 from keras_hourglass.transforms import transform_points
 
@@ -93,8 +93,7 @@ def write_ground_truth_json(path, meta, ground_truth):
             ),
         })  # fmt: skip
     contents = {"joint_names_long": list(ground_truth.joint_names), "people": people}
-    Path(path).write_text(json.dumps(contents) + "\n")
-    return path
+    return write_json_atomically(path, contents, indent=None)
 
 
 def write_tables(out_dir, metric, summaries, thresholds, curve, model_name):
@@ -179,9 +178,7 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
     """Writes predictions, tables, figures and `results.json`; returns results."""
     out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_text(
-        json.dumps(dataclasses.asdict(config), indent=2) + "\n"
-    )
+    write_json_atomically(out_dir / "config.json", dataclasses.asdict(config))
     write_prediction_files(out_dir, run, joint_set.joint_names)
     write_ground_truth_json(out_dir / "ground_truth.json", run.meta, ground_truth)
     summaries = {
@@ -210,9 +207,7 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
         "skipped": skipped,
         "figures": [str(path) for path in figures],
     }
-    (out_dir / "results.json").write_text(
-        json.dumps(results, indent=2, default=_json_default) + "\n"
-    )
+    write_json_atomically(out_dir / "results.json", results, default=_json_default)
     return results
 
 

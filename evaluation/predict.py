@@ -38,7 +38,6 @@ whole frame. It writes the same keypoint files with a `frame` column instead
 of `image`, and `overlay.mp4`, the video with the skeleton drawn (H.264).
 """
 
-import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from tqdm import tqdm
 from evaluation.run_directory import load_program_model
 from keras_hourglass.data.image_checks import image_problem
 from keras_hourglass.drawing import draw_poses
+from keras_hourglass.files import write_json_atomically
 from keras_hourglass.predictor import load_predictor
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
@@ -233,7 +233,7 @@ def write_keypoint_files(out_dir, people, joint_names):
         for person in people
     ]
     json_path = out_dir / "keypoints.json"
-    json_path.write_text(json.dumps(records, indent=1) + "\n")
+    write_json_atomically(json_path, records, indent=1)
     return csv_path, json_path
 
 

@@ -31,7 +31,6 @@ PERSON_COLOURS = (
     (148, 103, 189), (23, 190, 207), (227, 119, 194), (188, 189, 34),
     (140, 86, 75), (127, 127, 127),
 )  # fmt: skip
-GROUND_TRUTH_COLOUR = (0, 200, 0)
 FAINT_ALPHA = 80
 LEFT, RIGHT, MIDDLE = "left", "right", "middle"
 LEFT_PREFIXES, RIGHT_PREFIXES = ("l_", "left_", "left"), ("r_", "right_", "right")

@@ -23,8 +23,6 @@ Sources for the metric columns (checked against the scripts themselves):
 
 from dataclasses import dataclass
 
-PAPER_COLUMNS = ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle")
-
 
 @dataclass(frozen=True)
 class JointSet:
@@ -146,14 +144,43 @@ def metric_joint_set(num_joints):
     return generic_joint_set(num_joints)
 
 
-def joint_set_from_metadata(metadata):
-    """Returns a JointSet from a `dataset.json`-style dict."""
+def joint_set_record(joint_set):
+    """The JSON entries of a joint set, as a sidecar and an export store them."""
+    return {
+        "joint_set": joint_set.name,
+        "joint_names": list(joint_set.joint_names),
+        "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
+        "skeleton": [list(edge) for edge in joint_set.skeleton],
+    }
+
+
+def _joint_set_from_json(entries, name):
     return JointSet(
-        name=metadata.get("name", "custom"),
-        joint_names=tuple(metadata["joint_names"]),
-        flip_pairs=tuple(tuple(pair) for pair in metadata.get("flip_pairs", [])),
-        skeleton=tuple(tuple(edge) for edge in metadata.get("skeleton", [])),
+        name=str(name or "custom"),
+        joint_names=tuple(entries["joint_names"]),
+        flip_pairs=tuple(tuple(pair) for pair in entries.get("flip_pairs", [])),
+        skeleton=tuple(tuple(edge) for edge in entries.get("skeleton", [])),
     )
+
+
+def joint_set_from_record(record):
+    """The `JointSet` of a sidecar or export metadata dict
+    (`joint_set_record`), None without one; a built-in set (with its metric
+    groups) when the record names one and lists its joints."""
+    if "joint_names" not in record:
+        return None
+    joint_set = _joint_set_from_json(record, record.get("joint_set"))
+    built_in = BUILT_IN_JOINT_SETS.get(joint_set.name)
+    if built_in is not None and built_in.joint_names == joint_set.joint_names:
+        return built_in
+    return joint_set
+
+
+def joint_set_from_metadata(metadata):
+    """Returns a JointSet from a `dataset.json`-style dict, named after the
+    dataset."""
+    return _joint_set_from_json(metadata, metadata.get("name"))
+
 
 _SIDE_PREFIXES = (("l_", "r_"), ("left_", "right_"))
 

@@ -8,17 +8,10 @@
     poses.inside      # [P, K] True where the keypoint lies inside the image
 
 `model` is a `keras.Model`, anything `keras_hourglass.saving.load_model`
-reads (a `.keras` file, a training run directory, a SavedModel export: a
-version folder, or its base path for the highest version) or a TF Serving
-REST model URL (`http://host:8501/v1/models/NAME`). The joint set is the
-caller's, else the one the model file or export records, else the built-in
-set with the model's joint count.
-
-Three backends run a model: `KerasBackend`, `SavedModelBackend` and
-`RestBackend`. Each has `predict(encoded_images, boxes) -> (keypoints
-[N, K, 2], scores [N, K])` for N (image, box) pairs and a `joint_set` (None
-while unknown). The first two run the same graph functions as the exported
-`serving_default` signature, so all three agree to float precision.
+reads or a TF Serving REST model URL (`load_predictor`). Three backends run
+it: `KerasBackend` and `SavedModelBackend` run the same graph functions as
+the exported `serving_default` signature and `RestBackend` calls a server,
+so all three agree to float precision.
 
 Images are file paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3].
 Boxes follow `keras_hourglass.serving.inputs`: (x, y, w, h) in original
@@ -301,8 +294,15 @@ def predict_poses(model, images, boxes=None, joint_set=None, flip_test=True,
                   batch_size=8):  # fmt: skip
     """Loads `model` and predicts `images` in one call (see the module doc).
 
-    Returns `Poses` for one image, a list of `Poses` for a list of images.
-    Load once with `load_predictor` when predicting many times.
+    Args:
+        model: what `load_predictor` takes.
+        images: a path, bytes or uint8 array [H, W, 3], or a list of them.
+        boxes, batch_size: as for `PosePredictor.__call__`.
+        joint_set, flip_test: as for `load_predictor`.
+
+    Returns:
+        `Poses` for one image, a list of `Poses` for a list of images. Load
+        once with `load_predictor` when predicting many times.
     """
     predictor = load_predictor(model, joint_set=joint_set, flip_test=flip_test)
     return predictor(images, boxes=boxes, batch_size=batch_size)

@@ -20,15 +20,13 @@ pixels and weights it per joint, while the stock mean squared error averages
 over the joints before any weight applies. The training state (optimizer
 slots, step, learning rate) lives in a run's crash backup.
 
-Each file is written to a temporary file beside it, flushed to disk and
-renamed over the old one, so a crash leaves the old version or the new one,
-never half of one. A file cut short anyway (a full disk, a copy) is named as
-damaged before Keras reads it, since Keras reports a truncated archive as
-"File not found" and h5py a truncated weights file as "truncated file".
+Both files are written atomically (`keras_hourglass.files`). A file cut
+short anyway (a full disk, a copy) is named as damaged before Keras reads
+it, since Keras reports a truncated archive as "File not found" and h5py a
+truncated weights file as "truncated file".
 """
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +35,12 @@ import h5py
 import keras
 import numpy as np
 
-from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
+from keras_hourglass.files import read_json
+from keras_hourglass.files import write_json_atomically
+from keras_hourglass.files import write_with
 from keras_hourglass.joint_sets import JointSet
+from keras_hourglass.joint_sets import joint_set_from_record
+from keras_hourglass.joint_sets import joint_set_record
 from keras_hourglass.model import builder_arguments_of
 from keras_hourglass.model import joint_count
 from keras_hourglass.transforms import CROP_CONVENTION_KEY
@@ -101,34 +103,6 @@ def sidecar_path(keras_path):
     return Path(keras_path).with_suffix(".json")
 
 
-def joint_set_record(joint_set):
-    """The JSON entries of a joint set, as a sidecar and an export store them."""
-    return {
-        "joint_set": joint_set.name,
-        "joint_names": list(joint_set.joint_names),
-        "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
-        "skeleton": [list(edge) for edge in joint_set.skeleton],
-    }
-
-
-def joint_set_from_record(record):
-    """The `JointSet` of a sidecar or export metadata dict, None without one;
-    a built-in set (with its metric groups) when the record names one and
-    lists its joints."""
-    if "joint_names" not in record:
-        return None
-    joint_set = JointSet(
-        name=str(record.get("joint_set") or "custom"),
-        joint_names=tuple(record["joint_names"]),
-        flip_pairs=tuple(tuple(pair) for pair in record.get("flip_pairs", [])),
-        skeleton=tuple(tuple(edge) for edge in record.get("skeleton", [])),
-    )
-    built_in = BUILT_IN_JOINT_SETS.get(joint_set.name)
-    if built_in is not None and built_in.joint_names == joint_set.joint_names:
-        return built_in
-    return joint_set
-
-
 def sidecar_contents(model, joint_set=None, crop_convention=OFFICIAL_TORCH,
                      notes=None):  # fmt: skip
     """The sidecar dict of `model`: its builder arguments, joint set (when
@@ -149,18 +123,6 @@ def sidecar_contents(model, joint_set=None, crop_convention=OFFICIAL_TORCH,
     return {**(notes or {}), **contents}
 
 
-def _write_atomically(path, write):
-    """Calls `write(staging_path)`, flushes the file to disk and renames it
-    over `path`. The staging name keeps the suffix (Keras needs `.keras`)."""
-    path = Path(path)
-    staging = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    write(staging)
-    with staging.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(staging, path)
-    return path
-
-
 def check_same_weights(path, model):
     """Raises DamagedFileError unless the `.keras` file at `path` reloads
     with exactly `model`'s weights."""
@@ -177,10 +139,10 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
                notes=None, check_reload=False):  # fmt: skip
     """Writes `model` to the `.keras` file `path` and its sidecar beside it.
 
-    Both are written through temporary files renamed into place; the
-    sidecar first, so a `.keras` file this writes never lacks one. Before
-    the `.keras` file replaces the old one it is checked to be a whole
-    archive (and, with `check_reload`, to reload the same weights).
+    Both are written atomically, the sidecar first, so a `.keras` file this
+    writes never lacks one. Before the `.keras` file replaces the old one it
+    is checked to be a whole archive (and, with `check_reload`, to reload
+    the same weights).
 
     Args:
         model: a functional `keras.Model`, compiled or not (only its
@@ -197,10 +159,11 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: a model file must end in .keras")
-    text = json.dumps(
-        sidecar_contents(model, joint_set, crop_convention, notes), indent=1
+    write_json_atomically(
+        sidecar_path(path),
+        sidecar_contents(model, joint_set, crop_convention, notes),
+        indent=1,
     )
-    _write_atomically(sidecar_path(path), lambda staging: staging.write_text(text))
 
     def write_checked_archive(staging):
         architecture_and_weights(model).save(staging)
@@ -208,7 +171,7 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
         if check_reload:
             check_same_weights(staging, model)
 
-    return _write_atomically(path, write_checked_archive)
+    return write_with(path, write_checked_archive)
 
 
 def check_keras_archive(path, advice="save or export the model again"):
@@ -270,10 +233,7 @@ def read_sidecar(keras_path):
     path = sidecar_path(keras_path)
     if not path.is_file():
         return {}
-    try:
-        contents = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: the model's sidecar is not JSON ({error})") from None
+    contents = read_json(path, what="the model's sidecar")
     if not isinstance(contents, dict):
         raise ValueError(f"{path}: the model's sidecar must be a JSON object")
     return contents

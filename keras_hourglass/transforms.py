@@ -122,15 +122,13 @@ def box_from_person(center, scale):
 
 def person_from_box(box, margin=1.0):
     """Returns `(center [..., 2], scale [...])` of (x, y, w, h) boxes [..., 4]
-    with pixel EDGES at integers (the box covers [x, x + w] x [y, y + h], as
-    COCO boxes, detectors, CSV box columns and serving requests give it):
-    the box centre moved to pixel centres at integers (half a px less), and
-    the larger side times `margin` over 200 px (the larger side, so lying
-    people are not given a tiny scale).
+    with pixel EDGES at integers (the box covers [x, x + w] x [y, y + h]):
+    the box centre moved to pixel centres at integers, and the larger side
+    (so lying people are not given a tiny scale) times `margin` over 200 px.
 
-    The one box -> person conversion. NumPy or Python numbers in, float64
-    NumPy out (the converters); a tensor in, float32 tensors out (serving).
-    Inverse of `box_from_person` (with `margin` 1).
+    NumPy or Python numbers in, float64 NumPy out (the converters); a tensor
+    in, float32 tensors out (serving). Inverse of `box_from_person` (with
+    `margin` 1).
     """
     if tf.is_tensor(box):
         box = tf.cast(box, tf.float32)
@@ -155,11 +153,9 @@ def _float32(value):
 
 
 def crop_box_from_person(center, scale, convention=OFFICIAL_TORCH):
-    """Returns `(crop_center, crop_scale)` for a person's stored centre/scale.
-
-    This is the single place where a crop convention is applied; with the
-    default, the official pose-hg-train one, the crop centre is the person
-    centre moved down by `15 * scale` px and the crop scale is `1.25 * scale`.
+    """Returns `(crop_center, crop_scale)` for a person's stored centre/scale:
+    the one place a crop convention is applied (with `OFFICIAL_TORCH`, the
+    centre moves down by `15 * scale` px and the scale becomes `1.25 * scale`).
 
     Args:
         center: float [..., 2]. Person centre (x, y) as stored (MPII `objpos`).
@@ -180,12 +176,10 @@ def person_crop_matrix(
     center, scale, output_size, scale_multiplier=1.0, rotation_degrees=0.0,
     flip=False, convention=OFFICIAL_TORCH,
 ):  # fmt: skip
-    """Returns the original px -> crop px matrix of a stored person.
-
-    The one place a person's crop is made, for training, evaluation and
-    serving: `crop_box_from_person` with the model's `convention`, the crop
-    scale times `scale_multiplier` (augmentation), then `crop_matrix`.
-    """
+    """Returns the original px -> crop px matrix of a stored person, for
+    training, evaluation and serving: `crop_box_from_person` with the model's
+    `convention`, the scale times `scale_multiplier` (augmentation), then
+    `crop_matrix`."""
     crop_center, crop_scale = crop_box_from_person(center, scale, convention)
     return crop_matrix(
         crop_center,
@@ -238,28 +232,20 @@ def crop_matrix(center, scale, output_size, rotation_degrees=0.0, flip=False):
     cx = tf.broadcast_to(center[..., 0], shape)
     cy = tf.broadcast_to(center[..., 1], shape)
     # u' = R (x - c) * zoom + grid_center, with y pointing down on screen.
-    u_x = cos
-    u_y = sin
     u_t = grid_center - cos * cx - sin * cy
-    v_x = -sin
-    v_y = cos
     v_t = grid_center + sin * cx - cos * cy
     # The mirror u -> size - 1 - u keeps v and negates the u row.
     mirror_offset = tf.where(sign < 0, size - 1.0, 0.0)
-    row_u = tf.stack([sign * u_x, sign * u_y, sign * u_t + mirror_offset], axis=-1)
-    row_v = tf.stack([v_x, v_y, v_t], axis=-1)
+    row_u = tf.stack([sign * cos, sign * sin, sign * u_t + mirror_offset], axis=-1)
+    row_v = tf.stack([-sin, cos, v_t], axis=-1)
     return _affine(row_u, row_v)
 
 
 def invert_affine(matrix):
     """Returns the inverse of affine matrices [..., 3, 3] (closed form)."""
     matrix = _float32(matrix)
-    a = matrix[..., 0, 0]
-    b = matrix[..., 0, 1]
-    c = matrix[..., 1, 0]
-    d = matrix[..., 1, 1]
-    tx = matrix[..., 0, 2]
-    ty = matrix[..., 1, 2]
+    a, b, tx = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 0, 2]
+    c, d, ty = matrix[..., 1, 0], matrix[..., 1, 1], matrix[..., 1, 2]
     determinant = a * d - b * c
     ia, ib = d / determinant, -b / determinant
     ic, id_ = -c / determinant, a / determinant

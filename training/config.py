@@ -7,10 +7,12 @@ can be loaded back with `--config`.
 """
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from keras_hourglass.files import JsonFileError
+from keras_hourglass.files import read_json
+from keras_hourglass.files import write_json_atomically
 from keras_hourglass.model import check_model_arguments
 from training.cli_flags import option
 
@@ -141,7 +143,7 @@ def save_config(config, path):
     """Writes the config as indented JSON."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    write_json_atomically(path, dataclasses.asdict(config))
 
 
 def load_config(path):
@@ -150,9 +152,9 @@ def load_config(path):
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        values = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"config file {path} is not valid JSON: {error}") from None
+        values = read_json(path, what="config file")
+    except JsonFileError as error:
+        raise ConfigError(str(error)) from None
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must hold a JSON object")
     try:

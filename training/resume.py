@@ -27,9 +27,10 @@ from pathlib import Path
 
 import keras
 
+from keras_hourglass.files import write_json_atomically
+from keras_hourglass.files import write_text_atomically
 from keras_hourglass.saving import DamagedFileError
 from keras_hourglass.saving import check_weights_file
-from training.atomic_files import write_text_atomically
 from training.config import ConfigError
 
 POINTER_FILE = "latest.json"
@@ -187,8 +188,8 @@ def write_backup(model, backup_dir, state):
     shutil.rmtree(checkpoint, ignore_errors=True)
     checkpoint.mkdir(parents=True)
     model.save_weights(checkpoint / WEIGHTS_FILE)
-    write_text_atomically(checkpoint / STATE_FILE, json.dumps(state, indent=1))
-    write_text_atomically(backup_dir / POINTER_FILE, json.dumps({"checkpoint": name}))
+    write_json_atomically(checkpoint / STATE_FILE, state, indent=1)
+    write_json_atomically(backup_dir / POINTER_FILE, {"checkpoint": name})
     for old in backup_dir.glob("step-*"):
         if old.name != name:
             shutil.rmtree(old, ignore_errors=True)

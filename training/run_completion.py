@@ -23,12 +23,12 @@ from pathlib import Path
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from keras_hourglass.files import file_sha256
+from keras_hourglass.files import write_json_atomically
 from keras_hourglass.joint_sets import joint_set_from_metadata
 from keras_hourglass.saving import DamagedFileError
 from keras_hourglass.saving import save_model
 from keras_hourglass.serving.export import export_saved_model
-from training.atomic_files import file_sha256
-from training.atomic_files import write_text_atomically
 
 COMPLETION_FILE = "completion.json"
 EXPORT_VERSION = 1
@@ -53,7 +53,7 @@ def record_part(run_dir, part, details):
     record = read_completion(run_dir)
     record[part] = details
     path = Path(run_dir) / COMPLETION_FILE
-    write_text_atomically(path, json.dumps(record, indent=1) + "\n")
+    write_json_atomically(path, record, indent=1)
     return record
 
 

@@ -213,11 +213,6 @@ class RecordCounter:
             "unreadable_records": int(self.unreadable.numpy()),
         }
 
-    def dropped(self):
-        """Records lost to damaged shards plus unreadable records."""
-        totals = self.totals()
-        return totals["records_lost"] + totals["unreadable_records"]
-
     def lost_by_shard(self):
         """Returns {shard path: records lost} for every damaged shard."""
         lost = self.records_lost.numpy()

@@ -2,7 +2,7 @@
 
 Shared by the input pipeline and the exported model's request
 preprocessing: evaluation and serving cut the reference crop
-(`decode_image_region` + `warp_image`); training takes the faster scaled
+(`decode_image_region` + `warp_image`); training takes the scaled
 crop (`decode_scaled_image_region` + `warp_and_scale_colours`), which
 returns the matrix it applied so its targets match its pixels. Only the
 part of a JPEG that a crop reads is decoded.
@@ -179,8 +179,8 @@ def resize_axis_aligned(image, matrix, output_size):
     """Bilinear resize of `image` [h, w, C] for an unrotated `matrix` (image
     px -> output px, possibly mirrored left-right): the whole-pixel window
     nearest the matrix's (`whole_pixel_window`), cut out (zeros outside the
-    image) and resized with `ResizeBilinear`, 3x faster than the projective
-    warp or `crop_and_resize` per output px.
+    image) and resized with `ResizeBilinear`, which is cheaper per output px
+    than the projective warp or `crop_and_resize`.
 
     Returns `(float32 [S, S, C] in the input's value range, the matrix the
     resize applied)`: targets must be made with the applied matrix, so they
@@ -221,17 +221,16 @@ def warp_and_scale_colours(image, matrix, output_size, gains):
     """
     unrotated = tf.logical_and(tf.equal(matrix[0, 1], 0.0), tf.equal(matrix[1, 0], 0.0))
     upright = matrix[1, 1] > 0.0
-    # Both branches give float32 in 0-255; the projective warp runs ~25%
-    # faster on float32 than on uint8 input (and then does not round).
+    # Both branches give float32 in 0-255; the projective warp is cheaper
+    # on float32 than on uint8 input (and then does not round).
     warped, applied = tf.cond(
         tf.logical_and(unrotated, upright),
         lambda: resize_axis_aligned(image, matrix, output_size),
         lambda: (warp_image(tf.cast(image, tf.float32), matrix, output_size), matrix),
     )
-    # Seen as [S, S * 3], the gains repeat along a long row: TensorFlow's
-    # broadcast multiply over a last axis of 3, or a [N, 3] x [3, 3] matmul,
-    # cost 2-4x more. Warps give values >= 0 and gains are positive, so
-    # only the top needs clipping.
+    # Seen as [S, S * 3], the gains repeat along a long row, cheaper than a
+    # broadcast over a last axis of 3. Warps give values >= 0 and gains are
+    # positive, so only the top needs clipping.
     row_gains = tf.tile(tf.cast(gains, tf.float32) / 255.0, [output_size])
     rows = tf.reshape(warped, [output_size, output_size * 3]) * row_gains
     return tf.reshape(tf.minimum(rows, 1.0), [output_size, output_size, 3]), applied

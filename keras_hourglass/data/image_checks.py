@@ -19,13 +19,23 @@ photos and their progressive and optimised re-encodings it never fires.
 A body that is all zeros, or cut and re-terminated, is well formed and not
 caught; only a full strict decode (the converter's) could tell.
 
-`find_stray_jpeg_marker` (NumPy) and `jpeg_scan_is_clean` (graph ops) apply
-the same body rule; `image_problem` and `image_is_complete` the same whole
-rule.
+The converter then decodes every image fully with Pillow
+(`inspect_image_bytes`: truncated data is an error, not a grey fill), which
+also gives the size, before its bytes go into a record unchanged.
+
+NumPy and graph versions apply the same rule: `find_stray_jpeg_marker` and
+`jpeg_scan_is_clean` the body rule, `image_problem` and `image_is_complete`
+the whole rule.
 """
+
+import io
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
+from PIL import ImageFile
+from PIL import UnidentifiedImageError
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -95,8 +105,7 @@ def _graph_scan_data_offset(data, marker_positions):
 
     Every segment starts at a 0xFF byte, so the segments form a chain over
     those positions: each points at the position its length field names.
-    Instead of walking the chain one segment per loop iteration (a graph
-    while-loop costs ~17 us an iteration inside tf.data), the pointers are
+    Instead of a graph while-loop over the segments, the pointers are
     doubled: after n rounds every position points 2 ** n segments ahead.
     A start of scan points at itself and a broken link at an extra last
     entry that points at itself too, so the walk stops at whichever comes
@@ -215,3 +224,48 @@ def image_is_complete(image_bytes):
         lambda: tf.constant(False),
     )
     return tf.logical_or(complete_png, complete_jpeg)
+
+
+# === The converter's strict check ===
+
+
+class UnreadableImageError(ValueError):
+    """An image file that is empty, truncated, corrupt or not JPEG/PNG."""
+
+
+def inspect_image_bytes(image_bytes, where="image"):
+    """Returns (format, width, height) of an encoded JPEG or PNG.
+
+    Raises UnreadableImageError (naming `where`) for empty, truncated, corrupt
+    or other-format data.
+    """
+    problem = image_problem(image_bytes)
+    if problem is not None:
+        raise UnreadableImageError(f"{where}: {problem}")
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as image:
+            width, height = image.size
+            image.load()  # a full decode: Pillow raises on a broken stream
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise UnreadableImageError(f"{where}: corrupt image ({error})") from error
+    if width < 1 or height < 1:
+        raise UnreadableImageError(f"{where}: image has size {width} x {height}")
+    return image_format_of(image_bytes), width, height
+
+
+def read_image_size(path):
+    """Returns (width, height) from an image file's header only (no decoding).
+
+    Raises FileNotFoundError for a missing file and UnreadableImageError
+    naming the file when the header is unreadable.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"image not found: {path}")
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        message = f"{Path(path)}: unreadable image ({error})"
+        raise UnreadableImageError(message) from error

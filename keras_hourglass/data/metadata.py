@@ -13,16 +13,27 @@ Contents:
 
 File names are relative to the JSON's folder; `read_metadata` adds the
 absolute folder as "directory" and `split_files` gives absolute paths.
+
+`read_metadata` checks the file once, when it is opened:
+- Shard names must be plain relative names inside the dataset folder: a
+  `dataset.json` is data, and one that lists `/etc/passwd` or `../x` must not
+  make the pipeline open files elsewhere.
+- The stated joint count must match the records (`person/num_joints` of the
+  first record of each split): a 14-joint `dataset.json` beside 16-joint
+  shards would otherwise reject every record one by one and end in a
+  misleading message far from the cause.
 """
 
-import json
 import re
 from pathlib import Path
+from pathlib import PurePosixPath
+from pathlib import PureWindowsPath
 
 import tensorflow as tf
 
-from keras_hourglass.data import metadata_checks
 from keras_hourglass.data import tfrecords
+from keras_hourglass.files import read_json
+from keras_hourglass.files import write_json_atomically
 
 METADATA_FILE_NAME = "dataset.json"
 SHARD_NAME_PATTERN = re.compile(
@@ -53,8 +64,7 @@ def build_dataset_metadata(name, source, joint_set, splits, skip_log, created_wi
 def write_metadata(out_dir, metadata):
     """Writes `dataset.json` into `out_dir` and returns its path."""
     path = Path(out_dir) / METADATA_FILE_NAME
-    path.write_text(json.dumps(metadata, indent=2, default=str) + "\n")
-    return path
+    return write_json_atomically(path, metadata, default=str)
 
 
 def read_metadata(dir_or_json_path):
@@ -66,19 +76,14 @@ def read_metadata(dir_or_json_path):
     path = Path(dir_or_json_path)
     if path.is_dir():
         path = path / METADATA_FILE_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset metadata not found: {path}")
-    try:
-        metadata = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    metadata = read_json(path, what="dataset metadata")
     missing = {"num_joints", "joint_names", "splits"} - set(metadata)
     if missing:
         raise ValueError(f"{path}: metadata lacks {sorted(missing)}")
     metadata["directory"] = str(path.parent.resolve())
-    metadata_checks.check_shard_names(metadata, path)
+    check_shard_names(metadata, path)
     shards = {split: split_files(metadata, split) for split in metadata["splits"]}
-    metadata_checks.check_joint_count(metadata, path, shards)
+    check_joint_count(metadata, path, shards)
     return metadata
 
 
@@ -162,3 +167,66 @@ def validate_shards(metadata):
                 problems.append(f"split {split}: first record unusable in {paths[0]}")
     if problems:
         raise ValueError("shard check failed:\n" + "\n".join(problems))
+
+
+def shard_name_problem(name):
+    """Returns why a shard name from `dataset.json` is refused, or None."""
+    if not isinstance(name, str) or not name.strip():
+        return f"{name!r} is not a file name"
+    posix, windows = PurePosixPath(name), PureWindowsPath(name)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive:
+        return f"{name!r} is an absolute path"
+    if ".." in posix.parts or ".." in windows.parts:
+        return f"{name!r} climbs out with '..'"
+    return None
+
+
+def check_shard_names(metadata, json_path):
+    """Raises ValueError naming `json_path` and every refused shard name."""
+    problems = []
+    for split, info in metadata["splits"].items():
+        files = info.get("files", []) if isinstance(info, dict) else None
+        if not isinstance(files, list):
+            problems.append(f"split {split!r}: 'files' is not a list")
+            continue
+        for name in files:
+            problem = shard_name_problem(name)
+            if problem:
+                problems.append(f"split {split!r}: {problem}")
+    if problems:
+        raise ValueError(
+            f"{json_path}: shard files must be plain names inside the dataset "
+            "folder; refused: " + "; ".join(problems)
+        )
+
+
+def first_record_joint_count(shard_path):
+    """Returns `person/num_joints` of a shard's first record, or None when the
+    shard is missing, empty or its first record unreadable (the pipeline
+    counts those)."""
+    try:
+        for serialized in tf.data.TFRecordDataset(str(shard_path)).take(1):
+            example = tf.train.Example.FromString(serialized.numpy())
+            values = example.features.feature["person/num_joints"].int64_list.value
+            return int(values[0]) if values else None
+    except (tf.errors.OpError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_joint_count(metadata, json_path, shard_paths_by_split):
+    """Raises ValueError when the first record of any split holds another
+    joint count than `metadata["num_joints"]`."""
+    stated = metadata["num_joints"]
+    for split, paths in shard_paths_by_split.items():
+        found = next(
+            (c for c in map(first_record_joint_count, paths[:1]) if c is not None),
+            None,
+        )
+        if found is not None and found != stated:
+            raise ValueError(
+                f"{json_path}: says {stated} joints but the records of split "
+                f"{split!r} ({paths[0]}) hold {found}; this dataset.json does "
+                "not describe these shards (convert again with "
+                "`python -m training.make_tfrecords`)"
+            )

@@ -17,8 +17,8 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from keras_hourglass.data import tfrecords
-from keras_hourglass.data.formats.images import UnreadableImageError
-from keras_hourglass.data.formats.images import inspect_image_bytes
+from keras_hourglass.data.image_checks import UnreadableImageError
+from keras_hourglass.data.image_checks import inspect_image_bytes
 from keras_hourglass.data.metadata import METADATA_FILE_NAME
 from keras_hourglass.data.metadata import build_dataset_metadata
 from keras_hourglass.data.metadata import read_metadata

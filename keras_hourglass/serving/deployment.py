@@ -9,12 +9,13 @@ The server replays the warm-up records when it loads version N, so the first
 real request does not pay for graph initialisation.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.files import read_json
+from keras_hourglass.files import write_json_atomically
 from keras_hourglass.serving.grpc_client import build_predict_request
 
 WARMUP_FILE_NAME = "tf_serving_warmup_requests"
@@ -128,8 +129,7 @@ def write_metadata_file(version_dir, metadata):
     """Writes `assets.extra/metadata.json`; returns its path."""
     path = Path(version_dir) / "assets.extra" / METADATA_FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-    return path
+    return write_json_atomically(path, metadata, sort_keys=True)
 
 
 def read_export_metadata(version_dir):
@@ -138,9 +138,4 @@ def read_export_metadata(version_dir):
     Raises FileNotFoundError / ValueError naming the file.
     """
     path = Path(version_dir) / "assets.extra" / METADATA_FILE_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: export metadata not found")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    return read_json(path, what="export metadata")

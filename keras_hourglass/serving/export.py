@@ -77,8 +77,7 @@ def export_saved_model(
         overwrite: bool. Replace an existing version folder.
         fold_batch_norm: bool. Serve the model with every batch norm that
             follows a convolution folded into it (`serving.fold`): same
-            heatmaps to float32 rounding, ~1.1x the images/s on CPU
-            (benchmarks/model_benchmark.py).
+            heatmaps to float32 rounding, less work per image.
         crop_convention: `transforms.CropConvention` or None. How
             `serving_default` crops people; None: the one the model file
             records (converted port weights record the port's), else ours.

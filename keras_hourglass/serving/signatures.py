@@ -24,8 +24,8 @@ import tensorflow as tf
 
 from keras_hourglass.decoding import predict_keypoints
 from keras_hourglass.decoding import stack_heatmaps_list
+from keras_hourglass.joint_sets import joint_set_record
 from keras_hourglass.model import joint_count
-from keras_hourglass.saving import joint_set_record
 from keras_hourglass.serving.inputs import crop_encoded_images
 from keras_hourglass.serving.inputs import whole_image_boxes
 from keras_hourglass.transforms import CROP_CONVENTION_KEY

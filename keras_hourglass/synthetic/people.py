@@ -6,9 +6,9 @@ occluders and sometimes joints cut off by the image border. Samples are
 deterministic per `(seed, index)`, independent of what was generated before,
 so shards can be generated in parallel and reproduced exactly.
 
-Modules: `synthetic_pose` (skeleton and joint limits), `synthetic_raster`
-(NumPy polygon fill), `synthetic_render` (figures), `synthetic_background`
-(clutter), `synthetic_scene` (composition); this module is the public API.
+Modules: `pose` (skeleton and joint limits), `raster` (NumPy polygon
+fill), `render` (figures), `scene` (background, clutter and composition);
+this module is the public API.
 
 Annotations follow the project's conventions (MPII-like): original-image
 pixels with pixel centres at integers, (0, 0) for unannotated joints, `scale`

@@ -1,8 +1,7 @@
 """Raster primitives for the synthetic dataset, in plain NumPy.
 
 Shapes are convex polygons filled by scanline with the `skimage.draw.polygon`
-rule (a pixel is inside when its centre is), several times faster than
-`skimage.draw` for the many small shapes of one image. Points are (x, y)
+rule (a pixel is inside when its centre is). Points are (x, y)
 pixels with pixel centres at integers: a point's pixel is
 (row, col) = (round(y), round(x)).
 """
@@ -36,9 +35,7 @@ def polygon_pixels(points_xy, shape):
     """Rows and columns of the pixels whose centres lie in a convex polygon.
 
     A scanline fill: per image row, the span between the leftmost and the
-    rightmost edge crossing. All shapes drawn here are convex, and this is
-    several times faster than `skimage.draw.polygon`, which tests every
-    pixel of the bounding box against every edge.
+    rightmost edge crossing (all shapes drawn here are convex).
     """
     points_xy = np.asarray(points_xy, dtype=np.float64)
     height, width = shape

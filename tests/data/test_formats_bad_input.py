@@ -11,12 +11,12 @@ import pytest
 import scipy.io
 
 from keras_hourglass.data import formats
-from keras_hourglass.data.formats.images import UnreadableImageError
-from keras_hourglass.data.formats.images import inspect_image_bytes
 from keras_hourglass.data.formats.people import FAR_OUTSIDE_FRACTION
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.data.image_checks import UnreadableImageError
+from keras_hourglass.data.image_checks import inspect_image_bytes
 from keras_hourglass.data.tfrecords import serialize_person
 from tests.data.test_formats import _mpii_entries
 from tests.data.test_formats import write_coco

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_hourglass.data.formats.mpii import load_json_annotations
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.files import read_json
 from keras_hourglass.joint_sets import COCO_17
 from keras_hourglass.transforms import person_from_box
 
@@ -113,7 +113,7 @@ def read_coco(annotation_path, image_dir, split="train", max_examples=3):
         `images` or no `annotations`.
     """
     annotation_path, image_dir = Path(annotation_path), Path(image_dir)
-    coco = load_json_annotations(annotation_path)
+    coco = read_json(annotation_path, what="annotation file")
     if not isinstance(coco, dict) or not coco.get("annotations"):
         raise ValueError(f"{annotation_path}: no annotations")
     if not coco.get("images"):

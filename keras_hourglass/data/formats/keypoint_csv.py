@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from keras_hourglass.data.formats.images import UnreadableImageError
-from keras_hourglass.data.formats.images import read_image_size
 from keras_hourglass.data.formats.lsp import validation_flags
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.data.image_checks import UnreadableImageError
+from keras_hourglass.data.image_checks import read_image_size
 from keras_hourglass.joint_sets import custom_joint_set
 from keras_hourglass.joint_sets import joint_names_from_columns
 from keras_hourglass.transforms import person_from_box

@@ -27,11 +27,11 @@ import h5py
 import numpy as np
 import scipy.io
 
-from keras_hourglass.data.formats.images import UnreadableImageError
-from keras_hourglass.data.formats.images import read_image_size
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.data.image_checks import UnreadableImageError
+from keras_hourglass.data.image_checks import read_image_size
 from keras_hourglass.joint_sets import LSP_14
 
 LSP_FLAG_MEANINGS = ("visible", "occluded")

@@ -12,10 +12,7 @@ Head boxes are not in the JSON. The standard validation ground truth
 the JSON's order; `read_mpii_head_boxes` checks that order joint by joint.
 """
 
-import gzip
-import json
 import math
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +21,7 @@ import scipy.io
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
+from keras_hourglass.files import read_json
 from keras_hourglass.joint_sets import MPII_16
 
 # The PCKh normaliser is this fraction of the head box diagonal.
@@ -32,23 +30,6 @@ HEAD_BOX_DIAGONAL_FRACTION = 0.6
 # Joints of the .mat and the JSON agree to rounding; the .mat clips a few
 # coordinates at the image border to exactly 0, which are not compared.
 JOINT_MATCH_TOLERANCE_PIXELS = 1.0
-
-
-def load_json_annotations(path):
-    """Returns the parsed JSON of a `.json` or `.json.gz` file.
-
-    Raises FileNotFoundError or ValueError naming the file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as file:
-            return json.load(file)
-    # A cut .gz ends in EOFError, a damaged one in zlib.error or OSError.
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable JSON file ({error})") from error
 
 
 def read_mpii_head_boxes(mat_path, validation_entries, json_name="the JSON"):
@@ -123,7 +104,7 @@ def read_mpii(annotation_path, image_dir, valid_gt_path=None, max_examples=3):
         under "image missing"; malformed entries under their reason.
     """
     annotation_path, image_dir = Path(annotation_path), Path(image_dir)
-    entries = load_json_annotations(annotation_path)
+    entries = read_json(annotation_path, what="annotation file")
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"{annotation_path}: expected a non-empty list of people")
     if not image_dir.is_dir():

@@ -13,8 +13,8 @@ from PIL import Image
 
 from keras_hourglass.data.image_checks import find_stray_jpeg_marker
 from keras_hourglass.data.image_checks import jpeg_scan_is_clean
-from keras_hourglass.serving.request_checks import MAX_IMAGE_PIXELS
-from keras_hourglass.serving.request_checks import header_image_size
+from keras_hourglass.serving.inputs import MAX_IMAGE_PIXELS
+from keras_hourglass.serving.inputs import header_image_size
 from tests.data.test_formats_bad_input import corrupt_jpeg_body
 from tests.serving_helpers import export_tiny_model
 
