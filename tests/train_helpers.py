@@ -18,6 +18,28 @@ TINY_MODEL_FLAGS = [
 ]  # fmt: skip
 
 
+# What TensorFlow's shared libraries print while they load, through absl,
+# before TensorFlow applies TF_CPP_MIN_LOG_LEVEL (absl writes messages below
+# the threshold until its log is initialised: abseil/abseil-cpp#1957).
+STARTUP_NOISE = (
+    "absl::InitializeLog",
+    "oneDNN custom operations",
+    "cudart_stub",
+    "cuInit",
+    "cpu_feature_guard",
+    "To enable the following instructions",
+)
+
+
+def program_messages(stderr):
+    """The lines a program itself wrote to stderr: TensorFlow's load lines
+    (`STARTUP_NOISE`) left out."""
+    return [
+        line for line in stderr.splitlines()
+        if line.strip() and not any(noise in line for noise in STARTUP_NOISE)
+    ]  # fmt: skip
+
+
 def subprocess_environment(**extra):
     """The environment for a child Python: project importable, TF quiet."""
     environment = dict(os.environ)

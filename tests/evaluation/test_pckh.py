@@ -12,6 +12,7 @@ import scipy.io
 
 from evaluation.pckh import main
 from evaluation.prediction_files import write_predictions
+from tests.train_helpers import program_messages
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,7 +104,9 @@ def test_module_runs_as_a_program(tmp_path):
         "--gt", tmp_path / "gt.json", "--pred", tmp_path / "absent.npy"
     )
     assert missing.returncode == 2
-    assert missing.stderr.strip() == f"error: {tmp_path / 'absent.npy'}: file not found"
+    assert program_messages(missing.stderr) == [
+        f"error: {tmp_path / 'absent.npy'}: file not found"
+    ]
 
 
 def test_cli_on_tompson_validation_predictions(shared_data, tmp_path):
