@@ -15,7 +15,7 @@ without head boxes (LSP). With `TF_CONFIG` set the run is one worker of a
 multi-machine job (`training.multiworker`).
 
 The config reaches `fit` in one pass down this file: flags -> `TrainConfig`
-(`training.flags`, `training.config`) -> dataset files, model, optimizer and
+(`training.config`) -> dataset files, model, optimizer and
 input pipelines (`training.builders`) -> callbacks (`training.callbacks`) ->
 `model.fit`, once per `training.resume.plan_fit_calls` entry.
 """
@@ -38,6 +38,7 @@ from training.callbacks import choose_validation
 from training.callbacks import run_paths
 from training.config import ConfigError
 from training.config import check_replica_batch
+from training.config import parse_config
 from training.config import save_config
 from training.data_checks import TrainingDataCheck
 from training.data_checks import training_counter
@@ -46,7 +47,6 @@ from training.distribute import choose_strategy
 from training.distribute import is_chief_worker
 from training.distribute import is_multi_worker
 from training.distribute import set_precision_policy
-from training.flags import parse_config
 from training.folder_lock import lock_run_directory
 from training.multiworker import start_multi_worker_strategy
 from training.multiworker import train_multi_worker
