@@ -53,7 +53,7 @@ from training.multiworker import train_multi_worker
 from training.resume import plan_fit_calls
 from training.resume import restore_backup
 from training.run_completion import finish_run
-from training.run_summary import summarize_run
+from training.run_completion import summarize_run
 
 logger = logging.getLogger(__name__)
 
