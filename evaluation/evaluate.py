@@ -34,8 +34,8 @@ from evaluation.evaluation_loop import batch_count
 from evaluation.evaluation_loop import collect_predictions
 from evaluation.evaluation_loop import load_heatmap_model
 from evaluation.evaluation_loop import model_heatmap_source
-from evaluation.ground_truth_structure import EvaluationInputError
-from evaluation.ground_truth_structure import from_arrays
+from evaluation.ground_truth import EvaluationInputError
+from evaluation.ground_truth import from_arrays
 from keras_hourglass.data.counter import RecordCounter
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.ground_truth import EvaluationInputError
 from keras_hourglass.decoding import flip_test_heatmaps
 from keras_hourglass.decoding import heatmaps_to_image_keypoints
 from keras_hourglass.decoding import model_heatmaps

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.ground_truth import EvaluationInputError
 from keras_hourglass.joint_sets import metric_joint_set
 
 logger = logging.getLogger(__name__)

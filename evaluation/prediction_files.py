@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
+from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import existing_file
 from evaluation.ground_truth import load_mat_variables
-from evaluation.ground_truth_structure import EvaluationInputError
 from keras_hourglass.joint_sets import metric_joint_set
 
 PREDICTION_VARIABLES = ("preds", "pos_pred_src")
