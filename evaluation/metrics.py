@@ -109,16 +109,6 @@ def pckh_curve(predictions, ground_truth, thresholds=PCKH_CURVE_THRESHOLDS):
     )
 
 
-def area_under_curve(thresholds, percentages):
-    """Trapezoidal area under a PCK curve over the threshold span, in percent.
-
-    Normalised by the span so a curve at 100 % everywhere gives 100.
-    """
-    thresholds = np.asarray(thresholds, np.float64)
-    span = thresholds[-1] - thresholds[0]
-    return float(np.trapezoid(np.asarray(percentages, np.float64), thresholds) / span)
-
-
 def torso_sizes(joints, annotated, torso_joints):
     """||left shoulder - right hip|| per person (N); NaN where either is missing."""
     left_shoulder, right_hip = torso_joints
