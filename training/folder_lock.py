@@ -112,11 +112,8 @@ def is_current_file(descriptor, path):
 
 
 def open_locked_file(lock_path):
-    """Opens and flocks the file now at `lock_path`; returns the descriptor.
-
-    Raises:
-        LockHeld: a running program holds the lock.
-    """
+    """Opens and flocks the file now at `lock_path`; returns the descriptor
+    (LockHeld when a running program holds it)."""
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -168,9 +165,8 @@ def release_lock(lock_path, descriptor):
 def acquire_run_lock(run_dir, program):
     """Creates `run_dir` if needed and locks it; returns the open descriptor.
 
-    Raises:
-        RunDirectoryLocked: a running program holds the lock, or a lock file
-            from another host is present.
+    RunDirectoryLocked when a running program holds the lock, or a lock
+    file from another host is present.
     """
     path = Path(run_dir) / LOCK_FILE_NAME
     try:
