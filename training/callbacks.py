@@ -34,9 +34,9 @@ from keras_hourglass.saving import LATEST_CHECKPOINT_FILE
 from keras_hourglass.saving import save_model
 from training.config import ConfigError
 from training.config import scheduled_learning_rate
-from training.heatmap_images import HeatmapImageSummary
-from training.heatmap_images import crop_ground_truth
+from training.pckh_validation import HeatmapImageSummary
 from training.pckh_validation import PckhValidation
+from training.pckh_validation import crop_ground_truth
 from training.pckh_validation import load_validation_subset
 from training.resume import StepBackup
 
