@@ -129,11 +129,9 @@ def open_locked_file(lock_path):
 
 def acquire_lock(lock_path, program):
     """Locks `lock_path` (creating its folder if needed) for `program`;
-    returns the open descriptor to pass to `release_lock`.
-
-    Raises:
-        LockHeld: a running program holds the lock.
-        LockLeftByAnotherHost: the unheld lock file names another host.
+    returns the open descriptor to pass to `release_lock`. Raises LockHeld
+    when a running program holds the lock, LockLeftByAnotherHost when the
+    unheld lock file names another host.
     """
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,12 +205,8 @@ def dataset_lock_path(out_dir):
 
 def acquire_dataset_lock(out_dir):
     """Locks the dataset folder `out_dir` for a conversion; returns the open
-    descriptor.
-
-    Raises:
-        SystemExit: another conversion holds the lock, or a lock file from
-            another host is present (`make_tfrecords` exits with the message).
-    """
+    descriptor. SystemExit with the message when another conversion holds the
+    lock or a lock file from another host is present."""
     path = dataset_lock_path(out_dir)
     try:
         return acquire_lock(path, CONVERTER_PROGRAM)

@@ -245,14 +245,9 @@ def slice_for_pipeline(batch, pipeline_id, num_pipelines):
 
 
 def distribute_global_batches(strategy, make_global_dataset, global_batch_size):
-    """Returns a distributed dataset of per-replica batches (see module doc).
-
-    Args:
-        strategy: a `tf.distribute.Strategy`.
-        make_global_dataset: callable returning a dataset of global batches
-            `(images, targets, weights)` with a fixed first dimension.
-        global_batch_size: int. Rows per global batch.
-    """
+    """Returns a distributed dataset of per-replica batches (see module doc)
+    from `make_global_dataset()`, global `(images, targets, weights)` batches
+    of a fixed first dimension."""
 
     def dataset_fn(context):
         per_replica = context.get_per_replica_batch_size(global_batch_size)

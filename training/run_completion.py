@@ -191,18 +191,11 @@ def best_epoch(rows):
 def format_run_summary(
     rows, paths, export_dir=None, thresholds=None, tensorboard_logs=True
 ):
-    """The end-of-run summary as text.
-
-    Args:
-        rows: list of dicts. The CSV log (`read_epoch_log`); its `epoch`
-            column is 0-based, as Keras's `CSVLogger` writes it.
-        paths: dict from `training.callbacks.run_paths`.
-        export_dir: path of the exported SavedModel, or None (not exported).
-        thresholds: dict column -> threshold, e.g. `{"val_pckh": 0.5}`,
-            shown as "PCKh@0.5".
-        tensorboard_logs: bool. False when no TensorBoard logs were written
-            (the `tensorboard` package is missing).
-    """
+    """The end-of-run summary as text, from the CSV log `rows`
+    (`read_epoch_log`; 0-based epochs, as `CSVLogger` writes them).
+    `thresholds` maps a column to its threshold (`{"val_pckh": 0.5}` is shown
+    as "PCKh@0.5"); `tensorboard_logs` is False when the `tensorboard` package
+    is missing."""
     thresholds = thresholds or {}
     epochs = 1 + max((int(row["epoch"]) for row in rows), default=-1)
     best = best_epoch(rows)
