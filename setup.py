@@ -23,10 +23,10 @@ def read_requirements(path):
 
 
 def console_scripts():
-    """`hourglass-train = keras_hourglass_programs.training.console:train`, ...
+    """`hourglass-train = keras_hourglass_programs.training.programs:train`, ...
     read from the table without importing the package."""
     table = runpy.run_path("training/programs.py")
-    entry = f"{PROGRAMS_NAMESPACE}.training.console"
+    entry = f"{PROGRAMS_NAMESPACE}.training.programs"
     return [
         f"{script} = {entry}:{table['entry_point_name'](script)}"
         for script in table["PROGRAMS"]

@@ -1,7 +1,42 @@
-"""Benchmarks, run from a checkout as `python -m benchmarks.<name>`."""
+"""Benchmarks, run from a checkout as `python -m benchmarks.<name>`, and the
+timing and machine description they share."""
+
+import os
+import platform
+import statistics
+import time
 
 from training.environment import use_program_defaults
 
 # Before any benchmark imports TensorFlow: the programs' settings (quiet
 # start-up, oneDNN kernels), so a benchmark measures what the programs run.
 use_program_defaults()
+
+
+def median_seconds(function, repeats, warmups=1):
+    """Calls `function` `warmups` times, then returns its median call time."""
+    for _ in range(warmups):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def processor_name():
+    """The CPU model name (as `lscpu` shows it) where Linux says it."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine():
+    """The machine a figure was measured on, for the printed JSON."""
+    return {"processor": processor_name(), "cpus": os.cpu_count()}

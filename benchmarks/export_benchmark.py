@@ -9,18 +9,15 @@ and batch 8 (throughput, images/s), the `heatmaps` signature at batch 1, the
 export's size on disk, and the cold-load time (`tf.saved_model.load` plus the
 first call). Figures are medians over `--repeats` calls after one warm-up call.
 
-For a 12-megapixel JPEG (4000 x 3000) with a small person box it also prints
-the crop step both ways, in the same run: "before", decoding the whole photo
-and warping (what `serving_default` did until issue 16), and "after",
-decoding only the region the crop reads (`tf.io.decode_and_crop_jpeg`, what
-it does now); plus the whole `serving_default` call on that photo.
+For a 12-megapixel JPEG (4000 x 3000) with a small person box it also times
+two ways to crop, in the same run: `full_decode` decodes the whole photo and
+warps, `region_decode` decodes only the region the crop reads
+(`tf.io.decode_and_crop_jpeg`, what `serving_default` does); plus the whole
+`serving_default` call on that photo.
 """
 
 import argparse
 import json
-import os
-import platform
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import machine
+from benchmarks import median_seconds
 from keras_hourglass.data.decode import warp_image
 from keras_hourglass.model import build_stacked_hourglass
 from keras_hourglass.saving import latest_version_dir
@@ -52,17 +51,6 @@ def parse_arguments(argv=None):
     return parser.parse_args(argv)
 
 
-def median_seconds(function, repeats):
-    """Calls `function` once to warm up, then returns the median call time."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def directory_megabytes(path):
     files = (p for p in Path(path).rglob("*") if p.is_file())
     return sum(p.stat().st_size for p in files) / 1e6
@@ -79,8 +67,8 @@ def twelve_megapixel_jpeg():
 
 
 def crop_by_full_decode(image_bytes, box, input_size):
-    """The crop as `serving_default` made it before issue 16: decode the
-    whole photo, then warp the box's crop out of it."""
+    """The crop by decoding the whole photo, then warping the box's crop out
+    of it."""
     image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
     shape = tf.shape(image)
     center, scale = person_from_request_box(box, shape[0], shape[1])
@@ -89,23 +77,23 @@ def crop_by_full_decode(image_bytes, box, input_size):
 
 
 def large_photo_figures(keypoints, input_size, repeats):
-    """Returns the crop latency before/after and the serving_default latency
-    for a 12-megapixel JPEG with a small box."""
+    """Returns the latency of both crops and of serving_default for a
+    12-megapixel JPEG with a small box."""
     photo = tf.constant([twelve_megapixel_jpeg()])
     boxes = tf.constant([SMALL_BOX], tf.float32)
     # Plain graph code: autograph is not needed and mis-converts these lambdas.
-    before = tf.function(
+    full_decode = tf.function(
         lambda: crop_by_full_decode(photo[0], boxes[0], input_size), autograph=False
     )
-    after = tf.function(
+    region_decode = tf.function(
         lambda: crop_encoded_images(photo, boxes, input_size), autograph=False
     )
     return {
-        "photo_12mp_small_box_crop_full_decode_ms_before": round(
-            1000 * median_seconds(before, repeats), 2
+        "photo_12mp_small_box_crop_full_decode_ms": round(
+            1000 * median_seconds(full_decode, repeats), 2
         ),
-        "photo_12mp_small_box_crop_region_decode_ms_after": round(
-            1000 * median_seconds(after, repeats), 2
+        "photo_12mp_small_box_crop_region_decode_ms": round(
+            1000 * median_seconds(region_decode, repeats), 2
         ),
         "photo_12mp_small_box_serving_default_ms": round(
             1000
@@ -171,8 +159,7 @@ def main(argv=None):
         "export_seconds": export_seconds,
         "image_side": args.image_side,
         "tensorflow": tf.__version__,
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
+        "machine": machine(),
         **figures,
     }
     print(json.dumps(result, indent=2))

@@ -19,8 +19,6 @@ them (forward, and the gradients for inputs and for weights).
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 
@@ -28,6 +26,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import machine
+from benchmarks import median_seconds
 from keras_hourglass import build_stacked_hourglass
 from keras_hourglass.serving.fold import fold_batch_norms
 
@@ -72,14 +72,8 @@ def parse_arguments(argv=None):
 
 
 def images_per_second(step, batch_size, repeats):
-    step()  # trace and compile
-    step()
-    durations = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        durations.append(time.perf_counter() - start)
-    return batch_size / statistics.median(durations)
+    """Images per second of `step` after two warm-up calls (trace, compile)."""
+    return batch_size / median_seconds(step, repeats, warmups=2)
 
 
 def alternating_rates(steps, repeats):
@@ -128,18 +122,6 @@ def matmul_gflops(repeats=5):
     """This machine's float32 matrix-multiply rate through TensorFlow."""
     rate = alternating_rates({"matmul": matmul_step()}, repeats)[0]["matmul"]
     return round(rate / 1e9, 1)
-
-
-def processor_name():
-    """The CPU model name (as `lscpu` shows it) where Linux says it."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def fraction_of(images_per_second_value, flops_per_image, gflops_per_second):
@@ -253,8 +235,7 @@ def main(argv=None):
             )
         },
         "machine": {
-            "cpus": os.cpu_count(),
-            "processor": processor_name(),
+            **machine(),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
             "gpus": len(tf.config.list_physical_devices("GPU")),

@@ -10,11 +10,10 @@ README's main command spends making its data. The figure is the median over
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 
+from benchmarks import machine
 from keras_hourglass.synthetic.people import iterate_synthetic
 
 
@@ -40,8 +39,7 @@ def main(argv=None):
                 "repeats": args.repeats,
                 "images_per_second": round(statistics.median(rates), 1),
                 "ms_per_image": round(1000 / statistics.median(rates), 2),
-                "cpu": platform.processor() or platform.machine(),
-                "cores": os.cpu_count(),
+                "machine": machine(),
             },
             indent=1,
         )

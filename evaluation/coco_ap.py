@@ -28,7 +28,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.ground_truth import EvaluationInputError
 
 # COCOeval.stats order for iouType "keypoints" (first six entries).
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR")

@@ -34,8 +34,8 @@ from evaluation.evaluation_loop import batch_count
 from evaluation.evaluation_loop import collect_predictions
 from evaluation.evaluation_loop import load_heatmap_model
 from evaluation.evaluation_loop import model_heatmap_source
-from evaluation.ground_truth_structure import EvaluationInputError
-from evaluation.ground_truth_structure import from_arrays
+from evaluation.ground_truth import EvaluationInputError
+from evaluation.ground_truth import from_arrays
 from keras_hourglass.data.counter import RecordCounter
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
@@ -149,18 +149,10 @@ def resolve_metric(metric, ground_truth):
 
 
 def run_evaluation(config, model=None, heatmap_source=None):
-    """Evaluates `config.model` on `config.data` and writes every output.
-
-    Args:
-        config: `EvalConfig`.
-        model: `HeatmapModel` or None (loaded from `config.model`).
-        heatmap_source: `fn(images, meta)` -> per-stack heatmaps, or None for
-            the model itself (with the flip test when `config.flip`). Tests
-            pass a source that renders the ground truth.
-
-    Returns:
-        dict of results (also written as `results.json`).
-    """
+    """Evaluates `config.model` (or a loaded `HeatmapModel`) on `config.data`,
+    writes every output and returns the results written as `results.json`.
+    `heatmap_source(images, meta)` stands in for the model (with the flip
+    test when `config.flip`) when given."""
     metadata = load_dataset_metadata(config.data)
     joint_set = joint_set_from_metadata(metadata)
     model = model or load_heatmap_model(config.model)

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.ground_truth import EvaluationInputError
 from keras_hourglass.decoding import flip_test_heatmaps
 from keras_hourglass.decoding import heatmaps_to_image_keypoints
 from keras_hourglass.decoding import model_heatmaps
@@ -73,11 +73,8 @@ def export_heatmaps_call(loaded):
 
 
 def load_heatmap_model(path):
-    """Loads a `.keras` file, run directory or SavedModel as a `HeatmapModel`.
-
-    Raises:
-        EvaluationInputError: the path does not exist or holds no model.
-    """
+    """Loads a `.keras` file, run directory or SavedModel as a `HeatmapModel`
+    (EvaluationInputError when the path does not exist or holds no model)."""
     if not Path(path).exists():
         raise EvaluationInputError(f"{path}: no such model file or directory")
     try:
@@ -169,21 +166,10 @@ def _numpy_meta(meta):
 
 
 def collect_predictions(dataset, heatmap_source, num_examples=8, total_batches=None):
-    """Runs `heatmap_source` over an eval dataset and decodes every stack.
-
-    Args:
-        dataset: `(images, meta)` batches from `pipeline.make_eval_dataset`.
-        heatmap_source: `fn(images, meta)` -> list of per-stack heatmaps
-            (see `model_heatmap_source`; tests pass a perfect source).
-        num_examples: int. Crops (and heatmaps) kept for the figures.
-        total_batches: int or None. For the progress bar.
-
-    Returns:
-        `EvaluationRun`.
-
-    Raises:
-        EvaluationInputError: the dataset yields no person.
-    """
+    """Runs `heatmap_source(images, meta)` (see `model_heatmap_source`) over
+    the `(images, meta)` batches of `make_eval_dataset`, decodes every stack
+    and returns an `EvaluationRun` keeping `num_examples` crops for the
+    figures (EvaluationInputError when the dataset yields no person)."""
     keypoints, scores, metas, images_kept, heatmaps_kept = [], [], [], [], []
     kept = 0
     progress = tqdm(dataset, total=total_batches, desc="evaluate", unit="batch")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.ground_truth import EvaluationInputError
 from keras_hourglass.joint_sets import metric_joint_set
 
 logger = logging.getLogger(__name__)
@@ -107,16 +107,6 @@ def pckh_curve(predictions, ground_truth, thresholds=PCKH_CURVE_THRESHOLDS):
             for threshold in thresholds
         ]
     )
-
-
-def area_under_curve(thresholds, percentages):
-    """Trapezoidal area under a PCK curve over the threshold span, in percent.
-
-    Normalised by the span so a curve at 100 % everywhere gives 100.
-    """
-    thresholds = np.asarray(thresholds, np.float64)
-    span = thresholds[-1] - thresholds[0]
-    return float(np.trapezoid(np.asarray(percentages, np.float64), thresholds) / span)
 
 
 def torso_sizes(joints, annotated, torso_joints):

@@ -54,15 +54,9 @@ def plot_accuracy_curves(thresholds, curves_by_model, groups, joint_names,
     """PCKh (or PCK) against the normalised distance, one panel per joint group.
 
     As the paper's MPII figure: each panel compares the models' curves of one
-    group (Head, Shoulder, ..., and Total over all joints).
-
-    Args:
-        thresholds: [T] normalised distances.
-        curves_by_model: dict, model label -> per-joint curve T x K (percent).
-        groups: (label, joint indices) pairs; empty: one panel per joint.
-        joint_names: K names.
-        metric_label: str, the y axis label ("PCKh").
-        out_stem: path without suffix.
+    group (Head, Shoulder, ..., and Total over all joints). `curves_by_model`
+    maps a model label to its per-joint curve T x K in percent; without
+    `groups` there is one panel per joint.
     """
     per_model = {
         model: group_curves(curve, groups, joint_names)
@@ -94,12 +88,8 @@ def plot_accuracy_curves(thresholds, curves_by_model, groups, joint_names,
 
 
 def plot_stack_accuracy(values, metric_label, out_stem, labels=None):
-    """Accuracy of every stack's prediction (bars, value on top), as Fig. 9 right.
-
-    Args:
-        values: per-stack accuracy in percent, first stack first.
-        labels: x tick labels; defaults to 1, 2, ...
-    """
+    """Accuracy of every stack's prediction (bars, value on top), as Fig. 9
+    right; `values` in percent, first stack first."""
     values = np.asarray(values, np.float64)
     positions = np.arange(1, len(values) + 1)
     figure, axis = plt.subplots(figsize=(max(4.0, 0.7 * len(values) + 2), 3.2))
@@ -163,13 +153,8 @@ def accuracy_column(path, prefer="val_pckh"):
 def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh"):
     """Validation accuracy over training epochs, one line per run (as Fig. 8).
 
-    Args:
-        logs: dict, label -> CSV log path; or a sequence of paths (labelled by
-            their folder names).
-        column: str. The logged accuracy column.
-
-    Raises:
-        ValueError: a log has no such column.
+    `logs` maps labels to CSV log paths, or is a sequence of paths (labelled
+    by their folder names); ValueError when a log has no `column`.
     """
     if not isinstance(logs, dict):
         logs = {Path(path).parent.name or str(path): path for path in logs}
@@ -227,15 +212,8 @@ def plot_prediction_grid(images, keypoints, skeleton, out_stem, columns=4,
     """A grid of crops with their predicted skeletons drawn over them, each
     beside its ground truth when `true_keypoints` are given.
 
-    Args:
-        images: [M, S, S, 3] crops in [0, 1].
-        keypoints: [M, K, 2] predictions in crop px.
-        skeleton: (joint, joint) index pairs.
-        titles: M strings or None.
-        joint_names: K names (left/right shades); None: all drawn as middle.
-        scores: [M, K] or None; low scores are drawn faint.
-        true_keypoints: [M, K, 2] in crop px, or None.
-        true_annotated: [M, K], 1 where the joint is annotated.
+    `joint_names` give the left/right shades (None: all drawn as middle);
+    joints with low `scores` are drawn faint.
     """
     count = len(images)
     if true_keypoints is not None:
@@ -284,14 +262,8 @@ def plot_stack_comparison(
 ):
     """An intermediate stack's prediction beside the final one (Fig. 9 left).
 
-    Args:
-        images: [M, S, S, 3] crops.
-        intermediate_keypoints, final_keypoints: [M, K, 2] in crop px.
-        column_titles: two strings, e.g. ("stack 2", "stack 8 (final)").
-        heatmaps: optional pair of [M, h, w, K] heatmaps; their maximum over
-            joints is overlaid on each crop.
-        max_rows: int. Crops shown (one per row).
-        joint_names: K names (left/right shades) or None.
+    With `heatmaps` (a pair of [M, h, w, K]), their maximum over joints is
+    overlaid on each crop; one crop per row, at most `max_rows`.
     """
     rows = min(len(images), max_rows)
     figure, axes = plt.subplots(rows, 2, figsize=(5.2, 2.6 * rows), squeeze=False)

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
+from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import existing_file
 from evaluation.ground_truth import load_mat_variables
-from evaluation.ground_truth_structure import EvaluationInputError
 from keras_hourglass.joint_sets import metric_joint_set
 
 PREDICTION_VARIABLES = ("preds", "pos_pred_src")
@@ -103,12 +103,9 @@ def _read_csv(path, num_joints):
 
 
 def read_predictions(path, num_joints=16):
-    """Reads a prediction file as float64 N x K x 2 (see the module docstring).
-
-    Raises:
-        EvaluationInputError: missing, empty or unreadable file, unknown
-            suffix, or an array that is not N x K x 2 / K x 2 x N.
-    """
+    """Reads a prediction file as float64 N x K x 2 (see the module docstring);
+    EvaluationInputError for a missing, empty or unreadable file, an unknown
+    suffix, or an array that is not N x K x 2 / K x 2 x N."""
     path = existing_file(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":

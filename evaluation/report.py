@@ -20,14 +20,8 @@ ALL_JOINTS_COLUMN = "Mean (all joints)"
 
 
 def paper_table(summaries_by_model):
-    """One row per model: the paper columns, Mean and the two other means.
-
-    Args:
-        summaries_by_model: dict, model name -> `PckSummary`.
-
-    Returns:
-        pandas.DataFrame indexed by model name.
-    """
+    """A DataFrame with one row per model name of `summaries_by_model`
+    (`PckSummary` values): the paper columns, Mean and the two other means."""
     rows = {}
     for model_name, summary in summaries_by_model.items():
         row = dict(summary.groups)

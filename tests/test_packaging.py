@@ -81,7 +81,7 @@ def test_every_console_script_answers_help(installed, script):
 def test_programs_load_from_the_venv_and_install_no_generic_names(installed):
     bin_dir, work = installed
     script = (
-        "import keras_hourglass_programs.training.console, training.train, "
+        "import keras_hourglass_programs.training.programs, training.train, "
         "evaluation.evaluate, keras_hourglass.model\n"
         "for module in (training.train, evaluation.evaluate, keras_hourglass.model):\n"
         "    print(module.__file__)\n"

@@ -34,9 +34,9 @@ from keras_hourglass.saving import LATEST_CHECKPOINT_FILE
 from keras_hourglass.saving import save_model
 from training.config import ConfigError
 from training.config import scheduled_learning_rate
-from training.heatmap_images import HeatmapImageSummary
-from training.heatmap_images import crop_ground_truth
+from training.pckh_validation import HeatmapImageSummary
 from training.pckh_validation import PckhValidation
+from training.pckh_validation import crop_ground_truth
 from training.pckh_validation import load_validation_subset
 from training.resume import StepBackup
 
@@ -72,11 +72,6 @@ class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """A `ModelCheckpoint` that never overwrites a good file with NaN weights,
     and saves as every model file is saved (`keras_hourglass.saving`: atomic,
     architecture and weights, a sidecar with the run's joint set).
-
-    Args:
-        filepath: str. The `.keras` file.
-        joint_set: `JointSet` or None. The joints the sidecar records.
-        **kwargs: passed to `keras.callbacks.ModelCheckpoint`.
     """
 
     def __init__(self, filepath, joint_set=None, **kwargs):
@@ -132,15 +127,10 @@ def build_callbacks(
     """Returns `(callbacks, nan_guard, step_backup)` for `model.fit`, or for
     the custom loop of `training.multiworker`, which drives the same list.
 
-    Args:
-        config: `TrainConfig`.
-        paths: dict from `run_paths`.
-        validation: `Validation` from `choose_validation`.
-        steps_per_epoch: int. Steps of a full epoch.
-        resume_state: dict from `training.resume.read_backup`, or None.
-        after_validation: callbacks run right after the validation one, before
-            the callbacks that read its score (multi-worker: the chief's score
-            shared with every worker).
+    `resume_state` is what `training.resume.read_backup` read, or None;
+    `after_validation` callbacks run right after the validation one, before
+    the callbacks that read its score (multi-worker: the chief's score shared
+    with every worker).
     """
     paths["latest"].parent.mkdir(parents=True, exist_ok=True)
     monitor = validation.monitor

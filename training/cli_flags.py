@@ -58,17 +58,10 @@ def add_dataclass_flags(
 ):  # fmt: skip
     """Adds one flag per field of `config_class` to `parser`; returns it.
 
-    Args:
-        parser: `argparse.ArgumentParser`.
-        config_class: a dataclass whose fields were declared with `option`.
-        unset_defaults: bool. Every flag defaults to None, so that the flags
-            given on the command line can be told from the rest (which then
-            come from a preset or a config file). Otherwise each flag defaults
-            to its field's default.
-        required: names of the fields whose flag must be given.
-        default_label: str or None. When set, each help text ends with
-            `(<default_label>: <field default>)`, e.g. "paper".
-        one_of: names of the fields of which exactly one flag must be given.
+    With `unset_defaults` every flag defaults to None, so the flags given
+    can be told from the rest (which then come from a preset or a config
+    file). `required` fields must be given, exactly one of `one_of`; with
+    `default_label` each help ends with `(<default_label>: <default>)`.
     """
     hints = typing.get_type_hints(config_class)
     exclusive = parser.add_mutually_exclusive_group(required=True) if one_of else None

@@ -1,12 +1,14 @@
 """The training configuration: one flat dataclass, its presets and checks.
 
 `TrainConfig` defaults are the paper's recipe (Newell et al. 2016, sec. 5.1).
-Command-line flags are derived from its fields (see `training.flags`); the
-resolved configuration is written as `config.json` in the run directory and
-can be loaded back with `--config`.
+Each field `some_name` is the flag `--some-name` (booleans also get
+`--no-some-name`), applied over `--config run/config.json` or the `--preset`
+(default `paper`). The resolved configuration is written as `config.json` in
+the run directory.
 """
 
 import dataclasses
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,9 @@ from keras_hourglass.files import JsonFileError
 from keras_hourglass.files import read_json
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.model import check_model_arguments
+from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
+from training.cli_flags import program_parser
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
@@ -256,3 +260,82 @@ def check_replica_batch(config, num_replicas):
             f"batch_size {config.batch_size} is not divisible by the "
             f"{num_replicas} replicas; use a multiple of {num_replicas}"
         )
+
+
+def shown_value(value):
+    """A field value as `--help` shows it: empty or spaced text quoted."""
+    if isinstance(value, str) and (not value or any(c.isspace() for c in value)):
+        return repr(value)
+    return str(value)
+
+
+def describe_presets(width=79):
+    """The `--help` epilog: each preset of `PRESETS` with the fields it sets
+    to other values than the paper's defaults ("demo: n_stacks=2 ...")."""
+    defaults = TrainConfig()
+    paragraphs = ["presets (the fields each one changes from the paper defaults):"]
+    for name, values in PRESETS.items():
+        changed = [
+            f"{field}={shown_value(value)}"
+            for field, value in values.items()
+            if value != getattr(defaults, field)
+        ]
+        text = " ".join(changed) or "(the paper defaults)"
+        paragraphs.append(
+            textwrap.fill(
+                f"{name}: {text}",
+                width,
+                initial_indent="  ",
+                subsequent_indent="    ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(paragraphs)
+
+
+def build_argument_parser():
+    """The parser of `python -m training.train` (`hourglass-train`)."""
+    parser = program_parser(
+        "training.train", "Train a stacked hourglass network.", describe_presets()
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--preset",
+        default=None,
+        help=f"starting configuration, one of {sorted(PRESETS)} (default paper; "
+        "the values of each are listed below)",
+    )
+    source.add_argument(
+        "--config", default=None, help="a config.json written by an earlier run"
+    )
+    # Unset flags stay None, so that only the flags given override the preset.
+    return add_dataclass_flags(
+        parser, TrainConfig, unset_defaults=True, default_label="paper"
+    )
+
+
+def resolve_config(arguments):
+    """Returns the validated `TrainConfig` of parsed `arguments`."""
+    values = vars(arguments).copy()
+    preset = values.pop("preset")
+    config_path = values.pop("config")
+    overrides = {name: value for name, value in values.items() if value is not None}
+    if config_path is not None:
+        config = replace_fields(load_config(config_path), overrides)
+    else:
+        config = config_from_preset(preset or "paper", **overrides)
+    return validate_config(config)
+
+
+def parse_config(argv=None):
+    """Parses `argv` into a validated `TrainConfig`.
+
+    Invalid values exit through `parser.error` (status 2, one clear line).
+    """
+    parser = build_argument_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return resolve_config(arguments)
+    except ConfigError as error:
+        parser.error(str(error))

@@ -8,9 +8,8 @@ that go with it.
 - Otherwise `MirroredStrategy` over every local accelerator, or, on a machine
   without one, over every logical CPU device. With a single device (a plain
   CPU, one GPU) the `auto` policy uses TensorFlow's default strategy instead:
-  the same one-replica training, but a training step inside any strategy
-  scope (Mirrored or OneDevice) ran about 2x slower on a 2-core CPU
-  (TF 2.21, measured with the demo model); `--strategy mirrored` forces it.
+  the same one-replica training without a strategy scope's overhead on the
+  training step; `--strategy mirrored` forces the mirrored one.
 
 The batch size in the config is the GLOBAL batch: each replica gets
 `batch_size / num_replicas`, and gradients are summed over replicas of losses
@@ -71,12 +70,8 @@ def local_devices_for_replicas():
 
 
 def choose_strategy(policy="auto"):
-    """Returns the strategy for this process (see the module docstring).
-
-    Args:
-        policy: "auto" (mirrored over several local devices, the default
-            strategy on one) or "mirrored" (always `MirroredStrategy`).
-    """
+    """Returns the strategy for this process for `policy` "auto" or
+    "mirrored" (see the module docstring)."""
     if is_multi_worker():
         return tf.distribute.MultiWorkerMirroredStrategy()
     devices = local_devices_for_replicas()
@@ -119,8 +114,7 @@ def build_training_state(model, strategy, dataset):
     Under a real strategy `model.fit` builds both before tracing the train
     step. Under the default strategy Keras defers them to that trace, and
     variables created while tracing make TensorFlow trace the step a second
-    time: about 20 s of the demo's first epoch on 2 CPU cores, minutes for a
-    deep model. The loss trackers are built from one all-zero batch of the
+    time. The loss trackers are built from one all-zero batch of the
     dataset's target structure (targets doubling as predictions: only shapes
     matter, and `fit` resets the trackers at each epoch).
     """

@@ -112,11 +112,8 @@ def is_current_file(descriptor, path):
 
 
 def open_locked_file(lock_path):
-    """Opens and flocks the file now at `lock_path`; returns the descriptor.
-
-    Raises:
-        LockHeld: a running program holds the lock.
-    """
+    """Opens and flocks the file now at `lock_path`; returns the descriptor
+    (LockHeld when a running program holds it)."""
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -132,11 +129,9 @@ def open_locked_file(lock_path):
 
 def acquire_lock(lock_path, program):
     """Locks `lock_path` (creating its folder if needed) for `program`;
-    returns the open descriptor to pass to `release_lock`.
-
-    Raises:
-        LockHeld: a running program holds the lock.
-        LockLeftByAnotherHost: the unheld lock file names another host.
+    returns the open descriptor to pass to `release_lock`. Raises LockHeld
+    when a running program holds the lock, LockLeftByAnotherHost when the
+    unheld lock file names another host.
     """
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,9 +163,8 @@ def release_lock(lock_path, descriptor):
 def acquire_run_lock(run_dir, program):
     """Creates `run_dir` if needed and locks it; returns the open descriptor.
 
-    Raises:
-        RunDirectoryLocked: a running program holds the lock, or a lock file
-            from another host is present.
+    RunDirectoryLocked when a running program holds the lock, or a lock
+    file from another host is present.
     """
     path = Path(run_dir) / LOCK_FILE_NAME
     try:
@@ -211,12 +205,8 @@ def dataset_lock_path(out_dir):
 
 def acquire_dataset_lock(out_dir):
     """Locks the dataset folder `out_dir` for a conversion; returns the open
-    descriptor.
-
-    Raises:
-        SystemExit: another conversion holds the lock, or a lock file from
-            another host is present (`make_tfrecords` exits with the message).
-    """
+    descriptor. SystemExit with the message when another conversion holds the
+    lock or a lock file from another host is present."""
     path = dataset_lock_path(out_dir)
     try:
         return acquire_lock(path, CONVERTER_PROGRAM)

@@ -17,10 +17,20 @@ Examples:
         --val-count 400 --out data/synthetic
 
 Prints a summary: people written per split, shard files, and skips by reason.
+
+The dataset folder is replaced whole or not at all: the conversion writes into
+a fresh hidden folder beside `--out` (`.NAME.converting-XXXX`) and `swap_in`
+renames the old folder aside, the new one into place, moves across files that
+were not part of the old dataset, and deletes the old one. A crash between the
+two renames is repaired by the next run (`restore_set_aside`). All of it runs
+with the converter's lock held (`.NAME.lock` beside `--out`).
 """
 
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +39,9 @@ from keras_hourglass.data import shards
 from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT
+from keras_hourglass.data.metadata import METADATA_FILE_NAME
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from training import folder_lock
-from training import output_folder
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
@@ -191,25 +201,89 @@ def main(argv=None):
     """Runs the conversion; returns the metadata dict (also written as JSON).
 
     The dataset is built beside `--out` and swapped in only when complete, so a
-    failed run leaves an existing dataset as it was (see `output_folder`).
+    failed run leaves an existing dataset as it was (see `swap_in`).
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_config(argv)
     out_dir = Path(args.out)
     with folder_lock.lock_dataset_folder(out_dir):
-        output_folder.restore_set_aside(out_dir)
-        if output_folder.holds_dataset(out_dir) and not args.overwrite:
+        restore_set_aside(out_dir)
+        if holds_dataset(out_dir) and not args.overwrite:
             raise SystemExit(f"{out_dir} already holds a dataset; use --overwrite")
-        work_dir = output_folder.make_work_folder(out_dir)
+        work_dir = make_work_folder(out_dir)
         try:
             convert(args, work_dir)
         except BaseException:
-            output_folder.remove_work_folder(work_dir)
+            remove_work_folder(work_dir)
             raise
-        output_folder.swap_in(work_dir, out_dir)
+        swap_in(work_dir, out_dir)
     metadata = shards.read_metadata(out_dir)
     print("\n".join(summary_lines(metadata)))
     return metadata
+
+
+LOGGER = logging.getLogger("training.make_tfrecords")
+
+
+def _set_aside_folders(out_dir):
+    return sorted(out_dir.parent.glob(f".{out_dir.name}.old-*"))
+
+
+def restore_set_aside(out_dir):
+    """Repairs what a killed conversion left beside `out_dir`: puts back an old
+    dataset set aside but never replaced, and deletes unfinished work
+    folders. Call with the lock held (so none of them is in use)."""
+    out_dir = Path(out_dir).absolute()
+    for unfinished in out_dir.parent.glob(f".{out_dir.name}.converting-*"):
+        LOGGER.warning("removing %s left by an interrupted run", unfinished)
+        shutil.rmtree(unfinished, ignore_errors=True)
+    for aside in _set_aside_folders(out_dir):
+        old_dataset = aside / "dataset"
+        if not out_dir.exists() and old_dataset.is_dir():
+            LOGGER.warning("restoring %s from an interrupted run", out_dir)
+            os.rename(old_dataset, out_dir)
+        shutil.rmtree(aside)  # otherwise the swap had finished but for cleanup
+
+
+def holds_dataset(out_dir):
+    """True when `out_dir` holds a `dataset.json` or TFRecord shards."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return False
+    return (out_dir / METADATA_FILE_NAME).exists() or any(out_dir.glob("*.tfrecord"))
+
+
+def _is_dataset_file(path):
+    return path.name == METADATA_FILE_NAME or path.name.endswith(".tfrecord")
+
+
+def make_work_folder(out_dir):
+    """Creates and returns the fresh hidden folder the conversion writes into."""
+    out_dir = Path(out_dir).absolute()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{out_dir.name}.converting-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+
+
+def swap_in(work_dir, out_dir):
+    """Replaces `out_dir` by the finished `work_dir` (module doc); files of
+    `out_dir` that are not shards or `dataset.json` are kept."""
+    out_dir = Path(out_dir).absolute()
+    if not out_dir.exists():
+        os.rename(work_dir, out_dir)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    os.rename(out_dir, aside / "dataset")
+    os.rename(work_dir, out_dir)
+    for path in (aside / "dataset").iterdir():
+        if not _is_dataset_file(path):
+            os.rename(path, out_dir / path.name)
+    shutil.rmtree(aside)
+
+
+def remove_work_folder(work_dir):
+    """Deletes an unfinished work folder (the old dataset stays as it was)."""
+    shutil.rmtree(work_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

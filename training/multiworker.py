@@ -19,6 +19,11 @@ every worker reads (a shared file system or a bucket); a worker that cannot
 read it stops the whole job with one message instead of starting over. Each worker
 validates on its own, then every worker takes the chief's score, so rounding
 differences between machines can never make them take different decisions.
+
+Data split: every input pipeline builds the same stream of global batches and
+keeps its own contiguous slice, split into per-replica batches in order, so
+replica r always sees rows [r * b, (r + 1) * b) of each global batch whatever
+mix of machines and local devices the replicas live on.
 """
 
 import shutil
@@ -30,6 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.losses import masked_heatmap_loss
 from training.builders import build_model
 from training.builders import compile_model
 from training.builders import make_datasets
@@ -38,9 +44,6 @@ from training.callbacks import build_callbacks
 from training.callbacks import choose_validation
 from training.callbacks import run_paths
 from training.config import check_replica_batch
-from training.custom_loop import distribute_global_batches
-from training.custom_loop import make_statistics_sync
-from training.custom_loop import make_train_step
 from training.distribute import cluster_spec_from_environment
 from training.distribute import is_chief_worker
 from training.distribute import set_precision_policy
@@ -229,3 +232,100 @@ def train_multi_worker(config, strategy, metadata, train_files, valid_files):
     check_replica_batch(config, strategy.num_replicas_in_sync)
     print(f"multi-worker training on {strategy.num_replicas_in_sync} replica(s)")
     return run_custom_loop(config, strategy, metadata, train_files, valid_files)
+
+
+def slice_for_pipeline(batch, pipeline_id, num_pipelines):
+    """Returns this pipeline's contiguous share of a global batch (any nest)."""
+
+    def take_share(tensor):
+        share = tf.shape(tensor)[0] // num_pipelines
+        return tensor[pipeline_id * share : (pipeline_id + 1) * share]
+
+    return tf.nest.map_structure(take_share, batch)
+
+
+def distribute_global_batches(strategy, make_global_dataset, global_batch_size):
+    """Returns a distributed dataset of per-replica batches (see module doc)
+    from `make_global_dataset()`, global `(images, targets, weights)` batches
+    of a fixed first dimension."""
+
+    def dataset_fn(context):
+        per_replica = context.get_per_replica_batch_size(global_batch_size)
+        dataset = make_global_dataset().map(
+            lambda *batch: slice_for_pipeline(
+                batch, context.input_pipeline_id, context.num_input_pipelines
+            )
+        )
+        return dataset.unbatch().batch(per_replica, drop_remainder=True)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def as_output_list(values):
+    """A model output, or a tuple of targets/weights, as a list."""
+    return list(values) if isinstance(values, list | tuple) else [values]
+
+
+def replica_loss(model, images, targets, weights, global_batch_size):
+    """This replica's share of the global loss, and of each stack's loss.
+
+    Each replica divides its weighted sum by the GLOBAL number of (sample,
+    joint) terms, so the sum over replicas is the global-batch mean, the
+    value `model.fit` logs on one device.
+    """
+    outputs = as_output_list(model(images, training=True))
+    share = tf.cast(tf.shape(images)[0], tf.float32) / float(global_batch_size)
+    per_stack = [
+        masked_heatmap_loss(target, output, weight) * share
+        for target, output, weight in zip(
+            as_output_list(targets), outputs, as_output_list(weights)
+        )
+    ]
+    return tf.add_n(per_stack), per_stack
+
+
+def make_train_step(strategy, model, optimizer, global_batch_size, jit_compile=False):
+    """Returns `train_step(iterator) -> (loss, [loss per stack])`, summed over
+    replicas. The optimizer all-reduces (sums) the gradients."""
+
+    def replica_step(images, targets, weights):
+        with tf.GradientTape() as tape:
+            loss, per_stack = replica_loss(
+                model, images, targets, weights, global_batch_size
+            )
+            scaled = optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss, per_stack
+
+    @tf.function(jit_compile=jit_compile)
+    def train_step(iterator):
+        images, targets, weights = next(iterator)
+        loss, per_stack = strategy.run(replica_step, args=(images, targets, weights))
+        reduce = lambda value: strategy.reduce("SUM", value, axis=None)  # noqa: E731
+        return reduce(loss), [reduce(value) for value in per_stack]
+
+    return train_step
+
+
+def make_statistics_sync(strategy, model):
+    """Returns `sync()`, which sets every non-trainable variable (batch-norm
+    moving statistics) to its mean over all replicas.
+
+    Keras 3 updates each replica's moving statistics from its own batch only
+    and never aggregates them, so workers would drift apart and the chief
+    would save statistics of a fraction of the data.
+    """
+
+    variables = list(model.non_trainable_variables)
+
+    def read_local_copies():
+        return [tf.identity(variable.value) for variable in variables]
+
+    @tf.function
+    def sync():
+        local_copies = strategy.run(read_local_copies)
+        for variable, values in zip(variables, local_copies):
+            variable.assign(strategy.reduce("MEAN", values, axis=None))
+
+    return sync

@@ -1,10 +1,15 @@
-"""The console programs the wheel installs, as data (nothing is imported).
+"""The console programs the wheel installs, and the functions they call.
 
 `setup.py` reads this file by path (standard library only, so building the
-wheel needs no TensorFlow) and turns the table into console-script entry
-points; `training.console` holds the functions they call.
+wheel needs no TensorFlow) and turns `PROGRAMS` into console-script entry
+points. Each entry runs a program's `main()` under the module name `python -m`
+uses from a checkout (`training.train`), so every module loads once whichever
+way the program starts; the exit status is `main()`'s when it is an int, else
+0. Importing this module loads the `training` package first, which sets
+TensorFlow's environment before the program imports it (`training.environment`).
 """
 
+import importlib
 import sys
 
 # Console script -> (module run by `python -m` from a checkout, what it does).
@@ -46,7 +51,7 @@ PROGRAMS = {
 
 
 def entry_point_name(script):
-    """The function of `training.console` behind a console script:
+    """The function of `training.programs` behind a console script:
     `"hourglass-make-tfrecords"` -> `"make_tfrecords"`."""
     return script.removeprefix("hourglass-").replace("-", "_")
 
@@ -77,3 +82,45 @@ def program_name(module_name, started_as=None, main_module=None):
     if main_module.endswith(f".{module_name}") or main_module == module_name:
         return f"python -m {main_module}"
     return f"python -m {module_name}"
+
+
+def run_program(module_name):
+    """Runs `module_name.main()` on `sys.argv`; returns the exit status."""
+    status = importlib.import_module(module_name).main()
+    return status if isinstance(status, int) else 0
+
+
+def make_tfrecords():
+    return run_program("training.make_tfrecords")
+
+
+def train():
+    return run_program("training.train")
+
+
+def export():
+    return run_program("training.export")
+
+
+def convert_weights():
+    return run_program("training.convert_weights")
+
+
+def quickstart():
+    return run_program("training.quickstart")
+
+
+def evaluate():
+    return run_program("evaluation.evaluate")
+
+
+def predict():
+    return run_program("evaluation.predict")
+
+
+def pckh():
+    return run_program("evaluation.pckh")
+
+
+def ablation():
+    return run_program("evaluation.ablation")

@@ -29,7 +29,7 @@ from training import train as training_program
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
-from training.flags import parse_config
+from training.config import parse_config
 
 
 @dataclasses.dataclass

@@ -46,18 +46,10 @@ PERSISTED_ATTRIBUTES = (
 
 
 def plan_fit_calls(start_epoch, steps_done, epochs, steps_per_epoch):
-    """Returns the `fit` calls that finish training from a resume point.
-
-    Args:
-        start_epoch: int. Zero-based epoch to continue.
-        steps_done: int. Steps of `start_epoch` already trained.
-        epochs: int. Epochs in total.
-        steps_per_epoch: int. Steps in a full epoch.
-
-    Returns:
-        list of dicts with `initial_epoch`, `epochs`, `steps_per_epoch` and
-        `step_offset` (steps of the first epoch done before this call).
-    """
+    """Returns the `fit` calls that finish training from zero-based
+    `start_epoch` with `steps_done` of its steps trained: dicts with
+    `initial_epoch`, `epochs`, `steps_per_epoch` and `step_offset` (steps of
+    the first epoch done before this call)."""
     if not 0 <= steps_done < steps_per_epoch:
         raise ValueError(
             f"the backup is at step {steps_done} of an epoch of "
@@ -127,13 +119,9 @@ def restore_backup(model, paths, steps_per_epoch, trim_log=True):
     """Loads the run's backup into compiled `model` when there is one; returns
     its state (None for a fresh run) and trims the CSV rows it will redo.
 
-    Args:
-        model: the compiled model, under the strategy scope (optimizer slots
-            created by the restore must live in it too).
-        paths: dict from `training.callbacks.run_paths`.
-        steps_per_epoch: int. Steps of a full epoch in this run.
-        trim_log: False for a reader that does not own the run's CSV log (a
-            multi-worker job's other workers, which read the chief's backup).
+    `model` is built under the strategy scope (the optimizer slots the
+    restore creates must live in it); `trim_log` is False for a reader that
+    does not own the CSV log (a multi-worker job's other workers).
     """
     state = read_backup(paths["backup"])
     if state is None:
@@ -256,14 +244,9 @@ class StepBackup(keras.callbacks.Callback):
     """Backs up every `every_steps` steps and after every epoch.
 
     Place it LAST in the callback list: its epoch-end backup must include
-    the state the other callbacks updated for that epoch.
-
-    Args:
-        backup_dir: str or Path.
-        every_steps: int. Steps between mid-epoch backups.
-        steps_per_epoch: int. Steps of a full epoch.
-        tracked_callbacks: dict name -> callback whose counters persist.
-        state: dict or None. The state read by `read_backup` (resume).
+    the state the other callbacks updated for that epoch. `tracked_callbacks`
+    maps names to callbacks whose counters persist; `state` is what
+    `read_backup` read (resume), or None.
     """
 
     def __init__(

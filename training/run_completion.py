@@ -15,9 +15,16 @@ checked to be a whole archive that reloads with exactly the model's weights,
 then renamed into place (`keras_hourglass.saving`); its digest lets later
 runs find it damaged.
 
+The run ends with a summary (`summarize_run`): the best epoch and its
+validation score, read from the run's CSV log (Keras's `History` holds only
+the last `fit` call of a resumed run), where the outputs are, and the command
+that opens TensorBoard.
 """
 
+import csv
 import json
+import math
+import shlex
 from pathlib import Path
 
 import tensorflow as tf
@@ -29,6 +36,8 @@ from keras_hourglass.joint_sets import joint_set_from_metadata
 from keras_hourglass.saving import DamagedFileError
 from keras_hourglass.saving import save_model
 from keras_hourglass.serving.export import export_saved_model
+from training.callbacks import run_paths
+from training.callbacks import tensorboard_available
 
 COMPLETION_FILE = "completion.json"
 EXPORT_VERSION = 1
@@ -148,3 +157,83 @@ def finish_run(model, config, paths, metadata, global_step):
     exported = {"global_step": global_step, "version_dir": f"export/{EXPORT_VERSION}"}
     print(f"exported {version_dir}")
     return record_part(run_dir, "export", exported)
+
+
+# Validation columns the CSV log can hold (`training.callbacks.Validation`),
+# and how the summary names them.
+VALIDATION_COLUMNS = {"val_pckh": "PCKh", "val_pck": "torso PCK"}
+
+
+def read_epoch_log(csv_path):
+    """The rows of the run's CSV log as dicts, [] when there is no log."""
+    try:
+        with open(csv_path, newline="") as handle:
+            return list(csv.DictReader(handle))
+    except FileNotFoundError:
+        return []
+
+
+def best_epoch(rows):
+    """`(1-based epoch, column, value)` of the highest finite validation score
+    in the CSV `rows` (the first such epoch on a tie), or None."""
+    best = None
+    for row in rows:
+        for column in VALIDATION_COLUMNS:
+            try:
+                value = float(row.get(column) or "nan")
+            except ValueError:
+                continue
+            if math.isfinite(value) and (best is None or value > best[2]):
+                best = (int(row["epoch"]) + 1, column, value)
+    return best
+
+
+def format_run_summary(
+    rows, paths, export_dir=None, thresholds=None, tensorboard_logs=True
+):
+    """The end-of-run summary as text, from the CSV log `rows`
+    (`read_epoch_log`; 0-based epochs, as `CSVLogger` writes them).
+    `thresholds` maps a column to its threshold (`{"val_pckh": 0.5}` is shown
+    as "PCKh@0.5"); `tensorboard_logs` is False when the `tensorboard` package
+    is missing."""
+    thresholds = thresholds or {}
+    epochs = 1 + max((int(row["epoch"]) for row in rows), default=-1)
+    best = best_epoch(rows)
+    if best is None:
+        score = "no validation score logged"
+    else:
+        epoch, column, value = best
+        threshold = thresholds.get(column)
+        metric = VALIDATION_COLUMNS[column]
+        metric += f"@{threshold:g}" if threshold is not None else ""
+        score = f"epoch {epoch} of {epochs}, validation {metric} {value:.1f}%"
+    tensorboard = (
+        f"tensorboard --logdir {shlex.quote(str(paths['logs']))}"
+        if tensorboard_logs
+        else "no logs (the tensorboard package is not installed)"
+    )
+    lines = [
+        ("best", score),
+        ("best model", paths["best"]),
+        ("final model", paths["final"]),
+        ("export", export_dir or "none (see --export)"),
+        ("CSV log", paths["csv"]),
+        ("TensorBoard", tensorboard),
+    ]
+    width = max(len(name) for name, _ in lines)
+    return "\n".join(
+        ["run summary:"] + [f"  {name:<{width}}  {value}" for name, value in lines]
+    )
+
+
+def summarize_run(config):
+    """`format_run_summary` of the run `config` (a `TrainConfig`) wrote."""
+    paths = run_paths(config.run_dir)
+    return format_run_summary(
+        read_epoch_log(paths["csv"]),
+        paths,
+        # A multi-worker run does not export, whatever `config.export` says.
+        export_dir=paths["export"] if paths["export"].is_dir() else None,
+        thresholds={"val_pckh": config.pckh_threshold, "val_pck": config.pck_threshold},
+        tensorboard_logs=tensorboard_available(),
+    )

@@ -12,7 +12,7 @@ from evaluation.ablation import main
 from evaluation.ablation import study_commands
 from evaluation.ablation import variant_flags
 from evaluation.ablation import write_comparison
-from training.flags import parse_config
+from training.config import parse_config
 
 
 def test_variant_flags_cover_booleans_and_numbers():

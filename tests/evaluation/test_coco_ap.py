@@ -10,7 +10,7 @@ from evaluation.coco_ap import coco_index
 from evaluation.coco_ap import detections
 from evaluation.coco_ap import keypoint_ap
 from evaluation.coco_ap import write_coco_ap
-from evaluation.ground_truth_structure import EvaluationInputError
+from evaluation.ground_truth import EvaluationInputError
 
 LARGE_AREA = 150.0**2  # above COCO's 96^2 "large" limit
 

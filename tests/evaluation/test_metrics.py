@@ -9,8 +9,6 @@ import scipy.io
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import from_arrays
 from evaluation.ground_truth import read_mpii_validation_mat
-from evaluation.metrics import PCKH_CURVE_THRESHOLDS
-from evaluation.metrics import area_under_curve
 from evaluation.metrics import evaluate_pck
 from evaluation.metrics import evaluate_pckh
 from evaluation.metrics import pck
@@ -115,8 +113,6 @@ def test_pckh_curve_rises_to_pckh_and_auc_is_normalised():
     assert curve[0, 0] == 0.0  # nothing is strictly below 0
     np.testing.assert_array_equal(curve[-1], pckh(predictions, ground_truth, 0.5))
     assert curve[-1, 0] == 80.0
-    assert area_under_curve([0.0, 0.5], [0.0, 100.0]) == pytest.approx(50.0)
-    assert area_under_curve(PCKH_CURVE_THRESHOLDS, np.full(51, 100.0)) == 100.0
 
 
 def test_pck_uses_left_shoulder_to_right_hip_in_both_joint_orders():

@@ -16,8 +16,8 @@ from keras_hourglass.transforms import transform_points
 from training.callbacks import FiniteModelCheckpoint
 from training.callbacks import NanGuard
 from training.callbacks import logs_are_finite
-from training.heatmap_images import overlay_prediction
 from training.pckh_validation import PckhValidation
+from training.pckh_validation import overlay_prediction
 from training.pckh_validation import pckh_percent
 
 INPUT, OUTPUT = 64, 16

@@ -9,14 +9,14 @@ from training.builders import check_data_dir
 from training.config import PRESETS
 from training.config import ConfigError
 from training.config import TrainConfig
+from training.config import build_argument_parser
 from training.config import check_replica_batch
 from training.config import config_from_preset
 from training.config import load_config
+from training.config import parse_config
 from training.config import save_config
 from training.config import scheduled_learning_rate
 from training.config import validate_config
-from training.flags import build_argument_parser
-from training.flags import parse_config
 
 
 def test_paper_preset_is_the_paper_recipe():

@@ -56,7 +56,7 @@ def onednn_enabled_after_importing(module, **environment):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "module",
-    [*sorted(module for module, _ in PROGRAMS.values()), "training.console",
+    [*sorted(module for module, _ in PROGRAMS.values()), "training.programs",
      "benchmarks.model_benchmark"],
 )  # fmt: skip
 def test_programs_turn_onednn_on_before_tensorflow_loads(module):

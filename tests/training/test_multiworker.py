@@ -31,7 +31,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from training.flags import parse_config
+from training.config import parse_config
 from training.multiworker import run_custom_loop
 from training.builders import read_dataset
 config = parse_config(sys.argv[1:])
@@ -72,7 +72,7 @@ def initial_trainable_weights(flags):
     import keras
 
     from training.builders import build_model
-    from training.flags import parse_config
+    from training.config import parse_config
 
     config = parse_config(flags + ["--run-dir", "unused"])
     keras.utils.set_random_seed(config.seed)

@@ -51,7 +51,7 @@ def test_every_program_help_ends_with_the_tensorflow_log_sentence(script, capsys
     assert "TF_CPP_MIN_LOG_LEVEL=0" in STARTUP_LINES_HELP
 
 
-CONSOLE_SCRIPT = "import sys\nfrom training.console import train\nsys.exit(train())\n"
+CONSOLE_SCRIPT = "import sys\nfrom training.programs import train\nsys.exit(train())\n"
 
 
 @pytest.mark.parametrize("started_as", ["hourglass-train", "python -m"])

@@ -9,8 +9,8 @@ import pytest
 
 from tests.train_helpers import PROJECT_ROOT
 from tests.train_helpers import subprocess_environment
+from training.config import parse_config
 from training.config import save_config
-from training.flags import parse_config
 from training.quickstart import finished_with_same_config
 from training.quickstart import main as quickstart_main
 from training.quickstart import stage_paths

@@ -1,4 +1,4 @@
-"""The end-of-run summary of `training.train`, and a tiny real run's output:
+"""The end-of-run summary (`training.run_completion`), and a tiny real run's output:
 the summary at the end, the per-epoch validation line on a line of its own."""
 
 from pathlib import Path
@@ -8,8 +8,8 @@ import pytest
 from tests.train_helpers import TINY_MODEL_FLAGS
 from tests.train_helpers import run_training
 from training.callbacks import run_paths
-from training.run_summary import best_epoch
-from training.run_summary import format_run_summary
+from training.run_completion import best_epoch
+from training.run_completion import format_run_summary
 
 
 def epoch_rows(*scores, column="val_pckh"):
