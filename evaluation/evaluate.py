@@ -60,17 +60,23 @@ class EvalConfig:
     out: str = option("", "output folder")
     split: str = option("valid", "dataset split to evaluate")
     flip: bool = option(True, "average with the mirrored crop (paper)")
-    batch_size: int = option(8, "crops per batch")
-    threshold: float | None = option(None, "hit threshold (pckh 0.5, pck 0.2)")
+    batch_size: int = option(8, "crops per batch", minimum=1)
+    threshold: float | None = option(
+        None, "hit threshold (pckh 0.5, pck 0.2)", above=0
+    )
     metric: str = option(
         "auto", "pckh, pck (torso), auto, or coco-ap (plus PCK tables)", METRICS
     )
     coco_annotations: str = option(
         "", "coco-ap: the COCO keypoints JSON the split was converted from"
     )
-    max_people: int = option(0, "evaluate only the first N people (0: all)")
-    num_examples: int = option(8, "crops drawn in the figures")
-    compare_stack: int = option(2, "intermediate stack in the comparison figure")
+    max_people: int = option(
+        0, "evaluate only the first N people (0: all)", minimum=0
+    )
+    num_examples: int = option(8, "crops drawn in the figures", minimum=0)
+    compare_stack: int = option(
+        2, "intermediate stack in the comparison figure", minimum=1
+    )
 
 
 def build_argument_parser():

@@ -10,6 +10,7 @@ take one or more values). Every program's parser starts from
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 
@@ -33,12 +34,33 @@ def program_parser(module_name, description, epilog=""):
     )
 
 
-def option(default, help_text="", choices=None):
-    """A dataclass field carrying its flag help (and choices) as metadata."""
-    metadata = {"help": help_text}
+def option(default, help_text="", choices=None, minimum=None, above=None):
+    """A dataclass field carrying its flag help as metadata, and what the
+    flag accepts: `choices`, a `minimum` (inclusive) or a bound it must be
+    `above`."""
+    metadata = {"help": help_text, "minimum": minimum, "above": above}
     if choices is not None:
         metadata["choices"] = choices
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def checked_number(kind, minimum=None, above=None):
+    """The argparse `type` of a number flag: parses it as `kind` and refuses
+    NaN, infinities and values out of range, so a mistyped value stops the
+    program with argparse's one-line error instead of a wrong result."""
+
+    def parse(text):
+        value = kind(text)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is below {minimum}")
+        if above is not None and value <= above:
+            raise argparse.ArgumentTypeError(f"{text!r} must be above {above}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse's "invalid int value" names it
+    return parse
 
 
 def flag_type(annotation):
@@ -80,6 +102,12 @@ def add_dataclass_flags(
         if kind is bool:
             target.add_argument(flag, action=argparse.BooleanOptionalAction, **common)
             continue
+        if kind in (int, float):
+            kind = checked_number(
+                kind,
+                config_field.metadata.get("minimum"),
+                config_field.metadata.get("above"),
+            )
         target.add_argument(
             flag,
             type=kind,

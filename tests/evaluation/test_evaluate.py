@@ -290,3 +290,27 @@ def test_saved_model_export_evaluates_like_the_keras_model(
             predictions[name] = file["preds_stack1"][()], file["preds"][()]
     for keras_stack, saved_stack in zip(predictions["keras"], predictions["saved"]):
         np.testing.assert_allclose(keras_stack, saved_stack, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--threshold", "nan"),
+        ("--threshold", "-1"),
+        ("--threshold", "0"),
+        ("--threshold", "inf"),
+        ("--batch-size", "0"),
+        ("--num-examples", "-5"),
+        ("--max-people", "-1"),
+        ("--compare-stack", "0"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_naming_the_flag(flag, value, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        parse_config(["--model", "m", "--data", "d", "--out", "o", flag, value])
+    assert stopped.value.code == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.startswith("error: argument " + flag) or (
+        "error:" in last_line and flag in last_line
+    ), last_line
+    assert value in last_line

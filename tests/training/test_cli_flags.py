@@ -56,3 +56,31 @@ def test_user_mistakes_exit_with_one_line(argv, message, capsys):
         parse(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@dataclass
+class BoundedConfig:
+    batch_size: int = option(8, "crops per batch", minimum=1)
+    threshold: float = option(0.5, "hit threshold", above=0)
+    rate: float = option(1.0, "any finite number")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--batch-size", "0"], ["--threshold", "0"], ["--threshold", "-0.5"],
+     ["--rate", "nan"], ["--rate", "inf"], ["--batch-size", "two"]],
+)  # fmt: skip
+def test_numbers_out_of_range_stop_with_one_line_naming_the_flag(argv, capsys):
+    parser = add_dataclass_flags(argparse.ArgumentParser(), BoundedConfig)
+    with pytest.raises(SystemExit) as stopped:
+        parser.parse_args(argv)
+    assert stopped.value.code == 2
+    error_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument {argv[0]}" in error_line and argv[1] in error_line
+
+
+def test_numbers_in_range_pass_unchanged():
+    parser = add_dataclass_flags(argparse.ArgumentParser(), BoundedConfig)
+    arguments = parser.parse_args(["--batch-size", "1", "--threshold", "1e-3",
+                                   "--rate", "-2"])  # fmt: skip
+    assert BoundedConfig(**vars(arguments)) == BoundedConfig(1, 1e-3, -2.0)
