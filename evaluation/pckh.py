@@ -54,7 +54,9 @@ class PckhConfig:
         sorted(DEFAULT_THRESHOLDS),
     )  # fmt: skip
     threshold: float | None = option(
-        None, "normalised-distance threshold (default 0.5 for pckh, 0.2 for pck)"
+        None,
+        "normalised-distance threshold (default 0.5 for pckh, 0.2 for pck)",
+        above=0,
     )
     name: str = option("model", "model name in the table")
 

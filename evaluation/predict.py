@@ -371,10 +371,10 @@ class PredictConfig:
         None, "video: one fixed box x,y,w,h in frame px (default: whole frame)"
     )
     score_threshold: float = option(
-        0.2, "overlays: joints scoring less are drawn faint"
+        0.2, "overlays: joints scoring less are drawn faint", minimum=0
     )
     out: str = option("", "output folder")
-    batch_size: int = option(8)
+    batch_size: int = option(8, minimum=1)
     flip_test: bool = option(True, ".keras models: test-time flip")
 
 

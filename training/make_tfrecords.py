@@ -76,17 +76,26 @@ class ConversionConfig:
     flip_pairs: str | None = option(
         None, "csv: 'l_wrist:r_wrist,...' (default: l_/r_ names)"
     )
-    val_count: int | None = option(None, "lsp/csv/synthetic: validation people")
-    val_fraction: float | None = option(None, "lsp/csv: validation fraction")
-    seed: int = option(0, "synthetic: dataset seed")
-    count: int = option(DEFAULT_SYNTHETIC_COUNT, "synthetic: training images")
-    jpeg_quality: int = option(DEFAULT_JPEG_QUALITY)
-    num_shards: int | None = option(None, "shards per split (default: from size)")
-    max_shard_mb: float = option(200.0, "largest shard size")
+    val_count: int | None = option(
+        None, "lsp/csv/synthetic: validation people", minimum=0
+    )
+    val_fraction: float | None = option(
+        None, "lsp/csv: validation fraction", minimum=0
+    )
+    seed: int = option(0, "synthetic: dataset seed", minimum=0)
+    count: int = option(
+        DEFAULT_SYNTHETIC_COUNT, "synthetic: training images", minimum=0
+    )
+    jpeg_quality: int = option(DEFAULT_JPEG_QUALITY, minimum=1)
+    num_shards: int | None = option(
+        None, "shards per split (default: from size)", minimum=1
+    )
+    max_shard_mb: float = option(200.0, "largest shard size", above=0)
     overwrite: bool = option(False, "replace an existing dataset")
     train_patch_size: int = option(
         0, "store training people as patches bounded for crops of this size "
         "(e.g. 256: ~2x the pipeline's samples per core); 0: whole images",
+        minimum=0,
     )  # fmt: skip
 
 

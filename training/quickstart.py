@@ -37,11 +37,11 @@ class QuickstartConfig:
     """The quickstart's own settings (other flags go to `training.train`)."""
 
     work_dir: str = option(".", "where data/runs/eval go")
-    count: int | None = option(None, "training images")
-    val_count: int | None = option(None, "valid images")
-    seed: int = option(0, "synthetic data seed")
-    epochs: int | None = option(None)
-    steps_per_epoch: int | None = option(None)
+    count: int | None = option(None, "training images", minimum=1)
+    val_count: int | None = option(None, "valid images", minimum=1)
+    seed: int = option(0, "synthetic data seed", minimum=0)
+    epochs: int | None = option(None, minimum=1)
+    steps_per_epoch: int | None = option(None, minimum=1)
 
 
 def parse_arguments(argv=None):
