@@ -44,12 +44,13 @@ from training.callbacks import build_callbacks
 from training.callbacks import choose_validation
 from training.callbacks import run_paths
 from training.config import check_replica_batch
+from training.config import save_config
 from training.distribute import cluster_spec_from_environment
 from training.distribute import is_chief_worker
 from training.distribute import set_precision_policy
 from training.resume import plan_fit_calls
 from training.resume import read_backup
-from training.resume import restore_backup
+from training.resume import restore_run_backup
 from training.run_completion import finish_run
 
 
@@ -165,9 +166,11 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
         model.optimizer.build(model.trainable_variables)
         # Every worker resumes from the chief's backup, in the run directory
         # all workers share (the other workers write theirs to scratch).
-        resume_state = restore_backup(
-            model, run_paths(config.run_dir), steps, trim_log=chief
+        resume_state = restore_run_backup(
+            model, config, run_paths(config.run_dir), steps, trim_log=chief
         ) or {}  # fmt: skip
+    if chief:  # after the checks: a refused resume keeps the run's config.json
+        save_config(config, Path(config.run_dir) / "config.json")
     done = resume_state.get("global_step", 0)
 
     def make_global_dataset():

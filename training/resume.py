@@ -32,6 +32,7 @@ from keras_hourglass.files import write_text_atomically
 from keras_hourglass.saving import DamagedFileError
 from keras_hourglass.saving import check_weights_file
 from training.config import ConfigError
+from training.config import load_config
 
 POINTER_FILE = "latest.json"
 STATE_FILE = "state.json"
@@ -143,6 +144,50 @@ def restore_backup(model, paths, steps_per_epoch, trim_log=True):
         f"(global step {state['global_step']})"
     )
     return state
+
+
+# The flags a backup depends on: the shapes of its weights and optimizer
+# state, and its position within an epoch.
+RESUME_FIELDS = (
+    "n_stacks", "n_features", "n_modules", "depth", "input_size", "output_size",
+    "intermediate_supervision", "optimizer", "precision", "batch_size",
+    "steps_per_epoch",
+)  # fmt: skip
+
+
+def flags_changed_since_start(config, run_dir):
+    """`(flag, started with, now)` for each `RESUME_FIELDS` value that differs
+    from the run's config.json (none when it has no readable one)."""
+    try:
+        started = load_config(Path(run_dir) / "config.json")
+    except ConfigError:
+        return []
+    return [
+        (f"--{name.replace('_', '-')}", getattr(started, name), getattr(config, name))
+        for name in RESUME_FIELDS
+        if getattr(started, name) != getattr(config, name)
+    ]
+
+
+def restore_run_backup(model, config, paths, steps_per_epoch, trim_log=True):
+    """`restore_backup` for the run `config` describes. A backup that does
+    not fit the model or the epoch length because flags changed since the
+    run started is refused naming those flags: dropping them resumes the
+    run, which deleting the backup would throw away."""
+    try:
+        return restore_backup(model, paths, steps_per_epoch, trim_log)
+    except (ConfigError, DamagedFileError) as error:
+        changed = flags_changed_since_start(config, config.run_dir)
+        if not changed:
+            raise
+        started = ", ".join(f"{flag} {old}" for flag, old, _ in changed)
+        now = ", ".join(f"{flag} {new}" for flag, _, new in changed)
+        flags = " ".join(flag for flag, _, _ in changed)
+        raise ConfigError(
+            f"{paths['backup']} cannot resume: this run was started with "
+            f"{started} (now {now}); drop {flags} to resume it, or pass another "
+            "--run-dir to start a new run"
+        ) from error
 
 
 def restore_weights(model, state):

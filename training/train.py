@@ -58,7 +58,7 @@ from training.folder_lock import lock_run_directory
 from training.multiworker import start_multi_worker_strategy
 from training.multiworker import train_multi_worker
 from training.resume import plan_fit_calls
-from training.resume import restore_backup
+from training.resume import restore_run_backup
 from training.run_completion import finish_run
 from training.run_completion import summarize_run
 
@@ -81,7 +81,10 @@ def train_single_machine(config, metadata, train_files, valid_files):
     with strategy.scope():
         model = compile_model(build_model(config, metadata["num_joints"]), config)
         # Optimizer slots created by the restore must live in the scope too.
-        resume_state = restore_backup(model, paths, steps) or {}
+        resume_state = restore_run_backup(model, config, paths, steps) or {}
+    # Only a run that will train records its flags: a refused resume leaves
+    # the config.json its backup was made with.
+    save_config(config, os.path.join(config.run_dir, "config.json"))
     seed = config.seed + resume_state.get("global_step", 0)
     # A resumed run draws fresh shuffles and augmentations instead of
     # replaying the first batches of the run.
@@ -138,8 +141,6 @@ def main(argv=None):
         strategy = start_multi_worker_strategy() if is_multi_worker() else None
         metadata, train_files, valid_files = read_dataset(config)
         with lock(config.run_dir, "training.train"):
-            if is_chief_worker():
-                save_config(config, os.path.join(config.run_dir, "config.json"))
             if is_multi_worker():
                 history = train_multi_worker(
                     config, strategy, metadata, train_files, valid_files

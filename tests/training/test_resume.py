@@ -178,3 +178,27 @@ def test_sigkill_mid_epoch_then_rerun_resumes_at_the_step(
     third_stdout = capsys.readouterr().out
     assert "nothing left to train" in third_stdout
     assert steps_run(third_stdout) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "changed_flag, value", [("--steps-per-epoch", "1"), ("--n-features", "8")]
+)
+def test_a_refused_resume_leaves_the_config_and_names_the_flag_to_drop(
+    tiny_shards, tmp_path, capsys, changed_flag, value
+):
+    run_dir = tmp_path / "run"
+    flags = TINY_MODEL_FLAGS + [
+        "--data-dir", str(tiny_shards), "--run-dir", str(run_dir),
+        "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "2",
+    ]  # fmt: skip
+    train_main(flags)
+    config_before = (run_dir / "config.json").read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        train_main(flags + [changed_flag, value])
+    assert refused.value.code == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert (run_dir / "config.json").read_bytes() == config_before
+    assert f"drop {changed_flag}" in message, message
+    assert "delete" not in message, message
