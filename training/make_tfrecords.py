@@ -215,6 +215,10 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_config(argv)
     out_dir = Path(args.out)
+    problem = out_folder_problem(out_dir)
+    if problem:
+        print(f"error: --out {out_dir}: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     with folder_lock.lock_dataset_folder(out_dir):
         restore_set_aside(out_dir)
         if holds_dataset(out_dir) and not args.overwrite:
@@ -252,6 +256,22 @@ def restore_set_aside(out_dir):
             LOGGER.warning("restoring %s from an interrupted run", out_dir)
             os.rename(old_dataset, out_dir)
         shutil.rmtree(aside)  # otherwise the swap had finished but for cleanup
+
+
+def out_folder_problem(out_dir):
+    """Returns why `out_dir` cannot take a dataset, or None. It must be
+    absent, an empty folder or a dataset folder (one with `dataset.json`):
+    a typo naming the annotation file or a folder of photos must not be
+    moved aside and replaced."""
+    out_dir = Path(out_dir)
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return None
+    if not out_dir.is_dir():
+        return "is a file, not a dataset folder"
+    if (out_dir / METADATA_FILE_NAME).is_file() or not any(out_dir.iterdir()):
+        return None
+    return (f"folder holds files but no {METADATA_FILE_NAME}; give a new or "
+            "empty folder, or a dataset folder this program wrote")  # fmt: skip
 
 
 def holds_dataset(out_dir):

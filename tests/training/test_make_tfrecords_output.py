@@ -5,13 +5,18 @@ two converters into one folder cannot mix their files."""
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from keras_hourglass.data import shards
 from training import folder_lock
 from training.make_tfrecords import main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def synthetic(out, *extra):
@@ -131,4 +136,59 @@ def test_two_concurrent_converters_leave_one_complete_dataset(tmp_path):
     assert_intact_synthetic(out)
     seed = shards.read_metadata(out)["created_with"]["seed"]
     assert ("done", seed) in outcomes
+    assert leftovers(out) == []
+
+
+def run_converter(*argv):
+    """Runs the converter in its own process; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "training.make_tfrecords", *argv],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+    )  # fmt: skip
+
+
+def error_lines(result):
+    """The converter's own error lines (TensorFlow's start-up lines aside)."""
+    assert "Traceback" not in result.stderr
+    return [x for x in result.stderr.splitlines() if x.startswith("error:")]
+
+
+def tree_bytes(folder):
+    """{relative path: bytes} of every file under `folder`."""
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+
+
+def test_an_out_naming_an_existing_file_is_refused_untouched(tmp_path):
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text("image,a_x,a_y\nim.jpg,1,2\n")
+    before = csv_path.read_bytes()
+    result = run_converter("--format", "synthetic", "--count", "2",
+                           "--val-count", "1", "--out", str(csv_path))  # fmt: skip
+    assert result.returncode == 2
+    (line,) = error_lines(result)
+    assert "--out" in line and str(csv_path) in line
+    assert csv_path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["people.csv"]
+
+
+def test_an_out_folder_that_is_not_a_dataset_is_refused_untouched(tmp_path):
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"not really a photo")
+    result = run_converter("--format", "synthetic", "--count", "2",
+                           "--val-count", "1", "--out", str(out),
+                           "--overwrite")  # fmt: skip
+    assert result.returncode == 2
+    (line,) = error_lines(result)
+    assert "--out" in line and str(out) in line
+    assert tree_bytes(out) == {"holiday.jpg": b"not really a photo"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+
+
+def test_an_empty_out_folder_is_used(tmp_path):
+    out = tmp_path / "data"
+    out.mkdir()
+    synthetic(out)
+    assert_intact_synthetic(out)
     assert leftovers(out) == []
