@@ -226,6 +226,8 @@ def main(argv=None):
         work_dir = make_work_folder(out_dir)
         try:
             convert(args, work_dir)
+            # The checks every reader makes, before the old dataset is replaced.
+            shards.read_metadata(work_dir)
         except BaseException:
             remove_work_folder(work_dir)
             raise

@@ -10,8 +10,10 @@ import sys
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from keras_hourglass.data import formats
 from keras_hourglass.data import shards
 from training import folder_lock
 from training.make_tfrecords import main
@@ -191,4 +193,47 @@ def test_an_empty_out_folder_is_used(tmp_path):
     out.mkdir()
     synthetic(out)
     assert_intact_synthetic(out)
+    assert leftovers(out) == []
+
+
+def write_people_csv(path, splits):
+    rows = [{"image": "im00001.jpg", "l_paw_x": 10 + i, "l_paw_y": 20,
+             "r_paw_x": 30, "r_paw_y": 40, "split": split}
+            for i, split in enumerate(splits)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "split", ["/../../../../tmp/x", "../x", "a/b", "a\\b", "..", ".hidden", "a b"]
+)
+def test_a_split_cell_that_is_not_a_plain_name_is_a_counted_skip(
+    shared_data, tmp_path, split
+):
+    csv_path = write_people_csv(tmp_path / "paws.csv", ["train", split])
+    images = shared_data / "lspet_train/images"
+    records, skip_log, _ = formats.read_keypoint_csv(csv_path, images)
+    assert [r.split for r in records] == ["train"]
+    ((reason, places),) = skip_log.examples.items()
+    assert "split" in reason
+    assert places == [f"paws.csv line 3 (im00001.jpg): split {split!r}"]
+
+
+def test_a_split_path_is_refused_before_the_old_dataset_is_touched(
+    shared_data, tmp_path
+):
+    out = tmp_path / "a" / "data"
+    images = str(shared_data / "lspet_train/images")
+    good = write_people_csv(tmp_path / "good.csv", ["train", "valid"])
+    main(["--format", "csv", "--annotations", str(good), "--images", images,
+          "--out", str(out)])  # fmt: skip
+    (out / "README.txt").write_text("my notes")
+    before = tree_bytes(tmp_path)
+    # From the work folder beside `out`, "../../" reaches `tmp_path`.
+    hostile = write_people_csv(tmp_path / "hostile.csv", ["../../escaped"] * 2)
+    before["hostile.csv"] = hostile.read_bytes()
+    with pytest.raises(SystemExit, match="no people"):
+        main(["--format", "csv", "--annotations", str(hostile), "--images", images,
+              "--out", str(out), "--overwrite"])  # fmt: skip
+    assert tree_bytes(tmp_path) == before
     assert leftovers(out) == []
