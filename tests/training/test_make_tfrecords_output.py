@@ -4,10 +4,12 @@ two converters into one folder cannot mix their files."""
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -236,4 +238,65 @@ def test_a_split_path_is_refused_before_the_old_dataset_is_touched(
         main(["--format", "csv", "--annotations", str(hostile), "--images", images,
               "--out", str(out), "--overwrite"])  # fmt: skip
     assert tree_bytes(tmp_path) == before
+    assert leftovers(out) == []
+
+
+# Runs the converter with the rename that puts the new dataset in place
+# wrapped: the wrapper touches a marker file and sleeps, before or after that
+# rename, so the test can `kill -9` the converter at exactly that point.
+KILLABLE_CONVERTER = """
+import os, runpy, sys, time
+out, marker, when = sys.argv[1:4]
+sys.argv = ["training.make_tfrecords", *sys.argv[4:]]
+real_rename = os.rename
+
+def wait_for_the_kill():
+    open(marker, "w").close()
+    time.sleep(600)
+
+def rename(source, target):
+    puts_new_dataset_in_place = (
+        os.path.abspath(target) == os.path.abspath(out)
+        and ".converting-" in os.fspath(source)
+    )
+    if puts_new_dataset_in_place and when == "before":
+        wait_for_the_kill()
+    real_rename(source, target)
+    if puts_new_dataset_in_place and when == "after":
+        wait_for_the_kill()
+
+os.rename = rename
+runpy.run_module("training.make_tfrecords", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_kill_during_the_swap_never_loses_the_users_files(tmp_path, when):
+    out = tmp_path / "data"
+    synthetic(out)
+    (out / "README.txt").write_text("my notes")
+    (out / "labels").mkdir()
+    (out / "labels" / "extra.csv").write_text("image,x\na.jpg,1\n")
+    marker = tmp_path / "marker"
+    argv = ["--format", "synthetic", "--count", "2", "--val-count", "1",
+            "--seed", "4", "--out", str(out), "--overwrite"]  # fmt: skip
+    converter = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_CONVERTER, str(out), str(marker), when,
+         *argv],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not marker.exists():
+            assert converter.poll() is None, "the converter ended before the swap"
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        converter.send_signal(signal.SIGKILL)
+        converter.wait()
+    synthetic(out, "--seed", "5", "--overwrite")
+    assert_intact_synthetic(out)
+    assert shards.read_metadata(out)["created_with"]["seed"] == 5
+    assert (out / "README.txt").read_text() == "my notes"
+    assert (out / "labels" / "extra.csv").read_text() == "image,x\na.jpg,1\n"
     assert leftovers(out) == []
