@@ -300,3 +300,19 @@ def test_a_kill_during_the_swap_never_loses_the_users_files(tmp_path, when):
     assert (out / "README.txt").read_text() == "my notes"
     assert (out / "labels" / "extra.csv").read_text() == "image,x\na.jpg,1\n"
     assert leftovers(out) == []
+
+
+def test_a_set_aside_folder_holding_user_files_that_cannot_move_is_kept(
+    tmp_path, caplog
+):
+    out = tmp_path / "data"
+    synthetic(out)
+    (out / "README.txt").write_text("new notes")
+    aside = tmp_path / ".data.old-x1"
+    (aside / "dataset").mkdir(parents=True)
+    (aside / "dataset" / "README.txt").write_text("old notes")
+    (aside / "dataset" / "dataset.json").write_text("{}")
+    synthetic(out, "--overwrite")
+    assert (out / "README.txt").read_text() == "new notes"
+    assert (aside / "dataset" / "README.txt").read_text() == "old notes"
+    assert f"kept {aside}" in caplog.text
