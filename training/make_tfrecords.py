@@ -21,8 +21,9 @@ Prints a summary: people written per split, shard files, and skips by reason.
 The dataset folder is replaced whole or not at all: the conversion writes into
 a fresh hidden folder beside `--out` (`.NAME.converting-XXXX`) and `swap_in`
 renames the old folder aside, the new one into place, moves across files that
-were not part of the old dataset, and deletes the old one. A crash between the
-two renames is repaired by the next run (`restore_set_aside`). All of it runs
+were not part of the old dataset, and deletes the old one. A crash anywhere in
+the swap is repaired by the next run (`restore_set_aside`); neither ever
+deletes a file the converter did not write. All of it runs
 with the converter's lock held (`.NAME.lock` beside `--out`).
 """
 
@@ -215,6 +216,10 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_config(argv)
     out_dir = Path(args.out)
+    problem = out_folder_problem(out_dir)
+    if problem:
+        print(f"error: --out {out_dir}: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     with folder_lock.lock_dataset_folder(out_dir):
         restore_set_aside(out_dir)
         if holds_dataset(out_dir) and not args.overwrite:
@@ -222,6 +227,8 @@ def main(argv=None):
         work_dir = make_work_folder(out_dir)
         try:
             convert(args, work_dir)
+            # The checks every reader makes, before the old dataset is replaced.
+            shards.read_metadata(work_dir)
         except BaseException:
             remove_work_folder(work_dir)
             raise
@@ -240,8 +247,9 @@ def _set_aside_folders(out_dir):
 
 def restore_set_aside(out_dir):
     """Repairs what a killed conversion left beside `out_dir`: puts back an old
-    dataset set aside but never replaced, and deletes unfinished work
-    folders. Call with the lock held (so none of them is in use)."""
+    dataset set aside but never replaced, moves the user's files of one that
+    was replaced into `out_dir`, and deletes unfinished work folders. Call
+    with the lock held (so none of them is in use)."""
     out_dir = Path(out_dir).absolute()
     for unfinished in out_dir.parent.glob(f".{out_dir.name}.converting-*"):
         LOGGER.warning("removing %s left by an interrupted run", unfinished)
@@ -251,7 +259,25 @@ def restore_set_aside(out_dir):
         if not out_dir.exists() and old_dataset.is_dir():
             LOGGER.warning("restoring %s from an interrupted run", out_dir)
             os.rename(old_dataset, out_dir)
-        shutil.rmtree(aside)  # otherwise the swap had finished but for cleanup
+        elif old_dataset.is_dir():
+            move_user_files(old_dataset, out_dir)
+        discard_set_aside(aside)
+
+
+def out_folder_problem(out_dir):
+    """Returns why `out_dir` cannot take a dataset, or None. It must be
+    absent, an empty folder or a dataset folder (one with `dataset.json`):
+    a typo naming the annotation file or a folder of photos must not be
+    moved aside and replaced."""
+    out_dir = Path(out_dir)
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return None
+    if not out_dir.is_dir():
+        return "is a file, not a dataset folder"
+    if (out_dir / METADATA_FILE_NAME).is_file() or not any(out_dir.iterdir()):
+        return None
+    return (f"folder holds files but no {METADATA_FILE_NAME}; give a new or "
+            "empty folder, or a dataset folder this program wrote")  # fmt: skip
 
 
 def holds_dataset(out_dir):
@@ -284,9 +310,31 @@ def swap_in(work_dir, out_dir):
     aside = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
     os.rename(out_dir, aside / "dataset")
     os.rename(work_dir, out_dir)
-    for path in (aside / "dataset").iterdir():
-        if not _is_dataset_file(path):
+    move_user_files(aside / "dataset", out_dir)
+    discard_set_aside(aside)
+
+
+def move_user_files(old_dataset, out_dir):
+    """Moves everything of `old_dataset` but its shards and `dataset.json`
+    (the user's notes, extra labels) into `out_dir`, unless the name is
+    taken there."""
+    for path in Path(old_dataset).iterdir():
+        if not _is_dataset_file(path) and not (out_dir / path.name).exists():
             os.rename(path, out_dir / path.name)
+
+
+def discard_set_aside(aside):
+    """Deletes a set-aside folder when it holds only what this program wrote
+    (the old shards and `dataset.json`); otherwise keeps it and says where
+    the remaining files are, since they are not this program's to delete."""
+    old_dataset = aside / "dataset"
+    others = [path for path in aside.iterdir() if path != old_dataset]
+    if old_dataset.is_dir():
+        others += [path for path in old_dataset.iterdir()
+                   if not (path.is_file() and _is_dataset_file(path))]  # fmt: skip
+    if others:
+        LOGGER.warning("kept %s: it holds files this program did not write", aside)
+        return
     shutil.rmtree(aside)
 
 

@@ -40,6 +40,16 @@ SHARD_NAME_PATTERN = re.compile(
     r"^(?P<split>.+)-(\d{5})-of-(?P<total>\d{5})\.tfrecord$"
 )
 
+# Split names become file names (`<split>-00000-of-00001.tfrecord`), and a
+# CSV's split cells are data: only plain names, never a path.
+SPLIT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def is_plain_split_name(split):
+    """True when `split` is lower-case letters, digits, `_` and `-`, not
+    starting with `_` or `-`: safe as the start of a shard file name."""
+    return isinstance(split, str) and SPLIT_NAME_PATTERN.fullmatch(split) is not None
+
 
 def build_dataset_metadata(name, source, joint_set, splits, skip_log, created_with):
     """Returns the metadata dict for a converted dataset.

@@ -21,6 +21,7 @@ from keras_hourglass.data.image_checks import UnreadableImageError
 from keras_hourglass.data.image_checks import inspect_image_bytes
 from keras_hourglass.data.metadata import METADATA_FILE_NAME
 from keras_hourglass.data.metadata import build_dataset_metadata
+from keras_hourglass.data.metadata import is_plain_split_name
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
 from keras_hourglass.data.metadata import validate_shards
@@ -129,6 +130,8 @@ def spool_records(records, out_dir, skip_log, total=None, patch_input_size=None)
             if serialized is None:
                 continue
             if record.split not in writers:
+                if not is_plain_split_name(record.split):
+                    raise ValueError(f"split {record.split!r} is not a plain name")
                 path = Path(out_dir) / f".{record.split}.spool.tfrecord"
                 writers[record.split] = tf.io.TFRecordWriter(str(path))
                 spools[record.split] = {"path": path, "count": 0, "bytes": 0}

@@ -4,14 +4,23 @@ two converters into one folder cannot mix their files."""
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from keras_hourglass.data import formats
 from keras_hourglass.data import shards
 from training import folder_lock
 from training.make_tfrecords import main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def synthetic(out, *extra):
@@ -132,3 +141,178 @@ def test_two_concurrent_converters_leave_one_complete_dataset(tmp_path):
     seed = shards.read_metadata(out)["created_with"]["seed"]
     assert ("done", seed) in outcomes
     assert leftovers(out) == []
+
+
+def run_converter(*argv):
+    """Runs the converter in its own process; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "training.make_tfrecords", *argv],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+    )  # fmt: skip
+
+
+def error_lines(result):
+    """The converter's own error lines (TensorFlow's start-up lines aside)."""
+    assert "Traceback" not in result.stderr
+    return [x for x in result.stderr.splitlines() if x.startswith("error:")]
+
+
+def tree_bytes(folder):
+    """{relative path: bytes} of every file under `folder`."""
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+
+
+def test_an_out_naming_an_existing_file_is_refused_untouched(tmp_path):
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text("image,a_x,a_y\nim.jpg,1,2\n")
+    before = csv_path.read_bytes()
+    result = run_converter("--format", "synthetic", "--count", "2",
+                           "--val-count", "1", "--out", str(csv_path))  # fmt: skip
+    assert result.returncode == 2
+    (line,) = error_lines(result)
+    assert "--out" in line and str(csv_path) in line
+    assert csv_path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["people.csv"]
+
+
+def test_an_out_folder_that_is_not_a_dataset_is_refused_untouched(tmp_path):
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"not really a photo")
+    result = run_converter("--format", "synthetic", "--count", "2",
+                           "--val-count", "1", "--out", str(out),
+                           "--overwrite")  # fmt: skip
+    assert result.returncode == 2
+    (line,) = error_lines(result)
+    assert "--out" in line and str(out) in line
+    assert tree_bytes(out) == {"holiday.jpg": b"not really a photo"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+
+
+def test_an_empty_out_folder_is_used(tmp_path):
+    out = tmp_path / "data"
+    out.mkdir()
+    synthetic(out)
+    assert_intact_synthetic(out)
+    assert leftovers(out) == []
+
+
+def write_people_csv(path, splits):
+    rows = [{"image": "im00001.jpg", "l_paw_x": 10 + i, "l_paw_y": 20,
+             "r_paw_x": 30, "r_paw_y": 40, "split": split}
+            for i, split in enumerate(splits)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "split", ["/../../../../tmp/x", "../x", "a/b", "a\\b", "..", ".hidden", "a b"]
+)
+def test_a_split_cell_that_is_not_a_plain_name_is_a_counted_skip(
+    shared_data, tmp_path, split
+):
+    csv_path = write_people_csv(tmp_path / "paws.csv", ["train", split])
+    images = shared_data / "lspet_train/images"
+    records, skip_log, _ = formats.read_keypoint_csv(csv_path, images)
+    assert [r.split for r in records] == ["train"]
+    ((reason, places),) = skip_log.examples.items()
+    assert "split" in reason
+    assert places == [f"paws.csv line 3 (im00001.jpg): split {split!r}"]
+
+
+def test_a_split_path_is_refused_before_the_old_dataset_is_touched(
+    shared_data, tmp_path
+):
+    out = tmp_path / "a" / "data"
+    images = str(shared_data / "lspet_train/images")
+    good = write_people_csv(tmp_path / "good.csv", ["train", "valid"])
+    main(["--format", "csv", "--annotations", str(good), "--images", images,
+          "--out", str(out)])  # fmt: skip
+    (out / "README.txt").write_text("my notes")
+    before = tree_bytes(tmp_path)
+    # From the work folder beside `out`, "../../" reaches `tmp_path`.
+    hostile = write_people_csv(tmp_path / "hostile.csv", ["../../escaped"] * 2)
+    before["hostile.csv"] = hostile.read_bytes()
+    with pytest.raises(SystemExit, match="no people"):
+        main(["--format", "csv", "--annotations", str(hostile), "--images", images,
+              "--out", str(out), "--overwrite"])  # fmt: skip
+    assert tree_bytes(tmp_path) == before
+    assert leftovers(out) == []
+
+
+# Runs the converter with the rename that puts the new dataset in place
+# wrapped: the wrapper touches a marker file and sleeps, before or after that
+# rename, so the test can `kill -9` the converter at exactly that point.
+KILLABLE_CONVERTER = """
+import os, runpy, sys, time
+out, marker, when = sys.argv[1:4]
+sys.argv = ["training.make_tfrecords", *sys.argv[4:]]
+real_rename = os.rename
+
+def wait_for_the_kill():
+    open(marker, "w").close()
+    time.sleep(600)
+
+def rename(source, target):
+    puts_new_dataset_in_place = (
+        os.path.abspath(target) == os.path.abspath(out)
+        and ".converting-" in os.fspath(source)
+    )
+    if puts_new_dataset_in_place and when == "before":
+        wait_for_the_kill()
+    real_rename(source, target)
+    if puts_new_dataset_in_place and when == "after":
+        wait_for_the_kill()
+
+os.rename = rename
+runpy.run_module("training.make_tfrecords", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_kill_during_the_swap_never_loses_the_users_files(tmp_path, when):
+    out = tmp_path / "data"
+    synthetic(out)
+    (out / "README.txt").write_text("my notes")
+    (out / "labels").mkdir()
+    (out / "labels" / "extra.csv").write_text("image,x\na.jpg,1\n")
+    marker = tmp_path / "marker"
+    argv = ["--format", "synthetic", "--count", "2", "--val-count", "1",
+            "--seed", "4", "--out", str(out), "--overwrite"]  # fmt: skip
+    converter = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_CONVERTER, str(out), str(marker), when,
+         *argv],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not marker.exists():
+            assert converter.poll() is None, "the converter ended before the swap"
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        converter.send_signal(signal.SIGKILL)
+        converter.wait()
+    synthetic(out, "--seed", "5", "--overwrite")
+    assert_intact_synthetic(out)
+    assert shards.read_metadata(out)["created_with"]["seed"] == 5
+    assert (out / "README.txt").read_text() == "my notes"
+    assert (out / "labels" / "extra.csv").read_text() == "image,x\na.jpg,1\n"
+    assert leftovers(out) == []
+
+
+def test_a_set_aside_folder_holding_user_files_that_cannot_move_is_kept(
+    tmp_path, caplog
+):
+    out = tmp_path / "data"
+    synthetic(out)
+    (out / "README.txt").write_text("new notes")
+    aside = tmp_path / ".data.old-x1"
+    (aside / "dataset").mkdir(parents=True)
+    (aside / "dataset" / "README.txt").write_text("old notes")
+    (aside / "dataset" / "dataset.json").write_text("{}")
+    synthetic(out, "--overwrite")
+    assert (out / "README.txt").read_text() == "new notes"
+    assert (aside / "dataset" / "README.txt").read_text() == "old notes"
+    assert f"kept {aside}" in caplog.text

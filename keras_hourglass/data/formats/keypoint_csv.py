@@ -16,7 +16,9 @@ One row per person. Columns:
   larger side / 200 (`transforms.person_from_box`). Joint columns, unlike
   boxes, have pixel centres at integers. Without either, centre and scale
   come from the annotated joints' box with `formats.people.JOINT_BOX_MARGIN`.
-- `split` (optional): e.g. train / valid ("val" and "validation" mean valid).
+- `split` (optional): e.g. train / valid ("val" and "validation" mean valid);
+  other names must be plain (`metadata.is_plain_split_name`), as they name
+  the shard files: a row whose split is a path is a counted skip.
   Without it, `val_count` / `val_fraction` take the last rows as "valid".
 
 Flip pairs come from `flip_pairs_text` ("l_wrist:r_wrist,...") or are inferred
@@ -34,11 +36,13 @@ from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
 from keras_hourglass.data.image_checks import UnreadableImageError
 from keras_hourglass.data.image_checks import read_image_size
+from keras_hourglass.data.metadata import is_plain_split_name
 from keras_hourglass.joint_sets import custom_joint_set
 from keras_hourglass.joint_sets import joint_names_from_columns
 from keras_hourglass.transforms import person_from_box
 
 SPLIT_ALIASES = {"val": "valid", "validation": "valid", "training": "train"}
+BAD_SPLIT_REASON = "split is not a plain name (a-z, 0-9, _ and -)"
 BOX_COLUMN_SETS = (("bbox_x", "bbox_y", "bbox_w", "bbox_h"), ("x", "y", "w", "h"))
 
 
@@ -117,6 +121,10 @@ def read_keypoint_csv(
     for index, row in enumerate(table.to_dict("records")):
         # Row numbers as a spreadsheet shows them (header is line 1).
         where = f"{csv_path.name} line {index + 2} ({row['image']})"
+        split = _row_split(row, "valid" if is_validation[index] else "train")
+        if not is_plain_split_name(split):
+            skip_log.skip(BAD_SPLIT_REASON, f"{where}: split {row['split']!r}")
+            continue
         image_path = image_dir / str(row["image"])
         if image_path not in sizes:
             try:
@@ -142,7 +150,7 @@ def read_keypoint_csv(
             continue
         record = PersonRecord(
             image_id=str(row["image"]),
-            split=_row_split(row, "valid" if is_validation[index] else "train"),
+            split=split,
             joints=np.where(empty, 0.0, joints),
             annotated=(~empty[:, 0]).astype(np.int64),
             visible=visible,
