@@ -11,6 +11,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from keras_hourglass.data.metadata import check_metadata_fields
 from keras_hourglass.joint_sets import builtin_joint_set
 from keras_hourglass.joint_sets import joint_set_from_metadata
 from keras_hourglass.saving import load_model
@@ -19,7 +20,8 @@ from keras_hourglass.saving import load_model
 def joint_set_for_run(path, num_joints):
     """Returns the joint set of a run: its dataset's `dataset.json` (via the
     run's `config.json` `data_dir`) when readable, else the built-in set with
-    `num_joints` joints. Raises ValueError when neither exists."""
+    `num_joints` joints. Raises ValueError when neither exists or the
+    dataset's `dataset.json` is unusable (`check_metadata_fields`)."""
     path = Path(path)
     run_dir = path if path.is_dir() else path.parent
     for directory in (run_dir, run_dir.parent):
@@ -29,7 +31,9 @@ def joint_set_for_run(path, num_joints):
         data_dir = Path(json.loads(config_path.read_text()).get("data_dir", ""))
         dataset_json = data_dir / "dataset.json"
         if dataset_json.is_file():
-            joint_set = joint_set_from_metadata(json.loads(dataset_json.read_text()))
+            metadata = json.loads(dataset_json.read_text())
+            check_metadata_fields(metadata, dataset_json)
+            joint_set = joint_set_from_metadata(metadata)
             if joint_set.num_joints == num_joints:
                 return joint_set
     return builtin_joint_set(num_joints)

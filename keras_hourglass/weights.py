@@ -14,7 +14,8 @@ Each residual is `bn1, conv1.conv, bn2, conv2.conv, bn3, conv3.conv` plus a
 `skip_layer.conv` that the port always creates but only uses when the channel
 count changes; the unused ones are reported as ignored, as are batch norm's
 `num_batches_tracked` counters. Any other difference is an error naming the
-first tensor that does not fit.
+first tensor that does not fit, and so is a tensor whose values no trained
+network holds (`damaged_tensor_problem`).
 
     state = {name: array for name, array in ...}       # e.g. from torch.load
     model, report = build_model_from_state_dict(state)
@@ -47,6 +48,46 @@ _STACK_INDEX = re.compile(r"^hgs\.(\d+)\.")
 
 class CheckpointMismatchError(ValueError):
     """The checkpoint does not fit the model; the message names the tensor."""
+
+
+class DamagedCheckpointError(ValueError):
+    """A checkpoint tensor holds values no trained network has; the message
+    names the tensor."""
+
+
+# The largest finite float32: Keras weights are float32, so a larger float64
+# value would be stored as infinity.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def damaged_tensor_problem(name, array):
+    """Returns why a checkpoint tensor cannot be real trained weights, or None.
+
+    Weights are real numbers that are finite in float32; a batch norm's
+    running variance is never negative (its square root divides the input).
+    """
+    array = np.asarray(array)
+    if array.dtype.kind == "c":
+        return "holds complex numbers"
+    if array.dtype.kind not in "fiub":
+        return f"holds {array.dtype} values, not real numbers"
+    if array.dtype.kind != "f" or array.size == 0:
+        return None
+    if not np.all(np.isfinite(array)):
+        return "holds NaN or infinite values"
+    if array.dtype.itemsize > 4 and np.abs(array).max() > FLOAT32_MAX:
+        return "holds values too large for float32"
+    if name.endswith(".running_var") and array.min() < 0:
+        return "is a batch-norm running variance with negative values"
+    return None
+
+
+def check_checkpoint_values(state_dict):
+    """Raises DamagedCheckpointError naming the first damaged tensor."""
+    for name in sorted(state_dict):
+        problem = damaged_tensor_problem(name, state_dict[name])
+        if problem:
+            raise DamagedCheckpointError(f"checkpoint tensor {name!r} {problem}")
 
 
 @dataclass(frozen=True)
@@ -297,8 +338,12 @@ def load_port_state_dict(model, state_dict):
     Raises:
         CheckpointMismatchError: naming the first stack/joint/feature count,
             missing tensor, misshapen tensor or unknown extra tensor.
+        DamagedCheckpointError: naming the first tensor holding non-real,
+            non-finite or float32-overflowing values or a negative running
+            variance.
     """
     state_dict = strip_wrapper_prefixes(state_dict)
+    check_checkpoint_values(state_dict)
     architecture, depth = model_architecture(model)
     check_same_architecture(infer_port_architecture(state_dict), architecture)
     pairs, ignorable = port_weight_map(

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from keras_hourglass import build_stacked_hourglass
 from keras_hourglass.weights import CheckpointMismatchError
+from keras_hourglass.weights import DamagedCheckpointError
 from keras_hourglass.weights import build_model_from_state_dict
 from keras_hourglass.weights import load_port_state_dict
 from keras_hourglass.weights import strip_wrapper_prefixes
@@ -215,3 +216,65 @@ def test_convert_program_says_how_to_get_pytorch_when_it_is_missing(tmp_path):
     assert "needs PyTorch, which is not installed" in result.stderr
     assert "keras-hourglass" not in result.stderr or "[torch]" in result.stderr
     assert not (tmp_path / "out.keras").exists()
+
+
+CONV_KERNEL = "model.module.pre.0.conv.weight"
+RUNNING_VAR = "model.module.pre.0.bn.running_var"
+
+
+def damaged_copy(state_dict, name, change):
+    """A copy of the fixture state dict with tensor `name` replaced by
+    `change(original array)`."""
+    damaged = dict(state_dict)
+    damaged[name] = change(np.array(state_dict[name]))
+    return damaged
+
+
+def with_first_value(value):
+    def change(array):
+        array = array.astype(np.float64)
+        array.reshape(-1)[0] = value
+        return array
+
+    return change
+
+
+DAMAGES = {
+    "nan kernel": (CONV_KERNEL, with_first_value(np.nan), "NaN or infinite"),
+    "infinite kernel": (CONV_KERNEL, with_first_value(np.inf), "NaN or infinite"),
+    "float32 overflow": (CONV_KERNEL, with_first_value(1e300), "float32"),
+    "negative variance": (RUNNING_VAR, with_first_value(-1.0), "negative"),
+    "complex kernel": (CONV_KERNEL, lambda a: a.astype(np.complex64), "complex"),
+    "string kernel": (CONV_KERNEL, lambda a: a.astype(str), "not real numbers"),
+    "object kernel": (CONV_KERNEL, lambda a: a.astype(object), "not real numbers"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_checkpoint_is_refused_naming_the_tensor(state_dict, damage):
+    name, change, reason = DAMAGES[damage]
+    model = build_stacked_hourglass(n_stacks=2, n_joints=16, **FIXTURE_ARCHITECTURE)
+    before = [np.array(w) for w in model.get_weights()]
+    with pytest.raises(DamagedCheckpointError, match=reason) as raised:
+        load_port_state_dict(model, damaged_copy(state_dict, name, change))
+    assert name.removeprefix("model.module.") in str(raised.value)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+@pytest.mark.parametrize(
+    "damage", ["nan kernel", "negative variance", "complex kernel", "string kernel"]
+)
+def test_convert_program_refuses_a_damaged_npz_and_writes_nothing(
+    tmp_path, state_dict, damage, capsys
+):
+    from training.convert_weights import main
+
+    name, change, reason = DAMAGES[damage]
+    checkpoint = tmp_path / "damaged.npz"
+    np.savez(checkpoint, **damaged_copy(state_dict, name, change))
+    out = tmp_path / "out" / "model.keras"
+    arguments = ["--checkpoint", str(checkpoint), "--out", str(out)]
+    assert main(arguments + ["--input-size", "64"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and reason in error and "pre.0." in error
+    assert not (tmp_path / "out").exists()

@@ -163,9 +163,13 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         model, report = convert_checkpoint(args.checkpoint, args.out, args.input_size)
-    except (TorchMissingError, ValueError, FileNotFoundError) as error:
+    except TorchMissingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except (ValueError, FileNotFoundError) as error:
+        # A checkpoint or output path the user gave that cannot be used.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(
         f"wrote {args.out} ({len(model.outputs)} stacks, "
         f"{joint_count(model)} joints, {model.count_params():,} "

@@ -180,7 +180,8 @@ def summary_lines(metadata):
 
 def convert(args, work_dir):
     """Writes the shards and `dataset.json` into `work_dir`; returns the
-    metadata. Raises SystemExit (after the summary) when no person was written."""
+    metadata. Raises SystemExit (after the summary) when no person was written
+    or a split lost all its people to skips."""
     skip_log = formats.SkipLog()
     records, total, joint_set = read_records(args, skip_log)
     spools = shards.spool_records(
@@ -200,9 +201,17 @@ def convert(args, work_dir):
     metadata = shards.build_dataset_metadata(
         args.name or args.format, args.format, joint_set, splits, skip_log, created_with
     )
-    if not splits:
+    emptied = sorted(set(skip_log.skipped_by_split) - set(splits))
+    if not splits or emptied:
         print("\n".join(summary_lines({**metadata, "directory": args.out})))
+    if not splits:
         raise SystemExit("no people were written; see the skip reasons above")
+    if emptied:
+        skipped = skip_log.skipped_by_split[emptied[0]]
+        raise SystemExit(
+            f"split {emptied[0]!r} has no usable people (all {skipped:,} "
+            "skipped); see the skip reasons above"
+        )
     shards.write_metadata(work_dir, metadata)
     return metadata
 

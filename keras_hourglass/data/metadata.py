@@ -18,6 +18,10 @@ absolute folder as "directory" and `split_files` gives absolute paths.
 - Shard names must be plain relative names inside the dataset folder: a
   `dataset.json` is data, and one that lists `/etc/passwd` or `../x` must not
   make the pipeline open files elsewhere.
+- Its fields must describe a usable joint set and sane counts
+  (`check_metadata_fields`): a hand-edited flip pair that maps one joint to
+  two others would train and serve a wrong flip test, a negative count would
+  make one-step epochs and a huge one an epoch that never ends.
 - The stated joint count must match the records (`person/num_joints` of the
   first record of each split): a 14-joint `dataset.json` beside 16-joint
   shards would otherwise reject every record one by one and end in a
@@ -36,6 +40,10 @@ from keras_hourglass.files import read_json
 from keras_hourglass.files import write_json_atomically
 
 METADATA_FILE_NAME = "dataset.json"
+# Far above any real keypoint set or dataset, far below what stops a program
+# from ever finishing an epoch or allocating its outputs.
+MAX_JOINTS = 1024
+MAX_SPLIT_COUNT = 10**9
 SHARD_NAME_PATTERN = re.compile(
     r"^(?P<split>.+)-(\d{5})-of-(?P<total>\d{5})\.tfrecord$"
 )
@@ -90,11 +98,84 @@ def read_metadata(dir_or_json_path):
     missing = {"num_joints", "joint_names", "splits"} - set(metadata)
     if missing:
         raise ValueError(f"{path}: metadata lacks {sorted(missing)}")
+    check_metadata_fields(metadata, path)
     metadata["directory"] = str(path.parent.resolve())
     check_shard_names(metadata, path)
     shards = {split: split_files(metadata, split) for split in metadata["splits"]}
     check_joint_count(metadata, path, shards)
     return metadata
+
+
+def is_whole_number(value):
+    """True for an int (not a bool, not a float such as 1e12)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def index_pairs_problem(pairs, num_joints, what):
+    """Returns why `pairs` is not a list of [index, index] pairs of distinct
+    joints in range, or None."""
+    if not isinstance(pairs, list):
+        return f"{what} is not a list of index pairs"
+    for pair in pairs:
+        if not isinstance(pair, list) or len(pair) != 2:
+            return f"{what} entry {pair!r} is not a pair"
+        if not all(is_whole_number(i) and 0 <= i < num_joints for i in pair):
+            last = num_joints - 1
+            return f"{what} entry {pair!r} holds a joint index outside 0..{last}"
+        if pair[0] == pair[1]:
+            return f"{what} entry {pair!r} pairs a joint with itself"
+    return None
+
+
+def metadata_fields_problem(metadata):
+    """Returns why a `dataset.json` dict cannot be used (naming the field),
+    or None.
+
+    A missing `num_joints` is the number of names and missing splits are
+    none (a run's dataset is read for its joint set alone). The joint count
+    is a whole number in 1..MAX_JOINTS with one name per joint; flip pairs
+    are in-range index pairs in which every joint appears at most once, so
+    that swapping them is a permutation; skeleton edges join in-range joints;
+    every split's count is a whole number in 0..MAX_SPLIT_COUNT.
+    """
+    names = metadata.get("joint_names")
+    if not isinstance(names, list):
+        return "joint_names is not a list of names"
+    num_joints = metadata.get("num_joints", len(names))
+    if not (is_whole_number(num_joints) and 1 <= num_joints <= MAX_JOINTS):
+        return f"num_joints {num_joints!r} is not a whole number in 1..{MAX_JOINTS}"
+    if len(names) != num_joints:
+        return f"joint_names does not hold num_joints ({num_joints}) names"
+    flip_pairs = metadata.get("flip_pairs", [])
+    problem = index_pairs_problem(flip_pairs, num_joints, "flip_pairs")
+    if problem:
+        return problem
+    flipped = [index for pair in flip_pairs for index in pair]
+    if len(set(flipped)) != len(flipped):
+        repeated = sorted({i for i in flipped if flipped.count(i) > 1})
+        return f"flip_pairs maps joints {repeated} to more than one partner"
+    problem = index_pairs_problem(metadata.get("skeleton", []), num_joints, "skeleton")
+    if problem:
+        return problem
+    splits = metadata.get("splits", {})
+    if not isinstance(splits, dict):
+        return "splits is not a mapping of split names"
+    for split, info in splits.items():
+        count = info.get("count") if isinstance(info, dict) else None
+        if not (is_whole_number(count) and 0 <= count <= MAX_SPLIT_COUNT):
+            return (
+                f"splits.{split}.count {count!r} is not a whole number in "
+                f"0..{MAX_SPLIT_COUNT:,}"
+            )
+    return None
+
+
+def check_metadata_fields(metadata, json_path):
+    """Raises ValueError naming `json_path` and the bad field when
+    `metadata_fields_problem` finds one."""
+    problem = metadata_fields_problem(metadata)
+    if problem:
+        raise ValueError(f"{json_path}: {problem}")
 
 
 def split_files(metadata, split):

@@ -71,6 +71,10 @@ def validate_person(joints, annotated, center, scale, where="record"):
         raise ValueError(f"{where}: centre {tuple(center)} is not finite")
     if not (math.isfinite(float(scale)) and float(scale) > 0):
         raise ValueError(f"{where}: scale must be positive and finite, got {scale}")
+    # Records hold float32: a larger value would be stored as infinity.
+    values = [*labelled.reshape(-1), *map(float, center), float(scale)]
+    if max(map(abs, values)) > float(np.finfo(np.float32).max):
+        raise ValueError(f"{where}: a coordinate or scale is too large for float32")
 
 
 def serialize_person(

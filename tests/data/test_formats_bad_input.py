@@ -224,3 +224,48 @@ def test_far_outside_the_image_is_the_converters_rule():
     checked = make_checked_record(record, 8, skip_log, "far.jpg")
     assert checked.annotated.tolist() == [1, 0] * 4
     assert skip_log.warnings == {"joint far outside the image, marked unannotated": 4}
+
+
+def _person_record(center, scale, image_size=(100, 50)):
+    joints = np.array([[10.0, 10.0], [20.0, 30.0]])
+    return PersonRecord(
+        image_id="p.jpg", split="train", joints=joints, annotated=np.ones(2),
+        visible=np.ones(2), center=center, scale=scale, image_size=image_size,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("center", "scale", "reason"),
+    [
+        ((1e9, 1e9), 1.0, "crop window misses the image"),
+        ((-400.0, 25.0), 1.0, "crop window misses the image"),
+        ((50.0, 25.0), 1e300, "value too large for float32"),
+        ((1e300, 25.0), 1.0, "value too large for float32"),
+    ],
+)
+def test_a_person_whose_crop_misses_the_image_or_overflows_is_a_counted_skip(
+    center, scale, reason
+):
+    skip_log = SkipLog()
+    checked = make_checked_record(
+        _person_record(center, scale), 2, skip_log, "people.csv line 3"
+    )
+    assert checked is None
+    assert list(skip_log.counts) == [reason]
+    assert skip_log.examples[reason] == ["people.csv line 3"]
+
+
+def test_a_crop_overlapping_the_image_edge_is_kept():
+    skip_log = SkipLog()
+    record = _person_record((-60.0, 25.0), 1.0)
+    assert make_checked_record(record, 2, skip_log, "edge") is not None
+    assert not skip_log.counts
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("scale", 1e300), ("center", (1e300, 3.0))]
+)
+def test_the_record_schema_refuses_values_that_overflow_float32(key, value):
+    person = synthetic_person(16, "huge")
+    with pytest.raises(ValueError, match="image huge.*float32"):
+        serialize_person(**{**person, key: value})

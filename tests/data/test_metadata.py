@@ -51,3 +51,58 @@ def test_wrong_joint_count_is_one_clear_error_up_front(tmp_path):
     folder = write_dataset(tmp_path / "data", num_joints=16, stated_joints=14)
     with pytest.raises(ValueError, match=r"says 14 joints.*hold 16"):
         read_metadata(folder)
+
+
+def write_metadata_fields(folder, **fields):
+    """The `write_dataset` dataset with `fields` replaced in its dataset.json."""
+    write_dataset(folder)
+    path = folder / METADATA_FILE_NAME
+    metadata = json.loads(path.read_text())
+    for key, value in fields.items():
+        if key == "count":
+            metadata["splits"]["train"]["count"] = value
+        else:
+            metadata[key] = value
+    path.write_text(json.dumps(metadata))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("fields", "field_name"),
+    [
+        ({"flip_pairs": [[5, 0], [5, 1]]}, "flip_pairs"),
+        ({"flip_pairs": [[0, 16]]}, "flip_pairs"),
+        ({"flip_pairs": [[-1, 2]]}, "flip_pairs"),
+        ({"flip_pairs": [[1, 1]]}, "flip_pairs"),
+        ({"flip_pairs": [[0, 1, 2]]}, "flip_pairs"),
+        ({"flip_pairs": [["a", "b"]]}, "flip_pairs"),
+        ({"flip_pairs": {"0": 1}}, "flip_pairs"),
+        ({"skeleton": [[0, 16]]}, "skeleton"),
+        ({"skeleton": [[0.5, 1]]}, "skeleton"),
+        ({"count": -5}, "count"),
+        ({"count": 1e12}, "count"),
+        ({"count": 10**12}, "count"),
+        ({"count": True}, "count"),
+        ({"num_joints": -5}, "num_joints"),
+        ({"num_joints": 0}, "num_joints"),
+        ({"num_joints": 1e12}, "num_joints"),
+        ({"joint_names": ["a", "b"]}, "joint_names"),
+    ],
+)
+def test_bad_fields_are_refused_naming_dataset_json_and_the_field(
+    tmp_path, fields, field_name
+):
+    folder = write_metadata_fields(tmp_path / "data", **fields)
+    with pytest.raises(ValueError, match=rf"dataset\.json.*{field_name}") as raised:
+        read_metadata(folder)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_flip_permutation_and_in_range_skeleton_are_accepted(tmp_path):
+    folder = write_metadata_fields(
+        tmp_path / "data",
+        flip_pairs=[[5, 0], [4, 1], [3, 2]],
+        skeleton=[[0, 1], [1, 2], [14, 15]],
+    )
+    metadata = read_metadata(folder)
+    assert metadata["flip_pairs"] == [[5, 0], [4, 1], [3, 2]]

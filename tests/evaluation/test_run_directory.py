@@ -23,3 +23,16 @@ def test_joint_set_comes_from_the_runs_dataset_else_the_builtin_set(tmp_path):
     assert joint_set_for_run(tmp_path / "elsewhere" / "m.keras", 16) == MPII_16
     with pytest.raises(ValueError, match="no built-in joint set has 5"):
         joint_set_for_run(run_dir, 5)
+
+
+def test_a_runs_dataset_json_with_a_bad_flip_pair_is_refused(tmp_path):
+    data_dir, run_dir = tmp_path / "data", tmp_path / "run"
+    data_dir.mkdir()
+    run_dir.mkdir()
+    (data_dir / "dataset.json").write_text(
+        json.dumps({"name": "mine", "joint_names": list(LSP_14.joint_names),
+                    "flip_pairs": [[5, 0], [5, 1]]})
+    )  # fmt: skip
+    (run_dir / "config.json").write_text(json.dumps({"data_dir": str(data_dir)}))
+    with pytest.raises(ValueError, match=r"dataset\.json: flip_pairs"):
+        joint_set_for_run(run_dir / "final.keras", 14)

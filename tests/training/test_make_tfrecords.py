@@ -172,3 +172,45 @@ def test_train_patches_shrink_training_images_and_keep_validation(
             offsets = original["joints"][annotated] - original["joints"][annotated][0]
             patch_offsets = patch["joints"][annotated] - patch["joints"][annotated][0]
             np.testing.assert_allclose(patch_offsets, factor * offsets, atol=1e-2)
+
+
+def write_centred_csv(path, valid_center):
+    """A CSV of 4 training people and 2 validation people centred at
+    `valid_center`."""
+    rows = [{"image": f"im0000{i}.jpg", "l_paw_x": 10 + i, "l_paw_y": 20,
+             "r_paw_x": 30, "r_paw_y": 40, "center_x": 20, "center_y": 30,
+             "scale": 0.5} for i in range(1, 7)]  # fmt: skip
+    for row in rows[4:]:
+        row["center_x"], row["center_y"] = valid_center
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_people_whose_crop_misses_the_image_are_counted_skips(shared_data, tmp_path):
+    csv_path = write_centred_csv(tmp_path / "paws.csv", (1e9, 1e9))
+    with pytest.raises(SystemExit, match=r"split 'valid'.*no usable people") as exit:
+        main([
+            "--format", "csv", "--annotations", str(csv_path), "--val-count", "2",
+            "--images", str(shared_data / "lspet_train/images"),
+            "--out", str(tmp_path / "o"),
+        ])  # fmt: skip
+    assert "\n" not in str(exit.value.code)
+    assert not (tmp_path / "o" / "dataset.json").exists()
+
+
+def test_a_person_whose_crop_misses_the_image_is_skipped_and_reported(
+    shared_data, tmp_path
+):
+    csv_path = write_centred_csv(tmp_path / "paws.csv", (20, 30))
+    table = pd.read_csv(csv_path)
+    table.loc[0, ["center_x", "center_y"]] = 1e9
+    table.to_csv(csv_path, index=False)
+    metadata = main([
+        "--format", "csv", "--annotations", str(csv_path), "--val-count", "2",
+        "--images", str(shared_data / "lspet_train/images"),
+        "--out", str(tmp_path / "o"),
+    ])  # fmt: skip
+    assert metadata["skipped"] == {"crop window misses the image": 1}
+    assert metadata["splits"]["train"]["count"] + metadata["splits"]["valid"][
+        "count"
+    ] == 5

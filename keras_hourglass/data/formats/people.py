@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_hourglass.transforms import CROP_CENTER_SHIFT_Y
+from keras_hourglass.transforms import CROP_SCALE_FACTOR
+from keras_hourglass.transforms import PIXELS_PER_SCALE
 from keras_hourglass.transforms import person_from_box
 
 LOGGER = logging.getLogger("keras_hourglass.data.formats")
@@ -28,6 +31,9 @@ FAR_OUTSIDE_FRACTION = 0.5
 # annotated, 200 x scale is a median 1.16 x the larger side of the joints' box,
 # so boxes derived from joints are enlarged by this factor.
 JOINT_BOX_MARGIN = 1.15
+
+# Records store float32: a larger finite float64 would be stored as infinity.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -78,10 +84,16 @@ class SkipLog:
         self.max_examples = max_examples
         # The first `max_examples` places (file and line or index) per reason.
         self.examples = collections.defaultdict(list)
+        # Skipped people per split, where the split is known: a split whose
+        # people were all skipped must stop the conversion, not vanish.
+        self.skipped_by_split = collections.Counter()
 
-    def skip(self, reason, where):
-        """Counts one skipped person or entry under `reason`."""
+    def skip(self, reason, where, split=None):
+        """Counts one skipped person or entry under `reason` (and under
+        `split` when given)."""
         self.counts[reason] += 1
+        if split is not None:
+            self.skipped_by_split[split] += 1
         if self.counts[reason] <= self.max_examples:
             self.examples[reason].append(where)
             LOGGER.warning("skipped %s: %s", where, reason)
@@ -96,6 +108,7 @@ class SkipLog:
         """Adds another log's counts to this one."""
         self.counts.update(other.counts)
         self.warnings.update(other.warnings)
+        self.skipped_by_split.update(other.skipped_by_split)
         for reason, places in other.examples.items():
             room = self.max_examples - len(self.examples[reason])
             self.examples[reason].extend(places[: max(room, 0)])
@@ -147,7 +160,35 @@ def problem_with_person(joints, annotated, center, scale, num_joints):
         return "NaN or infinite centre"
     if not (math.isfinite(float(scale)) and float(scale) > 0):
         return "scale not positive and finite"
+    values = np.concatenate(
+        [joints[annotated > 0].reshape(-1), np.asarray(center, np.float64), [scale]]
+    )
+    if np.abs(values).max() > FLOAT32_MAX:
+        return "value too large for float32"
     return None
+
+
+def crop_misses_image(center, scale, image_size):
+    """True when every crop window of the person lies outside the image (the
+    person would train on an empty crop); False when `image_size` is unknown.
+
+    The test window holds every crop convention's window: the enlarged square
+    (`CROP_SCALE_FACTOR`) widened by the downward crop shift on every side.
+    """
+    if image_size is None:
+        return False
+    width, height = image_size
+    half_side = scale * (
+        PIXELS_PER_SCALE * max(CROP_SCALE_FACTOR, 1.0) / 2 + CROP_CENTER_SHIFT_Y
+    )
+    x, y = center
+    # Pixel i spans [i - 0.5, i + 0.5], so the image spans [-0.5, size - 0.5].
+    return (
+        x + half_side < -0.5
+        or x - half_side > width - 0.5
+        or y + half_side < -0.5
+        or y - half_side > height - 0.5
+    )
 
 
 def problem_with_extras(head_box, normalizer, image_size):
@@ -185,7 +226,7 @@ def center_scale_from_joints(joints, annotated):
 
 def make_checked_record(record, num_joints, skip_log, where):
     """Returns the record made safe, or None (a counted skip) when it cannot give
-    a correct training target.
+    a correct training target (including a crop window outside the image).
 
     Joints far outside the image are unset first; a record whose `center` is
     None gets centre and scale from its remaining annotated joints.
@@ -206,8 +247,12 @@ def make_checked_record(record, num_joints, skip_log, where):
     reason = problem_with_person(
         joints, annotated, record.center, record.scale, num_joints
     ) or problem_with_extras(record.head_box, record.normalizer, record.image_size)
+    if reason is None and crop_misses_image(
+        record.center, record.scale, record.image_size
+    ):
+        reason = "crop window misses the image"
     if reason is not None:
-        skip_log.skip(reason, where)
+        skip_log.skip(reason, where, split=record.split)
         return None
     record.joints = np.where(annotated[:, None] > 0, joints, 0.0)
     record.annotated = annotated
