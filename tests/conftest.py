@@ -130,3 +130,17 @@ def pytest_collection_modifyitems(config, items):
         del short_items[:fill]
     ordered.extend(short_items)
     items[:] = ordered
+
+
+@pytest.fixture(scope="session")
+def tiny_model_files(tmp_path_factory):
+    """(.keras path, SavedModel base folder, its version folder) of the same
+    tiny model (`tests.serving_helpers.tiny_model`), exported without warm-up
+    records; written once per test process and only read by the tests."""
+    from tests.serving_helpers import export_tiny_model
+
+    folder = tmp_path_factory.mktemp("tiny_model_files")
+    model, version_dir = export_tiny_model(folder / "export", warmup=False)
+    keras_path = folder / "tiny.keras"
+    model.save(keras_path)
+    return keras_path, folder / "export", version_dir
