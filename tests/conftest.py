@@ -38,3 +38,109 @@ def tiny_shards(tmp_path_factory):
     from tests.train_helpers import make_synthetic_shards
 
     return make_synthetic_shards(tmp_path_factory.mktemp("tiny_shards"), 16, 8)
+
+
+# Seconds each of the longest tests took in one run with two workers (setup
+# included), keyed by test name so a test keeps its place when its file moves.
+# Only the order matters: a long test that starts last leaves the other worker
+# idle until it ends.
+KNOWN_LONG_TESTS = {
+    "test_every_worker_resumes_from_the_chiefs_backup": 264,
+    "test_two_workers_match_one_process_on_the_same_global_batches": 235,
+    "test_unreadable_training_split_stops_then_trains_once_fixed": 225,
+    "test_kill_during_final_save_then_during_export_is_repaired": 224,
+    "test_sigkill_mid_epoch_then_rerun_resumes_at_the_step": 216,
+    "test_converts_and_trains_one_step_with_the_console_scripts": 198,
+    "test_quickstart_runs_every_stage_then_reuses_them": 176,
+    "test_jit_compile_trains_with_xla": 94,
+    "test_a_real_run_prints_epoch_lines_alone_and_the_summary": 86,
+    "test_first_epoch_losing_too_many_records_stops_naming_the_shard": 78,
+    "test_mixed_bfloat16_computes_in_bfloat16_with_float32_outputs": 73,
+    "test_two_step_fit_under_mirrored_strategy_on_two_devices": 69,
+    "test_mixed_float16_trains_with_loss_scaling": 66,
+    "test_export_serves_the_port_keypoints": 61,
+    "test_folder_with_boxes_on_saved_model_and_keras_file": 55,
+    "test_corrupt_jpeg_body_is_skipped_with_a_message": 53,
+}
+# A test marked slow but not listed above: assume it is long, not longest.
+UNLISTED_SLOW_TEST_SECONDS = 20
+
+
+def expected_seconds(item):
+    name = item.originalname or item.name
+    if name in KNOWN_LONG_TESTS:
+        return KNOWN_LONG_TESTS[name]
+    # The test's own mark: a file marked slow as a whole is not all long.
+    marked_slow = any(mark.name == "slow" for mark in item.own_markers)
+    return UNLISTED_SLOW_TEST_SECONDS if marked_slow else 0
+
+
+def first_batch_sizes(item_count, worker_count):
+    """How many tests `--dist worksteal` first hands each worker: an even
+    share of what is left, in collection order."""
+    sizes = []
+    for remaining_workers in range(worker_count, 0, -1):
+        sizes.append((item_count - sum(sizes)) // remaining_workers)
+    return sizes
+
+
+def pytest_collection_modifyitems(config, items):
+    """Starts the long tests first on every worker.
+
+    Worksteal gives each worker a contiguous slice of the collection and lets
+    an idle worker take the tail of another's queue, so each slice opens with
+    its share of the long tests (longest first, spread by their expected
+    time) and ends with short ones. Every worker collects the same list, so
+    this order is the same on all of them. Tests of one file stay together
+    (module fixtures are built once); within a file the long ones go first.
+    """
+    worker_count = max(1, getattr(config, "workerinput", {}).get("workercount", 1))
+    modules = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    for module_items in modules.values():
+        module_items.sort(key=lambda item: -expected_seconds(item))  # stable
+    long_modules = sorted(
+        (tests for tests in modules.values() if expected_seconds(tests[0]) > 0),
+        key=lambda tests: -sum(map(expected_seconds, tests)),
+    )
+    short_items = [
+        item
+        for tests in modules.values()
+        if expected_seconds(tests[0]) == 0
+        for item in tests
+    ]
+    slices = [[] for _ in range(worker_count)]
+    slice_seconds = [0] * worker_count
+    for tests in long_modules:
+        # Longest files first, each to the slice with the least so far.
+        emptiest = slice_seconds.index(min(slice_seconds))
+        slices[emptiest].append(tests)
+        slice_seconds[emptiest] += sum(map(expected_seconds, tests))
+    for worker_slice in slices:
+        # Each file opens with its longest test: the file with the longest
+        # test first, so many middling tests cannot hold back a long one.
+        worker_slice.sort(key=lambda tests: -expected_seconds(tests[0]))
+    sizes = first_batch_sizes(len(items), worker_count)
+    ordered = []
+    for worker_slice, size in zip(slices, sizes):
+        worker_slice = [item for tests in worker_slice for item in tests]
+        fill = max(0, size - len(worker_slice))
+        ordered.extend(worker_slice + short_items[:fill])
+        del short_items[:fill]
+    ordered.extend(short_items)
+    items[:] = ordered
+
+
+@pytest.fixture(scope="session")
+def tiny_model_files(tmp_path_factory):
+    """(.keras path, SavedModel base folder, its version folder) of the same
+    tiny model (`tests.serving_helpers.tiny_model`), exported without warm-up
+    records; written once per test process and only read by the tests."""
+    from tests.serving_helpers import export_tiny_model
+
+    folder = tmp_path_factory.mktemp("tiny_model_files")
+    model, version_dir = export_tiny_model(folder / "export", warmup=False)
+    keras_path = folder / "tiny.keras"
+    model.save(keras_path)
+    return keras_path, folder / "export", version_dir

@@ -11,19 +11,13 @@ import skimage.io
 from evaluation import predict
 from keras_hourglass.transforms import box_from_person
 from tests.serving_helpers import RestStandIn
-from tests.serving_helpers import export_tiny_model
-from tests.serving_helpers import tiny_model
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(tiny_model_files):
     """(.keras path, SavedModel base path) of the same tiny model."""
-    folder = tmp_path_factory.mktemp("predict")
-    model = tiny_model()
-    keras_path = folder / "tiny.keras"
-    model.save(keras_path)
-    export_tiny_model(folder / "export", model=model, warmup=False)
-    return keras_path, folder / "export"
+    keras_path, export_dir, _ = tiny_model_files
+    return keras_path, export_dir
 
 
 @pytest.fixture()

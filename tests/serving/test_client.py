@@ -13,7 +13,6 @@ from keras_hourglass.serving.client import rest_predict_body
 from keras_hourglass.serving.grpc_client import GrpcClient
 from keras_hourglass.serving.grpc_client import keypoint_request
 from tests.serving_helpers import RestStandIn
-from tests.serving_helpers import export_tiny_model
 from tests.serving_helpers import grpc_stand_in
 
 IMAGES = ("052475643.jpg", "015601864.jpg")
@@ -21,11 +20,9 @@ BOXES = [[250.0, 80.0, 150.0, 350.0], None]
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, shared_data):
+def served(tiny_model_files, shared_data):
     """(version dir, loaded SavedModel, image paths) of a tiny export."""
-    _, version_dir = export_tiny_model(
-        tmp_path_factory.mktemp("client") / "hg", warmup=False
-    )
+    _, _, version_dir = tiny_model_files
     paths = [shared_data / "mpii_samples" / name for name in IMAGES]
     return version_dir, tf.saved_model.load(str(version_dir)), paths
 

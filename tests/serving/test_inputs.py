@@ -16,17 +16,14 @@ from keras_hourglass.data.image_checks import jpeg_scan_is_clean
 from keras_hourglass.serving.inputs import MAX_IMAGE_PIXELS
 from keras_hourglass.serving.inputs import header_image_size
 from tests.data.test_formats_bad_input import corrupt_jpeg_body
-from tests.serving_helpers import export_tiny_model
 
 WHOLE_IMAGE = [0.0, 0.0, 0.0, 0.0]
 
 
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory):
+def serve(tiny_model_files):
     """Calls the tiny export's serving_default on (images, boxes)."""
-    _, version_dir = export_tiny_model(
-        tmp_path_factory.mktemp("limits") / "hg", warmup=False
-    )
+    _, _, version_dir = tiny_model_files
     signature = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
 
     def call(images, boxes):

@@ -20,7 +20,7 @@ from training.quickstart import training_flags
 TINY_QUICKSTART_FLAGS = [
     "--count", "16", "--val-count", "4", "--epochs", "1", "--steps-per-epoch", "2",
     # Passed on to training.train: a tiny network on 64 px crops.
-    "--n-stacks", "2", "--n-features", "16", "--depth", "2", "--input-size", "64",
+    "--n-stacks", "2", "--n-features", "16", "--depth", "1", "--input-size", "64",
     "--output-size", "16", "--batch-size", "4", "--validation-people", "4",
     "--image-summaries", "0", "--shuffle-buffer", "16", "--verbose", "2",
 ]  # fmt: skip

@@ -25,7 +25,7 @@ from training.resume import restore_weights
 from training.resume import trim_csv_log
 from training.train import main as train_main
 
-EPOCHS, STEPS = 3, 6
+EPOCHS, STEPS = 3, 4
 
 
 def test_plan_finishes_the_interrupted_epoch_then_the_rest():
