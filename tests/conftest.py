@@ -144,3 +144,13 @@ def tiny_model_files(tmp_path_factory):
     keras_path = folder / "tiny.keras"
     model.save(keras_path)
     return keras_path, folder / "export", version_dir
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory):
+    """(venv bin folder, a working folder outside the checkout) of the wheel
+    built from this checkout (`tests.installed_wheel`), once per test
+    process; tests write into their own subfolders of the working folder."""
+    from tests.installed_wheel import install_wheel
+
+    return install_wheel(tmp_path_factory.mktemp("packaging"))
