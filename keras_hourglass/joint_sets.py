@@ -7,6 +7,9 @@ Custom sets (for example from a CSV's column names) are made with
 name prefixes unless pairs are given as text such as `"l_wrist:r_wrist,..."`.
 
 Flip pairs are `(left_index, right_index)`; skeleton edges are index pairs.
+A set has a torso (for torso-normalised PCK) when it names a left shoulder
+and a right hip (`l_shoulder` and `r_hip`, or `left_shoulder` and
+`right_hip`).
 
 Sources for the metric columns (checked against the scripts themselves):
 
@@ -114,6 +117,7 @@ COCO_17 = JointSet(
         (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4),
         (3, 5), (4, 6),
     ),  # fmt: skip
+    torso_joints=(5, 12),
 )
 
 BUILT_IN_JOINT_SETS = {"mpii": MPII_16, "lsp": LSP_14, "coco": COCO_17}
@@ -155,11 +159,15 @@ def joint_set_record(joint_set):
 
 
 def _joint_set_from_json(entries, name):
+    joint_names = tuple(entries["joint_names"])
+    # A `dataset.json` records its torso (null: none); older ones name it.
+    torso_joints = entries.get("torso_joints", infer_torso_joints(joint_names))
     return JointSet(
         name=str(name or "custom"),
-        joint_names=tuple(entries["joint_names"]),
+        joint_names=joint_names,
         flip_pairs=tuple(tuple(pair) for pair in entries.get("flip_pairs", [])),
         skeleton=tuple(tuple(edge) for edge in entries.get("skeleton", [])),
+        torso_joints=None if torso_joints is None else tuple(torso_joints),
     )
 
 
@@ -183,6 +191,18 @@ def joint_set_from_metadata(metadata):
 
 
 _SIDE_PREFIXES = (("l_", "r_"), ("left_", "right_"))
+_TORSO_NAMES = (("l_shoulder", "r_hip"), ("left_shoulder", "right_hip"))
+
+
+def infer_torso_joints(joint_names):
+    """Returns the (left shoulder, right hip) indices of joints named
+    `l_shoulder`/`r_hip` or `left_shoulder`/`right_hip` (case-insensitive),
+    or None when the names hold no such pair."""
+    index_of = {name.lower(): index for index, name in enumerate(joint_names)}
+    for shoulder, hip in _TORSO_NAMES:
+        if shoulder in index_of and hip in index_of:
+            return index_of[shoulder], index_of[hip]
+    return None
 
 
 def infer_flip_pairs(joint_names):
@@ -231,7 +251,8 @@ def custom_joint_set(name, joint_names, flip_pairs_text=None, skeleton_text=None
     """Returns a JointSet for a custom keypoint list.
 
     Flip pairs come from `flip_pairs_text` (`"l_wrist:r_wrist,..."`) when given,
-    otherwise they are inferred from name prefixes. Raises ValueError for
+    otherwise they are inferred from name prefixes; the torso from the names
+    (`infer_torso_joints`). Raises ValueError for
     duplicate or empty names and for a joint in two flip pairs.
     """
     joint_names = tuple(joint_names)
@@ -250,7 +271,10 @@ def custom_joint_set(name, joint_names, flip_pairs_text=None, skeleton_text=None
     skeleton = ()
     if skeleton_text:
         skeleton = parse_index_pairs(skeleton_text, joint_names, "skeleton edge")
-    return JointSet(name, joint_names, flip_pairs, skeleton)
+    return JointSet(
+        name, joint_names, flip_pairs, skeleton,
+        torso_joints=infer_torso_joints(joint_names),
+    )  # fmt: skip
 
 
 def joint_names_from_columns(columns, reserved=("center", "bbox")):

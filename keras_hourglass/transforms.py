@@ -115,9 +115,17 @@ def box_from_person(center, scale):
     `person_from_box`.
     """
     center = np.asarray(center, np.float32)
-    side = PIXELS_PER_SCALE * np.asarray(scale, np.float32)
+    side = person_box_side(np.asarray(scale, np.float32))
     corner = center + 0.5 - side[..., None] / 2.0
     return np.concatenate([corner, side[..., None], side[..., None]], axis=-1)
+
+
+def person_box_side(scale):
+    """The larger side in px of a person's box, `200 x scale` (NumPy): of
+    the box itself for people given by a box (`person_from_box`), else the
+    person's height as annotated (MPII) or of their joints' box with a
+    margin (`formats.people`)."""
+    return PIXELS_PER_SCALE * np.asarray(scale)
 
 
 def person_from_box(box, margin=1.0):

@@ -8,6 +8,7 @@ from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.joint_sets import builtin_joint_set
 from keras_hourglass.joint_sets import custom_joint_set
 from keras_hourglass.joint_sets import infer_flip_pairs
+from keras_hourglass.joint_sets import infer_torso_joints
 from keras_hourglass.joint_sets import joint_names_from_columns
 from keras_hourglass.joint_sets import metric_joint_set
 
@@ -65,7 +66,7 @@ def test_metric_groups_pair_left_with_right_and_skip_pelvis_thorax_in_mpii():
             assert sides == ["l_", "r_"], column
     assert 6 not in MPII_16.mean_joints and 7 not in MPII_16.mean_joints
     assert LSP_14.mean_joints == tuple(range(14))
-    assert COCO_17.metric_groups == () and COCO_17.torso_joints is None
+    assert COCO_17.metric_groups == () and COCO_17.torso_joints == (5, 12)
 
 
 def test_metric_joint_set_falls_back_to_numbered_joints():
@@ -76,3 +77,12 @@ def test_metric_joint_set_falls_back_to_numbered_joints():
     assert builtin_joint_set(17) is COCO_17
     with pytest.raises(ValueError, match="no built-in joint set has 5"):
         builtin_joint_set(5)
+
+
+def test_torso_is_the_left_shoulder_and_right_hip_found_by_name():
+    for joint_set in (MPII_16, LSP_14, COCO_17):
+        assert infer_torso_joints(joint_set.joint_names) == joint_set.torso_joints
+    assert infer_torso_joints(["Left_Shoulder", "nose", "RIGHT_HIP"]) == (0, 2)
+    assert infer_torso_joints(["l_shoulder", "l_hip", "r_shoulder"]) is None
+    assert custom_joint_set("paws", ["r_hip", "l_shoulder"]).torso_joints == (1, 0)
+    assert custom_joint_set("paws", ["head", "tail"]).torso_joints is None

@@ -196,6 +196,7 @@ def convert(args, work_dir):
             "files": files,
             "count": spool["count"],
             "bytes": spool["bytes"],
+            "head_boxes": spool["head_boxes"],
         }
     created_with = {**vars(args), "command": "python -m training.make_tfrecords"}
     metadata = shards.build_dataset_metadata(

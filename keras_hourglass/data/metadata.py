@@ -6,10 +6,19 @@ Contents:
      "num_joints": K, "joint_names": [K names],
      "flip_pairs": [[left_index, right_index], ...],
      "skeleton": [[joint_a, joint_b], ...],
+     "torso_joints": [left_shoulder_index, right_hip_index] or null,
      "splits": {"train": {"files": [shard names], "count": people,
-                          "bytes": encoded bytes}, "valid": {...}},
+                          "bytes": encoded bytes,
+                          "head_boxes": people with a head box},
+                "valid": {...}},
      "skipped": {reason: count}, "warnings": {reason: count},
      "created_with": {converter arguments}}
+
+`torso_joints` and each split's `head_boxes` say which PCK the data
+supports (head-box PCKh, torso PCK; box PCK always), so programs choose
+before they start; files written without them get the same answers from
+`torso_joints_of` (the joint names) and `split_head_boxes` (the split's
+first record).
 
 File names are relative to the JSON's folder; `read_metadata` adds the
 absolute folder as "directory" and `split_files` gives absolute paths.
@@ -38,6 +47,7 @@ import tensorflow as tf
 from keras_hourglass.data import tfrecords
 from keras_hourglass.files import read_json
 from keras_hourglass.files import write_json_atomically
+from keras_hourglass.joint_sets import infer_torso_joints
 
 METADATA_FILE_NAME = "dataset.json"
 # Far above any real keypoint set or dataset, far below what stops a program
@@ -72,6 +82,9 @@ def build_dataset_metadata(name, source, joint_set, splits, skip_log, created_wi
         "joint_names": list(joint_set.joint_names),
         "flip_pairs": [list(pair) for pair in joint_set.flip_pairs],
         "skeleton": [list(edge) for edge in joint_set.skeleton],
+        "torso_joints": (
+            None if joint_set.torso_joints is None else list(joint_set.torso_joints)
+        ),
         "splits": splits,
         "skipped": dict(skip_log.counts.most_common()),
         "warnings": dict(skip_log.warnings.most_common()),
@@ -157,6 +170,11 @@ def metadata_fields_problem(metadata):
     problem = index_pairs_problem(metadata.get("skeleton", []), num_joints, "skeleton")
     if problem:
         return problem
+    torso_joints = metadata.get("torso_joints")
+    if torso_joints is not None:
+        problem = index_pairs_problem([torso_joints], num_joints, "torso_joints")
+        if problem:
+            return problem
     splits = metadata.get("splits", {})
     if not isinstance(splits, dict):
         return "splits is not a mapping of split names"
@@ -167,7 +185,32 @@ def metadata_fields_problem(metadata):
                 f"splits.{split}.count {count!r} is not a whole number in "
                 f"0..{MAX_SPLIT_COUNT:,}"
             )
+        head_boxes = info.get("head_boxes", 0)
+        if not (is_whole_number(head_boxes) and 0 <= head_boxes <= count):
+            return (
+                f"splits.{split}.head_boxes {head_boxes!r} is not a whole number "
+                f"in 0..{count} (the split's count)"
+            )
     return None
+
+
+def torso_joints_of(metadata):
+    """The dataset's (left shoulder, right hip) indices, or None when its
+    joint set has no torso: as recorded, else found by joint name."""
+    if "torso_joints" in metadata:
+        torso_joints = metadata["torso_joints"]
+        return None if torso_joints is None else tuple(torso_joints)
+    return infer_torso_joints(metadata["joint_names"])
+
+
+def split_head_boxes(metadata, split):
+    """How many people of `split` have a head box (a PCKh normaliser): as
+    recorded, else all or none as the split's first record has one."""
+    info = metadata["splits"][split]
+    if "head_boxes" in info:
+        return info["head_boxes"]
+    paths = split_files(metadata, split)
+    return info.get("count", 0) if paths and first_record_has_head_box(paths[0]) else 0
 
 
 def check_metadata_fields(metadata, json_path):
@@ -303,6 +346,18 @@ def first_record_joint_count(shard_path):
     except (tf.errors.OpError, ValueError, IndexError):
         return None
     return None
+
+
+def first_record_has_head_box(shard_path):
+    """True when the first record of a shard has a PCKh normaliser (> 0)."""
+    try:
+        for serialized in tf.data.TFRecordDataset(str(shard_path)).take(1):
+            example = tf.train.Example.FromString(serialized.numpy())
+            values = example.features.feature["person/normalizer"].float_list.value
+            return bool(values) and values[0] > 0
+    except (tf.errors.OpError, ValueError):
+        return False
+    return False
 
 
 def check_joint_count(metadata, json_path, shard_paths_by_split):

@@ -119,7 +119,9 @@ def encode_person_record(record, skip_log, image_cache=None, patch_input_size=No
 def spool_records(records, out_dir, skip_log, total=None, patch_input_size=None):
     """Encodes records into one spool file per split in `out_dir`.
 
-    Returns {split: {"path", "count", "bytes"}}; shows a tqdm progress bar.
+    Returns {split: {"path", "count", "bytes", "head_boxes"}}, where
+    `head_boxes` counts the people with a head box (PCKh normaliser); shows
+    a tqdm progress bar.
     """
     spools, writers, image_cache = {}, {}, _ImageCache()
     try:
@@ -134,10 +136,13 @@ def spool_records(records, out_dir, skip_log, total=None, patch_input_size=None)
                     raise ValueError(f"split {record.split!r} is not a plain name")
                 path = Path(out_dir) / f".{record.split}.spool.tfrecord"
                 writers[record.split] = tf.io.TFRecordWriter(str(path))
-                spools[record.split] = {"path": path, "count": 0, "bytes": 0}
+                spools[record.split] = {
+                    "path": path, "count": 0, "bytes": 0, "head_boxes": 0
+                }  # fmt: skip
             writers[record.split].write(serialized)
             spools[record.split]["count"] += 1
             spools[record.split]["bytes"] += len(serialized)
+            spools[record.split]["head_boxes"] += record.normalizer is not None
     finally:
         for writer in writers.values():
             writer.close()

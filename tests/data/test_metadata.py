@@ -8,6 +8,8 @@ import pytest
 from keras_hourglass.data.metadata import METADATA_FILE_NAME
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.metadata import split_head_boxes
+from keras_hourglass.data.metadata import torso_joints_of
 from keras_hourglass.data.tfrecords import serialize_person
 from tests.pipeline_helpers import synthetic_person
 from tests.pipeline_helpers import write_shard
@@ -59,8 +61,8 @@ def write_metadata_fields(folder, **fields):
     path = folder / METADATA_FILE_NAME
     metadata = json.loads(path.read_text())
     for key, value in fields.items():
-        if key == "count":
-            metadata["splits"]["train"]["count"] = value
+        if key in ("count", "head_boxes"):
+            metadata["splits"]["train"][key] = value
         else:
             metadata[key] = value
     path.write_text(json.dumps(metadata))
@@ -87,6 +89,10 @@ def write_metadata_fields(folder, **fields):
         ({"num_joints": 0}, "num_joints"),
         ({"num_joints": 1e12}, "num_joints"),
         ({"joint_names": ["a", "b"]}, "joint_names"),
+        ({"torso_joints": [13, 16]}, "torso_joints"),
+        ({"torso_joints": [2, 2]}, "torso_joints"),
+        ({"head_boxes": 7}, "head_boxes"),
+        ({"head_boxes": -1}, "head_boxes"),
     ],
 )
 def test_bad_fields_are_refused_naming_dataset_json_and_the_field(
@@ -106,3 +112,22 @@ def test_a_flip_permutation_and_in_range_skeleton_are_accepted(tmp_path):
     )
     metadata = read_metadata(folder)
     assert metadata["flip_pairs"] == [[5, 0], [4, 1], [3, 2]]
+
+
+def test_torso_and_head_boxes_are_read_as_recorded_or_derived(tmp_path):
+    recorded = read_metadata(
+        write_metadata_fields(tmp_path / "recorded", torso_joints=None, head_boxes=2)
+    )
+    assert torso_joints_of(recorded) is None
+    assert split_head_boxes(recorded, "train") == 2
+    # Files written without these fields: the torso from the joint names, the
+    # head boxes from the split's first record (none in `write_dataset`).
+    derived = read_metadata(write_dataset(tmp_path / "derived"))
+    assert "torso_joints" not in derived
+    assert "head_boxes" not in derived["splits"]["train"]
+    assert split_head_boxes(derived, "train") == 0
+    derived["joint_names"] = ["nose", "r_hip", "l_shoulder"]
+    assert torso_joints_of(derived) == (2, 1)
+    with_head_box = serialize_person(**synthetic_person(16, "p0", normalizer=5.0))
+    write_shard(tmp_path / "derived" / "train-00000-of-00001.tfrecord", [with_head_box])
+    assert split_head_boxes(derived, "train") == 2
