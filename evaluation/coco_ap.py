@@ -16,7 +16,8 @@ Evaluation crops people from their ground-truth boxes, so this is COCO AP
 "with ground-truth boxes" (an upper bound for a detector-driven pipeline).
 A person's score is the mean of its joints' heatmap peaks.
 
-Writes `coco_ap.json` and `coco_ap.md` with AP, AP50, AP75, APm, APl, AR.
+Writes `coco_ap.json` (`{"boxes": "ground-truth", "AP": ..., ...}`) and
+`coco_ap.md` with AP, AP50, AP75, APm, APl, AR.
 """
 
 import contextlib
@@ -118,7 +119,9 @@ def keypoint_ap(coco, results, image_ids=None):
 
 def write_coco_ap(out_dir, annotation_path, run):
     """Scores the final stack of an `EvaluationRun` against the COCO JSON;
-    writes `coco_ap.json` and `coco_ap.md`; returns the stats dict."""
+    writes `coco_ap.json` and `coco_ap.md`; returns what the JSON holds:
+    the stats and `"boxes": "ground-truth"` (the people were cropped from
+    their annotated boxes)."""
     if not annotation_path:
         raise EvaluationInputError(
             "--metric coco-ap needs --coco-annotations: the COCO person-keypoints "
@@ -138,6 +141,7 @@ def write_coco_ap(out_dir, annotation_path, run):
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    stats = {"boxes": "ground-truth", **stats}
     (out_dir / "coco_ap.json").write_text(json.dumps(stats, indent=2) + "\n")
     header = "| " + " | ".join(STAT_NAMES) + " |"
     rule = "|" + "---|" * len(STAT_NAMES)

@@ -9,12 +9,17 @@ a shard folder with `dataset.json` (or the JSON itself). Each person crop runs
 through the network and, unless `--no-flip`, its mirror image (heatmaps
 flipped back, left/right swapped, averaged). Every stack's heatmaps are decoded
 (argmax + quarter pixel) and mapped through the inverse crop to original image
-px. `--metric auto` picks PCKh when every person has a head box, else PCK@0.2
-of the torso. `--out` receives (see `evaluation.evaluate_outputs`):
+px. `--metric auto` picks PCKh@0.5 when every person has a head box, else
+torso PCK@0.2 when the joint set names a torso (`l_shoulder`, `r_hip`), else
+box PCK@0.05 (normalised by the larger side of the person's box; see
+`evaluation.metrics`), from the dataset's `dataset.json`; a metric the data
+cannot give is refused before anything is written. `--metric coco-ap` adds
+COCO keypoint AP on the ground-truth boxes (`evaluation.coco_ap`) to the
+tables `auto` picks. `--out` receives (see `evaluation.evaluate_outputs`):
 
     config.json  preds.h5  preds.csv  ground_truth.json  results.json
     <metric>.md/.csv  <metric>_per_joint.csv  <metric>_curve.csv
-    per_stack.md/.csv  figures/*.png|pdf
+    per_stack.md/.csv  figures/*.png|pdf  (coco-ap: coco_ap.json/.md)
 
 User errors (missing model, no dataset.json, joint count mismatch) print one
 line and exit with status 2.
@@ -36,18 +41,24 @@ from evaluation.evaluation_loop import load_heatmap_model
 from evaluation.evaluation_loop import model_heatmap_source
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import from_arrays
+from evaluation.metrics import DEFAULT_THRESHOLDS
+from evaluation.metrics import PCK_METRICS
+from evaluation.metrics import choose_pck_metric
+from evaluation.metrics import describe_metric
 from keras_hourglass.data.counter import RecordCounter
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.metadata import split_head_boxes
+from keras_hourglass.data.metadata import torso_joints_of
 from keras_hourglass.data.pipeline import make_eval_dataset
 from keras_hourglass.joint_sets import joint_set_from_metadata
+from keras_hourglass.transforms import person_box_side
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
 
 logger = logging.getLogger("evaluation.evaluate")
-METRICS = ("auto", "pckh", "pck", "coco-ap")
-DEFAULT_THRESHOLDS = {"pckh": 0.5, "pck": 0.2}
+METRICS = ("auto", *PCK_METRICS, "coco-ap")
 USER_ERROR_EXIT_CODE = 2
 
 
@@ -62,11 +73,13 @@ class EvalConfig:
     flip: bool = option(True, "average with the mirrored crop (paper)")
     batch_size: int = option(8, "crops per batch", minimum=1)
     threshold: float | None = option(
-        None, "hit threshold (pckh 0.5, pck 0.2)", above=0
+        None, "hit threshold (pckh 0.5, pck 0.2, box-pck 0.05)", above=0
     )
     metric: str = option(
-        "auto", "pckh, pck (torso), auto, or coco-ap (plus PCK tables)", METRICS
-    )
+        "auto", "pckh, pck (torso), box-pck (person box), auto (the first the "
+        "data supports), or coco-ap (AP on ground-truth boxes, plus auto's "
+        "tables)", METRICS,
+    )  # fmt: skip
     coco_annotations: str = option(
         "", "coco-ap: the COCO keypoints JSON the split was converted from"
     )
@@ -137,21 +150,30 @@ def ground_truth_from_meta(meta, joint_names, source):
     normalizer = np.asarray(meta["normalizer"], np.float64)
     # The records store -1 for "no head box"; PCKh marks unknown with NaN.
     normalizer = np.where(normalizer > 0, normalizer, np.nan)
+    sizes = person_box_side(np.asarray(meta["scale"], np.float64).reshape(-1))
     return from_arrays(
         meta["joints"],
         np.asarray(meta["joints_annotated"]) > 0,
         normalizer=normalizer,
         joint_names=joint_names,
         source=source,
+        person_sizes=np.where(sizes > 0, sizes, np.nan),
     )
 
 
-def resolve_metric(metric, ground_truth):
-    """`auto` (and `coco-ap`, for its PCK tables) becomes pckh when every
-    person has a head size, else pck."""
-    if metric not in ("auto", "coco-ap"):
-        return metric
-    return "pckh" if np.isfinite(ground_truth.normalizer).all() else "pck"
+def resolve_metric(metric, metadata, split):
+    """The PCK a `--metric` scores on `split` of the dataset (`auto`, and
+    `coco-ap` for its tables, pick as `choose_pck_metric`); raises
+    EvaluationInputError naming the flag for one the data cannot give."""
+    try:
+        every_head_box = split_head_boxes(metadata, split) == (
+            metadata["splits"][split].get("count", 0)
+        )
+    except ValueError as error:
+        raise EvaluationInputError(f"{metadata['directory']}: {error}") from error
+    requested = "auto" if metric == "coco-ap" else metric
+    has_torso = torso_joints_of(metadata) is not None
+    return choose_pck_metric(requested, every_head_box, has_torso, "--metric")
 
 
 def run_evaluation(config, model=None, heatmap_source=None):
@@ -161,6 +183,11 @@ def run_evaluation(config, model=None, heatmap_source=None):
     test when `config.flip`) when given."""
     metadata = load_dataset_metadata(config.data)
     joint_set = joint_set_from_metadata(metadata)
+    metric = resolve_metric(config.metric, metadata, config.split)
+    threshold = (
+        DEFAULT_THRESHOLDS[metric] if config.threshold is None else config.threshold
+    )
+    logger.info("metric: %s", describe_metric(metric, threshold))
     model = model or load_heatmap_model(config.model)
     check_joint_counts(model, metadata)
     if heatmap_source is None:
@@ -188,14 +215,9 @@ def run_evaluation(config, model=None, heatmap_source=None):
     coco_ap = None
     if config.metric == "coco-ap":
         coco_ap = write_coco_ap(config.out, config.coco_annotations, run)
-    metric = resolve_metric(config.metric, ground_truth)
-    threshold = (
-        DEFAULT_THRESHOLDS[metric] if config.threshold is None else config.threshold
+    return write_all_outputs(
+        config, run, ground_truth, joint_set, metric, threshold, skipped, coco_ap
     )
-    results = write_all_outputs(
-        config, run, ground_truth, joint_set, metric, threshold, skipped
-    )
-    return results if coco_ap is None else {**results, "coco_ap": coco_ap}
 
 
 def main(argv=None):

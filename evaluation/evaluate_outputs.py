@@ -8,10 +8,12 @@ preds.csv             image_id, person_index, <joint>_x, <joint>_y
 ground_truth.json     the evaluated people in the annotation-JSON format, so
                       `python -m evaluation.pckh --gt ... --pred preds.h5`
                       reproduces the table
-<metric>.md / .csv    the paper table (+ per-joint table in the Markdown)
+<metric>.md / .csv    the paper table (+ per-joint table in the Markdown);
+                      <metric> is pckh, pck (torso) or box-pck
 <metric>_per_joint.csv, <metric>_curve.csv (threshold x joint)
 per_stack.md / .csv   one row per stack (the paper's Fig. 9 right)
 results.json          metric, threshold, mean, per-stack means, skips
+                      (and coco_ap: the COCO AP stats)
 figures/              see `write_figures`
 """
 
@@ -23,9 +25,11 @@ import numpy as np
 import pandas as pd
 
 from evaluation import plots
+from evaluation.metrics import METRIC_LABELS
+from evaluation.metrics import METRIC_LOG_NAMES
 from evaluation.metrics import PCKH_CURVE_THRESHOLDS
-from evaluation.metrics import evaluate_pck
-from evaluation.metrics import evaluate_pckh
+from evaluation.metrics import box_pck
+from evaluation.metrics import evaluate_metric
 from evaluation.metrics import pck
 from evaluation.metrics import pckh_curve
 from evaluation.prediction_files import csv_column_names
@@ -41,22 +45,25 @@ from keras_hourglass.joint_sets import metric_joint_set
 from keras_hourglass.transforms import transform_points
 
 PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.2, 41), 10)
+BOX_PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.1, 41), 10)
 TRAINING_LOG_NAMES = ("training_log.csv",)
 
 
 def score(metric, predictions, ground_truth, threshold):
-    """Returns the `PckSummary` of `metric` ("pckh" or "pck")."""
-    if metric == "pckh":
-        return evaluate_pckh(predictions, ground_truth, threshold)
-    return evaluate_pck(predictions, ground_truth, threshold)
+    """Returns the `PckSummary` of `metric` ("pckh", "pck" or "box-pck")."""
+    return evaluate_metric(metric, predictions, ground_truth, threshold)
 
 
 def accuracy_curve(metric, predictions, ground_truth):
     """Returns (thresholds [T], per-joint accuracy T x K in percent)."""
     if metric == "pckh":
         return PCKH_CURVE_THRESHOLDS, pckh_curve(predictions, ground_truth)
-    curve = [pck(predictions, ground_truth, t) for t in PCK_CURVE_THRESHOLDS]
-    return PCK_CURVE_THRESHOLDS, np.stack(curve)
+    thresholds, accuracy = {
+        "pck": (PCK_CURVE_THRESHOLDS, pck),
+        "box-pck": (BOX_PCK_CURVE_THRESHOLDS, box_pck),
+    }[metric]
+    curve = [accuracy(predictions, ground_truth, t) for t in thresholds]
+    return thresholds, np.stack(curve)
 
 
 def write_prediction_files(out_dir, run, joint_names):
@@ -81,6 +88,9 @@ def write_prediction_files(out_dir, run, joint_names):
 def write_ground_truth_json(path, meta, ground_truth):
     """Writes the evaluated people as annotation JSON (`read_annotation_json`)."""
     people = []
+    person_sizes = ground_truth.person_sizes
+    if person_sizes is None:
+        person_sizes = np.full(ground_truth.num_people, np.nan)
     for index in range(ground_truth.num_people):
         normalizer = ground_truth.normalizer[index]
         people.append({
@@ -91,6 +101,7 @@ def write_ground_truth_json(path, meta, ground_truth):
             "pckh_normaliser_0.6_headbox_diag": (
                 None if np.isnan(normalizer) else float(normalizer)
             ),
+            "person_box_side": _finite_or_none(person_sizes[index]),
         })  # fmt: skip
     contents = {"joint_names_long": list(ground_truth.joint_names), "people": people}
     return write_json_atomically(path, contents, indent=None)
@@ -135,7 +146,7 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
     """Writes every figure as PNG and PDF; returns the written paths."""
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
-    label = "PCKh" if metric == "pckh" else "PCK"
+    label = METRIC_LABELS[metric]
     groups = metric_joint_set(joint_set.num_joints).metric_groups
     paths = plots.plot_accuracy_curves(
         thresholds, {model_name: curve}, groups, joint_set.joint_names, label,
@@ -174,8 +185,10 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
     return paths
 
 
-def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, skipped):
-    """Writes predictions, tables, figures and `results.json`; returns results."""
+def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, skipped,
+                      coco_ap=None):  # fmt: skip
+    """Writes predictions, tables, figures and `results.json` (with the
+    `coco_ap` stats when given); returns the results."""
     out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomically(out_dir / "config.json", dataclasses.asdict(config))
@@ -207,6 +220,8 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
         "skipped": skipped,
         "figures": [str(path) for path in figures],
     }
+    if coco_ap is not None:
+        results["coco_ap"] = coco_ap
     write_json_atomically(out_dir / "results.json", results, default=_json_default)
     return results
 
@@ -223,18 +238,19 @@ def _json_default(value):
 
 def training_curve_figure(logs, metric, figures_dir):
     """The validation-accuracy-over-epochs figure of the run's CSV logs, in
-    the column the run logged (`val_pckh` or, on data without head boxes,
-    `val_pck`); logs without one are reported and left out."""
+    the column the run logged (`val_pckh`, `val_pck` or `val_box_pck`);
+    logs without one are reported and left out."""
     labelled = {}
     for log in logs:
-        column = plots.accuracy_column(log, prefer=f"val_{metric}")
+        column = plots.accuracy_column(log, prefer=f"val_{METRIC_LOG_NAMES[metric]}")
         if column is None:
-            print(f"note: {log} has no val_pckh/val_pck column; no training curve")
+            print(f"note: {log} has no validation PCK column; no training curve")
         else:
             labelled.setdefault(column, {})[log.parent.name or "run"] = log
     paths = []
     for column, runs in labelled.items():
-        label = "PCKh" if column == "val_pckh" else "PCK"
+        metric_of_column = {f"val_{v}": k for k, v in METRIC_LOG_NAMES.items()}
+        label = METRIC_LABELS[metric_of_column[column]]
         stem = figures_dir / ("training_curves" if len(labelled) == 1 else
                               f"training_curves_{column}")  # fmt: skip
         paths += plots.plot_training_curves(runs, stem, column, label)

@@ -154,7 +154,7 @@ class EvaluationRun:
 
 
 META_KEYS = (
-    "joints", "joints_annotated", "normalizer", "head_box", "crop_matrix",
+    "joints", "joints_annotated", "normalizer", "head_box", "scale", "crop_matrix",
     "image_id", "person_index",
 )  # fmt: skip
 

@@ -10,7 +10,9 @@ Formats:
   matches `jnt_missing` exactly. `visible` is the occlusion flag and is not used.
 - This project's annotation JSON: a list of entries (or `{"people": [...]}`)
   with `joints` (K x [x, y]), `joints_annotated`, and either
-  `pckh_normaliser_0.6_headbox_diag` or `headbox_x1y1x2y2` (else no PCKh).
+  `pckh_normaliser_0.6_headbox_diag` or `headbox_x1y1x2y2` (else no PCKh),
+  and optionally `person_box_side` (the larger side of the person's box in
+  px, for box PCK).
 - LSP `joints.mat`: `joints` as 14 x 3 x N (LSP-extended; flag 1 = annotated)
   or 3 x 14 x N (original LSP; every joint is scored, as eval_pose does).
 """
@@ -60,6 +62,8 @@ class GroundTruth:
         head_boxes: float64 array N x 4 (x1, y1, x2, y2), or None.
         joint_names: tuple of str, K names.
         source: str. The file (or description) the data came from, for errors.
+        person_sizes: float64 array N, or None. The larger side of each
+            person's box in px (box PCK); NaN where unknown.
     """
 
     joints: np.ndarray
@@ -68,6 +72,7 @@ class GroundTruth:
     head_boxes: np.ndarray | None
     joint_names: tuple
     source: str
+    person_sizes: np.ndarray | None = None
 
     @property
     def num_people(self):
@@ -126,6 +131,7 @@ def from_arrays(
     head_boxes=None,
     joint_names=None,
     source="arrays",
+    person_sizes=None,
 ):
     """Builds a validated `GroundTruth` from plain arrays.
 
@@ -139,6 +145,8 @@ def from_arrays(
         joint_names: sequence of K str or None. Defaults to the MPII names for
             16 joints, LSP names for 14, numbered names otherwise.
         source: str. Named in every error message.
+        person_sizes: array-like N or None. The larger side of each person's
+            box in px (NaN = unknown), for box PCK.
 
     Returns:
         GroundTruth.
@@ -172,6 +180,13 @@ def from_arrays(
         raise EvaluationInputError(
             f"{source}: {len(joint_names)} joint names for {num_joints} joints"
         )
+    if person_sizes is not None:
+        person_sizes = np.asarray(person_sizes, dtype=np.float64).reshape(-1)
+        if person_sizes.shape != (num_people,):
+            raise EvaluationInputError(
+                f"{source}: expected {num_people} person box sizes, got "
+                f"shape {person_sizes.shape}"
+            )
     return GroundTruth(
         joints=joints,
         annotated=annotated,
@@ -179,6 +194,7 @@ def from_arrays(
         head_boxes=head_boxes,
         joint_names=joint_names,
         source=str(source),
+        person_sizes=person_sizes,
     )
 
 
@@ -297,11 +313,13 @@ def _entry_arrays(entry, where):
         joints = np.asarray(entry["joints"], dtype=np.float64)
         annotated = np.asarray(entry["joints_annotated"]).astype(bool)
         normalizer = _entry_normalizer(entry)
+        side = entry.get("person_box_side")
+        person_size = np.nan if side is None else float(side)
     except (KeyError, TypeError, ValueError) as error:
         raise EvaluationInputError(f"{where}: bad entry ({error!r})") from error
     if joints.ndim != 2 or joints.shape[1] not in (2, 3):
         raise EvaluationInputError(f"{where}: joints must be K x 2, got {joints.shape}")
-    return joints[:, :2], annotated, normalizer
+    return joints[:, :2], annotated, normalizer, person_size
 
 
 def read_annotation_json(path):
@@ -314,11 +332,11 @@ def read_annotation_json(path):
     entries = contents.get("people") if isinstance(contents, dict) else contents
     if not isinstance(entries, list) or not entries:
         raise EvaluationInputError(f"{path}: expected a non-empty list of people")
-    joint_lists, annotated_lists, normalizers = [], [], []
+    joint_lists, annotated_lists, normalizers, person_sizes = [], [], [], []
     for index, entry in enumerate(entries):
         name = entry.get("image", "?") if isinstance(entry, dict) else "?"
         where = f"{path} entry {index} ({name})"
-        joints, annotated, normalizer = _entry_arrays(entry, where)
+        joints, annotated, normalizer, person_size = _entry_arrays(entry, where)
         if joint_lists and joints.shape != joint_lists[0].shape:
             raise EvaluationInputError(
                 f"{where}: {len(joints)} joints, but entry 0 has {len(joint_lists[0])}"
@@ -330,6 +348,7 @@ def read_annotation_json(path):
         joint_lists.append(joints)
         annotated_lists.append(annotated)
         normalizers.append(normalizer)
+        person_sizes.append(person_size)
     names = contents.get("joint_names_long") if isinstance(contents, dict) else None
     return from_arrays(
         np.stack(joint_lists),
@@ -337,6 +356,8 @@ def read_annotation_json(path):
         normalizer=np.asarray(normalizers),
         joint_names=names,
         source=str(path),
+        # Files written without box sizes support no box PCK.
+        person_sizes=None if np.isnan(person_sizes).all() else person_sizes,
     )
 
 

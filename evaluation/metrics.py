@@ -15,6 +15,16 @@ normalised by the torso ||left shoulder - right hip|| of the ground truth, a
 hit is `error <= threshold`. Unlike that script we also skip unannotated
 joints, and people whose torso is unknown are skipped with a logged count.
 
+Box PCK, for joint sets with neither head boxes nor a torso: error
+normalised by the larger side of the person's box (`transforms.person_box_side`,
+200 x the person's scale: for a person given by a box, max(width, height)),
+as mmpose's `PCKAccuracy(norm_item="bbox")`; a hit is `error < threshold`,
+0.05 by default (mmpose's default). People without a box size are skipped.
+
+Which of the three a dataset supports, and which `auto` picks, is
+`choose_pck_metric`: PCKh when the people have head boxes, else torso PCK
+when the joint set names a torso (`l_shoulder` and `r_hip`), else box PCK.
+
 Summaries (see `summarize`) give three means, because codebases differ:
 `Mean` (the paper/Tompson column: unweighted mean over the joint set's mean
 joints, 14 for MPII), `total_count_weighted` (hits / annotated over the same
@@ -28,9 +38,58 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluation.ground_truth import EvaluationInputError
+from keras_hourglass.joint_sets import infer_torso_joints
 from keras_hourglass.joint_sets import metric_joint_set
 
 logger = logging.getLogger(__name__)
+
+PCK_METRICS = ("pckh", "pck", "box-pck")
+METRIC_LABELS = {"pckh": "PCKh", "pck": "torso PCK", "box-pck": "box PCK"}
+DEFAULT_THRESHOLDS = {"pckh": 0.5, "pck": 0.2, "box-pck": 0.05}
+METRIC_NORMALIZERS = {
+    "pckh": "0.6 x the head-box diagonal",
+    "pck": "the torso, left shoulder to right hip",
+    "box-pck": "the larger side of the person's box",
+}
+# The training log's validation column of each metric is `val_<log name>`.
+METRIC_LOG_NAMES = {"pckh": "pckh", "pck": "pck", "box-pck": "box_pck"}
+
+
+def unsupported_metric_reason(metric, has_head_boxes, has_torso):
+    """Why the data cannot give `metric` (a `PCK_METRICS` name), or None."""
+    if metric == "pckh" and not has_head_boxes:
+        return "people lack head boxes"
+    if metric == "pck" and not has_torso:
+        return "the joint set names no torso (joints l_shoulder and r_hip)"
+    return None
+
+
+def choose_pck_metric(requested, has_head_boxes, has_torso, flag="--metric"):
+    """The PCK to score: `requested`, or for "auto" PCKh with head boxes, else
+    torso PCK with a torso, else box PCK. Raises EvaluationInputError naming
+    `flag` when the data cannot give the requested one."""
+    if requested == "auto":
+        supported = (has_head_boxes, has_torso, True)
+        return next(m for m, ok in zip(PCK_METRICS, supported, strict=True) if ok)
+    reason = unsupported_metric_reason(requested, has_head_boxes, has_torso)
+    if reason:
+        usable = [
+            metric for metric in PCK_METRICS
+            if not unsupported_metric_reason(metric, has_head_boxes, has_torso)
+        ]  # fmt: skip
+        raise EvaluationInputError(
+            f"{flag} {requested}: {reason}; use auto or {' or '.join(usable)}"
+        )
+    return requested
+
+
+def describe_metric(metric, threshold):
+    """`"box PCK@0.05 (normalised by the larger side of the person's box)"`."""
+    return (
+        f"{METRIC_LABELS[metric]}@{threshold:g} "
+        f"(normalised by {METRIC_NORMALIZERS[metric]})"
+    )
+
 
 # Thresholds 0, 0.01, ..., 0.5 inclusive (HRNet's `np.arange(0, 0.51, 0.01)`).
 PCKH_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.5, 51), 10)
@@ -117,27 +176,54 @@ def torso_sizes(joints, annotated, torso_joints):
     return np.where(known, sizes, np.nan)
 
 
-def _torso_normalized_inputs(predictions, ground_truth, torso_joints):
-    """Torso-normalised distances and the annotated mask of usable people."""
+def ground_truth_torso_joints(ground_truth):
+    """The (left shoulder, right hip) indices of the ground truth's joints:
+    MPII's or LSP's for 16 or 14 joints, else found by name; None when the
+    joint set has no torso."""
+    built_in = metric_joint_set(ground_truth.num_joints).torso_joints
+    return built_in or infer_torso_joints(ground_truth.joint_names)
+
+
+def _normalized_inputs(predictions, ground_truth, normalizers, what):
+    """Distances over `normalizers` and the annotated mask of the people
+    whose normaliser is known (the others are skipped, and counted)."""
     predictions = check_predictions(predictions, ground_truth)
-    if torso_joints is None:
-        torso_joints = metric_joint_set(ground_truth.num_joints).torso_joints
-    if torso_joints is None:
-        raise EvaluationInputError(
-            f"{ground_truth.source}: no torso joints known for "
-            f"{ground_truth.num_joints} joints; pass torso_joints"
-        )
-    torsos = torso_sizes(ground_truth.joints, ground_truth.annotated, torso_joints)
-    usable = ~np.isnan(torsos)
+    usable = np.isfinite(normalizers) & (normalizers > 0)
     if not usable.all():
         logger.warning(
-            "%s: skipped %d of %d people without both torso joints",
+            "%s: skipped %d of %d people without %s",
             ground_truth.source,
             (~usable).sum(),
             usable.size,
+            what,
         )
-    distances = normalized_distances(predictions, ground_truth.joints, torsos)
+    distances = normalized_distances(predictions, ground_truth.joints, normalizers)
     return distances, ground_truth.annotated & usable[:, None]
+
+
+def _torso_normalized_inputs(predictions, ground_truth, torso_joints):
+    """Torso-normalised distances and the annotated mask of usable people."""
+    torso_joints = torso_joints or ground_truth_torso_joints(ground_truth)
+    if torso_joints is None:
+        raise EvaluationInputError(
+            f"{ground_truth.source}: torso PCK needs joints named l_shoulder and "
+            f"r_hip, which these {ground_truth.num_joints} joints lack; score "
+            "box PCK (--metric box-pck) instead"
+        )
+    torsos = torso_sizes(ground_truth.joints, ground_truth.annotated, torso_joints)
+    return _normalized_inputs(predictions, ground_truth, torsos, "both torso joints")
+
+
+def _box_normalized_inputs(predictions, ground_truth):
+    """Box-normalised distances and the annotated mask of usable people."""
+    if ground_truth.person_sizes is None:
+        raise EvaluationInputError(
+            f"{ground_truth.source}: box PCK needs each person's box size, "
+            "which this ground truth does not give"
+        )
+    return _normalized_inputs(
+        predictions, ground_truth, ground_truth.person_sizes, "a person box"
+    )
 
 
 def pck(predictions, ground_truth, threshold=0.2, torso_joints=None):
@@ -153,12 +239,19 @@ def pck(predictions, ground_truth, threshold=0.2, torso_joints=None):
     return percent_correct(distances, annotated, threshold, True)
 
 
+def box_pck(predictions, ground_truth, threshold=0.05):
+    """Per-joint box PCK in percent (K): error over the larger side of the
+    person's box (`ground_truth.person_sizes`), hit = `<` (mmpose)."""
+    distances, annotated = _box_normalized_inputs(predictions, ground_truth)
+    return percent_correct(distances, annotated, threshold, False)
+
+
 @dataclass(frozen=True)
 class PckSummary:
     """Per-joint values and the paper-table columns, all in percent.
 
     Attributes:
-        metric: str, "PCKh" or "PCK".
+        metric: str, a `METRIC_LABELS` value ("PCKh", "torso PCK", "box PCK").
         threshold: float.
         per_joint: dict, joint name -> value (NaN when never annotated).
         joint_counts: dict, joint name -> number of annotated instances.
@@ -225,4 +318,20 @@ def evaluate_pck(predictions, ground_truth, threshold=0.2, torso_joints=None):
     )
     values = percent_correct(distances, annotated, threshold, True)
     counts = annotated.sum(axis=0)
-    return summarize(values, counts, ground_truth.joint_names, "PCK", threshold)
+    label = METRIC_LABELS["pck"]
+    return summarize(values, counts, ground_truth.joint_names, label, threshold)
+
+
+def evaluate_box_pck(predictions, ground_truth, threshold=0.05):
+    """Box PCK of all people with a box size, summarised as in the tables."""
+    distances, annotated = _box_normalized_inputs(predictions, ground_truth)
+    values = percent_correct(distances, annotated, threshold, False)
+    counts = annotated.sum(axis=0)
+    label = METRIC_LABELS["box-pck"]
+    return summarize(values, counts, ground_truth.joint_names, label, threshold)
+
+
+def evaluate_metric(metric, predictions, ground_truth, threshold):
+    """The `PckSummary` of `metric`, one of `PCK_METRICS`."""
+    evaluate = {"pckh": evaluate_pckh, "pck": evaluate_pck, "box-pck": evaluate_box_pck}
+    return evaluate[metric](predictions, ground_truth, threshold)

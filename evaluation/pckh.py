@@ -3,7 +3,7 @@
 Usage:
 
     python -m evaluation.pckh --gt GT --pred PRED [--json OUT] [--threshold T]
-        [--metric pckh|pck] [--markdown OUT.md] [--csv OUT.csv]
+        [--metric pckh|pck|box-pck] [--markdown OUT.md] [--csv OUT.csv]
 
 GT: `detections_our_format.mat`, pose-hg `valid.h5`, this project's annotation
 JSON or an LSP `joints.mat` (see `evaluation.ground_truth`). PRED: N x K x 2
@@ -24,9 +24,10 @@ from pathlib import Path
 
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import read_ground_truth
+from evaluation.metrics import DEFAULT_THRESHOLDS
+from evaluation.metrics import PCK_METRICS
 from evaluation.metrics import check_predictions
-from evaluation.metrics import evaluate_pck
-from evaluation.metrics import evaluate_pckh
+from evaluation.metrics import evaluate_metric
 from evaluation.prediction_files import read_predictions
 from evaluation.report import format_console_report
 from evaluation.report import paper_table
@@ -36,7 +37,6 @@ from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
 
-DEFAULT_THRESHOLDS = {"pckh": 0.5, "pck": 0.2}
 USER_ERROR_EXIT_CODE = 2
 
 
@@ -50,12 +50,13 @@ class PckhConfig:
     markdown: Path | None = option(None, "write the tables as Markdown")
     csv: Path | None = option(None, "write the paper table as CSV")
     metric: str = option(
-        "pckh", "pckh: head-box normalised (MPII); pck: torso normalised (LSP)",
-        sorted(DEFAULT_THRESHOLDS),
+        "pckh", "pckh: head-box normalised (MPII); pck: torso normalised (LSP); "
+        "box-pck: normalised by the person box's larger side", PCK_METRICS,
     )  # fmt: skip
     threshold: float | None = option(
         None,
-        "normalised-distance threshold (default 0.5 for pckh, 0.2 for pck)",
+        "normalised-distance threshold (default 0.5 for pckh, 0.2 for pck, "
+        "0.05 for box-pck)",
         above=0,
     )
     name: str = option("model", "model name in the table")
@@ -65,7 +66,7 @@ def build_argument_parser():
     """The command-line flags, one per `PckhConfig` field."""
     parser = program_parser(
         "evaluation.pckh",
-        "MPII PCKh (or torso PCK) of predictions against ground truth.",
+        "MPII PCKh (or torso or box PCK) of predictions against ground truth.",
     )
     return add_dataclass_flags(parser, PckhConfig, required=("gt", "pred"))
 
@@ -80,8 +81,7 @@ def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
     predictions = read_predictions(pred_path, num_joints=ground_truth.num_joints)
     # Checked here first so that errors name the prediction file.
     predictions = check_predictions(predictions, ground_truth, where=str(pred_path))
-    evaluate = evaluate_pckh if metric == "pckh" else evaluate_pck
-    return evaluate(predictions, ground_truth, threshold)
+    return evaluate_metric(metric, predictions, ground_truth, threshold)
 
 
 def write_outputs(summary, arguments):

@@ -139,12 +139,13 @@ def read_training_log(path, column):
 
 def accuracy_column(path, prefer="val_pckh"):
     """The validation-accuracy column a CSV log holds: `prefer` if present,
-    else `val_pckh` or `val_pck`; None when it has neither (or is empty)."""
+    else `val_pckh`, `val_pck` or `val_box_pck`; None when it has none (or
+    is empty)."""
     try:
         columns = list(pd.read_csv(path, nrows=0).columns)
     except (OSError, pd.errors.EmptyDataError):
         return None
-    for column in (prefer, "val_pckh", "val_pck"):
+    for column in (prefer, "val_pckh", "val_pck", "val_box_pck"):
         if column in columns:
             return column
     return None

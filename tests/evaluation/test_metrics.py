@@ -9,6 +9,8 @@ import scipy.io
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import from_arrays
 from evaluation.ground_truth import read_mpii_validation_mat
+from evaluation.metrics import box_pck
+from evaluation.metrics import evaluate_box_pck
 from evaluation.metrics import evaluate_pck
 from evaluation.metrics import evaluate_pckh
 from evaluation.metrics import pck
@@ -190,3 +192,49 @@ def test_tompson_validation_predictions_reproduce_the_standard_table(shared_data
     # HRNet / mmpose "Mean" (count-weighted) and the 16-joint mean.
     assert summary.total_count_weighted == pytest.approx(82.34, abs=0.05)
     assert summary.mean_all_joints == pytest.approx(71.28, abs=0.05)
+
+
+def test_box_pck_divides_by_the_larger_box_side_with_a_strict_hit():
+    # Person 0: box side 200 px, threshold 0.05 -> hits closer than 10 px.
+    # Person 1: side 40 px -> closer than 2 px.
+    joints = np.zeros((2, 3, 2))
+    ground_truth = from_arrays(
+        joints, np.ones((2, 3), bool), joint_names=("a", "b", "c"),
+        person_sizes=[200.0, 40.0],
+    )  # fmt: skip
+    offsets = np.array([
+        [[9.9, 0], [10.0, 0], [6, 8]],  # 9.9 px hit, 10 px miss, 10 px miss
+        [[1.0, 1.0], [0, 2.0], [0, 0]],  # 1.41 px hit, 2 px miss, 0 px hit
+    ])  # fmt: skip
+    values = box_pck(joints + offsets, ground_truth, 0.05)
+    np.testing.assert_allclose(values, [100.0, 0.0, 50.0])
+    summary = evaluate_box_pck(joints + offsets, ground_truth, 0.05)
+    assert summary.metric == "box PCK" and summary.groups["Mean"] == pytest.approx(50.0)
+    # At 0.1, person 1's 2 px errors are hits and person 0's 10 px ones too.
+    np.testing.assert_allclose(box_pck(joints + offsets, ground_truth, 0.1), 100.0)
+
+
+def test_box_pck_skips_people_without_a_box_and_needs_box_sizes(caplog):
+    joints = np.zeros((2, 1, 2))
+    annotated = np.ones((2, 1), bool)
+    ground_truth = from_arrays(joints, annotated, person_sizes=[100, np.nan])
+    with caplog.at_level(logging.WARNING):
+        values = box_pck(joints + [[[1.0, 0]], [[99.0, 0]]], ground_truth)
+    np.testing.assert_allclose(values, [100.0])
+    assert "skipped 1 of 2 people without a person box" in caplog.text
+    with pytest.raises(EvaluationInputError, match="box size"):
+        box_pck(joints, from_arrays(joints, annotated))
+
+
+def test_a_joint_set_without_a_torso_has_no_torso_pck_and_names_the_flag():
+    ground_truth = from_arrays(
+        np.zeros((1, 2, 2)), np.ones((1, 2), bool), joint_names=("head", "tail")
+    )
+    with pytest.raises(EvaluationInputError, match="l_shoulder and r_hip") as raised:
+        pck(np.zeros((1, 2, 2)), ground_truth)
+    assert "--metric box-pck" in str(raised.value)
+    assert "torso_joints" not in str(raised.value)
+    # Named joints give the torso of any set.
+    named = from_arrays(np.array([[[0, 0], [0, 10.0], [5, 5]]]), np.ones((1, 3), bool),
+                        joint_names=("l_shoulder", "r_hip", "nose"))  # fmt: skip
+    np.testing.assert_allclose(pck(named.joints + [2.0, 0], named), 100.0)

@@ -159,7 +159,7 @@ def test_training_curve_figure_of_an_lsp_run(tmp_path, saved_figures):
     (axis,) = saved_figures[0].axes
     # The LSP run logs torso PCK: that column, so labelled, named by its run.
     np.testing.assert_array_equal(axis.get_lines()[0].get_ydata(), [10.0, 25.0])
-    assert axis.get_ylabel() == "validation PCK (%)"
+    assert axis.get_ylabel() == "validation torso PCK (%)"
     assert legend_labels(axis) == ["lsp_run"]
     loss_only = tmp_path / "loss_only.csv"
     loss_only.write_text("epoch,loss\n0,1.0\n")
