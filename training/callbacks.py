@@ -13,9 +13,11 @@
       export/1/                   its SavedModel (unless --no-export)
 
 Order matters: the validation callback runs first and adds `val_pckh*` (or
-`val_pck*` on data without head boxes, such as LSP) to the epoch logs that
-the checkpoint, learning-rate and logging callbacks read afterwards; the
-backup runs last so that it saves their updated state.
+`val_pck*`, torso PCK, on data without head boxes such as LSP, or
+`val_box_pck*` for a joint set without a torso either; `choose_validation`)
+to the epoch logs that the checkpoint, learning-rate and logging callbacks
+read afterwards; the backup runs last so that it saves their updated state.
+With `--validation-metric none` they read the validation loss instead.
 """
 
 import importlib.util
@@ -25,18 +27,25 @@ from pathlib import Path
 
 import keras
 
+from evaluation.ground_truth import EvaluationInputError
+from evaluation.metrics import METRIC_LOG_NAMES
+from evaluation.metrics import choose_pck_metric
+from evaluation.metrics import describe_metric
 from evaluation.metrics import torso_sizes
+from keras_hourglass.data.metadata import split_head_boxes
+from keras_hourglass.data.metadata import torso_joints_of
 from keras_hourglass.joint_sets import joint_set_from_metadata
-from keras_hourglass.joint_sets import metric_joint_set
 from keras_hourglass.saving import BEST_CHECKPOINT_FILE
 from keras_hourglass.saving import FINAL_MODEL_FILE
 from keras_hourglass.saving import LATEST_CHECKPOINT_FILE
 from keras_hourglass.saving import save_model
+from keras_hourglass.transforms import person_box_side
 from training.config import ConfigError
 from training.config import scheduled_learning_rate
 from training.pckh_validation import HeatmapImageSummary
 from training.pckh_validation import PckhValidation
 from training.pckh_validation import crop_ground_truth
+from training.pckh_validation import head_normalizers
 from training.pckh_validation import load_validation_subset
 from training.resume import StepBackup
 
@@ -133,10 +142,10 @@ def build_callbacks(
     with every worker).
     """
     paths["latest"].parent.mkdir(parents=True, exist_ok=True)
-    monitor = validation.monitor
+    monitor, mode = validation.monitor, validation.mode
     nan_guard = NanGuard(paths["latest"])
     best = FiniteModelCheckpoint(
-        str(paths["best"]), validation.joint_set, monitor=monitor, mode="max",
+        str(paths["best"]), validation.joint_set, monitor=monitor, mode=mode,
         save_best_only=True,
     )  # fmt: skip
     if config.lr_drop_epochs:
@@ -148,15 +157,16 @@ def build_callbacks(
     else:
         learning_rate = keras.callbacks.ReduceLROnPlateau(
             monitor=monitor,
-            mode="max",
+            mode=mode,
             factor=config.lr_drop_factor,
             patience=config.lr_drop_patience,
             min_lr=config.min_learning_rate,
             verbose=1,
         )
         tracked = {"best_checkpoint": best, "reduce_lr": learning_rate}
+    validating = [validation.callback] if validation.callback is not None else []
     callbacks = [
-        validation.callback,
+        *validating,
         *after_validation,
         keras.callbacks.TerminateOnNaN(),
         nan_guard,
@@ -187,7 +197,8 @@ def tensorboard_callbacks(config, paths, validation):
             log_dir=str(paths["logs"]), update_freq="epoch", profile_batch=0
         )
     ]
-    if config.image_summaries:
+    # Drawn from the validation subset; `--validation-metric none` has none.
+    if config.image_summaries and validation.subset is not None:
         count = config.image_summaries
         truth, annotated = crop_ground_truth(validation.subset, count)
         callbacks.append(
@@ -199,67 +210,91 @@ def tensorboard_callbacks(config, paths, validation):
     return callbacks
 
 
-class TorsoPckValidation(PckhValidation):
-    """`PckhValidation` normalised by torso size: logs `val_pck_stack{i}` and
-    `val_pck` (PCK@0.2 by default), for data without head boxes (LSP)."""
-
-    def compute_logs(self):
-        logs = super().compute_logs()
-        return {key.replace("pckh", "pck"): value for key, value in logs.items()}
-
-
 @dataclass
 class Validation:
-    """The per-epoch validation of a run and the metric it logs; the joint
-    set is the run's dataset's (the checkpoints record it)."""
+    """The per-epoch validation of a run and the score it logs (`monitor`,
+    better when higher, `mode` "max"; "min" for the validation loss, with
+    no callback or subset); the joint set is the run's dataset's (the
+    checkpoints record it)."""
 
-    callback: keras.callbacks.Callback
+    callback: keras.callbacks.Callback | None
     monitor: str
-    subset: dict
+    subset: dict | None
     skeleton: tuple = ()
     joint_set: object = None
+    mode: str = "max"
 
 
-def load_torso_validation_subset(files, num_joints, input_size, count, batch_size=16):
-    """Reads the first `count` people with both torso joints; their
-    `normalizers` are torso sizes (left shoulder to right hip, in px)."""
-    torso_joints = metric_joint_set(num_joints).torso_joints
-    if torso_joints is None:
-        raise ConfigError(f"no torso joints are known for {num_joints} joints")
+def choose_validation_metric(config, metadata):
+    """The validation metric of a run: "pckh", "pck" (torso), "box-pck" or
+    "none", as `evaluation.metrics.choose_pck_metric` picks from what the
+    dataset records (`auto` with `--validation-people 0`: none). Raises
+    ConfigError naming the flag for one the data cannot give; cheap, so
+    `training.train` calls it before anything is written."""
+    requested, people = config.validation_metric, config.validation_people
+    if requested == "none" or (requested == "auto" and people == 0):
+        return "none"
+    if people == 0:
+        raise ConfigError(
+            f"--validation-metric {requested} needs --validation-people > 0"
+        )
+    has_head_boxes = split_head_boxes(metadata, "valid") > 0
+    has_torso = torso_joints_of(metadata) is not None
     try:
-        return load_validation_subset(
-            files, num_joints, input_size, count, batch_size,
-            normalizers_of=lambda joints, annotated, _: torso_sizes(
-                joints, annotated, torso_joints
-            ),
-            normalizer_name="torso (both torso joints)",
-        )  # fmt: skip
-    except ValueError as error:
+        return choose_pck_metric(
+            requested, has_head_boxes, has_torso, "--validation-metric"
+        )
+    except EvaluationInputError as error:
         raise ConfigError(str(error)) from None
 
 
+def validation_thresholds(config):
+    """{metric: the run's threshold} for every validation PCK."""
+    return {
+        "pckh": config.pckh_threshold,
+        "pck": config.pck_threshold,
+        "box-pck": config.box_pck_threshold,
+    }
+
+
+def validation_normalizers(metric, torso_joints):
+    """`(normalizers_of(joints, annotated, meta), what it needs)` of a
+    validation PCK, for `load_validation_subset`."""
+    if metric == "pckh":
+        return head_normalizers, "head size"
+    if metric == "pck":
+        return (
+            lambda joints, annotated, _: torso_sizes(joints, annotated, torso_joints),
+            "torso (both torso joints)",
+        )
+    return (
+        lambda joints, annotated, meta: person_box_side(meta["scale"].numpy()),
+        "person box",
+    )
+
+
 def choose_validation(config, metadata, valid_files):
-    """PCKh@`pckh_threshold` when the validation people have head boxes, else
-    torso PCK@`pck_threshold` (`config.validation_metric` "auto"); returns a
-    `Validation`."""
-    metric = config.validation_metric
-    size, people = config.input_size, config.validation_people
-    num_joints, batch = metadata["num_joints"], max(1, config.batch_size)
+    """The run's `Validation` (`choose_validation_metric`), printed as
+    `validation metric: box PCK@0.05 (normalised by ...)`."""
+    metric = choose_validation_metric(config, metadata)
     skeleton = metadata.get("skeleton", ())
     joint_set = joint_set_from_metadata(metadata) if "joint_names" in metadata else None
-    if metric in ("auto", "pckh"):
-        try:
-            subset = load_validation_subset(valid_files, num_joints, size, people)
-            callback = PckhValidation(
-                subset, config.output_size, config.pckh_threshold, batch
-            )
-            return Validation(callback, "val_pckh", subset, skeleton, joint_set)
-        except ValueError as error:
-            if metric == "pckh":
-                raise ConfigError(f"validation PCKh: {error}") from None
-            print("no head boxes in the validation split: validating torso PCK")
-    subset = load_torso_validation_subset(valid_files, num_joints, size, people)
-    callback = TorsoPckValidation(
-        subset, config.output_size, config.pck_threshold, batch
+    if metric == "none":
+        print("validation metric: none (the validation loss picks the best model)")
+        return Validation(None, "val_loss", None, skeleton, joint_set, mode="min")
+    threshold = validation_thresholds(config)[metric]
+    print(f"validation metric: {describe_metric(metric, threshold)}")
+    normalizers_of, needs = validation_normalizers(metric, torso_joints_of(metadata))
+    try:
+        subset = load_validation_subset(
+            valid_files, metadata["num_joints"], config.input_size,
+            config.validation_people, max(1, config.batch_size),
+            normalizers_of=normalizers_of, normalizer_name=needs,
+        )  # fmt: skip
+    except ValueError as error:
+        raise ConfigError(f"--validation-metric {metric}: {error}") from None
+    log_name = METRIC_LOG_NAMES[metric]
+    callback = PckhValidation(
+        subset, config.output_size, threshold, max(1, config.batch_size), log_name
     )
-    return Validation(callback, "val_pck", subset, skeleton, joint_set)
+    return Validation(callback, f"val_{log_name}", subset, skeleton, joint_set)

@@ -22,7 +22,7 @@ from training.cli_flags import program_parser
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
-VALIDATION_METRICS = ("auto", "pckh", "pck")
+VALIDATION_METRICS = ("auto", "pckh", "pck", "box-pck", "none")
 STRATEGIES = ("auto", "mirrored")
 
 
@@ -75,14 +75,18 @@ class TrainConfig:
         "the training records (damaged shards, invalid records, bad images)",
     )  # fmt: skip
     # Validation, logging, checkpoints.
-    validation_people: int = option(256, "fixed validation subset for PCKh")
+    validation_people: int = option(256, "fixed validation subset for its PCK")
     validation_batches: int = option(0, "val-loss batches per epoch; 0: all")
     pckh_threshold: float = option(0.5, "PCKh threshold (x head normaliser)")
     validation_metric: str = option(
-        "auto", "pckh, pck (torso) or auto (pck without head boxes)",
-        VALIDATION_METRICS,
+        "auto", "pckh (head boxes), pck (torso), box-pck (person box), none "
+        "(val loss only), or auto: the first of pckh, pck, box-pck the data "
+        "supports", VALIDATION_METRICS,
     )  # fmt: skip
     pck_threshold: float = option(0.2, "torso PCK threshold (x torso size)")
+    box_pck_threshold: float = option(
+        0.05, "box PCK threshold (x the person box's larger side)"
+    )
     image_summaries: int = option(4, "validation samples drawn to TensorBoard")
     backup_every_steps: int = option(100, "mid-epoch crash backup every N steps")
     verbose: int = option(1, "Keras fit verbosity (0, 1, 2)")
@@ -203,7 +207,7 @@ def _problems(config):
         yield str(error)
     if not 0.0 < config.color_low <= config.color_high:
         yield "need 0 < color_low <= color_high"
-    for name in ("pckh_threshold", "pck_threshold"):
+    for name in ("pckh_threshold", "pck_threshold", "box_pck_threshold"):
         if not 0.0 < getattr(config, name):
             yield f"{name} must be > 0, got {getattr(config, name)}"
     if config.validation_metric not in VALIDATION_METRICS:

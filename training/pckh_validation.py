@@ -5,7 +5,9 @@ to original image pixels through the inverse crop, and compared with the
 ground truth normalised by the person's head size (0.6 x head-box diagonal),
 as the MPII evaluation does. The callback adds `val_pckh_stack{i}` and
 `val_pckh` (the last stack) to the epoch logs, so later callbacks
-(checkpoints, learning-rate drop, CSV, TensorBoard) can use them.
+(checkpoints, learning-rate drop, CSV, TensorBoard) can use them. Given
+other normalisers (`load_validation_subset`), the same callback scores
+torso PCK (`val_pck*`) or box PCK (`val_box_pck*`; `training.callbacks`).
 
 `HeatmapImageSummary` writes TensorBoard images of the predicted heatmaps and
 skeletons on a few validation samples after every epoch.
@@ -119,14 +121,18 @@ class PckhValidation(keras.callbacks.Callback):
         output_size: int. Heatmap side.
         threshold: float. PCKh threshold. Defaults to 0.5.
         batch_size: int. Prediction batch size.
+        log_name: str. The logs are `val_<log_name>...`. Defaults to "pckh";
+            "pck" or "box_pck" for a subset with those normalisers.
     """
 
-    def __init__(self, subset, output_size, threshold=0.5, batch_size=16):
+    def __init__(self, subset, output_size, threshold=0.5, batch_size=16,
+                 log_name="pckh"):  # fmt: skip
         super().__init__()
         self.subset = subset
         self.output_size = output_size
         self.threshold = threshold
         self.batch_size = batch_size
+        self.log_name = log_name
 
     def stack_pckh(self, stack_heatmaps):
         """PCKh in percent of one stack's predicted heatmaps [N, h, w, K]."""
@@ -147,15 +153,16 @@ class PckhValidation(keras.callbacks.Callback):
         )
 
     def compute_logs(self):
-        """Returns {`val_pckh_stack{i}`: percent, ..., `val_pckh`: last}."""
+        """Returns {`val_pckh_stack{i}`: percent, ..., `val_pckh`: last}
+        (`pckh` being the `log_name`)."""
         outputs = predict_in_batches(self.model, self.subset["images"], self.batch_size)
         logs = {}
         # Named by the output ("stack8_heatmaps" -> "stack8"), so that a model
         # without intermediate supervision logs its one stack correctly.
         for name, heatmaps in zip(self.model.output_names, outputs):
             stack = stack_index_of_output(name)
-            logs[f"val_pckh_stack{stack}"] = self.stack_pckh(heatmaps)
-        logs["val_pckh"] = list(logs.values())[-1]
+            logs[f"val_{self.log_name}_stack{stack}"] = self.stack_pckh(heatmaps)
+        logs[f"val_{self.log_name}"] = list(logs.values())[-1]
         return logs
 
     def on_epoch_end(self, epoch, logs=None):

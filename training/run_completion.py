@@ -30,6 +30,8 @@ from pathlib import Path
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from evaluation.metrics import METRIC_LABELS
+from evaluation.metrics import METRIC_LOG_NAMES
 from keras_hourglass.files import file_sha256
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.joint_sets import joint_set_from_metadata
@@ -38,6 +40,7 @@ from keras_hourglass.saving import save_model
 from keras_hourglass.serving.export import export_saved_model
 from training.callbacks import run_paths
 from training.callbacks import tensorboard_available
+from training.callbacks import validation_thresholds
 
 COMPLETION_FILE = "completion.json"
 EXPORT_VERSION = 1
@@ -161,7 +164,9 @@ def finish_run(model, config, paths, metadata, global_step):
 
 # Validation columns the CSV log can hold (`training.callbacks.Validation`),
 # and how the summary names them.
-VALIDATION_COLUMNS = {"val_pckh": "PCKh", "val_pck": "torso PCK"}
+VALIDATION_COLUMNS = {
+    f"val_{METRIC_LOG_NAMES[metric]}": label for metric, label in METRIC_LABELS.items()
+}
 
 
 def read_epoch_log(csv_path):
@@ -234,6 +239,9 @@ def summarize_run(config):
         paths,
         # A multi-worker run does not export, whatever `config.export` says.
         export_dir=paths["export"] if paths["export"].is_dir() else None,
-        thresholds={"val_pckh": config.pckh_threshold, "val_pck": config.pck_threshold},
+        thresholds={
+            f"val_{METRIC_LOG_NAMES[metric]}": threshold
+            for metric, threshold in validation_thresholds(config).items()
+        },
         tensorboard_logs=tensorboard_available(),
     )

@@ -11,8 +11,10 @@ CSV logs, `final.keras` and the SavedModel `export/1/` (unless `--no-export`;
 see `training.callbacks`). Running the same command after a crash (even
 `kill -9`) resumes at the epoch AND step of the last backup
 (`training.resume`). Validation is PCKh@0.5, or torso PCK@0.2 on data
-without head boxes (LSP). With `TF_CONFIG` set the run is one worker of a
-multi-machine job (`training.multiworker`).
+without head boxes (LSP), or box PCK@0.05 for a joint set without a torso
+(`--validation-metric`; `training.callbacks.choose_validation`). With
+`TF_CONFIG` set the run is one worker of a multi-machine job
+(`training.multiworker`).
 
 The config reaches `fit` in one pass down this file: flags -> `TrainConfig`
 (`training.config`) -> dataset files, model, optimizer and
@@ -44,6 +46,7 @@ from training.builders import read_dataset
 from training.builders import steps_per_epoch
 from training.callbacks import build_callbacks
 from training.callbacks import choose_validation
+from training.callbacks import choose_validation_metric
 from training.callbacks import run_paths
 from training.config import ConfigError
 from training.config import check_replica_batch
@@ -140,6 +143,8 @@ def main(argv=None):
         # Before reading the dataset, which starts TensorFlow's runtime.
         strategy = start_multi_worker_strategy() if is_multi_worker() else None
         metadata, train_files, valid_files = read_dataset(config)
+        # A metric the data cannot give stops the run before it writes.
+        choose_validation_metric(config, metadata)
         with lock(config.run_dir, "training.train"):
             if is_multi_worker():
                 history = train_multi_worker(
