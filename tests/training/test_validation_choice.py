@@ -1,11 +1,19 @@
 """Which PCK a run validates with, chosen from what `dataset.json` records,
 and the one-line error for a choice the data cannot give."""
 
+import csv
+
 import pytest
 
+from tests.custom_sets import FIVE_JOINTS
+from tests.custom_sets import write_keypoint_csv
+from tests.train_helpers import TINY_MODEL_FLAGS
+from tests.train_helpers import run_training
+from training import make_tfrecords
 from training.callbacks import choose_validation_metric
 from training.config import ConfigError
 from training.config import TrainConfig
+from training.train import main as train_main
 
 SEVEN = ["head_top", "l_shoulder", "r_shoulder", "l_hip", "r_hip", "l_wrist", "r_wrist"]
 
@@ -53,3 +61,45 @@ def test_a_choice_the_data_cannot_give_is_one_line_naming_the_flag(
     with pytest.raises(ConfigError) as raised:
         chosen(joint_names, requested, people=people)
     assert str(raised.value) == message
+
+
+@pytest.fixture(scope="module")
+def five_joint_data(tmp_path_factory):
+    """Shards of a generated 5-joint CSV set: no head boxes, no torso."""
+    folder = tmp_path_factory.mktemp("five")
+    csv_path = write_keypoint_csv(folder / "source", FIVE_JOINTS, count=8)
+    make_tfrecords.main(["--format", "csv", "--annotations", str(csv_path),
+                         "--out", str(folder / "data")])  # fmt: skip
+    return folder / "data"
+
+
+def test_pckh_on_data_without_head_boxes_stops_before_writing(
+    five_joint_data, tmp_path, capsys
+):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["--preset", "demo", "--data-dir", str(five_joint_data),
+                    "--run-dir", str(tmp_path / "run"),
+                    "--validation-metric", "pckh"])  # fmt: skip
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: --validation-metric pckh: people lack head boxes; use auto or box-pck"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_validation_none_trains_on_the_validation_loss(five_joint_data, tmp_path):
+    run_dir = tmp_path / "run"
+    flags = TINY_MODEL_FLAGS + [
+        "--n-stacks", "1", "--data-dir", str(five_joint_data), "--run-dir",
+        str(run_dir), "--batch-size", "4", "--epochs", "1", "--steps-per-epoch",
+        "1", "--validation-batches", "1", "--validation-metric", "none",
+    ]  # fmt: skip
+    result = run_training(flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "validation metric: none" in result.stdout
+    assert "no validation score logged" in result.stdout
+    with open(run_dir / "training_log.csv", newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert "val_loss" in row and not any("pck" in column for column in row)
+    assert (run_dir / "checkpoints" / "best.keras").is_file()
