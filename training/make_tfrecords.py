@@ -170,7 +170,14 @@ def summary_lines(metadata):
     for split, info in metadata["splits"].items():
         megabytes = info["bytes"] / 2**20
         lines.append(f"{split}: {info['count']:,} people in {len(info['files'])} "
-                     f"shard(s), {megabytes:.1f} MB")  # fmt: skip
+                     f"shard(s), {megabytes:.1f} MB, "
+                     f"{info.get('head_boxes', 0):,} with a head box")  # fmt: skip
+    torso = metadata.get("torso_joints")
+    names = metadata["joint_names"]
+    lines.append(
+        f"torso: {names[torso[0]]} to {names[torso[1]]}" if torso else
+        "torso: none (no l_shoulder and r_hip joints; no torso PCK)"
+    )  # fmt: skip
     lines += [f"skipped ({n:,}): {r}" for r, n in metadata["skipped"].items()]
     lines += [f"warning ({n:,}): {r}" for r, n in metadata["warnings"].items()]
     if not metadata["skipped"]:

@@ -7,6 +7,7 @@ import keras
 import pytest
 
 from evaluation.evaluate import main
+from evaluation.pckh import evaluate_files
 from keras_hourglass.model import build_stacked_hourglass
 from tests.custom_sets import FIVE_JOINTS
 from tests.custom_sets import write_coco_files
@@ -79,6 +80,9 @@ def test_five_joints_without_a_torso_are_scored_by_box_pck(tmp_path, capsys):
     assert "pass torso_joints" not in console.err
     for suffix in (".md", ".csv", "_per_joint.csv", "_curve.csv"):
         assert (out / f"box-pck{suffix}").is_file()
+    # The written files re-score to the same table with the standalone scorer.
+    rescored = evaluate_files(out / "ground_truth.json", out / "preds.h5", "box-pck")
+    assert rescored.per_joint == pytest.approx(results["final"]["per_joint"])
     # An explicit torso PCK the joint set cannot give names the flag.
     status = main(["--model", str(model), "--data", str(tmp_path / "data"),
                    "--out", str(tmp_path / "eval2"), "--metric", "pck"])  # fmt: skip

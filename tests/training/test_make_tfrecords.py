@@ -121,6 +121,11 @@ def test_synthetic_end_to_end(tmp_path):
     ])  # fmt: skip
     assert metadata["splits"]["train"]["count"] == 3
     assert metadata["created_with"]["seed"] == 5
+    # What the set supports: every person has a head box; the torso is
+    # l_shoulder (13) to r_hip (2), as in MPII.
+    assert metadata["splits"]["train"]["head_boxes"] == 3
+    assert metadata["splits"]["valid"]["head_boxes"] == 2
+    assert metadata["torso_joints"] == [13, 2]
     people = read_split(metadata, "valid")
     assert sorted(p["image_id"] for p in people) == [
         b"synthetic-5-00000003", b"synthetic-5-00000004"

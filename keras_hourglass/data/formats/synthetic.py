@@ -19,6 +19,7 @@ from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import make_checked_record
 from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.joint_sets import JointSet
+from keras_hourglass.joint_sets import infer_torso_joints
 from keras_hourglass.synthetic import people as synthetic
 
 DEFAULT_SYNTHETIC_COUNT = 4000
@@ -28,14 +29,17 @@ DEFAULT_JPEG_QUALITY = 90
 
 def synthetic_joint_set():
     """Returns the synthetic keypoint set: MPII's names, pairs oriented (left,
-    right) and skeleton, named "synthetic"."""
+    right), skeleton and torso, named "synthetic"."""
     names = tuple(synthetic.SYNTHETIC_JOINT_NAMES)
     pairs = []
     for first, second in synthetic.SYNTHETIC_FLIP_PAIRS:
         left_first = names[first].startswith("l")
         pairs.append((first, second) if left_first else (second, first))
     skeleton = MPII_16.skeleton if names == MPII_16.joint_names else ()
-    return JointSet("synthetic", names, tuple(pairs), skeleton)
+    return JointSet(
+        "synthetic", names, tuple(pairs), skeleton,
+        torso_joints=infer_torso_joints(names),
+    )  # fmt: skip
 
 
 def encode_jpeg(image, quality=DEFAULT_JPEG_QUALITY):
