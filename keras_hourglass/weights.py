@@ -415,7 +415,17 @@ def build_model_from_state_dict(state_dict, input_shape=(256, 256, 3), **kwargs)
 
 
 class ArchitectureMismatchError(ValueError):
-    """Two models whose backbones differ; the message names the setting."""
+    """Two models whose backbones differ; the message names the setting.
+
+    Attributes:
+        setting: str or None. The differing builder argument (`n_stacks`).
+        source_value: the source's value of it.
+    """
+
+    def __init__(self, message, setting=None, source_value=None):
+        super().__init__(message)
+        self.setting = setting
+        self.source_value = source_value
 
 
 # The builder arguments that shape the backbone; the joint count and the
@@ -514,7 +524,9 @@ def check_same_backbone(source_arguments, target_arguments):
         if have != want:
             raise ArchitectureMismatchError(
                 f"the source has {have} {what} and the target {want} "
-                f"({name}={have} would match)"
+                f"({name}={have} would match)",
+                setting=name,
+                source_value=have,
             )
 
 
