@@ -52,6 +52,7 @@ KNOWN_LONG_TESTS = {
     "test_sigkill_mid_epoch_then_rerun_resumes_at_the_step": 216,
     "test_converts_and_trains_one_step_with_the_console_scripts": 198,
     "test_quickstart_runs_every_stage_then_reuses_them": 176,
+    "test_sigkill_during_the_frozen_phase_resumes_then_thaws": 130,
     "test_jit_compile_trains_with_xla": 94,
     "test_a_real_run_prints_epoch_lines_alone_and_the_summary": 86,
     "test_first_epoch_losing_too_many_records_stops_naming_the_shard": 78,
