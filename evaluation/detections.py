@@ -34,8 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from evaluation.ground_truth import EvaluationInputError
+from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.tfrecords import parse_person
+from keras_hourglass.predictor import load_predictor
+from keras_hourglass.serving.inputs import MAX_BOX_TO_IMAGE_RATIO
 from keras_hourglass.serving.inputs import MIN_BOX_SIDE_PIXELS
 
 PERSON_CATEGORY_ID = 1
@@ -235,3 +240,91 @@ def describe_skipped(skipped):
         return "none skipped"
     reasons = ", ".join(f"{count} {reason}" for reason, count in skipped.items())
     return f"{total} skipped ({reasons})"
+
+
+def box_fits_image(box, image_size):
+    """True when a box is no larger than the serving inputs accept for an
+    image of (height, width) (`MAX_BOX_TO_IMAGE_RATIO` x its larger side)."""
+    return max(box[2], box[3]) <= MAX_BOX_TO_IMAGE_RATIO * max(image_size)
+
+
+def split_images(metadata, split, file_names):
+    """{image id: (encoded bytes, (height, width))} of the split's records
+    whose image is one of `file_names` (each image once)."""
+    images = {}
+    records = tf.data.TFRecordDataset(split_files(metadata, split))
+    for person in records.map(parse_person).ignore_errors():
+        name = person["image_id"].numpy().decode()
+        if name in file_names and name not in images:
+            size = (int(person["image_height"]), int(person["image_width"]))
+            images[name] = (person["image_encoded"].numpy(), size)
+    return images
+
+
+@dataclass
+class DetectedBoxes:
+    """Scores the people a detector found on an evaluation's images: the
+    `detected` argument of `evaluation.coco_ap.write_coco_ap`.
+
+    Attributes:
+        path: str. The detections file (its entries were read up front).
+        entries: list of dict. Its entries (`read_detections_file`).
+        model: what `load_predictor` takes.
+        metadata, split: the evaluated dataset and split (its records hold
+            the images).
+        flip_test: bool. Keras models: average with the mirrored crop.
+        score_threshold: float. Boxes scoring less are skipped.
+        oks_nms_threshold: float. 0: no OKS suppression.
+    """
+
+    path: str
+    entries: list
+    model: object
+    metadata: dict
+    split: str
+    flip_test: bool = True
+    score_threshold: float = 0.0
+    oks_nms_threshold: float = 0.0
+
+    def __call__(self, coco, image_ids):
+        file_of = {image_id: coco.imgs[image_id]["file_name"] for image_id in image_ids}
+        id_of_file = {name: image_id for image_id, name in file_of.items()}
+        usable, skipped = usable_detections(self.entries, self.score_threshold)
+        coco_files = {image["file_name"] for image in coco.imgs.values()}
+        known = [d for d in usable if d.image_id in coco.imgs
+                 or d.image_id in coco_files]  # fmt: skip
+        if len(known) < len(usable):
+            skipped["unknown image id"] += len(usable) - len(known)
+        grouped = group_by_image(
+            known, lambda key: id_of_file.get(key, key if key in file_of else None),
+            skipped,
+        )  # fmt: skip
+        images = split_images(self.metadata, self.split, set(file_of.values()))
+        for image_id, found in grouped.items():
+            size = images[file_of[image_id]][1]
+            fitting = [d for d in found if box_fits_image(d.box, size)]
+            skipped["box larger than the image allows"] += len(found) - len(fitting)
+            grouped[image_id] = fitting
+        grouped = {image_id: found for image_id, found in grouped.items() if found}
+        skipped = Counter({reason: n for reason, n in skipped.items() if n})
+        used = sum(len(found) for found in grouped.values())
+        if not used:
+            raise EvaluationInputError(
+                f"--detections {self.path}: no usable detection on the "
+                f"{len(image_ids)} evaluated images ({describe_skipped(skipped)})"
+            )
+        predictor = load_predictor(self.model, flip_test=self.flip_test)
+
+        def predict_boxes(image_id, boxes):
+            poses = predictor(images[file_of[image_id]][0], boxes=boxes)
+            return poses.keypoints, poses.scores
+
+        results = detected_people(grouped, predict_boxes, self.oks_nms_threshold)
+        notes = {
+            "detections": str(self.path),
+            "detections_used": used,
+            "detections_skipped": dict(skipped),
+            "detection_score_threshold": self.score_threshold,
+            "oks_nms": self.oks_nms_threshold,
+        }
+        return results, notes

@@ -16,9 +16,9 @@ from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
 from keras_hourglass.model import joint_head_layer_names
 from keras_hourglass.saving import load_model
-from tests.keypoint_csv_helpers import FIVE_JOINTS
-from tests.keypoint_csv_helpers import LSP_JOINTS
-from tests.keypoint_csv_helpers import make_keypoint_shards
+from tests.custom_keypoint_helpers import FIVE_JOINTS
+from tests.custom_keypoint_helpers import LSP_JOINTS
+from tests.custom_keypoint_helpers import make_keypoint_shards
 from tests.test_weights import STATE_DICT_FILE
 from tests.train_helpers import PROJECT_ROOT
 from tests.train_helpers import TINY_MODEL_FLAGS
