@@ -135,15 +135,16 @@ def usable_detections(entries, score_threshold=0.0):
     return usable, skipped
 
 
-def group_by_image(detections, image_key, skipped):
+def group_by_image(detections, image_key, skipped,
+                   missing="image not among the evaluated images"):  # fmt: skip
     """Returns {image: [Detection]} for the detections that `image_key`
     (image_id -> an image, or None) places; counts the others in
-    `skipped` as not evaluated."""
+    `skipped` under the reason `missing`."""
     grouped = {}
     for detection in detections:
         image = image_key(detection.image_id)
         if image is None:
-            skipped["image not among the evaluated images"] += 1
+            skipped[missing] += 1
             continue
         grouped.setdefault(image, []).append(detection)
     return grouped
