@@ -23,6 +23,7 @@ inference mode).
 """
 
 from keras_hourglass.model import builder_arguments_of
+from keras_hourglass.model import heatmap_head_name
 from keras_hourglass.model import joint_head_layer_names
 from keras_hourglass.saving import load_model
 from keras_hourglass.weights import ArchitectureMismatchError
@@ -71,11 +72,14 @@ def describe_transfer(report, path):
     )
     if not report.created:
         return f"{copied}, and the joint heads: {report.target_joints} joints in both)"
+    heads = sum(heatmap_head_name(stack) in report.created
+                for stack in range(1, len(report.created) + 1))  # fmt: skip
+    remaps = len(report.created) - heads
     return (
         f"{copied}); created {len(report.created)} joint-head layers "
         f"({report.created_parameters:,} weights) for {report.target_joints} "
-        f"joints (the source has {report.source_joints}): "
-        + ", ".join(report.created)
+        f"joints (the source has {report.source_joints}): the heatmap heads of "
+        f"{heads} stacks and {remaps} prediction remap{'s' * (remaps != 1)}"
     )
 
 
