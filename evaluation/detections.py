@@ -302,6 +302,10 @@ class DetectedBoxes:
         )  # fmt: skip
         images = split_images(self.metadata, self.split, set(file_of.values()))
         for image_id, found in grouped.items():
+            if file_of[image_id] not in images:
+                skipped["image unreadable in the split's records"] += len(found)
+                grouped[image_id] = []
+                continue
             size = images[file_of[image_id]][1]
             fitting = [d for d in found if box_fits_image(d.box, size)]
             skipped["box larger than the image allows"] += len(found) - len(fitting)
