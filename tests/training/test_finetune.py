@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -30,10 +31,13 @@ from training.builders import make_datasets
 from training.config import config_from_preset
 from training.convert_weights import convert_checkpoint
 from training.finetune import backbone_layers
+from training.finetune import build_optimizer_for_freezing
 from training.finetune import initialize_from
 from training.finetune import set_backbone_trainable
 from training.finetune import split_fit_calls
 from training.resume import read_backup
+from training.resume import restore_weights
+from training.resume import write_backup
 from training.train import main as train_main
 
 # The port fixture's architecture: 2 stacks of 32 features, depth 4, 64 px.
@@ -229,3 +233,36 @@ def test_sigkill_during_the_frozen_phase_resumes_then_thaws(
     recorded = json.loads((run_dir / "config.json").read_text())
     assert recorded["init_from"] == str(init)
     assert recorded["freeze_backbone_epochs"] == 2
+
+
+def frozen_or_thawed_model(config, frozen):
+    """A tiny model compiled as a fine-tuning run compiles it in one phase."""
+    keras.utils.set_random_seed(0)
+    model = compile_model(build_model(config, 5), config)
+    build_optimizer_for_freezing(model)
+    set_backbone_trainable(model, not frozen)
+    compile_model(model, config, optimizer=model.optimizer)
+    model.run_eagerly = True  # one step each: cheaper than tracing it
+    return model
+
+
+@pytest.mark.parametrize("written_frozen", [True, False])
+def test_a_backup_of_either_phase_resumes_in_either(tmp_path, written_frozen):
+    config = config_from_preset(
+        "demo", n_stacks=2, n_features=8, depth=1, input_size=16, output_size=4,
+        optimizer="adam",
+    )  # fmt: skip
+    model = frozen_or_thawed_model(config, written_frozen)
+    images = np.random.default_rng(0).random([2, 16, 16, 3], np.float32)
+    targets = [np.random.default_rng(1).random([2, 4, 4, 5], np.float32)] * 2
+    model.fit(images, targets, epochs=1, verbose=0)
+    state = {"epoch": 1, "steps_done": 0, "steps_per_epoch": 1, "global_step": 1}
+    write_backup(model, tmp_path, state)
+    for frozen in (True, False):
+        resumed = frozen_or_thawed_model(config, frozen)
+        restore_weights(resumed, read_backup(tmp_path))
+        for ours, theirs in zip(resumed.optimizer.variables, model.optimizer.variables):
+            np.testing.assert_array_equal(ours, theirs)
+        for ours, theirs in zip(resumed.weights, model.weights):
+            np.testing.assert_array_equal(ours, theirs)
+        resumed.fit(images, targets, epochs=1, verbose=0)
