@@ -14,10 +14,14 @@ people without keypoints are ignored, not missed.
 
 Evaluation crops people from their ground-truth boxes, so this is COCO AP
 "with ground-truth boxes" (an upper bound for a detector-driven pipeline).
-A person's score is the mean of its joints' heatmap peaks.
+A person's score is the mean of its joints' heatmap peaks. With
+`--detections` the people are cropped from a person detector's boxes
+instead (`evaluation.detections`): COCO AP "with detected boxes", the
+benchmark's own setting.
 
-Writes `coco_ap.json` (`{"boxes": "ground-truth", "AP": ..., ...}`) and
-`coco_ap.md` with AP, AP50, AP75, APm, APl, AR.
+Writes `coco_ap.json` (`{"boxes": "ground-truth boxes", "AP": ..., ...}`,
+"detected boxes" with `--detections`) and `coco_ap.md` with AP, AP50,
+AP75, APm, APl, AR.
 """
 
 import contextlib
@@ -29,12 +33,16 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from evaluation.detections import PERSON_CATEGORY_ID
+from evaluation.detections import describe_skipped
 from evaluation.ground_truth import EvaluationInputError
+from keras_hourglass.files import write_json_atomically
 
 # COCOeval.stats order for iouType "keypoints" (first six entries).
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR")
 MATCH_TOLERANCE_PX = 0.01
-PERSON_CATEGORY_ID = 1
+GROUND_TRUTH_BOXES = "ground-truth boxes"
+DETECTED_BOXES = "detected boxes"
 
 
 def load_coco_ground_truth(annotation_path):
@@ -117,11 +125,16 @@ def keypoint_ap(coco, results, image_ids=None):
     return {name: float(value) for name, value in zip(STAT_NAMES, evaluator.stats)}
 
 
-def write_coco_ap(out_dir, annotation_path, run):
+def write_coco_ap(out_dir, annotation_path, run, detected=None):
     """Scores the final stack of an `EvaluationRun` against the COCO JSON;
     writes `coco_ap.json` and `coco_ap.md`; returns what the JSON holds:
-    the stats and `"boxes": "ground-truth"` (the people were cropped from
-    their annotated boxes)."""
+    the stats, `"boxes"` (which boxes the people were cropped from) and, for
+    detections, what was used and skipped.
+
+    `detected`: None to score the people cropped from their ground-truth
+    boxes, or a callable `(coco, image_ids) -> (results, notes)` that
+    scores the people a detector found on those images (COCO results and a
+    dict of what it used and skipped, `evaluation.detections`)."""
     if not annotation_path:
         raise EvaluationInputError(
             "--metric coco-ap needs --coco-annotations: the COCO person-keypoints "
@@ -136,20 +149,30 @@ def write_coco_ap(out_dir, annotation_path, run):
             run.meta["joints_annotated"][index], where,
         )  # fmt: skip
         image_ids.append(annotation["image_id"])
-    stats = keypoint_ap(
-        coco, detections(run.keypoints[-1], run.scores[-1], image_ids), image_ids
-    )
+    if detected is None:
+        boxes, counted = GROUND_TRUTH_BOXES, f"{len(image_ids)} people"
+        results = detections(run.keypoints[-1], run.scores[-1], image_ids)
+        notes = {}
+    else:
+        boxes = DETECTED_BOXES
+        results, notes = detected(coco, sorted(set(image_ids)))
+        counted = (
+            f"{len(set(image_ids))} images, {len(image_ids)} people, "
+            f"{notes['detections_used']} detections used, "
+            f"{describe_skipped(notes['detections_skipped'])}"
+        )
+    stats = keypoint_ap(coco, results, image_ids)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stats = {"boxes": "ground-truth", **stats}
-    (out_dir / "coco_ap.json").write_text(json.dumps(stats, indent=2) + "\n")
+    written = {"boxes": boxes, **stats, **notes}
+    write_json_atomically(out_dir / "coco_ap.json", written)
     header = "| " + " | ".join(STAT_NAMES) + " |"
     rule = "|" + "---|" * len(STAT_NAMES)
     # pycocotools reports -1 for an area range without ground truth.
     cells = [f"{100 * stats[n]:.1f}" if stats[n] >= 0 else "n/a" for n in STAT_NAMES]
     row = "| " + " | ".join(cells) + " |"
     (out_dir / "coco_ap.md").write_text(
-        f"COCO keypoint AP (OKS, ground-truth boxes), percent; "
-        f"{len(image_ids)} people\n\n{header}\n{rule}\n{row}\n"
+        f"COCO keypoint AP (OKS, {boxes}), percent; "
+        f"{counted}\n\n{header}\n{rule}\n{row}\n"
     )
-    return stats
+    return written

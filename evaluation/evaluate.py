@@ -3,6 +3,9 @@
     python -m evaluation.evaluate --model runs/demo --data data/mpii --out eval/demo
     python -m evaluation.evaluate --model exports/hourglass --data data/lsp \
         --metric pck --no-flip --batch-size 16 --out eval/lsp
+    python -m evaluation.evaluate --model runs/coco --data data/coco \
+        --metric coco-ap --coco-annotations person_keypoints_val2017.json \
+        --detections person_detections.json --out eval/coco
 
 `--model` is a run directory, a `.keras` file or a SavedModel export; `--data`
 a shard folder with `dataset.json` (or the JSON itself). Each person crop runs
@@ -14,8 +17,9 @@ torso PCK@0.2 when the joint set names a torso (`l_shoulder`, `r_hip`), else
 box PCK@0.05 (normalised by the larger side of the person's box; see
 `evaluation.metrics`), from the dataset's `dataset.json`; a metric the data
 cannot give is refused before anything is written. `--metric coco-ap` adds
-COCO keypoint AP on the ground-truth boxes (`evaluation.coco_ap`) to the
-tables `auto` picks. `--out` receives (see `evaluation.evaluate_outputs`):
+COCO keypoint AP on the ground-truth boxes, or with `--detections` on a
+person detector's boxes (`evaluation.coco_ap`, `evaluation.detections`), to
+the tables `auto` picks. `--out` receives (see `evaluation.evaluate_outputs`):
 
     config.json  preds.h5  preds.csv  ground_truth.json  results.json
     <metric>.md/.csv  <metric>_per_joint.csv  <metric>_curve.csv
@@ -34,6 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.coco_ap import write_coco_ap
+from evaluation.detections import DetectedBoxes
+from evaluation.detections import read_detections_file
 from evaluation.evaluate_outputs import write_all_outputs
 from evaluation.evaluation_loop import batch_count
 from evaluation.evaluation_loop import collect_predictions
@@ -83,6 +89,17 @@ class EvalConfig:
     coco_annotations: str = option(
         "", "coco-ap: the COCO keypoints JSON the split was converted from"
     )
+    detections: str = option(
+        "", "coco-ap: a person detector's boxes (COCO results JSON); AP on "
+        "detected boxes instead of ground-truth boxes",
+    )  # fmt: skip
+    detection_score_threshold: float = option(
+        0.0, "--detections: skip boxes scoring less", minimum=0
+    )
+    oks_nms: float = option(
+        0.0, "--detections: drop a person whose OKS with a higher-scoring one "
+        "exceeds this (0: off; the field uses 0.9)", minimum=0,
+    )  # fmt: skip
     max_people: int = option(
         0, "evaluate only the first N people (0: all)", minimum=0
     )
@@ -176,12 +193,35 @@ def resolve_metric(metric, metadata, split):
     return choose_pck_metric(requested, every_head_box, has_torso, "--metric")
 
 
+def detected_boxes(config, metadata):
+    """The `DetectedBoxes` of `--detections` (its file read and checked), or
+    None without the flag."""
+    if not config.detections:
+        return None
+    if config.metric != "coco-ap":
+        raise EvaluationInputError(
+            "--detections needs --metric coco-ap (PCK tables score ground-truth "
+            "boxes)"
+        )
+    return DetectedBoxes(
+        path=config.detections,
+        entries=read_detections_file(config.detections),
+        model=config.model,
+        metadata=metadata,
+        split=config.split,
+        flip_test=config.flip,
+        score_threshold=config.detection_score_threshold,
+        oks_nms_threshold=config.oks_nms,
+    )
+
+
 def run_evaluation(config, model=None, heatmap_source=None):
     """Evaluates `config.model` (or a loaded `HeatmapModel`) on `config.data`,
     writes every output and returns the results written as `results.json`.
     `heatmap_source(images, meta)` stands in for the model (with the flip
     test when `config.flip`) when given."""
     metadata = load_dataset_metadata(config.data)
+    detected = detected_boxes(config, metadata)  # a bad file stops before any work
     joint_set = joint_set_from_metadata(metadata)
     metric = resolve_metric(config.metric, metadata, config.split)
     threshold = (
@@ -214,7 +254,7 @@ def run_evaluation(config, model=None, heatmap_source=None):
     ground_truth = ground_truth_from_meta(run.meta, joint_set.joint_names, source)
     coco_ap = None
     if config.metric == "coco-ap":
-        coco_ap = write_coco_ap(config.out, config.coco_annotations, run)
+        coco_ap = write_coco_ap(config.out, config.coco_annotations, run, detected)
     return write_all_outputs(
         config, run, ground_truth, joint_set, metric, threshold, skipped, coco_ap
     )

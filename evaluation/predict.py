@@ -17,6 +17,12 @@ records no joint set takes its training run's (`evaluation.run_directory`).
 `--boxes` is a CSV with columns `image,x,y,w,h` (image: file name or path;
 boxes in original px with pixel edges at integers; several rows per image
 for several people); images without a row are used whole.
+`--detections` takes the people from a person detector's COCO results file
+instead (`evaluation.detections`: `image_id` is the image's file name or
+path, or an integer matching a numbered file name, `000000397133.jpg` for
+397133; boxes scoring under `--detection-score-threshold` are skipped); an
+image without a detection has nobody in it. Unusable entries are counted
+and reported by reason.
 
 Writes into `--out`:
 
@@ -50,6 +56,11 @@ import skimage.io
 import tensorflow as tf
 from tqdm import tqdm
 
+from evaluation.detections import describe_skipped
+from evaluation.detections import group_by_image
+from evaluation.detections import read_detections_file
+from evaluation.detections import usable_detections
+from evaluation.ground_truth import EvaluationInputError
 from evaluation.run_directory import load_program_model
 from keras_hourglass.data.image_checks import image_problem
 from keras_hourglass.drawing import draw_poses
@@ -126,6 +137,34 @@ def read_boxes(csv_path, images):
     return boxes
 
 
+def image_keys(images):
+    """{key: image path} by which a detections file may name an image: its
+    path, its file name, and the number a numbered file name holds."""
+    keys = {}
+    for image in images:
+        keys[str(image)] = keys[image.name] = image
+        if image.stem.isdigit():
+            keys[int(image.stem)] = image
+    return keys
+
+
+def read_detection_boxes(path, images, score_threshold):
+    """Returns ({image path: [boxes]}, {skip reason: count}) from a
+    detections file (see module doc)."""
+    try:
+        entries = read_detections_file(path)
+    except EvaluationInputError as error:
+        raise PredictInputError(str(error)) from None
+    usable, skipped = usable_detections(entries, score_threshold)
+    keys = image_keys(images)
+    grouped = group_by_image(
+        usable, keys.get, skipped, missing="image not among the inputs"
+    )
+    boxes = {image: [np.asarray(d.box, np.float32) for d in found]
+             for image, found in grouped.items()}  # fmt: skip
+    return boxes, skipped
+
+
 def read_usable_images(images, skipped):
     """Returns {path: encoded bytes} of complete JPEG/PNG files; logs and
     counts (in `skipped`) the others."""
@@ -141,11 +180,13 @@ def read_usable_images(images, skipped):
     return usable
 
 
-def predict_people(predictor, encoded, boxes, batch_size):
+def predict_people(predictor, encoded, boxes, batch_size, boxed_only=False):
     """Runs the predictor image by image (a progress bar per image); returns
-    one dict per person, with the per-joint `inside` flag."""
+    one dict per person, with the per-joint `inside` flag. `boxed_only`:
+    images without boxes have nobody in them (a detector found no one)
+    instead of being used whole."""
     people = []
-    paths = list(encoded)
+    paths = [path for path in encoded if not boxed_only or path in boxes]
     progress = tqdm(total=len(paths), desc="predict", unit="image")
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
@@ -367,6 +408,13 @@ class PredictConfig:
     images: list[str] | None = option(None, "image files/folders")
     video: str | None = option(None, "a video file (mp4, avi, mov, ...)")
     boxes: str | None = option(None, "CSV with columns image,x,y,w,h")
+    detections: str | None = option(
+        None, "a person detector's boxes: COCO results JSON (image_id: file "
+        "name, or the number of a numbered file)",
+    )  # fmt: skip
+    detection_score_threshold: float = option(
+        0.0, "--detections: skip boxes scoring less", minimum=0
+    )
     box: str | None = option(
         None, "video: one fixed box x,y,w,h in frame px (default: whole frame)"
     )
@@ -393,9 +441,16 @@ def main(argv=None):
     args = parse_arguments(argv)
     if args.video:
         return run_video(args)
+    detection_skips = None
     try:
+        if args.boxes and args.detections:
+            raise PredictInputError("pass --boxes or --detections, not both")
         images = list_images(args.images)
         boxes = read_boxes(args.boxes, images) if args.boxes else {}
+        if args.detections:
+            boxes, detection_skips = read_detection_boxes(
+                args.detections, images, args.detection_score_threshold
+            )
     except PredictInputError as error:
         logger.error("%s", error)
         return 2
@@ -409,7 +464,15 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as error:
         logger.error("%s", error)
         return 2
-    people = predict_people(predictor, encoded, boxes, args.batch_size)
+    if detection_skips is not None:
+        used = sum(len(found) for found in boxes.values())
+        logger.info(
+            "--detections %s: %d detections used, %s", args.detections, used,
+            describe_skipped(detection_skips),
+        )  # fmt: skip
+    people = predict_people(
+        predictor, encoded, boxes, args.batch_size, boxed_only=bool(args.detections)
+    )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     write_outputs(args.out, people, encoded, predictor.joint_set, args.score_threshold)
     flagged, outside = count_outside(people)

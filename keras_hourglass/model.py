@@ -162,6 +162,27 @@ def heatmap_output_name(stack_index):
     return f"{stack_name(stack_index)}_heatmaps"
 
 
+def heatmap_head_name(stack_index):
+    """The 1x1 convolution of stack `stack_index` that predicts its heatmaps
+    from its features: `stack1_heatmap_conv`, ..."""
+    return f"{stack_name(stack_index)}_heatmap_conv"
+
+
+def prediction_remap_name(stack_index):
+    """The 1x1 convolution that maps stack `stack_index`'s heatmaps back into
+    the features of the next stack: `stack1_remap_heatmaps`, ..."""
+    return f"{stack_name(stack_index)}_remap_heatmaps"
+
+
+def joint_head_layer_names(n_stacks):
+    """The layers whose weights depend on the joint count: every stack's
+    heatmap head and the prediction remap of every stack but the last (the
+    last feeds no further stack). Everything else is the backbone."""
+    heads = [heatmap_head_name(index) for index in range(1, n_stacks + 1)]
+    remaps = [prediction_remap_name(index) for index in range(1, n_stacks)]
+    return tuple(heads + remaps)
+
+
 def stack_index_of_output(output_name):
     """The stack (1-based) of a `heatmap_output_name`, or None for any other
     name: `"stack8_heatmaps"` -> 8."""
@@ -268,7 +289,7 @@ def build_stacked_hourglass(
         x = apply_residuals(x, n_features, n_modules, f"{prefix}_out_res")
         x = apply_conv(x, n_features, 1, f"{prefix}_linear")
         features = apply_batch_norm_relu(x, f"{prefix}_linear")
-        heatmaps = apply_conv(features, n_joints, 1, f"{prefix}_heatmap_conv")
+        heatmaps = apply_conv(features, n_joints, 1, heatmap_head_name(index))
         # An explicit float32 cast keeps losses and decoding in full precision
         # under a mixed-precision policy.
         named = layers.Activation(
@@ -282,7 +303,7 @@ def build_stacked_hourglass(
                 features, n_features, 1, f"{prefix}_remap_features"
             )
             remapped_heatmaps = apply_conv(
-                heatmaps, n_features, 1, f"{prefix}_remap_heatmaps"
+                heatmaps, n_features, 1, prediction_remap_name(index)
             )
             stack_input = layers.Add(name=f"{prefix}_merge")(
                 [stack_input, remapped_features, remapped_heatmaps]

@@ -16,6 +16,11 @@ so all three agree to float precision.
 Images are file paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3].
 Boxes follow `keras_hourglass.serving.inputs`: (x, y, w, h) in original
 pixels with pixel edges at integers; no box (or w <= 0) means the whole image.
+`boxes` may also be a person detector: a function that takes an image as a
+uint8 array [H, W, 3] and returns its people's boxes [P, 4] (none: nobody),
+
+    poses = predict_poses(model, "photo.jpg", boxes=my_detector)
+
 Keypoints use pixel centres at integers, so a keypoint is inside the image
 when -0.5 <= x < W - 0.5 and -0.5 <= y < H - 0.5. The network predicts every
 joint, also those it cannot see; a keypoint outside the image is a guess the
@@ -91,6 +96,25 @@ def encoded_image_size(encoded, where="image"):
     except (PIL.UnidentifiedImageError, OSError) as error:
         raise ValueError(f"{where}: not a readable JPEG/PNG image ({error})") from None
     return height, width
+
+
+def decode_image_array(encoded):
+    """uint8 RGB [H, W, 3] of encoded image bytes."""
+    with PIL.Image.open(io.BytesIO(encoded)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def detector_boxes(detector, encoded):
+    """float32 [P, 4] boxes a detector function returns for an encoded image
+    (P may be 0)."""
+    array = np.asarray(detector(decode_image_array(encoded)), np.float64)
+    array = array.reshape(-1, 4)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(
+            f"the boxes function returned non-finite boxes (x, y, w, h): "
+            f"{array.tolist()}"
+        )
+    return array.astype(np.float32)
 
 
 def boxes_per_image(boxes, count):
@@ -206,18 +230,24 @@ class PosePredictor:
         Args:
             images: a path, bytes or uint8 array, or a list of them.
             boxes: for one image: None, a box or [P, 4] boxes; for a list:
-                None or one such entry per image.
+                None or one such entry per image; or a function that takes
+                each image as a uint8 array [H, W, 3] and returns its
+                [P, 4] boxes (a person detector; P may be 0).
             batch_size: int. People per model call.
         """
         if isinstance(images, np.ndarray) and images.ndim == 4:
             images = list(images)
         single = isinstance(images, str | Path | bytes | np.ndarray)
         if single:
-            images, boxes = [images], None if boxes is None else [boxes]
+            images = [images]
+            boxes = [boxes] if boxes is not None and not callable(boxes) else boxes
         encoded = [encode_image(image) for image in images]
         sizes = [encoded_image_size(data, str(image)[:80]) for data, image in
                  zip(encoded, images)]  # fmt: skip
-        per_image = boxes_per_image(boxes, len(encoded))
+        if callable(boxes):
+            per_image = [detector_boxes(boxes, data) for data in encoded]
+        else:
+            per_image = boxes_per_image(boxes, len(encoded))
         pairs = [(i, box) for i, image_boxes in enumerate(per_image)
                  for box in image_boxes]  # fmt: skip
         keypoints, scores = [], []
@@ -228,8 +258,12 @@ class PosePredictor:
             )
             keypoints.append(points)
             scores.append(score)
+        if not pairs:  # a detector found nobody in any image
+            joints = self.joint_set.num_joints if self.joint_set else 0
+            keypoints = [np.zeros([0, joints, 2], np.float32)]
+            scores = [np.zeros([0, joints], np.float32)]
         keypoints, scores = np.concatenate(keypoints), np.concatenate(scores)
-        owner = np.array([i for i, _ in pairs])
+        owner = np.array([i for i, _ in pairs], dtype=np.int64)
         poses = []
         for index, (height, width) in enumerate(sizes):
             mine = owner == index
@@ -297,7 +331,8 @@ def predict_poses(model, images, boxes=None, joint_set=None, flip_test=True,
     Args:
         model: what `load_predictor` takes.
         images: a path, bytes or uint8 array [H, W, 3], or a list of them.
-        boxes, batch_size: as for `PosePredictor.__call__`.
+        boxes, batch_size: as for `PosePredictor.__call__` (boxes, a box
+            per image, or a person detector function).
         joint_set, flip_test: as for `load_predictor`.
 
     Returns:

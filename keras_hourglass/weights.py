@@ -21,6 +21,10 @@ network holds (`damaged_tensor_problem`).
     model, report = build_model_from_state_dict(state)
     report.ignored                                      # ('pre.3.skip_layer...', ...)
 
+Fine-tuning on another joint set starts from such a model (or any trained
+one): `transfer_matching_weights(source, target)` copies every layer whose
+weights fit and leaves the target's fresh joint heads in place.
+
 The port feeds float RGB crops in [0, 1], channels last, exactly as our
 pipeline and serving inputs do, so no input conversion is folded in here.
 Its crop differs (200 x scale px around the annotated centre, where our models'
@@ -36,6 +40,8 @@ import numpy as np
 
 from keras_hourglass.model import build_stacked_hourglass
 from keras_hourglass.model import builder_arguments_of
+from keras_hourglass.model import joint_count
+from keras_hourglass.model import joint_head_layer_names
 from keras_hourglass.model import stack_name
 
 # Added in front of every name by the port's `Trainer` (`model.`) and by
@@ -406,3 +412,160 @@ def build_model_from_state_dict(state_dict, input_shape=(256, 256, 3), **kwargs)
         **kwargs,
     )
     return model, load_port_state_dict(model, state_dict)
+
+
+class ArchitectureMismatchError(ValueError):
+    """Two models whose backbones differ; the message names the setting.
+
+    Attributes:
+        setting: str or None. The differing builder argument (`n_stacks`).
+        source_value: the source's value of it.
+    """
+
+    def __init__(self, message, setting=None, source_value=None):
+        super().__init__(message)
+        self.setting = setting
+        self.source_value = source_value
+
+
+# The builder arguments that shape the backbone; the joint count and the
+# input size do not (convolution weights fit any crop size).
+BACKBONE_ARGUMENTS = (
+    ("n_stacks", "stacks"),
+    ("n_features", "features"),
+    ("depth", "depth"),
+    ("n_modules", "modules per step"),
+)
+
+
+@dataclass(frozen=True)
+class TransferPlan:
+    """Target layers that take the source's weights and those that keep
+    their own fresh ones."""
+
+    copied: tuple
+    created: tuple
+
+
+@dataclass(frozen=True)
+class TransferReport:
+    """What `transfer_matching_weights` did.
+
+    Attributes:
+        copied: tuple of str. Layers whose weights came from the source.
+        created: tuple of str. Joint heads left freshly initialised because
+            the joint count differs.
+        source_joints, target_joints: int. Heatmaps of each model.
+        copied_parameters, created_parameters: int. Weights in each group.
+    """
+
+    copied: tuple
+    created: tuple
+    source_joints: int
+    target_joints: int
+    copied_parameters: int
+    created_parameters: int
+
+
+def layer_weight_shapes(model):
+    """{layer name: tuple of weight shapes} for every layer with weights."""
+    return {
+        layer.name: tuple(tuple(weight.shape) for weight in layer.weights)
+        for layer in model.layers
+        if layer.weights
+    }
+
+
+def weight_transfer_plan(source_shapes, target_shapes, head_layers):
+    """Which target layers copy the source's weights: the rule of fine-tuning.
+
+    A target layer whose name and weight shapes match a source layer copies
+    it. A joint head (`head_layers`: `model.joint_head_layer_names`) that
+    does not match is created anew, shaped for the target's joints. Any
+    other layer that does not match means the backbones differ.
+
+    Args:
+        source_shapes, target_shapes: {layer name: tuple of weight shapes}
+            (`layer_weight_shapes`).
+        head_layers: names of the layers that depend on the joint count.
+
+    Returns:
+        A `TransferPlan`, in the target's layer order.
+
+    Raises:
+        ArchitectureMismatchError: naming the first backbone layer that the
+            source has not, or has with other shapes.
+    """
+    copied, created = [], []
+    for name, shapes in target_shapes.items():
+        if source_shapes.get(name) == shapes:
+            copied.append(name)
+        elif name in head_layers:
+            created.append(name)
+        elif name in source_shapes:
+            raise ArchitectureMismatchError(
+                f"layer {name!r} has weights of shapes {list(source_shapes[name])} "
+                f"in the source and {list(shapes)} in the target"
+            )
+        else:
+            raise ArchitectureMismatchError(f"the source has no layer {name!r}")
+    return TransferPlan(copied=tuple(copied), created=tuple(created))
+
+
+def check_same_backbone(source_arguments, target_arguments):
+    """Raises `ArchitectureMismatchError` naming the first backbone setting
+    (`BACKBONE_ARGUMENTS`) in which two builder-argument dicts differ."""
+    if any(source_arguments.get(name) is None for name, _ in BACKBONE_ARGUMENTS):
+        raise ArchitectureMismatchError(
+            "the source is not a stacked hourglass built by build_stacked_hourglass"
+        )
+    for name, what in BACKBONE_ARGUMENTS:
+        have, want = source_arguments[name], target_arguments[name]
+        if have != want:
+            raise ArchitectureMismatchError(
+                f"the source has {have} {what} and the target {want} "
+                f"({name}={have} would match)",
+                setting=name,
+                source_value=have,
+            )
+
+
+def transfer_matching_weights(source, target):
+    """Copies `source`'s weights into `target` wherever they fit.
+
+    Both are `build_stacked_hourglass` models with the same backbone
+    (stacks, features, depth, modules per step); the joint count and input
+    size may differ. The stem, hourglasses, per-stack features and feature
+    remaps are copied; the heatmap heads and prediction remaps are copied
+    when the joint counts agree and otherwise keep `target`'s fresh ones.
+
+    Returns:
+        A `TransferReport`.
+
+    Raises:
+        ArchitectureMismatchError: the backbones differ, or `source` is not
+            a stacked hourglass; `target` is then left untouched.
+    """
+    target_arguments = builder_arguments_of(target)
+    check_same_backbone(builder_arguments_of(source), target_arguments)
+    target_shapes = layer_weight_shapes(target)
+    plan = weight_transfer_plan(
+        layer_weight_shapes(source),
+        target_shapes,
+        joint_head_layer_names(target_arguments["n_stacks"]),
+    )
+    for name in plan.copied:
+        target.get_layer(name).set_weights(source.get_layer(name).get_weights())
+
+    def parameters(names):
+        return sum(int(np.prod(shape)) for name in names
+                   for shape in target_shapes[name])  # fmt: skip
+
+    return TransferReport(
+        copied=plan.copied,
+        created=plan.created,
+        source_joints=joint_count(source),
+        target_joints=joint_count(target),
+        copied_parameters=parameters(plan.copied),
+        created_parameters=parameters(plan.created),
+    )

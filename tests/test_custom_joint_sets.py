@@ -86,7 +86,7 @@ def test_a_generated_set_converts_trains_evaluates_exports_and_predicts(
             assert f" {stat} " in evaluated.stdout
         assert "ground-truth boxes" in evaluated.stdout
         coco_ap = json.loads((folder / "eval" / "coco_ap.json").read_text())
-        assert coco_ap["boxes"] == "ground-truth"
+        assert coco_ap["boxes"] == "ground-truth boxes"
 
     exported = run([bin_dir / "hourglass-export", "--model", run_dir, "--out",
                     exports], cwd=work)  # fmt: skip

@@ -97,3 +97,54 @@ def test_wrong_box_count_and_bad_array_are_clear_errors(model):
         predictor([image], boxes=[None, None])
     with pytest.raises(ValueError, match="uint8"):
         predictor(np.zeros([32, 32], np.float32))
+
+
+class RecordingBackend(FixedBackend):
+    """`FixedBackend` that keeps the boxes it was asked to crop."""
+
+    def __init__(self):
+        self.boxes = []
+
+    def predict(self, encoded_images, boxes):
+        self.boxes.append(np.asarray(boxes))
+        return super().predict(encoded_images, boxes)
+
+
+def test_boxes_from_a_detector_function(tmp_path):
+    images = [np.full([64, 48, 3], 80, np.uint8), np.full([50, 70, 3], 200, np.uint8)]
+    path = tmp_path / "photo.png"
+    path.write_bytes(png_bytes(images[1]))
+    seen = []
+
+    def detector(image):
+        seen.append(image.shape)
+        if image.shape[0] == 64:
+            return [[1, 2, 30, 40], [5, 6, 20, 25]]
+        return np.zeros([0, 4])  # nobody in this image
+
+    backend = RecordingBackend()
+    poses = PosePredictor(backend)([images[0], path], boxes=detector)
+    assert seen == [(64, 48, 3), (50, 70, 3)]  # each image, decoded, once
+    assert [len(p) for p in poses] == [2, 0]
+    np.testing.assert_array_equal(poses[0].boxes, [[1, 2, 30, 40], [5, 6, 20, 25]])
+    np.testing.assert_array_equal(np.concatenate(backend.boxes), poses[0].boxes)
+    assert poses[1].keypoints.shape == (0, 16, 2) and poses[1].scores.shape == (0, 16)
+    single = PosePredictor(RecordingBackend())(images[0], boxes=detector)
+    assert len(single) == 2
+
+
+def test_predict_poses_takes_a_detector_function(model):
+    image = np.random.default_rng(1).integers(0, 255, [90, 140, 3], dtype=np.uint8)
+    boxes = [[10, 5, 60, 80], [70, 0, 60, 90]]
+    expected = keras_hourglass.predict_poses(model, image, boxes=boxes, flip_test=False)
+    found = keras_hourglass.predict_poses(
+        model, image, boxes=lambda array: boxes, flip_test=False
+    )
+    np.testing.assert_allclose(found.keypoints, expected.keypoints, atol=1e-5)
+
+
+def test_a_detector_box_that_is_not_finite_is_a_clear_error():
+    with pytest.raises(ValueError, match="finite"):
+        PosePredictor(FixedBackend())(
+            np.zeros([32, 32, 3], np.uint8), boxes=lambda image: [[0, 0, np.nan, 4]]
+        )

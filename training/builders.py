@@ -64,12 +64,17 @@ def build_model(config, num_joints):
     )
 
 
-def compile_model(model, config):
+def compile_model(model, config, optimizer=None):
     """Compiles with one masked heatmap MSE per stack output (their sum is the
-    loss; each is logged as `<output>_loss`)."""
-    optimizer = make_optimizer(config.optimizer, config.learning_rate)
+    loss; each is logged as `<output>_loss`). `optimizer`: the model's own,
+    to compile again with its state kept (after a change of `trainable`);
+    None makes the configured one."""
+    if optimizer is None:
+        optimizer = wrap_optimizer_for_precision(
+            make_optimizer(config.optimizer, config.learning_rate), config.precision
+        )
     model.compile(
-        optimizer=wrap_optimizer_for_precision(optimizer, config.precision),
+        optimizer=optimizer,
         loss=[joint_heatmap_mse for _ in model.output_names],
         jit_compile=config.jit_compile,
     )

@@ -67,6 +67,15 @@ class TrainConfig:
         "auto", "mirrored over local devices; auto: default strategy on one",
         STRATEGIES,
     )  # fmt: skip
+    # Fine-tuning (training.finetune).
+    init_from: str = option(
+        "", "start from this trained model's weights (.keras file, run directory "
+        "or converted checkpoint); new joint heads when the joint count differs",
+    )  # fmt: skip
+    freeze_backbone_epochs: int = option(
+        0, "with --init-from: train only the joint heads (heatmap heads and "
+        "prediction remaps) for the first N epochs, then everything", minimum=0,
+    )  # fmt: skip
     seed: int = option(0, "seed for shuffling, augmentation and weights")
     shuffle_buffer: int = option(1024, "record shuffle buffer")
     cache_records: bool = option(False, "cache raw records in memory")
@@ -191,7 +200,7 @@ def _problems(config):
     non_negative = (
         "steps_per_epoch", "validation_people", "validation_batches",
         "image_summaries", "shuffle_buffer", "rotation_degrees", "scale_factor",
-        "min_learning_rate",
+        "min_learning_rate", "freeze_backbone_epochs",
     )  # fmt: skip
     for name in non_negative:
         if not getattr(config, name) >= 0:
@@ -199,6 +208,11 @@ def _problems(config):
     for name in ("rotation_probability", "flip_probability", "max_dropped_fraction"):
         if not 0.0 <= getattr(config, name) <= 1.0:
             yield f"{name} must be in [0, 1], got {getattr(config, name)}"
+    if config.freeze_backbone_epochs and not config.init_from:
+        yield (
+            "freeze_backbone_epochs needs init_from: only a pretrained backbone "
+            "is worth freezing"
+        )
     if not 0.0 < config.lr_drop_factor < 1.0:
         yield f"lr_drop_factor must be in (0, 1), got {config.lr_drop_factor}"
     try:

@@ -43,11 +43,14 @@ from training.builders import steps_per_epoch
 from training.callbacks import build_callbacks
 from training.callbacks import choose_validation
 from training.callbacks import run_paths
+from training.config import ConfigError
 from training.config import check_replica_batch
 from training.config import save_config
 from training.distribute import cluster_spec_from_environment
 from training.distribute import is_chief_worker
 from training.distribute import set_precision_policy
+from training.finetune import describe_transfer
+from training.finetune import initialize_from
 from training.resume import plan_fit_calls
 from training.resume import read_backup
 from training.resume import restore_run_backup
@@ -161,8 +164,19 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
     backup = read_backup(run_paths(config.run_dir)["backup"]) or {}
     resume_step = backup.get("global_step", 0)
     check_workers_resume_together(strategy, resume_step, config.run_dir)
+    if config.freeze_backbone_epochs:
+        raise ConfigError(
+            "--freeze-backbone-epochs is for single-machine runs; a multi-worker "
+            "job (TF_CONFIG) fine-tunes every layer from the start"
+        )
     with strategy.scope():
-        model = compile_model(build_model(config, metadata["num_joints"]), config)
+        model = build_model(config, metadata["num_joints"])
+        if config.init_from and not backup:
+            # Every worker copies the same weights; a resumed job keeps its own.
+            report = initialize_from(model, config.init_from)
+            if chief:
+                print(describe_transfer(report, config.init_from))
+        model = compile_model(model, config)
         model.optimizer.build(model.trainable_variables)
         # Every worker resumes from the chief's backup, in the run directory
         # all workers share (the other workers write theirs to scratch).

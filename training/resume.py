@@ -72,6 +72,11 @@ def plan_fit_calls(start_epoch, steps_done, epochs, steps_per_epoch):
     return calls
 
 
+def has_backup(backup_dir):
+    """True when `backup_dir` points at a backup (a run to resume)."""
+    return (Path(backup_dir) / POINTER_FILE).is_file()
+
+
 def read_backup(backup_dir):
     """Returns the current backup's state dict (with `weights`, its file), or
     None when there is none. A pointer to a missing checkpoint raises."""

@@ -10,9 +10,11 @@ gets the resolved `config.json`, checkpoints, a crash backup, TensorBoard and
 CSV logs, `final.keras` and the SavedModel `export/1/` (unless `--no-export`;
 see `training.callbacks`). Running the same command after a crash (even
 `kill -9`) resumes at the epoch AND step of the last backup
-(`training.resume`). Validation is PCKh@0.5, or torso PCK@0.2 on data
-without head boxes (LSP), or box PCK@0.05 for a joint set without a torso
-(`--validation-metric`; `training.callbacks.choose_validation`). With
+(`training.resume`). `--init-from` starts from a trained model's weights,
+new joint heads for another joint set (`training.finetune`). Validation is
+PCKh@0.5, or torso PCK@0.2 on data without head boxes (LSP), or box PCK@0.05
+for a joint set without a torso (`--validation-metric`;
+`training.callbacks.choose_validation`). With
 `TF_CONFIG` set the run is one worker of a multi-machine job
 (`training.multiworker`).
 
@@ -57,9 +59,16 @@ from training.distribute import choose_strategy
 from training.distribute import is_chief_worker
 from training.distribute import is_multi_worker
 from training.distribute import set_precision_policy
+from training.finetune import build_optimizer_for_freezing
+from training.finetune import describe_transfer
+from training.finetune import initialize_from
+from training.finetune import set_backbone_trainable
+from training.finetune import set_training_phase
+from training.finetune import split_fit_calls
 from training.folder_lock import lock_run_directory
 from training.multiworker import start_multi_worker_strategy
 from training.multiworker import train_multi_worker
+from training.resume import has_backup
 from training.resume import plan_fit_calls
 from training.resume import restore_run_backup
 from training.run_completion import finish_run
@@ -82,7 +91,14 @@ def train_single_machine(config, metadata, train_files, valid_files):
     paths = run_paths(config.run_dir)
     steps = steps_per_epoch(config, metadata)
     with strategy.scope():
-        model = compile_model(build_model(config, metadata["num_joints"]), config)
+        model = build_model(config, metadata["num_joints"])
+        if config.init_from and not has_backup(paths["backup"]):
+            # Only a fresh run: a resumed one keeps the weights it trained.
+            report = initialize_from(model, config.init_from)
+            print(describe_transfer(report, config.init_from))
+        model = compile_model(model, config)
+        if config.freeze_backbone_epochs:
+            build_optimizer_for_freezing(model)
         # Optimizer slots created by the restore must live in the scope too.
         resume_state = restore_run_backup(model, config, paths, steps) or {}
     # Only a run that will train records its flags: a refused resume leaves
@@ -106,13 +122,16 @@ def train_single_machine(config, metadata, train_files, valid_files):
     callbacks = [data_check, *callbacks]  # first: it may stop the epoch
     start = (resume_state.get("epoch", 0), resume_state.get("steps_done", 0))
     history = None
-    calls = plan_fit_calls(*start, config.epochs, steps)
+    calls = split_fit_calls(
+        plan_fit_calls(*start, config.epochs, steps), config.freeze_backbone_epochs
+    )
     if not calls:
         print(
             f"nothing left to train: {paths['backup']} is at the end of epoch "
             f"{start[0]}; raise --epochs to train on"
         )
     for call in calls:
+        set_training_phase(model, call["frozen"], config, strategy, train)
         step_backup.start_fit_call(call["step_offset"])
         history = model.fit(
             train,
@@ -128,6 +147,7 @@ def train_single_machine(config, metadata, train_files, valid_files):
             raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
     if calls:
         print(data_check.final_report())
+    set_backbone_trainable(model, True)  # final.keras records a trainable model
     # Saves final.keras and exports export/1 unless already done and verified.
     finish_run(model, config, paths, metadata, step_backup.global_step)
     return history

@@ -60,7 +60,7 @@ def test_coco_ap_prints_the_stats_and_writes_them_beside_the_pck_tables(
     assert (out / "pck.md").is_file() and (out / "coco_ap.md").is_file()
     assert "ground-truth boxes" in (out / "coco_ap.md").read_text()
     coco_ap = json.loads((out / "coco_ap.json").read_text())
-    assert coco_ap["boxes"] == "ground-truth"
+    assert coco_ap["boxes"] == "ground-truth boxes"
     assert set(results["coco_ap"]) >= {"AP", "AP50", "AP75", "APm", "APl", "AR"}
 
 

@@ -1,0 +1,335 @@
+"""Person detections for top-down pose estimation: read a detector's boxes,
+score the people found in them, and suppress duplicates.
+
+A detections file is the COCO results format a person detector writes (as
+HRNet and mmpose evaluate with), a JSON list of
+
+    {"image_id": 397133, "bbox": [x, y, w, h], "score": 0.98, "category_id": 1}
+
+`bbox` is in original image pixels with pixel edges at integers (COCO's and
+the serving signature's convention; `transforms.person_from_box` turns it
+into the crop). `category_id` is optional; entries of another category than
+person (1) are skipped. `image_id` names the image: an integer COCO image id
+(`hourglass-evaluate` looks it up in `--coco-annotations`;
+`hourglass-predict` matches it to the image file whose name is that number,
+as COCO names its files, `000000397133.jpg`), or a string, the image's file
+name (or its path, for `hourglass-predict`).
+
+A file that is missing, not JSON, not a list, or has an entry without these
+fields is an error naming the file and entry. Entries that cannot be used as
+a person box are counted and reported by reason: another category, a
+non-finite box or score, a side under `MIN_BOX_SIDE_PIXELS` (negative sizes
+included), a score under the threshold, or an image that is not evaluated.
+
+A person's score is the box score times the mean of its confident joint
+scores (heatmap peaks above `KEYPOINT_SCORE_THRESHOLD`), as the top-down
+methods score people for COCO AP; `oks_nms` then drops a person whose
+keypoints overlap a higher-scoring person's by more than an OKS threshold.
+"""
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from evaluation.ground_truth import EvaluationInputError
+from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.tfrecords import parse_person
+from keras_hourglass.predictor import load_predictor
+from keras_hourglass.serving.inputs import MAX_BOX_TO_IMAGE_RATIO
+from keras_hourglass.serving.inputs import MIN_BOX_SIDE_PIXELS
+
+PERSON_CATEGORY_ID = 1
+# A joint whose heatmap peak is below this is not trusted in a person's
+# score (HRNet's and mmpose's `in_vis_thre`).
+KEYPOINT_SCORE_THRESHOLD = 0.2
+# COCO's per-keypoint OKS constants (pycocotools' `kpt_oks_sigmas`).
+COCO_KEYPOINT_SIGMAS = np.array(
+    [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07,
+     0.87, 0.87, 0.89, 0.89]
+) / 10.0  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One usable person box of a detections file."""
+
+    image_id: object  # int COCO id or str file name
+    box: tuple  # (x, y, w, h), pixel edges at integers
+    score: float
+
+
+def read_detections_file(path):
+    """Returns the entries of a detections file (a JSON list of dicts).
+
+    Raises:
+        EvaluationInputError: naming the file when it is missing, not JSON,
+            not a list, or an entry lacks `image_id`, `bbox` or `score` or
+            has them of the wrong type.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EvaluationInputError(f"--detections {path}: no such file")
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EvaluationInputError(
+            f"--detections {path}: not a JSON file ({error})"
+        ) from None
+    if not isinstance(entries, list):
+        raise EvaluationInputError(
+            f"--detections {path}: expected a JSON list of detections "
+            '({"image_id", "bbox", "score"}), got a JSON ' + type(entries).__name__
+        )
+    for index, entry in enumerate(entries):
+        problem = entry_problem(entry)
+        if problem:
+            raise EvaluationInputError(f"--detections {path} entry {index}: {problem}")
+    return entries
+
+
+def _is_number(value):
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def entry_problem(entry):
+    """Why a detections entry does not have the format's fields, or None."""
+    if not isinstance(entry, dict):
+        return f"expected an object, got {type(entry).__name__}"
+    for field in ("image_id", "bbox", "score"):
+        if field not in entry:
+            return f"no {field!r} field"
+    image_id = entry["image_id"]
+    if isinstance(image_id, bool) or not isinstance(image_id, int | str):
+        return f"image_id must be an integer id or a file name, got {image_id!r}"
+    box = entry["bbox"]
+    if not (isinstance(box, list) and len(box) == 4 and all(map(_is_number, box))):
+        return f"bbox must be four numbers [x, y, w, h], got {box!r}"
+    if not _is_number(entry["score"]):
+        return f"score must be a number, got {entry['score']!r}"
+    return None
+
+
+def usable_detections(entries, score_threshold=0.0):
+    """Returns `(detections, skipped)`: the `Detection`s of the person
+    entries whose box and score are usable, and {reason: count} of the
+    others."""
+    usable, skipped = [], Counter()
+    for entry in entries:
+        box = tuple(float(value) for value in entry["bbox"])
+        score = float(entry["score"])
+        if entry.get("category_id", PERSON_CATEGORY_ID) != PERSON_CATEGORY_ID:
+            skipped["not a person (category_id is not 1)"] += 1
+        elif not all(map(math.isfinite, (*box, score))):
+            skipped["box or score not finite"] += 1
+        elif min(box[2], box[3]) < MIN_BOX_SIDE_PIXELS:
+            skipped[f"box side under {MIN_BOX_SIDE_PIXELS:g} px"] += 1
+        elif score < score_threshold:
+            skipped["score under --detection-score-threshold"] += 1
+        else:
+            usable.append(Detection(entry["image_id"], box, score))
+    return usable, skipped
+
+
+def group_by_image(detections, image_key, skipped,
+                   missing="image not among the evaluated images"):  # fmt: skip
+    """Returns {image: [Detection]} for the detections that `image_key`
+    (image_id -> an image, or None) places; counts the others in
+    `skipped` under the reason `missing`."""
+    grouped = {}
+    for detection in detections:
+        image = image_key(detection.image_id)
+        if image is None:
+            skipped[missing] += 1
+            continue
+        grouped.setdefault(image, []).append(detection)
+    return grouped
+
+
+def person_score(box_score, joint_scores, threshold=KEYPOINT_SCORE_THRESHOLD):
+    """The box score times the mean of the joint scores above `threshold`
+    (0 when no joint is that sure)."""
+    joint_scores = np.asarray(joint_scores, np.float64)
+    confident = joint_scores[joint_scores > threshold]
+    return float(box_score) * (float(confident.mean()) if confident.size else 0.0)
+
+
+def keypoint_sigmas(num_joints):
+    """COCO's OKS constants for its 17 keypoints; for another joint set,
+    their mean for every joint."""
+    if num_joints == len(COCO_KEYPOINT_SIGMAS):
+        return COCO_KEYPOINT_SIGMAS
+    return np.full(num_joints, COCO_KEYPOINT_SIGMAS.mean())
+
+
+def object_keypoint_similarity(keypoints, others, area, sigmas=COCO_KEYPOINT_SIGMAS):
+    """OKS of keypoints [K, 2] with each of `others` [N, K, 2], for a person
+    of `area` px^2 (COCO's definition, every keypoint counted)."""
+    squared = np.sum((np.asarray(others) - np.asarray(keypoints)) ** 2, axis=-1)
+    variances = (2 * np.asarray(sigmas)) ** 2
+    return np.mean(np.exp(-squared / (2 * variances * (area + np.spacing(1)))), -1)
+
+
+def oks_nms(keypoints, scores, areas, threshold):
+    """Greedy non-maximum suppression of one image's people by OKS.
+
+    Args:
+        keypoints: [P, K, 2]. scores: [P] person scores. areas: [P] box areas.
+        threshold: float. A person whose OKS with a kept, higher-scoring
+            person exceeds it is dropped.
+
+    Returns:
+        The kept indices, highest score first.
+    """
+    keypoints = np.asarray(keypoints, np.float64)
+    sigmas = keypoint_sigmas(keypoints.shape[1])
+    order = list(np.argsort(-np.asarray(scores), kind="stable"))
+    kept = []
+    while order:
+        best, order = order[0], order[1:]
+        kept.append(int(best))
+        if order:
+            similarity = object_keypoint_similarity(
+                keypoints[best], keypoints[order], areas[best], sigmas
+            )
+            order = [i for i, oks in zip(order, similarity) if oks <= threshold]
+    return kept
+
+
+def detected_people(grouped, predict_boxes, oks_nms_threshold=0.0):
+    """Predicts the people of every detection; returns COCO keypoint
+    results (`image_id` is the image key of `grouped`).
+
+    Args:
+        grouped: {image: [Detection]} (`group_by_image`).
+        predict_boxes: callable (image, boxes [P, 4]) -> (keypoints
+            [P, K, 2], joint scores [P, K]) in original image px.
+        oks_nms_threshold: float. 0: no suppression.
+    """
+    results = []
+    for image, image_detections in grouped.items():
+        boxes = np.array([detection.box for detection in image_detections])
+        keypoints, joint_scores = predict_boxes(image, boxes)
+        scores = np.array([
+            person_score(detection.score, joint)
+            for detection, joint in zip(image_detections, joint_scores)
+        ])  # fmt: skip
+        kept = range(len(boxes))
+        if oks_nms_threshold > 0:
+            areas = boxes[:, 2] * boxes[:, 3]
+            kept = oks_nms(keypoints, scores, areas, oks_nms_threshold)
+        for index in kept:
+            visible = np.ones([keypoints.shape[1], 1])
+            flat = np.concatenate([keypoints[index], visible], axis=1)
+            results.append({
+                "image_id": image, "category_id": PERSON_CATEGORY_ID,
+                "keypoints": [float(v) for v in flat.reshape(-1)],
+                "score": float(scores[index]),
+            })  # fmt: skip
+    return results
+
+
+def describe_skipped(skipped):
+    """One line: "3 skipped (2 box side under 4 px, 1 ...)", or "none
+    skipped"."""
+    total = sum(skipped.values())
+    if not total:
+        return "none skipped"
+    reasons = ", ".join(f"{count} {reason}" for reason, count in skipped.items())
+    return f"{total} skipped ({reasons})"
+
+
+def box_fits_image(box, image_size):
+    """True when a box is no larger than the serving inputs accept for an
+    image of (height, width) (`MAX_BOX_TO_IMAGE_RATIO` x its larger side)."""
+    return max(box[2], box[3]) <= MAX_BOX_TO_IMAGE_RATIO * max(image_size)
+
+
+def split_images(metadata, split, file_names):
+    """{image id: (encoded bytes, (height, width))} of the split's records
+    whose image is one of `file_names` (each image once)."""
+    images = {}
+    records = tf.data.TFRecordDataset(split_files(metadata, split))
+    for person in records.map(parse_person).ignore_errors():
+        name = person["image_id"].numpy().decode()
+        if name in file_names and name not in images:
+            size = (int(person["image_height"]), int(person["image_width"]))
+            images[name] = (person["image_encoded"].numpy(), size)
+    return images
+
+
+@dataclass
+class DetectedBoxes:
+    """Scores the people a detector found on an evaluation's images: the
+    `detected` argument of `evaluation.coco_ap.write_coco_ap`.
+
+    Attributes:
+        path: str. The detections file (its entries were read up front).
+        entries: list of dict. Its entries (`read_detections_file`).
+        model: what `load_predictor` takes.
+        metadata, split: the evaluated dataset and split (its records hold
+            the images).
+        flip_test: bool. Keras models: average with the mirrored crop.
+        score_threshold: float. Boxes scoring less are skipped.
+        oks_nms_threshold: float. 0: no OKS suppression.
+    """
+
+    path: str
+    entries: list
+    model: object
+    metadata: dict
+    split: str
+    flip_test: bool = True
+    score_threshold: float = 0.0
+    oks_nms_threshold: float = 0.0
+
+    def __call__(self, coco, image_ids):
+        file_of = {image_id: coco.imgs[image_id]["file_name"] for image_id in image_ids}
+        id_of_file = {name: image_id for image_id, name in file_of.items()}
+        usable, skipped = usable_detections(self.entries, self.score_threshold)
+        coco_files = {image["file_name"] for image in coco.imgs.values()}
+        known = [d for d in usable if d.image_id in coco.imgs
+                 or d.image_id in coco_files]  # fmt: skip
+        if len(known) < len(usable):
+            skipped["unknown image id"] += len(usable) - len(known)
+        grouped = group_by_image(
+            known, lambda key: id_of_file.get(key, key if key in file_of else None),
+            skipped,
+        )  # fmt: skip
+        images = split_images(self.metadata, self.split, set(file_of.values()))
+        for image_id, found in grouped.items():
+            if file_of[image_id] not in images:
+                skipped["image unreadable in the split's records"] += len(found)
+                grouped[image_id] = []
+                continue
+            size = images[file_of[image_id]][1]
+            fitting = [d for d in found if box_fits_image(d.box, size)]
+            skipped["box larger than the image allows"] += len(found) - len(fitting)
+            grouped[image_id] = fitting
+        grouped = {image_id: found for image_id, found in grouped.items() if found}
+        skipped = Counter({reason: n for reason, n in skipped.items() if n})
+        used = sum(len(found) for found in grouped.values())
+        if not used:
+            raise EvaluationInputError(
+                f"--detections {self.path}: no usable detection on the "
+                f"{len(image_ids)} evaluated images ({describe_skipped(skipped)})"
+            )
+        predictor = load_predictor(self.model, flip_test=self.flip_test)
+
+        def predict_boxes(image_id, boxes):
+            poses = predictor(images[file_of[image_id]][0], boxes=boxes)
+            return poses.keypoints, poses.scores
+
+        results = detected_people(grouped, predict_boxes, self.oks_nms_threshold)
+        notes = {
+            "detections": str(self.path),
+            "detections_used": used,
+            "detections_skipped": dict(skipped),
+            "detection_score_threshold": self.score_threshold,
+            "oks_nms": self.oks_nms_threshold,
+        }
+        return results, notes
