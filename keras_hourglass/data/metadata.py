@@ -205,11 +205,12 @@ def torso_joints_of(metadata):
 
 def split_head_boxes(metadata, split):
     """How many people of `split` have a head box (a PCKh normaliser): as
-    recorded, else all or none as the split's first record has one."""
+    recorded, else all or none as the split's first record has one. Raises
+    ValueError naming the known splits when `split` is not one of them."""
+    paths = split_files(metadata, split)
     info = metadata["splits"][split]
     if "head_boxes" in info:
         return info["head_boxes"]
-    paths = split_files(metadata, split)
     return info.get("count", 0) if paths and first_record_has_head_box(paths[0]) else 0
 
 

@@ -90,3 +90,14 @@ def test_five_joints_without_a_torso_are_scored_by_box_pck(tmp_path, capsys):
     assert status == 2
     assert "--metric pck" in error and "l_shoulder" in error
     assert not (tmp_path / "eval2").exists()
+
+
+def test_an_unknown_split_is_one_line_naming_the_known_ones(
+    coco_data, tmp_path, capsys
+):
+    data, _ = coco_data
+    status = main(["--model", str(tiny_model_file(tmp_path, 17)), "--data", str(data),
+                   "--out", str(tmp_path / "eval"), "--split", "test"])  # fmt: skip
+    assert status == 2
+    assert "no split 'test'" in capsys.readouterr().err
+    assert not (tmp_path / "eval").exists()
