@@ -55,7 +55,7 @@ KNOWN_LONG_TESTS = {
     "test_quickstart_runs_every_stage_then_reuses_them": 176,
     "test_sigkill_during_the_frozen_phase_resumes_then_thaws": 130,
     "test_jit_compile_trains_with_xla": 94,
-    "test_every_command_of_the_walkthrough_runs": 95,
+    "test_every_command_of_the_walkthrough_runs": 70,
     "test_validation_none_trains_on_the_validation_loss": 50,
     "test_a_real_run_prints_epoch_lines_alone_and_the_summary": 86,
     "test_first_epoch_losing_too_many_records_stops_naming_the_shard": 78,
