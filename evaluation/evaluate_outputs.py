@@ -156,6 +156,8 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
     paths += plots.plot_stack_accuracy(means, label, figures_dir / "stack_accuracy")
     if logs:
         paths += training_curve_figure(logs, metric, figures_dir)
+    if run.example_images is None:  # --num-examples 0: no crop figures
+        return paths
     count = len(run.example_images)
     matrices = run.meta["crop_matrix"][:count]
     final = crop_keypoints(run.keypoints[-1][:count], matrices)

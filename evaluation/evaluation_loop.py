@@ -132,16 +132,18 @@ class EvaluationRun:
         meta: dict of NumPy arrays from the eval dataset (`joints`,
             `joints_annotated`, `normalizer`, `head_box`, `crop_matrix`,
             `image_id` (str), `person_index`), N rows each.
-        example_images: float32 [M, S, S, 3]. The first M crops.
-        example_heatmaps: float32 [S, M, h, w, K]. Their heatmaps per stack.
+        example_images: float32 [M, S, S, 3]. The first M crops (None when
+            none was asked for).
+        example_heatmaps: float32 [S, M, h, w, K]. Their heatmaps per stack
+            (None with the crops).
         stack_names: tuple of S str (`stack{i}`), or () for stacks 1..S.
     """
 
     keypoints: np.ndarray
     scores: np.ndarray
     meta: dict
-    example_images: np.ndarray
-    example_heatmaps: np.ndarray
+    example_images: np.ndarray | None
+    example_heatmaps: np.ndarray | None
     stack_names: tuple = ()
 
     @property
@@ -194,8 +196,10 @@ def collect_predictions(dataset, heatmap_source, num_examples=8, total_batches=N
         keypoints=np.concatenate(keypoints, axis=1).astype(np.float64),
         scores=np.concatenate(scores, axis=1).astype(np.float64),
         meta={key: np.concatenate([m[key] for m in metas]) for key in META_KEYS},
-        example_images=np.concatenate(images_kept),
-        example_heatmaps=np.concatenate(heatmaps_kept, axis=1),
+        example_images=np.concatenate(images_kept) if images_kept else None,
+        example_heatmaps=(
+            np.concatenate(heatmaps_kept, axis=1) if heatmaps_kept else None
+        ),
     )
 
 

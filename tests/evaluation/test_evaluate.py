@@ -1,6 +1,7 @@
 """Tests of `python -m evaluation.evaluate` on tiny models and datasets."""
 
 import json
+from pathlib import Path
 
 import h5py
 import keras
@@ -144,9 +145,12 @@ def perfect_source(flip_pairs, flip, num_stacks=2):
     return source
 
 
-def evaluate_perfect(data, out, input_size, flip, split="valid", metric="auto"):
-    config = EvalConfig(data=str(data), out=str(out), split=split, flip=flip,
-                        metric=metric, batch_size=2)  # fmt: skip
+def evaluate_perfect(data, out, input_size, flip, split="valid", metric="auto",
+                     num_examples=8):  # fmt: skip
+    config = EvalConfig(
+        data=str(data), out=str(out), split=split, flip=flip, metric=metric,
+        batch_size=2, num_examples=num_examples,
+    )  # fmt: skip
     model = HeatmapModel(None, input_size, 16, 2, "perfect")
     return run_evaluation(config, model, perfect_source(MPII_16.flip_pairs, flip))
 
@@ -201,6 +205,18 @@ def test_perfect_model_scores_100_on_synthetic(synthetic_data, tmp_path):
     errors = np.abs(np.asarray(offsets))[annotated]
     assert errors.max() <= 0.5 + 1e-3
     assert np.mean(errors <= 0.25 + 1e-3) > 0.9
+
+
+def test_no_example_crops_writes_tables_and_curves_without_the_crop_figures(
+    synthetic_data, tmp_path
+):
+    results = evaluate_perfect(
+        synthetic_data, tmp_path, INPUT_SIZE, True, num_examples=0
+    )
+    assert results["mean"] == 100.0
+    figures = {Path(path).stem for path in results["figures"]}
+    assert "stack_accuracy" in figures
+    assert not {"predictions", "stack_comparison"} & figures
 
 
 def mirror_symmetric_model():
