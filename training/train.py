@@ -23,8 +23,10 @@ What the training data lost (records after the damage in a shard, records
 that fail to parse, check or decode; one `RecordCounter`) is printed after
 every epoch that lost any by `TrainingDataCheck`, which also stops the run at
 the end of its first epoch, before anything records the epoch, when no
-training step ran or more than `max_dropped_fraction` of the records read were
-lost: once the data is fixed, the same command trains.
+training step ran or more than `max_dropped_fraction` of the records were
+lost or unreadable (shares of the records read and of the records used, not
+of those read ahead into the shuffle buffer): once the data is fixed, the
+same command trains.
 """
 
 import logging
@@ -167,24 +169,37 @@ def training_counter(metadata):
 
 
 def dropped_counts(counter):
-    """Returns {"read", "lost", "unreadable", "dropped"}: records read from
-    the shards, lost to damage, and unreadable."""
+    """Returns {"read", "used", "lost", "unreadable", "dropped", "fraction"}.
+
+    Records lost to a damaged shard are counted as the reader reaches the
+    shard's end, which a shuffle buffer does far ahead of training; unreadable
+    records are counted as training uses them. So the dropped fraction adds
+    the two as shares: of the records read (and lost), and of the records
+    used (trained on or dropped).
+    """
     totals = counter.totals()
     counts = {
         "read": totals["records_read"],
+        "used": totals["records_used"],
         "lost": totals["records_lost"],
         "unreadable": totals["unreadable_records"],
     }
     counts["dropped"] = counts["lost"] + counts["unreadable"]
+    counts["fraction"] = min(
+        1.0,
+        counts["lost"] / max(counts["read"] + counts["lost"], 1)
+        + counts["unreadable"] / max(counts["used"], 1),
+    )
     return counts
 
 
 def describe_drops(counts, counter):
     """A few lines: what was dropped, then each damaged shard."""
     lines = [
-        f"training data: {counts['dropped']} of {counts['read'] + counts['lost']} "
-        f"records dropped ({counts['lost']} lost to damaged shards, "
-        f"{counts['unreadable']} unreadable records)"
+        f"training data: {counts['fraction']:.1%} of the records dropped "
+        f"({counts['lost']} of {counts['read'] + counts['lost']} records read "
+        f"lost to damaged shards, {counts['unreadable']} of {counts['used']} "
+        "records used unreadable)"
     ]
     return lines + [f"  {line}" for line in counter.describe_losses()]
 
@@ -197,8 +212,8 @@ class TrainingDataCheck(keras.callbacks.Callback):
 
     Args:
         counter: `RecordCounter` of the training dataset.
-        max_dropped_fraction: float. Largest share of the records read in the
-            first epoch that may be lost or skipped.
+        max_dropped_fraction: float. Largest share of the records used in
+            the first epoch that may be lost or skipped.
     """
 
     def __init__(self, counter, max_dropped_fraction):
@@ -232,8 +247,7 @@ class TrainingDataCheck(keras.callbacks.Callback):
                 f"was trained or saved. Fix or rewrite the shards (see "
                 f"training.make_tfrecords) and run the same command again.\n{details}"
             )
-        attempted = max(counts["read"] + counts["lost"], 1)
-        fraction = counts["dropped"] / attempted
+        fraction = counts["fraction"]
         if fraction > self.max_dropped_fraction:
             raise TrainingDataError(
                 f"the first epoch dropped {fraction:.1%} of the records of {where} "
@@ -246,7 +260,7 @@ class TrainingDataCheck(keras.callbacks.Callback):
         """The run's totals, for the end of training."""
         counts = dropped_counts(self.counter)
         if not counts["dropped"]:
-            return f"training data: {counts['read']} records read, none dropped"
+            return f"training data: {counts['used']} records used, none dropped"
         return "\n".join(describe_drops(counts, self.counter))
 
 
