@@ -8,6 +8,15 @@ end marker at the end (a JPEG's end-of-image within the last `TAIL_BYTES`,
 since some cameras append data after it; a PNG's IEND chunk just before its
 CRC), and, for JPEG, has an intact compressed body.
 
+A JPEG is also no larger than its pixels can fill (`jpeg_byte_limit`: at
+most `MAX_JPEG_BYTES_PER_PIXEL` bytes per pixel of its header's size, plus
+`JPEG_METADATA_BYTES` for EXIF, ICC profiles and appended previews). Noise
+saved at quality 100 without chroma subsampling takes about 5 bytes per
+pixel; a 32 x 32 JPEG padded with 20 MB of `FF 00` (valid stuffing, inside
+the scan or past the end-of-image marker, where libjpeg reports "extraneous
+bytes") decodes to a tiny picture, yet would cost the body scan below seconds
+and hundreds of MB. This check reads only the header, so it comes first.
+
 libjpeg only *warns* about a corrupt body ("Corrupt JPEG data: premature end
 of data segment") and returns a grey or smeared picture, so a damaged file
 passes every decoder here. The structure tells instead: in the entropy-coded
@@ -56,6 +65,14 @@ STANDALONE_MARKERS = (0x01, *range(0xD0, 0xD8))
 SEGMENT_DOUBLINGS = 9
 MAX_LINKS_BEFORE_SCAN = 2**SEGMENT_DOUBLINGS
 ALLOWED_TABLE = np.isin(np.arange(256), ALLOWED_AFTER_FF)
+MAX_JPEG_BYTES_PER_PIXEL = 16
+JPEG_METADATA_BYTES = 2**20
+
+
+def jpeg_byte_limit(pixels):
+    """The largest JPEG, in bytes, for an image of `pixels` pixels (an int or
+    an int64 tensor)."""
+    return JPEG_METADATA_BYTES + MAX_JPEG_BYTES_PER_PIXEL * pixels
 
 
 def first_scan_data_offset(data):
@@ -198,10 +215,33 @@ def image_problem(image_bytes):
         return None
     if JPEG_END_MARKER not in image_bytes[-TAIL_BYTES:]:
         return "truncated JPEG (no end-of-image marker)"
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as image:  # the header only
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return "corrupt JPEG header"
+    limit = jpeg_byte_limit(width * height)
+    if len(image_bytes) > limit:
+        return (
+            f"JPEG data run past the end of its {width} x {height} image "
+            f"({len(image_bytes)} bytes; at most {limit} for its pixels)"
+        )
     stray = find_stray_jpeg_marker(image_bytes)
     if stray is not None:
         return f"corrupt JPEG body (broken structure at byte {stray})"
     return None
+
+
+def jpeg_fits_its_pixels(image_bytes):
+    """Returns a bool scalar (graph ops) for JPEG bytes with an end marker:
+    within `jpeg_byte_limit` of the header's size, and then a clean body."""
+    size = tf.cast(tf.io.extract_jpeg_shape(image_bytes)[:2], tf.int64)
+    length = tf.cast(tf.strings.length(image_bytes), tf.int64)
+    return tf.cond(
+        length <= jpeg_byte_limit(size[0] * size[1]),
+        lambda: jpeg_scan_is_clean(image_bytes),
+        lambda: tf.constant(False),
+    )
 
 
 def image_is_complete(image_bytes):
@@ -220,7 +260,7 @@ def image_is_complete(image_bytes):
     # Only a JPEG that passes the cheap checks has its body scanned.
     complete_jpeg = tf.cond(
         tf.logical_and(is_jpeg, has_jpeg_end),
-        lambda: jpeg_scan_is_clean(image_bytes),
+        lambda: jpeg_fits_its_pixels(image_bytes),
         lambda: tf.constant(False),
     )
     return tf.logical_or(complete_png, complete_jpeg)
