@@ -115,6 +115,18 @@ def header_image_size(image_bytes):
     )
 
 
+def image_size_problem(height, width):
+    """Why an image of `height` x `width` pixels is refused (a short reason),
+    or None: the limits `check_image_size` applies in the graph, for callers
+    that read the size first (e.g. from the header with Pillow)."""
+    if height * width > MAX_IMAGE_PIXELS or min(height, width) < MIN_IMAGE_SIDE:
+        return (
+            f"image of {width} x {height} pixels; the limits are at most "
+            f"{MAX_IMAGE_PIXELS} pixels and no side smaller than {MIN_IMAGE_SIDE}"
+        )
+    return None
+
+
 def check_image_size(size, where):
     """Returns an assertion that (height, width) `size` is within the limits."""
     size = tf.cast(size, tf.int64)
