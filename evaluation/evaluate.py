@@ -44,6 +44,7 @@ from keras_hourglass.joint_sets import joint_set_from_metadata
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import run_main
 
 logger = logging.getLogger("evaluation.evaluate")
 METRICS = ("auto", "pckh", "pck", "coco-ap")
@@ -215,4 +216,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

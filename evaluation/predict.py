@@ -65,6 +65,7 @@ from keras_hourglass.serving.inputs import image_size_problem
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import run_main
 
 logger = logging.getLogger("evaluation.predict")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -442,4 +443,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -20,9 +20,24 @@ from training.distribute import make_optimizer
 from training.distribute import wrap_optimizer_for_precision
 
 
+def check_run_dir(config):
+    """Raises `ConfigError` when the run directory's path names a file."""
+    run_dir = Path(config.run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(
+            f"--run-dir {run_dir} is a file, not a directory; give a new or "
+            "existing run folder"
+        )
+
+
 def check_data_dir(config):
     """Raises `ConfigError` when the data directory or its metadata is missing."""
     data_dir = Path(config.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(
+            f"--data-dir {data_dir} is not a directory (a file); give the folder "
+            "that holds dataset.json and the shards"
+        )
     if not data_dir.is_dir():
         raise ConfigError(
             f"data directory {data_dir} does not exist; make shards first, e.g. "

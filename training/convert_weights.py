@@ -33,6 +33,7 @@ from keras_hourglass.weights import build_model_from_state_dict
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import run_main
 
 logger = logging.getLogger(__name__)
 
@@ -181,4 +182,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -23,6 +23,7 @@ from training.cli_flags import option
 from training.cli_flags import program_parser
 from training.folder_lock import ExportFolderLocked
 from training.folder_lock import lock_export_folder
+from training.programs import run_main
 
 logger = logging.getLogger("training.export")
 
@@ -89,4 +90,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

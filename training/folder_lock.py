@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from training.config import ConfigError
+from training.programs import ProgramExit
 
 LOCK_FILE_NAME = "run.lock"
 CONVERTER_PROGRAM = "training.make_tfrecords"
@@ -217,18 +218,18 @@ def dataset_lock_path(out_dir):
 
 def acquire_dataset_lock(out_dir):
     """Locks the dataset folder `out_dir` for a conversion; returns the open
-    descriptor. SystemExit with the message when another conversion holds the
+    descriptor. ProgramExit with the message when another conversion holds the
     lock or a lock file from another host is present."""
     path = dataset_lock_path(out_dir)
     try:
         return acquire_lock(path, CONVERTER_PROGRAM)
     except LockLeftByAnotherHost as left:
-        raise SystemExit(
+        raise ProgramExit(
             f"{path} was left by {describe_holder(left.holder)}, another host; if "
             f"no conversion there writes {out_dir} any more, delete {path}"
         ) from None
     except LockHeld as held:
-        raise SystemExit(
+        raise ProgramExit(
             f"another conversion, {describe_holder(held.holder)}, holds {path} "
             f"while writing {out_dir}; wait for it to finish"
         ) from None

@@ -35,6 +35,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from scipy.io.matlab import MatReadError
+
 from keras_hourglass.data import formats
 from keras_hourglass.data import shards
 from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY
@@ -46,6 +48,8 @@ from training import folder_lock
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import ProgramExit
+from training.programs import run_main
 
 FORMATS = ("mpii", "lsp", "coco", "csv", "synthetic")
 
@@ -114,7 +118,7 @@ def parse_config(argv=None):
 def _require(args, *names):
     missing = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is None]
     if missing:
-        raise SystemExit(f"--format {args.format} needs {' '.join(missing)}")
+        raise ProgramExit(f"--format {args.format} needs {' '.join(missing)}")
 
 
 def read_records(args, skip_log):
@@ -178,12 +182,35 @@ def summary_lines(metadata):
     return lines
 
 
+# What the format readers raise on a file of another format: parse errors,
+# and the lookups that fail on JSON or MATLAB data of another structure.
+ANNOTATION_READ_ERRORS = (
+    OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, MatReadError,
+)  # fmt: skip
+
+
+def read_annotations(args, skip_log):
+    """`read_records`, with a missing or wrong-format annotation file raised
+    as a ProgramExit naming the file and the format."""
+    try:
+        return read_records(args, skip_log)
+    except FileNotFoundError as error:
+        raise ProgramExit(str(error)) from error
+    except ANNOTATION_READ_ERRORS as error:
+        files = [args.annotations, args.valid_annotations, args.mpii_valid_gt]
+        named = ", ".join(str(path) for path in files if path)
+        raise ProgramExit(
+            f"{named}: not readable as --format {args.format} annotations "
+            f"({type(error).__name__}: {error})"
+        ) from error
+
+
 def convert(args, work_dir):
     """Writes the shards and `dataset.json` into `work_dir`; returns the
-    metadata. Raises SystemExit (after the summary) when no person was written
-    or a split lost all its people to skips."""
+    metadata. Raises ProgramExit (after the summary) when no person
+    was written or a split lost all its people to skips."""
     skip_log = formats.SkipLog()
-    records, total, joint_set = read_records(args, skip_log)
+    records, total, joint_set = read_annotations(args, skip_log)
     spools = shards.spool_records(
         records, work_dir, skip_log, total=total, patch_input_size=args.train_patch_size
     )
@@ -204,13 +231,16 @@ def convert(args, work_dir):
     emptied = sorted(set(skip_log.skipped_by_split) - set(splits))
     if not splits or emptied:
         print("\n".join(summary_lines({**metadata, "directory": args.out})))
+    source = f"--annotations {args.annotations}" if args.annotations else "the input"
     if not splits:
-        raise SystemExit("no people were written; see the skip reasons above")
+        raise ProgramExit(
+            f"{source}: no people were written; see the skip reasons above"
+        )
     if emptied:
         skipped = skip_log.skipped_by_split[emptied[0]]
-        raise SystemExit(
-            f"split {emptied[0]!r} has no usable people (all {skipped:,} "
-            "skipped); see the skip reasons above"
+        raise ProgramExit(
+            f"{source}: split {emptied[0]!r} has no usable people (all "
+            f"{skipped:,} skipped); see the skip reasons above"
         )
     shards.write_metadata(work_dir, metadata)
     return metadata
@@ -232,7 +262,7 @@ def main(argv=None):
     with folder_lock.lock_dataset_folder(out_dir):
         restore_set_aside(out_dir)
         if holds_dataset(out_dir) and not args.overwrite:
-            raise SystemExit(f"{out_dir} already holds a dataset; use --overwrite")
+            raise ProgramExit(f"{out_dir} already holds a dataset; use --overwrite")
         work_dir = make_work_folder(out_dir)
         try:
             convert(args, work_dir)
@@ -353,4 +383,4 @@ def remove_work_folder(work_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

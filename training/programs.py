@@ -7,10 +7,21 @@ uses from a checkout (`training.train`), so every module loads once whichever
 way the program starts; the exit status is `main()`'s when it is an int, else
 0. Importing this module loads the `training` package first, which sets
 TensorFlow's environment before the program imports it (`training.environment`).
+
+Console scripts and `python -m` both run `main()` through `run_main`, which
+turns a file-system failure (a full disk, a read-only or protected folder, a
+file where a folder should be) into one line and exit status 2 instead of a
+traceback.
 """
 
+import errno
 import importlib
 import sys
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+NOT_WRITABLE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
+# TensorFlow's file ops report a full disk as this error class (not an OSError).
+DISK_FULL_TEXTS = ("No space left on device", "Disk quota exceeded")
 
 # Console script -> (module run by `python -m` from a checkout, what it does).
 PROGRAMS = {
@@ -84,10 +95,72 @@ def program_name(module_name, started_as=None, main_module=None):
     return f"python -m {module_name}"
 
 
+class ProgramExit(SystemExit):
+    """Ends a program with exit status 2 and the one line `error: MESSAGE`
+    (printed by `run_main`); `str()` is the message."""
+
+    def __init__(self, message):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
+def file_system_problem(error):
+    """The one-line message for an exception a program's user can fix on
+    their file system, or None for any other exception."""
+    text = str(error)
+    if isinstance(error, OSError):
+        where = error.filename or "a file"
+        if error.errno in DISK_FULL_ERRNOS or any(t in text for t in DISK_FULL_TEXTS):
+            return disk_full_message(where)
+        if error.errno in NOT_WRITABLE_ERRNOS:
+            return (
+                f"cannot write {where}: {error.strerror} (a read-only or "
+                "protected folder); give a folder you can write to"
+            )
+        if error.errno == errno.ENOTDIR:
+            return f"{where}: a file stands where a folder is needed"
+        if error.filename is not None:
+            return f"{where}: {error.strerror or error}"
+        return None
+    if type(error).__name__ == "ResourceExhaustedError" and any(
+        t in text for t in DISK_FULL_TEXTS
+    ):
+        return disk_full_message("a file")
+    return None
+
+
+def disk_full_message(where):
+    return (
+        f"the disk is full (writing {where}). Files are written whole or not "
+        "at all, so nothing saved before was lost; free some space and run "
+        "the same command again"
+    )
+
+
+def run_main(main):
+    """Runs a program's `main()`; returns its exit status (`main()`'s int,
+    else 0; 2 after the one line of a `ProgramExit` or a
+    `file_system_problem`)."""
+    try:
+        status = main()
+    except ProgramExit as exit_request:
+        print(f"error: {exit_request}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        problem = file_system_problem(error)
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    return status if isinstance(status, int) else 0
+
+
 def run_program(module_name):
     """Runs `module_name.main()` on `sys.argv`; returns the exit status."""
-    status = importlib.import_module(module_name).main()
-    return status if isinstance(status, int) else 0
+    return run_main(importlib.import_module(module_name).main)
 
 
 def make_tfrecords():

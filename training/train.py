@@ -40,6 +40,7 @@ import keras
 
 from keras_hourglass.data.counter import RecordCounter
 from training.builders import build_model
+from training.builders import check_run_dir
 from training.builders import compile_model
 from training.builders import make_datasets
 from training.builders import read_dataset
@@ -59,6 +60,7 @@ from training.distribute import set_precision_policy
 from training.folder_lock import lock_run_directory
 from training.multiworker import start_multi_worker_strategy
 from training.multiworker import train_multi_worker
+from training.programs import run_main
 from training.resume import plan_fit_calls
 from training.resume import restore_run_backup
 from training.run_completion import finish_run
@@ -139,6 +141,7 @@ def main(argv=None):
     # multi-worker job speaks for it).
     lock = lock_run_directory if is_chief_worker() else lambda *_: nullcontext()
     try:
+        check_run_dir(config)
         # Before reading the dataset, which starts TensorFlow's runtime.
         strategy = start_multi_worker_strategy() if is_multi_worker() else None
         metadata, train_files, valid_files = read_dataset(config)
@@ -265,4 +268,4 @@ class TrainingDataCheck(keras.callbacks.Callback):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -43,9 +43,10 @@ def test_failed_overwrite_keeps_the_old_dataset(tmp_path):
     out = tmp_path / "data"
     synthetic(out)
     (out / "README.txt").write_text("my notes")
-    with pytest.raises(FileNotFoundError, match="typo.json"):
+    with pytest.raises(SystemExit, match="typo.json") as exit_info:
         main(["--format", "mpii", "--annotations", str(tmp_path / "typo.json"),
               "--images", str(tmp_path), "--out", str(out), "--overwrite"])  # fmt: skip
+    assert exit_info.value.code == 2
     assert_intact_synthetic(out)
     assert leftovers(out) == []
     metadata = synthetic(out, "--seed", "3", "--overwrite")
