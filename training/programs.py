@@ -16,7 +16,10 @@ traceback.
 
 import errno
 import importlib
+import shlex
+import signal
 import sys
+import threading
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 NOT_WRITABLE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
@@ -99,12 +102,38 @@ class ProgramExit(SystemExit):
     """Ends a program with exit status 2 and the one line `error: MESSAGE`
     (printed by `run_main`); `str()` is the message."""
 
-    def __init__(self, message):
-        super().__init__(2)
+    prefix = "error"
+
+    def __init__(self, message, code=2):
+        super().__init__(code)
         self.message = message
 
     def __str__(self):
         return self.message
+
+
+class ProgramInterrupted(ProgramExit):
+    """Ends a program stopped by Ctrl-C with exit status 130 (128 + SIGINT,
+    as shells report it) and the one line `interrupted: MESSAGE`."""
+
+    prefix = "interrupted"
+
+    def __init__(self, message):
+        super().__init__(message, code=130)
+
+
+def ignore_further_interrupts():
+    """A second Ctrl-C while a program winds down would end it with a
+    traceback; the first one already asked it to stop."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def command_line(module_name, argv=None):
+    """The command that started program `module_name`, as the user typed it:
+    `hourglass-train --data-dir data ...` or `python -m training.train ...`."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    return " ".join([program_name(module_name), *map(shlex.quote, arguments)])
 
 
 def file_system_problem(error):
@@ -142,13 +171,17 @@ def disk_full_message(where):
 
 def run_main(main):
     """Runs a program's `main()`; returns its exit status (`main()`'s int,
-    else 0; 2 after the one line of a `ProgramExit` or a
-    `file_system_problem`)."""
+    else 0; after one line: a `ProgramExit`'s code, 2 for a
+    `file_system_problem`, 130 for Ctrl-C)."""
     try:
         status = main()
     except ProgramExit as exit_request:
-        print(f"error: {exit_request}", file=sys.stderr)
-        return 2
+        print(f"{exit_request.prefix}: {exit_request}", file=sys.stderr, flush=True)
+        return exit_request.code
+    except KeyboardInterrupt:
+        ignore_further_interrupts()
+        print("interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+        return 130
     except Exception as error:
         problem = file_system_problem(error)
         if problem is None:

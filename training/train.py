@@ -60,6 +60,9 @@ from training.distribute import set_precision_policy
 from training.folder_lock import lock_run_directory
 from training.multiworker import start_multi_worker_strategy
 from training.multiworker import train_multi_worker
+from training.programs import ProgramInterrupted
+from training.programs import command_line
+from training.programs import ignore_further_interrupts
 from training.programs import run_main
 from training.resume import plan_fit_calls
 from training.resume import restore_run_backup
@@ -160,6 +163,15 @@ def main(argv=None):
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        # The lock is released and every file the run writes is whole (they
+        # are written atomically), so the same command resumes exactly.
+        ignore_further_interrupts()
+        raise ProgramInterrupted(
+            "nothing lost: the run resumes from its last backup (at most "
+            f"--backup-every-steps {config.backup_every_steps} steps back) with: "
+            f"{command_line('training.train', argv)}"
+        ) from None
 
 
 class TrainingDataError(ConfigError):
