@@ -44,6 +44,7 @@ from keras_hourglass.joint_sets import joint_set_from_metadata
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import program_command
 from training.programs import run_main
 
 logger = logging.getLogger("evaluation.evaluate")
@@ -98,7 +99,7 @@ def load_dataset_metadata(data_path):
     except (FileNotFoundError, ValueError) as error:
         raise EvaluationInputError(
             f"{data_path}: no usable dataset.json ({error}); convert the data "
-            "with `python -m training.make_tfrecords`"
+            f"with `{program_command('training.make_tfrecords')}`"
         ) from error
 
 

@@ -18,6 +18,7 @@ from keras_hourglass.model import build_stacked_hourglass
 from training.config import ConfigError
 from training.distribute import make_optimizer
 from training.distribute import wrap_optimizer_for_precision
+from training.programs import program_command
 
 
 def check_run_dir(config):
@@ -41,7 +42,8 @@ def check_data_dir(config):
     if not data_dir.is_dir():
         raise ConfigError(
             f"data directory {data_dir} does not exist; make shards first, e.g. "
-            f"python -m training.make_tfrecords --format synthetic --out {data_dir}"
+            f"{program_command('training.make_tfrecords')} --format synthetic "
+            f"--out {data_dir}"
         )
     if not (data_dir / "dataset.json").is_file():
         raise ConfigError(f"{data_dir} has no dataset.json (not a shard directory)")

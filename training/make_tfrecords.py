@@ -31,7 +31,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +42,14 @@ from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT
 from keras_hourglass.data.metadata import METADATA_FILE_NAME
+from keras_hourglass.files import make_temporary_folder
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from training import folder_lock
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
 from training.programs import ProgramExit
+from training.programs import command_line
 from training.programs import run_main
 
 FORMATS = ("mpii", "lsp", "coco", "csv", "synthetic")
@@ -205,10 +206,11 @@ def read_annotations(args, skip_log):
         ) from error
 
 
-def convert(args, work_dir):
+def convert(args, work_dir, command=None):
     """Writes the shards and `dataset.json` into `work_dir`; returns the
-    metadata. Raises ProgramExit (after the summary) when no person
-    was written or a split lost all its people to skips."""
+    metadata, recording `command` (default: this process's, as run). Raises
+    ProgramExit (after the summary) when no person was written or a split
+    lost all its people to skips."""
     skip_log = formats.SkipLog()
     records, total, joint_set = read_annotations(args, skip_log)
     spools = shards.spool_records(
@@ -224,7 +226,8 @@ def convert(args, work_dir):
             "count": spool["count"],
             "bytes": spool["bytes"],
         }
-    created_with = {**vars(args), "command": "python -m training.make_tfrecords"}
+    command = command or command_line("training.make_tfrecords")
+    created_with = {**vars(args), "command": command}
     metadata = shards.build_dataset_metadata(
         args.name or args.format, args.format, joint_set, splits, skip_log, created_with
     )
@@ -265,7 +268,7 @@ def main(argv=None):
             raise ProgramExit(f"{out_dir} already holds a dataset; use --overwrite")
         work_dir = make_work_folder(out_dir)
         try:
-            convert(args, work_dir)
+            convert(args, work_dir, command_line("training.make_tfrecords", argv))
             # The checks every reader makes, before the old dataset is replaced.
             shards.read_metadata(work_dir)
         except BaseException:
@@ -336,7 +339,7 @@ def make_work_folder(out_dir):
     out_dir = Path(out_dir).absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{out_dir.name}.converting-"
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+    return make_temporary_folder(out_dir.parent, prefix)
 
 
 def swap_in(work_dir, out_dir):
@@ -346,7 +349,7 @@ def swap_in(work_dir, out_dir):
     if not out_dir.exists():
         os.rename(work_dir, out_dir)
         return
-    aside = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    aside = make_temporary_folder(out_dir.parent, f".{out_dir.name}.old-")
     os.rename(out_dir, aside / "dataset")
     os.rename(work_dir, out_dir)
     move_user_files(aside / "dataset", out_dir)

@@ -83,19 +83,65 @@ def program_name(module_name, started_as=None, main_module=None):
         main_module: str. Defaults to the module `python -m` ran (the spec
             name of `__main__`; none for a console script).
     """
-    if started_as is None:
-        started_as = sys.argv[0] if sys.argv else ""
-    if main_module is None:
-        main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-        main_module = main_spec.name if main_spec is not None else ""
-    # Windows launchers: `hourglass-train.exe`, `hourglass-train-script.py`.
-    script = started_as.replace("\\", "/").rpartition("/")[2]
-    script = script.removesuffix(".exe").removesuffix("-script.py")
+    started_as, main_module = how_started(started_as, main_module)
+    script = script_name(started_as)
     if script in PROGRAMS and PROGRAMS[script][0] == module_name:
         return script
     if main_module.endswith(f".{module_name}") or main_module == module_name:
         return f"python -m {main_module}"
     return f"python -m {module_name}"
+
+
+def how_started(started_as=None, main_module=None):
+    """(`sys.argv[0]`, the module `python -m` ran or ""), each unless given."""
+    if started_as is None:
+        started_as = sys.argv[0] if sys.argv else ""
+    if main_module is None:
+        main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        main_module = main_spec.name if main_spec is not None else ""
+    return started_as, main_module
+
+
+def script_name(started_as):
+    """The console script's name in a launcher path; Windows launchers are
+    `hourglass-train.exe` and `hourglass-train-script.py`."""
+    script = started_as.replace("\\", "/").rpartition("/")[2]
+    return script.removesuffix(".exe").removesuffix("-script.py")
+
+
+def installed_namespace():
+    """`"keras_hourglass_programs"` when the programs run from the wheel
+    (`training` is then an alias of the installed package), else ""."""
+    package = sys.modules.get("training")
+    return getattr(package, "__name__", "training").rpartition(".")[0]
+
+
+def program_command(module_name, started_as=None, main_module=None, namespace=None):
+    """How the user runs program `module_name` ("training.make_tfrecords"),
+    judged by how they ran this one: its console script when this process is
+    a console script or a wheel's program called from Python; `python -m` and
+    the installed module when they use `python -m` on the wheel; else the
+    checkout's `python -m training.make_tfrecords`. Hints name it, so a wheel
+    user is never told to run a module that exists only in a checkout."""
+    started_as, main_module = how_started(started_as, main_module)
+    if namespace is None:
+        namespace = installed_namespace()
+    scripts = [script for script, (module, _) in PROGRAMS.items()
+               if module == module_name]  # fmt: skip
+    started_by_script = script_name(started_as) in PROGRAMS
+    if scripts and (started_by_script or (namespace and not main_module)):
+        return scripts[0]
+    if namespace:
+        return f"python -m {namespace}.{module_name}"
+    return f"python -m {module_name}"
+
+
+def install_extra_command(extra):
+    """The pip command that adds an optional extra: to the installed wheel,
+    or to a checkout installed in editable mode."""
+    if installed_namespace():
+        return f'pip install "keras-hourglass[{extra}]"'
+    return f'pip install -e ".[{extra}]"'
 
 
 class ProgramExit(SystemExit):
@@ -130,10 +176,11 @@ def ignore_further_interrupts():
 
 
 def command_line(module_name, argv=None):
-    """The command that started program `module_name`, as the user typed it:
+    """The command that runs program `module_name` with `argv` (default: this
+    process's arguments) the way the user runs the programs:
     `hourglass-train --data-dir data ...` or `python -m training.train ...`."""
     arguments = sys.argv[1:] if argv is None else list(argv)
-    return " ".join([program_name(module_name), *map(shlex.quote, arguments)])
+    return " ".join([program_command(module_name), *map(shlex.quote, arguments)])
 
 
 def file_system_problem(error):

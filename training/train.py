@@ -63,6 +63,7 @@ from training.multiworker import train_multi_worker
 from training.programs import ProgramInterrupted
 from training.programs import command_line
 from training.programs import ignore_further_interrupts
+from training.programs import program_command
 from training.programs import run_main
 from training.resume import plan_fit_calls
 from training.resume import restore_run_backup
@@ -259,8 +260,9 @@ class TrainingDataCheck(keras.callbacks.Callback):
         if self.steps == 0:
             raise TrainingDataError(
                 f"no usable training sample could be read from {where}; nothing "
-                f"was trained or saved. Fix or rewrite the shards (see "
-                f"training.make_tfrecords) and run the same command again.\n{details}"
+                "was trained or saved. Fix or rewrite the shards (see "
+                f"{program_command('training.make_tfrecords')}) and run the same "
+                f"command again.\n{details}"
             )
         fraction = counts["fraction"]
         if fraction > self.max_dropped_fraction:
