@@ -240,7 +240,11 @@ def run_main(main):
 
 def run_program(module_name):
     """Runs `module_name.main()` on `sys.argv`; returns the exit status."""
-    return run_main(importlib.import_module(module_name).main)
+    program = importlib.import_module(module_name)
+    # From the wheel this file is loaded twice, as the entry points' module
+    # and as `training.programs`, which the programs import: the latter's
+    # `run_main` knows the ProgramExit class they raise.
+    return importlib.import_module("training.programs").run_main(program.main)
 
 
 def make_tfrecords():
