@@ -301,9 +301,25 @@ def open_video(path):
         meta = reader.get_meta_data()
     except (OSError, RuntimeError, ValueError) as error:
         raise PredictInputError(f"{path}: not a readable video ({error})") from None
+    return reader, float(meta.get("fps") or 25.0), video_frame_count(reader, meta)
+
+
+def video_frame_count(reader, meta):
+    """The frames of an open video, for the progress bar's total; None when
+    unknown. FFMPEG metadata gives no count (`nframes` is inf), so ffmpeg
+    counts the packets (a stream copy, nothing decoded), else duration x fps
+    estimates it."""
     frames = meta.get("nframes")
-    count = int(frames) if frames and np.isfinite(frames) else None
-    return reader, float(meta.get("fps") or 25.0), count
+    if frames and np.isfinite(frames):
+        return int(frames)
+    try:
+        return int(reader.count_frames())
+    except (OSError, RuntimeError, ValueError, AttributeError):
+        pass
+    duration, fps = meta.get("duration"), meta.get("fps")
+    if duration and fps and np.isfinite(duration * fps):
+        return max(1, round(duration * fps))
+    return None
 
 
 def frame_batches(reader, batch_size):

@@ -128,6 +128,9 @@ def train_single_machine(config, metadata, train_files, valid_files):
             validation_steps=config.validation_batches or None,
             callbacks=callbacks,
             verbose=config.verbose,
+            # The tf.data pipeline shuffles; Keras ignores (and warns about)
+            # its own shuffling of a dataset.
+            shuffle=False,
         )
         if nan_guard.stopped_on_nan:
             raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
