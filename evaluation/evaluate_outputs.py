@@ -44,18 +44,23 @@ PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.2, 41), 10)
 TRAINING_LOG_NAMES = ("training_log.csv",)
 
 
-def score(metric, predictions, ground_truth, threshold):
-    """Returns the `PckSummary` of `metric` ("pckh" or "pck")."""
+def score(metric, predictions, ground_truth, threshold, report_skipped=True):
+    """Returns the `PckSummary` of `metric` ("pckh" or "pck"); PCK logs the
+    people it skips unless `report_skipped` is False."""
     if metric == "pckh":
         return evaluate_pckh(predictions, ground_truth, threshold)
-    return evaluate_pck(predictions, ground_truth, threshold)
+    return evaluate_pck(
+        predictions, ground_truth, threshold, report_skipped=report_skipped
+    )
 
 
 def accuracy_curve(metric, predictions, ground_truth):
-    """Returns (thresholds [T], per-joint accuracy T x K in percent)."""
+    """Returns (thresholds [T], per-joint accuracy T x K in percent). People
+    PCK skips are not logged here: `score` of the same people reports them."""
     if metric == "pckh":
         return PCKH_CURVE_THRESHOLDS, pckh_curve(predictions, ground_truth)
-    curve = [pck(predictions, ground_truth, t) for t in PCK_CURVE_THRESHOLDS]
+    curve = [pck(predictions, ground_truth, t, report_skipped=False)
+             for t in PCK_CURVE_THRESHOLDS]  # fmt: skip
     return PCK_CURVE_THRESHOLDS, np.stack(curve)
 
 
@@ -181,8 +186,12 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
     write_json_atomically(out_dir / "config.json", dataclasses.asdict(config))
     write_prediction_files(out_dir, run, joint_set.joint_names)
     write_ground_truth_json(out_dir / "ground_truth.json", run.meta, ground_truth)
+    # Every stack is scored on the same people: their skips are logged once.
+    last = len(run.keypoints) - 1
     summaries = {
-        run.stack_name(index): score(metric, stack, ground_truth, threshold)
+        run.stack_name(index): score(
+            metric, stack, ground_truth, threshold, report_skipped=index == last
+        )
         for index, stack in enumerate(run.keypoints)
     }
     thresholds, curve = accuracy_curve(metric, run.keypoints[-1], ground_truth)

@@ -117,8 +117,12 @@ def torso_sizes(joints, annotated, torso_joints):
     return np.where(known, sizes, np.nan)
 
 
-def _torso_normalized_inputs(predictions, ground_truth, torso_joints):
-    """Torso-normalised distances and the annotated mask of usable people."""
+def _torso_normalized_inputs(predictions, ground_truth, torso_joints,
+                             report_skipped=True):  # fmt: skip
+    """Torso-normalised distances and the annotated mask of usable people;
+    logs how many people lack a torso unless `report_skipped` is False (the
+    count depends on the ground truth only: a caller scoring the same people
+    many times reports it once)."""
     predictions = check_predictions(predictions, ground_truth)
     if torso_joints is None:
         torso_joints = metric_joint_set(ground_truth.num_joints).torso_joints
@@ -129,7 +133,7 @@ def _torso_normalized_inputs(predictions, ground_truth, torso_joints):
         )
     torsos = torso_sizes(ground_truth.joints, ground_truth.annotated, torso_joints)
     usable = ~np.isnan(torsos)
-    if not usable.all():
+    if report_skipped and not usable.all():
         logger.warning(
             "%s: skipped %d of %d people without both torso joints",
             ground_truth.source,
@@ -140,15 +144,17 @@ def _torso_normalized_inputs(predictions, ground_truth, torso_joints):
     return distances, ground_truth.annotated & usable[:, None]
 
 
-def pck(predictions, ground_truth, threshold=0.2, torso_joints=None):
+def pck(predictions, ground_truth, threshold=0.2, torso_joints=None,
+        report_skipped=True):  # fmt: skip
     """Per-joint torso-normalised PCK in percent (K), hit = `<=` (eval_pose).
 
     Args:
         torso_joints: (left shoulder, right hip) indices, or None for the
             joint set's own (MPII 13 and 2, LSP 9 and 2).
+        report_skipped: bool. Log the people skipped for lack of a torso.
     """
     distances, annotated = _torso_normalized_inputs(
-        predictions, ground_truth, torso_joints
+        predictions, ground_truth, torso_joints, report_skipped
     )
     return percent_correct(distances, annotated, threshold, True)
 
@@ -218,10 +224,12 @@ def evaluate_pckh(predictions, ground_truth, threshold=0.5):
     return summarize(values, counts, ground_truth.joint_names, "PCKh", threshold)
 
 
-def evaluate_pck(predictions, ground_truth, threshold=0.2, torso_joints=None):
-    """Torso-normalised PCK of all usable people, summarised as in the tables."""
+def evaluate_pck(predictions, ground_truth, threshold=0.2, torso_joints=None,
+                 report_skipped=True):  # fmt: skip
+    """Torso-normalised PCK of all usable people, summarised as in the tables
+    (`report_skipped` as for `pck`)."""
     distances, annotated = _torso_normalized_inputs(
-        predictions, ground_truth, torso_joints
+        predictions, ground_truth, torso_joints, report_skipped
     )
     values = percent_correct(distances, annotated, threshold, True)
     counts = annotated.sum(axis=0)

@@ -190,3 +190,22 @@ def test_tompson_validation_predictions_reproduce_the_standard_table(shared_data
     # HRNet / mmpose "Mean" (count-weighted) and the 16-joint mean.
     assert summary.total_count_weighted == pytest.approx(82.34, abs=0.05)
     assert summary.mean_all_joints == pytest.approx(71.28, abs=0.05)
+
+
+def test_people_without_torso_are_reported_once_per_evaluation(caplog):
+    from evaluation.evaluate_outputs import accuracy_curve
+    from evaluation.evaluate_outputs import score
+
+    joints = np.zeros((2, 14, 2))
+    joints[:, LSP_14.torso_joints[1]] = (0.0, 100.0)
+    annotated = np.ones((2, 14), bool)
+    annotated[1, LSP_14.torso_joints[0]] = False
+    ground_truth = from_arrays(joints, annotated)
+    with caplog.at_level(logging.WARNING):
+        # What evaluate does: a table per stack (the last one reports), then
+        # the curve of the last stack.
+        score("pck", joints + 1, ground_truth, 0.2, report_skipped=False)
+        score("pck", joints, ground_truth, 0.2)
+        thresholds, curve = accuracy_curve("pck", joints, ground_truth)
+    assert curve.shape == (len(thresholds), 14)
+    assert caplog.text.count("skipped 1 of 2 people") == 1, caplog.text
