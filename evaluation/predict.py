@@ -56,6 +56,7 @@ from tqdm import tqdm
 
 from evaluation.run_directory import load_program_model
 from keras_hourglass.data.image_checks import image_problem
+from keras_hourglass.data.image_checks import upright_image_bytes
 from keras_hourglass.drawing import draw_poses
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.predictor import encoded_image_size
@@ -148,6 +149,7 @@ def read_usable_images(images, skipped):
         data = path.read_bytes()
         problem = image_problem(data)
         if problem is None:
+            data = upright_image_bytes(data)  # keypoints in upright coordinates
             problem = image_size_problem(*encoded_image_size(data, str(path)))
         if problem is not None:
             logger.warning("skipping %s: %s", path, problem)

@@ -28,6 +28,10 @@ photos and their progressive and optimised re-encodings it never fires.
 A body that is all zeros, or cut and re-terminated, is well formed and not
 caught; only a full strict decode (the converter's) could tell.
 
+Images are used as a viewer shows them: `upright_image_bytes` turns a photo
+by its EXIF Orientation tag (the converter, `evaluation.predict` and the
+predictor apply it; serving clients send upright images).
+
 The converter then decodes every image fully with Pillow
 (`inspect_image_bytes`: truncated data is an error, not a grey fill), which
 also gives the size, before its bytes go into a record unchanged.
@@ -44,6 +48,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 from PIL import ImageFile
+from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -266,6 +271,48 @@ def image_is_complete(image_bytes):
     return tf.logical_or(complete_png, complete_jpeg)
 
 
+# === Orientation ===
+
+EXIF_ORIENTATION_TAG = 0x0112
+UPRIGHT_JPEG_QUALITY = 95
+
+
+def exif_orientation(image_bytes):
+    """The EXIF Orientation (1 to 8) of encoded image bytes; 1 (as stored)
+    when the tag is absent or the bytes are unreadable."""
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as image:
+            return int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError):
+        return 1
+
+
+def upright_image_bytes(image_bytes):
+    """Encoded bytes whose pixels are the picture as a viewer shows it.
+
+    A phone stores a photo taken sideways as the sensor saw it and records
+    how to turn it in the EXIF Orientation tag; TensorFlow's decoders ignore
+    the tag. A complete JPEG or PNG with an orientation other than 1 is
+    turned by it (`ImageOps.exif_transpose`) and encoded again in its format
+    (JPEG at quality 95), without the tag; anything else is returned as it
+    is. Keypoints found on the result are in upright-image coordinates.
+    """
+    image_format = image_format_of(image_bytes)
+    if image_format is None or exif_orientation(image_bytes) in (0, 1):
+        return image_bytes
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as image:
+            upright = ImageOps.exif_transpose(image)
+            buffer = io.BytesIO()
+            if image_format == "jpeg":
+                upright.save(buffer, format="JPEG", quality=UPRIGHT_JPEG_QUALITY)
+            else:
+                upright.save(buffer, format="PNG")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return image_bytes  # the validity checks name what is wrong with it
+    return buffer.getvalue()
+
+
 # === The converter's strict check ===
 
 
@@ -296,7 +343,9 @@ def inspect_image_bytes(image_bytes, where="image"):
 
 
 def read_image_size(path):
-    """Returns (width, height) from an image file's header only (no decoding).
+    """Returns (width, height) from an image file's header only (no decoding),
+    of the picture as a viewer shows it (`upright_image_bytes`): an EXIF
+    orientation that turns it by 90 degrees swaps the two.
 
     Raises FileNotFoundError for a missing file and UnreadableImageError
     naming the file when the header is unreadable.
@@ -305,7 +354,9 @@ def read_image_size(path):
         raise FileNotFoundError(f"image not found: {path}")
     try:
         with Image.open(path) as image:
-            return image.size
+            width, height = image.size
+            orientation = int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
+            return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         message = f"{Path(path)}: unreadable image ({error})"
         raise UnreadableImageError(message) from error
