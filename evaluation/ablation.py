@@ -47,6 +47,7 @@ from evaluation.report import write_table_csv
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import run_main
 
 STUDIES = {
     "supervision": {
@@ -237,4 +238,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -62,6 +62,8 @@ from keras_hourglass.transforms import person_box_side
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import program_command
+from training.programs import run_main
 
 logger = logging.getLogger("evaluation.evaluate")
 METRICS = ("auto", *PCK_METRICS, "coco-ap")
@@ -127,7 +129,7 @@ def load_dataset_metadata(data_path):
     except (FileNotFoundError, ValueError) as error:
         raise EvaluationInputError(
             f"{data_path}: no usable dataset.json ({error}); convert the data "
-            "with `python -m training.make_tfrecords`"
+            f"with `{program_command('training.make_tfrecords')}`"
         ) from error
 
 
@@ -277,4 +279,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

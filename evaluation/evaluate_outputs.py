@@ -49,20 +49,25 @@ BOX_PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.1, 41), 10)
 TRAINING_LOG_NAMES = ("training_log.csv",)
 
 
-def score(metric, predictions, ground_truth, threshold):
-    """Returns the `PckSummary` of `metric` ("pckh", "pck" or "box-pck")."""
-    return evaluate_metric(metric, predictions, ground_truth, threshold)
+def score(metric, predictions, ground_truth, threshold, report_skipped=True):
+    """Returns the `PckSummary` of `metric` ("pckh", "pck" or "box-pck"); the
+    people it skips are logged unless `report_skipped` is False."""
+    return evaluate_metric(
+        metric, predictions, ground_truth, threshold, report_skipped=report_skipped
+    )
 
 
 def accuracy_curve(metric, predictions, ground_truth):
-    """Returns (thresholds [T], per-joint accuracy T x K in percent)."""
+    """Returns (thresholds [T], per-joint accuracy T x K in percent). People
+    PCK skips are not logged here: `score` of the same people reports them."""
     if metric == "pckh":
         return PCKH_CURVE_THRESHOLDS, pckh_curve(predictions, ground_truth)
     thresholds, accuracy = {
         "pck": (PCK_CURVE_THRESHOLDS, pck),
         "box-pck": (BOX_PCK_CURVE_THRESHOLDS, box_pck),
     }[metric]
-    curve = [accuracy(predictions, ground_truth, t) for t in thresholds]
+    curve = [accuracy(predictions, ground_truth, t, report_skipped=False)
+             for t in thresholds]  # fmt: skip
     return thresholds, np.stack(curve)
 
 
@@ -196,8 +201,12 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
     write_json_atomically(out_dir / "config.json", dataclasses.asdict(config))
     write_prediction_files(out_dir, run, joint_set.joint_names)
     write_ground_truth_json(out_dir / "ground_truth.json", run.meta, ground_truth)
+    # Every stack is scored on the same people: their skips are logged once.
+    last = len(run.keypoints) - 1
     summaries = {
-        run.stack_name(index): score(metric, stack, ground_truth, threshold)
+        run.stack_name(index): score(
+            metric, stack, ground_truth, threshold, report_skipped=index == last
+        )
         for index, stack in enumerate(run.keypoints)
     }
     thresholds, curve = accuracy_curve(metric, run.keypoints[-1], ground_truth)

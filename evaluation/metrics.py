@@ -184,12 +184,15 @@ def ground_truth_torso_joints(ground_truth):
     return built_in or infer_torso_joints(ground_truth.joint_names)
 
 
-def _normalized_inputs(predictions, ground_truth, normalizers, what):
+def _normalized_inputs(predictions, ground_truth, normalizers, what,
+                       report_skipped=True):  # fmt: skip
     """Distances over `normalizers` and the annotated mask of the people
-    whose normaliser is known (the others are skipped, and counted)."""
+    whose normaliser is known; the others are skipped, and logged unless
+    `report_skipped` is False (the count depends on the ground truth only: a
+    caller scoring the same people many times reports it once)."""
     predictions = check_predictions(predictions, ground_truth)
     usable = np.isfinite(normalizers) & (normalizers > 0)
-    if not usable.all():
+    if report_skipped and not usable.all():
         logger.warning(
             "%s: skipped %d of %d people without %s",
             ground_truth.source,
@@ -201,7 +204,8 @@ def _normalized_inputs(predictions, ground_truth, normalizers, what):
     return distances, ground_truth.annotated & usable[:, None]
 
 
-def _torso_normalized_inputs(predictions, ground_truth, torso_joints):
+def _torso_normalized_inputs(predictions, ground_truth, torso_joints,
+                             report_skipped=True):  # fmt: skip
     """Torso-normalised distances and the annotated mask of usable people."""
     torso_joints = torso_joints or ground_truth_torso_joints(ground_truth)
     if torso_joints is None:
@@ -211,10 +215,12 @@ def _torso_normalized_inputs(predictions, ground_truth, torso_joints):
             "box PCK (--metric box-pck) instead"
         )
     torsos = torso_sizes(ground_truth.joints, ground_truth.annotated, torso_joints)
-    return _normalized_inputs(predictions, ground_truth, torsos, "both torso joints")
+    return _normalized_inputs(
+        predictions, ground_truth, torsos, "both torso joints", report_skipped
+    )
 
 
-def _box_normalized_inputs(predictions, ground_truth):
+def _box_normalized_inputs(predictions, ground_truth, report_skipped=True):
     """Box-normalised distances and the annotated mask of usable people."""
     if ground_truth.person_sizes is None:
         raise EvaluationInputError(
@@ -222,27 +228,33 @@ def _box_normalized_inputs(predictions, ground_truth):
             "which this ground truth does not give"
         )
     return _normalized_inputs(
-        predictions, ground_truth, ground_truth.person_sizes, "a person box"
-    )
+        predictions, ground_truth, ground_truth.person_sizes, "a person box",
+        report_skipped,
+    )  # fmt: skip
 
 
-def pck(predictions, ground_truth, threshold=0.2, torso_joints=None):
+def pck(predictions, ground_truth, threshold=0.2, torso_joints=None,
+        report_skipped=True):  # fmt: skip
     """Per-joint torso-normalised PCK in percent (K), hit = `<=` (eval_pose).
 
     Args:
         torso_joints: (left shoulder, right hip) indices, or None for the
             joint set's own (MPII 13 and 2, LSP 9 and 2).
+        report_skipped: bool. Log the people skipped for lack of a torso.
     """
     distances, annotated = _torso_normalized_inputs(
-        predictions, ground_truth, torso_joints
+        predictions, ground_truth, torso_joints, report_skipped
     )
     return percent_correct(distances, annotated, threshold, True)
 
 
-def box_pck(predictions, ground_truth, threshold=0.05):
+def box_pck(predictions, ground_truth, threshold=0.05, report_skipped=True):
     """Per-joint box PCK in percent (K): error over the larger side of the
-    person's box (`ground_truth.person_sizes`), hit = `<` (mmpose)."""
-    distances, annotated = _box_normalized_inputs(predictions, ground_truth)
+    person's box (`ground_truth.person_sizes`), hit = `<` (mmpose);
+    `report_skipped` as for `pck`."""
+    distances, annotated = _box_normalized_inputs(
+        predictions, ground_truth, report_skipped
+    )
     return percent_correct(distances, annotated, threshold, False)
 
 
@@ -304,17 +316,20 @@ def summarize(per_joint, joint_counts, joint_names, metric="PCKh", threshold=0.5
     )
 
 
-def evaluate_pckh(predictions, ground_truth, threshold=0.5):
-    """PCKh of all people, summarised as in the paper tables."""
+def evaluate_pckh(predictions, ground_truth, threshold=0.5, report_skipped=True):
+    """PCKh of all people, summarised as in the paper tables (every person
+    has a head box: none is skipped, `report_skipped` has nothing to say)."""
     values = pckh(predictions, ground_truth, threshold)
     counts = ground_truth.annotated.sum(axis=0)
     return summarize(values, counts, ground_truth.joint_names, "PCKh", threshold)
 
 
-def evaluate_pck(predictions, ground_truth, threshold=0.2, torso_joints=None):
-    """Torso-normalised PCK of all usable people, summarised as in the tables."""
+def evaluate_pck(predictions, ground_truth, threshold=0.2, torso_joints=None,
+                 report_skipped=True):  # fmt: skip
+    """Torso-normalised PCK of all usable people, summarised as in the tables
+    (`report_skipped` as for `pck`)."""
     distances, annotated = _torso_normalized_inputs(
-        predictions, ground_truth, torso_joints
+        predictions, ground_truth, torso_joints, report_skipped
     )
     values = percent_correct(distances, annotated, threshold, True)
     counts = annotated.sum(axis=0)
@@ -322,16 +337,22 @@ def evaluate_pck(predictions, ground_truth, threshold=0.2, torso_joints=None):
     return summarize(values, counts, ground_truth.joint_names, label, threshold)
 
 
-def evaluate_box_pck(predictions, ground_truth, threshold=0.05):
-    """Box PCK of all people with a box size, summarised as in the tables."""
-    distances, annotated = _box_normalized_inputs(predictions, ground_truth)
+def evaluate_box_pck(predictions, ground_truth, threshold=0.05, report_skipped=True):
+    """Box PCK of all people with a box size, summarised as in the tables
+    (`report_skipped` as for `pck`)."""
+    distances, annotated = _box_normalized_inputs(
+        predictions, ground_truth, report_skipped
+    )
     values = percent_correct(distances, annotated, threshold, False)
     counts = annotated.sum(axis=0)
     label = METRIC_LABELS["box-pck"]
     return summarize(values, counts, ground_truth.joint_names, label, threshold)
 
 
-def evaluate_metric(metric, predictions, ground_truth, threshold):
-    """The `PckSummary` of `metric`, one of `PCK_METRICS`."""
+def evaluate_metric(metric, predictions, ground_truth, threshold, report_skipped=True):
+    """The `PckSummary` of `metric`, one of `PCK_METRICS` (`report_skipped`
+    as for `pck`)."""
     evaluate = {"pckh": evaluate_pckh, "pck": evaluate_pck, "box-pck": evaluate_box_pck}
-    return evaluate[metric](predictions, ground_truth, threshold)
+    return evaluate[metric](
+        predictions, ground_truth, threshold, report_skipped=report_skipped
+    )

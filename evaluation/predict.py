@@ -13,7 +13,11 @@
 version), a `.keras` file or run directory, or a TF Serving REST model URL.
 Prediction runs through `keras_hourglass.load_predictor`; a model whose file
 records no joint set takes its training run's (`evaluation.run_directory`).
-`--images` takes files and folders (their .jpg/.jpeg/.png files).
+`--images` takes files and folders (their .jpg/.jpeg/.png files; a folder's
+other files, BMP, WebP or TIFF images included, are reported and counted as
+skipped, as are images that are damaged or outside the size limits of
+`keras_hourglass.serving.inputs`). `--box` is for `--video`; images take
+their boxes from `--boxes`.
 `--boxes` is a CSV with columns `image,x,y,w,h` (image: file name or path;
 boxes in original px with pixel edges at integers; several rows per image
 for several people); images without a row are used whole.
@@ -63,12 +67,17 @@ from evaluation.detections import usable_detections
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.run_directory import load_program_model
 from keras_hourglass.data.image_checks import image_problem
+from keras_hourglass.data.image_checks import upright_image_bytes
 from keras_hourglass.drawing import draw_poses
 from keras_hourglass.files import write_json_atomically
+from keras_hourglass.predictor import encoded_image_size
 from keras_hourglass.predictor import load_predictor
+from keras_hourglass.serving.client import ServingError
+from keras_hourglass.serving.inputs import image_size_problem
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import run_main
 
 logger = logging.getLogger("evaluation.predict")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -90,16 +99,21 @@ def make_predictor(model, flip_test=True):
     return load_predictor(load_program_model(model), flip_test=flip_test)
 
 
-def list_images(paths):
-    """Returns image files from file and folder paths, folders sorted."""
+def list_images(paths, skipped):
+    """Returns image files from file and folder paths, folders sorted; a
+    folder's other (not hidden) files are logged and counted in `skipped`."""
     images = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(
-                p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+            files = sorted(
+                p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
             )
+            found = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
             if not found:
                 raise PredictInputError(f"{path}: folder holds no .jpg/.png image")
+            for other in sorted(set(files) - set(found)):
+                logger.warning("skipping %s: not a .jpg/.jpeg/.png file", other)
+                skipped[str(other)] = "not a JPEG/PNG file"
             images.extend(found)
         elif path.is_file():
             images.append(path)
@@ -166,15 +180,19 @@ def read_detection_boxes(path, images, score_threshold):
 
 
 def read_usable_images(images, skipped):
-    """Returns {path: encoded bytes} of complete JPEG/PNG files; logs and
-    counts (in `skipped`) the others."""
+    """Returns {path: encoded bytes} of complete JPEG/PNG files within the
+    served size limits; logs and counts (in `skipped`) the others, so one bad
+    image never stops the batch."""
     usable = {}
     for path in images:
         data = path.read_bytes()
         problem = image_problem(data)
+        if problem is None:
+            data = upright_image_bytes(data)  # keypoints in upright coordinates
+            problem = image_size_problem(*encoded_image_size(data, str(path)))
         if problem is not None:
             logger.warning("skipping %s: %s", path, problem)
-            skipped[str(path)] = "not a complete JPEG/PNG image"
+            skipped[str(path)] = problem
             continue
         usable[path] = data
     return usable
@@ -326,9 +344,25 @@ def open_video(path):
         meta = reader.get_meta_data()
     except (OSError, RuntimeError, ValueError) as error:
         raise PredictInputError(f"{path}: not a readable video ({error})") from None
+    return reader, float(meta.get("fps") or 25.0), video_frame_count(reader, meta)
+
+
+def video_frame_count(reader, meta):
+    """The frames of an open video, for the progress bar's total; None when
+    unknown. FFMPEG metadata gives no count (`nframes` is inf), so ffmpeg
+    counts the packets (a stream copy, nothing decoded), else duration x fps
+    estimates it."""
     frames = meta.get("nframes")
-    count = int(frames) if frames and np.isfinite(frames) else None
-    return reader, float(meta.get("fps") or 25.0), count
+    if frames and np.isfinite(frames):
+        return int(frames)
+    try:
+        return int(reader.count_frames())
+    except (OSError, RuntimeError, ValueError, AttributeError):
+        pass
+    duration, fps = meta.get("duration"), meta.get("fps")
+    if duration and fps and np.isfinite(duration * fps):
+        return max(1, round(duration * fps))
+    return None
 
 
 def frame_batches(reader, batch_size):
@@ -388,7 +422,7 @@ def run_video(args):
     try:
         people = predict_video(predictor, args.video, out_dir, box, args.batch_size,
                                args.score_threshold)  # fmt: skip
-    except PredictInputError as error:
+    except (PredictInputError, ServingError) as error:
         logger.error("%s", error)
         return 2
     write_keypoint_files(out_dir, people, predictor.joint_set.joint_names)
@@ -442,10 +476,16 @@ def main(argv=None):
     if args.video:
         return run_video(args)
     detection_skips = None
+    skipped = {}
     try:
+        if args.box:
+            raise PredictInputError(
+                "--box is for --video; give the boxes of --images as a CSV "
+                "with --boxes (columns image,x,y,w,h)"
+            )
         if args.boxes and args.detections:
             raise PredictInputError("pass --boxes or --detections, not both")
-        images = list_images(args.images)
+        images = list_images(args.images, skipped)
         boxes = read_boxes(args.boxes, images) if args.boxes else {}
         if args.detections:
             boxes, detection_skips = read_detection_boxes(
@@ -454,14 +494,17 @@ def main(argv=None):
     except PredictInputError as error:
         logger.error("%s", error)
         return 2
-    skipped = {}
     encoded = read_usable_images(images, skipped)
     if not encoded:
         logger.error("no usable image among %d inputs", len(images))
         return 2
     try:
         predictor = make_predictor(args.model, flip_test=args.flip_test)
-    except (FileNotFoundError, ValueError) as error:
+        people = predict_people(
+            predictor, encoded, boxes, args.batch_size,
+            boxed_only=bool(args.detections),
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError, ServingError) as error:
         logger.error("%s", error)
         return 2
     if detection_skips is not None:
@@ -470,9 +513,6 @@ def main(argv=None):
             "--detections %s: %d detections used, %s", args.detections, used,
             describe_skipped(detection_skips),
         )  # fmt: skip
-    people = predict_people(
-        predictor, encoded, boxes, args.batch_size, boxed_only=bool(args.detections)
-    )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     write_outputs(args.out, people, encoded, predictor.joint_set, args.score_threshold)
     flagged, outside = count_outside(people)
@@ -485,4 +525,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import json
 import os
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -36,6 +37,24 @@ def write_with(path, write):
         staging.unlink(missing_ok=True)
     sync_folder(path.parent)
     return path
+
+
+def current_umask():
+    """The process's umask (reading it means setting it: it is put back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def make_temporary_folder(parent, prefix):
+    """Creates a folder with a fresh unique name in `parent`, as
+    `tempfile.mkdtemp` does, but with the mode a plain `mkdir` gets under the
+    umask instead of mkdtemp's owner-only 0700: a folder renamed into place
+    (a dataset) must stay readable by the other users and the workers of a
+    multi-machine job that the umask lets read it."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    folder.chmod(0o777 & ~current_umask())
+    return folder
 
 
 def sync_folder(folder):

@@ -201,6 +201,21 @@ def output_stack_names(output_names):
     return tuple(stack_name(stack) for stack in stacks)
 
 
+def heatmap_model_problem(model):
+    """Why `model` cannot be used as a pose heatmap model (a short reason),
+    or None: it must take one square RGB image [N, S, S, 3] and give
+    heatmaps [N, h, w, K] from every output."""
+    if len(model.inputs) != 1:
+        return f"{len(model.inputs)} inputs, not one image"
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3 or not shape[1]:
+        return f"input of shape {shape}, not a square RGB image [N, S, S, 3]"
+    for output in model.outputs:
+        if len(output.shape) != 4 or not output.shape[-1]:
+            return f"output of shape {tuple(output.shape)}, not heatmaps [N, h, w, K]"
+    return None
+
+
 def joint_count(model):
     """The joints K a model predicts: the channels of its last heatmaps."""
     return int(model.outputs[-1].shape[-1])

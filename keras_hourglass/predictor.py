@@ -71,14 +71,18 @@ def inside_image(keypoints, height, width):
 
 def encode_image(image):
     """Returns encoded JPEG/PNG bytes of a path, bytes or uint8 array
-    [H, W, 3] (arrays are written as PNG, losslessly)."""
+    [H, W, 3] (arrays are written as PNG, losslessly). Encoded images are
+    turned upright by their EXIF orientation (`image_checks`), so keypoints
+    are in the coordinates of the picture as a viewer shows it."""
+    from keras_hourglass.data.image_checks import upright_image_bytes
+
     if isinstance(image, bytes):
-        return image
+        return upright_image_bytes(image)
     if isinstance(image, str | Path):
         path = Path(image)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: image file not found")
-        return path.read_bytes()
+        return upright_image_bytes(path.read_bytes())
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[-1] not in (3, 4) or array.dtype != np.uint8:
         raise ValueError(

@@ -42,6 +42,7 @@ from keras_hourglass.joint_sets import JointSet
 from keras_hourglass.joint_sets import joint_set_from_record
 from keras_hourglass.joint_sets import joint_set_record
 from keras_hourglass.model import builder_arguments_of
+from keras_hourglass.model import heatmap_model_problem
 from keras_hourglass.model import joint_count
 from keras_hourglass.transforms import CROP_CONVENTION_KEY
 from keras_hourglass.transforms import OFFICIAL_TORCH
@@ -242,7 +243,14 @@ def read_sidecar(keras_path):
 def describe_keras_model(model, source, sidecar):
     """A `LoadedModel` for a Keras model: what its sidecar records, else what
     the model itself shows (a `.keras` file without a sidecar: an older
-    file, or a user's own model). Crops default to ours."""
+    file, or a user's own model). Crops default to ours.
+
+    Raises:
+        ValueError: the model does not map an image to heatmaps.
+    """
+    problem = heatmap_model_problem(model)
+    if problem is not None:
+        raise ValueError(f"{source}: not an hourglass (heatmap) model: {problem}")
     return LoadedModel(
         source=Path(source),
         keras_model=model,
@@ -281,7 +289,10 @@ def run_model_file(path):
     path = Path(path)
     if path.is_file():
         if path.suffix != ".keras":
-            raise ValueError(f"{path}: not a .keras model file")
+            raise ValueError(
+                f"{path}: not a model file this program reads (give a .keras "
+                "file, a training run directory or a SavedModel export folder)"
+            )
         return path
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such model file or run directory")

@@ -5,12 +5,16 @@ from the checkout.
 """
 
 import importlib.util
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.installed_wheel import run
 from tests.train_helpers import TINY_MODEL_FLAGS
+from tests.train_helpers import program_messages
 from training.programs import PROGRAMS
 
 pytestmark = pytest.mark.slow
@@ -74,6 +78,9 @@ def test_converts_and_trains_one_step_with_the_console_scripts(installed):
                      "--out", data], cwd=work)  # fmt: skip
     assert converted.returncode == 0, converted.stderr[-3000:]
     assert (data / "dataset.json").is_file()
+    # The dataset records the command as it was run.
+    created_with = json.loads((data / "dataset.json").read_text())["created_with"]
+    assert created_with["command"].startswith("hourglass-make-tfrecords --format ")
     flags = [*TINY_MODEL_FLAGS, "--validation-people", "4", "--data-dir", data,
              "--run-dir", run_dir, "--batch-size", "4", "--epochs", "1",
              "--steps-per-epoch", "1"]  # fmt: skip
@@ -99,3 +106,41 @@ def test_converts_and_trains_one_step_with_the_console_scripts(installed):
         loaded = run([bin_dir / "python", "-c", load], cwd=work, KERAS_BACKEND=backend)
         assert loaded.returncode == 0, loaded.stderr[-3000:]
         assert loaded.stdout.split() == ["stacked_hourglass"] * 3
+
+
+def error_lines(result):
+    """The lines a program wrote about an error; fails on a traceback."""
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return [line for line in program_messages(result.stderr)
+            if "error" in line.lower()]  # fmt: skip
+
+
+def test_newcomer_mistakes_are_one_line_with_hints_for_the_wheel(installed):
+    bin_dir, work = installed
+    missing = work / "no-such-data"
+    trained = run([bin_dir / "hourglass-train", "--data-dir", missing,
+                   "--run-dir", work / "mistaken-run"], cwd=work)  # fmt: skip
+    assert trained.returncode == 2
+    (line,) = error_lines(trained)
+    assert f"hourglass-make-tfrecords --format synthetic --out {missing}" in line
+    assert "python -m training" not in trained.stderr
+
+    for command in (
+        [bin_dir / "hourglass-make-tfrecords"],
+        [bin_dir / "python", "-m", "keras_hourglass_programs.training.make_tfrecords"],
+    ):
+        converted = run([*command, "--format", "mpii", "--annotations",
+                         work / "typo.json", "--images", work,
+                         "--out", work / "mistaken-data"], cwd=work)  # fmt: skip
+        assert converted.returncode == 2
+        (line,) = error_lines(converted)
+        assert "typo.json" in line
+
+    image = work / "person.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(image)
+    predicted = run([bin_dir / "hourglass-predict", "--model", work / "nope.keras",
+                     "--images", image, "--out", work / "predicted"],
+                    cwd=work)  # fmt: skip
+    assert predicted.returncode == 2
+    (line,) = error_lines(predicted)
+    assert "nope.keras" in line

@@ -18,15 +18,32 @@ from keras_hourglass.model import build_stacked_hourglass
 from training.config import ConfigError
 from training.distribute import make_optimizer
 from training.distribute import wrap_optimizer_for_precision
+from training.programs import program_command
+
+
+def check_run_dir(config):
+    """Raises `ConfigError` when the run directory's path names a file."""
+    run_dir = Path(config.run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(
+            f"--run-dir {run_dir} is a file, not a directory; give a new or "
+            "existing run folder"
+        )
 
 
 def check_data_dir(config):
     """Raises `ConfigError` when the data directory or its metadata is missing."""
     data_dir = Path(config.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(
+            f"--data-dir {data_dir} is not a directory (a file); give the folder "
+            "that holds dataset.json and the shards"
+        )
     if not data_dir.is_dir():
         raise ConfigError(
             f"data directory {data_dir} does not exist; make shards first, e.g. "
-            f"python -m training.make_tfrecords --format synthetic --out {data_dir}"
+            f"{program_command('training.make_tfrecords')} --format synthetic "
+            f"--out {data_dir}"
         )
     if not (data_dir / "dataset.json").is_file():
         raise ConfigError(f"{data_dir} has no dataset.json (not a shard directory)")

@@ -33,14 +33,18 @@ from keras_hourglass.weights import build_model_from_state_dict
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import install_extra_command
+from training.programs import run_main
 
 logger = logging.getLogger(__name__)
 
-TORCH_MISSING_MESSAGE = (
-    "reading a PyTorch checkpoint needs PyTorch, which is not installed; "
-    'install the optional extra with `pip install -e ".[torch]"` (or '
-    "`pip install torch`), or pass a .npz of name -> array instead"
-)
+def torch_missing_message():
+    """What to do without PyTorch, naming the pip command for this install."""
+    return (
+        "reading a PyTorch checkpoint needs PyTorch, which is not installed; "
+        f"install the optional extra with `{install_extra_command('torch')}` (or "
+        "`pip install torch`), or pass a .npz of name -> array instead"
+    )
 
 # The port feeds crops as float RGB in [0, 1], channels last (its
 # data/MPII/dp.py divides by 255; PoseNet.forward permutes NHWC -> NCHW),
@@ -57,7 +61,7 @@ def import_torch():
     try:
         import torch  # optional (the [torch] extra): .npz checkpoints need none
     except ImportError as error:
-        raise TorchMissingError(TORCH_MISSING_MESSAGE) from error
+        raise TorchMissingError(torch_missing_message()) from error
     return torch
 
 
@@ -181,4 +185,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -21,6 +21,9 @@ from keras_hourglass.serving.export import export_tflite
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.folder_lock import ExportFolderLocked
+from training.folder_lock import lock_export_folder
+from training.programs import run_main
 
 logger = logging.getLogger("training.export")
 
@@ -61,25 +64,30 @@ def main(argv=None):
     config = parse_config(argv)
     try:
         model = load_program_model(config.model)
-        version_dir = export_saved_model(
-            model,
-            config.out,
-            version=config.version,
-            joint_set=config.joint_set,
-            fold_batch_norm=config.fold_batch_norm,
-            flip_test=config.flip_test,
-            model_name=config.model_name,
-            warmup=config.warmup,
-            overwrite=config.overwrite,
-        )
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        # Concurrent exports into one --out take turns, so each gets its own
+        # version number and staging folder.
+        with lock_export_folder(config.out):
+            version_dir = export_saved_model(
+                model,
+                config.out,
+                version=config.version,
+                joint_set=config.joint_set,
+                fold_batch_norm=config.fold_batch_norm,
+                flip_test=config.flip_test,
+                model_name=config.model_name,
+                warmup=config.warmup,
+                overwrite=config.overwrite,
+            )
+            print(version_dir)
+            if config.tflite:
+                print(export_tflite(version_dir))
+    except (
+        FileNotFoundError, FileExistsError, ValueError, ExportFolderLocked
+    ) as error:  # fmt: skip
         logger.error("%s", error)
         return 2
-    print(version_dir)
-    if config.tflite:
-        print(export_tflite(version_dir))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -1,11 +1,13 @@
 """One program at a time writes to a folder: the one home of the lock.
 
-Two folders are locked this way, each with its own lock file and message:
+Three folders are locked this way, each with its own lock file and message:
 
     with lock_run_directory(config.run_dir, "training.train"):
         ...  # run_dir/run.lock: config, logs, backups, final model, export
     with lock_dataset_folder(out_dir):
         ...  # .NAME.lock beside the dataset folder, which is swapped whole
+    with lock_export_folder(out_dir):
+        ...  # out_dir/.export.lock: version numbers, staging, deployment files
 
 The lock is held with `fcntl.flock` on the open lock file: the kernel
 releases it when the program ends in any way, `kill -9` included, so a lock
@@ -21,14 +23,18 @@ import fcntl
 import json
 import os
 import socket
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from training.config import ConfigError
+from training.programs import ProgramExit
 
 LOCK_FILE_NAME = "run.lock"
 CONVERTER_PROGRAM = "training.make_tfrecords"
+EXPORT_LOCK_FILE_NAME = ".export.lock"
+EXPORT_PROGRAM = "training.export"
 
 
 class LockHeld(Exception):
@@ -111,31 +117,38 @@ def is_current_file(descriptor, path):
         return False
 
 
-def open_locked_file(lock_path):
-    """Opens and flocks the file now at `lock_path`; returns the descriptor
-    (LockHeld when a running program holds it)."""
+def open_locked_file(lock_path, on_held=None):
+    """Opens and flocks the file now at `lock_path`; returns the descriptor.
+
+    When a running program holds it: LockHeld, or, given `on_held`, calls
+    `on_held(holder)` and waits for the lock.
+    """
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = read_holder(descriptor)
-            os.close(descriptor)
-            raise LockHeld(lock_path, holder) from None
+            if on_held is None:
+                os.close(descriptor)
+                raise LockHeld(lock_path, holder) from None
+            on_held(holder)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
         if is_current_file(descriptor, lock_path):
             return descriptor
         os.close(descriptor)  # the file was released and removed meanwhile
 
 
-def acquire_lock(lock_path, program):
+def acquire_lock(lock_path, program, on_held=None):
     """Locks `lock_path` (creating its folder if needed) for `program`;
     returns the open descriptor to pass to `release_lock`. Raises LockHeld
-    when a running program holds the lock, LockLeftByAnotherHost when the
-    unheld lock file names another host.
+    when a running program holds the lock (or, given `on_held`, calls it with
+    the holder and waits), LockLeftByAnotherHost when the unheld lock file
+    names another host.
     """
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = open_locked_file(lock_path)
+    descriptor = open_locked_file(lock_path, on_held)
     previous = read_holder(descriptor)
     if previous and previous.get("host") != socket.gethostname():
         os.close(descriptor)
@@ -205,18 +218,18 @@ def dataset_lock_path(out_dir):
 
 def acquire_dataset_lock(out_dir):
     """Locks the dataset folder `out_dir` for a conversion; returns the open
-    descriptor. SystemExit with the message when another conversion holds the
+    descriptor. ProgramExit with the message when another conversion holds the
     lock or a lock file from another host is present."""
     path = dataset_lock_path(out_dir)
     try:
         return acquire_lock(path, CONVERTER_PROGRAM)
     except LockLeftByAnotherHost as left:
-        raise SystemExit(
+        raise ProgramExit(
             f"{path} was left by {describe_holder(left.holder)}, another host; if "
             f"no conversion there writes {out_dir} any more, delete {path}"
         ) from None
     except LockHeld as held:
-        raise SystemExit(
+        raise ProgramExit(
             f"another conversion, {describe_holder(held.holder)}, holds {path} "
             f"while writing {out_dir}; wait for it to finish"
         ) from None
@@ -231,3 +244,43 @@ def lock_dataset_folder(out_dir):
         yield
     finally:
         release_lock(dataset_lock_path(out_dir), descriptor)
+
+
+class ExportFolderLocked(Exception):
+    """A lock file in the export folder was left by a program on another host."""
+
+
+def acquire_export_lock(out_dir):
+    """Locks the model base path `out_dir` for one export; returns the open
+    descriptor. Another export running on this host is waited for (with a
+    note), so each gets its own version number; ExportFolderLocked when a
+    lock file from another host is present."""
+    path = Path(out_dir) / EXPORT_LOCK_FILE_NAME
+
+    def note_waiting(holder):
+        print(
+            f"note: another export, {describe_holder(holder)}, is writing to "
+            f"{out_dir}; waiting for it to finish",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        return acquire_lock(path, EXPORT_PROGRAM, on_held=note_waiting)
+    except LockLeftByAnotherHost as left:
+        raise ExportFolderLocked(
+            f"{path} was left by {describe_holder(left.holder)}, another host; if "
+            f"no export there writes to {out_dir} any more, delete {path}"
+        ) from None
+
+
+@contextmanager
+def lock_export_folder(out_dir):
+    """Holds the export lock of the model base path `out_dir` for the `with`
+    block: choosing the version, writing and renaming it, and the deployment
+    files beside it."""
+    descriptor = acquire_export_lock(out_dir)
+    try:
+        yield
+    finally:
+        release_lock(Path(out_dir) / EXPORT_LOCK_FILE_NAME, descriptor)

@@ -31,9 +31,10 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from scipy.io.matlab import MatReadError
 
 from keras_hourglass.data import formats
 from keras_hourglass.data import shards
@@ -41,11 +42,15 @@ from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT
 from keras_hourglass.data.metadata import METADATA_FILE_NAME
+from keras_hourglass.files import make_temporary_folder
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from training import folder_lock
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import ProgramExit
+from training.programs import command_line
+from training.programs import run_main
 
 FORMATS = ("mpii", "lsp", "coco", "csv", "synthetic")
 
@@ -114,7 +119,7 @@ def parse_config(argv=None):
 def _require(args, *names):
     missing = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is None]
     if missing:
-        raise SystemExit(f"--format {args.format} needs {' '.join(missing)}")
+        raise ProgramExit(f"--format {args.format} needs {' '.join(missing)}")
 
 
 def read_records(args, skip_log):
@@ -185,12 +190,36 @@ def summary_lines(metadata):
     return lines
 
 
-def convert(args, work_dir):
+# What the format readers raise on a file of another format: parse errors,
+# and the lookups that fail on JSON or MATLAB data of another structure.
+ANNOTATION_READ_ERRORS = (
+    OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, MatReadError,
+)  # fmt: skip
+
+
+def read_annotations(args, skip_log):
+    """`read_records`, with a missing or wrong-format annotation file raised
+    as a ProgramExit naming the file and the format."""
+    try:
+        return read_records(args, skip_log)
+    except FileNotFoundError as error:
+        raise ProgramExit(str(error)) from error
+    except ANNOTATION_READ_ERRORS as error:
+        files = [args.annotations, args.valid_annotations, args.mpii_valid_gt]
+        named = ", ".join(str(path) for path in files if path)
+        raise ProgramExit(
+            f"{named}: not readable as --format {args.format} annotations "
+            f"({type(error).__name__}: {error})"
+        ) from error
+
+
+def convert(args, work_dir, command=None):
     """Writes the shards and `dataset.json` into `work_dir`; returns the
-    metadata. Raises SystemExit (after the summary) when no person was written
-    or a split lost all its people to skips."""
+    metadata, recording `command` (default: this process's, as run). Raises
+    ProgramExit (after the summary) when no person was written or a split
+    lost all its people to skips."""
     skip_log = formats.SkipLog()
-    records, total, joint_set = read_records(args, skip_log)
+    records, total, joint_set = read_annotations(args, skip_log)
     spools = shards.spool_records(
         records, work_dir, skip_log, total=total, patch_input_size=args.train_patch_size
     )
@@ -205,20 +234,24 @@ def convert(args, work_dir):
             "bytes": spool["bytes"],
             "head_boxes": spool["head_boxes"],
         }
-    created_with = {**vars(args), "command": "python -m training.make_tfrecords"}
+    command = command or command_line("training.make_tfrecords")
+    created_with = {**vars(args), "command": command}
     metadata = shards.build_dataset_metadata(
         args.name or args.format, args.format, joint_set, splits, skip_log, created_with
     )
     emptied = sorted(set(skip_log.skipped_by_split) - set(splits))
     if not splits or emptied:
         print("\n".join(summary_lines({**metadata, "directory": args.out})))
+    source = f"--annotations {args.annotations}" if args.annotations else "the input"
     if not splits:
-        raise SystemExit("no people were written; see the skip reasons above")
+        raise ProgramExit(
+            f"{source}: no people were written; see the skip reasons above"
+        )
     if emptied:
         skipped = skip_log.skipped_by_split[emptied[0]]
-        raise SystemExit(
-            f"split {emptied[0]!r} has no usable people (all {skipped:,} "
-            "skipped); see the skip reasons above"
+        raise ProgramExit(
+            f"{source}: split {emptied[0]!r} has no usable people (all "
+            f"{skipped:,} skipped); see the skip reasons above"
         )
     shards.write_metadata(work_dir, metadata)
     return metadata
@@ -240,10 +273,10 @@ def main(argv=None):
     with folder_lock.lock_dataset_folder(out_dir):
         restore_set_aside(out_dir)
         if holds_dataset(out_dir) and not args.overwrite:
-            raise SystemExit(f"{out_dir} already holds a dataset; use --overwrite")
+            raise ProgramExit(f"{out_dir} already holds a dataset; use --overwrite")
         work_dir = make_work_folder(out_dir)
         try:
-            convert(args, work_dir)
+            convert(args, work_dir, command_line("training.make_tfrecords", argv))
             # The checks every reader makes, before the old dataset is replaced.
             shards.read_metadata(work_dir)
         except BaseException:
@@ -314,7 +347,7 @@ def make_work_folder(out_dir):
     out_dir = Path(out_dir).absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{out_dir.name}.converting-"
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+    return make_temporary_folder(out_dir.parent, prefix)
 
 
 def swap_in(work_dir, out_dir):
@@ -324,7 +357,7 @@ def swap_in(work_dir, out_dir):
     if not out_dir.exists():
         os.rename(work_dir, out_dir)
         return
-    aside = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    aside = make_temporary_folder(out_dir.parent, f".{out_dir.name}.old-")
     os.rename(out_dir, aside / "dataset")
     os.rename(work_dir, out_dir)
     move_user_files(aside / "dataset", out_dir)
@@ -361,4 +394,4 @@ def remove_work_folder(work_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

@@ -19,6 +19,7 @@ Other flags (e.g. `--batch-size 8`) are passed on to `training.train`.
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 from evaluation import evaluate as evaluation_program
@@ -30,6 +31,7 @@ from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
 from training.config import parse_config
+from training.programs import run_main
 
 
 @dataclasses.dataclass
@@ -184,4 +186,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

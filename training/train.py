@@ -27,8 +27,10 @@ What the training data lost (records after the damage in a shard, records
 that fail to parse, check or decode; one `RecordCounter`) is printed after
 every epoch that lost any by `TrainingDataCheck`, which also stops the run at
 the end of its first epoch, before anything records the epoch, when no
-training step ran or more than `max_dropped_fraction` of the records read were
-lost: once the data is fixed, the same command trains.
+training step ran or more than `max_dropped_fraction` of the records were
+lost or unreadable (shares of the records read and of the records used, not
+of those read ahead into the shuffle buffer): once the data is fixed, the
+same command trains.
 """
 
 import logging
@@ -42,6 +44,7 @@ import keras
 
 from keras_hourglass.data.counter import RecordCounter
 from training.builders import build_model
+from training.builders import check_run_dir
 from training.builders import compile_model
 from training.builders import make_datasets
 from training.builders import read_dataset
@@ -68,6 +71,11 @@ from training.finetune import split_fit_calls
 from training.folder_lock import lock_run_directory
 from training.multiworker import start_multi_worker_strategy
 from training.multiworker import train_multi_worker
+from training.programs import ProgramInterrupted
+from training.programs import command_line
+from training.programs import ignore_further_interrupts
+from training.programs import program_command
+from training.programs import run_main
 from training.resume import has_backup
 from training.resume import plan_fit_calls
 from training.resume import restore_run_backup
@@ -142,6 +150,9 @@ def train_single_machine(config, metadata, train_files, valid_files):
             validation_steps=config.validation_batches or None,
             callbacks=callbacks,
             verbose=config.verbose,
+            # The tf.data pipeline shuffles; Keras ignores (and warns about)
+            # its own shuffling of a dataset.
+            shuffle=False,
         )
         if nan_guard.stopped_on_nan:
             raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
@@ -160,6 +171,7 @@ def main(argv=None):
     # multi-worker job speaks for it).
     lock = lock_run_directory if is_chief_worker() else lambda *_: nullcontext()
     try:
+        check_run_dir(config)
         # Before reading the dataset, which starts TensorFlow's runtime.
         strategy = start_multi_worker_strategy() if is_multi_worker() else None
         metadata, train_files, valid_files = read_dataset(config)
@@ -180,6 +192,15 @@ def main(argv=None):
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        # The lock is released and every file the run writes is whole (they
+        # are written atomically), so the same command resumes exactly.
+        ignore_further_interrupts()
+        raise ProgramInterrupted(
+            "nothing lost: the run resumes from its last backup (at most "
+            f"--backup-every-steps {config.backup_every_steps} steps back) with: "
+            f"{command_line('training.train', argv)}"
+        ) from None
 
 
 class TrainingDataError(ConfigError):
@@ -192,24 +213,37 @@ def training_counter(metadata):
 
 
 def dropped_counts(counter):
-    """Returns {"read", "lost", "unreadable", "dropped"}: records read from
-    the shards, lost to damage, and unreadable."""
+    """Returns {"read", "used", "lost", "unreadable", "dropped", "fraction"}.
+
+    Records lost to a damaged shard are counted as the reader reaches the
+    shard's end, which a shuffle buffer does far ahead of training; unreadable
+    records are counted as training uses them. So the dropped fraction adds
+    the two as shares: of the records read (and lost), and of the records
+    used (trained on or dropped).
+    """
     totals = counter.totals()
     counts = {
         "read": totals["records_read"],
+        "used": totals["records_used"],
         "lost": totals["records_lost"],
         "unreadable": totals["unreadable_records"],
     }
     counts["dropped"] = counts["lost"] + counts["unreadable"]
+    counts["fraction"] = min(
+        1.0,
+        counts["lost"] / max(counts["read"] + counts["lost"], 1)
+        + counts["unreadable"] / max(counts["used"], 1),
+    )
     return counts
 
 
 def describe_drops(counts, counter):
     """A few lines: what was dropped, then each damaged shard."""
     lines = [
-        f"training data: {counts['dropped']} of {counts['read'] + counts['lost']} "
-        f"records dropped ({counts['lost']} lost to damaged shards, "
-        f"{counts['unreadable']} unreadable records)"
+        f"training data: {counts['fraction']:.1%} of the records dropped "
+        f"({counts['lost']} of {counts['read'] + counts['lost']} records read "
+        f"lost to damaged shards, {counts['unreadable']} of {counts['used']} "
+        "records used unreadable)"
     ]
     return lines + [f"  {line}" for line in counter.describe_losses()]
 
@@ -222,8 +256,8 @@ class TrainingDataCheck(keras.callbacks.Callback):
 
     Args:
         counter: `RecordCounter` of the training dataset.
-        max_dropped_fraction: float. Largest share of the records read in the
-            first epoch that may be lost or skipped.
+        max_dropped_fraction: float. Largest share of the records used in
+            the first epoch that may be lost or skipped.
     """
 
     def __init__(self, counter, max_dropped_fraction):
@@ -254,11 +288,11 @@ class TrainingDataCheck(keras.callbacks.Callback):
         if self.steps == 0:
             raise TrainingDataError(
                 f"no usable training sample could be read from {where}; nothing "
-                f"was trained or saved. Fix or rewrite the shards (see "
-                f"training.make_tfrecords) and run the same command again.\n{details}"
+                "was trained or saved. Fix or rewrite the shards (see "
+                f"{program_command('training.make_tfrecords')}) and run the same "
+                f"command again.\n{details}"
             )
-        attempted = max(counts["read"] + counts["lost"], 1)
-        fraction = counts["dropped"] / attempted
+        fraction = counts["fraction"]
         if fraction > self.max_dropped_fraction:
             raise TrainingDataError(
                 f"the first epoch dropped {fraction:.1%} of the records of {where} "
@@ -271,9 +305,9 @@ class TrainingDataCheck(keras.callbacks.Callback):
         """The run's totals, for the end of training."""
         counts = dropped_counts(self.counter)
         if not counts["dropped"]:
-            return f"training data: {counts['read']} records read, none dropped"
+            return f"training data: {counts['used']} records used, none dropped"
         return "\n".join(describe_drops(counts, self.counter))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

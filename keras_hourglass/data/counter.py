@@ -22,7 +22,7 @@ silently trained on:
     counter = RecordCounter.for_split(metadata, "train")
     dataset = make_dataset(..., counter=counter)
     ...
-    counter.totals()          # {"records_read": ..., "records_lost": ...}
+    counter.totals()          # {"records_used": ..., "records_lost": ...}
     counter.lost_by_shard()   # {"/data/train-00001-of-00002.tfrecord": 12}
 
 Counts add up over passes: a repeated dataset counts a damaged shard and an
@@ -76,6 +76,7 @@ class RecordCounter:
         self.pass_records = per_shard()
         self.pass_bytes = per_shard()
         self.unreadable = scalar()
+        self.used = scalar()
         self.samples_started = scalar()
         self.next_position = scalar()
 
@@ -185,8 +186,16 @@ class RecordCounter:
     def _count_gap(self, position, element):
         """Adds the positions skipped since the previous sample; returns
         `element`. Runs sequentially on the order-preserving stream."""
-        added = self.unreadable.assign_add(position - self.next_position)
-        with tf.control_dependencies([added]):
+        # A new iterator over the dataset (another `fit` call) numbers its
+        # records from 0 again.
+        previous = tf.where(
+            position < self.next_position, tf.constant(0, tf.int64), self.next_position
+        )
+        counted = [
+            self.unreadable.assign_add(position - previous),
+            self.used.assign_add(position - previous + 1),
+        ]
+        with tf.control_dependencies(counted):
             moved = self.next_position.assign(position + 1)
         with tf.control_dependencies([moved]):
             return tf.nest.map_structure(tf.identity, element)
@@ -195,19 +204,22 @@ class RecordCounter:
         """At the end of the data every started sample has finished: the ones
         after the last produced sample failed."""
         tail = self.samples_started - self.next_position
-        added = self.unreadable.assign_add(tail)
-        with tf.control_dependencies([added]):
+        counted = [self.unreadable.assign_add(tail), self.used.assign_add(tail)]
+        with tf.control_dependencies(counted):
             return self.next_position.assign(self.samples_started)
 
     # === Reports ===
 
     def totals(self):
-        """Returns {"records_read", "records_lost", "damaged_shards",
-        "unreadable_records"} as ints (records read counts finished passes
-        over each shard, plus the one in progress)."""
+        """Returns {"records_read", "records_used", "records_lost",
+        "damaged_shards", "unreadable_records"} as ints. Records read count
+        finished passes over each shard plus the one in progress, shuffle
+        buffers included; records used are those that came out as samples or
+        were dropped as unreadable."""
         read = self.records_read.numpy() + self.pass_records.numpy()
         return {
             "records_read": int(read.sum()),
+            "records_used": int(self.used.numpy()),
             "records_lost": int(self.records_lost.numpy().sum()),
             "damaged_shards": int((self.damaged_passes.numpy() > 0).sum()),
             "unreadable_records": int(self.unreadable.numpy()),

@@ -8,6 +8,15 @@ end marker at the end (a JPEG's end-of-image within the last `TAIL_BYTES`,
 since some cameras append data after it; a PNG's IEND chunk just before its
 CRC), and, for JPEG, has an intact compressed body.
 
+A JPEG is also no larger than its pixels can fill (`jpeg_byte_limit`: at
+most `MAX_JPEG_BYTES_PER_PIXEL` bytes per pixel of its header's size, plus
+`JPEG_METADATA_BYTES` for EXIF, ICC profiles and appended previews). Noise
+saved at quality 100 without chroma subsampling takes about 5 bytes per
+pixel; a 32 x 32 JPEG padded with 20 MB of `FF 00` (valid stuffing, inside
+the scan or past the end-of-image marker, where libjpeg reports "extraneous
+bytes") decodes to a tiny picture, yet would cost the body scan below seconds
+and hundreds of MB. This check reads only the header, so it comes first.
+
 libjpeg only *warns* about a corrupt body ("Corrupt JPEG data: premature end
 of data segment") and returns a grey or smeared picture, so a damaged file
 passes every decoder here. The structure tells instead: in the entropy-coded
@@ -18,6 +27,10 @@ bytes break this rule about 15 times per 4 KB; on the 323 real MPII/LSP
 photos and their progressive and optimised re-encodings it never fires.
 A body that is all zeros, or cut and re-terminated, is well formed and not
 caught; only a full strict decode (the converter's) could tell.
+
+Images are used as a viewer shows them: `upright_image_bytes` turns a photo
+by its EXIF Orientation tag (the converter, `evaluation.predict` and the
+predictor apply it; serving clients send upright images).
 
 The converter then decodes every image fully with Pillow
 (`inspect_image_bytes`: truncated data is an error, not a grey fill), which
@@ -35,6 +48,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 from PIL import ImageFile
+from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -56,6 +70,14 @@ STANDALONE_MARKERS = (0x01, *range(0xD0, 0xD8))
 SEGMENT_DOUBLINGS = 9
 MAX_LINKS_BEFORE_SCAN = 2**SEGMENT_DOUBLINGS
 ALLOWED_TABLE = np.isin(np.arange(256), ALLOWED_AFTER_FF)
+MAX_JPEG_BYTES_PER_PIXEL = 16
+JPEG_METADATA_BYTES = 2**20
+
+
+def jpeg_byte_limit(pixels):
+    """The largest JPEG, in bytes, for an image of `pixels` pixels (an int or
+    an int64 tensor)."""
+    return JPEG_METADATA_BYTES + MAX_JPEG_BYTES_PER_PIXEL * pixels
 
 
 def first_scan_data_offset(data):
@@ -198,10 +220,33 @@ def image_problem(image_bytes):
         return None
     if JPEG_END_MARKER not in image_bytes[-TAIL_BYTES:]:
         return "truncated JPEG (no end-of-image marker)"
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as image:  # the header only
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return "corrupt JPEG header"
+    limit = jpeg_byte_limit(width * height)
+    if len(image_bytes) > limit:
+        return (
+            f"JPEG data run past the end of its {width} x {height} image "
+            f"({len(image_bytes)} bytes; at most {limit} for its pixels)"
+        )
     stray = find_stray_jpeg_marker(image_bytes)
     if stray is not None:
         return f"corrupt JPEG body (broken structure at byte {stray})"
     return None
+
+
+def jpeg_fits_its_pixels(image_bytes):
+    """Returns a bool scalar (graph ops) for JPEG bytes with an end marker:
+    within `jpeg_byte_limit` of the header's size, and then a clean body."""
+    size = tf.cast(tf.io.extract_jpeg_shape(image_bytes)[:2], tf.int64)
+    length = tf.cast(tf.strings.length(image_bytes), tf.int64)
+    return tf.cond(
+        length <= jpeg_byte_limit(size[0] * size[1]),
+        lambda: jpeg_scan_is_clean(image_bytes),
+        lambda: tf.constant(False),
+    )
 
 
 def image_is_complete(image_bytes):
@@ -220,10 +265,52 @@ def image_is_complete(image_bytes):
     # Only a JPEG that passes the cheap checks has its body scanned.
     complete_jpeg = tf.cond(
         tf.logical_and(is_jpeg, has_jpeg_end),
-        lambda: jpeg_scan_is_clean(image_bytes),
+        lambda: jpeg_fits_its_pixels(image_bytes),
         lambda: tf.constant(False),
     )
     return tf.logical_or(complete_png, complete_jpeg)
+
+
+# === Orientation ===
+
+EXIF_ORIENTATION_TAG = 0x0112
+UPRIGHT_JPEG_QUALITY = 95
+
+
+def exif_orientation(image_bytes):
+    """The EXIF Orientation (1 to 8) of encoded image bytes; 1 (as stored)
+    when the tag is absent or the bytes are unreadable."""
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as image:
+            return int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError):
+        return 1
+
+
+def upright_image_bytes(image_bytes):
+    """Encoded bytes whose pixels are the picture as a viewer shows it.
+
+    A phone stores a photo taken sideways as the sensor saw it and records
+    how to turn it in the EXIF Orientation tag; TensorFlow's decoders ignore
+    the tag. A complete JPEG or PNG with an orientation other than 1 is
+    turned by it (`ImageOps.exif_transpose`) and encoded again in its format
+    (JPEG at quality 95), without the tag; anything else is returned as it
+    is. Keypoints found on the result are in upright-image coordinates.
+    """
+    image_format = image_format_of(image_bytes)
+    if image_format is None or exif_orientation(image_bytes) in (0, 1):
+        return image_bytes
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as image:
+            upright = ImageOps.exif_transpose(image)
+            buffer = io.BytesIO()
+            if image_format == "jpeg":
+                upright.save(buffer, format="JPEG", quality=UPRIGHT_JPEG_QUALITY)
+            else:
+                upright.save(buffer, format="PNG")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return image_bytes  # the validity checks name what is wrong with it
+    return buffer.getvalue()
 
 
 # === The converter's strict check ===
@@ -256,7 +343,9 @@ def inspect_image_bytes(image_bytes, where="image"):
 
 
 def read_image_size(path):
-    """Returns (width, height) from an image file's header only (no decoding).
+    """Returns (width, height) from an image file's header only (no decoding),
+    of the picture as a viewer shows it (`upright_image_bytes`): an EXIF
+    orientation that turns it by 90 degrees swaps the two.
 
     Raises FileNotFoundError for a missing file and UnreadableImageError
     naming the file when the header is unreadable.
@@ -265,7 +354,9 @@ def read_image_size(path):
         raise FileNotFoundError(f"image not found: {path}")
     try:
         with Image.open(path) as image:
-            return image.size
+            width, height = image.size
+            orientation = int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
+            return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         message = f"{Path(path)}: unreadable image ({error})"
         raise UnreadableImageError(message) from error

@@ -375,5 +375,5 @@ def check_joint_count(metadata, json_path, shard_paths_by_split):
                 f"{json_path}: says {stated} joints but the records of split "
                 f"{split!r} ({paths[0]}) hold {found}; this dataset.json does "
                 "not describe these shards (convert again with "
-                "`python -m training.make_tfrecords`)"
+                "the converter, `hourglass-make-tfrecords`)"
             )

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from keras_hourglass.data import tfrecords
 from keras_hourglass.data.image_checks import UnreadableImageError
 from keras_hourglass.data.image_checks import inspect_image_bytes
+from keras_hourglass.data.image_checks import upright_image_bytes
 from keras_hourglass.data.metadata import METADATA_FILE_NAME
 from keras_hourglass.data.metadata import build_dataset_metadata
 from keras_hourglass.data.metadata import is_plain_split_name
@@ -67,6 +68,9 @@ class _ImageCache:
             self.path = path
             try:
                 image_bytes = Path(path).read_bytes()
+                inspect_image_bytes(image_bytes, path)  # as stored, before turning
+                # Annotations of a phone photo are in upright coordinates.
+                image_bytes = upright_image_bytes(image_bytes)
                 self.result = (image_bytes, inspect_image_bytes(image_bytes, path))
             except FileNotFoundError:
                 self.result = "image missing"

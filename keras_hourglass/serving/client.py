@@ -15,7 +15,11 @@ learns K from TF Serving's model metadata (`GET .../metadata`) unless given.
 
 `timeout` is a total deadline per request: connecting, sending and receiving
 together. A server that trickles its answer a byte at a time is cut off when
-the deadline passes, not allowed a fresh timeout for every byte.
+the deadline passes, not allowed a fresh timeout for every byte. Likewise
+`max_response_bytes` caps what is read of one answer, so a server that sends
+gigabytes cannot fill the caller's memory, and an answer that does not parse
+(cut short, nested too deep for Python's parser, a number too long to
+convert) is a `ServingError` like every other failure.
 
     client = RestClient("http://localhost:8501/v1/models/hourglass")
     keypoints, scores = client.predict(["person.jpg"], boxes=[[10, 20, 120, 300]])
@@ -32,6 +36,10 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# Keypoints take a few KB per image; the `heatmaps` signature about 1 MB of
+# JSON per image of a 16-joint model: room for a batch of a few hundred.
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 2**20
+READ_CHUNK_BYTES = 2**20
 KEYPOINT_OUTPUTS = ("keypoints", "scores")
 
 
@@ -152,13 +160,43 @@ class RestClient:
         timeout: float. Total seconds per request (connect, send, receive).
         num_joints: int or None. The model's joint count; None: read once from
             the server's model metadata.
+        max_response_bytes: int. Largest answer read; a larger one is refused
+            with a ServingError. Defaults to 256 MiB.
     """
 
-    def __init__(self, model_url, timeout=DEFAULT_TIMEOUT_SECONDS, num_joints=None):
+    def __init__(
+        self,
+        model_url,
+        timeout=DEFAULT_TIMEOUT_SECONDS,
+        num_joints=None,
+        max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES,
+    ):
         self.server, self.model_path = split_model_url(model_url)
         self.model_url = self.server + self.model_path
         self.timeout = timeout
         self.num_joints = num_joints
+        self.max_response_bytes = max_response_bytes
+
+    def _read_capped(self, response, path):
+        """The response body, refused (ServingError) past `max_response_bytes`
+        before more than that is read."""
+        too_large = ServingError(
+            f"{self.server}{path}: response larger than {self.max_response_bytes} "
+            "bytes (max_response_bytes); refused without reading it all"
+        )
+        declared = response.getheader("Content-Length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_response_bytes:
+                raise too_large
+        chunks, size = [], 0
+        while chunk := response.read(
+            min(READ_CHUNK_BYTES, self.max_response_bytes + 1 - size)
+        ):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise too_large
+        return b"".join(chunks)
 
     def _exchange(self, method, path, data):
         """Returns (HTTP status, body bytes); a watchdog closes the socket when
@@ -188,7 +226,7 @@ class RestClient:
                 method, path, body=data, headers={"Content-Type": "application/json"}
             )
             response = connection.getresponse()
-            status, text = response.status, response.read()
+            status, text = response.status, self._read_capped(response, path)
             if expired.is_set():  # the cut-off socket can read as a clean end
                 raise TimeoutError("deadline passed")
             return status, text
@@ -219,15 +257,18 @@ class RestClient:
             raise ServingError(self._describe_http_error(status, text))
         try:
             return json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (ValueError, RecursionError) as error:
+            # ValueError covers bad JSON, bad UTF-8 and integers too long to
+            # convert; RecursionError, nesting too deep for the parser.
             raise ServingError(
-                f"{url}: response is not JSON: {text[:200]!r}"
+                f"{url}: response is not JSON that can be read "
+                f"({type(error).__name__}): {text[:200]!r}"
             ) from error
 
     def _describe_http_error(self, status, text):
         try:
             message = json.loads(text).get("error", "")
-        except (ValueError, AttributeError):
+        except (ValueError, RecursionError, AttributeError):
             message = ""
         if status == 404:
             return (

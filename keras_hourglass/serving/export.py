@@ -11,6 +11,7 @@ base path and would otherwise load a half-written version.
 
 import logging
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -32,6 +33,20 @@ from keras_hourglass.serving.signatures import signature_specs
 from keras_hourglass.transforms import OFFICIAL_TORCH
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def tensorflow_info_hidden():
+    """Hides TensorFlow's INFO log lines for the `with` block: writing a
+    SavedModel logs "Assets written to" the temporary folder, a path the
+    user never sees again (the version folder is logged instead)."""
+    tensorflow_logger = tf.get_logger()
+    level = tensorflow_logger.level
+    tensorflow_logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        tensorflow_logger.setLevel(level)
 
 
 def next_version(model_dir):
@@ -111,7 +126,8 @@ def export_saved_model(
         raise FileExistsError(f"{version_dir} exists; pass another version")
     staging = out_dir / f".tmp-{version}"
     shutil.rmtree(staging, ignore_errors=True)
-    make_export_archive(model, metadata).write_out(str(staging), verbose=False)
+    with tensorflow_info_hidden():
+        make_export_archive(model, metadata).write_out(str(staging), verbose=False)
     write_metadata_file(staging, metadata)
     if warmup:
         write_warmup_requests(staging, model_name, model_input_size(model))

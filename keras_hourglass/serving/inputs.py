@@ -21,6 +21,9 @@ Limits checked before a pixel is decoded:
   decoded does not). The size comes from the header (PNG IHDR, JPEG frame
   header, GIF logical screen, BMP info header), so a decompression bomb is
   refused without being decoded.
+- A JPEG may hold at most `image_checks.jpeg_byte_limit` bytes for its
+  header's size: one padded with megabytes past what its pixels need is
+  refused before its body is scanned or decoded.
 - Each side must be at least `MIN_IMAGE_SIDE` pixels: a 1 x 1 image has no
   person in it, and the network would still return a confident pose.
 - A person box (not the whole-image zero box) must have both sides at least
@@ -112,6 +115,18 @@ def header_image_size(image_bytes):
     )
 
 
+def image_size_problem(height, width):
+    """Why an image of `height` x `width` pixels is refused (a short reason),
+    or None: the limits `check_image_size` applies in the graph, for callers
+    that read the size first (e.g. from the header with Pillow)."""
+    if height * width > MAX_IMAGE_PIXELS or min(height, width) < MIN_IMAGE_SIDE:
+        return (
+            f"image of {width} x {height} pixels; the limits are at most "
+            f"{MAX_IMAGE_PIXELS} pixels and no side smaller than {MIN_IMAGE_SIDE}"
+        )
+    return None
+
+
 def check_image_size(size, where):
     """Returns an assertion that (height, width) `size` is within the limits."""
     size = tf.cast(size, tf.int64)
@@ -196,7 +211,8 @@ def checked_image_size(image_bytes, where):
     `where` otherwise. Nothing is decoded."""
     message = tf.strings.join(
         [where, " is not a complete JPEG or PNG image (empty, another format, "
-         "truncated, or a corrupt body); its first bytes are ",
+         "truncated, a corrupt body, or data past the end of its pixels); its "
+         "first bytes are ",
          first_bytes_text(image_bytes)]
     )  # fmt: skip
     complete = image_is_complete(image_bytes)

@@ -62,8 +62,8 @@ def test_intact_shards_lose_nothing(shards):
     counter = RecordCounter(shards, [PER_SHARD, PER_SHARD])
     assert eval_samples(shards, counter) == 2 * PER_SHARD
     assert counter.totals() == {
-        "records_read": 2 * PER_SHARD, "records_lost": 0, "damaged_shards": 0,
-        "unreadable_records": 0,
+        "records_read": 2 * PER_SHARD, "records_used": 2 * PER_SHARD,
+        "records_lost": 0, "damaged_shards": 0, "unreadable_records": 0,
     }  # fmt: skip
     assert counter.lost_by_shard() == {}
 

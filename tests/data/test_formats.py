@@ -13,6 +13,7 @@ from PIL import Image
 from keras_hourglass.data import formats
 from keras_hourglass.data.formats.people import JOINT_BOX_MARGIN
 from keras_hourglass.data.formats.people import SkipLog
+from tests.train_helpers import STARTUP_NOISE
 
 MPII_JSON = "mpii_annotations/mpii_annotations.json.gz"
 VALID_GT = "mpii_valid_gt/detections_our_format.mat"
@@ -260,9 +261,13 @@ def test_synthetic_records_from_real_generator():
         assert joint_set.joint_names[right].startswith("r_")
 
 
-def test_synthetic_records_are_the_same_rendered_by_two_processes():
+def test_synthetic_records_are_the_same_rendered_by_two_processes(capfd):
     one = list(formats.iterate_synthetic_records(5, 3, 2, SkipLog(), workers=1))
+    capfd.readouterr()
     two = list(formats.iterate_synthetic_records(5, 3, 2, SkipLog(), workers=2))
+    # The worker processes load TensorFlow without printing its start-up lines.
+    printed = capfd.readouterr().err
+    assert not [noise for noise in STARTUP_NOISE if noise in printed], printed
     assert [r.split for r in two] == ["train"] * 3 + ["valid"] * 2
     assert [r.image_bytes for r in two] == [r.image_bytes for r in one]
     for first, second in zip(one, two):

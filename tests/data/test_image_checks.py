@@ -161,6 +161,12 @@ def _whole_rule_cases():
         "png with data after its end": (png + b"\x00", "truncated PNG"),
         "corrupt jpeg body": (bytes(damaged), "corrupt JPEG body"),
         "jpeg header only": (b"\xff\xd8\xff\xe0\x00", "truncated JPEG"),
+        "jpeg padded inside its scan": (
+            jpeg[:-2] + b"\xff\x00" * 2**20 + jpeg[-2:], "past the end of its"
+        ),
+        "jpeg padded after its end": (
+            jpeg + b"\xff\x00" * 2**20 + b"\xff\xd9", "past the end of its"
+        ),
     }
 
 

@@ -238,3 +238,22 @@ def test_a_joint_set_without_a_torso_has_no_torso_pck_and_names_the_flag():
     named = from_arrays(np.array([[[0, 0], [0, 10.0], [5, 5]]]), np.ones((1, 3), bool),
                         joint_names=("l_shoulder", "r_hip", "nose"))  # fmt: skip
     np.testing.assert_allclose(pck(named.joints + [2.0, 0], named), 100.0)
+
+
+def test_people_without_torso_are_reported_once_per_evaluation(caplog):
+    from evaluation.evaluate_outputs import accuracy_curve
+    from evaluation.evaluate_outputs import score
+
+    joints = np.zeros((2, 14, 2))
+    joints[:, LSP_14.torso_joints[1]] = (0.0, 100.0)
+    annotated = np.ones((2, 14), bool)
+    annotated[1, LSP_14.torso_joints[0]] = False
+    ground_truth = from_arrays(joints, annotated)
+    with caplog.at_level(logging.WARNING):
+        # What evaluate does: a table per stack (the last one reports), then
+        # the curve of the last stack.
+        score("pck", joints + 1, ground_truth, 0.2, report_skipped=False)
+        score("pck", joints, ground_truth, 0.2)
+        thresholds, curve = accuracy_curve("pck", joints, ground_truth)
+    assert curve.shape == (len(thresholds), 14)
+    assert caplog.text.count("skipped 1 of 2 people") == 1, caplog.text

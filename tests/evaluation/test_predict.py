@@ -131,3 +131,15 @@ def test_video_errors_name_the_problem(models, tmp_path, caplog):
     assert predict.main(["--model", str(keras_path), "--video", str(video),
                          "--box", "1,2,3", "--out", out]) == 2  # fmt: skip
     assert "expected four numbers" in caplog.text
+
+
+def test_video_frame_count_is_known_for_the_progress_bar(tmp_path):
+    import imageio.v2 as imageio
+
+    video = tmp_path / "clip.mp4"
+    frames = [np.full([48, 64, 3], 10 * index, np.uint8) for index in range(7)]
+    imageio.mimwrite(video, frames, fps=5, macro_block_size=1)
+    reader, fps, count = predict.open_video(video)
+    reader.close()
+    assert fps == 5.0
+    assert count == 7

@@ -181,3 +181,67 @@ def test_grpc_responses_are_checked_against_the_request(outputs, message):
         client.close()
     finally:
         server.stop(0)
+
+
+class RawServer:
+    """Answers every request with HTTP 200 and `body` (bytes), with or without
+    a Content-Length header."""
+
+    def __init__(self, body, content_length=True):
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if content_length:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client hung up on a response it refuses
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        host, port = self.server.server_address
+        return f"http://{host}:{port}/v1/models/hourglass"
+
+    def __exit__(self, *exc_info):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"[" * 200_000 + b"]" * 200_000, "not JSON"),
+        (b'{"outputs": {"keypoints": ' + b"7" * 5000 + b"}}", "not JSON"),
+        (b'{"outputs": ', "not JSON"),
+    ],
+    ids=["deeply nested", "5000-digit number", "cut short"],
+)
+def test_rest_parse_failures_are_serving_errors(body, message):
+    with RawServer(body) as url:
+        client = RestClient(url, timeout=10.0, num_joints=NUM_JOINTS)
+        with pytest.raises(ServingError, match=message):
+            client.predict(IMAGES)
+
+
+@pytest.mark.parametrize("content_length", [True, False])
+def test_rest_response_size_is_capped(content_length):
+    body = json.dumps({"outputs": good_outputs()}).encode()
+    with RawServer(body, content_length) as url:
+        client = RestClient(url, timeout=10.0, num_joints=NUM_JOINTS,
+                            max_response_bytes=len(body) - 1)  # fmt: skip
+        with pytest.raises(ServingError, match="larger than"):
+            client.predict(IMAGES)
+        client = RestClient(url, timeout=10.0, num_joints=NUM_JOINTS,
+                            max_response_bytes=len(body))  # fmt: skip
+        keypoints, _ = client.predict(IMAGES)
+        assert keypoints.shape == (2, NUM_JOINTS, 2)

@@ -108,3 +108,22 @@ def test_corrupt_jpeg_body_is_rejected(serve, shared_data):
     assert np.all(np.isfinite(serve([good], [WHOLE_IMAGE])["keypoints"].numpy()))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"images\[0\].*corrupt"):
         serve([corrupt_jpeg_body(good)], [WHOLE_IMAGE])
+
+
+def padded_jpegs():
+    """A 32 x 32 JPEG padded with 20 MB of FF 00 (valid byte stuffing): inside
+    its scan, and after its end-of-image marker with another one at the end."""
+    jpeg = encoded(32, 32, "JPEG")
+    padding = b"\xff\x00" * 10_000_000
+    return {
+        "inside the scan": jpeg[:-2] + padding + jpeg[-2:],
+        "after the end": jpeg + padding + b"\xff\xd9",
+    }
+
+
+@pytest.mark.parametrize("where", list(padded_jpegs()))
+def test_jpeg_data_past_its_pixels_is_rejected(serve, where):
+    padded = padded_jpegs()[where]
+    good = encoded(64, 64, "PNG")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images\[1\].*past"):
+        serve([good, padded], [WHOLE_IMAGE, WHOLE_IMAGE])

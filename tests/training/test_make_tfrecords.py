@@ -140,9 +140,10 @@ def test_synthetic_end_to_end(tmp_path):
 
 
 def test_missing_annotation_file_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothing.json"):
+    with pytest.raises(SystemExit, match="nothing.json") as exit_info:
         main(["--format", "mpii", "--annotations", str(tmp_path / "nothing.json"),
               "--images", str(tmp_path), "--out", str(tmp_path / "o")])  # fmt: skip
+    assert exit_info.value.code == 2
     with pytest.raises(SystemExit, match="--annotations"):
         main(["--format", "lsp", "--out", str(tmp_path / "o2")])
 

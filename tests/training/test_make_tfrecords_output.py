@@ -43,9 +43,10 @@ def test_failed_overwrite_keeps_the_old_dataset(tmp_path):
     out = tmp_path / "data"
     synthetic(out)
     (out / "README.txt").write_text("my notes")
-    with pytest.raises(FileNotFoundError, match="typo.json"):
+    with pytest.raises(SystemExit, match="typo.json") as exit_info:
         main(["--format", "mpii", "--annotations", str(tmp_path / "typo.json"),
               "--images", str(tmp_path), "--out", str(out), "--overwrite"])  # fmt: skip
+    assert exit_info.value.code == 2
     assert_intact_synthetic(out)
     assert leftovers(out) == []
     metadata = synthetic(out, "--seed", "3", "--overwrite")
@@ -316,3 +317,18 @@ def test_a_set_aside_folder_holding_user_files_that_cannot_move_is_kept(
     assert (out / "README.txt").read_text() == "new notes"
     assert (aside / "dataset" / "README.txt").read_text() == "old notes"
     assert f"kept {aside}" in caplog.text
+
+
+@pytest.mark.parametrize("umask, folder_mode", [(0o022, 0o755), (0o077, 0o700)])
+def test_the_dataset_folder_honours_the_umask(tmp_path, umask, folder_mode):
+    previous = os.umask(umask)
+    try:
+        out = tmp_path / "data"
+        synthetic(out)
+        assert out.stat().st_mode & 0o777 == folder_mode
+        synthetic(out, "--seed", "3", "--overwrite")
+        assert out.stat().st_mode & 0o777 == folder_mode
+        for path in out.iterdir():
+            assert path.stat().st_mode & 0o777 == folder_mode & 0o666, path
+    finally:
+        os.umask(previous)

@@ -11,6 +11,7 @@ from tests.train_helpers import PROJECT_ROOT
 from tests.train_helpers import subprocess_environment
 from training.environment import STARTUP_LINES_HELP
 from training.programs import PROGRAMS
+from training.programs import program_command
 from training.programs import program_name
 
 
@@ -73,3 +74,38 @@ def test_usage_names_the_console_script_or_the_module(started_as, tmp_path):
         "hourglass-train" if started_as != "python -m" else "python -m training.train"
     )
     assert result.stdout.startswith(f"usage: {expected} [-h]")
+
+
+@pytest.mark.parametrize(
+    "started_as, main_module, namespace, expected",
+    [
+        # A console script of the wheel: the other console scripts.
+        ("/venv/bin/hourglass-train", "", "keras_hourglass_programs",
+         "hourglass-make-tfrecords"),
+        # The wheel's program called from Python: its console scripts exist.
+        ("/venv/bin/python", "", "keras_hourglass_programs",
+         "hourglass-make-tfrecords"),
+        # `python -m` on the wheel: the installed module.
+        ("/venv/lib/x/training/train.py", "keras_hourglass_programs.training.train",
+         "keras_hourglass_programs",
+         "python -m keras_hourglass_programs.training.make_tfrecords"),
+        # A checkout.
+        ("/work/training/train.py", "training.train", "",
+         "python -m training.make_tfrecords"),
+        ("/usr/bin/pytest", "pytest", "", "python -m training.make_tfrecords"),
+    ],
+)  # fmt: skip
+def test_hints_name_programs_the_way_the_user_runs_them(
+    started_as, main_module, namespace, expected
+):
+    command = program_command(
+        "training.make_tfrecords", started_as, main_module, namespace
+    )
+    assert command == expected
+
+
+def test_checkout_hints_name_the_editable_install(capsys):
+    from training.convert_weights import torch_missing_message
+
+    # This process runs the checkout's programs.
+    assert 'pip install -e ".[torch]"' in torch_missing_message()

@@ -202,3 +202,53 @@ def test_a_refused_resume_leaves_the_config_and_names_the_flag_to_drop(
     assert (run_dir / "config.json").read_bytes() == config_before
     assert f"drop {changed_flag}" in message, message
     assert "delete" not in message, message
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_with_one_line_naming_the_command_then_resumes(
+    tiny_shards, tmp_path
+):
+    run_dir = tmp_path / "run"
+    epochs, steps = 2, 4
+    flags = TINY_MODEL_FLAGS + [
+        "--data-dir", str(tiny_shards), "--run-dir", str(run_dir), "--batch-size", "4",
+        "--epochs", str(epochs), "--steps-per-epoch", str(steps),
+        "--backup-every-steps", "1", "--no-export",
+    ]  # fmt: skip
+    stdout_path, stderr_path = tmp_path / "stdout", tmp_path / "stderr"
+    with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "training.train", *flags], cwd=PROJECT_ROOT,
+            env=subprocess_environment(PYTHONUNBUFFERED="1"), stdout=stdout,
+            stderr=stderr,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                assert first.poll() is None, "training ended before Ctrl-C"
+                try:
+                    state = read_backup(run_dir / "backup")
+                except ValueError:
+                    state = None
+                if state and state["global_step"] >= 1:
+                    break
+                time.sleep(0.1)
+            first.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends
+            code = first.wait(timeout=120)
+        finally:
+            first.kill()
+            first.wait()
+    output = stdout_path.read_text() + stderr_path.read_text()
+    assert code == 130, output[-3000:]
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    (line,) = [text for text in output.splitlines() if "interrupted" in text]
+    assert "nothing lost" in line
+    assert "python -m training.train " + " ".join(flags) in line
+    assert not (run_dir / "run.lock").exists()
+
+    second = run_training(flags)
+    assert second.returncode == 0, second.stderr[-3000:]
+    with (run_dir / "training_log.csv").open() as handle:
+        logged = [int(row["epoch"]) for row in csv.DictReader(handle)]
+    assert logged == list(range(epochs))
+    assert read_backup(run_dir / "backup")["global_step"] == epochs * steps
