@@ -4,9 +4,10 @@
     python -m evaluation.evaluate --model exports/hourglass --data data/lsp \
         --metric pck --no-flip --batch-size 16 --out eval/lsp
 
-`--model` is a run directory, a `.keras` file or a SavedModel export; `--data`
-a shard folder with `dataset.json` (or the JSON itself). Each person crop runs
-through the network and, unless `--no-flip`, its mirror image (heatmaps
+`--model` is a run directory, a `.keras` file, a SavedModel export or a
+LiteRT or ONNX heatmap file (`.tflite`, `.onnx`); `--data` a shard folder
+with `dataset.json` (or the JSON itself). Each person crop runs through the
+network and, unless `--no-flip`, its mirror image (heatmaps
 flipped back, left/right swapped, averaged). Every stack's heatmaps are decoded
 (argmax + quarter pixel) and mapped through the inverse crop to original image
 px. `--metric auto` picks PCKh when every person has a head box, else PCK@0.2
@@ -55,7 +56,9 @@ USER_ERROR_EXIT_CODE = 2
 class EvalConfig:
     """Everything one evaluation depends on; defaults follow the paper."""
 
-    model: str = option("", "run directory, .keras file or SavedModel export")
+    model: str = option(
+        "", "run directory, .keras file, SavedModel export, .tflite or .onnx file"
+    )
     data: str = option("", "shard folder with dataset.json, or the JSON file")
     out: str = option("", "output folder")
     split: str = option("valid", "dataset split to evaluate")
