@@ -22,6 +22,7 @@ calibrated on representative crops, float32 input and output).
 """
 
 import json
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -265,7 +266,11 @@ class LiteRTHeatmaps:
             # tf.lite.Interpreter warns that it moves to `ai_edge_litert`,
             # which has the same API but is not a dependency.
             warnings.simplefilter("ignore")
-            interpreter = tf.lite.Interpreter(model_path=str(path))
+            # Every core, as TensorFlow and onnxruntime use; the
+            # interpreter's own default leaves the thread count to XNNPACK.
+            interpreter = tf.lite.Interpreter(
+                model_path=str(path), num_threads=os.cpu_count()
+            )
         self.runner = interpreter.get_signature_runner("heatmaps")
 
     def __call__(self, images, training=False):
