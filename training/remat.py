@@ -20,9 +20,7 @@ call in `tf.recompute_grad`, which saves nothing for a one-operation layer
 "The custom_gradient decorator currently supports keywords arguments only
 when eager execution is enabled".
 
-Batch-norm moving statistics are updated in the first forward pass only: the
-recomputation runs in a `keras.StatelessScope`, which discards its variable
-assignments.
+Batch-norm moving statistics are updated in the forward pass only.
 """
 
 import keras
@@ -64,18 +62,36 @@ def segment_models(model):
 
 def recomputed(segment, training):
     """`segment(x, training=training)` whose activations are recomputed in
-    the backward pass; the recomputation leaves the model's variables (batch
-    norm statistics) untouched."""
-    calls = []
+    the backward pass.
 
+    Unlike `tf.recompute_grad`, the recomputation waits for the gradient
+    arriving at the segment's outputs: in a `tf.function` graph an op runs
+    as soon as its inputs exist, so a recomputation that needs only the
+    saved input would run early and hold every stack's activations at once.
+    It runs in a `keras.StatelessScope`, which discards the variable
+    assignments (batch-norm statistics) the forward pass already made.
+    """
+
+    @tf.custom_gradient
     def forward(x):
-        if not calls:  # the forward pass; later calls recompute for gradients
-            calls.append(True)
-            return segment(x, training=training)
-        with keras.StatelessScope():
-            return segment(x, training=training)
+        outputs = segment(x, training=training)
 
-    return tf.recompute_grad(forward)
+        def gradient(*output_gradients, variables=()):
+            with tf.control_dependencies(output_gradients):
+                x_again = tf.identity(x)
+            with tf.GradientTape() as tape:
+                tape.watch(x_again)
+                with keras.StatelessScope():
+                    recomputed_outputs = segment(x_again, training=training)
+            gradients = tape.gradient(
+                recomputed_outputs, [x_again, *variables],
+                output_gradients=list(output_gradients),
+            )  # fmt: skip
+            return gradients[0], gradients[1:]
+
+        return outputs, gradient
+
+    return forward
 
 
 def rematerialize_stacks(model):
