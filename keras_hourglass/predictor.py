@@ -314,8 +314,8 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
         return PosePredictor(backend)
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     if loaded.heatmap_file is not None:
-        joint_set = joint_set or loaded.joint_set or numbered_joint_set(
-            loaded.num_joints
+        joint_set = (
+            joint_set or loaded.joint_set or numbered_joint_set(loaded.num_joints)
         )
         return PosePredictor(HeatmapFileBackend(loaded, joint_set, flip_test))
     if loaded.export is not None:

@@ -105,4 +105,3 @@ def export_saved_model(
     write_deployment_files(out_dir, model_name)
     logger.info("exported %s", version_dir)
     return version_dir
-

@@ -110,9 +110,7 @@ def test_files_carry_what_cropping_and_decoding_need(files, tiny_model_files, ki
     if kind == "onnx":
         onnx_available()
     loaded = load_model(files(kind))
-    saved = json.loads(
-        (tiny_model_files[2] / "assets.extra/metadata.json").read_text()
-    )
+    saved = json.loads((tiny_model_files[2] / "assets.extra/metadata.json").read_text())
     metadata = loaded.heatmap_file.metadata
     assert loaded.input_size == SIZE and loaded.num_joints == 16
     assert loaded.joint_set == MPII_16
