@@ -55,6 +55,10 @@ setup(
         # Only training.convert_weights reads PyTorch checkpoints; the library
         # loads their arrays without it. The CPU wheel is enough.
         "torch": ["torch>=2.4,<3"],
+        # Only ONNX heatmap files need them: tf2onnx writes them (Keras' own
+        # ONNX export uses it too), onnxruntime runs them. Checked together
+        # with the runtime stack in requirements.txt.
+        "onnx": ["onnx==1.23.2", "onnxruntime==1.32.0", "tf2onnx==1.17.0"],
     },
     license="BSD-3-Clause",
 )

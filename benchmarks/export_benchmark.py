@@ -14,9 +14,23 @@ two ways to crop, in the same run: `full_decode` decodes the whole photo and
 warps, `region_decode` decodes only the region the crop reads
 (`tf.io.decode_and_crop_jpeg`, what `serving_default` does); plus the whole
 `serving_default` call on that photo.
+
+With `--formats` it instead compares every export format of one Keras model
+(`--keras-model FILE`, else one built from the flags) in one run: the
+SavedModel's `heatmaps` signature, LiteRT float32, float16 and int8 (int8
+calibrated on `--calibration-examples` training crops of `--data`), and ONNX.
+For each: file size; heatmaps against the Keras model (max |diff| / std on
+`--data` validation crops, else random crops); CPU time per crop at batch 1
+and 8, timed in alternation with the Keras model (ratios to it); and with
+`--pckh` the PCKh@0.5 of `hourglass-evaluate` on `--data`'s validation split.
+
+    python -m benchmarks.export_benchmark --formats \
+        --keras-model runs/demo/final.keras --data data/synthetic --pckh
 """
 
 import argparse
+import contextlib
+import io
 import json
 import tempfile
 import time
@@ -27,13 +41,21 @@ import tensorflow as tf
 
 from benchmarks import machine
 from benchmarks import median_seconds
+from benchmarks.model_benchmark import alternating_rates
 from keras_hourglass.data.decode import warp_image
+from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.model import build_stacked_hourglass
 from keras_hourglass.saving import latest_version_dir
+from keras_hourglass.saving import load_model
+from keras_hourglass.saving import save_model
 from keras_hourglass.serving.deployment import warmup_jpeg
 from keras_hourglass.serving.export import export_saved_model
+from keras_hourglass.serving.heatmap_files import calibration_crops
+from keras_hourglass.serving.heatmap_files import export_litert
+from keras_hourglass.serving.heatmap_files import export_onnx
 from keras_hourglass.serving.inputs import crop_encoded_images
 from keras_hourglass.serving.inputs import person_from_request_box
+from keras_hourglass.serving.signatures import model_input_size
 from keras_hourglass.transforms import person_crop_matrix
 
 PHOTO_WIDTH, PHOTO_HEIGHT = 4000, 3000  # 12 megapixels
@@ -48,6 +70,11 @@ def parse_arguments(argv=None):
     parser.add_argument("--input-size", type=int, default=256)
     parser.add_argument("--image-side", type=int, default=640, help="JPEG side")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--formats", action="store_true", help="compare formats")
+    parser.add_argument("--keras-model", help="--formats: a .keras file")
+    parser.add_argument("--data", help="--formats: a TFRecord dataset folder")
+    parser.add_argument("--calibration-examples", type=int, default=200)
+    parser.add_argument("--pckh", action="store_true", help="--formats: evaluate")
     return parser.parse_args(argv)
 
 
@@ -133,8 +160,126 @@ def benchmark_version(version_dir, image_side, repeats):
     }
 
 
+def format_files(model, folder, calibration):
+    """{format name: written path} of every export format of `model`."""
+    folder = Path(folder)
+    version_dir = export_saved_model(model, folder / "saved_model", warmup=False)
+    return {
+        "saved_model": version_dir,
+        "litert_float32": export_litert(model, folder / "hg.tflite"),
+        "litert_float16": export_litert(model, folder / "hg16.tflite", "float16"),
+        "litert_int8": export_litert(model, folder / "hg8.tflite", "int8", calibration),
+        "onnx": export_onnx(model, folder / "hg.onnx"),
+    }
+
+
+def heatmap_runner(path):
+    """`call(crops)` -> last-stack heatmaps of an export format's file."""
+    if Path(path).is_dir():
+        signature = tf.saved_model.load(str(path)).signatures["heatmaps"]
+        return lambda crops: signature(images=tf.constant(crops))["heatmaps"].numpy()
+    runner = load_model(path).heatmap_file
+    return lambda crops: np.asarray(runner(crops)[-1])
+
+
+def evaluation_crops(args, input_size, count=8):
+    """`count` validation crops of `--data` (random crops without it)."""
+    if args.data:
+        return calibration_crops(args.data, count, input_size, split="valid")
+    rng = np.random.default_rng(0)
+    return rng.random([count, input_size, input_size, 3], dtype=np.float32)
+
+
+def mean_pckh(model_path, data, out):
+    """hourglass-evaluate's mean PCKh@0.5 of a model file on `data`."""
+    from evaluation import evaluate
+
+    argv = ["--model", str(model_path), "--data", str(data), "--out", str(out)]
+    with contextlib.redirect_stdout(io.StringIO()):  # its tables: not our JSON
+        code = evaluate.main([*argv, "--num-examples", "1"])
+    if code != 0:
+        raise RuntimeError(f"evaluating {model_path} failed")
+    return json.loads((Path(out) / "results.json").read_text())["mean"]
+
+
+def file_megabytes(path):
+    path = Path(path)
+    return directory_megabytes(path) if path.is_dir() else path.stat().st_size / 1e6
+
+
+def heatmap_file_figures(args, scratch):
+    """The `--formats` table: one row per format of one Keras model."""
+    if args.keras_model:
+        keras_path = Path(args.keras_model)
+        model = load_model(keras_path).keras_model
+    else:
+        model = build_stacked_hourglass(
+            n_stacks=args.n_stacks, n_features=args.n_features,
+            input_shape=(args.input_size, args.input_size, 3),
+        )  # fmt: skip
+        keras_path = save_model(model, Path(scratch) / "model.keras")
+    size = model_input_size(model)
+    calibration = (
+        calibration_crops(args.data, args.calibration_examples, size)
+        if args.data else evaluation_crops(args, size, args.calibration_examples)
+    )  # fmt: skip
+    files = format_files(load_model(keras_path), scratch, calibration)
+    crops = evaluation_crops(args, size)
+    forward = tf.function(lambda x: model(x, training=False))
+    keras_heatmaps = lambda batch: np.asarray(  # noqa: E731
+        stack_heatmaps_list(forward(batch))[-1]
+    )
+    expected = keras_heatmaps(crops)
+    runners = {"keras": keras_heatmaps}
+    runners.update({name: heatmap_runner(path) for name, path in files.items()})
+    steps = {}
+    for name, runner in runners.items():
+        for batch in (1, 8):
+            steps[f"{name}@{batch}"] = (lambda r=runner, b=batch: r(crops[:b]), batch)
+    rates = alternating_rates(steps, args.repeats)[0]
+    rows = {}
+    for name, runner in runners.items():
+        heatmaps = runner(crops)
+        rows[name] = {
+            "megabytes": round(file_megabytes(files.get(name, keras_path)), 2),
+            "heatmap_max_diff_over_std": float(
+                f"{np.abs(heatmaps - expected).max() / expected.std():.2g}"
+            ),
+            **{
+                f"batch{b}_ms_per_crop": round(1000 / rates[f"{name}@{b}"], 2)
+                for b in (1, 8)
+            },
+            **{
+                f"batch{b}_time_vs_keras": round(
+                    rates[f"keras@{b}"] / rates[f"{name}@{b}"], 2
+                )
+                for b in (1, 8)
+            },
+        }
+        if args.pckh:
+            path = files.get(name, keras_path)
+            rows[name]["pckh"] = round(
+                mean_pckh(path, args.data, Path(scratch) / f"eval_{name}"), 2
+            )
+    return {"input_size": size, "formats": rows}
+
+
 def main(argv=None):
     args = parse_arguments(argv)
+    if args.formats:
+        with tempfile.TemporaryDirectory() as scratch:
+            result = {
+                "model": args.keras_model or {
+                    "n_stacks": args.n_stacks, "n_features": args.n_features,
+                    "input_size": args.input_size,
+                },
+                "data": args.data,
+                "tensorflow": tf.__version__,
+                "machine": machine(),
+                **heatmap_file_figures(args, scratch),
+            }  # fmt: skip
+        print(json.dumps(result, indent=2))
+        return result
     with tempfile.TemporaryDirectory() as scratch:
         if args.model:
             version_dir = latest_version_dir(args.model)

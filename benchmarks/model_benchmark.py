@@ -15,6 +15,16 @@ the same rounds as the model, so a busy machine slows both), the
 model's convolution GFLOP per image, and the fraction of that rate each run
 reaches: inference counts the forward FLOPs, a training step three times
 them (forward, and the gradients for inputs and for weights).
+
+With `--remat-comparison` it instead measures, in one run, the training
+step with and without rematerialisation (`training.remat`, what
+`hourglass-train --remat` does): TensorFlow's allocator peak during one
+step at each `--memory-batches` size (`tf.config.experimental.
+get_memory_info`, on the CPU or the first GPU), fitted as fixed bytes +
+bytes per image; step times at `--batch-size` in alternation; and from the
+fit, the largest batch that fits GPUs of 16, 24, 40 and 80 GB.
+
+    python -m benchmarks.model_benchmark --n-stacks 8 --remat-comparison
 """
 
 import argparse
@@ -30,6 +40,7 @@ from benchmarks import machine
 from benchmarks import median_seconds
 from keras_hourglass import build_stacked_hourglass
 from keras_hourglass.serving.fold import fold_batch_norms
+from training.remat import rematerialize_stacks
 
 # Forward + input gradient + weight gradient: each costs about one forward.
 TRAINING_FLOPS_PER_FORWARD_FLOP = 3
@@ -68,6 +79,11 @@ def parse_arguments(argv=None):
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--xla", action="store_true", help="jit_compile the steps")
+    parser.add_argument(
+        "--remat-comparison", action="store_true",
+        help="memory per image and step time with and without remat",
+    )  # fmt: skip
+    parser.add_argument("--memory-batches", type=int, nargs=2, default=[1, 2])
     return parser.parse_args(argv)
 
 
@@ -128,18 +144,104 @@ def fraction_of(images_per_second_value, flops_per_image, gflops_per_second):
     return round(images_per_second_value * flops_per_image / 1e9 / gflops_per_second, 3)
 
 
+def make_train_step(model, optimizer, images, targets, xla=False):
+    """A compiled forward + backward + update with the MSE on every stack."""
+
+    @tf.function(jit_compile=xla)
+    def train_step():
+        with tf.GradientTape() as tape:
+            outputs = model(images, training=True)
+            outputs = outputs if isinstance(outputs, list) else [outputs]
+            loss = tf.add_n([tf.reduce_mean((o - targets) ** 2) for o in outputs])
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    return train_step
+
+
+def random_batch(args, batch_size):
+    """(images, targets) of `batch_size` random crops and heatmaps."""
+    rng = np.random.default_rng(0)
+    size = args.input_size
+    images = tf.constant(rng.uniform(size=(batch_size, size, size, 3)), tf.float32)
+    targets = tf.constant(
+        rng.uniform(size=(batch_size, size // 4, size // 4, args.n_joints)),
+        tf.float32,
+    )
+    return images, targets
+
+
+def memory_device():
+    """The device whose allocator `get_memory_info` reads: GPU:0, else CPU:0."""
+    return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
+
+
+def peak_step_bytes(step):
+    """The allocator's peak bytes during one call of a traced `step`."""
+    step().numpy()  # trace and first run: not measured
+    tf.config.experimental.reset_memory_stats(memory_device())
+    step().numpy()
+    return tf.config.experimental.get_memory_info(memory_device())["peak"]
+
+
+def largest_batches(fixed_bytes, bytes_per_image, gigabytes=(16, 24, 40, 80)):
+    """{"16GB": largest batch, ...} that the fitted memory use allows."""
+    return {
+        f"{size}GB": int((size * 2**30 - fixed_bytes) // bytes_per_image)
+        for size in gigabytes
+    }
+
+
+def remat_comparison(args):
+    """Memory per training image and step time, plain and rematerialised."""
+    small, large = args.memory_batches
+    figures, steps = {}, {}
+    for name, remat in (("plain", False), ("remat", True)):
+        model = build_network(args)
+        if remat:
+            rematerialize_stacks(model)
+        optimizer = keras.optimizers.RMSprop(2.5e-4)
+        batch_steps = {
+            batch: make_train_step(
+                model, optimizer, *random_batch(args, batch), args.xla
+            )
+            for batch in dict.fromkeys((small, large, args.batch_size))
+        }  # one trace per batch size: an 8-stack trace takes minutes
+        peaks = {batch: peak_step_bytes(batch_steps[batch]) for batch in (small, large)}
+        per_image = (peaks[large] - peaks[small]) / (large - small)
+        fixed = peaks[small] - small * per_image
+        step = batch_steps[args.batch_size]
+        steps[name] = (lambda step=step: step().numpy(), args.batch_size)
+        figures[name] = {
+            "peak_bytes_by_batch": {str(b): int(peaks[b]) for b in peaks},
+            "bytes_per_image": int(per_image),
+            "fixed_bytes": int(fixed),
+            "largest_batch_by_gpu_memory": largest_batches(fixed, per_image),
+        }
+    rates, cpu_rates = alternating_rates(steps, args.repeats)
+    for name in figures:
+        figures[name]["train_step_seconds_per_image"] = round(1 / rates[name], 3)
+        figures[name]["train_step_cpu_seconds_per_image"] = round(
+            1 / cpu_rates[name], 3
+        )
+    plain, remat = figures["plain"], figures["remat"]
+    return {
+        "memory_device": memory_device(),
+        **figures,
+        "bytes_per_image_ratio": round(
+            plain["bytes_per_image"] / remat["bytes_per_image"], 2
+        ),
+        "step_time_ratio": round(rates["plain"] / rates["remat"], 2),
+        "step_cpu_time_ratio": round(cpu_rates["plain"] / cpu_rates["remat"], 2),
+    }
+
+
 def measure(args, precision):
     keras.config.set_dtype_policy(precision)
     model = build_network(args)
     optimizer = keras.optimizers.RMSprop(2.5e-4)
-    rng = np.random.default_rng(0)
-    size = args.input_size
-    images = tf.constant(rng.uniform(size=(args.batch_size, size, size, 3)), tf.float32)
-    targets = tf.constant(
-        rng.uniform(size=(args.batch_size, size // 4, size // 4, args.n_joints)),
-        tf.float32,
-    )
-
+    images, targets = random_batch(args, args.batch_size)
     folded = fold_batch_norms(model)
 
     def inference_step(network):
@@ -150,16 +252,7 @@ def measure(args, precision):
 
         return lambda: infer().numpy()
 
-    @tf.function(jit_compile=args.xla)
-    def train_step():
-        with tf.GradientTape() as tape:
-            outputs = model(images, training=True)
-            outputs = outputs if isinstance(outputs, list) else [outputs]
-            loss = tf.add_n([tf.reduce_mean((o - targets) ** 2) for o in outputs])
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss
-
+    train_step = make_train_step(model, optimizer, images, targets, args.xla)
     batch = args.batch_size
     rates, cpu_rates = alternating_rates(
         {
@@ -220,7 +313,10 @@ def main(argv=None):
             input_shape=(args.input_size, args.input_size, 3),
         )
     )
-    results = [measure(args, precision) for precision in args.precision]
+    if args.remat_comparison:
+        results = remat_comparison(args)
+    else:
+        results = [add_fractions(measure(args, p), flops) for p in args.precision]
     report = {
         "config": {
             key: getattr(args, key)
@@ -241,7 +337,7 @@ def main(argv=None):
             "gpus": len(tf.config.list_physical_devices("GPU")),
         },
         "convolution_gflops_per_image": round(flops / 1e9, 2),
-        "results": [add_fractions(result, flops) for result in results],
+        "results": results,
     }
     print(json.dumps(report, indent=2))
     return report

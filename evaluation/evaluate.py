@@ -7,9 +7,10 @@
         --metric coco-ap --coco-annotations person_keypoints_val2017.json \
         --detections person_detections.json --out eval/coco
 
-`--model` is a run directory, a `.keras` file or a SavedModel export; `--data`
-a shard folder with `dataset.json` (or the JSON itself). Each person crop runs
-through the network and, unless `--no-flip`, its mirror image (heatmaps
+`--model` is a run directory, a `.keras` file, a SavedModel export or a
+LiteRT or ONNX heatmap file (`.tflite`, `.onnx`); `--data` a shard folder
+with `dataset.json` (or the JSON itself). Each person crop runs through the
+network and, unless `--no-flip`, its mirror image (heatmaps
 flipped back, left/right swapped, averaged). Every stack's heatmaps are decoded
 (argmax + quarter pixel) and mapped through the inverse crop to original image
 px. `--metric auto` picks PCKh@0.5 when every person has a head box, else
@@ -74,7 +75,9 @@ USER_ERROR_EXIT_CODE = 2
 class EvalConfig:
     """Everything one evaluation depends on; defaults follow the paper."""
 
-    model: str = option("", "run directory, .keras file or SavedModel export")
+    model: str = option(
+        "", "run directory, .keras file, SavedModel export, .tflite or .onnx file"
+    )
     data: str = option("", "shard folder with dataset.json, or the JSON file")
     out: str = option("", "output folder")
     split: str = option("valid", "dataset split to evaluate")

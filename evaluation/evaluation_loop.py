@@ -2,9 +2,10 @@
 
 Any model `keras_hourglass.saving.load_model` reads (a `.keras` file, a
 training run directory, a SavedModel export, whose `heatmaps` signature is
-used) becomes a `HeatmapModel`: a callable `call(images, training=False)`
-returning the list of per-stack heatmaps, plus its input size, joint count
-and crop convention (converted port weights crop the port's way).
+used, or a LiteRT or ONNX heatmap file) becomes a `HeatmapModel`: a
+callable `call(images, training=False)` returning the list of per-stack
+heatmaps, plus its input size, joint count and crop convention (converted
+port weights crop the port's way).
 
 The loop itself uses only the library's decoding functions (flip test,
 quarter-pixel decoding, inverse crop), so evaluation decodes exactly as the
@@ -73,7 +74,8 @@ def export_heatmaps_call(loaded):
 
 
 def load_heatmap_model(path):
-    """Loads a `.keras` file, run directory or SavedModel as a `HeatmapModel`
+    """Loads a `.keras` file, run directory, SavedModel, `.tflite` or `.onnx`
+    file as a `HeatmapModel`
     (EvaluationInputError when the path does not exist or holds no model)."""
     if not Path(path).exists():
         raise EvaluationInputError(f"{path}: no such model file or directory")
@@ -81,7 +83,9 @@ def load_heatmap_model(path):
         loaded = load_model(path)
     except (FileNotFoundError, ValueError) as error:
         raise EvaluationInputError(f"{path}: no loadable model ({error})") from error
-    if loaded.export is not None:
+    if loaded.heatmap_file is not None:
+        call = loaded.heatmap_file
+    elif loaded.export is not None:
         call = export_heatmaps_call(loaded)
     else:
         call = compiled_forward(loaded.keras_model)

@@ -10,7 +10,8 @@
         --box 100,40,220,420 --out out/clip
 
 `--model` is a SavedModel export (a version folder or its base path, latest
-version), a `.keras` file or run directory, or a TF Serving REST model URL.
+version), a `.keras` file or run directory, a LiteRT or ONNX heatmap file
+(`.tflite`, `.onnx`), or a TF Serving REST model URL.
 Prediction runs through `keras_hourglass.load_predictor`; a model whose file
 records no joint set takes its training run's (`evaluation.run_directory`).
 `--images` takes files and folders (their .jpg/.jpeg/.png files; a folder's
@@ -438,7 +439,7 @@ def run_video(args):
 class PredictConfig:
     """Everything one prediction command depends on."""
 
-    model: str = option("", "SavedModel, .keras or URL")
+    model: str = option("", "SavedModel, .keras, .tflite, .onnx or URL")
     images: list[str] | None = option(None, "image files/folders")
     video: str | None = option(None, "a video file (mp4, avi, mov, ...)")
     boxes: str | None = option(None, "CSV with columns image,x,y,w,h")

@@ -8,10 +8,12 @@
     poses.inside      # [P, K] True where the keypoint lies inside the image
 
 `model` is a `keras.Model`, anything `keras_hourglass.saving.load_model`
-reads or a TF Serving REST model URL (`load_predictor`). Three backends run
-it: `KerasBackend` and `SavedModelBackend` run the same graph functions as
-the exported `serving_default` signature and `RestBackend` calls a server,
-so all three agree to float precision.
+reads (also `.tflite` and `.onnx` heatmap files) or a TF Serving REST model
+URL (`load_predictor`). Four backends run it: `KerasBackend` and
+`SavedModelBackend` run the same graph functions as the exported
+`serving_default` signature, `HeatmapFileBackend` runs a heatmap file between
+the same crop and decoding functions, and `RestBackend` calls a server, so
+all agree to the precision of the file's format.
 
 Images are file paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3].
 Boxes follow `keras_hourglass.serving.inputs`: (x, y, w, h) in original
@@ -156,6 +158,35 @@ class SavedModelBackend:
         return outputs["keypoints"].numpy(), outputs["scores"].numpy()
 
 
+class HeatmapFileBackend:
+    """Runs a LiteRT or ONNX heatmap file (`saving.LoadedModel` with
+    `heatmap_file` set) between the export's own graph functions: the same
+    decode and crop before it, flip test and peak decoding after it."""
+
+    def __init__(self, loaded, joint_set, flip_test):
+        self.heatmaps = loaded.heatmap_file
+        self.joint_set = joint_set or loaded.joint_set
+        self.input_size = loaded.input_size
+        self.crop_convention = loaded.crop_convention
+        self.flip_test = flip_test
+
+    def predict(self, encoded_images, boxes):
+        import tensorflow as tf
+
+        from keras_hourglass.decoding import predict_keypoints
+        from keras_hourglass.serving.inputs import crop_encoded_images
+
+        crops, matrices = crop_encoded_images(
+            tf.constant(encoded_images, tf.string), tf.constant(boxes, tf.float32),
+            self.input_size, self.crop_convention,
+        )  # fmt: skip
+        keypoints, scores = predict_keypoints(
+            self.heatmaps, crops, matrices, self.joint_set.flip_pairs,
+            flip_test=self.flip_test,
+        )  # fmt: skip
+        return np.asarray(keypoints), np.asarray(scores)
+
+
 class KerasBackend:
     """Runs a Keras model through the export's graph functions (decode,
     crop, network, flip test, peaks, back to image px)."""
@@ -289,12 +320,13 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
 
     Args:
         model: `keras.Model`, `saving.LoadedModel`, `.keras` path, training
-            run directory, SavedModel folder (version or base path) or TF
-            Serving REST URL.
+            run directory, SavedModel folder (version or base path), LiteRT
+            or ONNX heatmap file (`.tflite`, `.onnx`) or TF Serving REST URL.
         joint_set: JointSet or None. Default: the one the model file or
             export records, else the built-in set with the model's joint count.
-        flip_test: bool. Keras models: average with the mirrored crop (an
-            export or server decides this when it is exported).
+        flip_test: bool. Keras models and heatmap files: average with the
+            mirrored crop (an export or server decides this when it is
+            exported).
         timeout: float. Seconds to wait for a server's answer.
         crop_convention: `transforms.CropConvention` or None. Keras models
             only: None takes the one the model file records (converted port
@@ -319,6 +351,11 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
         )
         return PosePredictor(backend)
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    if loaded.heatmap_file is not None:
+        joint_set = (
+            joint_set or loaded.joint_set or numbered_joint_set(loaded.num_joints)
+        )
+        return PosePredictor(HeatmapFileBackend(loaded, joint_set, flip_test))
     if loaded.export is not None:
         return PosePredictor(SavedModelBackend(loaded), joint_set)
     backend = KerasBackend(

@@ -6,8 +6,9 @@
 
 `save_model` writes both; `load_model` reads any kind of model the programs
 and the predictor accept: a `.keras` file, a training run directory (its
-`final.keras`, else its best or latest checkpoint) or a SavedModel export (a
-version folder, or its base path: the highest version).
+`final.keras`, else its best or latest checkpoint), a SavedModel export (a
+version folder, or its base path: the highest version) or a single-file
+heatmap model (`.tflite`, `.onnx`: `serving.heatmap_files`).
 
 A `.keras` file holds the architecture and the weights only, as
 `compile=False` would load them, so plain `keras.saving.load_model(path)`
@@ -49,6 +50,8 @@ from keras_hourglass.transforms import OFFICIAL_TORCH
 from keras_hourglass.transforms import crop_convention_from_metadata
 
 SIDECAR_FORMAT_VERSION = 1
+# The single-file heatmap models of `serving.heatmap_files` (LiteRT, ONNX).
+HEATMAP_FILE_SUFFIXES = (".tflite", ".onnx")
 # Members every `.keras` archive written by `model.save` holds.
 KERAS_ARCHIVE_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
 # A training run directory's models (the training program writes them there),
@@ -79,6 +82,9 @@ class LoadedModel:
         crop_convention: `transforms.CropConvention` the model was trained on.
         builder_arguments: dict. The `build_stacked_hourglass` arguments
             of a Keras model ({} for an export).
+        heatmap_file: for a LiteRT or ONNX heatmap file, its runner
+            (`serving.heatmap_files`): `call(images)` -> per-stack
+            heatmaps; else None.
     """
 
     source: Path
@@ -90,6 +96,7 @@ class LoadedModel:
     joint_set: JointSet | None
     crop_convention: object
     builder_arguments: dict
+    heatmap_file: object = None
 
 
 def architecture_and_weights(model):
@@ -365,9 +372,31 @@ def load_export(path):
     )
 
 
+def load_heatmap_model_file(path):
+    """A `LoadedModel` for a LiteRT (`.tflite`) or ONNX (`.onnx`) heatmap
+    file, described by the metadata it carries."""
+    from keras_hourglass.serving.heatmap_files import load_heatmap_file
+
+    runner = load_heatmap_file(path)
+    metadata = runner.metadata
+    return LoadedModel(
+        source=Path(path),
+        keras_model=None,
+        export=None,
+        input_size=int(metadata["input_size"]),
+        num_joints=int(metadata["num_joints"]),
+        output_names=tuple(metadata["heatmap_outputs"]),
+        joint_set=joint_set_from_record(metadata),
+        crop_convention=crop_convention_from_metadata(metadata, str(path)),
+        builder_arguments={},
+        heatmap_file=runner,
+    )
+
+
 def load_model(path):
-    """Loads a `.keras` file, a training run directory or a SavedModel
-    export (version folder or base path) as a `LoadedModel`.
+    """Loads a `.keras` file, a training run directory, a SavedModel
+    export (version folder or base path) or a LiteRT or ONNX heatmap file
+    (`.tflite`, `.onnx`) as a `LoadedModel`.
 
     Raises:
         FileNotFoundError: the path does not exist or holds no model.
@@ -379,4 +408,6 @@ def load_model(path):
         raise FileNotFoundError(f"{path}: no such model file or folder")
     if path.is_dir() and is_saved_model(path):
         return load_export(path)
+    if path.suffix in HEATMAP_FILE_SUFFIXES:
+        return load_heatmap_model_file(path)
     return load_keras_file(run_model_file(path))

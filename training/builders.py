@@ -19,6 +19,7 @@ from training.config import ConfigError
 from training.distribute import make_optimizer
 from training.distribute import wrap_optimizer_for_precision
 from training.programs import program_command
+from training.remat import rematerialize_stacks
 
 
 def check_run_dir(config):
@@ -69,8 +70,10 @@ def read_dataset(config):
 
 
 def build_model(config, num_joints):
-    """Builds the configured network (under the current strategy scope)."""
-    return build_stacked_hourglass(
+    """Builds the configured network (under the current strategy scope);
+    with `config.remat` its training passes recompute each stack's
+    activations (`training.remat`; the model and its files stay plain)."""
+    model = build_stacked_hourglass(
         n_stacks=config.n_stacks,
         n_joints=num_joints,
         n_features=config.n_features,
@@ -79,6 +82,7 @@ def build_model(config, num_joints):
         input_shape=(config.input_size, config.input_size, 3),
         intermediate_supervision=config.intermediate_supervision,
     )
+    return rematerialize_stacks(model) if config.remat else model
 
 
 def compile_model(model, config, optimizer=None):

@@ -34,11 +34,14 @@ def program_parser(module_name, description, epilog=""):
     )
 
 
-def option(default, help_text="", choices=None, minimum=None, above=None):
+def option(default, help_text="", choices=None, minimum=None, above=None,
+           repeatable=False):  # fmt: skip
     """A dataclass field carrying its flag help as metadata, and what the
     flag accepts: `choices`, a `minimum` (inclusive) or a bound it must be
-    `above`."""
-    metadata = {"help": help_text, "minimum": minimum, "above": above}
+    `above`. A `repeatable` list flag adds the values of every use
+    (`--format a --format b`; its default must be None)."""
+    metadata = {"help": help_text, "minimum": minimum, "above": above,
+                "repeatable": repeatable}  # fmt: skip
     if choices is not None:
         metadata["choices"] = choices
     return dataclasses.field(default=default, metadata=metadata)
@@ -108,6 +111,8 @@ def add_dataclass_flags(
                 config_field.metadata.get("minimum"),
                 config_field.metadata.get("above"),
             )
+        if config_field.metadata.get("repeatable"):
+            common["action"] = "extend"
         target.add_argument(
             flag,
             type=kind,

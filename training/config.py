@@ -63,6 +63,10 @@ class TrainConfig:
     min_learning_rate: float = option(1e-7, "learning rate floor")
     precision: str = option("float32", "dtype policy", PRECISIONS)
     jit_compile: bool = option(False, "compile train steps with XLA")
+    remat: bool = option(
+        False, "recompute each stack's activations in the backward pass: "
+        "less memory per image, more time per step (training.remat)"
+    )  # fmt: skip
     strategy: str = option(
         "auto", "mirrored over local devices; auto: default strategy on one",
         STRATEGIES,

@@ -1,23 +1,34 @@
-"""Exports a trained hourglass as a versioned SavedModel for TF Serving.
+"""Exports a trained hourglass for serving: a versioned SavedModel for TF
+Serving, and/or the network alone as a LiteRT or ONNX file.
 
     python -m training.export --model runs/demo --out exports/hourglass
     python -m training.export --model runs/demo/final.keras --out exports/hourglass \
         --version 3 --joint-set mpii --model-name hourglass
+    python -m training.export --model runs/demo --out exports/hourglass \
+        --format saved_model,litert,onnx
+    python -m training.export --model runs/demo --out exports/hourglass \
+        --format litert --quantize int8 --calibration-data data/synthetic
 
-Writes `OUT/<version>/` (SavedModel with the `serving_default`,
-`whole_image`, `heatmaps` and `metadata` signatures, plus
+`saved_model` (the default) writes `OUT/<version>/` (SavedModel with the
+`serving_default`, `whole_image`, `heatmaps` and `metadata` signatures, plus
 `assets.extra/metadata.json` and warm-up requests), and `OUT/models.config`
-and `OUT/batching_parameters.txt` for `tensorflow_model_server`; with
-`--tflite` also `OUT/hourglass_heatmaps.tflite` (the `heatmaps` signature).
+and `OUT/batching_parameters.txt` for `tensorflow_model_server`. `litert`
+writes `OUT/<model-name>_heatmaps.tflite` (`_float16`, `_int8` when
+quantized) and `onnx` writes `OUT/<model-name>_heatmaps.onnx`: the `heatmaps`
+signature with the metadata to crop and decode (`serving.heatmap_files`).
 """
 
 import logging
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from evaluation.run_directory import load_program_model
 from keras_hourglass.serving.export import export_saved_model
-from keras_hourglass.serving.export import export_tflite
+from keras_hourglass.serving.heatmap_files import QUANTIZATIONS
+from keras_hourglass.serving.heatmap_files import calibration_crops
+from keras_hourglass.serving.heatmap_files import export_litert
+from keras_hourglass.serving.heatmap_files import export_onnx
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
@@ -26,6 +37,7 @@ from training.folder_lock import lock_export_folder
 from training.programs import run_main
 
 logger = logging.getLogger("training.export")
+FORMATS = ("saved_model", "litert", "onnx")
 
 
 @dataclass
@@ -47,15 +59,94 @@ class ExportConfig:
     fold_batch_norm: bool = option(
         True, "fold the batch norms into convolutions (no: serve them as trained)"
     )
-    tflite: bool = option(False, "also write the heatmaps as TFLite")
+    format: list[str] | None = option(
+        None, "saved_model, litert and/or onnx, e.g. saved_model,litert "
+        "(default: saved_model); repeatable", repeatable=True,
+    )  # fmt: skip
+    quantize: str = option("float32", "litert: weights (and int8: activations)",
+                           QUANTIZATIONS)  # fmt: skip
+    calibration_data: str = option(
+        "", "int8: TFRecord dataset folder whose training crops calibrate it"
+    )
+    calibration_examples: int = option(200, "int8: crops to calibrate on", minimum=1)
     overwrite: bool = option(False, "replace an existing version")
 
 
+def requested_formats(values):
+    """`["saved_model,litert", "onnx"]` -> `("saved_model", "litert", "onnx")`
+    (None: the SavedModel alone)."""
+    names = [name.strip() for value in values or ["saved_model"]
+             for name in value.split(",") if name.strip()]  # fmt: skip
+    return tuple(dict.fromkeys(names))
+
+
+def config_problem(config):
+    """The one-line message of a flag combination that cannot run, or None."""
+    unknown = [name for name in config.format if name not in FORMATS]
+    if unknown or not config.format:
+        return f"--format: {', '.join(unknown) or 'nothing'} is not one of {FORMATS}"
+    if config.quantize != "float32" and "litert" not in config.format:
+        return "--quantize applies to --format litert only"
+    if config.quantize == "int8" and not config.calibration_data:
+        return "--quantize int8 needs --calibration-data DIR (a TFRecord dataset)"
+    return None
+
+
 def parse_config(argv=None):
-    """Parses `argv` into an `ExportConfig`."""
+    """Parses `argv` into an `ExportConfig` (argparse's exit 2 on a bad flag
+    combination)."""
     parser = program_parser("training.export", __doc__.split("\n\n")[0])
     add_dataclass_flags(parser, ExportConfig, required=("model", "out"))
-    return ExportConfig(**vars(parser.parse_args(argv)))
+    config = ExportConfig(**vars(parser.parse_args(argv)))
+    config.format = requested_formats(config.format)
+    problem = config_problem(config)
+    if problem:
+        parser.error(problem)
+    return config
+
+
+def heatmap_file_name(config, suffix):
+    """`hourglass_heatmaps.tflite`, `hourglass_heatmaps_int8.tflite`, ..."""
+    quantized = "" if config.quantize == "float32" or suffix != ".tflite" else (
+        f"_{config.quantize}"
+    )  # fmt: skip
+    return f"{config.model_name}_heatmaps{quantized}{suffix}"
+
+
+def export_formats(config, model):
+    """Writes every requested format; returns the written paths."""
+    written = []
+    if "saved_model" in config.format:
+        written.append(
+            export_saved_model(
+                model, config.out, version=config.version,
+                joint_set=config.joint_set, fold_batch_norm=config.fold_batch_norm,
+                flip_test=config.flip_test, model_name=config.model_name,
+                warmup=config.warmup, overwrite=config.overwrite,
+            )  # fmt: skip
+        )
+    common = {"joint_set": config.joint_set,
+              "fold_batch_norm": config.fold_batch_norm}  # fmt: skip
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if "litert" in config.format:
+        crops = None
+        if config.quantize == "int8":
+            crops = calibration_crops(
+                config.calibration_data, config.calibration_examples,
+                model.input_size, model.crop_convention,
+            )  # fmt: skip
+        written.append(
+            export_litert(
+                model, out / heatmap_file_name(config, ".tflite"),
+                config.quantize, crops, **common,
+            )  # fmt: skip
+        )
+    if "onnx" in config.format:
+        written.append(
+            export_onnx(model, out / heatmap_file_name(config, ".onnx"), **common)
+        )
+    return written
 
 
 def main(argv=None):
@@ -65,27 +156,16 @@ def main(argv=None):
     try:
         model = load_program_model(config.model)
         # Concurrent exports into one --out take turns, so each gets its own
-        # version number and staging folder.
+        # version number, staging folder and heatmap files.
         with lock_export_folder(config.out):
-            version_dir = export_saved_model(
-                model,
-                config.out,
-                version=config.version,
-                joint_set=config.joint_set,
-                fold_batch_norm=config.fold_batch_norm,
-                flip_test=config.flip_test,
-                model_name=config.model_name,
-                warmup=config.warmup,
-                overwrite=config.overwrite,
-            )
-            print(version_dir)
-            if config.tflite:
-                print(export_tflite(version_dir))
+            written = export_formats(config, model)
     except (
         FileNotFoundError, FileExistsError, ValueError, ExportFolderLocked
     ) as error:  # fmt: skip
         logger.error("%s", error)
         return 2
+    for path in written:
+        print(path)
     return 0
 
 

@@ -35,7 +35,7 @@ PROGRAMS = {
     "hourglass-train": ("training.train", "train a network on TFRecord shards"),
     "hourglass-export": (
         "training.export",
-        "export a trained model as a SavedModel (or TFLite) for serving",
+        "export a trained model as a SavedModel, LiteRT or ONNX file for serving",
     ),
     "hourglass-convert-weights": (
         "training.convert_weights",

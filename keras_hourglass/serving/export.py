@@ -17,20 +17,16 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
-from keras_hourglass.joint_sets import builtin_joint_set
-from keras_hourglass.model import joint_count
 from keras_hourglass.saving import export_versions
 from keras_hourglass.saving import load_model
 from keras_hourglass.serving.deployment import write_deployment_files
 from keras_hourglass.serving.deployment import write_metadata_file
 from keras_hourglass.serving.deployment import write_warmup_requests
-from keras_hourglass.serving.fold import fold_batch_norms
+from keras_hourglass.serving.heatmap_files import resolve_export_model
 from keras_hourglass.serving.signatures import build_export_metadata
 from keras_hourglass.serving.signatures import make_signature_functions
 from keras_hourglass.serving.signatures import model_input_size
 from keras_hourglass.serving.signatures import signature_specs
-from keras_hourglass.transforms import OFFICIAL_TORCH
 
 logger = logging.getLogger(__name__)
 
@@ -103,21 +99,10 @@ def export_saved_model(
     """
     if isinstance(model, str | Path):
         model = load_model(model)
-    if hasattr(model, "keras_model"):  # a `saving.LoadedModel`
-        if model.keras_model is None:
-            raise ValueError(f"{model.source}: an export, not a Keras model")
-        crop_convention = crop_convention or model.crop_convention
-        joint_set = joint_set or model.joint_set
-        model = model.keras_model
-    if isinstance(joint_set, str):
-        joint_set = BUILT_IN_JOINT_SETS[joint_set]
-    if joint_set is None:
-        joint_set = builtin_joint_set(joint_count(model))
-    if fold_batch_norm:
-        model = fold_batch_norms(model)
-    metadata = build_export_metadata(
-        model, joint_set, flip_test, crop_convention or OFFICIAL_TORCH
+    model, joint_set, crop_convention = resolve_export_model(
+        model, joint_set, crop_convention, fold_batch_norm
     )
+    metadata = build_export_metadata(model, joint_set, flip_test, crop_convention)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     version = int(version) if version is not None else next_version(out_dir)
@@ -137,22 +122,3 @@ def export_saved_model(
     write_deployment_files(out_dir, model_name)
     logger.info("exported %s", version_dir)
     return version_dir
-
-
-def export_tflite(version_dir, out_path=None):
-    """Converts the `heatmaps` signature of an export to a TFLite flatbuffer.
-
-    The keypoint signatures decode strings and loop over images, which
-    TFLite does not run; on-device callers crop, call `heatmaps` and decode
-    with `decoding.heatmaps_to_image_keypoints` themselves.
-
-    Returns:
-        The written path (default: `<version_dir>/../hourglass_heatmaps.tflite`).
-    """
-    version_dir = Path(version_dir)
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        str(version_dir), signature_keys=["heatmaps"]
-    )
-    out_path = Path(out_path or version_dir.parent / "hourglass_heatmaps.tflite")
-    out_path.write_bytes(converter.convert())
-    return out_path

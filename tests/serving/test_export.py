@@ -243,19 +243,16 @@ def test_cli_exports_a_run_directory_with_its_joint_set(tmp_path):
 
 
 @pytest.mark.slow
-def test_tflite_heatmaps_match_the_saved_model(exported, tmp_path):
-    import warnings
+def test_litert_heatmaps_match_the_saved_model(exported, tmp_path):
+    from keras_hourglass.serving.heatmap_files import LiteRTHeatmaps
+    from keras_hourglass.serving.heatmap_files import export_litert
 
-    from keras_hourglass.serving.export import export_tflite
-
-    model, version_dir, _ = exported
-    path = export_tflite(version_dir, tmp_path / "hg.tflite")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation
-        runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner(
-            "heatmaps"
-        )
+    model, _, loaded = exported
+    path = export_litert(model, tmp_path / "hg.tflite")
+    runner = LiteRTHeatmaps(path).runner
     crops = np.random.default_rng(2).random([1, SIZE, SIZE, 3], dtype=np.float32)
     outputs = runner(images=crops)
+    served = loaded.signatures["heatmaps"](images=tf.constant(crops))
+    np.testing.assert_allclose(outputs["heatmaps"], served["heatmaps"], atol=1e-4)
     np.testing.assert_allclose(outputs["heatmaps"], model(crops)[-1], atol=1e-4)
     np.testing.assert_allclose(outputs["stack1_heatmaps"], model(crops)[0], atol=1e-4)

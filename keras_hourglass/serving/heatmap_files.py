@@ -1,0 +1,344 @@
+"""The network alone as one file for on-device and non-TensorFlow runtimes.
+
+    export_litert(model, "hourglass_heatmaps.tflite")                 # float32
+    export_litert(model, "hg_int8.tflite", "int8", calibration_images=crops)
+    export_onnx(model, "hourglass_heatmaps.onnx")
+
+Both formats hold the `heatmaps` signature of the SavedModel export (see
+`serving.signatures`): `images` float32 [N, S, S, 3] in [0, 1], already
+cropped -> `heatmaps` float32 [N, h, h, K] (last stack) and
+`stack{i}_heatmaps`. Neither runtime decodes JPEG bytes, so the caller crops,
+and decodes the heatmaps with `decoding.heatmaps_to_image_keypoints`
+(`load_heatmap_file` and the predictor do both).
+
+Each file carries the export metadata (`signatures.build_export_metadata`:
+input size, joint set, crop convention, heatmap outputs) as JSON under the
+name `keras_hourglass`: in the LiteRT flatbuffer's `metadata` table, in the
+ONNX model's `metadata_props`. The batch dimension stays dynamic.
+
+LiteRT quantizations: `float32`; `float16` (weights stored as float16,
+computed in float32: half the file); `int8` (weights and activations int8,
+calibrated on representative crops, float32 input and output).
+"""
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_hourglass.decoding import stack_heatmaps_list
+from keras_hourglass.files import write_with
+from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
+from keras_hourglass.joint_sets import builtin_joint_set
+from keras_hourglass.model import joint_count
+from keras_hourglass.saving import HEATMAP_FILE_SUFFIXES
+from keras_hourglass.serving.fold import fold_batch_norms
+from keras_hourglass.serving.signatures import build_export_metadata
+from keras_hourglass.transforms import OFFICIAL_TORCH
+
+METADATA_NAME = "keras_hourglass"
+QUANTIZATIONS = ("float32", "float16", "int8")
+LITERT_SUFFIX, ONNX_SUFFIX = HEATMAP_FILE_SUFFIXES
+# The ONNX operator set written; onnxruntime 1.16 and later run it.
+ONNX_OPSET = 17
+
+
+def resolve_export_model(model, joint_set=None, crop_convention=None,
+                         fold_batch_norm=True):  # fmt: skip
+    """Returns (keras model, joint set, crop convention) to export from a
+    `keras.Model` or a `saving.LoadedModel`: the joint set and crop
+    convention the file records unless given, else the built-in set with the
+    model's joint count and our crop; batch norms folded when asked."""
+    if hasattr(model, "keras_model"):  # a `saving.LoadedModel`
+        if model.keras_model is None:
+            raise ValueError(f"{model.source}: an export, not a Keras model")
+        crop_convention = crop_convention or model.crop_convention
+        joint_set = joint_set or model.joint_set
+        model = model.keras_model
+    if isinstance(joint_set, str):
+        joint_set = BUILT_IN_JOINT_SETS[joint_set]
+    if joint_set is None:
+        joint_set = builtin_joint_set(joint_count(model))
+    if fold_batch_norm:
+        model = fold_batch_norms(model)
+    return model, joint_set, crop_convention or OFFICIAL_TORCH
+
+
+def heatmap_file_metadata(model, joint_set, crop_convention, file_format,
+                          quantization="float32"):  # fmt: skip
+    """The export metadata of a heatmap file; `flip_test` is False because
+    the file holds the bare network (the caller flips, if at all)."""
+    metadata = build_export_metadata(model, joint_set, False, crop_convention)
+    return {**metadata, "file_format": file_format, "quantization": quantization}
+
+
+def heatmaps_endpoint(model):
+    """`fn(images) -> {"heatmaps", "stack{i}_heatmaps"...}`: the network on
+    crops, without the SavedModel's input assertions (neither runtime runs
+    assertion ops)."""
+    output_names = list(model.output_names)
+
+    def heatmaps(images):
+        stacks = stack_heatmaps_list(model(images, training=False))
+        return {**dict(zip(output_names, stacks)), "heatmaps": stacks[-1]}
+
+    return heatmaps
+
+
+def images_spec(input_size):
+    import tensorflow as tf
+
+    return tf.TensorSpec([None, input_size, input_size, 3], tf.float32, "images")
+
+
+def litert_converter(model, input_size, scratch):
+    """A `tf.lite.TFLiteConverter` for the heatmaps endpoint of `model`.
+
+    It converts from a SavedModel written with `keras.export.ExportArchive`,
+    as Keras' own LiteRT export does: converting a concrete function
+    directly keeps the weights as resource variables the interpreter cannot
+    read."""
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "heatmaps", heatmaps_endpoint(model), input_signature=[images_spec(input_size)]
+    )
+    archive.write_out(str(scratch), verbose=False)
+    return tf.lite.TFLiteConverter.from_saved_model(
+        str(scratch), signature_keys=["heatmaps"]
+    )
+
+
+def quantize_converter(converter, quantization, calibration_images):
+    """Sets `converter` up for `quantization` (one of `QUANTIZATIONS`)."""
+    import tensorflow as tf
+
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}"
+        )
+    if quantization == "float32":
+        return converter
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+        return converter
+    if calibration_images is None or len(calibration_images) == 0:
+        raise ValueError("int8 needs calibration images (representative crops)")
+    crops = np.asarray(calibration_images, np.float32)
+    converter.representative_dataset = lambda: ([crop[None]] for crop in crops)
+    return converter
+
+
+def with_litert_metadata(flatbuffer, metadata):
+    """Returns the flatbuffer bytes with `metadata` (JSON) added to the
+    model's `metadata` table as `METADATA_NAME`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(metadata).encode(), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def export_litert(model, out_path, quantization="float32",
+                  calibration_images=None, joint_set=None, crop_convention=None,
+                  fold_batch_norm=True):  # fmt: skip
+    """Writes the heatmaps signature of `model` as a LiteRT flatbuffer.
+
+    Args:
+        model: `keras.Model` or `saving.LoadedModel` of a Keras file.
+        out_path: str or Path ending in `.tflite`.
+        quantization: "float32", "float16" or "int8".
+        calibration_images: float32 [N, S, S, 3] crops in [0, 1] the int8
+            ranges are calibrated on (training crops, a few hundred).
+        joint_set, crop_convention, fold_batch_norm: as for
+            `export.export_saved_model`.
+
+    Returns:
+        The written Path.
+    """
+    out_path = Path(out_path)
+    if out_path.suffix != LITERT_SUFFIX:
+        raise ValueError(f"{out_path}: a LiteRT file must end in {LITERT_SUFFIX}")
+    model, joint_set, crop_convention = resolve_export_model(
+        model, joint_set, crop_convention, fold_batch_norm
+    )
+    metadata = heatmap_file_metadata(
+        model, joint_set, crop_convention, "litert", quantization
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        converter = litert_converter(model, metadata["input_size"], scratch)
+        converter = quantize_converter(converter, quantization, calibration_images)
+        flatbuffer = converter.convert()
+    contents = with_litert_metadata(flatbuffer, metadata)
+    return write_with(out_path, lambda staging: Path(staging).write_bytes(contents))
+
+
+def export_onnx(model, out_path, joint_set=None, crop_convention=None,
+                fold_batch_norm=True):  # fmt: skip
+    """Writes the heatmaps signature of `model` as an ONNX model (tf2onnx,
+    the converter Keras' own ONNX export uses on the TensorFlow backend).
+
+    Args:
+        model: `keras.Model` or `saving.LoadedModel` of a Keras file.
+        out_path: str or Path ending in `.onnx`.
+        joint_set, crop_convention, fold_batch_norm: as for `export_litert`.
+
+    Returns:
+        The written Path.
+    """
+    import tensorflow as tf
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+    out_path = Path(out_path)
+    if out_path.suffix != ONNX_SUFFIX:
+        raise ValueError(f"{out_path}: an ONNX file must end in {ONNX_SUFFIX}")
+    model, joint_set, crop_convention = resolve_export_model(
+        model, joint_set, crop_convention, fold_batch_norm
+    )
+    metadata = heatmap_file_metadata(model, joint_set, crop_convention, "onnx")
+    spec = images_spec(metadata["input_size"])
+    function = tf.function(heatmaps_endpoint(model), input_signature=[spec])
+    with warnings.catch_warnings():
+        # tf2onnx 1.17 still names NumPy 1 aliases (`np.object`), which Keras'
+        # patch restores with a FutureWarning.
+        warnings.simplefilter("ignore", FutureWarning)
+        patch_tf2onnx()
+        proto, _ = tf2onnx.convert.from_function(
+            function, input_signature=[spec], opset=ONNX_OPSET
+        )
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_NAME, json.dumps(metadata)
+    contents = proto.SerializeToString()
+    return write_with(out_path, lambda staging: Path(staging).write_bytes(contents))
+
+
+def read_litert_metadata(path):
+    """Returns the metadata dict of a `.tflite` file written here."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    data = Path(path).read_bytes()
+    try:
+        model = schema.Model.GetRootAs(data, 0)
+        entries = {
+            model.Metadata(i).Name().decode(): model.Metadata(i).Buffer()
+            for i in range(model.MetadataLength())
+        }
+    except Exception as error:  # flatbuffers raises bare errors on bad bytes
+        raise ValueError(f"{path}: not a LiteRT flatbuffer ({error})") from None
+    if METADATA_NAME not in entries:
+        raise ValueError(f"{path}: not an hourglass LiteRT file (no metadata)")
+    raw = model.Buffers(entries[METADATA_NAME]).DataAsNumpy()
+    return json.loads(raw.tobytes())
+
+
+def read_onnx_metadata(session, path):
+    """Returns the metadata dict of an onnxruntime session of a file written here."""
+    props = session.get_modelmeta().custom_metadata_map
+    if METADATA_NAME not in props:
+        raise ValueError(f"{path}: not an hourglass ONNX file (no metadata)")
+    return json.loads(props[METADATA_NAME])
+
+
+class LiteRTHeatmaps:
+    """Runs a `.tflite` heatmap file: `call(images, training=False)` -> list
+    of per-stack heatmaps, first stack first (a Keras model's outputs)."""
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self.metadata = read_litert_metadata(path)
+        with warnings.catch_warnings():
+            # tf.lite.Interpreter warns that it moves to `ai_edge_litert`,
+            # which has the same API but is not a dependency.
+            warnings.simplefilter("ignore")
+            # Every core, as TensorFlow and onnxruntime use; the
+            # interpreter's own default leaves the thread count to XNNPACK.
+            interpreter = tf.lite.Interpreter(
+                model_path=str(path), num_threads=os.cpu_count()
+            )
+        self.runner = interpreter.get_signature_runner("heatmaps")
+
+    def __call__(self, images, training=False):
+        outputs = self.runner(images=np.asarray(images, np.float32))
+        return [outputs[name] for name in self.metadata["heatmap_outputs"]]
+
+
+class OnnxHeatmaps:
+    """Runs a `.onnx` heatmap file with onnxruntime (the `onnx` extra), like
+    `LiteRTHeatmaps`."""
+
+    def __init__(self, path):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ValueError(
+                f"{path}: running ONNX files needs onnxruntime "
+                "(pip install 'keras-hourglass[onnx]')"
+            ) from None
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime's own exception types
+            raise ValueError(f"{path}: not a readable ONNX model ({error})") from None
+        self.metadata = read_onnx_metadata(self.session, path)
+
+    def __call__(self, images, training=False):
+        names = self.metadata["heatmap_outputs"]
+        feed = {"images": np.asarray(images, np.float32)}
+        return self.session.run(names, feed)
+
+
+def load_heatmap_file(path):
+    """Returns the runner of a `.tflite` or `.onnx` heatmap file
+    (`LiteRTHeatmaps` or `OnnxHeatmaps`, each with its `metadata`)."""
+    path = Path(path)
+    if path.suffix == LITERT_SUFFIX:
+        return LiteRTHeatmaps(path)
+    if path.suffix == ONNX_SUFFIX:
+        return OnnxHeatmaps(path)
+    raise ValueError(f"{path}: not a heatmap file ({', '.join(HEATMAP_FILE_SUFFIXES)})")
+
+
+def calibration_crops(data_dir, count, input_size, crop_convention=None,
+                      split="train"):  # fmt: skip
+    """Returns float32 [n, S, S, 3]: the first `count` people of a TFRecord
+    dataset's `split`, cut with the evaluation's reference crop (no
+    augmentation), the crops int8 ranges are calibrated on.
+
+    Raises:
+        FileNotFoundError, ValueError: no dataset at `data_dir`, no such
+            split, or no readable person in it (messages name the folder).
+    """
+    from keras_hourglass.data.metadata import read_metadata
+    from keras_hourglass.data.metadata import split_files
+    from keras_hourglass.data.pipeline import make_eval_dataset
+
+    metadata = read_metadata(data_dir)
+    try:
+        files = split_files(metadata, split)
+    except ValueError as error:
+        raise ValueError(f"{data_dir}: {error}") from None
+    dataset = make_eval_dataset(
+        files, metadata["num_joints"], batch_size=count, input_size=input_size,
+        crop_convention=crop_convention,
+    )  # fmt: skip
+    crops = [images.numpy() for images, _ in dataset.take(1)]
+    if not crops or len(crops[0]) == 0:
+        raise ValueError(f"{data_dir}: no readable person in split {split!r}")
+    return crops[0]

@@ -1,0 +1,117 @@
+"""Rematerialisation (gradient checkpointing) of whole stacks for training.
+
+    model = rematerialize_stacks(build_model(config, num_joints))   # --remat
+
+A training step normally keeps every activation of the forward pass for the
+backward pass. Here the forward pass keeps only what enters and leaves each
+stack (and the stem), and the backward pass runs each stack's forward again,
+one stack at a time: activation memory falls to about one stack's share, for
+one more forward pass per step.
+
+The model keeps its graph, layers and weights: only its `call` runs the
+graph in segments (functional sub-models sharing the layers), so checkpoints,
+the final `.keras` file and exports are those of the plain model, and plain
+`keras.saving.load_model` reloads them without rematerialisation.
+
+Why not `keras.RematScope`: on the TensorFlow backend it wraps each layer's
+call in `tf.recompute_grad`, which saves nothing for a one-operation layer
+(its input is the previous layer's output, kept anyway), and inside
+`tf.function` it fails for layers called with `training=` (batch norm):
+"The custom_gradient decorator currently supports keywords arguments only
+when eager execution is enabled".
+
+Batch-norm moving statistics are updated in the forward pass only.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_hourglass.model import heatmap_output_name
+from keras_hourglass.model import stack_name
+
+STEM_OUTPUT_LAYER = "stem_res3_add"
+
+
+def merge_layer_name(stack_index):
+    """The layer whose output enters stack `stack_index + 1`."""
+    return f"{stack_name(stack_index)}_merge"
+
+
+def segment_models(model):
+    """Returns (stem, stacks): functional sub-models of `model` sharing its
+    layers. `stem(images)` -> the first stack's input; `stacks[i](x)` ->
+    [heatmaps of stack i + 1 when the model outputs them] + [the next stack's
+    input, except after the last]."""
+    output_names = set(model.output_names)
+    stem_output = model.get_layer(STEM_OUTPUT_LAYER).output
+    stem = keras.Model(model.input, stem_output, name="stem_segment")
+    stacks, stack_input = [], stem_output
+    n_stacks = sum(1 for layer in model.layers if layer.name.endswith("_merge")) + 1
+    for index in range(1, n_stacks + 1):
+        outputs = []
+        if heatmap_output_name(index) in output_names:
+            outputs.append(model.get_layer(heatmap_output_name(index)).output)
+        if index < n_stacks:
+            outputs.append(model.get_layer(merge_layer_name(index)).output)
+        stacks.append(
+            keras.Model(stack_input, outputs, name=f"{stack_name(index)}_segment")
+        )
+        stack_input = outputs[-1]
+    return stem, stacks
+
+
+def recomputed(segment, training):
+    """`segment(x, training=training)` whose activations are recomputed in
+    the backward pass.
+
+    Unlike `tf.recompute_grad`, the recomputation waits for the gradient
+    arriving at the segment's outputs: in a `tf.function` graph an op runs
+    as soon as its inputs exist, so a recomputation that needs only the
+    saved input would run early and hold every stack's activations at once.
+    It runs in a `keras.StatelessScope`, which discards the variable
+    assignments (batch-norm statistics) the forward pass already made.
+    """
+
+    @tf.custom_gradient
+    def forward(x):
+        outputs = segment(x, training=training)
+
+        def gradient(*output_gradients, variables=()):
+            with tf.control_dependencies(output_gradients):
+                x_again = tf.identity(x)
+            with tf.GradientTape() as tape:
+                tape.watch(x_again)
+                with keras.StatelessScope():
+                    recomputed_outputs = segment(x_again, training=training)
+            gradients = tape.gradient(
+                recomputed_outputs, [x_again, *variables],
+                output_gradients=list(output_gradients),
+            )  # fmt: skip
+            return gradients[0], gradients[1:]
+
+        return outputs, gradient
+
+    return forward
+
+
+def rematerialize_stacks(model):
+    """Makes `model` recompute each stack's activations in its training
+    backward pass (see the module doc); returns `model`."""
+    stem, stacks = segment_models(model)
+    plain_call = model.call
+
+    def call(inputs, training=None, mask=None):
+        if not training:
+            return plain_call(inputs, training=training, mask=mask)
+        x = recomputed(stem, training)(inputs)
+        outputs = []
+        for index, segment in enumerate(stacks):
+            results = recomputed(segment, training)(x)
+            results = results if isinstance(results, list) else [results]
+            has_next = index < len(stacks) - 1
+            outputs.extend(results[:-1] if has_next else results)
+            x = results[-1]
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    model.call = call
+    return model
