@@ -53,6 +53,7 @@ KNOWN_LONG_TESTS = {
     "test_converts_and_trains_one_step_with_the_console_scripts": 198,
     "test_quickstart_runs_every_stage_then_reuses_them": 176,
     "test_jit_compile_trains_with_xla": 94,
+    "test_ctrl_c_stops_with_one_line_naming_the_command_then_resumes": 90,
     "test_a_real_run_prints_epoch_lines_alone_and_the_summary": 86,
     "test_first_epoch_losing_too_many_records_stops_naming_the_shard": 78,
     "test_mixed_bfloat16_computes_in_bfloat16_with_float32_outputs": 73,
@@ -61,6 +62,7 @@ KNOWN_LONG_TESTS = {
     "test_export_serves_the_port_keypoints": 61,
     "test_folder_with_boxes_on_saved_model_and_keras_file": 55,
     "test_corrupt_jpeg_body_is_skipped_with_a_message": 53,
+    "test_three_concurrent_exports_each_get_a_version_or_a_clear_refusal": 40,
 }
 # A test marked slow but not listed above: assume it is long, not longest.
 UNLISTED_SLOW_TEST_SECONDS = 20
