@@ -246,9 +246,9 @@ def read_litert_metadata(path):
     return json.loads(raw.tobytes())
 
 
-def read_onnx_metadata(session, path):
-    """Returns the metadata dict of an onnxruntime session of a file written here."""
-    props = session.get_modelmeta().custom_metadata_map
+def read_onnx_metadata(runtime, path):
+    """Returns the metadata dict of an onnxruntime model of a file written here."""
+    props = runtime.get_modelmeta().custom_metadata_map
     if METADATA_NAME not in props:
         raise ValueError(f"{path}: not an hourglass ONNX file (no metadata)")
     return json.loads(props[METADATA_NAME])
@@ -291,17 +291,17 @@ class OnnxHeatmaps:
                 "(pip install 'keras-hourglass[onnx]')"
             ) from None
         try:
-            self.session = onnxruntime.InferenceSession(
+            self.runtime = onnxruntime.InferenceSession(
                 str(path), providers=["CPUExecutionProvider"]
             )
         except Exception as error:  # onnxruntime's own exception types
             raise ValueError(f"{path}: not a readable ONNX model ({error})") from None
-        self.metadata = read_onnx_metadata(self.session, path)
+        self.metadata = read_onnx_metadata(self.runtime, path)
 
     def __call__(self, images, training=False):
         names = self.metadata["heatmap_outputs"]
         feed = {"images": np.asarray(images, np.float32)}
-        return self.session.run(names, feed)
+        return self.runtime.run(names, feed)
 
 
 def load_heatmap_file(path):
