@@ -60,7 +60,7 @@ KNOWN_LONG_TESTS = {
     "test_jit_compile_trains_with_xla": 46,
     "test_every_command_of_the_walkthrough_runs": 46,
     "test_a_real_run_prints_epoch_lines_alone_and_the_summary": 41,
-    "test_int8_pckh_is_within_the_bound_of_the_float_model": 38,
+    "test_quantized_pckh_is_within_the_bound_of_the_float_model": 38,
     "test_first_epoch_losing_too_many_records_stops_naming_the_shard": 37,
     "test_newcomer_mistakes_are_one_line_with_hints_for_the_wheel": 35,
     "test_a_kill_during_the_swap_never_loses_the_users_files": 33,
