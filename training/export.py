@@ -69,7 +69,7 @@ class ExportConfig:
         "", "int8: TFRecord dataset folder whose training crops calibrate it"
     )
     calibration_examples: int = option(200, "int8: crops to calibrate on", minimum=1)
-    overwrite: bool = option(False, "replace an existing version")
+    overwrite: bool = option(False, "replace an existing version or LiteRT/ONNX file")
 
 
 def requested_formats(values):
@@ -113,8 +113,30 @@ def heatmap_file_name(config, suffix):
     return f"{config.model_name}_heatmaps{quantized}{suffix}"
 
 
+def heatmap_file_paths(config):
+    """{format: path} of the LiteRT and ONNX files the export writes."""
+    suffixes = {"litert": ".tflite", "onnx": ".onnx"}
+    return {
+        name: Path(config.out) / heatmap_file_name(config, suffix)
+        for name, suffix in suffixes.items()
+        if name in config.format
+    }
+
+
+def refuse_existing_heatmap_files(config):
+    """Raises FileExistsError naming a LiteRT/ONNX file the export would
+    replace without `--overwrite` (checked before any format is written)."""
+    if config.overwrite:
+        return
+    for path in heatmap_file_paths(config).values():
+        if path.exists():
+            raise FileExistsError(f"{path} exists: pass --overwrite to replace it")
+
+
 def export_formats(config, model):
     """Writes every requested format; returns the written paths."""
+    refuse_existing_heatmap_files(config)
+    paths = heatmap_file_paths(config)
     written = []
     if "saved_model" in config.format:
         written.append(
@@ -127,8 +149,7 @@ def export_formats(config, model):
         )
     common = {"joint_set": config.joint_set,
               "fold_batch_norm": config.fold_batch_norm}  # fmt: skip
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    Path(config.out).mkdir(parents=True, exist_ok=True)
     if "litert" in config.format:
         crops = None
         if config.quantize == "int8":
@@ -137,15 +158,10 @@ def export_formats(config, model):
                 model.input_size, model.crop_convention,
             )  # fmt: skip
         written.append(
-            export_litert(
-                model, out / heatmap_file_name(config, ".tflite"),
-                config.quantize, crops, **common,
-            )  # fmt: skip
+            export_litert(model, paths["litert"], config.quantize, crops, **common)
         )
     if "onnx" in config.format:
-        written.append(
-            export_onnx(model, out / heatmap_file_name(config, ".onnx"), **common)
-        )
+        written.append(export_onnx(model, paths["onnx"], **common))
     return written
 
 

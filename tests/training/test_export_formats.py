@@ -80,3 +80,22 @@ def test_missing_calibration_data_is_named(tiny_model_files, tmp_path, caplog):
     assert code == 2
     assert "nowhere" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_an_existing_heatmap_file_is_kept_unless_overwrite(
+    tiny_model_files, tmp_path, caplog
+):
+    out = tmp_path / "exports"
+    out.mkdir()
+    users_file = out / "hourglass_heatmaps.tflite"
+    users_file.write_bytes(b"the user's own file")
+    flags = ["--model", str(tiny_model_files[0]), "--out", str(out), "--no-warmup",
+             "--format", "saved_model,litert"]  # fmt: skip
+    assert export_program.main(flags) == 2
+    assert "hourglass_heatmaps.tflite exists" in caplog.text
+    assert "--overwrite" in caplog.text
+    # Refused before anything was written: no SavedModel version either.
+    assert users_file.read_bytes() == b"the user's own file"
+    assert sorted(path.name for path in out.iterdir()) == [users_file.name]
+    assert export_program.main([*flags, "--overwrite"]) == 0
+    assert load_model(users_file).heatmap_file.metadata["file_format"] == "litert"
