@@ -37,6 +37,7 @@ from evaluation.detections import PERSON_CATEGORY_ID
 from evaluation.detections import describe_skipped
 from evaluation.ground_truth import EvaluationInputError
 from keras_hourglass.files import write_json_atomically
+from keras_hourglass.files import write_text_atomically
 
 # COCOeval.stats order for iouType "keypoints" (first six entries).
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR")
@@ -171,8 +172,9 @@ def write_coco_ap(out_dir, annotation_path, run, detected=None):
     # pycocotools reports -1 for an area range without ground truth.
     cells = [f"{100 * stats[n]:.1f}" if stats[n] >= 0 else "n/a" for n in STAT_NAMES]
     row = "| " + " | ".join(cells) + " |"
-    (out_dir / "coco_ap.md").write_text(
+    write_text_atomically(
+        out_dir / "coco_ap.md",
         f"COCO keypoint AP (OKS, {boxes}), percent; "
-        f"{counted}\n\n{header}\n{rule}\n{row}\n"
+        f"{counted}\n\n{header}\n{rule}\n{row}\n",
     )
     return written

@@ -41,6 +41,7 @@ from evaluation.report import per_joint_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
 from keras_hourglass.files import write_json_atomically
+from keras_hourglass.files import write_text_atomically
 from keras_hourglass.joint_sets import metric_joint_set
 from keras_hourglass.transforms import transform_points
 
@@ -116,7 +117,9 @@ def write_tables(out_dir, metric, summaries, thresholds, curve, model_name):
     """Writes the final-stack tables, the curve and the per-stack tables."""
     out_dir = Path(out_dir)
     final = list(summaries.values())[-1]
-    (out_dir / f"{metric}.md").write_text(format_console_report(final, model_name))
+    write_text_atomically(
+        out_dir / f"{metric}.md", format_console_report(final, model_name)
+    )
     write_table_csv(paper_table({model_name: final}), out_dir / f"{metric}.csv")
     write_table_csv(per_joint_table(final), out_dir / f"{metric}_per_joint.csv")
     curve_table = pd.DataFrame(curve, columns=list(final.per_joint))
@@ -125,7 +128,9 @@ def write_tables(out_dir, metric, summaries, thresholds, curve, model_name):
     stacks = paper_table(summaries)
     stacks.index.name = "Stack"
     title = f"{final.metric}@{final.threshold:g} per stack (percent)\n\n"
-    (out_dir / "per_stack.md").write_text(title + dataframe_to_markdown(stacks))
+    write_text_atomically(
+        out_dir / "per_stack.md", title + dataframe_to_markdown(stacks)
+    )
     write_table_csv(stacks, out_dir / "per_stack.csv")
 
 

@@ -16,7 +16,6 @@ missing file, a wrong shape, NaN, a count mismatch) print one line and exit
 with status 2.
 """
 
-import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from evaluation.report import format_console_report
 from evaluation.report import paper_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
+from keras_hourglass.files import write_json_atomically
+from keras_hourglass.files import write_text_atomically
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
@@ -88,9 +89,11 @@ def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
 def write_outputs(summary, arguments):
     """Writes the optional JSON, Markdown and CSV outputs."""
     if arguments.json:
-        arguments.json.write_text(json.dumps(summary_to_json_dict(summary), indent=2))
+        write_json_atomically(arguments.json, summary_to_json_dict(summary))
     if arguments.markdown:
-        arguments.markdown.write_text(format_console_report(summary, arguments.name))
+        write_text_atomically(
+            arguments.markdown, format_console_report(summary, arguments.name)
+        )
     if arguments.csv:
         write_table_csv(paper_table({arguments.name: summary}), arguments.csv)
 

@@ -15,6 +15,8 @@ import math
 
 import pandas as pd
 
+from keras_hourglass.files import write_text_atomically
+
 TOTAL_COLUMN = "Total (count-weighted)"
 ALL_JOINTS_COLUMN = "Mean (all joints)"
 
@@ -73,7 +75,7 @@ def dataframe_to_markdown(table, float_format="{:.2f}"):
 
 def write_table_csv(table, path, decimals=4):
     """Writes `table` as CSV (index included), rounded to `decimals`."""
-    table.round(decimals).to_csv(path)
+    write_text_atomically(path, table.round(decimals).to_csv())
     return path
 
 

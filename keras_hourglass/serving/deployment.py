@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from keras_hourglass.files import read_json
 from keras_hourglass.files import write_json_atomically
+from keras_hourglass.files import write_text_atomically
 from keras_hourglass.serving.grpc_client import build_predict_request
 
 WARMUP_FILE_NAME = "tf_serving_warmup_requests"
@@ -63,9 +64,9 @@ def write_deployment_files(model_dir, model_name, container_base_path=None):
     model_dir = Path(model_dir)
     base_path = container_base_path or f"{CONTAINER_MODELS_ROOT}/{model_name}"
     config_path = model_dir / MODELS_CONFIG_NAME
-    config_path.write_text(models_config_text(model_name, base_path))
+    write_text_atomically(config_path, models_config_text(model_name, base_path))
     batching_path = model_dir / BATCHING_FILE_NAME
-    batching_path.write_text(batching_parameters_text())
+    write_text_atomically(batching_path, batching_parameters_text())
     return config_path, batching_path
 
 
