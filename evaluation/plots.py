@@ -164,6 +164,10 @@ def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh")
         epochs, values = read_training_log(path, column)
         axis.plot(epochs, values, marker="o", markersize=3, label=label)
     axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    # Accuracy is a percentage: the automatic margins would put an untrained
+    # run's zeros in the middle of a negative axis.
+    bottom, top = axis.get_ylim()
+    axis.set_ylim(max(bottom, 0.0), max(top, 1.0))
     axis.set_xlabel("epoch")
     axis.set_ylabel(f"validation {metric_label} (%)")
     axis.set_title("validation accuracy during training")

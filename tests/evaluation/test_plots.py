@@ -122,6 +122,16 @@ def test_training_curves_from_several_logs(tmp_path, saved_figures):
     np.testing.assert_array_equal(by_path.get_lines()[1].get_ydata(), [15, 30, 45])
 
 
+def test_training_curves_never_show_accuracy_below_zero(tmp_path, saved_figures):
+    # An untrained run's validation accuracy is 0 at every epoch.
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,val_pckh\n0,0.0\n1,0.0\n")
+    plots.plot_training_curves({"run": path}, tmp_path / "training")
+    bottom, top = saved_figures[0].axes[0].get_ylim()
+    assert bottom == 0.0
+    assert top >= 1.0
+
+
 def test_training_log_without_the_column_names_the_file(tmp_path):
     path = tmp_path / "training_log.csv"
     path.write_text("epoch,loss\n0,1.0\n")
