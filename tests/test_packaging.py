@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.installed_wheel import run
+from tests.installed_wheel import run_in_one_process
 from tests.train_helpers import TINY_MODEL_FLAGS
 from tests.train_helpers import program_messages
 from training.programs import PROGRAMS
@@ -20,10 +21,23 @@ from training.programs import PROGRAMS
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("script", sorted(PROGRAMS))
-def test_every_console_script_answers_help(installed, script):
+@pytest.fixture(scope="module")
+def help_results(installed):
+    """{console script: its `--help` run}, every script's launcher run in
+    one process (each program imports TensorFlow before parsing flags)."""
     bin_dir, work = installed
-    result = run([bin_dir / script, "--help"], cwd=work)
+    scripts = sorted(PROGRAMS)
+    commands = [[bin_dir / script, "--help"] for script in scripts]
+    return dict(zip(scripts, run_in_one_process(bin_dir, commands, cwd=work)))
+
+
+@pytest.mark.parametrize("script", sorted(PROGRAMS))
+def test_every_console_script_answers_help(installed, help_results, script):
+    bin_dir, _ = installed
+    # The launcher starts the venv's Python, as the shell runs it.
+    launcher = (bin_dir / script).read_text().splitlines()
+    assert launcher[0].startswith("#!") and str(bin_dir) in " ".join(launcher[:2])
+    result = help_results[script]
     assert result.returncode == 0, result.stderr[-3000:]
     # The usage line names the console script, not `python -m ...`.
     assert result.stdout.startswith(f"usage: {script} ")

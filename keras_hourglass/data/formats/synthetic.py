@@ -82,6 +82,12 @@ finally:
 """
 
 
+# A spawned worker first imports TensorFlow, which costs about as much as
+# rendering this many samples (about 7 ms each): fewer render sooner in this
+# process alone.
+SAMPLES_PER_SPAWNED_WORKER = 1000
+
+
 def render_samples_in_order(tasks, workers):
     """Yields `render_sample(*task)` for each task, in order, over `workers`
     processes (spawned: the caller may already hold TensorFlow threads,
@@ -101,9 +107,12 @@ def iterate_synthetic_records(
 ):
     """Yields PersonRecords (with `image_bytes`) for `count` training and
     `val_count` validation synthetic people; unusable samples are counted in
-    `skip_log`. `workers` processes render them (default: one per core)."""
+    `skip_log`. `workers` processes render them (default: one per core, at
+    most one per `SAMPLES_PER_SPAWNED_WORKER`)."""
     num_joints = len(synthetic.SYNTHETIC_JOINT_NAMES)
-    workers = workers or os.cpu_count() or 1
+    if not workers:
+        per_samples = (count + val_count) // SAMPLES_PER_SPAWNED_WORKER
+        workers = max(1, min(os.cpu_count() or 1, per_samples))
     splits = ["train"] * count + ["valid"] * val_count
     tasks = [(seed, index, jpeg_quality) for index in range(count + val_count)]
     samples = render_samples_in_order(tasks, workers)
