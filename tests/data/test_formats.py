@@ -272,13 +272,3 @@ def test_synthetic_records_are_the_same_rendered_by_two_processes(capfd):
     assert [r.image_bytes for r in two] == [r.image_bytes for r in one]
     for first, second in zip(one, two):
         np.testing.assert_array_equal(first.joints, second.joints)
-
-
-def test_a_small_synthetic_set_renders_without_spawning(monkeypatch):
-    def no_pool(*arguments):
-        raise AssertionError("spawned worker processes for a handful of samples")
-
-    monkeypatch.setattr(formats.synthetic.multiprocessing, "get_context", no_pool)
-    monkeypatch.setattr(formats.synthetic.os, "cpu_count", lambda: 4)
-    records = list(formats.iterate_synthetic_records(5, 3, 2, SkipLog()))
-    assert [r.split for r in records] == ["train"] * 3 + ["valid"] * 2

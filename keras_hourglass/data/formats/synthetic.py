@@ -82,12 +82,6 @@ finally:
 """
 
 
-# A spawned worker first imports TensorFlow, which costs about as much as
-# rendering this many samples (about 7 ms each): fewer render sooner in this
-# process alone.
-SAMPLES_PER_SPAWNED_WORKER = 1000
-
-
 def render_samples_in_order(tasks, workers):
     """Yields `render_sample(*task)` for each task, in order, over `workers`
     processes (spawned: the caller may already hold TensorFlow threads,
@@ -107,12 +101,9 @@ def iterate_synthetic_records(
 ):
     """Yields PersonRecords (with `image_bytes`) for `count` training and
     `val_count` validation synthetic people; unusable samples are counted in
-    `skip_log`. `workers` processes render them (default: one per core, at
-    most one per `SAMPLES_PER_SPAWNED_WORKER`)."""
+    `skip_log`. `workers` processes render them (default: one per core)."""
     num_joints = len(synthetic.SYNTHETIC_JOINT_NAMES)
-    if not workers:
-        per_samples = (count + val_count) // SAMPLES_PER_SPAWNED_WORKER
-        workers = max(1, min(os.cpu_count() or 1, per_samples))
+    workers = workers or os.cpu_count() or 1
     splits = ["train"] * count + ["valid"] * val_count
     tasks = [(seed, index, jpeg_quality) for index in range(count + val_count)]
     samples = render_samples_in_order(tasks, workers)
