@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 from training import make_tfrecords
+from training.programs import run_main
+from training.train import main as train_main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,6 +19,13 @@ TINY_MODEL_FLAGS = [
     "--input-size", "64", "--output-size", "16", "--validation-people", "8",
     "--image-summaries", "0", "--verbose", "2", "--shuffle-buffer", "16",
     "--no-export",
+]  # fmt: skip
+
+# One stack on 32 x 32 crops: for runs whose point is the program around the
+# network (kills, resumes, locks, the end of a run), the fewest layers to
+# trace, save and back up.
+SMALLEST_MODEL_FLAGS = TINY_MODEL_FLAGS + [
+    "--n-stacks", "1", "--input-size", "32", "--output-size", "8",
 ]  # fmt: skip
 
 
@@ -85,3 +94,21 @@ def run_training(flags, two_devices=False, timeout=400):
         command, cwd=PROJECT_ROOT, env=subprocess_environment(),
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
+
+
+def run_training_here(flags, capsys):
+    """Runs the training program in this process, as `python -m
+    training.train` runs it (`run_main`), and returns a CompletedProcess of
+    its exit status and what it printed (`capsys`). For a run whose process
+    boundary is not the point: it spares a second TensorFlow start-up."""
+    capsys.readouterr()
+    try:
+        status = run_main(lambda: train_main(flags))
+    except SystemExit as stop:
+        status = stop.code
+    stdout, stderr = capsys.readouterr()
+    if isinstance(status, str):  # what Python does with SystemExit("text")
+        stderr, status = stderr + status + "\n", 1
+    return subprocess.CompletedProcess(
+        ["training.train", *flags], status or 0, stdout, stderr
+    )

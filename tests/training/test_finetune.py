@@ -23,6 +23,7 @@ from tests.custom_keypoint_helpers import make_keypoint_shards
 from tests.test_weights import STATE_DICT_FILE
 from tests.train_helpers import PROJECT_ROOT
 from tests.train_helpers import TINY_MODEL_FLAGS
+from tests.train_helpers import run_training_here
 from tests.train_helpers import subprocess_environment
 from tests.training.test_resume import wait_for_mid_epoch_backup
 from training.builders import build_model
@@ -174,12 +175,12 @@ def test_another_architecture_is_refused_naming_init_from(
     assert not (tmp_path / "run" / "config.json").exists()
 
 
-EPOCHS, STEPS = 3, 4
+EPOCHS, STEPS = 3, 2
 
 
 @pytest.mark.slow
 def test_sigkill_during_the_frozen_phase_resumes_then_thaws(
-    port_keras, shards, tmp_path
+    port_keras, shards, tmp_path, capsys
 ):
     init = tmp_path / "init" / "port.keras"
     init.parent.mkdir()
@@ -217,10 +218,7 @@ def test_sigkill_during_the_frozen_phase_resumes_then_thaws(
 
     # The resumed run must not read the init weights again: they are gone.
     shutil.rmtree(init.parent)
-    second = subprocess.run(
-        [sys.executable, "-m", "training.train", *flags], cwd=PROJECT_ROOT,
-        env=subprocess_environment(), capture_output=True, text=True, timeout=400,
-    )  # fmt: skip
+    second = run_training_here(flags, capsys)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "copied" not in second.stdout
     assert f"epoch 2, {state['steps_done']} of {STEPS} steps done" in second.stdout

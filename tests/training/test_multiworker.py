@@ -4,6 +4,7 @@ running the same custom loop over two local replicas on the same global
 batches (same per-replica split, so batch-norm statistics match too)."""
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -80,37 +81,44 @@ def initial_trainable_weights(flags):
     return [np.asarray(weight) for weight in model.trainable_weights]
 
 
+def run_workers(flags, run_dirs, timeout=400):
+    """Runs one `training.train` worker per run directory on 127.0.0.1;
+    returns their (exit code, output) pairs."""
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(len(run_dirs))]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "training.train", *flags,
+             "--run-dir", str(run_dir)],
+            cwd=PROJECT_ROOT, env=worker_environment(addresses, index),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        for index, run_dir in enumerate(run_dirs)
+    ]
+    outputs = [worker.communicate(timeout=timeout)[0] for worker in workers]
+    return [(worker.returncode, output) for worker, output in zip(workers, outputs)]
+
+
+@pytest.fixture(scope="module")
+def one_epoch_job(tiny_shards, tmp_path_factory):
+    """(flags, run directory, [(exit code, output)] per worker) of a job of
+    two workers that trained one epoch into one shared run directory: run
+    once, for the test that checks its weights and the one that resumes a
+    copy of it."""
+    flags = TINY_MODEL_FLAGS + RUN_FLAGS + ["--data-dir", str(tiny_shards)]
+    shared = tmp_path_factory.mktemp("one_epoch_job") / "shared_run"
+    return flags, shared, run_workers(flags, [shared, shared])
+
+
 @pytest.mark.slow
 def test_two_workers_match_one_process_on_the_same_global_batches(
-    tiny_shards, tmp_path
+    one_epoch_job, tmp_path
 ):
     import keras
 
-    data_dir = tiny_shards
-    flags = TINY_MODEL_FLAGS + RUN_FLAGS + ["--data-dir", str(data_dir)]
-    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "training.train",
-                *flags,
-                "--run-dir",
-                str(tmp_path / f"worker{index}"),
-            ],
-            cwd=PROJECT_ROOT,
-            env=worker_environment(addresses, index),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )  # fmt: skip
-        for index in range(2)
-    ]
-    outputs = [worker.communicate(timeout=400)[0] for worker in workers]
-    for worker, output in zip(workers, outputs):
-        assert worker.returncode == 0, output[-3000:]
-    assert "multi-worker training on 2 replica(s)" in outputs[0]
+    flags, shared, results = one_epoch_job
+    for returncode, output in results:
+        assert returncode == 0, output[-3000:]
+    assert "multi-worker training on 2 replica(s)" in results[0][1]
     reference = subprocess.run(
         [sys.executable, "-c", REFERENCE_SCRIPT, *flags,
          "--run-dir", str(tmp_path / "reference")],
@@ -119,9 +127,9 @@ def test_two_workers_match_one_process_on_the_same_global_batches(
     )  # fmt: skip
     assert reference.returncode == 0, reference.stderr[-3000:]
 
-    chief = keras.saving.load_model(tmp_path / "worker0" / "final.keras", compile=False)
+    chief = keras.saving.load_model(shared / "final.keras", compile=False)
     chief_weights = [np.asarray(weight) for weight in chief.weights]
-    chief.load_weights(tmp_path / "worker1" / "final_worker1.weights.h5")
+    chief.load_weights(shared / "final_worker1.weights.h5")
     other_weights = [np.asarray(weight) for weight in chief.weights]
     reference_weights = load_weights(tmp_path / "reference" / "final.keras")
     for mine, theirs in zip(chief_weights, other_weights):
@@ -148,35 +156,18 @@ def test_two_workers_match_one_process_on_the_same_global_batches(
     assert gap < 0.10 * moved, (gap, moved)
     for mine, theirs in zip(chief_weights, reference_weights):
         np.testing.assert_allclose(mine, theirs, rtol=1e-2, atol=3e-3)
-    csv_rows = (tmp_path / "worker0" / "training_log.csv").read_text().splitlines()
+    csv_rows = (shared / "training_log.csv").read_text().splitlines()
     assert len(csv_rows) == 2 and "val_pckh_stack2" in csv_rows[0]
 
 
-def run_workers(flags, run_dirs, timeout=400):
-    """Runs one `training.train` worker per run directory on 127.0.0.1;
-    returns their (exit code, output) pairs."""
-    addresses = [f"127.0.0.1:{port}" for port in free_ports(len(run_dirs))]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "training.train", *flags,
-             "--run-dir", str(run_dir)],
-            cwd=PROJECT_ROOT, env=worker_environment(addresses, index),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        for index, run_dir in enumerate(run_dirs)
-    ]
-    outputs = [worker.communicate(timeout=timeout)[0] for worker in workers]
-    return [(worker.returncode, output) for worker, output in zip(workers, outputs)]
-
-
 @pytest.mark.slow
-def test_every_worker_resumes_from_the_chiefs_backup(tiny_shards, tmp_path):
+def test_every_worker_resumes_from_the_chiefs_backup(one_epoch_job, tmp_path):
     import keras
 
-    flags = TINY_MODEL_FLAGS + RUN_FLAGS + ["--data-dir", str(tiny_shards)]
-    shared = tmp_path / "shared_run"
-    for returncode, output in run_workers(flags, [shared, shared]):
+    flags, job_dir, results = one_epoch_job
+    for returncode, output in results:
         assert returncode == 0, output[-3000:]
+    shared = shutil.copytree(job_dir, tmp_path / "shared_run")
 
     # A second epoch: the worker that is not the chief has no backup of its
     # own (it wrote to scratch), so it must take the chief's, or it would

@@ -4,6 +4,7 @@ callback state across `fit` calls, and SIGKILL of the real program."""
 import csv
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,8 +16,8 @@ import pytest
 
 import keras_hourglass.losses  # noqa: F401 (registers the loss for reloading)
 from tests.train_helpers import PROJECT_ROOT
-from tests.train_helpers import TINY_MODEL_FLAGS
-from tests.train_helpers import run_training
+from tests.train_helpers import SMALLEST_MODEL_FLAGS
+from tests.train_helpers import run_training_here
 from tests.train_helpers import subprocess_environment
 from training.resume import StepBackup
 from training.resume import plan_fit_calls
@@ -25,7 +26,7 @@ from training.resume import restore_weights
 from training.resume import trim_csv_log
 from training.train import main as train_main
 
-EPOCHS, STEPS = 3, 4
+EPOCHS, STEPS = 3, 3
 
 
 def test_plan_finishes_the_interrupted_epoch_then_the_rest():
@@ -142,7 +143,7 @@ def test_sigkill_mid_epoch_then_rerun_resumes_at_the_step(
 ):
     data_dir = tiny_shards
     run_dir = tmp_path / "run"
-    flags = TINY_MODEL_FLAGS + [
+    flags = SMALLEST_MODEL_FLAGS + [
         "--data-dir", str(data_dir), "--run-dir", str(run_dir), "--batch-size", "4",
         "--epochs", str(EPOCHS), "--steps-per-epoch", str(STEPS),
         "--backup-every-steps", "1", "--no-export",
@@ -161,7 +162,7 @@ def test_sigkill_mid_epoch_then_rerun_resumes_at_the_step(
     epoch, done = state["epoch"], state["steps_done"]
     assert not (run_dir / "final.keras").exists()
 
-    second = run_training(flags)
+    second = run_training_here(flags, capsys)
     assert second.returncode == 0, second.stderr[-3000:]
     assert f"epoch {epoch + 1}, {done} of {STEPS} steps done" in second.stdout
     assert f"Epoch {epoch}/{EPOCHS}" not in second.stdout
@@ -180,19 +181,31 @@ def test_sigkill_mid_epoch_then_rerun_resumes_at_the_step(
     assert steps_run(third_stdout) == 0
 
 
+def one_epoch_flags(data_dir, run_dir):
+    return SMALLEST_MODEL_FLAGS + [
+        "--data-dir", str(data_dir), "--run-dir", str(run_dir),
+        "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "2",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(tiny_shards, tmp_path_factory):
+    """A finished run of one 2-step epoch, trained once (in this process)
+    for the tests that resume copies of it."""
+    run_dir = tmp_path_factory.mktemp("one_epoch") / "run"
+    train_main(one_epoch_flags(tiny_shards, run_dir))
+    return run_dir
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "changed_flag, value", [("--steps-per-epoch", "1"), ("--n-features", "8")]
 )
 def test_a_refused_resume_leaves_the_config_and_names_the_flag_to_drop(
-    tiny_shards, tmp_path, capsys, changed_flag, value
+    one_epoch_run, tiny_shards, tmp_path, capsys, changed_flag, value
 ):
-    run_dir = tmp_path / "run"
-    flags = TINY_MODEL_FLAGS + [
-        "--data-dir", str(tiny_shards), "--run-dir", str(run_dir),
-        "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "2",
-    ]  # fmt: skip
-    train_main(flags)
+    run_dir = shutil.copytree(one_epoch_run, tmp_path / "run")
+    flags = one_epoch_flags(tiny_shards, run_dir)
     config_before = (run_dir / "config.json").read_bytes()
     capsys.readouterr()
     with pytest.raises(SystemExit) as refused:
@@ -206,22 +219,29 @@ def test_a_refused_resume_leaves_the_config_and_names_the_flag_to_drop(
 
 @pytest.mark.slow
 def test_ctrl_c_stops_with_one_line_naming_the_command_then_resumes(
-    tiny_shards, tmp_path
+    tiny_shards, tmp_path, capsys
 ):
     run_dir = tmp_path / "run"
-    epochs, steps = 2, 4
-    flags = TINY_MODEL_FLAGS + [
+    epochs, steps = 2, 2
+    flags = SMALLEST_MODEL_FLAGS + [
         "--data-dir", str(tiny_shards), "--run-dir", str(run_dir), "--batch-size", "4",
         "--epochs", str(epochs), "--steps-per-epoch", str(steps),
         "--backup-every-steps", "1", "--no-export",
     ]  # fmt: skip
     stdout_path, stderr_path = tmp_path / "stdout", tmp_path / "stderr"
+    # A program started with SIGINT ignored (pytest run as a background job
+    # of a shell) keeps ignoring it; one started while it is handled gets the
+    # default back at exec, and Python turns it into KeyboardInterrupt.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
-        first = subprocess.Popen(
-            [sys.executable, "-m", "training.train", *flags], cwd=PROJECT_ROOT,
-            env=subprocess_environment(PYTHONUNBUFFERED="1"), stdout=stdout,
-            stderr=stderr,
-        )  # fmt: skip
+        try:
+            first = subprocess.Popen(
+                [sys.executable, "-m", "training.train", *flags], cwd=PROJECT_ROOT,
+                env=subprocess_environment(PYTHONUNBUFFERED="1"), stdout=stdout,
+                stderr=stderr,
+            )  # fmt: skip
+        finally:
+            signal.signal(signal.SIGINT, previous)
         try:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
@@ -246,7 +266,7 @@ def test_ctrl_c_stops_with_one_line_naming_the_command_then_resumes(
     assert "python -m training.train " + " ".join(flags) in line
     assert not (run_dir / "run.lock").exists()
 
-    second = run_training(flags)
+    second = run_training_here(flags, capsys)
     assert second.returncode == 0, second.stderr[-3000:]
     with (run_dir / "training_log.csv").open() as handle:
         logged = [int(row["epoch"]) for row in csv.DictReader(handle)]

@@ -13,10 +13,11 @@ import time
 import pytest
 
 from tests.train_helpers import PROJECT_ROOT
-from tests.train_helpers import TINY_MODEL_FLAGS
+from tests.train_helpers import SMALLEST_MODEL_FLAGS
 from tests.train_helpers import make_synthetic_shards
-from tests.train_helpers import run_training
+from tests.train_helpers import run_training_here
 from tests.train_helpers import subprocess_environment
+from training.export import main as export_main
 from training.folder_lock import LOCK_FILE_NAME
 from training.resume import read_backup
 
@@ -35,7 +36,7 @@ def data_dir(good_shards, tmp_path):
 
 
 def run_flags(data_dir, run_dir, *extra):
-    return TINY_MODEL_FLAGS + [
+    return SMALLEST_MODEL_FLAGS + [
         "--data-dir", str(data_dir), "--run-dir", str(run_dir), "--batch-size", "4",
         "--epochs", "1", "--steps-per-epoch", "2", *extra,
     ]  # fmt: skip
@@ -125,13 +126,13 @@ def completion(run_dir):
 
 @pytest.mark.slow
 def test_unreadable_training_split_stops_then_trains_once_fixed(
-    good_shards, data_dir, tmp_path
+    good_shards, data_dir, tmp_path, capsys
 ):
     for name in TRAIN_SHARDS:
         randomize(data_dir / name)
     run_dir = tmp_path / "run"
     flags = run_flags(data_dir, run_dir, "--export")
-    failed = run_training(flags)
+    failed = run_training_here(flags, capsys)
     assert failed.returncode == 2, failed.stdout[-2000:] + failed.stderr[-2000:]
     assert "no usable training sample" in failed.stderr
     for name in TRAIN_SHARDS:
@@ -145,7 +146,7 @@ def test_unreadable_training_split_stops_then_trains_once_fixed(
 
     for name in TRAIN_SHARDS:
         shutil.copy(good_shards / name, data_dir / name)
-    fixed = run_training(flags)
+    fixed = run_training_here(flags, capsys)
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     assert "nothing left to train" not in fixed.stdout
     assert steps_run(fixed.stdout) == 2
@@ -154,10 +155,12 @@ def test_unreadable_training_split_stops_then_trains_once_fixed(
 
 
 @pytest.mark.slow
-def test_first_epoch_losing_too_many_records_stops_naming_the_shard(data_dir, tmp_path):
+def test_first_epoch_losing_too_many_records_stops_naming_the_shard(
+    data_dir, tmp_path, capsys
+):
     truncate(data_dir / TRAIN_SHARDS[1], 0.6)
     run_dir = tmp_path / "run"
-    result = run_training(run_flags(data_dir, run_dir))
+    result = run_training_here(run_flags(data_dir, run_dir), capsys)
     assert result.returncode == 2, result.stderr[-3000:]
     assert "--max-dropped-fraction" in result.stderr
     assert f"{TRAIN_SHARDS[1]} in {data_dir}" in result.stderr
@@ -168,7 +171,7 @@ def test_first_epoch_losing_too_many_records_stops_naming_the_shard(data_dir, tm
 
 
 @pytest.mark.slow
-def test_second_program_in_a_locked_run_dir_is_refused(data_dir, tmp_path):
+def test_second_program_in_a_locked_run_dir_is_refused(data_dir, tmp_path, capsys):
     run_dir = tmp_path / "run"
     holder = subprocess.Popen(
         [sys.executable, "-c",
@@ -180,7 +183,7 @@ def test_second_program_in_a_locked_run_dir_is_refused(data_dir, tmp_path):
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "locked"
-        result = run_training(run_flags(data_dir, run_dir))
+        result = run_training_here(run_flags(data_dir, run_dir), capsys)
     finally:
         holder.kill()
         holder.wait()
@@ -191,7 +194,9 @@ def test_second_program_in_a_locked_run_dir_is_refused(data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_during_final_save_then_during_export_is_repaired(data_dir, tmp_path):
+def test_kill_during_final_save_then_during_export_is_repaired(
+    data_dir, tmp_path, capsys, caplog
+):
     # Damaged data the run is allowed to train on: its loss is reported.
     truncate(data_dir / TRAIN_SHARDS[1], 0.6)
     run_dir = tmp_path / "run"
@@ -222,7 +227,7 @@ def test_kill_during_final_save_then_during_export_is_repaired(data_dir, tmp_pat
     assert set(completion(run_dir)) == {"training", "final_model"}
     final_written = (run_dir / "final.keras").stat().st_mtime_ns
 
-    third = run_training(flags)
+    third = run_training_here(flags, capsys)
     assert third.returncode == 0, third.stderr[-3000:]
     assert steps_run(third.stdout) == 0
     assert "final.keras is already saved (checked)" in third.stdout
@@ -240,18 +245,15 @@ def test_kill_during_final_save_then_during_export_is_repaired(data_dir, tmp_pat
     # the next run writes it again without training or exporting again.
     data = (run_dir / "final.keras").read_bytes()
     (run_dir / "final.keras").write_bytes(data[: len(data) // 2])
-    export = subprocess.run(
-        [sys.executable, "-m", "training.export", "--model",
-         str(run_dir / "final.keras"), "--out", str(tmp_path / "out")],
-        cwd=PROJECT_ROOT, env=subprocess_environment(), capture_output=True,
-        text=True, timeout=600,
-    )  # fmt: skip
-    assert export.returncode == 2
-    assert "final.keras is damaged" in export.stderr
-    assert "File not found" not in export.stderr
+    caplog.clear()
+    status = export_main(["--model", str(run_dir / "final.keras"),
+                          "--out", str(tmp_path / "out")])  # fmt: skip
+    assert status == 2
+    assert "final.keras is damaged" in caplog.text
+    assert "File not found" not in caplog.text
 
     time.sleep(0.01)
-    fourth = run_training(flags)
+    fourth = run_training_here(flags, capsys)
     assert fourth.returncode == 0, fourth.stderr[-3000:]
     assert steps_run(fourth.stdout) == 0
     assert f"saved {run_dir / 'final.keras'}" in fourth.stdout
