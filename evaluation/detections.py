@@ -200,6 +200,18 @@ def oks_nms(keypoints, scores, areas, threshold):
     return kept
 
 
+def coco_result(image_id, keypoints, score):
+    """One person as a COCO keypoint result: every keypoint [K, 2] marked
+    visible (v = 1)."""
+    flat = np.concatenate([keypoints, np.ones([len(keypoints), 1])], axis=1)
+    return {
+        "image_id": image_id,
+        "category_id": PERSON_CATEGORY_ID,
+        "keypoints": [float(v) for v in flat.reshape(-1)],
+        "score": float(score),
+    }
+
+
 def detected_people(grouped, predict_boxes, oks_nms_threshold=0.0):
     """Predicts the people of every detection; returns COCO keypoint
     results (`image_id` is the image key of `grouped`).
@@ -222,14 +234,7 @@ def detected_people(grouped, predict_boxes, oks_nms_threshold=0.0):
         if oks_nms_threshold > 0:
             areas = boxes[:, 2] * boxes[:, 3]
             kept = oks_nms(keypoints, scores, areas, oks_nms_threshold)
-        for index in kept:
-            visible = np.ones([keypoints.shape[1], 1])
-            flat = np.concatenate([keypoints[index], visible], axis=1)
-            results.append({
-                "image_id": image, "category_id": PERSON_CATEGORY_ID,
-                "keypoints": [float(v) for v in flat.reshape(-1)],
-                "score": float(scores[index]),
-            })  # fmt: skip
+        results += [coco_result(image, keypoints[i], scores[i]) for i in kept]
     return results
 
 
