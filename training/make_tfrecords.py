@@ -157,14 +157,10 @@ def read_records(args, skip_log):
             valid, valid_log = formats.read_coco(
                 args.valid_annotations, valid_images, "valid"
             )
-            records, log = records + valid, _merged(log, valid_log)
+            records += valid
+            log.merge(valid_log)
     skip_log.merge(log)
     return records, len(records), BUILT_IN_JOINT_SETS[args.format]
-
-
-def _merged(first, second):
-    first.merge(second)
-    return first
 
 
 def summary_lines(metadata):
