@@ -213,10 +213,7 @@ def heatmap_file_figures(args, scratch):
         keras_path = Path(args.keras_model)
         model = load_model(keras_path).keras_model
     else:
-        model = build_stacked_hourglass(
-            n_stacks=args.n_stacks, n_features=args.n_features,
-            input_shape=(args.input_size, args.input_size, 3),
-        )  # fmt: skip
+        model = build_model(args)
         keras_path = save_model(model, Path(scratch) / "model.keras")
     size = model_input_size(model)
     calibration = (
@@ -264,47 +261,45 @@ def heatmap_file_figures(args, scratch):
     return {"input_size": size, "formats": rows}
 
 
+def build_model(args):
+    """The network the `--n-stacks`, `--n-features`, `--input-size` flags describe."""
+    return build_stacked_hourglass(
+        n_stacks=args.n_stacks, n_features=args.n_features,
+        input_shape=(args.input_size, args.input_size, 3),
+    )  # fmt: skip
+
+
 def main(argv=None):
     args = parse_arguments(argv)
-    if args.formats:
-        with tempfile.TemporaryDirectory() as scratch:
-            result = {
-                "model": args.keras_model or {
-                    "n_stacks": args.n_stacks, "n_features": args.n_features,
-                    "input_size": args.input_size,
-                },
-                "data": args.data,
-                "tensorflow": tf.__version__,
-                "machine": machine(),
-                **heatmap_file_figures(args, scratch),
-            }  # fmt: skip
-        print(json.dumps(result, indent=2))
-        return result
+    described = {
+        "n_stacks": args.n_stacks,
+        "n_features": args.n_features,
+        "input_size": args.input_size,
+    }
+    common = {"tensorflow": tf.__version__, "machine": machine()}
     with tempfile.TemporaryDirectory() as scratch:
+        if args.formats:
+            result = {
+                "model": args.keras_model or described,
+                "data": args.data,
+                **common,
+                **heatmap_file_figures(args, scratch),
+            }
+            print(json.dumps(result, indent=2))
+            return result
+        export_seconds = None
         if args.model:
             version_dir = latest_version_dir(args.model)
-            export_seconds = None
         else:
-            model = build_stacked_hourglass(
-                n_stacks=args.n_stacks,
-                n_features=args.n_features,
-                input_shape=(args.input_size, args.input_size, 3),
-            )
             start = time.perf_counter()
-            version_dir = export_saved_model(model, Path(scratch) / "hg")
+            version_dir = export_saved_model(build_model(args), Path(scratch) / "hg")
             export_seconds = round(time.perf_counter() - start, 2)
         figures = benchmark_version(version_dir, args.image_side, args.repeats)
     result = {
-        "model": args.model
-        or {
-            "n_stacks": args.n_stacks,
-            "n_features": args.n_features,
-            "input_size": args.input_size,
-        },  # fmt: skip
+        "model": args.model or described,
         "export_seconds": export_seconds,
         "image_side": args.image_side,
-        "tensorflow": tf.__version__,
-        "machine": machine(),
+        **common,
         **figures,
     }
     print(json.dumps(result, indent=2))

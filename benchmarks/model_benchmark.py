@@ -304,15 +304,7 @@ def add_fractions(result, flops):
 
 def main(argv=None):
     args = parse_arguments(argv)
-    flops = convolution_flops(
-        build_stacked_hourglass(
-            n_stacks=args.n_stacks,
-            n_joints=args.n_joints,
-            n_features=args.n_features,
-            n_modules=args.n_modules,
-            input_shape=(args.input_size, args.input_size, 3),
-        )
-    )
+    flops = convolution_flops(build_network(args))
     if args.remat_comparison:
         results = remat_comparison(args)
     else:

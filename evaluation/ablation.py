@@ -3,8 +3,7 @@
     python -m evaluation.ablation --study stacks --data data/mpii --out ablations/
     python -m evaluation.ablation --study supervision --preset demo \
         --data data/synthetic --out ablations/ --train-args "--epochs 5"
-    python -m evaluation.ablation --study stacks --out ablations/ --dry-run
-    python -m evaluation.ablation --quick --out ablations/quick    # CPU, ~25 min
+    python -m evaluation.ablation --quick --out ablations/quick    # CPU
 
 Studies (Newell et al. 2016, sec. 5.2):
 
@@ -15,20 +14,18 @@ Studies (Newell et al. 2016, sec. 5.2):
   modules about constant (`n_modules = 8 / n_stacks` per hourglass step), so
   the variants have similar parameter counts.
 
-Each variant trains with `python -m training.train` into `<out>/<variant>/`
-(skipped when its `final.keras` exists, so an interrupted study resumes), is
-evaluated with `python -m evaluation.evaluate` into `<out>/<variant>/eval/`,
-and the study writes `<out>/comparison.md/.csv` (one row per variant),
-`<out>/training_curves.png/.pdf` (validation PCKh per epoch of every variant)
-and `<out>/stack_accuracy.png/.pdf` (PCKh of every stack of every variant).
-`--study all` runs both studies into `<out>/supervision` and `<out>/stacks`.
+Each variant trains with `training.train` into `<out>/<variant>/` (skipped
+when its `final.keras` exists, so an interrupted study resumes) and is
+evaluated into `<out>/<variant>/eval/`; the study writes
+`<out>/comparison.md/.csv`, `<out>/training_curves` and
+`<out>/stack_accuracy` (PNG and PDF). `--study all` runs both studies into
+`<out>/supervision` and `<out>/stacks`.
 
-`--quick` runs both studies at a CPU budget: the `demo` preset on the
-built-in synthetic data (generated into `--data` when missing), 32 features,
-hourglass depth 2 on 64 px crops, 300 training steps per variant, the
-8-stack supervision variants left out.
-Its numbers show the ablation machinery working and the direction of the
-effects at a tiny budget; they are not the paper's experiment.
+`--quick` runs both studies at a CPU budget (`QUICK_TRAIN_ARGS` on the
+`demo` preset and the built-in synthetic data, generated into `--data` when
+missing, the 8-stack supervision variants left out). Its numbers show the
+ablation machinery working and the direction of the effects at a tiny
+budget; they are not the paper's experiment.
 """
 
 import json
@@ -66,9 +63,8 @@ QUICK_VARIANTS = {
     "supervision": ("1hg-2mod", "2hg", "2hg-int"),
     "stacks": ("2hg", "4hg", "8hg"),
 }
-# Depth 2 at 64 px (16 px heatmaps): on 2 CPU cores the 8-hourglass-deep
-# variants are bound by per-layer cost, and this cuts both the one-off graph
-# tracing (1,051 -> 787 layers) and the step time (2.1x), for ~5 min a variant.
+# Depth 2 at 64 px (16 px heatmaps): on a CPU the 8-hourglass-deep variants
+# are bound by per-layer cost, which fewer levels cut in tracing and in steps.
 QUICK_TRAIN_ARGS = (
     "--n-features 32 --depth 2 --input-size 64 --output-size 16 "
     "--epochs 3 --steps-per-epoch 100 --lr-drop-epochs 3 --no-export"

@@ -33,7 +33,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from evaluation.detections import PERSON_CATEGORY_ID
+from evaluation.detections import coco_result
 from evaluation.detections import describe_skipped
 from evaluation.ground_truth import EvaluationInputError
 from keras_hourglass.files import write_json_atomically
@@ -92,18 +92,10 @@ def match_annotation(coco, file_name, joints, annotated, where):
 def detections(keypoints, scores, image_ids):
     """Returns COCO keypoint results: one dict per person, score = mean of
     the joint scores."""
-    results = []
-    for points, joint_scores, image_id in zip(keypoints, scores, image_ids):
-        flat = np.concatenate([points, np.ones([len(points), 1])], axis=1)
-        results.append(
-            {
-                "image_id": int(image_id),
-                "category_id": PERSON_CATEGORY_ID,
-                "keypoints": [float(v) for v in flat.reshape(-1)],
-                "score": float(np.mean(joint_scores)),
-            }
-        )
-    return results
+    return [
+        coco_result(int(image_id), points, np.mean(joint_scores))
+        for points, joint_scores, image_id in zip(keypoints, scores, image_ids)
+    ]
 
 
 def keypoint_ap(coco, results, image_ids=None):

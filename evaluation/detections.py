@@ -6,25 +6,18 @@ HRNet and mmpose evaluate with), a JSON list of
 
     {"image_id": 397133, "bbox": [x, y, w, h], "score": 0.98, "category_id": 1}
 
-`bbox` is in original image pixels with pixel edges at integers (COCO's and
-the serving signature's convention; `transforms.person_from_box` turns it
-into the crop). `category_id` is optional; entries of another category than
-person (1) are skipped. `image_id` names the image: an integer COCO image id
-(`hourglass-evaluate` looks it up in `--coco-annotations`;
-`hourglass-predict` matches it to the image file whose name is that number,
-as COCO names its files, `000000397133.jpg`), or a string, the image's file
-name (or its path, for `hourglass-predict`).
+`bbox` has pixel edges at integers (COCO's and the serving signature's
+convention). `image_id` is an integer COCO image id (`hourglass-evaluate`
+looks it up in `--coco-annotations`; `hourglass-predict` matches it to the
+numbered file name, `000000397133.jpg`) or the image's file name (or path,
+for `hourglass-predict`); `category_id` is optional.
 
-A file that is missing, not JSON, not a list, or has an entry without these
-fields is an error naming the file and entry. Entries that cannot be used as
-a person box are counted and reported by reason: another category, a
-non-finite box or score, a side under `MIN_BOX_SIDE_PIXELS` (negative sizes
-included), a score under the threshold, or an image that is not evaluated.
-
-A person's score is the box score times the mean of its confident joint
-scores (heatmap peaks above `KEYPOINT_SCORE_THRESHOLD`), as the top-down
-methods score people for COCO AP; `oks_nms` then drops a person whose
-keypoints overlap a higher-scoring person's by more than an OKS threshold.
+A file that is not a JSON list of such entries is an error naming the file
+and entry; entries that cannot be a person box are counted by reason
+(`usable_detections`). A person's score is the box score times the mean of
+its confident joint scores, as the top-down methods score people for COCO
+AP; `oks_nms` then drops a person whose keypoints overlap a higher-scoring
+person's by more than an OKS threshold.
 """
 
 import json
@@ -200,6 +193,18 @@ def oks_nms(keypoints, scores, areas, threshold):
     return kept
 
 
+def coco_result(image_id, keypoints, score):
+    """One person as a COCO keypoint result: every keypoint [K, 2] marked
+    visible (v = 1)."""
+    flat = np.concatenate([keypoints, np.ones([len(keypoints), 1])], axis=1)
+    return {
+        "image_id": image_id,
+        "category_id": PERSON_CATEGORY_ID,
+        "keypoints": [float(v) for v in flat.reshape(-1)],
+        "score": float(score),
+    }
+
+
 def detected_people(grouped, predict_boxes, oks_nms_threshold=0.0):
     """Predicts the people of every detection; returns COCO keypoint
     results (`image_id` is the image key of `grouped`).
@@ -222,14 +227,7 @@ def detected_people(grouped, predict_boxes, oks_nms_threshold=0.0):
         if oks_nms_threshold > 0:
             areas = boxes[:, 2] * boxes[:, 3]
             kept = oks_nms(keypoints, scores, areas, oks_nms_threshold)
-        for index in kept:
-            visible = np.ones([keypoints.shape[1], 1])
-            flat = np.concatenate([keypoints[index], visible], axis=1)
-            results.append({
-                "image_id": image, "category_id": PERSON_CATEGORY_ID,
-                "keypoints": [float(v) for v in flat.reshape(-1)],
-                "score": float(scores[index]),
-            })  # fmt: skip
+        results += [coco_result(image, keypoints[i], scores[i]) for i in kept]
     return results
 
 

@@ -7,27 +7,17 @@
         --metric coco-ap --coco-annotations person_keypoints_val2017.json \
         --detections person_detections.json --out eval/coco
 
-`--model` is a run directory, a `.keras` file, a SavedModel export or a
-LiteRT or ONNX heatmap file (`.tflite`, `.onnx`); `--data` a shard folder
-with `dataset.json` (or the JSON itself). Each person crop runs through the
-network and, unless `--no-flip`, its mirror image (heatmaps
-flipped back, left/right swapped, averaged). Every stack's heatmaps are decoded
-(argmax + quarter pixel) and mapped through the inverse crop to original image
-px. `--metric auto` picks PCKh@0.5 when every person has a head box, else
-torso PCK@0.2 when the joint set names a torso (`l_shoulder`, `r_hip`), else
-box PCK@0.05 (normalised by the larger side of the person's box; see
-`evaluation.metrics`), from the dataset's `dataset.json`; a metric the data
-cannot give is refused before anything is written. `--metric coco-ap` adds
-COCO keypoint AP on the ground-truth boxes, or with `--detections` on a
-person detector's boxes (`evaluation.coco_ap`, `evaluation.detections`), to
-the tables `auto` picks. `--out` receives (see `evaluation.evaluate_outputs`):
-
-    config.json  preds.h5  preds.csv  ground_truth.json  results.json
-    <metric>.md/.csv  <metric>_per_joint.csv  <metric>_curve.csv
-    per_stack.md/.csv  figures/*.png|pdf  (coco-ap: coco_ap.json/.md)
-
-User errors (missing model, no dataset.json, joint count mismatch) print one
-line and exit with status 2.
+`--model` is any model `keras_hourglass.saving.load_model` reads; `--data` a
+shard folder with `dataset.json` (or the JSON itself). Each person is cut
+with the model's reference crop, run with the test-time flip unless
+`--no-flip`, and every stack is decoded to original image px as serving
+decodes it (`evaluation.evaluation_loop`). `--metric auto` picks PCKh, torso
+PCK or box PCK from what `dataset.json` says the data supports
+(`evaluation.metrics.choose_pck_metric`); a metric the data cannot give is
+refused before anything is written. `--metric coco-ap` adds COCO keypoint AP
+on ground-truth or, with `--detections`, detected boxes (`evaluation.coco_ap`).
+`--out` receives the files of `evaluation.evaluate_outputs`. User errors
+print one line and exit with status 2.
 """
 
 import json

@@ -50,17 +50,9 @@ BOX_PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.1, 41), 10)
 TRAINING_LOG_NAMES = ("training_log.csv",)
 
 
-def score(metric, predictions, ground_truth, threshold, report_skipped=True):
-    """Returns the `PckSummary` of `metric` ("pckh", "pck" or "box-pck"); the
-    people it skips are logged unless `report_skipped` is False."""
-    return evaluate_metric(
-        metric, predictions, ground_truth, threshold, report_skipped=report_skipped
-    )
-
-
 def accuracy_curve(metric, predictions, ground_truth):
     """Returns (thresholds [T], per-joint accuracy T x K in percent). People
-    PCK skips are not logged here: `score` of the same people reports them."""
+    PCK skips are not logged here: scoring the same people reports them."""
     if metric == "pckh":
         return PCKH_CURVE_THRESHOLDS, pckh_curve(predictions, ground_truth)
     thresholds, accuracy = {
@@ -209,7 +201,7 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
     # Every stack is scored on the same people: their skips are logged once.
     last = len(run.keypoints) - 1
     summaries = {
-        run.stack_name(index): score(
+        run.stack_name(index): evaluate_metric(
             metric, stack, ground_truth, threshold, report_skipped=index == last
         )
         for index, stack in enumerate(run.keypoints)

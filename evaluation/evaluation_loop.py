@@ -101,8 +101,8 @@ def load_heatmap_model(path):
 
 
 def compiled_forward(model):
-    """`model(images, training=False)` as one graph: calling a Keras model
-    eagerly batch by batch ran op by op and doubled evaluation time on a CPU."""
+    """`model(images, training=False)` as one graph: a Keras model called
+    eagerly runs op by op, far slower batch by batch."""
 
     @tf.function(reduce_retracing=True)
     def forward(images, training=False):

@@ -316,12 +316,19 @@ def summarize(per_joint, joint_counts, joint_names, metric="PCKh", threshold=0.5
     )
 
 
+def _summary(distances, annotated, threshold, inclusive, ground_truth, metric):
+    values = percent_correct(distances, annotated, threshold, inclusive)
+    counts = annotated.sum(axis=0)
+    label = METRIC_LABELS[metric]
+    return summarize(values, counts, ground_truth.joint_names, label, threshold)
+
+
 def evaluate_pckh(predictions, ground_truth, threshold=0.5, report_skipped=True):
     """PCKh of all people, summarised as in the paper tables (every person
     has a head box: none is skipped, `report_skipped` has nothing to say)."""
-    values = pckh(predictions, ground_truth, threshold)
-    counts = ground_truth.annotated.sum(axis=0)
-    return summarize(values, counts, ground_truth.joint_names, "PCKh", threshold)
+    distances = _pckh_distances(predictions, ground_truth)
+    return _summary(distances, ground_truth.annotated, threshold, False,
+                    ground_truth, "pckh")  # fmt: skip
 
 
 def evaluate_pck(predictions, ground_truth, threshold=0.2, torso_joints=None,
@@ -331,10 +338,7 @@ def evaluate_pck(predictions, ground_truth, threshold=0.2, torso_joints=None,
     distances, annotated = _torso_normalized_inputs(
         predictions, ground_truth, torso_joints, report_skipped
     )
-    values = percent_correct(distances, annotated, threshold, True)
-    counts = annotated.sum(axis=0)
-    label = METRIC_LABELS["pck"]
-    return summarize(values, counts, ground_truth.joint_names, label, threshold)
+    return _summary(distances, annotated, threshold, True, ground_truth, "pck")
 
 
 def evaluate_box_pck(predictions, ground_truth, threshold=0.05, report_skipped=True):
@@ -343,10 +347,7 @@ def evaluate_box_pck(predictions, ground_truth, threshold=0.05, report_skipped=T
     distances, annotated = _box_normalized_inputs(
         predictions, ground_truth, report_skipped
     )
-    values = percent_correct(distances, annotated, threshold, False)
-    counts = annotated.sum(axis=0)
-    label = METRIC_LABELS["box-pck"]
-    return summarize(values, counts, ground_truth.joint_names, label, threshold)
+    return _summary(distances, annotated, threshold, False, ground_truth, "box-pck")
 
 
 def evaluate_metric(metric, predictions, ground_truth, threshold, report_skipped=True):

@@ -3,50 +3,24 @@
     python -m evaluation.predict --model exports/hourglass --images photos/ --out out/
     python -m evaluation.predict --model runs/demo/final.keras \
         --images a.jpg b.png --boxes boxes.csv --out out/
-    python -m evaluation.predict --model http://localhost:8501/v1/models/hourglass \
-        --images photos/ --out out/
-
     python -m evaluation.predict --model runs/demo --video clip.mp4 \
         --box 100,40,220,420 --out out/clip
 
-`--model` is a SavedModel export (a version folder or its base path, latest
-version), a `.keras` file or run directory, a LiteRT or ONNX heatmap file
-(`.tflite`, `.onnx`), or a TF Serving REST model URL.
-Prediction runs through `keras_hourglass.load_predictor`; a model whose file
-records no joint set takes its training run's (`evaluation.run_directory`).
-`--images` takes files and folders (their .jpg/.jpeg/.png files; a folder's
-other files, BMP, WebP or TIFF images included, are reported and counted as
-skipped, as are images that are damaged or outside the size limits of
-`keras_hourglass.serving.inputs`). `--box` is for `--video`; images take
-their boxes from `--boxes`.
-`--boxes` is a CSV with columns `image,x,y,w,h` (image: file name or path;
-boxes in original px with pixel edges at integers; several rows per image
-for several people); images without a row are used whole.
-`--detections` takes the people from a person detector's COCO results file
-instead (`evaluation.detections`: `image_id` is the image's file name or
-path, or an integer matching a numbered file name, `000000397133.jpg` for
-397133; boxes scoring under `--detection-score-threshold` are skipped); an
-image without a detection has nobody in it. Unusable entries are counted
-and reported by reason.
+`--model` is anything `keras_hourglass.load_predictor` takes (a `.keras`
+file or run directory, a SavedModel export, a `.tflite` or `.onnx` file, a TF
+Serving REST URL); a model whose file records no joint set takes its training
+run's (`evaluation.run_directory`). Images take their people from `--boxes`
+(CSV `image,x,y,w,h`, pixel edges at integers) or `--detections` (a
+detector's COCO results, `evaluation.detections`), else are used whole;
+`--video` takes one fixed `--box` or the whole frame. Images that are not
+complete JPEG/PNG files within the served size limits, and unusable boxes,
+are counted and reported, never stop the batch.
 
-Writes into `--out`:
-
-    keypoints.csv     one row per person: image, person, box_x, box_y, box_w,
-                      box_h, then <joint>_x, <joint>_y, <joint>_score,
-                      <joint>_inside per joint
-    keypoints.json    a list of {"image", "person", "box", "keypoints":
-                      {joint: [x, y, score, inside]}}
-    overlays/<image>_pose.png   skeletons drawn by `keras_hourglass.drawing`
-
-Coordinates are original image px, pixel centres at integers; `inside` is 0
-for a keypoint outside the image (a guess beyond its edge). Unreadable images
-are logged and counted.
-
-`--video` reads frames with imageio's FFMPEG plugin (imageio-ffmpeg ships its
-own ffmpeg binary, so nothing is needed on the system). One person per frame:
-the fixed `--box` (x, y, w, h in frame px, pixel edges at integers) or the
-whole frame. It writes the same keypoint files with a `frame` column instead
-of `image`, and `overlay.mp4`, the video with the skeleton drawn (H.264).
+Writes `keypoints.csv` and `keypoints.json` (original image px, pixel centres
+at integers, `inside` 0 for a keypoint beyond the image's edge) and the
+overlays of `keras_hourglass.drawing`: `overlays/<image>_pose.png`, or for a
+video `overlay.mp4` (imageio's FFMPEG plugin, which ships its own ffmpeg).
+Files and columns: docs/serving.md.
 """
 
 import logging
@@ -136,9 +110,7 @@ def read_boxes(csv_path, images):
     missing = [column for column in BOX_COLUMNS if column not in table.columns]
     if missing:
         raise PredictInputError(f"{csv_path}: boxes CSV lacks columns {missing}")
-    by_key = {}
-    for image in images:
-        by_key[str(image)] = by_key[image.name] = image
+    by_key = image_keys(images)
     boxes = {}
     for row_number, row in enumerate(table.itertuples(index=False), start=2):
         values = np.array([row.x, row.y, row.w, row.h], dtype=np.float64)

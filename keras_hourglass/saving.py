@@ -349,6 +349,23 @@ def latest_version_dir(path):
     return versions[max(usable)]
 
 
+def loaded_from_metadata(source, metadata, **runner):
+    """A `LoadedModel` described by the metadata an export or a heatmap file
+    carries; `runner` is its `export` or `heatmap_file`."""
+    return LoadedModel(
+        source=Path(source),
+        keras_model=None,
+        export=runner.get("export"),
+        input_size=int(metadata["input_size"]),
+        num_joints=int(metadata["num_joints"]),
+        output_names=tuple(metadata["heatmap_outputs"]),
+        joint_set=joint_set_from_record(metadata),
+        crop_convention=crop_convention_from_metadata(metadata, str(source)),
+        builder_arguments={},
+        heatmap_file=runner.get("heatmap_file"),
+    )
+
+
 def load_export(path):
     """A `LoadedModel` for a SavedModel export (version folder or base path),
     described by the metadata it was exported with."""
@@ -359,17 +376,7 @@ def load_export(path):
     if "metadata" not in export.signatures:
         raise ValueError(f"{version_dir}: not an hourglass export (no metadata)")
     metadata = json.loads(export.signatures["metadata"]()["metadata_json"].numpy())
-    return LoadedModel(
-        source=version_dir,
-        keras_model=None,
-        export=export,
-        input_size=int(metadata["input_size"]),
-        num_joints=int(metadata["num_joints"]),
-        output_names=tuple(metadata["heatmap_outputs"]),
-        joint_set=joint_set_from_record(metadata),
-        crop_convention=crop_convention_from_metadata(metadata, str(version_dir)),
-        builder_arguments={},
-    )
+    return loaded_from_metadata(version_dir, metadata, export=export)
 
 
 def load_heatmap_model_file(path):
@@ -378,19 +385,7 @@ def load_heatmap_model_file(path):
     from keras_hourglass.serving.heatmap_files import load_heatmap_file
 
     runner = load_heatmap_file(path)
-    metadata = runner.metadata
-    return LoadedModel(
-        source=Path(path),
-        keras_model=None,
-        export=None,
-        input_size=int(metadata["input_size"]),
-        num_joints=int(metadata["num_joints"]),
-        output_names=tuple(metadata["heatmap_outputs"]),
-        joint_set=joint_set_from_record(metadata),
-        crop_convention=crop_convention_from_metadata(metadata, str(path)),
-        builder_arguments={},
-        heatmap_file=runner,
-    )
+    return loaded_from_metadata(path, runner.metadata, heatmap_file=runner)
 
 
 def load_model(path):

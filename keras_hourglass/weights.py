@@ -267,9 +267,9 @@ def to_keras_array(port_name, array):
     return array
 
 
-def model_architecture(model):
-    """Returns the `PortArchitecture` and hourglass depth of a
-    `build_stacked_hourglass` model (`model.builder_arguments_of`)."""
+def port_builder_arguments(model):
+    """The `builder_arguments_of` a `build_stacked_hourglass` model, checked
+    to describe a network the port can have built."""
     arguments = builder_arguments_of(model)
     if None in (arguments["n_stacks"], arguments["n_features"], arguments["depth"]):
         raise CheckpointMismatchError(
@@ -280,22 +280,18 @@ def model_architecture(model):
             "the port has one residual module per hourglass step; the model "
             "was built with n_modules > 1"
         )
-    architecture = PortArchitecture(
-        n_stacks=arguments["n_stacks"],
-        n_features=arguments["n_features"],
-        n_joints=arguments["n_joints"],
-    )
-    return architecture, arguments["depth"]
+    return arguments
 
 
-def check_same_architecture(checkpoint, model):
-    """Raises `CheckpointMismatchError` naming the first differing setting."""
+def check_same_architecture(checkpoint, arguments):
+    """Raises `CheckpointMismatchError` naming the first setting in which a
+    `PortArchitecture` differs from a model's builder arguments."""
     for field, what in (
         ("n_stacks", "stacks"),
         ("n_joints", "joints (heatmaps per stack)"),
         ("n_features", "features"),
     ):
-        have, want = getattr(checkpoint, field), getattr(model, field)
+        have, want = getattr(checkpoint, field), arguments[field]
         if have != want:
             raise CheckpointMismatchError(
                 f"checkpoint has {have} {what} but the model has {want}; build "
@@ -350,10 +346,10 @@ def load_port_state_dict(model, state_dict):
     """
     state_dict = strip_wrapper_prefixes(state_dict)
     check_checkpoint_values(state_dict)
-    architecture, depth = model_architecture(model)
-    check_same_architecture(infer_port_architecture(state_dict), architecture)
+    arguments = port_builder_arguments(model)
+    check_same_architecture(infer_port_architecture(state_dict), arguments)
     pairs, ignorable = port_weight_map(
-        architecture.n_stacks, architecture.n_features, depth
+        arguments["n_stacks"], arguments["n_features"], arguments["depth"]
     )
     mapped_layers = {keras_name for keras_name, _ in pairs}
     with_weights = [layer.name for layer in model.layers if layer.weights]

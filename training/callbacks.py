@@ -21,7 +21,6 @@ With `--validation-metric none` they read the validation loss instead.
 """
 
 import importlib.util
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from training.pckh_validation import crop_ground_truth
 from training.pckh_validation import head_normalizers
 from training.pckh_validation import load_validation_subset
 from training.resume import StepBackup
+from training.resume import logs_are_finite
 
 
 def tensorboard_available():
@@ -69,12 +69,6 @@ def run_paths(run_dir):
         "final": run_dir / FINAL_MODEL_FILE,
         "export": run_dir / "export" / "1",
     }
-
-
-def logs_are_finite(logs):
-    """True unless the logged loss is NaN or infinite."""
-    loss = (logs or {}).get("loss")
-    return loss is None or math.isfinite(float(loss))
 
 
 class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):

@@ -196,7 +196,8 @@ def _problems(config):
         yield str(error)
     positive = (
         "output_size", "learning_rate", "batch_size", "epochs", "sigma",
-        "lr_drop_patience", "backup_every_steps",
+        "lr_drop_patience", "backup_every_steps", "pckh_threshold", "pck_threshold",
+        "box_pck_threshold",
     )  # fmt: skip
     for name in positive:
         if not getattr(config, name) > 0:
@@ -225,9 +226,6 @@ def _problems(config):
         yield str(error)
     if not 0.0 < config.color_low <= config.color_high:
         yield "need 0 < color_low <= color_high"
-    for name in ("pckh_threshold", "pck_threshold", "box_pck_threshold"):
-        if not 0.0 < getattr(config, name):
-            yield f"{name} must be > 0, got {getattr(config, name)}"
     if config.validation_metric not in VALIDATION_METRICS:
         yield f"validation_metric must be one of {VALIDATION_METRICS}"
     if config.input_size != 4 * config.output_size:

@@ -173,6 +173,24 @@ def release_lock(lock_path, descriptor):
     os.close(descriptor)
 
 
+def left_by_another_host(path, left, writer):
+    """The refusal of a lock file that `left` (LockLeftByAnotherHost) shows
+    another host wrote; `writer` names what may still write there."""
+    return (
+        f"{path} was left by {describe_holder(left.holder)}, another host; if "
+        f"{writer} any more, delete {path}"
+    )
+
+
+@contextmanager
+def holding_lock(path, descriptor):
+    """Releases the lock of `path`, held as `descriptor`, after the block."""
+    try:
+        yield
+    finally:
+        release_lock(path, descriptor)
+
+
 def acquire_run_lock(run_dir, program):
     """Creates `run_dir` if needed and locks it; returns the open descriptor.
 
@@ -183,10 +201,8 @@ def acquire_run_lock(run_dir, program):
     try:
         return acquire_lock(path, program)
     except LockLeftByAnotherHost as left:
-        raise RunDirectoryLocked(
-            f"{path} was left by {describe_holder(left.holder)}, another host; if "
-            f"no program there writes to {run_dir} any more, delete {path}"
-        ) from None
+        writer = f"no program there writes to {run_dir}"
+        raise RunDirectoryLocked(left_by_another_host(path, left, writer)) from None
     except LockHeld as held:
         raise RunDirectoryLocked(
             f"{run_dir} is in use by {describe_holder(held.holder)}; wait for it "
@@ -199,14 +215,10 @@ def release_run_lock(run_dir, descriptor):
     release_lock(Path(run_dir) / LOCK_FILE_NAME, descriptor)
 
 
-@contextmanager
 def lock_run_directory(run_dir, program):
     """Holds the run directory's lock for the `with` block."""
     descriptor = acquire_run_lock(run_dir, program)
-    try:
-        yield
-    finally:
-        release_run_lock(run_dir, descriptor)
+    return holding_lock(Path(run_dir) / LOCK_FILE_NAME, descriptor)
 
 
 def dataset_lock_path(out_dir):
@@ -216,44 +228,33 @@ def dataset_lock_path(out_dir):
     return out_dir.parent / f".{out_dir.name}.lock"
 
 
-def acquire_dataset_lock(out_dir):
-    """Locks the dataset folder `out_dir` for a conversion; returns the open
-    descriptor. ProgramExit with the message when another conversion holds the
+def lock_dataset_folder(out_dir):
+    """Holds the converter lock of the dataset folder `out_dir` for the `with`
+    block. ProgramExit with the message when another conversion holds the
     lock or a lock file from another host is present."""
     path = dataset_lock_path(out_dir)
     try:
-        return acquire_lock(path, CONVERTER_PROGRAM)
+        descriptor = acquire_lock(path, CONVERTER_PROGRAM)
     except LockLeftByAnotherHost as left:
-        raise ProgramExit(
-            f"{path} was left by {describe_holder(left.holder)}, another host; if "
-            f"no conversion there writes {out_dir} any more, delete {path}"
-        ) from None
+        writer = f"no conversion there writes {out_dir}"
+        raise ProgramExit(left_by_another_host(path, left, writer)) from None
     except LockHeld as held:
         raise ProgramExit(
             f"another conversion, {describe_holder(held.holder)}, holds {path} "
             f"while writing {out_dir}; wait for it to finish"
         ) from None
-
-
-@contextmanager
-def lock_dataset_folder(out_dir):
-    """Holds the converter lock of the dataset folder `out_dir` for the `with`
-    block."""
-    descriptor = acquire_dataset_lock(out_dir)
-    try:
-        yield
-    finally:
-        release_lock(dataset_lock_path(out_dir), descriptor)
+    return holding_lock(path, descriptor)
 
 
 class ExportFolderLocked(Exception):
     """A lock file in the export folder was left by a program on another host."""
 
 
-def acquire_export_lock(out_dir):
-    """Locks the model base path `out_dir` for one export; returns the open
-    descriptor. Another export running on this host is waited for (with a
-    note), so each gets its own version number; ExportFolderLocked when a
+def lock_export_folder(out_dir):
+    """Holds the export lock of the model base path `out_dir` for the `with`
+    block: choosing the version, writing and renaming it, and the deployment
+    files beside it. Another export running on this host is waited for (with
+    a note), so each gets its own version number; ExportFolderLocked when a
     lock file from another host is present."""
     path = Path(out_dir) / EXPORT_LOCK_FILE_NAME
 
@@ -266,21 +267,8 @@ def acquire_export_lock(out_dir):
         )
 
     try:
-        return acquire_lock(path, EXPORT_PROGRAM, on_held=note_waiting)
+        descriptor = acquire_lock(path, EXPORT_PROGRAM, on_held=note_waiting)
     except LockLeftByAnotherHost as left:
-        raise ExportFolderLocked(
-            f"{path} was left by {describe_holder(left.holder)}, another host; if "
-            f"no export there writes to {out_dir} any more, delete {path}"
-        ) from None
-
-
-@contextmanager
-def lock_export_folder(out_dir):
-    """Holds the export lock of the model base path `out_dir` for the `with`
-    block: choosing the version, writing and renaming it, and the deployment
-    files beside it."""
-    descriptor = acquire_export_lock(out_dir)
-    try:
-        yield
-    finally:
-        release_lock(Path(out_dir) / EXPORT_LOCK_FILE_NAME, descriptor)
+        writer = f"no export there writes to {out_dir}"
+        raise ExportFolderLocked(left_by_another_host(path, left, writer)) from None
+    return holding_lock(path, descriptor)

@@ -1,22 +1,13 @@
 """Converts a pose dataset into TFRecord shards plus `dataset.json`.
 
-Examples:
-
     python -m training.make_tfrecords --format mpii \
         --annotations mpii_annotations.json.gz --images mpii/images \
         --mpii-valid-gt detections_our_format.mat --out data/mpii
-    python -m training.make_tfrecords --format lsp --annotations joints.mat \
-        --images lspet/images --lsp-flag-meaning visible --val-count 100 --out data/lsp
-    python -m training.make_tfrecords --format coco \
-        --annotations person_keypoints_train2017.json --images train2017 \
-        --valid-annotations person_keypoints_val2017.json --valid-images val2017 \
-        --out data/coco
-    python -m training.make_tfrecords --format csv --annotations people.csv \
-        --flip-pairs l_wrist:r_wrist --val-fraction 0.1 --out data/custom
     python -m training.make_tfrecords --format synthetic --seed 0 --count 4000 \
         --val-count 400 --out data/synthetic
 
-Prints a summary: people written per split, shard files, and skips by reason.
+The `lsp`, `coco` and `csv` formats and their flags: docs/data.md. Prints a
+summary: people written per split, shard files, and skips by reason.
 
 The dataset folder is replaced whole or not at all: the conversion writes into
 a fresh hidden folder beside `--out` (`.NAME.converting-XXXX`) and `swap_in`
@@ -157,14 +148,10 @@ def read_records(args, skip_log):
             valid, valid_log = formats.read_coco(
                 args.valid_annotations, valid_images, "valid"
             )
-            records, log = records + valid, _merged(log, valid_log)
+            records += valid
+            log.merge(valid_log)
     skip_log.merge(log)
     return records, len(records), BUILT_IN_JOINT_SETS[args.format]
-
-
-def _merged(first, second):
-    first.merge(second)
-    return first
 
 
 def summary_lines(metadata):

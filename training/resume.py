@@ -285,7 +285,8 @@ def trim_csv_log(csv_path, first_epoch_to_drop):
     return len(rows) - len(kept)
 
 
-def _is_finite_loss(logs):
+def logs_are_finite(logs):
+    """True unless the logged loss is NaN or infinite."""
     loss = (logs or {}).get("loss")
     return loss is None or math.isfinite(float(loss))
 
@@ -332,11 +333,11 @@ class StepBackup(keras.callbacks.Callback):
         self.global_step += 1
         # The last step's backup is the epoch-end one (after validation).
         due = self.step_in_epoch % self.every_steps == 0
-        if due and self.step_in_epoch < self.steps_per_epoch and _is_finite_loss(logs):
+        if due and self.step_in_epoch < self.steps_per_epoch and logs_are_finite(logs):
             self.save(self.epoch, self.step_in_epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        if _is_finite_loss(logs) and not getattr(self.model, "stop_training", False):
+        if logs_are_finite(logs) and not getattr(self.model, "stop_training", False):
             self.save(epoch + 1, 0)
 
     def capture_callback_state(self):

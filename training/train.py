@@ -5,32 +5,20 @@
     python -m training.train --config runs/demo/config.json      # same run again
     python -m training.train --preset demo --batch-size 32 --learning-rate 5e-4
 
-Every `TrainConfig` field is a flag (`--help` lists them). The run directory
-gets the resolved `config.json`, checkpoints, a crash backup, TensorBoard and
-CSV logs, `final.keras` and the SavedModel `export/1/` (unless `--no-export`;
-see `training.callbacks`). Running the same command after a crash (even
-`kill -9`) resumes at the epoch AND step of the last backup
-(`training.resume`). `--init-from` starts from a trained model's weights,
-new joint heads for another joint set (`training.finetune`). Validation is
-PCKh@0.5, or torso PCK@0.2 on data without head boxes (LSP), or box PCK@0.05
-for a joint set without a torso (`--validation-metric`;
-`training.callbacks.choose_validation`). With
-`TF_CONFIG` set the run is one worker of a multi-machine job
-(`training.multiworker`).
-
 The config reaches `fit` in one pass down this file: flags -> `TrainConfig`
-(`training.config`) -> dataset files, model, optimizer and
-input pipelines (`training.builders`) -> callbacks (`training.callbacks`) ->
-`model.fit`, once per `training.resume.plan_fit_calls` entry.
+(`training.config`) -> dataset files, model, optimizer and input pipelines
+(`training.builders`) -> callbacks and the run directory's files
+(`training.callbacks`) -> `model.fit`, once per `training.resume.plan_fit_calls`
+entry, so that the same command after a crash (even `kill -9`) resumes at the
+epoch and step of the last backup. `--init-from` starts from a trained
+model's weights (`training.finetune`); with `TF_CONFIG` set the run is one
+worker of a multi-machine job (`training.multiworker`).
 
-What the training data lost (records after the damage in a shard, records
-that fail to parse, check or decode; one `RecordCounter`) is printed after
-every epoch that lost any by `TrainingDataCheck`, which also stops the run at
-the end of its first epoch, before anything records the epoch, when no
-training step ran or more than `max_dropped_fraction` of the records were
-lost or unreadable (shares of the records read and of the records used, not
-of those read ahead into the shuffle buffer): once the data is fixed, the
-same command trains.
+What the training data lost (one `RecordCounter`) is printed after every
+epoch that lost any by `TrainingDataCheck`, which also stops the run at the
+end of its first epoch, before anything records it, when no step ran or more
+than `max_dropped_fraction` of the records were lost or unreadable: once the
+data is fixed, the same command trains.
 """
 
 import logging

@@ -30,7 +30,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.files import write_with
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.joint_sets import builtin_joint_set
@@ -38,6 +37,7 @@ from keras_hourglass.model import joint_count
 from keras_hourglass.saving import HEATMAP_FILE_SUFFIXES
 from keras_hourglass.serving.fold import fold_batch_norms
 from keras_hourglass.serving.signatures import build_export_metadata
+from keras_hourglass.serving.signatures import make_heatmaps_function
 from keras_hourglass.transforms import OFFICIAL_TORCH
 
 METADATA_NAME = "keras_hourglass"
@@ -76,19 +76,6 @@ def heatmap_file_metadata(model, joint_set, crop_convention, file_format,
     return {**metadata, "file_format": file_format, "quantization": quantization}
 
 
-def heatmaps_endpoint(model):
-    """`fn(images) -> {"heatmaps", "stack{i}_heatmaps"...}`: the network on
-    crops, without the SavedModel's input assertions (neither runtime runs
-    assertion ops)."""
-    output_names = list(model.output_names)
-
-    def heatmaps(images):
-        stacks = stack_heatmaps_list(model(images, training=False))
-        return {**dict(zip(output_names, stacks)), "heatmaps": stacks[-1]}
-
-    return heatmaps
-
-
 def images_spec(input_size):
     import tensorflow as tf
 
@@ -106,9 +93,9 @@ def litert_converter(model, input_size, scratch):
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(
-        "heatmaps", heatmaps_endpoint(model), input_signature=[images_spec(input_size)]
-    )
+    endpoint = make_heatmaps_function(model, check_inputs=False)
+    spec = images_spec(input_size)
+    archive.add_endpoint("heatmaps", endpoint, input_signature=[spec])
     archive.write_out(str(scratch), verbose=False)
     return tf.lite.TFLiteConverter.from_saved_model(
         str(scratch), signature_keys=["heatmaps"]
@@ -212,7 +199,8 @@ def export_onnx(model, out_path, joint_set=None, crop_convention=None,
     )
     metadata = heatmap_file_metadata(model, joint_set, crop_convention, "onnx")
     spec = images_spec(metadata["input_size"])
-    function = tf.function(heatmaps_endpoint(model), input_signature=[spec])
+    endpoint = make_heatmaps_function(model, check_inputs=False)
+    function = tf.function(endpoint, input_signature=[spec])
     with warnings.catch_warnings():
         # tf2onnx 1.17 still names NumPy 1 aliases (`np.object`), which Keras'
         # patch restores with a FutureWarning.
@@ -225,6 +213,14 @@ def export_onnx(model, out_path, joint_set=None, crop_convention=None,
     entry.key, entry.value = METADATA_NAME, json.dumps(metadata)
     contents = proto.SerializeToString()
     return write_with(out_path, lambda staging: Path(staging).write_bytes(contents))
+
+
+def hourglass_metadata(entries, path, file_format):
+    """The `METADATA_NAME` entry of a file's metadata, parsed; ValueError
+    naming the file when it has none."""
+    if METADATA_NAME not in entries:
+        raise ValueError(f"{path}: not an hourglass {file_format} file (no metadata)")
+    return json.loads(entries[METADATA_NAME])
 
 
 def read_litert_metadata(path):
@@ -240,18 +236,10 @@ def read_litert_metadata(path):
         }
     except Exception as error:  # flatbuffers raises bare errors on bad bytes
         raise ValueError(f"{path}: not a LiteRT flatbuffer ({error})") from None
-    if METADATA_NAME not in entries:
-        raise ValueError(f"{path}: not an hourglass LiteRT file (no metadata)")
-    raw = model.Buffers(entries[METADATA_NAME]).DataAsNumpy()
-    return json.loads(raw.tobytes())
-
-
-def read_onnx_metadata(runtime, path):
-    """Returns the metadata dict of an onnxruntime model of a file written here."""
-    props = runtime.get_modelmeta().custom_metadata_map
-    if METADATA_NAME not in props:
-        raise ValueError(f"{path}: not an hourglass ONNX file (no metadata)")
-    return json.loads(props[METADATA_NAME])
+    if METADATA_NAME in entries:
+        raw = model.Buffers(entries[METADATA_NAME]).DataAsNumpy()
+        entries[METADATA_NAME] = raw.tobytes()
+    return hourglass_metadata(entries, path, "LiteRT")
 
 
 class LiteRTHeatmaps:
@@ -296,7 +284,8 @@ class OnnxHeatmaps:
             )
         except Exception as error:  # onnxruntime's own exception types
             raise ValueError(f"{path}: not a readable ONNX model ({error})") from None
-        self.metadata = read_onnx_metadata(self.runtime, path)
+        props = self.runtime.get_modelmeta().custom_metadata_map
+        self.metadata = hourglass_metadata(props, path, "ONNX")
 
     def __call__(self, images, training=False):
         names = self.metadata["heatmap_outputs"]

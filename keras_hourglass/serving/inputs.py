@@ -5,33 +5,23 @@ Box convention (the `boxes` input of the `serving_default` signature):
 `(x, y, w, h)` float32 per image, in original image pixels with pixel EDGES at
 integers, as COCO boxes and most detectors give them: the box covers
 [x, x + w] x [y, y + h], and the whole image is (0, 0, width, height). A box
-with `w <= 0` or `h <= 0` means "the whole image".
+with `w <= 0` or `h <= 0` means "the whole image". The box becomes the person
+centre and scale of `transforms.person_from_box`, then
+`transforms.person_crop_matrix` makes the same crop as evaluation, so a
+person stored with centre c and scale s is sent as the square box
+`transforms.box_from_person(c, s)`.
 
-A box becomes the person centre/scale of the project's crop convention
-(`transforms.person_from_box`: box centre moved to pixel centres at integers,
-scale = max(w, h) / 200), then `transforms.person_crop_matrix` makes the same
-crop as training and evaluation. So a person stored with centre c and scale s
-(MPII `objpos`/`scale`) is sent as the square box
-`transforms.box_from_person(c, s)` = (cx + 0.5 - 100 s, cy + 0.5 - 100 s,
-200 s, 200 s) and gets exactly the crop the evaluation program uses.
-
-Limits checked before a pixel is decoded:
-- An image may hold at most `MAX_IMAGE_PIXELS` (40 megapixels: a 12 MP phone
-  photo passes, a 15000 x 15000 PNG of 655 KB that would cost 675 MB
-  decoded does not). The size comes from the header (PNG IHDR, JPEG frame
-  header, GIF logical screen, BMP info header), so a decompression bomb is
-  refused without being decoded.
-- A JPEG may hold at most `image_checks.jpeg_byte_limit` bytes for its
-  header's size: one padded with megabytes past what its pixels need is
-  refused before its body is scanned or decoded.
-- Each side must be at least `MIN_IMAGE_SIDE` pixels: a 1 x 1 image has no
-  person in it, and the network would still return a confident pose.
-- A person box (not the whole-image zero box) must have both sides at least
-  `MIN_BOX_SIDE_PIXELS` and at most `MAX_BOX_TO_IMAGE_RATIO` times the
-  image's larger side: a box of 1e30 px gives NaN keypoints, one of 1e-30 px
-  puts every keypoint at one point.
-
-Each failed check raises InvalidArgumentError naming the input (`images[i]`).
+Limits are checked before a pixel is decoded, each failure an
+InvalidArgumentError naming the input (`images[i]`):
+- `MAX_IMAGE_PIXELS`, from the header (PNG, JPEG, GIF, BMP), so a
+  decompression bomb (a small file that decodes to gigabytes) is refused
+  without being decoded; a JPEG may also hold at most
+  `image_checks.jpeg_byte_limit` bytes for its pixels;
+- `MIN_IMAGE_SIDE`: a 1 x 1 image has no person in it, and the network would
+  still return a confident pose;
+- a person box's sides within `MIN_BOX_SIDE_PIXELS` and
+  `MAX_BOX_TO_IMAGE_RATIO` x the image's larger side: a huge box gives NaN
+  keypoints, a tiny one puts every keypoint at one point.
 """
 
 import tensorflow as tf

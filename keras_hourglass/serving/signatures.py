@@ -123,13 +123,15 @@ def check_crop_batch(images):
     ]
 
 
-def make_heatmaps_function(model):
-    """Returns `fn(images) -> {"heatmaps", "stack{i}_heatmaps"...}`."""
+def make_heatmaps_function(model, check_inputs=True):
+    """Returns `fn(images) -> {"heatmaps", "stack{i}_heatmaps"...}`; without
+    `check_inputs` it runs no assertion ops (LiteRT and ONNX have none)."""
     output_names = list(model.output_names)
 
     def heatmaps(images):
-        with tf.control_dependencies(check_crop_batch(images)):
-            images = tf.identity(images)
+        if check_inputs:
+            with tf.control_dependencies(check_crop_batch(images)):
+                images = tf.identity(images)
         stacks = stack_heatmaps_list(model(images, training=False))
         outputs = dict(zip(output_names, stacks))
         outputs["heatmaps"] = stacks[-1]

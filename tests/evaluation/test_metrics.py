@@ -242,7 +242,7 @@ def test_a_joint_set_without_a_torso_has_no_torso_pck_and_names_the_flag():
 
 def test_people_without_torso_are_reported_once_per_evaluation(caplog):
     from evaluation.evaluate_outputs import accuracy_curve
-    from evaluation.evaluate_outputs import score
+    from evaluation.metrics import evaluate_metric as score
 
     joints = np.zeros((2, 14, 2))
     joints[:, LSP_14.torso_joints[1]] = (0.0, 100.0)

@@ -113,12 +113,6 @@ class SkipLog:
             room = self.max_examples - len(self.examples[reason])
             self.examples[reason].extend(places[: max(room, 0)])
 
-    def summary_lines(self):
-        """Returns one line per reason, most frequent first."""
-        lines = [f"skipped ({n:,}): {r}" for r, n in self.counts.most_common()]
-        lines += [f"warning ({n:,}): {r}" for r, n in self.warnings.most_common()]
-        return lines
-
 
 def mark_far_outside_joints(joints, annotated, image_size, skip_log, where):
     """Returns `annotated` with joints far outside the image unset.
