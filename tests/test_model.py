@@ -169,7 +169,9 @@ def test_library_never_imports_the_programs():
 JAX_SCRIPT = """
 import numpy as np
 from keras_hourglass import build_stacked_hourglass
-model = build_stacked_hourglass(n_stacks=2, n_features=16, input_shape=(64, 64, 3))
+model = build_stacked_hourglass(
+    n_stacks=2, n_features=16, depth=1, input_shape=(64, 64, 3)
+)
 outputs = model(np.zeros((1, 64, 64, 3), "float32"))
 print(len(outputs), tuple(outputs[-1].shape), type(outputs[-1]).__module__)
 """

@@ -2,7 +2,6 @@
 PyTorch fixture (tests/fixtures/make_torch_port_fixture.py; no PyTorch here)."""
 
 import json
-import subprocess
 import sys
 
 import numpy as np
@@ -196,25 +195,19 @@ def test_convert_program_writes_a_model_the_loaders_take(tmp_path, torch_outputs
     assert "pre.3.skip_layer.conv.weight" in sidecar["ignored_tensors"]
 
 
-def test_convert_program_says_how_to_get_pytorch_when_it_is_missing(tmp_path):
+def test_convert_program_says_how_to_get_pytorch_when_it_is_missing(
+    tmp_path, monkeypatch, capsys
+):
+    from training.convert_weights import main
+
     checkpoint = tmp_path / "checkpoint.pth.tar"
     checkpoint.write_bytes(b"not read")
-    code = (
-        "import sys; sys.modules['torch'] = None\n"
-        "from training.convert_weights import main\n"
-        f"sys.exit(main(['--checkpoint', {str(checkpoint)!r}, "
-        f"'--out', {str(tmp_path / 'out.keras')!r}]))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 1
-    assert "needs PyTorch, which is not installed" in result.stderr
-    assert "keras-hourglass" not in result.stderr or "[torch]" in result.stderr
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` fails
+    code = main(["--checkpoint", str(checkpoint), "--out", str(tmp_path / "out.keras")])
+    stderr = capsys.readouterr().err
+    assert code == 1
+    assert "needs PyTorch, which is not installed" in stderr
+    assert "keras-hourglass" not in stderr or "[torch]" in stderr
     assert not (tmp_path / "out.keras").exists()
 
 

@@ -272,3 +272,22 @@ def test_synthetic_records_are_the_same_rendered_by_two_processes(capfd):
     assert [r.image_bytes for r in two] == [r.image_bytes for r in one]
     for first, second in zip(one, two):
         np.testing.assert_array_equal(first.joints, second.joints)
+
+
+@pytest.mark.parametrize(
+    "samples, cores, workers",
+    [(3, 2, 1), (999, 2, 1), (1000, 2, 2), (4400, 2, 2), (4400, 16, 8)],
+)
+def test_a_worker_is_started_only_for_samples_enough_to_pay_for_it(
+    samples, cores, workers
+):
+    assert formats.synthetic.default_worker_count(samples, cores) == workers
+
+
+def test_a_small_synthetic_set_is_rendered_in_this_process(monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool was started for 3 samples")
+
+    monkeypatch.setattr(formats.synthetic.multiprocessing, "get_context", no_pool)
+    records = list(formats.iterate_synthetic_records(5, 2, 1, SkipLog()))
+    assert [r.split for r in records] == ["train", "train", "valid"]

@@ -225,7 +225,7 @@ def test_training_takes_the_training_crop_and_evaluation_the_reference_one(
 def test_a_stacked_hourglass_fits_directly_on_the_dataset(tmp_path):
     shard = _write_people(tmp_path, 16, count=4)
     model = build_stacked_hourglass(
-        n_stacks=2, n_joints=16, n_features=16, n_modules=1, depth=2,
+        n_stacks=2, n_joints=16, n_features=16, n_modules=1, depth=1,
         input_shape=(64, 64, 3),
     )  # fmt: skip
     model.compile(optimizer="rmsprop", loss=joint_heatmap_mse)

@@ -1,6 +1,7 @@
 """Tests of `python -m evaluation.evaluate` on tiny models and datasets."""
 
 import json
+import shutil
 from pathlib import Path
 
 import h5py
@@ -46,14 +47,11 @@ def synthetic_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A run directory with an untrained 2-stack model and a CSV log."""
-    keras.utils.set_random_seed(0)
-    model = build_stacked_hourglass(
-        n_stacks=2, n_features=16, depth=2, input_shape=(INPUT_SIZE, INPUT_SIZE, 3)
-    )
+def run_dir(tiny_model_files, tmp_path_factory):
+    """A run directory with an untrained 2-stack model (the session's tiny
+    model) and a CSV log."""
     directory = tmp_path_factory.mktemp("run")
-    model.save(directory / "final.keras")
+    shutil.copyfile(tiny_model_files[0], directory / "final.keras")
     (directory / "training_log.csv").write_text(
         "epoch,loss,val_pckh_stack1,val_pckh_stack2,val_pckh\n"
         "0,1.0,5.0,6.0,6.0\n1,0.5,20.0,25.0,25.0\n"
@@ -288,14 +286,10 @@ def test_joint_count_mismatch_is_a_clear_error(synthetic_data, tmp_path, capsys)
 
 @pytest.mark.slow
 def test_saved_model_export_evaluates_like_the_keras_model(
-    run_dir, run_evaluated, synthetic_data, tmp_path
+    tiny_model_files, run_evaluated, synthetic_data, tmp_path
 ):
-    from keras_hourglass.saving import load_model
-    from keras_hourglass.serving.export import export_saved_model
-
-    export_dir = tmp_path / "export"
-    model = load_model(run_dir).keras_model
-    export_saved_model(model, export_dir, joint_set="mpii", warmup=False)
+    # The session's export of the model in `run_dir` (its joint set: MPII).
+    export_dir = tiny_model_files[1]
     # The same command as `run_evaluated`, on the export.
     saved_out = tmp_path / "saved"
     assert main(["--model", str(export_dir), "--data", str(synthetic_data),

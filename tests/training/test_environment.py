@@ -1,6 +1,7 @@
 """TensorFlow's environment: every program sets it before TensorFlow loads
 (quiet start-up, oneDNN kernels), and a value the user set wins."""
 
+import json
 import os
 import subprocess
 import sys
@@ -53,14 +54,83 @@ def onednn_enabled_after_importing(module, **environment):
     return result.stdout.strip().splitlines()[-1] == "True"
 
 
+PROGRAM_MODULES = [
+    *sorted(module for module, _ in PROGRAMS.values()),
+    "training.programs",
+    "benchmarks.model_benchmark",
+]
+
+# Imports each module named on the command line, then TensorFlow, in one
+# process, and prints {module: TF_ENABLE_ONEDNN_OPTS when something first
+# imported TensorFlow}. TensorFlow reads the variable once, as it loads, so
+# the import is stopped at that moment: the next module starts again from
+# the environment without the variable and none of the project loaded.
+SETTING_AT_TENSORFLOW_IMPORT_SCRIPT = """
+import importlib
+import json
+import os
+import sys
+
+# The project, and Keras, which an import stopped at TensorFlow leaves half loaded.
+RELOADED = {"training", "evaluation", "benchmarks", "keras_hourglass", "keras"}
+
+
+class TensorFlowImport(BaseException):
+    # A BaseException, so that no `except ImportError` or `except Exception`
+    # in the module can swallow it and go on.
+    pass
+
+
+class StopAtTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise TensorFlowImport(os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
+        return None
+
+
+sys.meta_path.insert(0, StopAtTensorFlow())
+environment = dict(os.environ)
+setting = {}
+for module in sys.argv[1:]:
+    os.environ.clear()
+    os.environ.update(environment)
+    for name in list(sys.modules):
+        if name.split(".")[0] in RELOADED:
+            del sys.modules[name]
+    try:
+        importlib.import_module(module)
+        import tensorflow  # noqa: F401 (what the program does next)
+    except TensorFlowImport as stop:
+        setting[module] = stop.args[0]
+print(json.dumps(setting))
+"""
+
+
+@pytest.fixture(scope="module")
+def onednn_setting_at_tensorflow_import():
+    """{program module: TF_ENABLE_ONEDNN_OPTS as TensorFlow would have read
+    it}, for every module of `PROGRAM_MODULES`, from one process."""
+    result = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c",
+         SETTING_AT_TENSORFLOW_IMPORT_SCRIPT, *PROGRAM_MODULES],
+        cwd=PROJECT_ROOT, env=environment_without_defaults(),
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("module", PROGRAM_MODULES)
+def test_programs_turn_onednn_on_before_tensorflow_loads(
+    module, onednn_setting_at_tensorflow_import
+):
+    assert onednn_setting_at_tensorflow_import[module] == "1"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "module",
-    [*sorted(module for module, _ in PROGRAMS.values()), "training.programs",
-     "benchmarks.model_benchmark"],
-)  # fmt: skip
-def test_programs_turn_onednn_on_before_tensorflow_loads(module):
-    assert onednn_enabled_after_importing(module)
+def test_tensorflow_turns_onednn_on_for_a_program():
+    # What the variable set before the import means to TensorFlow itself.
+    assert onednn_enabled_after_importing("training.train")
 
 
 @pytest.mark.slow

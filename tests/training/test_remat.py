@@ -12,9 +12,9 @@ import tensorflow as tf
 
 from keras_hourglass.model import build_stacked_hourglass
 from tests.train_helpers import TINY_MODEL_FLAGS
-from tests.train_helpers import run_training
 from tests.train_helpers import subprocess_environment
 from training.remat import rematerialize_stacks
+from training.train import main as train_main
 
 SIZE = 64
 
@@ -82,8 +82,7 @@ def test_remat_training_run_saves_a_plain_keras_model(tiny_shards, tmp_path):
         *TINY_MODEL_FLAGS, "--data-dir", str(tiny_shards), "--run-dir", str(run_dir),
         "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "3", "--remat",
     ]  # fmt: skip
-    result = run_training(flags)
-    assert result.returncode == 0, result.stderr[-3000:]
+    train_main(flags)
     with (run_dir / "training_log.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert rows and np.isfinite(float(rows[0]["loss"]))

@@ -3,9 +3,10 @@
 Training people are samples `0 .. count - 1` of the seed and validation people
 the next `val_count` samples, so the two never share an image. Images are
 JPEG-encoded here (the generator returns pixels); the rest of the annotation
-is copied as given. Samples are rendered by a pool of processes (one per
-core by default); each depends only on `(seed, index)` and the pool returns
-them in order, so the shards are the same whatever the worker count.
+is copied as given. Samples are rendered by a pool of processes (by default
+one per core, when there are samples enough to pay for starting them); each
+depends only on `(seed, index)` and the pool returns them in order, so the
+shards are the same whatever the worker count.
 """
 
 import io
@@ -25,6 +26,10 @@ from keras_hourglass.synthetic import people as synthetic
 DEFAULT_SYNTHETIC_COUNT = 4000
 DEFAULT_SYNTHETIC_VAL_COUNT = 400
 DEFAULT_JPEG_QUALITY = 90
+# A spawned worker imports TensorFlow before its first sample, which takes as
+# long as rendering a few hundred samples: fewer than this many per worker
+# render faster in the calling process.
+SAMPLES_PER_WORKER = 500
 
 
 def synthetic_joint_set():
@@ -96,14 +101,23 @@ def render_samples_in_order(tasks, workers):
         yield from pool.imap(_render_task, tasks, chunksize=8)
 
 
+def default_worker_count(sample_count, cores=None):
+    """One rendering process per core (`cores`, default all of this
+    machine's), at most one per `SAMPLES_PER_WORKER` samples; 1 renders them
+    in the calling process."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(cores, sample_count // SAMPLES_PER_WORKER))
+
+
 def iterate_synthetic_records(
     seed, count, val_count, skip_log, jpeg_quality=DEFAULT_JPEG_QUALITY, workers=None
 ):
     """Yields PersonRecords (with `image_bytes`) for `count` training and
     `val_count` validation synthetic people; unusable samples are counted in
-    `skip_log`. `workers` processes render them (default: one per core)."""
+    `skip_log`. `workers` processes render them (default:
+    `default_worker_count`)."""
     num_joints = len(synthetic.SYNTHETIC_JOINT_NAMES)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or default_worker_count(count + val_count)
     splits = ["train"] * count + ["valid"] * val_count
     tasks = [(seed, index, jpeg_quality) for index in range(count + val_count)]
     samples = render_samples_in_order(tasks, workers)
