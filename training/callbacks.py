@@ -21,6 +21,8 @@ With `--validation-metric none` they read the validation loss instead.
 """
 
 import importlib.util
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,7 +179,8 @@ def build_callbacks(
         tracked,
         resume_state,
     )
-    return callbacks + [step_backup], nan_guard, step_backup
+    # Last: a step's backup is written before Ctrl-C stops the run after it.
+    return callbacks + [step_backup, StopOnInterrupt()], nan_guard, step_backup
 
 
 def tensorboard_callbacks(config, paths, validation):
@@ -292,3 +295,42 @@ def choose_validation(config, metadata, valid_files):
         subset, config.output_size, threshold, max(1, config.batch_size), log_name
     )
     return Validation(callback, f"val_{log_name}", subset, skeleton, joint_set)
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Stops training at the next batch or epoch end after Ctrl-C.
+
+    Python raises KeyboardInterrupt wherever the main thread is when SIGINT
+    arrives; raised inside a garbage-collection callback (JAX registers one)
+    or a tf.data Python function, it is swallowed and training would go on.
+    While training runs, this callback's handler also records the request,
+    and the next batch or epoch end raises it again where Keras lets it
+    through. A program started with SIGINT ignored keeps ignoring it.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+        self.previous_handler = None
+
+    def on_train_begin(self, logs=None):
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self.previous_handler = signal.signal(signal.SIGINT, self.interrupt)
+
+    def interrupt(self, signal_number, frame):
+        self.requested = True
+        raise KeyboardInterrupt
+
+    def raise_if_requested(self, *_, logs=None):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = raise_if_requested
+
+    def on_train_end(self, logs=None):
+        if self.previous_handler is not None:
+            signal.signal(signal.SIGINT, self.previous_handler)
+            self.previous_handler = None

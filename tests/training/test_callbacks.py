@@ -1,9 +1,13 @@
 """Validation PCKh, NaN handling and heatmap images of the training callbacks."""
 
 import math
+import os
+import signal
+import time
 
 import keras
 import numpy as np
+import pytest
 
 from keras_hourglass.decoding import heatmap_coords_to_image
 from keras_hourglass.drawing import PERSON_COLOURS
@@ -15,6 +19,7 @@ from keras_hourglass.transforms import scale_grid_matrix
 from keras_hourglass.transforms import transform_points
 from training.callbacks import FiniteModelCheckpoint
 from training.callbacks import NanGuard
+from training.callbacks import StopOnInterrupt
 from training.callbacks import logs_are_finite
 from training.pckh_validation import PckhValidation
 from training.pckh_validation import overlay_prediction
@@ -133,3 +138,31 @@ def test_overlay_draws_joints_on_the_image():
     # Ground truth on the left, the prediction on the right, under titles.
     assert both.shape[1] > 2 * INPUT and both.shape[0] > INPUT
     np.testing.assert_allclose(both[-INPUT:, -INPUT:], drawn)
+
+
+def test_a_swallowed_ctrl_c_stops_training_at_the_next_batch_end():
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    stop = StopOnInterrupt()
+    try:
+        stop.on_train_begin()
+        stop.on_train_batch_end(0)  # nothing asked yet
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs here, at the latest
+        except KeyboardInterrupt:
+            pass  # swallowed, as a garbage-collection callback does
+        with pytest.raises(KeyboardInterrupt):
+            stop.on_train_batch_end(1)
+        stop.on_train_end()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_program_that_ignores_ctrl_c_keeps_ignoring_it():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        StopOnInterrupt().on_train_begin()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
