@@ -45,8 +45,8 @@ def tiny_shards(tmp_path_factory):
 # Only the order matters: a long test that starts last leaves the other worker
 # idle until it ends.
 KNOWN_LONG_TESTS = {
-    "test_sigkill_during_the_frozen_phase_resumes_then_thaws": 180,
     "test_every_worker_resumes_from_the_chiefs_backup": 143,
+    "test_sigkill_during_the_frozen_phase_resumes_then_thaws": 90,
     "test_two_workers_match_one_process_on_the_same_global_batches": 46,
     "test_every_command_of_the_walkthrough_runs": 41,
     "test_a_generated_set_converts_trains_evaluates_exports_and_predicts": 40,

@@ -1,5 +1,6 @@
-"""Fine-tuning from a converted PyTorch-port checkpoint (tests/fixtures) on
-datasets of other joint sets: `--init-from` and `--freeze-backbone-epochs`."""
+"""Fine-tuning on datasets of other joint sets (`--init-from`,
+`--freeze-backbone-epochs`), from the converted PyTorch-port checkpoint
+(tests/fixtures) and from a tiny trained model."""
 
 import csv
 import json
@@ -178,16 +179,30 @@ def test_another_architecture_is_refused_naming_init_from(
 EPOCHS, STEPS = 3, 2
 
 
+@pytest.fixture(scope="module")
+def tiny_source(shards, tmp_path_factory):
+    """A tiny 14-joint model, trained long enough for its batch-norm moving
+    statistics to settle (else the loss jumps when the backbone thaws and its
+    batch norm switches from them to batch statistics). The port's depth-4
+    network would do as well, only slower."""
+    run_dir = tmp_path_factory.mktemp("source") / "run"
+    train_main(TINY_MODEL_FLAGS + [
+        "--data-dir", str(shards[14]), "--run-dir", str(run_dir),
+        "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "40",
+    ])  # fmt: skip
+    return run_dir / "final.keras"
+
+
 @pytest.mark.slow
 def test_sigkill_during_the_frozen_phase_resumes_then_thaws(
-    port_keras, shards, tmp_path, capsys
+    tiny_source, shards, tmp_path, capsys
 ):
-    init = tmp_path / "init" / "port.keras"
+    init = tmp_path / "init" / "source.keras"
     init.parent.mkdir()
-    shutil.copy(port_keras, init)
-    shutil.copy(port_keras.with_suffix(".json"), init.with_suffix(".json"))
+    shutil.copy(tiny_source, init)
+    shutil.copy(tiny_source.with_suffix(".json"), init.with_suffix(".json"))
     run_dir = tmp_path / "run"
-    flags = TINY_MODEL_FLAGS + PORT_FLAGS + [
+    flags = TINY_MODEL_FLAGS + [
         "--data-dir", str(shards[5]), "--run-dir", str(run_dir),
         "--batch-size", "4", "--epochs", str(EPOCHS), "--steps-per-epoch",
         str(STEPS), "--backup-every-steps", "1", "--init-from", str(init),
@@ -211,7 +226,7 @@ def test_sigkill_during_the_frozen_phase_resumes_then_thaws(
     assert "validation metric: box PCK" in first_output  # 5 joints, no torso
     state = read_backup(run_dir / "backup")
     assert state["epoch"] == 1, "killed in the second (frozen) epoch"
-    source = load_model(port_keras).keras_model
+    source = load_model(tiny_source).keras_model
     after_frozen_epoch = load_model(run_dir / "checkpoints" / "latest.keras")
     backbone = [layer.name for layer in backbone_layers(source)]
     assert_same(layer_weights(source, backbone), after_frozen_epoch.keras_model)
