@@ -50,7 +50,6 @@ KNOWN_LONG_TESTS = {
     "test_two_workers_match_one_process_on_the_same_global_batches": 46,
     "test_every_command_of_the_walkthrough_runs": 41,
     "test_a_generated_set_converts_trains_evaluates_exports_and_predicts": 40,
-    "test_converts_and_trains_one_step_with_the_console_scripts": 37,
     "test_two_step_fit_under_mirrored_strategy_on_two_devices": 37,
     "test_kill_during_final_save_then_during_export_is_repaired": 33,
     "test_three_concurrent_exports_each_get_a_version_or_a_clear_refusal": 32,

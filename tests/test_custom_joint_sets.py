@@ -3,6 +3,7 @@ convert -> train -> evaluate -> export -> predict, each exits 0, and the
 run names the validation metric its joint set supports."""
 
 import csv
+import importlib.util
 import json
 
 import pytest
@@ -77,7 +78,8 @@ def chain_commands(name, bin_dir, folder):
 def run_chain(name, bin_dir, folder, cwd):
     """Runs the chain of set `name`: csv5's programs each in its own process,
     as a user runs them one after another (a fresh process loads the run,
-    the dataset and the export from their files alone); the other sets', to
+    the dataset and the export from their files alone, and the run's models
+    are loaded by plain Keras on each backend); the other sets', to
     the same launchers in one process, which skips four TensorFlow start-ups.
     Returns the runs up to the first that failed."""
     commands = chain_commands(name, bin_dir, folder)
@@ -91,6 +93,26 @@ def run_chain(name, bin_dir, folder, cwd):
     return results
 
 
+def assert_every_model_loads_with_plain_keras(run_dir, bin_dir, cwd):
+    """Every .keras file a run writes loads with plain load_model in a
+    process that imports nothing of the project, on each installed backend."""
+    checkpoints = sorted((run_dir / "checkpoints").glob("*.keras"))
+    files = [run_dir / "final.keras", *checkpoints]
+    assert [path.name for path in files] == [
+        "final.keras",
+        "best.keras",
+        "latest.keras",
+    ]
+    for backend in ("tensorflow", "jax"):
+        if importlib.util.find_spec(backend) is None:
+            continue
+        load = f"import keras\nfor path in {[str(path) for path in files]}:\n"
+        load += "    print(keras.saving.load_model(path).name)\n"
+        loaded = run([bin_dir / "python", "-c", load], cwd=cwd, KERAS_BACKEND=backend)
+        assert loaded.returncode == 0, loaded.stderr[-3000:]
+        assert loaded.stdout.split() == ["stacked_hourglass"] * 3
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_a_generated_set_converts_trains_evaluates_exports_and_predicts(
     installed, name
@@ -101,6 +123,9 @@ def test_a_generated_set_converts_trains_evaluates_exports_and_predicts(
     runs = iter(run_chain(name, bin_dir, folder, cwd=work))
     converted = next(runs)
     assert succeeded(converted)[0], succeeded(converted)[1]
+    # The dataset records the command as it was run.
+    created_with = json.loads((data / "dataset.json").read_text())["created_with"]
+    assert created_with["command"].startswith("hourglass-make-tfrecords --format ")
 
     trained = next(runs)
     assert succeeded(trained)[0], succeeded(trained)[1]
@@ -110,6 +135,8 @@ def test_a_generated_set_converts_trains_evaluates_exports_and_predicts(
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2 and all(row[column] for row in rows)
     assert f"validation {line.split('@')[0]}" in trained.stdout  # the summary
+    if name in SEPARATE_PROCESSES:
+        assert_every_model_loads_with_plain_keras(run_dir, bin_dir, work)
 
     evaluated = next(runs)
     assert succeeded(evaluated)[0], succeeded(evaluated)[1]

@@ -4,8 +4,6 @@ from a folder outside the checkout; the modules load from the venv, never
 from the checkout.
 """
 
-import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,6 @@ from PIL import Image
 
 from tests.installed_wheel import run
 from tests.installed_wheel import run_in_one_process
-from tests.train_helpers import TINY_MODEL_FLAGS
 from tests.train_helpers import program_messages
 from training.programs import PROGRAMS
 
@@ -82,44 +79,6 @@ def test_ablation_runs_its_stages_by_installed_module_names(installed):
         cwd=work,
     )
     assert help_by_module.returncode == 0, help_by_module.stderr[-3000:]
-
-
-def test_converts_and_trains_one_step_with_the_console_scripts(installed):
-    bin_dir, work = installed
-    data, run_dir = work / "data", work / "run"
-    converted = run([bin_dir / "hourglass-make-tfrecords", "--format", "synthetic",
-                     "--seed", "0", "--count", "8", "--val-count", "4",
-                     "--out", data], cwd=work)  # fmt: skip
-    assert converted.returncode == 0, converted.stderr[-3000:]
-    assert (data / "dataset.json").is_file()
-    # The dataset records the command as it was run.
-    created_with = json.loads((data / "dataset.json").read_text())["created_with"]
-    assert created_with["command"].startswith("hourglass-make-tfrecords --format ")
-    flags = [*TINY_MODEL_FLAGS, "--validation-people", "4", "--data-dir", data,
-             "--run-dir", run_dir, "--batch-size", "4", "--epochs", "1",
-             "--steps-per-epoch", "1"]  # fmt: skip
-    trained = run([bin_dir / "hourglass-train", *flags], cwd=work, timeout=600)
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    assert (run_dir / "training_log.csv").is_file()
-    # Every .keras file a run writes loads with plain load_model in a process
-    # that imports nothing of the project, on each installed backend.
-    files = [
-        run_dir / "final.keras",
-        *sorted((run_dir / "checkpoints").glob("*.keras")),
-    ]
-    assert [path.name for path in files] == [
-        "final.keras",
-        "best.keras",
-        "latest.keras",
-    ]
-    for backend in ("tensorflow", "jax"):
-        if importlib.util.find_spec(backend) is None:
-            continue
-        load = f"import keras\nfor path in {[str(path) for path in files]}:\n"
-        load += "    print(keras.saving.load_model(path).name)\n"
-        loaded = run([bin_dir / "python", "-c", load], cwd=work, KERAS_BACKEND=backend)
-        assert loaded.returncode == 0, loaded.stderr[-3000:]
-        assert loaded.stdout.split() == ["stacked_hourglass"] * 3
 
 
 def error_lines(result):
