@@ -27,11 +27,8 @@ import pandas as pd
 from evaluation import plots
 from evaluation.metrics import METRIC_LABELS
 from evaluation.metrics import METRIC_LOG_NAMES
-from evaluation.metrics import PCKH_CURVE_THRESHOLDS
-from evaluation.metrics import box_pck
+from evaluation.metrics import accuracy_curve
 from evaluation.metrics import evaluate_metric
-from evaluation.metrics import pck
-from evaluation.metrics import pckh_curve
 from evaluation.prediction_files import csv_column_names
 from evaluation.prediction_files import write_predictions
 from evaluation.report import dataframe_to_markdown
@@ -45,23 +42,7 @@ from keras_hourglass.files import write_text_atomically
 from keras_hourglass.joint_sets import metric_joint_set
 from keras_hourglass.transforms import transform_points
 
-PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.2, 41), 10)
-BOX_PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.1, 41), 10)
 TRAINING_LOG_NAMES = ("training_log.csv",)
-
-
-def accuracy_curve(metric, predictions, ground_truth):
-    """Returns (thresholds [T], per-joint accuracy T x K in percent). People
-    PCK skips are not logged here: scoring the same people reports them."""
-    if metric == "pckh":
-        return PCKH_CURVE_THRESHOLDS, pckh_curve(predictions, ground_truth)
-    thresholds, accuracy = {
-        "pck": (PCK_CURVE_THRESHOLDS, pck),
-        "box-pck": (BOX_PCK_CURVE_THRESHOLDS, box_pck),
-    }[metric]
-    curve = [accuracy(predictions, ground_truth, t, report_skipped=False)
-             for t in thresholds]  # fmt: skip
-    return thresholds, np.stack(curve)
 
 
 def write_prediction_files(out_dir, run, joint_names):

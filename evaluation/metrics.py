@@ -91,8 +91,15 @@ def describe_metric(metric, threshold):
     )
 
 
-# Thresholds 0, 0.01, ..., 0.5 inclusive (HRNet's `np.arange(0, 0.51, 0.01)`).
-PCKH_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.5, 51), 10)
+# A hit at exactly the threshold: eval_pose's `<=` for torso PCK; Tompson's
+# script and mmpose use `<`.
+HIT_AT_THRESHOLD = {"pckh": False, "pck": True, "box-pck": False}
+# The accuracy curves' thresholds; PCKh's are HRNet's `np.arange(0, 0.51, 0.01)`.
+CURVE_THRESHOLDS = {
+    "pckh": np.round(np.linspace(0.0, 0.5, 51), 10),
+    "pck": np.round(np.linspace(0.0, 0.2, 41), 10),
+    "box-pck": np.round(np.linspace(0.0, 0.1, 41), 10),
+}
 
 
 def check_predictions(predictions, ground_truth, where="predictions"):
@@ -138,36 +145,6 @@ def percent_correct(distances, annotated, threshold, inclusive):
         return np.where(counts > 0, 100.0 * hits.sum(axis=0) / counts, np.nan)
 
 
-def _pckh_distances(predictions, ground_truth):
-    predictions = check_predictions(predictions, ground_truth)
-    unknown = np.isnan(ground_truth.normalizer)
-    if unknown.any():
-        raise EvaluationInputError(
-            f"{ground_truth.source}: {unknown.sum()} people have no head box, so "
-            f"PCKh is undefined (first: person {np.flatnonzero(unknown)[0]})"
-        )
-    return normalized_distances(
-        predictions, ground_truth.joints, ground_truth.normalizer
-    )
-
-
-def pckh(predictions, ground_truth, threshold=0.5):
-    """Per-joint PCKh in percent (K), with the standard script's strict `<`."""
-    distances = _pckh_distances(predictions, ground_truth)
-    return percent_correct(distances, ground_truth.annotated, threshold, False)
-
-
-def pckh_curve(predictions, ground_truth, thresholds=PCKH_CURVE_THRESHOLDS):
-    """Per-joint PCKh for each threshold: T x K, in percent."""
-    distances = _pckh_distances(predictions, ground_truth)
-    return np.stack(
-        [
-            percent_correct(distances, ground_truth.annotated, threshold, False)
-            for threshold in thresholds
-        ]
-    )
-
-
 def torso_sizes(joints, annotated, torso_joints):
     """||left shoulder - right hip|| per person (N); NaN where either is missing."""
     left_shoulder, right_hip = torso_joints
@@ -184,78 +161,81 @@ def ground_truth_torso_joints(ground_truth):
     return built_in or infer_torso_joints(ground_truth.joint_names)
 
 
-def _normalized_inputs(predictions, ground_truth, normalizers, what,
-                       report_skipped=True):  # fmt: skip
-    """Distances over `normalizers` and the annotated mask of the people
-    whose normaliser is known; the others are skipped, and logged unless
-    `report_skipped` is False (the count depends on the ground truth only: a
-    caller scoring the same people many times reports it once)."""
+def person_normalizers(metric, ground_truth, torso_joints=None):
+    """Each person's normaliser for `metric` (N, NaN where unknown) and what a
+    person without one lacks; raises when the ground truth gives none."""
+    source = ground_truth.source
+    if metric == "pckh":
+        unknown = np.isnan(ground_truth.normalizer)
+        if unknown.any():
+            raise EvaluationInputError(
+                f"{source}: {unknown.sum()} people have no head box, so PCKh "
+                f"is undefined (first: person {np.flatnonzero(unknown)[0]})"
+            )
+        return ground_truth.normalizer, "a head box"
+    if metric == "pck":
+        torso_joints = torso_joints or ground_truth_torso_joints(ground_truth)
+        if torso_joints is None:
+            raise EvaluationInputError(
+                f"{source}: torso PCK needs joints named l_shoulder and r_hip, "
+                f"which these {ground_truth.num_joints} joints lack; score box "
+                "PCK (--metric box-pck) instead"
+            )
+        joints, annotated = ground_truth.joints, ground_truth.annotated
+        return torso_sizes(joints, annotated, torso_joints), "both torso joints"
+    if ground_truth.person_sizes is None:
+        raise EvaluationInputError(
+            f"{source}: box PCK needs each person's box size, which this ground "
+            "truth does not give"
+        )
+    return ground_truth.person_sizes, "a person box"
+
+
+def scored_distances(metric, predictions, ground_truth, torso_joints=None,
+                     report_skipped=True):  # fmt: skip
+    """Normalised distances (N x K) and the annotated mask of the people with
+    a normaliser; the others are skipped, and logged unless `report_skipped`
+    is False (a caller scoring the same people many times reports it once)."""
     predictions = check_predictions(predictions, ground_truth)
+    normalizers, what = person_normalizers(metric, ground_truth, torso_joints)
     usable = np.isfinite(normalizers) & (normalizers > 0)
     if report_skipped and not usable.all():
         logger.warning(
             "%s: skipped %d of %d people without %s",
-            ground_truth.source,
-            (~usable).sum(),
-            usable.size,
-            what,
-        )
+            ground_truth.source, (~usable).sum(), usable.size, what,
+        )  # fmt: skip
     distances = normalized_distances(predictions, ground_truth.joints, normalizers)
     return distances, ground_truth.annotated & usable[:, None]
 
 
-def _torso_normalized_inputs(predictions, ground_truth, torso_joints,
-                             report_skipped=True):  # fmt: skip
-    """Torso-normalised distances and the annotated mask of usable people."""
-    torso_joints = torso_joints or ground_truth_torso_joints(ground_truth)
-    if torso_joints is None:
-        raise EvaluationInputError(
-            f"{ground_truth.source}: torso PCK needs joints named l_shoulder and "
-            f"r_hip, which these {ground_truth.num_joints} joints lack; score "
-            "box PCK (--metric box-pck) instead"
-        )
-    torsos = torso_sizes(ground_truth.joints, ground_truth.annotated, torso_joints)
-    return _normalized_inputs(
-        predictions, ground_truth, torsos, "both torso joints", report_skipped
-    )
-
-
-def _box_normalized_inputs(predictions, ground_truth, report_skipped=True):
-    """Box-normalised distances and the annotated mask of usable people."""
-    if ground_truth.person_sizes is None:
-        raise EvaluationInputError(
-            f"{ground_truth.source}: box PCK needs each person's box size, "
-            "which this ground truth does not give"
-        )
-    return _normalized_inputs(
-        predictions, ground_truth, ground_truth.person_sizes, "a person box",
-        report_skipped,
-    )  # fmt: skip
-
-
-def pck(predictions, ground_truth, threshold=0.2, torso_joints=None,
-        report_skipped=True):  # fmt: skip
-    """Per-joint torso-normalised PCK in percent (K), hit = `<=` (eval_pose).
+def accuracy(metric, predictions, ground_truth, threshold=None, torso_joints=None,
+             report_skipped=True):  # fmt: skip
+    """Per-joint `metric` (a `PCK_METRICS` name) in percent (K).
 
     Args:
-        torso_joints: (left shoulder, right hip) indices, or None for the
-            joint set's own (MPII 13 and 2, LSP 9 and 2).
-        report_skipped: bool. Log the people skipped for lack of a torso.
+        threshold: float or None for the metric's `DEFAULT_THRESHOLDS`.
+        torso_joints: (left shoulder, right hip) indices for torso PCK, or
+            None for the joint set's own (MPII 13 and 2, LSP 9 and 2).
+        report_skipped: bool. Log the people skipped for lack of a normaliser.
     """
-    distances, annotated = _torso_normalized_inputs(
-        predictions, ground_truth, torso_joints, report_skipped
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLDS[metric]
+    distances, annotated = scored_distances(
+        metric, predictions, ground_truth, torso_joints, report_skipped
     )
-    return percent_correct(distances, annotated, threshold, True)
+    return percent_correct(distances, annotated, threshold, HIT_AT_THRESHOLD[metric])
 
 
-def box_pck(predictions, ground_truth, threshold=0.05, report_skipped=True):
-    """Per-joint box PCK in percent (K): error over the larger side of the
-    person's box (`ground_truth.person_sizes`), hit = `<` (mmpose);
-    `report_skipped` as for `pck`."""
-    distances, annotated = _box_normalized_inputs(
-        predictions, ground_truth, report_skipped
+def accuracy_curve(metric, predictions, ground_truth):
+    """Returns (thresholds [T], per-joint accuracy T x K in percent). Skipped
+    people are not logged here: scoring the same people reports them."""
+    thresholds = CURVE_THRESHOLDS[metric]
+    distances, annotated = scored_distances(
+        metric, predictions, ground_truth, report_skipped=False
     )
-    return percent_correct(distances, annotated, threshold, False)
+    inclusive = HIT_AT_THRESHOLD[metric]
+    curve = [percent_correct(distances, annotated, t, inclusive) for t in thresholds]
+    return thresholds, np.stack(curve)
 
 
 @dataclass(frozen=True)
@@ -316,44 +296,15 @@ def summarize(per_joint, joint_counts, joint_names, metric="PCKh", threshold=0.5
     )
 
 
-def _summary(distances, annotated, threshold, inclusive, ground_truth, metric):
-    values = percent_correct(distances, annotated, threshold, inclusive)
-    counts = annotated.sum(axis=0)
-    label = METRIC_LABELS[metric]
-    return summarize(values, counts, ground_truth.joint_names, label, threshold)
-
-
-def evaluate_pckh(predictions, ground_truth, threshold=0.5, report_skipped=True):
-    """PCKh of all people, summarised as in the paper tables (every person
-    has a head box: none is skipped, `report_skipped` has nothing to say)."""
-    distances = _pckh_distances(predictions, ground_truth)
-    return _summary(distances, ground_truth.annotated, threshold, False,
-                    ground_truth, "pckh")  # fmt: skip
-
-
-def evaluate_pck(predictions, ground_truth, threshold=0.2, torso_joints=None,
-                 report_skipped=True):  # fmt: skip
-    """Torso-normalised PCK of all usable people, summarised as in the tables
-    (`report_skipped` as for `pck`)."""
-    distances, annotated = _torso_normalized_inputs(
-        predictions, ground_truth, torso_joints, report_skipped
+def evaluate_metric(metric, predictions, ground_truth, threshold=None,
+                    report_skipped=True):  # fmt: skip
+    """The `PckSummary` of `metric`, one of `PCK_METRICS`, over every scored
+    person (`threshold` and `report_skipped` as for `accuracy`)."""
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLDS[metric]
+    distances, annotated = scored_distances(
+        metric, predictions, ground_truth, report_skipped=report_skipped
     )
-    return _summary(distances, annotated, threshold, True, ground_truth, "pck")
-
-
-def evaluate_box_pck(predictions, ground_truth, threshold=0.05, report_skipped=True):
-    """Box PCK of all people with a box size, summarised as in the tables
-    (`report_skipped` as for `pck`)."""
-    distances, annotated = _box_normalized_inputs(
-        predictions, ground_truth, report_skipped
-    )
-    return _summary(distances, annotated, threshold, False, ground_truth, "box-pck")
-
-
-def evaluate_metric(metric, predictions, ground_truth, threshold, report_skipped=True):
-    """The `PckSummary` of `metric`, one of `PCK_METRICS` (`report_skipped`
-    as for `pck`)."""
-    evaluate = {"pckh": evaluate_pckh, "pck": evaluate_pck, "box-pck": evaluate_box_pck}
-    return evaluate[metric](
-        predictions, ground_truth, threshold, report_skipped=report_skipped
-    )
+    values = percent_correct(distances, annotated, threshold, HIT_AT_THRESHOLD[metric])
+    return summarize(values, annotated.sum(axis=0), ground_truth.joint_names,
+                     METRIC_LABELS[metric], threshold)  # fmt: skip
