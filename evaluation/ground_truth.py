@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 import scipy.io
 
+from keras_hourglass.data.formats.mpii import HEAD_BOX_DIAGONAL_FRACTION
 from keras_hourglass.joint_sets import metric_joint_set
 
 __all__ = [
@@ -52,18 +53,17 @@ class GroundTruth:
     """Annotated people in original-image pixel coordinates.
 
     Attributes:
-        joints: float64 array, N x K x 2. (x, y) per joint; pixel centres at
-            integers. Values of unannotated joints are kept but never used.
-        annotated: bool array, N x K. True where the joint is labelled (MPII
+        joints: float64 N x K x 2, (x, y) with pixel centres at integers.
+        annotated: bool N x K. True where the joint is labelled (MPII
             `jnt_missing == 0`); this, not the occlusion flag, decides which
             joints are scored.
-        normalizer: float64 array, N. PCKh normaliser, 0.6 x head-box
-            diagonal; NaN where the person has no head box.
-        head_boxes: float64 array N x 4 (x1, y1, x2, y2), or None.
-        joint_names: tuple of str, K names.
-        source: str. The file (or description) the data came from, for errors.
-        person_sizes: float64 array N, or None. The larger side of each
-            person's box in px (box PCK); NaN where unknown.
+        normalizer: float64 N. PCKh normaliser, 0.6 x head-box diagonal;
+            NaN where the person has no head box.
+        head_boxes: float64 N x 4 (x1, y1, x2, y2), or None.
+        joint_names: tuple of K str.
+        source: str. The file the data came from, named in errors.
+        person_sizes: float64 N, or None. The larger side of each person's
+            box in px (box PCK); NaN where unknown.
     """
 
     joints: np.ndarray
@@ -87,7 +87,7 @@ def head_box_normalizers(head_boxes):
     """0.6 x the diagonal of each x1, y1, x2, y2 head box (the MPII SC_BIAS)."""
     head_boxes = np.asarray(head_boxes, dtype=np.float64)
     diagonals = np.linalg.norm(head_boxes[:, 2:4] - head_boxes[:, 0:2], axis=1)
-    return 0.6 * diagonals
+    return HEAD_BOX_DIAGONAL_FRACTION * diagonals
 
 
 def _check_joints(joints, annotated, source):
@@ -133,27 +133,12 @@ def from_arrays(
     source="arrays",
     person_sizes=None,
 ):
-    """Builds a validated `GroundTruth` from plain arrays.
+    """Builds a validated `GroundTruth` from plain arrays (see its fields).
 
-    Args:
-        joints: array-like, N x K x 2. Original-image pixel coordinates.
-        annotated: array-like, N x K. Truthy where the joint is labelled.
-        normalizer: array-like N or None. PCKh normalisers (NaN = unknown).
-            Defaults to 0.6 x head-box diagonal when `head_boxes` is given,
-            else all unknown.
-        head_boxes: array-like N x 4 (x1, y1, x2, y2) or None.
-        joint_names: sequence of K str or None. Defaults to the MPII names for
-            16 joints, LSP names for 14, numbered names otherwise.
-        source: str. Named in every error message.
-        person_sizes: array-like N or None. The larger side of each person's
-            box in px (NaN = unknown), for box PCK.
-
-    Returns:
-        GroundTruth.
-
-    Raises:
-        EvaluationInputError: a wrong shape, a non-finite annotated joint or
-            an invalid normaliser; the message names `source` and the person.
+    `normalizer` defaults to 0.6 x the head-box diagonal with `head_boxes`,
+    else unknown; `joint_names` to the built-in set with K joints. Raises
+    EvaluationInputError naming `source` (and the person) for a wrong shape,
+    a non-finite annotated joint or an invalid normaliser.
     """
     joints = np.asarray(joints, dtype=np.float64)
     annotated = np.asarray(annotated).astype(bool)
@@ -227,6 +212,24 @@ def load_mat_variables(path):
     return {key: value for key, value in contents.items() if not key.startswith("__")}
 
 
+def load_h5_datasets(path, names):
+    """The datasets `names` of an HDF5 file as arrays; a clear error when the
+    file is unreadable or lacks one."""
+    path = existing_file(path)
+    try:
+        with h5py.File(path, "r") as file:
+            missing = [name for name in names if name not in file]
+            if missing:
+                raise EvaluationInputError(
+                    f"{path}: dataset(s) {missing} missing (found: {sorted(file)})"
+                )
+            return [np.asarray(file[name], dtype=np.float64) for name in names]
+    except OSError as error:
+        raise EvaluationInputError(
+            f"{path}: not a readable HDF5 file ({error})"
+        ) from error
+
+
 def _require(variables, name, path):
     if name not in variables:
         raise EvaluationInputError(
@@ -248,12 +251,10 @@ def _check_mpii_joint_order(variables, path):
         )
 
 
-def read_mpii_validation_mat(path):
-    """Reads Tompson's `detections_our_format.mat` ground truth (N x 16)."""
-    return _mpii_validation_from_variables(load_mat_variables(path), path)
-
-
-def _mpii_validation_from_variables(variables, path):
+def read_mpii_validation_mat(path, variables=None):
+    """Reads Tompson's `detections_our_format.mat` ground truth (N x 16);
+    `variables`: its contents when already loaded."""
+    variables = variables or load_mat_variables(path)
     _check_mpii_joint_order(variables, path)
     joints = _require(variables, "pos_gt_src", path).astype(np.float64)
     missing = _require(variables, "jnt_missing", path)
@@ -276,26 +277,8 @@ def _mpii_validation_from_variables(variables, path):
 
 def read_pose_hg_h5(path):
     """Reads a pose-hg `valid.h5` / `test.h5` (datasets `part`, `normalize`)."""
-    path = existing_file(path)
-    try:
-        with h5py.File(path, "r") as file:
-            missing = {"part", "normalize"} - set(file.keys())
-            if missing:
-                raise EvaluationInputError(
-                    f"{path}: dataset(s) {sorted(missing)} missing "
-                    f"(found: {sorted(file.keys())})"
-                )
-            joints = np.asarray(file["part"], dtype=np.float64)
-            normalizer = np.asarray(file["normalize"], dtype=np.float64)
-    except OSError as error:
-        raise EvaluationInputError(
-            f"{path}: not a readable HDF5 file ({error})"
-        ) from error
-    if joints.ndim != 3 or joints.shape[2] != 2:
-        raise EvaluationInputError(
-            f"{path}: part must be N x K x 2, got {joints.shape}"
-        )
-    annotated = ~(joints == 0).all(axis=2)
+    joints, normalizer = load_h5_datasets(path, ("part", "normalize"))
+    annotated = ~(joints == 0).all(axis=-1)
     return from_arrays(joints, annotated, normalizer=normalizer, source=str(path))
 
 
@@ -361,12 +344,10 @@ def read_annotation_json(path):
     )
 
 
-def read_lsp_joints_mat(path):
-    """Reads an LSP / LSP-extended `joints.mat` (see the module docstring)."""
-    return _lsp_from_variables(load_mat_variables(path), path)
-
-
-def _lsp_from_variables(variables, path):
+def read_lsp_joints_mat(path, variables=None):
+    """Reads an LSP / LSP-extended `joints.mat` (see the module docstring);
+    `variables`: its contents when already loaded."""
+    variables = variables or load_mat_variables(path)
     joints = _require(variables, "joints", path).astype(np.float64)
     if joints.ndim == 3 and joints.shape[1] == 3:
         annotated = joints[:, 2, :].T == 1
@@ -392,9 +373,9 @@ def read_ground_truth(path):
     if suffix == ".mat":
         variables = load_mat_variables(path)
         if "pos_gt_src" in variables:
-            return _mpii_validation_from_variables(variables, path)
+            return read_mpii_validation_mat(path, variables)
         if "joints" in variables:
-            return _lsp_from_variables(variables, path)
+            return read_lsp_joints_mat(path, variables)
         raise EvaluationInputError(
             f"{path}: neither 'pos_gt_src' nor 'joints' found (found: "
             f"{sorted(variables)})"

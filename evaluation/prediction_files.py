@@ -22,6 +22,7 @@ import scipy.io
 
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import existing_file
+from evaluation.ground_truth import load_h5_datasets
 from evaluation.ground_truth import load_mat_variables
 from keras_hourglass.joint_sets import metric_joint_set
 
@@ -49,20 +50,6 @@ def _read_mat(path):
     raise EvaluationInputError(
         f"{path}: no variable 'preds' (found: {sorted(contents)})"
     )
-
-
-def _read_h5(path):
-    try:
-        with h5py.File(path, "r") as file:
-            if "preds" not in file:
-                raise EvaluationInputError(
-                    f"{path}: no dataset 'preds' (found: {sorted(file.keys())})"
-                )
-            return np.asarray(file["preds"])
-    except OSError as error:
-        raise EvaluationInputError(
-            f"{path}: not a readable HDF5 file ({error})"
-        ) from error
 
 
 def _read_npy(path):
@@ -110,7 +97,8 @@ def read_predictions(path, num_joints=16):
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path, num_joints)
-    readers = {".mat": _read_mat, ".h5": _read_h5, ".hdf5": _read_h5, ".npy": _read_npy}
+    read_h5 = lambda path: load_h5_datasets(path, ["preds"])[0]  # noqa: E731
+    readers = {".mat": _read_mat, ".h5": read_h5, ".hdf5": read_h5, ".npy": _read_npy}
     if suffix not in readers:
         raise EvaluationInputError(
             f"{path}: unsupported prediction format '{suffix}' (.mat, .h5, .npy, .csv)"
