@@ -37,12 +37,11 @@ from evaluation.report import paper_table
 from evaluation.report import per_joint_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
+from evaluation.run_directory import run_file
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.files import write_text_atomically
 from keras_hourglass.joint_sets import metric_joint_set
 from keras_hourglass.transforms import transform_points
-
-TRAINING_LOG_NAMES = ("training_log.csv",)
 
 
 def write_prediction_files(out_dir, run, joint_names):
@@ -107,24 +106,12 @@ def write_tables(out_dir, metric, summaries, thresholds, curve, model_name):
     write_table_csv(stacks, out_dir / "per_stack.csv")
 
 
-def find_training_logs(model_path):
-    """Returns the training CSV logs of the run a model came from (maybe none)."""
-    path = Path(model_path)
-    run_dir = path if path.is_dir() else path.parent
-    for directory in (run_dir, run_dir.parent):
-        found = [directory / name for name in TRAINING_LOG_NAMES]
-        found = [log for log in found if log.is_file()]
-        if found:
-            return found
-    return []
-
-
 def crop_keypoints(keypoints, crop_matrices):
     """Maps original-image keypoints [M, K, 2] into their crops' input px."""
     return np.asarray(transform_points(keypoints, crop_matrices), np.float64)
 
 
-def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
+def write_figures(figures_dir, run, metric, summaries, thresholds, curve, log,
                   joint_set, compare_stack, model_name="model"):  # fmt: skip
     """Writes every figure as PNG and PDF; returns the written paths."""
     figures_dir = Path(figures_dir)
@@ -137,8 +124,8 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
     )  # fmt: skip
     means = [summary.groups["Mean"] for summary in summaries.values()]
     paths += plots.plot_stack_accuracy(means, label, figures_dir / "stack_accuracy")
-    if logs:
-        paths += training_curve_figure(logs, metric, figures_dir)
+    if log:
+        paths += training_curve_figure(log, metric, figures_dir)
     if run.example_images is None:  # --num-examples 0: no crop figures
         return paths
     count = len(run.example_images)
@@ -190,9 +177,9 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
     thresholds, curve = accuracy_curve(metric, run.keypoints[-1], ground_truth)
     model_name = Path(config.model).name or "model"
     write_tables(out_dir, metric, summaries, thresholds, curve, model_name)
-    logs = find_training_logs(config.model) if config.model else []
+    log = config.model and run_file(config.model, "training_log.csv")
     figures = write_figures(
-        out_dir / "figures", run, metric, summaries, thresholds, curve, logs,
+        out_dir / "figures", run, metric, summaries, thresholds, curve, log,
         joint_set, config.compare_stack, model_name,
     )  # fmt: skip
     final = list(summaries.values())[-1]
@@ -225,22 +212,17 @@ def _json_default(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
-def training_curve_figure(logs, metric, figures_dir):
-    """The validation-accuracy-over-epochs figure of the run's CSV logs, in
-    the column the run logged (`val_pckh`, `val_pck` or `val_box_pck`);
-    logs without one are reported and left out."""
-    labelled = {}
-    for log in logs:
-        column = plots.accuracy_column(log, prefer=f"val_{METRIC_LOG_NAMES[metric]}")
-        if column is None:
-            print(f"note: {log} has no validation PCK column; no training curve")
-        else:
-            labelled.setdefault(column, {})[log.parent.name or "run"] = log
-    paths = []
-    for column, runs in labelled.items():
-        metric_of_column = {f"val_{v}": k for k, v in METRIC_LOG_NAMES.items()}
-        label = METRIC_LABELS[metric_of_column[column]]
-        stem = figures_dir / ("training_curves" if len(labelled) == 1 else
-                              f"training_curves_{column}")  # fmt: skip
-        paths += plots.plot_training_curves(runs, stem, column, label)
-    return paths
+def training_curve_figure(log, metric, figures_dir):
+    """The validation-accuracy-over-epochs figure of the run's CSV log, in
+    the column the run logged (`val_pckh`, `val_pck` or `val_box_pck`); none
+    (reported) when it logged none."""
+    column = plots.accuracy_column(log, prefer=f"val_{METRIC_LOG_NAMES[metric]}")
+    if column is None:
+        print(f"note: {log} has no validation PCK column; no training curve")
+        return []
+    metric_of_column = {f"val_{v}": k for k, v in METRIC_LOG_NAMES.items()}
+    label = METRIC_LABELS[metric_of_column[column]]
+    runs = {log.parent.name or "run": log}
+    return plots.plot_training_curves(
+        runs, figures_dir / "training_curves", column, label
+    )

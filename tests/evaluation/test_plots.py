@@ -163,7 +163,7 @@ def test_training_curve_figure_of_an_lsp_run(tmp_path, saved_figures):
     run_dir.mkdir()
     log = run_dir / "training_log.csv"
     log.write_text("epoch,val_pck\n0,10.0\n1,25.0\n")
-    paths = training_curve_figure([log], "pck", tmp_path)
+    paths = training_curve_figure(log, "pck", tmp_path)
     assert paths[0].name == "training_curves.png"
     check_written(paths)
     (axis,) = saved_figures[0].axes
@@ -173,7 +173,7 @@ def test_training_curve_figure_of_an_lsp_run(tmp_path, saved_figures):
     assert legend_labels(axis) == ["lsp_run"]
     loss_only = tmp_path / "loss_only.csv"
     loss_only.write_text("epoch,loss\n0,1.0\n")
-    assert training_curve_figure([loss_only], "pckh", tmp_path) == []
+    assert training_curve_figure(loss_only, "pckh", tmp_path) == []
 
 
 def people_and_crops(count=3):
