@@ -22,6 +22,7 @@ print one line and exit with status 2.
 
 import json
 import logging
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,6 @@ from evaluation.coco_ap import write_coco_ap
 from evaluation.detections import DetectedBoxes
 from evaluation.detections import read_detections_file
 from evaluation.evaluate_outputs import write_all_outputs
-from evaluation.evaluation_loop import batch_count
 from evaluation.evaluation_loop import collect_predictions
 from evaluation.evaluation_loop import load_heatmap_model
 from evaluation.evaluation_loop import model_heatmap_source
@@ -95,9 +95,7 @@ class EvalConfig:
         0.0, "--detections: drop a person whose OKS with a higher-scoring one "
         "exceeds this (0: off; the field uses 0.9)", minimum=0,
     )  # fmt: skip
-    max_people: int = option(
-        0, "evaluate only the first N people (0: all)", minimum=0
-    )
+    max_people: int = option(0, "evaluate only the first N people (0: all)", minimum=0)
     num_examples: int = option(8, "crops drawn in the figures", minimum=0)
     compare_stack: int = option(
         2, "intermediate stack in the comparison figure", minimum=1
@@ -113,17 +111,6 @@ def build_argument_parser():
 def parse_config(argv=None):
     """Parses `argv` into an `EvalConfig`."""
     return EvalConfig(**vars(build_argument_parser().parse_args(argv)))
-
-
-def load_dataset_metadata(data_path):
-    """Returns the dataset's metadata dict; a clear error when it is missing."""
-    try:
-        return read_metadata(data_path)
-    except (FileNotFoundError, ValueError) as error:
-        raise EvaluationInputError(
-            f"{data_path}: no usable dataset.json ({error}); convert the data "
-            f"with `{program_command('training.make_tfrecords')}`"
-        ) from error
 
 
 def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,
@@ -148,17 +135,8 @@ def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,
     return dataset, counter, people
 
 
-def check_joint_counts(model, metadata):
-    """Raises when the model's heatmap count differs from the dataset's joints."""
-    if model.num_joints != metadata["num_joints"]:
-        raise EvaluationInputError(
-            f"{model.source} predicts {model.num_joints} joints but the dataset "
-            f"{metadata['directory']} has {metadata['num_joints']}"
-        )
-
-
 def ground_truth_from_meta(meta, joint_names, source):
-    """Builds the `GroundTruth` of the evaluated people from the dataset meta."""
+    """The `GroundTruth` of the evaluated people, from the dataset meta."""
     normalizer = np.asarray(meta["normalizer"], np.float64)
     # The records store -1 for "no head box"; PCKh marks unknown with NaN.
     normalizer = np.where(normalizer > 0, normalizer, np.nan)
@@ -189,14 +167,12 @@ def resolve_metric(metric, metadata, split):
 
 
 def detected_boxes(config, metadata):
-    """The `DetectedBoxes` of `--detections` (its file read and checked), or
-    None without the flag."""
+    """The `DetectedBoxes` of `--detections`, its file checked, or None."""
     if not config.detections:
         return None
     if config.metric != "coco-ap":
         raise EvaluationInputError(
-            "--detections needs --metric coco-ap (PCK tables score ground-truth "
-            "boxes)"
+            "--detections needs --metric coco-ap (PCK tables score ground-truth boxes)"
         )
     return DetectedBoxes(
         path=config.detections,
@@ -212,10 +188,15 @@ def detected_boxes(config, metadata):
 
 def run_evaluation(config, model=None, heatmap_source=None):
     """Evaluates `config.model` (or a loaded `HeatmapModel`) on `config.data`,
-    writes every output and returns the results written as `results.json`.
-    `heatmap_source(images, meta)` stands in for the model (with the flip
-    test when `config.flip`) when given."""
-    metadata = load_dataset_metadata(config.data)
+    writes every output and returns the results written as `results.json`;
+    `heatmap_source(images, meta)`, when given, stands in for the model."""
+    try:
+        metadata = read_metadata(config.data)
+    except (FileNotFoundError, ValueError) as error:
+        raise EvaluationInputError(
+            f"{config.data}: no usable dataset.json ({error}); convert the data "
+            f"with `{program_command('training.make_tfrecords')}`"
+        ) from error
     detected = detected_boxes(config, metadata)  # a bad file stops before any work
     joint_set = joint_set_from_metadata(metadata)
     metric = resolve_metric(config.metric, metadata, config.split)
@@ -224,7 +205,11 @@ def run_evaluation(config, model=None, heatmap_source=None):
     )
     logger.info("metric: %s", describe_metric(metric, threshold))
     model = model or load_heatmap_model(config.model)
-    check_joint_counts(model, metadata)
+    if model.num_joints != metadata["num_joints"]:
+        raise EvaluationInputError(
+            f"{model.source} predicts {model.num_joints} joints but the dataset "
+            f"{metadata['directory']} has {metadata['num_joints']}"
+        )
     if heatmap_source is None:
         heatmap_source = model_heatmap_source(
             model.call, joint_set.flip_pairs, config.flip
@@ -233,10 +218,8 @@ def run_evaluation(config, model=None, heatmap_source=None):
         metadata, config.split, model.input_size, config.batch_size,
         config.max_people, model.crop_convention,
     )  # fmt: skip
-    run = collect_predictions(
-        dataset, heatmap_source, config.num_examples,
-        batch_count(people, config.batch_size),
-    )  # fmt: skip
+    batches = math.ceil(people / config.batch_size) if people else None
+    run = collect_predictions(dataset, heatmap_source, config.num_examples, batches)
     run.stack_names = model.stack_names
     totals = counter.totals()
     skipped = {

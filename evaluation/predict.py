@@ -6,21 +6,14 @@
     python -m evaluation.predict --model runs/demo --video clip.mp4 \
         --box 100,40,220,420 --out out/clip
 
-`--model` is anything `keras_hourglass.load_predictor` takes (a `.keras`
-file or run directory, a SavedModel export, a `.tflite` or `.onnx` file, a TF
-Serving REST URL); a model whose file records no joint set takes its training
-run's (`evaluation.run_directory`). Images take their people from `--boxes`
-(CSV `image,x,y,w,h`, pixel edges at integers) or `--detections` (a
-detector's COCO results, `evaluation.detections`), else are used whole;
-`--video` takes one fixed `--box` or the whole frame. Images that are not
-complete JPEG/PNG files within the served size limits, and unusable boxes,
-are counted and reported, never stop the batch.
-
-Writes `keypoints.csv` and `keypoints.json` (original image px, pixel centres
-at integers, `inside` 0 for a keypoint beyond the image's edge) and the
-overlays of `keras_hourglass.drawing`: `overlays/<image>_pose.png`, or for a
-video `overlay.mp4` (imageio's FFMPEG plugin, which ships its own ffmpeg).
-Files and columns: docs/serving.md.
+`--model` is anything `keras_hourglass.load_predictor` takes; a model whose
+file records no joint set takes its training run's. Images take their people
+from `--boxes` (CSV `image,x,y,w,h`, pixel edges at integers) or
+`--detections` (`evaluation.detections`), else are used whole; `--video`
+takes one fixed `--box` or the whole frame. Unusable images and boxes are
+counted and reported, never stop the batch. Writes `keypoints.csv`,
+`keypoints.json` and overlays (`overlays/<image>_pose.png`, or a video's
+`overlay.mp4`); files and columns: docs/serving.md.
 """
 
 import logging
@@ -61,14 +54,12 @@ OVERLAY_VIDEO_NAME = "overlay.mp4"
 
 
 class PredictInputError(ValueError):
-    """Bad command-line input (missing file, malformed boxes CSV, unreadable
-    video, malformed `--box`)."""
+    """Bad command-line input: a missing file, a bad boxes CSV, video or box."""
 
 
 def make_predictor(model, flip_test=True):
-    """Returns a `PosePredictor` for a URL, a SavedModel folder, a `.keras`
-    file or a training run directory (its joint set as `load_program_model`
-    finds it)."""
+    """A `PosePredictor` for a serving URL or any model `load_program_model`
+    loads (with its run's joint set)."""
     if str(model).startswith(("http://", "https://")):
         return load_predictor(str(model))
     return load_predictor(load_program_model(model), flip_test=flip_test)
@@ -98,11 +89,8 @@ def list_images(paths, skipped):
 
 
 def read_boxes(csv_path, images):
-    """Returns {image path: [boxes]} from the boxes CSV (see module doc).
-
-    Raises PredictInputError naming the file for missing columns, non-finite
-    values or a row whose image is not among `images`.
-    """
+    """Returns {image path: [boxes]} from the boxes CSV; PredictInputError
+    naming the file and line for a bad or unknown row."""
     try:
         table = pd.read_csv(csv_path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
@@ -136,8 +124,8 @@ def image_keys(images):
 
 
 def read_detection_boxes(path, images, score_threshold):
-    """Returns ({image path: [boxes]}, {skip reason: count}) from a
-    detections file (see module doc)."""
+    """Returns ({image path: [boxes]}, {skip reason: count}) of a detections
+    file."""
     try:
         entries = read_detections_file(path)
     except EvaluationInputError as error:
@@ -194,15 +182,16 @@ def predict_people(predictor, encoded, boxes, batch_size, boxed_only=False):
 
 
 def write_outputs(out_dir, people, encoded, joint_set, score_threshold):
-    """Writes the keypoint files and one overlay per image."""
+    """Writes the keypoint files and one overlay PNG per image."""
     overlays = Path(out_dir) / "overlays"
     overlays.mkdir(parents=True, exist_ok=True)
     write_keypoint_files(out_dir, people, joint_set.joint_names)
     for path, data in encoded.items():
         image = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
         mine = [person for person in people if person["image"] == str(path)]
-        write_overlay(
-            overlays / f"{path.stem}_pose.png", image, mine, joint_set, score_threshold
+        drawn = overlay_image(image, mine, joint_set, score_threshold)
+        skimage.io.imsave(
+            overlays / f"{path.stem}_pose.png", drawn, check_contrast=False
         )
 
 
@@ -226,55 +215,28 @@ def count_outside(people):
     return sum(1 for count in outside if count), sum(outside)
 
 
-def keypoint_rows(people, joint_names):
-    """Returns one flat dict per person for the CSV."""
-    rows = []
+def write_keypoint_files(out_dir, people, joint_names):
+    """Writes `keypoints.csv` (one flat row per person) and `keypoints.json`."""
+    rows, records = [], []
     for person in people:
-        row = {key: person[key] for key in ("image", "frame") if key in person}
-        row["person"] = person["person"]
-        row.update(zip(("box_x", "box_y", "box_w", "box_h"), person["box"]))
+        where = {key: person[key] for key in ("image", "frame") if key in person}
+        where["person"] = person["person"]
+        box = person["box"]
+        row = {**where, "box_x": box[0], "box_y": box[1], "box_w": box[2],
+               "box_h": box[3]}  # fmt: skip
+        keypoints = {}
         for name, (x, y), score, inside in zip(
             joint_names, person["keypoints"], person["scores"], person["inside"]
         ):
             row.update({f"{name}_x": x, f"{name}_y": y, f"{name}_score": score,
                         f"{name}_inside": int(inside)})  # fmt: skip
+            keypoints[name] = [float(x), float(y), float(score), int(inside)]
         rows.append(row)
-    return rows
-
-
-def write_keypoint_files(out_dir, people, joint_names):
-    """Writes `keypoints.csv` and `keypoints.json`; returns their paths."""
-    out_dir = Path(out_dir)
-    csv_path = out_dir / "keypoints.csv"
-    pd.DataFrame(keypoint_rows(people, joint_names)).to_csv(csv_path, index=False)
-    records = [
-        {
-            **{key: person[key] for key in ("image", "frame") if key in person},
-            "person": person["person"],
-            "box": [float(value) for value in person["box"]],
-            "keypoints": {
-                name: [float(x), float(y), float(score), int(inside)]
-                for name, (x, y), score, inside in zip(
-                    joint_names,
-                    person["keypoints"],
-                    person["scores"],
-                    person["inside"],
-                )
-            },
-        }
-        for person in people
-    ]
-    json_path = out_dir / "keypoints.json"
-    write_json_atomically(json_path, records, indent=1)
-    return csv_path, json_path
-
-
-def write_overlay(path, image, people, joint_set, score_threshold=0.2):
-    """Draws every person of one image (`keras_hourglass.drawing`) and saves
-    it as PNG at `path`."""
-    skimage.io.imsave(path, overlay_image(image, people, joint_set, score_threshold),
-                      check_contrast=False)  # fmt: skip
-    return path
+        records.append(
+            {**where, "box": [float(v) for v in box], "keypoints": keypoints}
+        )
+    pd.DataFrame(rows).to_csv(Path(out_dir) / "keypoints.csv", index=False)
+    write_json_atomically(Path(out_dir) / "keypoints.json", records, indent=1)
 
 
 def overlay_image(image, people, joint_set, score_threshold=0.2):
