@@ -78,9 +78,10 @@ def parse_arguments(argv=None):
     return parser.parse_args(argv)
 
 
-def directory_megabytes(path):
-    files = (p for p in Path(path).rglob("*") if p.is_file())
-    return sum(p.stat().st_size for p in files) / 1e6
+def megabytes(path):
+    """The size of a file, or of every file in a folder, in MB."""
+    files = [Path(path)] if Path(path).is_file() else Path(path).rglob("*")
+    return sum(p.stat().st_size for p in files if p.is_file()) / 1e6
 
 
 def twelve_megapixel_jpeg():
@@ -115,18 +116,14 @@ def large_photo_figures(keypoints, input_size, repeats):
     region_decode = tf.function(
         lambda: crop_encoded_images(photo, boxes, input_size), autograph=False
     )
+    timed = {
+        "crop_full_decode": full_decode,
+        "crop_region_decode": region_decode,
+        "serving_default": lambda: keypoints(images=photo, boxes=boxes),
+    }
     return {
-        "photo_12mp_small_box_crop_full_decode_ms": round(
-            1000 * median_seconds(full_decode, repeats), 2
-        ),
-        "photo_12mp_small_box_crop_region_decode_ms": round(
-            1000 * median_seconds(region_decode, repeats), 2
-        ),
-        "photo_12mp_small_box_serving_default_ms": round(
-            1000
-            * median_seconds(lambda: keypoints(images=photo, boxes=boxes), repeats),
-            2,
-        ),
+        f"photo_12mp_small_box_{name}_ms": round(1000 * median_seconds(f, repeats), 2)
+        for name, f in timed.items()
     }
 
 
@@ -151,7 +148,7 @@ def benchmark_version(version_dir, image_side, repeats):
     batch8 = median_seconds(lambda: call(8), repeats)
     heatmaps1 = median_seconds(lambda: heatmaps(images=crops), repeats)
     return {
-        "export_megabytes": round(directory_megabytes(version_dir), 2),
+        "export_megabytes": round(megabytes(version_dir), 2),
         "cold_load_seconds": round(cold_load, 3),
         "serving_default_batch1_latency_ms": round(1000 * batch1, 2),
         "serving_default_batch8_images_per_second": round(8 / batch8, 2),
@@ -202,11 +199,6 @@ def mean_pckh(model_path, data, out):
     return json.loads((Path(out) / "results.json").read_text())["mean"]
 
 
-def file_megabytes(path):
-    path = Path(path)
-    return directory_megabytes(path) if path.is_dir() else path.stat().st_size / 1e6
-
-
 def heatmap_file_figures(args, scratch):
     """The `--formats` table: one row per format of one Keras model."""
     if args.keras_model:
@@ -238,7 +230,7 @@ def heatmap_file_figures(args, scratch):
     for name, runner in runners.items():
         heatmaps = runner(crops)
         rows[name] = {
-            "megabytes": round(file_megabytes(files.get(name, keras_path)), 2),
+            "megabytes": round(megabytes(files.get(name, keras_path)), 2),
             "heatmap_max_diff_over_std": float(
                 f"{np.abs(heatmaps - expected).max() / expected.std():.2g}"
             ),

@@ -37,7 +37,6 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import machine
-from benchmarks import median_seconds
 from keras_hourglass import build_stacked_hourglass
 from keras_hourglass.serving.fold import fold_batch_norms
 from training.remat import rematerialize_stacks
@@ -85,11 +84,6 @@ def parse_arguments(argv=None):
     )  # fmt: skip
     parser.add_argument("--memory-batches", type=int, nargs=2, default=[1, 2])
     return parser.parse_args(argv)
-
-
-def images_per_second(step, batch_size, repeats):
-    """Images per second of `step` after two warm-up calls (trace, compile)."""
-    return batch_size / median_seconds(step, repeats, warmups=2)
 
 
 def alternating_rates(steps, repeats):
@@ -263,16 +257,14 @@ def measure(args, precision):
         },
         args.repeats,
     )
+    names = {"inference": "model", "folded_inference": "folded",
+             "train_step": "train_step"}  # fmt: skip
     result = {
         "precision": precision,
-        "inference_images_per_second": round(rates["model"], 2),
-        "folded_inference_images_per_second": round(rates["folded"], 2),
-        "train_step_images_per_second": round(rates["train_step"], 2),
+        **{f"{key}_images_per_second": round(rates[names[key]], 2) for key in names},
         "float32_matmul_gflops_per_second": round(rates["matmul"] / 1e9, 1),
         "per_cpu_second": {
-            "inference_images": round(cpu_rates["model"], 2),
-            "folded_inference_images": round(cpu_rates["folded"], 2),
-            "train_step_images": round(cpu_rates["train_step"], 2),
+            **{f"{key}_images": round(cpu_rates[names[key]], 2) for key in names},
             "float32_matmul_gflops": round(cpu_rates["matmul"] / 1e9, 1),
         },
     }
@@ -309,19 +301,9 @@ def main(argv=None):
         results = remat_comparison(args)
     else:
         results = [add_fractions(measure(args, p), flops) for p in args.precision]
+    not_network = ("precision", "repeats", "remat_comparison", "memory_batches")
     report = {
-        "config": {
-            key: getattr(args, key)
-            for key in (
-                "n_stacks",
-                "n_features",
-                "n_modules",
-                "n_joints",
-                "input_size",
-                "batch_size",
-                "xla",
-            )
-        },
+        "config": {k: v for k, v in vars(args).items() if k not in not_network},
         "machine": {
             **machine(),
             "tensorflow": tf.__version__,

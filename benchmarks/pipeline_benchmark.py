@@ -210,16 +210,13 @@ def main():
     use_real = SHARED_SAMPLES.is_dir()
     people = list(real_people() if use_real else synthetic_people())
     with tempfile.TemporaryDirectory() as directory:
+        records = {
+            "original": people,
+            "patches": [bounded_person_patch(person) for person in people],
+        }
         patterns = {
-            "original": write_shards(
-                Path(directory) / "original", people, args.repeats, num_shards=4
-            ),
-            "patches": write_shards(
-                Path(directory) / "patches",
-                [bounded_person_patch(person) for person in people],
-                args.repeats,
-                num_shards=4,
-            ),
+            name: write_shards(Path(directory) / name, shard_people, args.repeats, 4)
+            for name, shard_people in records.items()
         }
         datasets = {
             variant: make_benchmark_dataset(

@@ -21,6 +21,7 @@ import os
 import tensorflow as tf
 import torch
 
+from benchmarks import median_seconds
 from benchmarks import model_benchmark
 from benchmarks.torch_reference import StackedHourglass
 from benchmarks.torch_reference import count_trainable_parameters
@@ -35,8 +36,8 @@ def parse_arguments(argv=None):
 
 
 def median_rate(step, items_per_call, repeats):
-    """Items per second of `step`, timed as model_benchmark times Keras."""
-    return round(model_benchmark.images_per_second(step, items_per_call, repeats), 2)
+    """Items per second of `step` after two warm-up calls (trace, compile)."""
+    return round(items_per_call / median_seconds(step, repeats, warmups=2), 2)
 
 
 def measure_torch(args, memory_format):
@@ -62,14 +63,11 @@ def measure_torch(args, memory_format):
         optimizer.step()
         loss.item()
 
+    batch, repeats = args.batch_size, args.repeats
     return {
         "memory_format": str(memory_format).removeprefix("torch."),
-        "inference_images_per_second": median_rate(
-            infer, args.batch_size, args.repeats
-        ),
-        "train_step_images_per_second": median_rate(
-            train_step, args.batch_size, args.repeats
-        ),
+        "inference_images_per_second": median_rate(infer, batch, repeats),
+        "train_step_images_per_second": median_rate(train_step, batch, repeats),
     }
 
 
