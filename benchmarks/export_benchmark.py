@@ -2,30 +2,15 @@
 
     python -m benchmarks.export_benchmark --n-stacks 2 --n-features 256
     python -m benchmarks.export_benchmark --model exports/hourglass   # an export
-
-Measures `serving_default` (JPEG bytes in, keypoints out: decode, crop, flip
-test, decode and inverse transform inside the graph) at batch 1 (latency, ms)
-and batch 8 (throughput, images/s), the `heatmaps` signature at batch 1, the
-export's size on disk, and the cold-load time (`tf.saved_model.load` plus the
-first call). Figures are medians over `--repeats` calls after one warm-up call.
-
-For a 12-megapixel JPEG (4000 x 3000) with a small person box it also times
-two ways to crop, in the same run: `full_decode` decodes the whole photo and
-warps, `region_decode` decodes only the region the crop reads
-(`tf.io.decode_and_crop_jpeg`, what `serving_default` does); plus the whole
-`serving_default` call on that photo.
-
-With `--formats` it instead compares every export format of one Keras model
-(`--keras-model FILE`, else one built from the flags) in one run: the
-SavedModel's `heatmaps` signature, LiteRT float32, float16 and int8 (int8
-calibrated on `--calibration-examples` training crops of `--data`), and ONNX.
-For each: file size; heatmaps against the Keras model (max |diff| / std on
-`--data` validation crops, else random crops); CPU time per crop at batch 1
-and 8, timed in alternation with the Keras model (ratios to it); and with
-`--pckh` the PCKh@0.5 of `hourglass-evaluate` on `--data`'s validation split.
-
     python -m benchmarks.export_benchmark --formats \
         --keras-model runs/demo/final.keras --data data/synthetic --pckh
+
+Times `serving_default` at batch 1 and 8, the `heatmaps` signature and the
+cold load (load plus first call); for a 12-megapixel JPEG with a small box,
+the crop by full decode against the region decode `serving_default` does.
+`--formats` instead compares every export format of one Keras model (size,
+heatmaps against Keras, time per crop, optionally PCKh): docs/serving.md.
+Medians over `--repeats` calls after one warm-up call.
 """
 
 import argparse

@@ -2,29 +2,14 @@
 
     python -m benchmarks.model_benchmark --n-stacks 2 --batch-size 8 \
         --precision float32 mixed_bfloat16
-
-Inference runs `model.predict_on_batch`-style compiled calls, of the model
-and of its batch-norm-folded copy (`keras_hourglass.serving.fold`, what the
-export serves), timed in alternation; a training step is a compiled forward +
-backward + RMSprop update with the MSE heatmap loss on every stack. Figures
-are images per second after warm-up (median of repeats).
-
-So that figures travel between machines, it also prints this machine's
-float32 matrix-multiply rate (a practical ceiling for convolutions; timed in
-the same rounds as the model, so a busy machine slows both), the
-model's convolution GFLOP per image, and the fraction of that rate each run
-reaches: inference counts the forward FLOPs, a training step three times
-them (forward, and the gradients for inputs and for weights).
-
-With `--remat-comparison` it instead measures, in one run, the training
-step with and without rematerialisation (`training.remat`, what
-`hourglass-train --remat` does): TensorFlow's allocator peak during one
-step at each `--memory-batches` size (`tf.config.experimental.
-get_memory_info`, on the CPU or the first GPU), fitted as fixed bytes +
-bytes per image; step times at `--batch-size` in alternation; and from the
-fit, the largest batch that fits GPUs of 16, 24, 40 and 80 GB.
-
     python -m benchmarks.model_benchmark --n-stacks 8 --remat-comparison
+
+Times, in alternating rounds, compiled inference of the model and of its
+batch-norm-folded copy (what the export serves), a training step (forward,
+backward, RMSprop, MSE on every stack) and a float32 matrix multiply, the
+machine's practical ceiling: the fractions of it each reaches travel between
+machines. `--remat-comparison` instead measures training memory per image
+and step time with and without `training.remat` (docs/benchmarks.md).
 """
 
 import argparse

@@ -2,16 +2,11 @@
 
     python -m benchmarks.torch_comparison --n-stacks 2 --batch-size 8
 
-Needs PyTorch (`pip install torch`; not a project dependency). Both frameworks
-run the same stacked hourglass (`torch_reference.py`; the trainable parameter
-counts are checked to be equal first) on the same machine, float32, with the
-same protocol: images/s from the median of `--repeats` timed calls after two
-warm-up calls. PyTorch is timed in its default NCHW layout and in channels_last
-(often faster on CPU); the ratio uses the faster of the two.
-
-To tell a slow implementation from a slow machine it also prints the network's
-convolution FLOPs per image, the FLOP rate Keras inference reaches, and this
-machine's float32 matrix-multiply rate (a practical ceiling for convolutions).
+Needs PyTorch (not a project dependency). Both run `torch_reference.py`'s
+twin of the network (equal trainable parameter counts are checked first),
+float32, timed alike; PyTorch in NCHW and channels_last, the ratio against
+the faster. The convolution FLOPs and the machine's matmul rate tell a slow
+implementation from a slow machine.
 """
 
 import argparse
