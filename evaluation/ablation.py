@@ -1,31 +1,18 @@
 """Reruns the paper's ablations: trains each variant, evaluates it, compares them.
 
     python -m evaluation.ablation --study stacks --data data/mpii --out ablations/
-    python -m evaluation.ablation --study supervision --preset demo \
-        --data data/synthetic --out ablations/ --train-args "--epochs 5"
     python -m evaluation.ablation --quick --out ablations/quick    # CPU
 
-Studies (Newell et al. 2016, sec. 5.2):
-
-- `supervision` (Fig. 8): 2 and 8 stacks, with and without intermediate
-  supervision, and one hourglass with twice the residual modules per step
-  (about the parameters of two stacked ones, without the stacking).
-- `stacks` (Fig. 9 right): 2, 4 and 8 stacks holding the number of residual
-  modules about constant (`n_modules = 8 / n_stacks` per hourglass step), so
-  the variants have similar parameter counts.
-
-Each variant trains with `training.train` into `<out>/<variant>/` (skipped
-when its `final.keras` exists, so an interrupted study resumes) and is
-evaluated into `<out>/<variant>/eval/`; the study writes
-`<out>/comparison.md/.csv`, `<out>/training_curves` and
-`<out>/stack_accuracy` (PNG and PDF). `--study all` runs both studies into
-`<out>/supervision` and `<out>/stacks`.
-
-`--quick` runs both studies at a CPU budget (`QUICK_TRAIN_ARGS` on the
-`demo` preset and the built-in synthetic data, generated into `--data` when
-missing, the 8-stack supervision variants left out). Its numbers show the
-ablation machinery working and the direction of the effects at a tiny
-budget; they are not the paper's experiment.
+Studies (Newell et al. 2016, sec. 5.2): `supervision` (Fig. 8), 2 and 8
+stacks with and without intermediate supervision, and one hourglass with
+twice the residual modules per step; `stacks` (Fig. 9 right), 2, 4 and 8
+stacks with `n_modules = 8 / n_stacks`, so about the same parameter count.
+Each variant trains into `<out>/<variant>/` (skipped when its `final.keras`
+exists, so an interrupted study resumes) and is evaluated into its `eval/`;
+the study writes `comparison.md/.csv`, `training_curves` and
+`stack_accuracy`. `--quick` runs both at a CPU budget (`QUICK_TRAIN_ARGS`,
+synthetic data): it shows the machinery and the direction of the effects,
+not the paper's experiment. Files and figures: docs/evaluation.md.
 """
 
 import json

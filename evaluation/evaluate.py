@@ -1,23 +1,16 @@
 """Evaluates a stacked hourglass on a converted dataset: predictions, tables, figures.
 
     python -m evaluation.evaluate --model runs/demo --data data/mpii --out eval/demo
-    python -m evaluation.evaluate --model exports/hourglass --data data/lsp \
-        --metric pck --no-flip --batch-size 16 --out eval/lsp
     python -m evaluation.evaluate --model runs/coco --data data/coco \
         --metric coco-ap --coco-annotations person_keypoints_val2017.json \
         --detections person_detections.json --out eval/coco
 
-`--model` is any model `keras_hourglass.saving.load_model` reads; `--data` a
-shard folder with `dataset.json` (or the JSON itself). Each person is cut
-with the model's reference crop, run with the test-time flip unless
-`--no-flip`, and every stack is decoded to original image px as serving
-decodes it (`evaluation.evaluation_loop`). `--metric auto` picks PCKh, torso
-PCK or box PCK from what `dataset.json` says the data supports
-(`evaluation.metrics.choose_pck_metric`); a metric the data cannot give is
-refused before anything is written. `--metric coco-ap` adds COCO keypoint AP
-on ground-truth or, with `--detections`, detected boxes (`evaluation.coco_ap`).
-`--out` receives the files of `evaluation.evaluate_outputs`. User errors
-print one line and exit with status 2.
+Each person is cut with the model's reference crop, run with the flip test
+unless `--no-flip`, and every stack decoded as serving decodes it
+(`evaluation.evaluation_loop`). `--metric auto` picks the PCK the data
+supports (`evaluation.metrics.choose_pck_metric`); one it cannot give is
+refused before anything is written. `--out` receives the files of
+`evaluation.evaluate_outputs`. User errors print one line and exit with 2.
 """
 
 import json

@@ -33,6 +33,7 @@ from evaluation.prediction_files import csv_column_names
 from evaluation.prediction_files import write_predictions
 from evaluation.report import dataframe_to_markdown
 from evaluation.report import format_console_report
+from evaluation.report import json_number
 from evaluation.report import paper_table
 from evaluation.report import per_joint_table
 from evaluation.report import summary_to_json_dict
@@ -65,22 +66,20 @@ def write_prediction_files(out_dir, run, joint_names):
 
 def write_ground_truth_json(path, meta, ground_truth):
     """Writes the evaluated people as annotation JSON (`read_annotation_json`)."""
-    people = []
-    person_sizes = ground_truth.person_sizes
-    if person_sizes is None:
-        person_sizes = np.full(ground_truth.num_people, np.nan)
-    for index in range(ground_truth.num_people):
-        normalizer = ground_truth.normalizer[index]
-        people.append({
+    sizes = ground_truth.person_sizes
+    people = [
+        {
             "image": str(meta["image_id"][index]),
             "person_index": int(meta["person_index"][index]),
             "joints": ground_truth.joints[index].tolist(),
             "joints_annotated": ground_truth.annotated[index].astype(int).tolist(),
-            "pckh_normaliser_0.6_headbox_diag": (
-                None if np.isnan(normalizer) else float(normalizer)
+            "pckh_normaliser_0.6_headbox_diag": json_number(
+                ground_truth.normalizer[index]
             ),
-            "person_box_side": _finite_or_none(person_sizes[index]),
-        })  # fmt: skip
+            "person_box_side": None if sizes is None else json_number(sizes[index]),
+        }
+        for index in range(ground_truth.num_people)
+    ]
     contents = {"joint_names_long": list(ground_truth.joint_names), "people": people}
     return write_json_atomically(path, contents, indent=None)
 
@@ -187,9 +186,9 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
         "metric": metric,
         "threshold": threshold,
         "people": int(ground_truth.num_people),
-        "mean": _finite_or_none(final.groups["Mean"]),
+        "mean": json_number(final.groups["Mean"]),
         "per_stack_mean": {
-            name: _finite_or_none(summary.groups["Mean"])
+            name: json_number(summary.groups["Mean"])
             for name, summary in summaries.items()
         },
         "final": summary_to_json_dict(final),
@@ -200,11 +199,6 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
         results["coco_ap"] = coco_ap
     write_json_atomically(out_dir / "results.json", results, default=_json_default)
     return results
-
-
-def _finite_or_none(value):
-    # JSON has no NaN: a mean over no annotated joint is written as null.
-    return float(value) if np.isfinite(value) else None
 
 
 def _json_default(value):

@@ -1,17 +1,10 @@
 """Scores a prediction file against ground truth and prints the paper table.
 
-Usage:
-
     python -m evaluation.pckh --gt GT --pred PRED [--json OUT] [--threshold T]
         [--metric pckh|pck|box-pck] [--markdown OUT.md] [--csv OUT.csv]
 
-GT: `detections_our_format.mat`, pose-hg `valid.h5`, this project's annotation
-JSON or an LSP `joints.mat` (see `evaluation.ground_truth`). PRED: N x K x 2
-original-image coordinates as `.mat`, `.h5`, `.npy` or `.csv` (see
-`evaluation.prediction_files`), one person per ground-truth person, same order.
-
-`--json` writes `{"per_joint": {...}, "groups": {"Head": ..., "Mean": ...},
-"total_count_weighted": ..., "mean_16": ...}` in percent. User errors (a
+GT: any `evaluation.ground_truth` file; PRED: any `evaluation.prediction_files`
+file, one person per ground-truth person, in the same order. User errors (a
 missing file, a wrong shape, NaN, a count mismatch) print one line and exit
 with status 2.
 """
