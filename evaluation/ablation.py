@@ -15,7 +15,6 @@ synthetic data): it shows the machinery and the direction of the effects,
 not the paper's experiment. Files and figures: docs/evaluation.md.
 """
 
-import json
 import shlex
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from evaluation import plots
 from evaluation import runnable_module
 from evaluation.report import dataframe_to_markdown
 from evaluation.report import write_table_csv
+from keras_hourglass.files import read_json
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
@@ -99,9 +99,7 @@ def comparison_table(out, variants):
     rows = {}
     for variant in variants:
         results_path = Path(out) / variant / "eval" / "results.json"
-        if not results_path.is_file():
-            raise FileNotFoundError(f"{results_path}: variant {variant} not evaluated")
-        results = json.loads(results_path.read_text())
+        results = read_json(results_path, f"results of variant {variant}")
         rows[variant] = {"Mean": results["mean"], **results["per_stack_mean"]}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "Variant"
@@ -121,7 +119,7 @@ def write_comparison(out, variants):
     (out / "comparison.md").write_text(dataframe_to_markdown(table))
     write_table_csv(table, out / "comparison.csv")
     logs = {v: out / v / "training_log.csv" for v in variants}
-    logs = {variant: path for variant, path in logs.items() if path.is_file()}
+    logs = {v: log for v, log in logs.items() if log.is_file()}
     if logs:
         plots.plot_training_curves(logs, out / "training_curves")
     stack_columns = [column for column in table.columns if column != "Mean"]

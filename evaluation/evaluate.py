@@ -51,7 +51,6 @@ from training.programs import run_main
 
 logger = logging.getLogger("evaluation.evaluate")
 METRICS = ("auto", *PCK_METRICS, "coco-ap")
-USER_ERROR_EXIT_CODE = 2
 
 
 @dataclass
@@ -239,7 +238,7 @@ def main(argv=None):
         results = run_evaluation(config)
     except (EvaluationInputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
+        return 2
     print(Path(config.out, f"{results['metric']}.md").read_text())
     if "coco_ap" in results:
         print(Path(config.out, "coco_ap.md").read_text())

@@ -139,12 +139,6 @@ META_KEYS = (
 )  # fmt: skip
 
 
-def _numpy_meta(meta):
-    values = {key: meta[key].numpy() for key in META_KEYS}
-    values["image_id"] = np.array([v.decode("utf-8") for v in values["image_id"]])
-    return values
-
-
 def collect_predictions(dataset, heatmap_source, num_examples=8, total_batches=None):
     """Runs `heatmap_source` over the `(images, meta)` batches of
     `make_eval_dataset`, decodes every stack and returns an `EvaluationRun`
@@ -161,7 +155,8 @@ def collect_predictions(dataset, heatmap_source, num_examples=8, total_batches=N
         ]
         keypoints.append(np.stack([np.asarray(points) for points, _ in decoded]))
         scores.append(np.stack([np.asarray(score) for _, score in decoded]))
-        metas.append(_numpy_meta(meta))
+        metas.append({key: meta[key].numpy() for key in META_KEYS})
+        metas[-1]["image_id"] = np.array([v.decode() for v in metas[-1]["image_id"]])
         take = max(0, min(num_examples - kept, int(images.shape[0])))
         if take:
             images_kept.append(np.asarray(images[:take]))

@@ -32,8 +32,6 @@ from training.cli_flags import option
 from training.cli_flags import program_parser
 from training.programs import run_main
 
-USER_ERROR_EXIT_CODE = 2
-
 
 @dataclass
 class PckhConfig:
@@ -103,7 +101,7 @@ def main(argv=None):
         write_outputs(summary, arguments)
     except (EvaluationInputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
+        return 2
     return 0
 
 
