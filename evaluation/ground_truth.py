@@ -315,33 +315,28 @@ def read_annotation_json(path):
     entries = contents.get("people") if isinstance(contents, dict) else contents
     if not isinstance(entries, list) or not entries:
         raise EvaluationInputError(f"{path}: expected a non-empty list of people")
-    joint_lists, annotated_lists, normalizers, person_sizes = [], [], [], []
+    people = []
     for index, entry in enumerate(entries):
         name = entry.get("image", "?") if isinstance(entry, dict) else "?"
         where = f"{path} entry {index} ({name})"
         joints, annotated, normalizer, person_size = _entry_arrays(entry, where)
-        if joint_lists and joints.shape != joint_lists[0].shape:
+        if people and joints.shape != people[0][0].shape:
             raise EvaluationInputError(
-                f"{where}: {len(joints)} joints, but entry 0 has {len(joint_lists[0])}"
+                f"{where}: {len(joints)} joints, but entry 0 has {len(people[0][0])}"
             )
         if annotated.shape != joints.shape[:1]:
             raise EvaluationInputError(
                 f"{where}: {annotated.size} joints_annotated for {len(joints)} joints"
             )
-        joint_lists.append(joints)
-        annotated_lists.append(annotated)
-        normalizers.append(normalizer)
-        person_sizes.append(person_size)
+        people.append((joints, annotated, normalizer, person_size))
+    joints, annotated, normalizers, person_sizes = zip(*people)
     names = contents.get("joint_names_long") if isinstance(contents, dict) else None
     return from_arrays(
-        np.stack(joint_lists),
-        np.stack(annotated_lists),
-        normalizer=np.asarray(normalizers),
-        joint_names=names,
-        source=str(path),
+        np.stack(joints), np.stack(annotated), normalizer=np.asarray(normalizers),
+        joint_names=names, source=str(path),
         # Files written without box sizes support no box PCK.
         person_sizes=None if np.isnan(person_sizes).all() else person_sizes,
-    )
+    )  # fmt: skip
 
 
 def read_lsp_joints_mat(path, variables=None):

@@ -68,9 +68,7 @@ def plot_accuracy_curves(thresholds, curves_by_model, groups, joint_names,
     for axis, label in zip(axes.flat, labels):
         for model, grouped in per_model.items():
             axis.plot(thresholds, grouped[label], linewidth=2, label=model)
-        axis.set_title(label)
-        axis.set_ylim(0, 100)
-        axis.set_xlim(thresholds[0], thresholds[-1])
+        axis.set(title=label, ylim=(0, 100), xlim=(thresholds[0], thresholds[-1]))
         axis.grid(alpha=0.3)
     for axis in axes.flat[len(labels) :]:
         axis.set_visible(False)
@@ -93,10 +91,8 @@ def plot_stack_accuracy(values, metric_label, out_stem, labels=None):
     axis.plot(positions, values, color="tab:red", marker="o")
     axis.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize="small")
     axis.set_xticks(positions, labels or [str(p) for p in positions])
-    axis.set_xlabel("stack")
-    axis.set_ylabel(f"{metric_label} (%)")
-    axis.set_ylim(0, 105)
-    axis.set_title(f"{metric_label} of each stack's prediction")
+    axis.set(xlabel="stack", ylabel=f"{metric_label} (%)", ylim=(0, 105),
+             title=f"{metric_label} of each stack's prediction")  # fmt: skip
     axis.grid(axis="y", alpha=0.3)
     return save_figure(figure, out_stem)
 
@@ -112,9 +108,8 @@ def plot_stack_accuracy_by_variant(per_stack, metric_label, out_stem):
         stacks = sorted(values)
         axis.plot(stacks, [values[s] for s in stacks], marker="o", label=variant)
     axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    axis.set_xlabel("stack")
-    axis.set_ylabel(f"{metric_label} (%)")
-    axis.set_title(f"{metric_label} at each stack")
+    axis.set(xlabel="stack", ylabel=f"{metric_label} (%)",
+             title=f"{metric_label} at each stack")  # fmt: skip
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
     return save_figure(figure, out_stem)
@@ -157,9 +152,8 @@ def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh")
     # run's zeros in the middle of a negative axis.
     bottom, top = axis.get_ylim()
     axis.set_ylim(max(bottom, 0.0), max(top, 1.0))
-    axis.set_xlabel("epoch")
-    axis.set_ylabel(f"validation {metric_label} (%)")
-    axis.set_title("validation accuracy during training")
+    axis.set(xlabel="epoch", ylabel=f"validation {metric_label} (%)",
+             title="validation accuracy during training")  # fmt: skip
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
     return save_figure(figure, out_stem)

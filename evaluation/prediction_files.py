@@ -69,11 +69,7 @@ def csv_column_names(joint_names):
 def _read_csv(path, num_joints):
     try:
         table = pd.read_csv(path)
-    except (
-        pd.errors.ParserError,
-        pd.errors.EmptyDataError,
-        UnicodeDecodeError,
-    ) as error:
+    except ValueError as error:  # pandas' parse errors, UnicodeDecodeError
         raise EvaluationInputError(
             f"{path}: not a readable CSV file ({error})"
         ) from error
