@@ -213,28 +213,18 @@ def heatmap_file_figures(args, scratch):
     rates = alternating_rates(steps, args.repeats)[0]
     rows = {}
     for name, runner in runners.items():
-        heatmaps = runner(crops)
-        rows[name] = {
-            "megabytes": round(megabytes(files.get(name, keras_path)), 2),
-            "heatmap_max_diff_over_std": float(
-                f"{np.abs(heatmaps - expected).max() / expected.std():.2g}"
-            ),
-            **{
-                f"batch{b}_ms_per_crop": round(1000 / rates[f"{name}@{b}"], 2)
-                for b in (1, 8)
-            },
-            **{
-                f"batch{b}_time_vs_keras": round(
-                    rates[f"keras@{b}"] / rates[f"{name}@{b}"], 2
-                )
-                for b in (1, 8)
-            },
-        }
+        heatmaps, path = runner(crops), files.get(name, keras_path)
+        difference = np.abs(heatmaps - expected).max() / expected.std()
+        row = {"megabytes": round(megabytes(path), 2),
+               "heatmap_max_diff_over_std": float(f"{difference:.2g}")}  # fmt: skip
+        rate = {b: rates[f"{name}@{b}"] for b in (1, 8)}
+        row.update({f"batch{b}_ms_per_crop": round(1000 / rate[b], 2) for b in rate})
+        row.update({f"batch{b}_time_vs_keras": round(rates[f"keras@{b}"] / rate[b], 2)
+                    for b in rate})  # fmt: skip
         if args.pckh:
-            path = files.get(name, keras_path)
-            rows[name]["pckh"] = round(
-                mean_pckh(path, args.data, Path(scratch) / f"eval_{name}"), 2
-            )
+            eval_dir = Path(scratch) / f"eval_{name}"
+            row["pckh"] = round(mean_pckh(path, args.data, eval_dir), 2)
+        rows[name] = row
     return {"input_size": size, "formats": rows}
 
 

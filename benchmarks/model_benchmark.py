@@ -199,11 +199,9 @@ def remat_comparison(args):
             "largest_batch_by_gpu_memory": largest_batches(fixed, per_image),
         }
     rates, cpu_rates = alternating_rates(steps, args.repeats)
-    for name in figures:
-        figures[name]["train_step_seconds_per_image"] = round(1 / rates[name], 3)
-        figures[name]["train_step_cpu_seconds_per_image"] = round(
-            1 / cpu_rates[name], 3
-        )
+    for name, figure in figures.items():
+        figure["train_step_seconds_per_image"] = round(1 / rates[name], 3)
+        figure["train_step_cpu_seconds_per_image"] = round(1 / cpu_rates[name], 3)
     plain, remat = figures["plain"], figures["remat"]
     return {
         "memory_device": memory_device(),

@@ -130,12 +130,8 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, log,
     count = len(run.example_images)
     matrices = run.meta["crop_matrix"][:count]
     final = crop_keypoints(run.keypoints[-1][:count], matrices)
-    titles = [
-        f"{image_id} #{person}"
-        for image_id, person in zip(
-            run.meta["image_id"][:count], run.meta["person_index"][:count]
-        )
-    ]
+    ids, persons = run.meta["image_id"][:count], run.meta["person_index"][:count]
+    titles = [f"{image_id} #{person}" for image_id, person in zip(ids, persons)]
     paths += plots.plot_prediction_grid(
         run.example_images, final, joint_set.skeleton, figures_dir / "predictions",
         titles=titles, joint_names=joint_set.joint_names,

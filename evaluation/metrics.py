@@ -55,30 +55,25 @@ METRIC_NORMALIZERS = {
 METRIC_LOG_NAMES = {"pckh": "pckh", "pck": "pck", "box-pck": "box_pck"}
 
 
-def unsupported_metric_reason(metric, has_head_boxes, has_torso):
-    """Why the data cannot give `metric` (a `PCK_METRICS` name), or None."""
-    if metric == "pckh" and not has_head_boxes:
-        return "people lack head boxes"
-    if metric == "pck" and not has_torso:
-        return "the joint set names no torso (joints l_shoulder and r_hip)"
-    return None
+# Why a dataset cannot give a metric (box PCK needs only the box sizes).
+UNSUPPORTED_REASONS = {
+    "pckh": "people lack head boxes",
+    "pck": "the joint set names no torso (joints l_shoulder and r_hip)",
+}
 
 
 def choose_pck_metric(requested, has_head_boxes, has_torso, flag="--metric"):
     """The PCK to score: `requested`, or for "auto" PCKh with head boxes, else
     torso PCK with a torso, else box PCK. Raises EvaluationInputError naming
     `flag` when the data cannot give the requested one."""
+    supported = {"pckh": has_head_boxes, "pck": has_torso, "box-pck": True}
     if requested == "auto":
-        supported = (has_head_boxes, has_torso, True)
-        return next(m for m, ok in zip(PCK_METRICS, supported, strict=True) if ok)
-    reason = unsupported_metric_reason(requested, has_head_boxes, has_torso)
-    if reason:
-        usable = [
-            metric for metric in PCK_METRICS
-            if not unsupported_metric_reason(metric, has_head_boxes, has_torso)
-        ]  # fmt: skip
+        return next(metric for metric, ok in supported.items() if ok)
+    if not supported[requested]:
+        reason = UNSUPPORTED_REASONS[requested]
+        usable = " or ".join(metric for metric, ok in supported.items() if ok)
         raise EvaluationInputError(
-            f"{flag} {requested}: {reason}; use auto or {' or '.join(usable)}"
+            f"{flag} {requested}: {reason}; use auto or {usable}"
         )
     return requested
 

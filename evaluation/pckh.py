@@ -16,7 +16,6 @@ from pathlib import Path
 
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import read_ground_truth
-from evaluation.metrics import DEFAULT_THRESHOLDS
 from evaluation.metrics import PCK_METRICS
 from evaluation.metrics import check_predictions
 from evaluation.metrics import evaluate_metric
@@ -66,10 +65,6 @@ def build_argument_parser():
 
 def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
     """Reads both files and returns the `PckSummary`."""
-    if threshold is None:
-        threshold = DEFAULT_THRESHOLDS[metric]
-    if not threshold >= 0:
-        raise EvaluationInputError(f"--threshold must be >= 0, got {threshold}")
     ground_truth = read_ground_truth(gt_path)
     predictions = read_predictions(pred_path, num_joints=ground_truth.num_joints)
     # Checked here first so that errors name the prediction file.
