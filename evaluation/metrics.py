@@ -148,15 +148,7 @@ def torso_sizes(joints, annotated, torso_joints):
     return np.where(known, sizes, np.nan)
 
 
-def ground_truth_torso_joints(ground_truth):
-    """The (left shoulder, right hip) indices of the ground truth's joints:
-    MPII's or LSP's for 16 or 14 joints, else found by name; None when the
-    joint set has no torso."""
-    built_in = metric_joint_set(ground_truth.num_joints).torso_joints
-    return built_in or infer_torso_joints(ground_truth.joint_names)
-
-
-def person_normalizers(metric, ground_truth, torso_joints=None):
+def person_normalizers(metric, ground_truth):
     """Each person's normaliser for `metric` (N, NaN where unknown) and what a
     person without one lacks; raises when the ground truth gives none."""
     source = ground_truth.source
@@ -169,7 +161,9 @@ def person_normalizers(metric, ground_truth, torso_joints=None):
             )
         return ground_truth.normalizer, "a head box"
     if metric == "pck":
-        torso_joints = torso_joints or ground_truth_torso_joints(ground_truth)
+        # MPII's or LSP's for 16 or 14 joints, else found by name.
+        built_in = metric_joint_set(ground_truth.num_joints).torso_joints
+        torso_joints = built_in or infer_torso_joints(ground_truth.joint_names)
         if torso_joints is None:
             raise EvaluationInputError(
                 f"{source}: torso PCK needs joints named l_shoulder and r_hip, "
@@ -186,13 +180,12 @@ def person_normalizers(metric, ground_truth, torso_joints=None):
     return ground_truth.person_sizes, "a person box"
 
 
-def scored_distances(metric, predictions, ground_truth, torso_joints=None,
-                     report_skipped=True):  # fmt: skip
+def scored_distances(metric, predictions, ground_truth, report_skipped=True):
     """Normalised distances (N x K) and the annotated mask of the people with
     a normaliser; the others are skipped, and logged unless `report_skipped`
     is False (a caller scoring the same people many times reports it once)."""
     predictions = check_predictions(predictions, ground_truth)
-    normalizers, what = person_normalizers(metric, ground_truth, torso_joints)
+    normalizers, what = person_normalizers(metric, ground_truth)
     usable = np.isfinite(normalizers) & (normalizers > 0)
     if report_skipped and not usable.all():
         logger.warning(
@@ -201,24 +194,6 @@ def scored_distances(metric, predictions, ground_truth, torso_joints=None,
         )  # fmt: skip
     distances = normalized_distances(predictions, ground_truth.joints, normalizers)
     return distances, ground_truth.annotated & usable[:, None]
-
-
-def accuracy(metric, predictions, ground_truth, threshold=None, torso_joints=None,
-             report_skipped=True):  # fmt: skip
-    """Per-joint `metric` (a `PCK_METRICS` name) in percent (K).
-
-    Args:
-        threshold: float or None for the metric's `DEFAULT_THRESHOLDS`.
-        torso_joints: (left shoulder, right hip) indices for torso PCK, or
-            None for the joint set's own (MPII 13 and 2, LSP 9 and 2).
-        report_skipped: bool. Log the people skipped for lack of a normaliser.
-    """
-    if threshold is None:
-        threshold = DEFAULT_THRESHOLDS[metric]
-    distances, annotated = scored_distances(
-        metric, predictions, ground_truth, torso_joints, report_skipped
-    )
-    return percent_correct(distances, annotated, threshold, HIT_AT_THRESHOLD[metric])
 
 
 def accuracy_curve(metric, predictions, ground_truth):
@@ -294,11 +269,11 @@ def summarize(per_joint, joint_counts, joint_names, metric="PCKh", threshold=0.5
 def evaluate_metric(metric, predictions, ground_truth, threshold=None,
                     report_skipped=True):  # fmt: skip
     """The `PckSummary` of `metric`, one of `PCK_METRICS`, over every scored
-    person (`threshold` and `report_skipped` as for `accuracy`)."""
+    person; `threshold` None is the metric's `DEFAULT_THRESHOLDS`."""
     if threshold is None:
         threshold = DEFAULT_THRESHOLDS[metric]
     distances, annotated = scored_distances(
-        metric, predictions, ground_truth, report_skipped=report_skipped
+        metric, predictions, ground_truth, report_skipped
     )
     values = percent_correct(distances, annotated, threshold, HIT_AT_THRESHOLD[metric])
     return summarize(values, annotated.sum(axis=0), ground_truth.joint_names,

@@ -9,7 +9,6 @@ import scipy.io
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import from_arrays
 from evaluation.ground_truth import read_mpii_validation_mat
-from evaluation.metrics import accuracy
 from evaluation.metrics import accuracy_curve
 from evaluation.metrics import evaluate_metric
 from keras_hourglass.joint_sets import LSP_14
@@ -17,6 +16,12 @@ from keras_hourglass.joint_sets import MPII_16
 
 HEAD_TOP, UPPER_NECK, PELVIS, THORAX = 9, 8, 6, 7
 R_SHOULDER, L_SHOULDER, R_ANKLE, L_ANKLE = 12, 13, 0, 5
+
+
+def accuracy(metric, predictions, ground_truth, threshold=None):
+    """Per-joint `metric` values (K) of `evaluate_metric`'s summary."""
+    summary = evaluate_metric(metric, predictions, ground_truth, threshold)
+    return np.array(list(summary.per_joint.values()))
 
 
 def mpii_people(num_people, normalizer=8.0, seed=0):
