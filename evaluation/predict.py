@@ -344,29 +344,59 @@ def predict_video(predictor, video_path, out_dir, box=None, batch_size=8,
 
 
 def run_video(args):
-    """The `--video` branch of `main`; returns the exit code."""
-    try:
-        box = parse_box(args.box)
-        open_video(args.video)[0].close()
-        predictor = make_predictor(args.model, flip_test=args.flip_test)
-    except (PredictInputError, FileNotFoundError, ValueError) as error:
-        logger.error("%s", error)
-        return 2
+    """The `--video` branch of `main`: every frame and an overlay video."""
+    box = parse_box(args.box)
+    open_video(args.video)[0].close()
+    predictor = make_predictor(args.model, flip_test=args.flip_test)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        people = predict_video(predictor, args.video, out_dir, box, args.batch_size,
-                               args.score_threshold)  # fmt: skip
-    except (PredictInputError, ServingError) as error:
-        logger.error("%s", error)
-        return 2
+    people = predict_video(predictor, args.video, out_dir, box, args.batch_size,
+                           args.score_threshold)  # fmt: skip
     write_keypoint_files(out_dir, people, predictor.joint_set.joint_names)
     flagged, outside = count_outside(people)
     logger.info(
         "%d frames -> %s (%s); %d keypoints in %d frames lie outside the frame",
         len(people), out_dir, OVERLAY_VIDEO_NAME, outside, flagged,
     )  # fmt: skip
-    return 0
+
+
+def run_images(args):
+    """The `--images` branch of `main`: keypoints and an overlay per image."""
+    if args.box:
+        raise PredictInputError(
+            "--box is for --video; give the boxes of --images as a CSV "
+            "with --boxes (columns image,x,y,w,h)"
+        )
+    if args.boxes and args.detections:
+        raise PredictInputError("pass --boxes or --detections, not both")
+    skipped = {}
+    images = list_images(args.images, skipped)
+    boxes = read_boxes(args.boxes, images) if args.boxes else {}
+    if args.detections:
+        boxes, detection_skips = read_detection_boxes(
+            args.detections, images, args.detection_score_threshold
+        )
+    encoded = read_usable_images(images, skipped)
+    if not encoded:
+        raise PredictInputError(f"no usable image among {len(images)} inputs")
+    predictor = make_predictor(args.model, flip_test=args.flip_test)
+    people = predict_people(
+        predictor, encoded, boxes, args.batch_size, boxed_only=bool(args.detections)
+    )
+    if args.detections:
+        used = sum(len(found) for found in boxes.values())
+        logger.info(
+            "--detections %s: %d detections used, %s", args.detections, used,
+            describe_skipped(detection_skips),
+        )  # fmt: skip
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    write_outputs(args.out, people, encoded, predictor.joint_set, args.score_threshold)
+    flagged, outside = count_outside(people)
+    logger.info(
+        "%d people in %d images -> %s; %d images skipped; %d keypoints of %d "
+        "people lie outside their image (column <joint>_inside = 0)",
+        len(people), len(encoded), args.out, len(skipped), outside, flagged,
+    )  # fmt: skip
 
 
 @dataclass
@@ -405,57 +435,16 @@ def parse_arguments(argv):
 
 
 def main(argv=None):
-    """Runs the command; returns the process exit code."""
+    """Runs the command; returns the process exit code (2: a user mistake, in
+    one logged line)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
-    if args.video:
-        return run_video(args)
-    detection_skips = None
-    skipped = {}
+    run = run_video if args.video else run_images
     try:
-        if args.box:
-            raise PredictInputError(
-                "--box is for --video; give the boxes of --images as a CSV "
-                "with --boxes (columns image,x,y,w,h)"
-            )
-        if args.boxes and args.detections:
-            raise PredictInputError("pass --boxes or --detections, not both")
-        images = list_images(args.images, skipped)
-        boxes = read_boxes(args.boxes, images) if args.boxes else {}
-        if args.detections:
-            boxes, detection_skips = read_detection_boxes(
-                args.detections, images, args.detection_score_threshold
-            )
-    except PredictInputError as error:
-        logger.error("%s", error)
-        return 2
-    encoded = read_usable_images(images, skipped)
-    if not encoded:
-        logger.error("no usable image among %d inputs", len(images))
-        return 2
-    try:
-        predictor = make_predictor(args.model, flip_test=args.flip_test)
-        people = predict_people(
-            predictor, encoded, boxes, args.batch_size,
-            boxed_only=bool(args.detections),
-        )  # fmt: skip
+        run(args)
     except (FileNotFoundError, ValueError, ServingError) as error:
         logger.error("%s", error)
         return 2
-    if detection_skips is not None:
-        used = sum(len(found) for found in boxes.values())
-        logger.info(
-            "--detections %s: %d detections used, %s", args.detections, used,
-            describe_skipped(detection_skips),
-        )  # fmt: skip
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    write_outputs(args.out, people, encoded, predictor.joint_set, args.score_threshold)
-    flagged, outside = count_outside(people)
-    logger.info(
-        "%d people in %d images -> %s; %d images skipped; %d keypoints of %d "
-        "people lie outside their image (column <joint>_inside = 0)",
-        len(people), len(encoded), args.out, len(skipped), outside, flagged,
-    )  # fmt: skip
     return 0
 
 
