@@ -80,8 +80,7 @@ def twelve_megapixel_jpeg():
 
 
 def crop_by_full_decode(image_bytes, box, input_size):
-    """The crop by decoding the whole photo, then warping the box's crop out
-    of it."""
+    """The crop by decoding the whole photo, then warping the box out of it."""
     image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
     shape = tf.shape(image)
     center, scale = person_from_request_box(box, shape[0], shape[1])
@@ -90,8 +89,7 @@ def crop_by_full_decode(image_bytes, box, input_size):
 
 
 def large_photo_figures(keypoints, input_size, repeats):
-    """Returns the latency of both crops and of serving_default for a
-    12-megapixel JPEG with a small box."""
+    """Latencies of both crops and of serving_default on a 12 MP photo."""
     photo = tf.constant([twelve_megapixel_jpeg()])
     boxes = tf.constant([SMALL_BOX], tf.float32)
     # Plain graph code: autograph is not needed and mis-converts these lambdas.

@@ -256,9 +256,8 @@ def measure(args, precision):
 
 
 def add_fractions(result, flops):
-    """Adds the fraction of the float32 matmul rate (measured in the same
-    rounds) that each figure in `result` reaches, from wall time and from
-    this process's CPU time."""
+    """Adds the fraction of the matmul rate of the same rounds that each
+    figure reaches, from wall time and from this process's CPU time."""
     per_cpu = result["per_cpu_second"]
     forward_flops = {
         "inference": flops,

@@ -166,8 +166,7 @@ def time_batches(dataset, batches, warmup_batches):
 
 
 def measure(datasets, batch_size, batches, warmup_batches, rounds):
-    """Times each dataset of {variant: dataset} for `rounds` alternating
-    rounds; returns {variant: figures}."""
+    """Times {variant: dataset} in alternating rounds; {variant: figures}."""
     totals = {variant: [0.0, 0.0] for variant in datasets}
     for _ in tqdm(range(rounds), desc="rounds"):
         for variant, dataset in datasets.items():

@@ -64,9 +64,8 @@ def coco_index(dataset):
 
 
 def match_annotation(coco, file_name, joints, annotated, where):
-    """Returns the COCO annotation of `file_name` whose labelled keypoints
-    are `joints` [K, 2] where `annotated` [K]; raises EvaluationInputError
-    naming `where` when none is."""
+    """The COCO annotation of `file_name` with these labelled keypoints;
+    EvaluationInputError naming `where` when none has them."""
     image_ids = [i for i, image in coco.imgs.items() if image["file_name"] == file_name]
     labelled = np.asarray(annotated) > 0
     for annotation in coco.loadAnns(coco.getAnnIds(imgIds=image_ids)):

@@ -207,8 +207,7 @@ def describe_skipped(skipped):
 
 
 def split_images(metadata, split, file_names):
-    """{image id: (encoded bytes, (height, width))} of the split's images
-    among `file_names`."""
+    """{file name: (encoded bytes, (height, width))} of the split's images."""
     images = {}
     records = tf.data.TFRecordDataset(split_files(metadata, split))
     for person in records.map(parse_person).ignore_errors():
@@ -221,11 +220,8 @@ def split_images(metadata, split, file_names):
 
 @dataclass
 class DetectedBoxes:
-    """Scores the people a detector found on an evaluation's images (the
-    `detected` argument of `evaluation.coco_ap.write_coco_ap`): the checked
-    `entries` of the detections file `path`, the model (what `load_predictor`
-    takes), and the evaluated split of `metadata`, whose records hold the
-    images."""
+    """Scores the people a detector found on the evaluated split's images,
+    the `detected` argument of `evaluation.coco_ap.write_coco_ap`."""
 
     path: str
     entries: list

@@ -107,8 +107,7 @@ def parse_config(argv=None):
 
 def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,
                        crop_convention=None):  # fmt: skip
-    """Returns `(dataset, counter, expected people)` for one split,
-    cropped with the model's `crop_convention` (None: ours)."""
+    """Returns `(dataset, counter, expected people)` of one split."""
     try:
         files = split_files(metadata, split)
     except ValueError as error:
@@ -144,9 +143,8 @@ def ground_truth_from_meta(meta, joint_names, source):
 
 
 def resolve_metric(metric, metadata, split):
-    """The PCK a `--metric` scores on `split` of the dataset (`auto`, and
-    `coco-ap` for its tables, pick as `choose_pck_metric`); raises
-    EvaluationInputError naming the flag for one the data cannot give."""
+    """The PCK a `--metric` scores on `split` (`coco-ap`'s tables as `auto`),
+    as `choose_pck_metric` picks it."""
     try:
         every_head_box = split_head_boxes(metadata, split) == (
             metadata["splits"][split].get("count", 0)

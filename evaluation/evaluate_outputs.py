@@ -154,8 +154,7 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, log,
 
 def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, skipped,
                       coco_ap=None):  # fmt: skip
-    """Writes predictions, tables, figures and `results.json` (with the
-    `coco_ap` stats when given); returns the results."""
+    """Writes every output file; returns what `results.json` holds."""
     out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomically(out_dir / "config.json", dataclasses.asdict(config))

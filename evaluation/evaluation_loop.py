@@ -140,9 +140,8 @@ META_KEYS = (
 
 
 def collect_predictions(dataset, heatmap_source, num_examples=8, total_batches=None):
-    """Runs `heatmap_source` over the `(images, meta)` batches of
-    `make_eval_dataset`, decodes every stack and returns an `EvaluationRun`
-    keeping `num_examples` crops for the figures."""
+    """Decodes every stack of `heatmap_source` over `make_eval_dataset`'s
+    batches; keeps `num_examples` crops for the figures."""
     keypoints, scores, metas, images_kept, heatmaps_kept = [], [], [], [], []
     kept = 0
     progress = tqdm(dataset, total=total_batches, desc="evaluate", unit="batch")

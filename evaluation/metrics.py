@@ -129,10 +129,8 @@ def normalized_distances(predictions, ground_truth_joints, normalizers):
 
 
 def percent_correct(distances, annotated, threshold, inclusive):
-    """Per-joint percentage of annotated joints within `threshold` (K).
-
-    `inclusive` picks `<=` over `<`. Joints with no annotation give NaN.
-    """
+    """Per-joint percentage (K) of annotated joints within `threshold` (`<=`
+    when `inclusive`); NaN for a joint never annotated."""
     hits = distances <= threshold if inclusive else distances < threshold
     hits = hits & annotated
     counts = annotated.sum(axis=0)
@@ -239,10 +237,7 @@ def _nan_mean(values):
 
 
 def summarize(per_joint, joint_counts, joint_names, metric="PCKh", threshold=0.5):
-    """Paper-table columns and the three means from per-joint values.
-
-    Joints never annotated (NaN) are left out of every mean.
-    """
+    """Paper-table columns and the three means; NaN joints count in none."""
     per_joint = np.asarray(per_joint, np.float64)
     counts = np.asarray(joint_counts, np.float64)
     joint_set = metric_joint_set(len(per_joint))

@@ -124,8 +124,7 @@ def image_keys(images):
 
 
 def read_detection_boxes(path, images, score_threshold):
-    """Returns ({image path: [boxes]}, {skip reason: count}) of a detections
-    file."""
+    """Returns ({image path: [boxes]}, {skip reason: count})."""
     try:
         entries = read_detections_file(path)
     except EvaluationInputError as error:
@@ -314,8 +313,7 @@ def frame_batches(reader, batch_size):
 
 def predict_video(predictor, video_path, out_dir, box=None, batch_size=8,
                   score_threshold=0.2):  # fmt: skip
-    """Predicts every frame, writes the overlay video; returns the people
-    (one dict per frame, see `people_of`)."""
+    """Predicts every frame and writes the overlay video; returns the people."""
     reader, fps, count = open_video(video_path)
     # H.264 in yuv420p needs even sides; block size 2 pads at most one pixel.
     writer = imageio.get_writer(
@@ -435,8 +433,7 @@ def parse_arguments(argv):
 
 
 def main(argv=None):
-    """Runs the command; returns the process exit code (2: a user mistake, in
-    one logged line)."""
+    """Runs the command; a user mistake is one logged line and exit status 2."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
     run = run_video if args.video else run_images

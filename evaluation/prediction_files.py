@@ -86,9 +86,8 @@ def _read_csv(path, num_joints):
 
 
 def read_predictions(path, num_joints=16):
-    """Reads a prediction file as float64 N x K x 2 (see the module docstring);
-    EvaluationInputError for a missing, empty or unreadable file, an unknown
-    suffix, or an array that is not N x K x 2 / K x 2 x N."""
+    """Reads a prediction file as float64 N x K x 2; EvaluationInputError
+    naming the file when it cannot be."""
     path = existing_file(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -103,11 +102,7 @@ def read_predictions(path, num_joints=16):
 
 
 def write_predictions(path, predictions, joint_names=None):
-    """Writes N x K x 2 predictions in the format given by the suffix.
-
-    `.mat` and `.h5` store them as `preds` (N x K x 2); `.csv` uses
-    `<joint name>_x, <joint name>_y` columns.
-    """
+    """Writes N x K x 2 predictions in the format of the suffix, as read."""
     path = Path(path)
     predictions = np.asarray(predictions, dtype=np.float64)
     suffix = path.suffix.lower()

@@ -18,8 +18,7 @@ ALL_JOINTS_COLUMN = "Mean (all joints)"
 
 
 def paper_table(summaries_by_model):
-    """A DataFrame with one row per model name of `summaries_by_model`
-    (`PckSummary` values): the paper columns, Mean and the two other means."""
+    """One row per model of {name: `PckSummary`}: the paper columns and means."""
     rows = {}
     for model_name, summary in summaries_by_model.items():
         row = dict(summary.groups)
@@ -50,10 +49,8 @@ def _format_cell(value, float_format):
 
 
 def dataframe_to_markdown(table, float_format="{:.2f}"):
-    """A GitHub Markdown table of `table`, index first (no `tabulate` needed).
-
-    Numbers are right-aligned; NaN is written as `-`.
-    """
+    """A GitHub Markdown table of `table`, index first, numbers right-aligned,
+    NaN as `-` (no `tabulate` needed)."""
     header = [str(table.index.name or "")] + [str(name) for name in table.columns]
     numeric = [False] + [
         pd.api.types.is_numeric_dtype(table[name]) for name in table.columns

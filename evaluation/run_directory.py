@@ -45,14 +45,9 @@ def joint_set_for_run(path, num_joints):
 
 
 def load_program_model(path):
-    """Loads a `.keras` file, run directory or SavedModel export
-    (`keras_hourglass.saving.load_model`) and returns the `LoadedModel`
-    with its joint set: the one it records, else its run's.
-
-    Raises:
-        FileNotFoundError, ValueError: no loadable model, or no joint set
-            with the model's joint count (message names the path).
-    """
+    """`keras_hourglass.saving.load_model` with a joint set: the one the model
+    records, else its run's; FileNotFoundError or ValueError naming the path
+    when there is no loadable model or no such joint set."""
     loaded = load_model(path)
     if loaded.joint_set is not None:
         return loaded
