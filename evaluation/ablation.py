@@ -24,13 +24,13 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation import plots
-from evaluation import runnable_module
 from evaluation.report import dataframe_to_markdown
 from evaluation.report import write_table_csv
 from keras_hourglass.files import read_json
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import installed_namespace
 from training.programs import run_main
 
 STUDIES = {
@@ -58,6 +58,13 @@ QUICK_TRAIN_ARGS = (
 )
 
 
+def python_module(name):
+    """`python -m` of program `name` in this installation: the wheel installs
+    no top-level `training` or `evaluation`."""
+    namespace = installed_namespace()
+    return [sys.executable, "-m", f"{namespace}.{name}" if namespace else name]
+
+
 def variant_flags(settings):
     """Turns `{"n_stacks": 2, "intermediate_supervision": False}` into flags."""
     flags = []
@@ -82,13 +89,11 @@ def study_commands(
         if variants is not None and variant not in variants:
             continue
         run_dir = Path(out) / variant
-        train = [sys.executable, "-m", runnable_module("training.train"),
-                 "--preset", preset, "--data-dir", str(data),
-                 "--run-dir", str(run_dir),
+        train = [*python_module("training.train"), "--preset", preset,
+                 "--data-dir", str(data), "--run-dir", str(run_dir),
                  *variant_flags(settings), *shlex.split(train_args)]  # fmt: skip
-        evaluate = [sys.executable, "-m", runnable_module("evaluation.evaluate"),
-                    "--model", str(run_dir), "--data", str(data),
-                    "--out", str(run_dir / "eval"),
+        evaluate = [*python_module("evaluation.evaluate"), "--model", str(run_dir),
+                    "--data", str(data), "--out", str(run_dir / "eval"),
                     *shlex.split(eval_args)]  # fmt: skip
         commands[variant] = (train, evaluate)
     return commands
@@ -151,8 +156,8 @@ def ensure_synthetic_data(data):
     """Generates the built-in synthetic shards into `data` when missing."""
     if (Path(data) / "dataset.json").is_file():
         return
-    command = [sys.executable, "-m", runnable_module("training.make_tfrecords"),
-               "--format", "synthetic", "--out", str(data)]  # fmt: skip
+    command = [*python_module("training.make_tfrecords"), "--format", "synthetic",
+               "--out", str(data)]  # fmt: skip
     print(f"[data] {shlex.join(command)}", flush=True)
     subprocess.run(command, check=True)
 
