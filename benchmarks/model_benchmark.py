@@ -164,14 +164,6 @@ def peak_step_bytes(step):
     return tf.config.experimental.get_memory_info(memory_device())["peak"]
 
 
-def largest_batches(fixed_bytes, bytes_per_image, gigabytes=(16, 24, 40, 80)):
-    """{"16GB": largest batch, ...} that the fitted memory use allows."""
-    return {
-        f"{size}GB": int((size * 2**30 - fixed_bytes) // bytes_per_image)
-        for size in gigabytes
-    }
-
-
 def remat_comparison(args):
     """Memory per training image and step time, plain and rematerialised."""
     small, large = args.memory_batches
@@ -196,7 +188,10 @@ def remat_comparison(args):
             "peak_bytes_by_batch": {str(b): int(peaks[b]) for b in peaks},
             "bytes_per_image": int(per_image),
             "fixed_bytes": int(fixed),
-            "largest_batch_by_gpu_memory": largest_batches(fixed, per_image),
+            "largest_batch_by_gpu_memory": {
+                f"{gb}GB": int((gb * 2**30 - fixed) // per_image)
+                for gb in (16, 24, 40, 80)
+            },
         }
     rates, cpu_rates = alternating_rates(steps, args.repeats)
     for name, figure in figures.items():

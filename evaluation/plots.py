@@ -164,25 +164,18 @@ def drawn_crop(image, keypoints, skeleton, joint_names=None, scores=None,
     """A crop [S, S, 3] in [0, 1] as uint8 with one skeleton drawn
     (`keras_hourglass.drawing`), over a heatmap when one is given."""
     image = np.clip(np.asarray(image, np.float64), 0.0, 1.0)
-    if heatmap is not None:
-        image = blend_heatmap(image, heatmap)
+    if heatmap is not None:  # [h, w] over the same window, upsampled, jet colours
+        size, heatmap = image.shape[0], np.asarray(heatmap, np.float64)
+        factor = max(1, size // heatmap.shape[0])
+        heat = np.kron(heatmap, np.ones((factor, factor)))[:size, :size]
+        heat = heat / max(float(heat.max()), 1e-6)
+        image = 0.55 * image + 0.45 * plt.get_cmap("jet")(heat)[..., :3]
     keypoints = np.asarray(keypoints, np.float64)
     joint_names = joint_names or [f"joint{i}" for i in range(keypoints.shape[0])]
     return drawing.draw_poses(
         image, keypoints[None], joint_names, skeleton, labels=[""],
         scores=None if scores is None else np.reshape(scores, (1, -1)),
     )  # fmt: skip
-
-
-def blend_heatmap(image, heatmap):
-    """Blends a [h, w] heatmap covering the same window into a crop."""
-    size = image.shape[0]
-    heatmap = np.asarray(heatmap, np.float64)
-    factor = max(1, size // heatmap.shape[0])
-    heat = np.kron(heatmap, np.ones((factor, factor)))[:size, :size]
-    heat = heat / max(float(heat.max()), 1e-6)
-    colours = plt.get_cmap("jet")(heat)[..., :3]
-    return 0.55 * image + 0.45 * colours
 
 
 def show_crop(axis, image):

@@ -53,10 +53,6 @@ BOX_COLUMNS = ("image", "x", "y", "w", "h")
 OVERLAY_VIDEO_NAME = "overlay.mp4"
 
 
-class PredictInputError(ValueError):
-    """Bad command-line input: a missing file, a bad boxes CSV, video or box."""
-
-
 def make_predictor(model, flip_test=True):
     """A `PosePredictor` for a serving URL or any model `load_program_model`
     loads (with its run's joint set)."""
@@ -76,7 +72,7 @@ def list_images(paths, skipped):
             )
             found = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
             if not found:
-                raise PredictInputError(f"{path}: folder holds no .jpg/.png image")
+                raise EvaluationInputError(f"{path}: folder holds no .jpg/.png image")
             for other in sorted(set(files) - set(found)):
                 logger.warning("skipping %s: not a .jpg/.jpeg/.png file", other)
                 skipped[str(other)] = "not a JPEG/PNG file"
@@ -84,28 +80,30 @@ def list_images(paths, skipped):
         elif path.is_file():
             images.append(path)
         else:
-            raise PredictInputError(f"{path}: no such image file or folder")
+            raise EvaluationInputError(f"{path}: no such image file or folder")
     return images
 
 
 def read_boxes(csv_path, images):
-    """Returns {image path: [boxes]} from the boxes CSV; PredictInputError
+    """Returns {image path: [boxes]} from the boxes CSV; EvaluationInputError
     naming the file and line for a bad or unknown row."""
     try:
         table = pd.read_csv(csv_path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise PredictInputError(f"{csv_path}: unreadable boxes CSV ({error})") from None
+        raise EvaluationInputError(
+            f"{csv_path}: unreadable boxes CSV ({error})"
+        ) from None
     missing = [column for column in BOX_COLUMNS if column not in table.columns]
     if missing:
-        raise PredictInputError(f"{csv_path}: boxes CSV lacks columns {missing}")
+        raise EvaluationInputError(f"{csv_path}: boxes CSV lacks columns {missing}")
     by_key = image_keys(images)
     boxes = {}
     for row_number, row in enumerate(table.itertuples(index=False), start=2):
         values = np.array([row.x, row.y, row.w, row.h], dtype=np.float64)
         if not np.all(np.isfinite(values)):
-            raise PredictInputError(f"{csv_path} line {row_number}: non-finite box")
+            raise EvaluationInputError(f"{csv_path} line {row_number}: non-finite box")
         if str(row.image) not in by_key:
-            raise PredictInputError(
+            raise EvaluationInputError(
                 f"{csv_path} line {row_number}: image {row.image!r} is not an input"
             )
         boxes.setdefault(by_key[str(row.image)], []).append(values.astype(np.float32))
@@ -125,11 +123,7 @@ def image_keys(images):
 
 def read_detection_boxes(path, images, score_threshold):
     """Returns ({image path: [boxes]}, {skip reason: count})."""
-    try:
-        entries = read_detections_file(path)
-    except EvaluationInputError as error:
-        raise PredictInputError(str(error)) from None
-    usable, skipped = usable_detections(entries, score_threshold)
+    usable, skipped = usable_detections(read_detections_file(path), score_threshold)
     keys = image_keys(images)
     grouped = group_by_image(
         usable, keys.get, skipped, missing="image not among the inputs"
@@ -264,7 +258,7 @@ def parse_box(text):
     except ValueError:
         values = np.zeros(0)
     if values.shape != (4,) or not np.all(np.isfinite(values)):
-        raise PredictInputError(f"--box {text!r}: expected four numbers x,y,w,h")
+        raise EvaluationInputError(f"--box {text!r}: expected four numbers x,y,w,h")
     return values
 
 
@@ -272,12 +266,12 @@ def open_video(path):
     """Returns (imageio reader, frames per second, frame count or None)."""
     path = Path(path)
     if not path.is_file():
-        raise PredictInputError(f"{path}: no such video file")
+        raise EvaluationInputError(f"{path}: no such video file")
     try:
         reader = imageio.get_reader(path, format="FFMPEG")
         meta = reader.get_meta_data()
     except (OSError, RuntimeError, ValueError) as error:
-        raise PredictInputError(f"{path}: not a readable video ({error})") from None
+        raise EvaluationInputError(f"{path}: not a readable video ({error})") from None
     return reader, float(meta.get("fps") or 25.0), video_frame_count(reader, meta)
 
 
@@ -337,7 +331,7 @@ def predict_video(predictor, video_path, out_dir, box=None, batch_size=8,
         writer.close()
         reader.close()
     if not people:
-        raise PredictInputError(f"{video_path}: no frame could be read")
+        raise EvaluationInputError(f"{video_path}: no frame could be read")
     return people
 
 
@@ -361,12 +355,12 @@ def run_video(args):
 def run_images(args):
     """The `--images` branch of `main`: keypoints and an overlay per image."""
     if args.box:
-        raise PredictInputError(
+        raise EvaluationInputError(
             "--box is for --video; give the boxes of --images as a CSV "
             "with --boxes (columns image,x,y,w,h)"
         )
     if args.boxes and args.detections:
-        raise PredictInputError("pass --boxes or --detections, not both")
+        raise EvaluationInputError("pass --boxes or --detections, not both")
     skipped = {}
     images = list_images(args.images, skipped)
     boxes = read_boxes(args.boxes, images) if args.boxes else {}
@@ -376,7 +370,7 @@ def run_images(args):
         )
     encoded = read_usable_images(images, skipped)
     if not encoded:
-        raise PredictInputError(f"no usable image among {len(images)} inputs")
+        raise EvaluationInputError(f"no usable image among {len(images)} inputs")
     predictor = make_predictor(args.model, flip_test=args.flip_test)
     people = predict_people(
         predictor, encoded, boxes, args.batch_size, boxed_only=bool(args.detections)
