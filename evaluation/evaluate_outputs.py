@@ -1,20 +1,7 @@
-"""The files `python -m evaluation.evaluate` writes into its output folder.
-
-config.json           the resolved `EvalConfig`
-preds.h5              `preds` N x K x 2 (last stack, original image px),
-                      `preds_stack{i}`, `scores`, `image_id`, `person_index`,
-                      `crop_matrix` (original px -> input crop px)
-preds.csv             image_id, person_index, <joint>_x, <joint>_y
-ground_truth.json     the evaluated people in the annotation-JSON format, so
-                      `python -m evaluation.pckh --gt ... --pred preds.h5`
-                      reproduces the table
-<metric>.md / .csv    the paper table (+ per-joint table in the Markdown);
-                      <metric> is pckh, pck (torso) or box-pck
-<metric>_per_joint.csv, <metric>_curve.csv (threshold x joint)
-per_stack.md / .csv   one row per stack (the paper's Fig. 9 right)
-results.json          metric, threshold, mean, per-stack means, skips
-                      (and coco_ap: the COCO AP stats)
-figures/              see `write_figures`
+"""The files `python -m evaluation.evaluate` writes into its output folder
+(the table in docs/evaluation.md): predictions of every stack, the evaluated
+ground truth (so `evaluation.pckh` can rescore them), the paper tables, the
+accuracy curve, per-stack tables, `results.json` and the figures.
 """
 
 import dataclasses

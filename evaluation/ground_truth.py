@@ -109,30 +109,18 @@ def _check_joints(joints, annotated, source):
         )
 
 
-def _check_normalizer(normalizer, num_people, source):
-    if normalizer.shape != (num_people,):
+def _per_person(values, num_people, what, source):
+    """`values` as float64 [num_people]; an error naming `source` otherwise."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if values.shape != (num_people,):
         raise EvaluationInputError(
-            f"{source}: expected {num_people} normalisers, got shape {normalizer.shape}"
+            f"{source}: expected {num_people} {what}, got shape {values.shape}"
         )
-    # NaN is the one allowed marker of "unknown"; anything else must be a size.
-    bad = ~np.isnan(normalizer) & ~(np.isfinite(normalizer) & (normalizer > 0))
-    if bad.any():
-        person = int(np.flatnonzero(bad)[0])
-        raise EvaluationInputError(
-            f"{source}: person {person} has an invalid PCKh normaliser "
-            f"{normalizer[person]!r} (must be > 0)"
-        )
+    return values
 
 
-def from_arrays(
-    joints,
-    annotated,
-    normalizer=None,
-    head_boxes=None,
-    joint_names=None,
-    source="arrays",
-    person_sizes=None,
-):
+def from_arrays(joints, annotated, normalizer=None, head_boxes=None,
+                joint_names=None, source="arrays", person_sizes=None):  # fmt: skip
     """Builds a validated `GroundTruth` from plain arrays (see its fields).
 
     `normalizer` defaults to 0.6 x the head-box diagonal with `head_boxes`,
@@ -150,14 +138,19 @@ def from_arrays(
             raise EvaluationInputError(
                 f"{source}: head boxes must be N x 4, got {head_boxes.shape}"
             )
-    if normalizer is None:
-        normalizer = (
-            head_box_normalizers(head_boxes)
-            if head_boxes is not None
-            else np.full(num_people, np.nan)
+    if normalizer is None and head_boxes is not None:
+        normalizer = head_box_normalizers(head_boxes)
+    elif normalizer is None:
+        normalizer = np.full(num_people, np.nan)
+    normalizer = _per_person(normalizer, num_people, "normalisers", source)
+    # NaN is the one allowed marker of "unknown"; anything else must be a size.
+    bad = ~np.isnan(normalizer) & ~(np.isfinite(normalizer) & (normalizer > 0))
+    if bad.any():
+        person = int(np.flatnonzero(bad)[0])
+        raise EvaluationInputError(
+            f"{source}: person {person} has an invalid PCKh normaliser "
+            f"{normalizer[person]!r} (must be > 0)"
         )
-    normalizer = np.asarray(normalizer, dtype=np.float64).reshape(-1)
-    _check_normalizer(normalizer, num_people, source)
     if joint_names is None:
         joint_names = metric_joint_set(num_joints).joint_names
     joint_names = tuple(str(name) for name in joint_names)
@@ -166,21 +159,9 @@ def from_arrays(
             f"{source}: {len(joint_names)} joint names for {num_joints} joints"
         )
     if person_sizes is not None:
-        person_sizes = np.asarray(person_sizes, dtype=np.float64).reshape(-1)
-        if person_sizes.shape != (num_people,):
-            raise EvaluationInputError(
-                f"{source}: expected {num_people} person box sizes, got "
-                f"shape {person_sizes.shape}"
-            )
-    return GroundTruth(
-        joints=joints,
-        annotated=annotated,
-        normalizer=normalizer,
-        head_boxes=head_boxes,
-        joint_names=joint_names,
-        source=str(source),
-        person_sizes=person_sizes,
-    )
+        person_sizes = _per_person(person_sizes, num_people, "person box sizes", source)
+    return GroundTruth(joints, annotated, normalizer, head_boxes, joint_names,
+                       str(source), person_sizes)  # fmt: skip
 
 
 # `dataset_joints` of detections_our_format.mat; the groups assume this order.

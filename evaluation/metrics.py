@@ -25,11 +25,7 @@ Which of the three a dataset supports, and which `auto` picks, is
 `choose_pck_metric`: PCKh when the people have head boxes, else torso PCK
 when the joint set names a torso (`l_shoulder` and `r_hip`), else box PCK.
 
-Summaries (see `summarize`) give three means, because codebases differ:
-`Mean` (the paper/Tompson column: unweighted mean over the joint set's mean
-joints, 14 for MPII), `total_count_weighted` (hits / annotated over the same
-joints, printed as "Mean" by HRNet and mmpose), and `mean_all_joints` (the
-unweighted mean over every joint, 16 for MPII).
+Summaries give three means, because codebases differ (`evaluation.report`).
 """
 
 import logging
