@@ -108,10 +108,7 @@ def parse_config(argv=None):
 def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,
                        crop_convention=None):  # fmt: skip
     """Returns `(dataset, counter, expected people)` of one split."""
-    try:
-        files = split_files(metadata, split)
-    except ValueError as error:
-        raise EvaluationInputError(f"{metadata['directory']}: {error}") from error
+    files = split_files(metadata, split)  # a known split: `resolve_metric` checked
     if not files:
         raise EvaluationInputError(f"{metadata['directory']}: split {split} is empty")
     counter = RecordCounter.for_split(metadata, split)
