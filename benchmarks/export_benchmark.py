@@ -236,11 +236,7 @@ def build_model(args):
 
 def main(argv=None):
     args = parse_arguments(argv)
-    described = {
-        "n_stacks": args.n_stacks,
-        "n_features": args.n_features,
-        "input_size": args.input_size,
-    }
+    described = {k: getattr(args, k) for k in ("n_stacks", "n_features", "input_size")}
     common = {"tensorflow": tf.__version__, "machine": machine()}
     with tempfile.TemporaryDirectory() as scratch:
         if args.formats:

@@ -19,6 +19,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from evaluation.metrics import METRIC_LOG_NAMES
 from keras_hourglass import drawing
 
 FIGURE_DPI = 120
@@ -132,7 +133,7 @@ def accuracy_column(path, prefer="val_pckh"):
         columns = list(pd.read_csv(path, nrows=0).columns)
     except (OSError, pd.errors.EmptyDataError):
         return None
-    for column in (prefer, "val_pckh", "val_pck", "val_box_pck"):
+    for column in (prefer, *(f"val_{name}" for name in METRIC_LOG_NAMES.values())):
         if column in columns:
             return column
     return None
