@@ -27,6 +27,8 @@ import tensorflow as tf
 from benchmarks import machine
 from benchmarks import median_seconds
 from benchmarks.model_benchmark import alternating_rates
+from evaluation.evaluation_loop import compiled_forward
+from evaluation.evaluation_loop import load_heatmap_model
 from keras_hourglass.data.decode import warp_image
 from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.model import build_stacked_hourglass
@@ -153,15 +155,6 @@ def format_files(model, folder, calibration):
     }
 
 
-def heatmap_runner(path):
-    """`call(crops)` -> last-stack heatmaps of an export format's file."""
-    if Path(path).is_dir():
-        signature = tf.saved_model.load(str(path)).signatures["heatmaps"]
-        return lambda crops: signature(images=tf.constant(crops))["heatmaps"].numpy()
-    runner = load_model(path).heatmap_file
-    return lambda crops: np.asarray(runner(crops)[-1])
-
-
 def evaluation_crops(args, input_size, count=8):
     """`count` validation crops of `--data` (random crops without it)."""
     if args.data:
@@ -197,13 +190,14 @@ def heatmap_file_figures(args, scratch):
     )  # fmt: skip
     files = format_files(load_model(keras_path), scratch, calibration)
     crops = evaluation_crops(args, size)
-    forward = tf.function(lambda x: model(x, training=False))
-    keras_heatmaps = lambda batch: np.asarray(  # noqa: E731
-        stack_heatmaps_list(forward(batch))[-1]
-    )
-    expected = keras_heatmaps(crops)
-    runners = {"keras": keras_heatmaps}
-    runners.update({name: heatmap_runner(path) for name, path in files.items()})
+    # The last stack's heatmaps as `hourglass-evaluate` runs each format.
+    calls = {"keras": compiled_forward(model)}
+    calls.update({name: load_heatmap_model(path).call for name, path in files.items()})
+    runners = {
+        name: lambda crops, call=call: np.asarray(stack_heatmaps_list(call(crops))[-1])
+        for name, call in calls.items()
+    }
+    expected = runners["keras"](crops)
     steps = {}
     for name, runner in runners.items():
         for batch in (1, 8):
