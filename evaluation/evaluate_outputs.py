@@ -46,9 +46,7 @@ def write_prediction_files(out_dir, run, joint_names):
     table = pd.DataFrame(flat, columns=csv_column_names(joint_names))
     table.insert(0, "person_index", run.meta["person_index"])
     table.insert(0, "image_id", run.meta["image_id"])
-    csv_path = Path(out_dir) / "preds.csv"
-    table.to_csv(csv_path, index=False)
-    return h5_path, csv_path
+    table.to_csv(Path(out_dir) / "preds.csv", index=False)
 
 
 def write_ground_truth_json(path, meta, ground_truth):

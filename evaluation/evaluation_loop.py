@@ -32,7 +32,6 @@ class HeatmapModel:
     call: object
     input_size: int
     num_joints: int
-    num_stacks: int
     source: str
     stack_names: tuple = ()
     crop_convention: object = OFFICIAL_TORCH
@@ -74,7 +73,6 @@ def load_heatmap_model(path):
         call=call,
         input_size=loaded.input_size,
         num_joints=loaded.num_joints,
-        num_stacks=len(loaded.output_names),
         source=str(loaded.source),
         stack_names=output_stack_names(loaded.output_names),
         crop_convention=loaded.crop_convention,

@@ -381,7 +381,6 @@ def run_images(args):
             "--detections %s: %d detections used, %s", args.detections, used,
             describe_skipped(detection_skips),
         )  # fmt: skip
-    Path(args.out).mkdir(parents=True, exist_ok=True)
     write_outputs(args.out, people, encoded, predictor.joint_set, args.score_threshold)
     flagged, outside = count_outside(people)
     logger.info(

@@ -219,16 +219,26 @@ def test_stack_comparison_with_heatmap_overlay(tmp_path, saved_figures):
 def test_prediction_grid_shows_ground_truth_beside_the_prediction(tmp_path):
     images, keypoints = people_and_crops(count=2)
     alone = check_written(
-        plots.plot_prediction_grid(images, keypoints, MPII_16.skeleton, tmp_path / "a",
-                                   joint_names=MPII_16.joint_names)  # fmt: skip
+        plots.plot_prediction_grid(
+            images,
+            keypoints,
+            MPII_16.skeleton,
+            tmp_path / "a",
+            joint_names=MPII_16.joint_names,
+        )  # fmt: skip
     )
     annotated = np.ones(keypoints.shape[:2])
     annotated[:, :8] = 0  # half the truth is unannotated and must not show
     both = check_written(
         plots.plot_prediction_grid(
-            images, keypoints, MPII_16.skeleton, tmp_path / "b",
-            joint_names=MPII_16.joint_names, scores=np.full(keypoints.shape[:2], 0.9),
-            true_keypoints=keypoints + 2.0, true_annotated=annotated,
+            images,
+            keypoints,
+            MPII_16.skeleton,
+            tmp_path / "b",
+            joint_names=MPII_16.joint_names,
+            scores=np.full(keypoints.shape[:2], 0.9),
+            true_keypoints=keypoints + 2.0,
+            true_annotated=annotated,
         )  # fmt: skip
     )
     # Two panels per crop: about twice as wide for the same height.
