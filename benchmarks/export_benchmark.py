@@ -2,30 +2,15 @@
 
     python -m benchmarks.export_benchmark --n-stacks 2 --n-features 256
     python -m benchmarks.export_benchmark --model exports/hourglass   # an export
-
-Measures `serving_default` (JPEG bytes in, keypoints out: decode, crop, flip
-test, decode and inverse transform inside the graph) at batch 1 (latency, ms)
-and batch 8 (throughput, images/s), the `heatmaps` signature at batch 1, the
-export's size on disk, and the cold-load time (`tf.saved_model.load` plus the
-first call). Figures are medians over `--repeats` calls after one warm-up call.
-
-For a 12-megapixel JPEG (4000 x 3000) with a small person box it also times
-two ways to crop, in the same run: `full_decode` decodes the whole photo and
-warps, `region_decode` decodes only the region the crop reads
-(`tf.io.decode_and_crop_jpeg`, what `serving_default` does); plus the whole
-`serving_default` call on that photo.
-
-With `--formats` it instead compares every export format of one Keras model
-(`--keras-model FILE`, else one built from the flags) in one run: the
-SavedModel's `heatmaps` signature, LiteRT float32, float16 and int8 (int8
-calibrated on `--calibration-examples` training crops of `--data`), and ONNX.
-For each: file size; heatmaps against the Keras model (max |diff| / std on
-`--data` validation crops, else random crops); CPU time per crop at batch 1
-and 8, timed in alternation with the Keras model (ratios to it); and with
-`--pckh` the PCKh@0.5 of `hourglass-evaluate` on `--data`'s validation split.
-
     python -m benchmarks.export_benchmark --formats \
         --keras-model runs/demo/final.keras --data data/synthetic --pckh
+
+Times `serving_default` at batch 1 and 8, the `heatmaps` signature and the
+cold load (load plus first call); for a 12-megapixel JPEG with a small box,
+the crop by full decode against the region decode `serving_default` does.
+`--formats` instead compares every export format of one Keras model (size,
+heatmaps against Keras, time per crop, optionally PCKh): docs/serving.md.
+Medians over `--repeats` calls after one warm-up call.
 """
 
 import argparse
@@ -42,6 +27,8 @@ import tensorflow as tf
 from benchmarks import machine
 from benchmarks import median_seconds
 from benchmarks.model_benchmark import alternating_rates
+from evaluation.evaluation_loop import compiled_forward
+from evaluation.evaluation_loop import load_heatmap_model
 from keras_hourglass.data.decode import warp_image
 from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.model import build_stacked_hourglass
@@ -78,9 +65,10 @@ def parse_arguments(argv=None):
     return parser.parse_args(argv)
 
 
-def directory_megabytes(path):
-    files = (p for p in Path(path).rglob("*") if p.is_file())
-    return sum(p.stat().st_size for p in files) / 1e6
+def megabytes(path):
+    """The size of a file, or of every file in a folder, in MB."""
+    files = [Path(path)] if Path(path).is_file() else Path(path).rglob("*")
+    return sum(p.stat().st_size for p in files if p.is_file()) / 1e6
 
 
 def twelve_megapixel_jpeg():
@@ -94,8 +82,7 @@ def twelve_megapixel_jpeg():
 
 
 def crop_by_full_decode(image_bytes, box, input_size):
-    """The crop by decoding the whole photo, then warping the box's crop out
-    of it."""
+    """The crop by decoding the whole photo, then warping the box out of it."""
     image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
     shape = tf.shape(image)
     center, scale = person_from_request_box(box, shape[0], shape[1])
@@ -104,8 +91,7 @@ def crop_by_full_decode(image_bytes, box, input_size):
 
 
 def large_photo_figures(keypoints, input_size, repeats):
-    """Returns the latency of both crops and of serving_default for a
-    12-megapixel JPEG with a small box."""
+    """Latencies of both crops and of serving_default on a 12 MP photo."""
     photo = tf.constant([twelve_megapixel_jpeg()])
     boxes = tf.constant([SMALL_BOX], tf.float32)
     # Plain graph code: autograph is not needed and mis-converts these lambdas.
@@ -115,18 +101,14 @@ def large_photo_figures(keypoints, input_size, repeats):
     region_decode = tf.function(
         lambda: crop_encoded_images(photo, boxes, input_size), autograph=False
     )
+    timed = {
+        "crop_full_decode": full_decode,
+        "crop_region_decode": region_decode,
+        "serving_default": lambda: keypoints(images=photo, boxes=boxes),
+    }
     return {
-        "photo_12mp_small_box_crop_full_decode_ms": round(
-            1000 * median_seconds(full_decode, repeats), 2
-        ),
-        "photo_12mp_small_box_crop_region_decode_ms": round(
-            1000 * median_seconds(region_decode, repeats), 2
-        ),
-        "photo_12mp_small_box_serving_default_ms": round(
-            1000
-            * median_seconds(lambda: keypoints(images=photo, boxes=boxes), repeats),
-            2,
-        ),
+        f"photo_12mp_small_box_{name}_ms": round(1000 * median_seconds(f, repeats), 2)
+        for name, f in timed.items()
     }
 
 
@@ -151,7 +133,7 @@ def benchmark_version(version_dir, image_side, repeats):
     batch8 = median_seconds(lambda: call(8), repeats)
     heatmaps1 = median_seconds(lambda: heatmaps(images=crops), repeats)
     return {
-        "export_megabytes": round(directory_megabytes(version_dir), 2),
+        "export_megabytes": round(megabytes(version_dir), 2),
         "cold_load_seconds": round(cold_load, 3),
         "serving_default_batch1_latency_ms": round(1000 * batch1, 2),
         "serving_default_batch8_images_per_second": round(8 / batch8, 2),
@@ -171,15 +153,6 @@ def format_files(model, folder, calibration):
         "litert_int8": export_litert(model, folder / "hg8.tflite", "int8", calibration),
         "onnx": export_onnx(model, folder / "hg.onnx"),
     }
-
-
-def heatmap_runner(path):
-    """`call(crops)` -> last-stack heatmaps of an export format's file."""
-    if Path(path).is_dir():
-        signature = tf.saved_model.load(str(path)).signatures["heatmaps"]
-        return lambda crops: signature(images=tf.constant(crops))["heatmaps"].numpy()
-    runner = load_model(path).heatmap_file
-    return lambda crops: np.asarray(runner(crops)[-1])
 
 
 def evaluation_crops(args, input_size, count=8):
@@ -202,11 +175,6 @@ def mean_pckh(model_path, data, out):
     return json.loads((Path(out) / "results.json").read_text())["mean"]
 
 
-def file_megabytes(path):
-    path = Path(path)
-    return directory_megabytes(path) if path.is_dir() else path.stat().st_size / 1e6
-
-
 def heatmap_file_figures(args, scratch):
     """The `--formats` table: one row per format of one Keras model."""
     if args.keras_model:
@@ -222,13 +190,14 @@ def heatmap_file_figures(args, scratch):
     )  # fmt: skip
     files = format_files(load_model(keras_path), scratch, calibration)
     crops = evaluation_crops(args, size)
-    forward = tf.function(lambda x: model(x, training=False))
-    keras_heatmaps = lambda batch: np.asarray(  # noqa: E731
-        stack_heatmaps_list(forward(batch))[-1]
-    )
-    expected = keras_heatmaps(crops)
-    runners = {"keras": keras_heatmaps}
-    runners.update({name: heatmap_runner(path) for name, path in files.items()})
+    # The last stack's heatmaps as `hourglass-evaluate` runs each format.
+    calls = {"keras": compiled_forward(model)}
+    calls.update({name: load_heatmap_model(path).call for name, path in files.items()})
+    runners = {
+        name: lambda crops, call=call: np.asarray(stack_heatmaps_list(call(crops))[-1])
+        for name, call in calls.items()
+    }
+    expected = runners["keras"](crops)
     steps = {}
     for name, runner in runners.items():
         for batch in (1, 8):
@@ -236,28 +205,18 @@ def heatmap_file_figures(args, scratch):
     rates = alternating_rates(steps, args.repeats)[0]
     rows = {}
     for name, runner in runners.items():
-        heatmaps = runner(crops)
-        rows[name] = {
-            "megabytes": round(file_megabytes(files.get(name, keras_path)), 2),
-            "heatmap_max_diff_over_std": float(
-                f"{np.abs(heatmaps - expected).max() / expected.std():.2g}"
-            ),
-            **{
-                f"batch{b}_ms_per_crop": round(1000 / rates[f"{name}@{b}"], 2)
-                for b in (1, 8)
-            },
-            **{
-                f"batch{b}_time_vs_keras": round(
-                    rates[f"keras@{b}"] / rates[f"{name}@{b}"], 2
-                )
-                for b in (1, 8)
-            },
-        }
+        heatmaps, path = runner(crops), files.get(name, keras_path)
+        difference = np.abs(heatmaps - expected).max() / expected.std()
+        row = {"megabytes": round(megabytes(path), 2),
+               "heatmap_max_diff_over_std": float(f"{difference:.2g}")}  # fmt: skip
+        rate = {b: rates[f"{name}@{b}"] for b in (1, 8)}
+        row.update({f"batch{b}_ms_per_crop": round(1000 / rate[b], 2) for b in rate})
+        row.update({f"batch{b}_time_vs_keras": round(rates[f"keras@{b}"] / rate[b], 2)
+                    for b in rate})  # fmt: skip
         if args.pckh:
-            path = files.get(name, keras_path)
-            rows[name]["pckh"] = round(
-                mean_pckh(path, args.data, Path(scratch) / f"eval_{name}"), 2
-            )
+            eval_dir = Path(scratch) / f"eval_{name}"
+            row["pckh"] = round(mean_pckh(path, args.data, eval_dir), 2)
+        rows[name] = row
     return {"input_size": size, "formats": rows}
 
 
@@ -271,11 +230,7 @@ def build_model(args):
 
 def main(argv=None):
     args = parse_arguments(argv)
-    described = {
-        "n_stacks": args.n_stacks,
-        "n_features": args.n_features,
-        "input_size": args.input_size,
-    }
+    described = {k: getattr(args, k) for k in ("n_stacks", "n_features", "input_size")}
     common = {"tensorflow": tf.__version__, "machine": machine()}
     with tempfile.TemporaryDirectory() as scratch:
         if args.formats:

@@ -2,29 +2,14 @@
 
     python -m benchmarks.model_benchmark --n-stacks 2 --batch-size 8 \
         --precision float32 mixed_bfloat16
-
-Inference runs `model.predict_on_batch`-style compiled calls, of the model
-and of its batch-norm-folded copy (`keras_hourglass.serving.fold`, what the
-export serves), timed in alternation; a training step is a compiled forward +
-backward + RMSprop update with the MSE heatmap loss on every stack. Figures
-are images per second after warm-up (median of repeats).
-
-So that figures travel between machines, it also prints this machine's
-float32 matrix-multiply rate (a practical ceiling for convolutions; timed in
-the same rounds as the model, so a busy machine slows both), the
-model's convolution GFLOP per image, and the fraction of that rate each run
-reaches: inference counts the forward FLOPs, a training step three times
-them (forward, and the gradients for inputs and for weights).
-
-With `--remat-comparison` it instead measures, in one run, the training
-step with and without rematerialisation (`training.remat`, what
-`hourglass-train --remat` does): TensorFlow's allocator peak during one
-step at each `--memory-batches` size (`tf.config.experimental.
-get_memory_info`, on the CPU or the first GPU), fitted as fixed bytes +
-bytes per image; step times at `--batch-size` in alternation; and from the
-fit, the largest batch that fits GPUs of 16, 24, 40 and 80 GB.
-
     python -m benchmarks.model_benchmark --n-stacks 8 --remat-comparison
+
+Times, in alternating rounds, compiled inference of the model and of its
+batch-norm-folded copy (what the export serves), a training step (forward,
+backward, RMSprop, MSE on every stack) and a float32 matrix multiply, the
+machine's practical ceiling: the fractions of it each reaches travel between
+machines. `--remat-comparison` instead measures training memory per image
+and step time with and without `training.remat` (docs/benchmarks.md).
 """
 
 import argparse
@@ -37,7 +22,6 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import machine
-from benchmarks import median_seconds
 from keras_hourglass import build_stacked_hourglass
 from keras_hourglass.serving.fold import fold_batch_norms
 from training.remat import rematerialize_stacks
@@ -85,11 +69,6 @@ def parse_arguments(argv=None):
     )  # fmt: skip
     parser.add_argument("--memory-batches", type=int, nargs=2, default=[1, 2])
     return parser.parse_args(argv)
-
-
-def images_per_second(step, batch_size, repeats):
-    """Images per second of `step` after two warm-up calls (trace, compile)."""
-    return batch_size / median_seconds(step, repeats, warmups=2)
 
 
 def alternating_rates(steps, repeats):
@@ -185,14 +164,6 @@ def peak_step_bytes(step):
     return tf.config.experimental.get_memory_info(memory_device())["peak"]
 
 
-def largest_batches(fixed_bytes, bytes_per_image, gigabytes=(16, 24, 40, 80)):
-    """{"16GB": largest batch, ...} that the fitted memory use allows."""
-    return {
-        f"{size}GB": int((size * 2**30 - fixed_bytes) // bytes_per_image)
-        for size in gigabytes
-    }
-
-
 def remat_comparison(args):
     """Memory per training image and step time, plain and rematerialised."""
     small, large = args.memory_batches
@@ -217,14 +188,15 @@ def remat_comparison(args):
             "peak_bytes_by_batch": {str(b): int(peaks[b]) for b in peaks},
             "bytes_per_image": int(per_image),
             "fixed_bytes": int(fixed),
-            "largest_batch_by_gpu_memory": largest_batches(fixed, per_image),
+            "largest_batch_by_gpu_memory": {
+                f"{gb}GB": int((gb * 2**30 - fixed) // per_image)
+                for gb in (16, 24, 40, 80)
+            },
         }
     rates, cpu_rates = alternating_rates(steps, args.repeats)
-    for name in figures:
-        figures[name]["train_step_seconds_per_image"] = round(1 / rates[name], 3)
-        figures[name]["train_step_cpu_seconds_per_image"] = round(
-            1 / cpu_rates[name], 3
-        )
+    for name, figure in figures.items():
+        figure["train_step_seconds_per_image"] = round(1 / rates[name], 3)
+        figure["train_step_cpu_seconds_per_image"] = round(1 / cpu_rates[name], 3)
     plain, remat = figures["plain"], figures["remat"]
     return {
         "memory_device": memory_device(),
@@ -263,16 +235,14 @@ def measure(args, precision):
         },
         args.repeats,
     )
+    names = {"inference": "model", "folded_inference": "folded",
+             "train_step": "train_step"}  # fmt: skip
     result = {
         "precision": precision,
-        "inference_images_per_second": round(rates["model"], 2),
-        "folded_inference_images_per_second": round(rates["folded"], 2),
-        "train_step_images_per_second": round(rates["train_step"], 2),
+        **{f"{key}_images_per_second": round(rates[names[key]], 2) for key in names},
         "float32_matmul_gflops_per_second": round(rates["matmul"] / 1e9, 1),
         "per_cpu_second": {
-            "inference_images": round(cpu_rates["model"], 2),
-            "folded_inference_images": round(cpu_rates["folded"], 2),
-            "train_step_images": round(cpu_rates["train_step"], 2),
+            **{f"{key}_images": round(cpu_rates[names[key]], 2) for key in names},
             "float32_matmul_gflops": round(cpu_rates["matmul"] / 1e9, 1),
         },
     }
@@ -281,9 +251,8 @@ def measure(args, precision):
 
 
 def add_fractions(result, flops):
-    """Adds the fraction of the float32 matmul rate (measured in the same
-    rounds) that each figure in `result` reaches, from wall time and from
-    this process's CPU time."""
+    """Adds the fraction of the matmul rate of the same rounds that each
+    figure reaches, from wall time and from this process's CPU time."""
     per_cpu = result["per_cpu_second"]
     forward_flops = {
         "inference": flops,
@@ -309,19 +278,9 @@ def main(argv=None):
         results = remat_comparison(args)
     else:
         results = [add_fractions(measure(args, p), flops) for p in args.precision]
+    not_network = ("precision", "repeats", "remat_comparison", "memory_batches")
     report = {
-        "config": {
-            key: getattr(args, key)
-            for key in (
-                "n_stacks",
-                "n_features",
-                "n_modules",
-                "n_joints",
-                "input_size",
-                "batch_size",
-                "xla",
-            )
-        },
+        "config": {k: v for k, v in vars(args).items() if k not in not_network},
         "machine": {
             **machine(),
             "tensorflow": tf.__version__,

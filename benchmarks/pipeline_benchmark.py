@@ -1,23 +1,13 @@
 """Measures training-pipeline throughput per crop and prints it as JSON.
 
-Shards hold real-sized JPEGs: the shared MPII samples (854x480 and 1280x720)
-repeated, or, when `../shared/data` is absent, synthesized 1280x720 JPEGs.
-Every sample is a 256x256 crop with full augmentation and 16 heatmaps.
-
-Variants, timed in the same run in alternating rounds (so a machine shared
-with other work slows them alike): `training` is `make_dataset`, the
-training crop (DCT-scaled decode, whole-pixel resize of unrotated crops,
-colour in the same pass); `reference_crop` is the same chain with the
-reference crop that evaluation and serving take (full-resolution decode and
-projective warp, then the colour gains); `training_patches` is
-`make_dataset` on records holding bounded-resolution person patches
-(`keras_hourglass.data.patches`, made at conversion time).
-Per core figures: samples/s divided by the cores this process may use, and
-samples per CPU-second the process spent (user + system, all threads), which
-is what one fully busy core would deliver and moves little with load from
-other processes.
-
     python -m benchmarks.pipeline_benchmark --batches 10 --rounds 4
+
+Shards hold real-sized JPEGs (the shared MPII samples, else synthesized
+1280x720 ones); every sample is a 256x256 crop with full augmentation and 16
+heatmaps. The `VARIANTS` (the training crop, the reference crop in the same
+chain, the training crop of bounded person patches) are timed in alternating
+rounds, so that other load slows them alike; samples per CPU-second move
+little with that load (docs/benchmarks.md).
 """
 
 import argparse
@@ -176,8 +166,7 @@ def time_batches(dataset, batches, warmup_batches):
 
 
 def measure(datasets, batch_size, batches, warmup_batches, rounds):
-    """Times each dataset of {variant: dataset} for `rounds` alternating
-    rounds; returns {variant: figures}."""
+    """Times {variant: dataset} in alternating rounds; {variant: figures}."""
     totals = {variant: [0.0, 0.0] for variant in datasets}
     for _ in tqdm(range(rounds), desc="rounds"):
         for variant, dataset in datasets.items():
@@ -210,16 +199,13 @@ def main():
     use_real = SHARED_SAMPLES.is_dir()
     people = list(real_people() if use_real else synthetic_people())
     with tempfile.TemporaryDirectory() as directory:
+        records = {
+            "original": people,
+            "patches": [bounded_person_patch(person) for person in people],
+        }
         patterns = {
-            "original": write_shards(
-                Path(directory) / "original", people, args.repeats, num_shards=4
-            ),
-            "patches": write_shards(
-                Path(directory) / "patches",
-                [bounded_person_patch(person) for person in people],
-                args.repeats,
-                num_shards=4,
-            ),
+            name: write_shards(Path(directory) / name, shard_people, args.repeats, 4)
+            for name, shard_people in records.items()
         }
         datasets = {
             variant: make_benchmark_dataset(

@@ -2,10 +2,8 @@
 
     python -m benchmarks.synthetic_benchmark --count 200 --repeats 3
 
-Generation runs in the converter (`make_tfrecords --format synthetic`), one
-image after another on one core, so images per second sets how long the
-README's main command spends making its data. The figure is the median over
-`--repeats` runs of `--count` images (the seed and indices are fixed).
+The converter generates them one after another on one core, so this rate sets
+how long the README's main command spends making its data.
 """
 
 import argparse

@@ -2,16 +2,11 @@
 
     python -m benchmarks.torch_comparison --n-stacks 2 --batch-size 8
 
-Needs PyTorch (`pip install torch`; not a project dependency). Both frameworks
-run the same stacked hourglass (`torch_reference.py`; the trainable parameter
-counts are checked to be equal first) on the same machine, float32, with the
-same protocol: images/s from the median of `--repeats` timed calls after two
-warm-up calls. PyTorch is timed in its default NCHW layout and in channels_last
-(often faster on CPU); the ratio uses the faster of the two.
-
-To tell a slow implementation from a slow machine it also prints the network's
-convolution FLOPs per image, the FLOP rate Keras inference reaches, and this
-machine's float32 matrix-multiply rate (a practical ceiling for convolutions).
+Needs PyTorch (not a project dependency). Both run `torch_reference.py`'s
+twin of the network (equal trainable parameter counts are checked first),
+float32, timed alike; PyTorch in NCHW and channels_last, the ratio against
+the faster. The convolution FLOPs and the machine's matmul rate tell a slow
+implementation from a slow machine.
 """
 
 import argparse
@@ -21,6 +16,7 @@ import os
 import tensorflow as tf
 import torch
 
+from benchmarks import median_seconds
 from benchmarks import model_benchmark
 from benchmarks.torch_reference import StackedHourglass
 from benchmarks.torch_reference import count_trainable_parameters
@@ -35,8 +31,8 @@ def parse_arguments(argv=None):
 
 
 def median_rate(step, items_per_call, repeats):
-    """Items per second of `step`, timed as model_benchmark times Keras."""
-    return round(model_benchmark.images_per_second(step, items_per_call, repeats), 2)
+    """Items per second of `step` after two warm-up calls (trace, compile)."""
+    return round(items_per_call / median_seconds(step, repeats, warmups=2), 2)
 
 
 def measure_torch(args, memory_format):
@@ -62,14 +58,11 @@ def measure_torch(args, memory_format):
         optimizer.step()
         loss.item()
 
+    batch, repeats = args.batch_size, args.repeats
     return {
         "memory_format": str(memory_format).removeprefix("torch."),
-        "inference_images_per_second": median_rate(
-            infer, args.batch_size, args.repeats
-        ),
-        "train_step_images_per_second": median_rate(
-            train_step, args.batch_size, args.repeats
-        ),
+        "inference_images_per_second": median_rate(infer, batch, repeats),
+        "train_step_images_per_second": median_rate(train_step, batch, repeats),
     }
 
 

@@ -1,11 +1,7 @@
 """The same stacked hourglass in PyTorch, for a like-for-like speed comparison.
 
-Only the benchmarks use this (`torch_comparison.py`); the project does not
-depend on PyTorch. The graph mirrors `keras_hourglass.model` layer for layer:
-pre-activation bottleneck residuals, the stem, the recursive hourglass, the
-per-stack head and the remaps between stacks. `count_trainable_parameters` must
-equal the Keras model's, which the comparison checks before it times anything,
-so the two frameworks are timed on the same network.
+Only `torch_comparison.py` uses it. The graph mirrors `keras_hourglass.model`
+layer for layer, so the trainable parameter counts must be equal.
 """
 
 from torch import nn

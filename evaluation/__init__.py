@@ -17,11 +17,3 @@ if __name__ != "evaluation":
     )
 else:
     importlib.import_module("training")
-
-
-def runnable_module(name):
-    """The name `python -m` runs a program by in this installation:
-    `"training.train"` from a checkout, `"keras_hourglass_programs.training.
-    train"` from the wheel (which installs no top-level `training`)."""
-    namespace = __name__.rpartition(".")[0]
-    return f"{namespace}.{name}" if namespace else name

@@ -1,34 +1,20 @@
 """Reruns the paper's ablations: trains each variant, evaluates it, compares them.
 
     python -m evaluation.ablation --study stacks --data data/mpii --out ablations/
-    python -m evaluation.ablation --study supervision --preset demo \
-        --data data/synthetic --out ablations/ --train-args "--epochs 5"
     python -m evaluation.ablation --quick --out ablations/quick    # CPU
 
-Studies (Newell et al. 2016, sec. 5.2):
-
-- `supervision` (Fig. 8): 2 and 8 stacks, with and without intermediate
-  supervision, and one hourglass with twice the residual modules per step
-  (about the parameters of two stacked ones, without the stacking).
-- `stacks` (Fig. 9 right): 2, 4 and 8 stacks holding the number of residual
-  modules about constant (`n_modules = 8 / n_stacks` per hourglass step), so
-  the variants have similar parameter counts.
-
-Each variant trains with `training.train` into `<out>/<variant>/` (skipped
-when its `final.keras` exists, so an interrupted study resumes) and is
-evaluated into `<out>/<variant>/eval/`; the study writes
-`<out>/comparison.md/.csv`, `<out>/training_curves` and
-`<out>/stack_accuracy` (PNG and PDF). `--study all` runs both studies into
-`<out>/supervision` and `<out>/stacks`.
-
-`--quick` runs both studies at a CPU budget (`QUICK_TRAIN_ARGS` on the
-`demo` preset and the built-in synthetic data, generated into `--data` when
-missing, the 8-stack supervision variants left out). Its numbers show the
-ablation machinery working and the direction of the effects at a tiny
-budget; they are not the paper's experiment.
+Studies (Newell et al. 2016, sec. 5.2): `supervision` (Fig. 8), 2 and 8
+stacks with and without intermediate supervision, and one hourglass with
+twice the residual modules per step; `stacks` (Fig. 9 right), 2, 4 and 8
+stacks with `n_modules = 8 / n_stacks`, so about the same parameter count.
+Each variant trains into `<out>/<variant>/` (skipped when its `final.keras`
+exists, so an interrupted study resumes) and is evaluated into its `eval/`;
+the study writes `comparison.md/.csv`, `training_curves` and
+`stack_accuracy`. `--quick` runs both at a CPU budget (`QUICK_TRAIN_ARGS`,
+synthetic data): it shows the machinery and the direction of the effects,
+not the paper's experiment. Files and figures: docs/evaluation.md.
 """
 
-import json
 import shlex
 import subprocess
 import sys
@@ -38,12 +24,13 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation import plots
-from evaluation import runnable_module
 from evaluation.report import dataframe_to_markdown
 from evaluation.report import write_table_csv
+from keras_hourglass.files import read_json
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import installed_namespace
 from training.programs import run_main
 
 STUDIES = {
@@ -71,6 +58,13 @@ QUICK_TRAIN_ARGS = (
 )
 
 
+def python_module(name):
+    """`python -m` of program `name` in this installation: the wheel installs
+    no top-level `training` or `evaluation`."""
+    namespace = installed_namespace()
+    return [sys.executable, "-m", f"{namespace}.{name}" if namespace else name]
+
+
 def variant_flags(settings):
     """Turns `{"n_stacks": 2, "intermediate_supervision": False}` into flags."""
     flags = []
@@ -95,13 +89,11 @@ def study_commands(
         if variants is not None and variant not in variants:
             continue
         run_dir = Path(out) / variant
-        train = [sys.executable, "-m", runnable_module("training.train"),
-                 "--preset", preset, "--data-dir", str(data),
-                 "--run-dir", str(run_dir),
+        train = [*python_module("training.train"), "--preset", preset,
+                 "--data-dir", str(data), "--run-dir", str(run_dir),
                  *variant_flags(settings), *shlex.split(train_args)]  # fmt: skip
-        evaluate = [sys.executable, "-m", runnable_module("evaluation.evaluate"),
-                    "--model", str(run_dir), "--data", str(data),
-                    "--out", str(run_dir / "eval"),
+        evaluate = [*python_module("evaluation.evaluate"), "--model", str(run_dir),
+                    "--data", str(data), "--out", str(run_dir / "eval"),
                     *shlex.split(eval_args)]  # fmt: skip
         commands[variant] = (train, evaluate)
     return commands
@@ -112,9 +104,7 @@ def comparison_table(out, variants):
     rows = {}
     for variant in variants:
         results_path = Path(out) / variant / "eval" / "results.json"
-        if not results_path.is_file():
-            raise FileNotFoundError(f"{results_path}: variant {variant} not evaluated")
-        results = json.loads(results_path.read_text())
+        results = read_json(results_path, f"results of variant {variant}")
         rows[variant] = {"Mean": results["mean"], **results["per_stack_mean"]}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "Variant"
@@ -134,7 +124,7 @@ def write_comparison(out, variants):
     (out / "comparison.md").write_text(dataframe_to_markdown(table))
     write_table_csv(table, out / "comparison.csv")
     logs = {v: out / v / "training_log.csv" for v in variants}
-    logs = {variant: path for variant, path in logs.items() if path.is_file()}
+    logs = {v: log for v, log in logs.items() if log.is_file()}
     if logs:
         plots.plot_training_curves(logs, out / "training_curves")
     stack_columns = [column for column in table.columns if column != "Mean"]
@@ -166,8 +156,8 @@ def ensure_synthetic_data(data):
     """Generates the built-in synthetic shards into `data` when missing."""
     if (Path(data) / "dataset.json").is_file():
         return
-    command = [sys.executable, "-m", runnable_module("training.make_tfrecords"),
-               "--format", "synthetic", "--out", str(data)]  # fmt: skip
+    command = [*python_module("training.make_tfrecords"), "--format", "synthetic",
+               "--out", str(data)]  # fmt: skip
     print(f"[data] {shlex.join(command)}", flush=True)
     subprocess.run(command, check=True)
 

@@ -12,16 +12,12 @@ labelled keypoints (the converter keeps COCO keypoints unchanged). Scoring
 against the original file also keeps COCO's own rules: crowd regions and
 people without keypoints are ignored, not missed.
 
-Evaluation crops people from their ground-truth boxes, so this is COCO AP
-"with ground-truth boxes" (an upper bound for a detector-driven pipeline).
-A person's score is the mean of its joints' heatmap peaks. With
-`--detections` the people are cropped from a person detector's boxes
-instead (`evaluation.detections`): COCO AP "with detected boxes", the
-benchmark's own setting.
-
-Writes `coco_ap.json` (`{"boxes": "ground-truth boxes", "AP": ..., ...}`,
-"detected boxes" with `--detections`) and `coco_ap.md` with AP, AP50,
-AP75, APm, APl, AR.
+People are cropped from their ground-truth boxes, COCO AP "with
+ground-truth boxes" (an upper bound for a detector-driven pipeline; a
+person's score is the mean of its joints' heatmap peaks), or with
+`--detections` from a person detector's boxes (`evaluation.detections`), the
+benchmark's own setting. Writes `coco_ap.json` and `coco_ap.md` (AP, AP50,
+AP75, APm, APl, AR).
 """
 
 import contextlib
@@ -48,7 +44,6 @@ DETECTED_BOXES = "detected boxes"
 
 def load_coco_ground_truth(annotation_path):
     """Returns a pycocotools `COCO` index of a person-keypoints JSON file."""
-
     path = Path(annotation_path)
     try:
         dataset = json.loads(path.read_text())
@@ -69,9 +64,8 @@ def coco_index(dataset):
 
 
 def match_annotation(coco, file_name, joints, annotated, where):
-    """Returns the COCO annotation of `file_name` whose labelled keypoints
-    are `joints` [K, 2] where `annotated` [K]; raises EvaluationInputError
-    naming `where` when none is."""
+    """The COCO annotation of `file_name` with these labelled keypoints;
+    EvaluationInputError naming `where` when none has them."""
     image_ids = [i for i, image in coco.imgs.items() if image["file_name"] == file_name]
     labelled = np.asarray(annotated) > 0
     for annotation in coco.loadAnns(coco.getAnnIds(imgIds=image_ids)):
@@ -90,8 +84,7 @@ def match_annotation(coco, file_name, joints, annotated, where):
 
 
 def detections(keypoints, scores, image_ids):
-    """Returns COCO keypoint results: one dict per person, score = mean of
-    the joint scores."""
+    """COCO keypoint results, a person's score the mean of its joint scores."""
     return [
         coco_result(int(image_id), points, np.mean(joint_scores))
         for points, joint_scores, image_id in zip(keypoints, scores, image_ids)
@@ -99,11 +92,9 @@ def detections(keypoints, scores, image_ids):
 
 
 def keypoint_ap(coco, results, image_ids=None):
-    """Runs pycocotools' keypoint evaluation; returns {stat: value}.
-
-    `image_ids`: the images evaluated (default: those with results), so
-    people of images that were not evaluated do not count as misses.
-    """
+    """Runs pycocotools' keypoint evaluation; returns {stat: value}. Only
+    `image_ids` (default: those with results) count, so people of images
+    that were not evaluated are not misses."""
     if not results:
         raise EvaluationInputError("COCO AP: no detections to score")
     with contextlib.redirect_stdout(io.StringIO()):
@@ -119,15 +110,10 @@ def keypoint_ap(coco, results, image_ids=None):
 
 
 def write_coco_ap(out_dir, annotation_path, run, detected=None):
-    """Scores the final stack of an `EvaluationRun` against the COCO JSON;
-    writes `coco_ap.json` and `coco_ap.md`; returns what the JSON holds:
-    the stats, `"boxes"` (which boxes the people were cropped from) and, for
-    detections, what was used and skipped.
-
-    `detected`: None to score the people cropped from their ground-truth
-    boxes, or a callable `(coco, image_ids) -> (results, notes)` that
-    scores the people a detector found on those images (COCO results and a
-    dict of what it used and skipped, `evaluation.detections`)."""
+    """Scores the final stack of an `EvaluationRun` against the COCO JSON,
+    writes `coco_ap.json` and `coco_ap.md` and returns what the JSON holds.
+    `detected`: None for the ground-truth boxes, or `(coco, image_ids) ->
+    (results, notes)` scoring a detector's people (`DetectedBoxes`)."""
     if not annotation_path:
         raise EvaluationInputError(
             "--metric coco-ap needs --coco-annotations: the COCO person-keypoints "

@@ -6,18 +6,11 @@ HRNet and mmpose evaluate with), a JSON list of
 
     {"image_id": 397133, "bbox": [x, y, w, h], "score": 0.98, "category_id": 1}
 
-`bbox` has pixel edges at integers (COCO's and the serving signature's
-convention). `image_id` is an integer COCO image id (`hourglass-evaluate`
-looks it up in `--coco-annotations`; `hourglass-predict` matches it to the
-numbered file name, `000000397133.jpg`) or the image's file name (or path,
-for `hourglass-predict`); `category_id` is optional.
-
-A file that is not a JSON list of such entries is an error naming the file
-and entry; entries that cannot be a person box are counted by reason
-(`usable_detections`). A person's score is the box score times the mean of
-its confident joint scores, as the top-down methods score people for COCO
-AP; `oks_nms` then drops a person whose keypoints overlap a higher-scoring
-person's by more than an OKS threshold.
+`bbox` has pixel edges at integers. `image_id` is a COCO image id (looked
+up in `--coco-annotations`, or matched to a numbered file name such as
+`000000397133.jpg`) or the image's file name; `category_id` is optional.
+A person's score is the box score times the mean of its confident joint
+scores, as the top-down methods score people for COCO AP.
 """
 
 import json
@@ -57,13 +50,8 @@ class Detection:
 
 
 def read_detections_file(path):
-    """Returns the entries of a detections file (a JSON list of dicts).
-
-    Raises:
-        EvaluationInputError: naming the file when it is missing, not JSON,
-            not a list, or an entry lacks `image_id`, `bbox` or `score` or
-            has them of the wrong type.
-    """
+    """Returns the entries of a detections file; EvaluationInputError naming
+    the file (and entry) when it is not a JSON list of such entries."""
     path = Path(path)
     if not path.is_file():
         raise EvaluationInputError(f"--detections {path}: no such file")
@@ -108,9 +96,7 @@ def entry_problem(entry):
 
 
 def usable_detections(entries, score_threshold=0.0):
-    """Returns `(detections, skipped)`: the `Detection`s of the person
-    entries whose box and score are usable, and {reason: count} of the
-    others."""
+    """Returns the usable person `Detection`s and {reason: count} of the others."""
     usable, skipped = [], Counter()
     for entry in entries:
         box = tuple(float(value) for value in entry["bbox"])
@@ -130,9 +116,8 @@ def usable_detections(entries, score_threshold=0.0):
 
 def group_by_image(detections, image_key, skipped,
                    missing="image not among the evaluated images"):  # fmt: skip
-    """Returns {image: [Detection]} for the detections that `image_key`
-    (image_id -> an image, or None) places; counts the others in
-    `skipped` under the reason `missing`."""
+    """Returns {image: [Detection]} by `image_key(image_id)`; counts those it
+    maps to None in `skipped` under `missing`."""
     grouped = {}
     for detection in detections:
         image = image_key(detection.image_id)
@@ -151,14 +136,6 @@ def person_score(box_score, joint_scores, threshold=KEYPOINT_SCORE_THRESHOLD):
     return float(box_score) * (float(confident.mean()) if confident.size else 0.0)
 
 
-def keypoint_sigmas(num_joints):
-    """COCO's OKS constants for its 17 keypoints; for another joint set,
-    their mean for every joint."""
-    if num_joints == len(COCO_KEYPOINT_SIGMAS):
-        return COCO_KEYPOINT_SIGMAS
-    return np.full(num_joints, COCO_KEYPOINT_SIGMAS.mean())
-
-
 def object_keypoint_similarity(keypoints, others, area, sigmas=COCO_KEYPOINT_SIGMAS):
     """OKS of keypoints [K, 2] with each of `others` [N, K, 2], for a person
     of `area` px^2 (COCO's definition, every keypoint counted)."""
@@ -168,18 +145,14 @@ def object_keypoint_similarity(keypoints, others, area, sigmas=COCO_KEYPOINT_SIG
 
 
 def oks_nms(keypoints, scores, areas, threshold):
-    """Greedy non-maximum suppression of one image's people by OKS.
-
-    Args:
-        keypoints: [P, K, 2]. scores: [P] person scores. areas: [P] box areas.
-        threshold: float. A person whose OKS with a kept, higher-scoring
-            person exceeds it is dropped.
-
-    Returns:
-        The kept indices, highest score first.
-    """
+    """Greedy non-maximum suppression of one image's people [P, K, 2]: drops a
+    person whose OKS with a kept, higher-scoring one exceeds `threshold`;
+    returns the kept indices, highest score first. A joint set other than
+    COCO's 17 keypoints takes the mean OKS constant for every joint."""
     keypoints = np.asarray(keypoints, np.float64)
-    sigmas = keypoint_sigmas(keypoints.shape[1])
+    sigmas = COCO_KEYPOINT_SIGMAS
+    if keypoints.shape[1] != len(sigmas):
+        sigmas = np.full(keypoints.shape[1], sigmas.mean())
     order = list(np.argsort(-np.asarray(scores), kind="stable"))
     kept = []
     while order:
@@ -194,8 +167,7 @@ def oks_nms(keypoints, scores, areas, threshold):
 
 
 def coco_result(image_id, keypoints, score):
-    """One person as a COCO keypoint result: every keypoint [K, 2] marked
-    visible (v = 1)."""
+    """One person as a COCO keypoint result, every keypoint marked visible."""
     flat = np.concatenate([keypoints, np.ones([len(keypoints), 1])], axis=1)
     return {
         "image_id": image_id,
@@ -206,15 +178,9 @@ def coco_result(image_id, keypoints, score):
 
 
 def detected_people(grouped, predict_boxes, oks_nms_threshold=0.0):
-    """Predicts the people of every detection; returns COCO keypoint
-    results (`image_id` is the image key of `grouped`).
-
-    Args:
-        grouped: {image: [Detection]} (`group_by_image`).
-        predict_boxes: callable (image, boxes [P, 4]) -> (keypoints
-            [P, K, 2], joint scores [P, K]) in original image px.
-        oks_nms_threshold: float. 0: no suppression.
-    """
+    """COCO keypoint results of the people in {image: [Detection]};
+    `predict_boxes(image, boxes [P, 4])` returns their keypoints [P, K, 2]
+    and joint scores [P, K]; `oks_nms_threshold` 0 suppresses nothing."""
     results = []
     for image, image_detections in grouped.items():
         boxes = np.array([detection.box for detection in image_detections])
@@ -232,8 +198,7 @@ def detected_people(grouped, predict_boxes, oks_nms_threshold=0.0):
 
 
 def describe_skipped(skipped):
-    """One line: "3 skipped (2 box side under 4 px, 1 ...)", or "none
-    skipped"."""
+    """One line: "3 skipped (2 box side under 4 px, 1 ...)" or "none skipped"."""
     total = sum(skipped.values())
     if not total:
         return "none skipped"
@@ -241,15 +206,8 @@ def describe_skipped(skipped):
     return f"{total} skipped ({reasons})"
 
 
-def box_fits_image(box, image_size):
-    """True when a box is no larger than the serving inputs accept for an
-    image of (height, width) (`MAX_BOX_TO_IMAGE_RATIO` x its larger side)."""
-    return max(box[2], box[3]) <= MAX_BOX_TO_IMAGE_RATIO * max(image_size)
-
-
 def split_images(metadata, split, file_names):
-    """{image id: (encoded bytes, (height, width))} of the split's records
-    whose image is one of `file_names` (each image once)."""
+    """{file name: (encoded bytes, (height, width))} of the split's images."""
     images = {}
     records = tf.data.TFRecordDataset(split_files(metadata, split))
     for person in records.map(parse_person).ignore_errors():
@@ -262,19 +220,8 @@ def split_images(metadata, split, file_names):
 
 @dataclass
 class DetectedBoxes:
-    """Scores the people a detector found on an evaluation's images: the
-    `detected` argument of `evaluation.coco_ap.write_coco_ap`.
-
-    Attributes:
-        path: str. The detections file (its entries were read up front).
-        entries: list of dict. Its entries (`read_detections_file`).
-        model: what `load_predictor` takes.
-        metadata, split: the evaluated dataset and split (its records hold
-            the images).
-        flip_test: bool. Keras models: average with the mirrored crop.
-        score_threshold: float. Boxes scoring less are skipped.
-        oks_nms_threshold: float. 0: no OKS suppression.
-    """
+    """Scores the people a detector found on the evaluated split's images,
+    the `detected` argument of `evaluation.coco_ap.write_coco_ap`."""
 
     path: str
     entries: list
@@ -304,8 +251,9 @@ class DetectedBoxes:
                 skipped["image unreadable in the split's records"] += len(found)
                 grouped[image_id] = []
                 continue
-            size = images[file_of[image_id]][1]
-            fitting = [d for d in found if box_fits_image(d.box, size)]
+            # The serving inputs refuse a box this much larger than its image.
+            limit = MAX_BOX_TO_IMAGE_RATIO * max(images[file_of[image_id]][1])
+            fitting = [d for d in found if max(d.box[2], d.box[3]) <= limit]
             skipped["box larger than the image allows"] += len(found) - len(fitting)
             grouped[image_id] = fitting
         grouped = {image_id: found for image_id, found in grouped.items() if found}

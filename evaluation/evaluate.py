@@ -1,27 +1,21 @@
 """Evaluates a stacked hourglass on a converted dataset: predictions, tables, figures.
 
     python -m evaluation.evaluate --model runs/demo --data data/mpii --out eval/demo
-    python -m evaluation.evaluate --model exports/hourglass --data data/lsp \
-        --metric pck --no-flip --batch-size 16 --out eval/lsp
     python -m evaluation.evaluate --model runs/coco --data data/coco \
         --metric coco-ap --coco-annotations person_keypoints_val2017.json \
         --detections person_detections.json --out eval/coco
 
-`--model` is any model `keras_hourglass.saving.load_model` reads; `--data` a
-shard folder with `dataset.json` (or the JSON itself). Each person is cut
-with the model's reference crop, run with the test-time flip unless
-`--no-flip`, and every stack is decoded to original image px as serving
-decodes it (`evaluation.evaluation_loop`). `--metric auto` picks PCKh, torso
-PCK or box PCK from what `dataset.json` says the data supports
-(`evaluation.metrics.choose_pck_metric`); a metric the data cannot give is
-refused before anything is written. `--metric coco-ap` adds COCO keypoint AP
-on ground-truth or, with `--detections`, detected boxes (`evaluation.coco_ap`).
-`--out` receives the files of `evaluation.evaluate_outputs`. User errors
-print one line and exit with status 2.
+Each person is cut with the model's reference crop, run with the flip test
+unless `--no-flip`, and every stack decoded as serving decodes it
+(`evaluation.evaluation_loop`). `--metric auto` picks the PCK the data
+supports (`evaluation.metrics.choose_pck_metric`); one it cannot give is
+refused before anything is written. `--out` receives the files of
+`evaluation.evaluate_outputs`. User errors print one line and exit with 2.
 """
 
 import json
 import logging
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +26,6 @@ from evaluation.coco_ap import write_coco_ap
 from evaluation.detections import DetectedBoxes
 from evaluation.detections import read_detections_file
 from evaluation.evaluate_outputs import write_all_outputs
-from evaluation.evaluation_loop import batch_count
 from evaluation.evaluation_loop import collect_predictions
 from evaluation.evaluation_loop import load_heatmap_model
 from evaluation.evaluation_loop import model_heatmap_source
@@ -58,7 +51,6 @@ from training.programs import run_main
 
 logger = logging.getLogger("evaluation.evaluate")
 METRICS = ("auto", *PCK_METRICS, "coco-ap")
-USER_ERROR_EXIT_CODE = 2
 
 
 @dataclass
@@ -95,9 +87,7 @@ class EvalConfig:
         0.0, "--detections: drop a person whose OKS with a higher-scoring one "
         "exceeds this (0: off; the field uses 0.9)", minimum=0,
     )  # fmt: skip
-    max_people: int = option(
-        0, "evaluate only the first N people (0: all)", minimum=0
-    )
+    max_people: int = option(0, "evaluate only the first N people (0: all)", minimum=0)
     num_examples: int = option(8, "crops drawn in the figures", minimum=0)
     compare_stack: int = option(
         2, "intermediate stack in the comparison figure", minimum=1
@@ -115,25 +105,10 @@ def parse_config(argv=None):
     return EvalConfig(**vars(build_argument_parser().parse_args(argv)))
 
 
-def load_dataset_metadata(data_path):
-    """Returns the dataset's metadata dict; a clear error when it is missing."""
-    try:
-        return read_metadata(data_path)
-    except (FileNotFoundError, ValueError) as error:
-        raise EvaluationInputError(
-            f"{data_path}: no usable dataset.json ({error}); convert the data "
-            f"with `{program_command('training.make_tfrecords')}`"
-        ) from error
-
-
 def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,
                        crop_convention=None):  # fmt: skip
-    """Returns `(dataset, counter, expected people)` for one split,
-    cropped with the model's `crop_convention` (None: ours)."""
-    try:
-        files = split_files(metadata, split)
-    except ValueError as error:
-        raise EvaluationInputError(f"{metadata['directory']}: {error}") from error
+    """Returns `(dataset, counter, expected people)` of one split."""
+    files = split_files(metadata, split)  # a known split: `resolve_metric` checked
     if not files:
         raise EvaluationInputError(f"{metadata['directory']}: split {split} is empty")
     counter = RecordCounter.for_split(metadata, split)
@@ -148,17 +123,8 @@ def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,
     return dataset, counter, people
 
 
-def check_joint_counts(model, metadata):
-    """Raises when the model's heatmap count differs from the dataset's joints."""
-    if model.num_joints != metadata["num_joints"]:
-        raise EvaluationInputError(
-            f"{model.source} predicts {model.num_joints} joints but the dataset "
-            f"{metadata['directory']} has {metadata['num_joints']}"
-        )
-
-
 def ground_truth_from_meta(meta, joint_names, source):
-    """Builds the `GroundTruth` of the evaluated people from the dataset meta."""
+    """The `GroundTruth` of the evaluated people, from the dataset meta."""
     normalizer = np.asarray(meta["normalizer"], np.float64)
     # The records store -1 for "no head box"; PCKh marks unknown with NaN.
     normalizer = np.where(normalizer > 0, normalizer, np.nan)
@@ -174,9 +140,8 @@ def ground_truth_from_meta(meta, joint_names, source):
 
 
 def resolve_metric(metric, metadata, split):
-    """The PCK a `--metric` scores on `split` of the dataset (`auto`, and
-    `coco-ap` for its tables, pick as `choose_pck_metric`); raises
-    EvaluationInputError naming the flag for one the data cannot give."""
+    """The PCK a `--metric` scores on `split` (`coco-ap`'s tables as `auto`),
+    as `choose_pck_metric` picks it."""
     try:
         every_head_box = split_head_boxes(metadata, split) == (
             metadata["splits"][split].get("count", 0)
@@ -189,14 +154,12 @@ def resolve_metric(metric, metadata, split):
 
 
 def detected_boxes(config, metadata):
-    """The `DetectedBoxes` of `--detections` (its file read and checked), or
-    None without the flag."""
+    """The `DetectedBoxes` of `--detections`, its file checked, or None."""
     if not config.detections:
         return None
     if config.metric != "coco-ap":
         raise EvaluationInputError(
-            "--detections needs --metric coco-ap (PCK tables score ground-truth "
-            "boxes)"
+            "--detections needs --metric coco-ap (PCK tables score ground-truth boxes)"
         )
     return DetectedBoxes(
         path=config.detections,
@@ -212,10 +175,15 @@ def detected_boxes(config, metadata):
 
 def run_evaluation(config, model=None, heatmap_source=None):
     """Evaluates `config.model` (or a loaded `HeatmapModel`) on `config.data`,
-    writes every output and returns the results written as `results.json`.
-    `heatmap_source(images, meta)` stands in for the model (with the flip
-    test when `config.flip`) when given."""
-    metadata = load_dataset_metadata(config.data)
+    writes every output and returns the results written as `results.json`;
+    `heatmap_source(images, meta)`, when given, stands in for the model."""
+    try:
+        metadata = read_metadata(config.data)
+    except (FileNotFoundError, ValueError) as error:
+        raise EvaluationInputError(
+            f"{config.data}: no usable dataset.json ({error}); convert the data "
+            f"with `{program_command('training.make_tfrecords')}`"
+        ) from error
     detected = detected_boxes(config, metadata)  # a bad file stops before any work
     joint_set = joint_set_from_metadata(metadata)
     metric = resolve_metric(config.metric, metadata, config.split)
@@ -224,7 +192,11 @@ def run_evaluation(config, model=None, heatmap_source=None):
     )
     logger.info("metric: %s", describe_metric(metric, threshold))
     model = model or load_heatmap_model(config.model)
-    check_joint_counts(model, metadata)
+    if model.num_joints != metadata["num_joints"]:
+        raise EvaluationInputError(
+            f"{model.source} predicts {model.num_joints} joints but the dataset "
+            f"{metadata['directory']} has {metadata['num_joints']}"
+        )
     if heatmap_source is None:
         heatmap_source = model_heatmap_source(
             model.call, joint_set.flip_pairs, config.flip
@@ -233,10 +205,8 @@ def run_evaluation(config, model=None, heatmap_source=None):
         metadata, config.split, model.input_size, config.batch_size,
         config.max_people, model.crop_convention,
     )  # fmt: skip
-    run = collect_predictions(
-        dataset, heatmap_source, config.num_examples,
-        batch_count(people, config.batch_size),
-    )  # fmt: skip
+    batches = math.ceil(people / config.batch_size) if people else None
+    run = collect_predictions(dataset, heatmap_source, config.num_examples, batches)
     run.stack_names = model.stack_names
     totals = counter.totals()
     skipped = {
@@ -263,7 +233,7 @@ def main(argv=None):
         results = run_evaluation(config)
     except (EvaluationInputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
+        return 2
     print(Path(config.out, f"{results['metric']}.md").read_text())
     if "coco_ap" in results:
         print(Path(config.out, "coco_ap.md").read_text())

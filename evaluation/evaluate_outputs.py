@@ -1,20 +1,7 @@
-"""The files `python -m evaluation.evaluate` writes into its output folder.
-
-config.json           the resolved `EvalConfig`
-preds.h5              `preds` N x K x 2 (last stack, original image px),
-                      `preds_stack{i}`, `scores`, `image_id`, `person_index`,
-                      `crop_matrix` (original px -> input crop px)
-preds.csv             image_id, person_index, <joint>_x, <joint>_y
-ground_truth.json     the evaluated people in the annotation-JSON format, so
-                      `python -m evaluation.pckh --gt ... --pred preds.h5`
-                      reproduces the table
-<metric>.md / .csv    the paper table (+ per-joint table in the Markdown);
-                      <metric> is pckh, pck (torso) or box-pck
-<metric>_per_joint.csv, <metric>_curve.csv (threshold x joint)
-per_stack.md / .csv   one row per stack (the paper's Fig. 9 right)
-results.json          metric, threshold, mean, per-stack means, skips
-                      (and coco_ap: the COCO AP stats)
-figures/              see `write_figures`
+"""The files `python -m evaluation.evaluate` writes into its output folder
+(the table in docs/evaluation.md): predictions of every stack, the evaluated
+ground truth (so `evaluation.pckh` can rescore them), the paper tables, the
+accuracy curve, per-stack tables, `results.json` and the figures.
 """
 
 import dataclasses
@@ -27,41 +14,22 @@ import pandas as pd
 from evaluation import plots
 from evaluation.metrics import METRIC_LABELS
 from evaluation.metrics import METRIC_LOG_NAMES
-from evaluation.metrics import PCKH_CURVE_THRESHOLDS
-from evaluation.metrics import box_pck
+from evaluation.metrics import accuracy_curve
 from evaluation.metrics import evaluate_metric
-from evaluation.metrics import pck
-from evaluation.metrics import pckh_curve
 from evaluation.prediction_files import csv_column_names
 from evaluation.prediction_files import write_predictions
 from evaluation.report import dataframe_to_markdown
 from evaluation.report import format_console_report
+from evaluation.report import json_number
 from evaluation.report import paper_table
 from evaluation.report import per_joint_table
 from evaluation.report import summary_to_json_dict
 from evaluation.report import write_table_csv
+from evaluation.run_directory import run_file
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.files import write_text_atomically
 from keras_hourglass.joint_sets import metric_joint_set
 from keras_hourglass.transforms import transform_points
-
-PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.2, 41), 10)
-BOX_PCK_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.1, 41), 10)
-TRAINING_LOG_NAMES = ("training_log.csv",)
-
-
-def accuracy_curve(metric, predictions, ground_truth):
-    """Returns (thresholds [T], per-joint accuracy T x K in percent). People
-    PCK skips are not logged here: scoring the same people reports them."""
-    if metric == "pckh":
-        return PCKH_CURVE_THRESHOLDS, pckh_curve(predictions, ground_truth)
-    thresholds, accuracy = {
-        "pck": (PCK_CURVE_THRESHOLDS, pck),
-        "box-pck": (BOX_PCK_CURVE_THRESHOLDS, box_pck),
-    }[metric]
-    curve = [accuracy(predictions, ground_truth, t, report_skipped=False)
-             for t in thresholds]  # fmt: skip
-    return thresholds, np.stack(curve)
 
 
 def write_prediction_files(out_dir, run, joint_names):
@@ -78,29 +46,25 @@ def write_prediction_files(out_dir, run, joint_names):
     table = pd.DataFrame(flat, columns=csv_column_names(joint_names))
     table.insert(0, "person_index", run.meta["person_index"])
     table.insert(0, "image_id", run.meta["image_id"])
-    csv_path = Path(out_dir) / "preds.csv"
-    table.to_csv(csv_path, index=False)
-    return h5_path, csv_path
+    table.to_csv(Path(out_dir) / "preds.csv", index=False)
 
 
 def write_ground_truth_json(path, meta, ground_truth):
     """Writes the evaluated people as annotation JSON (`read_annotation_json`)."""
-    people = []
-    person_sizes = ground_truth.person_sizes
-    if person_sizes is None:
-        person_sizes = np.full(ground_truth.num_people, np.nan)
-    for index in range(ground_truth.num_people):
-        normalizer = ground_truth.normalizer[index]
-        people.append({
+    sizes = ground_truth.person_sizes
+    people = [
+        {
             "image": str(meta["image_id"][index]),
             "person_index": int(meta["person_index"][index]),
             "joints": ground_truth.joints[index].tolist(),
             "joints_annotated": ground_truth.annotated[index].astype(int).tolist(),
-            "pckh_normaliser_0.6_headbox_diag": (
-                None if np.isnan(normalizer) else float(normalizer)
+            "pckh_normaliser_0.6_headbox_diag": json_number(
+                ground_truth.normalizer[index]
             ),
-            "person_box_side": _finite_or_none(person_sizes[index]),
-        })  # fmt: skip
+            "person_box_side": None if sizes is None else json_number(sizes[index]),
+        }
+        for index in range(ground_truth.num_people)
+    ]
     contents = {"joint_names_long": list(ground_truth.joint_names), "people": people}
     return write_json_atomically(path, contents, indent=None)
 
@@ -126,24 +90,12 @@ def write_tables(out_dir, metric, summaries, thresholds, curve, model_name):
     write_table_csv(stacks, out_dir / "per_stack.csv")
 
 
-def find_training_logs(model_path):
-    """Returns the training CSV logs of the run a model came from (maybe none)."""
-    path = Path(model_path)
-    run_dir = path if path.is_dir() else path.parent
-    for directory in (run_dir, run_dir.parent):
-        found = [directory / name for name in TRAINING_LOG_NAMES]
-        found = [log for log in found if log.is_file()]
-        if found:
-            return found
-    return []
-
-
 def crop_keypoints(keypoints, crop_matrices):
     """Maps original-image keypoints [M, K, 2] into their crops' input px."""
     return np.asarray(transform_points(keypoints, crop_matrices), np.float64)
 
 
-def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
+def write_figures(figures_dir, run, metric, summaries, thresholds, curve, log,
                   joint_set, compare_stack, model_name="model"):  # fmt: skip
     """Writes every figure as PNG and PDF; returns the written paths."""
     figures_dir = Path(figures_dir)
@@ -156,19 +108,15 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
     )  # fmt: skip
     means = [summary.groups["Mean"] for summary in summaries.values()]
     paths += plots.plot_stack_accuracy(means, label, figures_dir / "stack_accuracy")
-    if logs:
-        paths += training_curve_figure(logs, metric, figures_dir)
+    if log:
+        paths += training_curve_figure(log, metric, figures_dir)
     if run.example_images is None:  # --num-examples 0: no crop figures
         return paths
     count = len(run.example_images)
     matrices = run.meta["crop_matrix"][:count]
     final = crop_keypoints(run.keypoints[-1][:count], matrices)
-    titles = [
-        f"{image_id} #{person}"
-        for image_id, person in zip(
-            run.meta["image_id"][:count], run.meta["person_index"][:count]
-        )
-    ]
+    ids, persons = run.meta["image_id"][:count], run.meta["person_index"][:count]
+    titles = [f"{image_id} #{person}" for image_id, person in zip(ids, persons)]
     paths += plots.plot_prediction_grid(
         run.example_images, final, joint_set.skeleton, figures_dir / "predictions",
         titles=titles, joint_names=joint_set.joint_names,
@@ -191,8 +139,7 @@ def write_figures(figures_dir, run, metric, summaries, thresholds, curve, logs,
 
 def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, skipped,
                       coco_ap=None):  # fmt: skip
-    """Writes predictions, tables, figures and `results.json` (with the
-    `coco_ap` stats when given); returns the results."""
+    """Writes every output file; returns what `results.json` holds."""
     out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomically(out_dir / "config.json", dataclasses.asdict(config))
@@ -209,9 +156,9 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
     thresholds, curve = accuracy_curve(metric, run.keypoints[-1], ground_truth)
     model_name = Path(config.model).name or "model"
     write_tables(out_dir, metric, summaries, thresholds, curve, model_name)
-    logs = find_training_logs(config.model) if config.model else []
+    log = config.model and run_file(config.model, "training_log.csv")
     figures = write_figures(
-        out_dir / "figures", run, metric, summaries, thresholds, curve, logs,
+        out_dir / "figures", run, metric, summaries, thresholds, curve, log,
         joint_set, config.compare_stack, model_name,
     )  # fmt: skip
     final = list(summaries.values())[-1]
@@ -219,9 +166,9 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
         "metric": metric,
         "threshold": threshold,
         "people": int(ground_truth.num_people),
-        "mean": _finite_or_none(final.groups["Mean"]),
+        "mean": json_number(final.groups["Mean"]),
         "per_stack_mean": {
-            name: _finite_or_none(summary.groups["Mean"])
+            name: json_number(summary.groups["Mean"])
             for name, summary in summaries.items()
         },
         "final": summary_to_json_dict(final),
@@ -234,32 +181,22 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
     return results
 
 
-def _finite_or_none(value):
-    # JSON has no NaN: a mean over no annotated joint is written as null.
-    return float(value) if np.isfinite(value) else None
-
-
 def _json_default(value):
     # NumPy scalars (e.g. skip counts) are not JSON types.
     return value.item() if hasattr(value, "item") else str(value)
 
 
-def training_curve_figure(logs, metric, figures_dir):
-    """The validation-accuracy-over-epochs figure of the run's CSV logs, in
-    the column the run logged (`val_pckh`, `val_pck` or `val_box_pck`);
-    logs without one are reported and left out."""
-    labelled = {}
-    for log in logs:
-        column = plots.accuracy_column(log, prefer=f"val_{METRIC_LOG_NAMES[metric]}")
-        if column is None:
-            print(f"note: {log} has no validation PCK column; no training curve")
-        else:
-            labelled.setdefault(column, {})[log.parent.name or "run"] = log
-    paths = []
-    for column, runs in labelled.items():
-        metric_of_column = {f"val_{v}": k for k, v in METRIC_LOG_NAMES.items()}
-        label = METRIC_LABELS[metric_of_column[column]]
-        stem = figures_dir / ("training_curves" if len(labelled) == 1 else
-                              f"training_curves_{column}")  # fmt: skip
-        paths += plots.plot_training_curves(runs, stem, column, label)
-    return paths
+def training_curve_figure(log, metric, figures_dir):
+    """The validation-accuracy-over-epochs figure of the run's CSV log, in
+    the column the run logged (`val_pckh`, `val_pck` or `val_box_pck`); none
+    (reported) when it logged none."""
+    column = plots.accuracy_column(log, prefer=f"val_{METRIC_LOG_NAMES[metric]}")
+    if column is None:
+        print(f"note: {log} has no validation PCK column; no training curve")
+        return []
+    metric_of_column = {f"val_{v}": k for k, v in METRIC_LOG_NAMES.items()}
+    label = METRIC_LABELS[metric_of_column[column]]
+    runs = {log.parent.name or "run": log}
+    return plots.plot_training_curves(
+        runs, figures_dir / "training_curves", column, label
+    )

@@ -1,18 +1,11 @@
 """Running a model over the evaluation crops.
 
-Any model `keras_hourglass.saving.load_model` reads (a `.keras` file, a
-training run directory, a SavedModel export, whose `heatmaps` signature is
-used, or a LiteRT or ONNX heatmap file) becomes a `HeatmapModel`: a
-callable `call(images, training=False)` returning the list of per-stack
-heatmaps, plus its input size, joint count and crop convention (converted
-port weights crop the port's way).
-
-The loop itself uses only the library's decoding functions (flip test,
-quarter-pixel decoding, inverse crop), so evaluation decodes exactly as the
-exported model and the training callback do.
+Any model `keras_hourglass.saving.load_model` reads becomes a `HeatmapModel`
+(a SavedModel through its `heatmaps` signature). The loop uses only the
+library's decoding (flip test, quarter-pixel peaks, inverse crop), so
+evaluation decodes exactly as the exported model and the training callback.
 """
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,33 +24,21 @@ from keras_hourglass.transforms import OFFICIAL_TORCH
 
 @dataclass(frozen=True)
 class HeatmapModel:
-    """A model reduced to what evaluation needs.
-
-    Attributes:
-        call: callable `call(images, training=False)` -> list of per-stack
-            heatmaps [B, h, w, K], first stack first.
-        input_size: int. Side of the square input crop.
-        num_joints: int. Heatmap channels K.
-        num_stacks: int. Heatmap outputs (stacks with an output).
-        source: str. The file or folder it came from.
-        stack_names: tuple of str. The stack of each output, `stack{i}`
-            (`model.output_stack_names`).
-        crop_convention: `transforms.CropConvention`. How the model's crops
-            are made from a person's centre and scale.
-    """
+    """A model reduced to what evaluation needs: `call(images, training=False)`
+    returns the per-stack heatmaps [B, h, w, K], first stack first;
+    `stack_names` are `model.output_stack_names`; `crop_convention` is how the
+    model's crops are cut (converted port weights crop the port's way)."""
 
     call: object
     input_size: int
     num_joints: int
-    num_stacks: int
     source: str
     stack_names: tuple = ()
     crop_convention: object = OFFICIAL_TORCH
 
 
 def export_heatmaps_call(loaded):
-    """`call(images)` -> per-stack heatmaps through an export's `heatmaps`
-    signature."""
+    """`call(images)` through an export's `heatmaps` signature."""
     signatures = loaded.export.signatures
     if "heatmaps" not in signatures:
         raise EvaluationInputError(
@@ -74,9 +55,8 @@ def export_heatmaps_call(loaded):
 
 
 def load_heatmap_model(path):
-    """Loads a `.keras` file, run directory, SavedModel, `.tflite` or `.onnx`
-    file as a `HeatmapModel`
-    (EvaluationInputError when the path does not exist or holds no model)."""
+    """Loads any model file or folder as a `HeatmapModel`; EvaluationInputError
+    when the path does not exist or holds no model."""
     if not Path(path).exists():
         raise EvaluationInputError(f"{path}: no such model file or directory")
     try:
@@ -93,7 +73,6 @@ def load_heatmap_model(path):
         call=call,
         input_size=loaded.input_size,
         num_joints=loaded.num_joints,
-        num_stacks=len(loaded.output_names),
         source=str(loaded.source),
         stack_names=output_stack_names(loaded.output_names),
         crop_convention=loaded.crop_convention,
@@ -112,11 +91,8 @@ def compiled_forward(model):
 
 
 def model_heatmap_source(model_call, flip_pairs, flip_test=True):
-    """Returns `source(images, meta)` -> list of per-stack heatmaps.
-
-    With `flip_test`, each stack's heatmaps are averaged with those of the
-    mirrored crop (mirrored back, left/right swapped), as in the paper.
-    """
+    """Returns `source(images, meta)` -> list of per-stack heatmaps, with
+    `flip_test` averaged with the mirrored crop's, as in the paper."""
 
     def heatmap_source(images, meta):
         if flip_test:
@@ -133,13 +109,9 @@ class EvaluationRun:
     Attributes:
         keypoints: float64 [S, N, K, 2]. Per stack, original image px.
         scores: float64 [S, N, K]. Heatmap value at each peak.
-        meta: dict of NumPy arrays from the eval dataset (`joints`,
-            `joints_annotated`, `normalizer`, `head_box`, `crop_matrix`,
-            `image_id` (str), `person_index`), N rows each.
-        example_images: float32 [M, S, S, 3]. The first M crops (None when
-            none was asked for).
-        example_heatmaps: float32 [S, M, h, w, K]. Their heatmaps per stack
-            (None with the crops).
+        meta: dict of N-row NumPy arrays from the eval dataset (`META_KEYS`).
+        example_images: float32 [M, S, S, 3]. The first M crops, or None.
+        example_heatmaps: float32 [S, M, h, w, K]. Their heatmaps, or None.
         stack_names: tuple of S str (`stack{i}`), or () for stacks 1..S.
     """
 
@@ -165,17 +137,9 @@ META_KEYS = (
 )  # fmt: skip
 
 
-def _numpy_meta(meta):
-    values = {key: meta[key].numpy() for key in META_KEYS}
-    values["image_id"] = np.array([v.decode("utf-8") for v in values["image_id"]])
-    return values
-
-
 def collect_predictions(dataset, heatmap_source, num_examples=8, total_batches=None):
-    """Runs `heatmap_source(images, meta)` (see `model_heatmap_source`) over
-    the `(images, meta)` batches of `make_eval_dataset`, decodes every stack
-    and returns an `EvaluationRun` keeping `num_examples` crops for the
-    figures (EvaluationInputError when the dataset yields no person)."""
+    """Decodes every stack of `heatmap_source` over `make_eval_dataset`'s
+    batches; keeps `num_examples` crops for the figures."""
     keypoints, scores, metas, images_kept, heatmaps_kept = [], [], [], [], []
     kept = 0
     progress = tqdm(dataset, total=total_batches, desc="evaluate", unit="batch")
@@ -188,7 +152,8 @@ def collect_predictions(dataset, heatmap_source, num_examples=8, total_batches=N
         ]
         keypoints.append(np.stack([np.asarray(points) for points, _ in decoded]))
         scores.append(np.stack([np.asarray(score) for _, score in decoded]))
-        metas.append(_numpy_meta(meta))
+        metas.append({key: meta[key].numpy() for key in META_KEYS})
+        metas[-1]["image_id"] = np.array([v.decode() for v in metas[-1]["image_id"]])
         take = max(0, min(num_examples - kept, int(images.shape[0])))
         if take:
             images_kept.append(np.asarray(images[:take]))
@@ -205,8 +170,3 @@ def collect_predictions(dataset, heatmap_source, num_examples=8, total_batches=N
             np.concatenate(heatmaps_kept, axis=1) if heatmaps_kept else None
         ),
     )
-
-
-def batch_count(num_people, batch_size):
-    """Number of batches for `num_people` (for progress bars)."""
-    return math.ceil(num_people / batch_size) if num_people else None

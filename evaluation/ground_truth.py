@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 import scipy.io
 
+from keras_hourglass.data.formats.mpii import HEAD_BOX_DIAGONAL_FRACTION
 from keras_hourglass.joint_sets import metric_joint_set
 
 __all__ = [
@@ -52,18 +53,17 @@ class GroundTruth:
     """Annotated people in original-image pixel coordinates.
 
     Attributes:
-        joints: float64 array, N x K x 2. (x, y) per joint; pixel centres at
-            integers. Values of unannotated joints are kept but never used.
-        annotated: bool array, N x K. True where the joint is labelled (MPII
+        joints: float64 N x K x 2, (x, y) with pixel centres at integers.
+        annotated: bool N x K. True where the joint is labelled (MPII
             `jnt_missing == 0`); this, not the occlusion flag, decides which
             joints are scored.
-        normalizer: float64 array, N. PCKh normaliser, 0.6 x head-box
-            diagonal; NaN where the person has no head box.
-        head_boxes: float64 array N x 4 (x1, y1, x2, y2), or None.
-        joint_names: tuple of str, K names.
-        source: str. The file (or description) the data came from, for errors.
-        person_sizes: float64 array N, or None. The larger side of each
-            person's box in px (box PCK); NaN where unknown.
+        normalizer: float64 N. PCKh normaliser, 0.6 x head-box diagonal;
+            NaN where the person has no head box.
+        head_boxes: float64 N x 4 (x1, y1, x2, y2), or None.
+        joint_names: tuple of K str.
+        source: str. The file the data came from, named in errors.
+        person_sizes: float64 N, or None. The larger side of each person's
+            box in px (box PCK); NaN where unknown.
     """
 
     joints: np.ndarray
@@ -87,7 +87,7 @@ def head_box_normalizers(head_boxes):
     """0.6 x the diagonal of each x1, y1, x2, y2 head box (the MPII SC_BIAS)."""
     head_boxes = np.asarray(head_boxes, dtype=np.float64)
     diagonals = np.linalg.norm(head_boxes[:, 2:4] - head_boxes[:, 0:2], axis=1)
-    return 0.6 * diagonals
+    return HEAD_BOX_DIAGONAL_FRACTION * diagonals
 
 
 def _check_joints(joints, annotated, source):
@@ -109,51 +109,24 @@ def _check_joints(joints, annotated, source):
         )
 
 
-def _check_normalizer(normalizer, num_people, source):
-    if normalizer.shape != (num_people,):
+def _per_person(values, num_people, what, source):
+    """`values` as float64 [num_people]; an error naming `source` otherwise."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if values.shape != (num_people,):
         raise EvaluationInputError(
-            f"{source}: expected {num_people} normalisers, got shape {normalizer.shape}"
+            f"{source}: expected {num_people} {what}, got shape {values.shape}"
         )
-    # NaN is the one allowed marker of "unknown"; anything else must be a size.
-    bad = ~np.isnan(normalizer) & ~(np.isfinite(normalizer) & (normalizer > 0))
-    if bad.any():
-        person = int(np.flatnonzero(bad)[0])
-        raise EvaluationInputError(
-            f"{source}: person {person} has an invalid PCKh normaliser "
-            f"{normalizer[person]!r} (must be > 0)"
-        )
+    return values
 
 
-def from_arrays(
-    joints,
-    annotated,
-    normalizer=None,
-    head_boxes=None,
-    joint_names=None,
-    source="arrays",
-    person_sizes=None,
-):
-    """Builds a validated `GroundTruth` from plain arrays.
+def from_arrays(joints, annotated, normalizer=None, head_boxes=None,
+                joint_names=None, source="arrays", person_sizes=None):  # fmt: skip
+    """Builds a validated `GroundTruth` from plain arrays (see its fields).
 
-    Args:
-        joints: array-like, N x K x 2. Original-image pixel coordinates.
-        annotated: array-like, N x K. Truthy where the joint is labelled.
-        normalizer: array-like N or None. PCKh normalisers (NaN = unknown).
-            Defaults to 0.6 x head-box diagonal when `head_boxes` is given,
-            else all unknown.
-        head_boxes: array-like N x 4 (x1, y1, x2, y2) or None.
-        joint_names: sequence of K str or None. Defaults to the MPII names for
-            16 joints, LSP names for 14, numbered names otherwise.
-        source: str. Named in every error message.
-        person_sizes: array-like N or None. The larger side of each person's
-            box in px (NaN = unknown), for box PCK.
-
-    Returns:
-        GroundTruth.
-
-    Raises:
-        EvaluationInputError: a wrong shape, a non-finite annotated joint or
-            an invalid normaliser; the message names `source` and the person.
+    `normalizer` defaults to 0.6 x the head-box diagonal with `head_boxes`,
+    else unknown; `joint_names` to the built-in set with K joints. Raises
+    EvaluationInputError naming `source` (and the person) for a wrong shape,
+    a non-finite annotated joint or an invalid normaliser.
     """
     joints = np.asarray(joints, dtype=np.float64)
     annotated = np.asarray(annotated).astype(bool)
@@ -165,14 +138,19 @@ def from_arrays(
             raise EvaluationInputError(
                 f"{source}: head boxes must be N x 4, got {head_boxes.shape}"
             )
-    if normalizer is None:
-        normalizer = (
-            head_box_normalizers(head_boxes)
-            if head_boxes is not None
-            else np.full(num_people, np.nan)
+    if normalizer is None and head_boxes is not None:
+        normalizer = head_box_normalizers(head_boxes)
+    elif normalizer is None:
+        normalizer = np.full(num_people, np.nan)
+    normalizer = _per_person(normalizer, num_people, "normalisers", source)
+    # NaN is the one allowed marker of "unknown"; anything else must be a size.
+    bad = ~np.isnan(normalizer) & ~(np.isfinite(normalizer) & (normalizer > 0))
+    if bad.any():
+        person = int(np.flatnonzero(bad)[0])
+        raise EvaluationInputError(
+            f"{source}: person {person} has an invalid PCKh normaliser "
+            f"{normalizer[person]!r} (must be > 0)"
         )
-    normalizer = np.asarray(normalizer, dtype=np.float64).reshape(-1)
-    _check_normalizer(normalizer, num_people, source)
     if joint_names is None:
         joint_names = metric_joint_set(num_joints).joint_names
     joint_names = tuple(str(name) for name in joint_names)
@@ -181,21 +159,9 @@ def from_arrays(
             f"{source}: {len(joint_names)} joint names for {num_joints} joints"
         )
     if person_sizes is not None:
-        person_sizes = np.asarray(person_sizes, dtype=np.float64).reshape(-1)
-        if person_sizes.shape != (num_people,):
-            raise EvaluationInputError(
-                f"{source}: expected {num_people} person box sizes, got "
-                f"shape {person_sizes.shape}"
-            )
-    return GroundTruth(
-        joints=joints,
-        annotated=annotated,
-        normalizer=normalizer,
-        head_boxes=head_boxes,
-        joint_names=joint_names,
-        source=str(source),
-        person_sizes=person_sizes,
-    )
+        person_sizes = _per_person(person_sizes, num_people, "person box sizes", source)
+    return GroundTruth(joints, annotated, normalizer, head_boxes, joint_names,
+                       str(source), person_sizes)  # fmt: skip
 
 
 # `dataset_joints` of detections_our_format.mat; the groups assume this order.
@@ -227,6 +193,24 @@ def load_mat_variables(path):
     return {key: value for key, value in contents.items() if not key.startswith("__")}
 
 
+def load_h5_datasets(path, names):
+    """The datasets `names` of an HDF5 file as arrays; a clear error when the
+    file is unreadable or lacks one."""
+    path = existing_file(path)
+    try:
+        with h5py.File(path, "r") as file:
+            missing = [name for name in names if name not in file]
+            if missing:
+                raise EvaluationInputError(
+                    f"{path}: dataset(s) {missing} missing (found: {sorted(file)})"
+                )
+            return [np.asarray(file[name], dtype=np.float64) for name in names]
+    except OSError as error:
+        raise EvaluationInputError(
+            f"{path}: not a readable HDF5 file ({error})"
+        ) from error
+
+
 def _require(variables, name, path):
     if name not in variables:
         raise EvaluationInputError(
@@ -248,12 +232,10 @@ def _check_mpii_joint_order(variables, path):
         )
 
 
-def read_mpii_validation_mat(path):
-    """Reads Tompson's `detections_our_format.mat` ground truth (N x 16)."""
-    return _mpii_validation_from_variables(load_mat_variables(path), path)
-
-
-def _mpii_validation_from_variables(variables, path):
+def read_mpii_validation_mat(path, variables=None):
+    """Reads Tompson's `detections_our_format.mat` ground truth (N x 16);
+    `variables`: its contents when already loaded."""
+    variables = variables or load_mat_variables(path)
     _check_mpii_joint_order(variables, path)
     joints = _require(variables, "pos_gt_src", path).astype(np.float64)
     missing = _require(variables, "jnt_missing", path)
@@ -276,26 +258,8 @@ def _mpii_validation_from_variables(variables, path):
 
 def read_pose_hg_h5(path):
     """Reads a pose-hg `valid.h5` / `test.h5` (datasets `part`, `normalize`)."""
-    path = existing_file(path)
-    try:
-        with h5py.File(path, "r") as file:
-            missing = {"part", "normalize"} - set(file.keys())
-            if missing:
-                raise EvaluationInputError(
-                    f"{path}: dataset(s) {sorted(missing)} missing "
-                    f"(found: {sorted(file.keys())})"
-                )
-            joints = np.asarray(file["part"], dtype=np.float64)
-            normalizer = np.asarray(file["normalize"], dtype=np.float64)
-    except OSError as error:
-        raise EvaluationInputError(
-            f"{path}: not a readable HDF5 file ({error})"
-        ) from error
-    if joints.ndim != 3 or joints.shape[2] != 2:
-        raise EvaluationInputError(
-            f"{path}: part must be N x K x 2, got {joints.shape}"
-        )
-    annotated = ~(joints == 0).all(axis=2)
+    joints, normalizer = load_h5_datasets(path, ("part", "normalize"))
+    annotated = ~(joints == 0).all(axis=-1)
     return from_arrays(joints, annotated, normalizer=normalizer, source=str(path))
 
 
@@ -332,41 +296,34 @@ def read_annotation_json(path):
     entries = contents.get("people") if isinstance(contents, dict) else contents
     if not isinstance(entries, list) or not entries:
         raise EvaluationInputError(f"{path}: expected a non-empty list of people")
-    joint_lists, annotated_lists, normalizers, person_sizes = [], [], [], []
+    people = []
     for index, entry in enumerate(entries):
         name = entry.get("image", "?") if isinstance(entry, dict) else "?"
         where = f"{path} entry {index} ({name})"
         joints, annotated, normalizer, person_size = _entry_arrays(entry, where)
-        if joint_lists and joints.shape != joint_lists[0].shape:
+        if people and joints.shape != people[0][0].shape:
             raise EvaluationInputError(
-                f"{where}: {len(joints)} joints, but entry 0 has {len(joint_lists[0])}"
+                f"{where}: {len(joints)} joints, but entry 0 has {len(people[0][0])}"
             )
         if annotated.shape != joints.shape[:1]:
             raise EvaluationInputError(
                 f"{where}: {annotated.size} joints_annotated for {len(joints)} joints"
             )
-        joint_lists.append(joints)
-        annotated_lists.append(annotated)
-        normalizers.append(normalizer)
-        person_sizes.append(person_size)
+        people.append((joints, annotated, normalizer, person_size))
+    joints, annotated, normalizers, person_sizes = zip(*people)
     names = contents.get("joint_names_long") if isinstance(contents, dict) else None
     return from_arrays(
-        np.stack(joint_lists),
-        np.stack(annotated_lists),
-        normalizer=np.asarray(normalizers),
-        joint_names=names,
-        source=str(path),
+        np.stack(joints), np.stack(annotated), normalizer=np.asarray(normalizers),
+        joint_names=names, source=str(path),
         # Files written without box sizes support no box PCK.
         person_sizes=None if np.isnan(person_sizes).all() else person_sizes,
-    )
+    )  # fmt: skip
 
 
-def read_lsp_joints_mat(path):
-    """Reads an LSP / LSP-extended `joints.mat` (see the module docstring)."""
-    return _lsp_from_variables(load_mat_variables(path), path)
-
-
-def _lsp_from_variables(variables, path):
+def read_lsp_joints_mat(path, variables=None):
+    """Reads an LSP / LSP-extended `joints.mat` (see the module docstring);
+    `variables`: its contents when already loaded."""
+    variables = variables or load_mat_variables(path)
     joints = _require(variables, "joints", path).astype(np.float64)
     if joints.ndim == 3 and joints.shape[1] == 3:
         annotated = joints[:, 2, :].T == 1
@@ -392,9 +349,9 @@ def read_ground_truth(path):
     if suffix == ".mat":
         variables = load_mat_variables(path)
         if "pos_gt_src" in variables:
-            return _mpii_validation_from_variables(variables, path)
+            return read_mpii_validation_mat(path, variables)
         if "joints" in variables:
-            return _lsp_from_variables(variables, path)
+            return read_lsp_joints_mat(path, variables)
         raise EvaluationInputError(
             f"{path}: neither 'pos_gt_src' nor 'joints' found (found: "
             f"{sorted(variables)})"

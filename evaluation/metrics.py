@@ -25,11 +25,7 @@ Which of the three a dataset supports, and which `auto` picks, is
 `choose_pck_metric`: PCKh when the people have head boxes, else torso PCK
 when the joint set names a torso (`l_shoulder` and `r_hip`), else box PCK.
 
-Summaries (see `summarize`) give three means, because codebases differ:
-`Mean` (the paper/Tompson column: unweighted mean over the joint set's mean
-joints, 14 for MPII), `total_count_weighted` (hits / annotated over the same
-joints, printed as "Mean" by HRNet and mmpose), and `mean_all_joints` (the
-unweighted mean over every joint, 16 for MPII).
+Summaries give three means, because codebases differ (`evaluation.report`).
 """
 
 import logging
@@ -55,30 +51,25 @@ METRIC_NORMALIZERS = {
 METRIC_LOG_NAMES = {"pckh": "pckh", "pck": "pck", "box-pck": "box_pck"}
 
 
-def unsupported_metric_reason(metric, has_head_boxes, has_torso):
-    """Why the data cannot give `metric` (a `PCK_METRICS` name), or None."""
-    if metric == "pckh" and not has_head_boxes:
-        return "people lack head boxes"
-    if metric == "pck" and not has_torso:
-        return "the joint set names no torso (joints l_shoulder and r_hip)"
-    return None
+# Why a dataset cannot give a metric (box PCK needs only the box sizes).
+UNSUPPORTED_REASONS = {
+    "pckh": "people lack head boxes",
+    "pck": "the joint set names no torso (joints l_shoulder and r_hip)",
+}
 
 
 def choose_pck_metric(requested, has_head_boxes, has_torso, flag="--metric"):
     """The PCK to score: `requested`, or for "auto" PCKh with head boxes, else
     torso PCK with a torso, else box PCK. Raises EvaluationInputError naming
     `flag` when the data cannot give the requested one."""
+    supported = {"pckh": has_head_boxes, "pck": has_torso, "box-pck": True}
     if requested == "auto":
-        supported = (has_head_boxes, has_torso, True)
-        return next(m for m, ok in zip(PCK_METRICS, supported, strict=True) if ok)
-    reason = unsupported_metric_reason(requested, has_head_boxes, has_torso)
-    if reason:
-        usable = [
-            metric for metric in PCK_METRICS
-            if not unsupported_metric_reason(metric, has_head_boxes, has_torso)
-        ]  # fmt: skip
+        return next(metric for metric, ok in supported.items() if ok)
+    if not supported[requested]:
+        reason = UNSUPPORTED_REASONS[requested]
+        usable = " or ".join(metric for metric, ok in supported.items() if ok)
         raise EvaluationInputError(
-            f"{flag} {requested}: {reason}; use auto or {' or '.join(usable)}"
+            f"{flag} {requested}: {reason}; use auto or {usable}"
         )
     return requested
 
@@ -91,8 +82,15 @@ def describe_metric(metric, threshold):
     )
 
 
-# Thresholds 0, 0.01, ..., 0.5 inclusive (HRNet's `np.arange(0, 0.51, 0.01)`).
-PCKH_CURVE_THRESHOLDS = np.round(np.linspace(0.0, 0.5, 51), 10)
+# A hit at exactly the threshold: eval_pose's `<=` for torso PCK; Tompson's
+# script and mmpose use `<`.
+HIT_AT_THRESHOLD = {"pckh": False, "pck": True, "box-pck": False}
+# The accuracy curves' thresholds; PCKh's are HRNet's `np.arange(0, 0.51, 0.01)`.
+CURVE_THRESHOLDS = {
+    "pckh": np.round(np.linspace(0.0, 0.5, 51), 10),
+    "pck": np.round(np.linspace(0.0, 0.2, 41), 10),
+    "box-pck": np.round(np.linspace(0.0, 0.1, 41), 10),
+}
 
 
 def check_predictions(predictions, ground_truth, where="predictions"):
@@ -127,45 +125,13 @@ def normalized_distances(predictions, ground_truth_joints, normalizers):
 
 
 def percent_correct(distances, annotated, threshold, inclusive):
-    """Per-joint percentage of annotated joints within `threshold` (K).
-
-    `inclusive` picks `<=` over `<`. Joints with no annotation give NaN.
-    """
+    """Per-joint percentage (K) of annotated joints within `threshold` (`<=`
+    when `inclusive`); NaN for a joint never annotated."""
     hits = distances <= threshold if inclusive else distances < threshold
     hits = hits & annotated
     counts = annotated.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, 100.0 * hits.sum(axis=0) / counts, np.nan)
-
-
-def _pckh_distances(predictions, ground_truth):
-    predictions = check_predictions(predictions, ground_truth)
-    unknown = np.isnan(ground_truth.normalizer)
-    if unknown.any():
-        raise EvaluationInputError(
-            f"{ground_truth.source}: {unknown.sum()} people have no head box, so "
-            f"PCKh is undefined (first: person {np.flatnonzero(unknown)[0]})"
-        )
-    return normalized_distances(
-        predictions, ground_truth.joints, ground_truth.normalizer
-    )
-
-
-def pckh(predictions, ground_truth, threshold=0.5):
-    """Per-joint PCKh in percent (K), with the standard script's strict `<`."""
-    distances = _pckh_distances(predictions, ground_truth)
-    return percent_correct(distances, ground_truth.annotated, threshold, False)
-
-
-def pckh_curve(predictions, ground_truth, thresholds=PCKH_CURVE_THRESHOLDS):
-    """Per-joint PCKh for each threshold: T x K, in percent."""
-    distances = _pckh_distances(predictions, ground_truth)
-    return np.stack(
-        [
-            percent_correct(distances, ground_truth.annotated, threshold, False)
-            for threshold in thresholds
-        ]
-    )
 
 
 def torso_sizes(joints, annotated, torso_joints):
@@ -176,86 +142,64 @@ def torso_sizes(joints, annotated, torso_joints):
     return np.where(known, sizes, np.nan)
 
 
-def ground_truth_torso_joints(ground_truth):
-    """The (left shoulder, right hip) indices of the ground truth's joints:
-    MPII's or LSP's for 16 or 14 joints, else found by name; None when the
-    joint set has no torso."""
-    built_in = metric_joint_set(ground_truth.num_joints).torso_joints
-    return built_in or infer_torso_joints(ground_truth.joint_names)
+def person_normalizers(metric, ground_truth):
+    """Each person's normaliser for `metric` (N, NaN where unknown) and what a
+    person without one lacks; raises when the ground truth gives none."""
+    source = ground_truth.source
+    if metric == "pckh":
+        unknown = np.isnan(ground_truth.normalizer)
+        if unknown.any():
+            raise EvaluationInputError(
+                f"{source}: {unknown.sum()} people have no head box, so PCKh "
+                f"is undefined (first: person {np.flatnonzero(unknown)[0]})"
+            )
+        return ground_truth.normalizer, "a head box"
+    if metric == "pck":
+        # MPII's or LSP's for 16 or 14 joints, else found by name.
+        built_in = metric_joint_set(ground_truth.num_joints).torso_joints
+        torso_joints = built_in or infer_torso_joints(ground_truth.joint_names)
+        if torso_joints is None:
+            raise EvaluationInputError(
+                f"{source}: torso PCK needs joints named l_shoulder and r_hip, "
+                f"which these {ground_truth.num_joints} joints lack; score box "
+                "PCK (--metric box-pck) instead"
+            )
+        joints, annotated = ground_truth.joints, ground_truth.annotated
+        return torso_sizes(joints, annotated, torso_joints), "both torso joints"
+    if ground_truth.person_sizes is None:
+        raise EvaluationInputError(
+            f"{source}: box PCK needs each person's box size, which this ground "
+            "truth does not give"
+        )
+    return ground_truth.person_sizes, "a person box"
 
 
-def _normalized_inputs(predictions, ground_truth, normalizers, what,
-                       report_skipped=True):  # fmt: skip
-    """Distances over `normalizers` and the annotated mask of the people
-    whose normaliser is known; the others are skipped, and logged unless
-    `report_skipped` is False (the count depends on the ground truth only: a
-    caller scoring the same people many times reports it once)."""
+def scored_distances(metric, predictions, ground_truth, report_skipped=True):
+    """Normalised distances (N x K) and the annotated mask of the people with
+    a normaliser; the others are skipped, and logged unless `report_skipped`
+    is False (a caller scoring the same people many times reports it once)."""
     predictions = check_predictions(predictions, ground_truth)
+    normalizers, what = person_normalizers(metric, ground_truth)
     usable = np.isfinite(normalizers) & (normalizers > 0)
     if report_skipped and not usable.all():
         logger.warning(
             "%s: skipped %d of %d people without %s",
-            ground_truth.source,
-            (~usable).sum(),
-            usable.size,
-            what,
-        )
+            ground_truth.source, (~usable).sum(), usable.size, what,
+        )  # fmt: skip
     distances = normalized_distances(predictions, ground_truth.joints, normalizers)
     return distances, ground_truth.annotated & usable[:, None]
 
 
-def _torso_normalized_inputs(predictions, ground_truth, torso_joints,
-                             report_skipped=True):  # fmt: skip
-    """Torso-normalised distances and the annotated mask of usable people."""
-    torso_joints = torso_joints or ground_truth_torso_joints(ground_truth)
-    if torso_joints is None:
-        raise EvaluationInputError(
-            f"{ground_truth.source}: torso PCK needs joints named l_shoulder and "
-            f"r_hip, which these {ground_truth.num_joints} joints lack; score "
-            "box PCK (--metric box-pck) instead"
-        )
-    torsos = torso_sizes(ground_truth.joints, ground_truth.annotated, torso_joints)
-    return _normalized_inputs(
-        predictions, ground_truth, torsos, "both torso joints", report_skipped
+def accuracy_curve(metric, predictions, ground_truth):
+    """Returns (thresholds [T], per-joint accuracy T x K in percent). Skipped
+    people are not logged here: scoring the same people reports them."""
+    thresholds = CURVE_THRESHOLDS[metric]
+    distances, annotated = scored_distances(
+        metric, predictions, ground_truth, report_skipped=False
     )
-
-
-def _box_normalized_inputs(predictions, ground_truth, report_skipped=True):
-    """Box-normalised distances and the annotated mask of usable people."""
-    if ground_truth.person_sizes is None:
-        raise EvaluationInputError(
-            f"{ground_truth.source}: box PCK needs each person's box size, "
-            "which this ground truth does not give"
-        )
-    return _normalized_inputs(
-        predictions, ground_truth, ground_truth.person_sizes, "a person box",
-        report_skipped,
-    )  # fmt: skip
-
-
-def pck(predictions, ground_truth, threshold=0.2, torso_joints=None,
-        report_skipped=True):  # fmt: skip
-    """Per-joint torso-normalised PCK in percent (K), hit = `<=` (eval_pose).
-
-    Args:
-        torso_joints: (left shoulder, right hip) indices, or None for the
-            joint set's own (MPII 13 and 2, LSP 9 and 2).
-        report_skipped: bool. Log the people skipped for lack of a torso.
-    """
-    distances, annotated = _torso_normalized_inputs(
-        predictions, ground_truth, torso_joints, report_skipped
-    )
-    return percent_correct(distances, annotated, threshold, True)
-
-
-def box_pck(predictions, ground_truth, threshold=0.05, report_skipped=True):
-    """Per-joint box PCK in percent (K): error over the larger side of the
-    person's box (`ground_truth.person_sizes`), hit = `<` (mmpose);
-    `report_skipped` as for `pck`."""
-    distances, annotated = _box_normalized_inputs(
-        predictions, ground_truth, report_skipped
-    )
-    return percent_correct(distances, annotated, threshold, False)
+    inclusive = HIT_AT_THRESHOLD[metric]
+    curve = [percent_correct(distances, annotated, t, inclusive) for t in thresholds]
+    return thresholds, np.stack(curve)
 
 
 @dataclass(frozen=True)
@@ -289,10 +233,7 @@ def _nan_mean(values):
 
 
 def summarize(per_joint, joint_counts, joint_names, metric="PCKh", threshold=0.5):
-    """Paper-table columns and the three means from per-joint values.
-
-    Joints never annotated (NaN) are left out of every mean.
-    """
+    """Paper-table columns and the three means; NaN joints count in none."""
     per_joint = np.asarray(per_joint, np.float64)
     counts = np.asarray(joint_counts, np.float64)
     joint_set = metric_joint_set(len(per_joint))
@@ -316,44 +257,15 @@ def summarize(per_joint, joint_counts, joint_names, metric="PCKh", threshold=0.5
     )
 
 
-def _summary(distances, annotated, threshold, inclusive, ground_truth, metric):
-    values = percent_correct(distances, annotated, threshold, inclusive)
-    counts = annotated.sum(axis=0)
-    label = METRIC_LABELS[metric]
-    return summarize(values, counts, ground_truth.joint_names, label, threshold)
-
-
-def evaluate_pckh(predictions, ground_truth, threshold=0.5, report_skipped=True):
-    """PCKh of all people, summarised as in the paper tables (every person
-    has a head box: none is skipped, `report_skipped` has nothing to say)."""
-    distances = _pckh_distances(predictions, ground_truth)
-    return _summary(distances, ground_truth.annotated, threshold, False,
-                    ground_truth, "pckh")  # fmt: skip
-
-
-def evaluate_pck(predictions, ground_truth, threshold=0.2, torso_joints=None,
-                 report_skipped=True):  # fmt: skip
-    """Torso-normalised PCK of all usable people, summarised as in the tables
-    (`report_skipped` as for `pck`)."""
-    distances, annotated = _torso_normalized_inputs(
-        predictions, ground_truth, torso_joints, report_skipped
+def evaluate_metric(metric, predictions, ground_truth, threshold=None,
+                    report_skipped=True):  # fmt: skip
+    """The `PckSummary` of `metric`, one of `PCK_METRICS`, over every scored
+    person; `threshold` None is the metric's `DEFAULT_THRESHOLDS`."""
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLDS[metric]
+    distances, annotated = scored_distances(
+        metric, predictions, ground_truth, report_skipped
     )
-    return _summary(distances, annotated, threshold, True, ground_truth, "pck")
-
-
-def evaluate_box_pck(predictions, ground_truth, threshold=0.05, report_skipped=True):
-    """Box PCK of all people with a box size, summarised as in the tables
-    (`report_skipped` as for `pck`)."""
-    distances, annotated = _box_normalized_inputs(
-        predictions, ground_truth, report_skipped
-    )
-    return _summary(distances, annotated, threshold, False, ground_truth, "box-pck")
-
-
-def evaluate_metric(metric, predictions, ground_truth, threshold, report_skipped=True):
-    """The `PckSummary` of `metric`, one of `PCK_METRICS` (`report_skipped`
-    as for `pck`)."""
-    evaluate = {"pckh": evaluate_pckh, "pck": evaluate_pck, "box-pck": evaluate_box_pck}
-    return evaluate[metric](
-        predictions, ground_truth, threshold, report_skipped=report_skipped
-    )
+    values = percent_correct(distances, annotated, threshold, HIT_AT_THRESHOLD[metric])
+    return summarize(values, annotated.sum(axis=0), ground_truth.joint_names,
+                     METRIC_LABELS[metric], threshold)  # fmt: skip

@@ -1,17 +1,10 @@
 """Scores a prediction file against ground truth and prints the paper table.
 
-Usage:
-
     python -m evaluation.pckh --gt GT --pred PRED [--json OUT] [--threshold T]
         [--metric pckh|pck|box-pck] [--markdown OUT.md] [--csv OUT.csv]
 
-GT: `detections_our_format.mat`, pose-hg `valid.h5`, this project's annotation
-JSON or an LSP `joints.mat` (see `evaluation.ground_truth`). PRED: N x K x 2
-original-image coordinates as `.mat`, `.h5`, `.npy` or `.csv` (see
-`evaluation.prediction_files`), one person per ground-truth person, same order.
-
-`--json` writes `{"per_joint": {...}, "groups": {"Head": ..., "Mean": ...},
-"total_count_weighted": ..., "mean_16": ...}` in percent. User errors (a
+GT: any `evaluation.ground_truth` file; PRED: any `evaluation.prediction_files`
+file, one person per ground-truth person, in the same order. User errors (a
 missing file, a wrong shape, NaN, a count mismatch) print one line and exit
 with status 2.
 """
@@ -23,7 +16,6 @@ from pathlib import Path
 
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import read_ground_truth
-from evaluation.metrics import DEFAULT_THRESHOLDS
 from evaluation.metrics import PCK_METRICS
 from evaluation.metrics import check_predictions
 from evaluation.metrics import evaluate_metric
@@ -38,8 +30,6 @@ from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
 from training.programs import run_main
-
-USER_ERROR_EXIT_CODE = 2
 
 
 @dataclass
@@ -75,10 +65,6 @@ def build_argument_parser():
 
 def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
     """Reads both files and returns the `PckSummary`."""
-    if threshold is None:
-        threshold = DEFAULT_THRESHOLDS[metric]
-    if not threshold >= 0:
-        raise EvaluationInputError(f"--threshold must be >= 0, got {threshold}")
     ground_truth = read_ground_truth(gt_path)
     predictions = read_predictions(pred_path, num_joints=ground_truth.num_joints)
     # Checked here first so that errors name the prediction file.
@@ -110,7 +96,7 @@ def main(argv=None):
         write_outputs(summary, arguments)
     except (EvaluationInputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
+        return 2
     return 0
 
 

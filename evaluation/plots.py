@@ -19,6 +19,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from evaluation.metrics import METRIC_LOG_NAMES
 from keras_hourglass import drawing
 
 FIGURE_DPI = 120
@@ -51,13 +52,9 @@ def group_curves(curve, groups, joint_names):
 
 def plot_accuracy_curves(thresholds, curves_by_model, groups, joint_names,
                          metric_label, out_stem):  # fmt: skip
-    """PCKh (or PCK) against the normalised distance, one panel per joint group.
-
-    As the paper's MPII figure: each panel compares the models' curves of one
-    group (Head, Shoulder, ..., and Total over all joints). `curves_by_model`
-    maps a model label to its per-joint curve T x K in percent; without
-    `groups` there is one panel per joint.
-    """
+    """PCKh (or PCK) against the normalised distance, as the paper's MPII
+    figure: one panel per joint group (or per joint without `groups`), each
+    comparing the models' curves (`curves_by_model`: label -> T x K)."""
     per_model = {
         model: group_curves(curve, groups, joint_names)
         for model, curve in curves_by_model.items()
@@ -72,9 +69,7 @@ def plot_accuracy_curves(thresholds, curves_by_model, groups, joint_names,
     for axis, label in zip(axes.flat, labels):
         for model, grouped in per_model.items():
             axis.plot(thresholds, grouped[label], linewidth=2, label=model)
-        axis.set_title(label)
-        axis.set_ylim(0, 100)
-        axis.set_xlim(thresholds[0], thresholds[-1])
+        axis.set(title=label, ylim=(0, 100), xlim=(thresholds[0], thresholds[-1]))
         axis.grid(alpha=0.3)
     for axis in axes.flat[len(labels) :]:
         axis.set_visible(False)
@@ -97,22 +92,16 @@ def plot_stack_accuracy(values, metric_label, out_stem, labels=None):
     axis.plot(positions, values, color="tab:red", marker="o")
     axis.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize="small")
     axis.set_xticks(positions, labels or [str(p) for p in positions])
-    axis.set_xlabel("stack")
-    axis.set_ylabel(f"{metric_label} (%)")
-    axis.set_ylim(0, 105)
-    axis.set_title(f"{metric_label} of each stack's prediction")
+    axis.set(xlabel="stack", ylabel=f"{metric_label} (%)", ylim=(0, 105),
+             title=f"{metric_label} of each stack's prediction")  # fmt: skip
     axis.grid(axis="y", alpha=0.3)
     return save_figure(figure, out_stem)
 
 
 def plot_stack_accuracy_by_variant(per_stack, metric_label, out_stem):
-    """Accuracy at every stack, one line per variant (as Fig. 9 right).
-
-    Args:
-        per_stack: dict, variant -> accuracies in percent: a list (stacks
-            1, 2, ...) or a dict {stack number: accuracy} for variants that
-            report only some stacks.
-    """
+    """Accuracy at every stack, one line per variant (as Fig. 9 right);
+    `per_stack` maps a variant to a list (stacks 1, 2, ...) or, for variants
+    that report only some stacks, {stack number: accuracy}."""
     figure, axis = plt.subplots(figsize=(5.5, 3.5))
     for variant, values in per_stack.items():
         if not isinstance(values, dict):
@@ -120,9 +109,8 @@ def plot_stack_accuracy_by_variant(per_stack, metric_label, out_stem):
         stacks = sorted(values)
         axis.plot(stacks, [values[s] for s in stacks], marker="o", label=variant)
     axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    axis.set_xlabel("stack")
-    axis.set_ylabel(f"{metric_label} (%)")
-    axis.set_title(f"{metric_label} at each stack")
+    axis.set(xlabel="stack", ylabel=f"{metric_label} (%)",
+             title=f"{metric_label} at each stack")  # fmt: skip
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
     return save_figure(figure, out_stem)
@@ -145,18 +133,15 @@ def accuracy_column(path, prefer="val_pckh"):
         columns = list(pd.read_csv(path, nrows=0).columns)
     except (OSError, pd.errors.EmptyDataError):
         return None
-    for column in (prefer, "val_pckh", "val_pck", "val_box_pck"):
+    for column in (prefer, *(f"val_{name}" for name in METRIC_LOG_NAMES.values())):
         if column in columns:
             return column
     return None
 
 
 def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh"):
-    """Validation accuracy over training epochs, one line per run (as Fig. 8).
-
-    `logs` maps labels to CSV log paths, or is a sequence of paths (labelled
-    by their folder names); ValueError when a log has no `column`.
-    """
+    """Validation accuracy over training epochs, one line per run (as Fig. 8);
+    `logs` maps labels to CSV logs, or lists logs labelled by their folders."""
     if not isinstance(logs, dict):
         logs = {Path(path).parent.name or str(path): path for path in logs}
     figure, axis = plt.subplots(figsize=(5.5, 3.5))
@@ -168,9 +153,8 @@ def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh")
     # run's zeros in the middle of a negative axis.
     bottom, top = axis.get_ylim()
     axis.set_ylim(max(bottom, 0.0), max(top, 1.0))
-    axis.set_xlabel("epoch")
-    axis.set_ylabel(f"validation {metric_label} (%)")
-    axis.set_title("validation accuracy during training")
+    axis.set(xlabel="epoch", ylabel=f"validation {metric_label} (%)",
+             title="validation accuracy during training")  # fmt: skip
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
     return save_figure(figure, out_stem)
@@ -178,30 +162,21 @@ def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh")
 
 def drawn_crop(image, keypoints, skeleton, joint_names=None, scores=None,
                heatmap=None):  # fmt: skip
-    """Returns a crop [S, S, 3] in [0, 1] as uint8 with one skeleton drawn by
-    `keras_hourglass.drawing` (the colours of `predict` and TensorBoard),
-    over the joints' maximum heatmap when one is given."""
+    """A crop [S, S, 3] in [0, 1] as uint8 with one skeleton drawn
+    (`keras_hourglass.drawing`), over a heatmap when one is given."""
     image = np.clip(np.asarray(image, np.float64), 0.0, 1.0)
-    if heatmap is not None:
-        image = blend_heatmap(image, heatmap)
+    if heatmap is not None:  # [h, w] over the same window, upsampled, jet colours
+        size, heatmap = image.shape[0], np.asarray(heatmap, np.float64)
+        factor = max(1, size // heatmap.shape[0])
+        heat = np.kron(heatmap, np.ones((factor, factor)))[:size, :size]
+        heat = heat / max(float(heat.max()), 1e-6)
+        image = 0.55 * image + 0.45 * plt.get_cmap("jet")(heat)[..., :3]
     keypoints = np.asarray(keypoints, np.float64)
     joint_names = joint_names or [f"joint{i}" for i in range(keypoints.shape[0])]
     return drawing.draw_poses(
         image, keypoints[None], joint_names, skeleton, labels=[""],
-        scores=None if scores is None else np.asarray(scores)[None],
+        scores=None if scores is None else np.reshape(scores, (1, -1)),
     )  # fmt: skip
-
-
-def blend_heatmap(image, heatmap):
-    """Blends a [h, w] heatmap (upsampled to the crop, jet colours) into a
-    crop; both cover the same window."""
-    size = image.shape[0]
-    heatmap = np.asarray(heatmap, np.float64)
-    factor = max(1, size // heatmap.shape[0])
-    heat = np.kron(heatmap, np.ones((factor, factor)))[:size, :size]
-    heat = heat / max(float(heat.max()), 1e-6)
-    colours = plt.get_cmap("jet")(heat)[..., :3]
-    return 0.55 * image + 0.45 * colours
 
 
 def show_crop(axis, image):
@@ -214,12 +189,8 @@ def show_crop(axis, image):
 def plot_prediction_grid(images, keypoints, skeleton, out_stem, columns=4,
                          titles=None, joint_names=None, scores=None,
                          true_keypoints=None, true_annotated=None):  # fmt: skip
-    """A grid of crops with their predicted skeletons drawn over them, each
-    beside its ground truth when `true_keypoints` are given.
-
-    `joint_names` give the left/right shades (None: all drawn as middle);
-    joints with low `scores` are drawn faint.
-    """
+    """A grid of crops with their predicted skeletons, each beside its ground
+    truth when `true_keypoints` are given; low `scores` are drawn faint."""
     count = len(images)
     if true_keypoints is not None:
         columns = max(1, columns // 2)  # each cell holds two panels
@@ -238,8 +209,7 @@ def plot_prediction_grid(images, keypoints, skeleton, out_stem, columns=4,
         image = np.clip(np.asarray(images[index], np.float64), 0.0, 1.0)
         score = None if scores is None else np.asarray(scores[index])[None]
         if true_keypoints is None:
-            cell = drawing.draw_poses(image, np.asarray(keypoints[index])[None], names,
-                                      skeleton, scores=score, labels=[""])  # fmt: skip
+            cell = drawn_crop(image, keypoints[index], skeleton, names, score)
         else:
             cell = drawing.draw_truth_beside_prediction(
                 image, np.asarray(true_keypoints[index])[None],
@@ -254,22 +224,12 @@ def plot_prediction_grid(images, keypoints, skeleton, out_stem, columns=4,
     return save_figure(figure, out_stem)
 
 
-def plot_stack_comparison(
-    images,
-    intermediate_keypoints,
-    final_keypoints,
-    skeleton,
-    column_titles,
-    out_stem,
-    heatmaps=None,
-    max_rows=4,
-    joint_names=None,
-):
-    """An intermediate stack's prediction beside the final one (Fig. 9 left).
-
-    With `heatmaps` (a pair of [M, h, w, K]), their maximum over joints is
-    overlaid on each crop; one crop per row, at most `max_rows`.
-    """
+def plot_stack_comparison(images, intermediate_keypoints, final_keypoints, skeleton,
+                          column_titles, out_stem, heatmaps=None, max_rows=4,
+                          joint_names=None):  # fmt: skip
+    """An intermediate stack's prediction beside the final one (Fig. 9 left),
+    one crop per row, over the joints' maximum of `heatmaps` (a pair of
+    [M, h, w, K]) when given."""
     rows = min(len(images), max_rows)
     figure, axes = plt.subplots(rows, 2, figsize=(5.2, 2.6 * rows), squeeze=False)
     for row in range(rows):

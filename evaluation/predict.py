@@ -6,21 +6,14 @@
     python -m evaluation.predict --model runs/demo --video clip.mp4 \
         --box 100,40,220,420 --out out/clip
 
-`--model` is anything `keras_hourglass.load_predictor` takes (a `.keras`
-file or run directory, a SavedModel export, a `.tflite` or `.onnx` file, a TF
-Serving REST URL); a model whose file records no joint set takes its training
-run's (`evaluation.run_directory`). Images take their people from `--boxes`
-(CSV `image,x,y,w,h`, pixel edges at integers) or `--detections` (a
-detector's COCO results, `evaluation.detections`), else are used whole;
-`--video` takes one fixed `--box` or the whole frame. Images that are not
-complete JPEG/PNG files within the served size limits, and unusable boxes,
-are counted and reported, never stop the batch.
-
-Writes `keypoints.csv` and `keypoints.json` (original image px, pixel centres
-at integers, `inside` 0 for a keypoint beyond the image's edge) and the
-overlays of `keras_hourglass.drawing`: `overlays/<image>_pose.png`, or for a
-video `overlay.mp4` (imageio's FFMPEG plugin, which ships its own ffmpeg).
-Files and columns: docs/serving.md.
+`--model` is anything `keras_hourglass.load_predictor` takes; a model whose
+file records no joint set takes its training run's. Images take their people
+from `--boxes` (CSV `image,x,y,w,h`, pixel edges at integers) or
+`--detections` (`evaluation.detections`), else are used whole; `--video`
+takes one fixed `--box` or the whole frame. Unusable images and boxes are
+counted and reported, never stop the batch. Writes `keypoints.csv`,
+`keypoints.json` and overlays (`overlays/<image>_pose.png`, or a video's
+`overlay.mp4`); files and columns: docs/serving.md.
 """
 
 import logging
@@ -60,15 +53,9 @@ BOX_COLUMNS = ("image", "x", "y", "w", "h")
 OVERLAY_VIDEO_NAME = "overlay.mp4"
 
 
-class PredictInputError(ValueError):
-    """Bad command-line input (missing file, malformed boxes CSV, unreadable
-    video, malformed `--box`)."""
-
-
 def make_predictor(model, flip_test=True):
-    """Returns a `PosePredictor` for a URL, a SavedModel folder, a `.keras`
-    file or a training run directory (its joint set as `load_program_model`
-    finds it)."""
+    """A `PosePredictor` for a serving URL or any model `load_program_model`
+    loads (with its run's joint set)."""
     if str(model).startswith(("http://", "https://")):
         return load_predictor(str(model))
     return load_predictor(load_program_model(model), flip_test=flip_test)
@@ -85,7 +72,7 @@ def list_images(paths, skipped):
             )
             found = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
             if not found:
-                raise PredictInputError(f"{path}: folder holds no .jpg/.png image")
+                raise EvaluationInputError(f"{path}: folder holds no .jpg/.png image")
             for other in sorted(set(files) - set(found)):
                 logger.warning("skipping %s: not a .jpg/.jpeg/.png file", other)
                 skipped[str(other)] = "not a JPEG/PNG file"
@@ -93,31 +80,30 @@ def list_images(paths, skipped):
         elif path.is_file():
             images.append(path)
         else:
-            raise PredictInputError(f"{path}: no such image file or folder")
+            raise EvaluationInputError(f"{path}: no such image file or folder")
     return images
 
 
 def read_boxes(csv_path, images):
-    """Returns {image path: [boxes]} from the boxes CSV (see module doc).
-
-    Raises PredictInputError naming the file for missing columns, non-finite
-    values or a row whose image is not among `images`.
-    """
+    """Returns {image path: [boxes]} from the boxes CSV; EvaluationInputError
+    naming the file and line for a bad or unknown row."""
     try:
         table = pd.read_csv(csv_path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise PredictInputError(f"{csv_path}: unreadable boxes CSV ({error})") from None
+        raise EvaluationInputError(
+            f"{csv_path}: unreadable boxes CSV ({error})"
+        ) from None
     missing = [column for column in BOX_COLUMNS if column not in table.columns]
     if missing:
-        raise PredictInputError(f"{csv_path}: boxes CSV lacks columns {missing}")
+        raise EvaluationInputError(f"{csv_path}: boxes CSV lacks columns {missing}")
     by_key = image_keys(images)
     boxes = {}
     for row_number, row in enumerate(table.itertuples(index=False), start=2):
         values = np.array([row.x, row.y, row.w, row.h], dtype=np.float64)
         if not np.all(np.isfinite(values)):
-            raise PredictInputError(f"{csv_path} line {row_number}: non-finite box")
+            raise EvaluationInputError(f"{csv_path} line {row_number}: non-finite box")
         if str(row.image) not in by_key:
-            raise PredictInputError(
+            raise EvaluationInputError(
                 f"{csv_path} line {row_number}: image {row.image!r} is not an input"
             )
         boxes.setdefault(by_key[str(row.image)], []).append(values.astype(np.float32))
@@ -136,13 +122,8 @@ def image_keys(images):
 
 
 def read_detection_boxes(path, images, score_threshold):
-    """Returns ({image path: [boxes]}, {skip reason: count}) from a
-    detections file (see module doc)."""
-    try:
-        entries = read_detections_file(path)
-    except EvaluationInputError as error:
-        raise PredictInputError(str(error)) from None
-    usable, skipped = usable_detections(entries, score_threshold)
+    """Returns ({image path: [boxes]}, {skip reason: count})."""
+    usable, skipped = usable_detections(read_detections_file(path), score_threshold)
     keys = image_keys(images)
     grouped = group_by_image(
         usable, keys.get, skipped, missing="image not among the inputs"
@@ -194,15 +175,16 @@ def predict_people(predictor, encoded, boxes, batch_size, boxed_only=False):
 
 
 def write_outputs(out_dir, people, encoded, joint_set, score_threshold):
-    """Writes the keypoint files and one overlay per image."""
+    """Writes the keypoint files and one overlay PNG per image."""
     overlays = Path(out_dir) / "overlays"
     overlays.mkdir(parents=True, exist_ok=True)
     write_keypoint_files(out_dir, people, joint_set.joint_names)
     for path, data in encoded.items():
         image = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
         mine = [person for person in people if person["image"] == str(path)]
-        write_overlay(
-            overlays / f"{path.stem}_pose.png", image, mine, joint_set, score_threshold
+        drawn = overlay_image(image, mine, joint_set, score_threshold)
+        skimage.io.imsave(
+            overlays / f"{path.stem}_pose.png", drawn, check_contrast=False
         )
 
 
@@ -226,55 +208,28 @@ def count_outside(people):
     return sum(1 for count in outside if count), sum(outside)
 
 
-def keypoint_rows(people, joint_names):
-    """Returns one flat dict per person for the CSV."""
-    rows = []
+def write_keypoint_files(out_dir, people, joint_names):
+    """Writes `keypoints.csv` (one flat row per person) and `keypoints.json`."""
+    rows, records = [], []
     for person in people:
-        row = {key: person[key] for key in ("image", "frame") if key in person}
-        row["person"] = person["person"]
-        row.update(zip(("box_x", "box_y", "box_w", "box_h"), person["box"]))
+        where = {key: person[key] for key in ("image", "frame") if key in person}
+        where["person"] = person["person"]
+        box = person["box"]
+        row = {**where, "box_x": box[0], "box_y": box[1], "box_w": box[2],
+               "box_h": box[3]}  # fmt: skip
+        keypoints = {}
         for name, (x, y), score, inside in zip(
             joint_names, person["keypoints"], person["scores"], person["inside"]
         ):
             row.update({f"{name}_x": x, f"{name}_y": y, f"{name}_score": score,
                         f"{name}_inside": int(inside)})  # fmt: skip
+            keypoints[name] = [float(x), float(y), float(score), int(inside)]
         rows.append(row)
-    return rows
-
-
-def write_keypoint_files(out_dir, people, joint_names):
-    """Writes `keypoints.csv` and `keypoints.json`; returns their paths."""
-    out_dir = Path(out_dir)
-    csv_path = out_dir / "keypoints.csv"
-    pd.DataFrame(keypoint_rows(people, joint_names)).to_csv(csv_path, index=False)
-    records = [
-        {
-            **{key: person[key] for key in ("image", "frame") if key in person},
-            "person": person["person"],
-            "box": [float(value) for value in person["box"]],
-            "keypoints": {
-                name: [float(x), float(y), float(score), int(inside)]
-                for name, (x, y), score, inside in zip(
-                    joint_names,
-                    person["keypoints"],
-                    person["scores"],
-                    person["inside"],
-                )
-            },
-        }
-        for person in people
-    ]
-    json_path = out_dir / "keypoints.json"
-    write_json_atomically(json_path, records, indent=1)
-    return csv_path, json_path
-
-
-def write_overlay(path, image, people, joint_set, score_threshold=0.2):
-    """Draws every person of one image (`keras_hourglass.drawing`) and saves
-    it as PNG at `path`."""
-    skimage.io.imsave(path, overlay_image(image, people, joint_set, score_threshold),
-                      check_contrast=False)  # fmt: skip
-    return path
+        records.append(
+            {**where, "box": [float(v) for v in box], "keypoints": keypoints}
+        )
+    pd.DataFrame(rows).to_csv(Path(out_dir) / "keypoints.csv", index=False)
+    write_json_atomically(Path(out_dir) / "keypoints.json", records, indent=1)
 
 
 def overlay_image(image, people, joint_set, score_threshold=0.2):
@@ -303,7 +258,7 @@ def parse_box(text):
     except ValueError:
         values = np.zeros(0)
     if values.shape != (4,) or not np.all(np.isfinite(values)):
-        raise PredictInputError(f"--box {text!r}: expected four numbers x,y,w,h")
+        raise EvaluationInputError(f"--box {text!r}: expected four numbers x,y,w,h")
     return values
 
 
@@ -311,12 +266,12 @@ def open_video(path):
     """Returns (imageio reader, frames per second, frame count or None)."""
     path = Path(path)
     if not path.is_file():
-        raise PredictInputError(f"{path}: no such video file")
+        raise EvaluationInputError(f"{path}: no such video file")
     try:
         reader = imageio.get_reader(path, format="FFMPEG")
         meta = reader.get_meta_data()
     except (OSError, RuntimeError, ValueError) as error:
-        raise PredictInputError(f"{path}: not a readable video ({error})") from None
+        raise EvaluationInputError(f"{path}: not a readable video ({error})") from None
     return reader, float(meta.get("fps") or 25.0), video_frame_count(reader, meta)
 
 
@@ -352,8 +307,7 @@ def frame_batches(reader, batch_size):
 
 def predict_video(predictor, video_path, out_dir, box=None, batch_size=8,
                   score_threshold=0.2):  # fmt: skip
-    """Predicts every frame, writes the overlay video; returns the people
-    (one dict per frame, see `people_of`)."""
+    """Predicts every frame and writes the overlay video; returns the people."""
     reader, fps, count = open_video(video_path)
     # H.264 in yuv420p needs even sides; block size 2 pads at most one pixel.
     writer = imageio.get_writer(
@@ -377,34 +331,63 @@ def predict_video(predictor, video_path, out_dir, box=None, batch_size=8,
         writer.close()
         reader.close()
     if not people:
-        raise PredictInputError(f"{video_path}: no frame could be read")
+        raise EvaluationInputError(f"{video_path}: no frame could be read")
     return people
 
 
 def run_video(args):
-    """The `--video` branch of `main`; returns the exit code."""
-    try:
-        box = parse_box(args.box)
-        open_video(args.video)[0].close()
-        predictor = make_predictor(args.model, flip_test=args.flip_test)
-    except (PredictInputError, FileNotFoundError, ValueError) as error:
-        logger.error("%s", error)
-        return 2
+    """The `--video` branch of `main`: every frame and an overlay video."""
+    box = parse_box(args.box)
+    open_video(args.video)[0].close()
+    predictor = make_predictor(args.model, flip_test=args.flip_test)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        people = predict_video(predictor, args.video, out_dir, box, args.batch_size,
-                               args.score_threshold)  # fmt: skip
-    except (PredictInputError, ServingError) as error:
-        logger.error("%s", error)
-        return 2
+    people = predict_video(predictor, args.video, out_dir, box, args.batch_size,
+                           args.score_threshold)  # fmt: skip
     write_keypoint_files(out_dir, people, predictor.joint_set.joint_names)
     flagged, outside = count_outside(people)
     logger.info(
         "%d frames -> %s (%s); %d keypoints in %d frames lie outside the frame",
         len(people), out_dir, OVERLAY_VIDEO_NAME, outside, flagged,
     )  # fmt: skip
-    return 0
+
+
+def run_images(args):
+    """The `--images` branch of `main`: keypoints and an overlay per image."""
+    if args.box:
+        raise EvaluationInputError(
+            "--box is for --video; give the boxes of --images as a CSV "
+            "with --boxes (columns image,x,y,w,h)"
+        )
+    if args.boxes and args.detections:
+        raise EvaluationInputError("pass --boxes or --detections, not both")
+    skipped = {}
+    images = list_images(args.images, skipped)
+    boxes = read_boxes(args.boxes, images) if args.boxes else {}
+    if args.detections:
+        boxes, detection_skips = read_detection_boxes(
+            args.detections, images, args.detection_score_threshold
+        )
+    encoded = read_usable_images(images, skipped)
+    if not encoded:
+        raise EvaluationInputError(f"no usable image among {len(images)} inputs")
+    predictor = make_predictor(args.model, flip_test=args.flip_test)
+    people = predict_people(
+        predictor, encoded, boxes, args.batch_size, boxed_only=bool(args.detections)
+    )
+    if args.detections:
+        used = sum(len(found) for found in boxes.values())
+        logger.info(
+            "--detections %s: %d detections used, %s", args.detections, used,
+            describe_skipped(detection_skips),
+        )  # fmt: skip
+    write_outputs(args.out, people, encoded, predictor.joint_set, args.score_threshold)
+    flagged, outside = count_outside(people)
+    logger.info(
+        "%d people in %d images -> %s; %d images skipped; %d keypoints of %d "
+        "people lie outside their image (column <joint>_inside = 0)",
+        len(people), len(encoded), args.out, len(skipped), outside, flagged,
+    )  # fmt: skip
 
 
 @dataclass
@@ -443,57 +426,15 @@ def parse_arguments(argv):
 
 
 def main(argv=None):
-    """Runs the command; returns the process exit code."""
+    """Runs the command; a user mistake is one logged line and exit status 2."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_arguments(argv)
-    if args.video:
-        return run_video(args)
-    detection_skips = None
-    skipped = {}
+    run = run_video if args.video else run_images
     try:
-        if args.box:
-            raise PredictInputError(
-                "--box is for --video; give the boxes of --images as a CSV "
-                "with --boxes (columns image,x,y,w,h)"
-            )
-        if args.boxes and args.detections:
-            raise PredictInputError("pass --boxes or --detections, not both")
-        images = list_images(args.images, skipped)
-        boxes = read_boxes(args.boxes, images) if args.boxes else {}
-        if args.detections:
-            boxes, detection_skips = read_detection_boxes(
-                args.detections, images, args.detection_score_threshold
-            )
-    except PredictInputError as error:
-        logger.error("%s", error)
-        return 2
-    encoded = read_usable_images(images, skipped)
-    if not encoded:
-        logger.error("no usable image among %d inputs", len(images))
-        return 2
-    try:
-        predictor = make_predictor(args.model, flip_test=args.flip_test)
-        people = predict_people(
-            predictor, encoded, boxes, args.batch_size,
-            boxed_only=bool(args.detections),
-        )  # fmt: skip
+        run(args)
     except (FileNotFoundError, ValueError, ServingError) as error:
         logger.error("%s", error)
         return 2
-    if detection_skips is not None:
-        used = sum(len(found) for found in boxes.values())
-        logger.info(
-            "--detections %s: %d detections used, %s", args.detections, used,
-            describe_skipped(detection_skips),
-        )  # fmt: skip
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    write_outputs(args.out, people, encoded, predictor.joint_set, args.score_threshold)
-    flagged, outside = count_outside(people)
-    logger.info(
-        "%d people in %d images -> %s; %d images skipped; %d keypoints of %d "
-        "people lie outside their image (column <joint>_inside = 0)",
-        len(people), len(encoded), args.out, len(skipped), outside, flagged,
-    )  # fmt: skip
     return 0
 
 

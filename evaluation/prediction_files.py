@@ -22,6 +22,7 @@ import scipy.io
 
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import existing_file
+from evaluation.ground_truth import load_h5_datasets
 from evaluation.ground_truth import load_mat_variables
 from keras_hourglass.joint_sets import metric_joint_set
 
@@ -51,20 +52,6 @@ def _read_mat(path):
     )
 
 
-def _read_h5(path):
-    try:
-        with h5py.File(path, "r") as file:
-            if "preds" not in file:
-                raise EvaluationInputError(
-                    f"{path}: no dataset 'preds' (found: {sorted(file.keys())})"
-                )
-            return np.asarray(file["preds"])
-    except OSError as error:
-        raise EvaluationInputError(
-            f"{path}: not a readable HDF5 file ({error})"
-        ) from error
-
-
 def _read_npy(path):
     try:
         return np.load(path, allow_pickle=False)
@@ -82,11 +69,7 @@ def csv_column_names(joint_names):
 def _read_csv(path, num_joints):
     try:
         table = pd.read_csv(path)
-    except (
-        pd.errors.ParserError,
-        pd.errors.EmptyDataError,
-        UnicodeDecodeError,
-    ) as error:
+    except ValueError as error:  # pandas' parse errors, UnicodeDecodeError
         raise EvaluationInputError(
             f"{path}: not a readable CSV file ({error})"
         ) from error
@@ -103,14 +86,14 @@ def _read_csv(path, num_joints):
 
 
 def read_predictions(path, num_joints=16):
-    """Reads a prediction file as float64 N x K x 2 (see the module docstring);
-    EvaluationInputError for a missing, empty or unreadable file, an unknown
-    suffix, or an array that is not N x K x 2 / K x 2 x N."""
+    """Reads a prediction file as float64 N x K x 2; EvaluationInputError
+    naming the file when it cannot be."""
     path = existing_file(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path, num_joints)
-    readers = {".mat": _read_mat, ".h5": _read_h5, ".hdf5": _read_h5, ".npy": _read_npy}
+    read_h5 = lambda path: load_h5_datasets(path, ["preds"])[0]  # noqa: E731
+    readers = {".mat": _read_mat, ".h5": read_h5, ".hdf5": read_h5, ".npy": _read_npy}
     if suffix not in readers:
         raise EvaluationInputError(
             f"{path}: unsupported prediction format '{suffix}' (.mat, .h5, .npy, .csv)"
@@ -119,11 +102,7 @@ def read_predictions(path, num_joints=16):
 
 
 def write_predictions(path, predictions, joint_names=None):
-    """Writes N x K x 2 predictions in the format given by the suffix.
-
-    `.mat` and `.h5` store them as `preds` (N x K x 2); `.csv` uses
-    `<joint name>_x, <joint name>_y` columns.
-    """
+    """Writes N x K x 2 predictions in the format of the suffix, as read."""
     path = Path(path)
     predictions = np.asarray(predictions, dtype=np.float64)
     suffix = path.suffix.lower()

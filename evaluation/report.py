@@ -1,14 +1,10 @@
 """Paper-style result tables: pandas DataFrames, Markdown, CSV and JSON.
 
-Column meanings (all in percent; see `evaluation.metrics` for the sources):
-
-- Head ... Ankle: the paper columns; Head is MPII head-top only (LSP: mean of
-  neck and head-top), the others the unweighted mean of left and right.
-- Mean: unweighted mean of the per-joint values over the 14 scored joints
-  (MPII leaves out pelvis and thorax), as Tompson's / bearpaw's script prints.
-- Total (count-weighted): hits / annotated joints over the same 14 joints,
-  the "Mean" printed by HRNet and mmpose.
-- Mean (all joints): unweighted mean over all joints (16 for MPII).
+Columns, in percent (sources in `evaluation.metrics`): Head ... Ankle, the
+paper's (Head is MPII's head top, LSP's mean of neck and head top, the others
+the mean of left and right); Mean, the unweighted mean over the scored
+joints, as Tompson's script prints; the count-weighted total, HRNet's and
+mmpose's "Mean"; and the unweighted mean over all joints.
 """
 
 import math
@@ -22,8 +18,7 @@ ALL_JOINTS_COLUMN = "Mean (all joints)"
 
 
 def paper_table(summaries_by_model):
-    """A DataFrame with one row per model name of `summaries_by_model`
-    (`PckSummary` values): the paper columns, Mean and the two other means."""
+    """One row per model of {name: `PckSummary`}: the paper columns and means."""
     rows = {}
     for model_name, summary in summaries_by_model.items():
         row = dict(summary.groups)
@@ -54,10 +49,8 @@ def _format_cell(value, float_format):
 
 
 def dataframe_to_markdown(table, float_format="{:.2f}"):
-    """A GitHub Markdown table of `table`, index first (no `tabulate` needed).
-
-    Numbers are right-aligned; NaN is written as `-`.
-    """
+    """A GitHub Markdown table of `table`, index first, numbers right-aligned,
+    NaN as `-` (no `tabulate` needed)."""
     header = [str(table.index.name or "")] + [str(name) for name in table.columns]
     numeric = [False] + [
         pd.api.types.is_numeric_dtype(table[name]) for name in table.columns
@@ -79,23 +72,21 @@ def write_table_csv(table, path, decimals=4):
     return path
 
 
-def _json_number(value):
-    # JSON has no NaN; a joint that was never annotated is written as null.
-    return None if isinstance(value, float) and math.isnan(value) else value
+def json_number(value):
+    """`value` as a JSON number; JSON has no NaN, so a mean over no annotated
+    joint is written as null."""
+    return float(value) if math.isfinite(value) else None
 
 
 def summary_to_json_dict(summary):
-    """The `--json` layout: per_joint, groups, total_count_weighted, mean_16.
-
-    `mean_16` is the unweighted mean over all joints (16 for MPII).
-    """
+    """The `--json` layout; `mean_16` is the unweighted mean over all joints."""
     return {
         "metric": summary.metric,
         "threshold": summary.threshold,
-        "per_joint": {k: _json_number(v) for k, v in summary.per_joint.items()},
-        "groups": {k: _json_number(v) for k, v in summary.groups.items()},
-        "total_count_weighted": _json_number(summary.total_count_weighted),
-        "mean_16": _json_number(summary.mean_all_joints),
+        "per_joint": {k: json_number(v) for k, v in summary.per_joint.items()},
+        "groups": {k: json_number(v) for k, v in summary.groups.items()},
+        "total_count_weighted": json_number(summary.total_count_weighted),
+        "mean_16": json_number(summary.mean_all_joints),
     }
 
 

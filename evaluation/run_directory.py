@@ -8,13 +8,22 @@ files but not that.
 """
 
 import dataclasses
-import json
 from pathlib import Path
 
 from keras_hourglass.data.metadata import check_metadata_fields
+from keras_hourglass.files import read_json
 from keras_hourglass.joint_sets import builtin_joint_set
 from keras_hourglass.joint_sets import joint_set_from_metadata
 from keras_hourglass.saving import load_model
+
+
+def run_file(model_path, name):
+    """The file `name` of the training run a model came from (the model's
+    folder, or the folder above it, as for an export inside its run), or None."""
+    path = Path(model_path)
+    run_dir = path if path.is_dir() else path.parent
+    found = [d / name for d in (run_dir, run_dir.parent) if (d / name).is_file()]
+    return found[0] if found else None
 
 
 def joint_set_for_run(path, num_joints):
@@ -22,16 +31,12 @@ def joint_set_for_run(path, num_joints):
     run's `config.json` `data_dir`) when readable, else the built-in set with
     `num_joints` joints. Raises ValueError when neither exists or the
     dataset's `dataset.json` is unusable (`check_metadata_fields`)."""
-    path = Path(path)
-    run_dir = path if path.is_dir() else path.parent
-    for directory in (run_dir, run_dir.parent):
-        config_path = directory / "config.json"
-        if not config_path.is_file():
-            continue
-        data_dir = Path(json.loads(config_path.read_text()).get("data_dir", ""))
+    config_path = run_file(path, "config.json")
+    if config_path is not None:
+        data_dir = Path(read_json(config_path).get("data_dir", ""))
         dataset_json = data_dir / "dataset.json"
         if dataset_json.is_file():
-            metadata = json.loads(dataset_json.read_text())
+            metadata = read_json(dataset_json)
             check_metadata_fields(metadata, dataset_json)
             joint_set = joint_set_from_metadata(metadata)
             if joint_set.num_joints == num_joints:
@@ -40,14 +45,9 @@ def joint_set_for_run(path, num_joints):
 
 
 def load_program_model(path):
-    """Loads a `.keras` file, run directory or SavedModel export
-    (`keras_hourglass.saving.load_model`) and returns the `LoadedModel`
-    with its joint set: the one it records, else its run's.
-
-    Raises:
-        FileNotFoundError, ValueError: no loadable model, or no joint set
-            with the model's joint count (message names the path).
-    """
+    """`keras_hourglass.saving.load_model` with a joint set: the one the model
+    records, else its run's; FileNotFoundError or ValueError naming the path
+    when there is no loadable model or no such joint set."""
     loaded = load_model(path)
     if loaded.joint_set is not None:
         return loaded

@@ -41,8 +41,10 @@ def scene():
         for index, ((image_id, _), (points, box)) in enumerate(people.items())
     ]  # fmt: skip
     dataset = {
-        "images": [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480}
-                   for i in (7, 8)],  # fmt: skip
+        "images": [
+            {"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480}
+            for i in (7, 8)
+        ],  # fmt: skip
         "annotations": annotations,
         "categories": [{"id": 1, "name": "person"}],
     }

@@ -149,7 +149,7 @@ def evaluate_perfect(data, out, input_size, flip, split="valid", metric="auto",
         data=str(data), out=str(out), split=split, flip=flip, metric=metric,
         batch_size=2, num_examples=num_examples,
     )  # fmt: skip
-    model = HeatmapModel(None, input_size, 16, 2, "perfect")
+    model = HeatmapModel(None, input_size, 16, "perfect")
     return run_evaluation(config, model, perfect_source(MPII_16.flip_pairs, flip))
 
 
@@ -236,7 +236,7 @@ def test_flip_test_of_a_mirror_symmetric_model_changes_nothing(
     synthetic_data, tmp_path
 ):
     model = mirror_symmetric_model()
-    wrapped = HeatmapModel(model, INPUT_SIZE, 16, 2, "symmetric")
+    wrapped = HeatmapModel(model, INPUT_SIZE, 16, "symmetric")
     predictions = {}
     for flip in (True, False):
         config = EvalConfig(data=str(synthetic_data), out=str(tmp_path / str(flip)),

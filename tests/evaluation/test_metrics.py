@@ -9,18 +9,19 @@ import scipy.io
 from evaluation.ground_truth import EvaluationInputError
 from evaluation.ground_truth import from_arrays
 from evaluation.ground_truth import read_mpii_validation_mat
-from evaluation.metrics import box_pck
-from evaluation.metrics import evaluate_box_pck
-from evaluation.metrics import evaluate_pck
-from evaluation.metrics import evaluate_pckh
-from evaluation.metrics import pck
-from evaluation.metrics import pckh
-from evaluation.metrics import pckh_curve
+from evaluation.metrics import accuracy_curve
+from evaluation.metrics import evaluate_metric
 from keras_hourglass.joint_sets import LSP_14
 from keras_hourglass.joint_sets import MPII_16
 
 HEAD_TOP, UPPER_NECK, PELVIS, THORAX = 9, 8, 6, 7
 R_SHOULDER, L_SHOULDER, R_ANKLE, L_ANKLE = 12, 13, 0, 5
+
+
+def accuracy(metric, predictions, ground_truth, threshold=None):
+    """Per-joint `metric` values (K) of `evaluate_metric`'s summary."""
+    summary = evaluate_metric(metric, predictions, ground_truth, threshold)
+    return np.array(list(summary.per_joint.values()))
 
 
 def mpii_people(num_people, normalizer=8.0, seed=0):
@@ -42,7 +43,7 @@ def test_hit_exactly_at_threshold_is_a_miss_for_pckh():
     predictions = joints.copy()
     predictions[0, :, 0] += 4.0  # 4 / 8 == 0.5 exactly
     predictions[1, :, 0] += 3.999
-    values = pckh(predictions, ground_truth, threshold=0.5)
+    values = accuracy("pckh", predictions, ground_truth, threshold=0.5)
     np.testing.assert_array_equal(values, np.full(16, 50.0))
 
 
@@ -54,8 +55,14 @@ def test_hit_exactly_at_threshold_is_a_hit_for_torso_pck():
     ground_truth = from_arrays(joints, np.ones((1, 14), bool))
     predictions = joints.copy()
     predictions[0, :, 1] += 10.0  # 10 / 50 == 0.2 exactly
-    assert pck(predictions, ground_truth, threshold=0.2).tolist() == [100.0] * 14
-    assert pck(predictions, ground_truth, threshold=0.19).tolist() == [0.0] * 14
+    assert (
+        accuracy("pck", predictions, ground_truth, threshold=0.2).tolist()
+        == [100.0] * 14
+    )
+    assert (
+        accuracy("pck", predictions, ground_truth, threshold=0.19).tolist()
+        == [0.0] * 14
+    )
 
 
 def test_unannotated_joints_are_ignored_even_when_predicted_badly():
@@ -63,7 +70,9 @@ def test_unannotated_joints_are_ignored_even_when_predicted_badly():
     annotated[0, R_ANKLE] = False
     predictions = joints.copy()
     predictions[0, R_ANKLE] += 1e6
-    summary = evaluate_pckh(predictions, from_arrays(joints, annotated, normalizer))
+    summary = evaluate_metric(
+        "pckh", predictions, from_arrays(joints, annotated, normalizer)
+    )
     assert summary.per_joint["r_ankle"] == 100.0
     assert summary.joint_counts["r_ankle"] == 2
     assert summary.groups["Mean"] == 100.0
@@ -74,7 +83,9 @@ def test_joint_never_annotated_is_nan_and_left_out_of_means():
     annotated[:, L_ANKLE] = False
     predictions = joints.copy()
     predictions[:, R_ANKLE] += 100.0  # all right ankles miss
-    summary = evaluate_pckh(predictions, from_arrays(joints, annotated, normalizer))
+    summary = evaluate_metric(
+        "pckh", predictions, from_arrays(joints, annotated, normalizer)
+    )
     assert np.isnan(summary.per_joint["l_ankle"])
     assert summary.groups["Ankle"] == 0.0  # the mean of the known side only
     assert summary.groups["Mean"] == pytest.approx(100.0 * 12 / 13)
@@ -85,7 +96,9 @@ def test_groups_average_left_and_right_and_head_is_head_top_only():
     predictions = joints.copy()
     predictions[0, L_SHOULDER] += 100.0  # left shoulder 50 %, right 100 %
     predictions[:, UPPER_NECK] += 100.0  # neck 0 %: must not move Head
-    summary = evaluate_pckh(predictions, from_arrays(joints, annotated, normalizer))
+    summary = evaluate_metric(
+        "pckh", predictions, from_arrays(joints, annotated, normalizer)
+    )
     assert summary.groups["Shoulder"] == 75.0
     assert summary.groups["Head"] == 100.0
     assert summary.groups["Elbow"] == 100.0
@@ -97,7 +110,9 @@ def test_weighted_and_unweighted_means_differ_and_pelvis_thorax_excluded():
     predictions = joints.copy()
     predictions[0, [R_ANKLE, L_ANKLE]] += 100.0  # ... and both missed
     predictions[:, [PELVIS, THORAX]] += 100.0  # not in the paper Mean
-    summary = evaluate_pckh(predictions, from_arrays(joints, annotated, normalizer))
+    summary = evaluate_metric(
+        "pckh", predictions, from_arrays(joints, annotated, normalizer)
+    )
     assert summary.groups["Mean"] == pytest.approx(12 * 100.0 / 14)
     assert summary.total_count_weighted == pytest.approx(12 * 4 * 100.0 / (12 * 4 + 2))
     assert summary.mean_all_joints == pytest.approx(12 * 100.0 / 16)
@@ -109,11 +124,13 @@ def test_pckh_curve_rises_to_pckh_and_auc_is_normalised():
     predictions = joints.copy()
     predictions[..., 0] += offsets
     ground_truth = from_arrays(joints, annotated, normalizer)
-    curve = pckh_curve(predictions, ground_truth)
+    _, curve = accuracy_curve("pckh", predictions, ground_truth)
     assert curve.shape == (51, 16)
     assert np.all(np.diff(curve, axis=0) >= 0)
     assert curve[0, 0] == 0.0  # nothing is strictly below 0
-    np.testing.assert_array_equal(curve[-1], pckh(predictions, ground_truth, 0.5))
+    np.testing.assert_array_equal(
+        curve[-1], accuracy("pckh", predictions, ground_truth, 0.5)
+    )
     assert curve[-1, 0] == 80.0
 
 
@@ -127,8 +144,8 @@ def test_pck_uses_left_shoulder_to_right_hip_in_both_joint_orders():
         predictions = joints.copy()
         predictions[0, :, 0] += 15.0
         ground_truth = from_arrays(joints, np.ones((1, joint_set.num_joints), bool))
-        assert np.all(pck(predictions, ground_truth, 0.2) == 100.0)
-        assert np.all(pck(predictions, ground_truth, 0.1) == 0.0)
+        assert np.all(accuracy("pck", predictions, ground_truth, 0.2) == 100.0)
+        assert np.all(accuracy("pck", predictions, ground_truth, 0.1) == 0.0)
 
 
 def test_pck_skips_people_without_torso_with_a_logged_count(caplog):
@@ -139,7 +156,9 @@ def test_pck_skips_people_without_torso_with_a_logged_count(caplog):
     predictions = joints.copy()
     predictions[1] += 1e4  # the skipped person would miss everything
     with caplog.at_level(logging.WARNING):
-        summary = evaluate_pck(predictions, from_arrays(joints, annotated), 0.2)
+        summary = evaluate_metric(
+            "pck", predictions, from_arrays(joints, annotated), 0.2
+        )
     assert summary.groups["Mean"] == 100.0
     assert summary.joint_counts["neck"] == 1
     assert "skipped 1 of 2 people" in caplog.text
@@ -149,20 +168,20 @@ def test_bad_predictions_raise_clear_errors():
     joints, annotated, normalizer = mpii_people(2)
     ground_truth = from_arrays(joints, annotated, normalizer)
     with pytest.raises(EvaluationInputError, match="not N x 16 x 2"):
-        pckh(joints[:, :14], ground_truth)
+        accuracy("pckh", joints[:, :14], ground_truth)
     with pytest.raises(EvaluationInputError, match="1 people, but"):
-        pckh(joints[:1], ground_truth)
+        accuracy("pckh", joints[:1], ground_truth)
     broken = joints.copy()
     broken[1, 3, 0] = np.nan
     with pytest.raises(EvaluationInputError, match="person 1 joint 3 is NaN"):
-        pckh(broken, ground_truth)
+        accuracy("pckh", broken, ground_truth)
 
 
 def test_pckh_without_head_boxes_names_the_people():
     joints, annotated, _ = mpii_people(2)
     ground_truth = from_arrays(joints, annotated, [5.0, np.nan], source="gt.json")
     with pytest.raises(EvaluationInputError, match="gt.json: 1 people have no head"):
-        pckh(joints, ground_truth)
+        accuracy("pckh", joints, ground_truth)
 
 
 # Tompson et al. CVPR'15 on the MPII validation split, as printed by the
@@ -186,7 +205,7 @@ def test_tompson_validation_predictions_reproduce_the_standard_table(shared_data
     path = shared_data / "mpii_valid_gt" / "detections_our_format.mat"
     ground_truth = read_mpii_validation_mat(path)
     predictions = scipy.io.loadmat(path)["pos_pred_src"].transpose(2, 0, 1)
-    summary = evaluate_pckh(predictions, ground_truth)
+    summary = evaluate_metric("pckh", predictions, ground_truth)
     for column, expected in TOMPSON_VALIDATION_PCKH.items():
         assert summary.groups[column] == pytest.approx(expected, abs=0.05), column
     # HRNet / mmpose "Mean" (count-weighted) and the 16-joint mean.
@@ -206,12 +225,14 @@ def test_box_pck_divides_by_the_larger_box_side_with_a_strict_hit():
         [[9.9, 0], [10.0, 0], [6, 8]],  # 9.9 px hit, 10 px miss, 10 px miss
         [[1.0, 1.0], [0, 2.0], [0, 0]],  # 1.41 px hit, 2 px miss, 0 px hit
     ])  # fmt: skip
-    values = box_pck(joints + offsets, ground_truth, 0.05)
+    values = accuracy("box-pck", joints + offsets, ground_truth, 0.05)
     np.testing.assert_allclose(values, [100.0, 0.0, 50.0])
-    summary = evaluate_box_pck(joints + offsets, ground_truth, 0.05)
+    summary = evaluate_metric("box-pck", joints + offsets, ground_truth, 0.05)
     assert summary.metric == "box PCK" and summary.groups["Mean"] == pytest.approx(50.0)
     # At 0.1, person 1's 2 px errors are hits and person 0's 10 px ones too.
-    np.testing.assert_allclose(box_pck(joints + offsets, ground_truth, 0.1), 100.0)
+    np.testing.assert_allclose(
+        accuracy("box-pck", joints + offsets, ground_truth, 0.1), 100.0
+    )
 
 
 def test_box_pck_skips_people_without_a_box_and_needs_box_sizes(caplog):
@@ -219,11 +240,11 @@ def test_box_pck_skips_people_without_a_box_and_needs_box_sizes(caplog):
     annotated = np.ones((2, 1), bool)
     ground_truth = from_arrays(joints, annotated, person_sizes=[100, np.nan])
     with caplog.at_level(logging.WARNING):
-        values = box_pck(joints + [[[1.0, 0]], [[99.0, 0]]], ground_truth)
+        values = accuracy("box-pck", joints + [[[1.0, 0]], [[99.0, 0]]], ground_truth)
     np.testing.assert_allclose(values, [100.0])
     assert "skipped 1 of 2 people without a person box" in caplog.text
     with pytest.raises(EvaluationInputError, match="box size"):
-        box_pck(joints, from_arrays(joints, annotated))
+        accuracy("box-pck", joints, from_arrays(joints, annotated))
 
 
 def test_a_joint_set_without_a_torso_has_no_torso_pck_and_names_the_flag():
@@ -231,17 +252,16 @@ def test_a_joint_set_without_a_torso_has_no_torso_pck_and_names_the_flag():
         np.zeros((1, 2, 2)), np.ones((1, 2), bool), joint_names=("head", "tail")
     )
     with pytest.raises(EvaluationInputError, match="l_shoulder and r_hip") as raised:
-        pck(np.zeros((1, 2, 2)), ground_truth)
+        accuracy("pck", np.zeros((1, 2, 2)), ground_truth)
     assert "--metric box-pck" in str(raised.value)
     assert "torso_joints" not in str(raised.value)
     # Named joints give the torso of any set.
     named = from_arrays(np.array([[[0, 0], [0, 10.0], [5, 5]]]), np.ones((1, 3), bool),
                         joint_names=("l_shoulder", "r_hip", "nose"))  # fmt: skip
-    np.testing.assert_allclose(pck(named.joints + [2.0, 0], named), 100.0)
+    np.testing.assert_allclose(accuracy("pck", named.joints + [2.0, 0], named), 100.0)
 
 
 def test_people_without_torso_are_reported_once_per_evaluation(caplog):
-    from evaluation.evaluate_outputs import accuracy_curve
     from evaluation.metrics import evaluate_metric as score
 
     joints = np.zeros((2, 14, 2))

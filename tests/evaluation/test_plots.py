@@ -163,7 +163,7 @@ def test_training_curve_figure_of_an_lsp_run(tmp_path, saved_figures):
     run_dir.mkdir()
     log = run_dir / "training_log.csv"
     log.write_text("epoch,val_pck\n0,10.0\n1,25.0\n")
-    paths = training_curve_figure([log], "pck", tmp_path)
+    paths = training_curve_figure(log, "pck", tmp_path)
     assert paths[0].name == "training_curves.png"
     check_written(paths)
     (axis,) = saved_figures[0].axes
@@ -173,7 +173,7 @@ def test_training_curve_figure_of_an_lsp_run(tmp_path, saved_figures):
     assert legend_labels(axis) == ["lsp_run"]
     loss_only = tmp_path / "loss_only.csv"
     loss_only.write_text("epoch,loss\n0,1.0\n")
-    assert training_curve_figure([loss_only], "pckh", tmp_path) == []
+    assert training_curve_figure(loss_only, "pckh", tmp_path) == []
 
 
 def people_and_crops(count=3):
@@ -219,16 +219,26 @@ def test_stack_comparison_with_heatmap_overlay(tmp_path, saved_figures):
 def test_prediction_grid_shows_ground_truth_beside_the_prediction(tmp_path):
     images, keypoints = people_and_crops(count=2)
     alone = check_written(
-        plots.plot_prediction_grid(images, keypoints, MPII_16.skeleton, tmp_path / "a",
-                                   joint_names=MPII_16.joint_names)  # fmt: skip
+        plots.plot_prediction_grid(
+            images,
+            keypoints,
+            MPII_16.skeleton,
+            tmp_path / "a",
+            joint_names=MPII_16.joint_names,
+        )  # fmt: skip
     )
     annotated = np.ones(keypoints.shape[:2])
     annotated[:, :8] = 0  # half the truth is unannotated and must not show
     both = check_written(
         plots.plot_prediction_grid(
-            images, keypoints, MPII_16.skeleton, tmp_path / "b",
-            joint_names=MPII_16.joint_names, scores=np.full(keypoints.shape[:2], 0.9),
-            true_keypoints=keypoints + 2.0, true_annotated=annotated,
+            images,
+            keypoints,
+            MPII_16.skeleton,
+            tmp_path / "b",
+            joint_names=MPII_16.joint_names,
+            scores=np.full(keypoints.shape[:2], 0.9),
+            true_keypoints=keypoints + 2.0,
+            true_annotated=annotated,
         )  # fmt: skip
     )
     # Two panels per crop: about twice as wide for the same height.
