@@ -30,13 +30,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_hourglass.files import write_with
+from keras_hourglass.files import write_bytes_atomically
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.joint_sets import builtin_joint_set
 from keras_hourglass.model import joint_count
 from keras_hourglass.saving import HEATMAP_FILE_SUFFIXES
 from keras_hourglass.serving.fold import fold_batch_norms
 from keras_hourglass.serving.signatures import build_export_metadata
+from keras_hourglass.serving.signatures import crops_spec
 from keras_hourglass.serving.signatures import make_heatmaps_function
 from keras_hourglass.transforms import OFFICIAL_TORCH
 
@@ -68,18 +69,23 @@ def resolve_export_model(model, joint_set=None, crop_convention=None,
     return model, joint_set, crop_convention or OFFICIAL_TORCH
 
 
-def heatmap_file_metadata(model, joint_set, crop_convention, file_format,
-                          quantization="float32"):  # fmt: skip
-    """The export metadata of a heatmap file; `flip_test` is False because
-    the file holds the bare network (the caller flips, if at all)."""
+def prepare_heatmap_file(model, out_path, file_format, quantization="float32",
+                         joint_set=None, crop_convention=None,
+                         fold_batch_norm=True):  # fmt: skip
+    """Returns (out Path, Keras model to convert, metadata) of a heatmap file
+    in `file_format` ("litert" or "onnx"); `flip_test` is False in the
+    metadata because the file holds the bare network (the caller flips)."""
+    out_path = Path(out_path)
+    litert = file_format == "litert"
+    what, suffix = ("LiteRT", LITERT_SUFFIX) if litert else ("ONNX", ONNX_SUFFIX)
+    if out_path.suffix != suffix:
+        raise ValueError(f"{out_path}: a {what} file must end in {suffix}")
+    model, joint_set, crop_convention = resolve_export_model(
+        model, joint_set, crop_convention, fold_batch_norm
+    )
     metadata = build_export_metadata(model, joint_set, False, crop_convention)
-    return {**metadata, "file_format": file_format, "quantization": quantization}
-
-
-def images_spec(input_size):
-    import tensorflow as tf
-
-    return tf.TensorSpec([None, input_size, input_size, 3], tf.float32, "images")
+    metadata.update(file_format=file_format, quantization=quantization)
+    return out_path, model, metadata
 
 
 def litert_converter(model, input_size, scratch):
@@ -94,8 +100,7 @@ def litert_converter(model, input_size, scratch):
     archive = keras.export.ExportArchive()
     archive.track(model)
     endpoint = make_heatmaps_function(model, check_inputs=False)
-    spec = images_spec(input_size)
-    archive.add_endpoint("heatmaps", endpoint, input_signature=[spec])
+    archive.add_endpoint("heatmaps", endpoint, input_signature=[crops_spec(input_size)])
     archive.write_out(str(scratch), verbose=False)
     return tf.lite.TFLiteConverter.from_saved_model(
         str(scratch), signature_keys=["heatmaps"]
@@ -157,21 +162,15 @@ def export_litert(model, out_path, quantization="float32",
     Returns:
         The written Path.
     """
-    out_path = Path(out_path)
-    if out_path.suffix != LITERT_SUFFIX:
-        raise ValueError(f"{out_path}: a LiteRT file must end in {LITERT_SUFFIX}")
-    model, joint_set, crop_convention = resolve_export_model(
-        model, joint_set, crop_convention, fold_batch_norm
-    )
-    metadata = heatmap_file_metadata(
-        model, joint_set, crop_convention, "litert", quantization
-    )
+    out_path, model, metadata = prepare_heatmap_file(
+        model, out_path, "litert", quantization, joint_set, crop_convention,
+        fold_batch_norm,
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
         converter = litert_converter(model, metadata["input_size"], scratch)
         converter = quantize_converter(converter, quantization, calibration_images)
         flatbuffer = converter.convert()
-    contents = with_litert_metadata(flatbuffer, metadata)
-    return write_with(out_path, lambda staging: Path(staging).write_bytes(contents))
+    return write_bytes_atomically(out_path, with_litert_metadata(flatbuffer, metadata))
 
 
 def export_onnx(model, out_path, joint_set=None, crop_convention=None,
@@ -191,14 +190,11 @@ def export_onnx(model, out_path, joint_set=None, crop_convention=None,
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
-    out_path = Path(out_path)
-    if out_path.suffix != ONNX_SUFFIX:
-        raise ValueError(f"{out_path}: an ONNX file must end in {ONNX_SUFFIX}")
-    model, joint_set, crop_convention = resolve_export_model(
-        model, joint_set, crop_convention, fold_batch_norm
-    )
-    metadata = heatmap_file_metadata(model, joint_set, crop_convention, "onnx")
-    spec = images_spec(metadata["input_size"])
+    out_path, model, metadata = prepare_heatmap_file(
+        model, out_path, "onnx", "float32", joint_set, crop_convention,
+        fold_batch_norm,
+    )  # fmt: skip
+    spec = crops_spec(metadata["input_size"])
     endpoint = make_heatmaps_function(model, check_inputs=False)
     function = tf.function(endpoint, input_signature=[spec])
     with warnings.catch_warnings():
@@ -211,8 +207,7 @@ def export_onnx(model, out_path, joint_set=None, crop_convention=None,
         )
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_NAME, json.dumps(metadata)
-    contents = proto.SerializeToString()
-    return write_with(out_path, lambda staging: Path(staging).write_bytes(contents))
+    return write_bytes_atomically(out_path, proto.SerializeToString())
 
 
 def hourglass_metadata(entries, path, file_format):

@@ -272,8 +272,3 @@ def crop_encoded_images(images, boxes, input_size, crop_convention=OFFICIAL_TORC
         ),
     )
     return crops, matrices
-
-
-def whole_image_boxes(images):
-    """Returns float32 [N, 4] zero boxes: "the whole image" for each image."""
-    return tf.zeros([tf.shape(images)[0], 4], tf.float32)

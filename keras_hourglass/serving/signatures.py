@@ -27,7 +27,6 @@ from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.joint_sets import joint_set_record
 from keras_hourglass.model import joint_count
 from keras_hourglass.serving.inputs import crop_encoded_images
-from keras_hourglass.serving.inputs import whole_image_boxes
 from keras_hourglass.transforms import CROP_CONVENTION_KEY
 from keras_hourglass.transforms import OFFICIAL_TORCH
 from keras_hourglass.transforms import crop_convention_from_metadata
@@ -98,15 +97,6 @@ def make_keypoints_function(model, metadata):
     return keypoints
 
 
-def make_whole_image_function(keypoints_function):
-    """Returns `fn(images)`: `keypoints_function` with whole-image boxes."""
-
-    def whole_image(images):
-        return keypoints_function(images, whole_image_boxes(images))
-
-    return whole_image
-
-
 def check_crop_batch(images):
     """Returns assertions that cropped images are a non-empty, finite [0, 1]
     batch (a 0..255 batch is the usual mistake)."""
@@ -140,9 +130,19 @@ def make_heatmaps_function(model, check_inputs=True):
     return heatmaps
 
 
-def make_metadata_function(metadata):
-    """Returns a no-input `fn() -> {"metadata_json", "input_size", "num_joints"}`."""
+def crops_spec(input_size):
+    """The `images` input of the `heatmaps` signature: float32 crops."""
+    return tf.TensorSpec([None, input_size, input_size, 3], tf.float32, "images")
+
+
+def signature_endpoints(model, metadata):
+    """Returns {signature name: (function, input TensorSpecs)} of the export."""
+    keypoints = make_keypoints_function(model, metadata)
     text = json.dumps(metadata, sort_keys=True)
+
+    def whole_image(images):
+        boxes = tf.zeros([tf.shape(images)[0], 4], tf.float32)  # w <= 0: whole
+        return keypoints(images, boxes)
 
     def metadata_outputs():
         return {
@@ -151,30 +151,14 @@ def make_metadata_function(metadata):
             "num_joints": tf.constant(metadata["num_joints"], tf.int32),
         }
 
-    return metadata_outputs
-
-
-def signature_specs(input_size):
-    """Returns {signature name: input TensorSpecs} of the exported endpoints."""
+    images = tf.TensorSpec([None], tf.string, name="images")
+    boxes = tf.TensorSpec([None, 4], tf.float32, name="boxes")
     return {
-        "serving_default": [
-            tf.TensorSpec([None], tf.string, name="images"),
-            tf.TensorSpec([None, 4], tf.float32, name="boxes"),
-        ],
-        "whole_image": [tf.TensorSpec([None], tf.string, name="images")],
-        "heatmaps": [
-            tf.TensorSpec([None, input_size, input_size, 3], tf.float32, "images")
-        ],
-        "metadata": [],
-    }
-
-
-def make_signature_functions(model, metadata):
-    """Returns {signature name: Python function} matching `signature_specs`."""
-    keypoints = make_keypoints_function(model, metadata)
-    return {
-        "serving_default": keypoints,
-        "whole_image": make_whole_image_function(keypoints),
-        "heatmaps": make_heatmaps_function(model),
-        "metadata": make_metadata_function(metadata),
+        "serving_default": (keypoints, [images, boxes]),
+        "whole_image": (whole_image, [images]),
+        "heatmaps": (
+            make_heatmaps_function(model),
+            [crops_spec(metadata["input_size"])],
+        ),
+        "metadata": (metadata_outputs, []),
     }
