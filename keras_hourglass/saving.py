@@ -10,21 +10,17 @@ and the predictor accept: a `.keras` file, a training run directory (its
 version folder, or its base path: the highest version) or a single-file
 heatmap model (`.tflite`, `.onnx`: `serving.heatmap_files`).
 
-A `.keras` file holds the architecture and the weights only, as
-`compile=False` would load them, so plain `keras.saving.load_model(path)`
-reloads it in any fresh process, on any backend. `model.save` of a compiled
-model also writes the compile config, which names the loss by its registered
-name, `keras_hourglass>joint_heatmap_mse`; Keras finds a registered function
-only in a process that imported the module registering it. No stock Keras
-loss can stand in: ours averages each joint's squared error over the heatmap
-pixels and weights it per joint, while the stock mean squared error averages
-over the joints before any weight applies. The training state (optimizer
-slots, step, learning rate) lives in a run's crash backup.
+A `.keras` file holds the architecture and the weights only, so plain
+`keras.saving.load_model(path)` reloads it in any fresh process, on any
+backend. A compiled model's compile config would name the loss as
+`keras_hourglass>joint_heatmap_mse`, which Keras finds only in a process
+that imported `keras_hourglass`; no stock loss can stand in (ours weights
+each joint's error, the stock MSE averages over joints first). The training
+state (optimizer slots, step, learning rate) lives in a run's crash backup.
 
 Both files are written atomically (`keras_hourglass.files`). A file cut
 short anyway (a full disk, a copy) is named as damaged before Keras reads
-it, since Keras reports a truncated archive as "File not found" and h5py a
-truncated weights file as "truncated file".
+it, since Keras reports a truncated archive as "File not found".
 """
 
 import json
@@ -60,7 +56,6 @@ FINAL_MODEL_FILE = "final.keras"
 BEST_CHECKPOINT_FILE = "checkpoints/best.keras"
 LATEST_CHECKPOINT_FILE = "checkpoints/latest.keras"
 RUN_MODEL_FILES = (FINAL_MODEL_FILE, BEST_CHECKPOINT_FILE, LATEST_CHECKPOINT_FILE)
-DAMAGED_MODEL_ADVICE = "save it again, or rerun its training command"
 
 
 class DamagedFileError(ValueError):
@@ -97,13 +92,6 @@ class LoadedModel:
     crop_convention: object
     builder_arguments: dict
     heatmap_file: object = None
-
-
-def architecture_and_weights(model):
-    """The uncompiled functional model that shares `model`'s layers and
-    weights (nothing is copied): saving it writes no compile config and no
-    optimizer state."""
-    return keras.Model(model.input, model.output, name=model.name)
 
 
 def sidecar_path(keras_path):
@@ -174,7 +162,9 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
     )
 
     def write_checked_archive(staging):
-        architecture_and_weights(model).save(staging)
+        # A model sharing `model`'s layers and weights but uncompiled: the
+        # file holds no compile config and no optimizer state.
+        keras.Model(model.input, model.output, name=model.name).save(staging)
         check_keras_archive(staging, advice="it is written again on the next save")
         if check_reload:
             check_same_weights(staging, model)
@@ -232,34 +222,30 @@ def check_weights_file(path, advice):
     return path
 
 
-def read_sidecar(keras_path):
-    """Returns the sidecar dict of a `.keras` file, or {} when it has none.
+def load_keras_file(path):
+    """A `LoadedModel` of a `.keras` file, checked whole first: what its
+    sidecar records, else what the model itself shows (a file without a
+    sidecar: an older file, or a user's own model). Crops default to ours.
 
     Raises:
-        ValueError: the sidecar exists but is not a JSON object (naming it).
+        ValueError: the sidecar is not a JSON object, or the model does not
+            map an image to heatmaps.
     """
-    path = sidecar_path(keras_path)
-    if not path.is_file():
-        return {}
-    contents = read_json(path, what="the model's sidecar")
-    if not isinstance(contents, dict):
-        raise ValueError(f"{path}: the model's sidecar must be a JSON object")
-    return contents
-
-
-def describe_keras_model(model, source, sidecar):
-    """A `LoadedModel` for a Keras model: what its sidecar records, else what
-    the model itself shows (a `.keras` file without a sidecar: an older
-    file, or a user's own model). Crops default to ours.
-
-    Raises:
-        ValueError: the model does not map an image to heatmaps.
-    """
+    path = Path(path)
+    check_keras_archive(path, advice="save it again, or rerun its training command")
+    sidecar = {}
+    if sidecar_path(path).is_file():
+        sidecar = read_json(sidecar_path(path), what="the model's sidecar")
+        if not isinstance(sidecar, dict):
+            raise ValueError(
+                f"{sidecar_path(path)}: the model's sidecar must be a JSON object"
+            )
+    model = keras.saving.load_model(path, compile=False)
     problem = heatmap_model_problem(model)
     if problem is not None:
-        raise ValueError(f"{source}: not an hourglass (heatmap) model: {problem}")
+        raise ValueError(f"{path}: not an hourglass (heatmap) model: {problem}")
     return LoadedModel(
-        source=Path(source),
+        source=path,
         keras_model=model,
         export=None,
         input_size=int(model.input_shape[1]),
@@ -267,22 +253,11 @@ def describe_keras_model(model, source, sidecar):
         output_names=tuple(model.output_names),
         joint_set=joint_set_from_record(sidecar),
         crop_convention=crop_convention_from_metadata(
-            sidecar, where=str(sidecar_path(source))
+            sidecar, where=str(sidecar_path(path))
         ),
         builder_arguments=sidecar.get("builder_arguments")
         or builder_arguments_of(model),
     )
-
-
-def load_keras_file(path):
-    """Loads a `.keras` file (checked whole first) and its sidecar."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"{path}: not a .keras model file")
-    check_keras_archive(path, advice=DAMAGED_MODEL_ADVICE)
-    sidecar = read_sidecar(path)
-    model = keras.saving.load_model(path, compile=False)
-    return describe_keras_model(model, path, sidecar)
 
 
 def run_model_file(path):
@@ -323,15 +298,6 @@ def export_versions(base_path):
         return {}
     return {int(p.name): p for p in base_path.iterdir()
             if p.name.isdigit() and p.is_dir()}  # fmt: skip
-
-
-def is_saved_model(path):
-    """True for a SavedModel folder or a base path holding versions of one."""
-    path = Path(path)
-    return (path / "saved_model.pb").is_file() or any(
-        (folder / "saved_model.pb").is_file()
-        for folder in export_versions(path).values()
-    )
 
 
 def latest_version_dir(path):
@@ -379,15 +345,6 @@ def load_export(path):
     return loaded_from_metadata(version_dir, metadata, export=export)
 
 
-def load_heatmap_model_file(path):
-    """A `LoadedModel` for a LiteRT (`.tflite`) or ONNX (`.onnx`) heatmap
-    file, described by the metadata it carries."""
-    from keras_hourglass.serving.heatmap_files import load_heatmap_file
-
-    runner = load_heatmap_file(path)
-    return loaded_from_metadata(path, runner.metadata, heatmap_file=runner)
-
-
 def load_model(path):
     """Loads a `.keras` file, a training run directory, a SavedModel
     export (version folder or base path) or a LiteRT or ONNX heatmap file
@@ -401,8 +358,12 @@ def load_model(path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file or folder")
-    if path.is_dir() and is_saved_model(path):
+    folders = [path, *export_versions(path).values()]
+    if any((folder / "saved_model.pb").is_file() for folder in folders):
         return load_export(path)
     if path.suffix in HEATMAP_FILE_SUFFIXES:
-        return load_heatmap_model_file(path)
+        from keras_hourglass.serving.heatmap_files import load_heatmap_file
+
+        runner = load_heatmap_file(path)
+        return loaded_from_metadata(path, runner.metadata, heatmap_file=runner)
     return load_keras_file(run_model_file(path))
