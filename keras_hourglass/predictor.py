@@ -9,11 +9,9 @@
 
 `model` is a `keras.Model`, anything `keras_hourglass.saving.load_model`
 reads (also `.tflite` and `.onnx` heatmap files) or a TF Serving REST model
-URL (`load_predictor`). Four backends run it: `KerasBackend` and
-`SavedModelBackend` run the same graph functions as the exported
-`serving_default` signature, `HeatmapFileBackend` runs a heatmap file between
-the same crop and decoding functions, and `RestBackend` calls a server, so
-all agree to the precision of the file's format.
+URL (`load_predictor`). Every kind runs the exported `serving_default`
+signature or its graph functions (`GraphBackend`), or calls a server that
+runs it (`RestBackend`), so all agree to the precision of the file's format.
 
 Images are file paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3].
 Boxes follow `keras_hourglass.serving.inputs`: (x, y, w, h) in original
@@ -104,17 +102,12 @@ def encoded_image_size(encoded, where="image"):
     return height, width
 
 
-def decode_image_array(encoded):
-    """uint8 RGB [H, W, 3] of encoded image bytes."""
-    with PIL.Image.open(io.BytesIO(encoded)) as image:
-        return np.asarray(image.convert("RGB"))
-
-
 def detector_boxes(detector, encoded):
     """float32 [P, 4] boxes a detector function returns for an encoded image
     (P may be 0)."""
-    array = np.asarray(detector(decode_image_array(encoded)), np.float64)
-    array = array.reshape(-1, 4)
+    with PIL.Image.open(io.BytesIO(encoded)) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    array = np.asarray(detector(pixels), np.float64).reshape(-1, 4)
     if not np.all(np.isfinite(array)):
         raise ValueError(
             f"the boxes function returned non-finite boxes (x, y, w, h): "
@@ -140,72 +133,15 @@ def boxes_per_image(boxes, count):
     return result
 
 
-class SavedModelBackend:
-    """Runs the `serving_default` signature of a loaded export
-    (`saving.LoadedModel` with `export` set)."""
+class GraphBackend:
+    """Runs `function(images string [N], boxes float32 [N, 4])` ->
+    {"keypoints", "scores"}: an export's `serving_default` signature, or the
+    export's own graph functions (`signatures.make_keypoints_function`)
+    around a Keras model or a heatmap file, so all crop and decode alike."""
 
-    def __init__(self, loaded):
-        self.signature = loaded.export.signatures["serving_default"]
-        self.joint_set = loaded.joint_set
-
-    def predict(self, encoded_images, boxes):
-        import tensorflow as tf
-
-        outputs = self.signature(
-            images=tf.constant(encoded_images, tf.string),
-            boxes=tf.constant(boxes, tf.float32),
-        )
-        return outputs["keypoints"].numpy(), outputs["scores"].numpy()
-
-
-class HeatmapFileBackend:
-    """Runs a LiteRT or ONNX heatmap file (`saving.LoadedModel` with
-    `heatmap_file` set) between the export's own graph functions: the same
-    decode and crop before it, flip test and peak decoding after it."""
-
-    def __init__(self, loaded, joint_set, flip_test):
-        self.heatmaps = loaded.heatmap_file
-        self.joint_set = joint_set or loaded.joint_set
-        self.input_size = loaded.input_size
-        self.crop_convention = loaded.crop_convention
-        self.flip_test = flip_test
-
-    def predict(self, encoded_images, boxes):
-        import tensorflow as tf
-
-        from keras_hourglass.decoding import predict_keypoints
-        from keras_hourglass.serving.inputs import crop_encoded_images
-
-        crops, matrices = crop_encoded_images(
-            tf.constant(encoded_images, tf.string), tf.constant(boxes, tf.float32),
-            self.input_size, self.crop_convention,
-        )  # fmt: skip
-        keypoints, scores = predict_keypoints(
-            self.heatmaps, crops, matrices, self.joint_set.flip_pairs,
-            flip_test=self.flip_test,
-        )  # fmt: skip
-        return np.asarray(keypoints), np.asarray(scores)
-
-
-class KerasBackend:
-    """Runs a Keras model through the export's graph functions (decode,
-    crop, network, flip test, peaks, back to image px)."""
-
-    def __init__(self, model, joint_set, flip_test, crop_convention):
-        import tensorflow as tf
-
-        from keras_hourglass.model import joint_count
-        from keras_hourglass.serving.signatures import build_export_metadata
-        from keras_hourglass.serving.signatures import make_keypoints_function
-
-        self.joint_set = joint_set or numbered_joint_set(joint_count(model))
-        metadata = build_export_metadata(
-            model, self.joint_set, flip_test, crop_convention
-        )
-        # reduce_retracing: batches of different sizes share one trace.
-        self.function = tf.function(
-            make_keypoints_function(model, metadata), reduce_retracing=True
-        )
+    def __init__(self, function, joint_set):
+        self.function = function
+        self.joint_set = joint_set
 
     def predict(self, encoded_images, boxes):
         import tensorflow as tf
@@ -213,7 +149,7 @@ class KerasBackend:
         outputs = self.function(
             tf.constant(encoded_images, tf.string), tf.constant(boxes, tf.float32)
         )
-        return outputs["keypoints"].numpy(), outputs["scores"].numpy()
+        return np.asarray(outputs["keypoints"]), np.asarray(outputs["scores"])
 
 
 class RestBackend:
@@ -338,31 +274,53 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
     """
     # Imported here, not at the top: they load TensorFlow, and the result
     # types and input checks above are useful without it.
+    from keras_hourglass.model import joint_count
     from keras_hourglass.saving import LoadedModel
     from keras_hourglass.saving import load_model
+    from keras_hourglass.serving.signatures import make_keypoints_function
     from keras_hourglass.transforms import OFFICIAL_TORCH
 
     text = str(model)
     if text.startswith(("http://", "https://")):
         return PosePredictor(RestBackend(text, timeout), joint_set)
     if hasattr(model, "outputs"):
-        backend = KerasBackend(
-            model, joint_set, flip_test, crop_convention or OFFICIAL_TORCH
-        )
-        return PosePredictor(backend)
+        joint_set = joint_set or numbered_joint_set(joint_count(model))
+        crop_convention = crop_convention or OFFICIAL_TORCH
+        return keras_predictor(model, joint_set, flip_test, crop_convention)
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
-    if loaded.heatmap_file is not None:
-        joint_set = (
-            joint_set or loaded.joint_set or numbered_joint_set(loaded.num_joints)
-        )
-        return PosePredictor(HeatmapFileBackend(loaded, joint_set, flip_test))
     if loaded.export is not None:
-        return PosePredictor(SavedModelBackend(loaded), joint_set)
-    backend = KerasBackend(
-        loaded.keras_model, joint_set or loaded.joint_set, flip_test,
-        crop_convention or loaded.crop_convention,
-    )  # fmt: skip
-    return PosePredictor(backend)
+        signature = loaded.export.signatures["serving_default"]
+        backend = GraphBackend(
+            lambda images, boxes: signature(images=images, boxes=boxes),
+            loaded.joint_set,
+        )
+        return PosePredictor(backend, joint_set)
+    joint_set = joint_set or loaded.joint_set or numbered_joint_set(loaded.num_joints)
+    if loaded.heatmap_file is None:
+        crop_convention = crop_convention or loaded.crop_convention
+        return keras_predictor(
+            loaded.keras_model, joint_set, flip_test, crop_convention
+        )
+    # The heatmap file runs eagerly between the export's graph functions.
+    metadata = {**loaded.heatmap_file.metadata, "flip_test": flip_test}
+    metadata["flip_pairs"] = joint_set.flip_pairs
+    function = make_keypoints_function(loaded.heatmap_file, metadata)
+    return PosePredictor(GraphBackend(function, joint_set))
+
+
+def keras_predictor(model, joint_set, flip_test, crop_convention):
+    """A `PosePredictor` running a Keras model in the export's graph."""
+    import tensorflow as tf
+
+    from keras_hourglass.serving.signatures import build_export_metadata
+    from keras_hourglass.serving.signatures import make_keypoints_function
+
+    metadata = build_export_metadata(model, joint_set, flip_test, crop_convention)
+    # reduce_retracing: batches of different sizes share one trace.
+    function = tf.function(
+        make_keypoints_function(model, metadata), reduce_retracing=True
+    )
+    return PosePredictor(GraphBackend(function, joint_set))
 
 
 def predict_poses(model, images, boxes=None, joint_set=None, flip_test=True,
