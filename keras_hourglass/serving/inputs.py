@@ -133,26 +133,6 @@ def check_image_size(size, where):
     return tf.debugging.Assert(within, [message])
 
 
-def check_box_size(box, image_height, image_width, where):
-    """Returns an assertion that a person box has a sane size for its image;
-    the whole-image box (w <= 0 or h <= 0) always passes."""
-    box = tf.cast(box, tf.float32)
-    larger_side = tf.cast(tf.maximum(image_height, image_width), tf.float32)
-    whole_image = tf.logical_or(box[2] <= 0.0, box[3] <= 0.0)
-    sides = box[2:]
-    sane = tf.logical_and(
-        tf.reduce_min(sides) >= MIN_BOX_SIDE_PIXELS,
-        tf.reduce_max(sides) <= MAX_BOX_TO_IMAGE_RATIO * larger_side,
-    )
-    message = tf.strings.join(
-        [where, tf.strings.format(
-            " box (x, y, w, h) {} has a side under "
-            f"{MIN_BOX_SIDE_PIXELS:g} px or over {MAX_BOX_TO_IMAGE_RATIO:g} x "
-            "the image's larger side {}", (box, larger_side))]
-    )  # fmt: skip
-    return tf.debugging.Assert(tf.logical_or(whole_image, sane), [message])
-
-
 def person_from_request_box(box, image_height, image_width):
     """Returns `(center [2], scale [])` of a request's box (x, y, w, h); a box
     with w <= 0 or h <= 0 is replaced by the whole image."""
@@ -165,8 +145,10 @@ def person_from_request_box(box, image_height, image_width):
 
 
 def check_box(box, image_height, image_width, where):
-    """Raises InvalidArgumentError (in the graph) when a box is not finite or
-    lies entirely outside the image; a whole-image box always passes."""
+    """Returns assertions that a person box is finite, overlaps the image and
+    has sane sides for it (a huge box gives NaN keypoints, a tiny one puts
+    every keypoint at one point); a whole-image box (w <= 0 or h <= 0)
+    passes all but the first."""
     box = tf.cast(box, tf.float32)
     height = tf.cast(image_height, tf.float32)
     width = tf.cast(image_width, tf.float32)
@@ -178,14 +160,28 @@ def check_box(box, image_height, image_width, where):
              box[1] + box[3] > 0.0]
         )
     )  # fmt: skip
-    message = tf.strings.join(
+    larger_side = tf.maximum(height, width)
+    sane = tf.logical_and(
+        tf.reduce_min(box[2:]) >= MIN_BOX_SIDE_PIXELS,
+        tf.reduce_max(box[2:]) <= MAX_BOX_TO_IMAGE_RATIO * larger_side,
+    )
+    outside = tf.strings.join(
         [where, tf.strings.format(
             " box (x, y, w, h) {} is not finite or lies outside the image of "
             "height x width {} x {}", (box, image_height, image_width))]
     )  # fmt: skip
-    return tf.debugging.Assert(
-        tf.logical_and(finite, tf.logical_or(whole_image, overlaps)), [message]
-    )
+    wrong_size = tf.strings.join(
+        [where, tf.strings.format(
+            " box (x, y, w, h) {} has a side under "
+            f"{MIN_BOX_SIDE_PIXELS:g} px or over {MAX_BOX_TO_IMAGE_RATIO:g} x "
+            "the image's larger side {}", (box, larger_side))]
+    )  # fmt: skip
+    return [
+        tf.debugging.Assert(
+            tf.logical_and(finite, tf.logical_or(whole_image, overlaps)), [outside]
+        ),
+        tf.debugging.Assert(tf.logical_or(whole_image, sane), [wrong_size]),
+    ]
 
 
 def first_bytes_text(image_bytes, count=8):
@@ -223,12 +219,8 @@ def crop_encoded_image(image_bytes, box, index, input_size,
     """
     where = tf.strings.format("images[{}]", index)
     height, width = tf.unstack(checked_image_size(image_bytes, where))
-    checks = [
-        check_box(box, height, width, where),
-        check_box_size(box, height, width, where),
-    ]
     # The decoder reads the bytes only once every check has passed.
-    with tf.control_dependencies(checks):
+    with tf.control_dependencies(check_box(box, height, width, where)):
         image_bytes = tf.identity(image_bytes)
     center, scale = person_from_request_box(box, height, width)
     matrix = person_crop_matrix(center, scale, input_size, convention=crop_convention)
