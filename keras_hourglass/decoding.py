@@ -31,14 +31,11 @@ def stack_heatmaps_list(outputs):
     `stack{i}_heatmaps` names that sort correctly below ten stacks.
     """
     if isinstance(outputs, dict):
-        return [outputs[key] for key in sorted(outputs, key=_stack_number)]
+        order = sorted(outputs, key=lambda name: stack_index_of_output(name) or 0)
+        return [outputs[key] for key in order]
     if isinstance(outputs, list | tuple):
         return list(outputs)
     return [outputs]
-
-
-def _stack_number(name):
-    return stack_index_of_output(name) or 0
 
 
 def model_heatmaps(model_or_fn, images, all_stacks=False):
@@ -82,19 +79,6 @@ def flip_test_heatmaps(model_or_fn, images, flip_pairs, all_stacks=False):
     return averaged if all_stacks else averaged[-1]
 
 
-def heatmap_to_image_matrices(crop_matrices, input_size, heatmap_size):
-    """Returns matrices [B, 3, 3] mapping heatmap px to original image px.
-
-    `crop_matrices` map original px to input px (`transforms.crop_matrix`);
-    the heatmap grid covers the same window as the input grid.
-    """
-    to_heatmap = tf.linalg.matmul(
-        scale_grid_matrix(input_size, heatmap_size),
-        tf.cast(crop_matrices, tf.float32),
-    )
-    return invert_affine(to_heatmap)
-
-
 def heatmap_coords_to_input(coords, input_size, heatmap_size):
     """Maps heatmap px [..., K, 2] to input crop px (same window, finer grid)."""
     return transform_points(coords, scale_grid_matrix(heatmap_size, input_size))
@@ -103,20 +87,22 @@ def heatmap_coords_to_input(coords, input_size, heatmap_size):
 def heatmap_coords_to_image(coords, crop_matrices, input_size, heatmap_size):
     """Maps heatmap px [B, K, 2] to original image px through the inverse crop.
 
-    The one home of this mapping: the exported model, the evaluation program
-    and the training callbacks all call it.
-
     Args:
         coords: float [B, K, 2]. (x, y) in heatmap px.
-        crop_matrices: float [B, 3, 3]. Original px -> input px of each crop.
+        crop_matrices: float [B, 3, 3]. Original px -> input px of each crop
+            (`transforms.crop_matrix`); the heatmap grid covers the same
+            window as the input grid.
         input_size: int. Side of the square input crop.
         heatmap_size: int. Side of the square heatmap.
 
     Returns:
         float32 [B, K, 2], (x, y) in original image px.
     """
-    to_image = heatmap_to_image_matrices(crop_matrices, input_size, heatmap_size)
-    return transform_points(coords, to_image)
+    to_heatmap = tf.linalg.matmul(
+        scale_grid_matrix(input_size, heatmap_size),
+        tf.cast(crop_matrices, tf.float32),
+    )
+    return transform_points(coords, invert_affine(to_heatmap))
 
 
 def heatmaps_to_image_keypoints(heatmaps, crop_matrices, input_size):

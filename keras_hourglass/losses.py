@@ -46,4 +46,3 @@ def masked_heatmap_loss(target_heatmaps, predicted_heatmaps, joint_weights):
     joint_weights = keras.ops.cast(joint_weights, "float32")
     count = keras.ops.cast(keras.ops.size(per_joint), "float32")
     return keras.ops.sum(per_joint * joint_weights) / count
-
