@@ -99,24 +99,15 @@ def sidecar_path(keras_path):
     return Path(keras_path).with_suffix(".json")
 
 
-def sidecar_contents(model, joint_set=None, crop_convention=OFFICIAL_TORCH,
-                     notes=None):  # fmt: skip
-    """The sidecar dict of `model`: its builder arguments, joint set (when
-    known), crop convention and any `notes` (e.g. where converted weights
-    came from)."""
-    contents = {
-        "format_version": SIDECAR_FORMAT_VERSION,
-        "builder_arguments": builder_arguments_of(model),
-        CROP_CONVENTION_KEY: crop_convention.to_metadata(),
-    }
-    if joint_set is not None:
-        if joint_set.num_joints != joint_count(model):
-            raise ValueError(
-                f"joint set {joint_set.name!r} has {joint_set.num_joints} joints "
-                f"but the model predicts {joint_count(model)} heatmaps"
-            )
-        contents.update(joint_set_record(joint_set))
-    return {**(notes or {}), **contents}
+def checked_joint_set_record(joint_set, model):
+    """`joint_sets.joint_set_record` of `joint_set`; ValueError when its
+    joint count is not the number of heatmaps `model` predicts."""
+    if joint_set.num_joints != joint_count(model):
+        raise ValueError(
+            f"joint set {joint_set.name!r} has {joint_set.num_joints} joints "
+            f"but the model predicts {joint_count(model)} heatmaps"
+        )
+    return joint_set_record(joint_set)
 
 
 def check_same_weights(path, model):
@@ -155,11 +146,15 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: a model file must end in .keras")
-    write_json_atomically(
-        sidecar_path(path),
-        sidecar_contents(model, joint_set, crop_convention, notes),
-        indent=1,
-    )
+    sidecar = {
+        **(notes or {}),
+        "format_version": SIDECAR_FORMAT_VERSION,
+        "builder_arguments": builder_arguments_of(model),
+        CROP_CONVENTION_KEY: crop_convention.to_metadata(),
+    }
+    if joint_set is not None:
+        sidecar.update(checked_joint_set_record(joint_set, model))
+    write_json_atomically(sidecar_path(path), sidecar, indent=1)
 
     def write_checked_archive(staging):
         # A model sharing `model`'s layers and weights but uncompiled: the

@@ -24,8 +24,8 @@ import tensorflow as tf
 
 from keras_hourglass.decoding import predict_keypoints
 from keras_hourglass.decoding import stack_heatmaps_list
-from keras_hourglass.joint_sets import joint_set_record
 from keras_hourglass.model import joint_count
+from keras_hourglass.saving import checked_joint_set_record
 from keras_hourglass.serving.inputs import crop_encoded_images
 from keras_hourglass.transforms import CROP_CONVENTION_KEY
 from keras_hourglass.transforms import OFFICIAL_TORCH
@@ -52,19 +52,12 @@ def build_export_metadata(model, joint_set, flip_test, crop_convention=OFFICIAL_
     port weights have their own): `serving_default` crops with it, and
     programs cropping for the `heatmaps` signature read it back from here.
     """
-    input_size = model_input_size(model)
-    num_joints = joint_count(model)
-    if joint_set.num_joints != num_joints:
-        raise ValueError(
-            f"joint set {joint_set.name!r} has {joint_set.num_joints} joints but "
-            f"the model predicts {num_joints} heatmaps"
-        )
     return {
         "format_version": 1,
         "model_name": model.name,
-        **joint_set_record(joint_set),
-        "num_joints": num_joints,
-        "input_size": input_size,
+        **checked_joint_set_record(joint_set, model),
+        "num_joints": joint_count(model),
+        "input_size": model_input_size(model),
         "heatmap_outputs": list(model.output_names),
         "flip_test": bool(flip_test),
         "box_convention": (
