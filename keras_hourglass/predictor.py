@@ -185,16 +185,6 @@ class PosePredictor:
         """The joint names, flip pairs and skeleton of the predictions."""
         return self._joint_set or self.backend.joint_set
 
-    def predict_crops(self, encoded_images, boxes):
-        """Runs the model on N (image, box) pairs; returns keypoints [N, K, 2]
-        and scores [N, K] as NumPy arrays."""
-        keypoints, scores = self.backend.predict(
-            list(encoded_images), np.asarray(boxes, np.float32).reshape(-1, 4)
-        )
-        if self._joint_set is None and self.backend.joint_set is None:
-            self._joint_set = numbered_joint_set(keypoints.shape[1])
-        return np.asarray(keypoints, np.float32), np.asarray(scores, np.float32)
-
     def __call__(self, images, boxes=None, batch_size=8):
         """Returns `Poses` for one image, or a list of them for a list.
 
@@ -224,11 +214,13 @@ class PosePredictor:
         keypoints, scores = [], []
         for start in range(0, len(pairs), batch_size):
             batch = pairs[start : start + batch_size]
-            points, score = self.predict_crops(
+            points, score = self.backend.predict(
                 [encoded[i] for i, _ in batch], np.stack([box for _, box in batch])
             )
-            keypoints.append(points)
-            scores.append(score)
+            if self._joint_set is None and self.backend.joint_set is None:
+                self._joint_set = numbered_joint_set(points.shape[1])
+            keypoints.append(np.asarray(points, np.float32))
+            scores.append(np.asarray(score, np.float32))
         if not pairs:  # a detector found nobody in any image
             joints = self.joint_set.num_joints if self.joint_set else 0
             keypoints = [np.zeros([0, joints, 2], np.float32)]

@@ -218,33 +218,26 @@ def hourglass_metadata(entries, path, file_format):
     return json.loads(entries[METADATA_NAME])
 
 
-def read_litert_metadata(path):
-    """Returns the metadata dict of a `.tflite` file written here."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    data = Path(path).read_bytes()
-    try:
-        model = schema.Model.GetRootAs(data, 0)
-        entries = {
-            model.Metadata(i).Name().decode(): model.Metadata(i).Buffer()
-            for i in range(model.MetadataLength())
-        }
-    except Exception as error:  # flatbuffers raises bare errors on bad bytes
-        raise ValueError(f"{path}: not a LiteRT flatbuffer ({error})") from None
-    if METADATA_NAME in entries:
-        raw = model.Buffers(entries[METADATA_NAME]).DataAsNumpy()
-        entries[METADATA_NAME] = raw.tobytes()
-    return hourglass_metadata(entries, path, "LiteRT")
-
-
 class LiteRTHeatmaps:
     """Runs a `.tflite` heatmap file: `call(images, training=False)` -> list
     of per-stack heatmaps, first stack first (a Keras model's outputs)."""
 
     def __init__(self, path):
         import tensorflow as tf
+        from tensorflow.lite.python import schema_py_generated as schema
 
-        self.metadata = read_litert_metadata(path)
+        try:
+            model = schema.Model.GetRootAs(Path(path).read_bytes(), 0)
+            entries = {
+                model.Metadata(i).Name().decode(): model.Metadata(i).Buffer()
+                for i in range(model.MetadataLength())
+            }
+        except Exception as error:  # flatbuffers raises bare errors on bad bytes
+            raise ValueError(f"{path}: not a LiteRT flatbuffer ({error})") from None
+        if METADATA_NAME in entries:
+            raw = model.Buffers(entries[METADATA_NAME]).DataAsNumpy()
+            entries[METADATA_NAME] = raw.tobytes()
+        self.metadata = hourglass_metadata(entries, path, "LiteRT")
         with warnings.catch_warnings():
             # tf.lite.Interpreter warns that it moves to `ai_edge_litert`,
             # which has the same API but is not a dependency.
@@ -292,11 +285,7 @@ def load_heatmap_file(path):
     """Returns the runner of a `.tflite` or `.onnx` heatmap file
     (`LiteRTHeatmaps` or `OnnxHeatmaps`, each with its `metadata`)."""
     path = Path(path)
-    if path.suffix == LITERT_SUFFIX:
-        return LiteRTHeatmaps(path)
-    if path.suffix == ONNX_SUFFIX:
-        return OnnxHeatmaps(path)
-    raise ValueError(f"{path}: not a heatmap file ({', '.join(HEATMAP_FILE_SUFFIXES)})")
+    return (LiteRTHeatmaps if path.suffix == LITERT_SUFFIX else OnnxHeatmaps)(path)
 
 
 def calibration_crops(data_dir, count, input_size, crop_convention=None,

@@ -90,30 +90,28 @@ def make_keypoints_function(model, metadata):
     return keypoints
 
 
-def check_crop_batch(images):
-    """Returns assertions that cropped images are a non-empty, finite [0, 1]
-    batch (a 0..255 batch is the usual mistake)."""
-    return [
-        tf.debugging.assert_positive(
-            tf.shape(images)[0], message="images: the batch is empty"
-        ),
-        tf.debugging.assert_all_finite(images, "images: NaN or inf pixel values"),
-        tf.debugging.assert_less_equal(
-            tf.reduce_max(tf.abs(images - 0.5)),
-            0.5 + PIXEL_RANGE_TOLERANCE,
-            message="images: pixel values must be float32 in [0, 1] (not 0..255)",
-        ),
-    ]
-
-
 def make_heatmaps_function(model, check_inputs=True):
     """Returns `fn(images) -> {"heatmaps", "stack{i}_heatmaps"...}`; without
     `check_inputs` it runs no assertion ops (LiteRT and ONNX have none)."""
     output_names = list(model.output_names)
 
     def heatmaps(images):
-        if check_inputs:
-            with tf.control_dependencies(check_crop_batch(images)):
+        if check_inputs:  # a 0..255 batch is the usual mistake
+            checks = [
+                tf.debugging.assert_positive(
+                    tf.shape(images)[0], message="images: the batch is empty"
+                ),
+                tf.debugging.assert_all_finite(
+                    images, "images: NaN or inf pixel values"
+                ),
+                tf.debugging.assert_less_equal(
+                    tf.reduce_max(tf.abs(images - 0.5)),
+                    0.5 + PIXEL_RANGE_TOLERANCE,
+                    message="images: pixel values must be float32 in [0, 1] "
+                    "(not 0..255)",
+                ),
+            ]
+            with tf.control_dependencies(checks):
                 images = tf.identity(images)
         stacks = stack_heatmaps_list(model(images, training=False))
         outputs = dict(zip(output_names, stacks))
