@@ -1,9 +1,8 @@
 """Published PyTorch checkpoints -> Keras weights, with no PyTorch import.
 
 The authors' PyTorch port, princeton-vl/pytorch_stacked_hourglass, builds the
-same network as `build_stacked_hourglass` (`models/posenet.py`,
-`models/layers.py`) and publishes MPII checkpoints for 2 and 8 stacks. Its
-state dict names modules by structure:
+same network as `build_stacked_hourglass` and publishes MPII checkpoints for
+2 and 8 stacks. Its state dict names modules by structure:
 
     pre.0 (Conv7x7/2 + BN), pre.1 / pre.3 / pre.4 (residuals; pre.2 is the pool)
     hgs.{i}.0 (hourglass: up1, low1, low2 = next level or residual, low3)
@@ -17,20 +16,17 @@ count changes; the unused ones are reported as ignored, as are batch norm's
 first tensor that does not fit, and so is a tensor whose values no trained
 network holds (`damaged_tensor_problem`).
 
-    state = {name: array for name, array in ...}       # e.g. from torch.load
-    model, report = build_model_from_state_dict(state)
+    model, report = build_model_from_state_dict(state)  # {name: NumPy array}
     report.ignored                                      # ('pre.3.skip_layer...', ...)
 
 Fine-tuning on another joint set starts from such a model (or any trained
 one): `transfer_matching_weights(source, target)` copies every layer whose
 weights fit and leaves the target's fresh joint heads in place.
 
-The port feeds float RGB crops in [0, 1], channels last, exactly as our
-pipeline and serving inputs do, so no input conversion is folded in here.
-Its crop differs (200 x scale px around the annotated centre, where our models'
-window is shifted and enlarged): that is the model's `transforms.PYTORCH_PORT`
-crop convention, which `training.convert_weights` records in the model's sidecar
-(`keras_hourglass.saving`) for every program that crops for it.
+The port feeds float RGB crops in [0, 1], channels last, as our models do.
+Its crop window differs from ours: that is the `transforms.PYTORCH_PORT` crop
+convention, which `training.convert_weights` records in the model's sidecar
+for every program that crops for it.
 """
 
 import re
@@ -399,22 +395,13 @@ def layer_weight_shapes(model):
 def weight_transfer_plan(source_shapes, target_shapes, head_layers):
     """Which target layers copy the source's weights: the rule of fine-tuning.
 
-    A target layer whose name and weight shapes match a source layer copies
-    it. A joint head (`head_layers`: `model.joint_head_layer_names`) that
-    does not match is created anew, shaped for the target's joints. Any
-    other layer that does not match means the backbones differ.
+    A target layer whose name and weight shapes (`layer_weight_shapes`)
+    match a source layer copies it. A joint head (`head_layers`:
+    `model.joint_head_layer_names`) that does not match is created anew,
+    shaped for the target's joints. Any other layer that does not match
+    means the backbones differ: `ArchitectureMismatchError` names it.
 
-    Args:
-        source_shapes, target_shapes: {layer name: tuple of weight shapes}
-            (`layer_weight_shapes`).
-        head_layers: names of the layers that depend on the joint count.
-
-    Returns:
-        `(copied, created)`: tuples of target layer names, in layer order.
-
-    Raises:
-        ArchitectureMismatchError: naming the first backbone layer that the
-            source has not, or has with other shapes.
+    Returns `(copied, created)`: target layer names, in layer order.
     """
     copied, created = [], []
     for name, shapes in target_shapes.items():
@@ -430,24 +417,6 @@ def weight_transfer_plan(source_shapes, target_shapes, head_layers):
         else:
             raise ArchitectureMismatchError(f"the source has no layer {name!r}")
     return tuple(copied), tuple(created)
-
-
-def check_same_backbone(source_arguments, target_arguments):
-    """Raises `ArchitectureMismatchError` naming the first backbone setting
-    (`BACKBONE_ARGUMENTS`) in which two builder-argument dicts differ."""
-    if any(source_arguments.get(name) is None for name, _ in BACKBONE_ARGUMENTS):
-        raise ArchitectureMismatchError(
-            "the source is not a stacked hourglass built by build_stacked_hourglass"
-        )
-    for name, what in BACKBONE_ARGUMENTS:
-        have, want = source_arguments[name], target_arguments[name]
-        if have != want:
-            raise ArchitectureMismatchError(
-                f"the source has {have} {what} and the target {want} "
-                f"({name}={have} would match)",
-                setting=name,
-                source_value=have,
-            )
 
 
 def transfer_matching_weights(source, target):
@@ -466,8 +435,21 @@ def transfer_matching_weights(source, target):
         ArchitectureMismatchError: the backbones differ, or `source` is not
             a stacked hourglass; `target` is then left untouched.
     """
+    source_arguments = builder_arguments_of(source)
     target_arguments = builder_arguments_of(target)
-    check_same_backbone(builder_arguments_of(source), target_arguments)
+    if any(source_arguments.get(name) is None for name, _ in BACKBONE_ARGUMENTS):
+        raise ArchitectureMismatchError(
+            "the source is not a stacked hourglass built by build_stacked_hourglass"
+        )
+    for name, what in BACKBONE_ARGUMENTS:
+        have, want = source_arguments[name], target_arguments[name]
+        if have != want:
+            raise ArchitectureMismatchError(
+                f"the source has {have} {what} and the target {want} "
+                f"({name}={have} would match)",
+                setting=name,
+                source_value=have,
+            )
     target_shapes = layer_weight_shapes(target)
     copied, created = weight_transfer_plan(
         layer_weight_shapes(source),
