@@ -107,30 +107,14 @@ def header_image_size(image_bytes):
 
 def image_size_problem(height, width):
     """Why an image of `height` x `width` pixels is refused (a short reason),
-    or None: the limits `check_image_size` applies in the graph, for callers
-    that read the size first (e.g. from the header with Pillow)."""
+    or None: the limits `checked_image_size` applies in the graph, for
+    callers that read the size first (e.g. from the header with Pillow)."""
     if height * width > MAX_IMAGE_PIXELS or min(height, width) < MIN_IMAGE_SIDE:
         return (
             f"image of {width} x {height} pixels; the limits are at most "
             f"{MAX_IMAGE_PIXELS} pixels and no side smaller than {MIN_IMAGE_SIDE}"
         )
     return None
-
-
-def check_image_size(size, where):
-    """Returns an assertion that (height, width) `size` is within the limits."""
-    size = tf.cast(size, tf.int64)
-    pixels = size[0] * size[1]
-    message = tf.strings.join(
-        [where, tf.strings.format(
-            " has height x width {} x {} ({} pixels); the limits are at most "
-            f"{MAX_IMAGE_PIXELS} pixels and no side smaller than "
-            f"{MIN_IMAGE_SIDE}", (size[0], size[1], pixels))]
-    )  # fmt: skip
-    within = tf.logical_and(
-        pixels <= MAX_IMAGE_PIXELS, tf.reduce_min(size) >= MIN_IMAGE_SIDE
-    )
-    return tf.debugging.Assert(within, [message])
 
 
 def person_from_request_box(box, image_height, image_width):
@@ -184,27 +168,33 @@ def check_box(box, image_height, image_width, where):
     ]
 
 
-def first_bytes_text(image_bytes, count=8):
-    """Returns the first bytes as decimal numbers, e.g. "255 216 255" (raw
-    bytes would not survive the error message's UTF-8 decoding)."""
-    head = tf.io.decode_raw(tf.strings.substr(image_bytes, 0, count), tf.uint8)
-    return tf.strings.reduce_join(tf.strings.as_string(head), separator=" ")
-
-
 def checked_image_size(image_bytes, where):
     """Returns int32 [2] (height, width) from the header of complete JPEG/PNG
     bytes within the limits above; InvalidArgumentError naming
     `where` otherwise. Nothing is decoded."""
-    message = tf.strings.join(
+    # The first bytes as decimal numbers, e.g. "255 216 255": raw bytes would
+    # not survive the error message's UTF-8 decoding.
+    head = tf.io.decode_raw(tf.strings.substr(image_bytes, 0, 8), tf.uint8)
+    not_complete = tf.strings.join(
         [where, " is not a complete JPEG or PNG image (empty, another format, "
          "truncated, a corrupt body, or data past the end of its pixels); its "
          "first bytes are ",
-         first_bytes_text(image_bytes)]
+         tf.strings.reduce_join(tf.strings.as_string(head), separator=" ")]
     )  # fmt: skip
     complete = image_is_complete(image_bytes)
-    with tf.control_dependencies([tf.debugging.Assert(complete, [message])]):
+    with tf.control_dependencies([tf.debugging.Assert(complete, [not_complete])]):
         size = header_image_size(image_bytes)
-    with tf.control_dependencies([check_image_size(size, where)]):
+    pixels = size[0] * size[1]
+    too_large_or_small = tf.strings.join(
+        [where, tf.strings.format(
+            " has height x width {} x {} ({} pixels); the limits are at most "
+            f"{MAX_IMAGE_PIXELS} pixels and no side smaller than "
+            f"{MIN_IMAGE_SIDE}", (size[0], size[1], pixels))]
+    )  # fmt: skip
+    within = tf.logical_and(
+        pixels <= MAX_IMAGE_PIXELS, tf.reduce_min(size) >= MIN_IMAGE_SIDE
+    )
+    with tf.control_dependencies([tf.debugging.Assert(within, [too_large_or_small])]):
         return tf.cast(size, tf.int32)
 
 
