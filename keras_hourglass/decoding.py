@@ -27,8 +27,8 @@ def stack_heatmaps_list(outputs):
     """Returns the model's heatmap outputs as a list, first stack first.
 
     A functional model with one output returns a bare tensor, several outputs a
-    list; a dict (e.g. a reloaded signature) is ordered by its keys, which are
-    `stack{i}_heatmaps` names that sort correctly below ten stacks.
+    list; a dict (e.g. a reloaded signature) is ordered by the stack number in
+    its `stack{i}_heatmaps` keys.
     """
     if isinstance(outputs, dict):
         order = sorted(outputs, key=lambda name: stack_index_of_output(name) or 0)
@@ -39,11 +39,8 @@ def stack_heatmaps_list(outputs):
 
 
 def model_heatmaps(model_or_fn, images, all_stacks=False):
-    """Runs the network on images [B, S, S, 3] (float32 in [0, 1]).
-
-    Returns the last stack's heatmaps [B, h, w, K], or the list of every
-    stack's when `all_stacks` is true.
-    """
+    """The last stack's heatmaps [B, h, w, K] (every stack's, as a list, with
+    `all_stacks`) of images [B, S, S, 3] (float32 in [0, 1])."""
     outputs = stack_heatmaps_list(model_or_fn(images, training=False))
     return outputs if all_stacks else outputs[-1]
 
@@ -56,15 +53,10 @@ def flip_test_heatmaps(model_or_fn, images, flip_pairs, all_stacks=False):
     an input crop mirrors its heatmap grid exactly under the project's pixel
     convention, so no half-pixel shift is needed.
 
-    Args:
-        model_or_fn: a Keras model, or a callable `fn(images, training=False)`
-            returning heatmaps (a tensor, a list per stack or a dict).
-        images: float32 [B, S, S, 3].
-        flip_pairs: sequence of (left, right) joint indices.
-        all_stacks: bool. Return every stack's averaged heatmaps as a list.
-
-    Returns:
-        float32 [B, h, w, K], or a list of them when `all_stacks` is true.
+    `model_or_fn` is a Keras model or a callable `fn(images, training=False)`
+    returning heatmaps (a tensor, a list per stack or a dict); `flip_pairs`
+    are (left, right) joint indices. Returns float32 [B, h, w, K] (a list of
+    every stack's with `all_stacks`).
     """
     images = keras.ops.convert_to_tensor(images, dtype="float32")
     mirrored = keras.ops.flip(images, axis=2)

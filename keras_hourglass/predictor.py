@@ -102,18 +102,21 @@ def encoded_image_size(encoded, where="image"):
     return height, width
 
 
+def finite_boxes(boxes, what):
+    """float32 [P, 4] of boxes (x, y, w, h); ValueError naming `what` when
+    one is not finite."""
+    array = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what} must be finite (x, y, w, h); got {array.tolist()}")
+    return array.astype(np.float32)
+
+
 def detector_boxes(detector, encoded):
     """float32 [P, 4] boxes a detector function returns for an encoded image
     (P may be 0)."""
     with PIL.Image.open(io.BytesIO(encoded)) as image:
         pixels = np.asarray(image.convert("RGB"))
-    array = np.asarray(detector(pixels), np.float64).reshape(-1, 4)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"the boxes function returned non-finite boxes (x, y, w, h): "
-            f"{array.tolist()}"
-        )
-    return array.astype(np.float32)
+    return finite_boxes(detector(pixels), "the boxes function's boxes")
 
 
 def boxes_per_image(boxes, count):
@@ -123,14 +126,12 @@ def boxes_per_image(boxes, count):
         return [np.zeros([1, 4], np.float32) for _ in range(count)]
     if len(boxes) != count:
         raise ValueError(f"got {len(boxes)} box entries for {count} images")
-    result = []
-    for entry in boxes:
-        array = np.zeros([1, 4]) if entry is None else np.asarray(entry, np.float64)
-        array = array.reshape(-1, 4) if array.size else np.zeros([1, 4])
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"boxes must be finite (x, y, w, h); got {array.tolist()}")
-        result.append(array.astype(np.float32))
-    return result
+    return [
+        finite_boxes(entry, "boxes")
+        if entry is not None and np.size(entry)
+        else np.zeros([1, 4], np.float32)  # the whole image
+        for entry in boxes
+    ]
 
 
 class GraphBackend:
