@@ -88,8 +88,9 @@ def prepare_heatmap_file(model, out_path, file_format, quantization="float32",
     return out_path, model, metadata
 
 
-def litert_converter(model, input_size, scratch):
-    """A `tf.lite.TFLiteConverter` for the heatmaps endpoint of `model`.
+def litert_converter(model, input_size, scratch, quantization, calibration_images):
+    """A `tf.lite.TFLiteConverter` for the heatmaps endpoint of `model`, set
+    up for `quantization` (one of `QUANTIZATIONS`).
 
     It converts from a SavedModel written with `keras.export.ExportArchive`,
     as Keras' own LiteRT export does: converting a concrete function
@@ -97,34 +98,28 @@ def litert_converter(model, input_size, scratch):
     read."""
     import tensorflow as tf
 
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}"
+        )
+    int8 = quantization == "int8"
+    if int8 and (calibration_images is None or len(calibration_images) == 0):
+        raise ValueError("int8 needs calibration images (representative crops)")
     archive = keras.export.ExportArchive()
     archive.track(model)
     endpoint = make_heatmaps_function(model, check_inputs=False)
     archive.add_endpoint("heatmaps", endpoint, input_signature=[crops_spec(input_size)])
     archive.write_out(str(scratch), verbose=False)
-    return tf.lite.TFLiteConverter.from_saved_model(
+    converter = tf.lite.TFLiteConverter.from_saved_model(
         str(scratch), signature_keys=["heatmaps"]
     )
-
-
-def quantize_converter(converter, quantization, calibration_images):
-    """Sets `converter` up for `quantization` (one of `QUANTIZATIONS`)."""
-    import tensorflow as tf
-
-    if quantization not in QUANTIZATIONS:
-        raise ValueError(
-            f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}"
-        )
-    if quantization == "float32":
-        return converter
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
-        return converter
-    if calibration_images is None or len(calibration_images) == 0:
-        raise ValueError("int8 needs calibration images (representative crops)")
-    crops = np.asarray(calibration_images, np.float32)
-    converter.representative_dataset = lambda: ([crop[None]] for crop in crops)
+    if int8:
+        crops = np.asarray(calibration_images, np.float32)
+        converter.representative_dataset = lambda: ([crop[None]] for crop in crops)
     return converter
 
 
@@ -167,9 +162,9 @@ def export_litert(model, out_path, quantization="float32",
         fold_batch_norm,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
-        converter = litert_converter(model, metadata["input_size"], scratch)
-        converter = quantize_converter(converter, quantization, calibration_images)
-        flatbuffer = converter.convert()
+        flatbuffer = litert_converter(
+            model, metadata["input_size"], scratch, quantization, calibration_images
+        ).convert()
     return write_bytes_atomically(out_path, with_litert_metadata(flatbuffer, metadata))
 
 
