@@ -327,19 +327,6 @@ def loaded_from_metadata(source, metadata, **runner):
     )
 
 
-def load_export(path):
-    """A `LoadedModel` for a SavedModel export (version folder or base path),
-    described by the metadata it was exported with."""
-    import tensorflow as tf  # exports are TensorFlow graphs, whatever the backend
-
-    version_dir = latest_version_dir(path)
-    export = tf.saved_model.load(str(version_dir))
-    if "metadata" not in export.signatures:
-        raise ValueError(f"{version_dir}: not an hourglass export (no metadata)")
-    metadata = json.loads(export.signatures["metadata"]()["metadata_json"].numpy())
-    return loaded_from_metadata(version_dir, metadata, export=export)
-
-
 def load_model(path):
     """Loads a `.keras` file, a training run directory, a SavedModel
     export (version folder or base path) or a LiteRT or ONNX heatmap file
@@ -355,7 +342,14 @@ def load_model(path):
         raise FileNotFoundError(f"{path}: no such model file or folder")
     folders = [path, *export_versions(path).values()]
     if any((folder / "saved_model.pb").is_file() for folder in folders):
-        return load_export(path)
+        import tensorflow as tf  # exports are TensorFlow graphs, whatever the backend
+
+        version_dir = latest_version_dir(path)
+        export = tf.saved_model.load(str(version_dir))
+        if "metadata" not in export.signatures:
+            raise ValueError(f"{version_dir}: not an hourglass export (no metadata)")
+        metadata = export.signatures["metadata"]()["metadata_json"].numpy()
+        return loaded_from_metadata(version_dir, json.loads(metadata), export=export)
     if path.suffix in HEATMAP_FILE_SUFFIXES:
         from keras_hourglass.serving.heatmap_files import load_heatmap_file
 

@@ -11,7 +11,6 @@ base path and would otherwise load a half-written version.
 
 import logging
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -24,24 +23,9 @@ from keras_hourglass.serving.deployment import write_metadata_file
 from keras_hourglass.serving.deployment import write_warmup_requests
 from keras_hourglass.serving.heatmap_files import resolve_export_model
 from keras_hourglass.serving.signatures import build_export_metadata
-from keras_hourglass.serving.signatures import model_input_size
 from keras_hourglass.serving.signatures import signature_endpoints
 
 logger = logging.getLogger(__name__)
-
-
-@contextmanager
-def tensorflow_info_hidden():
-    """Hides TensorFlow's INFO log lines for the `with` block: writing a
-    SavedModel logs "Assets written to" the temporary folder, a path the
-    user never sees again (the version folder is logged instead)."""
-    tensorflow_logger = tf.get_logger()
-    level = tensorflow_logger.level
-    tensorflow_logger.setLevel(max(level, logging.WARNING))
-    try:
-        yield
-    finally:
-        tensorflow_logger.setLevel(level)
 
 
 def export_saved_model(
@@ -99,11 +83,18 @@ def export_saved_model(
     archive.track(model)
     for name, (function, specs) in signature_endpoints(model, metadata).items():
         archive.add_endpoint(name, function, input_signature=specs)
-    with tensorflow_info_hidden():
+    # Writing a SavedModel logs "Assets written to" the temporary folder at
+    # INFO, a path the user never sees again (the version folder is logged).
+    tensorflow_logger = tf.get_logger()
+    level = tensorflow_logger.level
+    tensorflow_logger.setLevel(max(level, logging.WARNING))
+    try:
         archive.write_out(str(staging), verbose=False)
+    finally:
+        tensorflow_logger.setLevel(level)
     write_metadata_file(staging, metadata)
     if warmup:
-        write_warmup_requests(staging, model_name, model_input_size(model))
+        write_warmup_requests(staging, model_name, metadata["input_size"])
     if version_dir.exists():
         shutil.rmtree(version_dir)
     staging.rename(version_dir)
