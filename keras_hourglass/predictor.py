@@ -10,8 +10,9 @@
 `model` is a `keras.Model`, anything `keras_hourglass.saving.load_model`
 reads (also `.tflite` and `.onnx` heatmap files) or a TF Serving REST model
 URL (`load_predictor`). Every kind runs the exported `serving_default`
-signature or its graph functions (`GraphBackend`), or calls a server that
-runs it (`RestBackend`), so all agree to the precision of the file's format.
+signature or its graph functions (`graph_backend`), or calls a server that
+runs it (`serving.client.RestClient`), so all agree to the precision of the
+file's format.
 
 Images are file paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3].
 Boxes follow `keras_hourglass.serving.inputs`: (x, y, w, h) in original
@@ -134,48 +135,35 @@ def boxes_per_image(boxes, count):
     ]
 
 
-class GraphBackend:
-    """Runs `function(images string [N], boxes float32 [N, 4])` ->
-    {"keypoints", "scores"}: an export's `serving_default` signature, or the
-    export's own graph functions (`signatures.make_keypoints_function`)
+@dataclass
+class Backend:
+    """What a `PosePredictor` runs: `predict(encoded_images, boxes [N, 4])`
+    -> (keypoints [N, K, 2], scores [N, K]), and the `joint_set` of the
+    predictions (None until known, for a server)."""
+
+    predict: object
+    joint_set: object
+
+
+def graph_backend(function, joint_set):
+    """A `Backend` running `function(images string [N], boxes float32 [N, 4])`
+    -> {"keypoints", "scores"}: an export's `serving_default` signature, or
+    the export's own graph functions (`signatures.make_keypoints_function`)
     around a Keras model or a heatmap file, so all crop and decode alike."""
 
-    def __init__(self, function, joint_set):
-        self.function = function
-        self.joint_set = joint_set
-
-    def predict(self, encoded_images, boxes):
+    def predict(encoded_images, boxes):
         import tensorflow as tf
 
-        outputs = self.function(
+        outputs = function(
             tf.constant(encoded_images, tf.string), tf.constant(boxes, tf.float32)
         )
         return np.asarray(outputs["keypoints"]), np.asarray(outputs["scores"])
 
-
-class RestBackend:
-    """Sends requests to a TF Serving model URL; the joint set is unknown
-    (None) unless the caller gives one."""
-
-    def __init__(self, model_url, timeout=60.0):
-        from keras_hourglass.serving.client import RestClient
-
-        self.client = RestClient(model_url, timeout=timeout)
-        self.joint_set = None
-
-    def predict(self, encoded_images, boxes):
-        return self.client.predict(encoded_images, np.asarray(boxes))
+    return Backend(predict, joint_set)
 
 
 class PosePredictor:
-    """Predicts poses with one of the backends above.
-
-    Args:
-        backend: object with `predict(encoded_images, boxes [N, 4])` ->
-            (keypoints [N, K, 2], scores [N, K]) and a `joint_set` (None
-            until known, for a server).
-        joint_set: JointSet or None (the backend's).
-    """
+    """Predicts poses with a `Backend`; `joint_set` overrides the backend's."""
 
     def __init__(self, backend, joint_set=None):
         self.backend = backend
@@ -275,7 +263,10 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
 
     text = str(model)
     if text.startswith(("http://", "https://")):
-        return PosePredictor(RestBackend(text, timeout), joint_set)
+        from keras_hourglass.serving.client import RestClient
+
+        rest = RestClient(text, timeout=timeout)
+        return PosePredictor(Backend(rest.predict, None), joint_set)
     if hasattr(model, "outputs"):
         joint_set = joint_set or numbered_joint_set(joint_count(model))
         crop_convention = crop_convention or OFFICIAL_TORCH
@@ -283,7 +274,7 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     if loaded.export is not None:
         signature = loaded.export.signatures["serving_default"]
-        backend = GraphBackend(
+        backend = graph_backend(
             lambda images, boxes: signature(images=images, boxes=boxes),
             loaded.joint_set,
         )
@@ -298,7 +289,7 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
     metadata = {**loaded.heatmap_file.metadata, "flip_test": flip_test}
     metadata["flip_pairs"] = joint_set.flip_pairs
     function = make_keypoints_function(loaded.heatmap_file, metadata)
-    return PosePredictor(GraphBackend(function, joint_set))
+    return PosePredictor(graph_backend(function, joint_set))
 
 
 def keras_predictor(model, joint_set, flip_test, crop_convention):
@@ -313,7 +304,7 @@ def keras_predictor(model, joint_set, flip_test, crop_convention):
     function = tf.function(
         make_keypoints_function(model, metadata), reduce_retracing=True
     )
-    return PosePredictor(GraphBackend(function, joint_set))
+    return PosePredictor(graph_backend(function, joint_set))
 
 
 def predict_poses(model, images, boxes=None, joint_set=None, flip_test=True,

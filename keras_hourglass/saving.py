@@ -168,16 +168,10 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
 
 
 def check_keras_archive(path, advice="save or export the model again"):
-    """Raises unless `path` is a complete `.keras` archive; returns `path`.
-
-    The whole archive is read and its checksums compared, so a file cut
-    anywhere is caught.
-
-    Raises:
-        FileNotFoundError: there is no such file.
-        DamagedFileError: the archive is truncated, corrupt or incomplete;
-            the message names the file and ends with `advice`.
-    """
+    """Returns `path` when it is a complete `.keras` archive: the whole file
+    is read and its checksums compared, so a file cut anywhere is caught.
+    Else FileNotFoundError, or DamagedFileError naming the file and ending
+    with `advice`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
@@ -200,12 +194,8 @@ def check_keras_archive(path, advice="save or export the model again"):
 
 
 def check_weights_file(path, advice):
-    """Raises unless `path` is a readable HDF5 weights file; returns `path`.
-
-    Raises:
-        FileNotFoundError: the file is missing (message names it and `advice`).
-        DamagedFileError: the file exists but HDF5 cannot open it.
-    """
+    """Returns `path` when it is a readable HDF5 weights file; else
+    FileNotFoundError or DamagedFileError naming it, ending with `advice`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the weights file is missing; {advice}")
@@ -220,12 +210,7 @@ def check_weights_file(path, advice):
 def load_keras_file(path):
     """A `LoadedModel` of a `.keras` file, checked whole first: what its
     sidecar records, else what the model itself shows (a file without a
-    sidecar: an older file, or a user's own model). Crops default to ours.
-
-    Raises:
-        ValueError: the sidecar is not a JSON object, or the model does not
-            map an image to heatmaps.
-    """
+    sidecar: an older file, or a user's own model). Crops default to ours."""
     path = Path(path)
     check_keras_archive(path, advice="save it again, or rerun its training command")
     sidecar = {}
@@ -257,12 +242,8 @@ def load_keras_file(path):
 
 def run_model_file(path):
     """Returns the `.keras` file of a path: the file itself, or a run
-    directory's final/best/latest model, or its only `*.keras` file.
-
-    Raises:
-        FileNotFoundError: the path does not exist or holds no single model.
-        ValueError: the path is a file but not a `.keras` one.
-    """
+    directory's final/best/latest model, or its only `*.keras` file
+    (FileNotFoundError when there is none; ValueError for another file)."""
     path = Path(path)
     if path.is_file():
         if path.suffix != ".keras":

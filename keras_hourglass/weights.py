@@ -318,17 +318,10 @@ def load_port_state_dict(model, state_dict):
 
 
 def build_model_from_state_dict(state_dict, input_shape=(256, 256, 3), **kwargs):
-    """Builds the model a port state dict describes and loads it.
-
-    Args:
-        state_dict: mapping of tensor name -> NumPy array (see
-            `load_port_state_dict`).
-        input_shape: tuple. The crop size; the port's MPII models use 256.
-        **kwargs: passed to `build_stacked_hourglass` (e.g. `name`).
-
-    Returns:
-        `(model, report)`.
-    """
+    """Builds the model a port state dict (see `load_port_state_dict`)
+    describes, for crops of `input_shape` (the port's MPII models use 256),
+    and loads it; returns `(model, report)`. `kwargs` go to
+    `build_stacked_hourglass` (e.g. `name`)."""
     model = build_stacked_hourglass(
         **infer_port_architecture(strip_wrapper_prefixes(state_dict)),
         n_modules=1,

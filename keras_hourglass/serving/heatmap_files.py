@@ -143,19 +143,13 @@ def with_litert_metadata(flatbuffer, metadata):
 def export_litert(model, out_path, quantization="float32",
                   calibration_images=None, joint_set=None, crop_convention=None,
                   fold_batch_norm=True):  # fmt: skip
-    """Writes the heatmaps signature of `model` as a LiteRT flatbuffer.
+    """Writes the heatmaps signature of `model` (`keras.Model` or
+    `saving.LoadedModel` of a Keras file) as a LiteRT flatbuffer at
+    `out_path` (`.tflite`); returns the Path.
 
-    Args:
-        model: `keras.Model` or `saving.LoadedModel` of a Keras file.
-        out_path: str or Path ending in `.tflite`.
-        quantization: "float32", "float16" or "int8".
-        calibration_images: float32 [N, S, S, 3] crops in [0, 1] the int8
-            ranges are calibrated on (training crops, a few hundred).
-        joint_set, crop_convention, fold_batch_norm: as for
-            `export.export_saved_model`.
-
-    Returns:
-        The written Path.
+    `calibration_images`: float32 [N, S, S, 3] crops in [0, 1] the int8
+    ranges are calibrated on (training crops, a few hundred). `joint_set`,
+    `crop_convention`, `fold_batch_norm`: as for `export.export_saved_model`.
     """
     out_path, model, metadata = prepare_heatmap_file(
         model, out_path, "litert", quantization, joint_set, crop_convention,
@@ -170,17 +164,10 @@ def export_litert(model, out_path, quantization="float32",
 
 def export_onnx(model, out_path, joint_set=None, crop_convention=None,
                 fold_batch_norm=True):  # fmt: skip
-    """Writes the heatmaps signature of `model` as an ONNX model (tf2onnx,
-    the converter Keras' own ONNX export uses on the TensorFlow backend).
-
-    Args:
-        model: `keras.Model` or `saving.LoadedModel` of a Keras file.
-        out_path: str or Path ending in `.onnx`.
-        joint_set, crop_convention, fold_batch_norm: as for `export_litert`.
-
-    Returns:
-        The written Path.
-    """
+    """Writes the heatmaps signature of `model` as an ONNX model at
+    `out_path` (`.onnx`), with tf2onnx, the converter Keras' own ONNX export
+    uses on the TensorFlow backend; the arguments are `export_litert`'s.
+    Returns the Path."""
     import tensorflow as tf
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx

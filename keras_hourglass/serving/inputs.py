@@ -129,10 +129,8 @@ def person_from_request_box(box, image_height, image_width):
 
 
 def check_box(box, image_height, image_width, where):
-    """Returns assertions that a person box is finite, overlaps the image and
-    has sane sides for it (a huge box gives NaN keypoints, a tiny one puts
-    every keypoint at one point); a whole-image box (w <= 0 or h <= 0)
-    passes all but the first."""
+    """Returns the assertions that a person box is finite, overlaps the image
+    and has sides within the limits; a whole-image box needs only be finite."""
     box = tf.cast(box, tf.float32)
     height = tf.cast(image_height, tf.float32)
     width = tf.cast(image_width, tf.float32)
@@ -220,17 +218,11 @@ def crop_encoded_image(image_bytes, box, index, input_size,
 
 
 def crop_encoded_images(images, boxes, input_size, crop_convention=OFFICIAL_TORCH):
-    """Decodes a batch of encoded images and crops one person from each.
+    """Decodes a batch of encoded images (string [N]) and crops one person
+    from each, in the box (float32 [N, 4], see the module docstring) given
+    for it, with the model's `crop_convention`.
 
-    Args:
-        images: string [N]. Encoded JPEG/PNG bytes.
-        boxes: float32 [N, 4]. One (x, y, w, h) box per image (see the module
-            docstring; w <= 0 or h <= 0: the whole image).
-        input_size: int. Side of the network input.
-        crop_convention: CropConvention. The model's (default: ours).
-
-    Returns:
-        crops float32 [N, S, S, 3] and crop matrices float32 [N, 3, 3].
+    Returns crops float32 [N, S, S, 3] and crop matrices float32 [N, 3, 3].
     """
     images = tf.convert_to_tensor(images, tf.string)
     boxes = tf.convert_to_tensor(boxes, tf.float32)
