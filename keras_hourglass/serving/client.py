@@ -154,6 +154,7 @@ class RestClient:
                 "(expected http://host:8501/v1/models/NAME)"
             )
         self.server = f"{parsed.scheme}://{parsed.netloc}"
+        self.netloc, self.https = parsed.netloc, parsed.scheme == "https"
         self.model_url = self.server + parsed.path
         self.timeout = timeout
         self.num_joints = num_joints
@@ -183,13 +184,9 @@ class RestClient:
     def _exchange(self, method, path, data):
         """Returns (HTTP status, body bytes); a watchdog closes the socket when
         the total deadline passes, whatever the server is doing."""
-        parsed = urllib.parse.urlsplit(self.server)
-        connection_class = (
-            http.client.HTTPSConnection
-            if parsed.scheme == "https"
-            else http.client.HTTPConnection
-        )
-        connection = connection_class(parsed.netloc, timeout=self.timeout)
+        connection = (
+            http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+        )(self.netloc, timeout=self.timeout)
         expired = threading.Event()
 
         def cut_off():

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_hourglass.files import write_json_atomically
 from keras_hourglass.files import write_text_atomically
 from keras_hourglass.serving.grpc_client import build_predict_request
 
@@ -92,10 +91,3 @@ def write_warmup_requests(version_dir, model_name, input_size):
             )
             writer.write(log.SerializeToString())
     return path
-
-
-def write_metadata_file(version_dir, metadata):
-    """Writes `assets.extra/metadata.json`; returns its path."""
-    path = Path(version_dir) / "assets.extra" / METADATA_FILE_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_json_atomically(path, metadata, sort_keys=True)

@@ -16,10 +16,11 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from keras_hourglass.files import write_json_atomically
 from keras_hourglass.saving import export_versions
 from keras_hourglass.saving import load_model
+from keras_hourglass.serving.deployment import METADATA_FILE_NAME
 from keras_hourglass.serving.deployment import write_deployment_files
-from keras_hourglass.serving.deployment import write_metadata_file
 from keras_hourglass.serving.deployment import write_warmup_requests
 from keras_hourglass.serving.heatmap_files import resolve_export_model
 from keras_hourglass.serving.signatures import build_export_metadata
@@ -92,7 +93,9 @@ def export_saved_model(
         archive.write_out(str(staging), verbose=False)
     finally:
         tensorflow_logger.setLevel(level)
-    write_metadata_file(staging, metadata)
+    metadata_path = staging / "assets.extra" / METADATA_FILE_NAME
+    metadata_path.parent.mkdir(exist_ok=True)
+    write_json_atomically(metadata_path, metadata, sort_keys=True)
     if warmup:
         write_warmup_requests(staging, model_name, metadata["input_size"])
     if version_dir.exists():
