@@ -1,15 +1,13 @@
 """Decoding: from cropped images to keypoints in original image pixels.
 
 Shared by the predictor, the evaluation program, the training callbacks and
-the exported SavedModel graph, so all decode predictions the same way. Every
-function is graph-friendly (TensorFlow ops and `keras.ops` only, no NumPy
-round trips) and also runs eagerly.
+the exported SavedModel graph, so all decode predictions the same way; every
+function runs in a graph and eagerly (TensorFlow ops and `keras.ops` only).
 
 The chain is: network heatmaps (optionally averaged with the mirrored image's
 heatmaps, flipped back) -> argmax with the paper's quarter-pixel refinement ->
-heatmap px -> input px -> original image px through the inverse crop matrix.
-Coordinates stay float throughout (pixel centres at integers), so nothing is
-truncated to a pixel.
+heatmap px -> original image px through the inverse crop matrix, in floats
+throughout (pixel centres at integers).
 """
 
 import keras

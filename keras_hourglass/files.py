@@ -72,8 +72,7 @@ def write_bytes_atomically(path, data):
 
 
 def write_text_atomically(path, text):
-    """Replaces `path` with `text` (newlines kept as given) in one step;
-    returns the Path."""
+    """Replaces `path` with `text` (newlines as given) in one step; returns it."""
     return write_bytes_atomically(path, text.encode())
 
 

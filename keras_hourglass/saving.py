@@ -110,18 +110,6 @@ def checked_joint_set_record(joint_set, model):
     return joint_set_record(joint_set)
 
 
-def check_same_weights(path, model):
-    """Raises DamagedFileError unless the `.keras` file at `path` reloads
-    with exactly `model`'s weights."""
-    reloaded = keras.saving.load_model(path, compile=False).get_weights()
-    expected = model.get_weights()
-    same = len(reloaded) == len(expected) and all(
-        np.array_equal(a, b) for a, b in zip(reloaded, expected)
-    )
-    if not same:
-        raise DamagedFileError(f"{path}: does not reload the model's weights")
-
-
 def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
                notes=None, check_reload=False):  # fmt: skip
     """Writes `model` to the `.keras` file `path` and its sidecar beside it.
@@ -162,7 +150,12 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
         keras.Model(model.input, model.output, name=model.name).save(staging)
         check_keras_archive(staging, advice="it is written again on the next save")
         if check_reload:
-            check_same_weights(staging, model)
+            reloaded = keras.saving.load_model(staging, compile=False).get_weights()
+            expected = model.get_weights()
+            if len(reloaded) != len(expected) or not all(
+                np.array_equal(a, b) for a, b in zip(reloaded, expected)
+            ):
+                raise DamagedFileError(f"{path}: does not reload the model's weights")
 
     return write_with(path, write_checked_archive)
 
@@ -277,9 +270,8 @@ def export_versions(base_path):
 
 
 def latest_version_dir(path):
-    """Returns `path` itself when it is a SavedModel, else its highest
-    numbered version folder holding one. Raises FileNotFoundError when
-    there is none."""
+    """`path` itself when it is a SavedModel, else its highest numbered
+    version folder holding one (FileNotFoundError when there is none)."""
     path = Path(path)
     if (path / "saved_model.pb").is_file():
         return path

@@ -86,14 +86,9 @@ def damaged_tensor_problem(name, array):
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What `load_port_state_dict` did with each checkpoint tensor.
-
-    Attributes:
-        used: tuple of str. Checkpoint names copied into the model.
-        ignored: tuple of str. Names deliberately left out (unused skip
-            convolutions, batch-norm step counters).
-        assigned_layers: int. Keras layers whose weights were all set.
-    """
+    """What `load_port_state_dict` did: the checkpoint names it copied into
+    the model (`used`) and deliberately left out (`ignored`: unused skip
+    convolutions, batch-norm step counters), and the Keras layers it set."""
 
     used: tuple
     ignored: tuple
@@ -358,15 +353,10 @@ BACKBONE_ARGUMENTS = (
 
 @dataclass(frozen=True)
 class TransferReport:
-    """What `transfer_matching_weights` did.
-
-    Attributes:
-        copied: tuple of str. Layers whose weights came from the source.
-        created: tuple of str. Joint heads left freshly initialised because
-            the joint count differs.
-        source_joints, target_joints: int. Heatmaps of each model.
-        copied_parameters, created_parameters: int. Weights in each group.
-    """
+    """What `transfer_matching_weights` did: the layers whose weights came
+    from the source (`copied`) and the joint heads left freshly initialised
+    because the joint count differs (`created`), the weights in each group,
+    and each model's heatmap count."""
 
     copied: tuple
     created: tuple

@@ -1,7 +1,6 @@
 """gRPC client for TF Serving (port 8500) and `PredictRequest` helpers
-(shared with the export's warm-up records).
-
-Needs `tensorflow-serving-api` (and `grpcio`), imported only when used.
+(shared with the export's warm-up records). Needs `tensorflow-serving-api`
+(and `grpcio`), imported only when used.
 
     client = GrpcClient("localhost:8500", "hourglass")
     keypoints, scores = client.predict(["person.jpg"])

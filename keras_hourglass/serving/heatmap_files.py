@@ -4,17 +4,13 @@
     export_litert(model, "hg_int8.tflite", "int8", calibration_images=crops)
     export_onnx(model, "hourglass_heatmaps.onnx")
 
-Both formats hold the `heatmaps` signature of the SavedModel export (see
-`serving.signatures`): `images` float32 [N, S, S, 3] in [0, 1], already
-cropped -> `heatmaps` float32 [N, h, h, K] (last stack) and
-`stack{i}_heatmaps`. Neither runtime decodes JPEG bytes, so the caller crops,
-and decodes the heatmaps with `decoding.heatmaps_to_image_keypoints`
-(`load_heatmap_file` and the predictor do both).
-
-Each file carries the export metadata (`signatures.build_export_metadata`:
-input size, joint set, crop convention, heatmap outputs) as JSON under the
-name `keras_hourglass`: in the LiteRT flatbuffer's `metadata` table, in the
-ONNX model's `metadata_props`. The batch dimension stays dynamic.
+Both formats hold the `heatmaps` signature of the SavedModel export
+(`serving.signatures`), with a dynamic batch. Neither runtime decodes JPEG
+bytes, so the caller crops and decodes the heatmaps with
+`decoding.heatmaps_to_image_keypoints` (the predictor does both). Each file
+carries the export metadata (input size, joint set, crop convention, heatmap
+outputs) as JSON named `keras_hourglass`: in the LiteRT flatbuffer's
+`metadata` table, in the ONNX model's `metadata_props`.
 
 LiteRT quantizations: `float32`; `float16` (weights stored as float16,
 computed in float32: half the file); `int8` (weights and activations int8,
@@ -274,12 +270,8 @@ def calibration_crops(data_dir, count, input_size, crop_convention=None,
                       split="train"):  # fmt: skip
     """Returns float32 [n, S, S, 3]: the first `count` people of a TFRecord
     dataset's `split`, cut with the evaluation's reference crop (no
-    augmentation), the crops int8 ranges are calibrated on.
-
-    Raises:
-        FileNotFoundError, ValueError: no dataset at `data_dir`, no such
-            split, or no readable person in it (messages name the folder).
-    """
+    augmentation), the crops int8 ranges are calibrated on. The error for
+    a missing dataset, split or readable person names the folder."""
     from keras_hourglass.data.metadata import read_metadata
     from keras_hourglass.data.metadata import split_files
     from keras_hourglass.data.pipeline import make_eval_dataset

@@ -11,11 +11,10 @@ Signatures (N images, K joints, S input side, h heatmap side):
 - `metadata`: no input -> `metadata_json` string, `input_size` and
   `num_joints` int32.
 
-`serving_default` decodes, crops (see `serving.inputs` for the box
-convention), runs the network (with the test-time flip when exported with
-`flip_test=True`), refines the peaks by a quarter pixel and maps them back to
-original image pixels, all inside the graph. `heatmaps` is the bare network
-on crops the client made itself (no flip test).
+`serving_default` decodes, crops (`serving.inputs`), runs the network (with
+the test-time flip when exported with `flip_test=True`) and decodes the
+peaks to original image pixels (`decoding`), all inside the graph.
+`heatmaps` is the bare network on crops the client made itself.
 """
 
 import json
