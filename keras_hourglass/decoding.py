@@ -1,15 +1,13 @@
 """Decoding: from cropped images to keypoints in original image pixels.
 
 Shared by the predictor, the evaluation program, the training callbacks and
-the exported SavedModel graph, so all decode predictions the same way. Every
-function is graph-friendly (TensorFlow ops and `keras.ops` only, no NumPy
-round trips) and also runs eagerly.
+the exported SavedModel graph, so all decode predictions the same way; every
+function runs in a graph and eagerly (TensorFlow ops and `keras.ops` only).
 
 The chain is: network heatmaps (optionally averaged with the mirrored image's
 heatmaps, flipped back) -> argmax with the paper's quarter-pixel refinement ->
-heatmap px -> input px -> original image px through the inverse crop matrix.
-Coordinates stay float throughout (pixel centres at integers), so nothing is
-truncated to a pixel.
+heatmap px -> original image px through the inverse crop matrix, in floats
+throughout (pixel centres at integers).
 """
 
 import keras
@@ -27,26 +25,20 @@ def stack_heatmaps_list(outputs):
     """Returns the model's heatmap outputs as a list, first stack first.
 
     A functional model with one output returns a bare tensor, several outputs a
-    list; a dict (e.g. a reloaded signature) is ordered by its keys, which are
-    `stack{i}_heatmaps` names that sort correctly below ten stacks.
+    list; a dict (e.g. a reloaded signature) is ordered by the stack number in
+    its `stack{i}_heatmaps` keys.
     """
     if isinstance(outputs, dict):
-        return [outputs[key] for key in sorted(outputs, key=_stack_number)]
+        order = sorted(outputs, key=lambda name: stack_index_of_output(name) or 0)
+        return [outputs[key] for key in order]
     if isinstance(outputs, list | tuple):
         return list(outputs)
     return [outputs]
 
 
-def _stack_number(name):
-    return stack_index_of_output(name) or 0
-
-
 def model_heatmaps(model_or_fn, images, all_stacks=False):
-    """Runs the network on images [B, S, S, 3] (float32 in [0, 1]).
-
-    Returns the last stack's heatmaps [B, h, w, K], or the list of every
-    stack's when `all_stacks` is true.
-    """
+    """The last stack's heatmaps [B, h, w, K] (every stack's, as a list, with
+    `all_stacks`) of images [B, S, S, 3] (float32 in [0, 1])."""
     outputs = stack_heatmaps_list(model_or_fn(images, training=False))
     return outputs if all_stacks else outputs[-1]
 
@@ -59,15 +51,10 @@ def flip_test_heatmaps(model_or_fn, images, flip_pairs, all_stacks=False):
     an input crop mirrors its heatmap grid exactly under the project's pixel
     convention, so no half-pixel shift is needed.
 
-    Args:
-        model_or_fn: a Keras model, or a callable `fn(images, training=False)`
-            returning heatmaps (a tensor, a list per stack or a dict).
-        images: float32 [B, S, S, 3].
-        flip_pairs: sequence of (left, right) joint indices.
-        all_stacks: bool. Return every stack's averaged heatmaps as a list.
-
-    Returns:
-        float32 [B, h, w, K], or a list of them when `all_stacks` is true.
+    `model_or_fn` is a Keras model or a callable `fn(images, training=False)`
+    returning heatmaps (a tensor, a list per stack or a dict); `flip_pairs`
+    are (left, right) joint indices. Returns float32 [B, h, w, K] (a list of
+    every stack's with `all_stacks`).
     """
     images = keras.ops.convert_to_tensor(images, dtype="float32")
     mirrored = keras.ops.flip(images, axis=2)
@@ -82,19 +69,6 @@ def flip_test_heatmaps(model_or_fn, images, flip_pairs, all_stacks=False):
     return averaged if all_stacks else averaged[-1]
 
 
-def heatmap_to_image_matrices(crop_matrices, input_size, heatmap_size):
-    """Returns matrices [B, 3, 3] mapping heatmap px to original image px.
-
-    `crop_matrices` map original px to input px (`transforms.crop_matrix`);
-    the heatmap grid covers the same window as the input grid.
-    """
-    to_heatmap = tf.linalg.matmul(
-        scale_grid_matrix(input_size, heatmap_size),
-        tf.cast(crop_matrices, tf.float32),
-    )
-    return invert_affine(to_heatmap)
-
-
 def heatmap_coords_to_input(coords, input_size, heatmap_size):
     """Maps heatmap px [..., K, 2] to input crop px (same window, finer grid)."""
     return transform_points(coords, scale_grid_matrix(heatmap_size, input_size))
@@ -103,20 +77,22 @@ def heatmap_coords_to_input(coords, input_size, heatmap_size):
 def heatmap_coords_to_image(coords, crop_matrices, input_size, heatmap_size):
     """Maps heatmap px [B, K, 2] to original image px through the inverse crop.
 
-    The one home of this mapping: the exported model, the evaluation program
-    and the training callbacks all call it.
-
     Args:
         coords: float [B, K, 2]. (x, y) in heatmap px.
-        crop_matrices: float [B, 3, 3]. Original px -> input px of each crop.
+        crop_matrices: float [B, 3, 3]. Original px -> input px of each crop
+            (`transforms.crop_matrix`); the heatmap grid covers the same
+            window as the input grid.
         input_size: int. Side of the square input crop.
         heatmap_size: int. Side of the square heatmap.
 
     Returns:
         float32 [B, K, 2], (x, y) in original image px.
     """
-    to_image = heatmap_to_image_matrices(crop_matrices, input_size, heatmap_size)
-    return transform_points(coords, to_image)
+    to_heatmap = tf.linalg.matmul(
+        scale_grid_matrix(input_size, heatmap_size),
+        tf.cast(crop_matrices, tf.float32),
+    )
+    return transform_points(coords, invert_affine(to_heatmap))
 
 
 def heatmaps_to_image_keypoints(heatmaps, crop_matrices, input_size):

@@ -39,13 +39,6 @@ def write_with(path, write):
     return path
 
 
-def current_umask():
-    """The process's umask (reading it means setting it: it is put back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def make_temporary_folder(parent, prefix):
     """Creates a folder with a fresh unique name in `parent`, as
     `tempfile.mkdtemp` does, but with the mode a plain `mkdir` gets under the
@@ -53,7 +46,9 @@ def make_temporary_folder(parent, prefix):
     (a dataset) must stay readable by the other users and the workers of a
     multi-machine job that the umask lets read it."""
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    folder.chmod(0o777 & ~current_umask())
+    umask = os.umask(0o022)  # reading the umask means setting it: put it back
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
     return folder
 
 
@@ -77,23 +72,14 @@ def write_bytes_atomically(path, data):
 
 
 def write_text_atomically(path, text):
-    """Replaces `path` with `text` (newlines kept as given) in one step;
-    returns the Path."""
+    """Replaces `path` with `text` (newlines as given) in one step; returns it."""
     return write_bytes_atomically(path, text.encode())
 
 
 def write_json_atomically(path, obj, indent=2, **dumps_options):
-    """Replaces `path` with `obj` as JSON plus a final newline, in one step.
-
-    Args:
-        path: str or Path of the JSON file.
-        obj: a JSON-serialisable value.
-        indent: int or None, as for `json.dumps`.
-        **dumps_options: more `json.dumps` options (`sort_keys`, `default`).
-
-    Returns:
-        The Path written.
-    """
+    """Replaces `path` with `obj` as JSON plus a final newline, in one step;
+    `indent` and `dumps_options` (`sort_keys`, `default`) go to `json.dumps`.
+    Returns the Path written."""
     return write_text_atomically(
         path, json.dumps(obj, indent=indent, **dumps_options) + "\n"
     )
@@ -102,16 +88,10 @@ def write_json_atomically(path, obj, indent=2, **dumps_options):
 def read_json(path, what="JSON file"):
     """Returns the value a JSON file (or a gzipped `.json.gz`) holds.
 
-    Args:
-        path: str or Path.
-        what: str. What the file is, for the error message ("config file").
-
     Raises:
-        MissingJsonFileError: the file is missing (also a
-            FileNotFoundError).
-        JsonFileError: the file is unreadable or not valid JSON (also a
-            ValueError).
-        Both messages name `what` and the file.
+        MissingJsonFileError: the file is missing.
+        JsonFileError: the file is unreadable or not valid JSON.
+        Both messages name `what` ("config file") and the file.
     """
     path = Path(path)
     if not path.is_file():

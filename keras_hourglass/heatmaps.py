@@ -16,15 +16,6 @@ from keras_hourglass.transforms import flip_permutation
 QUARTER_PIXEL = 0.25
 
 
-def joints_inside_grid(joints, size):
-    """Returns bool [K]: the joint lies within the grid's extent
-    [-0.5, size - 0.5] on both axes and is finite."""
-    joints = tf.convert_to_tensor(joints, tf.float32)
-    limit = tf.cast(size, tf.float32) - 0.5
-    inside = tf.logical_and(joints >= -0.5, joints <= limit)
-    return tf.reduce_all(inside, axis=-1)
-
-
 def render_heatmaps(joints_out, annotated, size, sigma=1.0):
     """Renders one unnormalised Gaussian per joint on a `size` x `size` grid.
 
@@ -48,7 +39,10 @@ def render_heatmaps(joints_out, annotated, size, sigma=1.0):
     """
     joints_out = tf.convert_to_tensor(joints_out, tf.float32)
     annotated = tf.cast(tf.convert_to_tensor(annotated), tf.float32) > 0
-    drawn = tf.logical_and(annotated, joints_inside_grid(joints_out, size))
+    # Inside the grid's extent [-0.5, size - 0.5] on both axes (and finite).
+    limit = tf.cast(size, tf.float32) - 0.5
+    inside = tf.reduce_all((joints_out >= -0.5) & (joints_out <= limit), axis=-1)
+    drawn = tf.logical_and(annotated, inside)
     # Where a joint is not drawn its coordinates may be NaN or huge; zero them
     # so the exponentials below stay finite before masking.
     safe = tf.where(drawn[:, None], joints_out, tf.zeros_like(joints_out))

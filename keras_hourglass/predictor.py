@@ -9,11 +9,10 @@
 
 `model` is a `keras.Model`, anything `keras_hourglass.saving.load_model`
 reads (also `.tflite` and `.onnx` heatmap files) or a TF Serving REST model
-URL (`load_predictor`). Four backends run it: `KerasBackend` and
-`SavedModelBackend` run the same graph functions as the exported
-`serving_default` signature, `HeatmapFileBackend` runs a heatmap file between
-the same crop and decoding functions, and `RestBackend` calls a server, so
-all agree to the precision of the file's format.
+URL (`load_predictor`). Every kind runs the exported `serving_default`
+signature or its graph functions (`graph_backend`), or calls a server that
+runs it (`serving.client.RestClient`), so all agree to the precision of the
+file's format.
 
 Images are file paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3].
 Boxes follow `keras_hourglass.serving.inputs`: (x, y, w, h) in original
@@ -104,23 +103,21 @@ def encoded_image_size(encoded, where="image"):
     return height, width
 
 
-def decode_image_array(encoded):
-    """uint8 RGB [H, W, 3] of encoded image bytes."""
-    with PIL.Image.open(io.BytesIO(encoded)) as image:
-        return np.asarray(image.convert("RGB"))
+def finite_boxes(boxes, what):
+    """float32 [P, 4] of boxes (x, y, w, h); ValueError naming `what` when
+    one is not finite."""
+    array = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what} must be finite (x, y, w, h); got {array.tolist()}")
+    return array.astype(np.float32)
 
 
 def detector_boxes(detector, encoded):
     """float32 [P, 4] boxes a detector function returns for an encoded image
     (P may be 0)."""
-    array = np.asarray(detector(decode_image_array(encoded)), np.float64)
-    array = array.reshape(-1, 4)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"the boxes function returned non-finite boxes (x, y, w, h): "
-            f"{array.tolist()}"
-        )
-    return array.astype(np.float32)
+    with PIL.Image.open(io.BytesIO(encoded)) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    return finite_boxes(detector(pixels), "the boxes function's boxes")
 
 
 def boxes_per_image(boxes, count):
@@ -130,115 +127,43 @@ def boxes_per_image(boxes, count):
         return [np.zeros([1, 4], np.float32) for _ in range(count)]
     if len(boxes) != count:
         raise ValueError(f"got {len(boxes)} box entries for {count} images")
-    result = []
-    for entry in boxes:
-        array = np.zeros([1, 4]) if entry is None else np.asarray(entry, np.float64)
-        array = array.reshape(-1, 4) if array.size else np.zeros([1, 4])
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"boxes must be finite (x, y, w, h); got {array.tolist()}")
-        result.append(array.astype(np.float32))
-    return result
+    return [
+        finite_boxes(entry, "boxes")
+        if entry is not None and np.size(entry)
+        else np.zeros([1, 4], np.float32)  # the whole image
+        for entry in boxes
+    ]
 
 
-class SavedModelBackend:
-    """Runs the `serving_default` signature of a loaded export
-    (`saving.LoadedModel` with `export` set)."""
+@dataclass
+class Backend:
+    """What a `PosePredictor` runs: `predict(encoded_images, boxes [N, 4])`
+    -> (keypoints [N, K, 2], scores [N, K]), and the `joint_set` of the
+    predictions (None until known, for a server)."""
 
-    def __init__(self, loaded):
-        self.signature = loaded.export.signatures["serving_default"]
-        self.joint_set = loaded.joint_set
+    predict: object
+    joint_set: object
 
-    def predict(self, encoded_images, boxes):
+
+def graph_backend(function, joint_set):
+    """A `Backend` running `function(images string [N], boxes float32 [N, 4])`
+    -> {"keypoints", "scores"}: an export's `serving_default` signature, or
+    the export's own graph functions (`signatures.make_keypoints_function`)
+    around a Keras model or a heatmap file, so all crop and decode alike."""
+
+    def predict(encoded_images, boxes):
         import tensorflow as tf
 
-        outputs = self.signature(
-            images=tf.constant(encoded_images, tf.string),
-            boxes=tf.constant(boxes, tf.float32),
-        )
-        return outputs["keypoints"].numpy(), outputs["scores"].numpy()
-
-
-class HeatmapFileBackend:
-    """Runs a LiteRT or ONNX heatmap file (`saving.LoadedModel` with
-    `heatmap_file` set) between the export's own graph functions: the same
-    decode and crop before it, flip test and peak decoding after it."""
-
-    def __init__(self, loaded, joint_set, flip_test):
-        self.heatmaps = loaded.heatmap_file
-        self.joint_set = joint_set or loaded.joint_set
-        self.input_size = loaded.input_size
-        self.crop_convention = loaded.crop_convention
-        self.flip_test = flip_test
-
-    def predict(self, encoded_images, boxes):
-        import tensorflow as tf
-
-        from keras_hourglass.decoding import predict_keypoints
-        from keras_hourglass.serving.inputs import crop_encoded_images
-
-        crops, matrices = crop_encoded_images(
-            tf.constant(encoded_images, tf.string), tf.constant(boxes, tf.float32),
-            self.input_size, self.crop_convention,
-        )  # fmt: skip
-        keypoints, scores = predict_keypoints(
-            self.heatmaps, crops, matrices, self.joint_set.flip_pairs,
-            flip_test=self.flip_test,
-        )  # fmt: skip
-        return np.asarray(keypoints), np.asarray(scores)
-
-
-class KerasBackend:
-    """Runs a Keras model through the export's graph functions (decode,
-    crop, network, flip test, peaks, back to image px)."""
-
-    def __init__(self, model, joint_set, flip_test, crop_convention):
-        import tensorflow as tf
-
-        from keras_hourglass.model import joint_count
-        from keras_hourglass.serving.signatures import build_export_metadata
-        from keras_hourglass.serving.signatures import make_keypoints_function
-
-        self.joint_set = joint_set or numbered_joint_set(joint_count(model))
-        metadata = build_export_metadata(
-            model, self.joint_set, flip_test, crop_convention
-        )
-        # reduce_retracing: batches of different sizes share one trace.
-        self.function = tf.function(
-            make_keypoints_function(model, metadata), reduce_retracing=True
-        )
-
-    def predict(self, encoded_images, boxes):
-        import tensorflow as tf
-
-        outputs = self.function(
+        outputs = function(
             tf.constant(encoded_images, tf.string), tf.constant(boxes, tf.float32)
         )
-        return outputs["keypoints"].numpy(), outputs["scores"].numpy()
+        return np.asarray(outputs["keypoints"]), np.asarray(outputs["scores"])
 
-
-class RestBackend:
-    """Sends requests to a TF Serving model URL; the joint set is unknown
-    (None) unless the caller gives one."""
-
-    def __init__(self, model_url, timeout=60.0):
-        from keras_hourglass.serving.client import RestClient
-
-        self.client = RestClient(model_url, timeout=timeout)
-        self.joint_set = None
-
-    def predict(self, encoded_images, boxes):
-        return self.client.predict(encoded_images, np.asarray(boxes))
+    return Backend(predict, joint_set)
 
 
 class PosePredictor:
-    """Predicts poses with one of the backends above.
-
-    Args:
-        backend: object with `predict(encoded_images, boxes [N, 4])` ->
-            (keypoints [N, K, 2], scores [N, K]) and a `joint_set` (None
-            until known, for a server).
-        joint_set: JointSet or None (the backend's).
-    """
+    """Predicts poses with a `Backend`; `joint_set` overrides the backend's."""
 
     def __init__(self, backend, joint_set=None):
         self.backend = backend
@@ -248,16 +173,6 @@ class PosePredictor:
     def joint_set(self):
         """The joint names, flip pairs and skeleton of the predictions."""
         return self._joint_set or self.backend.joint_set
-
-    def predict_crops(self, encoded_images, boxes):
-        """Runs the model on N (image, box) pairs; returns keypoints [N, K, 2]
-        and scores [N, K] as NumPy arrays."""
-        keypoints, scores = self.backend.predict(
-            list(encoded_images), np.asarray(boxes, np.float32).reshape(-1, 4)
-        )
-        if self._joint_set is None and self.backend.joint_set is None:
-            self._joint_set = numbered_joint_set(keypoints.shape[1])
-        return np.asarray(keypoints, np.float32), np.asarray(scores, np.float32)
 
     def __call__(self, images, boxes=None, batch_size=8):
         """Returns `Poses` for one image, or a list of them for a list.
@@ -288,11 +203,13 @@ class PosePredictor:
         keypoints, scores = [], []
         for start in range(0, len(pairs), batch_size):
             batch = pairs[start : start + batch_size]
-            points, score = self.predict_crops(
+            points, score = self.backend.predict(
                 [encoded[i] for i, _ in batch], np.stack([box for _, box in batch])
             )
-            keypoints.append(points)
-            scores.append(score)
+            if self._joint_set is None and self.backend.joint_set is None:
+                self._joint_set = numbered_joint_set(points.shape[1])
+            keypoints.append(np.asarray(points, np.float32))
+            scores.append(np.asarray(score, np.float32))
         if not pairs:  # a detector found nobody in any image
             joints = self.joint_set.num_joints if self.joint_set else 0
             keypoints = [np.zeros([0, joints, 2], np.float32)]
@@ -338,31 +255,56 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
     """
     # Imported here, not at the top: they load TensorFlow, and the result
     # types and input checks above are useful without it.
+    from keras_hourglass.model import joint_count
     from keras_hourglass.saving import LoadedModel
     from keras_hourglass.saving import load_model
+    from keras_hourglass.serving.signatures import make_keypoints_function
     from keras_hourglass.transforms import OFFICIAL_TORCH
 
     text = str(model)
     if text.startswith(("http://", "https://")):
-        return PosePredictor(RestBackend(text, timeout), joint_set)
+        from keras_hourglass.serving.client import RestClient
+
+        rest = RestClient(text, timeout=timeout)
+        return PosePredictor(Backend(rest.predict, None), joint_set)
     if hasattr(model, "outputs"):
-        backend = KerasBackend(
-            model, joint_set, flip_test, crop_convention or OFFICIAL_TORCH
-        )
-        return PosePredictor(backend)
+        joint_set = joint_set or numbered_joint_set(joint_count(model))
+        crop_convention = crop_convention or OFFICIAL_TORCH
+        return keras_predictor(model, joint_set, flip_test, crop_convention)
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
-    if loaded.heatmap_file is not None:
-        joint_set = (
-            joint_set or loaded.joint_set or numbered_joint_set(loaded.num_joints)
-        )
-        return PosePredictor(HeatmapFileBackend(loaded, joint_set, flip_test))
     if loaded.export is not None:
-        return PosePredictor(SavedModelBackend(loaded), joint_set)
-    backend = KerasBackend(
-        loaded.keras_model, joint_set or loaded.joint_set, flip_test,
-        crop_convention or loaded.crop_convention,
-    )  # fmt: skip
-    return PosePredictor(backend)
+        signature = loaded.export.signatures["serving_default"]
+        backend = graph_backend(
+            lambda images, boxes: signature(images=images, boxes=boxes),
+            loaded.joint_set,
+        )
+        return PosePredictor(backend, joint_set)
+    joint_set = joint_set or loaded.joint_set or numbered_joint_set(loaded.num_joints)
+    if loaded.heatmap_file is None:
+        crop_convention = crop_convention or loaded.crop_convention
+        return keras_predictor(
+            loaded.keras_model, joint_set, flip_test, crop_convention
+        )
+    # The heatmap file runs eagerly between the export's graph functions.
+    metadata = {**loaded.heatmap_file.metadata, "flip_test": flip_test}
+    metadata["flip_pairs"] = joint_set.flip_pairs
+    function = make_keypoints_function(loaded.heatmap_file, metadata)
+    return PosePredictor(graph_backend(function, joint_set))
+
+
+def keras_predictor(model, joint_set, flip_test, crop_convention):
+    """A `PosePredictor` running a Keras model in the export's graph."""
+    import tensorflow as tf
+
+    from keras_hourglass.serving.signatures import build_export_metadata
+    from keras_hourglass.serving.signatures import make_keypoints_function
+
+    metadata = build_export_metadata(model, joint_set, flip_test, crop_convention)
+    # reduce_retracing: batches of different sizes share one trace.
+    function = tf.function(
+        make_keypoints_function(model, metadata), reduce_retracing=True
+    )
+    return PosePredictor(graph_backend(function, joint_set))
 
 
 def predict_poses(model, images, boxes=None, joint_set=None, flip_test=True,

@@ -10,21 +10,17 @@ and the predictor accept: a `.keras` file, a training run directory (its
 version folder, or its base path: the highest version) or a single-file
 heatmap model (`.tflite`, `.onnx`: `serving.heatmap_files`).
 
-A `.keras` file holds the architecture and the weights only, as
-`compile=False` would load them, so plain `keras.saving.load_model(path)`
-reloads it in any fresh process, on any backend. `model.save` of a compiled
-model also writes the compile config, which names the loss by its registered
-name, `keras_hourglass>joint_heatmap_mse`; Keras finds a registered function
-only in a process that imported the module registering it. No stock Keras
-loss can stand in: ours averages each joint's squared error over the heatmap
-pixels and weights it per joint, while the stock mean squared error averages
-over the joints before any weight applies. The training state (optimizer
-slots, step, learning rate) lives in a run's crash backup.
+A `.keras` file holds the architecture and the weights only, so plain
+`keras.saving.load_model(path)` reloads it in any fresh process, on any
+backend. A compiled model's compile config would name the loss as
+`keras_hourglass>joint_heatmap_mse`, which Keras finds only in a process
+that imported `keras_hourglass`; no stock loss can stand in (ours weights
+each joint's error, the stock MSE averages over joints first). The training
+state (optimizer slots, step, learning rate) lives in a run's crash backup.
 
 Both files are written atomically (`keras_hourglass.files`). A file cut
 short anyway (a full disk, a copy) is named as damaged before Keras reads
-it, since Keras reports a truncated archive as "File not found" and h5py a
-truncated weights file as "truncated file".
+it, since Keras reports a truncated archive as "File not found".
 """
 
 import json
@@ -60,7 +56,6 @@ FINAL_MODEL_FILE = "final.keras"
 BEST_CHECKPOINT_FILE = "checkpoints/best.keras"
 LATEST_CHECKPOINT_FILE = "checkpoints/latest.keras"
 RUN_MODEL_FILES = (FINAL_MODEL_FILE, BEST_CHECKPOINT_FILE, LATEST_CHECKPOINT_FILE)
-DAMAGED_MODEL_ADVICE = "save it again, or rerun its training command"
 
 
 class DamagedFileError(ValueError):
@@ -99,48 +94,20 @@ class LoadedModel:
     heatmap_file: object = None
 
 
-def architecture_and_weights(model):
-    """The uncompiled functional model that shares `model`'s layers and
-    weights (nothing is copied): saving it writes no compile config and no
-    optimizer state."""
-    return keras.Model(model.input, model.output, name=model.name)
-
-
 def sidecar_path(keras_path):
     """`hourglass8_mpii.keras` -> `hourglass8_mpii.json`."""
     return Path(keras_path).with_suffix(".json")
 
 
-def sidecar_contents(model, joint_set=None, crop_convention=OFFICIAL_TORCH,
-                     notes=None):  # fmt: skip
-    """The sidecar dict of `model`: its builder arguments, joint set (when
-    known), crop convention and any `notes` (e.g. where converted weights
-    came from)."""
-    contents = {
-        "format_version": SIDECAR_FORMAT_VERSION,
-        "builder_arguments": builder_arguments_of(model),
-        CROP_CONVENTION_KEY: crop_convention.to_metadata(),
-    }
-    if joint_set is not None:
-        if joint_set.num_joints != joint_count(model):
-            raise ValueError(
-                f"joint set {joint_set.name!r} has {joint_set.num_joints} joints "
-                f"but the model predicts {joint_count(model)} heatmaps"
-            )
-        contents.update(joint_set_record(joint_set))
-    return {**(notes or {}), **contents}
-
-
-def check_same_weights(path, model):
-    """Raises DamagedFileError unless the `.keras` file at `path` reloads
-    with exactly `model`'s weights."""
-    reloaded = keras.saving.load_model(path, compile=False).get_weights()
-    expected = model.get_weights()
-    same = len(reloaded) == len(expected) and all(
-        np.array_equal(a, b) for a, b in zip(reloaded, expected)
-    )
-    if not same:
-        raise DamagedFileError(f"{path}: does not reload the model's weights")
+def checked_joint_set_record(joint_set, model):
+    """`joint_sets.joint_set_record` of `joint_set`; ValueError when its
+    joint count is not the number of heatmaps `model` predicts."""
+    if joint_set.num_joints != joint_count(model):
+        raise ValueError(
+            f"joint set {joint_set.name!r} has {joint_set.num_joints} joints "
+            f"but the model predicts {joint_count(model)} heatmaps"
+        )
+    return joint_set_record(joint_set)
 
 
 def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
@@ -167,32 +134,37 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: a model file must end in .keras")
-    write_json_atomically(
-        sidecar_path(path),
-        sidecar_contents(model, joint_set, crop_convention, notes),
-        indent=1,
-    )
+    sidecar = {
+        **(notes or {}),
+        "format_version": SIDECAR_FORMAT_VERSION,
+        "builder_arguments": builder_arguments_of(model),
+        CROP_CONVENTION_KEY: crop_convention.to_metadata(),
+    }
+    if joint_set is not None:
+        sidecar.update(checked_joint_set_record(joint_set, model))
+    write_json_atomically(sidecar_path(path), sidecar, indent=1)
 
     def write_checked_archive(staging):
-        architecture_and_weights(model).save(staging)
+        # A model sharing `model`'s layers and weights but uncompiled: the
+        # file holds no compile config and no optimizer state.
+        keras.Model(model.input, model.output, name=model.name).save(staging)
         check_keras_archive(staging, advice="it is written again on the next save")
         if check_reload:
-            check_same_weights(staging, model)
+            reloaded = keras.saving.load_model(staging, compile=False).get_weights()
+            expected = model.get_weights()
+            if len(reloaded) != len(expected) or not all(
+                np.array_equal(a, b) for a, b in zip(reloaded, expected)
+            ):
+                raise DamagedFileError(f"{path}: does not reload the model's weights")
 
     return write_with(path, write_checked_archive)
 
 
 def check_keras_archive(path, advice="save or export the model again"):
-    """Raises unless `path` is a complete `.keras` archive; returns `path`.
-
-    The whole archive is read and its checksums compared, so a file cut
-    anywhere is caught.
-
-    Raises:
-        FileNotFoundError: there is no such file.
-        DamagedFileError: the archive is truncated, corrupt or incomplete;
-            the message names the file and ends with `advice`.
-    """
+    """Returns `path` when it is a complete `.keras` archive: the whole file
+    is read and its checksums compared, so a file cut anywhere is caught.
+    Else FileNotFoundError, or DamagedFileError naming the file and ending
+    with `advice`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
@@ -215,12 +187,8 @@ def check_keras_archive(path, advice="save or export the model again"):
 
 
 def check_weights_file(path, advice):
-    """Raises unless `path` is a readable HDF5 weights file; returns `path`.
-
-    Raises:
-        FileNotFoundError: the file is missing (message names it and `advice`).
-        DamagedFileError: the file exists but HDF5 cannot open it.
-    """
+    """Returns `path` when it is a readable HDF5 weights file; else
+    FileNotFoundError or DamagedFileError naming it, ending with `advice`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the weights file is missing; {advice}")
@@ -232,34 +200,25 @@ def check_weights_file(path, advice):
     return path
 
 
-def read_sidecar(keras_path):
-    """Returns the sidecar dict of a `.keras` file, or {} when it has none.
-
-    Raises:
-        ValueError: the sidecar exists but is not a JSON object (naming it).
-    """
-    path = sidecar_path(keras_path)
-    if not path.is_file():
-        return {}
-    contents = read_json(path, what="the model's sidecar")
-    if not isinstance(contents, dict):
-        raise ValueError(f"{path}: the model's sidecar must be a JSON object")
-    return contents
-
-
-def describe_keras_model(model, source, sidecar):
-    """A `LoadedModel` for a Keras model: what its sidecar records, else what
-    the model itself shows (a `.keras` file without a sidecar: an older
-    file, or a user's own model). Crops default to ours.
-
-    Raises:
-        ValueError: the model does not map an image to heatmaps.
-    """
+def load_keras_file(path):
+    """A `LoadedModel` of a `.keras` file, checked whole first: what its
+    sidecar records, else what the model itself shows (a file without a
+    sidecar: an older file, or a user's own model). Crops default to ours."""
+    path = Path(path)
+    check_keras_archive(path, advice="save it again, or rerun its training command")
+    sidecar = {}
+    if sidecar_path(path).is_file():
+        sidecar = read_json(sidecar_path(path), what="the model's sidecar")
+        if not isinstance(sidecar, dict):
+            raise ValueError(
+                f"{sidecar_path(path)}: the model's sidecar must be a JSON object"
+            )
+    model = keras.saving.load_model(path, compile=False)
     problem = heatmap_model_problem(model)
     if problem is not None:
-        raise ValueError(f"{source}: not an hourglass (heatmap) model: {problem}")
+        raise ValueError(f"{path}: not an hourglass (heatmap) model: {problem}")
     return LoadedModel(
-        source=Path(source),
+        source=path,
         keras_model=model,
         export=None,
         input_size=int(model.input_shape[1]),
@@ -267,32 +226,17 @@ def describe_keras_model(model, source, sidecar):
         output_names=tuple(model.output_names),
         joint_set=joint_set_from_record(sidecar),
         crop_convention=crop_convention_from_metadata(
-            sidecar, where=str(sidecar_path(source))
+            sidecar, where=str(sidecar_path(path))
         ),
         builder_arguments=sidecar.get("builder_arguments")
         or builder_arguments_of(model),
     )
 
 
-def load_keras_file(path):
-    """Loads a `.keras` file (checked whole first) and its sidecar."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"{path}: not a .keras model file")
-    check_keras_archive(path, advice=DAMAGED_MODEL_ADVICE)
-    sidecar = read_sidecar(path)
-    model = keras.saving.load_model(path, compile=False)
-    return describe_keras_model(model, path, sidecar)
-
-
 def run_model_file(path):
     """Returns the `.keras` file of a path: the file itself, or a run
-    directory's final/best/latest model, or its only `*.keras` file.
-
-    Raises:
-        FileNotFoundError: the path does not exist or holds no single model.
-        ValueError: the path is a file but not a `.keras` one.
-    """
+    directory's final/best/latest model, or its only `*.keras` file
+    (FileNotFoundError when there is none; ValueError for another file)."""
     path = Path(path)
     if path.is_file():
         if path.suffix != ".keras":
@@ -325,19 +269,9 @@ def export_versions(base_path):
             if p.name.isdigit() and p.is_dir()}  # fmt: skip
 
 
-def is_saved_model(path):
-    """True for a SavedModel folder or a base path holding versions of one."""
-    path = Path(path)
-    return (path / "saved_model.pb").is_file() or any(
-        (folder / "saved_model.pb").is_file()
-        for folder in export_versions(path).values()
-    )
-
-
 def latest_version_dir(path):
-    """Returns `path` itself when it is a SavedModel, else its highest
-    numbered version folder holding one. Raises FileNotFoundError when
-    there is none."""
+    """`path` itself when it is a SavedModel, else its highest numbered
+    version folder holding one (FileNotFoundError when there is none)."""
     path = Path(path)
     if (path / "saved_model.pb").is_file():
         return path
@@ -366,28 +300,6 @@ def loaded_from_metadata(source, metadata, **runner):
     )
 
 
-def load_export(path):
-    """A `LoadedModel` for a SavedModel export (version folder or base path),
-    described by the metadata it was exported with."""
-    import tensorflow as tf  # exports are TensorFlow graphs, whatever the backend
-
-    version_dir = latest_version_dir(path)
-    export = tf.saved_model.load(str(version_dir))
-    if "metadata" not in export.signatures:
-        raise ValueError(f"{version_dir}: not an hourglass export (no metadata)")
-    metadata = json.loads(export.signatures["metadata"]()["metadata_json"].numpy())
-    return loaded_from_metadata(version_dir, metadata, export=export)
-
-
-def load_heatmap_model_file(path):
-    """A `LoadedModel` for a LiteRT (`.tflite`) or ONNX (`.onnx`) heatmap
-    file, described by the metadata it carries."""
-    from keras_hourglass.serving.heatmap_files import load_heatmap_file
-
-    runner = load_heatmap_file(path)
-    return loaded_from_metadata(path, runner.metadata, heatmap_file=runner)
-
-
 def load_model(path):
     """Loads a `.keras` file, a training run directory, a SavedModel
     export (version folder or base path) or a LiteRT or ONNX heatmap file
@@ -401,8 +313,19 @@ def load_model(path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file or folder")
-    if path.is_dir() and is_saved_model(path):
-        return load_export(path)
+    folders = [path, *export_versions(path).values()]
+    if any((folder / "saved_model.pb").is_file() for folder in folders):
+        import tensorflow as tf  # exports are TensorFlow graphs, whatever the backend
+
+        version_dir = latest_version_dir(path)
+        export = tf.saved_model.load(str(version_dir))
+        if "metadata" not in export.signatures:
+            raise ValueError(f"{version_dir}: not an hourglass export (no metadata)")
+        metadata = export.signatures["metadata"]()["metadata_json"].numpy()
+        return loaded_from_metadata(version_dir, json.loads(metadata), export=export)
     if path.suffix in HEATMAP_FILE_SUFFIXES:
-        return load_heatmap_model_file(path)
+        from keras_hourglass.serving.heatmap_files import load_heatmap_file
+
+        runner = load_heatmap_file(path)
+        return loaded_from_metadata(path, runner.metadata, heatmap_file=runner)
     return load_keras_file(run_model_file(path))

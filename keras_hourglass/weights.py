@@ -1,9 +1,8 @@
 """Published PyTorch checkpoints -> Keras weights, with no PyTorch import.
 
 The authors' PyTorch port, princeton-vl/pytorch_stacked_hourglass, builds the
-same network as `build_stacked_hourglass` (`models/posenet.py`,
-`models/layers.py`) and publishes MPII checkpoints for 2 and 8 stacks. Its
-state dict names modules by structure:
+same network as `build_stacked_hourglass` and publishes MPII checkpoints for
+2 and 8 stacks. Its state dict names modules by structure:
 
     pre.0 (Conv7x7/2 + BN), pre.1 / pre.3 / pre.4 (residuals; pre.2 is the pool)
     hgs.{i}.0 (hourglass: up1, low1, low2 = next level or residual, low3)
@@ -17,20 +16,17 @@ count changes; the unused ones are reported as ignored, as are batch norm's
 first tensor that does not fit, and so is a tensor whose values no trained
 network holds (`damaged_tensor_problem`).
 
-    state = {name: array for name, array in ...}       # e.g. from torch.load
-    model, report = build_model_from_state_dict(state)
+    model, report = build_model_from_state_dict(state)  # {name: NumPy array}
     report.ignored                                      # ('pre.3.skip_layer...', ...)
 
 Fine-tuning on another joint set starts from such a model (or any trained
 one): `transfer_matching_weights(source, target)` copies every layer whose
 weights fit and leaves the target's fresh joint heads in place.
 
-The port feeds float RGB crops in [0, 1], channels last, exactly as our
-pipeline and serving inputs do, so no input conversion is folded in here.
-Its crop differs (200 x scale px around the annotated centre, where our models'
-window is shifted and enlarged): that is the model's `transforms.PYTORCH_PORT`
-crop convention, which `training.convert_weights` records in the model's sidecar
-(`keras_hourglass.saving`) for every program that crops for it.
+The port feeds float RGB crops in [0, 1], channels last, as our models do.
+Its crop window differs from ours: that is the `transforms.PYTORCH_PORT` crop
+convention, which `training.convert_weights` records in the model's sidecar
+for every program that crops for it.
 """
 
 import re
@@ -88,24 +84,11 @@ def damaged_tensor_problem(name, array):
     return None
 
 
-def check_checkpoint_values(state_dict):
-    """Raises DamagedCheckpointError naming the first damaged tensor."""
-    for name in sorted(state_dict):
-        problem = damaged_tensor_problem(name, state_dict[name])
-        if problem:
-            raise DamagedCheckpointError(f"checkpoint tensor {name!r} {problem}")
-
-
 @dataclass(frozen=True)
 class LoadReport:
-    """What `load_port_state_dict` did with each checkpoint tensor.
-
-    Attributes:
-        used: tuple of str. Checkpoint names copied into the model.
-        ignored: tuple of str. Names deliberately left out (unused skip
-            convolutions, batch-norm step counters).
-        assigned_layers: int. Keras layers whose weights were all set.
-    """
+    """What `load_port_state_dict` did: the checkpoint names it copied into
+    the model (`used`) and deliberately left out (`ignored`: unused skip
+    convolutions, batch-norm step counters), and the Keras layers it set."""
 
     used: tuple
     ignored: tuple
@@ -132,27 +115,9 @@ def strip_wrapper_prefixes(state_dict):
     return stripped
 
 
-@dataclass(frozen=True)
-class PortArchitecture:
-    """The configuration a port state dict was trained with."""
-
-    n_stacks: int
-    n_features: int
-    n_joints: int
-
-
-def _require(state_dict, name, why):
-    if name not in state_dict:
-        raise CheckpointMismatchError(
-            f"checkpoint has no tensor {name!r} ({why}); is it a "
-            "princeton-vl/pytorch_stacked_hourglass PoseNet state dict?"
-        )
-    return state_dict[name]
-
-
 def infer_port_architecture(state_dict):
-    """Returns the stacks, features and joints of a (prefix-stripped) port
-    state dict; a clear error when it is not one."""
+    """Returns the `n_stacks`, `n_features` and `n_joints` of a
+    (prefix-stripped) port state dict; a clear error when it is not one."""
     stacks = {int(m[1]) for name in state_dict if (m := _STACK_INDEX.match(name))}
     if not stacks:
         raise CheckpointMismatchError(
@@ -164,112 +129,75 @@ def infer_port_architecture(state_dict):
             f"checkpoint hourglass indices {sorted(stacks)} are not "
             f"0..{len(stacks) - 1}"
         )
-    heatmap_kernel = _require(state_dict, "outs.0.conv.weight", "stack 1 heatmaps")
-    if heatmap_kernel.ndim != 4:
+    heatmap_kernel = state_dict.get("outs.0.conv.weight")
+    if heatmap_kernel is None or heatmap_kernel.ndim != 4:
         raise CheckpointMismatchError(
-            f"checkpoint tensor 'outs.0.conv.weight' has shape "
-            f"{heatmap_kernel.shape}, expected a 4-D convolution kernel"
+            "checkpoint tensor 'outs.0.conv.weight' (stack 1 heatmaps) is "
+            f"{'missing' if heatmap_kernel is None else heatmap_kernel.shape}, "
+            "expected a 4-D convolution kernel"
         )
     n_joints, n_features = heatmap_kernel.shape[:2]
-    return PortArchitecture(len(stacks), int(n_features), int(n_joints))
-
-
-def _conv(keras_name, port_prefix):
-    return keras_name, (f"{port_prefix}.weight", f"{port_prefix}.bias")
-
-
-def _batch_norm(keras_name, port_prefix):
-    names = ("weight", "bias", "running_mean", "running_var")
-    return keras_name, tuple(f"{port_prefix}.{name}" for name in names)
-
-
-def _residual(keras_name, port_prefix, changes_channels):
-    """Yields (Keras layer, port names) pairs and the ignored skip names."""
-    pairs = [
-        _batch_norm(f"{keras_name}_pre1_bn", f"{port_prefix}.bn1"),
-        _conv(f"{keras_name}_conv1", f"{port_prefix}.conv1.conv"),
-        _batch_norm(f"{keras_name}_pre2_bn", f"{port_prefix}.bn2"),
-        _conv(f"{keras_name}_conv2", f"{port_prefix}.conv2.conv"),
-        _batch_norm(f"{keras_name}_pre3_bn", f"{port_prefix}.bn3"),
-        _conv(f"{keras_name}_conv3", f"{port_prefix}.conv3.conv"),
-    ]
-    skip = _conv(f"{keras_name}_skip", f"{port_prefix}.skip_layer.conv")
-    if changes_channels:
-        return pairs + [skip], ()
-    return pairs, skip[1]
-
-
-def _hourglass(keras_name, port_prefix, depth):
-    pairs, ignored = [], []
-    parts = [("up_res1", "up1"), ("low1_res1", "low1"), ("low3_res1", "low3")]
-    if depth == 1:
-        parts.append(("low2_res1", "low2"))
-    for keras_part, port_part in parts:
-        more, skips = _residual(
-            f"{keras_name}_{keras_part}", f"{port_prefix}.{port_part}", False
-        )
-        pairs += more
-        ignored += skips
-    if depth > 1:
-        more, skips = _hourglass(
-            f"{keras_name}_inner", f"{port_prefix}.low2", depth - 1
-        )
-        pairs += more
-        ignored += skips
-    return pairs, ignored
+    return {
+        "n_stacks": len(stacks),
+        "n_features": int(n_features),
+        "n_joints": int(n_joints),
+    }
 
 
 def port_weight_map(n_stacks, n_features, depth=PORT_HOURGLASS_DEPTH):
     """Returns `(pairs, ignorable)`: (Keras layer name, port tensor names in
     the layer's weight order) for every layer with weights, and the port
     names that the Keras graph has no use for (unused skip convolutions)."""
-    pairs = [
-        _conv("stem_conv", "pre.0.conv"),
-        _batch_norm("stem_bn", "pre.0.bn"),
-    ]
-    ignored = []
-    for keras_name, port_prefix, changes in (
-        ("stem_res1", "pre.1", True),
-        ("stem_res2", "pre.3", False),
-        ("stem_res3", "pre.4", n_features != 128),
-    ):
-        more, skips = _residual(keras_name, port_prefix, changes)
-        pairs += more
-        ignored += skips
+    pairs, ignored = [], []
+
+    def conv(keras_name, port_prefix):
+        pairs.append((keras_name, (f"{port_prefix}.weight", f"{port_prefix}.bias")))
+
+    def batch_norm(keras_name, port_prefix):
+        names = ("weight", "bias", "running_mean", "running_var")
+        pairs.append((keras_name, tuple(f"{port_prefix}.{name}" for name in names)))
+
+    def residual(keras_name, port_prefix, changes_channels=False):
+        for step in (1, 2, 3):
+            batch_norm(f"{keras_name}_pre{step}_bn", f"{port_prefix}.bn{step}")
+            conv(f"{keras_name}_conv{step}", f"{port_prefix}.conv{step}.conv")
+        skip = f"{port_prefix}.skip_layer.conv"
+        if changes_channels:
+            conv(f"{keras_name}_skip", skip)
+        else:
+            ignored.extend([f"{skip}.weight", f"{skip}.bias"])
+
+    def hourglass(keras_name, port_prefix, depth):
+        residual(f"{keras_name}_up_res1", f"{port_prefix}.up1")
+        residual(f"{keras_name}_low1_res1", f"{port_prefix}.low1")
+        residual(f"{keras_name}_low3_res1", f"{port_prefix}.low3")
+        if depth == 1:
+            residual(f"{keras_name}_low2_res1", f"{port_prefix}.low2")
+        else:
+            hourglass(f"{keras_name}_inner", f"{port_prefix}.low2", depth - 1)
+
+    conv("stem_conv", "pre.0.conv")
+    batch_norm("stem_bn", "pre.0.bn")
+    residual("stem_res1", "pre.1", changes_channels=True)
+    residual("stem_res2", "pre.3")
+    residual("stem_res3", "pre.4", changes_channels=n_features != 128)
     for index in range(n_stacks):
-        keras_stack = stack_name(index + 1)
-        more, skips = _hourglass(f"{keras_stack}_hg", f"hgs.{index}.0", depth)
-        pairs += more
-        ignored += skips
-        more, skips = _residual(f"{keras_stack}_out_res1", f"features.{index}.0", False)
-        pairs += more
-        ignored += skips
-        pairs.append(_conv(f"{keras_stack}_linear", f"features.{index}.1.conv"))
-        pairs.append(_batch_norm(f"{keras_stack}_linear_bn", f"features.{index}.1.bn"))
-        pairs.append(_conv(f"{keras_stack}_heatmap_conv", f"outs.{index}.conv"))
+        stack = stack_name(index + 1)
+        hourglass(f"{stack}_hg", f"hgs.{index}.0", depth)
+        residual(f"{stack}_out_res1", f"features.{index}.0")
+        conv(f"{stack}_linear", f"features.{index}.1.conv")
+        batch_norm(f"{stack}_linear_bn", f"features.{index}.1.bn")
+        conv(f"{stack}_heatmap_conv", f"outs.{index}.conv")
         if index < n_stacks - 1:
-            pairs.append(
-                _conv(
-                    f"{keras_stack}_remap_features", f"merge_features.{index}.conv.conv"
-                )
-            )
-            pairs.append(
-                _conv(f"{keras_stack}_remap_heatmaps", f"merge_preds.{index}.conv.conv")
-            )
+            conv(f"{stack}_remap_features", f"merge_features.{index}.conv.conv")
+            conv(f"{stack}_remap_heatmaps", f"merge_preds.{index}.conv.conv")
     return pairs, tuple(ignored)
 
 
-def to_keras_array(port_name, array):
-    """A port tensor in Keras layout: conv kernels OIHW -> HWIO."""
-    array = np.asarray(array, dtype=np.float32)
-    if port_name.endswith(".conv.weight"):
-        return np.transpose(array, (2, 3, 1, 0))
-    return array
-
-
-def port_builder_arguments(model):
+def port_builder_arguments(model, checkpoint):
     """The `builder_arguments_of` a `build_stacked_hourglass` model, checked
-    to describe a network the port can have built."""
+    to be the network the port builds for `checkpoint` (its
+    `infer_port_architecture`); the error names the first setting that differs."""
     arguments = builder_arguments_of(model)
     if None in (arguments["n_stacks"], arguments["n_features"], arguments["depth"]):
         raise CheckpointMismatchError(
@@ -280,23 +208,18 @@ def port_builder_arguments(model):
             "the port has one residual module per hourglass step; the model "
             "was built with n_modules > 1"
         )
-    return arguments
-
-
-def check_same_architecture(checkpoint, arguments):
-    """Raises `CheckpointMismatchError` naming the first setting in which a
-    `PortArchitecture` differs from a model's builder arguments."""
     for field, what in (
         ("n_stacks", "stacks"),
         ("n_joints", "joints (heatmaps per stack)"),
         ("n_features", "features"),
     ):
-        have, want = getattr(checkpoint, field), arguments[field]
+        have, want = checkpoint[field], arguments[field]
         if have != want:
             raise CheckpointMismatchError(
                 f"checkpoint has {have} {what} but the model has {want}; build "
                 f"the model with {field}={have} (or use build_model_from_state_dict)"
             )
+    return arguments
 
 
 def _checked_weights(layer, port_names, state_dict):
@@ -313,7 +236,9 @@ def _checked_weights(layer, port_names, state_dict):
                 f"checkpoint is missing tensor {port_name!r} (for Keras layer "
                 f"{layer.name!r})"
             )
-        array = to_keras_array(port_name, state_dict[port_name])
+        array = np.asarray(state_dict[port_name], np.float32)
+        if port_name.endswith(".conv.weight"):  # PyTorch OIHW -> Keras HWIO
+            array = np.transpose(array, (2, 3, 1, 0))
         if tuple(array.shape) != tuple(variable.shape):
             raise CheckpointMismatchError(
                 f"checkpoint tensor {port_name!r} has shape "
@@ -345,9 +270,11 @@ def load_port_state_dict(model, state_dict):
             variance.
     """
     state_dict = strip_wrapper_prefixes(state_dict)
-    check_checkpoint_values(state_dict)
-    arguments = port_builder_arguments(model)
-    check_same_architecture(infer_port_architecture(state_dict), arguments)
+    for name in sorted(state_dict):
+        problem = damaged_tensor_problem(name, state_dict[name])
+        if problem:
+            raise DamagedCheckpointError(f"checkpoint tensor {name!r} {problem}")
+    arguments = port_builder_arguments(model, infer_port_architecture(state_dict))
     pairs, ignorable = port_weight_map(
         arguments["n_stacks"], arguments["n_features"], arguments["depth"]
     )
@@ -386,22 +313,12 @@ def load_port_state_dict(model, state_dict):
 
 
 def build_model_from_state_dict(state_dict, input_shape=(256, 256, 3), **kwargs):
-    """Builds the model a port state dict describes and loads it.
-
-    Args:
-        state_dict: mapping of tensor name -> NumPy array (see
-            `load_port_state_dict`).
-        input_shape: tuple. The crop size; the port's MPII models use 256.
-        **kwargs: passed to `build_stacked_hourglass` (e.g. `name`).
-
-    Returns:
-        `(model, report)`.
-    """
-    architecture = infer_port_architecture(strip_wrapper_prefixes(state_dict))
+    """Builds the model a port state dict (see `load_port_state_dict`)
+    describes, for crops of `input_shape` (the port's MPII models use 256),
+    and loads it; returns `(model, report)`. `kwargs` go to
+    `build_stacked_hourglass` (e.g. `name`)."""
     model = build_stacked_hourglass(
-        n_stacks=architecture.n_stacks,
-        n_joints=architecture.n_joints,
-        n_features=architecture.n_features,
+        **infer_port_architecture(strip_wrapper_prefixes(state_dict)),
         n_modules=1,
         depth=PORT_HOURGLASS_DEPTH,
         input_shape=tuple(input_shape),
@@ -435,25 +352,11 @@ BACKBONE_ARGUMENTS = (
 
 
 @dataclass(frozen=True)
-class TransferPlan:
-    """Target layers that take the source's weights and those that keep
-    their own fresh ones."""
-
-    copied: tuple
-    created: tuple
-
-
-@dataclass(frozen=True)
 class TransferReport:
-    """What `transfer_matching_weights` did.
-
-    Attributes:
-        copied: tuple of str. Layers whose weights came from the source.
-        created: tuple of str. Joint heads left freshly initialised because
-            the joint count differs.
-        source_joints, target_joints: int. Heatmaps of each model.
-        copied_parameters, created_parameters: int. Weights in each group.
-    """
+    """What `transfer_matching_weights` did: the layers whose weights came
+    from the source (`copied`) and the joint heads left freshly initialised
+    because the joint count differs (`created`), the weights in each group,
+    and each model's heatmap count."""
 
     copied: tuple
     created: tuple
@@ -475,22 +378,13 @@ def layer_weight_shapes(model):
 def weight_transfer_plan(source_shapes, target_shapes, head_layers):
     """Which target layers copy the source's weights: the rule of fine-tuning.
 
-    A target layer whose name and weight shapes match a source layer copies
-    it. A joint head (`head_layers`: `model.joint_head_layer_names`) that
-    does not match is created anew, shaped for the target's joints. Any
-    other layer that does not match means the backbones differ.
+    A target layer whose name and weight shapes (`layer_weight_shapes`)
+    match a source layer copies it. A joint head (`head_layers`:
+    `model.joint_head_layer_names`) that does not match is created anew,
+    shaped for the target's joints. Any other layer that does not match
+    means the backbones differ: `ArchitectureMismatchError` names it.
 
-    Args:
-        source_shapes, target_shapes: {layer name: tuple of weight shapes}
-            (`layer_weight_shapes`).
-        head_layers: names of the layers that depend on the joint count.
-
-    Returns:
-        A `TransferPlan`, in the target's layer order.
-
-    Raises:
-        ArchitectureMismatchError: naming the first backbone layer that the
-            source has not, or has with other shapes.
+    Returns `(copied, created)`: target layer names, in layer order.
     """
     copied, created = [], []
     for name, shapes in target_shapes.items():
@@ -505,25 +399,7 @@ def weight_transfer_plan(source_shapes, target_shapes, head_layers):
             )
         else:
             raise ArchitectureMismatchError(f"the source has no layer {name!r}")
-    return TransferPlan(copied=tuple(copied), created=tuple(created))
-
-
-def check_same_backbone(source_arguments, target_arguments):
-    """Raises `ArchitectureMismatchError` naming the first backbone setting
-    (`BACKBONE_ARGUMENTS`) in which two builder-argument dicts differ."""
-    if any(source_arguments.get(name) is None for name, _ in BACKBONE_ARGUMENTS):
-        raise ArchitectureMismatchError(
-            "the source is not a stacked hourglass built by build_stacked_hourglass"
-        )
-    for name, what in BACKBONE_ARGUMENTS:
-        have, want = source_arguments[name], target_arguments[name]
-        if have != want:
-            raise ArchitectureMismatchError(
-                f"the source has {have} {what} and the target {want} "
-                f"({name}={have} would match)",
-                setting=name,
-                source_value=have,
-            )
+    return tuple(copied), tuple(created)
 
 
 def transfer_matching_weights(source, target):
@@ -542,15 +418,28 @@ def transfer_matching_weights(source, target):
         ArchitectureMismatchError: the backbones differ, or `source` is not
             a stacked hourglass; `target` is then left untouched.
     """
+    source_arguments = builder_arguments_of(source)
     target_arguments = builder_arguments_of(target)
-    check_same_backbone(builder_arguments_of(source), target_arguments)
+    if any(source_arguments.get(name) is None for name, _ in BACKBONE_ARGUMENTS):
+        raise ArchitectureMismatchError(
+            "the source is not a stacked hourglass built by build_stacked_hourglass"
+        )
+    for name, what in BACKBONE_ARGUMENTS:
+        have, want = source_arguments[name], target_arguments[name]
+        if have != want:
+            raise ArchitectureMismatchError(
+                f"the source has {have} {what} and the target {want} "
+                f"({name}={have} would match)",
+                setting=name,
+                source_value=have,
+            )
     target_shapes = layer_weight_shapes(target)
-    plan = weight_transfer_plan(
+    copied, created = weight_transfer_plan(
         layer_weight_shapes(source),
         target_shapes,
         joint_head_layer_names(target_arguments["n_stacks"]),
     )
-    for name in plan.copied:
+    for name in copied:
         target.get_layer(name).set_weights(source.get_layer(name).get_weights())
 
     def parameters(names):
@@ -558,10 +447,10 @@ def transfer_matching_weights(source, target):
                    for shape in target_shapes[name])  # fmt: skip
 
     return TransferReport(
-        copied=plan.copied,
-        created=plan.created,
+        copied=copied,
+        created=created,
         source_joints=joint_count(source),
         target_joints=joint_count(target),
-        copied_parameters=parameters(plan.copied),
-        created_parameters=parameters(plan.created),
+        copied_parameters=parameters(copied),
+        created_parameters=parameters(created),
     )

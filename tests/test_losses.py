@@ -7,7 +7,6 @@ import pytest
 
 from keras_hourglass.losses import joint_heatmap_mse
 from keras_hourglass.losses import masked_heatmap_loss
-from keras_hourglass.losses import stacked_heatmap_loss
 
 
 def random_batch(seed=0, batch=2, size=4, joints=3):
@@ -49,16 +48,6 @@ def test_per_joint_mse_shape_and_zero_for_perfect_prediction():
     per_joint = keras.ops.convert_to_numpy(joint_heatmap_mse(target, target))
     assert per_joint.shape == (2, 3)
     assert np.all(per_joint == 0)
-
-
-def test_stacked_loss_sums_every_stack_against_the_same_target():
-    target, first = random_batch(seed=2)
-    _, second = random_batch(seed=3)
-    weights = np.ones((2, 3), dtype="float32")
-    total, per_stack = stacked_heatmap_loss(target, [first, second], weights)
-    parts = [float(masked_heatmap_loss(target, p, weights)) for p in (first, second)]
-    assert [float(value) for value in per_stack] == pytest.approx(parts)
-    assert float(total) == pytest.approx(sum(parts), rel=1e-6)
 
 
 def test_keras_per_output_loss_with_sample_weights_equals_masked_loss():

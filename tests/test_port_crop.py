@@ -195,14 +195,14 @@ def test_export_serves_the_port_keypoints(
     converted_file, scene, port_without_flip, tmp_path
 ):
     from evaluation.evaluation_loop import load_heatmap_model
-    from keras_hourglass.serving.deployment import read_export_metadata
+    from keras_hourglass.files import read_json
     from keras_hourglass.serving.export import export_saved_model
 
     image, center, scale = scene
     version_dir = export_saved_model(
         converted_file, tmp_path / "hg", flip_test=False, warmup=False
     )
-    metadata = read_export_metadata(version_dir)
+    metadata = read_json(version_dir / "assets.extra/metadata.json")
     assert metadata["crop_convention"] == PYTORCH_PORT.to_metadata()
     # Evaluating the export crops for its `heatmaps` signature the same way.
     assert load_heatmap_model(version_dir).crop_convention == PYTORCH_PORT

@@ -2,24 +2,20 @@
 
 REST (port 8501): `POST /v1/models/NAME[/versions/N]:predict` with the
 columnar JSON body `{"signature_name": ..., "inputs": {"images": [{"b64":
-...}], "boxes": [[x, y, w, h], ...]}}`; TF Serving decodes `{"b64": ...}`
-objects into string tensors. gRPC (port 8500): a `PredictRequest` from
-`tensorflow-serving-api` sent through `PredictionServiceStub.Predict`.
+...}], "boxes": [[x, y, w, h], ...]}}`. gRPC (port 8500): a `PredictRequest`
+from `tensorflow-serving-api` (`grpc_client`).
 
 Both return keypoints [N, K, 2] (original image px) and scores [N, K] as
-NumPy arrays, and raise `ServingError` (the cause chained) with a clear
-message for a server that is down or too slow, an unknown model name, a
-rejected request or a response that is not what the signature promises: one
-row per image sent, the model's K joints, finite numbers. The REST client
-learns K from TF Serving's model metadata (`GET .../metadata`) unless given.
+NumPy arrays, and raise `ServingError` (the cause chained) for a server that
+is down or too slow, an unknown model name, a rejected request or a response
+that is not what the signature promises: one row per image sent, the
+model's K joints, finite numbers. The REST client learns K from TF Serving's
+model metadata (`GET .../metadata`) unless given.
 
-`timeout` is a total deadline per request: connecting, sending and receiving
-together. A server that trickles its answer a byte at a time is cut off when
-the deadline passes, not allowed a fresh timeout for every byte. Likewise
-`max_response_bytes` caps what is read of one answer, so a server that sends
-gigabytes cannot fill the caller's memory, and an answer that does not parse
-(cut short, nested too deep for Python's parser, a number too long to
-convert) is a `ServingError` like every other failure.
+`timeout` is a total deadline per request (connect, send and receive), so a
+server trickling its answer a byte at a time is cut off when it passes.
+`max_response_bytes` caps what is read of one answer, so a server sending
+gigabytes cannot fill the caller's memory.
 
     client = RestClient("http://localhost:8501/v1/models/hourglass")
     keypoints, scores = client.predict(["person.jpg"], boxes=[[10, 20, 120, 300]])
@@ -36,8 +32,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
-# Keypoints take a few KB per image; the `heatmaps` signature about 1 MB of
-# JSON per image of a 16-joint model: room for a batch of a few hundred.
+# Keypoints take a few KB per image: room for very large batches.
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 2**20
 READ_CHUNK_BYTES = 2**20
 KEYPOINT_OUTPUTS = ("keypoints", "scores")
@@ -85,15 +80,6 @@ def boxes_array(boxes, count):
     return array
 
 
-def _float_array(outputs, name, where):
-    try:
-        return np.asarray(outputs[name], np.float32)
-    except (TypeError, ValueError) as error:
-        raise ServingError(
-            f"{where}: output {name!r} is not a numeric array"
-        ) from error
-
-
 def keypoint_arrays(outputs, where, expected_rows=None, expected_joints=None):
     """Returns (keypoints float32 [N, K, 2], scores float32 [N, K]) from a
     dict of outputs; raises ServingError when they are missing, malformed,
@@ -102,8 +88,14 @@ def keypoint_arrays(outputs, where, expected_rows=None, expected_joints=None):
     missing = [name for name in KEYPOINT_OUTPUTS if name not in outputs]
     if missing:
         raise ServingError(f"{where}: response lacks outputs {missing}")
-    keypoints = _float_array(outputs, "keypoints", where)
-    scores = _float_array(outputs, "scores", where)
+    arrays = []
+    for name in KEYPOINT_OUTPUTS:
+        try:
+            arrays.append(np.asarray(outputs[name], np.float32))
+        except (TypeError, ValueError) as error:
+            message = f"{where}: output {name!r} is not a numeric array"
+            raise ServingError(message) from error
+    keypoints, scores = arrays
     if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
         raise ServingError(f"{where}: keypoints of shape {keypoints.shape}")
     if scores.shape != keypoints.shape[:2]:
@@ -122,33 +114,17 @@ def keypoint_arrays(outputs, where, expected_rows=None, expected_joints=None):
     return keypoints, scores
 
 
-def joints_from_model_metadata(metadata, signature_name="serving_default"):
-    """Returns K from a TF Serving `GET .../metadata` answer: the middle
-    dimension of the signature's `keypoints` output."""
-    signatures = metadata["metadata"]["signature_def"]["signature_def"]
-    dims = signatures[signature_name]["outputs"]["keypoints"]["tensor_shape"]["dim"]
-    return int(dims[1]["size"])
-
-
-def rest_predict_body(images, boxes, signature_name):
-    """Returns the columnar JSON body of a TF Serving REST predict request."""
+def rest_predict_body(images, boxes):
+    """Returns the columnar JSON body of a TF Serving REST `serving_default`
+    predict request."""
     encoded = read_image_bytes(images)
-    inputs = {"images": [{"b64": base64.b64encode(data).decode()} for data in encoded]}
-    if signature_name == "serving_default":
-        inputs["boxes"] = boxes_array(boxes, len(encoded)).tolist()
-    return {"signature_name": signature_name, "inputs": inputs}
-
-
-def split_model_url(url):
-    """Returns (server root "http://host:port", model path "/v1/models/NAME...")
-    from a model URL such as http://host:8501/v1/models/NAME[/versions/N]."""
-    parsed = urllib.parse.urlsplit(url.rstrip("/"))
-    if parsed.scheme not in ("http", "https") or "/v1/models/" not in parsed.path:
-        raise ServingError(
-            f"{url!r} is not a TF Serving model URL "
-            "(expected http://host:8501/v1/models/NAME)"
-        )
-    return f"{parsed.scheme}://{parsed.netloc}", parsed.path
+    return {
+        "signature_name": "serving_default",
+        "inputs": {
+            "images": [{"b64": base64.b64encode(data).decode()} for data in encoded],
+            "boxes": boxes_array(boxes, len(encoded)).tolist(),
+        },
+    }
 
 
 class RestClient:
@@ -171,8 +147,15 @@ class RestClient:
         num_joints=None,
         max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES,
     ):
-        self.server, self.model_path = split_model_url(model_url)
-        self.model_url = self.server + self.model_path
+        parsed = urllib.parse.urlsplit(model_url.rstrip("/"))
+        if parsed.scheme not in ("http", "https") or "/v1/models/" not in parsed.path:
+            raise ServingError(
+                f"{model_url!r} is not a TF Serving model URL "
+                "(expected http://host:8501/v1/models/NAME)"
+            )
+        self.server = f"{parsed.scheme}://{parsed.netloc}"
+        self.netloc, self.https = parsed.netloc, parsed.scheme == "https"
+        self.model_url = self.server + parsed.path
         self.timeout = timeout
         self.num_joints = num_joints
         self.max_response_bytes = max_response_bytes
@@ -201,13 +184,9 @@ class RestClient:
     def _exchange(self, method, path, data):
         """Returns (HTTP status, body bytes); a watchdog closes the socket when
         the total deadline passes, whatever the server is doing."""
-        parsed = urllib.parse.urlsplit(self.server)
-        connection_class = (
-            http.client.HTTPSConnection
-            if parsed.scheme == "https"
-            else http.client.HTTPConnection
-        )
-        connection = connection_class(parsed.netloc, timeout=self.timeout)
+        connection = (
+            http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+        )(self.netloc, timeout=self.timeout)
         expired = threading.Event()
 
         def cut_off():
@@ -254,7 +233,19 @@ class RestClient:
         path = url[len(self.server) :]
         status, text = self._exchange("GET" if body is None else "POST", path, data)
         if status >= 400:
-            raise ServingError(self._describe_http_error(status, text))
+            try:
+                message = json.loads(text).get("error", "")
+            except (ValueError, RecursionError, AttributeError):
+                message = ""
+            if status == 404:
+                raise ServingError(
+                    f"{self.model_url}: model not found on the server "
+                    f"(wrong model name or version?): {message}"
+                )
+            raise ServingError(
+                f"{self.model_url}: server rejected the request "
+                f"(HTTP {status}): {message}"
+            )
         try:
             return json.loads(text)
         except (ValueError, RecursionError) as error:
@@ -265,30 +256,17 @@ class RestClient:
                 f"({type(error).__name__}): {text[:200]!r}"
             ) from error
 
-    def _describe_http_error(self, status, text):
-        try:
-            message = json.loads(text).get("error", "")
-        except (ValueError, RecursionError, AttributeError):
-            message = ""
-        if status == 404:
-            return (
-                f"{self.model_url}: model not found on the server "
-                f"(wrong model name or version?): {message}"
-            )
-        return (
-            f"{self.model_url}: server rejected the request (HTTP {status}): {message}"
-        )
-
-    def status(self):
-        """Returns the server's model status JSON (GET /v1/models/NAME)."""
-        return self._request(self.model_url)
-
     def model_num_joints(self):
-        """Returns the model's joint count (cached), from `GET .../metadata`."""
+        """Returns the model's joint count (cached): the middle dimension of
+        the `keypoints` output in TF Serving's `GET .../metadata` answer."""
         if self.num_joints is None:
             metadata = self._request(self.model_url + "/metadata")
             try:
-                self.num_joints = joints_from_model_metadata(metadata)
+                signatures = metadata["metadata"]["signature_def"]["signature_def"]
+                outputs = signatures["serving_default"]["outputs"]
+                self.num_joints = int(
+                    outputs["keypoints"]["tensor_shape"]["dim"][1]["size"]
+                )
             except (KeyError, IndexError, TypeError, ValueError) as error:
                 raise ServingError(
                     f"{self.model_url}: model metadata does not describe a "
@@ -296,25 +274,20 @@ class RestClient:
                 ) from error
         return self.num_joints
 
-    def predict_outputs(self, body):
-        """Posts a predict body; returns its `outputs` dict (JSON values)."""
+    def predict(self, images, boxes=None):
+        """Returns (keypoints [N, K, 2], scores [N, K]) for encoded images (bytes
+        or paths), one optional (x, y, w, h) box per image."""
+        body = rest_predict_body(images, boxes)
+        num_joints = self.model_num_joints()
         answer = self._request(self.model_url + ":predict", body)
         if not isinstance(answer, dict) or "outputs" not in answer:
             raise ServingError(
                 f"{self.model_url}: response has no 'outputs': {str(answer)[:200]}"
             )
-        outputs = answer["outputs"]
-        if not isinstance(outputs, dict):
+        if not isinstance(answer["outputs"], dict):
             raise ServingError(f"{self.model_url}: expected named outputs")
-        return outputs
-
-    def predict(self, images, boxes=None, signature_name="serving_default"):
-        """Returns (keypoints [N, K, 2], scores [N, K]) for encoded images (bytes
-        or paths), one optional (x, y, w, h) box per image."""
-        body = rest_predict_body(images, boxes, signature_name)
-        num_joints = self.model_num_joints()
         return keypoint_arrays(
-            self.predict_outputs(body),
+            answer["outputs"],
             self.model_url,
             expected_rows=len(body["inputs"]["images"]),
             expected_joints=num_joints,

@@ -14,8 +14,6 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_hourglass.files import read_json
-from keras_hourglass.files import write_json_atomically
 from keras_hourglass.files import write_text_atomically
 from keras_hourglass.serving.grpc_client import build_predict_request
 
@@ -27,9 +25,18 @@ BATCHING_FILE_NAME = "batching_parameters.txt"
 CONTAINER_MODELS_ROOT = "/models"
 
 
-def models_config_text(model_name, base_path):
-    """Returns a `--model_config_file` (text protobuf) serving one model."""
-    return (
+def write_deployment_files(model_dir, model_name, container_base_path=None):
+    """Writes `models.config` (one model, latest version) and
+    `batching_parameters.txt` (requests arriving within 5 ms run as one batch
+    of at most 8) into `model_dir`; returns their paths.
+
+    `container_base_path` is the export's path as the server sees it;
+    defaults to `/models/<model_name>` (the docker mount target).
+    """
+    model_dir = Path(model_dir)
+    base_path = container_base_path or f"{CONTAINER_MODELS_ROOT}/{model_name}"
+    config_path = write_text_atomically(
+        model_dir / MODELS_CONFIG_NAME,
         "model_config_list {\n"
         "  config {\n"
         f"    name: '{model_name}'\n"
@@ -37,36 +44,16 @@ def models_config_text(model_name, base_path):
         "    model_platform: 'tensorflow'\n"
         "    model_version_policy { latest { num_versions: 1 } }\n"
         "  }\n"
-        "}\n"
+        "}\n",
     )
-
-
-def batching_parameters_text(
-    max_batch_size=8, batch_timeout_micros=5000, num_batch_threads=2
-):
-    """Returns a `--batching_parameters_file`: requests arriving within
-    `batch_timeout_micros` are run as one batch of at most `max_batch_size`."""
-    return (
-        f"max_batch_size {{ value: {max_batch_size} }}\n"
-        f"batch_timeout_micros {{ value: {batch_timeout_micros} }}\n"
-        f"num_batch_threads {{ value: {num_batch_threads} }}\n"
+    batching_path = write_text_atomically(
+        model_dir / BATCHING_FILE_NAME,
+        "max_batch_size { value: 8 }\n"
+        "batch_timeout_micros { value: 5000 }\n"
+        "num_batch_threads { value: 2 }\n"
         "max_enqueued_batches { value: 100 }\n"
-        "pad_variable_length_inputs: false\n"
+        "pad_variable_length_inputs: false\n",
     )
-
-
-def write_deployment_files(model_dir, model_name, container_base_path=None):
-    """Writes `models.config` and `batching_parameters.txt` into `model_dir`.
-
-    `container_base_path` is the export's path as the server sees it;
-    defaults to `/models/<model_name>` (the docker mount target).
-    """
-    model_dir = Path(model_dir)
-    base_path = container_base_path or f"{CONTAINER_MODELS_ROOT}/{model_name}"
-    config_path = model_dir / MODELS_CONFIG_NAME
-    write_text_atomically(config_path, models_config_text(model_name, base_path))
-    batching_path = model_dir / BATCHING_FILE_NAME
-    write_text_atomically(batching_path, batching_parameters_text())
     return config_path, batching_path
 
 
@@ -80,63 +67,27 @@ def warmup_jpeg(side):
     return tf.io.encode_jpeg(tf.constant(image.astype(np.uint8))).numpy()
 
 
-def warmup_requests(model_name, input_size):
-    """Returns PredictRequests covering the keypoint and heatmap signatures."""
-    image = warmup_jpeg(2 * input_size)
-    crops = np.full([1, input_size, input_size, 3], 0.5, np.float32)
-    return [
-        build_predict_request(
-            model_name,
-            {
-                "images": np.array([image], dtype=object),
-                "boxes": np.zeros([1, 4], np.float32),
-            },
-            "serving_default",
-        ),  # fmt: skip
-        build_predict_request(model_name, {"images": crops}, "heatmaps"),
-    ]
-
-
 def write_warmup_requests(version_dir, model_name, input_size):
-    """Writes the warm-up TFRecord of `PredictionLog`s; returns its path."""
+    """Writes the warm-up TFRecord of `PredictionLog`s, one request for the
+    keypoint signature and one for the heatmap signature; returns its path."""
     # Optional dependency (tensorflow-serving-api): only warm-up files use it.
     from tensorflow_serving.apis import prediction_log_pb2
 
+    image = np.array([warmup_jpeg(2 * input_size)], dtype=object)
+    crops = np.full([1, input_size, input_size, 3], 0.5, np.float32)
+    boxes = np.zeros([1, 4], np.float32)
+    requests = [
+        build_predict_request(
+            model_name, {"images": image, "boxes": boxes}, "serving_default"
+        ),
+        build_predict_request(model_name, {"images": crops}, "heatmaps"),
+    ]
     path = Path(version_dir) / "assets.extra" / WARMUP_FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for request in warmup_requests(model_name, input_size):
+        for request in requests:
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request)
             )
             writer.write(log.SerializeToString())
     return path
-
-
-def read_warmup_requests(path):
-    """Parses a warm-up file into a list of `PredictionLog` messages."""
-    # Optional dependency (tensorflow-serving-api), as in write_warmup_requests.
-    from tensorflow_serving.apis import prediction_log_pb2
-
-    logs = []
-    for record in tf.data.TFRecordDataset(str(path)):
-        log = prediction_log_pb2.PredictionLog()
-        log.ParseFromString(record.numpy())
-        logs.append(log)
-    return logs
-
-
-def write_metadata_file(version_dir, metadata):
-    """Writes `assets.extra/metadata.json`; returns its path."""
-    path = Path(version_dir) / "assets.extra" / METADATA_FILE_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_json_atomically(path, metadata, sort_keys=True)
-
-
-def read_export_metadata(version_dir):
-    """Returns the metadata dict of an exported version directory.
-
-    Raises FileNotFoundError / ValueError naming the file.
-    """
-    path = Path(version_dir) / "assets.extra" / METADATA_FILE_NAME
-    return read_json(path, what="export metadata")

@@ -11,54 +11,22 @@ base path and would otherwise load a half-written version.
 
 import logging
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+from keras_hourglass.files import write_json_atomically
 from keras_hourglass.saving import export_versions
 from keras_hourglass.saving import load_model
+from keras_hourglass.serving.deployment import METADATA_FILE_NAME
 from keras_hourglass.serving.deployment import write_deployment_files
-from keras_hourglass.serving.deployment import write_metadata_file
 from keras_hourglass.serving.deployment import write_warmup_requests
 from keras_hourglass.serving.heatmap_files import resolve_export_model
 from keras_hourglass.serving.signatures import build_export_metadata
-from keras_hourglass.serving.signatures import make_signature_functions
-from keras_hourglass.serving.signatures import model_input_size
-from keras_hourglass.serving.signatures import signature_specs
+from keras_hourglass.serving.signatures import signature_endpoints
 
 logger = logging.getLogger(__name__)
-
-
-@contextmanager
-def tensorflow_info_hidden():
-    """Hides TensorFlow's INFO log lines for the `with` block: writing a
-    SavedModel logs "Assets written to" the temporary folder, a path the
-    user never sees again (the version folder is logged instead)."""
-    tensorflow_logger = tf.get_logger()
-    level = tensorflow_logger.level
-    tensorflow_logger.setLevel(max(level, logging.WARNING))
-    try:
-        yield
-    finally:
-        tensorflow_logger.setLevel(level)
-
-
-def next_version(model_dir):
-    """Returns 1 + the highest numbered version folder in `model_dir` (or 1)."""
-    return max(export_versions(model_dir), default=0) + 1
-
-
-def make_export_archive(model, metadata):
-    """Returns a `keras.export.ExportArchive` with the four signatures."""
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    functions = make_signature_functions(model, metadata)
-    specs = signature_specs(metadata["input_size"])
-    for name in ("serving_default", "whole_image", "heatmaps", "metadata"):
-        archive.add_endpoint(name, functions[name], input_signature=specs[name])
-    return archive
 
 
 def export_saved_model(
@@ -105,17 +73,31 @@ def export_saved_model(
     metadata = build_export_metadata(model, joint_set, flip_test, crop_convention)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    version = int(version) if version is not None else next_version(out_dir)
-    version_dir = out_dir / str(version)
+    if version is None:
+        version = max(export_versions(out_dir), default=0) + 1
+    version_dir = out_dir / str(int(version))
     if version_dir.exists() and not overwrite:
         raise FileExistsError(f"{version_dir} exists; pass another version")
     staging = out_dir / f".tmp-{version}"
     shutil.rmtree(staging, ignore_errors=True)
-    with tensorflow_info_hidden():
-        make_export_archive(model, metadata).write_out(str(staging), verbose=False)
-    write_metadata_file(staging, metadata)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (function, specs) in signature_endpoints(model, metadata).items():
+        archive.add_endpoint(name, function, input_signature=specs)
+    # Writing a SavedModel logs "Assets written to" the temporary folder at
+    # INFO, a path the user never sees again (the version folder is logged).
+    tensorflow_logger = tf.get_logger()
+    level = tensorflow_logger.level
+    tensorflow_logger.setLevel(max(level, logging.WARNING))
+    try:
+        archive.write_out(str(staging), verbose=False)
+    finally:
+        tensorflow_logger.setLevel(level)
+    metadata_path = staging / "assets.extra" / METADATA_FILE_NAME
+    metadata_path.parent.mkdir(exist_ok=True)
+    write_json_atomically(metadata_path, metadata, sort_keys=True)
     if warmup:
-        write_warmup_requests(staging, model_name, model_input_size(model))
+        write_warmup_requests(staging, model_name, metadata["input_size"])
     if version_dir.exists():
         shutil.rmtree(version_dir)
     staging.rename(version_dir)

@@ -22,11 +22,6 @@ import keras
 import numpy as np
 
 
-def _inputs_of(layer):
-    inputs = layer.input
-    return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-
-
 def foldable_batch_norms(model):
     """Returns {batch norm layer name: convolution layer name} for every
     `BatchNormalization` over the channel axis whose input is the output of
@@ -36,14 +31,13 @@ def foldable_batch_norms(model):
     """
     producer = {}
     for layer in model.layers:
-        outputs = layer.output
-        for tensor in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
+        for tensor in keras.tree.flatten(layer.output):
             producer[id(tensor)] = layer
     reads = collections.Counter()
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        for tensor in _inputs_of(layer):
+        for tensor in keras.tree.flatten(layer.input):
             reads[id(tensor)] += 1
     for tensor in model.outputs:
         reads[id(tensor)] += 1
@@ -51,7 +45,7 @@ def foldable_batch_norms(model):
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization):
             continue
-        (tensor,) = _inputs_of(layer)
+        (tensor,) = keras.tree.flatten(layer.input)
         source = producer.get(id(tensor))
         if (
             isinstance(source, keras.layers.Conv2D)

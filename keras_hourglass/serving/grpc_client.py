@@ -1,7 +1,6 @@
 """gRPC client for TF Serving (port 8500) and `PredictRequest` helpers
-(shared with the export's warm-up records).
-
-Needs `tensorflow-serving-api` (and `grpcio`), imported only when used.
+(shared with the export's warm-up records). Needs `tensorflow-serving-api`
+(and `grpcio`), imported only when used.
 
     client = GrpcClient("localhost:8500", "hourglass")
     keypoints, scores = client.predict(["person.jpg"])
@@ -44,25 +43,12 @@ def keypoint_request(model_name, images, boxes=None, version=None):
     return build_predict_request(model_name, inputs, "serving_default", version)
 
 
-def response_arrays(response):
-    """Returns the outputs of a `PredictResponse` as {name: NumPy array}."""
-    return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
-
-
 GRPC_HINTS = {
     "UNAVAILABLE": "model server not reachable (is it running on that port?)",
     "NOT_FOUND": "model not found on the server (wrong model name or version?)",
     "DEADLINE_EXCEEDED": "no answer before the timeout (server overloaded?)",
     "INVALID_ARGUMENT": "server rejected the request",
 }
-
-
-def describe_rpc_error(error, target, model_name):
-    """Returns a one-line message for a `grpc.RpcError`."""
-    code = error.code().name if hasattr(error, "code") else "UNKNOWN"
-    details = error.details() if hasattr(error, "details") else str(error)
-    hint = GRPC_HINTS.get(code, "request failed")
-    return f"{target} model {model_name!r}: {hint} [{code}]: {details}"
 
 
 class GrpcClient:
@@ -92,6 +78,7 @@ class GrpcClient:
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
         self.target, self.model_name = target, model_name
+        self.where = f"{target} model {model_name!r}"  # for error messages
         self.timeout, self.version = timeout, version
         self.num_joints = num_joints
         self._grpc = grpc
@@ -103,24 +90,24 @@ class GrpcClient:
         try:
             response = self.stub.Predict(request, timeout=self.timeout)
         except self._grpc.RpcError as error:
-            raise ServingError(
-                describe_rpc_error(error, self.target, self.model_name)
-            ) from error
+            code = error.code().name if hasattr(error, "code") else "UNKNOWN"
+            details = error.details() if hasattr(error, "details") else str(error)
+            hint = GRPC_HINTS.get(code, "request failed")
+            raise ServingError(f"{self.where}: {hint} [{code}]: {details}") from error
         try:
-            return response_arrays(response)
+            return {
+                name: tf.make_ndarray(proto) for name, proto in response.outputs.items()
+            }
         except (TypeError, ValueError) as error:
-            raise ServingError(
-                f"{self.target} model {self.model_name!r}: undecodable response"
-            ) from error
+            raise ServingError(f"{self.where}: undecodable response") from error
 
     def predict(self, images, boxes=None):
         """Returns (keypoints [N, K, 2], scores [N, K]) for encoded images,
         checked like the REST client's (rows, joints, finite values)."""
         request = keypoint_request(self.model_name, images, boxes, self.version)
-        where = f"{self.target} model {self.model_name!r}"
         return keypoint_arrays(
             self.send(request),
-            where,
+            self.where,
             expected_rows=len(request.inputs["images"].string_val),
             expected_joints=self.num_joints,
         )

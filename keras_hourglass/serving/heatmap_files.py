@@ -4,17 +4,13 @@
     export_litert(model, "hg_int8.tflite", "int8", calibration_images=crops)
     export_onnx(model, "hourglass_heatmaps.onnx")
 
-Both formats hold the `heatmaps` signature of the SavedModel export (see
-`serving.signatures`): `images` float32 [N, S, S, 3] in [0, 1], already
-cropped -> `heatmaps` float32 [N, h, h, K] (last stack) and
-`stack{i}_heatmaps`. Neither runtime decodes JPEG bytes, so the caller crops,
-and decodes the heatmaps with `decoding.heatmaps_to_image_keypoints`
-(`load_heatmap_file` and the predictor do both).
-
-Each file carries the export metadata (`signatures.build_export_metadata`:
-input size, joint set, crop convention, heatmap outputs) as JSON under the
-name `keras_hourglass`: in the LiteRT flatbuffer's `metadata` table, in the
-ONNX model's `metadata_props`. The batch dimension stays dynamic.
+Both formats hold the `heatmaps` signature of the SavedModel export
+(`serving.signatures`), with a dynamic batch. Neither runtime decodes JPEG
+bytes, so the caller crops and decodes the heatmaps with
+`decoding.heatmaps_to_image_keypoints` (the predictor does both). Each file
+carries the export metadata (input size, joint set, crop convention, heatmap
+outputs) as JSON named `keras_hourglass`: in the LiteRT flatbuffer's
+`metadata` table, in the ONNX model's `metadata_props`.
 
 LiteRT quantizations: `float32`; `float16` (weights stored as float16,
 computed in float32: half the file); `int8` (weights and activations int8,
@@ -30,13 +26,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_hourglass.files import write_with
+from keras_hourglass.files import write_bytes_atomically
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.joint_sets import builtin_joint_set
 from keras_hourglass.model import joint_count
 from keras_hourglass.saving import HEATMAP_FILE_SUFFIXES
 from keras_hourglass.serving.fold import fold_batch_norms
 from keras_hourglass.serving.signatures import build_export_metadata
+from keras_hourglass.serving.signatures import crops_spec
 from keras_hourglass.serving.signatures import make_heatmaps_function
 from keras_hourglass.transforms import OFFICIAL_TORCH
 
@@ -68,22 +65,28 @@ def resolve_export_model(model, joint_set=None, crop_convention=None,
     return model, joint_set, crop_convention or OFFICIAL_TORCH
 
 
-def heatmap_file_metadata(model, joint_set, crop_convention, file_format,
-                          quantization="float32"):  # fmt: skip
-    """The export metadata of a heatmap file; `flip_test` is False because
-    the file holds the bare network (the caller flips, if at all)."""
+def prepare_heatmap_file(model, out_path, file_format, quantization="float32",
+                         joint_set=None, crop_convention=None,
+                         fold_batch_norm=True):  # fmt: skip
+    """Returns (out Path, Keras model to convert, metadata) of a heatmap file
+    in `file_format` ("litert" or "onnx"); `flip_test` is False in the
+    metadata because the file holds the bare network (the caller flips)."""
+    out_path = Path(out_path)
+    litert = file_format == "litert"
+    what, suffix = ("LiteRT", LITERT_SUFFIX) if litert else ("ONNX", ONNX_SUFFIX)
+    if out_path.suffix != suffix:
+        raise ValueError(f"{out_path}: a {what} file must end in {suffix}")
+    model, joint_set, crop_convention = resolve_export_model(
+        model, joint_set, crop_convention, fold_batch_norm
+    )
     metadata = build_export_metadata(model, joint_set, False, crop_convention)
-    return {**metadata, "file_format": file_format, "quantization": quantization}
+    metadata.update(file_format=file_format, quantization=quantization)
+    return out_path, model, metadata
 
 
-def images_spec(input_size):
-    import tensorflow as tf
-
-    return tf.TensorSpec([None, input_size, input_size, 3], tf.float32, "images")
-
-
-def litert_converter(model, input_size, scratch):
-    """A `tf.lite.TFLiteConverter` for the heatmaps endpoint of `model`.
+def litert_converter(model, input_size, scratch, quantization, calibration_images):
+    """A `tf.lite.TFLiteConverter` for the heatmaps endpoint of `model`, set
+    up for `quantization` (one of `QUANTIZATIONS`).
 
     It converts from a SavedModel written with `keras.export.ExportArchive`,
     as Keras' own LiteRT export does: converting a concrete function
@@ -91,35 +94,28 @@ def litert_converter(model, input_size, scratch):
     read."""
     import tensorflow as tf
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    endpoint = make_heatmaps_function(model, check_inputs=False)
-    spec = images_spec(input_size)
-    archive.add_endpoint("heatmaps", endpoint, input_signature=[spec])
-    archive.write_out(str(scratch), verbose=False)
-    return tf.lite.TFLiteConverter.from_saved_model(
-        str(scratch), signature_keys=["heatmaps"]
-    )
-
-
-def quantize_converter(converter, quantization, calibration_images):
-    """Sets `converter` up for `quantization` (one of `QUANTIZATIONS`)."""
-    import tensorflow as tf
-
     if quantization not in QUANTIZATIONS:
         raise ValueError(
             f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}"
         )
-    if quantization == "float32":
-        return converter
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    int8 = quantization == "int8"
+    if int8 and (calibration_images is None or len(calibration_images) == 0):
+        raise ValueError("int8 needs calibration images (representative crops)")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    endpoint = make_heatmaps_function(model, check_inputs=False)
+    archive.add_endpoint("heatmaps", endpoint, input_signature=[crops_spec(input_size)])
+    archive.write_out(str(scratch), verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        str(scratch), signature_keys=["heatmaps"]
+    )
+    if quantization != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
-        return converter
-    if calibration_images is None or len(calibration_images) == 0:
-        raise ValueError("int8 needs calibration images (representative crops)")
-    crops = np.asarray(calibration_images, np.float32)
-    converter.representative_dataset = lambda: ([crop[None]] for crop in crops)
+    if int8:
+        crops = np.asarray(calibration_images, np.float32)
+        converter.representative_dataset = lambda: ([crop[None]] for crop in crops)
     return converter
 
 
@@ -143,62 +139,40 @@ def with_litert_metadata(flatbuffer, metadata):
 def export_litert(model, out_path, quantization="float32",
                   calibration_images=None, joint_set=None, crop_convention=None,
                   fold_batch_norm=True):  # fmt: skip
-    """Writes the heatmaps signature of `model` as a LiteRT flatbuffer.
+    """Writes the heatmaps signature of `model` (`keras.Model` or
+    `saving.LoadedModel` of a Keras file) as a LiteRT flatbuffer at
+    `out_path` (`.tflite`); returns the Path.
 
-    Args:
-        model: `keras.Model` or `saving.LoadedModel` of a Keras file.
-        out_path: str or Path ending in `.tflite`.
-        quantization: "float32", "float16" or "int8".
-        calibration_images: float32 [N, S, S, 3] crops in [0, 1] the int8
-            ranges are calibrated on (training crops, a few hundred).
-        joint_set, crop_convention, fold_batch_norm: as for
-            `export.export_saved_model`.
-
-    Returns:
-        The written Path.
+    `calibration_images`: float32 [N, S, S, 3] crops in [0, 1] the int8
+    ranges are calibrated on (training crops, a few hundred). `joint_set`,
+    `crop_convention`, `fold_batch_norm`: as for `export.export_saved_model`.
     """
-    out_path = Path(out_path)
-    if out_path.suffix != LITERT_SUFFIX:
-        raise ValueError(f"{out_path}: a LiteRT file must end in {LITERT_SUFFIX}")
-    model, joint_set, crop_convention = resolve_export_model(
-        model, joint_set, crop_convention, fold_batch_norm
-    )
-    metadata = heatmap_file_metadata(
-        model, joint_set, crop_convention, "litert", quantization
-    )
+    out_path, model, metadata = prepare_heatmap_file(
+        model, out_path, "litert", quantization, joint_set, crop_convention,
+        fold_batch_norm,
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
-        converter = litert_converter(model, metadata["input_size"], scratch)
-        converter = quantize_converter(converter, quantization, calibration_images)
-        flatbuffer = converter.convert()
-    contents = with_litert_metadata(flatbuffer, metadata)
-    return write_with(out_path, lambda staging: Path(staging).write_bytes(contents))
+        flatbuffer = litert_converter(
+            model, metadata["input_size"], scratch, quantization, calibration_images
+        ).convert()
+    return write_bytes_atomically(out_path, with_litert_metadata(flatbuffer, metadata))
 
 
 def export_onnx(model, out_path, joint_set=None, crop_convention=None,
                 fold_batch_norm=True):  # fmt: skip
-    """Writes the heatmaps signature of `model` as an ONNX model (tf2onnx,
-    the converter Keras' own ONNX export uses on the TensorFlow backend).
-
-    Args:
-        model: `keras.Model` or `saving.LoadedModel` of a Keras file.
-        out_path: str or Path ending in `.onnx`.
-        joint_set, crop_convention, fold_batch_norm: as for `export_litert`.
-
-    Returns:
-        The written Path.
-    """
+    """Writes the heatmaps signature of `model` as an ONNX model at
+    `out_path` (`.onnx`), with tf2onnx, the converter Keras' own ONNX export
+    uses on the TensorFlow backend; the arguments are `export_litert`'s.
+    Returns the Path."""
     import tensorflow as tf
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
-    out_path = Path(out_path)
-    if out_path.suffix != ONNX_SUFFIX:
-        raise ValueError(f"{out_path}: an ONNX file must end in {ONNX_SUFFIX}")
-    model, joint_set, crop_convention = resolve_export_model(
-        model, joint_set, crop_convention, fold_batch_norm
-    )
-    metadata = heatmap_file_metadata(model, joint_set, crop_convention, "onnx")
-    spec = images_spec(metadata["input_size"])
+    out_path, model, metadata = prepare_heatmap_file(
+        model, out_path, "onnx", "float32", joint_set, crop_convention,
+        fold_batch_norm,
+    )  # fmt: skip
+    spec = crops_spec(metadata["input_size"])
     endpoint = make_heatmaps_function(model, check_inputs=False)
     function = tf.function(endpoint, input_signature=[spec])
     with warnings.catch_warnings():
@@ -211,8 +185,7 @@ def export_onnx(model, out_path, joint_set=None, crop_convention=None,
         )
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_NAME, json.dumps(metadata)
-    contents = proto.SerializeToString()
-    return write_with(out_path, lambda staging: Path(staging).write_bytes(contents))
+    return write_bytes_atomically(out_path, proto.SerializeToString())
 
 
 def hourglass_metadata(entries, path, file_format):
@@ -223,33 +196,26 @@ def hourglass_metadata(entries, path, file_format):
     return json.loads(entries[METADATA_NAME])
 
 
-def read_litert_metadata(path):
-    """Returns the metadata dict of a `.tflite` file written here."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    data = Path(path).read_bytes()
-    try:
-        model = schema.Model.GetRootAs(data, 0)
-        entries = {
-            model.Metadata(i).Name().decode(): model.Metadata(i).Buffer()
-            for i in range(model.MetadataLength())
-        }
-    except Exception as error:  # flatbuffers raises bare errors on bad bytes
-        raise ValueError(f"{path}: not a LiteRT flatbuffer ({error})") from None
-    if METADATA_NAME in entries:
-        raw = model.Buffers(entries[METADATA_NAME]).DataAsNumpy()
-        entries[METADATA_NAME] = raw.tobytes()
-    return hourglass_metadata(entries, path, "LiteRT")
-
-
 class LiteRTHeatmaps:
     """Runs a `.tflite` heatmap file: `call(images, training=False)` -> list
     of per-stack heatmaps, first stack first (a Keras model's outputs)."""
 
     def __init__(self, path):
         import tensorflow as tf
+        from tensorflow.lite.python import schema_py_generated as schema
 
-        self.metadata = read_litert_metadata(path)
+        try:
+            model = schema.Model.GetRootAs(Path(path).read_bytes(), 0)
+            entries = {
+                model.Metadata(i).Name().decode(): model.Metadata(i).Buffer()
+                for i in range(model.MetadataLength())
+            }
+        except Exception as error:  # flatbuffers raises bare errors on bad bytes
+            raise ValueError(f"{path}: not a LiteRT flatbuffer ({error})") from None
+        if METADATA_NAME in entries:
+            raw = model.Buffers(entries[METADATA_NAME]).DataAsNumpy()
+            entries[METADATA_NAME] = raw.tobytes()
+        self.metadata = hourglass_metadata(entries, path, "LiteRT")
         with warnings.catch_warnings():
             # tf.lite.Interpreter warns that it moves to `ai_edge_litert`,
             # which has the same API but is not a dependency.
@@ -297,23 +263,15 @@ def load_heatmap_file(path):
     """Returns the runner of a `.tflite` or `.onnx` heatmap file
     (`LiteRTHeatmaps` or `OnnxHeatmaps`, each with its `metadata`)."""
     path = Path(path)
-    if path.suffix == LITERT_SUFFIX:
-        return LiteRTHeatmaps(path)
-    if path.suffix == ONNX_SUFFIX:
-        return OnnxHeatmaps(path)
-    raise ValueError(f"{path}: not a heatmap file ({', '.join(HEATMAP_FILE_SUFFIXES)})")
+    return (LiteRTHeatmaps if path.suffix == LITERT_SUFFIX else OnnxHeatmaps)(path)
 
 
 def calibration_crops(data_dir, count, input_size, crop_convention=None,
                       split="train"):  # fmt: skip
     """Returns float32 [n, S, S, 3]: the first `count` people of a TFRecord
     dataset's `split`, cut with the evaluation's reference crop (no
-    augmentation), the crops int8 ranges are calibrated on.
-
-    Raises:
-        FileNotFoundError, ValueError: no dataset at `data_dir`, no such
-            split, or no readable person in it (messages name the folder).
-    """
+    augmentation), the crops int8 ranges are calibrated on. The error for
+    a missing dataset, split or readable person names the folder."""
     from keras_hourglass.data.metadata import read_metadata
     from keras_hourglass.data.metadata import split_files
     from keras_hourglass.data.pipeline import make_eval_dataset

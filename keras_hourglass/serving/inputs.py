@@ -107,50 +107,14 @@ def header_image_size(image_bytes):
 
 def image_size_problem(height, width):
     """Why an image of `height` x `width` pixels is refused (a short reason),
-    or None: the limits `check_image_size` applies in the graph, for callers
-    that read the size first (e.g. from the header with Pillow)."""
+    or None: the limits `checked_image_size` applies in the graph, for
+    callers that read the size first (e.g. from the header with Pillow)."""
     if height * width > MAX_IMAGE_PIXELS or min(height, width) < MIN_IMAGE_SIDE:
         return (
             f"image of {width} x {height} pixels; the limits are at most "
             f"{MAX_IMAGE_PIXELS} pixels and no side smaller than {MIN_IMAGE_SIDE}"
         )
     return None
-
-
-def check_image_size(size, where):
-    """Returns an assertion that (height, width) `size` is within the limits."""
-    size = tf.cast(size, tf.int64)
-    pixels = size[0] * size[1]
-    message = tf.strings.join(
-        [where, tf.strings.format(
-            " has height x width {} x {} ({} pixels); the limits are at most "
-            f"{MAX_IMAGE_PIXELS} pixels and no side smaller than "
-            f"{MIN_IMAGE_SIDE}", (size[0], size[1], pixels))]
-    )  # fmt: skip
-    within = tf.logical_and(
-        pixels <= MAX_IMAGE_PIXELS, tf.reduce_min(size) >= MIN_IMAGE_SIDE
-    )
-    return tf.debugging.Assert(within, [message])
-
-
-def check_box_size(box, image_height, image_width, where):
-    """Returns an assertion that a person box has a sane size for its image;
-    the whole-image box (w <= 0 or h <= 0) always passes."""
-    box = tf.cast(box, tf.float32)
-    larger_side = tf.cast(tf.maximum(image_height, image_width), tf.float32)
-    whole_image = tf.logical_or(box[2] <= 0.0, box[3] <= 0.0)
-    sides = box[2:]
-    sane = tf.logical_and(
-        tf.reduce_min(sides) >= MIN_BOX_SIDE_PIXELS,
-        tf.reduce_max(sides) <= MAX_BOX_TO_IMAGE_RATIO * larger_side,
-    )
-    message = tf.strings.join(
-        [where, tf.strings.format(
-            " box (x, y, w, h) {} has a side under "
-            f"{MIN_BOX_SIDE_PIXELS:g} px or over {MAX_BOX_TO_IMAGE_RATIO:g} x "
-            "the image's larger side {}", (box, larger_side))]
-    )  # fmt: skip
-    return tf.debugging.Assert(tf.logical_or(whole_image, sane), [message])
 
 
 def person_from_request_box(box, image_height, image_width):
@@ -165,8 +129,8 @@ def person_from_request_box(box, image_height, image_width):
 
 
 def check_box(box, image_height, image_width, where):
-    """Raises InvalidArgumentError (in the graph) when a box is not finite or
-    lies entirely outside the image; a whole-image box always passes."""
+    """Returns the assertions that a person box is finite, overlaps the image
+    and has sides within the limits; a whole-image box needs only be finite."""
     box = tf.cast(box, tf.float32)
     height = tf.cast(image_height, tf.float32)
     width = tf.cast(image_width, tf.float32)
@@ -178,37 +142,57 @@ def check_box(box, image_height, image_width, where):
              box[1] + box[3] > 0.0]
         )
     )  # fmt: skip
-    message = tf.strings.join(
+    larger_side = tf.maximum(height, width)
+    sane = tf.logical_and(
+        tf.reduce_min(box[2:]) >= MIN_BOX_SIDE_PIXELS,
+        tf.reduce_max(box[2:]) <= MAX_BOX_TO_IMAGE_RATIO * larger_side,
+    )
+    outside = tf.strings.join(
         [where, tf.strings.format(
             " box (x, y, w, h) {} is not finite or lies outside the image of "
             "height x width {} x {}", (box, image_height, image_width))]
     )  # fmt: skip
-    return tf.debugging.Assert(
-        tf.logical_and(finite, tf.logical_or(whole_image, overlaps)), [message]
-    )
-
-
-def first_bytes_text(image_bytes, count=8):
-    """Returns the first bytes as decimal numbers, e.g. "255 216 255" (raw
-    bytes would not survive the error message's UTF-8 decoding)."""
-    head = tf.io.decode_raw(tf.strings.substr(image_bytes, 0, count), tf.uint8)
-    return tf.strings.reduce_join(tf.strings.as_string(head), separator=" ")
+    wrong_size = tf.strings.join(
+        [where, tf.strings.format(
+            " box (x, y, w, h) {} has a side under "
+            f"{MIN_BOX_SIDE_PIXELS:g} px or over {MAX_BOX_TO_IMAGE_RATIO:g} x "
+            "the image's larger side {}", (box, larger_side))]
+    )  # fmt: skip
+    return [
+        tf.debugging.Assert(
+            tf.logical_and(finite, tf.logical_or(whole_image, overlaps)), [outside]
+        ),
+        tf.debugging.Assert(tf.logical_or(whole_image, sane), [wrong_size]),
+    ]
 
 
 def checked_image_size(image_bytes, where):
     """Returns int32 [2] (height, width) from the header of complete JPEG/PNG
     bytes within the limits above; InvalidArgumentError naming
     `where` otherwise. Nothing is decoded."""
-    message = tf.strings.join(
+    # The first bytes as decimal numbers, e.g. "255 216 255": raw bytes would
+    # not survive the error message's UTF-8 decoding.
+    head = tf.io.decode_raw(tf.strings.substr(image_bytes, 0, 8), tf.uint8)
+    not_complete = tf.strings.join(
         [where, " is not a complete JPEG or PNG image (empty, another format, "
          "truncated, a corrupt body, or data past the end of its pixels); its "
          "first bytes are ",
-         first_bytes_text(image_bytes)]
+         tf.strings.reduce_join(tf.strings.as_string(head), separator=" ")]
     )  # fmt: skip
     complete = image_is_complete(image_bytes)
-    with tf.control_dependencies([tf.debugging.Assert(complete, [message])]):
+    with tf.control_dependencies([tf.debugging.Assert(complete, [not_complete])]):
         size = header_image_size(image_bytes)
-    with tf.control_dependencies([check_image_size(size, where)]):
+    pixels = size[0] * size[1]
+    too_large_or_small = tf.strings.join(
+        [where, tf.strings.format(
+            " has height x width {} x {} ({} pixels); the limits are at most "
+            f"{MAX_IMAGE_PIXELS} pixels and no side smaller than "
+            f"{MIN_IMAGE_SIDE}", (size[0], size[1], pixels))]
+    )  # fmt: skip
+    within = tf.logical_and(
+        pixels <= MAX_IMAGE_PIXELS, tf.reduce_min(size) >= MIN_IMAGE_SIDE
+    )
+    with tf.control_dependencies([tf.debugging.Assert(within, [too_large_or_small])]):
         return tf.cast(size, tf.int32)
 
 
@@ -223,12 +207,8 @@ def crop_encoded_image(image_bytes, box, index, input_size,
     """
     where = tf.strings.format("images[{}]", index)
     height, width = tf.unstack(checked_image_size(image_bytes, where))
-    checks = [
-        check_box(box, height, width, where),
-        check_box_size(box, height, width, where),
-    ]
     # The decoder reads the bytes only once every check has passed.
-    with tf.control_dependencies(checks):
+    with tf.control_dependencies(check_box(box, height, width, where)):
         image_bytes = tf.identity(image_bytes)
     center, scale = person_from_request_box(box, height, width)
     matrix = person_crop_matrix(center, scale, input_size, convention=crop_convention)
@@ -238,17 +218,11 @@ def crop_encoded_image(image_bytes, box, index, input_size,
 
 
 def crop_encoded_images(images, boxes, input_size, crop_convention=OFFICIAL_TORCH):
-    """Decodes a batch of encoded images and crops one person from each.
+    """Decodes a batch of encoded images (string [N]) and crops one person
+    from each, in the box (float32 [N, 4], see the module docstring) given
+    for it, with the model's `crop_convention`.
 
-    Args:
-        images: string [N]. Encoded JPEG/PNG bytes.
-        boxes: float32 [N, 4]. One (x, y, w, h) box per image (see the module
-            docstring; w <= 0 or h <= 0: the whole image).
-        input_size: int. Side of the network input.
-        crop_convention: CropConvention. The model's (default: ours).
-
-    Returns:
-        crops float32 [N, S, S, 3] and crop matrices float32 [N, 3, 3].
+    Returns crops float32 [N, S, S, 3] and crop matrices float32 [N, 3, 3].
     """
     images = tf.convert_to_tensor(images, tf.string)
     boxes = tf.convert_to_tensor(boxes, tf.float32)
@@ -272,8 +246,3 @@ def crop_encoded_images(images, boxes, input_size, crop_convention=OFFICIAL_TORC
         ),
     )
     return crops, matrices
-
-
-def whole_image_boxes(images):
-    """Returns float32 [N, 4] zero boxes: "the whole image" for each image."""
-    return tf.zeros([tf.shape(images)[0], 4], tf.float32)

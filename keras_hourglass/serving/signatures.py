@@ -11,11 +11,10 @@ Signatures (N images, K joints, S input side, h heatmap side):
 - `metadata`: no input -> `metadata_json` string, `input_size` and
   `num_joints` int32.
 
-`serving_default` decodes, crops (see `serving.inputs` for the box
-convention), runs the network (with the test-time flip when exported with
-`flip_test=True`), refines the peaks by a quarter pixel and maps them back to
-original image pixels, all inside the graph. `heatmaps` is the bare network
-on crops the client made itself (no flip test).
+`serving_default` decodes, crops (`serving.inputs`), runs the network (with
+the test-time flip when exported with `flip_test=True`) and decodes the
+peaks to original image pixels (`decoding`), all inside the graph.
+`heatmaps` is the bare network on crops the client made itself.
 """
 
 import json
@@ -24,10 +23,9 @@ import tensorflow as tf
 
 from keras_hourglass.decoding import predict_keypoints
 from keras_hourglass.decoding import stack_heatmaps_list
-from keras_hourglass.joint_sets import joint_set_record
 from keras_hourglass.model import joint_count
+from keras_hourglass.saving import checked_joint_set_record
 from keras_hourglass.serving.inputs import crop_encoded_images
-from keras_hourglass.serving.inputs import whole_image_boxes
 from keras_hourglass.transforms import CROP_CONVENTION_KEY
 from keras_hourglass.transforms import OFFICIAL_TORCH
 from keras_hourglass.transforms import crop_convention_from_metadata
@@ -53,19 +51,12 @@ def build_export_metadata(model, joint_set, flip_test, crop_convention=OFFICIAL_
     port weights have their own): `serving_default` crops with it, and
     programs cropping for the `heatmaps` signature read it back from here.
     """
-    input_size = model_input_size(model)
-    num_joints = joint_count(model)
-    if joint_set.num_joints != num_joints:
-        raise ValueError(
-            f"joint set {joint_set.name!r} has {joint_set.num_joints} joints but "
-            f"the model predicts {num_joints} heatmaps"
-        )
     return {
         "format_version": 1,
         "model_name": model.name,
-        **joint_set_record(joint_set),
-        "num_joints": num_joints,
-        "input_size": input_size,
+        **checked_joint_set_record(joint_set, model),
+        "num_joints": joint_count(model),
+        "input_size": model_input_size(model),
         "heatmap_outputs": list(model.output_names),
         "flip_test": bool(flip_test),
         "box_convention": (
@@ -98,39 +89,28 @@ def make_keypoints_function(model, metadata):
     return keypoints
 
 
-def make_whole_image_function(keypoints_function):
-    """Returns `fn(images)`: `keypoints_function` with whole-image boxes."""
-
-    def whole_image(images):
-        return keypoints_function(images, whole_image_boxes(images))
-
-    return whole_image
-
-
-def check_crop_batch(images):
-    """Returns assertions that cropped images are a non-empty, finite [0, 1]
-    batch (a 0..255 batch is the usual mistake)."""
-    return [
-        tf.debugging.assert_positive(
-            tf.shape(images)[0], message="images: the batch is empty"
-        ),
-        tf.debugging.assert_all_finite(images, "images: NaN or inf pixel values"),
-        tf.debugging.assert_less_equal(
-            tf.reduce_max(tf.abs(images - 0.5)),
-            0.5 + PIXEL_RANGE_TOLERANCE,
-            message="images: pixel values must be float32 in [0, 1] (not 0..255)",
-        ),
-    ]
-
-
 def make_heatmaps_function(model, check_inputs=True):
     """Returns `fn(images) -> {"heatmaps", "stack{i}_heatmaps"...}`; without
     `check_inputs` it runs no assertion ops (LiteRT and ONNX have none)."""
     output_names = list(model.output_names)
 
     def heatmaps(images):
-        if check_inputs:
-            with tf.control_dependencies(check_crop_batch(images)):
+        if check_inputs:  # a 0..255 batch is the usual mistake
+            checks = [
+                tf.debugging.assert_positive(
+                    tf.shape(images)[0], message="images: the batch is empty"
+                ),
+                tf.debugging.assert_all_finite(
+                    images, "images: NaN or inf pixel values"
+                ),
+                tf.debugging.assert_less_equal(
+                    tf.reduce_max(tf.abs(images - 0.5)),
+                    0.5 + PIXEL_RANGE_TOLERANCE,
+                    message="images: pixel values must be float32 in [0, 1] "
+                    "(not 0..255)",
+                ),
+            ]
+            with tf.control_dependencies(checks):
                 images = tf.identity(images)
         stacks = stack_heatmaps_list(model(images, training=False))
         outputs = dict(zip(output_names, stacks))
@@ -140,9 +120,19 @@ def make_heatmaps_function(model, check_inputs=True):
     return heatmaps
 
 
-def make_metadata_function(metadata):
-    """Returns a no-input `fn() -> {"metadata_json", "input_size", "num_joints"}`."""
+def crops_spec(input_size):
+    """The `images` input of the `heatmaps` signature: float32 crops."""
+    return tf.TensorSpec([None, input_size, input_size, 3], tf.float32, "images")
+
+
+def signature_endpoints(model, metadata):
+    """Returns {signature name: (function, input TensorSpecs)} of the export."""
+    keypoints = make_keypoints_function(model, metadata)
     text = json.dumps(metadata, sort_keys=True)
+
+    def whole_image(images):
+        boxes = tf.zeros([tf.shape(images)[0], 4], tf.float32)  # w <= 0: whole
+        return keypoints(images, boxes)
 
     def metadata_outputs():
         return {
@@ -151,30 +141,14 @@ def make_metadata_function(metadata):
             "num_joints": tf.constant(metadata["num_joints"], tf.int32),
         }
 
-    return metadata_outputs
-
-
-def signature_specs(input_size):
-    """Returns {signature name: input TensorSpecs} of the exported endpoints."""
+    images = tf.TensorSpec([None], tf.string, name="images")
+    boxes = tf.TensorSpec([None, 4], tf.float32, name="boxes")
     return {
-        "serving_default": [
-            tf.TensorSpec([None], tf.string, name="images"),
-            tf.TensorSpec([None, 4], tf.float32, name="boxes"),
-        ],
-        "whole_image": [tf.TensorSpec([None], tf.string, name="images")],
-        "heatmaps": [
-            tf.TensorSpec([None, input_size, input_size, 3], tf.float32, "images")
-        ],
-        "metadata": [],
-    }
-
-
-def make_signature_functions(model, metadata):
-    """Returns {signature name: Python function} matching `signature_specs`."""
-    keypoints = make_keypoints_function(model, metadata)
-    return {
-        "serving_default": keypoints,
-        "whole_image": make_whole_image_function(keypoints),
-        "heatmaps": make_heatmaps_function(model),
-        "metadata": make_metadata_function(metadata),
+        "serving_default": (keypoints, [images, boxes]),
+        "whole_image": (whole_image, [images]),
+        "heatmaps": (
+            make_heatmaps_function(model),
+            [crops_spec(metadata["input_size"])],
+        ),
+        "metadata": (metadata_outputs, []),
     }

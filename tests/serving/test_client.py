@@ -43,7 +43,7 @@ def free_port():
 
 def test_rest_body_follows_the_tf_serving_json_api(served):
     _, _, paths = served
-    body = rest_predict_body(paths, BOXES, "serving_default")
+    body = rest_predict_body(paths, BOXES)
     assert body["signature_name"] == "serving_default"
     assert set(body["inputs"]) == {"images", "boxes"}
     assert set(body["inputs"]["images"][0]) == {"b64"}

@@ -12,7 +12,6 @@ from keras_hourglass.data.decode import warp_image
 from keras_hourglass.decoding import predict_keypoints
 from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.model import build_stacked_hourglass
-from keras_hourglass.serving.deployment import read_warmup_requests
 from keras_hourglass.synthetic.people import generate_person_image
 from keras_hourglass.transforms import box_from_person
 from keras_hourglass.transforms import crop_box_from_person
@@ -121,6 +120,16 @@ def test_tf1_session_loader_runs_both_signatures(exported, people):
     expected, _ = predict_keypoints(model, crops, matrices, MPII_16.flip_pairs)
     np.testing.assert_allclose(keypoints, expected, atol=1e-3)
     np.testing.assert_allclose(heatmaps, model(crops)[-1], atol=1e-4)
+
+
+def read_warmup_requests(path):
+    """The `PredictionLog` messages of a warm-up file."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    logs = []
+    for record in tf.data.TFRecordDataset(str(path)):
+        logs.append(prediction_log_pb2.PredictionLog.FromString(record.numpy()))
+    return logs
 
 
 def test_warmup_records_are_valid_requests_for_the_signatures(exported):
