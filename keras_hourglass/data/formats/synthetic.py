@@ -68,25 +68,6 @@ def _render_task(task):
     return render_sample(*task)
 
 
-# A spawned worker imports this module, hence the package and TensorFlow,
-# whose shared libraries print start-up lines to stderr before any setting
-# reaches them (`training.environment`). The pool's initializer imports the
-# module with stderr pointed at /dev/null; it is the builtin `exec`, so that
-# unpickling it imports nothing first. Errors reach the caller through the
-# pool whatever stderr is.
-QUIET_WORKER_IMPORT = f"""
-import os
-saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-os.dup2(null, 2)
-try:
-    import {__name__}
-finally:
-    os.dup2(saved, 2)
-    os.close(null)
-    os.close(saved)
-"""
-
-
 def render_samples_in_order(tasks, workers):
     """Yields `render_sample(*task)` for each task, in order, over `workers`
     processes (spawned: the caller may already hold TensorFlow threads,
@@ -94,10 +75,7 @@ def render_samples_in_order(tasks, workers):
     if workers <= 1:
         yield from map(_render_task, tasks)
         return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(
-        workers, initializer=exec, initargs=(QUIET_WORKER_IMPORT,)
-    ) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
         yield from pool.imap(_render_task, tasks, chunksize=8)
 
 
