@@ -55,26 +55,31 @@ def _ints(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
 
 
-def validate_person(joints, annotated, center, scale, where="record"):
-    """Raises ValueError when a person's annotation cannot give a correct target."""
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 2 or joints.shape[1] != 2:
-        raise ValueError(f"{where}: joints must be K x 2, got shape {joints.shape}")
-    if len(annotated) != len(joints):
-        raise ValueError(
-            f"{where}: {len(annotated)} annotated flags for {len(joints)} joints"
-        )
-    labelled = joints[np.asarray(annotated, dtype=bool)]
-    if not np.all(np.isfinite(labelled)):
-        raise ValueError(f"{where}: annotated joints contain NaN or infinity")
+# Records store float32: a larger finite float64 would be stored as infinity.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def person_problem(joints, annotated, center, scale, num_joints):
+    """Returns why a person (K x 2 `joints`, K `annotated` flags) cannot give
+    a correct target (a short reason), or None if usable."""
+    if joints.shape != (num_joints, 2) or len(annotated) != num_joints:
+        return f"wrong joint count (expected {num_joints})"
+    if not np.all(np.isfinite(joints[annotated > 0])):
+        return "NaN or infinite joint coordinate"
+    if not np.any(annotated):
+        return "no annotated joints"
+    if len(center) != 2:
+        return "centre does not hold 2 values (x, y)"
     if not all(math.isfinite(float(c)) for c in center):
-        raise ValueError(f"{where}: centre {tuple(center)} is not finite")
+        return "NaN or infinite centre"
     if not (math.isfinite(float(scale)) and float(scale) > 0):
-        raise ValueError(f"{where}: scale must be positive and finite, got {scale}")
-    # Records hold float32: a larger value would be stored as infinity.
-    values = [*labelled.reshape(-1), *map(float, center), float(scale)]
-    if max(map(abs, values)) > float(np.finfo(np.float32).max):
-        raise ValueError(f"{where}: a coordinate or scale is too large for float32")
+        return "scale not positive and finite"
+    values = np.concatenate(
+        [joints[annotated > 0].reshape(-1), np.asarray(center, np.float64), [scale]]
+    )
+    if np.abs(values).max() > FLOAT32_MAX:
+        return "value too large for float32"
+    return None
 
 
 def serialize_person(
@@ -94,13 +99,15 @@ def serialize_person(
 ):
     """Returns one person as serialized `tf.train.Example` bytes.
 
-    Raises ValueError (naming `image_id`) for NaN joints, a bad scale or
-    mismatched joint arrays, so no shard ever holds a record that would give a
-    silently wrong target.
+    Raises ValueError naming `image_id` and the `person_problem`, so no shard
+    ever holds a record that would give a silently wrong target.
     """
-    validate_person(joints, annotated, center, scale, where=f"image {image_id}")
-    joints = np.asarray(joints, dtype=np.float32)
+    joints = np.asarray(joints, dtype=np.float64)
     annotated = np.asarray(annotated, dtype=np.int64).reshape(-1)
+    problem = person_problem(joints, annotated, center, scale, len(annotated))
+    if problem:
+        raise ValueError(f"image {image_id}: {problem}")
+    joints = joints.astype(np.float32)
     joints = np.where(annotated[:, None] > 0, joints, 0.0)
     visible = np.asarray(visible, dtype=np.int64).reshape(-1)
     head_box = [UNKNOWN] * 4 if head_box is None else [float(v) for v in head_box]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_hourglass.data.tfrecords import person_problem
 from keras_hourglass.transforms import CROP_CENTER_SHIFT_Y
 from keras_hourglass.transforms import CROP_SCALE_FACTOR
 from keras_hourglass.transforms import PIXELS_PER_SCALE
@@ -31,9 +32,6 @@ FAR_OUTSIDE_FRACTION = 0.5
 # annotated, 200 x scale is a median 1.16 x the larger side of the joints' box,
 # so boxes derived from joints are enlarged by this factor.
 JOINT_BOX_MARGIN = 1.15
-
-# Records store float32: a larger finite float64 would be stored as infinity.
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -130,7 +128,7 @@ def mark_far_outside_joints(joints, annotated, image_size, skip_log, where):
         | (y < -0.5 - FAR_OUTSIDE_FRACTION * height)
         | (y > height - 0.5 + FAR_OUTSIDE_FRACTION * height)
     )
-    # Non-finite joints are left for `problem_with_person` to report.
+    # Non-finite joints are left for `person_problem` to report.
     far = outside & (annotated > 0) & np.isfinite(joints).all(axis=1)
     for joint_index in np.flatnonzero(far):
         skip_log.warn(
@@ -138,28 +136,6 @@ def mark_far_outside_joints(joints, annotated, image_size, skip_log, where):
             f"{where} joint {joint_index}",
         )
     return np.where(far, 0, annotated).astype(np.int64)
-
-
-def problem_with_person(joints, annotated, center, scale, num_joints):
-    """Returns why a person cannot be used (a short reason), or None if usable."""
-    if joints.shape != (num_joints, 2):
-        return f"wrong joint count (expected {num_joints})"
-    if not np.all(np.isfinite(joints[annotated > 0])):
-        return "NaN or infinite joint coordinate"
-    if not np.any(annotated):
-        return "no annotated joints"
-    if len(center) != 2:
-        return "centre does not hold 2 values (x, y)"
-    if not all(math.isfinite(float(c)) for c in center):
-        return "NaN or infinite centre"
-    if not (math.isfinite(float(scale)) and float(scale) > 0):
-        return "scale not positive and finite"
-    values = np.concatenate(
-        [joints[annotated > 0].reshape(-1), np.asarray(center, np.float64), [scale]]
-    )
-    if np.abs(values).max() > FLOAT32_MAX:
-        return "value too large for float32"
-    return None
 
 
 def crop_misses_image(center, scale, image_size):
@@ -238,7 +214,7 @@ def make_checked_record(record, num_joints, skip_log, where):
     )
     if record.center is None:
         record.center, record.scale = center_scale_from_joints(joints, annotated)
-    reason = problem_with_person(
+    reason = person_problem(
         joints, annotated, record.center, record.scale, num_joints
     ) or problem_with_extras(record.head_box, record.normalizer, record.image_size)
     if reason is None and crop_misses_image(
