@@ -133,19 +133,10 @@ def builtin_joint_set(num_joints):
     )
 
 
-def generic_joint_set(num_joints):
-    """A joint set with numbered names, no flip pairs, groups or torso."""
-    names = tuple(f"joint_{index}" for index in range(num_joints))
-    return JointSet("generic", names, (), ())
-
-
 def metric_joint_set(num_joints):
     """The set the metrics name and group `num_joints` joints by: MPII for 16,
-    LSP for 14, else a generic set (no paper columns)."""
-    for joint_set in (MPII_16, LSP_14):
-        if joint_set.num_joints == num_joints:
-            return joint_set
-    return generic_joint_set(num_joints)
+    LSP for 14, else numbered `joint_<i>` joints (no paper columns)."""
+    return numbered_joint_set(num_joints, (MPII_16, LSP_14), "joint_", "generic")
 
 
 def joint_set_record(joint_set):
@@ -297,11 +288,13 @@ def joint_names_from_columns(columns, reserved=("center", "bbox")):
     return tuple(x_names)
 
 
-def numbered_joint_set(num_joints):
-    """Returns the built-in set with `num_joints` joints, or numbered joints
-    without a skeleton when there is none."""
-    try:
-        return builtin_joint_set(num_joints)
-    except ValueError:
-        names = tuple(f"joint{index}" for index in range(num_joints))
-        return JointSet("custom", names, (), ())
+def numbered_joint_set(
+    num_joints, built_ins=(MPII_16, LSP_14, COCO_17), prefix="joint", name="custom"
+):
+    """Returns the set of `built_ins` with `num_joints` joints, or numbered
+    joints (`<prefix><i>`) without flip pairs or skeleton when there is none."""
+    for joint_set in built_ins:
+        if joint_set.num_joints == num_joints:
+            return joint_set
+    names = tuple(f"{prefix}{index}" for index in range(num_joints))
+    return JointSet(name, names, (), ())
