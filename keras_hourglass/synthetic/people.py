@@ -26,7 +26,6 @@ for image, annotation in iterate_synthetic(seed=0, count=100):
 """
 
 import numpy as np
-from tqdm import tqdm
 
 from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import render
@@ -168,14 +167,8 @@ def generate_person_image(seed: int, index: int, **difficulty):
     return image, build_annotation(seed, index, scene, labels)
 
 
-def iterate_synthetic(seed, count, start=0, progress=False, **difficulty):
-    """Yields `generate_person_image(seed, i, **difficulty)` for consecutive i.
-
-    Indices run from `start` to `start + count - 1`; `progress=True` shows a
-    tqdm bar.
-    """
-    indices = range(start, start + count)
-    if progress:
-        indices = tqdm(indices, desc=f"synthetic seed {seed}", unit="img")
-    for index in indices:
+def iterate_synthetic(seed, count, start=0, **difficulty):
+    """Yields `generate_person_image(seed, i, **difficulty)` for the `count`
+    indices from `start`."""
+    for index in range(start, start + count):
         yield generate_person_image(seed, index, **difficulty)

@@ -37,23 +37,6 @@ HIP_RANGE = (-20.0, 80.0)
 KNEE_BEND_RANGE = (0.0, 120.0)
 NECK_TILT_RANGE = (-25.0, 25.0)
 
-# (parent, child, nominal length as a fraction of standing height, limb?).
-# Limb bones may look shorter (foreshortening); torso and head bones do not.
-BONES = (
-    (R_HIP, R_KNEE, THIGH_LENGTH, True),
-    (R_KNEE, R_ANKLE, SHIN_LENGTH, True),
-    (L_HIP, L_KNEE, THIGH_LENGTH, True),
-    (L_KNEE, L_ANKLE, SHIN_LENGTH, True),
-    (R_SHOULDER, R_ELBOW, UPPER_ARM_LENGTH, True),
-    (R_ELBOW, R_WRIST, FOREARM_LENGTH, True),
-    (L_SHOULDER, L_ELBOW, UPPER_ARM_LENGTH, True),
-    (L_ELBOW, L_WRIST, FOREARM_LENGTH, True),
-    (PELVIS, THORAX, TORSO_LENGTH, False),
-    (THORAX, UPPER_NECK, NECK_LENGTH, False),
-    (UPPER_NECK, HEAD_TOP, HEAD_LENGTH, False),
-)
-
-
 def side_sign(side, facing_front):
     """Returns the body-frame x sign of a side ("left"/"right") for a facing.
 
@@ -159,17 +142,3 @@ def body_to_image(body_joints, height_px, rotation_degrees, offset_xy):
     """Maps body-frame points to image pixels: scale, rotate, then translate."""
     rotated = body_joints @ rotation_matrix(rotation_degrees).T
     return rotated * height_px + np.asarray(offset_xy, dtype=np.float64)
-
-
-def bend_degrees(parent_start, joint, child_end, sign):
-    """Signed bend at `joint` in degrees, for a side with body-frame x `sign`.
-
-    Positive when the child bone turns the way a growing limb angle turns
-    (away from the midline for a hanging limb): elbows bend in
-    `ELBOW_BEND_RANGE`, knees in minus `KNEE_BEND_RANGE`. Rotating or moving
-    the figure does not change the result.
-    """
-    parent = np.asarray(joint, dtype=np.float64) - parent_start
-    child = np.asarray(child_end, dtype=np.float64) - joint
-    cross = parent[0] * child[1] - parent[1] * child[0]
-    return -sign * np.degrees(np.arctan2(cross, parent @ child))

@@ -42,7 +42,6 @@ HANDS = (0.035, 0.027, "skin", (R_HAND, L_HAND))
 # a mirrored left limb then looks exactly like a right one, so flipping an
 # image and swapping left/right labels gives another valid sample.
 STRIPE_SLANT_DEGREES = {"left": 35.0, "right": -35.0}
-STRIPE_DARKNESS = 0.65
 
 
 def sample_palette(rng, random_side_colours=True):
@@ -157,14 +156,6 @@ def draw_head(canvas, labels, joints, palette, facing_front):
     )
 
 
-def draw_extremity(canvas, labels, center_xy, radius, colour, label):
-    """Paints a hand or foot disk."""
-    rows, cols = disk(
-        (center_xy[1], center_xy[0]), max(radius, 1.0), shape=canvas.shape[:2]
-    )
-    paint(canvas, labels, rows, cols, colour, label)
-
-
 def draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels=None):
     """Paints a whole figure at image-pixel `joints` (16 x 2, MPII order).
 
@@ -191,6 +182,6 @@ def draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, parts, ends
         if index in (1, 3):
             end = joints[parts[index][2]] + offset * height_px * axis
             label = right_label if index == 1 else left_label
-            draw_extremity(
-                canvas, labels, end, radius * height_px, palette[colour], label
-            )
+            disk_radius = max(radius * height_px, 1.0)
+            rows, cols = disk((end[1], end[0]), disk_radius, shape=canvas.shape[:2])
+            paint(canvas, labels, rows, cols, palette[colour], label)
