@@ -58,19 +58,10 @@ def to_patch_px(points, left, top, factor):
 def bounded_person_patch(
     person, input_size=256, scale_factor=0.25, quality=PATCH_JPEG_QUALITY
 ):
-    """Returns `serialize_person` keyword arguments for the person's patch.
-
-    Args:
-        person: dict of `serialize_person` keyword arguments (original image).
-        input_size: int. The network input side the crops are made at.
-        scale_factor: float. The augmentation's scale factor: crops zoom by
-            up to 2 ** (2 * scale_factor) either way. Defaults to 0.25.
-        quality: int. JPEG quality of the patch. Defaults to 95.
-
-    Returns:
-        A new dict: the patch's JPEG bytes and size, and joints, centre,
-        scale, head box and normaliser in patch px; other fields as given.
-    """
+    """Returns `serialize_person` keyword arguments (`person`'s, for the
+    original image) for the person's patch, for crops of `input_size` zoomed by
+    up to 2 ** (2 * `scale_factor`) either way: the patch's JPEG bytes and
+    size, and every coordinate in patch px."""
     max_zoom = 2.0 ** (2.0 * scale_factor)
     image = tf.io.decode_image(
         person["image_bytes"], channels=3, expand_animations=False
