@@ -1,15 +1,10 @@
 """Keypoint sets: joint names, left/right flip pairs, skeleton edges and the
 paper-table metric groups.
 
-Built-in sets are MPII-16, LSP-14 and COCO-17 in their datasets' joint order.
-Custom sets (for example from a CSV's column names) are made with
-`custom_joint_set`, which infers flip pairs from `l_`/`r_` (or `left_`/`right_`)
-name prefixes unless pairs are given as text such as `"l_wrist:r_wrist,..."`.
-
-Flip pairs are `(left_index, right_index)`; skeleton edges are index pairs.
-A set has a torso (for torso-normalised PCK) when it names a left shoulder
-and a right hip (`l_shoulder` and `r_hip`, or `left_shoulder` and
-`right_hip`).
+Built-in sets are MPII-16, LSP-14 and COCO-17 in their datasets' joint order;
+`custom_joint_set` makes others (e.g. from a CSV's columns), inferring flip
+pairs from `l_`/`r_` (or `left_`/`right_`) prefixes. A set has a torso (for
+torso-normalised PCK) when it names a left shoulder and a right hip.
 
 Sources for the metric columns (checked against the scripts themselves):
 
@@ -29,21 +24,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class JointSet:
-    """A named keypoint set.
-
-    Args:
-        name: str. Short name written into the dataset metadata.
-        joint_names: tuple of str. Names in the order the joints are stored.
-        flip_pairs: tuple of (int, int). (left, right) joint indices swapped by a
-            horizontal flip.
-        skeleton: tuple of (int, int). Joint index pairs drawn as limbs.
-        metric_groups: tuple of (column, joint indices) pairs. Each paper-table
-            column is the unweighted mean of its joints' values. Defaults to ().
-        mean_joints: tuple of int or None. Joints that enter the paper-style
-            Mean. Defaults to every joint.
-        torso_joints: (left shoulder, right hip) indices for torso-normalised
-            PCK, or None when the set has no torso. Defaults to None.
-    """
+    """A named keypoint set: joint names in stored order, (left, right) flip
+    pairs, skeleton edges, paper-table columns (`metric_groups`: column, joints
+    averaged), the joints of the paper-style Mean (default all) and the (left
+    shoulder, right hip) of torso-normalised PCK (None: no torso)."""
 
     name: str
     joint_names: tuple
@@ -212,10 +196,8 @@ def infer_flip_pairs(joint_names):
 
 
 def parse_index_pairs(text, joint_names, what="pair"):
-    """Parses `"a:b,c:d"` (joint names or indices) into index pairs.
-
-    Raises ValueError naming the unknown joint or the malformed item.
-    """
+    """Parses `"a:b,c:d"` (joint names or indices) into index pairs; raises
+    ValueError naming the unknown joint or the malformed item."""
     index_of = {name: index for index, name in enumerate(joint_names)}
     pairs = []
     for item in (part.strip() for part in text.split(",")):
@@ -239,13 +221,9 @@ def _joint_index(token, index_of, what):
 
 
 def custom_joint_set(name, joint_names, flip_pairs_text=None, skeleton_text=None):
-    """Returns a JointSet for a custom keypoint list.
-
-    Flip pairs come from `flip_pairs_text` (`"l_wrist:r_wrist,..."`) when given,
-    otherwise they are inferred from name prefixes; the torso from the names
-    (`infer_torso_joints`). Raises ValueError for
-    duplicate or empty names and for a joint in two flip pairs.
-    """
+    """Returns a JointSet for a custom keypoint list, its flip pairs from
+    `flip_pairs_text` or else the name prefixes; raises ValueError for
+    duplicate or empty names and for a joint in two flip pairs."""
     joint_names = tuple(joint_names)
     if not joint_names:
         raise ValueError(f"keypoint set {name!r} has no joints")
@@ -269,12 +247,9 @@ def custom_joint_set(name, joint_names, flip_pairs_text=None, skeleton_text=None
 
 
 def joint_names_from_columns(columns, reserved=("center", "bbox")):
-    """Returns joint names from CSV columns named `<joint>_x` and `<joint>_y`,
-    in the order their `_x` columns appear (`reserved` prefixes such as
-    `center_x` are not joints).
-
-    Raises ValueError naming a joint that has only one of the two columns.
-    """
+    """Returns joint names from CSV columns `<joint>_x` and `<joint>_y`, in
+    the order of their `_x` columns (`reserved` prefixes are not joints);
+    raises ValueError naming a joint with only one of the two."""
     columns = [str(column) for column in columns]
     x_names = [c[:-2] for c in columns if c.endswith("_x") and len(c) > 2]
     y_names = {c[:-2] for c in columns if c.endswith("_y") and len(c) > 2}
