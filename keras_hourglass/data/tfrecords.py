@@ -159,11 +159,8 @@ def feature_spec():
 
 
 def parse_person(serialized):
-    """Parses one serialized record into a dict of dense tensors (graph-safe).
-
-    Joint arrays come back with their stored length; `check_person` tells
-    whether that length and the values are usable.
-    """
+    """Parses one serialized record into a dict of dense tensors, joint
+    arrays at their stored length (`check_person` tells if it is usable)."""
     parsed = tf.io.parse_single_example(serialized, feature_spec())
     joints = tf.sparse.to_dense(parsed["person/joints"])
     return {
@@ -227,10 +224,9 @@ def record_problem(person, num_joints):
 
 def checked_person(person, num_joints):
     """Returns `person` once it has passed `record_problem`; otherwise logs a
-    warning naming the image and raises in the graph (the pipeline drops and
-    counts the record). The converter refuses such records; this keeps one
-    that reached a shard some other way from giving a silently wrong sample.
-    """
+    warning naming the image and raises in the graph, so that a record that
+    reached a shard past the converter is dropped and counted, never a
+    silently wrong sample."""
     problem = record_problem(person, num_joints)
 
     def report():

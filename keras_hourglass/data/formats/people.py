@@ -1,8 +1,8 @@
 """Plain per-person records shared by all dataset readers, and skip counting.
 
-Every reader turns its annotation format into a list of `PersonRecord`s plus a
-`SkipLog` that counts (and logs a few examples of) the entries it left out, so
-that nothing is dropped silently and one bad entry never stops a conversion.
+Every reader turns its format into `PersonRecord`s plus a `SkipLog` that
+counts (and logs a few examples of) the entries it left out, so nothing is
+dropped silently and one bad entry never stops a conversion.
 """
 
 import collections
@@ -36,23 +36,10 @@ JOINT_BOX_MARGIN = 1.15
 
 @dataclass
 class PersonRecord:
-    """One annotated person, in original image pixels.
-
-    Args:
-        image_id: str. File name or dataset id, used in messages.
-        split: str. "train" or "valid" (custom CSV splits keep their name).
-        joints: float array, K x 2. Unannotated joints hold (0, 0).
-        annotated: int array, K. 1 where the joint is annotated.
-        visible: int array, K. 1 where the joint is visible (not occluded).
-        center: (float, float). Person centre x, y.
-        scale: float. Person height / 200 px.
-        image_path: path or None. The image file (None when `image_bytes` is set).
-        image_bytes: bytes or None. Encoded image for generated data.
-        image_size: (width, height) or None. Size stated by the annotation.
-        head_box: (x1, y1, x2, y2) or None.
-        normalizer: float or None. PCKh normaliser.
-        person_index: int. The person's index within its image.
-    """
+    """One annotated person in original image pixels, as the record schema
+    (`tfrecords`) stores it; the image is a file (`image_path`) or, for
+    generated data, `image_bytes`, and `image_size` is (width, height) as the
+    annotation states it."""
 
     image_id: str
     split: str
@@ -70,11 +57,8 @@ class PersonRecord:
 
 
 class SkipLog:
-    """Counts skipped entries (and other counted events) by reason.
-
-    Only the first `max_examples` examples of each reason are logged, so a
-    file with 25,000 missing images gives a handful of lines, not 25,000.
-    """
+    """Counts skipped entries (and other events) by reason, logging only the
+    first `max_examples` of each: 25,000 missing images give a few lines."""
 
     def __init__(self, max_examples=3):
         self.counts = collections.Counter()
@@ -113,10 +97,8 @@ class SkipLog:
 
 
 def mark_far_outside_joints(joints, annotated, image_size, skip_log, where):
-    """Returns `annotated` with joints far outside the image unset.
-
-    `image_size` is (width, height); each unset joint is counted as a warning.
-    """
+    """Returns `annotated` with joints far outside the (width, height) image
+    unset, each counted as a warning."""
     if image_size is None:
         return annotated
     width, height = image_size
@@ -139,12 +121,9 @@ def mark_far_outside_joints(joints, annotated, image_size, skip_log, where):
 
 
 def crop_misses_image(center, scale, image_size):
-    """True when every crop window of the person lies outside the image (the
-    person would train on an empty crop); False when `image_size` is unknown.
-
-    The test window holds every crop convention's window: the enlarged square
-    (`CROP_SCALE_FACTOR`) widened by the downward crop shift on every side.
-    """
+    """True when every crop window of the person (any convention's: the
+    enlarged square widened by the crop shift) lies outside the image, so it
+    would train on an empty crop; False when `image_size` is unknown."""
     if image_size is None:
         return False
     width, height = image_size
@@ -162,9 +141,8 @@ def crop_misses_image(center, scale, image_size):
 
 
 def problem_with_extras(head_box, normalizer, image_size):
-    """Returns why a person's optional fields cannot be written (a short
-    reason), or None: a head box is 4 finite values, a PCKh normaliser and an
-    image size are finite and positive."""
+    """Returns why a person's head box, PCKh normaliser or image size cannot
+    be written (a short reason), or None."""
     if head_box is not None:
         box = np.asarray(head_box, dtype=np.float64).reshape(-1)
         if box.shape != (4,) or not np.all(np.isfinite(box)):
@@ -195,12 +173,9 @@ def center_scale_from_joints(joints, annotated):
 
 
 def make_checked_record(record, num_joints, skip_log, where):
-    """Returns the record made safe, or None (a counted skip) when it cannot give
-    a correct training target (including a crop window outside the image).
-
-    Joints far outside the image are unset first; a record whose `center` is
-    None gets centre and scale from its remaining annotated joints.
-    """
+    """Returns the record made safe, or None (a counted skip) when it cannot
+    give a correct target. Joints far outside the image are unset first; a
+    record without a `center` gets one, and a scale, from its joints."""
     joints = np.asarray(record.joints, dtype=np.float64)
     annotated = np.asarray(record.annotated, dtype=np.int64).reshape(-1)
     visible = np.asarray(record.visible, dtype=np.int64).reshape(-1)
