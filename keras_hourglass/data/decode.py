@@ -2,10 +2,9 @@
 
 Shared by the input pipeline and the exported model's request
 preprocessing: evaluation and serving cut the reference crop
-(`decode_image_region` + `warp_image`); training takes the scaled
-crop (`decode_scaled_image_region` + `warp_and_scale_colours`), which
-returns the matrix it applied so its targets match its pixels. Only the
-part of a JPEG that a crop reads is decoded.
+(`decode_image_region` + `warp_image`); training decodes with DCT scaling
+and warps with `warp_and_scale_colours`, which returns the matrix it
+applied so its targets match its pixels.
 """
 
 import tensorflow as tf
@@ -45,28 +44,6 @@ def shift_matrix_to_region(matrix, top, left):
     return tf.linalg.matmul(matrix, translation)
 
 
-def decode_image_region(image_bytes, matrix, output_size):
-    """Decodes only the part of a JPEG that the crop reads (full decode for
-    PNG). Returns `(uint8 region [h, w, 3], matrix for the region, image
-    shape [2] as (height, width))`."""
-
-    def decode_jpeg_region():
-        shape = tf.io.extract_jpeg_shape(image_bytes)
-        top, left, height, width = crop_window_in_image(
-            matrix, output_size, shape[0], shape[1]
-        )
-        region = tf.io.decode_and_crop_jpeg(
-            image_bytes, tf.stack([top, left, height, width]), channels=3
-        )
-        return region, shift_matrix_to_region(matrix, top, left), shape[:2]
-
-    def decode_other():
-        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-        return image, matrix, tf.shape(image)[:2]
-
-    return tf.cond(tf.io.is_jpeg(image_bytes), decode_jpeg_region, decode_other)
-
-
 def dct_scale_exponent(matrix):
     """Returns int32 e in 0..3 such that 2 ** e is the largest DCT scale
     denominator at most the number of original px per output px of `matrix`
@@ -89,11 +66,13 @@ def matrix_for_scaled_image(matrix, ratio):
     return tf.linalg.matmul(matrix, scaling)
 
 
-def decode_scaled_image_region(image_bytes, matrix, output_size):
-    """Like `decode_image_region`, but decodes a JPEG at 1/2, 1/4 or 1/8 scale
-    (libjpeg's DCT scaling) when the crop window spans at least that many
-    original px per output px: the inverse DCT then does the downsampling,
-    which costs less than a full decode and averages instead of aliasing.
+def decode_image_region(image_bytes, matrix, output_size, dct_scaling=False):
+    """Decodes only the part of a JPEG that the crop reads (all of a PNG).
+
+    With `dct_scaling`, a JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's
+    DCT scaling) when the crop window spans at least that many original px
+    per output px: the inverse DCT then does the downsampling, which costs
+    less than a full decode and averages instead of aliasing.
 
     Returns `(uint8 region [h, w, 3], matrix from region px to output px,
     original image shape [2] as (height, width))`.
@@ -101,7 +80,7 @@ def decode_scaled_image_region(image_bytes, matrix, output_size):
 
     def decode_jpeg_region():
         shape = tf.io.extract_jpeg_shape(image_bytes)
-        exponent = dct_scale_exponent(matrix)
+        exponent = dct_scale_exponent(matrix) if dct_scaling else 0
         ratio = tf.bitwise.left_shift(1, exponent)
         scaled_matrix = matrix_for_scaled_image(matrix, ratio)
         # libjpeg rounds scaled sizes up.
@@ -119,7 +98,7 @@ def decode_scaled_image_region(image_bytes, matrix, output_size):
             )
             for each in DCT_SCALE_RATIOS
         ]
-        region = tf.switch_case(exponent, branches)
+        region = tf.switch_case(exponent, branches) if dct_scaling else branches[0]()
         return region, shift_matrix_to_region(scaled_matrix, top, left), shape[:2]
 
     def decode_other():

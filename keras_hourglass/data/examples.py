@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from keras_hourglass.data.decode import decode_image_region
-from keras_hourglass.data.decode import decode_scaled_image_region
 from keras_hourglass.data.decode import warp_and_scale_colours
 from keras_hourglass.data.decode import warp_image
 from keras_hourglass.heatmaps import render_heatmaps
@@ -102,13 +101,12 @@ def sample_augmentation(seed, ranges=PAPER_AUGMENTATION):
 # === Cropping and encoding ===
 
 
-def decode_crop_region(person, matrix, input_size, decode):
-    """Runs `decode(bytes, matrix, input_size)` on a record's image ->
-    `(region, region_matrix)`; raises in the graph when the image decodes to
-    another size than the record states, so joint coordinates never refer
-    to a different image size."""
-    region, region_matrix, image_shape = decode(
-        person["image_encoded"], matrix, input_size
+def decode_crop_region(person, matrix, input_size, dct_scaling):
+    """Returns `decode_image_region`'s `(region, region_matrix)` of a record's
+    image; raises in the graph when the image decodes to another size than
+    the record states, so joint coordinates never refer to another image."""
+    region, region_matrix, image_shape = decode_image_region(
+        person["image_encoded"], matrix, input_size, dct_scaling
     )
     stored_shape = tf.stack([person["image_height"], person["image_width"]])
     size_check = tf.debugging.Assert(
@@ -124,9 +122,7 @@ def crop_reference_image(person, matrix, input_size):
     """Decodes the image region the crop needs at full resolution and warps
     it to the input size: the reference crop, which evaluation and serving
     take (`serving.inputs` cuts the same one from request bytes)."""
-    region, region_matrix = decode_crop_region(
-        person, matrix, input_size, decode_image_region
-    )
+    region, region_matrix = decode_crop_region(person, matrix, input_size, False)
     return warp_image(region, region_matrix, input_size)
 
 
@@ -140,9 +136,7 @@ def crop_training_image(person, matrix, input_size, gains):
     moves it by under half a source px from `matrix`; the targets are made
     with the applied matrix, so they stay exactly on the image.
     """
-    region, region_matrix = decode_crop_region(
-        person, matrix, input_size, decode_scaled_image_region
-    )
+    region, region_matrix = decode_crop_region(person, matrix, input_size, True)
     image, applied_region_matrix = warp_and_scale_colours(
         region, region_matrix, input_size, gains
     )
