@@ -42,18 +42,9 @@ from keras_hourglass.transforms import transform_points
 
 @dataclass(frozen=True)
 class AugmentationRanges:
-    """The random augmentation's ranges; the defaults are pose-hg-train's.
-
-    Attributes:
-        scale_factor: float. Std of the base-2 log of the scale multiplier
-            (clipped at 2 std). Defaults to 0.25.
-        rotation_degrees: float. Std of the rotation (clipped at 2 std).
-            Defaults to 30.
-        rotation_probability: float. Share of rotated samples. Defaults to 0.4.
-        flip_probability: float. Share of mirrored samples. Defaults to 0.5.
-        color_range: (float, float). Range of each channel's gain.
-            Defaults to (0.6, 1.4).
-    """
+    """The random augmentation's ranges (module doc); the defaults are
+    pose-hg-train's. `scale_factor` and `rotation_degrees` are standard
+    deviations, clipped at 2 std."""
 
     scale_factor: float = 0.25
     rotation_degrees: float = 30.0
@@ -69,12 +60,8 @@ NO_AUGMENTATION = AugmentationRanges(0.0, 0.0, 0.0, 0.0, (1.0, 1.0))
 
 
 def sample_augmentation(seed, ranges=PAPER_AUGMENTATION):
-    """Draws one sample's augmentation from a stateless `seed` (int [2]).
-
-    Returns:
-        dict with `scale_multiplier` (scalar), `rotation` (degrees, scalar),
-        `flip` (bool scalar) and `color_gains` (float32 [3]).
-    """
+    """Draws one sample's augmentation from a stateless `seed` (int [2]):
+    {`scale_multiplier`, `rotation` (degrees), `flip`, `color_gains` [3]}."""
     seeds = tf.random.experimental.stateless_split(seed, num=5)
     scale_normal = tf.random.stateless_normal([], seeds[0])
     scale_factor = ranges.scale_factor
@@ -182,20 +169,10 @@ def prepare_training_example(
     person, augmentation, *, num_joints, flip_pairs, input_size=256,
     output_size=64, sigma=1.0,
 ):  # fmt: skip
-    """Crops, augments and encodes one person for training.
-
-    Args:
-        person: dict of tensors from `tfrecords.parse_person`.
-        augmentation: dict from `sample_augmentation`.
-        num_joints: int. K.
-        flip_pairs: list of (left, right) joint indices swapped by a flip.
-        input_size, output_size: int. Crop and heatmap sides (256, 64).
-        sigma: float. Heatmap Gaussian standard deviation in heatmap px.
-
-    Returns:
-        dict with `image` float32 [S, S, 3] in [0, 1], `heatmaps` [h, w, K],
-        `weights` [K] and `heatmap_matrix` [3, 3] (original -> heatmap px).
-    """
+    """Crops, augments (`sample_augmentation`'s dict) and encodes one parsed
+    person for training; returns {`image` float32 [S, S, 3] in [0, 1],
+    `heatmaps` [h, w, K], `weights` [K], `heatmap_matrix` (original ->
+    heatmap px)}."""
     matrix = person_crop_matrix(
         person["center"],
         person["scale"],
