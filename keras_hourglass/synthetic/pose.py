@@ -38,11 +38,8 @@ KNEE_BEND_RANGE = (0.0, 120.0)
 NECK_TILT_RANGE = (-25.0, 25.0)
 
 def side_sign(side, facing_front):
-    """Returns the body-frame x sign of a side ("left"/"right") for a facing.
-
-    A person facing the camera has their right side on the image left (-x);
-    seen from behind, on the image right.
-    """
+    """Returns the body-frame x sign of a side ("left"/"right"): a person
+    facing the camera has their right side on the image left (-x)."""
     right_sign = -1.0 if facing_front else 1.0
     return right_sign if side == "right" else -right_sign
 
@@ -107,18 +104,9 @@ def place_side_limbs(joints, angles, sign, side):
 
 
 def sample_body_pose(rng, facing_front, foreshortening=0.15):
-    """Samples a 16 x 2 pose in the body frame (unit: standing height).
-
-    Args:
-        rng: numpy Generator.
-        facing_front: bool. True when the person faces the camera.
-        foreshortening: float in [0, 1). Limb bones are drawn between
-            `1 - foreshortening` and 1 times their nominal length, as limbs
-            pointing towards the camera look shorter. Defaults to 0.15.
-
-    Returns:
-        float64 array [16, 2] of joint positions, pelvis at the origin.
-    """
+    """Samples a [16, 2] pose in the body frame (unit: standing height,
+    pelvis at the origin). Limb bones are `1 - foreshortening` to 1 times their
+    nominal length, as limbs pointing at the camera look shorter."""
     joints = np.zeros((NUM_JOINTS, 2))
     joints[THORAX] = (0.0, -TORSO_LENGTH)
     neck_tilt = rng.uniform(*NECK_TILT_RANGE)

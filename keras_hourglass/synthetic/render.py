@@ -45,12 +45,9 @@ STRIPE_SLANT_DEGREES = {"left": 35.0, "right": -35.0}
 
 
 def sample_palette(rng, random_side_colours=True):
-    """Colours of one figure: a warm and a cool family for the two sides.
-
-    With `random_side_colours` the warm family goes to either side at random,
-    so colour groups a side's limbs without saying which side it is (flip
-    augmentation keeps that true); otherwise left is always warm.
-    """
+    """Colours of one figure: a warm and a cool family for the two sides, the
+    warm one on a random side with `random_side_colours` (colour then groups a
+    side's limbs without naming it, which flips keep true), else on the left."""
     warm = hsv_colour(
         rng.uniform(-10, 45), rng.uniform(0.65, 1.0), rng.uniform(0.7, 1.0)
     )
@@ -157,12 +154,9 @@ def draw_head(canvas, labels, joints, palette, facing_front):
 
 
 def draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels=None):
-    """Paints a whole figure at image-pixel `joints` (16 x 2, MPII order).
-
-    Legs go first, then torso and head, then arms (in front of the body);
-    which leg and which arm is in front is random. `labels`, when given,
-    receives the part label of every painted pixel.
-    """
+    """Paints a whole figure at image-pixel `joints` (MPII order): legs, torso
+    and head, then arms, the front leg and arm at random; `labels`, when given,
+    receives the part label of every painted pixel."""
     draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, LIMB_PARTS[:4],
                     FEET)  # fmt: skip
     draw_torso(canvas, labels, joints, height_px, palette)

@@ -27,12 +27,9 @@ SENSOR_NOISE_TABLE.flags.writeable = False
 
 
 def smooth_background(rng, height, width, cell_px, amplitude):
-    """A linear colour gradient plus low-frequency colour noise, H x W x 3.
-
-    Both live on a coarse grid that is linearly upsampled once: linear
-    interpolation reproduces the gradient exactly, and one upsampling of a
-    small grid is far cheaper than full-size arithmetic per effect.
-    """
+    """A linear colour gradient plus low-frequency colour noise, H x W x 3,
+    made on a coarse grid and upsampled once (linear interpolation keeps the
+    gradient exact, at a fraction of full-size arithmetic)."""
     grid_rows, grid_cols = height // cell_px + 2, width // cell_px + 2
     start, end = random_colour(rng), random_colour(rng)
     direction = pose.rotation_matrix(rng.uniform(0, 360)) @ np.array([1.0, 0.0])
@@ -220,12 +217,9 @@ def draw_occluders(rng, canvas, labels, options, joints, height_px):
 
 
 def compose_scene(rng, options):
-    """Draws a full scene; returns the float canvas, part labels and scene facts.
-
-    Scene facts: `joints` (every joint's drawn position, [16, 2], also those
-    outside the image), `height_px` (standing height), `other_people_joints`
-    and a `render` dict of generator internals.
-    """
+    """Draws a full scene; returns the float canvas, part labels and
+    {`joints` (drawn positions, also outside the image), `height_px`
+    (standing height), `other_people_joints`, `render` (internals)}."""
     low, high = options["image_size_range"]
     width, height = (int(side) for side in rng.integers(low, high + 1, size=2))
     height_px = rng.uniform(*options["person_height_range"]) * min(width, height)
