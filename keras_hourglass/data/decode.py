@@ -45,10 +45,9 @@ def shift_matrix_to_region(matrix, top, left):
 
 
 def dct_scale_exponent(matrix):
-    """Returns int32 e in 0..3 such that 2 ** e is the largest DCT scale
-    denominator at most the number of original px per output px of `matrix`
-    (original -> output px): an image decoded at 1 / 2 ** e is still at least
-    as fine as the output grid."""
+    """Returns int32 e in 0..3, the largest with an image decoded at 1 / 2 ** e
+    still at least as fine as the output grid of `matrix` (original -> output
+    px)."""
     linear = matrix[:2, :2]
     determinant = linear[0, 0] * linear[1, 1] - linear[0, 1] * linear[1, 0]
     source_per_output = tf.math.rsqrt(tf.abs(determinant))
@@ -109,16 +108,11 @@ def decode_image_region(image_bytes, matrix, output_size, dct_scaling=False):
 
 
 def whole_pixel_window(scale, offset, output_size):
-    """For one axis of an unrotated matrix (image px x -> output px
-    u = scale * x + offset), returns `(first, count, applied_scale,
-    applied_offset)`: the run of `count` whole image px starting at `first`
-    whose extent best matches the output's, and the matrix entries of
-    resizing exactly that run onto the output (mirrored when `scale` < 0).
-
-    The run keeps the window's centre within half an image px and its size
-    within one px, so the applied matrix differs from the asked one by a
-    zoom factor within 1 / count of 1 and a shift within half an image px.
-    """
+    """For one axis of an unrotated matrix (u = scale * x + offset), returns
+    `(first, count, applied_scale, applied_offset)`: the run of whole image px
+    that best matches the output's extent (centre within half a px, size
+    within one), and the matrix entries of resizing exactly that run onto the
+    output (mirrored when `scale` < 0)."""
     size = tf.cast(output_size, tf.float32)
     # Image px of the output's two outer edges, u = -0.5 and u = size - 0.5.
     edge_a = (-0.5 - offset) / scale
@@ -155,16 +149,14 @@ def take_window(image, first_y, count_y, first_x, count_x):
 
 
 def resize_axis_aligned(image, matrix, output_size):
-    """Bilinear resize of `image` [h, w, C] for an unrotated `matrix` (image
-    px -> output px, possibly mirrored left-right): the whole-pixel window
-    nearest the matrix's (`whole_pixel_window`), cut out (zeros outside the
-    image) and resized with `ResizeBilinear`, which is cheaper per output px
-    than the projective warp or `crop_and_resize`.
+    """Bilinear resize of `image` [h, w, C] for an unrotated, possibly
+    mirrored `matrix` (image px -> output px): the nearest whole-pixel window
+    (`whole_pixel_window`, zeros outside the image) resized with
+    `ResizeBilinear`, cheaper per output px than the projective warp.
 
     Returns `(float32 [S, S, C] in the input's value range, the matrix the
-    resize applied)`: targets must be made with the applied matrix, so they
-    sit exactly on the pixels. The outermost output px, when enlarging,
-    repeat the window's edge px instead of blending in the px beyond it.
+    resize applied)`, which targets must be made with. When enlarging, the
+    outermost output px repeat the window's edge px.
     """
     first_x, count_x, scale_x, offset_x = whole_pixel_window(
         matrix[0, 0], matrix[0, 2], output_size
@@ -191,13 +183,9 @@ def resize_axis_aligned(image, matrix, output_size):
 
 def warp_and_scale_colours(image, matrix, output_size, gains):
     """Warps a uint8 `image` by `matrix` (image px -> output px) and applies
-    the colour gains in the same pass over the output.
-
-    Returns `(float32 [output_size, output_size, 3] in [0, 1], the matrix
-    the warp applied)`: `matrix` itself for a rotated crop, which takes the
-    projective warp; the nearest whole-pixel window's for an unrotated one
-    (`resize_axis_aligned`), which targets must then be made with.
-    """
+    the colour gains in the same pass; returns `(float32 [S, S, 3] in [0, 1],
+    the matrix applied)`: `matrix` for a rotated crop (projective warp), the
+    whole-pixel window's for an unrotated one (`resize_axis_aligned`)."""
     unrotated = tf.logical_and(tf.equal(matrix[0, 1], 0.0), tf.equal(matrix[1, 0], 0.0))
     upright = matrix[1, 1] > 0.0
     # Both branches give float32 in 0-255; the projective warp is cheaper

@@ -21,15 +21,10 @@ Every converter writes, and the input pipeline reads, exactly these features
 | person/normalizer       | float     | PCKh normaliser (0.6 x head-box diagonal)    |
 |                         |           | or -1 when unknown                           |
 
-Pixel coordinates are continuous with pixel centres at integers (pixel i spans
-[i - 0.5, i + 0.5]), the convention of `keras_hourglass.transforms`.
-Unannotated joints are stored as (0, 0) with `joints_annotated` 0.
-
-Centre and scale are stored as the dataset gives them (MPII `objpos` and
-`scale`; derived the same way for other sources). The official code's crop
-convention (centre y += 15 x scale, scale x= 1.25) is applied in exactly one
-place, `keras_hourglass.transforms.crop_box_from_person`, by everything that
-crops (pipeline, evaluation, export).
+Coordinates have pixel centres at integers (`keras_hourglass.transforms`);
+unannotated joints are stored as (0, 0). Centre and scale are stored as the
+dataset gives them (MPII `objpos` and `scale`); the crop convention is
+applied only by `transforms.crop_box_from_person`.
 """
 
 import math
@@ -137,8 +132,8 @@ def serialize_person(
 
 
 def feature_spec():
-    """The parsing spec. Joint lists are variable length so that a record with
-    the wrong joint count parses and is then reported, not a parse crash."""
+    """The parsing spec; variable-length joint lists let a record with the
+    wrong joint count parse and be reported."""
     fixed = tf.io.FixedLenFeature
     return {
         "image/encoded": fixed([], tf.string),
@@ -186,8 +181,8 @@ def parse_person(serialized):
 
 
 def check_person(person, num_joints):
-    """Returns a scalar bool tensor: True when the parsed person is usable with
-    `num_joints` joints (right count everywhere, finite values, positive scale)."""
+    """Returns a bool scalar: the parsed person has `num_joints` joints
+    everywhere, finite values and a positive scale."""
     # Unannotated joints are stored as (0, 0), so every stored value must be finite.
     joints = person["joints"]
     counts_match = tf.logical_and(
