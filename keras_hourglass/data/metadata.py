@@ -35,7 +35,6 @@ from pathlib import PureWindowsPath
 
 import tensorflow as tf
 
-from keras_hourglass.data import tfrecords
 from keras_hourglass.files import read_json
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.joint_sets import infer_torso_joints
@@ -245,29 +244,6 @@ def check_shard_family(pattern, paths):
                 f"{pattern}: shards of split {split!r} are incomplete or mixed: "
                 f"{[Path(path).name for path in paths]}"
             )
-
-
-def validate_shards(metadata):
-    """Checks every split's shards against the metadata: files exist, hold the
-    stated number of records, and their first record parses with the stated
-    joint count. Raises ValueError listing every problem found."""
-    problems = []
-    for split, info in metadata["splits"].items():
-        paths = split_files(metadata, split)
-        absent = [p for p in paths if not Path(p).is_file()]
-        if absent:
-            problems.append(f"split {split}: missing shard files {absent}")
-            continue
-        count = sum(1 for _ in tf.data.TFRecordDataset(paths)) if paths else 0
-        if count != info["count"]:
-            stated = info["count"]
-            problems.append(f"split {split}: {count} records, metadata says {stated}")
-        for serialized in tf.data.TFRecordDataset(paths[:1]).take(1):
-            person = tfrecords.parse_person(serialized)
-            if not bool(tfrecords.check_person(person, metadata["num_joints"])):
-                problems.append(f"split {split}: first record unusable in {paths[0]}")
-    if problems:
-        raise ValueError("shard check failed:\n" + "\n".join(problems))
 
 
 def shard_name_problem(name):

@@ -23,7 +23,6 @@ from keras_hourglass.data.metadata import build_dataset_metadata
 from keras_hourglass.data.metadata import is_plain_split_name
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
-from keras_hourglass.data.metadata import validate_shards
 from keras_hourglass.data.metadata import write_metadata
 from keras_hourglass.data.patches import bounded_person_patch
 
@@ -38,7 +37,6 @@ __all__ = [
     "read_metadata",
     "shard_file_name",
     "split_files",
-    "validate_shards",
     "write_metadata",
     "write_split_shards",
 ]

@@ -13,6 +13,7 @@ from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.synthetic import encode_jpeg
 from keras_hourglass.data.metadata import list_shard_files
 from keras_hourglass.joint_sets import LSP_14
+from tests.pipeline_helpers import validate_shards
 
 MB = 1024 * 1024
 
@@ -129,11 +130,11 @@ def test_metadata_write_read_and_validate(tmp_path):
     assert shards.split_files(loaded, "train") == [
         str(tmp_path.resolve() / name) for name in files
     ]
-    shards.validate_shards(loaded)
+    validate_shards(loaded)
     with pytest.raises(ValueError, match="no split 'valid'.*train"):
         shards.split_files(loaded, "valid")
     loaded["splits"]["train"]["count"] = 4
     with pytest.raises(ValueError, match="3 records, metadata says 4"):
-        shards.validate_shards(loaded)
+        validate_shards(loaded)
     with pytest.raises(FileNotFoundError, match="metadata not found.*elsewhere"):
         shards.read_metadata(tmp_path / "elsewhere")

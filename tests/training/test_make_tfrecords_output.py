@@ -17,6 +17,7 @@ import pytest
 
 from keras_hourglass.data import formats
 from keras_hourglass.data import shards
+from tests.pipeline_helpers import validate_shards
 from training import folder_lock
 from training.make_tfrecords import main
 
@@ -31,7 +32,7 @@ def synthetic(out, *extra):
 def assert_intact_synthetic(out):
     metadata = shards.read_metadata(out)
     assert metadata["source"] == "synthetic"
-    shards.validate_shards(metadata)
+    validate_shards(metadata)
 
 
 def leftovers(out):
