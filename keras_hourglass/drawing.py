@@ -151,13 +151,6 @@ def draw_label(draw, text, anchor_xy, colour, font, image_size):
               font=font)  # fmt: skip
 
 
-def shown_levels(scores, score_threshold, low_score):
-    """Returns 0 (hidden), 1 (faint) or 2 (solid) per joint."""
-    scores = np.asarray(scores, np.float64)
-    low = 0 if low_score == "hide" else 1
-    return np.where(scores >= score_threshold, 2, low)
-
-
 def draw_poses(image, keypoints, joint_names, skeleton, scores=None, boxes=None,
                labels=None, colours=None, score_threshold=0.2, low_score="faint",
                line_width=None):  # fmt: skip
@@ -193,7 +186,9 @@ def draw_poses(image, keypoints, joint_names, skeleton, scores=None, boxes=None,
     inside = inside_image(keypoints, height, width)
     for person in range(count):
         colour = tuple(colours[person])
-        shown = shown_levels(scores[person], score_threshold, low_score)
+        # 0 hidden, 1 faint, 2 solid.
+        solid = np.asarray(scores[person], np.float64) >= score_threshold
+        shown = np.where(solid, 2, 0 if low_score == "hide" else 1)
         box = None if boxes is None else np.asarray(boxes[person], np.float64)
         if has_area(box):
             corners = [box[0], box[1], box[0] + box[2] - 1, box[1] + box[3] - 1]

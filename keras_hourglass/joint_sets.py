@@ -133,12 +133,14 @@ def joint_set_record(joint_set):
     }
 
 
-def _joint_set_from_json(entries, name):
+def joint_set_from_metadata(entries, name=None):
+    """Returns a JointSet from a `dataset.json`-style dict, named `name` or
+    after the dataset."""
     joint_names = tuple(entries["joint_names"])
     # A `dataset.json` records its torso (null: none); older ones name it.
     torso_joints = entries.get("torso_joints", infer_torso_joints(joint_names))
     return JointSet(
-        name=str(name or "custom"),
+        name=str(name or entries.get("name") or "custom"),
         joint_names=joint_names,
         flip_pairs=tuple(tuple(pair) for pair in entries.get("flip_pairs", [])),
         skeleton=tuple(tuple(edge) for edge in entries.get("skeleton", [])),
@@ -152,17 +154,11 @@ def joint_set_from_record(record):
     groups) when the record names one and lists its joints."""
     if "joint_names" not in record:
         return None
-    joint_set = _joint_set_from_json(record, record.get("joint_set"))
+    joint_set = joint_set_from_metadata(record, record.get("joint_set") or "custom")
     built_in = BUILT_IN_JOINT_SETS.get(joint_set.name)
     if built_in is not None and built_in.joint_names == joint_set.joint_names:
         return built_in
     return joint_set
-
-
-def joint_set_from_metadata(metadata):
-    """Returns a JointSet from a `dataset.json`-style dict, named after the
-    dataset."""
-    return _joint_set_from_json(metadata, metadata.get("name"))
 
 
 _SIDE_PREFIXES = (("l_", "r_"), ("left_", "right_"))

@@ -15,6 +15,11 @@ R_ANKLE, R_KNEE, R_HIP, L_HIP, L_KNEE, L_ANKLE = 0, 1, 2, 3, 4, 5
 PELVIS, THORAX, UPPER_NECK, HEAD_TOP = 6, 7, 8, 9
 R_WRIST, R_ELBOW, R_SHOULDER, L_SHOULDER, L_ELBOW, L_WRIST = 10, 11, 12, 13, 14, 15
 NUM_JOINTS = 16
+# Each side's shoulder, elbow, wrist, hip, knee and ankle.
+SIDE_JOINTS = {
+    "right": (R_SHOULDER, R_ELBOW, R_WRIST, R_HIP, R_KNEE, R_ANKLE),
+    "left": (L_SHOULDER, L_ELBOW, L_WRIST, L_HIP, L_KNEE, L_ANKLE),
+}
 
 # Fractions of standing height: pelvis to thorax, thorax to upper neck, upper
 # neck to head top, and half the shoulder and hip widths.
@@ -80,14 +85,7 @@ def sample_limb_angles(rng, foreshortening):
 
 def place_side_limbs(joints, angles, sign, side):
     """Writes one side's elbow, wrist, knee and ankle into body-frame `joints`."""
-    shoulder, elbow, wrist = (
-        (R_SHOULDER, R_ELBOW, R_WRIST)
-        if side == "right"
-        else (L_SHOULDER, L_ELBOW, L_WRIST)
-    )
-    hip, knee, ankle = (
-        (R_HIP, R_KNEE, R_ANKLE) if side == "right" else (L_HIP, L_KNEE, L_ANKLE)
-    )
+    shoulder, elbow, wrist, hip, knee, ankle = SIDE_JOINTS[side]
     upper_arm, forearm, thigh, shin = angles["length_factors"] * np.array(
         [UPPER_ARM_LENGTH, FOREARM_LENGTH, THIGH_LENGTH, SHIN_LENGTH]
     )
@@ -119,7 +117,7 @@ def sample_body_pose(rng, facing_front, foreshortening=0.15):
     )
     for side in ("right", "left"):
         sign = side_sign(side, facing_front)
-        shoulder, hip = (R_SHOULDER, R_HIP) if side == "right" else (L_SHOULDER, L_HIP)
+        shoulder, _, _, hip, _, _ = SIDE_JOINTS[side]
         joints[shoulder] = joints[THORAX] + (sign * HALF_SHOULDER_WIDTH, 0.015)
         joints[hip] = (sign * HALF_HIP_WIDTH, 0.02)
         place_side_limbs(joints, sample_limb_angles(rng, foreshortening), sign, side)

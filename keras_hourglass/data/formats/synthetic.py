@@ -56,27 +56,24 @@ def encode_jpeg(image, quality=DEFAULT_JPEG_QUALITY):
     return buffer.getvalue()
 
 
-def render_sample(seed, index, jpeg_quality=DEFAULT_JPEG_QUALITY):
+def render_sample(task):
     """Returns (annotation, JPEG bytes, (width, height)) of synthetic sample
-    `index` of `seed`."""
+    `index` of `seed`, for a `(seed, index, jpeg_quality)` task."""
+    seed, index, jpeg_quality = task
     image, annotation = synthetic.generate_person_image(seed, index)
     height, width = np.shape(image)[:2]
     return annotation, encode_jpeg(image, jpeg_quality), (int(width), int(height))
 
 
-def _render_task(task):
-    return render_sample(*task)
-
-
 def render_samples_in_order(tasks, workers):
-    """Yields `render_sample(*task)` for each task, in order, over `workers`
+    """Yields `render_sample(task)` for each task, in order, over `workers`
     processes (spawned: the caller may already hold TensorFlow threads,
     which do not survive a fork)."""
     if workers <= 1:
-        yield from map(_render_task, tasks)
+        yield from map(render_sample, tasks)
         return
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap(_render_task, tasks, chunksize=8)
+        yield from pool.imap(render_sample, tasks, chunksize=8)
 
 
 def default_worker_count(sample_count, cores=None):
