@@ -42,6 +42,7 @@ HIP_RANGE = (-20.0, 80.0)
 KNEE_BEND_RANGE = (0.0, 120.0)
 NECK_TILT_RANGE = (-25.0, 25.0)
 
+
 def side_sign(side, facing_front):
     """Returns the body-frame x sign of a side ("left"/"right"): a person
     facing the camera has their right side on the image left (-x)."""
