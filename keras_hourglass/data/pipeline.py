@@ -44,11 +44,10 @@ class PipelineOptions:
 
     `repeat` forever with new augmentations every pass; `seed` shuffling and
     augmentation; a record `shuffle_buffer` when training (0: none);
-    `deterministic` shard interleaving; `cache` the raw records in memory;
-    `drop_remainder` (None: when training). `intra_op_parallelism` is 1
-    because the parallel map already keeps every core busy with whole samples
-    and splitting one warp across threads only adds overhead (None:
-    TensorFlow's default).
+    `deterministic` shard interleaving; `cache` the raw records in memory.
+    `intra_op_parallelism` is 1 because the parallel map already keeps every
+    core busy with whole samples and splitting one warp across threads only
+    adds overhead (None: TensorFlow's default).
     """
 
     repeat: bool = False
@@ -56,7 +55,6 @@ class PipelineOptions:
     shuffle_buffer: int = 1024
     deterministic: bool = False
     cache: bool = False
-    drop_remainder: bool = None
     intra_op_parallelism: int = 1
 
 
@@ -164,10 +162,8 @@ def make_dataset(
     dataset = counter.map_and_count(
         tf.data.Dataset.zip((records, seeds)), lambda pair: prepare(*pair)
     )
-    drop_remainder = options.drop_remainder
-    if drop_remainder is None:
-        drop_remainder = training
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    # Training drops the last incomplete batch.
+    dataset = dataset.batch(batch_size, drop_remainder=training)
     dataset = dataset.map(lambda batch: to_model_targets(batch, num_outputs))
     if options.intra_op_parallelism is not None:
         threading = tf.data.Options()
