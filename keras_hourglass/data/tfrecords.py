@@ -184,23 +184,17 @@ def check_person(person, num_joints):
     """Returns a bool scalar: the parsed person has `num_joints` joints
     everywhere, finite values and a positive scale."""
     # Unannotated joints are stored as (0, 0), so every stored value must be finite.
-    joints = person["joints"]
-    counts_match = tf.logical_and(
+    checks = [
         tf.equal(person["num_joints"], num_joints),
-        tf.logical_and(
-            tf.equal(tf.shape(joints)[0], num_joints),
-            tf.logical_and(
-                tf.equal(tf.size(person["joints_annotated"]), num_joints),
-                tf.equal(tf.size(person["joints_visible"]), num_joints),
-            ),
-        ),
-    )
-    finite = tf.logical_and(
-        tf.reduce_all(tf.math.is_finite(joints)),
+        tf.equal(tf.shape(person["joints"])[0], num_joints),
+        tf.equal(tf.size(person["joints_annotated"]), num_joints),
+        tf.equal(tf.size(person["joints_visible"]), num_joints),
+        tf.reduce_all(tf.math.is_finite(person["joints"])),
         tf.reduce_all(tf.math.is_finite(person["center"])),
-    )
-    scale_ok = tf.logical_and(tf.math.is_finite(person["scale"]), person["scale"] > 0.0)
-    return tf.logical_and(counts_match, tf.logical_and(finite, scale_ok))
+        tf.math.is_finite(person["scale"]),
+        person["scale"] > 0.0,
+    ]
+    return tf.reduce_all(tf.stack(checks))
 
 
 def record_problem(person, num_joints):

@@ -239,13 +239,5 @@ def compose_scene(rng, options):
         "truncated": bool(truncate),
         "occluders": occluders,
     }
-    return (
-        canvas,
-        labels,
-        {
-            "joints": joints,
-            "height_px": height_px,
-            "other_people_joints": others,
-            "render": scene_render,
-        },
-    )
+    scene = {"joints": joints, "height_px": height_px, "other_people_joints": others}
+    return canvas, labels, {**scene, "render": scene_render}
