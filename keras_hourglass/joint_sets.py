@@ -166,9 +166,8 @@ _TORSO_NAMES = (("l_shoulder", "r_hip"), ("left_shoulder", "right_hip"))
 
 
 def infer_torso_joints(joint_names):
-    """Returns the (left shoulder, right hip) indices of joints named
-    `l_shoulder`/`r_hip` or `left_shoulder`/`right_hip` (case-insensitive),
-    or None when the names hold no such pair."""
+    """Returns the (left shoulder, right hip) indices of joints named as in
+    `_TORSO_NAMES` (case-insensitive), or None."""
     index_of = {name.lower(): index for index, name in enumerate(joint_names)}
     for shoulder, hip in _TORSO_NAMES:
         if shoulder in index_of and hip in index_of:

@@ -99,9 +99,8 @@ class RecordCounter:
             return tf.identity(record)
 
     def _end_shard_pass(self, index):
-        """Counts the lost records of a pass over shard `index` that did not
-        reach its last byte, resets the pass counts and returns an element that
-        is filtered out."""
+        """Counts the records lost by a pass over shard `index` that stopped
+        short of its end, resets the pass counts and returns a dropped element."""
         read = self.pass_records[index]
         read_bytes = self.pass_bytes[index]
         missing_bytes = tf.constant(self.file_bytes, tf.int64)[index] - read_bytes

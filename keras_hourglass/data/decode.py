@@ -46,8 +46,7 @@ def shift_matrix_to_region(matrix, top, left):
 
 def dct_scale_exponent(matrix):
     """Returns int32 e in 0..3, the largest with an image decoded at 1 / 2 ** e
-    still at least as fine as the output grid of `matrix` (original -> output
-    px)."""
+    still at least as fine as the output grid of `matrix`."""
     linear = matrix[:2, :2]
     determinant = linear[0, 0] * linear[1, 1] - linear[0, 1] * linear[1, 0]
     source_per_output = tf.math.rsqrt(tf.abs(determinant))
@@ -205,8 +204,7 @@ def warp_and_scale_colours(image, matrix, output_size, gains):
 
 def warp_image(image, matrix, output_size):
     """Warps `image` [h, w, C] by `matrix` (image px -> output px) onto an
-    `output_size` square grid: bilinear, zeros outside. Returns float32 in
-    [0, 1] when the input is uint8."""
+    `output_size` square grid: bilinear, zeros outside, uint8 to [0, 1]."""
     # ImageProjectiveTransformV3 maps OUTPUT px to INPUT px (pixel centres at
     # integers), so it takes the inverse matrix, row-major, without its last row.
     inverse = invert_affine(matrix)

@@ -93,9 +93,8 @@ def find_stray_jpeg_marker(jpeg_bytes):
 
 
 def graph_marker_positions(data):
-    """Returns the sorted int32 positions of every 0xFF byte in uint8 `data`,
-    followed by `size(data)` (a position that leads nowhere), so the list is
-    never empty."""
+    """Returns the sorted int32 positions of every 0xFF byte in uint8 `data`
+    and then `size(data)`, a position that leads nowhere."""
     found = tf.cast(tf.where(tf.equal(data, 0xFF))[:, 0], tf.int32)
     return tf.concat([found, [tf.size(data)]], axis=0)
 

@@ -279,8 +279,7 @@ def check_shard_names(metadata, json_path):
 
 def first_record_value(shard_paths, key):
     """Returns the first value of feature `key` in the first record of the
-    first shard, or None when it is missing, empty or unreadable (the
-    pipeline counts those)."""
+    first shard, or None when that is missing or unreadable."""
     try:
         for serialized in tf.data.TFRecordDataset(str(shard_paths[0])).take(1):
             feature = tf.train.Example.FromString(serialized.numpy()).features.feature

@@ -43,9 +43,8 @@ def _is_id(value):
 
 
 def index_images(coco_images, annotation_path, skip_log):
-    """Returns {image id: image entry}; entries that are not an object with
-    an int or str `id` and a str `file_name` are counted skips naming their
-    index in `images`."""
+    """Returns {image id: image entry}; malformed entries (`id`, `file_name`)
+    are counted skips naming their index in `images`."""
     images = {}
     for index, image in enumerate(coco_images):
         usable = (
@@ -95,9 +94,8 @@ def _record_from_annotation(annotation, image, split):
 
 
 def read_coco(annotation_path, image_dir, split="train", max_examples=3):
-    """Reads a COCO person-keypoints JSON (e.g.
-    `person_keypoints_train2017.json`) into `split`'s PersonRecords; returns
-    (records, skip_log)."""
+    """Reads a COCO person-keypoints JSON into `split`'s PersonRecords;
+    returns (records, skip_log)."""
     annotation_path, image_dir = Path(annotation_path), Path(image_dir)
     coco = read_json(annotation_path, what="annotation file")
     if not isinstance(coco, dict) or not coco.get("annotations"):

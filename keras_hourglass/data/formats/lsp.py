@@ -124,9 +124,8 @@ def read_lsp(
     val_fraction=None,
     max_examples=3,
 ):
-    """Reads an LSP or LSP-extended `joints.mat` into PersonRecords; the last
-    `val_count` (or `val_fraction` of the) images form "valid". Returns
-    (records, skip_log)."""
+    """Reads an LSP or LSP-extended `joints.mat` into PersonRecords, the last
+    `val_count` (or `val_fraction`) images "valid"; returns (records, skip_log)."""
     if flag_meaning not in LSP_FLAG_MEANINGS:
         raise ValueError(f"flag_meaning must be one of {LSP_FLAG_MEANINGS}")
     joints_mat_path, image_dir = Path(joints_mat_path), Path(image_dir)
