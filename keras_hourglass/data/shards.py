@@ -18,28 +18,10 @@ from keras_hourglass.data import tfrecords
 from keras_hourglass.data.image_checks import UnreadableImageError
 from keras_hourglass.data.image_checks import inspect_image_bytes
 from keras_hourglass.data.image_checks import upright_image_bytes
-from keras_hourglass.data.metadata import METADATA_FILE_NAME
-from keras_hourglass.data.metadata import build_dataset_metadata
 from keras_hourglass.data.metadata import is_plain_split_name
-from keras_hourglass.data.metadata import read_metadata
-from keras_hourglass.data.metadata import split_files
-from keras_hourglass.data.metadata import write_metadata
 from keras_hourglass.data.patches import bounded_person_patch
 
 DEFAULT_MAX_SHARD_BYTES = 200 * 1024 * 1024
-
-__all__ = [
-    "DEFAULT_MAX_SHARD_BYTES",
-    "METADATA_FILE_NAME",
-    "build_dataset_metadata",
-    "choose_num_shards",
-    "encode_person_record",
-    "read_metadata",
-    "shard_file_name",
-    "split_files",
-    "write_metadata",
-    "write_split_shards",
-]
 
 
 def choose_num_shards(total_bytes, max_shard_bytes=DEFAULT_MAX_SHARD_BYTES):

@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 import tensorflow as tf
 
-from keras_hourglass.data import shards
+from keras_hourglass.data import metadata as dataset_metadata
 from keras_hourglass.data import tfrecords
 from tests.pipeline_helpers import validate_shards
 from training.make_tfrecords import main
@@ -16,7 +16,7 @@ from training.make_tfrecords import main
 
 def read_split(metadata, split):
     """Returns the parsed people of a split as dicts of NumPy values."""
-    paths = shards.split_files(metadata, split)
+    paths = dataset_metadata.split_files(metadata, split)
     return [
         {key: value.numpy() for key, value in tfrecords.parse_person(s).items()}
         for s in tf.data.TFRecordDataset(paths)
