@@ -100,8 +100,6 @@ def lsp_annotation_flags(joints, flags, image_size, flag_meaning):
         # quietly given fewer joints.
         annotated = np.ones(len(joints), dtype=np.int64)
         return annotated, (flags == 0).astype(np.int64)
-    if flag_meaning != "visible":
-        raise ValueError(f"flag_meaning must be one of {LSP_FLAG_MEANINGS}")
     width, height = image_size
     x, y = joints[:, 0], joints[:, 1]
     inside = (x > 0) & (x < width) & (y > 0) & (y < height)

@@ -98,19 +98,14 @@ def iterate_synthetic_records(
     samples = render_samples_in_order(tasks, workers)
     for index, (split, sample) in enumerate(zip(splits, samples)):
         annotation, image_bytes, image_size = sample
+        # `make_checked_record` gives the arrays and numbers their types.
         record = PersonRecord(
-            image_id=str(annotation["image_id"]),
-            split=split,
-            joints=np.asarray(annotation["joints"], dtype=np.float64),
-            annotated=np.asarray(annotation["joints_annotated"]),
-            visible=np.asarray(annotation["joints_visible"]),
-            center=tuple(float(v) for v in annotation["center"]),
-            scale=float(annotation["scale"]),
-            image_bytes=image_bytes,
-            image_size=image_size,
-            head_box=tuple(float(v) for v in annotation["head_box"]),
-            normalizer=float(annotation["normalizer"]),
-        )
+            image_id=annotation["image_id"], split=split,
+            joints=annotation["joints"], annotated=annotation["joints_annotated"],
+            visible=annotation["joints_visible"], center=annotation["center"],
+            scale=annotation["scale"], image_bytes=image_bytes, image_size=image_size,
+            head_box=annotation["head_box"], normalizer=annotation["normalizer"],
+        )  # fmt: skip
         where = f"synthetic seed {seed} sample {index}"
         record = make_checked_record(record, num_joints, skip_log, where)
         if record is not None:
