@@ -1,21 +1,18 @@
-"""Skeleton overlays people can read: the one drawing module of the project.
-
-Used by `evaluation.predict` (photos and video), the evaluation prediction
-grid and the TensorBoard validation images, so a pose looks the same
-everywhere:
+"""Skeleton overlays people can read: the one drawing module of the project,
+so a pose looks the same in `evaluation.predict`, the evaluation grid and the
+TensorBoard validation images:
 
 - each person gets a colour of `PERSON_COLOURS` and a label ("P1", ...) on
-  its box (or above its head when it has no box);
-- within a person, limbs and joints of the body's left side are a light
-  tint and those of the right side a dark shade of the person's colour;
-  middle limbs (spine, head) are the plain colour (see `legend_text`);
-- lines are about 1/200 of the image diagonal wide and outlined in black,
-  so they stay visible on any background and at thumbnail size;
-- joints scoring below `score_threshold` are drawn faint (or hidden);
-- keypoints outside the image get a triangle on the border pointing to them.
+  its box (or above its head);
+- the body's left side is a light tint and its right side a dark shade of
+  the person's colour, middle limbs the plain colour;
+- lines are about 1/200 of the image diagonal wide and outlined in black, so
+  they stay visible on any background and at thumbnail size;
+- joints scoring below `score_threshold` are faint (or hidden), and
+  keypoints outside the image get a border triangle pointing at them.
 
-Images are uint8 [H, W, 3]; keypoints are (x, y) px with pixel centres at
-integers. Everything is drawn with Pillow on a copy; nothing needs a display.
+Keypoints are (x, y) px with pixel centres at integers; Pillow draws on a
+copy, no display needed.
 """
 
 import numpy as np
@@ -108,13 +105,9 @@ def _alpha(solid):
 
 def draw_person(draw, keypoints, joint_names, skeleton, colour, width,
                 shown, inside, image_size):  # fmt: skip
-    """Draws one skeleton onto an RGBA `ImageDraw`.
-
-    Args:
-        shown: [K] 0 hidden, 1 faint, 2 solid.
-        inside: [K] bool; outside joints get a border marker instead of a disc.
-        image_size: (height, width).
-    """
+    """Draws one skeleton onto an RGBA `ImageDraw`: joints `shown` 0 (hidden),
+    1 (faint) or 2 (solid), those not `inside` the (height, width) image as a
+    border marker."""
     height, width_px = image_size
     colours = side_colours(colour)
     points = [tuple(float(v) for v in point) for point in keypoints]
@@ -158,31 +151,21 @@ def draw_label(draw, text, anchor_xy, colour, font, image_size):
               font=font)  # fmt: skip
 
 
-def shown_levels(scores, score_threshold, low_score):
-    """Returns 0 (hidden), 1 (faint) or 2 (solid) per joint."""
-    scores = np.asarray(scores, np.float64)
-    low = 0 if low_score == "hide" else 1
-    return np.where(scores >= score_threshold, 2, low)
-
-
 def draw_poses(image, keypoints, joint_names, skeleton, scores=None, boxes=None,
                labels=None, colours=None, score_threshold=0.2, low_score="faint",
                line_width=None):  # fmt: skip
-    """Returns a uint8 copy of `image` with every person's skeleton drawn.
+    """Returns a uint8 copy of `image` (float images in [0, 1] are scaled)
+    with every person's skeleton drawn.
 
     Args:
-        image: uint8 [H, W, 3] (float images in [0, 1] are scaled).
         keypoints: [P, K, 2] (x, y) px.
-        joint_names: K names; `l_`/`left` and `r_`/`right` prefixes set sides.
-        skeleton: (joint, joint) index pairs.
-        scores: [P, K] or None (all solid). Ground truth: pass 1 where
-            annotated and 0 elsewhere with `low_score="hide"`.
+        joint_names: K names; their `l_`/`left` and `r_`/`right` prefixes set
+            the sides.
+        scores: [P, K] or None (all solid). Joints scoring below
+            `score_threshold` are drawn faint or hidden (`low_score="hide"`).
         boxes: [P, 4] (x, y, w, h) or None; w <= 0 draws no box.
         labels: P strings, or None for "P1", "P2", ...; "" draws no label.
         colours: P RGB colours, or None for `PERSON_COLOURS` in turn.
-        score_threshold: float. Joints scoring less are faint or hidden.
-        low_score: "faint" or "hide".
-        line_width: int or None (`line_width_for` the image).
     """
     canvas = np.asarray(image)
     if canvas.dtype != np.uint8:
@@ -203,7 +186,9 @@ def draw_poses(image, keypoints, joint_names, skeleton, scores=None, boxes=None,
     inside = inside_image(keypoints, height, width)
     for person in range(count):
         colour = tuple(colours[person])
-        shown = shown_levels(scores[person], score_threshold, low_score)
+        # 0 hidden, 1 faint, 2 solid.
+        solid = np.asarray(scores[person], np.float64) >= score_threshold
+        shown = np.where(solid, 2, 0 if low_score == "hide" else 1)
         box = None if boxes is None else np.asarray(boxes[person], np.float64)
         if has_area(box):
             corners = [box[0], box[1], box[0] + box[2] - 1, box[1] + box[3] - 1]
@@ -262,12 +247,8 @@ def draw_truth_beside_prediction(
     image, true_keypoints, true_annotated, keypoints, scores, joint_names,
     skeleton, score_threshold=0.2, titles=("ground truth", "prediction"),
 ):  # fmt: skip
-    """Returns the image twice side by side: annotated joints (hidden where
-    not annotated) on the left, the prediction on the right.
-
-    `true_keypoints` [P, K, 2], `true_annotated` [P, K]; `keypoints`,
-    `scores` as `draw_poses`. Both use the same person colours.
-    """
+    """Returns the image twice side by side: the annotated joints on the
+    left, the prediction on the right, in the same person colours."""
     truth = draw_poses(
         image, true_keypoints, joint_names, skeleton,
         scores=np.asarray(true_annotated, np.float64),

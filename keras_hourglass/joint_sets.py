@@ -1,15 +1,10 @@
 """Keypoint sets: joint names, left/right flip pairs, skeleton edges and the
 paper-table metric groups.
 
-Built-in sets are MPII-16, LSP-14 and COCO-17 in their datasets' joint order.
-Custom sets (for example from a CSV's column names) are made with
-`custom_joint_set`, which infers flip pairs from `l_`/`r_` (or `left_`/`right_`)
-name prefixes unless pairs are given as text such as `"l_wrist:r_wrist,..."`.
-
-Flip pairs are `(left_index, right_index)`; skeleton edges are index pairs.
-A set has a torso (for torso-normalised PCK) when it names a left shoulder
-and a right hip (`l_shoulder` and `r_hip`, or `left_shoulder` and
-`right_hip`).
+Built-in sets are MPII-16, LSP-14 and COCO-17 in their datasets' joint order;
+`custom_joint_set` makes others (e.g. from a CSV's columns), inferring flip
+pairs from `l_`/`r_` (or `left_`/`right_`) prefixes. A set has a torso (for
+torso-normalised PCK) when it names a left shoulder and a right hip.
 
 Sources for the metric columns (checked against the scripts themselves):
 
@@ -29,21 +24,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class JointSet:
-    """A named keypoint set.
-
-    Args:
-        name: str. Short name written into the dataset metadata.
-        joint_names: tuple of str. Names in the order the joints are stored.
-        flip_pairs: tuple of (int, int). (left, right) joint indices swapped by a
-            horizontal flip.
-        skeleton: tuple of (int, int). Joint index pairs drawn as limbs.
-        metric_groups: tuple of (column, joint indices) pairs. Each paper-table
-            column is the unweighted mean of its joints' values. Defaults to ().
-        mean_joints: tuple of int or None. Joints that enter the paper-style
-            Mean. Defaults to every joint.
-        torso_joints: (left shoulder, right hip) indices for torso-normalised
-            PCK, or None when the set has no torso. Defaults to None.
-    """
+    """A named keypoint set: joint names in stored order, (left, right) flip
+    pairs, skeleton edges, paper-table columns (`metric_groups`: column, joints
+    averaged), the joints of the paper-style Mean (default all) and the (left
+    shoulder, right hip) of torso-normalised PCK (None: no torso)."""
 
     name: str
     joint_names: tuple
@@ -133,19 +117,10 @@ def builtin_joint_set(num_joints):
     )
 
 
-def generic_joint_set(num_joints):
-    """A joint set with numbered names, no flip pairs, groups or torso."""
-    names = tuple(f"joint_{index}" for index in range(num_joints))
-    return JointSet("generic", names, (), ())
-
-
 def metric_joint_set(num_joints):
     """The set the metrics name and group `num_joints` joints by: MPII for 16,
-    LSP for 14, else a generic set (no paper columns)."""
-    for joint_set in (MPII_16, LSP_14):
-        if joint_set.num_joints == num_joints:
-            return joint_set
-    return generic_joint_set(num_joints)
+    LSP for 14, else numbered `joint_<i>` joints (no paper columns)."""
+    return numbered_joint_set(num_joints, (MPII_16, LSP_14), "joint_", "generic")
 
 
 def joint_set_record(joint_set):
@@ -158,12 +133,14 @@ def joint_set_record(joint_set):
     }
 
 
-def _joint_set_from_json(entries, name):
+def joint_set_from_metadata(entries, name=None):
+    """Returns a JointSet from a `dataset.json`-style dict, named `name` or
+    after the dataset."""
     joint_names = tuple(entries["joint_names"])
     # A `dataset.json` records its torso (null: none); older ones name it.
     torso_joints = entries.get("torso_joints", infer_torso_joints(joint_names))
     return JointSet(
-        name=str(name or "custom"),
+        name=str(name or entries.get("name") or "custom"),
         joint_names=joint_names,
         flip_pairs=tuple(tuple(pair) for pair in entries.get("flip_pairs", [])),
         skeleton=tuple(tuple(edge) for edge in entries.get("skeleton", [])),
@@ -177,17 +154,11 @@ def joint_set_from_record(record):
     groups) when the record names one and lists its joints."""
     if "joint_names" not in record:
         return None
-    joint_set = _joint_set_from_json(record, record.get("joint_set"))
+    joint_set = joint_set_from_metadata(record, record.get("joint_set") or "custom")
     built_in = BUILT_IN_JOINT_SETS.get(joint_set.name)
     if built_in is not None and built_in.joint_names == joint_set.joint_names:
         return built_in
     return joint_set
-
-
-def joint_set_from_metadata(metadata):
-    """Returns a JointSet from a `dataset.json`-style dict, named after the
-    dataset."""
-    return _joint_set_from_json(metadata, metadata.get("name"))
 
 
 _SIDE_PREFIXES = (("l_", "r_"), ("left_", "right_"))
@@ -195,9 +166,8 @@ _TORSO_NAMES = (("l_shoulder", "r_hip"), ("left_shoulder", "right_hip"))
 
 
 def infer_torso_joints(joint_names):
-    """Returns the (left shoulder, right hip) indices of joints named
-    `l_shoulder`/`r_hip` or `left_shoulder`/`right_hip` (case-insensitive),
-    or None when the names hold no such pair."""
+    """Returns the (left shoulder, right hip) indices of joints named as in
+    `_TORSO_NAMES` (case-insensitive), or None."""
     index_of = {name.lower(): index for index, name in enumerate(joint_names)}
     for shoulder, hip in _TORSO_NAMES:
         if shoulder in index_of and hip in index_of:
@@ -221,10 +191,8 @@ def infer_flip_pairs(joint_names):
 
 
 def parse_index_pairs(text, joint_names, what="pair"):
-    """Parses `"a:b,c:d"` (joint names or indices) into index pairs.
-
-    Raises ValueError naming the unknown joint or the malformed item.
-    """
+    """Parses `"a:b,c:d"` (joint names or indices) into index pairs; raises
+    ValueError naming the unknown joint or the malformed item."""
     index_of = {name: index for index, name in enumerate(joint_names)}
     pairs = []
     for item in (part.strip() for part in text.split(",")):
@@ -248,13 +216,9 @@ def _joint_index(token, index_of, what):
 
 
 def custom_joint_set(name, joint_names, flip_pairs_text=None, skeleton_text=None):
-    """Returns a JointSet for a custom keypoint list.
-
-    Flip pairs come from `flip_pairs_text` (`"l_wrist:r_wrist,..."`) when given,
-    otherwise they are inferred from name prefixes; the torso from the names
-    (`infer_torso_joints`). Raises ValueError for
-    duplicate or empty names and for a joint in two flip pairs.
-    """
+    """Returns a JointSet for a custom keypoint list, its flip pairs from
+    `flip_pairs_text` or else the name prefixes; raises ValueError for
+    duplicate or empty names and for a joint in two flip pairs."""
     joint_names = tuple(joint_names)
     if not joint_names:
         raise ValueError(f"keypoint set {name!r} has no joints")
@@ -278,12 +242,9 @@ def custom_joint_set(name, joint_names, flip_pairs_text=None, skeleton_text=None
 
 
 def joint_names_from_columns(columns, reserved=("center", "bbox")):
-    """Returns joint names from CSV columns named `<joint>_x` and `<joint>_y`,
-    in the order their `_x` columns appear (`reserved` prefixes such as
-    `center_x` are not joints).
-
-    Raises ValueError naming a joint that has only one of the two columns.
-    """
+    """Returns joint names from CSV columns `<joint>_x` and `<joint>_y`, in
+    the order of their `_x` columns (`reserved` prefixes are not joints);
+    raises ValueError naming a joint with only one of the two."""
     columns = [str(column) for column in columns]
     x_names = [c[:-2] for c in columns if c.endswith("_x") and len(c) > 2]
     y_names = {c[:-2] for c in columns if c.endswith("_y") and len(c) > 2}
@@ -297,11 +258,13 @@ def joint_names_from_columns(columns, reserved=("center", "bbox")):
     return tuple(x_names)
 
 
-def numbered_joint_set(num_joints):
-    """Returns the built-in set with `num_joints` joints, or numbered joints
-    without a skeleton when there is none."""
-    try:
-        return builtin_joint_set(num_joints)
-    except ValueError:
-        names = tuple(f"joint{index}" for index in range(num_joints))
-        return JointSet("custom", names, (), ())
+def numbered_joint_set(
+    num_joints, built_ins=(MPII_16, LSP_14, COCO_17), prefix="joint", name="custom"
+):
+    """Returns the set of `built_ins` with `num_joints` joints, or numbered
+    joints (`<prefix><i>`) without flip pairs or skeleton when there is none."""
+    for joint_set in built_ins:
+        if joint_set.num_joints == num_joints:
+            return joint_set
+    names = tuple(f"{prefix}{index}" for index in range(num_joints))
+    return JointSet(name, names, (), ())

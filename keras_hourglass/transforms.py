@@ -1,33 +1,24 @@
 """Crop boxes, affine matrices and keypoint transforms (TensorFlow ops).
 
-Every function runs in eager mode, inside `tf.data` maps and inside an
-exported SavedModel graph, and accepts NumPy arrays or Python numbers as well
-as tensors. Leading batch dimensions broadcast: a `center` of shape [B, 2]
-gives matrices of shape [B, 3, 3].
-
-Coordinates are continuous with pixel centres at integers (pixel i spans
-[i - 0.5, i + 0.5]). The crop window of a person is the square of side
-`200 * scale` px centred at the crop centre; it is mapped onto an output grid
-of `output_size` pixels so that the window's edges land on
+Every function runs eagerly, in `tf.data` maps and in an exported graph, and
+takes NumPy arrays or numbers as well as tensors; leading batch dimensions
+broadcast. Coordinates have pixel centres at integers (pixel i spans
+[i - 0.5, i + 0.5]). A person's crop window, the square of side `200 * scale`
+px, is mapped onto an `output_size` grid so that its edges land on
 [-0.5, output_size - 0.5]:
 
     u = (x - cx + 100 * s) * output_size / (200 * s) - 0.5
 
-so a 256 x 256 input crop and a 64 x 64 heatmap built from the same window
-agree with each other without any extra offset.
+so a 256 x 256 input crop and a 64 x 64 heatmap of the same window agree
+without any extra offset.
 
-This module is also the one home of the crop convention (the 200 px scale
-unit, the centre shift and the 1.25 margin) and of the conversions between
-person boxes and (centre, scale) (`person_from_box`, `box_from_person`).
-Boxes, unlike joints, have pixel EDGES at integers, everywhere: annotation
-files, CSV box columns, clients and serving requests.
-
-The centre shift and margin are a property of a model, not of the data: our
-models are trained with pose-hg-train's (`OFFICIAL_TORCH`, the default
-everywhere), while weights converted from the PyTorch port expect its plain
-window (`PYTORCH_PORT`). A model's convention is stored with it (its
-metadata's `crop_convention` entry, read by `crop_convention_from_metadata`)
-and passed to `person_crop_matrix` by every program that crops for it.
+This module is the one home of the crop convention (the 200 px scale unit,
+the centre shift and the 1.25 margin) and of the conversions between person
+boxes and (centre, scale). Boxes, unlike joints, have pixel EDGES at integers
+everywhere: annotation files, CSV box columns, clients and serving requests.
+The centre shift and margin belong to a model: ours are trained with
+pose-hg-train's (`OFFICIAL_TORCH`), weights converted from the PyTorch port
+expect its plain window (`PYTORCH_PORT`); a model's metadata records which.
 """
 
 import math
@@ -47,17 +38,9 @@ CROP_CONVENTION_KEY = "crop_convention"
 
 @dataclass(frozen=True)
 class CropConvention:
-    """How a person's stored (centre, scale) becomes a model's crop window.
-
-    The window is centred `center_shift_y * scale` px below the person centre
-    and is `200 * scale_factor * scale` px wide.
-
-    Attributes:
-        name: str. Where the convention comes from.
-        center_shift_y: float. Downward shift of the crop centre, in px per
-            unit of scale.
-        scale_factor: float. Enlargement of the window.
-    """
+    """How a person's stored (centre, scale) becomes a model's crop window:
+    centred `center_shift_y * scale` px below the person centre and
+    `200 * scale_factor * scale` px wide; `name` says where it comes from."""
 
     name: str
     center_shift_y: float
@@ -78,10 +61,9 @@ PYTORCH_PORT = CropConvention("pytorch_stacked_hourglass", 0.0, 1.0)
 
 
 def crop_convention_from_metadata(metadata, where="model metadata"):
-    """Returns the `CropConvention` recorded in a model's metadata dict (a
-    converted model's sidecar JSON, an export's metadata); `OFFICIAL_TORCH`
-    when it records none. Raises ValueError naming `where` for a malformed
-    entry."""
+    """Returns the `CropConvention` recorded in a model's metadata dict
+    (`OFFICIAL_TORCH` when it records none); raises ValueError naming
+    `where` for a malformed entry."""
     entry = metadata.get(CROP_CONVENTION_KEY)
     if entry is None:
         return OFFICIAL_TORCH
@@ -107,13 +89,8 @@ def crop_convention_from_metadata(metadata, where="model metadata"):
 
 
 def box_from_person(center, scale):
-    """Returns the (x, y, w, h) box that reproduces a person's crop exactly.
-
-    NumPy helper for clients: `center` [..., 2] (pixel centres at integers)
-    and `scale` [...] (person height / 200 px) as stored in the annotations;
-    the box has pixel EDGES at integers (COCO style). Inverse of
-    `person_from_box`.
-    """
+    """Returns the (x, y, w, h) box (NumPy, pixel edges at integers) that
+    reproduces a person's stored centre and scale: `person_from_box` inverted."""
     center = np.asarray(center, np.float32)
     side = person_box_side(np.asarray(scale, np.float32))
     corner = center + 0.5 - side[..., None] / 2.0
@@ -121,23 +98,15 @@ def box_from_person(center, scale):
 
 
 def person_box_side(scale):
-    """The larger side in px of a person's box, `200 x scale` (NumPy): of
-    the box itself for people given by a box (`person_from_box`), else the
-    person's height as annotated (MPII) or of their joints' box with a
-    margin (`formats.people`)."""
+    """The larger side in px of a person's box, `200 x scale` (NumPy)."""
     return PIXELS_PER_SCALE * np.asarray(scale)
 
 
 def person_from_box(box, margin=1.0):
     """Returns `(center [..., 2], scale [...])` of (x, y, w, h) boxes [..., 4]
-    with pixel EDGES at integers (the box covers [x, x + w] x [y, y + h]):
-    the box centre moved to pixel centres at integers, and the larger side
-    (so lying people are not given a tiny scale) times `margin` over 200 px.
-
-    NumPy or Python numbers in, float64 NumPy out (the converters); a tensor
-    in, float32 tensors out (serving). Inverse of `box_from_person` (with
-    `margin` 1).
-    """
+    with pixel edges at integers: the box centre in pixel-centre coordinates
+    and the larger side (lying people keep their size) times `margin` over
+    200 px. NumPy in, float64 NumPy out; a tensor in, float32 tensors out."""
     if tf.is_tensor(box):
         box = tf.cast(box, tf.float32)
         larger = tf.maximum(box[..., 2], box[..., 3])
@@ -161,18 +130,10 @@ def _float32(value):
 
 
 def crop_box_from_person(center, scale, convention=OFFICIAL_TORCH):
-    """Returns `(crop_center, crop_scale)` for a person's stored centre/scale:
-    the one place a crop convention is applied (with `OFFICIAL_TORCH`, the
-    centre moves down by `15 * scale` px and the scale becomes `1.25 * scale`).
-
-    Args:
-        center: float [..., 2]. Person centre (x, y) as stored (MPII `objpos`).
-        scale: float [...]. Person height / 200 px as stored (MPII `scale`).
-        convention: CropConvention. The model's. Defaults to `OFFICIAL_TORCH`.
-
-    Returns:
-        crop_center float32 [..., 2] and crop_scale float32 [...].
-    """
+    """Returns float32 `(crop_center [..., 2], crop_scale [...])` for a
+    person's stored centre and scale: the one place a crop convention is
+    applied (`OFFICIAL_TORCH` moves the centre down by `15 * scale` px and
+    makes the scale `1.25 * scale`)."""
     center = _float32(center)
     scale = _float32(scale)
     shift_y = convention.center_shift_y * scale
@@ -184,10 +145,9 @@ def person_crop_matrix(
     center, scale, output_size, scale_multiplier=1.0, rotation_degrees=0.0,
     flip=False, convention=OFFICIAL_TORCH,
 ):  # fmt: skip
-    """Returns the original px -> crop px matrix of a stored person, for
-    training, evaluation and serving: `crop_box_from_person` with the model's
-    `convention`, the scale times `scale_multiplier` (augmentation), then
-    `crop_matrix`."""
+    """Returns the original px -> crop px matrix of a stored person (training,
+    evaluation and serving): the model's crop window, its scale times
+    `scale_multiplier` (augmentation), then `crop_matrix`."""
     crop_center, crop_scale = crop_box_from_person(center, scale, convention)
     return crop_matrix(
         crop_center,
@@ -207,22 +167,13 @@ def _affine(row_x, row_y):
 
 
 def crop_matrix(center, scale, output_size, rotation_degrees=0.0, flip=False):
-    """Returns the 3 x 3 matrix mapping original image px to output grid px.
+    """Returns float32 [..., 3, 3] matrices mapping original image px to the
+    px of a square `output_size` grid.
 
-    The window is scaled onto the grid, then rotated by `rotation_degrees`
-    about the grid centre (positive turns the image content counter-clockwise
-    on screen, as pose-hg-train does), then, where `flip` is true, mirrored
-    horizontally (u -> output_size - 1 - u).
-
-    Args:
-        center: float [..., 2]. Crop centre (from `crop_box_from_person`).
-        scale: float [...]. Crop scale (window side = 200 * scale px).
-        output_size: int or scalar tensor. Side of the square output grid.
-        rotation_degrees: float [...]. Rotation angle. Defaults to 0.
-        flip: bool [...]. Mirror the output horizontally. Defaults to False.
-
-    Returns:
-        float32 [..., 3, 3] matrices.
+    The window (centre `center`, side `200 * scale` px) is scaled onto the
+    grid, rotated by `rotation_degrees` about the grid centre (positive turns
+    the content counter-clockwise on screen, as pose-hg-train does), then,
+    where `flip` is true, mirrored (u -> output_size - 1 - u).
     """
     center = _float32(center)
     scale = _float32(scale)

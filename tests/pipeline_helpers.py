@@ -1,10 +1,14 @@
 """Shard-writing helpers shared by the pipeline tests."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.tfrecords import check_person
+from keras_hourglass.data.tfrecords import parse_person
 from keras_hourglass.data.tfrecords import serialize_person
 
 MPII_FLIP_PAIRS = [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)]
@@ -98,3 +102,26 @@ def real_mpii_records(shared_data):
             )
         )
     return records
+
+
+def validate_shards(metadata):
+    """Checks every split's shards against the metadata: files exist, hold the
+    stated number of records, and their first record parses with the stated
+    joint count. Raises ValueError listing every problem found."""
+    problems = []
+    for split, info in metadata["splits"].items():
+        paths = split_files(metadata, split)
+        absent = [p for p in paths if not Path(p).is_file()]
+        if absent:
+            problems.append(f"split {split}: missing shard files {absent}")
+            continue
+        count = sum(1 for _ in tf.data.TFRecordDataset(paths)) if paths else 0
+        if count != info["count"]:
+            stated = info["count"]
+            problems.append(f"split {split}: {count} records, metadata says {stated}")
+        for serialized in tf.data.TFRecordDataset(paths[:1]).take(1):
+            person = parse_person(serialized)
+            if not bool(check_person(person, metadata["num_joints"])):
+                problems.append(f"split {split}: first record unusable in {paths[0]}")
+    if problems:
+        raise ValueError("shard check failed:\n" + "\n".join(problems))

@@ -28,6 +28,7 @@ from pathlib import Path
 from scipy.io.matlab import MatReadError
 
 from keras_hourglass.data import formats
+from keras_hourglass.data import metadata as dataset_metadata
 from keras_hourglass.data import shards
 from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT
@@ -223,7 +224,7 @@ def convert(args, work_dir, command=None):
         }
     command = command or command_line("training.make_tfrecords")
     created_with = {**vars(args), "command": command}
-    metadata = shards.build_dataset_metadata(
+    metadata = dataset_metadata.build_dataset_metadata(
         args.name or args.format, args.format, joint_set, splits, skip_log, created_with
     )
     emptied = sorted(set(skip_log.skipped_by_split) - set(splits))
@@ -240,7 +241,7 @@ def convert(args, work_dir, command=None):
             f"{source}: split {emptied[0]!r} has no usable people (all "
             f"{skipped:,} skipped); see the skip reasons above"
         )
-    shards.write_metadata(work_dir, metadata)
+    dataset_metadata.write_metadata(work_dir, metadata)
     return metadata
 
 
@@ -265,12 +266,12 @@ def main(argv=None):
         try:
             convert(args, work_dir, command_line("training.make_tfrecords", argv))
             # The checks every reader makes, before the old dataset is replaced.
-            shards.read_metadata(work_dir)
+            dataset_metadata.read_metadata(work_dir)
         except BaseException:
             remove_work_folder(work_dir)
             raise
         swap_in(work_dir, out_dir)
-    metadata = shards.read_metadata(out_dir)
+    metadata = dataset_metadata.read_metadata(out_dir)
     print("\n".join(summary_lines(metadata)))
     return metadata
 

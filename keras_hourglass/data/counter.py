@@ -1,29 +1,17 @@
 """The one counter of what the input pipeline could not read.
 
-The converter checked every image and record before writing its shards, so
-the pipeline trusts them; what can still go wrong is counted here, never
-silently trained on:
+The converter checked every image and record, so the pipeline trusts its
+shards; what can still go wrong is counted here, never silently trained on:
 
-- a damaged shard: `TFRecordDataset` stops reading a file at its first
-  damaged record (truncated file, random bytes, a bad checksum) and the
-  records after it are gone. Each shard is read by its own small dataset
-  that ends quietly at the damage, then checks whether it consumed the whole
-  file: the bytes of the records read (each framed by 16 bytes of length and
-  checksums) must add up to the file's size, and the records read must reach
-  the shard's expected count. A shard that falls short is counted as
-  damaged; its lost records are the expected count (from `dataset.json`)
-  minus the records read, or an estimate from the missing bytes.
-- an unreadable record: one that fails to parse, fails its in-graph checks
-  or whose image fails to decode (`examples.prepare_*` raise inside the
-  graph). `ignore_errors` drops it, TensorFlow logs the error naming the
-  image, and `count_unreadable` counts it from the gap it leaves in the
-  positions of the samples that come out.
-
-    counter = RecordCounter.for_split(metadata, "train")
-    dataset = make_dataset(..., counter=counter)
-    ...
-    counter.totals()          # {"records_used": ..., "records_lost": ...}
-    counter.lost_by_shard()   # {"/data/train-00001-of-00002.tfrecord": 12}
+- a damaged shard: `TFRecordDataset` stops at a file's first damaged record
+  and the records after it are gone. Each shard is read by its own small
+  dataset that ends quietly at the damage and then checks that it consumed
+  the whole file (record bytes plus 16 bytes of framing each add up to the
+  file's size) and the shard's expected count. Its lost records are the
+  expected count minus those read, or an estimate from the missing bytes.
+- an unreadable record: one whose preparation raised in the graph.
+  `ignore_errors` drops it (TensorFlow logs the error) and `map_and_count`
+  counts it from the gap it leaves in the positions of the samples.
 
 Counts add up over passes: a repeated dataset counts a damaged shard and an
 unreadable record once per pass (a cached dataset reads its shards once).
@@ -48,16 +36,11 @@ def round_robin_counts(count, num_shards):
 
 class RecordCounter:
     """Records read, lost to damaged shards and unreadable, in `tf.Variable`s
-    that the dataset graph updates.
+    that the dataset graph updates, for the shard paths `files` and the
+    records each should hold (`expected_counts`; -1 or None: unknown).
 
-    `unreadable` is exact for every sample before the latest one produced;
-    failures at the very end of a finite dataset are added when iteration
+    Failures at the very end of a finite dataset are added when iteration
     reaches the end.
-
-    Args:
-        files: list of str. The shard paths, in the order given to the reader.
-        expected_counts: list of int or None. Records each shard should hold
-            (-1 or None: unknown).
     """
 
     def __init__(self, files, expected_counts=None):
@@ -82,14 +65,11 @@ class RecordCounter:
 
     @classmethod
     def for_split(cls, metadata, split):
-        """A counter for the shards of `split` in a `dataset.json` dict; the
-        expected counts are its `shard_counts` or, without them, the split's
-        count dealt round-robin (how the converter writes shards)."""
+        """A counter for the shards of `split` in a `dataset.json` dict, which
+        hold the split's count dealt round-robin (as the converter writes)."""
         files = split_files(metadata, split)
-        info = metadata["splits"][split]
-        counts = info.get("shard_counts")
-        if counts is None and "count" in info:
-            counts = round_robin_counts(int(info["count"]), len(files))
+        count = metadata["splits"][split].get("count")
+        counts = None if count is None else round_robin_counts(int(count), len(files))
         return cls(files, counts)
 
     def index_of(self, path):
@@ -100,8 +80,8 @@ class RecordCounter:
     # === Damaged shards ===
 
     def read_shard(self, index, path):
-        """The records of one shard, counted; damage ends the shard quietly
-        and is counted when its end is reached."""
+        """The records of one shard, counted; damage ends it quietly and is
+        counted at its end."""
         records = tf.data.TFRecordDataset(path).ignore_errors()
         counted = records.map(lambda record: self._count_record(index, record))
         end = tf.data.Dataset.range(1).map(lambda _: self._end_shard_pass(index))
@@ -119,9 +99,8 @@ class RecordCounter:
             return tf.identity(record)
 
     def _end_shard_pass(self, index):
-        """At the end of one pass over shard `index`: counts its lost records
-        when it was not read to its last byte, then resets the pass counts.
-        Returns an empty string (an element that is filtered out)."""
+        """Counts the records lost by a pass over shard `index` that stopped
+        short of its end, resets the pass counts and returns a dropped element."""
         read = self.pass_records[index]
         read_bytes = self.pass_bytes[index]
         missing_bytes = tf.constant(self.file_bytes, tf.int64)[index] - read_bytes
@@ -152,12 +131,9 @@ class RecordCounter:
     # === Unreadable records ===
 
     def map_and_count(self, dataset, prepare):
-        """Maps `prepare` over `dataset` in parallel, drops the samples whose
-        `prepare` raised (TensorFlow logs each error) and counts them.
-
-        The map keeps its input order because the count comes from gaps in
-        the positions that come out.
-        """
+        """Maps `prepare` over `dataset` in parallel, drops and counts the
+        samples whose `prepare` raised. The map keeps its input order: the count
+        comes from gaps in the positions that come out."""
         numbered = dataset.enumerate().map(
             lambda position, inputs: (position, self._start(prepare, inputs)),
             num_parallel_calls=tf.data.AUTOTUNE,
@@ -212,10 +188,8 @@ class RecordCounter:
 
     def totals(self):
         """Returns {"records_read", "records_used", "records_lost",
-        "damaged_shards", "unreadable_records"} as ints. Records read count
-        finished passes over each shard plus the one in progress, shuffle
-        buffers included; records used are those that came out as samples or
-        were dropped as unreadable."""
+        "damaged_shards", "unreadable_records"} as ints; records read include
+        shuffle buffers, records used are those that came out or were dropped."""
         read = self.records_read.numpy() + self.pass_records.numpy()
         return {
             "records_read": int(read.sum()),

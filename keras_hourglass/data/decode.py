@@ -2,10 +2,9 @@
 
 Shared by the input pipeline and the exported model's request
 preprocessing: evaluation and serving cut the reference crop
-(`decode_image_region` + `warp_image`); training takes the scaled
-crop (`decode_scaled_image_region` + `warp_and_scale_colours`), which
-returns the matrix it applied so its targets match its pixels. Only the
-part of a JPEG that a crop reads is decoded.
+(`decode_image_region` + `warp_image`); training decodes with DCT scaling
+and warps with `warp_and_scale_colours`, which returns the matrix it
+applied so its targets match its pixels.
 """
 
 import tensorflow as tf
@@ -45,33 +44,9 @@ def shift_matrix_to_region(matrix, top, left):
     return tf.linalg.matmul(matrix, translation)
 
 
-def decode_image_region(image_bytes, matrix, output_size):
-    """Decodes only the part of a JPEG that the crop reads (full decode for
-    PNG). Returns `(uint8 region [h, w, 3], matrix for the region, image
-    shape [2] as (height, width))`."""
-
-    def decode_jpeg_region():
-        shape = tf.io.extract_jpeg_shape(image_bytes)
-        top, left, height, width = crop_window_in_image(
-            matrix, output_size, shape[0], shape[1]
-        )
-        region = tf.io.decode_and_crop_jpeg(
-            image_bytes, tf.stack([top, left, height, width]), channels=3
-        )
-        return region, shift_matrix_to_region(matrix, top, left), shape[:2]
-
-    def decode_other():
-        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-        return image, matrix, tf.shape(image)[:2]
-
-    return tf.cond(tf.io.is_jpeg(image_bytes), decode_jpeg_region, decode_other)
-
-
 def dct_scale_exponent(matrix):
-    """Returns int32 e in 0..3 such that 2 ** e is the largest DCT scale
-    denominator at most the number of original px per output px of `matrix`
-    (original -> output px): an image decoded at 1 / 2 ** e is still at least
-    as fine as the output grid."""
+    """Returns int32 e in 0..3, the largest with an image decoded at 1 / 2 ** e
+    still at least as fine as the output grid of `matrix`."""
     linear = matrix[:2, :2]
     determinant = linear[0, 0] * linear[1, 1] - linear[0, 1] * linear[1, 0]
     source_per_output = tf.math.rsqrt(tf.abs(determinant))
@@ -89,11 +64,13 @@ def matrix_for_scaled_image(matrix, ratio):
     return tf.linalg.matmul(matrix, scaling)
 
 
-def decode_scaled_image_region(image_bytes, matrix, output_size):
-    """Like `decode_image_region`, but decodes a JPEG at 1/2, 1/4 or 1/8 scale
-    (libjpeg's DCT scaling) when the crop window spans at least that many
-    original px per output px: the inverse DCT then does the downsampling,
-    which costs less than a full decode and averages instead of aliasing.
+def decode_image_region(image_bytes, matrix, output_size, dct_scaling=False):
+    """Decodes only the part of a JPEG that the crop reads (all of a PNG).
+
+    With `dct_scaling`, a JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's
+    DCT scaling) when the crop window spans at least that many original px
+    per output px: the inverse DCT then does the downsampling, which costs
+    less than a full decode and averages instead of aliasing.
 
     Returns `(uint8 region [h, w, 3], matrix from region px to output px,
     original image shape [2] as (height, width))`.
@@ -101,7 +78,7 @@ def decode_scaled_image_region(image_bytes, matrix, output_size):
 
     def decode_jpeg_region():
         shape = tf.io.extract_jpeg_shape(image_bytes)
-        exponent = dct_scale_exponent(matrix)
+        exponent = dct_scale_exponent(matrix) if dct_scaling else 0
         ratio = tf.bitwise.left_shift(1, exponent)
         scaled_matrix = matrix_for_scaled_image(matrix, ratio)
         # libjpeg rounds scaled sizes up.
@@ -119,7 +96,7 @@ def decode_scaled_image_region(image_bytes, matrix, output_size):
             )
             for each in DCT_SCALE_RATIOS
         ]
-        region = tf.switch_case(exponent, branches)
+        region = tf.switch_case(exponent, branches) if dct_scaling else branches[0]()
         return region, shift_matrix_to_region(scaled_matrix, top, left), shape[:2]
 
     def decode_other():
@@ -130,16 +107,11 @@ def decode_scaled_image_region(image_bytes, matrix, output_size):
 
 
 def whole_pixel_window(scale, offset, output_size):
-    """For one axis of an unrotated matrix (image px x -> output px
-    u = scale * x + offset), returns `(first, count, applied_scale,
-    applied_offset)`: the run of `count` whole image px starting at `first`
-    whose extent best matches the output's, and the matrix entries of
-    resizing exactly that run onto the output (mirrored when `scale` < 0).
-
-    The run keeps the window's centre within half an image px and its size
-    within one px, so the applied matrix differs from the asked one by a
-    zoom factor within 1 / count of 1 and a shift within half an image px.
-    """
+    """For one axis of an unrotated matrix (u = scale * x + offset), returns
+    `(first, count, applied_scale, applied_offset)`: the run of whole image px
+    that best matches the output's extent (centre within half a px, size
+    within one), and the matrix entries of resizing exactly that run onto the
+    output (mirrored when `scale` < 0)."""
     size = tf.cast(output_size, tf.float32)
     # Image px of the output's two outer edges, u = -0.5 and u = size - 0.5.
     edge_a = (-0.5 - offset) / scale
@@ -176,16 +148,14 @@ def take_window(image, first_y, count_y, first_x, count_x):
 
 
 def resize_axis_aligned(image, matrix, output_size):
-    """Bilinear resize of `image` [h, w, C] for an unrotated `matrix` (image
-    px -> output px, possibly mirrored left-right): the whole-pixel window
-    nearest the matrix's (`whole_pixel_window`), cut out (zeros outside the
-    image) and resized with `ResizeBilinear`, which is cheaper per output px
-    than the projective warp or `crop_and_resize`.
+    """Bilinear resize of `image` [h, w, C] for an unrotated, possibly
+    mirrored `matrix` (image px -> output px): the nearest whole-pixel window
+    (`whole_pixel_window`, zeros outside the image) resized with
+    `ResizeBilinear`, cheaper per output px than the projective warp.
 
     Returns `(float32 [S, S, C] in the input's value range, the matrix the
-    resize applied)`: targets must be made with the applied matrix, so they
-    sit exactly on the pixels. The outermost output px, when enlarging,
-    repeat the window's edge px instead of blending in the px beyond it.
+    resize applied)`, which targets must be made with. When enlarging, the
+    outermost output px repeat the window's edge px.
     """
     first_x, count_x, scale_x, offset_x = whole_pixel_window(
         matrix[0, 0], matrix[0, 2], output_size
@@ -212,13 +182,9 @@ def resize_axis_aligned(image, matrix, output_size):
 
 def warp_and_scale_colours(image, matrix, output_size, gains):
     """Warps a uint8 `image` by `matrix` (image px -> output px) and applies
-    the colour gains in the same pass over the output.
-
-    Returns `(float32 [output_size, output_size, 3] in [0, 1], the matrix
-    the warp applied)`: `matrix` itself for a rotated crop, which takes the
-    projective warp; the nearest whole-pixel window's for an unrotated one
-    (`resize_axis_aligned`), which targets must then be made with.
-    """
+    the colour gains in the same pass; returns `(float32 [S, S, 3] in [0, 1],
+    the matrix applied)`: `matrix` for a rotated crop (projective warp), the
+    whole-pixel window's for an unrotated one (`resize_axis_aligned`)."""
     unrotated = tf.logical_and(tf.equal(matrix[0, 1], 0.0), tf.equal(matrix[1, 0], 0.0))
     upright = matrix[1, 1] > 0.0
     # Both branches give float32 in 0-255; the projective warp is cheaper
@@ -238,8 +204,7 @@ def warp_and_scale_colours(image, matrix, output_size, gains):
 
 def warp_image(image, matrix, output_size):
     """Warps `image` [h, w, C] by `matrix` (image px -> output px) onto an
-    `output_size` square grid: bilinear, zeros outside. Returns float32 in
-    [0, 1] when the input is uint8."""
+    `output_size` square grid: bilinear, zeros outside, uint8 to [0, 1]."""
     # ImageProjectiveTransformV3 maps OUTPUT px to INPUT px (pixel centres at
     # integers), so it takes the inverse matrix, row-major, without its last row.
     inverse = invert_affine(matrix)

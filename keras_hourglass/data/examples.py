@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from keras_hourglass.data.decode import decode_image_region
-from keras_hourglass.data.decode import decode_scaled_image_region
 from keras_hourglass.data.decode import warp_and_scale_colours
 from keras_hourglass.data.decode import warp_image
 from keras_hourglass.heatmaps import render_heatmaps
@@ -43,18 +42,9 @@ from keras_hourglass.transforms import transform_points
 
 @dataclass(frozen=True)
 class AugmentationRanges:
-    """The random augmentation's ranges; the defaults are pose-hg-train's.
-
-    Attributes:
-        scale_factor: float. Std of the base-2 log of the scale multiplier
-            (clipped at 2 std). Defaults to 0.25.
-        rotation_degrees: float. Std of the rotation (clipped at 2 std).
-            Defaults to 30.
-        rotation_probability: float. Share of rotated samples. Defaults to 0.4.
-        flip_probability: float. Share of mirrored samples. Defaults to 0.5.
-        color_range: (float, float). Range of each channel's gain.
-            Defaults to (0.6, 1.4).
-    """
+    """The random augmentation's ranges (module doc); the defaults are
+    pose-hg-train's. `scale_factor` and `rotation_degrees` are standard
+    deviations, clipped at 2 std."""
 
     scale_factor: float = 0.25
     rotation_degrees: float = 30.0
@@ -70,12 +60,8 @@ NO_AUGMENTATION = AugmentationRanges(0.0, 0.0, 0.0, 0.0, (1.0, 1.0))
 
 
 def sample_augmentation(seed, ranges=PAPER_AUGMENTATION):
-    """Draws one sample's augmentation from a stateless `seed` (int [2]).
-
-    Returns:
-        dict with `scale_multiplier` (scalar), `rotation` (degrees, scalar),
-        `flip` (bool scalar) and `color_gains` (float32 [3]).
-    """
+    """Draws one sample's augmentation from a stateless `seed` (int [2]):
+    {`scale_multiplier`, `rotation` (degrees), `flip`, `color_gains` [3]}."""
     seeds = tf.random.experimental.stateless_split(seed, num=5)
     scale_normal = tf.random.stateless_normal([], seeds[0])
     scale_factor = ranges.scale_factor
@@ -102,13 +88,12 @@ def sample_augmentation(seed, ranges=PAPER_AUGMENTATION):
 # === Cropping and encoding ===
 
 
-def decode_crop_region(person, matrix, input_size, decode):
-    """Runs `decode(bytes, matrix, input_size)` on a record's image ->
-    `(region, region_matrix)`; raises in the graph when the image decodes to
-    another size than the record states, so joint coordinates never refer
-    to a different image size."""
-    region, region_matrix, image_shape = decode(
-        person["image_encoded"], matrix, input_size
+def decode_crop_region(person, matrix, input_size, dct_scaling):
+    """Returns `decode_image_region`'s `(region, region_matrix)` of a record's
+    image; raises in the graph when the image decodes to another size than
+    the record states, so joint coordinates never refer to another image."""
+    region, region_matrix, image_shape = decode_image_region(
+        person["image_encoded"], matrix, input_size, dct_scaling
     )
     stored_shape = tf.stack([person["image_height"], person["image_width"]])
     size_check = tf.debugging.Assert(
@@ -124,9 +109,7 @@ def crop_reference_image(person, matrix, input_size):
     """Decodes the image region the crop needs at full resolution and warps
     it to the input size: the reference crop, which evaluation and serving
     take (`serving.inputs` cuts the same one from request bytes)."""
-    region, region_matrix = decode_crop_region(
-        person, matrix, input_size, decode_image_region
-    )
+    region, region_matrix = decode_crop_region(person, matrix, input_size, False)
     return warp_image(region, region_matrix, input_size)
 
 
@@ -140,9 +123,7 @@ def crop_training_image(person, matrix, input_size, gains):
     moves it by under half a source px from `matrix`; the targets are made
     with the applied matrix, so they stay exactly on the image.
     """
-    region, region_matrix = decode_crop_region(
-        person, matrix, input_size, decode_scaled_image_region
-    )
+    region, region_matrix = decode_crop_region(person, matrix, input_size, True)
     image, applied_region_matrix = warp_and_scale_colours(
         region, region_matrix, input_size, gains
     )
@@ -188,20 +169,10 @@ def prepare_training_example(
     person, augmentation, *, num_joints, flip_pairs, input_size=256,
     output_size=64, sigma=1.0,
 ):  # fmt: skip
-    """Crops, augments and encodes one person for training.
-
-    Args:
-        person: dict of tensors from `tfrecords.parse_person`.
-        augmentation: dict from `sample_augmentation`.
-        num_joints: int. K.
-        flip_pairs: list of (left, right) joint indices swapped by a flip.
-        input_size, output_size: int. Crop and heatmap sides (256, 64).
-        sigma: float. Heatmap Gaussian standard deviation in heatmap px.
-
-    Returns:
-        dict with `image` float32 [S, S, 3] in [0, 1], `heatmaps` [h, w, K],
-        `weights` [K] and `heatmap_matrix` [3, 3] (original -> heatmap px).
-    """
+    """Crops, augments (`sample_augmentation`'s dict) and encodes one parsed
+    person for training; returns {`image` float32 [S, S, 3] in [0, 1],
+    `heatmaps` [h, w, K], `weights` [K], `heatmap_matrix` (original ->
+    heatmap px)}."""
     matrix = person_crop_matrix(
         person["center"],
         person["scale"],

@@ -1,44 +1,24 @@
-"""Is an encoded image complete? The one home of that rule, for every edge
-that receives image bytes: the converter (`image_problem`, before a record
-is written), the input pipeline and the serving signature
-(`image_is_complete`, graph ops) and `evaluation.predict`.
+"""Is an encoded image complete? The one home of that rule, for the converter
+(`image_problem`, then a full Pillow decode in `inspect_image_bytes`), the
+input pipeline and the serving signature (`image_is_complete`, graph ops) and
+`evaluation.predict`.
 
-A complete image starts with the JPEG or PNG magic bytes, holds its format's
-end marker at the end (a JPEG's end-of-image within the last `TAIL_BYTES`,
-since some cameras append data after it; a PNG's IEND chunk just before its
-CRC), and, for JPEG, has an intact compressed body.
+A complete image starts with the JPEG or PNG magic bytes and ends with its
+end marker (a JPEG's within the last `TAIL_BYTES`: cameras append data). A
+JPEG is also no larger than its pixels can fill (`jpeg_byte_limit`): a 32 x 32
+JPEG padded with 20 MB of valid `FF 00` stuffing decodes to a tiny picture
+yet would cost the body scan seconds, so this header-only check comes first.
 
-A JPEG is also no larger than its pixels can fill (`jpeg_byte_limit`: at
-most `MAX_JPEG_BYTES_PER_PIXEL` bytes per pixel of its header's size, plus
-`JPEG_METADATA_BYTES` for EXIF, ICC profiles and appended previews). Noise
-saved at quality 100 without chroma subsampling takes about 5 bytes per
-pixel; a 32 x 32 JPEG padded with 20 MB of `FF 00` (valid stuffing, inside
-the scan or past the end-of-image marker, where libjpeg reports "extraneous
-bytes") decodes to a tiny picture, yet would cost the body scan below seconds
-and hundreds of MB. This check reads only the header, so it comes first.
-
-libjpeg only *warns* about a corrupt body ("Corrupt JPEG data: premature end
-of data segment") and returns a grey or smeared picture, so a damaged file
-passes every decoder here. The structure tells instead: in the entropy-coded
-data after the first start-of-scan (SOS) header, a 0xFF byte is always
-followed by 0x00 (byte stuffing), a restart marker 0xD0-0xD7, another 0xFF
-(fill), or one of the few markers allowed between and after scans. Random
-bytes break this rule about 15 times per 4 KB; on the 323 real MPII/LSP
-photos and their progressive and optimised re-encodings it never fires.
-A body that is all zeros, or cut and re-terminated, is well formed and not
-caught; only a full strict decode (the converter's) could tell.
+libjpeg only *warns* about a corrupt body and returns a grey or smeared
+picture, so the body's structure is checked instead: after the first
+start-of-scan header, a 0xFF byte is always followed by 0x00 (stuffing), a
+restart marker, another 0xFF or one of the few markers allowed between scans.
+Random bytes break this about 15 times per 4 KB; real MPII/LSP photos and
+their progressive re-encodings never do. A body of zeros, or one cut and
+re-terminated, is well formed; only the converter's full decode catches it.
 
 Images are used as a viewer shows them: `upright_image_bytes` turns a photo
-by its EXIF Orientation tag (the converter, `evaluation.predict` and the
-predictor apply it; serving clients send upright images).
-
-The converter then decodes every image fully with Pillow
-(`inspect_image_bytes`: truncated data is an error, not a grey fill), which
-also gives the size, before its bytes go into a record unchanged.
-
-NumPy and graph versions apply the same rule: `find_stray_jpeg_marker` and
-`jpeg_scan_is_clean` the body rule, `image_problem` and `image_is_complete`
-the whole rule.
+by its EXIF Orientation tag.
 """
 
 import io
@@ -101,7 +81,7 @@ def first_scan_data_offset(data):
 
 def find_stray_jpeg_marker(jpeg_bytes):
     """Returns the offset of the first byte that breaks the JPEG structure
-    (see the module doc), or None when the file is well formed."""
+    (module doc), or None when the file is well formed."""
     data = np.frombuffer(jpeg_bytes, np.uint8)
     start = first_scan_data_offset(data)
     if start < 0:
@@ -114,9 +94,7 @@ def find_stray_jpeg_marker(jpeg_bytes):
 
 def graph_marker_positions(data):
     """Returns the sorted int32 positions of every 0xFF byte in uint8 `data`
-    (a few per thousand bytes: the segment headers before the scan, and the
-    bytes to check after it), followed by `size(data)`, a last position that
-    leads nowhere, so the list is never empty."""
+    and then `size(data)`, a position that leads nowhere."""
     found = tf.cast(tf.where(tf.equal(data, 0xFF))[:, 0], tf.int32)
     return tf.concat([found, [tf.size(data)]], axis=0)
 
@@ -290,12 +268,10 @@ def exif_orientation(image_bytes):
 def upright_image_bytes(image_bytes):
     """Encoded bytes whose pixels are the picture as a viewer shows it.
 
-    A phone stores a photo taken sideways as the sensor saw it and records
-    how to turn it in the EXIF Orientation tag; TensorFlow's decoders ignore
-    the tag. A complete JPEG or PNG with an orientation other than 1 is
-    turned by it (`ImageOps.exif_transpose`) and encoded again in its format
-    (JPEG at quality 95), without the tag; anything else is returned as it
-    is. Keypoints found on the result are in upright-image coordinates.
+    A phone stores a photo taken sideways as the sensor saw it plus an EXIF
+    Orientation tag, which TensorFlow's decoders ignore. A JPEG or PNG with
+    an orientation other than 1 is turned and encoded again in its format,
+    without the tag; anything else is returned as it is.
     """
     image_format = image_format_of(image_bytes)
     if image_format is None or exif_orientation(image_bytes) in (0, 1):
@@ -321,11 +297,8 @@ class UnreadableImageError(ValueError):
 
 
 def inspect_image_bytes(image_bytes, where="image"):
-    """Returns (format, width, height) of an encoded JPEG or PNG.
-
-    Raises UnreadableImageError (naming `where`) for empty, truncated, corrupt
-    or other-format data.
-    """
+    """Returns (format, width, height) of an encoded JPEG or PNG after a full
+    decode; raises UnreadableImageError naming `where` otherwise."""
     problem = image_problem(image_bytes)
     if problem is not None:
         raise UnreadableImageError(f"{where}: {problem}")
@@ -343,13 +316,8 @@ def inspect_image_bytes(image_bytes, where="image"):
 
 
 def read_image_size(path):
-    """Returns (width, height) from an image file's header only (no decoding),
-    of the picture as a viewer shows it (`upright_image_bytes`): an EXIF
-    orientation that turns it by 90 degrees swaps the two.
-
-    Raises FileNotFoundError for a missing file and UnreadableImageError
-    naming the file when the header is unreadable.
-    """
+    """Returns the upright (width, height) from an image file's header only;
+    raises FileNotFoundError or UnreadableImageError naming the file."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"image not found: {path}")
     try:

@@ -14,27 +14,18 @@ Contents:
      "skipped": {reason: count}, "warnings": {reason: count},
      "created_with": {converter arguments}}
 
-`torso_joints` and each split's `head_boxes` say which PCK the data
-supports (head-box PCKh, torso PCK; box PCK always), so programs choose
-before they start; files written without them get the same answers from
-`torso_joints_of` (the joint names) and `split_head_boxes` (the split's
-first record).
+`torso_joints` and each split's `head_boxes` say which PCK the data supports
+(head-box PCKh, torso PCK; box PCK always); files written without them get
+the answers from the joint names and the split's first record.
 
-File names are relative to the JSON's folder; `read_metadata` adds the
-absolute folder as "directory" and `split_files` gives absolute paths.
-
-`read_metadata` checks the file once, when it is opened:
-- Shard names must be plain relative names inside the dataset folder: a
-  `dataset.json` is data, and one that lists `/etc/passwd` or `../x` must not
-  make the pipeline open files elsewhere.
-- Its fields must describe a usable joint set and sane counts
-  (`check_metadata_fields`): a hand-edited flip pair that maps one joint to
-  two others would train and serve a wrong flip test, a negative count would
-  make one-step epochs and a huge one an epoch that never ends.
-- The stated joint count must match the records (`person/num_joints` of the
-  first record of each split): a 14-joint `dataset.json` beside 16-joint
-  shards would otherwise reject every record one by one and end in a
-  misleading message far from the cause.
+File names are relative to the JSON's folder. `read_metadata` checks the file
+once, when it is opened: shard names must be plain names inside the folder
+(a `dataset.json` is data and must not make the pipeline open `/etc/passwd`);
+the fields must describe a usable joint set and sane counts (a hand-edited
+flip pair that maps one joint to two would train a wrong flip, a huge count an
+epoch that never ends); and the joint count must match each split's first
+record (a 14-joint `dataset.json` beside 16-joint shards would otherwise
+reject every record one by one, far from the cause).
 """
 
 import re
@@ -44,7 +35,6 @@ from pathlib import PureWindowsPath
 
 import tensorflow as tf
 
-from keras_hourglass.data import tfrecords
 from keras_hourglass.files import read_json
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.joint_sets import infer_torso_joints
@@ -64,17 +54,13 @@ SPLIT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 def is_plain_split_name(split):
-    """True when `split` is lower-case letters, digits, `_` and `-`, not
-    starting with `_` or `-`: safe as the start of a shard file name."""
+    """True when `split` is safe as the start of a shard file name."""
     return isinstance(split, str) and SPLIT_NAME_PATTERN.fullmatch(split) is not None
 
 
 def build_dataset_metadata(name, source, joint_set, splits, skip_log, created_with):
-    """Returns the metadata dict for a converted dataset.
-
-    `splits` maps split name to {"files", "count", "bytes"}; `skip_log` is the
-    conversion's SkipLog.
-    """
+    """Returns the metadata dict of a converted dataset; `splits` maps split
+    name to {"files", "count", "bytes", "head_boxes"}."""
     return {
         "name": name,
         "source": source,
@@ -99,11 +85,9 @@ def write_metadata(out_dir, metadata):
 
 
 def read_metadata(dir_or_json_path):
-    """Returns the metadata dict of a shard folder (or of its JSON file), with
-    "directory" set to the folder's absolute path.
-
-    Raises FileNotFoundError or ValueError naming the file.
-    """
+    """Returns the checked metadata dict of a shard folder (or of its JSON
+    file), with "directory" set to the folder's absolute path; raises
+    FileNotFoundError or ValueError naming the file."""
     path = Path(dir_or_json_path)
     if path.is_dir():
         path = path / METADATA_FILE_NAME
@@ -142,15 +126,9 @@ def index_pairs_problem(pairs, num_joints, what):
 
 def metadata_fields_problem(metadata):
     """Returns why a `dataset.json` dict cannot be used (naming the field),
-    or None.
-
-    A missing `num_joints` is the number of names and missing splits are
-    none (a run's dataset is read for its joint set alone). The joint count
-    is a whole number in 1..MAX_JOINTS with one name per joint; flip pairs
-    are in-range index pairs in which every joint appears at most once, so
-    that swapping them is a permutation; skeleton edges join in-range joints;
-    every split's count is a whole number in 0..MAX_SPLIT_COUNT.
-    """
+    or None. A missing `num_joints` is the number of names and missing splits
+    are none (a run's dataset is read for its joint set alone); flip pairs
+    must be a permutation."""
     names = metadata.get("joint_names")
     if not isinstance(names, list):
         return "joint_names is not a list of names"
@@ -205,28 +183,25 @@ def torso_joints_of(metadata):
 
 def split_head_boxes(metadata, split):
     """How many people of `split` have a head box (a PCKh normaliser): as
-    recorded, else all or none as the split's first record has one. Raises
-    ValueError naming the known splits when `split` is not one of them."""
+    recorded, else all or none as the split's first record has one."""
     paths = split_files(metadata, split)
     info = metadata["splits"][split]
     if "head_boxes" in info:
         return info["head_boxes"]
-    return info.get("count", 0) if paths and first_record_has_head_box(paths[0]) else 0
+    normalizer = first_record_value(paths, "person/normalizer") if paths else None
+    return info.get("count", 0) if normalizer and normalizer > 0 else 0
 
 
 def check_metadata_fields(metadata, json_path):
-    """Raises ValueError naming `json_path` and the bad field when
-    `metadata_fields_problem` finds one."""
+    """Raises ValueError naming `json_path` and the bad field."""
     problem = metadata_fields_problem(metadata)
     if problem:
         raise ValueError(f"{json_path}: {problem}")
 
 
 def split_files(metadata, split):
-    """Returns the absolute shard paths of `split` (empty for an empty split).
-
-    Raises ValueError naming the known splits when `split` is not one of them.
-    """
+    """Returns the absolute shard paths of `split`; raises ValueError naming
+    the known splits when `split` is not one of them."""
     if split not in metadata["splits"]:
         known = ", ".join(sorted(metadata["splits"]))
         raise ValueError(f"no split {split!r} in the dataset; splits: {known}")
@@ -235,14 +210,9 @@ def split_files(metadata, split):
 
 
 def list_shard_files(file_patterns):
-    """Expands shard paths or glob patterns into a sorted list of shard paths.
-
-    Raises:
-        FileNotFoundError: a pattern matches no file.
-        ValueError: a shard is empty (0 bytes, so it holds no record), or a
-            glob matches `<split>-i-of-N` shards of which some are missing or
-            whose totals N disagree.
-    """
+    """Expands shard paths or glob patterns into a sorted list of shard
+    paths; raises FileNotFoundError when a pattern matches nothing and
+    ValueError for an empty shard or an incomplete `<split>-i-of-N` family."""
     if isinstance(file_patterns, str | Path):
         file_patterns = [file_patterns]
     files = []
@@ -253,15 +223,10 @@ def list_shard_files(file_patterns):
         for path in matches:
             if tf.io.gfile.stat(path).length == 0:
                 raise ValueError(f"TFRecord shard {path!r} is empty")
-        if glob_has_magic(str(pattern)):
+        if any(wildcard in str(pattern) for wildcard in "*?["):
             check_shard_family(pattern, matches)
         files.extend(matches)
     return files
-
-
-def glob_has_magic(pattern):
-    """True when a pattern has glob wildcards (not a plain file name)."""
-    return any(character in pattern for character in "*?[")
 
 
 def check_shard_family(pattern, paths):
@@ -279,29 +244,6 @@ def check_shard_family(pattern, paths):
                 f"{pattern}: shards of split {split!r} are incomplete or mixed: "
                 f"{[Path(path).name for path in paths]}"
             )
-
-
-def validate_shards(metadata):
-    """Checks every split's shards against the metadata: files exist, hold the
-    stated number of records, and their first record parses with the stated
-    joint count. Raises ValueError listing every problem found."""
-    problems = []
-    for split, info in metadata["splits"].items():
-        paths = split_files(metadata, split)
-        absent = [p for p in paths if not Path(p).is_file()]
-        if absent:
-            problems.append(f"split {split}: missing shard files {absent}")
-            continue
-        count = sum(1 for _ in tf.data.TFRecordDataset(paths)) if paths else 0
-        if count != info["count"]:
-            stated = info["count"]
-            problems.append(f"split {split}: {count} records, metadata says {stated}")
-        for serialized in tf.data.TFRecordDataset(paths[:1]).take(1):
-            person = tfrecords.parse_person(serialized)
-            if not bool(tfrecords.check_person(person, metadata["num_joints"])):
-                problems.append(f"split {split}: first record unusable in {paths[0]}")
-    if problems:
-        raise ValueError("shard check failed:\n" + "\n".join(problems))
 
 
 def shard_name_problem(name):
@@ -335,30 +277,17 @@ def check_shard_names(metadata, json_path):
         )
 
 
-def first_record_joint_count(shard_path):
-    """Returns `person/num_joints` of a shard's first record, or None when the
-    shard is missing, empty or its first record unreadable (the pipeline
-    counts those)."""
+def first_record_value(shard_paths, key):
+    """Returns the first value of feature `key` in the first record of the
+    first shard, or None when that is missing or unreadable."""
     try:
-        for serialized in tf.data.TFRecordDataset(str(shard_path)).take(1):
-            example = tf.train.Example.FromString(serialized.numpy())
-            values = example.features.feature["person/num_joints"].int64_list.value
-            return int(values[0]) if values else None
-    except (tf.errors.OpError, ValueError, IndexError):
+        for serialized in tf.data.TFRecordDataset(str(shard_paths[0])).take(1):
+            feature = tf.train.Example.FromString(serialized.numpy()).features.feature
+            values = feature[key].int64_list.value or feature[key].float_list.value
+            return values[0] if values else None
+    except (tf.errors.OpError, ValueError):
         return None
     return None
-
-
-def first_record_has_head_box(shard_path):
-    """True when the first record of a shard has a PCKh normaliser (> 0)."""
-    try:
-        for serialized in tf.data.TFRecordDataset(str(shard_path)).take(1):
-            example = tf.train.Example.FromString(serialized.numpy())
-            values = example.features.feature["person/normalizer"].float_list.value
-            return bool(values) and values[0] > 0
-    except (tf.errors.OpError, ValueError):
-        return False
-    return False
 
 
 def check_joint_count(metadata, json_path, shard_paths_by_split):
@@ -366,10 +295,7 @@ def check_joint_count(metadata, json_path, shard_paths_by_split):
     joint count than `metadata["num_joints"]`."""
     stated = metadata["num_joints"]
     for split, paths in shard_paths_by_split.items():
-        found = next(
-            (c for c in map(first_record_joint_count, paths[:1]) if c is not None),
-            None,
-        )
+        found = first_record_value(paths, "person/num_joints") if paths else None
         if found is not None and found != stated:
             raise ValueError(
                 f"{json_path}: says {stated} joints but the records of split "

@@ -3,16 +3,10 @@
 Decoding a whole 1280x720 JPEG for one 256x256 crop is most of the input
 pipeline's work per sample. A training record can instead hold only the
 part of the image that any augmented crop of that person can read, scaled
-down so that even the most zoomed-in crop still has at least one source
-pixel per input pixel, and re-encoded as a baseline JPEG: several times
-fewer pixels to decode, and the targets are unchanged because every
-coordinate in the record moves with the pixels.
-
-    person = bounded_person_patch(person, input_size=256)   # serialize_person kwargs
-
-The geometry follows the augmentation ranges of `keras_hourglass.data.examples`
-(scale x 2 ** +-0.5 and rotation up to 60 degrees by default); a patch made for
-larger ranges than training uses is always safe.
+down so that the most zoomed-in crop still has a source pixel per input
+pixel, and re-encoded as a baseline JPEG; every coordinate in the record
+moves with the pixels, so the targets are unchanged. The geometry follows
+the augmentation ranges of `keras_hourglass.data.examples`.
 """
 
 import math
@@ -28,15 +22,10 @@ PATCH_JPEG_QUALITY = 95
 
 
 def patch_geometry(center, scale, image_width, image_height, input_size, max_zoom):
-    """Returns `(left, top, width, height, factor)`: the integer region of the
-    image (original px) that any augmented crop reads, and the factor (<= 1)
-    it is scaled by.
-
-    The crop window side is `w = 200 * crop scale`. The largest augmented
-    window, `w * max_zoom`, turned by any angle fits in a square of side
-    `w * max_zoom * sqrt(2)` about the crop centre. The smallest window,
-    `w / max_zoom`, must still span `input_size` patch px.
-    """
+    """Returns `(left, top, width, height, factor)`: the integer image region
+    that any augmented crop reads (the largest window, turned by any angle,
+    fits in a square of side `w * max_zoom * sqrt(2)`) and the factor (<= 1)
+    that still gives the smallest window `w / max_zoom` `input_size` px."""
     crop_center, crop_scale = crop_box_from_person(center, scale)
     crop_center = np.asarray(crop_center, np.float64)
     window = PIXELS_PER_SCALE * float(crop_scale)
@@ -58,19 +47,10 @@ def to_patch_px(points, left, top, factor):
 def bounded_person_patch(
     person, input_size=256, scale_factor=0.25, quality=PATCH_JPEG_QUALITY
 ):
-    """Returns `serialize_person` keyword arguments for the person's patch.
-
-    Args:
-        person: dict of `serialize_person` keyword arguments (original image).
-        input_size: int. The network input side the crops are made at.
-        scale_factor: float. The augmentation's scale factor: crops zoom by
-            up to 2 ** (2 * scale_factor) either way. Defaults to 0.25.
-        quality: int. JPEG quality of the patch. Defaults to 95.
-
-    Returns:
-        A new dict: the patch's JPEG bytes and size, and joints, centre,
-        scale, head box and normaliser in patch px; other fields as given.
-    """
+    """Returns `serialize_person` keyword arguments (`person`'s, for the
+    original image) for the person's patch, for crops of `input_size` zoomed by
+    up to 2 ** (2 * `scale_factor`) either way: the patch's JPEG bytes and
+    size, and every coordinate in patch px."""
     max_zoom = 2.0 ** (2.0 * scale_factor)
     image = tf.io.decode_image(
         person["image_bytes"], channels=3, expand_animations=False

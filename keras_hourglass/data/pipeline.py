@@ -9,11 +9,7 @@ steps live side by side in `keras_hourglass.data.examples`):
        prepare_training_example, in parallel (a record that fails is
        dropped and counted) -> batch -> to_model_targets -> prefetch
 
-`make_dataset` yields `(images, targets, joint_weights)` that `model.fit`
-takes as is: targets and weights are tuples ordered like `model.outputs` (a
-bare tensor for a one-output model). `make_eval_dataset` yields
-`(images, meta)` for the evaluation program. Both count what they cannot
-read in one `keras_hourglass.data.counter.RecordCounter`.
+Both pipelines count what they cannot read in one `RecordCounter`.
 """
 
 from dataclasses import dataclass
@@ -46,23 +42,12 @@ __all__ = [
 class PipelineOptions:
     """How `make_dataset` runs; none of these changes what a sample is.
 
-    Attributes:
-        repeat: bool. Repeat forever (new augmentations every pass).
-            Defaults to False.
-        seed: int or None. Seeds shuffling and augmentation. Defaults to None.
-        shuffle_buffer: int. Record shuffle buffer when training (0: none).
-            Defaults to 1024.
-        deterministic: bool. Interleave shards in a reproducible order.
-            Defaults to False.
-        cache: bool. Cache the raw records in memory after the first pass.
-            Defaults to False.
-        drop_remainder: bool or None. None: drop the last incomplete batch
-            when training only. Defaults to None.
-        intra_op_parallelism: int or None. Threads one op of the per-sample
-            steps may use. 1: the parallel map already keeps every core busy
-            with whole samples, and splitting one 256 x 256 warp across
-            threads only adds overhead. None: TensorFlow's default.
-            Defaults to 1.
+    `repeat` forever with new augmentations every pass; `seed` shuffling and
+    augmentation; a record `shuffle_buffer` when training (0: none);
+    `deterministic` shard interleaving; `cache` the raw records in memory.
+    `intra_op_parallelism` is 1 because the parallel map already keeps every
+    core busy with whole samples and splitting one warp across threads only
+    adds overhead (None: TensorFlow's default).
     """
 
     repeat: bool = False
@@ -70,7 +55,6 @@ class PipelineOptions:
     shuffle_buffer: int = 1024
     deterministic: bool = False
     cache: bool = False
-    drop_remainder: bool = None
     intra_op_parallelism: int = 1
 
 
@@ -129,25 +113,17 @@ def make_dataset(
         file_patterns: str or list of str. Glob patterns of TFRecord shards.
         num_joints: int. K; records with another joint count are dropped
             and counted.
-        flip_pairs: list of (left, right) joint indices swapped by a flip.
-        training: bool. Shuffle and augment (pose-hg-train recipe) when True.
-        batch_size: int. Samples per batch.
-        num_outputs: int. The model's outputs, `len(model.outputs)`; each
-            gets the same target and joint weights.
+        flip_pairs: (left, right) joint indices swapped by a flip.
+        training: bool. Shuffle and augment (`augmentation`) when True.
+        num_outputs: int. `len(model.outputs)`; each gets the same target.
         input_size, output_size: int. Crop and heatmap sides (256, 64).
         sigma: float. Heatmap Gaussian standard deviation in heatmap px.
-        augmentation: `AugmentationRanges`, used when training. Defaults to
-            pose-hg-train's.
-        options: `PipelineOptions`: repeat, seed, shuffling, caching,
-            threading. Defaults to `PipelineOptions()`.
-        counter: `RecordCounter` of the shards, counting the records lost to
-            damaged shards and the unreadable ones. Defaults to a new one.
+        counter: `RecordCounter` of the shards (default: a new one).
 
     Returns:
         A dataset of `(images float32 [B, S, S, 3] in [0, 1], targets,
-        joint_weights)`: `num_outputs` copies of the heatmaps float32
-        [B, h, w, K] and of the weights float32 [B, K] (see
-        `to_model_targets`), ready for `model.fit`.
+        joint_weights)`: `num_outputs` copies of the heatmaps [B, h, w, K] and
+        of the weights [B, K] (`to_model_targets`).
 
     Example:
 
@@ -186,10 +162,8 @@ def make_dataset(
     dataset = counter.map_and_count(
         tf.data.Dataset.zip((records, seeds)), lambda pair: prepare(*pair)
     )
-    drop_remainder = options.drop_remainder
-    if drop_remainder is None:
-        drop_remainder = training
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    # Training drops the last incomplete batch.
+    dataset = dataset.batch(batch_size, drop_remainder=training)
     dataset = dataset.map(lambda batch: to_model_targets(batch, num_outputs))
     if options.intra_op_parallelism is not None:
         threading = tf.data.Options()

@@ -1,12 +1,10 @@
 """Writing person records into TFRecord shards, and the dataset metadata JSON.
 
-Each split is written to `<split>-00000-of-0000N.tfrecord` shards. Records are
-first streamed to one spool file per split so the exact encoded size is known;
-the shard count is then chosen from it (each shard at most `max_shard_bytes`,
-200 MB by default, so shards of a large split hold 100 to 200 MB) unless
-given, and records are dealt round-robin so every shard mixes the whole split.
-`dataset.json` beside the shards describes the dataset (see
-`build_dataset_metadata`).
+Each split is first streamed to a spool file, so its encoded size is known
+when its shard count is chosen (each shard at most `max_shard_bytes`, 200 MB
+by default); records are then dealt round-robin into
+`<split>-00000-of-0000N.tfrecord` shards, so every shard mixes the whole
+split. `dataset.json` beside them describes the dataset (`metadata`).
 """
 
 import math
@@ -20,30 +18,10 @@ from keras_hourglass.data import tfrecords
 from keras_hourglass.data.image_checks import UnreadableImageError
 from keras_hourglass.data.image_checks import inspect_image_bytes
 from keras_hourglass.data.image_checks import upright_image_bytes
-from keras_hourglass.data.metadata import METADATA_FILE_NAME
-from keras_hourglass.data.metadata import build_dataset_metadata
 from keras_hourglass.data.metadata import is_plain_split_name
-from keras_hourglass.data.metadata import read_metadata
-from keras_hourglass.data.metadata import split_files
-from keras_hourglass.data.metadata import validate_shards
-from keras_hourglass.data.metadata import write_metadata
 from keras_hourglass.data.patches import bounded_person_patch
 
 DEFAULT_MAX_SHARD_BYTES = 200 * 1024 * 1024
-
-__all__ = [
-    "DEFAULT_MAX_SHARD_BYTES",
-    "METADATA_FILE_NAME",
-    "build_dataset_metadata",
-    "choose_num_shards",
-    "encode_person_record",
-    "read_metadata",
-    "shard_file_name",
-    "split_files",
-    "validate_shards",
-    "write_metadata",
-    "write_split_shards",
-]
 
 
 def choose_num_shards(total_bytes, max_shard_bytes=DEFAULT_MAX_SHARD_BYTES):
@@ -82,13 +60,9 @@ class _ImageCache:
 def encode_person_record(record, skip_log, image_cache=None, patch_input_size=None):
     """Returns the record as serialized `tf.train.Example` bytes, or None (a
     counted skip) when its image is missing, unreadable or of another size
-    than the annotation states.
-
-    With `patch_input_size`, a training-split person is stored as a
-    bounded-resolution patch for crops of that size
-    (`keras_hourglass.data.patches`); other splits keep the whole image, so
-    evaluation stays in original image px.
-    """
+    than the annotation states. With `patch_input_size`, a training person is
+    stored as a patch for crops of that size (`patches`); other splits keep
+    the whole image, so evaluation stays in original image px."""
     where = f"{record.image_id} person {record.person_index}"
     if record.image_bytes is not None:
         try:
@@ -121,12 +95,8 @@ def encode_person_record(record, skip_log, image_cache=None, patch_input_size=No
 
 
 def spool_records(records, out_dir, skip_log, total=None, patch_input_size=None):
-    """Encodes records into one spool file per split in `out_dir`.
-
-    Returns {split: {"path", "count", "bytes", "head_boxes"}}, where
-    `head_boxes` counts the people with a head box (PCKh normaliser); shows
-    a tqdm progress bar.
-    """
+    """Encodes records into one spool file per split in `out_dir`; returns
+    {split: {"path", "count", "bytes", "head_boxes"}}."""
     spools, writers, image_cache = {}, {}, _ImageCache()
     try:
         for record in tqdm(records, total=total, desc="encoding", unit="person"):
@@ -154,12 +124,9 @@ def spool_records(records, out_dir, skip_log, total=None, patch_input_size=None)
 
 
 def write_split_shards(spool, split, out_dir, num_shards=None, max_shard_bytes=None):
-    """Deals one split's spooled records round-robin into shards, deletes the
-    spool and returns the shard file names.
-
-    The shard count is `num_shards` (capped at the record count so no shard
-    is empty) or chosen from the spooled bytes.
-    """
+    """Deals one split's spooled records round-robin into `num_shards` (at
+    most one per record; default: from the bytes) shards, deletes the spool
+    and returns the shard file names."""
     if num_shards is None:
         num_shards = choose_num_shards(
             spool["bytes"], max_shard_bytes or DEFAULT_MAX_SHARD_BYTES

@@ -21,15 +21,10 @@ Every converter writes, and the input pipeline reads, exactly these features
 | person/normalizer       | float     | PCKh normaliser (0.6 x head-box diagonal)    |
 |                         |           | or -1 when unknown                           |
 
-Pixel coordinates are continuous with pixel centres at integers (pixel i spans
-[i - 0.5, i + 0.5]), the convention of `keras_hourglass.transforms`.
-Unannotated joints are stored as (0, 0) with `joints_annotated` 0.
-
-Centre and scale are stored as the dataset gives them (MPII `objpos` and
-`scale`; derived the same way for other sources). The official code's crop
-convention (centre y += 15 x scale, scale x= 1.25) is applied in exactly one
-place, `keras_hourglass.transforms.crop_box_from_person`, by everything that
-crops (pipeline, evaluation, export).
+Coordinates have pixel centres at integers (`keras_hourglass.transforms`);
+unannotated joints are stored as (0, 0). Centre and scale are stored as the
+dataset gives them (MPII `objpos` and `scale`); the crop convention is
+applied only by `transforms.crop_box_from_person`.
 """
 
 import math
@@ -55,26 +50,31 @@ def _ints(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
 
 
-def validate_person(joints, annotated, center, scale, where="record"):
-    """Raises ValueError when a person's annotation cannot give a correct target."""
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 2 or joints.shape[1] != 2:
-        raise ValueError(f"{where}: joints must be K x 2, got shape {joints.shape}")
-    if len(annotated) != len(joints):
-        raise ValueError(
-            f"{where}: {len(annotated)} annotated flags for {len(joints)} joints"
-        )
-    labelled = joints[np.asarray(annotated, dtype=bool)]
-    if not np.all(np.isfinite(labelled)):
-        raise ValueError(f"{where}: annotated joints contain NaN or infinity")
+# Records store float32: a larger finite float64 would be stored as infinity.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def person_problem(joints, annotated, center, scale, num_joints):
+    """Returns why a person (K x 2 `joints`, K `annotated` flags) cannot give
+    a correct target (a short reason), or None if usable."""
+    if joints.shape != (num_joints, 2) or len(annotated) != num_joints:
+        return f"wrong joint count (expected {num_joints})"
+    if not np.all(np.isfinite(joints[annotated > 0])):
+        return "NaN or infinite joint coordinate"
+    if not np.any(annotated):
+        return "no annotated joints"
+    if len(center) != 2:
+        return "centre does not hold 2 values (x, y)"
     if not all(math.isfinite(float(c)) for c in center):
-        raise ValueError(f"{where}: centre {tuple(center)} is not finite")
+        return "NaN or infinite centre"
     if not (math.isfinite(float(scale)) and float(scale) > 0):
-        raise ValueError(f"{where}: scale must be positive and finite, got {scale}")
-    # Records hold float32: a larger value would be stored as infinity.
-    values = [*labelled.reshape(-1), *map(float, center), float(scale)]
-    if max(map(abs, values)) > float(np.finfo(np.float32).max):
-        raise ValueError(f"{where}: a coordinate or scale is too large for float32")
+        return "scale not positive and finite"
+    values = np.concatenate(
+        [joints[annotated > 0].reshape(-1), np.asarray(center, np.float64), [scale]]
+    )
+    if np.abs(values).max() > FLOAT32_MAX:
+        return "value too large for float32"
+    return None
 
 
 def serialize_person(
@@ -94,13 +94,15 @@ def serialize_person(
 ):
     """Returns one person as serialized `tf.train.Example` bytes.
 
-    Raises ValueError (naming `image_id`) for NaN joints, a bad scale or
-    mismatched joint arrays, so no shard ever holds a record that would give a
-    silently wrong target.
+    Raises ValueError naming `image_id` and the `person_problem`, so no shard
+    ever holds a record that would give a silently wrong target.
     """
-    validate_person(joints, annotated, center, scale, where=f"image {image_id}")
-    joints = np.asarray(joints, dtype=np.float32)
+    joints = np.asarray(joints, dtype=np.float64)
     annotated = np.asarray(annotated, dtype=np.int64).reshape(-1)
+    problem = person_problem(joints, annotated, center, scale, len(annotated))
+    if problem:
+        raise ValueError(f"image {image_id}: {problem}")
+    joints = joints.astype(np.float32)
     joints = np.where(annotated[:, None] > 0, joints, 0.0)
     visible = np.asarray(visible, dtype=np.int64).reshape(-1)
     head_box = [UNKNOWN] * 4 if head_box is None else [float(v) for v in head_box]
@@ -130,8 +132,8 @@ def serialize_person(
 
 
 def feature_spec():
-    """The parsing spec. Joint lists are variable length so that a record with
-    the wrong joint count parses and is then reported, not a parse crash."""
+    """The parsing spec; variable-length joint lists let a record with the
+    wrong joint count parse and be reported."""
     fixed = tf.io.FixedLenFeature
     return {
         "image/encoded": fixed([], tf.string),
@@ -152,11 +154,8 @@ def feature_spec():
 
 
 def parse_person(serialized):
-    """Parses one serialized record into a dict of dense tensors (graph-safe).
-
-    Joint arrays come back with their stored length; `check_person` tells
-    whether that length and the values are usable.
-    """
+    """Parses one serialized record into a dict of dense tensors, joint
+    arrays at their stored length (`check_person` tells if it is usable)."""
     parsed = tf.io.parse_single_example(serialized, feature_spec())
     joints = tf.sparse.to_dense(parsed["person/joints"])
     return {
@@ -182,26 +181,20 @@ def parse_person(serialized):
 
 
 def check_person(person, num_joints):
-    """Returns a scalar bool tensor: True when the parsed person is usable with
-    `num_joints` joints (right count everywhere, finite values, positive scale)."""
+    """Returns a bool scalar: the parsed person has `num_joints` joints
+    everywhere, finite values and a positive scale."""
     # Unannotated joints are stored as (0, 0), so every stored value must be finite.
-    joints = person["joints"]
-    counts_match = tf.logical_and(
+    checks = [
         tf.equal(person["num_joints"], num_joints),
-        tf.logical_and(
-            tf.equal(tf.shape(joints)[0], num_joints),
-            tf.logical_and(
-                tf.equal(tf.size(person["joints_annotated"]), num_joints),
-                tf.equal(tf.size(person["joints_visible"]), num_joints),
-            ),
-        ),
-    )
-    finite = tf.logical_and(
-        tf.reduce_all(tf.math.is_finite(joints)),
+        tf.equal(tf.shape(person["joints"])[0], num_joints),
+        tf.equal(tf.size(person["joints_annotated"]), num_joints),
+        tf.equal(tf.size(person["joints_visible"]), num_joints),
+        tf.reduce_all(tf.math.is_finite(person["joints"])),
         tf.reduce_all(tf.math.is_finite(person["center"])),
-    )
-    scale_ok = tf.logical_and(tf.math.is_finite(person["scale"]), person["scale"] > 0.0)
-    return tf.logical_and(counts_match, tf.logical_and(finite, scale_ok))
+        tf.math.is_finite(person["scale"]),
+        person["scale"] > 0.0,
+    ]
+    return tf.reduce_all(tf.stack(checks))
 
 
 def record_problem(person, num_joints):
@@ -220,10 +213,9 @@ def record_problem(person, num_joints):
 
 def checked_person(person, num_joints):
     """Returns `person` once it has passed `record_problem`; otherwise logs a
-    warning naming the image and raises in the graph (the pipeline drops and
-    counts the record). The converter refuses such records; this keeps one
-    that reached a shard some other way from giving a silently wrong sample.
-    """
+    warning naming the image and raises in the graph, so that a record that
+    reached a shard past the converter is dropped and counted, never a
+    silently wrong sample."""
     problem = record_problem(person, num_joints)
 
     def report():

@@ -2,31 +2,19 @@
 
 Each sample is an RGB image of one annotated articulated figure (16 MPII
 joints) on a cluttered background, with smaller distractor figures, random
-occluders and sometimes joints cut off by the image border. Samples are
-deterministic per `(seed, index)`, independent of what was generated before,
-so shards can be generated in parallel and reproduced exactly.
+occluders and sometimes joints cut off by the image border. A sample depends
+only on `(seed, index)`, so shards can be generated in parallel and
+reproduced exactly. `pose` samples the skeleton, `raster` fills polygons,
+`render` paints figures and `scene` composes the image; this module is the
+public API.
 
-Modules: `pose` (skeleton and joint limits), `raster` (NumPy polygon
-fill), `render` (figures), `scene` (background, clutter and composition);
-this module is the public API.
-
-Annotations follow the project's conventions (MPII-like): original-image
-pixels with pixel centres at integers, (0, 0) for unannotated joints, `scale`
-= person height / 200 px, `center` placed like MPII `objpos` (15 x scale px
-above the middle of the body, so the hourglass crop is centred on it), and a
-head box whose 0.6 x diagonal is the PCKh normaliser.
-
-Example:
-
-```python
-image, annotation = generate_person_image(seed=0, index=7)
-for image, annotation in iterate_synthetic(seed=0, count=100):
-    ...
-```
+Annotations follow the MPII conventions of the records: pixel centres at
+integers, (0, 0) for unannotated joints, `scale` = person height / 200 px,
+`center` placed like MPII `objpos` (so the crop is centred on the body),
+and a head box whose 0.6 x diagonal is the PCKh normaliser.
 """
 
 import numpy as np
-from tqdm import tqdm
 
 from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import render
@@ -142,22 +130,11 @@ def build_annotation(seed, index, scene, labels):
 
 
 def generate_person_image(seed: int, index: int, **difficulty):
-    """Generates one synthetic sample, the same for the same (seed, index).
-
-    Args:
-        seed: int >= 0. Dataset seed.
-        index: int >= 0. Sample index within the dataset.
-        **difficulty: overrides of `DEFAULT_DIFFICULTY` (see its comments).
-
-    Returns:
-        `(image, annotation)`: uint8 [H, W, 3] RGB image and a dict with
-        `joints` float [16, 2], `joints_annotated` int [16], `joints_visible`
-        int [16], `center` float [2], `scale` float, `head_box` float [4]
-        (x1, y1, x2, y2), `normalizer` float, `image_id` str, `width`,
-        `height`, `other_people_joints` (list of float [16, 3]: x, y, in-image
-        flag) and `render` (generator internals for tests and debugging:
-        every joint's drawn position, facing, colours, ...).
-    """
+    """Returns sample `index` of dataset `seed` (both >= 0), with
+    `DEFAULT_DIFFICULTY` overridden by `**difficulty`: a uint8 [H, W, 3] image
+    and its MPII-style annotation dict (`build_annotation`), which also holds
+    `other_people_joints` ([16, 3]: x, y, in-image flag) and `render` (the
+    generator's internals, for tests)."""
     options = resolve_difficulty(difficulty)
     rng = sample_rng(seed, index)
     canvas, labels, scene = compose_scene(rng, options)
@@ -168,14 +145,8 @@ def generate_person_image(seed: int, index: int, **difficulty):
     return image, build_annotation(seed, index, scene, labels)
 
 
-def iterate_synthetic(seed, count, start=0, progress=False, **difficulty):
-    """Yields `generate_person_image(seed, i, **difficulty)` for consecutive i.
-
-    Indices run from `start` to `start + count - 1`; `progress=True` shows a
-    tqdm bar.
-    """
-    indices = range(start, start + count)
-    if progress:
-        indices = tqdm(indices, desc=f"synthetic seed {seed}", unit="img")
-    for index in indices:
+def iterate_synthetic(seed, count, start=0, **difficulty):
+    """Yields `generate_person_image(seed, i, **difficulty)` for the `count`
+    indices from `start`."""
+    for index in range(start, start + count):
         yield generate_person_image(seed, index, **difficulty)

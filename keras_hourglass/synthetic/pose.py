@@ -15,6 +15,11 @@ R_ANKLE, R_KNEE, R_HIP, L_HIP, L_KNEE, L_ANKLE = 0, 1, 2, 3, 4, 5
 PELVIS, THORAX, UPPER_NECK, HEAD_TOP = 6, 7, 8, 9
 R_WRIST, R_ELBOW, R_SHOULDER, L_SHOULDER, L_ELBOW, L_WRIST = 10, 11, 12, 13, 14, 15
 NUM_JOINTS = 16
+# Each side's shoulder, elbow, wrist, hip, knee and ankle.
+SIDE_JOINTS = {
+    "right": (R_SHOULDER, R_ELBOW, R_WRIST, R_HIP, R_KNEE, R_ANKLE),
+    "left": (L_SHOULDER, L_ELBOW, L_WRIST, L_HIP, L_KNEE, L_ANKLE),
+}
 
 # Fractions of standing height: pelvis to thorax, thorax to upper neck, upper
 # neck to head top, and half the shoulder and hip widths.
@@ -37,29 +42,10 @@ HIP_RANGE = (-20.0, 80.0)
 KNEE_BEND_RANGE = (0.0, 120.0)
 NECK_TILT_RANGE = (-25.0, 25.0)
 
-# (parent, child, nominal length as a fraction of standing height, limb?).
-# Limb bones may look shorter (foreshortening); torso and head bones do not.
-BONES = (
-    (R_HIP, R_KNEE, THIGH_LENGTH, True),
-    (R_KNEE, R_ANKLE, SHIN_LENGTH, True),
-    (L_HIP, L_KNEE, THIGH_LENGTH, True),
-    (L_KNEE, L_ANKLE, SHIN_LENGTH, True),
-    (R_SHOULDER, R_ELBOW, UPPER_ARM_LENGTH, True),
-    (R_ELBOW, R_WRIST, FOREARM_LENGTH, True),
-    (L_SHOULDER, L_ELBOW, UPPER_ARM_LENGTH, True),
-    (L_ELBOW, L_WRIST, FOREARM_LENGTH, True),
-    (PELVIS, THORAX, TORSO_LENGTH, False),
-    (THORAX, UPPER_NECK, NECK_LENGTH, False),
-    (UPPER_NECK, HEAD_TOP, HEAD_LENGTH, False),
-)
-
 
 def side_sign(side, facing_front):
-    """Returns the body-frame x sign of a side ("left"/"right") for a facing.
-
-    A person facing the camera has their right side on the image left (-x);
-    seen from behind, on the image right.
-    """
+    """Returns the body-frame x sign of a side ("left"/"right"): a person
+    facing the camera has their right side on the image left (-x)."""
     right_sign = -1.0 if facing_front else 1.0
     return right_sign if side == "right" else -right_sign
 
@@ -100,14 +86,7 @@ def sample_limb_angles(rng, foreshortening):
 
 def place_side_limbs(joints, angles, sign, side):
     """Writes one side's elbow, wrist, knee and ankle into body-frame `joints`."""
-    shoulder, elbow, wrist = (
-        (R_SHOULDER, R_ELBOW, R_WRIST)
-        if side == "right"
-        else (L_SHOULDER, L_ELBOW, L_WRIST)
-    )
-    hip, knee, ankle = (
-        (R_HIP, R_KNEE, R_ANKLE) if side == "right" else (L_HIP, L_KNEE, L_ANKLE)
-    )
+    shoulder, elbow, wrist, hip, knee, ankle = SIDE_JOINTS[side]
     upper_arm, forearm, thigh, shin = angles["length_factors"] * np.array(
         [UPPER_ARM_LENGTH, FOREARM_LENGTH, THIGH_LENGTH, SHIN_LENGTH]
     )
@@ -124,18 +103,9 @@ def place_side_limbs(joints, angles, sign, side):
 
 
 def sample_body_pose(rng, facing_front, foreshortening=0.15):
-    """Samples a 16 x 2 pose in the body frame (unit: standing height).
-
-    Args:
-        rng: numpy Generator.
-        facing_front: bool. True when the person faces the camera.
-        foreshortening: float in [0, 1). Limb bones are drawn between
-            `1 - foreshortening` and 1 times their nominal length, as limbs
-            pointing towards the camera look shorter. Defaults to 0.15.
-
-    Returns:
-        float64 array [16, 2] of joint positions, pelvis at the origin.
-    """
+    """Samples a [16, 2] pose in the body frame (unit: standing height,
+    pelvis at the origin). Limb bones are `1 - foreshortening` to 1 times their
+    nominal length, as limbs pointing at the camera look shorter."""
     joints = np.zeros((NUM_JOINTS, 2))
     joints[THORAX] = (0.0, -TORSO_LENGTH)
     neck_tilt = rng.uniform(*NECK_TILT_RANGE)
@@ -148,7 +118,7 @@ def sample_body_pose(rng, facing_front, foreshortening=0.15):
     )
     for side in ("right", "left"):
         sign = side_sign(side, facing_front)
-        shoulder, hip = (R_SHOULDER, R_HIP) if side == "right" else (L_SHOULDER, L_HIP)
+        shoulder, _, _, hip, _, _ = SIDE_JOINTS[side]
         joints[shoulder] = joints[THORAX] + (sign * HALF_SHOULDER_WIDTH, 0.015)
         joints[hip] = (sign * HALF_HIP_WIDTH, 0.02)
         place_side_limbs(joints, sample_limb_angles(rng, foreshortening), sign, side)
@@ -159,17 +129,3 @@ def body_to_image(body_joints, height_px, rotation_degrees, offset_xy):
     """Maps body-frame points to image pixels: scale, rotate, then translate."""
     rotated = body_joints @ rotation_matrix(rotation_degrees).T
     return rotated * height_px + np.asarray(offset_xy, dtype=np.float64)
-
-
-def bend_degrees(parent_start, joint, child_end, sign):
-    """Signed bend at `joint` in degrees, for a side with body-frame x `sign`.
-
-    Positive when the child bone turns the way a growing limb angle turns
-    (away from the midline for a hanging limb): elbows bend in
-    `ELBOW_BEND_RANGE`, knees in minus `KNEE_BEND_RANGE`. Rotating or moving
-    the figure does not change the result.
-    """
-    parent = np.asarray(joint, dtype=np.float64) - parent_start
-    child = np.asarray(child_end, dtype=np.float64) - joint
-    cross = parent[0] * child[1] - parent[1] * child[0]
-    return -sign * np.degrees(np.arctan2(cross, parent @ child))

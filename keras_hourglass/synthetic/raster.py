@@ -21,6 +21,13 @@ def hsv_colour(hue_degrees, saturation, value):
     return np.array(rgb, dtype=np.float32) * 255.0
 
 
+def random_hsv_colour(rng, hue_range, saturation_range, value_range):
+    """`hsv_colour` of a hue, saturation and value drawn uniformly, in turn."""
+    hue = rng.uniform(*hue_range)
+    saturation = rng.uniform(*saturation_range)
+    return hsv_colour(hue, saturation, rng.uniform(*value_range))
+
+
 def paint(canvas, labels, rows, cols, colour, label, shade=None):
     """Writes `colour` (times per-pixel `shade`) and `label` at the given pixels."""
     if shade is None:

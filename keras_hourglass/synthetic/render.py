@@ -14,6 +14,7 @@ from keras_hourglass.synthetic.raster import hsv_colour
 from keras_hourglass.synthetic.raster import limb_pixels
 from keras_hourglass.synthetic.raster import paint
 from keras_hourglass.synthetic.raster import polygon_pixels
+from keras_hourglass.synthetic.raster import random_hsv_colour
 from keras_hourglass.synthetic.raster import stripe_shade
 
 # Part labels of the annotated figure (0 = not the figure).
@@ -42,39 +43,26 @@ HANDS = (0.035, 0.027, "skin", (R_HAND, L_HAND))
 # a mirrored left limb then looks exactly like a right one, so flipping an
 # image and swapping left/right labels gives another valid sample.
 STRIPE_SLANT_DEGREES = {"left": 35.0, "right": -35.0}
-STRIPE_DARKNESS = 0.65
 
 
 def sample_palette(rng, random_side_colours=True):
-    """Colours of one figure: a warm and a cool family for the two sides.
-
-    With `random_side_colours` the warm family goes to either side at random,
-    so colour groups a side's limbs without saying which side it is (flip
-    augmentation keeps that true); otherwise left is always warm.
-    """
-    warm = hsv_colour(
-        rng.uniform(-10, 45), rng.uniform(0.65, 1.0), rng.uniform(0.7, 1.0)
-    )
-    cool = hsv_colour(
-        rng.uniform(185, 250), rng.uniform(0.65, 1.0), rng.uniform(0.6, 1.0)
-    )
+    """Colours of one figure: a warm and a cool family for the two sides, the
+    warm one on a random side with `random_side_colours` (colour then groups a
+    side's limbs without naming it, which flips keep true), else on the left."""
+    warm = random_hsv_colour(rng, (-10, 45), (0.65, 1.0), (0.7, 1.0))
+    cool = random_hsv_colour(rng, (185, 250), (0.65, 1.0), (0.6, 1.0))
     left_is_warm = rng.random() < 0.5 if random_side_colours else True
+    # Grey or colourful clothes, nothing between.
     torso_saturation = rng.choice([rng.uniform(0.0, 0.2), rng.uniform(0.5, 0.9)])
+    torso_hue = rng.uniform(80, 160)
+    torso = hsv_colour(torso_hue, torso_saturation, rng.uniform(0.3, 0.95))
     return {
         "left": warm if left_is_warm else cool,
         "right": cool if left_is_warm else warm,
-        "torso": hsv_colour(
-            rng.uniform(80, 160), torso_saturation, rng.uniform(0.3, 0.95)
-        ),
-        "skin": hsv_colour(
-            rng.uniform(18, 32), rng.uniform(0.25, 0.6), rng.uniform(0.35, 0.95)
-        ),
-        "hair": hsv_colour(
-            rng.uniform(15, 40), rng.uniform(0.3, 0.8), rng.uniform(0.05, 0.5)
-        ),
-        "shoe": hsv_colour(
-            rng.uniform(0, 360), rng.uniform(0.0, 0.4), rng.uniform(0.05, 0.3)
-        ),
+        "torso": torso,
+        "skin": random_hsv_colour(rng, (18, 32), (0.25, 0.6), (0.35, 0.95)),
+        "hair": random_hsv_colour(rng, (15, 40), (0.3, 0.8), (0.05, 0.5)),
+        "shoe": random_hsv_colour(rng, (0, 360), (0.0, 0.4), (0.05, 0.3)),
     }
 
 
@@ -127,51 +115,34 @@ def draw_head(canvas, labels, joints, palette, facing_front):
     up = (top - neck) / length
     middle = (neck + top) / 2
     shape = canvas.shape[:2]
+
+    def fill(outline, colour):
+        paint(canvas, labels, *polygon_pixels(outline, shape), colour, HEAD)
+
     # The outline reaches a little past the head-top joint so it lies on the head.
-    outline = ellipse_points(middle, up, 0.56 * length, 0.4 * length)
-    paint(canvas, labels, *polygon_pixels(outline, shape), palette["skin"], HEAD)
+    fill(ellipse_points(middle, up, 0.56 * length, 0.4 * length), palette["skin"])
     if not facing_front:
-        hair = ellipse_points(
-            middle + 0.03 * length * up, up, 0.53 * length, 0.38 * length
-        )
-        paint(canvas, labels, *polygon_pixels(hair, shape), palette["hair"], HEAD)
+        hair_middle = middle + 0.03 * length * up
+        hair = ellipse_points(hair_middle, up, 0.53 * length, 0.38 * length)
+        fill(hair, palette["hair"])
         return
-    cap = ellipse_points(middle + 0.3 * length * up, up, 0.27 * length, 0.4 * length)
-    paint(canvas, labels, *polygon_pixels(cap, shape), palette["hair"], HEAD)
+    cap_middle = middle + 0.3 * length * up
+    fill(ellipse_points(cap_middle, up, 0.27 * length, 0.4 * length), palette["hair"])
     side = np.array([-up[1], up[0]])
     eye_radius = max(0.06 * length, 1.0)
     for across in (-0.17, 0.17):
         eye = middle + 0.05 * length * up + across * length * side
-        paint(
-            canvas,
-            labels,
-            *disk((eye[1], eye[0]), eye_radius, shape=shape),
-            np.float32([20, 20, 30]),
-            HEAD,
-        )
-    mouth = ellipse_points(
-        middle - 0.25 * length * up, side, 0.12 * length, 0.04 * length
-    )
-    paint(
-        canvas, labels, *polygon_pixels(mouth, shape), np.float32([150, 40, 50]), HEAD
-    )
-
-
-def draw_extremity(canvas, labels, center_xy, radius, colour, label):
-    """Paints a hand or foot disk."""
-    rows, cols = disk(
-        (center_xy[1], center_xy[0]), max(radius, 1.0), shape=canvas.shape[:2]
-    )
-    paint(canvas, labels, rows, cols, colour, label)
+        eye_pixels = disk((eye[1], eye[0]), eye_radius, shape=shape)
+        paint(canvas, labels, *eye_pixels, np.float32([20, 20, 30]), HEAD)
+    mouth_middle = middle - 0.25 * length * up
+    mouth = ellipse_points(mouth_middle, side, 0.12 * length, 0.04 * length)
+    fill(mouth, np.float32([150, 40, 50]))
 
 
 def draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels=None):
-    """Paints a whole figure at image-pixel `joints` (16 x 2, MPII order).
-
-    Legs go first, then torso and head, then arms (in front of the body);
-    which leg and which arm is in front is random. `labels`, when given,
-    receives the part label of every painted pixel.
-    """
+    """Paints a whole figure at image-pixel `joints` (MPII order): legs, torso
+    and head, then arms, the front leg and arm at random; `labels`, when given,
+    receives the part label of every painted pixel."""
     draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, LIMB_PARTS[:4],
                     FEET)  # fmt: skip
     draw_torso(canvas, labels, joints, height_px, palette)
@@ -191,6 +162,6 @@ def draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, parts, ends
         if index in (1, 3):
             end = joints[parts[index][2]] + offset * height_px * axis
             label = right_label if index == 1 else left_label
-            draw_extremity(
-                canvas, labels, end, radius * height_px, palette[colour], label
-            )
+            disk_radius = max(radius * height_px, 1.0)
+            rows, cols = disk((end[1], end[0]), disk_radius, shape=canvas.shape[:2])
+            paint(canvas, labels, rows, cols, palette[colour], label)

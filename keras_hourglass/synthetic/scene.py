@@ -10,12 +10,15 @@ import numpy as np
 from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import render
 from keras_hourglass.synthetic.raster import ellipse_points
-from keras_hourglass.synthetic.raster import hsv_colour
 from keras_hourglass.synthetic.raster import limb_pixels
 from keras_hourglass.synthetic.raster import paint
 from keras_hourglass.synthetic.raster import polygon_pixels
+from keras_hourglass.synthetic.raster import random_hsv_colour
 from keras_hourglass.synthetic.raster import stripe_shade
 
+# Hue, saturation and value ranges of background colours: any, including
+# ones close to the figures' limb colours.
+ANY_COLOUR = ((0, 360), (0.0, 1.0), (0.1, 1.0))
 # A truncated person keeps at least this many joints inside the image.
 MIN_JOINTS_INSIDE = 6
 # Fixed unit Gaussian noise; each image adds a window at a random offset.
@@ -27,14 +30,12 @@ SENSOR_NOISE_TABLE.flags.writeable = False
 
 
 def smooth_background(rng, height, width, cell_px, amplitude):
-    """A linear colour gradient plus low-frequency colour noise, H x W x 3.
-
-    Both live on a coarse grid that is linearly upsampled once: linear
-    interpolation reproduces the gradient exactly, and one upsampling of a
-    small grid is far cheaper than full-size arithmetic per effect.
-    """
+    """A linear colour gradient plus low-frequency colour noise, H x W x 3,
+    made on a coarse grid and upsampled once (linear interpolation keeps the
+    gradient exact, at a fraction of full-size arithmetic)."""
     grid_rows, grid_cols = height // cell_px + 2, width // cell_px + 2
-    start, end = random_colour(rng), random_colour(rng)
+    start = random_hsv_colour(rng, *ANY_COLOUR)
+    end = random_hsv_colour(rng, *ANY_COLOUR)
     direction = pose.rotation_matrix(rng.uniform(0, 360)) @ np.array([1.0, 0.0])
     ramp = (
         np.linspace(0, 1, grid_rows)[:, None] * direction[1]
@@ -47,20 +48,15 @@ def smooth_background(rng, height, width, cell_px, amplitude):
     return upsample_linearly(along_rows, height, axis=0)
 
 
-def interpolation_positions(size, grid_size):
-    """Lower grid index and float32 weight of the upper one, for `size` samples."""
-    positions = np.linspace(0.0, grid_size - 1.0, size)
-    lower = np.minimum(positions.astype(np.int64), grid_size - 2)
-    return lower, (positions - lower).astype(np.float32)
-
-
 def upsample_linearly(grid, size, axis):
     """Linearly resamples axis 0 or 1 of an H x W x C grid to `size` samples.
 
     Plain NumPy gathers, not a matrix product: a BLAS call here would start
     worker threads that spin on the shared 2-core machines this runs on.
     """
-    lower, fraction = interpolation_positions(size, grid.shape[axis])
+    positions = np.linspace(0.0, grid.shape[axis] - 1.0, size)
+    lower = np.minimum(positions.astype(np.int64), grid.shape[axis] - 2)
+    fraction = (positions - lower).astype(np.float32)
     fraction = fraction[:, None, None] if axis == 0 else fraction[None, :, None]
     low = np.take(grid, lower, axis=axis)
     result = np.take(grid, lower + 1, axis=axis)
@@ -68,11 +64,6 @@ def upsample_linearly(grid, size, axis):
     result *= fraction
     result += low
     return result
-
-
-def random_colour(rng):
-    """Any colour, including ones close to the figures' limb colours."""
-    return hsv_colour(rng.uniform(0, 360), rng.uniform(0.0, 1.0), rng.uniform(0.1, 1.0))
 
 
 def random_shape_pixels(rng, center_xy, size_px, shape):
@@ -114,7 +105,7 @@ def paint_random_shape(canvas, rng, center_xy, size_px, labels=None):
     if rng.random() < 0.4:
         direction = pose.rotation_matrix(rng.uniform(0, 180)) @ np.array([1.0, 0.0])
         shade = stripe_shade(rows, cols, center_xy, direction, max(size_px * 0.12, 3.0))
-    paint(canvas, labels, rows, cols, random_colour(rng), 0, shade)
+    paint(canvas, labels, rows, cols, random_hsv_colour(rng, *ANY_COLOUR), 0, shade)
 
 
 def render_background(rng, height, width, max_clutter_shapes):
@@ -220,12 +211,9 @@ def draw_occluders(rng, canvas, labels, options, joints, height_px):
 
 
 def compose_scene(rng, options):
-    """Draws a full scene; returns the float canvas, part labels and scene facts.
-
-    Scene facts: `joints` (every joint's drawn position, [16, 2], also those
-    outside the image), `height_px` (standing height), `other_people_joints`
-    and a `render` dict of generator internals.
-    """
+    """Draws a full scene; returns the float canvas, part labels and
+    {`joints` (drawn positions, also outside the image), `height_px`
+    (standing height), `other_people_joints`, `render` (internals)}."""
     low, high = options["image_size_range"]
     width, height = (int(side) for side in rng.integers(low, high + 1, size=2))
     height_px = rng.uniform(*options["person_height_range"]) * min(width, height)
@@ -233,9 +221,7 @@ def compose_scene(rng, options):
     truncate = rng.random() < options["truncation_probability"]
     middle = place_person(rng, relative, width, height, truncate)
     joints = relative + middle
-    canvas = render_background(
-        rng, height, width, options["max_clutter_shapes"]
-    )
+    canvas = render_background(rng, height, width, options["max_clutter_shapes"])
     others = draw_distractors(rng, canvas, options, middle, height_px)
     palette = render.sample_palette(rng, options["random_side_colours"])
     labels = np.zeros((height, width), dtype=np.int8)
@@ -253,13 +239,5 @@ def compose_scene(rng, options):
         "truncated": bool(truncate),
         "occluders": occluders,
     }
-    return (
-        canvas,
-        labels,
-        {
-            "joints": joints,
-            "height_px": height_px,
-            "other_people_joints": others,
-            "render": scene_render,
-        },
-    )
+    scene = {"joints": joints, "height_px": height_px, "other_people_joints": others}
+    return canvas, labels, {**scene, "render": scene_render}

@@ -7,7 +7,6 @@ import tensorflow as tf
 
 from keras_hourglass.data.decode import dct_scale_exponent
 from keras_hourglass.data.decode import decode_image_region
-from keras_hourglass.data.decode import decode_scaled_image_region
 from keras_hourglass.data.decode import resize_axis_aligned
 from keras_hourglass.data.decode import warp_and_scale_colours
 from keras_hourglass.data.decode import warp_image
@@ -36,7 +35,7 @@ def reference_crop(encoded, matrix, size):
 
 def scaled_crop(encoded, matrix, size):
     """Returns the scaled crop and the original px -> crop px matrix it has."""
-    region, region_matrix, _ = decode_scaled_image_region(encoded, matrix, size)
+    region, region_matrix, _ = decode_image_region(encoded, matrix, size, True)
     crop, applied = warp_and_scale_colours(region, region_matrix, size, GAINS)
     correction = applied.numpy() @ np.linalg.inv(region_matrix.numpy())
     return crop.numpy(), (correction @ matrix.numpy()).astype(np.float32)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_hourglass.data import metadata as dataset_metadata
 from keras_hourglass.data import shards
 from keras_hourglass.data import tfrecords
 from keras_hourglass.data.formats.people import PersonRecord
@@ -13,6 +14,7 @@ from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.synthetic import encode_jpeg
 from keras_hourglass.data.metadata import list_shard_files
 from keras_hourglass.joint_sets import LSP_14
+from tests.pipeline_helpers import validate_shards
 
 MB = 1024 * 1024
 
@@ -117,23 +119,23 @@ def test_metadata_write_read_and_validate(tmp_path):
     spools = shards.spool_records(records, tmp_path, skip_log)
     files = shards.write_split_shards(spools["train"], "train", tmp_path, 2)
     splits = {"train": {"files": files, "count": 3, "bytes": spools["train"]["bytes"]}}
-    metadata = shards.build_dataset_metadata(
+    metadata = dataset_metadata.build_dataset_metadata(
         "tiny", "test", LSP_14, splits, skip_log, {"seed": 1}
     )
-    path = shards.write_metadata(tmp_path, metadata)
+    path = dataset_metadata.write_metadata(tmp_path, metadata)
     stored = json.loads(path.read_text())
     assert stored["flip_pairs"][0] == [5, 0] and stored["num_joints"] == 14
     assert stored["skipped"] == {"image missing": 1}
-    loaded = shards.read_metadata(path)
-    assert shards.read_metadata(tmp_path)["splits"] == loaded["splits"]
-    assert shards.split_files(loaded, "train") == [
+    loaded = dataset_metadata.read_metadata(path)
+    assert dataset_metadata.read_metadata(tmp_path)["splits"] == loaded["splits"]
+    assert dataset_metadata.split_files(loaded, "train") == [
         str(tmp_path.resolve() / name) for name in files
     ]
-    shards.validate_shards(loaded)
+    validate_shards(loaded)
     with pytest.raises(ValueError, match="no split 'valid'.*train"):
-        shards.split_files(loaded, "valid")
+        dataset_metadata.split_files(loaded, "valid")
     loaded["splits"]["train"]["count"] = 4
     with pytest.raises(ValueError, match="3 records, metadata says 4"):
-        shards.validate_shards(loaded)
+        validate_shards(loaded)
     with pytest.raises(FileNotFoundError, match="metadata not found.*elsewhere"):
-        shards.read_metadata(tmp_path / "elsewhere")
+        dataset_metadata.read_metadata(tmp_path / "elsewhere")

@@ -96,6 +96,37 @@ def test_polygon_fill_matches_skimage_on_convex_shapes():
         assert len(rows) == len(set(zip(rows, cols)))
 
 
+# (parent, child, nominal length as a fraction of standing height, limb?).
+# Limb bones may look shorter (foreshortening); torso and head bones do not.
+BONES = (
+    (pose.R_HIP, pose.R_KNEE, pose.THIGH_LENGTH, True),
+    (pose.R_KNEE, pose.R_ANKLE, pose.SHIN_LENGTH, True),
+    (pose.L_HIP, pose.L_KNEE, pose.THIGH_LENGTH, True),
+    (pose.L_KNEE, pose.L_ANKLE, pose.SHIN_LENGTH, True),
+    (pose.R_SHOULDER, pose.R_ELBOW, pose.UPPER_ARM_LENGTH, True),
+    (pose.R_ELBOW, pose.R_WRIST, pose.FOREARM_LENGTH, True),
+    (pose.L_SHOULDER, pose.L_ELBOW, pose.UPPER_ARM_LENGTH, True),
+    (pose.L_ELBOW, pose.L_WRIST, pose.FOREARM_LENGTH, True),
+    (pose.PELVIS, pose.THORAX, pose.TORSO_LENGTH, False),
+    (pose.THORAX, pose.UPPER_NECK, pose.NECK_LENGTH, False),
+    (pose.UPPER_NECK, pose.HEAD_TOP, pose.HEAD_LENGTH, False),
+)
+
+
+def bend_degrees(parent_start, joint, child_end, sign):
+    """Signed bend at `joint` in degrees, for a side with body-frame x `sign`.
+
+    Positive when the child bone turns the way a growing limb angle turns
+    (away from the midline for a hanging limb): elbows bend in
+    `pose.ELBOW_BEND_RANGE`, knees in minus `pose.KNEE_BEND_RANGE`. Rotating
+    or moving the figure does not change the result.
+    """
+    parent = np.asarray(joint, dtype=np.float64) - parent_start
+    child = np.asarray(child_end, dtype=np.float64) - joint
+    cross = parent[0] * child[1] - parent[1] * child[0]
+    return -sign * np.degrees(np.arctan2(cross, parent @ child))
+
+
 def test_sampled_poses_respect_joint_limits_and_vary():
     rng = np.random.default_rng(1)
     elbows, knees = [], []
@@ -106,9 +137,9 @@ def test_sampled_poses_respect_joint_limits_and_vary():
             "right": (12, 11, 10, 2, 1, 0), "left": (13, 14, 15, 3, 4, 5),
         }.items():  # fmt: skip
             sign = pose.side_sign(side, facing_front)
-            elbows.append(pose.bend_degrees(joints[s], joints[e], joints[w], sign))
-            knees.append(-pose.bend_degrees(joints[h], joints[k], joints[a], sign))
-        for parent, child, length, is_limb in pose.BONES:
+            elbows.append(bend_degrees(joints[s], joints[e], joints[w], sign))
+            knees.append(-bend_degrees(joints[h], joints[k], joints[a], sign))
+        for parent, child, length, is_limb in BONES:
             ratio = np.linalg.norm(joints[child] - joints[parent]) / length
             assert (0.8 - 1e-9 if is_limb else 1 - 1e-9) <= ratio <= 1 + 1e-9
     elbows, knees = np.array(elbows), np.array(knees)
@@ -128,7 +159,7 @@ def test_drawn_bones_are_proportional_to_scale():
             annotation["render"]["joints_all"],
             annotation["scale"] * 200,
         )
-        for parent, child, length, is_limb in pose.BONES:
+        for parent, child, length, is_limb in BONES:
             ratio = np.linalg.norm(joints[child] - joints[parent]) / (
                 length * height_px
             )
@@ -141,7 +172,7 @@ def test_scale_is_person_height_and_crop_holds_the_person():
         # Torso and head bones are never foreshortened, so they measure height.
         head_and_torso = sum(
             np.linalg.norm(joints[child] - joints[parent])
-            for parent, child, _, is_limb in pose.BONES if not is_limb
+            for parent, child, _, is_limb in BONES if not is_limb
         )  # fmt: skip
         standing_height = head_and_torso / (
             pose.TORSO_LENGTH + pose.NECK_LENGTH + pose.HEAD_LENGTH

@@ -8,14 +8,15 @@ import pytest
 import scipy.io
 import tensorflow as tf
 
-from keras_hourglass.data import shards
+from keras_hourglass.data import metadata as dataset_metadata
 from keras_hourglass.data import tfrecords
+from tests.pipeline_helpers import validate_shards
 from training.make_tfrecords import main
 
 
 def read_split(metadata, split):
     """Returns the parsed people of a split as dicts of NumPy values."""
-    paths = shards.split_files(metadata, split)
+    paths = dataset_metadata.split_files(metadata, split)
     return [
         {key: value.numpy() for key, value in tfrecords.parse_person(s).items()}
         for s in tf.data.TFRecordDataset(paths)
@@ -73,7 +74,7 @@ def test_lsp_end_to_end_with_shard_override(shared_data, tmp_path):
     np.testing.assert_allclose(
         valid["joints"][flags > 0], joints[flags > 0, :2, 4], rtol=1e-5
     )
-    shards.validate_shards(metadata)
+    validate_shards(metadata)
 
 
 def test_coco_end_to_end(shared_data, tmp_path):

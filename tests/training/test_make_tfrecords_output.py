@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from keras_hourglass.data import formats
-from keras_hourglass.data import shards
+from keras_hourglass.data import metadata as dataset_metadata
+from tests.pipeline_helpers import validate_shards
 from training import folder_lock
 from training.make_tfrecords import main
 
@@ -29,9 +30,9 @@ def synthetic(out, *extra):
 
 
 def assert_intact_synthetic(out):
-    metadata = shards.read_metadata(out)
+    metadata = dataset_metadata.read_metadata(out)
     assert metadata["source"] == "synthetic"
-    shards.validate_shards(metadata)
+    validate_shards(metadata)
 
 
 def leftovers(out):
@@ -67,7 +68,7 @@ def test_coco_without_usable_people_leaves_no_dataset_json(shared_data, tmp_path
         main(["--format", "coco", "--annotations", str(tmp_path / "empty.json"),
               "--images", str(shared_data / "lspet_train/images"),
               "--out", str(out)])  # fmt: skip
-    assert not (out / shards.METADATA_FILE_NAME).exists()
+    assert not (out / dataset_metadata.METADATA_FILE_NAME).exists()
     assert leftovers(out) == []
 
 
@@ -139,7 +140,7 @@ def test_two_concurrent_converters_leave_one_complete_dataset(tmp_path):
         if kind == "refused":
             assert "another conversion" in detail
     assert_intact_synthetic(out)
-    seed = shards.read_metadata(out)["created_with"]["seed"]
+    seed = dataset_metadata.read_metadata(out)["created_with"]["seed"]
     assert ("done", seed) in outcomes
     assert leftovers(out) == []
 
@@ -297,7 +298,7 @@ def test_a_kill_during_the_swap_never_loses_the_users_files(tmp_path, when):
         converter.wait()
     synthetic(out, "--seed", "5", "--overwrite")
     assert_intact_synthetic(out)
-    assert shards.read_metadata(out)["created_with"]["seed"] == 5
+    assert dataset_metadata.read_metadata(out)["created_with"]["seed"] == 5
     assert (out / "README.txt").read_text() == "my notes"
     assert (out / "labels" / "extra.csv").read_text() == "image,x\na.jpg,1\n"
     assert leftovers(out) == []

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from keras_hourglass.data import shards
+from keras_hourglass.data import metadata as dataset_metadata
 from training import make_tfrecords
 from training import train
 from training.programs import file_system_problem
@@ -114,7 +114,7 @@ def test_full_disk_or_read_only_folder_is_one_line_and_loses_nothing(
         failure.filename = str(folder / "dataset.json")
         raise failure
 
-    monkeypatch.setattr(shards, "write_metadata", failing_write)
+    monkeypatch.setattr(dataset_metadata, "write_metadata", failing_write)
     status, lines = run_program(
         make_tfrecords.main, [*synthetic_flags(out), "--overwrite", "--seed", "1"],
         capsys,

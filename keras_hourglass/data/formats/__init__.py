@@ -1,19 +1,10 @@
-"""Dataset readers: real annotation formats -> plain per-person records.
+"""Dataset readers: annotation formats -> plain per-person records.
 
-One function per format, each returning `(records, skip_log)` (the CSV reader
-also returns the keypoint set its columns define):
-
-- `read_mpii(annotation_path, image_dir, valid_gt_path=None)`: MPII JSON.
-- `read_lsp(joints_mat_path, image_dir, flag_meaning, val_count, val_fraction)`.
-- `read_coco(annotation_path, image_dir, split)`: COCO person keypoints.
-- `read_keypoint_csv(csv_path, image_dir, flip_pairs_text, ...)`: custom sets.
-- `iterate_synthetic_records(seed, count, val_count, skip_log)`: generated data.
-
-Records hold joints in original image pixels (pixel centres at integers),
-annotated/visible flags, the person centre and scale (person height / 200 px)
-and, where known, the head box and PCKh normaliser. Entries that cannot give a
-correct target are skipped and counted by reason in the `SkipLog`; file-level
-problems (missing or empty annotation file) raise errors naming the file.
+One function per format (`read_mpii`, `read_lsp`, `read_coco`,
+`read_keypoint_csv`, `iterate_synthetic_records`), each giving
+`PersonRecord`s in original image pixels and a `SkipLog` counting by reason
+the entries that cannot give a correct target; file-level problems raise
+errors naming the file.
 """
 
 from keras_hourglass.data.formats.coco import read_coco

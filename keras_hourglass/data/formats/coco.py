@@ -1,16 +1,11 @@
 """Reader for COCO person-keypoint JSON files (17 joints).
 
-One record per annotation that is a person (`category_id` of the "person"
-category when categories are listed), not `iscrowd` and with at least one
-labelled keypoint. `keypoints` is 17 x (x, y, v): v = 0 unannotated,
-1 labelled but occluded, 2 labelled and visible.
-
-Coordinates: COCO keypoints are pixel indices (pixel centres at integers), the
-project convention, so they are kept. COCO boxes have pixel edges at
-integers (the image spans [0, width]), the convention of every box here:
-`transforms.person_from_box` gives the person centre (the box centre) and
-scale (its larger side / 200; no margin: the box is the person's full
-extent).
+One record per person annotation (`category_id` of the "person" category
+when categories are listed), not `iscrowd`, with a labelled keypoint.
+`keypoints` is 17 x (x, y, v): v = 0 unannotated, 1 occluded, 2 visible.
+Keypoints are pixel indices (centres at integers), the project convention;
+boxes have pixel edges at integers, and the box (the person's full extent,
+no margin) gives centre and scale (`transforms.person_from_box`).
 """
 
 from pathlib import Path
@@ -48,9 +43,8 @@ def _is_id(value):
 
 
 def index_images(coco_images, annotation_path, skip_log):
-    """Returns {image id: image entry}; entries that are not an object with
-    an int or str `id` and a str `file_name` are counted skips naming their
-    index in `images`."""
+    """Returns {image id: image entry}; malformed entries (`id`, `file_name`)
+    are counted skips naming their index in `images`."""
     images = {}
     for index, image in enumerate(coco_images):
         usable = (
@@ -100,18 +94,8 @@ def _record_from_annotation(annotation, image, split):
 
 
 def read_coco(annotation_path, image_dir, split="train", max_examples=3):
-    """Reads a COCO person-keypoints JSON into PersonRecords.
-
-    Args:
-        annotation_path: path. E.g. `person_keypoints_train2017.json`.
-        image_dir: path. Folder with the images' `file_name`s.
-        split: str. The split every person of this file goes to.
-        max_examples: int. Examples logged per skip reason.
-
-    Returns:
-        (records, skip_log). Raises ValueError naming the file when it has no
-        `images` or no `annotations`.
-    """
+    """Reads a COCO person-keypoints JSON into `split`'s PersonRecords;
+    returns (records, skip_log)."""
     annotation_path, image_dir = Path(annotation_path), Path(image_dir)
     coco = read_json(annotation_path, what="annotation file")
     if not isinstance(coco, dict) or not coco.get("annotations"):

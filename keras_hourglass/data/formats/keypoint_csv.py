@@ -106,11 +106,8 @@ def read_keypoint_csv(
     val_fraction=None,
     max_examples=3,
 ):
-    """Reads a keypoint CSV (module doc) into PersonRecords.
-
-    Returns:
-        (records, skip_log, joint_set); the JointSet is named after the CSV.
-    """
+    """Reads a keypoint CSV (module doc) into PersonRecords; returns
+    (records, skip_log, joint_set), the JointSet named after the CSV."""
     csv_path = Path(csv_path)
     table = read_keypoint_table(csv_path)
     joint_names = joint_names_from_columns(table.columns)

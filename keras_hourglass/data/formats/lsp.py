@@ -1,24 +1,19 @@
 """Reader for LSP and LSP-extended `joints.mat` files (14 joints).
 
-The variable `joints` is 3 x 14 x N (LSP) or 14 x 3 x N (LSPET): x, y and a
-flag per joint, column n for image `im{n+1}` (`im0001.jpg` in LSP,
-`im00001.jpg` in LSPET). The flag means different things:
+`joints` is 3 x 14 x N (LSP) or 14 x 3 x N (LSPET): x, y and a flag per
+joint, column n for image `im{n+1}` (`im0001.jpg` in LSP, `im00001.jpg` in
+LSPET). The flag means different things:
 
-- `flag_meaning="visible"` (LSP-extended): 1 = annotated and visible, 0 = not
-  visible. Flag-0 joints carry junk coordinates (in the real file all 564 are
-  at x <= 0 or y <= 0), so a flag-0 joint counts as annotated (occluded) only
-  when it lies strictly inside the image (0 < x < width, 0 < y < height).
-  Flag-1 joints are annotated even a little outside the frame (one head top
-  is at y = -1.2).
+- `flag_meaning="visible"` (LSP-extended): 1 = visible, 0 = not. Flag-0
+  joints carry junk coordinates (all 564 in the real file lie at x <= 0 or
+  y <= 0), so one counts as annotated (occluded) only strictly inside the
+  image; flag-1 joints may lie a little outside (a head top at y = -1.2).
 - `flag_meaning="occluded"` (original LSP): 1 = occluded, 0 = visible; LSP
   labels every joint (occluded ones by estimate), so all are annotated.
 
-In both cases joints far outside the image are unset and counted (see
-`formats.people.FAR_OUTSIDE_FRACTION`). LSP has no centre or scale: they come
-from the annotated joints' box with `formats.people.JOINT_BOX_MARGIN`.
-
-The validation part is the last `val_count` (or `val_fraction` of all)
-images, so the split is deterministic and independent of which images exist.
+LSP has no centre or scale: they come from the annotated joints' box. The
+validation part is the last images, so the split does not depend on which
+images exist.
 """
 
 from pathlib import Path
@@ -38,11 +33,8 @@ LSP_FLAG_MEANINGS = ("visible", "occluded")
 
 
 def load_lsp_joints(mat_path):
-    """Returns the joints of a `joints.mat` as an N x 14 x 3 float array.
-
-    Raises FileNotFoundError or ValueError naming the file for a missing file,
-    a missing `joints` variable or an unexpected shape.
-    """
+    """Returns the joints of a `joints.mat` as an N x 14 x 3 float array;
+    raises FileNotFoundError or ValueError naming the file."""
     mat_path = Path(mat_path)
     if not mat_path.is_file():
         raise FileNotFoundError(f"annotation file not found: {mat_path}")
@@ -73,8 +65,7 @@ def load_lsp_joints(mat_path):
 
 def load_matlab_v73(mat_path):
     """Returns {name: array} of the top-level numeric arrays of a MATLAB v7.3
-    (HDF5) file, in MATLAB's dimension order; raises ValueError naming the
-    file when it cannot be read."""
+    (HDF5) file, in MATLAB's dimension order."""
     try:
         with h5py.File(mat_path, "r") as file:
             # HDF5 stores MATLAB's column-major arrays with the axes reversed.
@@ -109,8 +100,6 @@ def lsp_annotation_flags(joints, flags, image_size, flag_meaning):
         # quietly given fewer joints.
         annotated = np.ones(len(joints), dtype=np.int64)
         return annotated, (flags == 0).astype(np.int64)
-    if flag_meaning != "visible":
-        raise ValueError(f"flag_meaning must be one of {LSP_FLAG_MEANINGS}")
     width, height = image_size
     x, y = joints[:, 0], joints[:, 1]
     inside = (x > 0) & (x < width) & (y > 0) & (y < height)
@@ -133,19 +122,8 @@ def read_lsp(
     val_fraction=None,
     max_examples=3,
 ):
-    """Reads an LSP or LSP-extended `joints.mat` into PersonRecords.
-
-    Args:
-        joints_mat_path: path. The `joints.mat` file.
-        image_dir: path. Folder with `im00001.jpg` (LSPET) or `im0001.jpg` (LSP).
-        flag_meaning: str. "visible" (LSPET) or "occluded" (LSP); module doc.
-        val_count: int or None. The last `val_count` images form "valid".
-        val_fraction: float or None. Alternatively, this fraction of the images.
-        max_examples: int. Examples logged per skip reason.
-
-    Returns:
-        (records, skip_log).
-    """
+    """Reads an LSP or LSP-extended `joints.mat` into PersonRecords, the last
+    `val_count` (or `val_fraction`) images "valid"; returns (records, skip_log)."""
     if flag_meaning not in LSP_FLAG_MEANINGS:
         raise ValueError(f"flag_meaning must be one of {LSP_FLAG_MEANINGS}")
     joints_mat_path, image_dir = Path(joints_mat_path), Path(image_dir)

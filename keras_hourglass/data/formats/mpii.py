@@ -33,11 +33,9 @@ JOINT_MATCH_TOLERANCE_PIXELS = 1.0
 
 
 def read_mpii_head_boxes(mat_path, validation_entries, json_name="the JSON"):
-    """Returns [(head_box, normalizer)] for the validation entries, in order.
-
-    Raises ValueError naming the file when the person count differs or a
-    person's joints do not match (the two files are then not in the same order).
-    """
+    """Returns [(head_box, normalizer)] for the validation entries, in order;
+    raises ValueError naming the file when the files are not in the same order
+    (person count or joints differ)."""
     mat_path = Path(mat_path)
     if not mat_path.is_file():
         raise FileNotFoundError(f"MPII validation ground truth not found: {mat_path}")
@@ -90,19 +88,9 @@ def _record_from_entry(entry, where):
 
 
 def read_mpii(annotation_path, image_dir, valid_gt_path=None, max_examples=3):
-    """Reads the MPII single-person JSON into PersonRecords.
-
-    Args:
-        annotation_path: path. `mpii_annotations.json` or `.json.gz`.
-        image_dir: path. Folder holding the `img_paths` files.
-        valid_gt_path: path or None. `detections_our_format.mat`, to attach head
-            boxes and PCKh normalisers to validation people.
-        max_examples: int. Examples logged per skip reason.
-
-    Returns:
-        (records, skip_log). Entries whose image file is absent are counted
-        under "image missing"; malformed entries under their reason.
-    """
+    """Reads the MPII single-person JSON (`.json` or `.json.gz`) into
+    PersonRecords, with head boxes from `valid_gt_path`
+    (`detections_our_format.mat`) when given; returns (records, skip_log)."""
     annotation_path, image_dir = Path(annotation_path), Path(image_dir)
     entries = read_json(annotation_path, what="annotation file")
     if not isinstance(entries, list) or not entries:

@@ -1,8 +1,8 @@
 """Plain per-person records shared by all dataset readers, and skip counting.
 
-Every reader turns its annotation format into a list of `PersonRecord`s plus a
-`SkipLog` that counts (and logs a few examples of) the entries it left out, so
-that nothing is dropped silently and one bad entry never stops a conversion.
+Every reader turns its format into `PersonRecord`s plus a `SkipLog` that
+counts (and logs a few examples of) the entries it left out, so nothing is
+dropped silently and one bad entry never stops a conversion.
 """
 
 import collections
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_hourglass.data.tfrecords import person_problem
 from keras_hourglass.transforms import CROP_CENTER_SHIFT_Y
 from keras_hourglass.transforms import CROP_SCALE_FACTOR
 from keras_hourglass.transforms import PIXELS_PER_SCALE
@@ -32,29 +33,13 @@ FAR_OUTSIDE_FRACTION = 0.5
 # so boxes derived from joints are enlarged by this factor.
 JOINT_BOX_MARGIN = 1.15
 
-# Records store float32: a larger finite float64 would be stored as infinity.
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-
 
 @dataclass
 class PersonRecord:
-    """One annotated person, in original image pixels.
-
-    Args:
-        image_id: str. File name or dataset id, used in messages.
-        split: str. "train" or "valid" (custom CSV splits keep their name).
-        joints: float array, K x 2. Unannotated joints hold (0, 0).
-        annotated: int array, K. 1 where the joint is annotated.
-        visible: int array, K. 1 where the joint is visible (not occluded).
-        center: (float, float). Person centre x, y.
-        scale: float. Person height / 200 px.
-        image_path: path or None. The image file (None when `image_bytes` is set).
-        image_bytes: bytes or None. Encoded image for generated data.
-        image_size: (width, height) or None. Size stated by the annotation.
-        head_box: (x1, y1, x2, y2) or None.
-        normalizer: float or None. PCKh normaliser.
-        person_index: int. The person's index within its image.
-    """
+    """One annotated person in original image pixels, as the record schema
+    (`tfrecords`) stores it; the image is a file (`image_path`) or, for
+    generated data, `image_bytes`, and `image_size` is (width, height) as the
+    annotation states it."""
 
     image_id: str
     split: str
@@ -72,11 +57,8 @@ class PersonRecord:
 
 
 class SkipLog:
-    """Counts skipped entries (and other counted events) by reason.
-
-    Only the first `max_examples` examples of each reason are logged, so a
-    file with 25,000 missing images gives a handful of lines, not 25,000.
-    """
+    """Counts skipped entries (and other events) by reason, logging only the
+    first `max_examples` of each: 25,000 missing images give a few lines."""
 
     def __init__(self, max_examples=3):
         self.counts = collections.Counter()
@@ -115,10 +97,8 @@ class SkipLog:
 
 
 def mark_far_outside_joints(joints, annotated, image_size, skip_log, where):
-    """Returns `annotated` with joints far outside the image unset.
-
-    `image_size` is (width, height); each unset joint is counted as a warning.
-    """
+    """Returns `annotated` with joints far outside the (width, height) image
+    unset, each counted as a warning."""
     if image_size is None:
         return annotated
     width, height = image_size
@@ -130,7 +110,7 @@ def mark_far_outside_joints(joints, annotated, image_size, skip_log, where):
         | (y < -0.5 - FAR_OUTSIDE_FRACTION * height)
         | (y > height - 0.5 + FAR_OUTSIDE_FRACTION * height)
     )
-    # Non-finite joints are left for `problem_with_person` to report.
+    # Non-finite joints are left for `person_problem` to report.
     far = outside & (annotated > 0) & np.isfinite(joints).all(axis=1)
     for joint_index in np.flatnonzero(far):
         skip_log.warn(
@@ -140,35 +120,10 @@ def mark_far_outside_joints(joints, annotated, image_size, skip_log, where):
     return np.where(far, 0, annotated).astype(np.int64)
 
 
-def problem_with_person(joints, annotated, center, scale, num_joints):
-    """Returns why a person cannot be used (a short reason), or None if usable."""
-    if joints.shape != (num_joints, 2):
-        return f"wrong joint count (expected {num_joints})"
-    if not np.all(np.isfinite(joints[annotated > 0])):
-        return "NaN or infinite joint coordinate"
-    if not np.any(annotated):
-        return "no annotated joints"
-    if len(center) != 2:
-        return "centre does not hold 2 values (x, y)"
-    if not all(math.isfinite(float(c)) for c in center):
-        return "NaN or infinite centre"
-    if not (math.isfinite(float(scale)) and float(scale) > 0):
-        return "scale not positive and finite"
-    values = np.concatenate(
-        [joints[annotated > 0].reshape(-1), np.asarray(center, np.float64), [scale]]
-    )
-    if np.abs(values).max() > FLOAT32_MAX:
-        return "value too large for float32"
-    return None
-
-
 def crop_misses_image(center, scale, image_size):
-    """True when every crop window of the person lies outside the image (the
-    person would train on an empty crop); False when `image_size` is unknown.
-
-    The test window holds every crop convention's window: the enlarged square
-    (`CROP_SCALE_FACTOR`) widened by the downward crop shift on every side.
-    """
+    """True when every crop window of the person (any convention's: the
+    enlarged square widened by the crop shift) lies outside the image, so it
+    would train on an empty crop; False when `image_size` is unknown."""
     if image_size is None:
         return False
     width, height = image_size
@@ -186,9 +141,8 @@ def crop_misses_image(center, scale, image_size):
 
 
 def problem_with_extras(head_box, normalizer, image_size):
-    """Returns why a person's optional fields cannot be written (a short
-    reason), or None: a head box is 4 finite values, a PCKh normaliser and an
-    image size are finite and positive."""
+    """Returns why a person's head box, PCKh normaliser or image size cannot
+    be written (a short reason), or None."""
     if head_box is not None:
         box = np.asarray(head_box, dtype=np.float64).reshape(-1)
         if box.shape != (4,) or not np.all(np.isfinite(box)):
@@ -219,12 +173,9 @@ def center_scale_from_joints(joints, annotated):
 
 
 def make_checked_record(record, num_joints, skip_log, where):
-    """Returns the record made safe, or None (a counted skip) when it cannot give
-    a correct training target (including a crop window outside the image).
-
-    Joints far outside the image are unset first; a record whose `center` is
-    None gets centre and scale from its remaining annotated joints.
-    """
+    """Returns the record made safe, or None (a counted skip) when it cannot
+    give a correct target. Joints far outside the image are unset first; a
+    record without a `center` gets one, and a scale, from its joints."""
     joints = np.asarray(record.joints, dtype=np.float64)
     annotated = np.asarray(record.annotated, dtype=np.int64).reshape(-1)
     visible = np.asarray(record.visible, dtype=np.int64).reshape(-1)
@@ -238,7 +189,7 @@ def make_checked_record(record, num_joints, skip_log, where):
     )
     if record.center is None:
         record.center, record.scale = center_scale_from_joints(joints, annotated)
-    reason = problem_with_person(
+    reason = person_problem(
         joints, annotated, record.center, record.scale, num_joints
     ) or problem_with_extras(record.head_box, record.normalizer, record.image_size)
     if reason is None and crop_misses_image(

@@ -56,49 +56,24 @@ def encode_jpeg(image, quality=DEFAULT_JPEG_QUALITY):
     return buffer.getvalue()
 
 
-def render_sample(seed, index, jpeg_quality=DEFAULT_JPEG_QUALITY):
+def render_sample(task):
     """Returns (annotation, JPEG bytes, (width, height)) of synthetic sample
-    `index` of `seed`."""
+    `index` of `seed`, for a `(seed, index, jpeg_quality)` task."""
+    seed, index, jpeg_quality = task
     image, annotation = synthetic.generate_person_image(seed, index)
     height, width = np.shape(image)[:2]
     return annotation, encode_jpeg(image, jpeg_quality), (int(width), int(height))
 
 
-def _render_task(task):
-    return render_sample(*task)
-
-
-# A spawned worker imports this module, hence the package and TensorFlow,
-# whose shared libraries print start-up lines to stderr before any setting
-# reaches them (`training.environment`). The pool's initializer imports the
-# module with stderr pointed at /dev/null; it is the builtin `exec`, so that
-# unpickling it imports nothing first. Errors reach the caller through the
-# pool whatever stderr is.
-QUIET_WORKER_IMPORT = f"""
-import os
-saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-os.dup2(null, 2)
-try:
-    import {__name__}
-finally:
-    os.dup2(saved, 2)
-    os.close(null)
-    os.close(saved)
-"""
-
-
 def render_samples_in_order(tasks, workers):
-    """Yields `render_sample(*task)` for each task, in order, over `workers`
+    """Yields `render_sample(task)` for each task, in order, over `workers`
     processes (spawned: the caller may already hold TensorFlow threads,
     which do not survive a fork)."""
     if workers <= 1:
-        yield from map(_render_task, tasks)
+        yield from map(render_sample, tasks)
         return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(
-        workers, initializer=exec, initargs=(QUIET_WORKER_IMPORT,)
-    ) as pool:
-        yield from pool.imap(_render_task, tasks, chunksize=8)
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield from pool.imap(render_sample, tasks, chunksize=8)
 
 
 def default_worker_count(sample_count, cores=None):
@@ -123,19 +98,14 @@ def iterate_synthetic_records(
     samples = render_samples_in_order(tasks, workers)
     for index, (split, sample) in enumerate(zip(splits, samples)):
         annotation, image_bytes, image_size = sample
+        # `make_checked_record` gives the arrays and numbers their types.
         record = PersonRecord(
-            image_id=str(annotation["image_id"]),
-            split=split,
-            joints=np.asarray(annotation["joints"], dtype=np.float64),
-            annotated=np.asarray(annotation["joints_annotated"]),
-            visible=np.asarray(annotation["joints_visible"]),
-            center=tuple(float(v) for v in annotation["center"]),
-            scale=float(annotation["scale"]),
-            image_bytes=image_bytes,
-            image_size=image_size,
-            head_box=tuple(float(v) for v in annotation["head_box"]),
-            normalizer=float(annotation["normalizer"]),
-        )
+            image_id=annotation["image_id"], split=split,
+            joints=annotation["joints"], annotated=annotation["joints_annotated"],
+            visible=annotation["joints_visible"], center=annotation["center"],
+            scale=annotation["scale"], image_bytes=image_bytes, image_size=image_size,
+            head_box=annotation["head_box"], normalizer=annotation["normalizer"],
+        )  # fmt: skip
         where = f"synthetic seed {seed} sample {index}"
         record = make_checked_record(record, num_joints, skip_log, where)
         if record is not None:
