@@ -247,37 +247,10 @@ def run_program(module_name):
     return importlib.import_module("training.programs").run_main(program.main)
 
 
-def make_tfrecords():
-    return run_program("training.make_tfrecords")
-
-
-def train():
-    return run_program("training.train")
-
-
-def export():
-    return run_program("training.export")
-
-
-def convert_weights():
-    return run_program("training.convert_weights")
-
-
-def quickstart():
-    return run_program("training.quickstart")
-
-
-def evaluate():
-    return run_program("evaluation.evaluate")
-
-
-def predict():
-    return run_program("evaluation.predict")
-
-
-def pckh():
-    return run_program("evaluation.pckh")
-
-
-def ablation():
-    return run_program("evaluation.ablation")
+def __getattr__(name):
+    """The console scripts' entry points, `train()` and so on: each runs its
+    program of `PROGRAMS` (`setup.py` names them with `entry_point_name`)."""
+    for script, (module_name, _) in PROGRAMS.items():
+        if entry_point_name(script) == name:
+            return lambda: run_program(module_name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
