@@ -173,13 +173,19 @@ def release_lock(lock_path, descriptor):
     os.close(descriptor)
 
 
-def left_by_another_host(path, left, writer):
-    """The refusal of a lock file that `left` (LockLeftByAnotherHost) shows
-    another host wrote; `writer` names what may still write there."""
-    return (
-        f"{path} was left by {describe_holder(left.holder)}, another host; if "
-        f"{writer} any more, delete {path}"
-    )
+def acquire_or_refuse(path, program, error, writer, held_message, on_held=None):
+    """`acquire_lock`, with each refusal raised as `error`: `held_message(holder)`
+    for a running holder, and for a lock file another host left, advice that
+    names `writer` (what may still write there)."""
+    try:
+        return acquire_lock(path, program, on_held)
+    except LockLeftByAnotherHost as left:
+        raise error(
+            f"{path} was left by {describe_holder(left.holder)}, another host; if "
+            f"{writer} any more, delete {path}"
+        ) from None
+    except LockHeld as held:
+        raise error(held_message(held.holder)) from None
 
 
 @contextmanager
@@ -192,27 +198,14 @@ def holding_lock(path, descriptor):
 
 
 def acquire_run_lock(run_dir, program):
-    """Creates `run_dir` if needed and locks it; returns the open descriptor.
-
-    RunDirectoryLocked when a running program holds the lock, or a lock
-    file from another host is present.
-    """
-    path = Path(run_dir) / LOCK_FILE_NAME
-    try:
-        return acquire_lock(path, program)
-    except LockLeftByAnotherHost as left:
-        writer = f"no program there writes to {run_dir}"
-        raise RunDirectoryLocked(left_by_another_host(path, left, writer)) from None
-    except LockHeld as held:
-        raise RunDirectoryLocked(
-            f"{run_dir} is in use by {describe_holder(held.holder)}; wait for it "
-            "to finish, or give this run another --run-dir"
-        ) from None
-
-
-def release_run_lock(run_dir, descriptor):
-    """Removes the run directory's lock file, then releases the lock."""
-    release_lock(Path(run_dir) / LOCK_FILE_NAME, descriptor)
+    """Creates `run_dir` if needed and locks it; returns the open descriptor
+    (RunDirectoryLocked when another program holds or may hold it)."""
+    return acquire_or_refuse(
+        Path(run_dir) / LOCK_FILE_NAME, program, RunDirectoryLocked,
+        f"no program there writes to {run_dir}",
+        lambda holder: f"{run_dir} is in use by {describe_holder(holder)}; wait "
+        "for it to finish, or give this run another --run-dir",
+    )  # fmt: skip
 
 
 def lock_run_directory(run_dir, program):
@@ -230,19 +223,14 @@ def dataset_lock_path(out_dir):
 
 def lock_dataset_folder(out_dir):
     """Holds the converter lock of the dataset folder `out_dir` for the `with`
-    block. ProgramExit with the message when another conversion holds the
-    lock or a lock file from another host is present."""
+    block (ProgramExit when another conversion holds or may hold it)."""
     path = dataset_lock_path(out_dir)
-    try:
-        descriptor = acquire_lock(path, CONVERTER_PROGRAM)
-    except LockLeftByAnotherHost as left:
-        writer = f"no conversion there writes {out_dir}"
-        raise ProgramExit(left_by_another_host(path, left, writer)) from None
-    except LockHeld as held:
-        raise ProgramExit(
-            f"another conversion, {describe_holder(held.holder)}, holds {path} "
-            f"while writing {out_dir}; wait for it to finish"
-        ) from None
+    descriptor = acquire_or_refuse(
+        path, CONVERTER_PROGRAM, ProgramExit,
+        f"no conversion there writes {out_dir}",
+        lambda holder: f"another conversion, {describe_holder(holder)}, holds "
+        f"{path} while writing {out_dir}; wait for it to finish",
+    )  # fmt: skip
     return holding_lock(path, descriptor)
 
 
@@ -266,9 +254,8 @@ def lock_export_folder(out_dir):
             flush=True,
         )
 
-    try:
-        descriptor = acquire_lock(path, EXPORT_PROGRAM, on_held=note_waiting)
-    except LockLeftByAnotherHost as left:
-        writer = f"no export there writes to {out_dir}"
-        raise ExportFolderLocked(left_by_another_host(path, left, writer)) from None
+    descriptor = acquire_or_refuse(
+        path, EXPORT_PROGRAM, ExportFolderLocked,
+        f"no export there writes to {out_dir}", None, on_held=note_waiting,
+    )  # fmt: skip
     return holding_lock(path, descriptor)
