@@ -89,7 +89,11 @@ def compile_model(model, config, optimizer=None):
     """Compiles with one masked heatmap MSE per stack output (their sum is the
     loss; each is logged as `<output>_loss`). `optimizer`: the model's own,
     to compile again with its state kept (after a change of `trainable`);
-    None makes the configured one."""
+    None makes the configured one.
+
+    The optimizer's slots are created here, for every weight: a backup's
+    restore loads into them, and a backbone frozen later (`training.finetune`)
+    keeps the same slot layout in both phases and in their backups."""
     if optimizer is None:
         optimizer = wrap_optimizer_for_precision(
             make_optimizer(config.optimizer, config.learning_rate), config.precision
@@ -99,6 +103,8 @@ def compile_model(model, config, optimizer=None):
         loss=[joint_heatmap_mse for _ in model.output_names],
         jit_compile=config.jit_compile,
     )
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
     return model
 
 

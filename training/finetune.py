@@ -100,13 +100,6 @@ def set_backbone_trainable(model, trainable):
         layer.trainable = trainable
 
 
-def build_optimizer_for_freezing(model):
-    """Creates the optimizer slots of every weight, before any is frozen, so
-    that both phases (and their backups) share one optimizer layout."""
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-
-
 def split_fit_calls(calls, freeze_epochs):
     """Splits `training.resume.plan_fit_calls` entries at the epoch where the
     backbone thaws and marks each with `frozen`; a call that finishes an

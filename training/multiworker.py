@@ -177,7 +177,6 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
             if chief:
                 print(describe_transfer(report, config.init_from))
         model = compile_model(model, config)
-        model.optimizer.build(model.trainable_variables)
         # Every worker resumes from the chief's backup, in the run directory
         # all workers share (the other workers write theirs to scratch).
         resume_state = restore_run_backup(

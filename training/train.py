@@ -50,7 +50,6 @@ from training.distribute import choose_strategy
 from training.distribute import is_chief_worker
 from training.distribute import is_multi_worker
 from training.distribute import set_precision_policy
-from training.finetune import build_optimizer_for_freezing
 from training.finetune import describe_transfer
 from training.finetune import initialize_from
 from training.finetune import set_backbone_trainable
@@ -92,10 +91,8 @@ def train_single_machine(config, metadata, train_files, valid_files):
             # Only a fresh run: a resumed one keeps the weights it trained.
             report = initialize_from(model, config.init_from)
             print(describe_transfer(report, config.init_from))
+        # Optimizer slots (made by `compile_model`) must live in the scope too.
         model = compile_model(model, config)
-        if config.freeze_backbone_epochs:
-            build_optimizer_for_freezing(model)
-        # Optimizer slots created by the restore must live in the scope too.
         resume_state = restore_run_backup(model, config, paths, steps) or {}
     # Only a run that will train records its flags: a refused resume leaves
     # the config.json its backup was made with.
