@@ -2,28 +2,17 @@
 `MultiWorkerMirroredStrategy`, since Keras 3's `model.fit` fails under it
 (keras-team/keras#20585).
 
-The loop stands in for `fit` only: it drives the SAME callbacks that
-`training.train` hands to `model.fit` (`training.callbacks.build_callbacks`),
-with the same calls in the same order, so the per-epoch validation PCKh
-(torso PCK without head boxes), the learning-rate schedule or plateau drop,
-the CSV log, the checkpoints, the NaN stop and the step backup
-(`training.resume`) come from one place. Rerunning the same command resumes
-from the backup.
+The loop stands in for `fit` only: it drives the same callbacks, in the same
+order (`training.callbacks.build_callbacks`), so validation, learning-rate
+schedule, CSV log, checkpoints, NaN stop and step backup have one home. Every
+worker runs them all (saving reads variables the workers keep equal, and the
+learning rate must change everywhere at once); only the chief (worker 0)
+writes into the run directory. Every worker resumes from the chief's backup,
+so `--run-dir` must be storage all workers read; and every worker takes the
+chief's validation score, so rounding differences never split decisions.
 
-Every worker runs the whole callback list, because the callbacks that save
-weights read variables that the workers keep equal, and the learning rate must
-change on every worker at once. The chief (worker 0) writes into the run
-directory; the other workers write into a throwaway folder. Rerunning the job
-resumes every worker from the chief's backup, so `--run-dir` must be storage
-every worker reads (a shared file system or a bucket); a worker that cannot
-read it stops the whole job with one message instead of starting over. Each worker
-validates on its own, then every worker takes the chief's score, so rounding
-differences between machines can never make them take different decisions.
-
-Data split: every input pipeline builds the same stream of global batches and
-keeps its own contiguous slice, split into per-replica batches in order, so
-replica r always sees rows [r * b, (r + 1) * b) of each global batch whatever
-mix of machines and local devices the replicas live on.
+Each input pipeline builds the same stream of global batches and keeps its
+own contiguous slice, so replica r always sees rows [r * b, (r + 1) * b).
 """
 
 import shutil
@@ -35,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.losses import masked_heatmap_loss
 from training.builders import build_model
 from training.builders import compile_model
@@ -148,8 +138,12 @@ def fit_call(model, callbacks, train_step, iterator, sync_statistics, call):
     callbacks.on_train_end(logs)
 
 
-def run_custom_loop(config, strategy, metadata, train_files, valid_files):
-    """Trains under `strategy` with the custom loop; returns the model."""
+def train_multi_worker(config, strategy, metadata, train_files, valid_files):
+    """Trains under `strategy` with the custom loop; returns the model. The
+    entry point of `training.train` when `TF_CONFIG` is set."""
+    set_precision_policy(config.precision)
+    check_replica_batch(config, strategy.num_replicas_in_sync)
+    print(f"multi-worker training on {strategy.num_replicas_in_sync} replica(s)")
     chief = is_chief_worker()
     write_dir = Path(config.run_dir)
     if not chief:
@@ -234,22 +228,6 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
     return model
 
 
-def start_multi_worker_strategy():
-    """The strategy for the cluster in `TF_CONFIG`. Call it before anything
-    else touches TensorFlow: it configures collective ops, which TensorFlow
-    accepts only before its runtime has started."""
-    return tf.distribute.MultiWorkerMirroredStrategy()
-
-
-def train_multi_worker(config, strategy, metadata, train_files, valid_files):
-    """Entry point of `training.train` when `TF_CONFIG` is set; `strategy`
-    comes from `start_multi_worker_strategy`."""
-    set_precision_policy(config.precision)
-    check_replica_batch(config, strategy.num_replicas_in_sync)
-    print(f"multi-worker training on {strategy.num_replicas_in_sync} replica(s)")
-    return run_custom_loop(config, strategy, metadata, train_files, valid_files)
-
-
 def slice_for_pipeline(batch, pipeline_id, num_pipelines):
     """Returns this pipeline's contiguous share of a global batch (any nest)."""
 
@@ -277,11 +255,6 @@ def distribute_global_batches(strategy, make_global_dataset, global_batch_size):
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-def as_output_list(values):
-    """A model output, or a tuple of targets/weights, as a list."""
-    return list(values) if isinstance(values, list | tuple) else [values]
-
-
 def replica_loss(model, images, targets, weights, global_batch_size):
     """This replica's share of the global loss, and of each stack's loss.
 
@@ -289,12 +262,12 @@ def replica_loss(model, images, targets, weights, global_batch_size):
     joint) terms, so the sum over replicas is the global-batch mean, the
     value `model.fit` logs on one device.
     """
-    outputs = as_output_list(model(images, training=True))
+    outputs = stack_heatmaps_list(model(images, training=True))
     share = tf.cast(tf.shape(images)[0], tf.float32) / float(global_batch_size)
     per_stack = [
         masked_heatmap_loss(target, output, weight) * share
         for target, output, weight in zip(
-            as_output_list(targets), outputs, as_output_list(weights)
+            stack_heatmaps_list(targets), outputs, stack_heatmaps_list(weights)
         )
     ]
     return tf.add_n(per_stack), per_stack

@@ -24,6 +24,7 @@ from evaluation.metrics import normalized_distances
 from keras_hourglass.data.pipeline import make_eval_dataset
 from keras_hourglass.decoding import heatmap_coords_to_image
 from keras_hourglass.decoding import heatmap_coords_to_input
+from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.drawing import draw_poses
 from keras_hourglass.drawing import draw_truth_beside_prediction
 from keras_hourglass.heatmaps import decode_heatmaps
@@ -107,8 +108,9 @@ def predict_in_batches(model, images, batch_size=16):
     """
     chunks = []
     for start in range(0, len(images), batch_size):
-        outputs = model(images[start : start + batch_size], training=False)
-        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        outputs = stack_heatmaps_list(
+            model(images[start : start + batch_size], training=False)
+        )
         chunks.append([keras.ops.convert_to_numpy(output) for output in outputs])
     return [np.concatenate(parts) for parts in zip(*chunks)]
 
@@ -268,8 +270,7 @@ class HeatmapImageSummary(keras.callbacks.Callback):
         if len(self.images) == 0:
             return
         # Called directly, not `predict`: see `pckh_validation.predict_in_batches`.
-        outputs = self.model(self.images, training=False)
-        last = outputs[-1] if isinstance(outputs, list | tuple) else outputs
+        last = stack_heatmaps_list(self.model(self.images, training=False))[-1]
         truth = self.truth or [(None, None)] * len(self.images)
         drawn = np.stack(
             [

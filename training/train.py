@@ -56,7 +56,6 @@ from training.finetune import set_backbone_trainable
 from training.finetune import set_training_phase
 from training.finetune import split_fit_calls
 from training.folder_lock import lock_run_directory
-from training.multiworker import start_multi_worker_strategy
 from training.multiworker import train_multi_worker
 from training.programs import ProgramInterrupted
 from training.programs import command_line
@@ -157,8 +156,10 @@ def main(argv=None):
     lock = lock_run_directory if is_chief_worker() else lambda *_: nullcontext()
     try:
         check_run_dir(config)
-        # Before reading the dataset, which starts TensorFlow's runtime.
-        strategy = start_multi_worker_strategy() if is_multi_worker() else None
+        # Before reading the dataset starts TensorFlow's runtime: the
+        # multi-worker strategy configures collective ops, which TensorFlow
+        # accepts only before its runtime has started.
+        strategy = choose_strategy() if is_multi_worker() else None
         metadata, train_files, valid_files = read_dataset(config)
         # A metric the data cannot give stops the run before it writes.
         choose_validation_metric(config, metadata)
