@@ -1,19 +1,18 @@
 """Crash-safe `model.fit` at step granularity: back up, then resume mid-epoch.
 
-Keras' `BackupAndRestore` records the step of its last backup but restarts
-the interrupted epoch at step 0, so a kill late in a long epoch redoes it.
-Here `StepBackup` writes the weights (with the optimizer state and learning
-rate) and a small JSON state every N steps and after every epoch:
+Keras' `BackupAndRestore` restarts an interrupted epoch at step 0, so a kill
+late in a long epoch redoes it. `StepBackup` writes the weights (with the
+optimizer state and learning rate) and a small JSON state every N steps and
+after every epoch:
 
     run_dir/backup/latest.json           which checkpoint is current
     run_dir/backup/step-00000042/        model.weights.h5 + state.json
 
 `state.json` holds the epoch, the steps done in it, the global step and the
-state of the callbacks that count across epochs (the learning-rate plateau
-counter, the best validation score behind `best.keras`). On restart
-`plan_fit_calls` turns it into a partial `fit` that finishes the interrupted
-epoch, then the usual `fit` over the remaining epochs; at most the steps
-since the last backup are lost. Only public Keras API is used.
+counters of callbacks that span epochs (learning-rate plateau, best score).
+On restart `plan_fit_calls` turns it into a partial `fit` that finishes the
+interrupted epoch, then the usual `fit`: at most the steps since the last
+backup are lost.
 """
 
 import csv
@@ -87,7 +86,9 @@ def read_backup(backup_dir):
         name = json.loads(pointer.read_text())["checkpoint"]
         checkpoint = checkpoint_inside(backup_dir, name)
         state = json.loads((checkpoint / STATE_FILE).read_text())
-        check_state(state)
+        for key in ("epoch", "steps_done", "steps_per_epoch", "global_step"):
+            if isinstance(state[key], bool) or not isinstance(state[key], int):
+                raise TypeError(f"{STATE_FILE} field {key!r} is {state[key]!r}")
     except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(
             f"{pointer}: unreadable backup ({error}); delete {backup_dir} to "
@@ -114,43 +115,6 @@ def checkpoint_inside(backup_dir, name):
     return checkpoint
 
 
-def check_state(state):
-    """Raises TypeError unless the counters of a backup state are integers."""
-    for key in ("epoch", "steps_done", "steps_per_epoch", "global_step"):
-        if isinstance(state[key], bool) or not isinstance(state[key], int):
-            raise TypeError(f"{STATE_FILE} field {key!r} is {state[key]!r}")
-
-
-def restore_backup(model, paths, steps_per_epoch, trim_log=True):
-    """Loads the run's backup into compiled `model` when there is one; returns
-    its state (None for a fresh run) and trims the CSV rows it will redo.
-
-    `model` is built under the strategy scope (the optimizer slots the
-    restore creates must live in it); `trim_log` is False for a reader that
-    does not own the CSV log (a multi-worker job's other workers).
-    """
-    state = read_backup(paths["backup"])
-    if state is None:
-        if trim_log:
-            trim_csv_log(paths["csv"], 0)  # rows of an attempt that left no backup
-        return None
-    if state["steps_per_epoch"] != steps_per_epoch:
-        raise ConfigError(
-            f"{paths['backup']} was written with {state['steps_per_epoch']} steps "
-            f"per epoch, now {steps_per_epoch}; use the same config or delete the "
-            "backup"
-        )
-    restore_weights(model, state)
-    if trim_log:
-        trim_csv_log(paths["csv"], state["epoch"])
-    print(
-        f"resuming from {paths['backup']}: epoch {state['epoch'] + 1}, "
-        f"{state['steps_done']} of {steps_per_epoch} steps done "
-        f"(global step {state['global_step']})"
-    )
-    return state
-
-
 # The flags a backup depends on: the shapes of its weights and optimizer
 # state, and its position within an epoch.
 RESUME_FIELDS = (
@@ -175,12 +139,29 @@ def flags_changed_since_start(config, run_dir):
 
 
 def restore_run_backup(model, config, paths, steps_per_epoch, trim_log=True):
-    """`restore_backup` for the run `config` describes. A backup that does
-    not fit the model or the epoch length because flags changed since the
-    run started is refused naming those flags: dropping them resumes the
-    run, which deleting the backup would throw away."""
+    """Loads the run's backup into compiled `model` when there is one; returns
+    its state (None for a fresh run) and trims the CSV rows it will redo.
+
+    `model` is built under the strategy scope (the optimizer slots the
+    restore fills must live in it); `trim_log` is False for a reader that
+    does not own the CSV log (a multi-worker job's other workers). A backup
+    that does not fit the model or the epoch length because flags changed
+    since the run started is refused naming those flags: dropping them
+    resumes the run, which deleting the backup would throw away.
+    """
+    state = read_backup(paths["backup"])
+    if state is None:
+        if trim_log:
+            trim_csv_log(paths["csv"], 0)  # rows of an attempt that left no backup
+        return None
     try:
-        return restore_backup(model, paths, steps_per_epoch, trim_log)
+        if state["steps_per_epoch"] != steps_per_epoch:
+            raise ConfigError(
+                f"{paths['backup']} was written with {state['steps_per_epoch']} "
+                f"steps per epoch, now {steps_per_epoch}; use the same config or "
+                "delete the backup"
+            )
+        restore_weights(model, state)
     except (ConfigError, DamagedFileError) as error:
         changed = flags_changed_since_start(config, config.run_dir)
         if not changed:
@@ -193,6 +174,14 @@ def restore_run_backup(model, config, paths, steps_per_epoch, trim_log=True):
             f"{started} (now {now}); drop {flags} to resume it, or pass another "
             "--run-dir to start a new run"
         ) from error
+    if trim_log:
+        trim_csv_log(paths["csv"], state["epoch"])
+    print(
+        f"resuming from {paths['backup']}: epoch {state['epoch'] + 1}, "
+        f"{state['steps_done']} of {steps_per_epoch} steps done "
+        f"(global step {state['global_step']})"
+    )
+    return state
 
 
 def restore_weights(model, state):
