@@ -186,7 +186,8 @@ def tensorboard_callbacks(config, paths, validation):
         callbacks.append(
             HeatmapImageSummary(
                 validation.subset["images"][:count], paths["images"],
-                validation.skeleton, true_keypoints=truth, true_annotated=annotated,
+                validation.joint_set.skeleton, validation.joint_set.joint_names,
+                true_keypoints=truth, true_annotated=annotated,
             )
         )  # fmt: skip
     return callbacks
@@ -200,8 +201,7 @@ class Validation:
     callback: keras.callbacks.Callback | None
     monitor: str
     subset: dict | None
-    skeleton: tuple = ()
-    joint_set: object = None
+    joint_set: object
     mode: str = "max"
 
 
@@ -256,11 +256,10 @@ def choose_validation(config, metadata, valid_files):
     """The run's `Validation` (`choose_validation_metric`), printed as
     `validation metric: box PCK@0.05 (normalised by ...)`."""
     metric = choose_validation_metric(config, metadata)
-    skeleton = metadata.get("skeleton", ())
-    joint_set = joint_set_from_metadata(metadata) if "joint_names" in metadata else None
+    joint_set = joint_set_from_metadata(metadata)
     if metric == "none":
         print("validation metric: none (the validation loss picks the best model)")
-        return Validation(None, "val_loss", None, skeleton, joint_set, mode="min")
+        return Validation(None, "val_loss", None, joint_set, mode="min")
     threshold = validation_thresholds(config)[metric]
     print(f"validation metric: {describe_metric(metric, threshold)}")
     normalizers_of, needs = validation_normalizers(metric, torso_joints_of(metadata))
@@ -276,7 +275,7 @@ def choose_validation(config, metadata, valid_files):
     callback = PckhValidation(
         subset, config.output_size, threshold, max(1, config.batch_size), log_name
     )
-    return Validation(callback, f"val_{log_name}", subset, skeleton, joint_set)
+    return Validation(callback, f"val_{log_name}", subset, joint_set)
 
 
 class StopOnInterrupt(keras.callbacks.Callback):

@@ -28,7 +28,6 @@ from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.drawing import draw_poses
 from keras_hourglass.drawing import draw_truth_beside_prediction
 from keras_hourglass.heatmaps import decode_heatmaps
-from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.model import stack_index_of_output
 
 logger = logging.getLogger(__name__)
@@ -199,22 +198,15 @@ def overlay_prediction(image, heatmaps, skeleton, joint_names=None,
     coords = keras.ops.convert_to_numpy(coords)[0]
     points = np.asarray(heatmap_coords_to_input(coords, size, heatmaps.shape[0]))
     scores = keras.ops.convert_to_numpy(scores)
-    names = (
-        joint_names
-        or builtin_joint_names(skeleton, heatmaps.shape[-1])
-        or [f"joint{i}" for i in range(heatmaps.shape[-1])]
-    )
-    if true_keypoints is None:
-        drawn = draw_poses(canvas, points[None], names, skeleton, scores=scores,
-                           labels=[""])  # fmt: skip
-    else:
-        drawn = draw_truth_beside_prediction(
+    names = joint_names or [f"joint{i}" for i in range(heatmaps.shape[-1])]
+    drawn = draw_poses(canvas, points[None], names, skeleton, scores=scores,
+                       labels=[""])  # fmt: skip
+    if true_keypoints is not None:
+        overlay, drawn = drawn, draw_truth_beside_prediction(
             image, np.asarray(true_keypoints)[None], np.asarray(true_annotated)[None],
             points[None], scores, names, skeleton, titles=("truth", "prediction"),
         )  # fmt: skip
-        drawn[-size:, -size:] = draw_poses(
-            canvas, points[None], names, skeleton, scores=scores, labels=[""]
-        )
+        drawn[-size:, -size:] = overlay
     return drawn.astype(np.float32) / 255.0
 
 
@@ -228,17 +220,6 @@ def crop_ground_truth(subset, count):
         + matrices[:, None, :2, 2]
     )
     return crop, np.asarray(subset["annotated"][:count], np.float64)
-
-
-def builtin_joint_names(skeleton, num_joints):
-    """The names of the built-in joint set with this skeleton and joint count
-    (so TensorBoard can shade left and right), or None."""
-    for joint_set in BUILT_IN_JOINT_SETS.values():
-        if joint_set.num_joints == num_joints and set(joint_set.skeleton) == set(
-            skeleton
-        ):
-            return list(joint_set.joint_names)
-    return None
 
 
 class HeatmapImageSummary(keras.callbacks.Callback):
