@@ -1,16 +1,12 @@
 """PCKh@0.5 of every stack on a fixed validation subset, after each epoch.
 
-Each stack's heatmaps are decoded (argmax + quarter-pixel shift), mapped back
-to original image pixels through the inverse crop, and compared with the
-ground truth normalised by the person's head size (0.6 x head-box diagonal),
-as the MPII evaluation does. The callback adds `val_pckh_stack{i}` and
-`val_pckh` (the last stack) to the epoch logs, so later callbacks
-(checkpoints, learning-rate drop, CSV, TensorBoard) can use them. Given
-other normalisers (`load_validation_subset`), the same callback scores
-torso PCK (`val_pck*`) or box PCK (`val_box_pck*`; `training.callbacks`).
-
-`HeatmapImageSummary` writes TensorBoard images of the predicted heatmaps and
-skeletons on a few validation samples after every epoch.
+Each stack's heatmaps are decoded, mapped back to original image pixels
+through the inverse crop and compared with the ground truth normalised by the
+head size, as the MPII evaluation does; the callback adds `val_pckh_stack{i}`
+and `val_pckh` (the last stack) to the epoch logs that later callbacks read.
+Given other normalisers (`load_validation_subset`), the same callback scores
+torso PCK (`val_pck*`) or box PCK (`val_box_pck*`). `HeatmapImageSummary`
+draws predictions on a few validation samples to TensorBoard.
 """
 
 import logging
@@ -55,15 +51,11 @@ def load_validation_subset(
     files, num_joints, input_size, count, batch_size=16,
     normalizers_of=head_normalizers, normalizer_name="head size",
 ):  # fmt: skip
-    """Reads the first `count` usable validation people into NumPy arrays.
+    """Reads the first `count` usable validation people into a dict of NumPy
+    arrays: `images`, `joints`, `annotated`, `normalizers`, `crop_matrices`.
 
     People without a normaliser (`normalizers_of(joints, annotated, meta)`
-    not finite or <= 0; by default the head size PCKh needs) cannot be
-    scored; they are skipped and their number logged.
-
-    Returns:
-        dict with `images` [N, S, S, 3], `joints` [N, K, 2], `annotated`
-        [N, K] bool, `normalizers` [N], `crop_matrices` [N, 3, 3].
+    not finite or <= 0) cannot be scored; they are skipped and counted.
     """
     dataset = make_eval_dataset(
         files, num_joints, batch_size=batch_size, input_size=input_size
@@ -115,16 +107,9 @@ def predict_in_batches(model, images, batch_size=16):
 
 
 class PckhValidation(keras.callbacks.Callback):
-    """Logs `val_pckh_stack{i}` and `val_pckh` (last stack) every epoch.
-
-    Args:
-        subset: dict from `load_validation_subset`.
-        output_size: int. Heatmap side.
-        threshold: float. PCKh threshold. Defaults to 0.5.
-        batch_size: int. Prediction batch size.
-        log_name: str. The logs are `val_<log_name>...`. Defaults to "pckh";
-            "pck" or "box_pck" for a subset with those normalisers.
-    """
+    """Logs `val_pckh_stack{i}` and `val_pckh` (last stack) every epoch on a
+    `load_validation_subset`; `log_name` "pck" or "box_pck" names the logs
+    of a subset with those normalisers."""
 
     def __init__(self, subset, output_size, threshold=0.5, batch_size=16,
                  log_name="pckh"):  # fmt: skip
@@ -154,8 +139,7 @@ class PckhValidation(keras.callbacks.Callback):
         )
 
     def compute_logs(self):
-        """Returns {`val_pckh_stack{i}`: percent, ..., `val_pckh`: last}
-        (`pckh` being the `log_name`)."""
+        """Returns {`val_pckh_stack{i}`: percent, ..., `val_pckh`: last}."""
         outputs = predict_in_batches(self.model, self.subset["images"], self.batch_size)
         logs = {}
         # Named by the output ("stack8_heatmaps" -> "stack8"), so that a model
@@ -178,12 +162,6 @@ class PckhValidation(keras.callbacks.Callback):
         print(f"{line_start}epoch {epoch + 1}: {shown}")
 
 
-def upsample_nearest(heatmap, size):
-    """Repeats a square [h, w] map up to [size, size] (size a multiple of h)."""
-    factor = size // heatmap.shape[0]
-    return np.repeat(np.repeat(heatmap, factor, axis=0), factor, axis=1)
-
-
 def overlay_prediction(image, heatmaps, skeleton, joint_names=None,
                        true_keypoints=None, true_annotated=None):  # fmt: skip
     """Returns image [S, S, 3] in [0, 1] blended with the joints' maximum
@@ -192,7 +170,8 @@ def overlay_prediction(image, heatmaps, skeleton, joint_names=None,
     are given."""
     size = image.shape[0]
     peak = np.clip(heatmaps.max(axis=-1), 0.0, 1.0)
-    heat = upsample_nearest(peak, size)[..., None] * np.array([1.0, 0.8, 0.0])
+    peak = np.kron(peak, np.ones((size // peak.shape[0],) * 2))  # nearest upsampling
+    heat = peak[..., None] * np.array([1.0, 0.8, 0.0])
     canvas = np.clip(0.6 * image + 0.6 * heat, 0.0, 1.0).astype(np.float32)
     coords, scores = decode_heatmaps(heatmaps[None])
     coords = keras.ops.convert_to_numpy(coords)[0]
@@ -223,17 +202,9 @@ def crop_ground_truth(subset, count):
 
 
 class HeatmapImageSummary(keras.callbacks.Callback):
-    """Writes `validation/prediction` images (last stack) to `log_dir` each epoch.
-
-    Args:
-        images: float [N, S, S, 3] in [0, 1]. A few fixed validation crops.
-        log_dir: str. TensorBoard directory (e.g. `run/logs/images`).
-        skeleton: list of (joint, joint) pairs drawn as bones.
-        joint_names: K names (left/right shades) or None.
-        true_keypoints: [N, K, 2] ground truth in crop px, or None; shown
-            beside each prediction.
-        true_annotated: [N, K], 1 where the joint is annotated.
-    """
+    """Writes `validation/prediction` images (last stack) of a few fixed crops
+    `images` [N, S, S, 3] to `log_dir` each epoch, each beside its ground
+    truth `true_keypoints` [N, K, 2] (crop px) when given."""
 
     def __init__(self, images, log_dir, skeleton=(), joint_names=None,
                  true_keypoints=None, true_annotated=None):  # fmt: skip
