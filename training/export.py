@@ -46,9 +46,7 @@ class ExportConfig:
 
     model: str = option("", "a .keras file or a training run directory")
     out: str = option("", "model base path (MODEL_DIR)")
-    version: int | None = option(
-        None, "default: highest existing + 1", minimum=0
-    )
+    version: int | None = option(None, "default: highest existing + 1", minimum=0)
     joint_set: str | None = option(
         None, "default: the run's dataset.json, else the set with the model's K",
         ("mpii", "lsp", "coco"),
