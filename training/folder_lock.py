@@ -1,22 +1,14 @@
 """One program at a time writes to a folder: the one home of the lock.
 
-Three folders are locked this way, each with its own lock file and message:
+    with lock_run_directory(config.run_dir, "training.train"):  # run_dir/run.lock
+    with lock_dataset_folder(out_dir):     # .NAME.lock beside the dataset folder
+    with lock_export_folder(out_dir):      # out_dir/.export.lock
 
-    with lock_run_directory(config.run_dir, "training.train"):
-        ...  # run_dir/run.lock: config, logs, backups, final model, export
-    with lock_dataset_folder(out_dir):
-        ...  # .NAME.lock beside the dataset folder, which is swapped whole
-    with lock_export_folder(out_dir):
-        ...  # out_dir/.export.lock: version numbers, staging, deployment files
-
-The lock is held with `fcntl.flock` on the open lock file: the kernel
-releases it when the program ends in any way, `kill -9` included, so a lock
-file left behind by a dead program on this host is taken over (with a note),
-leftovers of the old locking (a file naming a dead PID) included. The file
-holds the holder's PID, host, program and start time, which name it in the
-refusal. A lock file left by another host is not taken over (its program
-cannot be checked from here): the message says how to remove it once that
-program is known to be gone.
+The lock is an `fcntl.flock` on the open lock file, which the kernel releases
+however the program ends, `kill -9` included, so a lock file a dead program
+on this host left is taken over (with a note). The file names its holder
+(PID, host, program, start time) for the refusal. A lock file another host
+left is not taken over, since its program cannot be checked from here.
 """
 
 import fcntl
@@ -119,10 +111,7 @@ def is_current_file(descriptor, path):
 
 def open_locked_file(lock_path, on_held=None):
     """Opens and flocks the file now at `lock_path`; returns the descriptor.
-
-    When a running program holds it: LockHeld, or, given `on_held`, calls
-    `on_held(holder)` and waits for the lock.
-    """
+    A running holder raises LockHeld, or, given `on_held`, is waited for."""
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -140,12 +129,9 @@ def open_locked_file(lock_path, on_held=None):
 
 
 def acquire_lock(lock_path, program, on_held=None):
-    """Locks `lock_path` (creating its folder if needed) for `program`;
-    returns the open descriptor to pass to `release_lock`. Raises LockHeld
-    when a running program holds the lock (or, given `on_held`, calls it with
-    the holder and waits), LockLeftByAnotherHost when the unheld lock file
-    names another host.
-    """
+    """Locks `lock_path` (creating its folder) for `program`; returns the
+    open descriptor for `release_lock`. Raises as `open_locked_file`, and
+    LockLeftByAnotherHost when the unheld lock file names another host."""
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = open_locked_file(lock_path, on_held)
@@ -240,19 +226,15 @@ class ExportFolderLocked(Exception):
 
 def lock_export_folder(out_dir):
     """Holds the export lock of the model base path `out_dir` for the `with`
-    block: choosing the version, writing and renaming it, and the deployment
-    files beside it. Another export running on this host is waited for (with
-    a note), so each gets its own version number; ExportFolderLocked when a
-    lock file from another host is present."""
+    block. Another export on this host is waited for (with a note), so each
+    gets its own version number; another host's lock file is refused."""
     path = Path(out_dir) / EXPORT_LOCK_FILE_NAME
 
     def note_waiting(holder):
         print(
             f"note: another export, {describe_holder(holder)}, is writing to "
-            f"{out_dir}; waiting for it to finish",
-            file=sys.stderr,
-            flush=True,
-        )
+            f"{out_dir}; waiting for it to finish", file=sys.stderr, flush=True,
+        )  # fmt: skip
 
     descriptor = acquire_or_refuse(
         path, EXPORT_PROGRAM, ExportFolderLocked,
