@@ -38,7 +38,6 @@ from training.config import check_replica_batch
 from training.config import save_config
 from training.distribute import cluster_spec_from_environment
 from training.distribute import is_chief_worker
-from training.distribute import set_precision_policy
 from training.finetune import describe_transfer
 from training.finetune import initialize_from
 from training.resume import plan_fit_calls
@@ -141,7 +140,7 @@ def fit_call(model, callbacks, train_step, iterator, sync_statistics, call):
 def train_multi_worker(config, strategy, metadata, train_files, valid_files):
     """Trains under `strategy` with the custom loop; returns the model. The
     entry point of `training.train` when `TF_CONFIG` is set."""
-    set_precision_policy(config.precision)
+    keras.mixed_precision.set_dtype_policy(config.precision)  # before the model
     check_replica_batch(config, strategy.num_replicas_in_sync)
     print(f"multi-worker training on {strategy.num_replicas_in_sync} replica(s)")
     chief = is_chief_worker()

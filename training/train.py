@@ -45,7 +45,6 @@ from training.distribute import build_training_state
 from training.distribute import choose_strategy
 from training.distribute import is_chief_worker
 from training.distribute import is_multi_worker
-from training.distribute import set_precision_policy
 from training.finetune import describe_transfer
 from training.finetune import initialize_from
 from training.finetune import set_backbone_trainable
@@ -70,7 +69,7 @@ logger = logging.getLogger(__name__)
 def train_single_machine(config, metadata, train_files, valid_files):
     """Runs `model.fit`, resuming from the run's backup; returns the History
     of the last `fit` call (None when the backup was already at the end)."""
-    set_precision_policy(config.precision)
+    keras.mixed_precision.set_dtype_policy(config.precision)  # before the model
     strategy = choose_strategy(config.strategy)
     check_replica_batch(config, strategy.num_replicas_in_sync)
     print(
