@@ -14,7 +14,6 @@ weights; a finished run writes nothing. The run ends with a summary
 the last `fit` call of a resumed run.
 """
 
-import csv
 import json
 import math
 import shlex
@@ -34,6 +33,7 @@ from keras_hourglass.serving.export import export_saved_model
 from training.callbacks import run_paths
 from training.callbacks import tensorboard_available
 from training.callbacks import validation_thresholds
+from training.resume import read_csv_log
 
 COMPLETION_FILE = "completion.json"
 EXPORT_VERSION = 1
@@ -153,15 +153,6 @@ VALIDATION_COLUMNS = {
 }
 
 
-def read_epoch_log(csv_path):
-    """The rows of the run's CSV log as dicts, [] when there is no log."""
-    try:
-        with open(csv_path, newline="") as handle:
-            return list(csv.DictReader(handle))
-    except FileNotFoundError:
-        return []
-
-
 def best_epoch(rows):
     """`(1-based epoch, column, value)` of the highest finite validation score
     in the CSV `rows` (the first such epoch on a tie), or None."""
@@ -216,8 +207,9 @@ def format_run_summary(
 def summarize_run(config):
     """`format_run_summary` of the run `config` (a `TrainConfig`) wrote."""
     paths = run_paths(config.run_dir)
+    rows = read_csv_log(paths["csv"])[1] if paths["csv"].is_file() else []
     return format_run_summary(
-        read_epoch_log(paths["csv"]),
+        rows,
         paths,
         # A multi-worker run does not export, whatever `config.export` says.
         export_dir=paths["export"] if paths["export"].is_dir() else None,
