@@ -1,9 +1,6 @@
-"""The parts of a training run built from its config: dataset files, model,
-compiled loss and optimizer, input pipelines and epoch length.
-
-Shared by both training loops, `model.fit` (`training.train`) and the
-multi-worker custom loop (`training.multiworker`), so that they train the same
-network on the same batches.
+"""The parts of a training run built from its config, shared by `model.fit`
+(`training.train`) and the multi-worker loop (`training.multiworker`), so that
+both train the same network on the same batches.
 """
 
 from pathlib import Path
@@ -51,11 +48,8 @@ def check_data_dir(config):
 
 
 def read_dataset(config):
-    """Returns (metadata, train files, valid files) of `config.data_dir`.
-
-    Raises ConfigError when the directory, its metadata or a split is missing,
-    or a split is empty.
-    """
+    """Returns (metadata, train files, valid files) of `config.data_dir`;
+    ConfigError when the directory, its metadata or a split is missing."""
     check_data_dir(config)
     try:
         metadata = read_metadata(config.data_dir)
@@ -112,11 +106,9 @@ def make_datasets(
     config, metadata, train_files, valid_files, output_names, deterministic=False,
     counter=None,
 ):  # fmt: skip
-    """Returns (training dataset, validation-loss dataset) for `model.fit`.
-
+    """Returns (training dataset, validation-loss dataset) for `model.fit`;
     `deterministic=True` fixes the element order (every worker of a
-    multi-worker job must build the same global batches). `counter`: an
-    optional `RecordCounter` of the training dataset."""
+    multi-worker job must build the same global batches)."""
     common = {
         "num_joints": metadata["num_joints"],
         "flip_pairs": metadata.get("flip_pairs", []),

@@ -66,9 +66,8 @@ def any_worker_differs(strategy, value):
 
 def check_workers_resume_together(strategy, global_step, run_dir):
     """Stops every worker, with one message, unless all resume at the chief's
-    step: a worker that cannot read the chief's backup would otherwise start
-    over and plan other steps than the rest, and the job would hang in a
-    collective or train replicas that differ."""
+    step: otherwise a worker that cannot read the chief's backup starts over
+    and the job hangs in a collective or trains replicas that differ."""
     if any_worker_differs(strategy, global_step):
         index = cluster_spec_from_environment()["task"]["index"]
         raise SystemExit(
@@ -255,12 +254,9 @@ def distribute_global_batches(strategy, make_global_dataset, global_batch_size):
 
 
 def replica_loss(model, images, targets, weights, global_batch_size):
-    """This replica's share of the global loss, and of each stack's loss.
-
-    Each replica divides its weighted sum by the GLOBAL number of (sample,
-    joint) terms, so the sum over replicas is the global-batch mean, the
-    value `model.fit` logs on one device.
-    """
+    """This replica's share of the global loss, and of each stack's loss:
+    its mean scaled by its share of the GLOBAL batch, so the sum over
+    replicas is the global-batch mean that `model.fit` logs on one device."""
     outputs = stack_heatmaps_list(model(images, training=True))
     share = tf.cast(tf.shape(images)[0], tf.float32) / float(global_batch_size)
     per_stack = [
@@ -298,13 +294,8 @@ def make_train_step(strategy, model, optimizer, global_batch_size, jit_compile=F
 
 def make_statistics_sync(strategy, model):
     """Returns `sync()`, which sets every non-trainable variable (batch-norm
-    moving statistics) to its mean over all replicas.
-
-    Keras 3 updates each replica's moving statistics from its own batch only
-    and never aggregates them, so workers would drift apart and the chief
-    would save statistics of a fraction of the data.
-    """
-
+    moving statistics) to its mean over all replicas: Keras 3 updates each
+    replica's from its own batch only, so workers would drift apart."""
     variables = list(model.non_trainable_variables)
 
     def read_local_copies():

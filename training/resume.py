@@ -46,10 +46,9 @@ PERSISTED_ATTRIBUTES = (
 
 
 def plan_fit_calls(start_epoch, steps_done, epochs, steps_per_epoch):
-    """Returns the `fit` calls that finish training from zero-based
-    `start_epoch` with `steps_done` of its steps trained: dicts with
-    `initial_epoch`, `epochs`, `steps_per_epoch` and `step_offset` (steps of
-    the first epoch done before this call)."""
+    """Returns the `fit` calls (`initial_epoch`, `epochs`, `steps_per_epoch`,
+    `step_offset`: steps of its first epoch done before it) that finish
+    training from zero-based `start_epoch` with `steps_done` steps trained."""
     if not 0 <= steps_done < steps_per_epoch:
         raise ValueError(
             f"the backup is at step {steps_done} of an epoch of "
@@ -203,12 +202,9 @@ def restore_weights(model, state):
 
 
 def write_backup(model, backup_dir, state):
-    """Writes `step-<global step>/` then points `latest.json` at it.
-
-    The pointer is replaced atomically after the checkpoint is complete, so a
-    kill at any moment leaves the previous or the new backup, never half of
-    one. Older checkpoints are removed afterwards.
-    """
+    """Writes `step-<global step>/`, then points `latest.json` at it
+    atomically (a kill at any moment leaves the previous or the new backup,
+    never half of one), then removes older checkpoints."""
     backup_dir = Path(backup_dir)
     name = f"step-{state['global_step']:08d}"
     checkpoint = backup_dir / name
@@ -223,13 +219,9 @@ def write_backup(model, backup_dir, state):
 
 
 def read_csv_log(csv_path):
-    """Returns `(header, rows, damaged)` of a CSV training log: whole rows
-    only, as dicts with an integer "epoch", and how many lines were left out.
-
-    A crash or a second writer can leave a repeated header, a row cut short
-    (no final newline, missing or extra cells) or garbage; such lines are
-    left out instead of failing every later run.
-    """
+    """Returns `(header, rows, damaged)` of a CSV training log: whole rows as
+    dicts with an integer "epoch", and how many lines were left out (a crash
+    can leave a repeated header, a row cut short or garbage)."""
     lines = Path(csv_path).read_text(errors="replace").splitlines(keepends=True)
     damaged = 0
     if lines and not lines[-1].endswith("\n"):
@@ -281,13 +273,10 @@ def logs_are_finite(logs):
 
 
 class StepBackup(keras.callbacks.Callback):
-    """Backs up every `every_steps` steps and after every epoch.
-
-    Place it LAST in the callback list: its epoch-end backup must include
-    the state the other callbacks updated for that epoch. `tracked_callbacks`
-    maps names to callbacks whose counters persist; `state` is what
-    `read_backup` read (resume), or None.
-    """
+    """Backs up every `every_steps` steps and after every epoch, with the
+    counters of `tracked_callbacks` ({name: callback}); `state` is what
+    `read_backup` read, or None. Place it LAST in the callback list: its
+    epoch-end backup must include the state the others updated."""
 
     def __init__(
         self, backup_dir, every_steps, steps_per_epoch, tracked_callbacks, state=None
