@@ -26,8 +26,6 @@ import tensorflow as tf
 
 from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.losses import masked_heatmap_loss
-from training.builders import build_model
-from training.builders import compile_model
 from training.builders import make_datasets
 from training.builders import steps_per_epoch
 from training.callbacks import build_callbacks
@@ -35,14 +33,11 @@ from training.callbacks import choose_validation
 from training.callbacks import run_paths
 from training.config import ConfigError
 from training.config import check_replica_batch
-from training.config import save_config
 from training.distribute import cluster_spec_from_environment
 from training.distribute import is_chief_worker
-from training.finetune import describe_transfer
-from training.finetune import initialize_from
 from training.resume import plan_fit_calls
 from training.resume import read_backup
-from training.resume import restore_run_backup
+from training.resume import start_or_resume_model
 from training.run_completion import finish_run
 
 
@@ -154,28 +149,20 @@ def train_multi_worker(config, strategy, metadata, train_files, valid_files):
     # Before the restore: loading weights into mirrored variables is itself
     # a collective, which hangs or aborts when only some workers load.
     backup = read_backup(run_paths(config.run_dir)["backup"]) or {}
-    resume_step = backup.get("global_step", 0)
-    check_workers_resume_together(strategy, resume_step, config.run_dir)
+    check_workers_resume_together(
+        strategy, backup.get("global_step", 0), config.run_dir
+    )
     if config.freeze_backbone_epochs:
         raise ConfigError(
             "--freeze-backbone-epochs is for single-machine runs; a multi-worker "
             "job (TF_CONFIG) fine-tunes every layer from the start"
         )
-    with strategy.scope():
-        model = build_model(config, metadata["num_joints"])
-        if config.init_from and not backup:
-            # Every worker copies the same weights; a resumed job keeps its own.
-            report = initialize_from(model, config.init_from)
-            if chief:
-                print(describe_transfer(report, config.init_from))
-        model = compile_model(model, config)
-        # Every worker resumes from the chief's backup, in the run directory
-        # all workers share (the other workers write theirs to scratch).
-        resume_state = restore_run_backup(
-            model, config, run_paths(config.run_dir), steps, trim_log=chief
-        ) or {}  # fmt: skip
-    if chief:  # after the checks: a refused resume keeps the run's config.json
-        save_config(config, Path(config.run_dir) / "config.json")
+    # Every worker resumes from the chief's backup in the shared run
+    # directory (the other workers write theirs to scratch).
+    model, resume_state = start_or_resume_model(
+        config, metadata["num_joints"], strategy, run_paths(config.run_dir), steps,
+        chief,
+    )  # fmt: skip
     done = resume_state.get("global_step", 0)
 
     def make_global_dataset():

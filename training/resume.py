@@ -30,8 +30,13 @@ from keras_hourglass.files import write_json_atomically
 from keras_hourglass.files import write_text_atomically
 from keras_hourglass.saving import DamagedFileError
 from keras_hourglass.saving import check_weights_file
+from training.builders import build_model
+from training.builders import compile_model
 from training.config import ConfigError
 from training.config import load_config
+from training.config import save_config
+from training.finetune import describe_transfer
+from training.finetune import initialize_from
 
 POINTER_FILE = "latest.json"
 STATE_FILE = "state.json"
@@ -181,6 +186,30 @@ def restore_run_backup(model, config, paths, steps_per_epoch, trim_log=True):
         f"(global step {state['global_step']})"
     )
     return state
+
+
+def start_or_resume_model(config, num_joints, strategy, paths, steps_per_epoch,
+                          chief=True):  # fmt: skip
+    """Builds and compiles the run's model under `strategy` (the optimizer
+    slots the restore fills must live in its scope), from `--init-from` for a
+    fresh run, then restores the backup of the run at `paths` into it;
+    returns `(model, resume state or {})`. Only the `chief` prints, trims the
+    CSV log and writes config.json, after the restore: a refused resume keeps
+    the config.json of its backup."""
+    with strategy.scope():
+        model = build_model(config, num_joints)
+        if config.init_from and not has_backup(paths["backup"]):
+            # Only a fresh run: a resumed one keeps the weights it trained.
+            report = initialize_from(model, config.init_from)
+            if chief:
+                print(describe_transfer(report, config.init_from))
+        model = compile_model(model, config)
+        state = restore_run_backup(
+            model, config, paths, steps_per_epoch, trim_log=chief
+        )  # fmt: skip
+    if chief:
+        save_config(config, paths["config"])
+    return model, state or {}
 
 
 def restore_weights(model, state):

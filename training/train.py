@@ -18,7 +18,6 @@ of the records were lost: once the data is fixed, the same command trains.
 """
 
 import logging
-import os
 import sys
 from contextlib import nullcontext
 from dataclasses import replace
@@ -27,9 +26,7 @@ from pathlib import Path
 import keras
 
 from keras_hourglass.data.counter import RecordCounter
-from training.builders import build_model
 from training.builders import check_run_dir
-from training.builders import compile_model
 from training.builders import make_datasets
 from training.builders import read_dataset
 from training.builders import steps_per_epoch
@@ -40,13 +37,10 @@ from training.callbacks import run_paths
 from training.config import ConfigError
 from training.config import check_replica_batch
 from training.config import parse_config
-from training.config import save_config
 from training.distribute import build_training_state
 from training.distribute import choose_strategy
 from training.distribute import is_chief_worker
 from training.distribute import is_multi_worker
-from training.finetune import describe_transfer
-from training.finetune import initialize_from
 from training.finetune import set_backbone_trainable
 from training.finetune import set_training_phase
 from training.finetune import split_fit_calls
@@ -57,9 +51,8 @@ from training.programs import command_line
 from training.programs import ignore_further_interrupts
 from training.programs import program_command
 from training.programs import run_main
-from training.resume import has_backup
 from training.resume import plan_fit_calls
-from training.resume import restore_run_backup
+from training.resume import start_or_resume_model
 from training.run_completion import finish_run
 from training.run_completion import summarize_run
 
@@ -78,17 +71,9 @@ def train_single_machine(config, metadata, train_files, valid_files):
     )
     paths = run_paths(config.run_dir)
     steps = steps_per_epoch(config, metadata)
-    with strategy.scope():
-        model = build_model(config, metadata["num_joints"])
-        if config.init_from and not has_backup(paths["backup"]):
-            # Only a fresh run: a resumed one keeps the weights it trained.
-            report = initialize_from(model, config.init_from)
-            print(describe_transfer(report, config.init_from))
-        # Optimizer slots (made by `compile_model`) must live in the scope too.
-        model = compile_model(model, config)
-        resume_state = restore_run_backup(model, config, paths, steps) or {}
-    # After the restore: a refused resume keeps the config.json of its backup.
-    save_config(config, os.path.join(config.run_dir, "config.json"))
+    model, resume_state = start_or_resume_model(
+        config, metadata["num_joints"], strategy, paths, steps
+    )
     # A resumed run draws fresh shuffles and augmentations.
     seed = config.seed + resume_state.get("global_step", 0)
     keras.utils.set_random_seed(seed)
