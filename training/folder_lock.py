@@ -34,7 +34,6 @@ class LockHeld(Exception):
 
     def __init__(self, lock_path, holder):
         super().__init__(f"{lock_path} is held by {describe_holder(holder)}")
-        self.lock_path = lock_path
         self.holder = holder
 
 

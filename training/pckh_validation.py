@@ -30,11 +30,8 @@ logger = logging.getLogger(__name__)
 
 
 def pckh_percent(predicted, joints, annotated, normalizers, threshold=0.5):
-    """PCKh over all annotated joints in percent (hits / annotated joints).
-
-    Uses the standard script's strict `distance < threshold x normaliser`;
-    NaN when no joint is annotated.
-    """
+    """PCKh over all annotated joints in percent (NaN without any), with the
+    standard script's strict `distance < threshold x normaliser`."""
     annotated = np.asarray(annotated, dtype=bool)
     distances = normalized_distances(predicted, joints, normalizers)
     hits = (distances < threshold) & annotated
@@ -91,12 +88,9 @@ def load_validation_subset(
 
 
 def predict_in_batches(model, images, batch_size=16):
-    """Every output of `model` on `images`, as a list of NumPy arrays.
-
-    The model is called directly: under `MultiWorkerMirroredStrategy`
-    `model.predict` gathers across workers, a collective that the custom loop
-    of `training.multiworker` does not run.
-    """
+    """Every output of `model` on `images`, as a list of NumPy arrays. The
+    model is called directly: under `MultiWorkerMirroredStrategy`,
+    `model.predict` runs a collective the other workers do not join."""
     chunks = []
     for start in range(0, len(images), batch_size):
         outputs = stack_heatmaps_list(

@@ -67,11 +67,9 @@ def entry_point_name(script):
 
 def program_name(module_name, started_as=None, main_module=None):
     """How the usage line of program `module_name` ("training.train") names
-    it: the console script when it was started as one (`hourglass-train`),
-    else `python -m` and the module that ran (from the wheel that is
-    `keras_hourglass_programs.training.train`), else `python -m training.train`.
-    `started_as` and `main_module` default to this process's (`how_started`).
-    """
+    it: the console script when it was started as one, else `python -m` and
+    the module that ran (the wheel's or the checkout's); `started_as` and
+    `main_module` default to this process's (`how_started`)."""
     started_as, main_module = how_started(started_as, main_module)
     script = script_name(started_as)
     if script in PROGRAMS and PROGRAMS[script][0] == module_name:
