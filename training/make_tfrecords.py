@@ -109,8 +109,7 @@ def read_records(args, skip_log):
     """Returns (records iterable, record count or None, joint set) for `args`."""
     if args.format == "synthetic":
         val_count = args.val_count
-        if val_count is None:
-            val_count = DEFAULT_SYNTHETIC_VAL_COUNT
+        val_count = DEFAULT_SYNTHETIC_VAL_COUNT if val_count is None else val_count
         records = formats.iterate_synthetic_records(
             args.seed, args.count, val_count, skip_log, args.jpeg_quality
         )
