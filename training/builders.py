@@ -1,9 +1,6 @@
-"""The parts of a training run built from its config: dataset files, model,
-compiled loss and optimizer, input pipelines and epoch length.
-
-Shared by both training loops, `model.fit` (`training.train`) and the
-multi-worker custom loop (`training.multiworker`), so that they train the same
-network on the same batches.
+"""The parts of a training run built from its config, shared by `model.fit`
+(`training.train`) and the multi-worker loop (`training.multiworker`), so that
+both train the same network on the same batches.
 """
 
 from pathlib import Path
@@ -51,11 +48,8 @@ def check_data_dir(config):
 
 
 def read_dataset(config):
-    """Returns (metadata, train files, valid files) of `config.data_dir`.
-
-    Raises ConfigError when the directory, its metadata or a split is missing,
-    or a split is empty.
-    """
+    """Returns (metadata, train files, valid files) of `config.data_dir`;
+    ConfigError when the directory, its metadata or a split is missing."""
     check_data_dir(config)
     try:
         metadata = read_metadata(config.data_dir)
@@ -89,7 +83,11 @@ def compile_model(model, config, optimizer=None):
     """Compiles with one masked heatmap MSE per stack output (their sum is the
     loss; each is logged as `<output>_loss`). `optimizer`: the model's own,
     to compile again with its state kept (after a change of `trainable`);
-    None makes the configured one."""
+    None makes the configured one.
+
+    The optimizer's slots are created here, for every weight: a backup's
+    restore loads into them, and a backbone frozen later (`training.finetune`)
+    keeps the same slot layout in both phases and in their backups."""
     if optimizer is None:
         optimizer = wrap_optimizer_for_precision(
             make_optimizer(config.optimizer, config.learning_rate), config.precision
@@ -99,6 +97,8 @@ def compile_model(model, config, optimizer=None):
         loss=[joint_heatmap_mse for _ in model.output_names],
         jit_compile=config.jit_compile,
     )
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
     return model
 
 
@@ -106,11 +106,9 @@ def make_datasets(
     config, metadata, train_files, valid_files, output_names, deterministic=False,
     counter=None,
 ):  # fmt: skip
-    """Returns (training dataset, validation-loss dataset) for `model.fit`.
-
+    """Returns (training dataset, validation-loss dataset) for `model.fit`;
     `deterministic=True` fixes the element order (every worker of a
-    multi-worker job must build the same global batches). `counter`: an
-    optional `RecordCounter` of the training dataset."""
+    multi-worker job must build the same global batches)."""
     common = {
         "num_joints": metadata["num_joints"],
         "flip_pairs": metadata.get("flip_pairs", []),

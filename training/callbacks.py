@@ -3,21 +3,17 @@
     run_dir/
       config.json                 resolved configuration
       checkpoints/latest.keras    after every epoch (only if the loss is finite)
-      checkpoints/best.keras      best validation PCKh so far
-                                  (each .keras with its .json sidecar,
-                                  `keras_hourglass.saving`)
+      checkpoints/best.keras      best validation score so far
       backup/                     crash backup every N steps (training.resume)
       logs/                       TensorBoard scalars; logs/images: heatmaps
       training_log.csv            one row per epoch (appended on resume)
       final.keras                 the trained model
       export/1/                   its SavedModel (unless --no-export)
 
-Order matters: the validation callback runs first and adds `val_pckh*` (or
-`val_pck*`, torso PCK, on data without head boxes such as LSP, or
-`val_box_pck*` for a joint set without a torso either; `choose_validation`)
-to the epoch logs that the checkpoint, learning-rate and logging callbacks
-read afterwards; the backup runs last so that it saves their updated state.
-With `--validation-metric none` they read the validation loss instead.
+Order matters: the validation callback runs first and adds its score
+(`val_pckh`, `val_pck` or `val_box_pck`; `choose_validation`) to the epoch
+logs that the checkpoint, learning-rate and logging callbacks read; the
+backup runs last so that it saves their updated state.
 """
 
 import importlib.util
@@ -75,9 +71,7 @@ def run_paths(run_dir):
 
 class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """A `ModelCheckpoint` that never overwrites a good file with NaN weights,
-    and saves as every model file is saved (`keras_hourglass.saving`: atomic,
-    architecture and weights, a sidecar with the run's joint set).
-    """
+    and saves through `keras_hourglass.saving` (atomic, with a sidecar)."""
 
     def __init__(self, filepath, joint_set=None, **kwargs):
         super().__init__(filepath, **kwargs)
@@ -94,11 +88,9 @@ class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
 
 class NanGuard(keras.callbacks.Callback):
-    """Stops training on a NaN/inf loss and says which checkpoint is still good.
-
-    `TerminateOnNaN` alone stops quietly; this adds the message, and
-    `stopped_on_nan` tells the program not to save NaN weights as final.
-    """
+    """Stops training on a NaN/inf loss and says which checkpoint is still
+    good (`TerminateOnNaN` stops quietly); `stopped_on_nan` tells the program
+    not to save NaN weights as final."""
 
     def __init__(self, last_good_checkpoint):
         super().__init__()
@@ -129,14 +121,10 @@ class NanGuard(keras.callbacks.Callback):
 def build_callbacks(
     config, paths, validation, steps_per_epoch, resume_state=None, after_validation=()
 ):
-    """Returns `(callbacks, nan_guard, step_backup)` for `model.fit`, or for
-    the custom loop of `training.multiworker`, which drives the same list.
-
-    `resume_state` is what `training.resume.read_backup` read, or None;
-    `after_validation` callbacks run right after the validation one, before
-    the callbacks that read its score (multi-worker: the chief's score shared
-    with every worker).
-    """
+    """Returns `(callbacks, nan_guard, step_backup)` for `model.fit` or the
+    custom loop of `training.multiworker`. `after_validation` callbacks run
+    right after the validation one, before the callbacks that read its score
+    (multi-worker: the chief's score shared with every worker)."""
     paths["latest"].parent.mkdir(parents=True, exist_ok=True)
     monitor, mode = validation.monitor, validation.mode
     nan_guard = NanGuard(paths["latest"])
@@ -173,12 +161,9 @@ def build_callbacks(
     ]
     callbacks += tensorboard_callbacks(config, paths, validation)
     step_backup = StepBackup(
-        paths["backup"],
-        config.backup_every_steps,
-        steps_per_epoch,
-        tracked,
+        paths["backup"], config.backup_every_steps, steps_per_epoch, tracked,
         resume_state,
-    )
+    )  # fmt: skip
     # Last: a step's backup is written before Ctrl-C stops the run after it.
     return callbacks + [step_backup, StopOnInterrupt()], nan_guard, step_backup
 
@@ -201,7 +186,8 @@ def tensorboard_callbacks(config, paths, validation):
         callbacks.append(
             HeatmapImageSummary(
                 validation.subset["images"][:count], paths["images"],
-                validation.skeleton, true_keypoints=truth, true_annotated=annotated,
+                validation.joint_set.skeleton, validation.joint_set.joint_names,
+                true_keypoints=truth, true_annotated=annotated,
             )
         )  # fmt: skip
     return callbacks
@@ -209,25 +195,21 @@ def tensorboard_callbacks(config, paths, validation):
 
 @dataclass
 class Validation:
-    """The per-epoch validation of a run and the score it logs (`monitor`,
-    better when higher, `mode` "max"; "min" for the validation loss, with
-    no callback or subset); the joint set is the run's dataset's (the
-    checkpoints record it)."""
+    """The per-epoch validation of a run and the score it logs (`monitor`;
+    `mode` "min" for the validation loss, which has no callback or subset)."""
 
     callback: keras.callbacks.Callback | None
     monitor: str
     subset: dict | None
-    skeleton: tuple = ()
-    joint_set: object = None
+    joint_set: object
     mode: str = "max"
 
 
 def choose_validation_metric(config, metadata):
-    """The validation metric of a run: "pckh", "pck" (torso), "box-pck" or
-    "none", as `evaluation.metrics.choose_pck_metric` picks from what the
-    dataset records (`auto` with `--validation-people 0`: none). Raises
-    ConfigError naming the flag for one the data cannot give; cheap, so
-    `training.train` calls it before anything is written."""
+    """The validation metric of a run ("pckh", "pck", "box-pck" or "none"),
+    as `evaluation.metrics.choose_pck_metric` picks it from the dataset.
+    Raises ConfigError naming the flag for one the data cannot give; cheap,
+    so `training.train` calls it before anything is written."""
     requested, people = config.validation_metric, config.validation_people
     if requested == "none" or (requested == "auto" and people == 0):
         return "none"
@@ -274,11 +256,10 @@ def choose_validation(config, metadata, valid_files):
     """The run's `Validation` (`choose_validation_metric`), printed as
     `validation metric: box PCK@0.05 (normalised by ...)`."""
     metric = choose_validation_metric(config, metadata)
-    skeleton = metadata.get("skeleton", ())
-    joint_set = joint_set_from_metadata(metadata) if "joint_names" in metadata else None
+    joint_set = joint_set_from_metadata(metadata)
     if metric == "none":
         print("validation metric: none (the validation loss picks the best model)")
-        return Validation(None, "val_loss", None, skeleton, joint_set, mode="min")
+        return Validation(None, "val_loss", None, joint_set, mode="min")
     threshold = validation_thresholds(config)[metric]
     print(f"validation metric: {describe_metric(metric, threshold)}")
     normalizers_of, needs = validation_normalizers(metric, torso_joints_of(metadata))
@@ -294,18 +275,16 @@ def choose_validation(config, metadata, valid_files):
     callback = PckhValidation(
         subset, config.output_size, threshold, max(1, config.batch_size), log_name
     )
-    return Validation(callback, f"val_{log_name}", subset, skeleton, joint_set)
+    return Validation(callback, f"val_{log_name}", subset, joint_set)
 
 
 class StopOnInterrupt(keras.callbacks.Callback):
     """Stops training at the next batch or epoch end after Ctrl-C.
 
-    Python raises KeyboardInterrupt wherever the main thread is when SIGINT
-    arrives; raised inside a garbage-collection callback (JAX registers one)
-    or a tf.data Python function, it is swallowed and training would go on.
-    While training runs, this callback's handler also records the request,
-    and the next batch or epoch end raises it again where Keras lets it
-    through. A program started with SIGINT ignored keeps ignoring it.
+    A KeyboardInterrupt raised inside a garbage-collection callback (JAX
+    registers one) or a tf.data Python function is swallowed and training
+    would go on, so the handler also records the request and the next batch
+    or epoch end raises it again. SIGINT ignored at start stays ignored.
     """
 
     def __init__(self):

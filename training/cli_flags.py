@@ -19,13 +19,9 @@ from training.programs import program_name
 
 
 def program_parser(module_name, description, epilog=""):
-    """The `argparse.ArgumentParser` of program `module_name`.
-
-    Its usage line names the program as it was started (`hourglass-train`
-    or `python -m training.train`, see `program_name`), and its epilog,
-    after `epilog`, says how to show TensorFlow's start-up lines.
-    Description and epilog keep their line breaks.
-    """
+    """The `argparse.ArgumentParser` of program `module_name`: its usage
+    line names the program as it was started (`program_name`), and its
+    epilog ends saying how to show TensorFlow's start-up lines."""
     return argparse.ArgumentParser(
         prog=program_name(module_name),
         description=description,
@@ -82,12 +78,9 @@ def add_dataclass_flags(
     one_of=(),
 ):  # fmt: skip
     """Adds one flag per field of `config_class` to `parser`; returns it.
-
-    With `unset_defaults` every flag defaults to None, so the flags given
-    can be told from the rest (which then come from a preset or a config
-    file). `required` fields must be given, exactly one of `one_of`; with
-    `default_label` each help ends with `(<default_label>: <default>)`.
-    """
+    With `unset_defaults` every flag defaults to None, so the flags given can
+    be told from a preset's or a config file's values; `required` fields
+    must be given, exactly one of `one_of`."""
     hints = typing.get_type_hints(config_class)
     exclusive = parser.add_mutually_exclusive_group(required=True) if one_of else None
     for config_field in dataclasses.fields(config_class):

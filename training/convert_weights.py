@@ -4,17 +4,12 @@ r"""Convert a published pytorch_stacked_hourglass checkpoint to a `.keras` model
     python -m training.convert_weights --checkpoint checkpoint.pt \
         --out hourglass8_mpii.keras
 
-Reads the port's checkpoint (a dict whose `state_dict` holds the network, as
-its `train.py` saves it; a bare state dict works too, and so does a `.npz` of
-name -> array, which needs no PyTorch), builds the matching
-`build_stacked_hourglass` model, copies every weight (see
-`keras_hourglass.weights`) and writes the `.keras` file plus a JSON sidecar
-(`hourglass8_mpii.json`, see `keras_hourglass.saving`) recording its builder
-arguments, source, joint set, input size, input normalisation and the port's
-crop convention. The model then goes to `evaluation.evaluate`,
-`evaluation.predict` and `training.export` like a trained run's model: its 16
-heatmaps are the MPII joints in the built-in order those programs assume, and
-they crop people the port's way because the sidecar says so.
+Reads the port's checkpoint (its `state_dict`, a bare state dict, or a `.npz`
+of name -> array, which needs no PyTorch), builds the matching model, copies
+every weight (`keras_hourglass.weights`) and writes the `.keras` file with a
+sidecar (`keras_hourglass.saving`) recording its source, joint set, input
+normalisation and the port's crop convention, so the other programs use it
+like a trained run's model and crop people the port's way.
 """
 
 import logging
@@ -79,10 +74,7 @@ def state_dict_from_checkpoint(checkpoint, path):
 
 def read_torch_checkpoint(path):
     """Returns name -> float NumPy array from a `.pt` / `.pth.tar` file.
-
-    `weights_only=True` unpickles tensors and plain containers only, never
-    arbitrary objects, so a downloaded file cannot run code while loading.
-    """
+    `weights_only=True`: a downloaded file cannot run code while loading."""
     torch = import_torch()
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -98,32 +90,15 @@ def read_torch_checkpoint(path):
     }
 
 
-def read_npz_state_dict(path):
-    """Returns name -> NumPy array from a `.npz` written from a state dict."""
-    with np.load(path, allow_pickle=False) as arrays:
-        return {name: arrays[name] for name in arrays.files}
-
-
 def read_checkpoint_arrays(path):
     """Reads a `.npz` (no PyTorch needed) or a PyTorch checkpoint."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
-    if path.suffix == ".npz":
-        return read_npz_state_dict(path)
-    return read_torch_checkpoint(path)
-
-
-def conversion_notes(model, report, checkpoint_path):
-    """What the sidecar records beyond any saved model's entries: where the
-    weights came from and how to feed them."""
-    return {
-        "source": "princeton-vl/pytorch_stacked_hourglass checkpoint",
-        "checkpoint": str(checkpoint_path),
-        "input_size": int(model.input_shape[1]),
-        "input_normalisation": INPUT_NORMALISATION,
-        "ignored_tensors": list(report.ignored),
-    }
+    if path.suffix != ".npz":
+        return read_torch_checkpoint(path)
+    with np.load(path, allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in arrays.files}
 
 
 def convert_checkpoint(checkpoint_path, out_path, input_size=256):
@@ -138,10 +113,16 @@ def convert_checkpoint(checkpoint_path, out_path, input_size=256):
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # The port's weights expect its own crop window (see README, "Pretrained
     # weights"); every program that crops reads it from the sidecar.
+    notes = {
+        "source": "princeton-vl/pytorch_stacked_hourglass checkpoint",
+        "checkpoint": str(checkpoint_path),
+        "input_size": int(model.input_shape[1]),
+        "input_normalisation": INPUT_NORMALISATION,
+        "ignored_tensors": list(report.ignored),
+    }
     save_model(
         model, out_path, joint_set=builtin_joint_set(joint_count(model)),
-        crop_convention=PYTORCH_PORT,
-        notes=conversion_notes(model, report, checkpoint_path),
+        crop_convention=PYTORCH_PORT, notes=notes,
     )  # fmt: skip
     return model, report
 

@@ -1,20 +1,15 @@
 """Choosing the `tf.distribute` strategy, and the dtype policy / loss scaling
 that go with it.
 
-- `TF_CONFIG` set (a cluster of several machines or processes):
-  `MultiWorkerMirroredStrategy`, trained by the custom loop in
-  `training.multiworker` because Keras 3's `model.fit` fails under it
-  (keras-team/keras#20585).
-- Otherwise `MirroredStrategy` over every local accelerator, or, on a machine
-  without one, over every logical CPU device. With a single device (a plain
-  CPU, one GPU) the `auto` policy uses TensorFlow's default strategy instead:
-  the same one-replica training without a strategy scope's overhead on the
-  training step; `--strategy mirrored` forces the mirrored one.
+`TF_CONFIG` set: `MultiWorkerMirroredStrategy`, trained by the custom loop of
+`training.multiworker`. Otherwise `MirroredStrategy` over every local
+accelerator, or every logical CPU without one; with a single device the
+`auto` policy uses TensorFlow's default strategy instead (the same training
+without a strategy scope's overhead per step).
 
-The batch size in the config is the GLOBAL batch: each replica gets
-`batch_size / num_replicas`, and gradients are summed over replicas of losses
-already divided by the global batch, so the update (and the learning rate that
-suits it) is the same whatever the replica count.
+The batch size in the config is the GLOBAL batch: each replica's loss is
+divided by it and the gradients are summed, so the update (and the learning
+rate that suits it) is the same whatever the replica count.
 """
 
 import json
@@ -25,10 +20,8 @@ import tensorflow as tf
 
 
 def cluster_spec_from_environment():
-    """Returns the parsed `TF_CONFIG` dict, or None when it is unset or empty.
-
-    Raises ValueError when `TF_CONFIG` is not valid JSON.
-    """
+    """Returns the parsed `TF_CONFIG` dict, or None when it is unset or empty
+    (ValueError when it is not valid JSON)."""
     text = os.environ.get("TF_CONFIG", "").strip()
     if not text:
         return None
@@ -80,12 +73,6 @@ def choose_strategy(policy="auto"):
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
-def set_precision_policy(precision):
-    """Sets the global Keras dtype policy (`float32`, `mixed_bfloat16` or
-    `mixed_float16`). Must run before the model is built."""
-    keras.mixed_precision.set_dtype_policy(precision)
-
-
 def wrap_optimizer_for_precision(optimizer, precision):
     """Adds dynamic loss scaling for float16, whose gradients underflow
     without it; bfloat16 has float32's range and needs none."""
@@ -111,12 +98,11 @@ def make_optimizer(name, learning_rate):
 def build_training_state(model, strategy, dataset):
     """Creates the optimizer slots and the per-output loss trackers up front.
 
-    Under a real strategy `model.fit` builds both before tracing the train
-    step. Under the default strategy Keras defers them to that trace, and
-    variables created while tracing make TensorFlow trace the step a second
-    time. The loss trackers are built from one all-zero batch of the
-    dataset's target structure (targets doubling as predictions: only shapes
-    matter, and `fit` resets the trackers at each epoch).
+    Under the default strategy Keras defers both to the trace of the train
+    step (a real strategy's `fit` builds them first), and variables created
+    while tracing make TensorFlow trace the step a second time. The trackers
+    are built from one all-zero batch of targets doubling as predictions:
+    only shapes matter, and `fit` resets them at each epoch.
     """
     with strategy.scope():
         if tf.distribute.has_strategy():

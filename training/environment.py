@@ -1,17 +1,11 @@
 """Process-wide TensorFlow settings the programs choose before TF loads.
 
-Both are environment variables that TensorFlow reads once, when it is first
-imported, so `use_program_defaults()` must run before anything imports
-`tensorflow` or `keras`: the `training` and `evaluation` packages (and
-`benchmarks`) call it as they load, which is before `python -m training.train`
-runs its module and before a console script imports its program. Processes the
-programs start inherit the variables. A value the user has already set always
-wins (`TF_ENABLE_ONEDNN_OPTS=0 hourglass-train ...` turns the oneDNN kernels
-off again; `TF_CPP_MIN_LOG_LEVEL=0` shows every log line).
-
-TensorFlow 2.21 still writes a few lines while its shared libraries load (the
-absl banner, the oneDNN notice, the CUDA-stub probe), before it applies
-`TF_CPP_MIN_LOG_LEVEL`; no environment variable reaches them.
+Both are environment variables TensorFlow reads once, when first imported, so
+the `training` and `evaluation` packages (and `benchmarks`) call
+`use_program_defaults()` as they load, before any program imports TensorFlow;
+processes the programs start inherit them. A value the user has set always
+wins (`TF_CPP_MIN_LOG_LEVEL=0` shows every log line). A few lines TensorFlow
+writes while its shared libraries load come before any variable applies.
 """
 
 import os
@@ -40,11 +34,8 @@ STARTUP_LINES_HELP = (
 
 def use_program_defaults(environ=None):
     """Sets every `PROGRAM_DEFAULTS` variable the user has not set in
-    `environ` (default `os.environ`); returns the names it set.
-
-    Warns when TensorFlow is already imported, because then the settings no
-    longer take effect in this process.
-    """
+    `environ` (default `os.environ`); returns the names it set. Warns when
+    TensorFlow is already imported: then they no longer take effect here."""
     environ = os.environ if environ is None else environ
     chosen = [name for name in PROGRAM_DEFAULTS if name not in environ]
     for name in chosen:

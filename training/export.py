@@ -5,17 +5,13 @@ Serving, and/or the network alone as a LiteRT or ONNX file.
     python -m training.export --model runs/demo/final.keras --out exports/hourglass \
         --version 3 --joint-set mpii --model-name hourglass
     python -m training.export --model runs/demo --out exports/hourglass \
-        --format saved_model,litert,onnx
-    python -m training.export --model runs/demo --out exports/hourglass \
         --format litert --quantize int8 --calibration-data data/synthetic
 
-`saved_model` (the default) writes `OUT/<version>/` (SavedModel with the
-`serving_default`, `whole_image`, `heatmaps` and `metadata` signatures, plus
-`assets.extra/metadata.json` and warm-up requests), and `OUT/models.config`
-and `OUT/batching_parameters.txt` for `tensorflow_model_server`. `litert`
-writes `OUT/<model-name>_heatmaps.tflite` (`_float16`, `_int8` when
-quantized) and `onnx` writes `OUT/<model-name>_heatmaps.onnx`: the `heatmaps`
-signature with the metadata to crop and decode (`serving.heatmap_files`).
+`saved_model` (the default) writes `OUT/<version>/` and the
+`tensorflow_model_server` files beside it (`keras_hourglass.serving.export`);
+`litert` and `onnx` write `OUT/<model-name>_heatmaps[_<quantize>].tflite` and
+`OUT/<model-name>_heatmaps.onnx`: the `heatmaps` signature with the metadata
+to crop and decode (`keras_hourglass.serving.heatmap_files`).
 """
 
 import logging
@@ -46,9 +42,7 @@ class ExportConfig:
 
     model: str = option("", "a .keras file or a training run directory")
     out: str = option("", "model base path (MODEL_DIR)")
-    version: int | None = option(
-        None, "default: highest existing + 1", minimum=0
-    )
+    version: int | None = option(None, "default: highest existing + 1", minimum=0)
     joint_set: str | None = option(
         None, "default: the run's dataset.json, else the set with the model's K",
         ("mpii", "lsp", "coco"),
@@ -105,38 +99,26 @@ def parse_config(argv=None):
     return config
 
 
-def heatmap_file_name(config, suffix):
-    """`hourglass_heatmaps.tflite`, `hourglass_heatmaps_int8.tflite`, ..."""
-    quantized = "" if config.quantize == "float32" or suffix != ".tflite" else (
-        f"_{config.quantize}"
-    )  # fmt: skip
-    return f"{config.model_name}_heatmaps{quantized}{suffix}"
-
-
 def heatmap_file_paths(config):
-    """{format: path} of the LiteRT and ONNX files the export writes."""
-    suffixes = {"litert": ".tflite", "onnx": ".onnx"}
+    """{format: path} of the LiteRT and ONNX files the export writes:
+    `hourglass_heatmaps.tflite` (`_int8.tflite` when quantized), `.onnx`."""
+    quantized = "" if config.quantize == "float32" else f"_{config.quantize}"
+    names = {"litert": f"heatmaps{quantized}.tflite", "onnx": "heatmaps.onnx"}
     return {
-        name: Path(config.out) / heatmap_file_name(config, suffix)
-        for name, suffix in suffixes.items()
+        name: Path(config.out) / f"{config.model_name}_{file_name}"
+        for name, file_name in names.items()
         if name in config.format
     }
 
 
-def refuse_existing_heatmap_files(config):
-    """Raises FileExistsError naming a LiteRT/ONNX file the export would
-    replace without `--overwrite` (checked before any format is written)."""
-    if config.overwrite:
-        return
-    for path in heatmap_file_paths(config).values():
-        if path.exists():
-            raise FileExistsError(f"{path} exists: pass --overwrite to replace it")
-
-
 def export_formats(config, model):
-    """Writes every requested format; returns the written paths."""
-    refuse_existing_heatmap_files(config)
+    """Writes every requested format; returns the written paths. A LiteRT or
+    ONNX file it would replace without `--overwrite` is refused before any
+    format is written."""
     paths = heatmap_file_paths(config)
+    for path in paths.values():
+        if path.exists() and not config.overwrite:
+            raise FileExistsError(f"{path} exists: pass --overwrite to replace it")
     written = []
     if "saved_model" in config.format:
         written.append(

@@ -4,22 +4,16 @@ train only the joint heads for its first epochs (`--freeze-backbone-epochs`).
     hourglass-train --data-dir data/my_keypoints --run-dir runs/mine \
         --init-from hourglass8_mpii.keras --freeze-backbone-epochs 2
 
-The source is anything `keras_hourglass.saving.load_model` reads as a Keras
-model: a `.keras` file (a trained run's, or a PyTorch-port checkpoint
-converted by `hourglass-convert-weights`) or a run directory. Its weights
-move by `keras_hourglass.weights.transfer_matching_weights`: the backbone
-(stem, hourglasses, per-stack features and feature remaps) is copied, the
-joint heads (heatmap heads and prediction remaps) are new when the dataset
-has another joint count. The weights are copied once, into a fresh run: a
-run resumed from its backup keeps what it has trained.
+The source is any Keras model `keras_hourglass.saving.load_model` reads. The
+backbone (stem, hourglasses, per-stack features and remaps) is copied; the
+joint heads are new when the dataset has another joint count. The weights
+are copied once, into a fresh run: a resumed run keeps what it trained.
 
-Freezing sets `trainable` on the backbone layers, which takes effect only
-after compiling again. The model keeps one optimizer, built over every
-weight before the first freeze, so its slots have the same layout in both
-phases: a backup written in either phase resumes in either, and the heads'
+Freezing sets `trainable` on the backbone layers and compiles again. The
+model keeps one optimizer, built over every weight before the first freeze,
+so a backup written in either phase resumes in either and the heads'
 optimizer state carries over when the backbone thaws. Frozen batch norms
-also keep their statistics (Keras runs a non-trainable batch norm in
-inference mode).
+keep their statistics (Keras runs them in inference mode).
 """
 
 from keras_hourglass.model import builder_arguments_of
@@ -33,9 +27,10 @@ from training.config import ConfigError
 from training.distribute import build_training_state
 
 
-def load_init_model(path):
-    """The Keras model of `--init-from`; a `ConfigError` naming the flag when
-    it cannot be one."""
+def initialize_from(model, path):
+    """Copies the `--init-from` model's weights into `model` wherever they fit;
+    returns the `TransferReport`. A source that is no Keras model, or whose
+    backbone differs, is a `ConfigError` naming the flag."""
     try:
         loaded = load_model(path)
     except (OSError, ValueError) as error:
@@ -45,16 +40,8 @@ def load_init_model(path):
             f"--init-from {path}: a SavedModel export cannot be fine-tuned; pass "
             "the .keras file or run directory it was exported from"
         )
-    return loaded.keras_model
-
-
-def initialize_from(model, path):
-    """Copies the `--init-from` model's weights into `model` wherever they fit;
-    returns the `TransferReport`. A differing backbone is a `ConfigError`
-    naming the flag that would match it."""
-    source = load_init_model(path)
     try:
-        return transfer_matching_weights(source, model)
+        return transfer_matching_weights(loaded.keras_model, model)
     except ArchitectureMismatchError as error:
         advice = "it is not a model this program can start from"
         if error.setting:
@@ -100,17 +87,9 @@ def set_backbone_trainable(model, trainable):
         layer.trainable = trainable
 
 
-def build_optimizer_for_freezing(model):
-    """Creates the optimizer slots of every weight, before any is frozen, so
-    that both phases (and their backups) share one optimizer layout."""
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-
-
 def split_fit_calls(calls, freeze_epochs):
     """Splits `training.resume.plan_fit_calls` entries at the epoch where the
-    backbone thaws and marks each with `frozen`; a call that finishes an
-    interrupted epoch spans one epoch and never needs splitting."""
+    backbone thaws and marks each with `frozen`."""
     split = []
     for call in calls:
         parts = [call]
@@ -126,8 +105,7 @@ def split_fit_calls(calls, freeze_epochs):
 
 def set_training_phase(model, frozen, config, strategy, dataset):
     """Freezes or thaws the backbone when `frozen` says another phase, and
-    compiles the model again with its own optimizer; returns True when the
-    phase changed."""
+    compiles again with the model's own optimizer; True when it changed."""
     if backbone_is_frozen(model) == frozen:
         return False
     set_backbone_trainable(model, not frozen)

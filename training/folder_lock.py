@@ -1,22 +1,14 @@
 """One program at a time writes to a folder: the one home of the lock.
 
-Three folders are locked this way, each with its own lock file and message:
+    with lock_run_directory(config.run_dir, "training.train"):  # run_dir/run.lock
+    with lock_dataset_folder(out_dir):     # .NAME.lock beside the dataset folder
+    with lock_export_folder(out_dir):      # out_dir/.export.lock
 
-    with lock_run_directory(config.run_dir, "training.train"):
-        ...  # run_dir/run.lock: config, logs, backups, final model, export
-    with lock_dataset_folder(out_dir):
-        ...  # .NAME.lock beside the dataset folder, which is swapped whole
-    with lock_export_folder(out_dir):
-        ...  # out_dir/.export.lock: version numbers, staging, deployment files
-
-The lock is held with `fcntl.flock` on the open lock file: the kernel
-releases it when the program ends in any way, `kill -9` included, so a lock
-file left behind by a dead program on this host is taken over (with a note),
-leftovers of the old locking (a file naming a dead PID) included. The file
-holds the holder's PID, host, program and start time, which name it in the
-refusal. A lock file left by another host is not taken over (its program
-cannot be checked from here): the message says how to remove it once that
-program is known to be gone.
+The lock is an `fcntl.flock` on the open lock file, which the kernel releases
+however the program ends, `kill -9` included, so a lock file a dead program
+on this host left is taken over (with a note). The file names its holder
+(PID, host, program, start time) for the refusal. A lock file another host
+left is not taken over, since its program cannot be checked from here.
 """
 
 import fcntl
@@ -42,7 +34,6 @@ class LockHeld(Exception):
 
     def __init__(self, lock_path, holder):
         super().__init__(f"{lock_path} is held by {describe_holder(holder)}")
-        self.lock_path = lock_path
         self.holder = holder
 
 
@@ -119,10 +110,7 @@ def is_current_file(descriptor, path):
 
 def open_locked_file(lock_path, on_held=None):
     """Opens and flocks the file now at `lock_path`; returns the descriptor.
-
-    When a running program holds it: LockHeld, or, given `on_held`, calls
-    `on_held(holder)` and waits for the lock.
-    """
+    A running holder raises LockHeld, or, given `on_held`, is waited for."""
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -140,12 +128,9 @@ def open_locked_file(lock_path, on_held=None):
 
 
 def acquire_lock(lock_path, program, on_held=None):
-    """Locks `lock_path` (creating its folder if needed) for `program`;
-    returns the open descriptor to pass to `release_lock`. Raises LockHeld
-    when a running program holds the lock (or, given `on_held`, calls it with
-    the holder and waits), LockLeftByAnotherHost when the unheld lock file
-    names another host.
-    """
+    """Locks `lock_path` (creating its folder) for `program`; returns the
+    open descriptor for `release_lock`. Raises as `open_locked_file`, and
+    LockLeftByAnotherHost when the unheld lock file names another host."""
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = open_locked_file(lock_path, on_held)
@@ -173,13 +158,19 @@ def release_lock(lock_path, descriptor):
     os.close(descriptor)
 
 
-def left_by_another_host(path, left, writer):
-    """The refusal of a lock file that `left` (LockLeftByAnotherHost) shows
-    another host wrote; `writer` names what may still write there."""
-    return (
-        f"{path} was left by {describe_holder(left.holder)}, another host; if "
-        f"{writer} any more, delete {path}"
-    )
+def acquire_or_refuse(path, program, error, writer, held_message, on_held=None):
+    """`acquire_lock`, with each refusal raised as `error`: `held_message(holder)`
+    for a running holder, and for a lock file another host left, advice that
+    names `writer` (what may still write there)."""
+    try:
+        return acquire_lock(path, program, on_held)
+    except LockLeftByAnotherHost as left:
+        raise error(
+            f"{path} was left by {describe_holder(left.holder)}, another host; if "
+            f"{writer} any more, delete {path}"
+        ) from None
+    except LockHeld as held:
+        raise error(held_message(held.holder)) from None
 
 
 @contextmanager
@@ -192,27 +183,14 @@ def holding_lock(path, descriptor):
 
 
 def acquire_run_lock(run_dir, program):
-    """Creates `run_dir` if needed and locks it; returns the open descriptor.
-
-    RunDirectoryLocked when a running program holds the lock, or a lock
-    file from another host is present.
-    """
-    path = Path(run_dir) / LOCK_FILE_NAME
-    try:
-        return acquire_lock(path, program)
-    except LockLeftByAnotherHost as left:
-        writer = f"no program there writes to {run_dir}"
-        raise RunDirectoryLocked(left_by_another_host(path, left, writer)) from None
-    except LockHeld as held:
-        raise RunDirectoryLocked(
-            f"{run_dir} is in use by {describe_holder(held.holder)}; wait for it "
-            "to finish, or give this run another --run-dir"
-        ) from None
-
-
-def release_run_lock(run_dir, descriptor):
-    """Removes the run directory's lock file, then releases the lock."""
-    release_lock(Path(run_dir) / LOCK_FILE_NAME, descriptor)
+    """Creates `run_dir` if needed and locks it; returns the open descriptor
+    (RunDirectoryLocked when another program holds or may hold it)."""
+    return acquire_or_refuse(
+        Path(run_dir) / LOCK_FILE_NAME, program, RunDirectoryLocked,
+        f"no program there writes to {run_dir}",
+        lambda holder: f"{run_dir} is in use by {describe_holder(holder)}; wait "
+        "for it to finish, or give this run another --run-dir",
+    )  # fmt: skip
 
 
 def lock_run_directory(run_dir, program):
@@ -230,19 +208,14 @@ def dataset_lock_path(out_dir):
 
 def lock_dataset_folder(out_dir):
     """Holds the converter lock of the dataset folder `out_dir` for the `with`
-    block. ProgramExit with the message when another conversion holds the
-    lock or a lock file from another host is present."""
+    block (ProgramExit when another conversion holds or may hold it)."""
     path = dataset_lock_path(out_dir)
-    try:
-        descriptor = acquire_lock(path, CONVERTER_PROGRAM)
-    except LockLeftByAnotherHost as left:
-        writer = f"no conversion there writes {out_dir}"
-        raise ProgramExit(left_by_another_host(path, left, writer)) from None
-    except LockHeld as held:
-        raise ProgramExit(
-            f"another conversion, {describe_holder(held.holder)}, holds {path} "
-            f"while writing {out_dir}; wait for it to finish"
-        ) from None
+    descriptor = acquire_or_refuse(
+        path, CONVERTER_PROGRAM, ProgramExit,
+        f"no conversion there writes {out_dir}",
+        lambda holder: f"another conversion, {describe_holder(holder)}, holds "
+        f"{path} while writing {out_dir}; wait for it to finish",
+    )  # fmt: skip
     return holding_lock(path, descriptor)
 
 
@@ -252,23 +225,18 @@ class ExportFolderLocked(Exception):
 
 def lock_export_folder(out_dir):
     """Holds the export lock of the model base path `out_dir` for the `with`
-    block: choosing the version, writing and renaming it, and the deployment
-    files beside it. Another export running on this host is waited for (with
-    a note), so each gets its own version number; ExportFolderLocked when a
-    lock file from another host is present."""
+    block. Another export on this host is waited for (with a note), so each
+    gets its own version number; another host's lock file is refused."""
     path = Path(out_dir) / EXPORT_LOCK_FILE_NAME
 
     def note_waiting(holder):
         print(
             f"note: another export, {describe_holder(holder)}, is writing to "
-            f"{out_dir}; waiting for it to finish",
-            file=sys.stderr,
-            flush=True,
-        )
+            f"{out_dir}; waiting for it to finish", file=sys.stderr, flush=True,
+        )  # fmt: skip
 
-    try:
-        descriptor = acquire_lock(path, EXPORT_PROGRAM, on_held=note_waiting)
-    except LockLeftByAnotherHost as left:
-        writer = f"no export there writes to {out_dir}"
-        raise ExportFolderLocked(left_by_another_host(path, left, writer)) from None
+    descriptor = acquire_or_refuse(
+        path, EXPORT_PROGRAM, ExportFolderLocked,
+        f"no export there writes to {out_dir}", None, on_held=note_waiting,
+    )  # fmt: skip
     return holding_lock(path, descriptor)

@@ -6,16 +6,14 @@
     python -m training.make_tfrecords --format synthetic --seed 0 --count 4000 \
         --val-count 400 --out data/synthetic
 
-The `lsp`, `coco` and `csv` formats and their flags: docs/data.md. Prints a
-summary: people written per split, shard files, and skips by reason.
+The other formats and their flags: docs/data.md. Prints the people written
+per split, the shard files and the skips by reason.
 
-The dataset folder is replaced whole or not at all: the conversion writes into
-a fresh hidden folder beside `--out` (`.NAME.converting-XXXX`) and `swap_in`
-renames the old folder aside, the new one into place, moves across files that
-were not part of the old dataset, and deletes the old one. A crash anywhere in
-the swap is repaired by the next run (`restore_set_aside`); neither ever
-deletes a file the converter did not write. All of it runs
-with the converter's lock held (`.NAME.lock` beside `--out`).
+The dataset folder is replaced whole or not at all, under the converter's
+lock (`.NAME.lock` beside `--out`): the conversion writes into a fresh hidden
+folder beside `--out` and `swap_in` puts it in place of the old one, keeping
+the user's own files. A crash anywhere in the swap is repaired by the next
+run (`restore_set_aside`); neither ever deletes a file it did not write.
 """
 
 import logging
@@ -77,9 +75,7 @@ class ConversionConfig:
     val_count: int | None = option(
         None, "lsp/csv/synthetic: validation people", minimum=0
     )
-    val_fraction: float | None = option(
-        None, "lsp/csv: validation fraction", minimum=0
-    )
+    val_fraction: float | None = option(None, "lsp/csv: validation fraction", minimum=0)
     seed: int = option(0, "synthetic: dataset seed", minimum=0)
     count: int = option(
         DEFAULT_SYNTHETIC_COUNT, "synthetic: training images", minimum=0
@@ -97,15 +93,11 @@ class ConversionConfig:
     )  # fmt: skip
 
 
-def build_parser():
-    """Returns the command-line parser."""
-    parser = program_parser("training.make_tfrecords", __doc__.split("\n")[0])
-    return add_dataclass_flags(parser, ConversionConfig, required=("format", "out"))
-
-
 def parse_config(argv=None):
     """Parses `argv` into a `ConversionConfig`."""
-    return ConversionConfig(**vars(build_parser().parse_args(argv)))
+    parser = program_parser("training.make_tfrecords", __doc__.split("\n")[0])
+    add_dataclass_flags(parser, ConversionConfig, required=("format", "out"))
+    return ConversionConfig(**vars(parser.parse_args(argv)))
 
 
 def _require(args, *names):
@@ -118,8 +110,7 @@ def read_records(args, skip_log):
     """Returns (records iterable, record count or None, joint set) for `args`."""
     if args.format == "synthetic":
         val_count = args.val_count
-        if val_count is None:
-            val_count = DEFAULT_SYNTHETIC_VAL_COUNT
+        val_count = DEFAULT_SYNTHETIC_VAL_COUNT if val_count is None else val_count
         records = formats.iterate_synthetic_records(
             args.seed, args.count, val_count, skip_log, args.jpeg_quality
         )
@@ -203,9 +194,8 @@ def read_annotations(args, skip_log):
 
 def convert(args, work_dir, command=None):
     """Writes the shards and `dataset.json` into `work_dir`; returns the
-    metadata, recording `command` (default: this process's, as run). Raises
-    ProgramExit (after the summary) when no person was written or a split
-    lost all its people to skips."""
+    metadata. Raises ProgramExit (after the summary) when no person was
+    written or a split lost all its people to skips."""
     skip_log = formats.SkipLog()
     records, total, joint_set = read_annotations(args, skip_log)
     spools = shards.spool_records(
@@ -247,10 +237,7 @@ def convert(args, work_dir, command=None):
 
 def main(argv=None):
     """Runs the conversion; returns the metadata dict (also written as JSON).
-
-    The dataset is built beside `--out` and swapped in only when complete, so a
-    failed run leaves an existing dataset as it was (see `swap_in`).
-    """
+    A failed run leaves an existing dataset as it was."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_config(argv)
     out_dir = Path(args.out)
@@ -268,7 +255,7 @@ def main(argv=None):
             # The checks every reader makes, before the old dataset is replaced.
             dataset_metadata.read_metadata(work_dir)
         except BaseException:
-            remove_work_folder(work_dir)
+            shutil.rmtree(work_dir, ignore_errors=True)
             raise
         swap_in(work_dir, out_dir)
     metadata = dataset_metadata.read_metadata(out_dir)
@@ -279,20 +266,15 @@ def main(argv=None):
 LOGGER = logging.getLogger("training.make_tfrecords")
 
 
-def _set_aside_folders(out_dir):
-    return sorted(out_dir.parent.glob(f".{out_dir.name}.old-*"))
-
-
 def restore_set_aside(out_dir):
-    """Repairs what a killed conversion left beside `out_dir`: puts back an old
-    dataset set aside but never replaced, moves the user's files of one that
-    was replaced into `out_dir`, and deletes unfinished work folders. Call
-    with the lock held (so none of them is in use)."""
+    """Repairs what a killed conversion left beside `out_dir` (call with the
+    lock held): puts back an old dataset set aside but never replaced, moves
+    the user's files of a replaced one in, deletes unfinished work folders."""
     out_dir = Path(out_dir).absolute()
     for unfinished in out_dir.parent.glob(f".{out_dir.name}.converting-*"):
         LOGGER.warning("removing %s left by an interrupted run", unfinished)
         shutil.rmtree(unfinished, ignore_errors=True)
-    for aside in _set_aside_folders(out_dir):
+    for aside in sorted(out_dir.parent.glob(f".{out_dir.name}.old-*")):
         old_dataset = aside / "dataset"
         if not out_dir.exists() and old_dataset.is_dir():
             LOGGER.warning("restoring %s from an interrupted run", out_dir)
@@ -303,10 +285,9 @@ def restore_set_aside(out_dir):
 
 
 def out_folder_problem(out_dir):
-    """Returns why `out_dir` cannot take a dataset, or None. It must be
-    absent, an empty folder or a dataset folder (one with `dataset.json`):
-    a typo naming the annotation file or a folder of photos must not be
-    moved aside and replaced."""
+    """Returns why `out_dir` cannot take a dataset, or None: a typo naming the
+    annotation file or a folder of photos must not be moved aside and
+    replaced, so it must be absent, empty or a dataset folder."""
     out_dir = Path(out_dir)
     if not out_dir.exists() and not out_dir.is_symlink():
         return None
@@ -353,18 +334,16 @@ def swap_in(work_dir, out_dir):
 
 
 def move_user_files(old_dataset, out_dir):
-    """Moves everything of `old_dataset` but its shards and `dataset.json`
-    (the user's notes, extra labels) into `out_dir`, unless the name is
-    taken there."""
+    """Moves the user's files of `old_dataset` (all but its shards and
+    `dataset.json`) into `out_dir`, unless the name is taken there."""
     for path in Path(old_dataset).iterdir():
         if not _is_dataset_file(path) and not (out_dir / path.name).exists():
             os.rename(path, out_dir / path.name)
 
 
 def discard_set_aside(aside):
-    """Deletes a set-aside folder when it holds only what this program wrote
-    (the old shards and `dataset.json`); otherwise keeps it and says where
-    the remaining files are, since they are not this program's to delete."""
+    """Deletes a set-aside folder when it holds only the old shards and
+    `dataset.json`; otherwise keeps it (not this program's to delete)."""
     old_dataset = aside / "dataset"
     others = [path for path in aside.iterdir() if path != old_dataset]
     if old_dataset.is_dir():
@@ -374,11 +353,6 @@ def discard_set_aside(aside):
         LOGGER.warning("kept %s: it holds files this program did not write", aside)
         return
     shutil.rmtree(aside)
-
-
-def remove_work_folder(work_dir):
-    """Deletes an unfinished work folder (the old dataset stays as it was)."""
-    shutil.rmtree(work_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,28 +2,17 @@
 `MultiWorkerMirroredStrategy`, since Keras 3's `model.fit` fails under it
 (keras-team/keras#20585).
 
-The loop stands in for `fit` only: it drives the SAME callbacks that
-`training.train` hands to `model.fit` (`training.callbacks.build_callbacks`),
-with the same calls in the same order, so the per-epoch validation PCKh
-(torso PCK without head boxes), the learning-rate schedule or plateau drop,
-the CSV log, the checkpoints, the NaN stop and the step backup
-(`training.resume`) come from one place. Rerunning the same command resumes
-from the backup.
+The loop stands in for `fit` only: it drives the same callbacks, in the same
+order (`training.callbacks.build_callbacks`), so validation, learning-rate
+schedule, CSV log, checkpoints, NaN stop and step backup have one home. Every
+worker runs them all (saving reads variables the workers keep equal, and the
+learning rate must change everywhere at once); only the chief (worker 0)
+writes into the run directory. Every worker resumes from the chief's backup,
+so `--run-dir` must be storage all workers read; and every worker takes the
+chief's validation score, so rounding differences never split decisions.
 
-Every worker runs the whole callback list, because the callbacks that save
-weights read variables that the workers keep equal, and the learning rate must
-change on every worker at once. The chief (worker 0) writes into the run
-directory; the other workers write into a throwaway folder. Rerunning the job
-resumes every worker from the chief's backup, so `--run-dir` must be storage
-every worker reads (a shared file system or a bucket); a worker that cannot
-read it stops the whole job with one message instead of starting over. Each worker
-validates on its own, then every worker takes the chief's score, so rounding
-differences between machines can never make them take different decisions.
-
-Data split: every input pipeline builds the same stream of global batches and
-keeps its own contiguous slice, split into per-replica batches in order, so
-replica r always sees rows [r * b, (r + 1) * b) of each global batch whatever
-mix of machines and local devices the replicas live on.
+Each input pipeline builds the same stream of global batches and keeps its
+own contiguous slice, so replica r always sees rows [r * b, (r + 1) * b).
 """
 
 import shutil
@@ -35,9 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.losses import masked_heatmap_loss
-from training.builders import build_model
-from training.builders import compile_model
 from training.builders import make_datasets
 from training.builders import steps_per_epoch
 from training.callbacks import build_callbacks
@@ -45,15 +33,11 @@ from training.callbacks import choose_validation
 from training.callbacks import run_paths
 from training.config import ConfigError
 from training.config import check_replica_batch
-from training.config import save_config
 from training.distribute import cluster_spec_from_environment
 from training.distribute import is_chief_worker
-from training.distribute import set_precision_policy
-from training.finetune import describe_transfer
-from training.finetune import initialize_from
 from training.resume import plan_fit_calls
 from training.resume import read_backup
-from training.resume import restore_run_backup
+from training.resume import start_or_resume_model
 from training.run_completion import finish_run
 
 
@@ -77,9 +61,8 @@ def any_worker_differs(strategy, value):
 
 def check_workers_resume_together(strategy, global_step, run_dir):
     """Stops every worker, with one message, unless all resume at the chief's
-    step: a worker that cannot read the chief's backup would otherwise start
-    over and plan other steps than the rest, and the job would hang in a
-    collective or train replicas that differ."""
+    step: otherwise a worker that cannot read the chief's backup starts over
+    and the job hangs in a collective or trains replicas that differ."""
     if any_worker_differs(strategy, global_step):
         index = cluster_spec_from_environment()["task"]["index"]
         raise SystemExit(
@@ -148,8 +131,12 @@ def fit_call(model, callbacks, train_step, iterator, sync_statistics, call):
     callbacks.on_train_end(logs)
 
 
-def run_custom_loop(config, strategy, metadata, train_files, valid_files):
-    """Trains under `strategy` with the custom loop; returns the model."""
+def train_multi_worker(config, strategy, metadata, train_files, valid_files):
+    """Trains under `strategy` with the custom loop; returns the model. The
+    entry point of `training.train` when `TF_CONFIG` is set."""
+    keras.mixed_precision.set_dtype_policy(config.precision)  # before the model
+    check_replica_batch(config, strategy.num_replicas_in_sync)
+    print(f"multi-worker training on {strategy.num_replicas_in_sync} replica(s)")
     chief = is_chief_worker()
     write_dir = Path(config.run_dir)
     if not chief:
@@ -162,29 +149,20 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
     # Before the restore: loading weights into mirrored variables is itself
     # a collective, which hangs or aborts when only some workers load.
     backup = read_backup(run_paths(config.run_dir)["backup"]) or {}
-    resume_step = backup.get("global_step", 0)
-    check_workers_resume_together(strategy, resume_step, config.run_dir)
+    check_workers_resume_together(
+        strategy, backup.get("global_step", 0), config.run_dir
+    )
     if config.freeze_backbone_epochs:
         raise ConfigError(
             "--freeze-backbone-epochs is for single-machine runs; a multi-worker "
             "job (TF_CONFIG) fine-tunes every layer from the start"
         )
-    with strategy.scope():
-        model = build_model(config, metadata["num_joints"])
-        if config.init_from and not backup:
-            # Every worker copies the same weights; a resumed job keeps its own.
-            report = initialize_from(model, config.init_from)
-            if chief:
-                print(describe_transfer(report, config.init_from))
-        model = compile_model(model, config)
-        model.optimizer.build(model.trainable_variables)
-        # Every worker resumes from the chief's backup, in the run directory
-        # all workers share (the other workers write theirs to scratch).
-        resume_state = restore_run_backup(
-            model, config, run_paths(config.run_dir), steps, trim_log=chief
-        ) or {}  # fmt: skip
-    if chief:  # after the checks: a refused resume keeps the run's config.json
-        save_config(config, Path(config.run_dir) / "config.json")
+    # Every worker resumes from the chief's backup in the shared run
+    # directory (the other workers write theirs to scratch).
+    model, resume_state = start_or_resume_model(
+        config, metadata["num_joints"], strategy, run_paths(config.run_dir), steps,
+        chief,
+    )  # fmt: skip
     done = resume_state.get("global_step", 0)
 
     def make_global_dataset():
@@ -235,22 +213,6 @@ def run_custom_loop(config, strategy, metadata, train_files, valid_files):
     return model
 
 
-def start_multi_worker_strategy():
-    """The strategy for the cluster in `TF_CONFIG`. Call it before anything
-    else touches TensorFlow: it configures collective ops, which TensorFlow
-    accepts only before its runtime has started."""
-    return tf.distribute.MultiWorkerMirroredStrategy()
-
-
-def train_multi_worker(config, strategy, metadata, train_files, valid_files):
-    """Entry point of `training.train` when `TF_CONFIG` is set; `strategy`
-    comes from `start_multi_worker_strategy`."""
-    set_precision_policy(config.precision)
-    check_replica_batch(config, strategy.num_replicas_in_sync)
-    print(f"multi-worker training on {strategy.num_replicas_in_sync} replica(s)")
-    return run_custom_loop(config, strategy, metadata, train_files, valid_files)
-
-
 def slice_for_pipeline(batch, pipeline_id, num_pipelines):
     """Returns this pipeline's contiguous share of a global batch (any nest)."""
 
@@ -278,24 +240,16 @@ def distribute_global_batches(strategy, make_global_dataset, global_batch_size):
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-def as_output_list(values):
-    """A model output, or a tuple of targets/weights, as a list."""
-    return list(values) if isinstance(values, list | tuple) else [values]
-
-
 def replica_loss(model, images, targets, weights, global_batch_size):
-    """This replica's share of the global loss, and of each stack's loss.
-
-    Each replica divides its weighted sum by the GLOBAL number of (sample,
-    joint) terms, so the sum over replicas is the global-batch mean, the
-    value `model.fit` logs on one device.
-    """
-    outputs = as_output_list(model(images, training=True))
+    """This replica's share of the global loss, and of each stack's loss:
+    its mean scaled by its share of the GLOBAL batch, so the sum over
+    replicas is the global-batch mean that `model.fit` logs on one device."""
+    outputs = stack_heatmaps_list(model(images, training=True))
     share = tf.cast(tf.shape(images)[0], tf.float32) / float(global_batch_size)
     per_stack = [
         masked_heatmap_loss(target, output, weight) * share
         for target, output, weight in zip(
-            as_output_list(targets), outputs, as_output_list(weights)
+            stack_heatmaps_list(targets), outputs, stack_heatmaps_list(weights)
         )
     ]
     return tf.add_n(per_stack), per_stack
@@ -327,13 +281,8 @@ def make_train_step(strategy, model, optimizer, global_batch_size, jit_compile=F
 
 def make_statistics_sync(strategy, model):
     """Returns `sync()`, which sets every non-trainable variable (batch-norm
-    moving statistics) to its mean over all replicas.
-
-    Keras 3 updates each replica's moving statistics from its own batch only
-    and never aggregates them, so workers would drift apart and the chief
-    would save statistics of a fraction of the data.
-    """
-
+    moving statistics) to its mean over all replicas: Keras 3 updates each
+    replica's from its own batch only, so workers would drift apart."""
     variables = list(model.non_trainable_variables)
 
     def read_local_copies():

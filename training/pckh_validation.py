@@ -1,16 +1,12 @@
 """PCKh@0.5 of every stack on a fixed validation subset, after each epoch.
 
-Each stack's heatmaps are decoded (argmax + quarter-pixel shift), mapped back
-to original image pixels through the inverse crop, and compared with the
-ground truth normalised by the person's head size (0.6 x head-box diagonal),
-as the MPII evaluation does. The callback adds `val_pckh_stack{i}` and
-`val_pckh` (the last stack) to the epoch logs, so later callbacks
-(checkpoints, learning-rate drop, CSV, TensorBoard) can use them. Given
-other normalisers (`load_validation_subset`), the same callback scores
-torso PCK (`val_pck*`) or box PCK (`val_box_pck*`; `training.callbacks`).
-
-`HeatmapImageSummary` writes TensorBoard images of the predicted heatmaps and
-skeletons on a few validation samples after every epoch.
+Each stack's heatmaps are decoded, mapped back to original image pixels
+through the inverse crop and compared with the ground truth normalised by the
+head size, as the MPII evaluation does; the callback adds `val_pckh_stack{i}`
+and `val_pckh` (the last stack) to the epoch logs that later callbacks read.
+Given other normalisers (`load_validation_subset`), the same callback scores
+torso PCK (`val_pck*`) or box PCK (`val_box_pck*`). `HeatmapImageSummary`
+draws predictions on a few validation samples to TensorBoard.
 """
 
 import logging
@@ -24,21 +20,18 @@ from evaluation.metrics import normalized_distances
 from keras_hourglass.data.pipeline import make_eval_dataset
 from keras_hourglass.decoding import heatmap_coords_to_image
 from keras_hourglass.decoding import heatmap_coords_to_input
+from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.drawing import draw_poses
 from keras_hourglass.drawing import draw_truth_beside_prediction
 from keras_hourglass.heatmaps import decode_heatmaps
-from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
 from keras_hourglass.model import stack_index_of_output
 
 logger = logging.getLogger(__name__)
 
 
 def pckh_percent(predicted, joints, annotated, normalizers, threshold=0.5):
-    """PCKh over all annotated joints in percent (hits / annotated joints).
-
-    Uses the standard script's strict `distance < threshold x normaliser`;
-    NaN when no joint is annotated.
-    """
+    """PCKh over all annotated joints in percent (NaN without any), with the
+    standard script's strict `distance < threshold x normaliser`."""
     annotated = np.asarray(annotated, dtype=bool)
     distances = normalized_distances(predicted, joints, normalizers)
     hits = (distances < threshold) & annotated
@@ -55,15 +48,11 @@ def load_validation_subset(
     files, num_joints, input_size, count, batch_size=16,
     normalizers_of=head_normalizers, normalizer_name="head size",
 ):  # fmt: skip
-    """Reads the first `count` usable validation people into NumPy arrays.
+    """Reads the first `count` usable validation people into a dict of NumPy
+    arrays: `images`, `joints`, `annotated`, `normalizers`, `crop_matrices`.
 
     People without a normaliser (`normalizers_of(joints, annotated, meta)`
-    not finite or <= 0; by default the head size PCKh needs) cannot be
-    scored; they are skipped and their number logged.
-
-    Returns:
-        dict with `images` [N, S, S, 3], `joints` [N, K, 2], `annotated`
-        [N, K] bool, `normalizers` [N], `crop_matrices` [N, 3, 3].
+    not finite or <= 0) cannot be scored; they are skipped and counted.
     """
     dataset = make_eval_dataset(
         files, num_joints, batch_size=batch_size, input_size=input_size
@@ -99,31 +88,22 @@ def load_validation_subset(
 
 
 def predict_in_batches(model, images, batch_size=16):
-    """Every output of `model` on `images`, as a list of NumPy arrays.
-
-    The model is called directly: under `MultiWorkerMirroredStrategy`
-    `model.predict` gathers across workers, a collective that the custom loop
-    of `training.multiworker` does not run.
-    """
+    """Every output of `model` on `images`, as a list of NumPy arrays. The
+    model is called directly: under `MultiWorkerMirroredStrategy`,
+    `model.predict` runs a collective the other workers do not join."""
     chunks = []
     for start in range(0, len(images), batch_size):
-        outputs = model(images[start : start + batch_size], training=False)
-        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        outputs = stack_heatmaps_list(
+            model(images[start : start + batch_size], training=False)
+        )
         chunks.append([keras.ops.convert_to_numpy(output) for output in outputs])
     return [np.concatenate(parts) for parts in zip(*chunks)]
 
 
 class PckhValidation(keras.callbacks.Callback):
-    """Logs `val_pckh_stack{i}` and `val_pckh` (last stack) every epoch.
-
-    Args:
-        subset: dict from `load_validation_subset`.
-        output_size: int. Heatmap side.
-        threshold: float. PCKh threshold. Defaults to 0.5.
-        batch_size: int. Prediction batch size.
-        log_name: str. The logs are `val_<log_name>...`. Defaults to "pckh";
-            "pck" or "box_pck" for a subset with those normalisers.
-    """
+    """Logs `val_pckh_stack{i}` and `val_pckh` (last stack) every epoch on a
+    `load_validation_subset`; `log_name` "pck" or "box_pck" names the logs
+    of a subset with those normalisers."""
 
     def __init__(self, subset, output_size, threshold=0.5, batch_size=16,
                  log_name="pckh"):  # fmt: skip
@@ -153,8 +133,7 @@ class PckhValidation(keras.callbacks.Callback):
         )
 
     def compute_logs(self):
-        """Returns {`val_pckh_stack{i}`: percent, ..., `val_pckh`: last}
-        (`pckh` being the `log_name`)."""
+        """Returns {`val_pckh_stack{i}`: percent, ..., `val_pckh`: last}."""
         outputs = predict_in_batches(self.model, self.subset["images"], self.batch_size)
         logs = {}
         # Named by the output ("stack8_heatmaps" -> "stack8"), so that a model
@@ -177,12 +156,6 @@ class PckhValidation(keras.callbacks.Callback):
         print(f"{line_start}epoch {epoch + 1}: {shown}")
 
 
-def upsample_nearest(heatmap, size):
-    """Repeats a square [h, w] map up to [size, size] (size a multiple of h)."""
-    factor = size // heatmap.shape[0]
-    return np.repeat(np.repeat(heatmap, factor, axis=0), factor, axis=1)
-
-
 def overlay_prediction(image, heatmaps, skeleton, joint_names=None,
                        true_keypoints=None, true_annotated=None):  # fmt: skip
     """Returns image [S, S, 3] in [0, 1] blended with the joints' maximum
@@ -191,28 +164,22 @@ def overlay_prediction(image, heatmaps, skeleton, joint_names=None,
     are given."""
     size = image.shape[0]
     peak = np.clip(heatmaps.max(axis=-1), 0.0, 1.0)
-    heat = upsample_nearest(peak, size)[..., None] * np.array([1.0, 0.8, 0.0])
+    peak = np.kron(peak, np.ones((size // peak.shape[0],) * 2))  # nearest upsampling
+    heat = peak[..., None] * np.array([1.0, 0.8, 0.0])
     canvas = np.clip(0.6 * image + 0.6 * heat, 0.0, 1.0).astype(np.float32)
     coords, scores = decode_heatmaps(heatmaps[None])
     coords = keras.ops.convert_to_numpy(coords)[0]
     points = np.asarray(heatmap_coords_to_input(coords, size, heatmaps.shape[0]))
     scores = keras.ops.convert_to_numpy(scores)
-    names = (
-        joint_names
-        or builtin_joint_names(skeleton, heatmaps.shape[-1])
-        or [f"joint{i}" for i in range(heatmaps.shape[-1])]
-    )
-    if true_keypoints is None:
-        drawn = draw_poses(canvas, points[None], names, skeleton, scores=scores,
-                           labels=[""])  # fmt: skip
-    else:
-        drawn = draw_truth_beside_prediction(
+    names = joint_names or [f"joint{i}" for i in range(heatmaps.shape[-1])]
+    drawn = draw_poses(canvas, points[None], names, skeleton, scores=scores,
+                       labels=[""])  # fmt: skip
+    if true_keypoints is not None:
+        overlay, drawn = drawn, draw_truth_beside_prediction(
             image, np.asarray(true_keypoints)[None], np.asarray(true_annotated)[None],
             points[None], scores, names, skeleton, titles=("truth", "prediction"),
         )  # fmt: skip
-        drawn[-size:, -size:] = draw_poses(
-            canvas, points[None], names, skeleton, scores=scores, labels=[""]
-        )
+        drawn[-size:, -size:] = overlay
     return drawn.astype(np.float32) / 255.0
 
 
@@ -228,29 +195,10 @@ def crop_ground_truth(subset, count):
     return crop, np.asarray(subset["annotated"][:count], np.float64)
 
 
-def builtin_joint_names(skeleton, num_joints):
-    """The names of the built-in joint set with this skeleton and joint count
-    (so TensorBoard can shade left and right), or None."""
-    for joint_set in BUILT_IN_JOINT_SETS.values():
-        if joint_set.num_joints == num_joints and set(joint_set.skeleton) == set(
-            skeleton
-        ):
-            return list(joint_set.joint_names)
-    return None
-
-
 class HeatmapImageSummary(keras.callbacks.Callback):
-    """Writes `validation/prediction` images (last stack) to `log_dir` each epoch.
-
-    Args:
-        images: float [N, S, S, 3] in [0, 1]. A few fixed validation crops.
-        log_dir: str. TensorBoard directory (e.g. `run/logs/images`).
-        skeleton: list of (joint, joint) pairs drawn as bones.
-        joint_names: K names (left/right shades) or None.
-        true_keypoints: [N, K, 2] ground truth in crop px, or None; shown
-            beside each prediction.
-        true_annotated: [N, K], 1 where the joint is annotated.
-    """
+    """Writes `validation/prediction` images (last stack) of a few fixed crops
+    `images` [N, S, S, 3] to `log_dir` each epoch, each beside its ground
+    truth `true_keypoints` [N, K, 2] (crop px) when given."""
 
     def __init__(self, images, log_dir, skeleton=(), joint_names=None,
                  true_keypoints=None, true_annotated=None):  # fmt: skip
@@ -268,8 +216,7 @@ class HeatmapImageSummary(keras.callbacks.Callback):
         if len(self.images) == 0:
             return
         # Called directly, not `predict`: see `pckh_validation.predict_in_batches`.
-        outputs = self.model(self.images, training=False)
-        last = outputs[-1] if isinstance(outputs, list | tuple) else outputs
+        last = stack_heatmaps_list(self.model(self.images, training=False))[-1]
         truth = self.truth or [(None, None)] * len(self.images)
         drawn = np.stack(
             [

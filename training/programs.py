@@ -2,16 +2,11 @@
 
 `setup.py` reads this file by path (standard library only, so building the
 wheel needs no TensorFlow) and turns `PROGRAMS` into console-script entry
-points. Each entry runs a program's `main()` under the module name `python -m`
-uses from a checkout (`training.train`), so every module loads once whichever
-way the program starts; the exit status is `main()`'s when it is an int, else
-0. Importing this module loads the `training` package first, which sets
-TensorFlow's environment before the program imports it (`training.environment`).
-
-Console scripts and `python -m` both run `main()` through `run_main`, which
-turns a file-system failure (a full disk, a read-only or protected folder, a
-file where a folder should be) into one line and exit status 2 instead of a
-traceback.
+points, each running its program's `main()` under the module name `python -m`
+uses from a checkout, so every module loads once whichever way it starts.
+Both ways run `main()` through `run_main`, which turns a user's mistake or a
+file-system failure (a full disk, a read-only folder) into one line and exit
+status 2 instead of a traceback.
 """
 
 import errno
@@ -72,17 +67,9 @@ def entry_point_name(script):
 
 def program_name(module_name, started_as=None, main_module=None):
     """How the usage line of program `module_name` ("training.train") names
-    it: the console script when it was started as one (`hourglass-train`),
-    else `python -m` and the module that ran (from the wheel that is
-    `keras_hourglass_programs.training.train`), else `python -m training.train`.
-
-    Args:
-        module_name: str. The program's module in a checkout.
-        started_as: str. Defaults to `sys.argv[0]`, a console script's path
-            when one started the process.
-        main_module: str. Defaults to the module `python -m` ran (the spec
-            name of `__main__`; none for a console script).
-    """
+    it: the console script when it was started as one, else `python -m` and
+    the module that ran (the wheel's or the checkout's); `started_as` and
+    `main_module` default to this process's (`how_started`)."""
     started_as, main_module = how_started(started_as, main_module)
     script = script_name(started_as)
     if script in PROGRAMS and PROGRAMS[script][0] == module_name:
@@ -117,10 +104,8 @@ def installed_namespace():
 
 
 def program_command(module_name, started_as=None, main_module=None, namespace=None):
-    """How the user runs program `module_name` ("training.make_tfrecords"),
-    judged by how they ran this one: its console script when this process is
-    a console script or a wheel's program called from Python; `python -m` and
-    the installed module when they use `python -m` on the wheel; else the
+    """How the user runs program `module_name`, judged by how they ran this
+    one: its console script, `python -m` on the installed module, or the
     checkout's `python -m training.make_tfrecords`. Hints name it, so a wheel
     user is never told to run a module that exists only in a checkout."""
     started_as, main_module = how_started(started_as, main_module)
@@ -177,8 +162,7 @@ def ignore_further_interrupts():
 
 def command_line(module_name, argv=None):
     """The command that runs program `module_name` with `argv` (default: this
-    process's arguments) the way the user runs the programs:
-    `hourglass-train --data-dir data ...` or `python -m training.train ...`."""
+    process's arguments) the way the user runs the programs."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     return " ".join([program_command(module_name), *map(shlex.quote, arguments)])
 
@@ -217,9 +201,9 @@ def disk_full_message(where):
 
 
 def run_main(main):
-    """Runs a program's `main()`; returns its exit status (`main()`'s int,
-    else 0; after one line: a `ProgramExit`'s code, 2 for a
-    `file_system_problem`, 130 for Ctrl-C)."""
+    """Runs a program's `main()`; returns its exit status: `main()`'s int,
+    else 0, or after one line a `ProgramExit`'s code, 2 for a
+    `file_system_problem`, 130 for Ctrl-C."""
     try:
         status = main()
     except ProgramExit as exit_request:
@@ -247,37 +231,10 @@ def run_program(module_name):
     return importlib.import_module("training.programs").run_main(program.main)
 
 
-def make_tfrecords():
-    return run_program("training.make_tfrecords")
-
-
-def train():
-    return run_program("training.train")
-
-
-def export():
-    return run_program("training.export")
-
-
-def convert_weights():
-    return run_program("training.convert_weights")
-
-
-def quickstart():
-    return run_program("training.quickstart")
-
-
-def evaluate():
-    return run_program("evaluation.evaluate")
-
-
-def predict():
-    return run_program("evaluation.predict")
-
-
-def pckh():
-    return run_program("evaluation.pckh")
-
-
-def ablation():
-    return run_program("evaluation.ablation")
+def __getattr__(name):
+    """The console scripts' entry points, `train()` and so on: each runs its
+    program of `PROGRAMS` (`setup.py` names them with `entry_point_name`)."""
+    for script, (module_name, _) in PROGRAMS.items():
+        if entry_point_name(script) == name:
+            return lambda: run_program(module_name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """The README's main command: synthetic data, a demo training run, its
 evaluation and a SavedModel, each stage reused when its outputs exist.
 
-    python -m training.quickstart                      # about an hour on 2 CPUs
+    python -m training.quickstart
     python -m training.quickstart --count 64 --val-count 16 --epochs 1 \
         --steps-per-epoch 4 --work-dir /tmp/quick      # a tiny smoke run
 
@@ -131,8 +131,8 @@ def train(paths, flags):
 
 
 def export(paths, just_trained):
-    """Stage 3: the SavedModel (the training run writes it; this fills in a
-    run trained with `--no-export`)."""
+    """Stage 3: the SavedModel, when the training run did not write it
+    (`--no-export`)."""
     if (paths["export"] / "saved_model.pb").is_file():
         if just_trained:
             print(f"the training run exported the SavedModel {paths['export']}")

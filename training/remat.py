@@ -2,25 +2,16 @@
 
     model = rematerialize_stacks(build_model(config, num_joints))   # --remat
 
-A training step normally keeps every activation of the forward pass for the
-backward pass. Here the forward pass keeps only what enters and leaves each
-stack (and the stem), and the backward pass runs each stack's forward again,
-one stack at a time: activation memory falls to about one stack's share, for
-one more forward pass per step.
+The forward pass keeps only what enters and leaves each stack (and the
+stem); the backward pass runs each stack's forward again, one at a time:
+activation memory falls to about one stack's share, for one more forward
+pass per step. Only the model's `call` changes (functional sub-models sharing
+its layers), so its checkpoints, `.keras` file and exports are the plain
+model's. Batch-norm moving statistics are updated in the forward pass only.
 
-The model keeps its graph, layers and weights: only its `call` runs the
-graph in segments (functional sub-models sharing the layers), so checkpoints,
-the final `.keras` file and exports are those of the plain model, and plain
-`keras.saving.load_model` reloads them without rematerialisation.
-
-Why not `keras.RematScope`: on the TensorFlow backend it wraps each layer's
-call in `tf.recompute_grad`, which saves nothing for a one-operation layer
-(its input is the previous layer's output, kept anyway), and inside
-`tf.function` it fails for layers called with `training=` (batch norm):
-"The custom_gradient decorator currently supports keywords arguments only
-when eager execution is enabled".
-
-Batch-norm moving statistics are updated in the forward pass only.
+Why not `keras.RematScope`: on TensorFlow it wraps each layer's call in
+`tf.recompute_grad`, which saves nothing for a one-operation layer, and
+inside `tf.function` it fails for layers called with `training=` (batch norm).
 """
 
 import keras
@@ -30,11 +21,6 @@ from keras_hourglass.model import heatmap_output_name
 from keras_hourglass.model import stack_name
 
 STEM_OUTPUT_LAYER = "stem_res3_add"
-
-
-def merge_layer_name(stack_index):
-    """The layer whose output enters stack `stack_index + 1`."""
-    return f"{stack_name(stack_index)}_merge"
 
 
 def segment_models(model):
@@ -52,7 +38,8 @@ def segment_models(model):
         if heatmap_output_name(index) in output_names:
             outputs.append(model.get_layer(heatmap_output_name(index)).output)
         if index < n_stacks:
-            outputs.append(model.get_layer(merge_layer_name(index)).output)
+            # The merge layer's output enters the next stack.
+            outputs.append(model.get_layer(f"{stack_name(index)}_merge").output)
         stacks.append(
             keras.Model(stack_input, outputs, name=f"{stack_name(index)}_segment")
         )
@@ -64,12 +51,11 @@ def recomputed(segment, training):
     """`segment(x, training=training)` whose activations are recomputed in
     the backward pass.
 
-    Unlike `tf.recompute_grad`, the recomputation waits for the gradient
-    arriving at the segment's outputs: in a `tf.function` graph an op runs
-    as soon as its inputs exist, so a recomputation that needs only the
-    saved input would run early and hold every stack's activations at once.
-    It runs in a `keras.StatelessScope`, which discards the variable
-    assignments (batch-norm statistics) the forward pass already made.
+    The recomputation waits for the gradient arriving at the segment's
+    outputs (unlike `tf.recompute_grad`): in a `tf.function` graph an op runs
+    as soon as its inputs exist, so it would run early and hold every stack's
+    activations at once. Its `keras.StatelessScope` discards the batch-norm
+    updates the forward pass already made.
     """
 
     @tf.custom_gradient

@@ -1,19 +1,18 @@
 """Crash-safe `model.fit` at step granularity: back up, then resume mid-epoch.
 
-Keras' `BackupAndRestore` records the step of its last backup but restarts
-the interrupted epoch at step 0, so a kill late in a long epoch redoes it.
-Here `StepBackup` writes the weights (with the optimizer state and learning
-rate) and a small JSON state every N steps and after every epoch:
+Keras' `BackupAndRestore` restarts an interrupted epoch at step 0, so a kill
+late in a long epoch redoes it. `StepBackup` writes the weights (with the
+optimizer state and learning rate) and a small JSON state every N steps and
+after every epoch:
 
     run_dir/backup/latest.json           which checkpoint is current
     run_dir/backup/step-00000042/        model.weights.h5 + state.json
 
 `state.json` holds the epoch, the steps done in it, the global step and the
-state of the callbacks that count across epochs (the learning-rate plateau
-counter, the best validation score behind `best.keras`). On restart
-`plan_fit_calls` turns it into a partial `fit` that finishes the interrupted
-epoch, then the usual `fit` over the remaining epochs; at most the steps
-since the last backup are lost. Only public Keras API is used.
+counters of callbacks that span epochs (learning-rate plateau, best score).
+On restart `plan_fit_calls` turns it into a partial `fit` that finishes the
+interrupted epoch, then the usual `fit`: at most the steps since the last
+backup are lost.
 """
 
 import csv
@@ -31,8 +30,13 @@ from keras_hourglass.files import write_json_atomically
 from keras_hourglass.files import write_text_atomically
 from keras_hourglass.saving import DamagedFileError
 from keras_hourglass.saving import check_weights_file
+from training.builders import build_model
+from training.builders import compile_model
 from training.config import ConfigError
 from training.config import load_config
+from training.config import save_config
+from training.finetune import describe_transfer
+from training.finetune import initialize_from
 
 POINTER_FILE = "latest.json"
 STATE_FILE = "state.json"
@@ -47,10 +51,9 @@ PERSISTED_ATTRIBUTES = (
 
 
 def plan_fit_calls(start_epoch, steps_done, epochs, steps_per_epoch):
-    """Returns the `fit` calls that finish training from zero-based
-    `start_epoch` with `steps_done` of its steps trained: dicts with
-    `initial_epoch`, `epochs`, `steps_per_epoch` and `step_offset` (steps of
-    the first epoch done before this call)."""
+    """Returns the `fit` calls (`initial_epoch`, `epochs`, `steps_per_epoch`,
+    `step_offset`: steps of its first epoch done before it) that finish
+    training from zero-based `start_epoch` with `steps_done` steps trained."""
     if not 0 <= steps_done < steps_per_epoch:
         raise ValueError(
             f"the backup is at step {steps_done} of an epoch of "
@@ -87,7 +90,9 @@ def read_backup(backup_dir):
         name = json.loads(pointer.read_text())["checkpoint"]
         checkpoint = checkpoint_inside(backup_dir, name)
         state = json.loads((checkpoint / STATE_FILE).read_text())
-        check_state(state)
+        for key in ("epoch", "steps_done", "steps_per_epoch", "global_step"):
+            if isinstance(state[key], bool) or not isinstance(state[key], int):
+                raise TypeError(f"{STATE_FILE} field {key!r} is {state[key]!r}")
     except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(
             f"{pointer}: unreadable backup ({error}); delete {backup_dir} to "
@@ -114,43 +119,6 @@ def checkpoint_inside(backup_dir, name):
     return checkpoint
 
 
-def check_state(state):
-    """Raises TypeError unless the counters of a backup state are integers."""
-    for key in ("epoch", "steps_done", "steps_per_epoch", "global_step"):
-        if isinstance(state[key], bool) or not isinstance(state[key], int):
-            raise TypeError(f"{STATE_FILE} field {key!r} is {state[key]!r}")
-
-
-def restore_backup(model, paths, steps_per_epoch, trim_log=True):
-    """Loads the run's backup into compiled `model` when there is one; returns
-    its state (None for a fresh run) and trims the CSV rows it will redo.
-
-    `model` is built under the strategy scope (the optimizer slots the
-    restore creates must live in it); `trim_log` is False for a reader that
-    does not own the CSV log (a multi-worker job's other workers).
-    """
-    state = read_backup(paths["backup"])
-    if state is None:
-        if trim_log:
-            trim_csv_log(paths["csv"], 0)  # rows of an attempt that left no backup
-        return None
-    if state["steps_per_epoch"] != steps_per_epoch:
-        raise ConfigError(
-            f"{paths['backup']} was written with {state['steps_per_epoch']} steps "
-            f"per epoch, now {steps_per_epoch}; use the same config or delete the "
-            "backup"
-        )
-    restore_weights(model, state)
-    if trim_log:
-        trim_csv_log(paths["csv"], state["epoch"])
-    print(
-        f"resuming from {paths['backup']}: epoch {state['epoch'] + 1}, "
-        f"{state['steps_done']} of {steps_per_epoch} steps done "
-        f"(global step {state['global_step']})"
-    )
-    return state
-
-
 # The flags a backup depends on: the shapes of its weights and optimizer
 # state, and its position within an epoch.
 RESUME_FIELDS = (
@@ -175,12 +143,29 @@ def flags_changed_since_start(config, run_dir):
 
 
 def restore_run_backup(model, config, paths, steps_per_epoch, trim_log=True):
-    """`restore_backup` for the run `config` describes. A backup that does
-    not fit the model or the epoch length because flags changed since the
-    run started is refused naming those flags: dropping them resumes the
-    run, which deleting the backup would throw away."""
+    """Loads the run's backup into compiled `model` when there is one; returns
+    its state (None for a fresh run) and trims the CSV rows it will redo.
+
+    `model` is built under the strategy scope (the optimizer slots the
+    restore fills must live in it); `trim_log` is False for a reader that
+    does not own the CSV log (a multi-worker job's other workers). A backup
+    that does not fit the model or the epoch length because flags changed
+    since the run started is refused naming those flags: dropping them
+    resumes the run, which deleting the backup would throw away.
+    """
+    state = read_backup(paths["backup"])
+    if state is None:
+        if trim_log:
+            trim_csv_log(paths["csv"], 0)  # rows of an attempt that left no backup
+        return None
     try:
-        return restore_backup(model, paths, steps_per_epoch, trim_log)
+        if state["steps_per_epoch"] != steps_per_epoch:
+            raise ConfigError(
+                f"{paths['backup']} was written with {state['steps_per_epoch']} "
+                f"steps per epoch, now {steps_per_epoch}; use the same config or "
+                "delete the backup"
+            )
+        restore_weights(model, state)
     except (ConfigError, DamagedFileError) as error:
         changed = flags_changed_since_start(config, config.run_dir)
         if not changed:
@@ -193,6 +178,38 @@ def restore_run_backup(model, config, paths, steps_per_epoch, trim_log=True):
             f"{started} (now {now}); drop {flags} to resume it, or pass another "
             "--run-dir to start a new run"
         ) from error
+    if trim_log:
+        trim_csv_log(paths["csv"], state["epoch"])
+    print(
+        f"resuming from {paths['backup']}: epoch {state['epoch'] + 1}, "
+        f"{state['steps_done']} of {steps_per_epoch} steps done "
+        f"(global step {state['global_step']})"
+    )
+    return state
+
+
+def start_or_resume_model(config, num_joints, strategy, paths, steps_per_epoch,
+                          chief=True):  # fmt: skip
+    """Builds and compiles the run's model under `strategy` (the optimizer
+    slots the restore fills must live in its scope), from `--init-from` for a
+    fresh run, then restores the backup of the run at `paths` into it;
+    returns `(model, resume state or {})`. Only the `chief` prints, trims the
+    CSV log and writes config.json, after the restore: a refused resume keeps
+    the config.json of its backup."""
+    with strategy.scope():
+        model = build_model(config, num_joints)
+        if config.init_from and not has_backup(paths["backup"]):
+            # Only a fresh run: a resumed one keeps the weights it trained.
+            report = initialize_from(model, config.init_from)
+            if chief:
+                print(describe_transfer(report, config.init_from))
+        model = compile_model(model, config)
+        state = restore_run_backup(
+            model, config, paths, steps_per_epoch, trim_log=chief
+        )  # fmt: skip
+    if chief:
+        save_config(config, paths["config"])
+    return model, state or {}
 
 
 def restore_weights(model, state):
@@ -214,12 +231,9 @@ def restore_weights(model, state):
 
 
 def write_backup(model, backup_dir, state):
-    """Writes `step-<global step>/` then points `latest.json` at it.
-
-    The pointer is replaced atomically after the checkpoint is complete, so a
-    kill at any moment leaves the previous or the new backup, never half of
-    one. Older checkpoints are removed afterwards.
-    """
+    """Writes `step-<global step>/`, then points `latest.json` at it
+    atomically (a kill at any moment leaves the previous or the new backup,
+    never half of one), then removes older checkpoints."""
     backup_dir = Path(backup_dir)
     name = f"step-{state['global_step']:08d}"
     checkpoint = backup_dir / name
@@ -234,13 +248,9 @@ def write_backup(model, backup_dir, state):
 
 
 def read_csv_log(csv_path):
-    """Returns `(header, rows, damaged)` of a CSV training log: whole rows
-    only, as dicts with an integer "epoch", and how many lines were left out.
-
-    A crash or a second writer can leave a repeated header, a row cut short
-    (no final newline, missing or extra cells) or garbage; such lines are
-    left out instead of failing every later run.
-    """
+    """Returns `(header, rows, damaged)` of a CSV training log: whole rows as
+    dicts with an integer "epoch", and how many lines were left out (a crash
+    can leave a repeated header, a row cut short or garbage)."""
     lines = Path(csv_path).read_text(errors="replace").splitlines(keepends=True)
     damaged = 0
     if lines and not lines[-1].endswith("\n"):
@@ -292,13 +302,10 @@ def logs_are_finite(logs):
 
 
 class StepBackup(keras.callbacks.Callback):
-    """Backs up every `every_steps` steps and after every epoch.
-
-    Place it LAST in the callback list: its epoch-end backup must include
-    the state the other callbacks updated for that epoch. `tracked_callbacks`
-    maps names to callbacks whose counters persist; `state` is what
-    `read_backup` read (resume), or None.
-    """
+    """Backs up every `every_steps` steps and after every epoch, with the
+    counters of `tracked_callbacks` ({name: callback}); `state` is what
+    `read_backup` read, or None. Place it LAST in the callback list: its
+    epoch-end backup must include the state the others updated."""
 
     def __init__(
         self, backup_dir, every_steps, steps_per_epoch, tracked_callbacks, state=None

@@ -8,20 +8,12 @@ written and verified, with the global step of the weights it holds:
      "export": {"global_step": 180, "version_dir": "export/1"}}
 
 A rerun of the same command (after a crash at any point, `kill -9`
-included) restores the backup, trains what is left, then redoes only the
-parts that are missing, damaged, or hold older weights; a finished run
-trains and writes nothing. `final.keras` is written to a temporary file,
-checked to be a whole archive that reloads with exactly the model's weights,
-then renamed into place (`keras_hourglass.saving`); its digest lets later
-runs find it damaged.
-
-The run ends with a summary (`summarize_run`): the best epoch and its
-validation score, read from the run's CSV log (Keras's `History` holds only
-the last `fit` call of a resumed run), where the outputs are, and the command
-that opens TensorBoard.
+included) redoes only the parts that are missing, damaged or hold older
+weights; a finished run writes nothing. The run ends with a summary
+(`summarize_run`) read from the CSV log, since Keras's `History` holds only
+the last `fit` call of a resumed run.
 """
 
-import csv
 import json
 import math
 import shlex
@@ -41,6 +33,7 @@ from keras_hourglass.serving.export import export_saved_model
 from training.callbacks import run_paths
 from training.callbacks import tensorboard_available
 from training.callbacks import validation_thresholds
+from training.resume import read_csv_log
 
 COMPLETION_FILE = "completion.json"
 EXPORT_VERSION = 1
@@ -71,26 +64,13 @@ def record_part(run_dir, part, details):
 
 def final_model_is_done(record, final_path, global_step):
     """True when final.keras was recorded for `global_step` and its bytes
-    are still the ones recorded."""
+    are unchanged."""
     done = record.get("final_model") or {}
     if done.get("global_step") != global_step or not Path(final_path).is_file():
         return False
     if Path(final_path).stat().st_size != done.get("bytes"):
         return False
     return file_sha256(final_path) == done.get("sha256")
-
-
-def save_final_model(model, final_path, global_step, joint_set=None):
-    """Writes `final_path` (`keras_hourglass.saving.save_model`: through a
-    temporary file checked to be a whole archive that reloads with exactly
-    the model's weights). Returns the completion details for `global_step`."""
-    final_path = Path(final_path)
-    save_model(model, final_path, joint_set=joint_set, check_reload=True)
-    return {
-        "global_step": global_step,
-        "sha256": file_sha256(final_path),
-        "bytes": final_path.stat().st_size,
-    }
 
 
 def export_problems(version_dir):
@@ -135,17 +115,21 @@ def finish_run(model, config, paths, metadata, global_step):
     """Saves `final.keras` and exports `run_dir/export/1` (unless
     `config.export` is False), each only when not already done for
     `global_step`; records each part once it is verified."""
-    run_dir = Path(config.run_dir)
+    run_dir, final = Path(config.run_dir), paths["final"]
     details = {"global_step": global_step, "epochs": config.epochs}
     record = record_part(run_dir, "training", details)
-    if final_model_is_done(record, paths["final"], global_step):
-        print(f"{paths['final']} is already saved (checked)")
+    if final_model_is_done(record, final, global_step):
+        print(f"{final} is already saved (checked)")
     else:
-        saved = save_final_model(
-            model, paths["final"], global_step, joint_set_from_metadata(metadata)
-        )
+        # Through a temporary file checked to reload with the same weights.
+        save_model(
+            model, final, joint_set=joint_set_from_metadata(metadata),
+            check_reload=True,
+        )  # fmt: skip
+        saved = {"global_step": global_step, "sha256": file_sha256(final),
+                 "bytes": final.stat().st_size}  # fmt: skip
         record = record_part(run_dir, "final_model", saved)
-        print(f"saved {paths['final']}")
+        print(f"saved {final}")
     if not config.export:
         return record
     version_dir = run_dir / "export" / str(EXPORT_VERSION)
@@ -169,15 +153,6 @@ VALIDATION_COLUMNS = {
 }
 
 
-def read_epoch_log(csv_path):
-    """The rows of the run's CSV log as dicts, [] when there is no log."""
-    try:
-        with open(csv_path, newline="") as handle:
-            return list(csv.DictReader(handle))
-    except FileNotFoundError:
-        return []
-
-
 def best_epoch(rows):
     """`(1-based epoch, column, value)` of the highest finite validation score
     in the CSV `rows` (the first such epoch on a tie), or None."""
@@ -196,11 +171,9 @@ def best_epoch(rows):
 def format_run_summary(
     rows, paths, export_dir=None, thresholds=None, tensorboard_logs=True
 ):
-    """The end-of-run summary as text, from the CSV log `rows`
-    (`read_epoch_log`; 0-based epochs, as `CSVLogger` writes them).
-    `thresholds` maps a column to its threshold (`{"val_pckh": 0.5}` is shown
-    as "PCKh@0.5"); `tensorboard_logs` is False when the `tensorboard` package
-    is missing."""
+    """The end-of-run summary as text, from the CSV log `rows` (0-based
+    epochs, as `CSVLogger` writes them); `thresholds` maps a column to its
+    threshold (`{"val_pckh": 0.5}` is shown as "PCKh@0.5")."""
     thresholds = thresholds or {}
     epochs = 1 + max((int(row["epoch"]) for row in rows), default=-1)
     best = best_epoch(rows)
@@ -234,8 +207,9 @@ def format_run_summary(
 def summarize_run(config):
     """`format_run_summary` of the run `config` (a `TrainConfig`) wrote."""
     paths = run_paths(config.run_dir)
+    rows = read_csv_log(paths["csv"])[1] if paths["csv"].is_file() else []
     return format_run_summary(
-        read_epoch_log(paths["csv"]),
+        rows,
         paths,
         # A multi-worker run does not export, whatever `config.export` says.
         export_dir=paths["export"] if paths["export"].is_dir() else None,

@@ -3,26 +3,21 @@
     python -m training.train --preset demo                      # small, CPU
     python -m training.train --preset paper --data-dir data/mpii
     python -m training.train --config runs/demo/config.json      # same run again
-    python -m training.train --preset demo --batch-size 32 --learning-rate 5e-4
 
 The config reaches `fit` in one pass down this file: flags -> `TrainConfig`
-(`training.config`) -> dataset files, model, optimizer and input pipelines
-(`training.builders`) -> callbacks and the run directory's files
-(`training.callbacks`) -> `model.fit`, once per `training.resume.plan_fit_calls`
-entry, so that the same command after a crash (even `kill -9`) resumes at the
-epoch and step of the last backup. `--init-from` starts from a trained
-model's weights (`training.finetune`); with `TF_CONFIG` set the run is one
-worker of a multi-machine job (`training.multiworker`).
+(`training.config`) -> data, model and pipelines (`training.builders`) ->
+callbacks (`training.callbacks`) -> `model.fit`, once per
+`training.resume.plan_fit_calls` entry, so the same command after a crash
+(even `kill -9`) resumes at the step of the last backup. With `TF_CONFIG` set
+the run is one worker of a multi-machine job (`training.multiworker`).
 
-What the training data lost (one `RecordCounter`) is printed after every
-epoch that lost any by `TrainingDataCheck`, which also stops the run at the
-end of its first epoch, before anything records it, when no step ran or more
-than `max_dropped_fraction` of the records were lost or unreadable: once the
-data is fixed, the same command trains.
+`TrainingDataCheck` prints what the training data lost after every epoch
+that lost any, and stops the run at the end of its first epoch, before
+anything records it, when no step ran or more than `--max-dropped-fraction`
+of the records were lost: once the data is fixed, the same command trains.
 """
 
 import logging
-import os
 import sys
 from contextlib import nullcontext
 from dataclasses import replace
@@ -31,9 +26,7 @@ from pathlib import Path
 import keras
 
 from keras_hourglass.data.counter import RecordCounter
-from training.builders import build_model
 from training.builders import check_run_dir
-from training.builders import compile_model
 from training.builders import make_datasets
 from training.builders import read_dataset
 from training.builders import steps_per_epoch
@@ -44,29 +37,22 @@ from training.callbacks import run_paths
 from training.config import ConfigError
 from training.config import check_replica_batch
 from training.config import parse_config
-from training.config import save_config
 from training.distribute import build_training_state
 from training.distribute import choose_strategy
 from training.distribute import is_chief_worker
 from training.distribute import is_multi_worker
-from training.distribute import set_precision_policy
-from training.finetune import build_optimizer_for_freezing
-from training.finetune import describe_transfer
-from training.finetune import initialize_from
 from training.finetune import set_backbone_trainable
 from training.finetune import set_training_phase
 from training.finetune import split_fit_calls
 from training.folder_lock import lock_run_directory
-from training.multiworker import start_multi_worker_strategy
 from training.multiworker import train_multi_worker
 from training.programs import ProgramInterrupted
 from training.programs import command_line
 from training.programs import ignore_further_interrupts
 from training.programs import program_command
 from training.programs import run_main
-from training.resume import has_backup
 from training.resume import plan_fit_calls
-from training.resume import restore_run_backup
+from training.resume import start_or_resume_model
 from training.run_completion import finish_run
 from training.run_completion import summarize_run
 
@@ -74,10 +60,9 @@ logger = logging.getLogger(__name__)
 
 
 def train_single_machine(config, metadata, train_files, valid_files):
-    """Runs `model.fit` under `MirroredStrategy`, resuming from the run's
-    backup at the step it was written; returns the Keras History of the
-    last `fit` call (None when the backup was already at the end)."""
-    set_precision_policy(config.precision)
+    """Runs `model.fit`, resuming from the run's backup; returns the History
+    of the last `fit` call (None when the backup was already at the end)."""
+    keras.mixed_precision.set_dtype_policy(config.precision)  # before the model
     strategy = choose_strategy(config.strategy)
     check_replica_batch(config, strategy.num_replicas_in_sync)
     print(
@@ -86,25 +71,13 @@ def train_single_machine(config, metadata, train_files, valid_files):
     )
     paths = run_paths(config.run_dir)
     steps = steps_per_epoch(config, metadata)
-    with strategy.scope():
-        model = build_model(config, metadata["num_joints"])
-        if config.init_from and not has_backup(paths["backup"]):
-            # Only a fresh run: a resumed one keeps the weights it trained.
-            report = initialize_from(model, config.init_from)
-            print(describe_transfer(report, config.init_from))
-        model = compile_model(model, config)
-        if config.freeze_backbone_epochs:
-            build_optimizer_for_freezing(model)
-        # Optimizer slots created by the restore must live in the scope too.
-        resume_state = restore_run_backup(model, config, paths, steps) or {}
-    # Only a run that will train records its flags: a refused resume leaves
-    # the config.json its backup was made with.
-    save_config(config, os.path.join(config.run_dir, "config.json"))
+    model, resume_state = start_or_resume_model(
+        config, metadata["num_joints"], strategy, paths, steps
+    )
+    # A resumed run draws fresh shuffles and augmentations.
     seed = config.seed + resume_state.get("global_step", 0)
-    # A resumed run draws fresh shuffles and augmentations instead of
-    # replaying the first batches of the run.
     keras.utils.set_random_seed(seed)
-    counter = training_counter(metadata)
+    counter = RecordCounter.for_split(metadata, "train")
     train, valid = make_datasets(
         replace(config, seed=seed), metadata, train_files, valid_files,
         model.output_names, counter=counter,
@@ -138,16 +111,13 @@ def train_single_machine(config, metadata, train_files, valid_files):
             validation_steps=config.validation_batches or None,
             callbacks=callbacks,
             verbose=config.verbose,
-            # The tf.data pipeline shuffles; Keras ignores (and warns about)
-            # its own shuffling of a dataset.
-            shuffle=False,
+            shuffle=False,  # tf.data shuffles; Keras would only warn
         )
         if nan_guard.stopped_on_nan:
             raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
     if calls:
         print(data_check.final_report())
     set_backbone_trainable(model, True)  # final.keras records a trainable model
-    # Saves final.keras and exports export/1 unless already done and verified.
     finish_run(model, config, paths, metadata, step_backup.global_step)
     return history
 
@@ -155,15 +125,15 @@ def train_single_machine(config, metadata, train_files, valid_files):
 def main(argv=None):
     """Parses flags, writes the config and trains; returns the History."""
     config = parse_config(argv)
-    # One program at a time writes to a run directory (the chief of a
-    # multi-worker job speaks for it).
+    # The chief of a multi-worker job holds the run directory's lock.
     lock = lock_run_directory if is_chief_worker() else lambda *_: nullcontext()
     try:
         check_run_dir(config)
-        # Before reading the dataset, which starts TensorFlow's runtime.
-        strategy = start_multi_worker_strategy() if is_multi_worker() else None
+        # Before reading the dataset starts TensorFlow's runtime: the
+        # multi-worker strategy configures collective ops, which TensorFlow
+        # accepts only before its runtime has started.
+        strategy = choose_strategy() if is_multi_worker() else None
         metadata, train_files, valid_files = read_dataset(config)
-        # A metric the data cannot give stops the run before it writes.
         choose_validation_metric(config, metadata)
         with lock(config.run_dir, "training.train"):
             if is_multi_worker():
@@ -193,11 +163,6 @@ def main(argv=None):
 
 class TrainingDataError(ConfigError):
     """The training data is unreadable or loses too many records."""
-
-
-def training_counter(metadata):
-    """Returns the `RecordCounter` of the training split."""
-    return RecordCounter.for_split(metadata, "train")
 
 
 def dropped_counts(counter):
@@ -237,15 +202,11 @@ def describe_drops(counts, counter):
 
 
 class TrainingDataCheck(keras.callbacks.Callback):
-    """Reports dropped training records; stops a run whose data is unusable.
+    """Reports the training records `counter` saw dropped; stops a run whose
+    first epoch dropped none usable or more than `max_dropped_fraction`.
 
     Place it FIRST in the callback list, so that its error comes before any
     other callback writes the epoch to the run directory.
-
-    Args:
-        counter: `RecordCounter` of the training dataset.
-        max_dropped_fraction: float. Largest share of the records used in
-            the first epoch that may be lost or skipped.
     """
 
     def __init__(self, counter, max_dropped_fraction):

@@ -33,7 +33,6 @@ from training.builders import make_datasets
 from training.config import config_from_preset
 from training.convert_weights import convert_checkpoint
 from training.finetune import backbone_layers
-from training.finetune import build_optimizer_for_freezing
 from training.finetune import initialize_from
 from training.finetune import set_backbone_trainable
 from training.finetune import split_fit_calls
@@ -254,7 +253,6 @@ def frozen_or_thawed_model(config, frozen):
     """A tiny model compiled as a fine-tuning run compiles it in one phase."""
     keras.utils.set_random_seed(0)
     model = compile_model(build_model(config, 5), config)
-    build_optimizer_for_freezing(model)
     set_backbone_trainable(model, not frozen)
     compile_model(model, config, optimizer=model.optimizer)
     model.run_eagerly = True  # one step each: cheaper than tracing it

@@ -33,13 +33,13 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from training.config import parse_config
-from training.multiworker import run_custom_loop
+from training.multiworker import train_multi_worker
 from training.builders import read_dataset
 config = parse_config(sys.argv[1:])
 metadata, train_files, valid_files = read_dataset(config)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 assert strategy.num_replicas_in_sync == 2
-run_custom_loop(config, strategy, metadata, train_files, valid_files)
+train_multi_worker(config, strategy, metadata, train_files, valid_files)
 """
 
 

@@ -17,7 +17,7 @@ from training.folder_lock import LOCK_FILE_NAME
 from training.folder_lock import RunDirectoryLocked
 from training.folder_lock import acquire_run_lock
 from training.folder_lock import lock_run_directory
-from training.folder_lock import release_run_lock
+from training.folder_lock import release_lock
 from training.resume import read_backup
 from training.resume import read_csv_log
 from training.resume import restore_weights
@@ -37,7 +37,8 @@ def test_second_holder_is_refused_naming_pid_and_host(tmp_path):
         assert "first" in str(error.value)
     # Released: the file is gone and the next program gets the lock.
     assert not (tmp_path / "run" / LOCK_FILE_NAME).exists()
-    release_run_lock(tmp_path / "run", acquire_run_lock(tmp_path / "run", "third"))
+    descriptor = acquire_run_lock(tmp_path / "run", "third")
+    release_lock(tmp_path / "run" / LOCK_FILE_NAME, descriptor)
 
 
 def test_lock_of_a_killed_process_on_this_host_is_taken_over(tmp_path, capsys):
