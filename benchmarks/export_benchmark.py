@@ -31,6 +31,7 @@ from evaluation.evaluation_loop import compiled_forward
 from evaluation.evaluation_loop import load_heatmap_model
 from keras_hourglass.data.decode import warp_image
 from keras_hourglass.decoding import stack_heatmaps_list
+from keras_hourglass.files import read_json
 from keras_hourglass.model import build_stacked_hourglass
 from keras_hourglass.saving import latest_version_dir
 from keras_hourglass.saving import load_model
@@ -172,7 +173,7 @@ def mean_pckh(model_path, data, out):
         code = evaluate.main([*argv, "--num-examples", "1"])
     if code != 0:
         raise RuntimeError(f"evaluating {model_path} failed")
-    return json.loads((Path(out) / "results.json").read_text())["mean"]
+    return read_json(Path(out) / "results.json")["mean"]
 
 
 def heatmap_file_figures(args, scratch):

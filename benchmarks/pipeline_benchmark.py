@@ -35,6 +35,7 @@ from keras_hourglass.data.pipeline import to_model_targets
 from keras_hourglass.data.tfrecords import checked_person
 from keras_hourglass.data.tfrecords import parse_person
 from keras_hourglass.data.tfrecords import serialize_person
+from keras_hourglass.files import read_json
 from keras_hourglass.transforms import person_crop_matrix
 
 SHARED_SAMPLES = (
@@ -51,7 +52,7 @@ MPII_FLIP_PAIRS = [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)]
 
 def real_people():
     """Yields serialize_person keyword arguments for the shared MPII people."""
-    annotations = json.loads((SHARED_SAMPLES / "annotations.json").read_text())
+    annotations = read_json(SHARED_SAMPLES / "annotations.json")
     for index, person in enumerate(annotations["people"]):
         yield {
             "image_bytes": (SHARED_SAMPLES / person["image"]).read_bytes(),
