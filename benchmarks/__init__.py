@@ -40,3 +40,15 @@ def processor_name():
 def machine():
     """The machine a figure was measured on, for the printed JSON."""
     return {"processor": processor_name(), "cpus": os.cpu_count()}
+
+
+def smooth_random_jpeg(height, width, rng):
+    """A JPEG (quality 90) of photo-like content: smooth random colours plus
+    noise, so it compresses and decodes as a photo does."""
+    import tensorflow as tf  # after `use_program_defaults`
+
+    coarse = rng.uniform(0, 255, (height // 16, width // 16, 3))
+    image = tf.image.resize(coarse[None], (height, width), method="bicubic")[0]
+    noise = rng.normal(0, 8, image.shape)
+    pixels = tf.cast(tf.clip_by_value(image + noise, 0, 255), tf.uint8)
+    return tf.io.encode_jpeg(pixels, quality=90).numpy()

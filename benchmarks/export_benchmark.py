@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from benchmarks import machine
 from benchmarks import median_seconds
+from benchmarks import smooth_random_jpeg
 from benchmarks.model_benchmark import alternating_rates
 from evaluation.evaluation_loop import compiled_forward
 from evaluation.evaluation_loop import load_heatmap_model
@@ -72,16 +73,6 @@ def megabytes(path):
     return sum(p.stat().st_size for p in files if p.is_file()) / 1e6
 
 
-def twelve_megapixel_jpeg():
-    """A 4000 x 3000 JPEG with photo-like smooth content (quality 90)."""
-    rng = np.random.default_rng(0)
-    coarse = rng.uniform(0, 255, (PHOTO_HEIGHT // 50, PHOTO_WIDTH // 50, 3))
-    image = tf.image.resize(coarse[None], (PHOTO_HEIGHT, PHOTO_WIDTH))[0]
-    noise = rng.normal(0, 8, image.shape)
-    pixels = tf.cast(tf.clip_by_value(image + noise, 0, 255), tf.uint8)
-    return tf.io.encode_jpeg(pixels, quality=90).numpy()
-
-
 def crop_by_full_decode(image_bytes, box, input_size):
     """The crop by decoding the whole photo, then warping the box out of it."""
     image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
@@ -93,7 +84,8 @@ def crop_by_full_decode(image_bytes, box, input_size):
 
 def large_photo_figures(keypoints, input_size, repeats):
     """Latencies of both crops and of serving_default on a 12 MP photo."""
-    photo = tf.constant([twelve_megapixel_jpeg()])
+    rng = np.random.default_rng(0)
+    photo = tf.constant([smooth_random_jpeg(PHOTO_HEIGHT, PHOTO_WIDTH, rng)])
     boxes = tf.constant([SMALL_BOX], tf.float32)
     # Plain graph code: autograph is not needed and mis-converts these lambdas.
     full_decode = tf.function(
