@@ -10,7 +10,7 @@ cold load (load plus first call); for a 12-megapixel JPEG with a small box,
 the crop by full decode against the region decode `serving_default` does.
 `--formats` instead compares every export format of one Keras model (size,
 heatmaps against Keras, time per crop, optionally PCKh): docs/serving.md.
-Medians over `--repeats` calls after one warm-up call.
+Medians over `--repeats` alternating rounds after two warm-up calls.
 """
 
 import argparse
@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import alternating_rates
 from benchmarks import machine
-from benchmarks import median_seconds
 from benchmarks import smooth_random_jpeg
-from benchmarks.model_benchmark import alternating_rates
 from evaluation.evaluation_loop import compiled_forward
 from evaluation.evaluation_loop import load_heatmap_model
 from keras_hourglass.data.decode import warp_image
@@ -95,13 +94,14 @@ def large_photo_figures(keypoints, input_size, repeats):
         lambda: crop_encoded_images(photo, boxes, input_size), autograph=False
     )
     timed = {
-        "crop_full_decode": full_decode,
-        "crop_region_decode": region_decode,
-        "serving_default": lambda: keypoints(images=photo, boxes=boxes),
+        "crop_full_decode": (full_decode, 1),
+        "crop_region_decode": (region_decode, 1),
+        "serving_default": (lambda: keypoints(images=photo, boxes=boxes), 1),
     }
+    rates = alternating_rates(timed, repeats)[0]
     return {
-        f"photo_12mp_small_box_{name}_ms": round(1000 * median_seconds(f, repeats), 2)
-        for name, f in timed.items()
+        f"photo_12mp_small_box_{name}_ms": round(1000 / rate, 2)
+        for name, rate in rates.items()
     }
 
 
@@ -122,15 +122,17 @@ def benchmark_version(version_dir, image_side, repeats):
     size = int(loaded.signatures["metadata"]()["input_size"])
     crops = tf.constant(np.full([1, size, size, 3], 0.5, np.float32))
     heatmaps = loaded.signatures["heatmaps"]
-    batch1 = median_seconds(lambda: call(1), repeats)
-    batch8 = median_seconds(lambda: call(8), repeats)
-    heatmaps1 = median_seconds(lambda: heatmaps(images=crops), repeats)
+    rates = alternating_rates(
+        {"batch1": (lambda: call(1), 1), "batch8": (lambda: call(8), 8),
+         "heatmaps1": (lambda: heatmaps(images=crops), 1)},
+        repeats,
+    )[0]  # fmt: skip
     return {
         "export_megabytes": round(megabytes(version_dir), 2),
         "cold_load_seconds": round(cold_load, 3),
-        "serving_default_batch1_latency_ms": round(1000 * batch1, 2),
-        "serving_default_batch8_images_per_second": round(8 / batch8, 2),
-        "heatmaps_batch1_latency_ms": round(1000 * heatmaps1, 2),
+        "serving_default_batch1_latency_ms": round(1000 / rates["batch1"], 2),
+        "serving_default_batch8_images_per_second": round(rates["batch8"], 2),
+        "heatmaps_batch1_latency_ms": round(1000 / rates["heatmaps1"], 2),
         **large_photo_figures(keypoints, size, repeats),
     }
 

@@ -14,13 +14,12 @@ and step time with and without `training.remat` (docs/benchmarks.md).
 
 import argparse
 import json
-import statistics
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import alternating_rates
 from benchmarks import machine
 from keras_hourglass import build_stacked_hourglass
 from keras_hourglass.serving.fold import fold_batch_norms
@@ -69,29 +68,6 @@ def parse_arguments(argv=None):
     )  # fmt: skip
     parser.add_argument("--memory-batches", type=int, nargs=2, default=[1, 2])
     return parser.parse_args(argv)
-
-
-def alternating_rates(steps, repeats):
-    """Times a dict of `name: (step, items per call)` in alternation (each
-    step once per round) so that load from other processes slows them
-    alike. Returns `(wall, cpu)`: {name: items per second} and {name: items
-    per CPU-second of this process}, each from the median over rounds. On a
-    shared machine the CPU-time rates move less with the other load."""
-    for step, _ in steps.values():
-        step()
-        step()
-    walls = {name: [] for name in steps}
-    cpus = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, (step, _) in steps.items():
-            wall, cpu = time.perf_counter(), time.process_time()
-            step()
-            walls[name].append(time.perf_counter() - wall)
-            cpus[name].append(time.process_time() - cpu)
-    return (
-        {name: steps[name][1] / statistics.median(t) for name, t in walls.items()},
-        {name: steps[name][1] / statistics.median(t) for name, t in cpus.items()},
-    )
 
 
 def matmul_step(side=2048):
