@@ -95,10 +95,6 @@ def matmul_gflops(repeats=5):
     return round(rate / 1e9, 1)
 
 
-def fraction_of(images_per_second_value, flops_per_image, gflops_per_second):
-    return round(images_per_second_value * flops_per_image / 1e9 / gflops_per_second, 3)
-
-
 def make_train_step(model, optimizer, images, targets, xla=False):
     """A compiled forward + backward + update with the MSE on every stack."""
 
@@ -236,14 +232,12 @@ def add_fractions(result, flops):
         "train_step": TRAINING_FLOPS_PER_FORWARD_FLOP * flops,
     }
     for key, flops_per_image in forward_flops.items():
-        result[f"{key}_fraction_of_matmul"] = fraction_of(
-            result[f"{key}_images_per_second"],
-            flops_per_image,
-            result["float32_matmul_gflops_per_second"],
-        )
-        per_cpu[f"{key}_fraction_of_matmul"] = fraction_of(
-            per_cpu[f"{key}_images"], flops_per_image, per_cpu["float32_matmul_gflops"]
-        )
+        for figures, rate, matmul in (
+            (result, f"{key}_images_per_second", "float32_matmul_gflops_per_second"),
+            (per_cpu, f"{key}_images", "float32_matmul_gflops"),
+        ):
+            fraction = figures[rate] * flops_per_image / 1e9 / figures[matmul]
+            figures[f"{key}_fraction_of_matmul"] = round(fraction, 3)
     return result
 
 
