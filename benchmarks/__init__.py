@@ -13,16 +13,27 @@ from training.environment import use_program_defaults
 use_program_defaults()
 
 
-def median_seconds(function, repeats, warmups=1):
-    """Calls `function` `warmups` times, then returns its median call time."""
-    for _ in range(warmups):
-        function()
-    times = []
+def alternating_rates(steps, repeats):
+    """Times a dict of `name: (step, items per call)` in alternation (each
+    step once per round) so that load from other processes slows them
+    alike. Returns `(wall, cpu)`: {name: items per second} and {name: items
+    per CPU-second of this process}, each from the median over rounds. On a
+    shared machine the CPU-time rates move less with the other load."""
+    for step, _ in steps.values():
+        step()
+        step()
+    walls = {name: [] for name in steps}
+    cpus = {name: [] for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, (step, _) in steps.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            step()
+            walls[name].append(time.perf_counter() - wall)
+            cpus[name].append(time.process_time() - cpu)
+    return (
+        {name: steps[name][1] / statistics.median(t) for name, t in walls.items()},
+        {name: steps[name][1] / statistics.median(t) for name, t in cpus.items()},
+    )
 
 
 def processor_name():
@@ -40,3 +51,15 @@ def processor_name():
 def machine():
     """The machine a figure was measured on, for the printed JSON."""
     return {"processor": processor_name(), "cpus": os.cpu_count()}
+
+
+def smooth_random_jpeg(height, width, rng):
+    """A JPEG (quality 90) of photo-like content: smooth random colours plus
+    noise, so it compresses and decodes as a photo does."""
+    import tensorflow as tf  # after `use_program_defaults`
+
+    coarse = rng.uniform(0, 255, (height // 16, width // 16, 3))
+    image = tf.image.resize(coarse[None], (height, width), method="bicubic")[0]
+    noise = rng.normal(0, 8, image.shape)
+    pixels = tf.cast(tf.clip_by_value(image + noise, 0, 255), tf.uint8)
+    return tf.io.encode_jpeg(pixels, quality=90).numpy()

@@ -10,7 +10,7 @@ cold load (load plus first call); for a 12-megapixel JPEG with a small box,
 the crop by full decode against the region decode `serving_default` does.
 `--formats` instead compares every export format of one Keras model (size,
 heatmaps against Keras, time per crop, optionally PCKh): docs/serving.md.
-Medians over `--repeats` calls after one warm-up call.
+Medians over `--repeats` alternating rounds after two warm-up calls.
 """
 
 import argparse
@@ -24,13 +24,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import alternating_rates
 from benchmarks import machine
-from benchmarks import median_seconds
-from benchmarks.model_benchmark import alternating_rates
+from benchmarks import smooth_random_jpeg
 from evaluation.evaluation_loop import compiled_forward
 from evaluation.evaluation_loop import load_heatmap_model
 from keras_hourglass.data.decode import warp_image
 from keras_hourglass.decoding import stack_heatmaps_list
+from keras_hourglass.files import read_json
 from keras_hourglass.model import build_stacked_hourglass
 from keras_hourglass.saving import latest_version_dir
 from keras_hourglass.saving import load_model
@@ -71,16 +72,6 @@ def megabytes(path):
     return sum(p.stat().st_size for p in files if p.is_file()) / 1e6
 
 
-def twelve_megapixel_jpeg():
-    """A 4000 x 3000 JPEG with photo-like smooth content (quality 90)."""
-    rng = np.random.default_rng(0)
-    coarse = rng.uniform(0, 255, (PHOTO_HEIGHT // 50, PHOTO_WIDTH // 50, 3))
-    image = tf.image.resize(coarse[None], (PHOTO_HEIGHT, PHOTO_WIDTH))[0]
-    noise = rng.normal(0, 8, image.shape)
-    pixels = tf.cast(tf.clip_by_value(image + noise, 0, 255), tf.uint8)
-    return tf.io.encode_jpeg(pixels, quality=90).numpy()
-
-
 def crop_by_full_decode(image_bytes, box, input_size):
     """The crop by decoding the whole photo, then warping the box out of it."""
     image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
@@ -92,7 +83,8 @@ def crop_by_full_decode(image_bytes, box, input_size):
 
 def large_photo_figures(keypoints, input_size, repeats):
     """Latencies of both crops and of serving_default on a 12 MP photo."""
-    photo = tf.constant([twelve_megapixel_jpeg()])
+    rng = np.random.default_rng(0)
+    photo = tf.constant([smooth_random_jpeg(PHOTO_HEIGHT, PHOTO_WIDTH, rng)])
     boxes = tf.constant([SMALL_BOX], tf.float32)
     # Plain graph code: autograph is not needed and mis-converts these lambdas.
     full_decode = tf.function(
@@ -102,13 +94,14 @@ def large_photo_figures(keypoints, input_size, repeats):
         lambda: crop_encoded_images(photo, boxes, input_size), autograph=False
     )
     timed = {
-        "crop_full_decode": full_decode,
-        "crop_region_decode": region_decode,
-        "serving_default": lambda: keypoints(images=photo, boxes=boxes),
+        "crop_full_decode": (full_decode, 1),
+        "crop_region_decode": (region_decode, 1),
+        "serving_default": (lambda: keypoints(images=photo, boxes=boxes), 1),
     }
+    rates = alternating_rates(timed, repeats)[0]
     return {
-        f"photo_12mp_small_box_{name}_ms": round(1000 * median_seconds(f, repeats), 2)
-        for name, f in timed.items()
+        f"photo_12mp_small_box_{name}_ms": round(1000 / rate, 2)
+        for name, rate in rates.items()
     }
 
 
@@ -129,15 +122,17 @@ def benchmark_version(version_dir, image_side, repeats):
     size = int(loaded.signatures["metadata"]()["input_size"])
     crops = tf.constant(np.full([1, size, size, 3], 0.5, np.float32))
     heatmaps = loaded.signatures["heatmaps"]
-    batch1 = median_seconds(lambda: call(1), repeats)
-    batch8 = median_seconds(lambda: call(8), repeats)
-    heatmaps1 = median_seconds(lambda: heatmaps(images=crops), repeats)
+    rates = alternating_rates(
+        {"batch1": (lambda: call(1), 1), "batch8": (lambda: call(8), 8),
+         "heatmaps1": (lambda: heatmaps(images=crops), 1)},
+        repeats,
+    )[0]  # fmt: skip
     return {
         "export_megabytes": round(megabytes(version_dir), 2),
         "cold_load_seconds": round(cold_load, 3),
-        "serving_default_batch1_latency_ms": round(1000 * batch1, 2),
-        "serving_default_batch8_images_per_second": round(8 / batch8, 2),
-        "heatmaps_batch1_latency_ms": round(1000 * heatmaps1, 2),
+        "serving_default_batch1_latency_ms": round(1000 / rates["batch1"], 2),
+        "serving_default_batch8_images_per_second": round(rates["batch8"], 2),
+        "heatmaps_batch1_latency_ms": round(1000 / rates["heatmaps1"], 2),
         **large_photo_figures(keypoints, size, repeats),
     }
 
@@ -172,7 +167,7 @@ def mean_pckh(model_path, data, out):
         code = evaluate.main([*argv, "--num-examples", "1"])
     if code != 0:
         raise RuntimeError(f"evaluating {model_path} failed")
-    return json.loads((Path(out) / "results.json").read_text())["mean"]
+    return read_json(Path(out) / "results.json")["mean"]
 
 
 def heatmap_file_figures(args, scratch):

@@ -14,13 +14,12 @@ and step time with and without `training.remat` (docs/benchmarks.md).
 
 import argparse
 import json
-import statistics
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import alternating_rates
 from benchmarks import machine
 from keras_hourglass import build_stacked_hourglass
 from keras_hourglass.serving.fold import fold_batch_norms
@@ -71,29 +70,6 @@ def parse_arguments(argv=None):
     return parser.parse_args(argv)
 
 
-def alternating_rates(steps, repeats):
-    """Times a dict of `name: (step, items per call)` in alternation (each
-    step once per round) so that load from other processes slows them
-    alike. Returns `(wall, cpu)`: {name: items per second} and {name: items
-    per CPU-second of this process}, each from the median over rounds. On a
-    shared machine the CPU-time rates move less with the other load."""
-    for step, _ in steps.values():
-        step()
-        step()
-    walls = {name: [] for name in steps}
-    cpus = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, (step, _) in steps.items():
-            wall, cpu = time.perf_counter(), time.process_time()
-            step()
-            walls[name].append(time.perf_counter() - wall)
-            cpus[name].append(time.process_time() - cpu)
-    return (
-        {name: steps[name][1] / statistics.median(t) for name, t in walls.items()},
-        {name: steps[name][1] / statistics.median(t) for name, t in cpus.items()},
-    )
-
-
 def matmul_step(side=2048):
     """Returns `(step, FLOPs per call)` of a large float32 matrix multiply."""
     a = tf.random.uniform([side, side])
@@ -117,10 +93,6 @@ def matmul_gflops(repeats=5):
     """This machine's float32 matrix-multiply rate through TensorFlow."""
     rate = alternating_rates({"matmul": matmul_step()}, repeats)[0]["matmul"]
     return round(rate / 1e9, 1)
-
-
-def fraction_of(images_per_second_value, flops_per_image, gflops_per_second):
-    return round(images_per_second_value * flops_per_image / 1e9 / gflops_per_second, 3)
 
 
 def make_train_step(model, optimizer, images, targets, xla=False):
@@ -260,14 +232,12 @@ def add_fractions(result, flops):
         "train_step": TRAINING_FLOPS_PER_FORWARD_FLOP * flops,
     }
     for key, flops_per_image in forward_flops.items():
-        result[f"{key}_fraction_of_matmul"] = fraction_of(
-            result[f"{key}_images_per_second"],
-            flops_per_image,
-            result["float32_matmul_gflops_per_second"],
-        )
-        per_cpu[f"{key}_fraction_of_matmul"] = fraction_of(
-            per_cpu[f"{key}_images"], flops_per_image, per_cpu["float32_matmul_gflops"]
-        )
+        for figures, rate, matmul in (
+            (result, f"{key}_images_per_second", "float32_matmul_gflops_per_second"),
+            (per_cpu, f"{key}_images", "float32_matmul_gflops"),
+        ):
+            fraction = figures[rate] * flops_per_image / 1e9 / figures[matmul]
+            figures[f"{key}_fraction_of_matmul"] = round(fraction, 3)
     return result
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from benchmarks import smooth_random_jpeg
 from keras_hourglass.data.counter import RecordCounter
 from keras_hourglass.data.examples import crop_reference_image
 from keras_hourglass.data.examples import encode_targets
@@ -35,6 +36,8 @@ from keras_hourglass.data.pipeline import to_model_targets
 from keras_hourglass.data.tfrecords import checked_person
 from keras_hourglass.data.tfrecords import parse_person
 from keras_hourglass.data.tfrecords import serialize_person
+from keras_hourglass.files import read_json
+from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.transforms import person_crop_matrix
 
 SHARED_SAMPLES = (
@@ -46,12 +49,12 @@ VARIANTS = {
     "reference_crop": ("original", "reference"),
     "training_patches": ("patches", "training"),
 }
-MPII_FLIP_PAIRS = [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)]
+MPII_FLIP_PAIRS = MPII_16.flip_pairs
 
 
 def real_people():
     """Yields serialize_person keyword arguments for the shared MPII people."""
-    annotations = json.loads((SHARED_SAMPLES / "annotations.json").read_text())
+    annotations = read_json(SHARED_SAMPLES / "annotations.json")
     for index, person in enumerate(annotations["people"]):
         yield {
             "image_bytes": (SHARED_SAMPLES / person["image"]).read_bytes(),
@@ -72,13 +75,9 @@ def synthetic_people(count=4, seed=0):
     """Yields people on smooth random 1280x720 JPEGs (no shared data needed)."""
     generator = np.random.default_rng(seed)
     for index in range(count):
-        coarse = generator.uniform(0, 255, size=(45, 80, 3)).astype(np.uint8)
-        image = tf.image.resize(coarse, (720, 1280), method="bicubic")
-        noise = generator.normal(0, 8, size=(720, 1280, 3))
-        image = np.clip(image.numpy() + noise, 0, 255).astype(np.uint8)
         joints = generator.uniform([440, 160], [840, 560], size=(16, 2))
         yield {
-            "image_bytes": tf.io.encode_jpeg(image, quality=90).numpy(),
+            "image_bytes": smooth_random_jpeg(720, 1280, generator),
             "image_format": "jpeg",
             "height": 720,
             "width": 1280,

@@ -8,19 +8,10 @@ how long the README's main command spends making its data.
 
 import argparse
 import json
-import statistics
-import time
 
+from benchmarks import alternating_rates
 from benchmarks import machine
 from keras_hourglass.synthetic.people import iterate_synthetic
-
-
-def images_per_second(count, seed):
-    """Generates `count` images; returns the rate in images per second."""
-    started = time.perf_counter()
-    for _ in iterate_synthetic(seed, count=count):
-        pass
-    return count / (time.perf_counter() - started)
 
 
 def main(argv=None):
@@ -29,14 +20,19 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="runs (median)")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
-    rates = [images_per_second(args.count, args.seed) for _ in range(args.repeats)]
+
+    def generate():
+        for _ in iterate_synthetic(args.seed, count=args.count):
+            pass
+
+    rate = alternating_rates({"people": (generate, args.count)}, args.repeats)[0]
     print(
         json.dumps(
             {
                 "images": args.count,
                 "repeats": args.repeats,
-                "images_per_second": round(statistics.median(rates), 1),
-                "ms_per_image": round(1000 / statistics.median(rates), 2),
+                "images_per_second": round(rate["people"], 1),
+                "ms_per_image": round(1000 / rate["people"], 2),
                 "machine": machine(),
             },
             indent=1,

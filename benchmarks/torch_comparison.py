@@ -16,7 +16,7 @@ import os
 import tensorflow as tf
 import torch
 
-from benchmarks import median_seconds
+from benchmarks import alternating_rates
 from benchmarks import model_benchmark
 from benchmarks.torch_reference import StackedHourglass
 from benchmarks.torch_reference import count_trainable_parameters
@@ -28,11 +28,6 @@ def parse_arguments(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--xla", action="store_true", help="jit_compile Keras")
     return parser.parse_args(argv)
-
-
-def median_rate(step, items_per_call, repeats):
-    """Items per second of `step` after two warm-up calls (trace, compile)."""
-    return round(items_per_call / median_seconds(step, repeats, warmups=2), 2)
 
 
 def measure_torch(args, memory_format):
@@ -58,11 +53,12 @@ def measure_torch(args, memory_format):
         optimizer.step()
         loss.item()
 
-    batch, repeats = args.batch_size, args.repeats
+    steps = {"inference": (infer, args.batch_size),
+             "train_step": (train_step, args.batch_size)}  # fmt: skip
+    rates = alternating_rates(steps, args.repeats)[0]
     return {
         "memory_format": str(memory_format).removeprefix("torch."),
-        "inference_images_per_second": median_rate(infer, batch, repeats),
-        "train_step_images_per_second": median_rate(train_step, batch, repeats),
+        **{f"{name}_images_per_second": round(rates[name], 2) for name in steps},
     }
 
 

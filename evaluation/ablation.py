@@ -192,15 +192,10 @@ class AblationConfig:
     dry_run: bool = option(False, "print commands")
 
 
-def build_argument_parser():
-    """The command-line flags, one per `AblationConfig` field."""
-    parser = program_parser("evaluation.ablation", __doc__.split("\n")[0])
-    return add_dataclass_flags(parser, AblationConfig, required=("out",))
-
-
 def main(argv=None):
     """Runs the command; returns the process exit status."""
-    parser = build_argument_parser()
+    parser = program_parser("evaluation.ablation", __doc__.split("\n")[0])
+    add_dataclass_flags(parser, AblationConfig, required=("out",))
     args = AblationConfig(**vars(parser.parse_args(argv)))
     if args.study is None and not args.quick:
         parser.error("give --study (or --quick)")

@@ -22,7 +22,6 @@ AP75, APm, APl, AR).
 
 import contextlib
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,8 @@ from pycocotools.cocoeval import COCOeval
 from evaluation.detections import coco_result
 from evaluation.detections import describe_skipped
 from evaluation.ground_truth import EvaluationInputError
+from keras_hourglass.files import JsonFileError
+from keras_hourglass.files import read_json
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.files import write_text_atomically
 
@@ -44,13 +45,12 @@ DETECTED_BOXES = "detected boxes"
 
 def load_coco_ground_truth(annotation_path):
     """Returns a pycocotools `COCO` index of a person-keypoints JSON file."""
-    path = Path(annotation_path)
     try:
-        dataset = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EvaluationInputError(f"{path}: unreadable COCO JSON ({error})") from None
+        dataset = read_json(annotation_path, "--coco-annotations")
+    except JsonFileError as error:
+        raise EvaluationInputError(str(error)) from None
     if not isinstance(dataset, dict) or not dataset.get("annotations"):
-        raise EvaluationInputError(f"{path}: no COCO annotations")
+        raise EvaluationInputError(f"{annotation_path}: no COCO annotations")
     return coco_index(dataset)
 
 

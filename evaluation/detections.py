@@ -13,7 +13,6 @@ A person's score is the box score times the mean of its confident joint
 scores, as the top-down methods score people for COCO AP.
 """
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -23,9 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 from evaluation.ground_truth import EvaluationInputError
+from evaluation.run_directory import make_predictor
 from keras_hourglass.data.metadata import split_files
 from keras_hourglass.data.tfrecords import parse_person
-from keras_hourglass.predictor import load_predictor
+from keras_hourglass.files import JsonFileError
+from keras_hourglass.files import read_json
 from keras_hourglass.serving.inputs import MAX_BOX_TO_IMAGE_RATIO
 from keras_hourglass.serving.inputs import MIN_BOX_SIDE_PIXELS
 
@@ -52,15 +53,12 @@ class Detection:
 def read_detections_file(path):
     """Returns the entries of a detections file; EvaluationInputError naming
     the file (and entry) when it is not a JSON list of such entries."""
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise EvaluationInputError(f"--detections {path}: no such file")
     try:
-        entries = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EvaluationInputError(
-            f"--detections {path}: not a JSON file ({error})"
-        ) from None
+        entries = read_json(path, "--detections")
+    except JsonFileError as error:
+        raise EvaluationInputError(str(error)) from None
     if not isinstance(entries, list):
         raise EvaluationInputError(
             f"--detections {path}: expected a JSON list of detections "
@@ -264,7 +262,7 @@ class DetectedBoxes:
                 f"--detections {self.path}: no usable detection on the "
                 f"{len(image_ids)} evaluated images ({describe_skipped(skipped)})"
             )
-        predictor = load_predictor(self.model, flip_test=self.flip_test)
+        predictor = make_predictor(self.model, flip_test=self.flip_test)
 
         def predict_boxes(image_id, boxes):
             poses = predictor(images[file_of[image_id]][0], boxes=boxes)

@@ -94,15 +94,12 @@ class EvalConfig:
     )
 
 
-def build_argument_parser():
-    """One `--flag` per `EvalConfig` field (booleans also get `--no-flag`)."""
-    parser = program_parser("evaluation.evaluate", __doc__.split("\n")[0])
-    return add_dataclass_flags(parser, EvalConfig, required=("model", "data", "out"))
-
-
 def parse_config(argv=None):
-    """Parses `argv` into an `EvalConfig`."""
-    return EvalConfig(**vars(build_argument_parser().parse_args(argv)))
+    """Parses `argv` into an `EvalConfig`: one `--flag` per field (booleans
+    also get `--no-flag`)."""
+    parser = program_parser("evaluation.evaluate", __doc__.split("\n")[0])
+    add_dataclass_flags(parser, EvalConfig, required=("model", "data", "out"))
+    return EvalConfig(**vars(parser.parse_args(argv)))
 
 
 def build_eval_dataset(metadata, split, input_size, batch_size, max_people=0,

@@ -17,7 +17,6 @@ Formats:
   or 3 x 14 x N (original LSP; every joint is scored, as eval_pose does).
 """
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,8 @@ import numpy as np
 import scipy.io
 
 from keras_hourglass.data.formats.mpii import HEAD_BOX_DIAGONAL_FRACTION
+from keras_hourglass.files import JsonFileError
+from keras_hourglass.files import read_json
 from keras_hourglass.joint_sets import metric_joint_set
 
 __all__ = [
@@ -290,9 +291,9 @@ def read_annotation_json(path):
     """Reads this project's annotation JSON (see the module docstring)."""
     path = existing_file(path)
     try:
-        contents = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EvaluationInputError(f"{path}: not valid JSON ({error})") from error
+        contents = read_json(path, "annotation file")
+    except JsonFileError as error:
+        raise EvaluationInputError(str(error)) from None
     entries = contents.get("people") if isinstance(contents, dict) else contents
     if not isinstance(entries, list) or not entries:
         raise EvaluationInputError(f"{path}: expected a non-empty list of people")

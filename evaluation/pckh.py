@@ -54,13 +54,14 @@ class PckhConfig:
     name: str = option("model", "model name in the table")
 
 
-def build_argument_parser():
-    """The command-line flags, one per `PckhConfig` field."""
+def parse_config(argv=None):
+    """Parses `argv` into a `PckhConfig`, one flag per field."""
     parser = program_parser(
         "evaluation.pckh",
         "MPII PCKh (or torso or box PCK) of predictions against ground truth.",
     )
-    return add_dataclass_flags(parser, PckhConfig, required=("gt", "pred"))
+    add_dataclass_flags(parser, PckhConfig, required=("gt", "pred"))
+    return PckhConfig(**vars(parser.parse_args(argv)))
 
 
 def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
@@ -86,7 +87,7 @@ def write_outputs(summary, arguments):
 
 def main(argv=None):
     """Runs the command; returns the process exit status."""
-    arguments = PckhConfig(**vars(build_argument_parser().parse_args(argv)))
+    arguments = parse_config(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         summary = evaluate_files(

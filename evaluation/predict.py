@@ -33,13 +33,12 @@ from evaluation.detections import group_by_image
 from evaluation.detections import read_detections_file
 from evaluation.detections import usable_detections
 from evaluation.ground_truth import EvaluationInputError
-from evaluation.run_directory import load_program_model
+from evaluation.run_directory import make_predictor
 from keras_hourglass.data.image_checks import image_problem
 from keras_hourglass.data.image_checks import upright_image_bytes
 from keras_hourglass.drawing import draw_poses
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.predictor import encoded_image_size
-from keras_hourglass.predictor import load_predictor
 from keras_hourglass.serving.client import ServingError
 from keras_hourglass.serving.inputs import image_size_problem
 from training.cli_flags import add_dataclass_flags
@@ -51,14 +50,6 @@ logger = logging.getLogger("evaluation.predict")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 BOX_COLUMNS = ("image", "x", "y", "w", "h")
 OVERLAY_VIDEO_NAME = "overlay.mp4"
-
-
-def make_predictor(model, flip_test=True):
-    """A `PosePredictor` for a serving URL or any model `load_program_model`
-    loads (with its run's joint set)."""
-    if str(model).startswith(("http://", "https://")):
-        return load_predictor(str(model))
-    return load_predictor(load_program_model(model), flip_test=flip_test)
 
 
 def list_images(paths, skipped):

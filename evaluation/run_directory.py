@@ -14,6 +14,7 @@ from keras_hourglass.data.metadata import check_metadata_fields
 from keras_hourglass.files import read_json
 from keras_hourglass.joint_sets import builtin_joint_set
 from keras_hourglass.joint_sets import joint_set_from_metadata
+from keras_hourglass.predictor import load_predictor
 from keras_hourglass.saving import load_model
 
 
@@ -53,3 +54,11 @@ def load_program_model(path):
         return loaded
     joint_set = joint_set_for_run(loaded.source, loaded.num_joints)
     return dataclasses.replace(loaded, joint_set=joint_set)
+
+
+def make_predictor(model, flip_test=True):
+    """A `PosePredictor` for a serving URL or any model `load_program_model`
+    loads (with its run's joint set)."""
+    if str(model).startswith(("http://", "https://")):
+        return load_predictor(str(model))
+    return load_predictor(load_program_model(model), flip_test=flip_test)

@@ -177,7 +177,7 @@ def test_uint8_images_through_the_serving_crop_give_the_pytorch_heatmaps(
 
 
 def test_convert_program_writes_a_model_the_loaders_take(tmp_path, torch_outputs):
-    from evaluation.predict import make_predictor
+    from evaluation.run_directory import make_predictor
     from keras_hourglass.saving import load_model
     from training.convert_weights import main
 

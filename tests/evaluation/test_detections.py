@@ -156,7 +156,7 @@ def test_unusable_entries_are_counted_by_reason():
     "content, message",
     [
         (None, "no such file"),
-        ("[{", "not a JSON file"),
+        ("[{", "is not valid JSON"),
         ('{"image_id": 1}', "expected a JSON list"),
         ('[{"image_id": 1, "score": 1}]', "entry 0: no 'bbox' field"),
         ('[{"image_id": 1, "bbox": [1, 2, 3], "score": 1}]', "entry 0: bbox must"),

@@ -67,7 +67,7 @@ def test_people_come_from_the_detections_file(
 @pytest.mark.parametrize(
     "content, flags, message",
     [
-        ("[{", (), "not a JSON file"),
+        ("[{", (), "is not valid JSON"),
         ('[{"image_id": 7, "score": 1}]', (), "entry 0: no 'bbox' field"),
         ("[]", ("--boxes", "boxes.csv"), "--boxes or --detections"),
     ],

@@ -18,7 +18,7 @@ CASES = [
      "--num-shards", "0"),
     (predict.parse_arguments, ["--model", "m", "--images", "a", "--out", "o"],
      "--batch-size", "0"),
-    (pckh.build_argument_parser().parse_args, ["--gt", "g", "--pred", "p"],
+    (pckh.parse_config, ["--gt", "g", "--pred", "p"],
      "--threshold", "nan"),
     (quickstart.parse_arguments, [], "--epochs", "0"),
     (export.parse_config, ["--model", "m", "--out", "o"], "--version", "-3"),
