@@ -41,20 +41,22 @@ def tiny_shards(tmp_path_factory):
 
 
 # Seconds each of the longest tests took in one run with two workers (setup
-# included), keyed by test name so a test keeps its place when its file moves.
+# included), keyed by test name (with its parameters, or without for all of
+# them) so a test keeps its place when its file moves.
 # Only the order matters: a long test that starts last leaves the other worker
 # idle until it ends.
 KNOWN_LONG_TESTS = {
     "test_every_worker_resumes_from_the_chiefs_backup": 143,
-    "test_sigkill_during_the_frozen_phase_resumes_then_thaws": 90,
+    "test_sigkill_during_the_frozen_phase_resumes_then_thaws": 60,
+    "test_a_generated_set_converts_trains_evaluates_exports_and_predicts[csv5]": 50,
     "test_two_workers_match_one_process_on_the_same_global_batches": 46,
     "test_every_command_of_the_walkthrough_runs": 41,
-    "test_a_generated_set_converts_trains_evaluates_exports_and_predicts": 40,
     "test_two_step_fit_under_mirrored_strategy_on_two_devices": 37,
     "test_kill_during_final_save_then_during_export_is_repaired": 33,
     "test_three_concurrent_exports_each_get_a_version_or_a_clear_refusal": 32,
     "test_quantized_pckh_is_within_the_bound_of_the_float_model": 29,
     "test_sigkill_mid_epoch_then_rerun_resumes_at_the_step": 26,
+    "test_a_generated_set_converts_trains_evaluates_exports_and_predicts": 23,
     "test_ctrl_c_stops_with_one_line_naming_the_command_then_resumes": 20,
     "test_newcomer_mistakes_are_one_line_with_hints_for_the_wheel": 19,
     "test_saved_model_cli_show_and_run": 19,
@@ -72,9 +74,9 @@ UNLISTED_SLOW_TEST_SECONDS = 20
 
 
 def expected_seconds(item):
-    name = item.originalname or item.name
-    if name in KNOWN_LONG_TESTS:
-        return KNOWN_LONG_TESTS[name]
+    for name in (item.name, item.originalname):  # "test[param]", then "test"
+        if name in KNOWN_LONG_TESTS:
+            return KNOWN_LONG_TESTS[name]
     # The test's own mark: a file marked slow as a whole is not all long.
     marked_slow = any(mark.name == "slow" for mark in item.own_markers)
     return UNLISTED_SLOW_TEST_SECONDS if marked_slow else 0
