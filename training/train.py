@@ -108,7 +108,7 @@ def train_single_machine(config, metadata, train_files, valid_files):
             epochs=call["epochs"],
             steps_per_epoch=call["steps_per_epoch"],
             validation_data=valid,
-            validation_steps=config.validation_batches or None,
+            validation_steps=validation_steps(config, metadata),
             callbacks=callbacks,
             verbose=config.verbose,
             shuffle=False,  # tf.data shuffles; Keras would only warn
@@ -120,6 +120,16 @@ def train_single_machine(config, metadata, train_files, valid_files):
     set_backbone_trainable(model, True)  # final.keras records a trainable model
     finish_run(model, config, paths, metadata, step_backup.global_step)
     return history
+
+
+def validation_steps(config, metadata):
+    """`--validation-batches`, at most the batches the validation split has
+    (past them Keras warns, untruly, that training ran out of data); None
+    for all of them."""
+    if not config.validation_batches:
+        return None
+    people = metadata["splits"].get("valid", {}).get("count", 0)
+    return max(1, min(config.validation_batches, -(-people // config.batch_size)))
 
 
 def main(argv=None):
