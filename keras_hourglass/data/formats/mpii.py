@@ -16,8 +16,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
+from keras_hourglass.data.formats.mat_files import load_mat_variables
+from keras_hourglass.data.formats.mat_files import require_variable
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
@@ -36,11 +37,9 @@ def read_mpii_head_boxes(mat_path, validation_entries, json_name="the JSON"):
     """Returns [(head_box, normalizer)] for the validation entries, in order;
     raises ValueError naming the file when the files are not in the same order
     (person count or joints differ)."""
-    mat_path = Path(mat_path)
-    if not mat_path.is_file():
-        raise FileNotFoundError(f"MPII validation ground truth not found: {mat_path}")
-    mat = scipy.io.loadmat(mat_path)
-    positions, head_boxes = mat["pos_gt_src"], mat["headboxes_src"]
+    variables = load_mat_variables(mat_path)
+    positions = require_variable(variables, "pos_gt_src", mat_path)
+    head_boxes = require_variable(variables, "headboxes_src", mat_path)
     if positions.shape[2] != len(validation_entries):
         raise ValueError(
             f"{mat_path}: {positions.shape[2]} validation people, but {json_name} "
