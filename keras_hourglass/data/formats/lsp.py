@@ -22,6 +22,8 @@ import h5py
 import numpy as np
 import scipy.io
 
+from keras_hourglass.data.formats.mat_files import existing_file
+from keras_hourglass.data.formats.mat_files import require_variable
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
@@ -35,9 +37,7 @@ LSP_FLAG_MEANINGS = ("visible", "occluded")
 def load_lsp_joints(mat_path):
     """Returns the joints of a `joints.mat` as an N x 14 x 3 float array;
     raises FileNotFoundError or ValueError naming the file."""
-    mat_path = Path(mat_path)
-    if not mat_path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {mat_path}")
+    mat_path = existing_file(mat_path)
     try:
         mat = scipy.io.loadmat(mat_path)
     except NotImplementedError:
@@ -45,9 +45,7 @@ def load_lsp_joints(mat_path):
         mat = load_matlab_v73(mat_path)
     except (OSError, ValueError, TypeError) as error:
         raise ValueError(f"{mat_path}: not a readable .mat file ({error})") from error
-    if "joints" not in mat:
-        raise ValueError(f"{mat_path}: no variable named 'joints'")
-    joints = np.asarray(mat["joints"], dtype=np.float64)
+    joints = require_variable(mat, "joints", mat_path).astype(np.float64)
     num_joints = LSP_14.num_joints
     if joints.ndim == 3 and joints.shape[:2] == (3, num_joints):
         joints = joints.transpose(2, 1, 0)
