@@ -16,10 +16,10 @@ and a head box whose 0.6 x diagonal is the PCKh normaliser.
 
 import numpy as np
 
+from keras_hourglass.predictor import inside_image
 from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import render
 from keras_hourglass.synthetic.scene import compose_scene
-from keras_hourglass.synthetic.scene import joints_inside_image
 from keras_hourglass.transforms import PIXELS_PER_SCALE
 from keras_hourglass.transforms import person_center_for_crop
 
@@ -109,7 +109,7 @@ def build_annotation(seed, index, scene, labels):
     """The MPII-style annotation dict of one composed scene."""
     height, width = labels.shape
     joints_all = scene["joints"]
-    inside = joints_inside_image(joints_all, width, height)
+    inside = inside_image(joints_all, height, width)
     head_box = head_box_around(joints_all[pose.UPPER_NECK], joints_all[pose.HEAD_TOP])
     scale = scene["height_px"] / PIXELS_PER_SCALE
     body_middle = (joints_all.min(axis=0) + joints_all.max(axis=0)) / 2
