@@ -23,8 +23,13 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import scipy.io
 
+from keras_hourglass.data.formats.mat_files import (
+    InputFileError as EvaluationInputError,
+)
+from keras_hourglass.data.formats.mat_files import existing_file
+from keras_hourglass.data.formats.mat_files import load_mat_variables
+from keras_hourglass.data.formats.mat_files import require_variable as _require
 from keras_hourglass.data.formats.mpii import HEAD_BOX_DIAGONAL_FRACTION
 from keras_hourglass.files import JsonFileError
 from keras_hourglass.files import read_json
@@ -43,10 +48,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class EvaluationInputError(ValueError):
-    """Bad evaluation input; the message names the file or record."""
 
 
 @dataclass(frozen=True)
@@ -172,28 +173,6 @@ MPII_MAT_JOINT_ORDER = (
 )  # fmt: skip
 
 
-def existing_file(path):
-    """Returns `path` as a Path; a clear error when it is missing or empty."""
-    path = Path(path)
-    if not path.is_file():
-        raise EvaluationInputError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise EvaluationInputError(f"{path}: file is empty")
-    return path
-
-
-def load_mat_variables(path):
-    """All user variables of a .mat file; a clear error when it is unreadable."""
-    path = existing_file(path)
-    try:
-        contents = scipy.io.loadmat(path)
-    except Exception as error:  # scipy raises several types for corrupt files
-        raise EvaluationInputError(
-            f"{path}: not a readable .mat file ({error})"
-        ) from error
-    return {key: value for key, value in contents.items() if not key.startswith("__")}
-
-
 def load_h5_datasets(path, names):
     """The datasets `names` of an HDF5 file as arrays; a clear error when the
     file is unreadable or lacks one."""
@@ -210,14 +189,6 @@ def load_h5_datasets(path, names):
         raise EvaluationInputError(
             f"{path}: not a readable HDF5 file ({error})"
         ) from error
-
-
-def _require(variables, name, path):
-    if name not in variables:
-        raise EvaluationInputError(
-            f"{path}: variable '{name}' missing (found: {sorted(variables)})"
-        )
-    return np.asarray(variables[name])
 
 
 def _check_mpii_joint_order(variables, path):

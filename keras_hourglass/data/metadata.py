@@ -138,21 +138,19 @@ def metadata_fields_problem(metadata):
     if len(names) != num_joints:
         return f"joint_names does not hold num_joints ({num_joints}) names"
     flip_pairs = metadata.get("flip_pairs", [])
-    problem = index_pairs_problem(flip_pairs, num_joints, "flip_pairs")
-    if problem:
-        return problem
+    torso_joints = metadata.get("torso_joints")
+    for pairs, what in (
+        (flip_pairs, "flip_pairs"),
+        (metadata.get("skeleton", []), "skeleton"),
+        ([] if torso_joints is None else [torso_joints], "torso_joints"),
+    ):
+        problem = index_pairs_problem(pairs, num_joints, what)
+        if problem:
+            return problem
     flipped = [index for pair in flip_pairs for index in pair]
     if len(set(flipped)) != len(flipped):
         repeated = sorted({i for i in flipped if flipped.count(i) > 1})
         return f"flip_pairs maps joints {repeated} to more than one partner"
-    problem = index_pairs_problem(metadata.get("skeleton", []), num_joints, "skeleton")
-    if problem:
-        return problem
-    torso_joints = metadata.get("torso_joints")
-    if torso_joints is not None:
-        problem = index_pairs_problem([torso_joints], num_joints, "torso_joints")
-        if problem:
-            return problem
     splits = metadata.get("splits", {})
     if not isinstance(splits, dict):
         return "splits is not a mapping of split names"

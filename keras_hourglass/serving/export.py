@@ -23,7 +23,6 @@ from keras_hourglass.serving.deployment import METADATA_FILE_NAME
 from keras_hourglass.serving.deployment import write_deployment_files
 from keras_hourglass.serving.deployment import write_warmup_requests
 from keras_hourglass.serving.heatmap_files import resolve_export_model
-from keras_hourglass.serving.signatures import build_export_metadata
 from keras_hourglass.serving.signatures import signature_endpoints
 
 logger = logging.getLogger(__name__)
@@ -67,10 +66,9 @@ def export_saved_model(
     """
     if isinstance(model, str | Path):
         model = load_model(model)
-    model, joint_set, crop_convention = resolve_export_model(
-        model, joint_set, crop_convention, fold_batch_norm
+    model, metadata = resolve_export_model(
+        model, joint_set, crop_convention, fold_batch_norm, flip_test
     )
-    metadata = build_export_metadata(model, joint_set, flip_test, crop_convention)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if version is None:

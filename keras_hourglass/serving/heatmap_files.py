@@ -44,12 +44,12 @@ LITERT_SUFFIX, ONNX_SUFFIX = HEATMAP_FILE_SUFFIXES
 ONNX_OPSET = 17
 
 
-def resolve_export_model(model, joint_set=None, crop_convention=None,
-                         fold_batch_norm=True):  # fmt: skip
-    """Returns (keras model, joint set, crop convention) to export from a
-    `keras.Model` or a `saving.LoadedModel`: the joint set and crop
-    convention the file records unless given, else the built-in set with the
-    model's joint count and our crop; batch norms folded when asked."""
+def resolve_export_model(model, joint_set, crop_convention, fold_batch_norm,
+                         flip_test):  # fmt: skip
+    """Returns (keras model, export metadata) to export from a `keras.Model`
+    or a `saving.LoadedModel`: the joint set and crop convention the file
+    records unless given, else the built-in set with the model's joint count
+    and our crop; batch norms folded when asked."""
     if hasattr(model, "keras_model"):  # a `saving.LoadedModel`
         if model.keras_model is None:
             raise ValueError(f"{model.source}: an export, not a Keras model")
@@ -62,24 +62,24 @@ def resolve_export_model(model, joint_set=None, crop_convention=None,
         joint_set = builtin_joint_set(joint_count(model))
     if fold_batch_norm:
         model = fold_batch_norms(model)
-    return model, joint_set, crop_convention or OFFICIAL_TORCH
+    crop_convention = crop_convention or OFFICIAL_TORCH
+    return model, build_export_metadata(model, joint_set, flip_test, crop_convention)
 
 
 def prepare_heatmap_file(model, out_path, file_format, quantization="float32",
                          joint_set=None, crop_convention=None,
                          fold_batch_norm=True):  # fmt: skip
     """Returns (out Path, Keras model to convert, metadata) of a heatmap file
-    in `file_format` ("litert" or "onnx"); `flip_test` is False in the
-    metadata because the file holds the bare network (the caller flips)."""
+    in `file_format` ("litert" or "onnx")."""
     out_path = Path(out_path)
     litert = file_format == "litert"
     what, suffix = ("LiteRT", LITERT_SUFFIX) if litert else ("ONNX", ONNX_SUFFIX)
     if out_path.suffix != suffix:
         raise ValueError(f"{out_path}: a {what} file must end in {suffix}")
-    model, joint_set, crop_convention = resolve_export_model(
-        model, joint_set, crop_convention, fold_batch_norm
+    # The file holds the bare network; its caller flips.
+    model, metadata = resolve_export_model(
+        model, joint_set, crop_convention, fold_batch_norm, flip_test=False
     )
-    metadata = build_export_metadata(model, joint_set, False, crop_convention)
     metadata.update(file_format=file_format, quantization=quantization)
     return out_path, model, metadata
 

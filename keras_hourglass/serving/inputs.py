@@ -13,7 +13,7 @@ person stored with centre c and scale s is sent as the square box
 
 Limits are checked before a pixel is decoded, each failure an
 InvalidArgumentError naming the input (`images[i]`):
-- `MAX_IMAGE_PIXELS`, from the header (PNG, JPEG, GIF, BMP), so a
+- `MAX_IMAGE_PIXELS`, from the PNG or JPEG header, so a
   decompression bomb (a small file that decodes to gigabytes) is refused
   without being decoded; a JPEG may also hold at most
   `image_checks.jpeg_byte_limit` bytes for its pixels;
@@ -28,6 +28,8 @@ import tensorflow as tf
 
 from keras_hourglass.data.decode import decode_image_region
 from keras_hourglass.data.decode import warp_image
+from keras_hourglass.data.image_checks import JPEG_MAGIC
+from keras_hourglass.data.image_checks import PNG_MAGIC
 from keras_hourglass.data.image_checks import image_is_complete
 from keras_hourglass.transforms import OFFICIAL_TORCH
 from keras_hourglass.transforms import person_crop_matrix
@@ -42,46 +44,22 @@ MAX_BOX_TO_IMAGE_RATIO = 10.0
 HEADER_BYTES = 32
 
 
-def _header_integer(header, start, length, big_endian):
+def _big_endian_integer(header, start, length):
     """Returns the unsigned integer (int64) stored in header[start:start+length]."""
     values = tf.cast(header[start : start + length], tf.int64)
-    if not big_endian:
-        values = tf.reverse(values, [0])
     return tf.reduce_sum(values * (256 ** tf.range(length - 1, -1, -1, tf.int64)))
 
 
-def _bmp_size(header):
-    info_size = _header_integer(header, 14, 4, big_endian=False)
-
-    def core_header():  # OS/2 BITMAPCOREHEADER: 16-bit sides
-        width = _header_integer(header, 18, 2, big_endian=False)
-        return tf.stack([_header_integer(header, 20, 2, big_endian=False), width])
-
-    def info_header():  # 32-bit signed sides; a negative height means top-down
-        width = _header_integer(header, 18, 4, big_endian=False)
-        height = _header_integer(header, 22, 4, big_endian=False)
-        height = tf.where(height >= 2**31, 2**32 - height, height)
-        width = tf.where(width >= 2**31, tf.constant(0, tf.int64), width)
-        return tf.stack([height, width])
-
-    return tf.cond(tf.equal(info_size, 12), core_header, info_header)
-
-
 def header_image_size(image_bytes):
-    """Returns int64 [2] (height, width) read from the header of PNG, JPEG, GIF
-    or BMP bytes without decoding them; (0, 0) for any other format."""
+    """Returns int64 [2] (height, width) read from the header of PNG or JPEG
+    bytes without decoding them; (0, 0) for any other format."""
     padded = image_bytes + b"\x00" * HEADER_BYTES
     header = tf.io.decode_raw(tf.strings.substr(padded, 0, HEADER_BYTES), tf.uint8)
-    magic = tf.strings.substr(padded, 0, 4)
+    magic = tf.strings.substr(padded, 0, len(PNG_MAGIC))
 
     def png():
         return tf.stack(
-            [_header_integer(header, 20, 4, True), _header_integer(header, 16, 4, True)]
-        )
-
-    def gif():
-        return tf.stack(
-            [_header_integer(header, 8, 2, False), _header_integer(header, 6, 2, False)]
+            [_big_endian_integer(header, 20, 4), _big_endian_integer(header, 16, 4)]
         )
 
     def jpeg():
@@ -92,13 +70,8 @@ def header_image_size(image_bytes):
 
     return tf.case(
         [
-            (tf.equal(magic, b"\x89PNG"), png),
-            (tf.equal(tf.strings.substr(magic, 0, 3), b"\xff\xd8\xff"), jpeg),
-            (tf.equal(magic, b"GIF8"), gif),
-            (
-                tf.equal(tf.strings.substr(magic, 0, 2), b"BM"),
-                lambda: _bmp_size(header),
-            ),
+            (tf.equal(magic, PNG_MAGIC), png),
+            (tf.equal(tf.strings.substr(magic, 0, len(JPEG_MAGIC)), JPEG_MAGIC), jpeg),
         ],
         default=unknown,
         exclusive=True,

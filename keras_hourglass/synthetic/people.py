@@ -16,19 +16,16 @@ and a head box whose 0.6 x diagonal is the PCKh normaliser.
 
 import numpy as np
 
+from keras_hourglass.data.formats.mpii import HEAD_BOX_DIAGONAL_FRACTION
+from keras_hourglass.joint_sets import MPII_16
+from keras_hourglass.predictor import inside_image
 from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import render
 from keras_hourglass.synthetic.scene import compose_scene
-from keras_hourglass.synthetic.scene import joints_inside_image
 from keras_hourglass.transforms import PIXELS_PER_SCALE
 from keras_hourglass.transforms import person_center_for_crop
 
-SYNTHETIC_JOINT_NAMES = (
-    "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
-    "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder",
-    "l_elbow", "l_wrist",
-)  # fmt: skip
-SYNTHETIC_FLIP_PAIRS = ((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13))
+SYNTHETIC_JOINT_NAMES = MPII_16.joint_names
 
 # Difficulty knobs and their defaults; `generate_person_image` accepts these
 # names as keyword arguments and rejects any other. The defaults make the
@@ -109,10 +106,11 @@ def build_annotation(seed, index, scene, labels):
     """The MPII-style annotation dict of one composed scene."""
     height, width = labels.shape
     joints_all = scene["joints"]
-    inside = joints_inside_image(joints_all, width, height)
+    inside = inside_image(joints_all, height, width)
     head_box = head_box_around(joints_all[pose.UPPER_NECK], joints_all[pose.HEAD_TOP])
     scale = scene["height_px"] / PIXELS_PER_SCALE
     body_middle = (joints_all.min(axis=0) + joints_all.max(axis=0)) / 2
+    head_box_sides = head_box[2:] - head_box[:2]
     return {
         "image_id": f"synthetic-{seed}-{index:08d}",
         "width": width,
@@ -123,7 +121,7 @@ def build_annotation(seed, index, scene, labels):
         "center": person_center_for_crop(body_middle, scale),
         "scale": scale,
         "head_box": head_box,
-        "normalizer": 0.6 * float(np.hypot(*(head_box[2:] - head_box[:2]))),
+        "normalizer": HEAD_BOX_DIAGONAL_FRACTION * float(np.hypot(*head_box_sides)),
         "other_people_joints": scene["other_people_joints"],
         "render": scene["render"],
     }

@@ -7,6 +7,7 @@ scene is a pure function of that generator's seed.
 
 import numpy as np
 
+from keras_hourglass.predictor import inside_image
 from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import render
 from keras_hourglass.synthetic.raster import ellipse_points
@@ -142,12 +143,6 @@ def sample_figure(rng, options, height_px):
     return facing_front, rotation, joints
 
 
-def joints_inside_image(joints, width, height):
-    """Boolean [K]: the joint's pixel (nearest pixel centre) is in the image."""
-    x, y = joints[:, 0], joints[:, 1]
-    return (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
-
-
 def place_person(rng, joints, width, height, truncate):
     """Image position of the body middle: whole person inside, or cut by an edge."""
     half_extent = (joints.max(axis=0) - joints.min(axis=0)) / 2
@@ -169,7 +164,7 @@ def place_person(rng, joints, width, height, truncate):
     for _ in range(6):
         moved = position.copy()
         moved[axis] = edge + direction * overshoot
-        in_view = joints_inside_image(joints + moved, width, height).sum()
+        in_view = inside_image(joints + moved, height, width).sum()
         if in_view >= MIN_JOINTS_INSIDE:
             return moved
         overshoot /= 2
@@ -191,7 +186,7 @@ def draw_distractors(rng, canvas, options, main_middle, main_height_px):
         joints = joints + middle
         palette = render.sample_palette(rng, options["random_side_colours"])
         render.draw_figure(canvas, joints, height_px, palette, facing_front, rng)
-        inside = joints_inside_image(joints, width, height)
+        inside = inside_image(joints, height, width)
         flagged = np.where(inside[:, None], joints, 0.0)
         others.append(np.concatenate([flagged, inside[:, None].astype(float)], axis=1))
     return others

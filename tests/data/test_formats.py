@@ -104,6 +104,20 @@ def test_mpii_file_level_errors_name_the_file(shared_data, tmp_path):
         formats.read_mpii(broken, shared_data / "mpii_samples")
 
 
+def test_mpii_validation_ground_truth_errors_name_the_file(tmp_path):
+    read_head_boxes = formats.mpii.read_mpii_head_boxes
+    with pytest.raises(FileNotFoundError, match="absent.mat: file not found"):
+        read_head_boxes(tmp_path / "absent.mat", [])
+    corrupt = tmp_path / "corrupt.mat"
+    corrupt.write_bytes(b"not a mat file at all")
+    with pytest.raises(ValueError, match="corrupt.mat: not a readable .mat file"):
+        read_head_boxes(corrupt, [])
+    lacking = tmp_path / "lacking.mat"
+    scipy.io.savemat(lacking, {"pos_gt_src": np.zeros((16, 2, 1))})
+    with pytest.raises(ValueError, match="lacking.mat: variable 'headboxes_src'"):
+        read_head_boxes(lacking, [])
+
+
 def _lsp_subset(shared_data, tmp_path, count=6, layout="14x3xN"):
     joints = scipy.io.loadmat(shared_data / "lspet_train/joints.mat")["joints"]
     joints = joints[:, :, :count]

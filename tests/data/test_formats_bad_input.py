@@ -11,6 +11,7 @@ import pytest
 import scipy.io
 
 from keras_hourglass.data import formats
+from keras_hourglass.data.formats.mat_files import load_mat_variables
 from keras_hourglass.data.formats.people import FAR_OUTSIDE_FRACTION
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
@@ -151,6 +152,8 @@ def test_lsp_joints_mat_v73_is_read_through_h5py(shared_data, tmp_path):
     )
     records, skip_log = formats.read_lsp(v73, shared_data / LSP_IMAGES)
     assert len(records) == 4 and not skip_log.counts
+    # The one .mat loader, which the evaluation's ground truth readers share.
+    np.testing.assert_array_equal(load_mat_variables(v73)["joints"], joints)
 
 
 def test_lsp_unreadable_mat_names_the_file(tmp_path):

@@ -61,7 +61,7 @@ def jpeg_claiming_size(jpeg_bytes, width, height):
     return bytes(patched)
 
 
-@pytest.mark.parametrize("image_format", ["PNG", "JPEG", "GIF", "BMP"])
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG"])
 def test_header_size_matches_the_decoded_size(image_format):
     data = encoded(37, 23, image_format)
     assert header_image_size(tf.constant(data)).numpy().tolist() == [23, 37]

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from skimage.draw import polygon
 
+from keras_hourglass.data.formats.synthetic import synthetic_joint_set
 from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import raster
 from keras_hourglass.synthetic import render
-from keras_hourglass.synthetic.people import SYNTHETIC_FLIP_PAIRS
 from keras_hourglass.synthetic.people import SYNTHETIC_JOINT_NAMES
 from keras_hourglass.synthetic.people import generate_person_image
 from keras_hourglass.synthetic.people import iterate_synthetic
@@ -67,7 +67,7 @@ def test_joint_names_and_flip_pairs_follow_mpii():
     assert (
         SYNTHETIC_JOINT_NAMES[0] == "r_ankle" and SYNTHETIC_JOINT_NAMES[15] == "l_wrist"
     )
-    for right, left in SYNTHETIC_FLIP_PAIRS:
+    for left, right in synthetic_joint_set().flip_pairs:
         assert SYNTHETIC_JOINT_NAMES[right].startswith("r_")
         assert SYNTHETIC_JOINT_NAMES[left] == "l_" + SYNTHETIC_JOINT_NAMES[right][2:]
 

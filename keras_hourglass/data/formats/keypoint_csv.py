@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from keras_hourglass.data.formats.lsp import validation_flags
+from keras_hourglass.data.formats.mat_files import existing_file
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
@@ -49,9 +50,7 @@ BOX_COLUMN_SETS = (("bbox_x", "bbox_y", "bbox_w", "bbox_h"), ("x", "y", "w", "h"
 def read_keypoint_table(csv_path):
     """Returns the CSV as a DataFrame; raises FileNotFoundError or ValueError
     naming the file when it is missing, empty or has no `image` column."""
-    csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {csv_path}")
+    csv_path = existing_file(csv_path)
     try:
         table = pd.read_csv(csv_path)
     # Random bytes or another encoding than UTF-8 end in UnicodeDecodeError.

@@ -18,10 +18,10 @@ images exist.
 
 from pathlib import Path
 
-import h5py
 import numpy as np
-import scipy.io
 
+from keras_hourglass.data.formats.mat_files import load_mat_variables
+from keras_hourglass.data.formats.mat_files import require_variable
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
@@ -35,19 +35,8 @@ LSP_FLAG_MEANINGS = ("visible", "occluded")
 def load_lsp_joints(mat_path):
     """Returns the joints of a `joints.mat` as an N x 14 x 3 float array;
     raises FileNotFoundError or ValueError naming the file."""
-    mat_path = Path(mat_path)
-    if not mat_path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {mat_path}")
-    try:
-        mat = scipy.io.loadmat(mat_path)
-    except NotImplementedError:
-        # scipy reads MATLAB v4 to v7.2; v7.3 (`save -v7.3`) files are HDF5.
-        mat = load_matlab_v73(mat_path)
-    except (OSError, ValueError, TypeError) as error:
-        raise ValueError(f"{mat_path}: not a readable .mat file ({error})") from error
-    if "joints" not in mat:
-        raise ValueError(f"{mat_path}: no variable named 'joints'")
-    joints = np.asarray(mat["joints"], dtype=np.float64)
+    mat = load_mat_variables(mat_path)
+    joints = require_variable(mat, "joints", mat_path).astype(np.float64)
     num_joints = LSP_14.num_joints
     if joints.ndim == 3 and joints.shape[:2] == (3, num_joints):
         joints = joints.transpose(2, 1, 0)
@@ -61,21 +50,6 @@ def load_lsp_joints(mat_path):
     if len(joints) == 0:
         raise ValueError(f"{mat_path}: 'joints' holds no people")
     return joints
-
-
-def load_matlab_v73(mat_path):
-    """Returns {name: array} of the top-level numeric arrays of a MATLAB v7.3
-    (HDF5) file, in MATLAB's dimension order."""
-    try:
-        with h5py.File(mat_path, "r") as file:
-            # HDF5 stores MATLAB's column-major arrays with the axes reversed.
-            return {
-                name: np.asarray(item[()]).T
-                for name, item in file.items()
-                if isinstance(item, h5py.Dataset) and item.dtype.kind in "fiu"
-            }
-    except (OSError, ValueError, TypeError) as error:
-        raise ValueError(f"{mat_path}: not a readable .mat file ({error})") from error
 
 
 def validation_flags(count, val_count=None, val_fraction=None):

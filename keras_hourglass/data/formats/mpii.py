@@ -16,8 +16,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
+from keras_hourglass.data.formats.mat_files import load_mat_variables
+from keras_hourglass.data.formats.mat_files import require_variable
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
@@ -36,11 +37,9 @@ def read_mpii_head_boxes(mat_path, validation_entries, json_name="the JSON"):
     """Returns [(head_box, normalizer)] for the validation entries, in order;
     raises ValueError naming the file when the files are not in the same order
     (person count or joints differ)."""
-    mat_path = Path(mat_path)
-    if not mat_path.is_file():
-        raise FileNotFoundError(f"MPII validation ground truth not found: {mat_path}")
-    mat = scipy.io.loadmat(mat_path)
-    positions, head_boxes = mat["pos_gt_src"], mat["headboxes_src"]
+    variables = load_mat_variables(mat_path)
+    positions = require_variable(variables, "pos_gt_src", mat_path)
+    head_boxes = require_variable(variables, "headboxes_src", mat_path)
     if positions.shape[2] != len(validation_entries):
         raise ValueError(
             f"{mat_path}: {positions.shape[2]} validation people, but {json_name} "
@@ -65,11 +64,7 @@ def read_mpii_head_boxes(mat_path, validation_entries, json_name="the JSON"):
     return results
 
 
-def _is_validation(entry):
-    return isinstance(entry, dict) and bool(entry.get("isValidation"))
-
-
-def _record_from_entry(entry, where):
+def _record_from_entry(entry):
     joints_and_flags = np.asarray(entry["joint_self"], dtype=np.float64)
     if joints_and_flags.ndim != 2 or joints_and_flags.shape[1] < 3:
         joints_and_flags = np.zeros((0, 3))
@@ -101,7 +96,9 @@ def read_mpii(annotation_path, image_dir, valid_gt_path=None, max_examples=3):
     present_images = {path.name for path in image_dir.iterdir()}
     head_boxes = {}
     if valid_gt_path is not None:
-        validation = [e for e in entries if _is_validation(e)]
+        validation = [
+            e for e in entries if isinstance(e, dict) and e.get("isValidation")
+        ]
         boxes = read_mpii_head_boxes(valid_gt_path, validation, annotation_path.name)
         head_boxes = {id(e): box for e, box in zip(validation, boxes, strict=True)}
     skip_log = SkipLog(max_examples)
@@ -109,7 +106,7 @@ def read_mpii(annotation_path, image_dir, valid_gt_path=None, max_examples=3):
     for index, entry in enumerate(entries):
         where = f"{annotation_path.name} entry {index}"
         try:
-            record = _record_from_entry(entry, where)
+            record = _record_from_entry(entry)
         except (KeyError, TypeError, ValueError) as error:
             skip_log.skip(f"malformed entry ({type(error).__name__}: {error})", where)
             continue

@@ -20,7 +20,6 @@ from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import make_checked_record
 from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.joint_sets import JointSet
-from keras_hourglass.joint_sets import infer_torso_joints
 from keras_hourglass.synthetic import people as synthetic
 
 DEFAULT_SYNTHETIC_COUNT = 4000
@@ -33,17 +32,11 @@ SAMPLES_PER_WORKER = 500
 
 
 def synthetic_joint_set():
-    """Returns the synthetic keypoint set: MPII's names, pairs oriented (left,
-    right), skeleton and torso, named "synthetic"."""
-    names = tuple(synthetic.SYNTHETIC_JOINT_NAMES)
-    pairs = []
-    for first, second in synthetic.SYNTHETIC_FLIP_PAIRS:
-        left_first = names[first].startswith("l")
-        pairs.append((first, second) if left_first else (second, first))
-    skeleton = MPII_16.skeleton if names == MPII_16.joint_names else ()
+    """Returns the synthetic keypoint set: MPII's joints, flip pairs, skeleton
+    and torso, named "synthetic"."""
     return JointSet(
-        "synthetic", names, tuple(pairs), skeleton,
-        torso_joints=infer_torso_joints(names),
+        "synthetic", MPII_16.joint_names, MPII_16.flip_pairs, MPII_16.skeleton,
+        torso_joints=MPII_16.torso_joints,
     )  # fmt: skip
 
 
@@ -91,7 +84,7 @@ def iterate_synthetic_records(
     `val_count` validation synthetic people; unusable samples are counted in
     `skip_log`. `workers` processes render them (default:
     `default_worker_count`)."""
-    num_joints = len(synthetic.SYNTHETIC_JOINT_NAMES)
+    num_joints = MPII_16.num_joints
     workers = workers or default_worker_count(count + val_count)
     splits = ["train"] * count + ["valid"] * val_count
     tasks = [(seed, index, jpeg_quality) for index in range(count + val_count)]
