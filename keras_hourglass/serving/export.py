@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.saving import export_versions
@@ -24,6 +23,7 @@ from keras_hourglass.serving.deployment import write_deployment_files
 from keras_hourglass.serving.deployment import write_warmup_requests
 from keras_hourglass.serving.heatmap_files import resolve_export_model
 from keras_hourglass.serving.signatures import signature_endpoints
+from keras_hourglass.serving.signatures import write_archive
 
 logger = logging.getLogger(__name__)
 
@@ -82,15 +82,7 @@ def export_saved_model(
     archive.track(model)
     for name, (function, specs) in signature_endpoints(model, metadata).items():
         archive.add_endpoint(name, function, input_signature=specs)
-    # Writing a SavedModel logs "Assets written to" the temporary folder at
-    # INFO, a path the user never sees again (the version folder is logged).
-    tensorflow_logger = tf.get_logger()
-    level = tensorflow_logger.level
-    tensorflow_logger.setLevel(max(level, logging.WARNING))
-    try:
-        archive.write_out(str(staging), verbose=False)
-    finally:
-        tensorflow_logger.setLevel(level)
+    write_archive(archive, staging)
     metadata_path = staging / "assets.extra" / METADATA_FILE_NAME
     metadata_path.parent.mkdir(exist_ok=True)
     write_json_atomically(metadata_path, metadata, sort_keys=True)

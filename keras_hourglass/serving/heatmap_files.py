@@ -35,6 +35,7 @@ from keras_hourglass.serving.fold import fold_batch_norms
 from keras_hourglass.serving.signatures import build_export_metadata
 from keras_hourglass.serving.signatures import crops_spec
 from keras_hourglass.serving.signatures import make_heatmaps_function
+from keras_hourglass.serving.signatures import write_archive
 from keras_hourglass.transforms import OFFICIAL_TORCH
 
 METADATA_NAME = "keras_hourglass"
@@ -105,7 +106,7 @@ def litert_converter(model, input_size, scratch, quantization, calibration_image
     archive.track(model)
     endpoint = make_heatmaps_function(model, check_inputs=False)
     archive.add_endpoint("heatmaps", endpoint, input_signature=[crops_spec(input_size)])
-    archive.write_out(str(scratch), verbose=False)
+    write_archive(archive, scratch)
     converter = tf.lite.TFLiteConverter.from_saved_model(
         str(scratch), signature_keys=["heatmaps"]
     )

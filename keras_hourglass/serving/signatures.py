@@ -18,6 +18,7 @@ peaks to original image pixels (`decoding`), all inside the graph.
 """
 
 import json
+import logging
 
 import tensorflow as tf
 
@@ -152,3 +153,18 @@ def signature_endpoints(model, metadata):
         ),
         "metadata": (metadata_outputs, []),
     }
+
+
+def write_archive(archive, folder):
+    """Writes a `keras.export.ExportArchive` as a SavedModel in `folder`.
+
+    TensorFlow logs "Assets written to" the folder at INFO; every folder
+    written here is a temporary one whose path the user never sees again
+    (the export logs its version folder itself)."""
+    tensorflow_logger = tf.get_logger()
+    level = tensorflow_logger.level
+    tensorflow_logger.setLevel(max(level, logging.WARNING))
+    try:
+        archive.write_out(str(folder), verbose=False)
+    finally:
+        tensorflow_logger.setLevel(level)

@@ -77,6 +77,16 @@ def assert_every_stack_within(path, reference, crops, bound):
         assert relative_difference(actual, wanted) < bound
 
 
+def test_litert_export_hides_the_scratch_savedmodels_info_line(
+    tiny_model_files, tmp_path, caplog
+):
+    # The flatbuffer is converted from a scratch SavedModel whose path the
+    # user never sees: TensorFlow's "Assets written to" it is noise.
+    with caplog.at_level("INFO"):
+        export_litert(load_model(tiny_model_files[0]), tmp_path / "hg.tflite")
+    assert "Assets written" not in caplog.text
+
+
 def test_litert_float32_matches_the_keras_model(files, keras_model, crops):
     assert_every_stack_within(files("float32"), keras_model, crops, FLOAT_BOUND)
 
