@@ -92,6 +92,8 @@ def read_metadata(dir_or_json_path):
     if path.is_dir():
         path = path / METADATA_FILE_NAME
     metadata = read_json(path, what="dataset metadata")
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path}: not a JSON object of dataset metadata")
     missing = {"num_joints", "joint_names", "splits"} - set(metadata)
     if missing:
         raise ValueError(f"{path}: metadata lacks {sorted(missing)}")

@@ -43,6 +43,17 @@ def test_shard_names_outside_the_folder_are_refused(tmp_path, name):
         split_files(read_metadata(folder), "train")
 
 
+@pytest.mark.parametrize(
+    "content", ['["num_joints", "joint_names", "splits"]', "7", '"splits"', "null"]
+)
+def test_a_dataset_json_that_is_not_an_object_is_refused_naming_it(
+    tmp_path, content
+):
+    (tmp_path / METADATA_FILE_NAME).write_text(content)
+    with pytest.raises(ValueError, match=r"dataset.json.*not a JSON object"):
+        read_metadata(tmp_path)
+
+
 def test_plain_shard_names_are_accepted(tmp_path):
     folder = write_dataset(tmp_path / "data")
     (path,) = split_files(read_metadata(folder), "train")
