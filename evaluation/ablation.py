@@ -27,6 +27,7 @@ from evaluation import plots
 from evaluation.report import dataframe_to_markdown
 from evaluation.report import write_table_csv
 from keras_hourglass.files import read_json
+from keras_hourglass.files import write_text_atomically
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
@@ -121,7 +122,7 @@ def write_comparison(out, variants):
     """Writes the comparison tables and the training-curves figure."""
     out = Path(out)
     table = comparison_table(out, variants)
-    (out / "comparison.md").write_text(dataframe_to_markdown(table))
+    write_text_atomically(out / "comparison.md", dataframe_to_markdown(table))
     write_table_csv(table, out / "comparison.csv")
     logs = {v: out / v / "training_log.csv" for v in variants}
     logs = {v: log for v, log in logs.items() if log.is_file()}

@@ -84,6 +84,29 @@ def test_comparison_table_and_figure(tmp_path):
         write_comparison(tmp_path, ["2hg", "4hg"])
 
 
+def test_a_crash_while_rewriting_the_comparison_keeps_the_previous_one(
+    tmp_path, monkeypatch
+):
+    from keras_hourglass import files
+
+    (tmp_path / "2hg" / "eval").mkdir(parents=True)
+    results = {"mean": 50.0, "per_stack_mean": {"stack1": 40.0}}
+    (tmp_path / "2hg" / "eval" / "results.json").write_text(json.dumps(results))
+    write_comparison(tmp_path, ["2hg"])
+    before = (tmp_path / "comparison.md").read_text()
+    assert "50" in before
+    results["mean"] = 60.0
+    (tmp_path / "2hg" / "eval" / "results.json").write_text(json.dumps(results))
+
+    def crash(source, target):
+        raise KeyboardInterrupt("killed before the rename")
+
+    monkeypatch.setattr(files.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        write_comparison(tmp_path, ["2hg"])
+    assert (tmp_path / "comparison.md").read_text() == before
+
+
 def test_a_variant_without_intermediate_outputs_reports_its_last_stack(tmp_path):
     per_stack = {
         "2hg": {"stack2": 24.0},  # only the final stack has an output
