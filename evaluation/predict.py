@@ -44,6 +44,7 @@ from keras_hourglass.serving.inputs import image_size_problem
 from training.cli_flags import add_dataclass_flags
 from training.cli_flags import option
 from training.cli_flags import program_parser
+from training.programs import file_system_problem
 from training.programs import run_main
 
 logger = logging.getLogger("evaluation.predict")
@@ -424,6 +425,8 @@ def main(argv=None):
     try:
         run(args)
     except (FileNotFoundError, ValueError, ServingError) as error:
+        if file_system_problem(error):  # e.g. the output folder: run_main's line
+            raise
         logger.error("%s", error)
         return 2
     return 0

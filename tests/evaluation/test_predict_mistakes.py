@@ -121,6 +121,21 @@ def test_model_mistakes_are_one_line(
     assert not (tmp_path / "out" / "keypoints.json").exists()
 
 
+def test_an_output_folder_that_cannot_be_made_is_the_programs_file_line(
+    tiny_model_files, tmp_path, capsys, caplog
+):
+    from training.programs import run_main
+
+    image = save_image(tmp_path / "person.png", 64, 64)
+    out = "/proc/no-such-folder/out"  # the kernel refuses any new folder here
+    status = run_main(lambda: run(tiny_model_files[0], [image], out))
+    assert status == 2
+    errors = [line for line in capsys.readouterr().err.splitlines()
+              if line.startswith("error:")]  # fmt: skip
+    assert len(errors) == 1 and "/proc/no-such-folder" in errors[0], errors
+    assert not error_lines(caplog)
+
+
 def test_box_with_images_is_refused(tiny_model_files, tmp_path, caplog):
     save_image(tmp_path / "person.png", 64, 64)
     code = run(tiny_model_files[0], [tmp_path / "person.png"], tmp_path / "out",
