@@ -193,9 +193,10 @@ def start_or_resume_model(config, num_joints, strategy, paths, steps_per_epoch,
     """Builds and compiles the run's model under `strategy` (the optimizer
     slots the restore fills must live in its scope), from `--init-from` for a
     fresh run, then restores the backup of the run at `paths` into it;
-    returns `(model, resume state or {})`. Only the `chief` prints, trims the
-    CSV log and writes config.json, after the restore: a refused resume keeps
-    the config.json of its backup."""
+    returns `(model, resume state or {})`. Every worker says where it
+    resumes (each must resume at the same step); only the `chief` reports the
+    weight transfer, trims the CSV log and writes config.json, after the
+    restore: a refused resume keeps the config.json of its backup."""
     with strategy.scope():
         model = build_model(config, num_joints)
         if config.init_from and not has_backup(paths["backup"]):
