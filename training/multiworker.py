@@ -134,7 +134,6 @@ def fit_call(model, callbacks, train_step, iterator, sync_statistics, call):
 def train_multi_worker(config, strategy, metadata, train_files, valid_files):
     """Trains under `strategy` with the custom loop; returns the model. The
     entry point of `training.train` when `TF_CONFIG` is set."""
-    keras.mixed_precision.set_dtype_policy(config.precision)  # before the model
     check_replica_batch(config, strategy.num_replicas_in_sync)
     print(f"multi-worker training on {strategy.num_replicas_in_sync} replica(s)")
     chief = is_chief_worker()

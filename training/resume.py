@@ -197,6 +197,7 @@ def start_or_resume_model(config, num_joints, strategy, paths, steps_per_epoch,
     resumes (each must resume at the same step); only the `chief` reports the
     weight transfer, trims the CSV log and writes config.json, after the
     restore: a refused resume keeps the config.json of its backup."""
+    keras.mixed_precision.set_dtype_policy(config.precision)  # before the model
     with strategy.scope():
         model = build_model(config, num_joints)
         if config.init_from and not has_backup(paths["backup"]):

@@ -62,7 +62,6 @@ logger = logging.getLogger(__name__)
 def train_single_machine(config, metadata, train_files, valid_files):
     """Runs `model.fit`, resuming from the run's backup; returns the History
     of the last `fit` call (None when the backup was already at the end)."""
-    keras.mixed_precision.set_dtype_policy(config.precision)  # before the model
     strategy = choose_strategy(config.strategy)
     check_replica_batch(config, strategy.num_replicas_in_sync)
     print(
