@@ -25,6 +25,7 @@ from pathlib import Path
 import keras
 
 from evaluation.ground_truth import EvaluationInputError
+from evaluation.metrics import HIT_AT_THRESHOLD
 from evaluation.metrics import METRIC_LOG_NAMES
 from evaluation.metrics import choose_pck_metric
 from evaluation.metrics import describe_metric
@@ -273,7 +274,8 @@ def choose_validation(config, metadata, valid_files):
         raise ConfigError(f"--validation-metric {metric}: {error}") from None
     log_name = METRIC_LOG_NAMES[metric]
     callback = PckhValidation(
-        subset, config.output_size, threshold, max(1, config.batch_size), log_name
+        subset, config.output_size, threshold, max(1, config.batch_size), log_name,
+        hit_at_threshold=HIT_AT_THRESHOLD[metric],
     )
     return Validation(callback, f"val_{log_name}", subset, joint_set)
 

@@ -29,12 +29,15 @@ from keras_hourglass.model import stack_index_of_output
 logger = logging.getLogger(__name__)
 
 
-def pckh_percent(predicted, joints, annotated, normalizers, threshold=0.5):
-    """PCKh over all annotated joints in percent (NaN without any), with the
-    standard script's strict `distance < threshold x normaliser`."""
+def pckh_percent(predicted, joints, annotated, normalizers, threshold=0.5,
+                 hit_at_threshold=False):  # fmt: skip
+    """PCK over all annotated joints in percent (NaN without any): a hit is
+    `distance < threshold x normaliser`, or `<=` with `hit_at_threshold`
+    (`evaluation.metrics.HIT_AT_THRESHOLD` says which metric counts it)."""
     annotated = np.asarray(annotated, dtype=bool)
     distances = normalized_distances(predicted, joints, normalizers)
-    hits = (distances < threshold) & annotated
+    within = distances <= threshold if hit_at_threshold else distances < threshold
+    hits = within & annotated
     total = annotated.sum()
     return float(100.0 * hits.sum() / total) if total else float("nan")
 
@@ -106,8 +109,9 @@ class PckhValidation(keras.callbacks.Callback):
     of a subset with those normalisers."""
 
     def __init__(self, subset, output_size, threshold=0.5, batch_size=16,
-                 log_name="pckh"):  # fmt: skip
+                 log_name="pckh", hit_at_threshold=False):  # fmt: skip
         super().__init__()
+        self.hit_at_threshold = hit_at_threshold
         self.subset = subset
         self.output_size = output_size
         self.threshold = threshold
@@ -130,6 +134,7 @@ class PckhValidation(keras.callbacks.Callback):
             self.subset["annotated"],
             self.subset["normalizers"],
             self.threshold,
+            self.hit_at_threshold,
         )
 
     def compute_logs(self):

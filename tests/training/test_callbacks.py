@@ -37,6 +37,20 @@ def test_pckh_percent_on_a_hand_made_case():
     assert math.isnan(pckh_percent(predicted, joints, ~np.ones((1, 3), bool), [1.0]))
 
 
+def test_validation_counts_a_hit_at_the_threshold_as_evaluation_does():
+    from evaluation.metrics import HIT_AT_THRESHOLD
+
+    joints, annotated = np.zeros((1, 1, 2)), np.ones((1, 1), bool)
+    at_threshold = np.array([[[0.5, 0.0]]])  # normaliser 1, threshold 0.5
+    for metric, hit in HIT_AT_THRESHOLD.items():
+        percent = pckh_percent(
+            at_threshold, joints, annotated, np.ones(1), 0.5, hit_at_threshold=hit
+        )
+        assert percent == (100.0 if hit else 0.0), metric
+    # Torso PCK (eval_pose) counts it; PCKh (the standard script) does not.
+    assert HIT_AT_THRESHOLD["pck"] and not HIT_AT_THRESHOLD["pckh"]
+
+
 def person_crop(seed):
     """A fake person: image joints, crop matrix and their heatmap targets."""
     rng = np.random.default_rng(seed)
