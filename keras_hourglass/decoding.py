@@ -1,13 +1,9 @@
 """Decoding: from cropped images to keypoints in original image pixels.
 
-Shared by the predictor, the evaluation program, the training callbacks and
-the exported SavedModel graph, so all decode predictions the same way; every
-function runs in a graph and eagerly (TensorFlow ops and `keras.ops` only).
-
-The chain is: network heatmaps (optionally averaged with the mirrored image's
-heatmaps, flipped back) -> argmax with the paper's quarter-pixel refinement ->
-heatmap px -> original image px through the inverse crop matrix, in floats
-throughout (pixel centres at integers).
+Network heatmaps (optionally averaged with the mirrored crop's, flipped
+back) -> peaks with the paper's quarter-pixel refinement -> original image px
+through the inverse crop matrix. The predictor, evaluation, training and the
+exported graph all decode here, so all agree.
 """
 
 import keras
@@ -22,12 +18,8 @@ from keras_hourglass.transforms import transform_points
 
 
 def stack_heatmaps_list(outputs):
-    """Returns the model's heatmap outputs as a list, first stack first.
-
-    A functional model with one output returns a bare tensor, several outputs a
-    list; a dict (e.g. a reloaded signature) is ordered by the stack number in
-    its `stack{i}_heatmaps` keys.
-    """
+    """A model's heatmap outputs (a tensor, a list, or a signature's dict) as
+    a list, first stack first."""
     if isinstance(outputs, dict):
         order = sorted(outputs, key=lambda name: stack_index_of_output(name) or 0)
         return [outputs[key] for key in order]
@@ -44,17 +36,12 @@ def model_heatmaps(model_or_fn, images, all_stacks=False):
 
 
 def flip_test_heatmaps(model_or_fn, images, flip_pairs, all_stacks=False):
-    """Averages the heatmaps of the images and of their mirror images.
+    """The paper's test-time flip: the heatmaps of the images averaged with
+    their mirror images', mirrored back with left and right swapped.
 
-    The mirrored copy's heatmaps are mirrored back and their left/right joint
-    channels swapped before averaging (the paper's test-time flip). Mirroring
-    an input crop mirrors its heatmap grid exactly under the project's pixel
-    convention, so no half-pixel shift is needed.
-
-    `model_or_fn` is a Keras model or a callable `fn(images, training=False)`
-    returning heatmaps (a tensor, a list per stack or a dict); `flip_pairs`
-    are (left, right) joint indices. Returns float32 [B, h, w, K] (a list of
-    every stack's with `all_stacks`).
+    Mirroring a crop mirrors its heatmap grid exactly under the project's
+    pixel convention, so no half-pixel shift is needed. Returns what
+    `model_heatmaps` does.
     """
     images = keras.ops.convert_to_tensor(images, dtype="float32")
     mirrored = keras.ops.flip(images, axis=2)
@@ -75,19 +62,8 @@ def heatmap_coords_to_input(coords, input_size, heatmap_size):
 
 
 def heatmap_coords_to_image(coords, crop_matrices, input_size, heatmap_size):
-    """Maps heatmap px [B, K, 2] to original image px through the inverse crop.
-
-    Args:
-        coords: float [B, K, 2]. (x, y) in heatmap px.
-        crop_matrices: float [B, 3, 3]. Original px -> input px of each crop
-            (`transforms.crop_matrix`); the heatmap grid covers the same
-            window as the input grid.
-        input_size: int. Side of the square input crop.
-        heatmap_size: int. Side of the square heatmap.
-
-    Returns:
-        float32 [B, K, 2], (x, y) in original image px.
-    """
+    """Maps heatmap px [B, K, 2] to original image px, through the inverse of
+    `crop_matrices` [B, 3, 3] (original px -> input px of each crop)."""
     to_heatmap = tf.linalg.matmul(
         scale_grid_matrix(input_size, heatmap_size),
         tf.cast(crop_matrices, tf.float32),
@@ -96,17 +72,8 @@ def heatmap_coords_to_image(coords, crop_matrices, input_size, heatmap_size):
 
 
 def heatmaps_to_image_keypoints(heatmaps, crop_matrices, input_size):
-    """Decodes heatmaps into keypoints in original image pixels.
-
-    Args:
-        heatmaps: float32 [B, h, w, K].
-        crop_matrices: float32 [B, 3, 3]. Original px -> input px of each crop.
-        input_size: int. Side of the square input crop (e.g. 256).
-
-    Returns:
-        keypoints float32 [B, K, 2] as (x, y) in original image px, and scores
-        float32 [B, K] (heatmap value at the peak).
-    """
+    """Decodes heatmaps [B, h, w, K] into keypoints [B, K, 2] in original
+    image px and scores [B, K] (the peak values)."""
     heatmaps = tf.convert_to_tensor(heatmaps, tf.float32)
     coords, scores = decode_heatmaps(heatmaps)
     heatmap_size = tf.shape(heatmaps)[1]
@@ -115,18 +82,9 @@ def heatmaps_to_image_keypoints(heatmaps, crop_matrices, input_size):
 
 
 def predict_keypoints(model, images, crop_matrices, flip_pairs=None, flip_test=True):
-    """Predicts keypoints in original image px for a batch of person crops.
-
-    Args:
-        model: Keras model (or callable) mapping images to heatmaps.
-        images: float32 [B, S, S, 3] in [0, 1], cropped by `crop_matrices`.
-        crop_matrices: float32 [B, 3, 3]. Original px -> input px.
-        flip_pairs: (left, right) joint index pairs; needed for the flip test.
-        flip_test: bool. Average with the mirrored image (needs `flip_pairs`).
-
-    Returns:
-        keypoints float32 [B, K, 2] and scores float32 [B, K].
-    """
+    """Keypoints [B, K, 2] in original image px and scores [B, K] of person
+    crops [B, S, S, 3] in [0, 1] cut by `crop_matrices` (the flip test
+    needs the joint set's `flip_pairs`)."""
     images = tf.convert_to_tensor(images, tf.float32)
     if flip_test and flip_pairs is None:
         raise ValueError("flip_test needs flip_pairs (the joint set's left/right)")

@@ -1,9 +1,6 @@
-"""Heatmap targets (rendered with TensorFlow, inside `tf.data`) and their
-decoding (written with `keras.ops`, so it runs on any Keras backend and inside
-an exported SavedModel).
-
-Heatmap pixel coordinates follow the project convention: pixel centres at
-integers, so a joint at (x, y) = (3.0, 5.0) peaks exactly on pixel [5, 3].
+"""Heatmap targets (TensorFlow, inside `tf.data`) and their decoding
+(`keras.ops`: any backend, and inside an exported SavedModel). Pixel centres
+are at integers: a joint at (x, y) = (3.0, 5.0) peaks on pixel [5, 3].
 """
 
 import keras
@@ -17,25 +14,14 @@ QUARTER_PIXEL = 0.25
 
 
 def render_heatmaps(joints_out, annotated, size, sigma=1.0):
-    """Renders one unnormalised Gaussian per joint on a `size` x `size` grid.
+    """Renders one Gaussian per joint, peaking at 1 on its sub-pixel location,
+    on a `size` x `size` grid; returns heatmaps [size, size, K] and weights [K].
 
-    A joint's map peaks at 1 at its exact sub-pixel location and is evaluated
-    at the integer pixel centres. Unannotated joints, and annotated joints that
-    left the grid after augmentation, get an all-zero map.
-
-    Weights: 0 for unannotated joints, 1 for annotated ones, including those
-    outside the grid. That is the official pose-hg-train behaviour (its MSE
-    covers every map): the network learns to answer "not in this crop" with a
-    flat map instead of being free to hallucinate a peak.
-
-    Args:
-        joints_out: float [K, 2]. Joints (x, y) in output grid px.
-        annotated: [K]. Nonzero where the joint is annotated.
-        size: int. Side of the output grid.
-        sigma: float. Gaussian standard deviation in grid px. Defaults to 1.
-
-    Returns:
-        heatmaps float32 [size, size, K] and weights float32 [K].
+    Joints (x, y) `joints_out` [K, 2] are in grid px. Unannotated joints and
+    those off the grid get an all-zero map. The weights are 1 for every
+    annotated joint, also off the grid, as pose-hg-train's MSE covers every
+    map: the network learns to answer "not in this crop" with a flat map
+    instead of being free to hallucinate a peak.
     """
     joints_out = tf.convert_to_tensor(joints_out, tf.float32)
     annotated = tf.cast(tf.convert_to_tensor(annotated), tf.float32) > 0
@@ -49,9 +35,8 @@ def render_heatmaps(joints_out, annotated, size, sigma=1.0):
     grid = tf.range(size, dtype=tf.float32)[:, None]
     scale = -0.5 / (float(sigma) ** 2)
     # A Gaussian is separable: [size, K] profiles along each axis, multiplied
-    # straight into the [size, size, K] layout (a transpose of the finished
-    # maps cost more than rendering them). Masking the x profile blanks the
-    # whole map of a joint that is not drawn.
+    # straight into the [size, size, K] layout; masking the x profile blanks
+    # the whole map of a joint that is not drawn.
     along_x = tf.exp(scale * tf.square(grid - safe[:, 0])) * tf.cast(drawn, tf.float32)
     along_y = tf.exp(scale * tf.square(grid - safe[:, 1]))
     maps = along_y[:, None, :] * along_x[None, :, :]
@@ -72,16 +57,9 @@ def _neighbour_offset(flat_maps, index, step, position, length):
 
 
 def decode_heatmaps(heatmaps):
-    """Returns `(coords, scores)` of the maxima of heatmaps [B, h, w, K].
-
-    Each joint takes the argmax pixel, then moves a quarter pixel toward the
-    higher neighbour along x and along y (Newell et al. 2016, sec. 4), where
-    both neighbours exist.
-
-    Returns:
-        coords float32 [B, K, 2], (x, y) in heatmap px; scores [B, K], the
-        heatmap value at the argmax.
-    """
+    """Returns coords [B, K, 2] (x, y heatmap px) and scores [B, K] of the
+    maxima of heatmaps [B, h, w, K]: the argmax pixel moved a quarter pixel
+    toward the higher neighbour along x and y (Newell et al. 2016, sec. 4)."""
     heatmaps = keras.ops.convert_to_tensor(heatmaps, dtype="float32")
     shape = keras.ops.shape(heatmaps)
     height, width = shape[1], shape[2]
@@ -105,8 +83,7 @@ def decode_heatmaps(heatmaps):
 
 
 def flip_heatmaps(heatmaps, flip_pairs):
-    """Mirrors heatmaps [B, h, w, K] horizontally and swaps left/right joint
-    channels, so a flipped image's prediction lines up with the original."""
+    """Mirrors heatmaps [B, h, w, K] and swaps left/right joint channels."""
     heatmaps = keras.ops.convert_to_tensor(heatmaps)
     num_joints = heatmaps.shape[-1]
     order = flip_permutation(num_joints, flip_pairs)

@@ -2,11 +2,10 @@
 unannotated joints masked out (Newell et al. 2016, sec. 3.4).
 
 Every stack is compared with the same target (intermediate supervision): one
-`joint_heatmap_mse` per model output, with the per-joint weights `[B, K]` of
-the input pipeline as `sample_weight`. Keras divides `weight * per_joint_mse`
-by B x K ("sum over batch size"), which is `masked_heatmap_loss`: a joint
-with weight 0 contributes nothing, and the value does not depend on how many
-joints a batch has annotated. Only `keras.ops` is used (any backend).
+`joint_heatmap_mse` per model output, with the pipeline's joint weights
+[B, K] as `sample_weight`. Keras divides `weight * per_joint_mse` by B x K,
+which is `masked_heatmap_loss`: the value does not depend on how many joints
+a batch has annotated.
 """
 
 import keras
@@ -14,15 +13,8 @@ import keras
 
 @keras.saving.register_keras_serializable(package="keras_hourglass")
 def joint_heatmap_mse(target_heatmaps, predicted_heatmaps):
-    """Mean squared error per joint, averaged over the heatmap pixels.
-
-    Args:
-        target_heatmaps: float [B, h, w, K]. Target heatmaps.
-        predicted_heatmaps: float [B, h, w, K]. One stack's predicted heatmaps.
-
-    Returns:
-        float32 [B, K]: the mean over h and w of the squared difference.
-    """
+    """float32 [B, K]: the squared error of one stack's heatmaps [B, h, w, K],
+    averaged over the heatmap pixels of each joint."""
     target_heatmaps = keras.ops.cast(target_heatmaps, "float32")
     predicted_heatmaps = keras.ops.cast(predicted_heatmaps, "float32")
     squared = keras.ops.square(predicted_heatmaps - target_heatmaps)
@@ -30,18 +22,8 @@ def joint_heatmap_mse(target_heatmaps, predicted_heatmaps):
 
 
 def masked_heatmap_loss(target_heatmaps, predicted_heatmaps, joint_weights):
-    """The masked heatmap MSE of one stack as a scalar: what Keras computes
-    for `loss=joint_heatmap_mse` with `sample_weight=joint_weights`.
-
-    Args:
-        target_heatmaps: float [B, h, w, K].
-        predicted_heatmaps: float [B, h, w, K].
-        joint_weights: float [B, K]. 0 for joints that must not contribute
-            (not annotated), 1 otherwise.
-
-    Returns:
-        A float32 scalar.
-    """
+    """The masked heatmap MSE of one stack, a scalar: what Keras computes for
+    `loss=joint_heatmap_mse` with `sample_weight=joint_weights` [B, K]."""
     per_joint = joint_heatmap_mse(target_heatmaps, predicted_heatmaps)
     joint_weights = keras.ops.cast(joint_weights, "float32")
     count = keras.ops.cast(keras.ops.size(per_joint), "float32")

@@ -30,8 +30,7 @@ def _require_positive_int(value, name):
 def check_model_arguments(
     n_stacks, n_joints, n_features, n_modules, depth, input_shape
 ):
-    """Raises ValueError, naming the constraint, when the arguments cannot build
-    the official network."""
+    """Raises ValueError naming the constraint the arguments break."""
     _require_positive_int(n_stacks, "n_stacks")
     _require_positive_int(n_joints, "n_joints")
     _require_positive_int(n_features, "n_features")
@@ -63,10 +62,8 @@ def check_model_arguments(
 
 
 def torch_default_initializer():
-    """Torch's `SpatialConvolution` initialisation: U(-1/sqrt(fan_in), +1/sqrt(fan_in)).
-
-    Variance scaling with scale 1/3 gives exactly that limit, sqrt(3 * scale / fan_in).
-    """
+    """Torch's `SpatialConvolution` initialisation, U(+-1/sqrt(fan_in)): variance
+    scaling with scale 1/3 has exactly that limit, sqrt(3 * scale / fan_in)."""
     return keras.initializers.VarianceScaling(
         scale=1.0 / 3.0, mode="fan_in", distribution="uniform"
     )
@@ -117,12 +114,9 @@ def apply_residuals(x, filters, count, name):
 
 
 def apply_hourglass(x, depth, filters, n_modules, name):
-    """One hourglass (paper Fig. 3), built recursively down `depth` levels.
-
-    The upper branch keeps the resolution; the lower branch pools, recurses
-    (or, at the bottom, applies residuals), and upsamples by nearest neighbour;
-    the two are added.
-    """
+    """One hourglass (paper Fig. 3), built recursively down `depth` levels:
+    the upper branch keeps the resolution, the lower one pools, recurses and
+    upsamples by nearest neighbour; the two are added."""
     upper = apply_residuals(x, filters, n_modules, f"{name}_up_res")
     lower = layers.MaxPooling2D(2, strides=2, name=f"{name}_pool")(x)
     lower = apply_residuals(lower, filters, n_modules, f"{name}_low1_res")
@@ -152,8 +146,7 @@ def apply_stem(images, n_features):
 
 
 def stack_name(stack_index):
-    """The name of stack `stack_index` (1-based), the prefix of its layers:
-    `stack1`, `stack2`, ..."""
+    """The prefix of stack `stack_index`'s layers (1-based): `stack1`, ..."""
     return f"stack{stack_index}"
 
 
@@ -163,38 +156,34 @@ def heatmap_output_name(stack_index):
 
 
 def heatmap_head_name(stack_index):
-    """The 1x1 convolution of stack `stack_index` that predicts its heatmaps
-    from its features: `stack1_heatmap_conv`, ..."""
+    """The 1x1 convolution predicting a stack's heatmaps: `stack1_heatmap_conv`."""
     return f"{stack_name(stack_index)}_heatmap_conv"
 
 
 def prediction_remap_name(stack_index):
-    """The 1x1 convolution that maps stack `stack_index`'s heatmaps back into
-    the features of the next stack: `stack1_remap_heatmaps`, ..."""
+    """The 1x1 convolution mapping a stack's heatmaps into the next stack's
+    features: `stack1_remap_heatmaps`, ..."""
     return f"{stack_name(stack_index)}_remap_heatmaps"
 
 
 def joint_head_layer_names(n_stacks):
     """The layers whose weights depend on the joint count: every stack's
-    heatmap head and the prediction remap of every stack but the last (the
-    last feeds no further stack). Everything else is the backbone."""
+    heatmap head and every remap of heatmaps; the rest is the backbone."""
     heads = [heatmap_head_name(index) for index in range(1, n_stacks + 1)]
     remaps = [prediction_remap_name(index) for index in range(1, n_stacks)]
     return tuple(heads + remaps)
 
 
 def stack_index_of_output(output_name):
-    """The stack (1-based) of a `heatmap_output_name`, or None for any other
-    name: `"stack8_heatmaps"` -> 8."""
+    """`"stack8_heatmaps"` -> 8; None for a name not made by `heatmap_output_name`."""
     match = HEATMAP_OUTPUT_PATTERN.fullmatch(output_name)
     return int(match[1]) if match else None
 
 
 def output_stack_names(output_names):
-    """The stack of each heatmap output: `("stack1_heatmaps",
-    "stack2_heatmaps")` -> `("stack1", "stack2")`. Without intermediate
-    supervision the only output is the last stack's, which must not be
-    reported as stack 1; outputs not named by stack are numbered in order."""
+    """The stack of each heatmap output (`stack2_heatmaps` -> `stack2`: a
+    model without intermediate supervision has only the last stack's);
+    outputs not named by stack are numbered in order."""
     stacks = [stack_index_of_output(name) for name in output_names]
     if None in stacks:
         stacks = range(1, len(stacks) + 1)
@@ -202,9 +191,8 @@ def output_stack_names(output_names):
 
 
 def heatmap_model_problem(model):
-    """Why `model` cannot be used as a pose heatmap model (a short reason),
-    or None: it must take one square RGB image [N, S, S, 3] and give
-    heatmaps [N, h, w, K] from every output."""
+    """Why `model` is not a heatmap model (one square RGB input [N, S, S, 3],
+    heatmaps [N, h, w, K] from every output), or None."""
     if len(model.inputs) != 1:
         return f"{len(model.inputs)} inputs, not one image"
     shape = tuple(model.inputs[0].shape)
@@ -222,17 +210,9 @@ def joint_count(model):
 
 
 def builder_arguments_of(model):
-    """The `build_stacked_hourglass` arguments of a model, read from the
-    model itself (for a model whose file records none).
-
-    The input shape, joint count and stacks come from the inputs and the
-    named heatmap outputs; features, modules and depth from the layers
-    `build_stacked_hourglass` names. A model built some other way gets None
-    for what it does not show.
-
-    Returns:
-        dict with the keys of `build_stacked_hourglass`'s arguments.
-    """
+    """The `build_stacked_hourglass` arguments of a model (whose file records
+    none), read from its input, outputs and layer names; None for what a
+    model built some other way does not show."""
     layer_names = {layer.name for layer in model.layers}
     stacks = [stack_index_of_output(name) for name in model.output_names]
     n_stacks = None if None in stacks else max(stacks)

@@ -7,25 +7,15 @@
     poses.scores      # [P, K] heatmap peak values
     poses.inside      # [P, K] True where the keypoint lies inside the image
 
-`model` is a `keras.Model`, anything `keras_hourglass.saving.load_model`
-reads (also `.tflite` and `.onnx` heatmap files) or a TF Serving REST model
-URL (`load_predictor`). Every kind runs the exported `serving_default`
-signature or its graph functions (`graph_backend`), or calls a server that
-runs it (`serving.client.RestClient`), so all agree to the precision of the
-file's format.
+`model` is a `keras.Model`, anything `saving.load_model` reads, or a TF
+Serving REST model URL. Every kind runs the export's `serving_default`
+signature or its graph functions, so all crop and decode alike.
 
-Images are file paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3].
-Boxes follow `keras_hourglass.serving.inputs`: (x, y, w, h) in original
-pixels with pixel edges at integers; no box (or w <= 0) means the whole image.
-`boxes` may also be a person detector: a function that takes an image as a
-uint8 array [H, W, 3] and returns its people's boxes [P, 4] (none: nobody),
-
-    poses = predict_poses(model, "photo.jpg", boxes=my_detector)
-
-Keypoints use pixel centres at integers, so a keypoint is inside the image
-when -0.5 <= x < W - 0.5 and -0.5 <= y < H - 0.5. The network predicts every
-joint, also those it cannot see; a keypoint outside the image is a guess the
-crop window allowed, and `inside` flags it.
+Images are paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3]. Boxes
+are (x, y, w, h) with pixel edges at integers (`serving.inputs`), none (or
+w <= 0) meaning the whole image, or a person detector: a function from a
+uint8 image to its people's boxes [P, 4]. The network predicts every joint,
+also those it cannot see, so `inside` flags the guesses outside the image.
 """
 
 import io
@@ -44,11 +34,9 @@ class Poses:
 
     Attributes:
         keypoints: float32 [P, K, 2]. (x, y) in original image px.
-        scores: float32 [P, K]. Heatmap value at each peak (about 1 at a sure
-            joint, near 0 where the network sees none).
+        scores: float32 [P, K]. Heatmap peak values (about 1 at a sure joint).
         inside: bool [P, K]. The keypoint lies inside the image.
-        boxes: float32 [P, 4]. The box each person was cropped from (zeros:
-            the whole image).
+        boxes: float32 [P, 4]. Each person's box (zeros: the whole image).
         image_size: (height, width) of the image.
     """
 
@@ -63,18 +51,16 @@ class Poses:
 
 
 def inside_image(keypoints, height, width):
-    """Returns bool [..., K]: keypoints [..., K, 2] inside a `height` x
-    `width` image (pixel centres at integers, so edges at -0.5)."""
+    """bool [..., K]: keypoints [..., K, 2] inside the image (edges at -0.5)."""
     keypoints = np.asarray(keypoints, np.float64)
     x, y = keypoints[..., 0], keypoints[..., 1]
     return (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
 
 
 def encode_image(image):
-    """Returns encoded JPEG/PNG bytes of a path, bytes or uint8 array
-    [H, W, 3] (arrays are written as PNG, losslessly). Encoded images are
-    turned upright by their EXIF orientation (`image_checks`), so keypoints
-    are in the coordinates of the picture as a viewer shows it."""
+    """Encoded bytes of a path, bytes or uint8 array (as lossless PNG);
+    turned upright by their EXIF orientation, so keypoints are in the
+    coordinates of the picture as a viewer shows it."""
     from keras_hourglass.data.image_checks import upright_image_bytes
 
     if isinstance(image, bytes):
@@ -95,7 +81,7 @@ def encode_image(image):
 
 
 def encoded_image_size(encoded, where="image"):
-    """Returns (height, width) of encoded image bytes (reads the header only)."""
+    """(height, width) of encoded image bytes, from the header."""
     try:
         width, height = PIL.Image.open(io.BytesIO(encoded)).size
     except (PIL.UnidentifiedImageError, OSError) as error:
@@ -104,8 +90,7 @@ def encoded_image_size(encoded, where="image"):
 
 
 def finite_boxes(boxes, what):
-    """float32 [P, 4] of boxes (x, y, w, h); ValueError naming `what` when
-    one is not finite."""
+    """float32 [P, 4] boxes; ValueError naming `what` when one is not finite."""
     array = np.asarray(boxes, np.float64).reshape(-1, 4)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{what} must be finite (x, y, w, h); got {array.tolist()}")
@@ -113,16 +98,15 @@ def finite_boxes(boxes, what):
 
 
 def detector_boxes(detector, encoded):
-    """float32 [P, 4] boxes a detector function returns for an encoded image
-    (P may be 0)."""
+    """float32 [P, 4] boxes a detector finds in an encoded image (P >= 0)."""
     with PIL.Image.open(io.BytesIO(encoded)) as image:
         pixels = np.asarray(image.convert("RGB"))
     return finite_boxes(detector(pixels), "the boxes function's boxes")
 
 
 def boxes_per_image(boxes, count):
-    """Returns one float32 [P, 4] array per image from `boxes`: None (whole
-    images), or one entry per image that is None, a box, or several boxes."""
+    """One float32 [P, 4] array per image: `boxes` is None (whole images)
+    or per image None, a box or several boxes."""
     if boxes is None:
         return [np.zeros([1, 4], np.float32) for _ in range(count)]
     if len(boxes) != count:
@@ -146,10 +130,9 @@ class Backend:
 
 
 def graph_backend(function, joint_set):
-    """A `Backend` running `function(images string [N], boxes float32 [N, 4])`
-    -> {"keypoints", "scores"}: an export's `serving_default` signature, or
-    the export's own graph functions (`signatures.make_keypoints_function`)
-    around a Keras model or a heatmap file, so all crop and decode alike."""
+    """A `Backend` running `function(images, boxes)` -> {"keypoints",
+    "scores"}: a `serving_default` signature or the same graph function
+    (`signatures.make_keypoints_function`) around a model or heatmap file."""
 
     def predict(encoded_images, boxes):
         import tensorflow as tf
@@ -180,9 +163,7 @@ class PosePredictor:
         Args:
             images: a path, bytes or uint8 array, or a list of them.
             boxes: for one image: None, a box or [P, 4] boxes; for a list:
-                None or one such entry per image; or a function that takes
-                each image as a uint8 array [H, W, 3] and returns its
-                [P, 4] boxes (a person detector; P may be 0).
+                None or one such entry per image; or a person detector.
             batch_size: int. People per model call.
         """
         if isinstance(images, np.ndarray) and images.ndim == 4:
@@ -236,25 +217,17 @@ def load_predictor(model, joint_set=None, flip_test=True, timeout=60.0,
     """Returns a `PosePredictor` for a model object, file, folder or URL.
 
     Args:
-        model: `keras.Model`, `saving.LoadedModel`, `.keras` path, training
-            run directory, SavedModel folder (version or base path), LiteRT
-            or ONNX heatmap file (`.tflite`, `.onnx`) or TF Serving REST URL.
-        joint_set: JointSet or None. Default: the one the model file or
-            export records, else the built-in set with the model's joint count.
-        flip_test: bool. Keras models and heatmap files: average with the
-            mirrored crop (an export or server decides this when it is
-            exported).
+        model: `keras.Model`, `saving.LoadedModel`, anything
+            `saving.load_model` reads, or a TF Serving REST URL.
+        joint_set: JointSet or None. Default: the one the model records,
+            else the built-in set with the model's joint count.
+        flip_test: bool. Average with the mirrored crop (an export or server
+            fixed this when it was exported).
         timeout: float. Seconds to wait for a server's answer.
         crop_convention: `transforms.CropConvention` or None. Keras models
-            only: None takes the one the model file records (converted port
-            weights record the port's), else ours; an export or server crops
-            as its metadata says.
-
-    Raises:
-        FileNotFoundError: the path does not exist or holds no model.
+            only; None: the one the model file records, else ours.
     """
-    # Imported here, not at the top: they load TensorFlow, and the result
-    # types and input checks above are useful without it.
+    # Imported here: they load TensorFlow, which the types above do not need.
     from keras_hourglass.model import joint_count
     from keras_hourglass.saving import LoadedModel
     from keras_hourglass.saving import load_model
@@ -309,18 +282,8 @@ def keras_predictor(model, joint_set, flip_test, crop_convention):
 
 def predict_poses(model, images, boxes=None, joint_set=None, flip_test=True,
                   batch_size=8):  # fmt: skip
-    """Loads `model` and predicts `images` in one call (see the module doc).
-
-    Args:
-        model: what `load_predictor` takes.
-        images: a path, bytes or uint8 array [H, W, 3], or a list of them.
-        boxes, batch_size: as for `PosePredictor.__call__` (boxes, a box
-            per image, or a person detector function).
-        joint_set, flip_test: as for `load_predictor`.
-
-    Returns:
-        `Poses` for one image, a list of `Poses` for a list of images. Load
-        once with `load_predictor` when predicting many times.
-    """
+    """Loads `model` (`load_predictor`) and predicts `images`
+    (`PosePredictor.__call__`) in one call: `Poses`, or a list of them for a
+    list of images. Load once with `load_predictor` to predict many times."""
     predictor = load_predictor(model, joint_set=joint_set, flip_test=flip_test)
     return predictor(images, boxes=boxes, batch_size=batch_size)

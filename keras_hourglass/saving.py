@@ -1,26 +1,16 @@
 """A saved model: how it is written, checked, found and loaded.
 
-    hourglass8_mpii.keras   the network (architecture and weights)
-    hourglass8_mpii.json    its sidecar: the `build_stacked_hourglass`
-                            arguments, the joint set and the crop convention
+`save_model` writes `name.keras` (the network) and its sidecar `name.json`
+(the `build_stacked_hourglass` arguments, joint set and crop convention),
+both atomically. `load_model` reads any model the programs and the predictor
+accept: a `.keras` file, a training run directory, a SavedModel export or a
+`.tflite`/`.onnx` heatmap file.
 
-`save_model` writes both; `load_model` reads any kind of model the programs
-and the predictor accept: a `.keras` file, a training run directory (its
-`final.keras`, else its best or latest checkpoint), a SavedModel export (a
-version folder, or its base path: the highest version) or a single-file
-heatmap model (`.tflite`, `.onnx`: `serving.heatmap_files`).
-
-A `.keras` file holds the architecture and the weights only, so plain
-`keras.saving.load_model(path)` reloads it in any fresh process, on any
-backend. A compiled model's compile config would name the loss as
-`keras_hourglass>joint_heatmap_mse`, which Keras finds only in a process
-that imported `keras_hourglass`; no stock loss can stand in (ours weights
-each joint's error, the stock MSE averages over joints first). The training
-state (optimizer slots, step, learning rate) lives in a run's crash backup.
-
-Both files are written atomically (`keras_hourglass.files`). A file cut
-short anyway (a full disk, a copy) is named as damaged before Keras reads
-it, since Keras reports a truncated archive as "File not found".
+A `.keras` file holds no compile config, so plain `keras.saving.load_model`
+reloads it in any fresh process: the config would name our loss, which Keras
+finds only where `keras_hourglass` is imported (the training state lives in
+a run's crash backup). A file cut short is named as damaged before Keras
+reads it, since Keras reports a truncated archive as "File not found".
 """
 
 import json
@@ -66,20 +56,10 @@ class DamagedFileError(ValueError):
 class LoadedModel:
     """A model of any kind, with what the programs need to feed it.
 
-    Attributes:
-        source: Path. The `.keras` file or export version folder read.
-        keras_model: `keras.Model`, or None for an export.
-        export: the loaded SavedModel (`tf.saved_model.load`), or None.
-        input_size: int. Side of the square input crop.
-        num_joints: int. Heatmap channels K.
-        output_names: tuple of str. The heatmap outputs, first stack first.
-        joint_set: `JointSet`, or None when the file records none.
-        crop_convention: `transforms.CropConvention` the model was trained on.
-        builder_arguments: dict. The `build_stacked_hourglass` arguments
-            of a Keras model ({} for an export).
-        heatmap_file: for a LiteRT or ONNX heatmap file, its runner
-            (`serving.heatmap_files`): `call(images)` -> per-stack
-            heatmaps; else None.
+    Exactly one of `keras_model`, `export` (a loaded SavedModel) and
+    `heatmap_file` (a `serving.heatmap_files` runner) is set; `joint_set` is
+    None when the file records none, `builder_arguments` {} but for a Keras
+    model.
     """
 
     source: Path
@@ -100,8 +80,7 @@ def sidecar_path(keras_path):
 
 
 def checked_joint_set_record(joint_set, model):
-    """`joint_sets.joint_set_record` of `joint_set`; ValueError when its
-    joint count is not the number of heatmaps `model` predicts."""
+    """`joint_set_record(joint_set)`, checked against `model`'s heatmaps."""
     if joint_set.num_joints != joint_count(model):
         raise ValueError(
             f"joint set {joint_set.name!r} has {joint_set.num_joints} joints "
@@ -112,24 +91,13 @@ def checked_joint_set_record(joint_set, model):
 
 def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
                notes=None, check_reload=False):  # fmt: skip
-    """Writes `model` to the `.keras` file `path` and its sidecar beside it.
+    """Writes `model`'s architecture and weights to the `.keras` file `path`
+    and its sidecar beside it; returns the Path.
 
-    Both are written atomically, the sidecar first, so a `.keras` file this
-    writes never lacks one. Before the `.keras` file replaces the old one it
-    is checked to be a whole archive (and, with `check_reload`, to reload
-    the same weights).
-
-    Args:
-        model: a functional `keras.Model`, compiled or not (only its
-            architecture and weights are written).
-        path: str or Path ending in `.keras`.
-        joint_set: `JointSet` or None. The joints of the heatmaps.
-        crop_convention: `transforms.CropConvention` the model expects.
-        notes: dict or None. More JSON entries for the sidecar.
-        check_reload: bool. Reload the file and compare every weight.
-
-    Returns:
-        The Path written.
+    Both are written atomically, the sidecar first, so a `.keras` file never
+    lacks one. The new archive is checked whole (with `check_reload`, also
+    reloaded and compared weight by weight) before it replaces the old one.
+    `notes` are more sidecar entries.
     """
     path = Path(path)
     if path.suffix != ".keras":
@@ -161,10 +129,8 @@ def save_model(model, path, joint_set=None, crop_convention=OFFICIAL_TORCH,
 
 
 def check_keras_archive(path, advice="save or export the model again"):
-    """Returns `path` when it is a complete `.keras` archive: the whole file
-    is read and its checksums compared, so a file cut anywhere is caught.
-    Else FileNotFoundError, or DamagedFileError naming the file and ending
-    with `advice`."""
+    """Returns `path` when it is a complete `.keras` archive (every checksum
+    read); else FileNotFoundError, or DamagedFileError ending with `advice`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
@@ -187,8 +153,8 @@ def check_keras_archive(path, advice="save or export the model again"):
 
 
 def check_weights_file(path, advice):
-    """Returns `path` when it is a readable HDF5 weights file; else
-    FileNotFoundError or DamagedFileError naming it, ending with `advice`."""
+    """Returns `path` when it is a readable HDF5 weights file (errors as
+    `check_keras_archive`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the weights file is missing; {advice}")
@@ -201,9 +167,8 @@ def check_weights_file(path, advice):
 
 
 def load_keras_file(path):
-    """A `LoadedModel` of a `.keras` file, checked whole first: what its
-    sidecar records, else what the model itself shows (a file without a
-    sidecar: an older file, or a user's own model). Crops default to ours."""
+    """A `LoadedModel` of a `.keras` file: what its sidecar records, else
+    (a user's own model) what the model shows, with our crop."""
     path = Path(path)
     check_keras_archive(path, advice="save it again, or rerun its training command")
     sidecar = {}
@@ -234,9 +199,8 @@ def load_keras_file(path):
 
 
 def run_model_file(path):
-    """Returns the `.keras` file of a path: the file itself, or a run
-    directory's final/best/latest model, or its only `*.keras` file
-    (FileNotFoundError when there is none; ValueError for another file)."""
+    """The `.keras` file itself, or a run directory's final/best/latest
+    model, or its only `*.keras` file."""
     path = Path(path)
     if path.is_file():
         if path.suffix != ".keras":
@@ -260,8 +224,7 @@ def run_model_file(path):
 
 
 def export_versions(base_path):
-    """Returns {version number: folder} of the numbered folders in an
-    export's base path (TF Serving's layout)."""
+    """{version number: folder} of an export's base path (TF Serving's layout)."""
     base_path = Path(base_path)
     if not base_path.is_dir():
         return {}
@@ -270,8 +233,7 @@ def export_versions(base_path):
 
 
 def latest_version_dir(path):
-    """`path` itself when it is a SavedModel, else its highest numbered
-    version folder holding one (FileNotFoundError when there is none)."""
+    """`path` itself when it is a SavedModel, else its highest version."""
     path = Path(path)
     if (path / "saved_model.pb").is_file():
         return path
@@ -284,8 +246,8 @@ def latest_version_dir(path):
 
 
 def loaded_from_metadata(source, metadata, **runner):
-    """A `LoadedModel` described by the metadata an export or a heatmap file
-    carries; `runner` is its `export` or `heatmap_file`."""
+    """A `LoadedModel` of an export's or a heatmap file's metadata; `runner`
+    is its `export` or `heatmap_file`."""
     return LoadedModel(
         source=Path(source),
         keras_model=None,
@@ -301,15 +263,10 @@ def loaded_from_metadata(source, metadata, **runner):
 
 
 def load_model(path):
-    """Loads a `.keras` file, a training run directory, a SavedModel
-    export (version folder or base path) or a LiteRT or ONNX heatmap file
-    (`.tflite`, `.onnx`) as a `LoadedModel`.
-
-    Raises:
-        FileNotFoundError: the path does not exist or holds no model.
-        DamagedFileError: the model file is cut short or corrupt.
-        ValueError: not a model file, or an unreadable sidecar.
-    """
+    """Loads a `.keras` file, a training run directory, a SavedModel export
+    (version folder or base path) or a `.tflite`/`.onnx` heatmap file as a
+    `LoadedModel`; FileNotFoundError, DamagedFileError or ValueError name
+    the path at fault."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file or folder")

@@ -1,24 +1,20 @@
-"""Crop boxes, affine matrices and keypoint transforms (TensorFlow ops).
+"""Crop boxes, affine matrices and keypoint transforms (TensorFlow ops that
+also take NumPy arrays; leading batch dimensions broadcast).
 
-Every function runs eagerly, in `tf.data` maps and in an exported graph, and
-takes NumPy arrays or numbers as well as tensors; leading batch dimensions
-broadcast. Coordinates have pixel centres at integers (pixel i spans
-[i - 0.5, i + 0.5]). A person's crop window, the square of side `200 * scale`
-px, is mapped onto an `output_size` grid so that its edges land on
-[-0.5, output_size - 0.5]:
+Coordinates have pixel centres at integers. A person's crop window, the
+square of side `200 * scale` px, is mapped onto an `output_size` grid so that
+its edges land on [-0.5, output_size - 0.5]:
 
     u = (x - cx + 100 * s) * output_size / (200 * s) - 0.5
 
 so a 256 x 256 input crop and a 64 x 64 heatmap of the same window agree
 without any extra offset.
 
-This module is the one home of the crop convention (the 200 px scale unit,
-the centre shift and the 1.25 margin) and of the conversions between person
-boxes and (centre, scale). Boxes, unlike joints, have pixel EDGES at integers
-everywhere: annotation files, CSV box columns, clients and serving requests.
-The centre shift and margin belong to a model: ours are trained with
-pose-hg-train's (`OFFICIAL_TORCH`), weights converted from the PyTorch port
-expect its plain window (`PYTORCH_PORT`); a model's metadata records which.
+This module is the one home of the crop convention and of the conversions
+between person boxes and (centre, scale). Boxes, unlike joints, have pixel
+EDGES at integers everywhere (annotation files, CSV columns, requests). The
+centre shift and margin belong to a model: ours use pose-hg-train's
+(`OFFICIAL_TORCH`), converted port weights the port's (`PYTORCH_PORT`).
 """
 
 import math
@@ -38,9 +34,8 @@ CROP_CONVENTION_KEY = "crop_convention"
 
 @dataclass(frozen=True)
 class CropConvention:
-    """How a person's stored (centre, scale) becomes a model's crop window:
-    centred `center_shift_y * scale` px below the person centre and
-    `200 * scale_factor * scale` px wide; `name` says where it comes from."""
+    """A crop window centred `center_shift_y * scale` px below the person
+    centre, `200 * scale_factor * scale` px wide; `name` says whose it is."""
 
     name: str
     center_shift_y: float
@@ -61,9 +56,8 @@ PYTORCH_PORT = CropConvention("pytorch_stacked_hourglass", 0.0, 1.0)
 
 
 def crop_convention_from_metadata(metadata, where="model metadata"):
-    """Returns the `CropConvention` recorded in a model's metadata dict
-    (`OFFICIAL_TORCH` when it records none); raises ValueError naming
-    `where` for a malformed entry."""
+    """The `CropConvention` a model's metadata records (default
+    `OFFICIAL_TORCH`); ValueError naming `where` for a malformed one."""
     entry = metadata.get(CROP_CONVENTION_KEY)
     if entry is None:
         return OFFICIAL_TORCH
@@ -89,8 +83,7 @@ def crop_convention_from_metadata(metadata, where="model metadata"):
 
 
 def box_from_person(center, scale):
-    """Returns the (x, y, w, h) box (NumPy, pixel edges at integers) that
-    reproduces a person's stored centre and scale: `person_from_box` inverted."""
+    """The square (x, y, w, h) box of a stored person: `person_from_box` inverted."""
     center = np.asarray(center, np.float32)
     side = person_box_side(np.asarray(scale, np.float32))
     corner = center + 0.5 - side[..., None] / 2.0
@@ -103,10 +96,9 @@ def person_box_side(scale):
 
 
 def person_from_box(box, margin=1.0):
-    """Returns `(center [..., 2], scale [...])` of (x, y, w, h) boxes [..., 4]
-    with pixel edges at integers: the box centre in pixel-centre coordinates
-    and the larger side (lying people keep their size) times `margin` over
-    200 px. NumPy in, float64 NumPy out; a tensor in, float32 tensors out."""
+    """`(center [..., 2], scale [...])` of (x, y, w, h) boxes [..., 4]: the box
+    centre and the larger side (lying people keep their size) times `margin`
+    over 200 px. NumPy in, float64 out; a tensor in, float32 tensors out."""
     if tf.is_tensor(box):
         box = tf.cast(box, tf.float32)
         larger = tf.maximum(box[..., 2], box[..., 3])
@@ -119,8 +111,8 @@ def person_from_box(box, margin=1.0):
 
 
 def person_center_for_crop(crop_center, scale):
-    """Returns the stored person centre whose crop (`crop_box_from_person`) is
-    centred at `crop_center` (NumPy; the generator places people this way)."""
+    """The stored person centre whose `OFFICIAL_TORCH` crop is centred at
+    `crop_center` (NumPy)."""
     shift = np.array([0.0, CROP_CENTER_SHIFT_Y * scale])
     return np.asarray(crop_center) - shift
 
@@ -130,10 +122,8 @@ def _float32(value):
 
 
 def crop_box_from_person(center, scale, convention=OFFICIAL_TORCH):
-    """Returns float32 `(crop_center [..., 2], crop_scale [...])` for a
-    person's stored centre and scale: the one place a crop convention is
-    applied (`OFFICIAL_TORCH` moves the centre down by `15 * scale` px and
-    makes the scale `1.25 * scale`)."""
+    """float32 `(crop_center [..., 2], crop_scale [...])` of a stored person:
+    the one place a crop convention is applied."""
     center = _float32(center)
     scale = _float32(scale)
     shift_y = convention.center_shift_y * scale
@@ -145,9 +135,8 @@ def person_crop_matrix(
     center, scale, output_size, scale_multiplier=1.0, rotation_degrees=0.0,
     flip=False, convention=OFFICIAL_TORCH,
 ):  # fmt: skip
-    """Returns the original px -> crop px matrix of a stored person (training,
-    evaluation and serving): the model's crop window, its scale times
-    `scale_multiplier` (augmentation), then `crop_matrix`."""
+    """The original px -> crop px matrix of a stored person: its crop window,
+    scaled by `scale_multiplier` (augmentation), then `crop_matrix`."""
     crop_center, crop_scale = crop_box_from_person(center, scale, convention)
     return crop_matrix(
         crop_center,
@@ -167,14 +156,10 @@ def _affine(row_x, row_y):
 
 
 def crop_matrix(center, scale, output_size, rotation_degrees=0.0, flip=False):
-    """Returns float32 [..., 3, 3] matrices mapping original image px to the
-    px of a square `output_size` grid.
-
-    The window (centre `center`, side `200 * scale` px) is scaled onto the
-    grid, rotated by `rotation_degrees` about the grid centre (positive turns
-    the content counter-clockwise on screen, as pose-hg-train does), then,
-    where `flip` is true, mirrored (u -> output_size - 1 - u).
-    """
+    """float32 [..., 3, 3] matrices mapping original px to a square
+    `output_size` grid: the window (side `200 * scale` px) scaled onto the
+    grid, rotated by `rotation_degrees` about its centre (counter-clockwise
+    on screen, as pose-hg-train), then mirrored where `flip`."""
     center = _float32(center)
     scale = _float32(scale)
     size = _float32(output_size)
@@ -223,8 +208,7 @@ def transform_points(points, matrix):
 
 
 def scale_grid_matrix(from_size, to_size):
-    """Returns the matrix taking grid px of `from_size` to the same window on a
-    grid of `to_size` (e.g. 256 input px -> 64 heatmap px)."""
+    """The matrix from a `from_size` grid to a `to_size` grid of one window."""
     ratio = _float32(to_size) / _float32(from_size)
     offset = 0.5 * ratio - 0.5
     zero = tf.zeros_like(ratio)
@@ -232,7 +216,7 @@ def scale_grid_matrix(from_size, to_size):
 
 
 def flip_permutation(num_joints, flip_pairs):
-    """Returns the joint order after a horizontal flip as a Python list."""
+    """The joint order after a horizontal flip, as a list."""
     order = list(range(num_joints))
     for left, right in flip_pairs:
         if not (0 <= left < num_joints and 0 <= right < num_joints):

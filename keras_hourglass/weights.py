@@ -1,32 +1,13 @@
 """Published PyTorch checkpoints -> Keras weights, with no PyTorch import.
 
 The authors' PyTorch port, princeton-vl/pytorch_stacked_hourglass, builds the
-same network as `build_stacked_hourglass` and publishes MPII checkpoints for
-2 and 8 stacks. Its state dict names modules by structure:
-
-    pre.0 (Conv7x7/2 + BN), pre.1 / pre.3 / pre.4 (residuals; pre.2 is the pool)
-    hgs.{i}.0 (hourglass: up1, low1, low2 = next level or residual, low3)
-    features.{i}.0 (residual), features.{i}.1 (Conv1x1 + BN)
-    outs.{i}, merge_features.{i}, merge_preds.{i} (1x1 convolutions)
-
-Each residual is `bn1, conv1.conv, bn2, conv2.conv, bn3, conv3.conv` plus a
-`skip_layer.conv` that the port always creates but only uses when the channel
-count changes; the unused ones are reported as ignored, as are batch norm's
-`num_batches_tracked` counters. Any other difference is an error naming the
-first tensor that does not fit, and so is a tensor whose values no trained
-network holds (`damaged_tensor_problem`).
-
-    model, report = build_model_from_state_dict(state)  # {name: NumPy array}
-    report.ignored                                      # ('pre.3.skip_layer...', ...)
-
-Fine-tuning on another joint set starts from such a model (or any trained
-one): `transfer_matching_weights(source, target)` copies every layer whose
-weights fit and leaves the target's fresh joint heads in place.
-
-The port feeds float RGB crops in [0, 1], channels last, as our models do.
-Its crop window differs from ours: that is the `transforms.PYTORCH_PORT` crop
-convention, which `training.convert_weights` records in the model's sidecar
-for every program that crops for it.
+same network as `build_stacked_hourglass` (MPII checkpoints for 2 and 8
+stacks) and names its modules by structure (`pre.0`, `hgs.{i}.0`,
+`features.{i}`, `outs.{i}`, `merge_*.{i}`: `port_weight_map`). It feeds float
+RGB crops in [0, 1] as our models do, but crops its own window
+(`transforms.PYTORCH_PORT`, recorded in the model's sidecar by
+`training.convert_weights`). `transfer_matching_weights` starts fine-tuning
+on another joint set from such a model, or any trained one.
 """
 
 import re
@@ -53,8 +34,7 @@ class CheckpointMismatchError(ValueError):
 
 
 class DamagedCheckpointError(ValueError):
-    """A checkpoint tensor holds values no trained network has; the message
-    names the tensor."""
+    """A checkpoint tensor holds values no trained network has."""
 
 
 # The largest finite float32: Keras weights are float32, so a larger float64
@@ -63,11 +43,8 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def damaged_tensor_problem(name, array):
-    """Returns why a checkpoint tensor cannot be real trained weights, or None.
-
-    Weights are real numbers that are finite in float32; a batch norm's
-    running variance is never negative (its square root divides the input).
-    """
+    """Why a checkpoint tensor cannot be trained weights (not real, not finite
+    in float32, a negative batch-norm variance), or None."""
     array = np.asarray(array)
     if array.dtype.kind == "c":
         return "holds complex numbers"
@@ -86,9 +63,8 @@ def damaged_tensor_problem(name, array):
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What `load_port_state_dict` did: the checkpoint names it copied into
-    the model (`used`) and deliberately left out (`ignored`: unused skip
-    convolutions, batch-norm step counters), and the Keras layers it set."""
+    """What `load_port_state_dict` did: the checkpoint names it copied, those
+    it left out (`ignored`) and the number of Keras layers it set."""
 
     used: tuple
     ignored: tuple
@@ -96,11 +72,8 @@ class LoadReport:
 
 
 def strip_wrapper_prefixes(state_dict):
-    """Returns the state dict with leading `model.` / `module.` removed.
-
-    The port saves `Trainer(DataParallel(PoseNet))`, so its published names
-    read `model.module.pre.0.conv.weight`; a bare `PoseNet` gives `pre.0...`.
-    """
+    """The state dict without leading `model.`/`module.`: the port saves
+    `Trainer(DataParallel(PoseNet))` (`model.module.pre.0.conv.weight`)."""
     stripped = {}
     for name, array in state_dict.items():
         short = name
@@ -116,8 +89,7 @@ def strip_wrapper_prefixes(state_dict):
 
 
 def infer_port_architecture(state_dict):
-    """Returns the `n_stacks`, `n_features` and `n_joints` of a
-    (prefix-stripped) port state dict; a clear error when it is not one."""
+    """The `n_stacks`, `n_features` and `n_joints` of a stripped state dict."""
     stacks = {int(m[1]) for name in state_dict if (m := _STACK_INDEX.match(name))}
     if not stacks:
         raise CheckpointMismatchError(
@@ -146,8 +118,9 @@ def infer_port_architecture(state_dict):
 
 def port_weight_map(n_stacks, n_features, depth=PORT_HOURGLASS_DEPTH):
     """Returns `(pairs, ignorable)`: (Keras layer name, port tensor names in
-    the layer's weight order) for every layer with weights, and the port
-    names that the Keras graph has no use for (unused skip convolutions)."""
+    the layer's weight order) for every layer with weights, and the skip
+    convolutions the port creates in every residual but uses only when the
+    channel count changes."""
     pairs, ignored = [], []
 
     def conv(keras_name, port_prefix):
@@ -195,9 +168,8 @@ def port_weight_map(n_stacks, n_features, depth=PORT_HOURGLASS_DEPTH):
 
 
 def port_builder_arguments(model, checkpoint):
-    """The `builder_arguments_of` a `build_stacked_hourglass` model, checked
-    to be the network the port builds for `checkpoint` (its
-    `infer_port_architecture`); the error names the first setting that differs."""
+    """The `builder_arguments_of` `model`, checked to be the network the port
+    builds for `checkpoint` (`infer_port_architecture`)."""
     arguments = builder_arguments_of(model)
     if None in (arguments["n_stacks"], arguments["n_features"], arguments["depth"]):
         raise CheckpointMismatchError(
@@ -254,20 +226,17 @@ def load_port_state_dict(model, state_dict):
 
     Args:
         model: a `keras.Model` from `build_stacked_hourglass` (one module per
-            step, any depth matching the checkpoint, any input size).
-        state_dict: mapping of tensor name -> NumPy array (the port's
-            `checkpoint['state_dict']`; `model.`/`module.` prefixes allowed).
+            step, any input size).
+        state_dict: {tensor name: NumPy array}, the port's
+            `checkpoint['state_dict']`.
 
     Returns:
-        A `LoadReport`. Every Keras weight is set exactly once; every
-        checkpoint tensor is used or listed in `report.ignored`.
+        A `LoadReport`: every Keras weight is set exactly once, every tensor
+        used or ignored (unused skip convolutions, batch-norm counters).
 
     Raises:
-        CheckpointMismatchError: naming the first stack/joint/feature count,
-            missing tensor, misshapen tensor or unknown extra tensor.
-        DamagedCheckpointError: naming the first tensor holding non-real,
-            non-finite or float32-overflowing values or a negative running
-            variance.
+        CheckpointMismatchError, DamagedCheckpointError: naming the first
+            tensor or setting at fault; the model is then left untouched.
     """
     state_dict = strip_wrapper_prefixes(state_dict)
     for name in sorted(state_dict):
@@ -313,10 +282,8 @@ def load_port_state_dict(model, state_dict):
 
 
 def build_model_from_state_dict(state_dict, input_shape=(256, 256, 3), **kwargs):
-    """Builds the model a port state dict (see `load_port_state_dict`)
-    describes, for crops of `input_shape` (the port's MPII models use 256),
-    and loads it; returns `(model, report)`. `kwargs` go to
-    `build_stacked_hourglass` (e.g. `name`)."""
+    """Builds and loads the model a port state dict describes; returns
+    `(model, report)`. `kwargs` go to `build_stacked_hourglass`."""
     model = build_stacked_hourglass(
         **infer_port_architecture(strip_wrapper_prefixes(state_dict)),
         n_modules=1,
@@ -328,12 +295,8 @@ def build_model_from_state_dict(state_dict, input_shape=(256, 256, 3), **kwargs)
 
 
 class ArchitectureMismatchError(ValueError):
-    """Two models whose backbones differ; the message names the setting.
-
-    Attributes:
-        setting: str or None. The differing builder argument (`n_stacks`).
-        source_value: the source's value of it.
-    """
+    """Two models whose backbones differ; `setting` names the differing
+    builder argument (or None) and `source_value` the source's value."""
 
     def __init__(self, message, setting=None, source_value=None):
         super().__init__(message)
@@ -353,10 +316,8 @@ BACKBONE_ARGUMENTS = (
 
 @dataclass(frozen=True)
 class TransferReport:
-    """What `transfer_matching_weights` did: the layers whose weights came
-    from the source (`copied`) and the joint heads left freshly initialised
-    because the joint count differs (`created`), the weights in each group,
-    and each model's heatmap count."""
+    """What `transfer_matching_weights` did: the layers copied from the
+    source, the joint heads `created` anew, and the weights in each."""
 
     copied: tuple
     created: tuple
@@ -376,16 +337,10 @@ def layer_weight_shapes(model):
 
 
 def weight_transfer_plan(source_shapes, target_shapes, head_layers):
-    """Which target layers copy the source's weights: the rule of fine-tuning.
-
-    A target layer whose name and weight shapes (`layer_weight_shapes`)
-    match a source layer copies it. A joint head (`head_layers`:
-    `model.joint_head_layer_names`) that does not match is created anew,
-    shaped for the target's joints. Any other layer that does not match
-    means the backbones differ: `ArchitectureMismatchError` names it.
-
-    Returns `(copied, created)`: target layer names, in layer order.
-    """
+    """Returns `(copied, created)` target layer names: a layer whose name and
+    weight shapes match the source's is copied, a joint head (`head_layers`)
+    that does not is created anew; any other mismatch means the backbones
+    differ (`ArchitectureMismatchError`)."""
     copied, created = [], []
     for name, shapes in target_shapes.items():
         if source_shapes.get(name) == shapes:
@@ -403,20 +358,13 @@ def weight_transfer_plan(source_shapes, target_shapes, head_layers):
 
 
 def transfer_matching_weights(source, target):
-    """Copies `source`'s weights into `target` wherever they fit.
+    """Copies `source`'s weights into `target` wherever they fit; returns a
+    `TransferReport`.
 
-    Both are `build_stacked_hourglass` models with the same backbone
-    (stacks, features, depth, modules per step); the joint count and input
-    size may differ. The stem, hourglasses, per-stack features and feature
-    remaps are copied; the heatmap heads and prediction remaps are copied
-    when the joint counts agree and otherwise keep `target`'s fresh ones.
-
-    Returns:
-        A `TransferReport`.
-
-    Raises:
-        ArchitectureMismatchError: the backbones differ, or `source` is not
-            a stacked hourglass; `target` is then left untouched.
+    Both are `build_stacked_hourglass` models with the same backbone; the
+    joint count and input size may differ, and then the joint heads keep
+    `target`'s fresh weights. `ArchitectureMismatchError` (target untouched)
+    when the backbones differ.
     """
     source_arguments = builder_arguments_of(source)
     target_arguments = builder_arguments_of(target)
