@@ -1,10 +1,6 @@
 """Keypoint sets: joint names, left/right flip pairs, skeleton edges and the
-paper-table metric groups.
-
-Built-in sets are MPII-16, LSP-14 and COCO-17 in their datasets' joint order;
-`custom_joint_set` makes others (e.g. from a CSV's columns), inferring flip
-pairs from `l_`/`r_` (or `left_`/`right_`) prefixes. A set has a torso (for
-torso-normalised PCK) when it names a left shoulder and a right hip.
+paper-table metric groups. Built-in: MPII-16, LSP-14 and COCO-17 in their
+datasets' joint order; `custom_joint_set` makes others.
 
 Sources for the metric columns (checked against the scripts themselves):
 
@@ -108,7 +104,7 @@ BUILT_IN_JOINT_SETS = {"mpii": MPII_16, "lsp": LSP_14, "coco": COCO_17}
 
 
 def builtin_joint_set(num_joints):
-    """Returns the built-in joint set with `num_joints` joints (MPII, LSP, COCO)."""
+    """The built-in joint set with `num_joints` joints, else ValueError."""
     for joint_set in BUILT_IN_JOINT_SETS.values():
         if joint_set.num_joints == num_joints:
             return joint_set
@@ -134,8 +130,7 @@ def joint_set_record(joint_set):
 
 
 def joint_set_from_metadata(entries, name=None):
-    """Returns a JointSet from a `dataset.json`-style dict, named `name` or
-    after the dataset."""
+    """A JointSet from a `dataset.json`-style dict."""
     joint_names = tuple(entries["joint_names"])
     # A `dataset.json` records its torso (null: none); older ones name it.
     torso_joints = entries.get("torso_joints", infer_torso_joints(joint_names))
@@ -149,9 +144,8 @@ def joint_set_from_metadata(entries, name=None):
 
 
 def joint_set_from_record(record):
-    """The `JointSet` of a sidecar or export metadata dict
-    (`joint_set_record`), None without one; a built-in set (with its metric
-    groups) when the record names one and lists its joints."""
+    """The `JointSet` a `joint_set_record` holds (None without one): the
+    built-in set, with its metric groups, when the record matches one."""
     if "joint_names" not in record:
         return None
     joint_set = joint_set_from_metadata(record, record.get("joint_set") or "custom")
@@ -166,8 +160,7 @@ _TORSO_NAMES = (("l_shoulder", "r_hip"), ("left_shoulder", "right_hip"))
 
 
 def infer_torso_joints(joint_names):
-    """Returns the (left shoulder, right hip) indices of joints named as in
-    `_TORSO_NAMES` (case-insensitive), or None."""
+    """The (left shoulder, right hip) indices by `_TORSO_NAMES`, or None."""
     index_of = {name.lower(): index for index, name in enumerate(joint_names)}
     for shoulder, hip in _TORSO_NAMES:
         if shoulder in index_of and hip in index_of:
@@ -176,8 +169,8 @@ def infer_torso_joints(joint_names):
 
 
 def infer_flip_pairs(joint_names):
-    """Returns (left, right) index pairs matched by `l_`/`r_` or `left_`/`right_`
-    name prefixes (case-insensitive); names without a partner are unpaired."""
+    """(left, right) index pairs matched by `l_`/`r_` or `left_`/`right_`
+    name prefixes (case-insensitive)."""
     lowered = [name.lower() for name in joint_names]
     index_of = {name: index for index, name in enumerate(lowered)}
     pairs = []
@@ -191,8 +184,7 @@ def infer_flip_pairs(joint_names):
 
 
 def parse_index_pairs(text, joint_names, what="pair"):
-    """Parses `"a:b,c:d"` (joint names or indices) into index pairs; raises
-    ValueError naming the unknown joint or the malformed item."""
+    """Index pairs of `"a:b,c:d"` (joint names or indices)."""
     index_of = {name: index for index, name in enumerate(joint_names)}
     pairs = []
     for item in (part.strip() for part in text.split(",")):
@@ -216,9 +208,8 @@ def _joint_index(token, index_of, what):
 
 
 def custom_joint_set(name, joint_names, flip_pairs_text=None, skeleton_text=None):
-    """Returns a JointSet for a custom keypoint list, its flip pairs from
-    `flip_pairs_text` or else the name prefixes; raises ValueError for
-    duplicate or empty names and for a joint in two flip pairs."""
+    """A JointSet of custom joints, flipped by `flip_pairs_text` or else by
+    their name prefixes; with a torso when it names one (`_TORSO_NAMES`)."""
     joint_names = tuple(joint_names)
     if not joint_names:
         raise ValueError(f"keypoint set {name!r} has no joints")
@@ -242,9 +233,7 @@ def custom_joint_set(name, joint_names, flip_pairs_text=None, skeleton_text=None
 
 
 def joint_names_from_columns(columns, reserved=("center", "bbox")):
-    """Returns joint names from CSV columns `<joint>_x` and `<joint>_y`, in
-    the order of their `_x` columns (`reserved` prefixes are not joints);
-    raises ValueError naming a joint with only one of the two."""
+    """Joint names of CSV columns `<joint>_x` and `<joint>_y`, in `_x` order."""
     columns = [str(column) for column in columns]
     x_names = [c[:-2] for c in columns if c.endswith("_x") and len(c) > 2]
     y_names = {c[:-2] for c in columns if c.endswith("_y") and len(c) > 2}
@@ -261,8 +250,7 @@ def joint_names_from_columns(columns, reserved=("center", "bbox")):
 def numbered_joint_set(
     num_joints, built_ins=(MPII_16, LSP_14, COCO_17), prefix="joint", name="custom"
 ):
-    """Returns the set of `built_ins` with `num_joints` joints, or numbered
-    joints (`<prefix><i>`) without flip pairs or skeleton when there is none."""
+    """The set of `built_ins` with `num_joints` joints, else numbered ones."""
     for joint_set in built_ins:
         if joint_set.num_joints == num_joints:
             return joint_set
