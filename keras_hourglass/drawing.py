@@ -1,18 +1,9 @@
-"""Skeleton overlays people can read: the one drawing module of the project,
-so a pose looks the same in `evaluation.predict`, the evaluation grid and the
-TensorBoard validation images:
-
-- each person gets a colour of `PERSON_COLOURS` and a label ("P1", ...) on
-  its box (or above its head);
-- the body's left side is a light tint and its right side a dark shade of
-  the person's colour, middle limbs the plain colour;
-- lines are about 1/200 of the image diagonal wide and outlined in black, so
-  they stay visible on any background and at thumbnail size;
-- joints scoring below `score_threshold` are faint (or hidden), and
-  keypoints outside the image get a border triangle pointing at them.
-
-Keypoints are (x, y) px with pixel centres at integers; Pillow draws on a
-copy, no display needed.
+"""Skeleton overlays: the one drawing module, so a pose looks the same in
+`evaluation.predict`, the evaluation grid and TensorBoard. Each person gets a
+colour and a label; the body's left side is a light tint and its right side a
+dark shade of it; lines are outlined in black to stay visible on any
+background and at thumbnail size; low-scoring joints are faint, and
+keypoints outside the image get a border triangle pointing at them.
 """
 
 import numpy as np
@@ -49,8 +40,8 @@ def joint_side(name):
 
 
 def limb_sides(joint_names, skeleton):
-    """Returns the side of every limb: left/right when an end is on that side
-    and the other is not on the opposite side (hip to hip: middle)."""
+    """The side of every limb: one side when an end is on it and the other
+    end is not on the opposite one (hip to hip: middle)."""
     sides = []
     for start, end in skeleton:
         pair = {joint_side(joint_names[start]), joint_side(joint_names[end])}
@@ -83,8 +74,7 @@ def font_of_size(size):
 
 
 def border_marker(point, height, width, size):
-    """Returns a triangle (3 points) just inside the border, pointing at the
-    outside `point`."""
+    """A triangle just inside the border, pointing at the outside `point`."""
     x, y = point
     inner = np.clip([x, y], [size, size], [width - 1 - size, height - 1 - size])
     direction = np.array([x, y]) - inner
@@ -137,8 +127,8 @@ def draw_person(draw, keypoints, joint_names, skeleton, colour, width,
 
 
 def draw_label(draw, text, anchor_xy, colour, font, image_size):
-    """Draws `text` on a filled tag whose bottom-left corner is `anchor_xy`,
-    moved inside the image (boxes often start above the top edge)."""
+    """Draws `text` on a tag whose bottom-left corner is `anchor_xy`, moved
+    inside the image (boxes often start above the top edge)."""
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     pad = max(1, (bottom - top) // 5)
     tag_width, tag_height = right - left + 2 * pad, bottom - top + 2 * pad
@@ -154,15 +144,14 @@ def draw_label(draw, text, anchor_xy, colour, font, image_size):
 def draw_poses(image, keypoints, joint_names, skeleton, scores=None, boxes=None,
                labels=None, colours=None, score_threshold=0.2, low_score="faint",
                line_width=None):  # fmt: skip
-    """Returns a uint8 copy of `image` (float images in [0, 1] are scaled)
-    with every person's skeleton drawn.
+    """Returns a uint8 copy of `image` (floats in [0, 1] are scaled) with
+    every person's skeleton drawn.
 
     Args:
         keypoints: [P, K, 2] (x, y) px.
-        joint_names: K names; their `l_`/`left` and `r_`/`right` prefixes set
-            the sides.
-        scores: [P, K] or None (all solid). Joints scoring below
-            `score_threshold` are drawn faint or hidden (`low_score="hide"`).
+        joint_names: K names; their `l_`/`r_` prefixes set the sides.
+        scores: [P, K] or None. Joints scoring below `score_threshold` are
+            drawn faint or hidden (`low_score="hide"`).
         boxes: [P, 4] (x, y, w, h) or None; w <= 0 draws no box.
         labels: P strings, or None for "P1", "P2", ...; "" draws no label.
         colours: P RGB colours, or None for `PERSON_COLOURS` in turn.
@@ -212,8 +201,8 @@ def has_area(box):
 
 
 def label_anchor(box, keypoints, shown, inside, line_width):
-    """Where a person's label sits: its box's top-left corner, else above
-    its highest drawn joint (the image's top-left when none is drawn)."""
+    """A person's label's place: its box's top-left corner, else above its
+    highest drawn joint."""
     if has_area(box):
         return (float(box[0]), float(box[1]))
     drawn = (shown > 0) & inside
@@ -224,8 +213,7 @@ def label_anchor(box, keypoints, shown, inside, line_width):
 
 
 def side_by_side(panels, titles=None, gap=None):
-    """Returns panels (uint8 [H, W, 3], equal heights) joined left to right
-    with a white gap, each under its title strip when `titles` are given."""
+    """Panels (uint8 [H, W, 3]) joined left to right, each under its title."""
     height = max(panel.shape[0] for panel in panels)
     gap = gap if gap is not None else max(2, height // 100)
     font = font_of_size(max(10, height // 22))
@@ -247,8 +235,7 @@ def draw_truth_beside_prediction(
     image, true_keypoints, true_annotated, keypoints, scores, joint_names,
     skeleton, score_threshold=0.2, titles=("ground truth", "prediction"),
 ):  # fmt: skip
-    """Returns the image twice side by side: the annotated joints on the
-    left, the prediction on the right, in the same person colours."""
+    """The image twice side by side: annotated joints, then the prediction."""
     truth = draw_poses(
         image, true_keypoints, joint_names, skeleton,
         scores=np.asarray(true_annotated, np.float64),
