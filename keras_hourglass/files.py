@@ -1,8 +1,7 @@
 """Files a crash never leaves half written, and JSON files read with one error.
 
-A file is written to a temporary file beside it, flushed to disk and renamed
-over the old one (`os.replace` is atomic on POSIX file systems), so after a
-crash it is the old version or the new one, never half of one.
+A file is written beside its place, flushed to disk and renamed over the old
+one (`os.replace` is atomic on POSIX), so after a crash it is whole, old or new.
 """
 
 import gzip
@@ -23,9 +22,8 @@ class MissingJsonFileError(JsonFileError, FileNotFoundError):
 
 
 def write_with(path, write):
-    """Calls `write(staging_path)`, flushes the file to disk and renames it
-    over `path`; returns `path` as a Path. The staging name keeps the suffix
-    (Keras needs `.keras`)."""
+    """Calls `write(staging_path)`, flushes the file and renames it over
+    `path`; returns the Path. The staging name keeps the suffix (`.keras`)."""
     path = Path(path)
     staging = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:
@@ -40,11 +38,9 @@ def write_with(path, write):
 
 
 def make_temporary_folder(parent, prefix):
-    """Creates a folder with a fresh unique name in `parent`, as
-    `tempfile.mkdtemp` does, but with the mode a plain `mkdir` gets under the
-    umask instead of mkdtemp's owner-only 0700: a folder renamed into place
-    (a dataset) must stay readable by the other users and the workers of a
-    multi-machine job that the umask lets read it."""
+    """A fresh folder in `parent`, as `tempfile.mkdtemp` makes, but with the
+    umask's mode instead of owner-only 0700: a folder renamed into place (a
+    dataset) must stay readable by the workers of a multi-machine job."""
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     umask = os.umask(0o022)  # reading the umask means setting it: put it back
     os.umask(umask)
@@ -78,21 +74,15 @@ def write_text_atomically(path, text):
 
 def write_json_atomically(path, obj, indent=2, **dumps_options):
     """Replaces `path` with `obj` as JSON plus a final newline, in one step;
-    `indent` and `dumps_options` (`sort_keys`, `default`) go to `json.dumps`.
-    Returns the Path written."""
+    `dumps_options` go to `json.dumps`. Returns the Path."""
     return write_text_atomically(
         path, json.dumps(obj, indent=indent, **dumps_options) + "\n"
     )
 
 
 def read_json(path, what="JSON file"):
-    """Returns the value a JSON file (or a gzipped `.json.gz`) holds.
-
-    Raises:
-        MissingJsonFileError: the file is missing.
-        JsonFileError: the file is unreadable or not valid JSON.
-        Both messages name `what` ("config file") and the file.
-    """
+    """Returns the value a JSON file (or `.json.gz`) holds; the errors
+    (`MissingJsonFileError`, `JsonFileError`) name `what` and the file."""
     path = Path(path)
     if not path.is_file():
         raise MissingJsonFileError(f"{what} not found: {path}")
