@@ -1,24 +1,15 @@
-"""Clients for an exported hourglass served by TensorFlow Serving.
-
-REST (port 8501): `POST /v1/models/NAME[/versions/N]:predict` with the
-columnar JSON body `{"signature_name": ..., "inputs": {"images": [{"b64":
-...}], "boxes": [[x, y, w, h], ...]}}`. gRPC (port 8500): a `PredictRequest`
-from `tensorflow-serving-api` (`grpc_client`).
-
-Both return keypoints [N, K, 2] (original image px) and scores [N, K] as
-NumPy arrays, and raise `ServingError` (the cause chained) for a server that
-is down or too slow, an unknown model name, a rejected request or a response
-that is not what the signature promises: one row per image sent, the
-model's K joints, finite numbers. The REST client learns K from TF Serving's
-model metadata (`GET .../metadata`) unless given.
-
-`timeout` is a total deadline per request (connect, send and receive), so a
-server trickling its answer a byte at a time is cut off when it passes.
-`max_response_bytes` caps what is read of one answer, so a server sending
-gigabytes cannot fill the caller's memory.
+"""Clients for an exported hourglass served by TensorFlow Serving: REST
+(port 8501, the columnar JSON body) here, gRPC (port 8500) in `grpc_client`.
 
     client = RestClient("http://localhost:8501/v1/models/hourglass")
     keypoints, scores = client.predict(["person.jpg"], boxes=[[10, 20, 120, 300]])
+
+Both return NumPy keypoints [N, K, 2] (original image px) and scores [N, K],
+and raise `ServingError` (the cause chained) for a server that is down or
+too slow, an unknown model, a rejected request or an answer that is not
+what the signature promises (one row per image, the model's K joints, finite
+numbers). A total deadline per request cuts off a server trickling its
+answer, and `max_response_bytes` one sending gigabytes.
 """
 
 import base64
@@ -43,10 +34,8 @@ class ServingError(RuntimeError):
 
 
 def read_image_bytes(images):
-    """Returns a list of encoded image bytes from bytes or file paths.
-
-    Raises ServingError naming a missing or empty file, or an empty list.
-    """
+    """A list of encoded image bytes from bytes or file paths; ServingError
+    naming a missing or empty file, or for an empty list."""
     if isinstance(images, bytes | str | Path):
         images = [images]
     encoded = []
@@ -67,8 +56,8 @@ def read_image_bytes(images):
 
 
 def boxes_array(boxes, count):
-    """Returns float32 [count, 4] boxes; None (or a None entry) means the whole
-    image, sent as zeros (w <= 0). Raises ServingError on a wrong shape."""
+    """float32 [count, 4] boxes; None (or a None entry), the whole image, is
+    sent as zeros (w <= 0)."""
     if boxes is None:
         return np.zeros([count, 4], np.float32)
     rows = [[0.0, 0.0, 0.0, 0.0] if box is None else list(box) for box in boxes]
@@ -81,10 +70,9 @@ def boxes_array(boxes, count):
 
 
 def keypoint_arrays(outputs, where, expected_rows=None, expected_joints=None):
-    """Returns (keypoints float32 [N, K, 2], scores float32 [N, K]) from a
-    dict of outputs; raises ServingError when they are missing, malformed,
-    not finite, or do not have `expected_rows` rows (one per image sent) and
-    `expected_joints` joints (when given)."""
+    """(keypoints [N, K, 2], scores [N, K]) float32 from a dict of outputs,
+    checked: present, finite, `expected_rows` rows and `expected_joints`
+    joints (when given); else ServingError."""
     missing = [name for name in KEYPOINT_OUTPUTS if name not in outputs]
     if missing:
         raise ServingError(f"{where}: response lacks outputs {missing}")
@@ -115,8 +103,7 @@ def keypoint_arrays(outputs, where, expected_rows=None, expected_joints=None):
 
 
 def rest_predict_body(images, boxes):
-    """Returns the columnar JSON body of a TF Serving REST `serving_default`
-    predict request."""
+    """The columnar JSON body of a REST `serving_default` predict request."""
     encoded = read_image_bytes(images)
     return {
         "signature_name": "serving_default",
@@ -131,13 +118,11 @@ class RestClient:
     """TF Serving REST client for the exported hourglass signatures.
 
     Args:
-        model_url: str. `http://host:port/v1/models/NAME` (optionally
-            `/versions/N`).
+        model_url: str. `http://host:port/v1/models/NAME[/versions/N]`.
         timeout: float. Total seconds per request (connect, send, receive).
         num_joints: int or None. The model's joint count; None: read once from
             the server's model metadata.
-        max_response_bytes: int. Largest answer read; a larger one is refused
-            with a ServingError. Defaults to 256 MiB.
+        max_response_bytes: int. Largest answer read. Defaults to 256 MiB.
     """
 
     def __init__(
@@ -161,8 +146,8 @@ class RestClient:
         self.max_response_bytes = max_response_bytes
 
     def _read_capped(self, response, path):
-        """The response body, refused (ServingError) past `max_response_bytes`
-        before more than that is read."""
+        """The response body, refused before more than `max_response_bytes`
+        is read."""
         too_large = ServingError(
             f"{self.server}{path}: response larger than {self.max_response_bytes} "
             "bytes (max_response_bytes); refused without reading it all"
@@ -257,8 +242,7 @@ class RestClient:
             ) from error
 
     def model_num_joints(self):
-        """Returns the model's joint count (cached): the middle dimension of
-        the `keypoints` output in TF Serving's `GET .../metadata` answer."""
+        """The model's joint count (cached), from TF Serving's model metadata."""
         if self.num_joints is None:
             metadata = self._request(self.model_url + "/metadata")
             try:
@@ -275,8 +259,8 @@ class RestClient:
         return self.num_joints
 
     def predict(self, images, boxes=None):
-        """Returns (keypoints [N, K, 2], scores [N, K]) for encoded images (bytes
-        or paths), one optional (x, y, w, h) box per image."""
+        """(keypoints [N, K, 2], scores [N, K]) of images (bytes or paths),
+        one optional (x, y, w, h) box per image."""
         body = rest_predict_body(images, boxes)
         num_joints = self.model_num_joints()
         answer = self._request(self.model_url + ":predict", body)

@@ -1,6 +1,5 @@
-"""gRPC client for TF Serving (port 8500) and `PredictRequest` helpers
-(shared with the export's warm-up records). Needs `tensorflow-serving-api`
-(and `grpcio`), imported only when used.
+"""gRPC client for TF Serving (port 8500) and the `PredictRequest` helpers
+the export's warm-up records share; needs `tensorflow-serving-api`.
 
     client = GrpcClient("localhost:8500", "hourglass")
     keypoints, scores = client.predict(["person.jpg"])
@@ -17,10 +16,8 @@ from keras_hourglass.serving.client import read_image_bytes
 
 
 def build_predict_request(model_name, inputs, signature_name, version=None):
-    """Returns a `PredictRequest` whose inputs are `{name: array}` TensorProtos."""
-    # Optional dependency (tensorflow-serving-api): only exports with warm-up
-    # records and the gRPC client need it.
-    from tensorflow_serving.apis import predict_pb2
+    """A `PredictRequest` of `inputs` {name: array}."""
+    from tensorflow_serving.apis import predict_pb2  # optional dependency
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
@@ -33,8 +30,7 @@ def build_predict_request(model_name, inputs, signature_name, version=None):
 
 
 def keypoint_request(model_name, images, boxes=None, version=None):
-    """Returns the `serving_default` PredictRequest for images (bytes or
-    paths) and optional (x, y, w, h) boxes (None: whole image)."""
+    """The `serving_default` PredictRequest of images and optional boxes."""
     encoded = read_image_bytes(images)
     inputs = {
         "images": np.array(encoded, dtype=object),
@@ -55,13 +51,11 @@ class GrpcClient:
     """TF Serving gRPC client for the exported hourglass.
 
     Args:
-        target: str. `host:port` of the gRPC endpoint (8500 by default).
+        target: str. `host:port` of the gRPC endpoint.
         model_name: str. The served model name (`models.config`).
-        timeout: float. Seconds before a call is abandoned (a gRPC deadline:
-            the whole call, not one read).
+        timeout: float. Seconds for the whole call (a gRPC deadline).
         version: int or None. A fixed model version; None: the latest.
-        num_joints: int or None. The model's joint count, checked in every
-            response when given.
+        num_joints: int or None. Checked in every response when given.
     """
 
     def __init__(
@@ -72,9 +66,7 @@ class GrpcClient:
         version=None,
         num_joints=None,
     ):
-        # Optional dependency (tensorflow-serving-api, grpcio): only this client
-        # needs it, not the REST client or the export.
-        import grpc
+        import grpc  # optional dependencies, as tensorflow_serving
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
         self.target, self.model_name = target, model_name
@@ -102,8 +94,7 @@ class GrpcClient:
             raise ServingError(f"{self.where}: undecodable response") from error
 
     def predict(self, images, boxes=None):
-        """Returns (keypoints [N, K, 2], scores [N, K]) for encoded images,
-        checked like the REST client's (rows, joints, finite values)."""
+        """(keypoints [N, K, 2], scores [N, K]), checked as the REST client's."""
         request = keypoint_request(self.model_name, images, boxes, self.version)
         return keypoint_arrays(
             self.send(request),
