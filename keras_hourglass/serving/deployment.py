@@ -27,12 +27,9 @@ CONTAINER_MODELS_ROOT = "/models"
 
 def write_deployment_files(model_dir, model_name, container_base_path=None):
     """Writes `models.config` (one model, latest version) and
-    `batching_parameters.txt` (requests arriving within 5 ms run as one batch
-    of at most 8) into `model_dir`; returns their paths.
-
-    `container_base_path` is the export's path as the server sees it;
-    defaults to `/models/<model_name>` (the docker mount target).
-    """
+    `batching_parameters.txt` (requests within 5 ms run as one batch of at
+    most 8) into `model_dir`; returns their paths. `container_base_path`
+    defaults to the docker mount target, `/models/<model_name>`."""
     model_dir = Path(model_dir)
     base_path = container_base_path or f"{CONTAINER_MODELS_ROOT}/{model_name}"
     config_path = write_text_atomically(
@@ -58,7 +55,7 @@ def write_deployment_files(model_dir, model_name, container_base_path=None):
 
 
 def warmup_jpeg(side):
-    """Returns JPEG bytes of a deterministic side x side colour gradient."""
+    """JPEG bytes of a side x side colour gradient."""
     ramp = np.linspace(0, 255, side, dtype=np.float32)
     image = np.stack(
         [ramp[None, :].repeat(side, 0), ramp[:, None].repeat(side, 1),
@@ -68,10 +65,9 @@ def warmup_jpeg(side):
 
 
 def write_warmup_requests(version_dir, model_name, input_size):
-    """Writes the warm-up TFRecord of `PredictionLog`s, one request for the
-    keypoint signature and one for the heatmap signature; returns its path."""
-    # Optional dependency (tensorflow-serving-api): only warm-up files use it.
-    from tensorflow_serving.apis import prediction_log_pb2
+    """Writes the warm-up `PredictionLog`s (one request for the keypoint
+    signature, one for the heatmaps); returns the path."""
+    from tensorflow_serving.apis import prediction_log_pb2  # optional dependency
 
     image = np.array([warmup_jpeg(2 * input_size)], dtype=object)
     crops = np.full([1, input_size, input_size, 3], 0.5, np.float32)

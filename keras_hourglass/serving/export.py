@@ -2,11 +2,9 @@
 
     export_saved_model(model, "exports/hourglass")     # -> exports/hourglass/1/
 
-The SavedModel is written with `keras.export.ExportArchive` (never a bare
-`tf.saved_model.save` of a Keras 3 model); its signatures are described in
-`keras_hourglass.serving.signatures`. Each version is written to a hidden
-temporary folder first and renamed into place, because TF Serving watches the
-base path and would otherwise load a half-written version.
+Written with `keras.export.ExportArchive` (signatures: `serving.signatures`)
+into a hidden folder renamed into place, since TF Serving watches the base
+path and would otherwise load a half-written version.
 """
 
 import logging
@@ -47,19 +45,16 @@ def export_saved_model(
             or training run directory.
         out_dir: str or Path. The model base path (holds version folders).
         version: int or None. None: one above the highest existing version.
-        joint_set: `JointSet` or a built-in name ("mpii", "lsp", "coco").
-            Defaults to the built-in set with the model's joint count.
+        joint_set: `JointSet` or a built-in name. Defaults to the one the
+            model records, else the built-in set with its joint count.
         flip_test: bool. Average with the mirrored crop in `serving_default`.
         model_name: str. The name in `models.config` and in warm-up requests.
         warmup: bool. Write `assets.extra/tf_serving_warmup_requests`.
         overwrite: bool. Replace an existing version folder.
-        fold_batch_norm: bool. Serve the model with every batch norm that
-            follows a convolution folded into it (`serving.fold`): same
-            heatmaps to float32 rounding, less work per image.
+        fold_batch_norm: bool. Fold batch norms into convolutions
+            (`serving.fold`): same heatmaps, less work per image.
         crop_convention: `transforms.CropConvention` or None. How
-            `serving_default` crops people; None: the one the model file
-            records (converted port weights record the port's), else ours.
-            Recorded in the export's metadata.
+            `serving_default` crops; None: the one the model records, else ours.
 
     Returns:
         Path of the written version directory.

@@ -1,19 +1,16 @@
 """Fold batch norms into the convolutions that feed them, for inference.
 
-In inference a batch norm is a per-channel affine map, so when a
-convolution's output goes only to a batch norm, the two are one convolution
-with scaled kernel and shifted bias. The hourglass's residual modules are
-pre-activation (BN-ReLU-Conv), so only some batch norms follow a convolution:
-the stem's, the second and third of each residual module (after its 1x1 and
-3x3 convolutions) and each stack's `linear` one. The first batch norm of a
-module reads the module input, which the skip path also reads: it stays.
+In inference a batch norm is a per-channel affine map, so a convolution whose
+output goes only to a batch norm is, with it, one convolution with scaled
+kernel and shifted bias. The residual modules are pre-activation
+(BN-ReLU-Conv), so only the stem's, the second and third of each module and
+each stack's `linear` batch norm follow a convolution; the first reads the
+module input, which the skip path also reads, and stays.
 
     folded = fold_batch_norms(model)   # a new functional model; `model` is unchanged
 
-The folded model is built from stock Keras layers (`Conv2D` without the
-folded `BatchNormalization` layers), so it saves, exports and reloads like
-the original; it is for inference only (training it would train no batch
-norm where one was).
+The folded model holds stock layers only, so it saves, exports and reloads
+like the original; it is for inference only.
 """
 
 import collections
@@ -23,12 +20,8 @@ import numpy as np
 
 
 def foldable_batch_norms(model):
-    """Returns {batch norm layer name: convolution layer name} for every
-    `BatchNormalization` over the channel axis whose input is the output of
-    a channels-last `Conv2D` that no other layer (and no model output) reads.
-
-    Every layer must be called once (no shared layers), as in the hourglass.
-    """
+    """{batch norm name: convolution name} of every channel-axis batch norm
+    that alone reads a channels-last `Conv2D`'s output (layers not shared)."""
     producer = {}
     for layer in model.layers:
         for tensor in keras.tree.flatten(layer.output):
@@ -58,8 +51,7 @@ def foldable_batch_norms(model):
 
 
 def folded_convolution_weights(convolution, batch_norm):
-    """Returns `(kernel, bias)` of the convolution equal to `batch_norm`
-    (inference mode) applied after `convolution`, computed in float64."""
+    """`(kernel, bias)` of `convolution` then `batch_norm` (inference), in float64."""
     kernel = np.asarray(convolution.kernel.numpy(), np.float64)
     channels = kernel.shape[-1]
     bias = (
@@ -79,13 +71,9 @@ def folded_convolution_weights(convolution, batch_norm):
 
 
 def fold_batch_norms(model):
-    """Returns a copy of a functional `model` in which every batch norm that
-    follows a convolution (see `foldable_batch_norms`) is folded into it.
-
-    Outputs, their names and every other layer are as in `model`; the
-    heatmaps agree with the original's inference outputs to float32
-    rounding.
-    """
+    """A copy of a functional `model` with every `foldable_batch_norms` folded
+    in; every other layer and output is as in `model`, and the heatmaps agree
+    to float32 rounding."""
     pairs = foldable_batch_norms(model)
     folded_convolutions = {conv: norm for norm, conv in pairs.items()}
 
