@@ -4,17 +4,12 @@
     export_litert(model, "hg_int8.tflite", "int8", calibration_images=crops)
     export_onnx(model, "hourglass_heatmaps.onnx")
 
-Both formats hold the `heatmaps` signature of the SavedModel export
-(`serving.signatures`), with a dynamic batch. Neither runtime decodes JPEG
-bytes, so the caller crops and decodes the heatmaps with
-`decoding.heatmaps_to_image_keypoints` (the predictor does both). Each file
-carries the export metadata (input size, joint set, crop convention, heatmap
-outputs) as JSON named `keras_hourglass`: in the LiteRT flatbuffer's
-`metadata` table, in the ONNX model's `metadata_props`.
-
-LiteRT quantizations: `float32`; `float16` (weights stored as float16,
-computed in float32: half the file); `int8` (weights and activations int8,
-calibrated on representative crops, float32 input and output).
+Both hold the export's `heatmaps` signature with a dynamic batch; neither
+runtime decodes JPEG, so the caller crops and decodes (the predictor does
+both). Each file carries the export metadata as JSON named `keras_hourglass`
+(the LiteRT `metadata` table, the ONNX `metadata_props`). LiteRT
+quantizations: `float32`, `float16` (half the file, computed in float32),
+`int8` (calibrated on representative crops; float32 input and output).
 """
 
 import json
@@ -47,10 +42,9 @@ ONNX_OPSET = 17
 
 def resolve_export_model(model, joint_set, crop_convention, fold_batch_norm,
                          flip_test):  # fmt: skip
-    """Returns (keras model, export metadata) to export from a `keras.Model`
-    or a `saving.LoadedModel`: the joint set and crop convention the file
-    records unless given, else the built-in set with the model's joint count
-    and our crop; batch norms folded when asked."""
+    """(Keras model, export metadata) of a `keras.Model` or `LoadedModel`:
+    the joint set and crop the file records unless given, else the built-in
+    set with the model's joint count and our crop."""
     if hasattr(model, "keras_model"):  # a `saving.LoadedModel`
         if model.keras_model is None:
             raise ValueError(f"{model.source}: an export, not a Keras model")
@@ -70,8 +64,7 @@ def resolve_export_model(model, joint_set, crop_convention, fold_batch_norm,
 def prepare_heatmap_file(model, out_path, file_format, quantization="float32",
                          joint_set=None, crop_convention=None,
                          fold_batch_norm=True):  # fmt: skip
-    """Returns (out Path, Keras model to convert, metadata) of a heatmap file
-    in `file_format` ("litert" or "onnx")."""
+    """(out Path, Keras model, metadata) of a "litert" or "onnx" file."""
     out_path = Path(out_path)
     litert = file_format == "litert"
     what, suffix = ("LiteRT", LITERT_SUFFIX) if litert else ("ONNX", ONNX_SUFFIX)
@@ -86,13 +79,10 @@ def prepare_heatmap_file(model, out_path, file_format, quantization="float32",
 
 
 def litert_converter(model, input_size, scratch, quantization, calibration_images):
-    """A `tf.lite.TFLiteConverter` for the heatmaps endpoint of `model`, set
-    up for `quantization` (one of `QUANTIZATIONS`).
-
-    It converts from a SavedModel written with `keras.export.ExportArchive`,
-    as Keras' own LiteRT export does: converting a concrete function
-    directly keeps the weights as resource variables the interpreter cannot
-    read."""
+    """A `tf.lite.TFLiteConverter` for `model`'s heatmaps, set up for
+    `quantization`. It converts from an `ExportArchive` SavedModel, as Keras'
+    own LiteRT export does: a concrete function would keep the weights as
+    resource variables the interpreter cannot read."""
     import tensorflow as tf
 
     if quantization not in QUANTIZATIONS:
@@ -121,8 +111,7 @@ def litert_converter(model, input_size, scratch, quantization, calibration_image
 
 
 def with_litert_metadata(flatbuffer, metadata):
-    """Returns the flatbuffer bytes with `metadata` (JSON) added to the
-    model's `metadata` table as `METADATA_NAME`."""
+    """The flatbuffer bytes with `metadata` added as `METADATA_NAME`."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -140,14 +129,10 @@ def with_litert_metadata(flatbuffer, metadata):
 def export_litert(model, out_path, quantization="float32",
                   calibration_images=None, joint_set=None, crop_convention=None,
                   fold_batch_norm=True):  # fmt: skip
-    """Writes the heatmaps signature of `model` (`keras.Model` or
-    `saving.LoadedModel` of a Keras file) as a LiteRT flatbuffer at
-    `out_path` (`.tflite`); returns the Path.
-
-    `calibration_images`: float32 [N, S, S, 3] crops in [0, 1] the int8
-    ranges are calibrated on (training crops, a few hundred). `joint_set`,
-    `crop_convention`, `fold_batch_norm`: as for `export.export_saved_model`.
-    """
+    """Writes `model`'s heatmaps signature as a LiteRT file (`.tflite`);
+    returns the Path. int8 is calibrated on `calibration_images` (a few
+    hundred training crops in [0, 1]); the other arguments are
+    `export_saved_model`'s."""
     out_path, model, metadata = prepare_heatmap_file(
         model, out_path, "litert", quantization, joint_set, crop_convention,
         fold_batch_norm,
@@ -161,10 +146,8 @@ def export_litert(model, out_path, quantization="float32",
 
 def export_onnx(model, out_path, joint_set=None, crop_convention=None,
                 fold_batch_norm=True):  # fmt: skip
-    """Writes the heatmaps signature of `model` as an ONNX model at
-    `out_path` (`.onnx`), with tf2onnx, the converter Keras' own ONNX export
-    uses on the TensorFlow backend; the arguments are `export_litert`'s.
-    Returns the Path."""
+    """Writes `model`'s heatmaps signature as an ONNX file (`.onnx`) with
+    tf2onnx, as Keras' own ONNX export does; returns the Path."""
     import tensorflow as tf
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
@@ -190,8 +173,7 @@ def export_onnx(model, out_path, joint_set=None, crop_convention=None,
 
 
 def hourglass_metadata(entries, path, file_format):
-    """The `METADATA_NAME` entry of a file's metadata, parsed; ValueError
-    naming the file when it has none."""
+    """The parsed `METADATA_NAME` entry of a file's metadata."""
     if METADATA_NAME not in entries:
         raise ValueError(f"{path}: not an hourglass {file_format} file (no metadata)")
     return json.loads(entries[METADATA_NAME])
@@ -261,18 +243,15 @@ class OnnxHeatmaps:
 
 
 def load_heatmap_file(path):
-    """Returns the runner of a `.tflite` or `.onnx` heatmap file
-    (`LiteRTHeatmaps` or `OnnxHeatmaps`, each with its `metadata`)."""
+    """The runner of a `.tflite` or `.onnx` heatmap file, with its `metadata`."""
     path = Path(path)
     return (LiteRTHeatmaps if path.suffix == LITERT_SUFFIX else OnnxHeatmaps)(path)
 
 
 def calibration_crops(data_dir, count, input_size, crop_convention=None,
                       split="train"):  # fmt: skip
-    """Returns float32 [n, S, S, 3]: the first `count` people of a TFRecord
-    dataset's `split`, cut with the evaluation's reference crop (no
-    augmentation), the crops int8 ranges are calibrated on. The error for
-    a missing dataset, split or readable person names the folder."""
+    """float32 [n, S, S, 3]: the first `count` people of a dataset's `split`
+    in the evaluation's crop, for int8 calibration."""
     from keras_hourglass.data.metadata import read_metadata
     from keras_hourglass.data.metadata import split_files
     from keras_hourglass.data.pipeline import make_eval_dataset
