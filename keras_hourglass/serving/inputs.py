@@ -1,27 +1,17 @@
 """In-graph request preprocessing for the exported model: check and decode
-encoded images, turn person boxes into crops, warp them to the input size.
+encoded images and crop each person in its box as evaluation does.
 
-Box convention (the `boxes` input of the `serving_default` signature):
-`(x, y, w, h)` float32 per image, in original image pixels with pixel EDGES at
-integers, as COCO boxes and most detectors give them: the box covers
-[x, x + w] x [y, y + h], and the whole image is (0, 0, width, height). A box
-with `w <= 0` or `h <= 0` means "the whole image". The box becomes the person
-centre and scale of `transforms.person_from_box`, then
-`transforms.person_crop_matrix` makes the same crop as evaluation, so a
-person stored with centre c and scale s is sent as the square box
-`transforms.box_from_person(c, s)`.
+A box is `(x, y, w, h)` in original pixels with pixel EDGES at integers, as
+COCO and most detectors give them (the whole image is (0, 0, width, height));
+`w <= 0` or `h <= 0` means the whole image. A person stored with centre c and
+scale s is sent as `transforms.box_from_person(c, s)`.
 
 Limits are checked before a pixel is decoded, each failure an
-InvalidArgumentError naming the input (`images[i]`):
-- `MAX_IMAGE_PIXELS`, from the PNG or JPEG header, so a
-  decompression bomb (a small file that decodes to gigabytes) is refused
-  without being decoded; a JPEG may also hold at most
-  `image_checks.jpeg_byte_limit` bytes for its pixels;
-- `MIN_IMAGE_SIDE`: a 1 x 1 image has no person in it, and the network would
-  still return a confident pose;
-- a person box's sides within `MIN_BOX_SIDE_PIXELS` and
-  `MAX_BOX_TO_IMAGE_RATIO` x the image's larger side: a huge box gives NaN
-  keypoints, a tiny one puts every keypoint at one point.
+InvalidArgumentError naming the input (`images[i]`): `MAX_IMAGE_PIXELS` from
+the header (and `image_checks.jpeg_byte_limit`) refuses a decompression bomb
+undecoded; under `MIN_IMAGE_SIDE` the network would still return a confident
+pose; a box side over `MAX_BOX_TO_IMAGE_RATIO` x the image's gives NaN
+keypoints, one under `MIN_BOX_SIDE_PIXELS` puts every keypoint at one point.
 """
 
 import tensorflow as tf
@@ -45,14 +35,13 @@ HEADER_BYTES = 32
 
 
 def _big_endian_integer(header, start, length):
-    """Returns the unsigned integer (int64) stored in header[start:start+length]."""
+    """The unsigned big-endian int64 in header[start:start+length]."""
     values = tf.cast(header[start : start + length], tf.int64)
     return tf.reduce_sum(values * (256 ** tf.range(length - 1, -1, -1, tf.int64)))
 
 
 def header_image_size(image_bytes):
-    """Returns int64 [2] (height, width) read from the header of PNG or JPEG
-    bytes without decoding them; (0, 0) for any other format."""
+    """int64 [2] (height, width) from a PNG or JPEG header; (0, 0) otherwise."""
     padded = image_bytes + b"\x00" * HEADER_BYTES
     header = tf.io.decode_raw(tf.strings.substr(padded, 0, HEADER_BYTES), tf.uint8)
     magic = tf.strings.substr(padded, 0, len(PNG_MAGIC))
@@ -79,9 +68,8 @@ def header_image_size(image_bytes):
 
 
 def image_size_problem(height, width):
-    """Why an image of `height` x `width` pixels is refused (a short reason),
-    or None: the limits `checked_image_size` applies in the graph, for
-    callers that read the size first (e.g. from the header with Pillow)."""
+    """Why an image of this size is refused, or None: `checked_image_size`'s
+    limits, for callers that read the size first."""
     if height * width > MAX_IMAGE_PIXELS or min(height, width) < MIN_IMAGE_SIDE:
         return (
             f"image of {width} x {height} pixels; the limits are at most "
@@ -91,8 +79,7 @@ def image_size_problem(height, width):
 
 
 def person_from_request_box(box, image_height, image_width):
-    """Returns `(center [2], scale [])` of a request's box (x, y, w, h); a box
-    with w <= 0 or h <= 0 is replaced by the whole image."""
+    """`(center [2], scale [])` of a request's box (w <= 0: the whole image)."""
     box = tf.cast(box, tf.float32)
     height = tf.cast(image_height, tf.float32)
     width = tf.cast(image_width, tf.float32)
@@ -102,8 +89,8 @@ def person_from_request_box(box, image_height, image_width):
 
 
 def check_box(box, image_height, image_width, where):
-    """Returns the assertions that a person box is finite, overlaps the image
-    and has sides within the limits; a whole-image box needs only be finite."""
+    """The assertions that a box is finite, overlaps the image and has sides
+    within the limits (a whole-image box need only be finite)."""
     box = tf.cast(box, tf.float32)
     height = tf.cast(image_height, tf.float32)
     width = tf.cast(image_width, tf.float32)
@@ -140,9 +127,8 @@ def check_box(box, image_height, image_width, where):
 
 
 def checked_image_size(image_bytes, where):
-    """Returns int32 [2] (height, width) from the header of complete JPEG/PNG
-    bytes within the limits above; InvalidArgumentError naming
-    `where` otherwise. Nothing is decoded."""
+    """int32 [2] (height, width) of complete JPEG/PNG bytes within the limits,
+    from the header; else InvalidArgumentError naming `where`."""
     # The first bytes as decimal numbers, e.g. "255 216 255": raw bytes would
     # not survive the error message's UTF-8 decoding.
     head = tf.io.decode_raw(tf.strings.substr(image_bytes, 0, 8), tf.uint8)
@@ -171,13 +157,9 @@ def checked_image_size(image_bytes, where):
 
 def crop_encoded_image(image_bytes, box, index, input_size,
                        crop_convention=OFFICIAL_TORCH):  # fmt: skip
-    """Checks one image's header and box, then decodes only the region the
-    crop of the person in `box` reads (JPEG; PNG is decoded whole), with the
-    model's `crop_convention` (`transforms.CropConvention`).
-
-    Returns `(crop float32 [S, S, 3] in [0, 1], matrix float32 [3, 3])`, the
-    matrix mapping original image px to crop px.
-    """
+    """Checks one image and box, then decodes only the region the person's
+    crop reads (JPEG; PNG whole); returns the crop [S, S, 3] in [0, 1] and
+    its matrix (original px -> crop px)."""
     where = tf.strings.format("images[{}]", index)
     height, width = tf.unstack(checked_image_size(image_bytes, where))
     # The decoder reads the bytes only once every check has passed.
@@ -191,12 +173,8 @@ def crop_encoded_image(image_bytes, box, index, input_size,
 
 
 def crop_encoded_images(images, boxes, input_size, crop_convention=OFFICIAL_TORCH):
-    """Decodes a batch of encoded images (string [N]) and crops one person
-    from each, in the box (float32 [N, 4], see the module docstring) given
-    for it, with the model's `crop_convention`.
-
-    Returns crops float32 [N, S, S, 3] and crop matrices float32 [N, 3, 3].
-    """
+    """Crops one person from each encoded image (string [N]) in its box
+    [N, 4]; returns crops [N, S, S, 3] and crop matrices [N, 3, 3]."""
     images = tf.convert_to_tensor(images, tf.string)
     boxes = tf.convert_to_tensor(boxes, tf.float32)
     count = tf.shape(images)[0]

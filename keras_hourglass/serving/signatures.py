@@ -12,9 +12,8 @@ Signatures (N images, K joints, S input side, h heatmap side):
   `num_joints` int32.
 
 `serving_default` decodes, crops (`serving.inputs`), runs the network (with
-the test-time flip when exported with `flip_test=True`) and decodes the
-peaks to original image pixels (`decoding`), all inside the graph.
-`heatmaps` is the bare network on crops the client made itself.
+the flip test when exported so) and decodes the peaks (`decoding`), all in
+the graph; `heatmaps` is the bare network on the client's own crops.
 """
 
 import json
@@ -36,7 +35,7 @@ PIXEL_RANGE_TOLERANCE = 1e-3
 
 
 def model_input_size(model):
-    """Returns the square input side S of a model with input (S, S, 3)."""
+    """The side S of a model's square input (S, S, 3)."""
     height, width, channels = model.input_shape[1:]
     if height is None or height != width or channels != 3:
         raise ValueError(
@@ -46,12 +45,8 @@ def model_input_size(model):
 
 
 def build_export_metadata(model, joint_set, flip_test, crop_convention=OFFICIAL_TORCH):
-    """Returns the metadata dict stored in the export (JSON-serialisable).
-
-    `crop_convention` is the model's (`transforms.CropConvention`; converted
-    port weights have their own): `serving_default` crops with it, and
-    programs cropping for the `heatmaps` signature read it back from here.
-    """
+    """The export's metadata (JSON-serialisable): programs cropping for the
+    `heatmaps` signature read the model's `crop_convention` back from it."""
     return {
         "format_version": 1,
         "model_name": model.name,
@@ -156,11 +151,8 @@ def signature_endpoints(model, metadata):
 
 
 def write_archive(archive, folder):
-    """Writes a `keras.export.ExportArchive` as a SavedModel in `folder`.
-
-    TensorFlow logs "Assets written to" the folder at INFO; every folder
-    written here is a temporary one whose path the user never sees again
-    (the export logs its version folder itself)."""
+    """Writes a `keras.export.ExportArchive` as a SavedModel in `folder`,
+    without TensorFlow's INFO line naming the temporary folder."""
     tensorflow_logger = tf.get_logger()
     level = tensorflow_logger.level
     tensorflow_logger.setLevel(max(level, logging.WARNING))
