@@ -5,7 +5,8 @@ Every stack is compared with the same target (intermediate supervision): one
 `joint_heatmap_mse` per model output, with the pipeline's joint weights
 [B, K] as `sample_weight`. Keras divides `weight * per_joint_mse` by B x K,
 which is `masked_heatmap_loss`: the value does not depend on how many joints
-a batch has annotated.
+a batch has annotated. The stock MSE cannot stand in: it averages over the
+joints before the weights apply.
 """
 
 import keras
