@@ -1,7 +1,5 @@
-"""The files `python -m evaluation.evaluate` writes into its output folder
-(the table in docs/evaluation.md): predictions of every stack, the evaluated
-ground truth (so `evaluation.pckh` can rescore them), the paper tables, the
-accuracy curve, per-stack tables, `results.json` and the figures.
+"""The files `python -m evaluation.evaluate` writes (docs/evaluation.md),
+among them the evaluated ground truth, so `evaluation.pckh` can rescore them.
 """
 
 import dataclasses
@@ -187,9 +185,8 @@ def _json_default(value):
 
 
 def training_curve_figure(log, metric, figures_dir):
-    """The validation-accuracy-over-epochs figure of the run's CSV log, in
-    the column the run logged (`val_pckh`, `val_pck` or `val_box_pck`); none
-    (reported) when it logged none."""
+    """The validation-accuracy-over-epochs figure of the run's CSV log; none
+    (reported) when it logged no validation PCK."""
     column = plots.accuracy_column(log, prefer=f"val_{METRIC_LOG_NAMES[metric]}")
     if column is None:
         print(f"note: {log} has no validation PCK column; no training curve")
