@@ -4,9 +4,7 @@
         [--metric pckh|pck|box-pck] [--markdown OUT.md] [--csv OUT.csv]
 
 GT: any `evaluation.ground_truth` file; PRED: any `evaluation.prediction_files`
-file, one person per ground-truth person, in the same order. User errors (a
-missing file, a wrong shape, NaN, a count mismatch) print one line and exit
-with status 2.
+file, one person per ground-truth person, in the same order.
 """
 
 import logging
@@ -55,7 +53,7 @@ class PckhConfig:
 
 
 def parse_config(argv=None):
-    """Parses `argv` into a `PckhConfig`, one flag per field."""
+    """Parses `argv` into a `PckhConfig`."""
     parser = program_parser(
         "evaluation.pckh",
         "MPII PCKh (or torso or box PCK) of predictions against ground truth.",
@@ -65,7 +63,7 @@ def parse_config(argv=None):
 
 
 def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
-    """Reads both files and returns the `PckSummary`."""
+    """The `PckSummary` of a prediction file against a ground-truth file."""
     ground_truth = read_ground_truth(gt_path)
     predictions = read_predictions(pred_path, num_joints=ground_truth.num_joints)
     # Checked here first so that errors name the prediction file.
