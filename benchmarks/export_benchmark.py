@@ -5,12 +5,10 @@
     python -m benchmarks.export_benchmark --formats \
         --keras-model runs/demo/final.keras --data data/synthetic --pckh
 
-Times `serving_default` at batch 1 and 8, the `heatmaps` signature and the
-cold load (load plus first call); for a 12-megapixel JPEG with a small box,
-the crop by full decode against the region decode `serving_default` does.
-`--formats` instead compares every export format of one Keras model (size,
-heatmaps against Keras, time per crop, optionally PCKh): docs/serving.md.
-Medians over `--repeats` alternating rounds after two warm-up calls.
+Times `serving_default` at batch 1 and 8, the `heatmaps` signature, the cold
+load (load plus first call) and, for a 12-megapixel JPEG with a small box, the
+crop by full decode against `serving_default`'s region decode. `--formats`
+compares every export format of one Keras model instead (docs/serving.md).
 """
 
 import argparse
@@ -67,7 +65,7 @@ def parse_arguments(argv=None):
 
 
 def megabytes(path):
-    """The size of a file, or of every file in a folder, in MB."""
+    """The size of a file, or of a folder's files, in MB."""
     files = [Path(path)] if Path(path).is_file() else Path(path).rglob("*")
     return sum(p.stat().st_size for p in files if p.is_file()) / 1e6
 
@@ -106,7 +104,7 @@ def large_photo_figures(keypoints, input_size, repeats):
 
 
 def benchmark_version(version_dir, image_side, repeats):
-    """Returns the figures of one exported version directory."""
+    """The figures of one exported version directory."""
     start = time.perf_counter()
     loaded = tf.saved_model.load(str(version_dir))
     keypoints = loaded.signatures["serving_default"]
@@ -171,7 +169,8 @@ def mean_pckh(model_path, data, out):
 
 
 def heatmap_file_figures(args, scratch):
-    """The `--formats` table: one row per format of one Keras model."""
+    """The `--formats` table: size, heatmaps against Keras, time per crop
+    and (`--pckh`) accuracy of each format of one Keras model."""
     if args.keras_model:
         keras_path = Path(args.keras_model)
         model = load_model(keras_path).keras_model
@@ -235,23 +234,22 @@ def main(argv=None):
                 **common,
                 **heatmap_file_figures(args, scratch),
             }
-            print(json.dumps(result, indent=2))
-            return result
-        export_seconds = None
-        if args.model:
-            version_dir = latest_version_dir(args.model)
         else:
-            start = time.perf_counter()
-            version_dir = export_saved_model(build_model(args), Path(scratch) / "hg")
-            export_seconds = round(time.perf_counter() - start, 2)
-        figures = benchmark_version(version_dir, args.image_side, args.repeats)
-    result = {
-        "model": args.model or described,
-        "export_seconds": export_seconds,
-        "image_side": args.image_side,
-        **common,
-        **figures,
-    }
+            export_seconds = None
+            if args.model:
+                version_dir = latest_version_dir(args.model)
+            else:
+                start = time.perf_counter()
+                model = build_model(args)
+                version_dir = export_saved_model(model, Path(scratch) / "hg")
+                export_seconds = round(time.perf_counter() - start, 2)
+            result = {
+                "model": args.model or described,
+                "export_seconds": export_seconds,
+                "image_side": args.image_side,
+                **common,
+                **benchmark_version(version_dir, args.image_side, args.repeats),
+            }
     print(json.dumps(result, indent=2))
     return result
 

@@ -5,11 +5,10 @@
     python -m benchmarks.model_benchmark --n-stacks 8 --remat-comparison
 
 Times, in alternating rounds, compiled inference of the model and of its
-batch-norm-folded copy (what the export serves), a training step (forward,
-backward, RMSprop, MSE on every stack) and a float32 matrix multiply, the
-machine's practical ceiling: the fractions of it each reaches travel between
-machines. `--remat-comparison` instead measures training memory per image
-and step time with and without `training.remat` (docs/benchmarks.md).
+batch-norm-folded copy (what the export serves), a training step and a float32
+matrix multiply, the machine's practical ceiling: the fraction of it each
+reaches travels between machines. `--remat-comparison` measures training memory
+per image and step time with and without `training.remat` instead.
 """
 
 import argparse
@@ -71,7 +70,7 @@ def parse_arguments(argv=None):
 
 
 def matmul_step(side=2048):
-    """Returns `(step, FLOPs per call)` of a large float32 matrix multiply."""
+    """`(step, FLOPs per call)` of a large float32 matrix multiply."""
     a = tf.random.uniform([side, side])
     b = tf.random.uniform([side, side])
     return lambda: tf.linalg.matmul(a, b).numpy(), 2 * side**3
@@ -223,8 +222,7 @@ def measure(args, precision):
 
 
 def add_fractions(result, flops):
-    """Adds the fraction of the matmul rate of the same rounds that each
-    figure reaches, from wall time and from this process's CPU time."""
+    """Adds the fraction of the same rounds' matmul rate each figure reaches."""
     per_cpu = result["per_cpu_second"]
     forward_flops = {
         "inference": flops,

@@ -4,10 +4,8 @@
 
 Shards hold real-sized JPEGs (the shared MPII samples, else synthesized
 1280x720 ones); every sample is a 256x256 crop with full augmentation and 16
-heatmaps. The `VARIANTS` (the training crop, the reference crop in the same
-chain, the training crop of bounded person patches) are timed in alternating
-rounds, so that other load slows them alike; samples per CPU-second move
-little with that load (docs/benchmarks.md).
+heatmaps. The `VARIANTS` are timed in alternating rounds, so that other load
+slows them alike (docs/benchmarks.md).
 """
 
 import argparse
@@ -53,7 +51,7 @@ MPII_FLIP_PAIRS = MPII_16.flip_pairs
 
 
 def real_people():
-    """Yields serialize_person keyword arguments for the shared MPII people."""
+    """`serialize_person` keyword arguments of the shared MPII people."""
     annotations = read_json(SHARED_SAMPLES / "annotations.json")
     for index, person in enumerate(annotations["people"]):
         yield {
@@ -72,7 +70,7 @@ def real_people():
 
 
 def synthetic_people(count=4, seed=0):
-    """Yields people on smooth random 1280x720 JPEGs (no shared data needed)."""
+    """People on smooth random 1280x720 JPEGs (no shared data needed)."""
     generator = np.random.default_rng(seed)
     for index in range(count):
         joints = generator.uniform([440, 160], [840, 560], size=(16, 2))
@@ -150,9 +148,9 @@ def reference_example(record, seed, size=256):
 
 
 def time_batches(dataset, batches, warmup_batches):
-    """Returns `(wall seconds, process CPU seconds)` for `batches` batches
-    from a fresh iterator after `warmup_batches`. The iterator is dropped
-    afterwards so its prefetching stops before another method is timed."""
+    """`(wall seconds, process CPU seconds)` of `batches` batches from a fresh
+    iterator after `warmup_batches`; dropping it stops its prefetching before
+    another variant is timed."""
     iterator = iter(dataset)
     for _ in range(warmup_batches):
         next(iterator)
