@@ -175,13 +175,8 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
     }
     if coco_ap is not None:
         results["coco_ap"] = coco_ap
-    write_json_atomically(out_dir / "results.json", results, default=_json_default)
+    write_json_atomically(out_dir / "results.json", results)
     return results
-
-
-def _json_default(value):
-    # NumPy scalars (e.g. skip counts) are not JSON types.
-    return value.item() if hasattr(value, "item") else str(value)
 
 
 def training_curve_figure(log, metric, figures_dir):

@@ -36,21 +36,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GroundTruth:
-    """Annotated people in original-image pixel coordinates.
-
-    Attributes:
-        joints: float64 N x K x 2, (x, y) with pixel centres at integers.
-        annotated: bool N x K. True where the joint is labelled (MPII
-            `jnt_missing == 0`); this, not the occlusion flag, decides which
-            joints are scored.
-        normalizer: float64 N. PCKh normaliser, 0.6 x head-box diagonal;
-            NaN where the person has no head box.
-        head_boxes: float64 N x 4 (x1, y1, x2, y2), or None.
-        joint_names: tuple of K str.
-        source: str. The file the data came from, named in errors.
-        person_sizes: float64 N, or None. The larger side of each person's
-            box in px (box PCK); NaN where unknown.
-    """
+    """Annotated people: `joints` [N, K, 2] in original-image px (pixel
+    centres at integers); `annotated` [N, K] (MPII `jnt_missing == 0`: this,
+    not the occlusion flag, decides which joints are scored); per person the
+    PCKh `normalizer` (0.6 x head-box diagonal) and the `person_sizes` of box
+    PCK, NaN where unknown; `source` is named in errors."""
 
     joints: np.ndarray
     annotated: np.ndarray

@@ -194,17 +194,10 @@ def accuracy_curve(metric, predictions, ground_truth):
 
 @dataclass(frozen=True)
 class PckSummary:
-    """Per-joint values and the paper-table columns, all in percent.
-
-    Attributes:
-        metric: str, a `METRIC_LABELS` value ("PCKh", "torso PCK", "box PCK").
-        threshold: float.
-        per_joint: dict, joint name -> value (NaN when never annotated).
-        joint_counts: dict, joint name -> number of annotated instances.
-        groups: dict, Head ... Ankle and Mean (the paper's unweighted mean).
-        total_count_weighted: float. Hits / annotated over the Mean's joints.
-        mean_all_joints: float. Unweighted mean over every joint.
-    """
+    """Per-joint values (NaN when never annotated) and annotated counts, the
+    paper's columns (Head ... Ankle and the unweighted Mean), hits over
+    annotated joints of the Mean's joints, and the mean over every joint,
+    in percent; `metric` is a `METRIC_LABELS` value."""
 
     metric: str
     threshold: float

@@ -262,9 +262,6 @@ def video_frame_count(reader, meta):
     """The frame count for the progress bar, or None: FFMPEG metadata gives
     none (`nframes` is inf), so ffmpeg counts packets (nothing decoded), else
     duration x fps estimates it."""
-    frames = meta.get("nframes")
-    if frames and np.isfinite(frames):
-        return int(frames)
     try:
         return int(reader.count_frames())
     except (OSError, RuntimeError, ValueError, AttributeError):
