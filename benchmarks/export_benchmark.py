@@ -148,10 +148,10 @@ def format_files(model, folder, calibration):
     }
 
 
-def evaluation_crops(args, input_size, count=8):
-    """`count` validation crops of `--data` (random crops without it)."""
+def evaluation_crops(args, input_size, count=8, split="valid"):
+    """`count` crops of `--data`'s `split` (random crops without `--data`)."""
     if args.data:
-        return calibration_crops(args.data, count, input_size, split="valid")
+        return calibration_crops(args.data, count, input_size, split=split)
     rng = np.random.default_rng(0)
     return rng.random([count, input_size, input_size, 3], dtype=np.float32)
 
@@ -178,10 +178,7 @@ def heatmap_file_figures(args, scratch):
         model = build_model(args)
         keras_path = save_model(model, Path(scratch) / "model.keras")
     size = model_input_size(model)
-    calibration = (
-        calibration_crops(args.data, args.calibration_examples, size)
-        if args.data else evaluation_crops(args, size, args.calibration_examples)
-    )  # fmt: skip
+    calibration = evaluation_crops(args, size, args.calibration_examples, "train")
     files = format_files(load_model(keras_path), scratch, calibration)
     crops = evaluation_crops(args, size)
     # The last stack's heatmaps as `hourglass-evaluate` runs each format.

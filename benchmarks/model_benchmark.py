@@ -88,12 +88,6 @@ def convolution_flops(keras_model):
     return flops
 
 
-def matmul_gflops(repeats=5):
-    """This machine's float32 matrix-multiply rate through TensorFlow."""
-    rate = alternating_rates({"matmul": matmul_step()}, repeats)[0]["matmul"]
-    return round(rate / 1e9, 1)
-
-
 def make_train_step(model, optimizer, images, targets, xla=False):
     """A compiled forward + backward + update with the MSE on every stack."""
 
@@ -197,23 +191,20 @@ def measure(args, precision):
 
     train_step = make_train_step(model, optimizer, images, targets, args.xla)
     batch = args.batch_size
+    steps = {
+        "inference": (inference_step(model), batch),
+        "folded_inference": (inference_step(folded), batch),
+        "train_step": (lambda: train_step().numpy(), batch),
+    }
     rates, cpu_rates = alternating_rates(
-        {
-            "model": (inference_step(model), batch),
-            "folded": (inference_step(folded), batch),
-            "train_step": (lambda: train_step().numpy(), batch),
-            "matmul": matmul_step(),
-        },
-        args.repeats,
+        {**steps, "matmul": matmul_step()}, args.repeats
     )
-    names = {"inference": "model", "folded_inference": "folded",
-             "train_step": "train_step"}  # fmt: skip
     result = {
         "precision": precision,
-        **{f"{key}_images_per_second": round(rates[names[key]], 2) for key in names},
+        **{f"{key}_images_per_second": round(rates[key], 2) for key in steps},
         "float32_matmul_gflops_per_second": round(rates["matmul"] / 1e9, 1),
         "per_cpu_second": {
-            **{f"{key}_images": round(cpu_rates[names[key]], 2) for key in names},
+            **{f"{key}_images": round(cpu_rates[key], 2) for key in steps},
             "float32_matmul_gflops": round(cpu_rates["matmul"] / 1e9, 1),
         },
     }
