@@ -164,12 +164,10 @@ def time_batches(dataset, batches, warmup_batches):
 
 def measure(datasets, batch_size, batches, warmup_batches, rounds):
     """Times {variant: dataset} in alternating rounds; {variant: figures}."""
-    totals = {variant: [0.0, 0.0] for variant in datasets}
+    totals = {variant: np.zeros(2) for variant in datasets}
     for _ in tqdm(range(rounds), desc="rounds"):
         for variant, dataset in datasets.items():
-            wall, cpu = time_batches(dataset, batches, warmup_batches)
-            totals[variant][0] += wall
-            totals[variant][1] += cpu
+            totals[variant] += time_batches(dataset, batches, warmup_batches)
     cores = len(os.sched_getaffinity(0))
     samples = batch_size * batches * rounds
     return {

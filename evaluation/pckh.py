@@ -54,10 +54,7 @@ class PckhConfig:
 
 def parse_config(argv=None):
     """Parses `argv` into a `PckhConfig`."""
-    parser = program_parser(
-        "evaluation.pckh",
-        "MPII PCKh (or torso or box PCK) of predictions against ground truth.",
-    )
+    parser = program_parser("evaluation.pckh", __doc__.split("\n")[0])
     add_dataclass_flags(parser, PckhConfig, required=("gt", "pred"))
     return PckhConfig(**vars(parser.parse_args(argv)))
 
