@@ -15,9 +15,8 @@ use_program_defaults()
 
 def alternating_rates(steps, repeats):
     """Times {name: (step, items per call)} in alternating rounds, so other
-    load slows every step alike; returns the medians as {name: items per
-    second} of wall time and of this process's CPU time (which moves less
-    with other load)."""
+    load slows every step alike; returns the median {name: items per second}
+    of wall time and of this process's CPU time (which moves less with load)."""
     for step, _ in steps.values():
         step()
         step()
@@ -53,8 +52,7 @@ def machine():
 
 
 def smooth_random_jpeg(height, width, rng):
-    """A JPEG of smooth random colours plus noise: it compresses and decodes
-    as a photo does."""
+    """A JPEG of smooth random colours plus noise, which decodes as a photo does."""
     import tensorflow as tf  # after `use_program_defaults`
 
     coarse = rng.uniform(0, 255, (height // 16, width // 16, 3))

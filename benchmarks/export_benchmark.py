@@ -169,8 +169,7 @@ def mean_pckh(model_path, data, out):
 
 
 def heatmap_file_figures(args, scratch):
-    """The `--formats` table: size, heatmaps against Keras, time per crop
-    and (`--pckh`) accuracy of each format of one Keras model."""
+    """The `--formats` table: one row per export format of one Keras model."""
     if args.keras_model:
         keras_path = Path(args.keras_model)
         model = load_model(keras_path).keras_model

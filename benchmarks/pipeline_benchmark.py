@@ -106,8 +106,7 @@ def write_shards(directory, people, repeats, num_shards):
 
 
 def make_benchmark_dataset(pattern, batch_size, crop):
-    """The training dataset of `pattern`, or (`crop` "reference") the same
-    chain with the reference crop in place of the training one."""
+    """The training dataset of `pattern`, or the same chain with the reference crop."""
     options = PipelineOptions(repeat=True, seed=0)
     if crop == "training":
         return make_dataset(
@@ -148,9 +147,8 @@ def reference_example(record, seed, size=256):
 
 
 def time_batches(dataset, batches, warmup_batches):
-    """`(wall seconds, process CPU seconds)` of `batches` batches from a fresh
-    iterator after `warmup_batches`; dropping it stops its prefetching before
-    another variant is timed."""
+    """`(wall, process CPU)` seconds of `batches` batches from a fresh iterator
+    after `warmup_batches`, dropped so its prefetching stops before the next."""
     iterator = iter(dataset)
     for _ in range(warmup_batches):
         next(iterator)

@@ -98,9 +98,8 @@ def keypoint_ap(coco, results, image_ids=None):
 
 
 def write_coco_ap(out_dir, annotation_path, run, detected=None):
-    """Scores the final stack of an `EvaluationRun` against the COCO JSON,
-    writes `coco_ap.json` and `coco_ap.md` and returns the JSON's contents.
-    `detected` (`DetectedBoxes`) scores a detector's people instead."""
+    """Writes `coco_ap.json` and `.md` of an `EvaluationRun`'s final stack and
+    returns the JSON's contents; `detected` scores a detector's people."""
     if not annotation_path:
         raise EvaluationInputError(
             "--metric coco-ap needs --coco-annotations: the COCO person-keypoints "

@@ -122,25 +122,22 @@ def group_by_image(detections, image_key, skipped,
 
 
 def person_score(box_score, joint_scores, threshold=KEYPOINT_SCORE_THRESHOLD):
-    """The box score times the mean of the joint scores above `threshold`
-    (0 when no joint is that sure)."""
+    """The box score times the mean of the joint scores above `threshold`."""
     joint_scores = np.asarray(joint_scores, np.float64)
     confident = joint_scores[joint_scores > threshold]
     return float(box_score) * (float(confident.mean()) if confident.size else 0.0)
 
 
 def object_keypoint_similarity(keypoints, others, area, sigmas=COCO_KEYPOINT_SIGMAS):
-    """COCO's OKS of keypoints [K, 2] with each of `others` [N, K, 2] (every
-    keypoint counted), for a person of `area` px^2."""
+    """COCO's OKS of keypoints [K, 2] with each of `others` [N, K, 2]."""
     squared = np.sum((np.asarray(others) - np.asarray(keypoints)) ** 2, axis=-1)
     variances = (2 * np.asarray(sigmas)) ** 2
     return np.mean(np.exp(-squared / (2 * variances * (area + np.spacing(1)))), -1)
 
 
 def oks_nms(keypoints, scores, areas, threshold):
-    """Greedy OKS non-maximum suppression of one image's people [P, K, 2]; the
-    kept indices, highest score first. A joint set other than COCO's 17
-    keypoints takes the mean OKS constant for every joint."""
+    """Kept indices of greedy OKS suppression of one image's people [P, K, 2];
+    a joint set other than COCO's takes the mean OKS constant for every joint."""
     keypoints = np.asarray(keypoints, np.float64)
     sigmas = COCO_KEYPOINT_SIGMAS
     if keypoints.shape[1] != len(sigmas):
@@ -211,8 +208,7 @@ def split_images(metadata, split, file_names):
 
 @dataclass
 class DetectedBoxes:
-    """Scores the people a detector found on the evaluated split's images,
-    the `detected` argument of `evaluation.coco_ap.write_coco_ap`."""
+    """Scores a detector's people on the split's images (`write_coco_ap`)."""
 
     path: str
     entries: list

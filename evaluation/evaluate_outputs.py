@@ -180,8 +180,7 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
 
 
 def training_curve_figure(log, metric, figures_dir):
-    """The validation-accuracy-over-epochs figure of the run's CSV log; none
-    (reported) when it logged no validation PCK."""
+    """The validation accuracy figure of the run's CSV log, if it has one."""
     column = plots.accuracy_column(log, prefer=f"val_{METRIC_LOG_NAMES[metric]}")
     if column is None:
         print(f"note: {log} has no validation PCK column; no training curve")

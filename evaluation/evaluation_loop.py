@@ -86,8 +86,7 @@ def compiled_forward(model):
 
 
 def model_heatmap_source(model_call, flip_pairs, flip_test=True):
-    """`source(images, meta)` -> per-stack heatmaps, averaged with the
-    mirrored crop's with `flip_test` (the paper)."""
+    """`source(images, meta)` -> per-stack heatmaps, flip-tested (the paper)."""
 
     def heatmap_source(images, meta):
         if flip_test:
@@ -126,8 +125,7 @@ META_KEYS = (
 
 
 def collect_predictions(dataset, heatmap_source, num_examples=8, total_batches=None):
-    """Decodes every stack of `heatmap_source` over `make_eval_dataset`'s
-    batches; keeps `num_examples` crops for the figures."""
+    """The `EvaluationRun` of `heatmap_source` over `make_eval_dataset`'s batches."""
     keypoints, scores, metas, images_kept, heatmaps_kept = [], [], [], [], []
     kept = 0
     progress = tqdm(dataset, total=total_batches, desc="evaluate", unit="batch")

@@ -242,8 +242,7 @@ def summarize(per_joint, joint_counts, joint_names, metric="PCKh", threshold=0.5
 
 def evaluate_metric(metric, predictions, ground_truth, threshold=None,
                     report_skipped=True):  # fmt: skip
-    """The `PckSummary` of `metric` (one of `PCK_METRICS`) over the scored
-    people; `threshold` None is the metric's default."""
+    """The `PckSummary` of `metric` (`threshold` None: the metric's default)."""
     if threshold is None:
         threshold = DEFAULT_THRESHOLDS[metric]
     distances, annotated = scored_distances(

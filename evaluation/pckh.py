@@ -68,18 +68,6 @@ def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
     return evaluate_metric(metric, predictions, ground_truth, threshold)
 
 
-def write_outputs(summary, arguments):
-    """Writes the optional JSON, Markdown and CSV outputs."""
-    if arguments.json:
-        write_json_atomically(arguments.json, summary_to_json_dict(summary))
-    if arguments.markdown:
-        write_text_atomically(
-            arguments.markdown, format_console_report(summary, arguments.name)
-        )
-    if arguments.csv:
-        write_table_csv(paper_table({arguments.name: summary}), arguments.csv)
-
-
 def main(argv=None):
     """Runs the command; returns the process exit status."""
     arguments = parse_config(argv)
@@ -88,8 +76,14 @@ def main(argv=None):
         summary = evaluate_files(
             arguments.gt, arguments.pred, arguments.metric, arguments.threshold
         )
-        print(format_console_report(summary, arguments.name))
-        write_outputs(summary, arguments)
+        report = format_console_report(summary, arguments.name)
+        print(report)
+        if arguments.json:
+            write_json_atomically(arguments.json, summary_to_json_dict(summary))
+        if arguments.markdown:
+            write_text_atomically(arguments.markdown, report)
+        if arguments.csv:
+            write_table_csv(paper_table({arguments.name: summary}), arguments.csv)
     except (EvaluationInputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

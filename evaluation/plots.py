@@ -94,8 +94,7 @@ def plot_stack_accuracy(values, metric_label, out_stem):
 
 
 def plot_stack_accuracy_by_variant(per_stack, metric_label, out_stem):
-    """Accuracy at every stack, one line per variant (as Fig. 9 right);
-    `per_stack`: {variant: {stack number: accuracy}}."""
+    """{variant: {stack number: accuracy}} as one line per variant (Fig. 9)."""
     figure, axis = plt.subplots(figsize=(5.5, 3.5))
     for variant, values in per_stack.items():
         stacks = sorted(values)

@@ -49,8 +49,7 @@ def _format_cell(value, float_format):
 
 
 def dataframe_to_markdown(table, float_format="{:.2f}"):
-    """A GitHub Markdown table of `table`, index first, numbers right-aligned,
-    NaN as `-` (no `tabulate` needed)."""
+    """A GitHub Markdown table of `table`, numbers right-aligned, NaN as `-`."""
     header = [str(table.index.name or "")] + [str(name) for name in table.columns]
     numeric = [False] + [
         pd.api.types.is_numeric_dtype(table[name]) for name in table.columns
@@ -73,8 +72,7 @@ def write_table_csv(table, path, decimals=4):
 
 
 def json_number(value):
-    """`value` as a JSON number; JSON has no NaN, so a mean over no annotated
-    joint is written as null."""
+    """`value` as a JSON number, NaN as null (JSON has no NaN)."""
     return float(value) if math.isfinite(value) else None
 
 

@@ -40,8 +40,7 @@ def joint_set_for_run(path, num_joints):
 
 
 def load_program_model(path):
-    """`keras_hourglass.saving.load_model` with a joint set: the one the model
-    records, else its run's."""
+    """`saving.load_model` with the joint set the model records, else its run's."""
     loaded = load_model(path)
     if loaded.joint_set is not None:
         return loaded
