@@ -2,11 +2,9 @@
 
     python -m benchmarks.torch_comparison --n-stacks 2 --batch-size 8
 
-Needs PyTorch (not a project dependency). Both run `torch_reference.py`'s
-twin of the network (equal trainable parameter counts are checked first),
-float32, timed alike; PyTorch in NCHW and channels_last, the ratio against
-the faster. The convolution FLOPs and the machine's matmul rate tell a slow
-implementation from a slow machine.
+Needs PyTorch (not a project dependency). Both run the same network (equal
+trainable parameter counts are checked first), float32, timed alike; PyTorch in
+NCHW and channels_last, the ratio against the faster.
 """
 
 import argparse

@@ -226,8 +226,7 @@ class DetectedBoxes:
         coco_files = {image["file_name"] for image in coco.imgs.values()}
         known = [d for d in usable if d.image_id in coco.imgs
                  or d.image_id in coco_files]  # fmt: skip
-        if len(known) < len(usable):
-            skipped["unknown image id"] += len(usable) - len(known)
+        skipped["unknown image id"] += len(usable) - len(known)  # 0s dropped below
         grouped = group_by_image(
             known, lambda key: id_of_file.get(key, key if key in file_of else None),
             skipped,

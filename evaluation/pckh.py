@@ -1,8 +1,5 @@
 """Scores a prediction file against ground truth and prints the paper table.
 
-    python -m evaluation.pckh --gt GT --pred PRED [--json OUT] [--threshold T]
-        [--metric pckh|pck|box-pck] [--markdown OUT.md] [--csv OUT.csv]
-
 GT: any `evaluation.ground_truth` file; PRED: any `evaluation.prediction_files`
 file, one person per ground-truth person, in the same order.
 """

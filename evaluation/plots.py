@@ -170,8 +170,8 @@ def drawn_crop(image, keypoints, skeleton, joint_names=None, scores=None,
 
 def show_crop(axis, image):
     """Shows a crop (float [0, 1] or uint8) without axes."""
-    size = image.shape[0]
-    axis.imshow(image, extent=(-0.5, image.shape[1] - 0.5, size - 0.5, -0.5))
+    height, width = image.shape[:2]
+    axis.imshow(image, extent=(-0.5, width - 0.5, height - 0.5, -0.5))
     axis.set_axis_off()
 
 

@@ -198,8 +198,7 @@ def write_keypoint_files(out_dir, people, joint_names):
         where = {key: person[key] for key in ("image", "frame") if key in person}
         where["person"] = person["person"]
         box = person["box"]
-        row = {**where, "box_x": box[0], "box_y": box[1], "box_w": box[2],
-               "box_h": box[3]}  # fmt: skip
+        row = {**where, **dict(zip(("box_x", "box_y", "box_w", "box_h"), box))}
         keypoints = {}
         for name, (x, y), score, inside in zip(
             joint_names, person["keypoints"], person["scores"], person["inside"]

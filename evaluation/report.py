@@ -1,10 +1,9 @@
 """Paper-style result tables: pandas DataFrames, Markdown, CSV and JSON.
 
-Columns, in percent (sources in `evaluation.metrics`): Head ... Ankle, the
-paper's (Head is MPII's head top, LSP's mean of neck and head top, the others
-the mean of left and right); Mean, the unweighted mean over the scored
-joints, as Tompson's script prints; the count-weighted total, HRNet's and
-mmpose's "Mean"; and the unweighted mean over all joints.
+Columns, in percent: the paper's Head ... Ankle (Head is MPII's head top,
+LSP's mean of neck and head top; the others the mean of left and right); Mean
+over the scored joints, unweighted as Tompson's script prints; the
+count-weighted total, HRNet's and mmpose's "Mean"; the mean over all joints.
 """
 
 import math
