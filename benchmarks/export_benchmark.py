@@ -48,22 +48,6 @@ PHOTO_WIDTH, PHOTO_HEIGHT = 4000, 3000  # 12 megapixels
 SMALL_BOX = (1800.0, 1200.0, 150.0, 300.0)  # a person far away, (x, y, w, h)
 
 
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="an existing export (else one is built)")
-    parser.add_argument("--n-stacks", type=int, default=2)
-    parser.add_argument("--n-features", type=int, default=256)
-    parser.add_argument("--input-size", type=int, default=256)
-    parser.add_argument("--image-side", type=int, default=640, help="JPEG side")
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--formats", action="store_true", help="compare formats")
-    parser.add_argument("--keras-model", help="--formats: a .keras file")
-    parser.add_argument("--data", help="--formats: a TFRecord dataset folder")
-    parser.add_argument("--calibration-examples", type=int, default=200)
-    parser.add_argument("--pckh", action="store_true", help="--formats: evaluate")
-    return parser.parse_args(argv)
-
-
 def megabytes(path):
     """The size of a file, or of a folder's files, in MB."""
     files = [Path(path)] if Path(path).is_file() else Path(path).rglob("*")
@@ -219,7 +203,20 @@ def build_model(args):
 
 
 def main(argv=None):
-    args = parse_arguments(argv)
+    """Prints the figures as JSON and returns them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="an existing export (else one is built)")
+    parser.add_argument("--n-stacks", type=int, default=2)
+    parser.add_argument("--n-features", type=int, default=256)
+    parser.add_argument("--input-size", type=int, default=256)
+    parser.add_argument("--image-side", type=int, default=640, help="JPEG side")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--formats", action="store_true", help="compare formats")
+    parser.add_argument("--keras-model", help="--formats: a .keras file")
+    parser.add_argument("--data", help="--formats: a TFRecord dataset folder")
+    parser.add_argument("--calibration-examples", type=int, default=200)
+    parser.add_argument("--pckh", action="store_true", help="--formats: evaluate")
+    args = parser.parse_args(argv)
     described = {k: getattr(args, k) for k in ("n_stacks", "n_features", "input_size")}
     common = {"tensorflow": tf.__version__, "machine": machine()}
     with tempfile.TemporaryDirectory() as scratch:

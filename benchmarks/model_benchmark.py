@@ -50,25 +50,6 @@ def build_network(args):
     )
 
 
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_network_arguments(parser)
-    parser.add_argument(
-        "--precision",
-        nargs="+",
-        default=["float32", "mixed_bfloat16"],
-        choices=["float32", "mixed_bfloat16", "mixed_float16"],
-    )
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--xla", action="store_true", help="jit_compile the steps")
-    parser.add_argument(
-        "--remat-comparison", action="store_true",
-        help="memory per image and step time with and without remat",
-    )  # fmt: skip
-    parser.add_argument("--memory-batches", type=int, nargs=2, default=[1, 2])
-    return parser.parse_args(argv)
-
-
 def matmul_step(side=2048):
     """`(step, FLOPs per call)` of a large float32 matrix multiply."""
     a = tf.random.uniform([side, side])
@@ -231,7 +212,23 @@ def add_fractions(result, flops):
 
 
 def main(argv=None):
-    args = parse_arguments(argv)
+    """Prints the figures as JSON and returns them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_network_arguments(parser)
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        default=["float32", "mixed_bfloat16"],
+        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+    )
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--xla", action="store_true", help="jit_compile the steps")
+    parser.add_argument(
+        "--remat-comparison", action="store_true",
+        help="memory per image and step time with and without remat",
+    )  # fmt: skip
+    parser.add_argument("--memory-batches", type=int, nargs=2, default=[1, 2])
+    args = parser.parse_args(argv)
     flops = convolution_flops(build_network(args))
     if args.remat_comparison:
         results = remat_comparison(args)

@@ -20,14 +20,6 @@ from benchmarks.torch_reference import StackedHourglass
 from benchmarks.torch_reference import count_trainable_parameters
 
 
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    model_benchmark.add_network_arguments(parser)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--xla", action="store_true", help="jit_compile Keras")
-    return parser.parse_args(argv)
-
-
 def measure_torch(args, memory_format):
     torch.manual_seed(0)
     model = StackedHourglass(
@@ -74,7 +66,12 @@ def check_same_network(args):
 
 
 def main(argv=None):
-    args = parse_arguments(argv)
+    """Prints the figures as JSON and returns them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    model_benchmark.add_network_arguments(parser)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--xla", action="store_true", help="jit_compile Keras")
+    args = parser.parse_args(argv)
     torch.set_num_threads(os.cpu_count())
     parameters, flops = check_same_network(args)
     keras_figures = model_benchmark.measure(args, "float32")
