@@ -47,7 +47,6 @@ VARIANTS = {
     "reference_crop": ("original", "reference"),
     "training_patches": ("patches", "training"),
 }
-MPII_FLIP_PAIRS = MPII_16.flip_pairs
 
 
 def real_people():
@@ -110,7 +109,7 @@ def make_benchmark_dataset(pattern, batch_size, crop):
     options = PipelineOptions(repeat=True, seed=0)
     if crop == "training":
         return make_dataset(
-            pattern, 16, MPII_FLIP_PAIRS, training=True, batch_size=batch_size,
+            pattern, 16, MPII_16.flip_pairs, training=True, batch_size=batch_size,
             num_outputs=2, options=options,
         )  # fmt: skip
     files = list_shard_files(pattern)
@@ -141,7 +140,7 @@ def reference_example(record, seed, size=256):
     image = crop_reference_image(person, matrix, size)
     image = tf.clip_by_value(image * augmentation["color_gains"], 0.0, 1.0)
     heatmaps, weights, _ = encode_targets(
-        person, matrix, augmentation["flip"], 16, MPII_FLIP_PAIRS, size, 64, 1.0
+        person, matrix, augmentation["flip"], 16, MPII_16.flip_pairs, size, 64, 1.0
     )
     return {"image": image, "heatmaps": heatmaps, "weights": weights}
 

@@ -181,8 +181,7 @@ def scored_distances(metric, predictions, ground_truth, report_skipped=True):
 
 
 def accuracy_curve(metric, predictions, ground_truth):
-    """(thresholds [T], per-joint accuracy T x K in percent); skips are not
-    logged here, scoring the same people reports them."""
+    """(thresholds [T], per-joint accuracy T x K in percent); skips unlogged."""
     thresholds = CURVE_THRESHOLDS[metric]
     distances, annotated = scored_distances(
         metric, predictions, ground_truth, report_skipped=False

@@ -34,8 +34,7 @@ def save_figure(figure, out_stem):
 
 
 def group_curves(curve, groups, joint_names):
-    """{label: curve [T]}: each group's mean, or each joint's curve without
-    groups (a custom joint set)."""
+    """{label: curve [T]}: each group's mean, or each joint's (no groups)."""
     curve = np.asarray(curve, np.float64)
     if not groups:
         return {name: curve[:, index] for index, name in enumerate(joint_names)}

@@ -258,9 +258,8 @@ def open_video(path):
 
 
 def video_frame_count(reader, meta):
-    """The frame count for the progress bar, or None: FFMPEG metadata gives
-    none (`nframes` is inf), so ffmpeg counts packets (nothing decoded), else
-    duration x fps estimates it."""
+    """The frame count for the progress bar, or None: ffmpeg counts packets
+    (FFMPEG metadata has no count), else duration x fps estimates it."""
     try:
         return int(reader.count_frames())
     except (OSError, RuntimeError, ValueError, AttributeError):
