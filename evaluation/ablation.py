@@ -102,8 +102,7 @@ def comparison_table(out, variants):
         results_path = Path(out) / variant / "eval" / "results.json"
         results = read_json(results_path, f"results of variant {variant}")
         rows[variant] = {"Mean": results["mean"], **results["per_stack_mean"]}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "Variant"
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("Variant")
     stacks = sorted((c for c in table.columns if c != "Mean"), key=stack_number)
     return table[["Mean", *stacks]]
 

@@ -79,8 +79,7 @@ def write_tables(out_dir, metric, summaries, thresholds, curve, model_name):
     curve_table = pd.DataFrame(curve, columns=list(final.per_joint))
     curve_table.insert(0, "threshold", thresholds)
     curve_table.to_csv(out_dir / f"{metric}_curve.csv", index=False)
-    stacks = paper_table(summaries)
-    stacks.index.name = "Stack"
+    stacks = paper_table(summaries).rename_axis("Stack")
     title = f"{final.metric}@{final.threshold:g} per stack (percent)\n\n"
     write_text_atomically(
         out_dir / "per_stack.md", title + dataframe_to_markdown(stacks)

@@ -24,21 +24,14 @@ def paper_table(summaries_by_model):
         row[TOTAL_COLUMN] = summary.total_count_weighted
         row[ALL_JOINTS_COLUMN] = summary.mean_all_joints
         rows[model_name] = row
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "Model"
-    return table
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("Model")
 
 
 def per_joint_table(summary):
     """One row per joint: its value and how many annotated instances it has."""
-    table = pd.DataFrame(
-        {
-            summary.metric: pd.Series(summary.per_joint),
-            "annotated": pd.Series(summary.joint_counts),
-        }
-    )
-    table.index.name = "Joint"
-    return table
+    return pd.DataFrame(
+        {summary.metric: summary.per_joint, "annotated": summary.joint_counts}
+    ).rename_axis("Joint")
 
 
 def _format_cell(value, float_format):
