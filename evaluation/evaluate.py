@@ -1,14 +1,11 @@
 """Evaluates a stacked hourglass on a converted dataset: predictions, tables, figures.
 
     python -m evaluation.evaluate --model runs/demo --data data/mpii --out eval/demo
-    python -m evaluation.evaluate --model runs/coco --data data/coco \
-        --metric coco-ap --coco-annotations person_keypoints_val2017.json \
-        --detections person_detections.json --out eval/coco
 
 Each person is cut with the model's reference crop, run with the flip test
 unless `--no-flip`, and every stack decoded as serving decodes it. A metric
-the data cannot give is refused before anything is written; `--out` receives
-the files of `evaluation.evaluate_outputs`.
+the data cannot give is refused before anything is written. COCO AP and the
+files written: docs/evaluation.md.
 """
 
 import json
