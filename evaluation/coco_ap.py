@@ -21,8 +21,7 @@ from pycocotools.cocoeval import COCOeval
 from evaluation.detections import coco_result
 from evaluation.detections import describe_skipped
 from evaluation.ground_truth import EvaluationInputError
-from keras_hourglass.files import JsonFileError
-from keras_hourglass.files import read_json
+from evaluation.ground_truth import read_input_json
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.files import write_text_atomically
 
@@ -35,10 +34,7 @@ DETECTED_BOXES = "detected boxes"
 
 def load_coco_ground_truth(annotation_path):
     """A pycocotools `COCO` index of a person-keypoints JSON file."""
-    try:
-        dataset = read_json(annotation_path, "--coco-annotations")
-    except JsonFileError as error:
-        raise EvaluationInputError(str(error)) from None
+    dataset = read_input_json(annotation_path, "--coco-annotations")
     if not isinstance(dataset, dict) or not dataset.get("annotations"):
         raise EvaluationInputError(f"{annotation_path}: no COCO annotations")
     return coco_index(dataset)

@@ -19,11 +19,10 @@ import numpy as np
 import tensorflow as tf
 
 from evaluation.ground_truth import EvaluationInputError
+from evaluation.ground_truth import read_input_json
 from evaluation.run_directory import make_predictor
 from keras_hourglass.data.metadata import split_files
 from keras_hourglass.data.tfrecords import parse_person
-from keras_hourglass.files import JsonFileError
-from keras_hourglass.files import read_json
 from keras_hourglass.serving.inputs import MAX_BOX_TO_IMAGE_RATIO
 from keras_hourglass.serving.inputs import MIN_BOX_SIDE_PIXELS
 
@@ -51,10 +50,7 @@ def read_detections_file(path):
     """The entries of a detections file, each checked (`entry_problem`)."""
     if not Path(path).is_file():
         raise EvaluationInputError(f"--detections {path}: no such file")
-    try:
-        entries = read_json(path, "--detections")
-    except JsonFileError as error:
-        raise EvaluationInputError(str(error)) from None
+    entries = read_input_json(path, "--detections")
     if not isinstance(entries, list):
         raise EvaluationInputError(
             f"--detections {path}: expected a JSON list of detections "

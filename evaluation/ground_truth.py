@@ -226,13 +226,18 @@ def _entry_arrays(entry, where):
     return joints[:, :2], annotated, normalizer, person_size
 
 
+def read_input_json(path, what):
+    """`read_json` of a user's file, its errors as `EvaluationInputError`."""
+    try:
+        return read_json(path, what)
+    except JsonFileError as error:
+        raise EvaluationInputError(str(error)) from None
+
+
 def read_annotation_json(path):
     """Reads this project's annotation JSON (see the module docstring)."""
     path = existing_file(path)
-    try:
-        contents = read_json(path, "annotation file")
-    except JsonFileError as error:
-        raise EvaluationInputError(str(error)) from None
+    contents = read_input_json(path, "annotation file")
     entries = contents.get("people") if isinstance(contents, dict) else contents
     if not isinstance(entries, list) or not entries:
         raise EvaluationInputError(f"{path}: expected a non-empty list of people")
