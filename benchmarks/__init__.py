@@ -14,11 +14,9 @@ use_program_defaults()
 
 
 def alternating_rates(steps, repeats):
-    """Times a dict of `name: (step, items per call)` in alternation (each
-    step once per round) so that load from other processes slows them
-    alike. Returns `(wall, cpu)`: {name: items per second} and {name: items
-    per CPU-second of this process}, each from the median over rounds. On a
-    shared machine the CPU-time rates move less with the other load."""
+    """Times {name: (step, items per call)} in alternating rounds, so other
+    load slows every step alike; returns the median {name: items per second}
+    of wall time and of this process's CPU time (which moves less with load)."""
     for step, _ in steps.values():
         step()
         step()
@@ -54,8 +52,7 @@ def machine():
 
 
 def smooth_random_jpeg(height, width, rng):
-    """A JPEG (quality 90) of photo-like content: smooth random colours plus
-    noise, so it compresses and decodes as a photo does."""
+    """A JPEG of smooth random colours plus noise, which decodes as a photo does."""
     import tensorflow as tf  # after `use_program_defaults`
 
     coarse = rng.uniform(0, 255, (height // 16, width // 16, 3))

@@ -5,12 +5,10 @@
     python -m benchmarks.export_benchmark --formats \
         --keras-model runs/demo/final.keras --data data/synthetic --pckh
 
-Times `serving_default` at batch 1 and 8, the `heatmaps` signature and the
-cold load (load plus first call); for a 12-megapixel JPEG with a small box,
-the crop by full decode against the region decode `serving_default` does.
-`--formats` instead compares every export format of one Keras model (size,
-heatmaps against Keras, time per crop, optionally PCKh): docs/serving.md.
-Medians over `--repeats` alternating rounds after two warm-up calls.
+Times `serving_default` at batch 1 and 8, the `heatmaps` signature, the cold
+load (load plus first call) and, for a 12-megapixel JPEG with a small box, the
+crop by full decode against `serving_default`'s region decode. `--formats`
+compares every export format of one Keras model instead (docs/serving.md).
 """
 
 import argparse
@@ -50,24 +48,8 @@ PHOTO_WIDTH, PHOTO_HEIGHT = 4000, 3000  # 12 megapixels
 SMALL_BOX = (1800.0, 1200.0, 150.0, 300.0)  # a person far away, (x, y, w, h)
 
 
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="an existing export (else one is built)")
-    parser.add_argument("--n-stacks", type=int, default=2)
-    parser.add_argument("--n-features", type=int, default=256)
-    parser.add_argument("--input-size", type=int, default=256)
-    parser.add_argument("--image-side", type=int, default=640, help="JPEG side")
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--formats", action="store_true", help="compare formats")
-    parser.add_argument("--keras-model", help="--formats: a .keras file")
-    parser.add_argument("--data", help="--formats: a TFRecord dataset folder")
-    parser.add_argument("--calibration-examples", type=int, default=200)
-    parser.add_argument("--pckh", action="store_true", help="--formats: evaluate")
-    return parser.parse_args(argv)
-
-
 def megabytes(path):
-    """The size of a file, or of every file in a folder, in MB."""
+    """The size of a file, or of a folder's files, in MB."""
     files = [Path(path)] if Path(path).is_file() else Path(path).rglob("*")
     return sum(p.stat().st_size for p in files if p.is_file()) / 1e6
 
@@ -106,7 +88,7 @@ def large_photo_figures(keypoints, input_size, repeats):
 
 
 def benchmark_version(version_dir, image_side, repeats):
-    """Returns the figures of one exported version directory."""
+    """The figures of one exported version directory."""
     start = time.perf_counter()
     loaded = tf.saved_model.load(str(version_dir))
     keypoints = loaded.signatures["serving_default"]
@@ -150,10 +132,10 @@ def format_files(model, folder, calibration):
     }
 
 
-def evaluation_crops(args, input_size, count=8):
-    """`count` validation crops of `--data` (random crops without it)."""
+def evaluation_crops(args, input_size, count=8, split="valid"):
+    """`count` crops of `--data`'s `split` (random crops without `--data`)."""
     if args.data:
-        return calibration_crops(args.data, count, input_size, split="valid")
+        return calibration_crops(args.data, count, input_size, split=split)
     rng = np.random.default_rng(0)
     return rng.random([count, input_size, input_size, 3], dtype=np.float32)
 
@@ -171,7 +153,7 @@ def mean_pckh(model_path, data, out):
 
 
 def heatmap_file_figures(args, scratch):
-    """The `--formats` table: one row per format of one Keras model."""
+    """The `--formats` table: one row per export format of one Keras model."""
     if args.keras_model:
         keras_path = Path(args.keras_model)
         model = load_model(keras_path).keras_model
@@ -179,10 +161,7 @@ def heatmap_file_figures(args, scratch):
         model = build_model(args)
         keras_path = save_model(model, Path(scratch) / "model.keras")
     size = model_input_size(model)
-    calibration = (
-        calibration_crops(args.data, args.calibration_examples, size)
-        if args.data else evaluation_crops(args, size, args.calibration_examples)
-    )  # fmt: skip
+    calibration = evaluation_crops(args, size, args.calibration_examples, "train")
     files = format_files(load_model(keras_path), scratch, calibration)
     crops = evaluation_crops(args, size)
     # The last stack's heatmaps as `hourglass-evaluate` runs each format.
@@ -224,7 +203,20 @@ def build_model(args):
 
 
 def main(argv=None):
-    args = parse_arguments(argv)
+    """Prints the figures as JSON and returns them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="an existing export (else one is built)")
+    parser.add_argument("--n-stacks", type=int, default=2)
+    parser.add_argument("--n-features", type=int, default=256)
+    parser.add_argument("--input-size", type=int, default=256)
+    parser.add_argument("--image-side", type=int, default=640, help="JPEG side")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--formats", action="store_true", help="compare formats")
+    parser.add_argument("--keras-model", help="--formats: a .keras file")
+    parser.add_argument("--data", help="--formats: a TFRecord dataset folder")
+    parser.add_argument("--calibration-examples", type=int, default=200)
+    parser.add_argument("--pckh", action="store_true", help="--formats: evaluate")
+    args = parser.parse_args(argv)
     described = {k: getattr(args, k) for k in ("n_stacks", "n_features", "input_size")}
     common = {"tensorflow": tf.__version__, "machine": machine()}
     with tempfile.TemporaryDirectory() as scratch:
@@ -235,23 +227,22 @@ def main(argv=None):
                 **common,
                 **heatmap_file_figures(args, scratch),
             }
-            print(json.dumps(result, indent=2))
-            return result
-        export_seconds = None
-        if args.model:
-            version_dir = latest_version_dir(args.model)
         else:
-            start = time.perf_counter()
-            version_dir = export_saved_model(build_model(args), Path(scratch) / "hg")
-            export_seconds = round(time.perf_counter() - start, 2)
-        figures = benchmark_version(version_dir, args.image_side, args.repeats)
-    result = {
-        "model": args.model or described,
-        "export_seconds": export_seconds,
-        "image_side": args.image_side,
-        **common,
-        **figures,
-    }
+            export_seconds = None
+            if args.model:
+                version_dir = latest_version_dir(args.model)
+            else:
+                start = time.perf_counter()
+                model = build_model(args)
+                version_dir = export_saved_model(model, Path(scratch) / "hg")
+                export_seconds = round(time.perf_counter() - start, 2)
+            result = {
+                "model": args.model or described,
+                "export_seconds": export_seconds,
+                "image_side": args.image_side,
+                **common,
+                **benchmark_version(version_dir, args.image_side, args.repeats),
+            }
     print(json.dumps(result, indent=2))
     return result
 

@@ -5,11 +5,10 @@
     python -m benchmarks.model_benchmark --n-stacks 8 --remat-comparison
 
 Times, in alternating rounds, compiled inference of the model and of its
-batch-norm-folded copy (what the export serves), a training step (forward,
-backward, RMSprop, MSE on every stack) and a float32 matrix multiply, the
-machine's practical ceiling: the fractions of it each reaches travel between
-machines. `--remat-comparison` instead measures training memory per image
-and step time with and without `training.remat` (docs/benchmarks.md).
+batch-norm-folded copy (what the export serves), a training step and a float32
+matrix multiply, the machine's practical ceiling: the fraction of it each
+reaches travels between machines. `--remat-comparison` measures training memory
+per image and step time with and without `training.remat` instead.
 """
 
 import argparse
@@ -51,27 +50,8 @@ def build_network(args):
     )
 
 
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_network_arguments(parser)
-    parser.add_argument(
-        "--precision",
-        nargs="+",
-        default=["float32", "mixed_bfloat16"],
-        choices=["float32", "mixed_bfloat16", "mixed_float16"],
-    )
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--xla", action="store_true", help="jit_compile the steps")
-    parser.add_argument(
-        "--remat-comparison", action="store_true",
-        help="memory per image and step time with and without remat",
-    )  # fmt: skip
-    parser.add_argument("--memory-batches", type=int, nargs=2, default=[1, 2])
-    return parser.parse_args(argv)
-
-
 def matmul_step(side=2048):
-    """Returns `(step, FLOPs per call)` of a large float32 matrix multiply."""
+    """`(step, FLOPs per call)` of a large float32 matrix multiply."""
     a = tf.random.uniform([side, side])
     b = tf.random.uniform([side, side])
     return lambda: tf.linalg.matmul(a, b).numpy(), 2 * side**3
@@ -87,12 +67,6 @@ def convolution_flops(keras_model):
             per_pixel = kernel_height * kernel_width * in_channels * out_channels
             flops += 2 * height * width * per_pixel
     return flops
-
-
-def matmul_gflops(repeats=5):
-    """This machine's float32 matrix-multiply rate through TensorFlow."""
-    rate = alternating_rates({"matmul": matmul_step()}, repeats)[0]["matmul"]
-    return round(rate / 1e9, 1)
 
 
 def make_train_step(model, optimizer, images, targets, xla=False):
@@ -198,23 +172,20 @@ def measure(args, precision):
 
     train_step = make_train_step(model, optimizer, images, targets, args.xla)
     batch = args.batch_size
+    steps = {
+        "inference": (inference_step(model), batch),
+        "folded_inference": (inference_step(folded), batch),
+        "train_step": (lambda: train_step().numpy(), batch),
+    }
     rates, cpu_rates = alternating_rates(
-        {
-            "model": (inference_step(model), batch),
-            "folded": (inference_step(folded), batch),
-            "train_step": (lambda: train_step().numpy(), batch),
-            "matmul": matmul_step(),
-        },
-        args.repeats,
+        {**steps, "matmul": matmul_step()}, args.repeats
     )
-    names = {"inference": "model", "folded_inference": "folded",
-             "train_step": "train_step"}  # fmt: skip
     result = {
         "precision": precision,
-        **{f"{key}_images_per_second": round(rates[names[key]], 2) for key in names},
+        **{f"{key}_images_per_second": round(rates[key], 2) for key in steps},
         "float32_matmul_gflops_per_second": round(rates["matmul"] / 1e9, 1),
         "per_cpu_second": {
-            **{f"{key}_images": round(cpu_rates[names[key]], 2) for key in names},
+            **{f"{key}_images": round(cpu_rates[key], 2) for key in steps},
             "float32_matmul_gflops": round(cpu_rates["matmul"] / 1e9, 1),
         },
     }
@@ -223,8 +194,7 @@ def measure(args, precision):
 
 
 def add_fractions(result, flops):
-    """Adds the fraction of the matmul rate of the same rounds that each
-    figure reaches, from wall time and from this process's CPU time."""
+    """Adds the fraction of the same rounds' matmul rate each figure reaches."""
     per_cpu = result["per_cpu_second"]
     forward_flops = {
         "inference": flops,
@@ -242,7 +212,23 @@ def add_fractions(result, flops):
 
 
 def main(argv=None):
-    args = parse_arguments(argv)
+    """Prints the figures as JSON and returns them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_network_arguments(parser)
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        default=["float32", "mixed_bfloat16"],
+        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+    )
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--xla", action="store_true", help="jit_compile the steps")
+    parser.add_argument(
+        "--remat-comparison", action="store_true",
+        help="memory per image and step time with and without remat",
+    )  # fmt: skip
+    parser.add_argument("--memory-batches", type=int, nargs=2, default=[1, 2])
+    args = parser.parse_args(argv)
     flops = convolution_flops(build_network(args))
     if args.remat_comparison:
         results = remat_comparison(args)

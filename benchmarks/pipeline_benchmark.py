@@ -4,10 +4,8 @@
 
 Shards hold real-sized JPEGs (the shared MPII samples, else synthesized
 1280x720 ones); every sample is a 256x256 crop with full augmentation and 16
-heatmaps. The `VARIANTS` (the training crop, the reference crop in the same
-chain, the training crop of bounded person patches) are timed in alternating
-rounds, so that other load slows them alike; samples per CPU-second move
-little with that load (docs/benchmarks.md).
+heatmaps. The `VARIANTS` are timed in alternating rounds, so that other load
+slows them alike (docs/benchmarks.md).
 """
 
 import argparse
@@ -49,11 +47,10 @@ VARIANTS = {
     "reference_crop": ("original", "reference"),
     "training_patches": ("patches", "training"),
 }
-MPII_FLIP_PAIRS = MPII_16.flip_pairs
 
 
 def real_people():
-    """Yields serialize_person keyword arguments for the shared MPII people."""
+    """`serialize_person` keyword arguments of the shared MPII people."""
     annotations = read_json(SHARED_SAMPLES / "annotations.json")
     for index, person in enumerate(annotations["people"]):
         yield {
@@ -72,7 +69,7 @@ def real_people():
 
 
 def synthetic_people(count=4, seed=0):
-    """Yields people on smooth random 1280x720 JPEGs (no shared data needed)."""
+    """People on smooth random 1280x720 JPEGs (no shared data needed)."""
     generator = np.random.default_rng(seed)
     for index in range(count):
         joints = generator.uniform([440, 160], [840, 560], size=(16, 2))
@@ -108,12 +105,11 @@ def write_shards(directory, people, repeats, num_shards):
 
 
 def make_benchmark_dataset(pattern, batch_size, crop):
-    """The training dataset of `pattern`, or (`crop` "reference") the same
-    chain with the reference crop in place of the training one."""
+    """The training dataset of `pattern`, or the same chain with the reference crop."""
     options = PipelineOptions(repeat=True, seed=0)
     if crop == "training":
         return make_dataset(
-            pattern, 16, MPII_FLIP_PAIRS, training=True, batch_size=batch_size,
+            pattern, 16, MPII_16.flip_pairs, training=True, batch_size=batch_size,
             num_outputs=2, options=options,
         )  # fmt: skip
     files = list_shard_files(pattern)
@@ -144,15 +140,14 @@ def reference_example(record, seed, size=256):
     image = crop_reference_image(person, matrix, size)
     image = tf.clip_by_value(image * augmentation["color_gains"], 0.0, 1.0)
     heatmaps, weights, _ = encode_targets(
-        person, matrix, augmentation["flip"], 16, MPII_FLIP_PAIRS, size, 64, 1.0
+        person, matrix, augmentation["flip"], 16, MPII_16.flip_pairs, size, 64, 1.0
     )
     return {"image": image, "heatmaps": heatmaps, "weights": weights}
 
 
 def time_batches(dataset, batches, warmup_batches):
-    """Returns `(wall seconds, process CPU seconds)` for `batches` batches
-    from a fresh iterator after `warmup_batches`. The iterator is dropped
-    afterwards so its prefetching stops before another method is timed."""
+    """`(wall, process CPU)` seconds of `batches` batches from a fresh iterator
+    after `warmup_batches`, dropped so its prefetching stops before the next."""
     iterator = iter(dataset)
     for _ in range(warmup_batches):
         next(iterator)
@@ -166,12 +161,10 @@ def time_batches(dataset, batches, warmup_batches):
 
 def measure(datasets, batch_size, batches, warmup_batches, rounds):
     """Times {variant: dataset} in alternating rounds; {variant: figures}."""
-    totals = {variant: [0.0, 0.0] for variant in datasets}
+    totals = {variant: np.zeros(2) for variant in datasets}
     for _ in tqdm(range(rounds), desc="rounds"):
         for variant, dataset in datasets.items():
-            wall, cpu = time_batches(dataset, batches, warmup_batches)
-            totals[variant][0] += wall
-            totals[variant][1] += cpu
+            totals[variant] += time_batches(dataset, batches, warmup_batches)
     cores = len(os.sched_getaffinity(0))
     samples = batch_size * batches * rounds
     return {

@@ -26,18 +26,14 @@ def main(argv=None):
             pass
 
     rate = alternating_rates({"people": (generate, args.count)}, args.repeats)[0]
-    print(
-        json.dumps(
-            {
-                "images": args.count,
-                "repeats": args.repeats,
-                "images_per_second": round(rate["people"], 1),
-                "ms_per_image": round(1000 / rate["people"], 2),
-                "machine": machine(),
-            },
-            indent=1,
-        )
-    )
+    report = {
+        "images": args.count,
+        "repeats": args.repeats,
+        "images_per_second": round(rate["people"], 1),
+        "ms_per_image": round(1000 / rate["people"], 2),
+        "machine": machine(),
+    }
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -2,11 +2,9 @@
 
     python -m benchmarks.torch_comparison --n-stacks 2 --batch-size 8
 
-Needs PyTorch (not a project dependency). Both run `torch_reference.py`'s
-twin of the network (equal trainable parameter counts are checked first),
-float32, timed alike; PyTorch in NCHW and channels_last, the ratio against
-the faster. The convolution FLOPs and the machine's matmul rate tell a slow
-implementation from a slow machine.
+Needs PyTorch (not a project dependency). Both run the same network (equal
+trainable parameter counts are checked first), float32, timed alike; PyTorch in
+NCHW and channels_last, the ratio against the faster.
 """
 
 import argparse
@@ -20,14 +18,6 @@ from benchmarks import alternating_rates
 from benchmarks import model_benchmark
 from benchmarks.torch_reference import StackedHourglass
 from benchmarks.torch_reference import count_trainable_parameters
-
-
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    model_benchmark.add_network_arguments(parser)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--xla", action="store_true", help="jit_compile Keras")
-    return parser.parse_args(argv)
 
 
 def measure_torch(args, memory_format):
@@ -76,7 +66,12 @@ def check_same_network(args):
 
 
 def main(argv=None):
-    args = parse_arguments(argv)
+    """Prints the figures as JSON and returns them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    model_benchmark.add_network_arguments(parser)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--xla", action="store_true", help="jit_compile Keras")
+    args = parser.parse_args(argv)
     torch.set_num_threads(os.cpu_count())
     parameters, flops = check_same_network(args)
     keras_figures = model_benchmark.measure(args, "float32")
@@ -99,7 +94,9 @@ def main(argv=None):
         },
         "convolution_gflops_per_image": round(flops / 1e9, 2),
         "keras_inference_gflops_per_second": round(inference_rate * flops / 1e9, 1),
-        "machine_matmul_gflops_per_second": model_benchmark.matmul_gflops(),
+        "machine_matmul_gflops_per_second": keras_figures[
+            "float32_matmul_gflops_per_second"
+        ],
         "keras_tensorflow": keras_figures,
         "torch": torch_figures,
         "keras_over_best_torch": {

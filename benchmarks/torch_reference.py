@@ -1,7 +1,6 @@
 """The same stacked hourglass in PyTorch, for a like-for-like speed comparison.
 
-Only `torch_comparison.py` uses it. The graph mirrors `keras_hourglass.model`
-layer for layer, so the trainable parameter counts must be equal.
+It mirrors `keras_hourglass.model` layer for layer: equal parameter counts.
 """
 
 from torch import nn

@@ -4,11 +4,9 @@ the wheel as the `hourglass-*` console scripts)."""
 import importlib
 import sys
 
-# The programs' plumbing (flags, TensorFlow's environment) lives in the
-# training package, which sets TensorFlow's environment as it loads: loading
-# it first keeps that before anything here can import TensorFlow. Installed
-# as `keras_hourglass_programs.evaluation`, see training/__init__.py for why
-# `training` and `evaluation` become aliases in this process.
+# The training package sets TensorFlow's environment as it loads: loading it
+# first keeps that before anything here imports TensorFlow. Installed, see
+# training/__init__.py for why `training` and `evaluation` become aliases.
 if __name__ != "evaluation":
     _namespace = __name__.rpartition(".")[0]
     sys.modules.setdefault("evaluation", sys.modules[__name__])

@@ -4,14 +4,11 @@
     python -m evaluation.ablation --quick --out ablations/quick    # CPU
 
 Studies (Newell et al. 2016, sec. 5.2): `supervision` (Fig. 8), 2 and 8
-stacks with and without intermediate supervision, and one hourglass with
-twice the residual modules per step; `stacks` (Fig. 9 right), 2, 4 and 8
-stacks with `n_modules = 8 / n_stacks`, so about the same parameter count.
-Each variant trains into `<out>/<variant>/` (skipped when its `final.keras`
-exists, so an interrupted study resumes) and is evaluated into its `eval/`;
-the study writes `comparison.md/.csv`, `training_curves` and
-`stack_accuracy`. `--quick` runs both at a CPU budget (`QUICK_TRAIN_ARGS`,
-synthetic data): it shows the machinery and the direction of the effects,
+stacks with and without intermediate supervision, and one hourglass with twice
+the residual modules; `stacks` (Fig. 9 right), 2, 4 and 8 stacks with
+`n_modules = 8 / n_stacks` (about equal parameter counts). A variant whose
+`final.keras` exists is not trained again, so an interrupted study resumes.
+`--quick` shows the machinery and the direction of the effects at a CPU budget,
 not the paper's experiment. Files and figures: docs/evaluation.md.
 """
 
@@ -60,8 +57,7 @@ QUICK_TRAIN_ARGS = (
 
 
 def python_module(name):
-    """`python -m` of program `name` in this installation: the wheel installs
-    no top-level `training` or `evaluation`."""
+    """`python -m` of program `name` (the wheel has no top-level `training`)."""
     namespace = installed_namespace()
     return [sys.executable, "-m", f"{namespace}.{name}" if namespace else name]
 
@@ -81,8 +77,7 @@ def variant_flags(settings):
 def study_commands(
     study, data, out, preset="paper", train_args="", eval_args="", variants=None
 ):
-    """Returns {variant: (train command, evaluate command)} as argument lists
-    (for `variants` of the study only, when given)."""
+    """{variant: (train command, evaluate command)} (only `variants`, if given)."""
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; choose one of {sorted(STUDIES)}")
     commands = {}
@@ -107,8 +102,7 @@ def comparison_table(out, variants):
         results_path = Path(out) / variant / "eval" / "results.json"
         results = read_json(results_path, f"results of variant {variant}")
         rows[variant] = {"Mean": results["mean"], **results["per_stack_mean"]}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "Variant"
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("Variant")
     stacks = sorted((c for c in table.columns if c != "Mean"), key=stack_number)
     return table[["Mean", *stacks]]
 
@@ -164,7 +158,7 @@ def ensure_synthetic_data(data):
 
 
 def plan_studies(args):
-    """Returns {output folder: commands} for the parsed arguments."""
+    """{output folder: commands} of the parsed arguments."""
     studies = sorted(STUDIES) if args.study == "all" else [args.study]
     preset, train_args = args.preset, args.train_args
     if args.quick:

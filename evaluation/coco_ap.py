@@ -1,23 +1,13 @@
 """COCO keypoint AP (OKS based) of an evaluation, computed by pycocotools.
 
-    python -m evaluation.evaluate --model runs/coco --data data/coco \
-        --metric coco-ap --coco-annotations person_keypoints_val2017.json \
-        --out eval/coco
-
-The converted shards keep each person's image file name and keypoints but
-not the COCO annotation id or segmentation area that OKS needs, so the
-ground truth is the original COCO JSON the split was converted from: each
-evaluated person is matched to the annotation of its image with the same
-labelled keypoints (the converter keeps COCO keypoints unchanged). Scoring
-against the original file also keeps COCO's own rules: crowd regions and
-people without keypoints are ignored, not missed.
-
-People are cropped from their ground-truth boxes, COCO AP "with
-ground-truth boxes" (an upper bound for a detector-driven pipeline; a
-person's score is the mean of its joints' heatmap peaks), or with
-`--detections` from a person detector's boxes (`evaluation.detections`), the
-benchmark's own setting. Writes `coco_ap.json` and `coco_ap.md` (AP, AP50,
-AP75, APm, APl, AR).
+The shards keep no COCO annotation id or area, which OKS needs, so each
+evaluated person is matched to the annotation of its image in the original
+COCO JSON with the same labelled keypoints (the converter keeps them
+unchanged); scoring against that file also keeps COCO's rules (crowd regions
+and people without keypoints are ignored, not missed). People are cropped from
+their ground-truth boxes (an upper bound for a detector-driven pipeline; a
+person scores the mean of its joints' peaks) or, with `--detections`, from a
+person detector's boxes (`evaluation.detections`), the benchmark's setting.
 """
 
 import contextlib
@@ -31,8 +21,7 @@ from pycocotools.cocoeval import COCOeval
 from evaluation.detections import coco_result
 from evaluation.detections import describe_skipped
 from evaluation.ground_truth import EvaluationInputError
-from keras_hourglass.files import JsonFileError
-from keras_hourglass.files import read_json
+from evaluation.ground_truth import read_input_json
 from keras_hourglass.files import write_json_atomically
 from keras_hourglass.files import write_text_atomically
 
@@ -44,18 +33,15 @@ DETECTED_BOXES = "detected boxes"
 
 
 def load_coco_ground_truth(annotation_path):
-    """Returns a pycocotools `COCO` index of a person-keypoints JSON file."""
-    try:
-        dataset = read_json(annotation_path, "--coco-annotations")
-    except JsonFileError as error:
-        raise EvaluationInputError(str(error)) from None
+    """A pycocotools `COCO` index of a person-keypoints JSON file."""
+    dataset = read_input_json(annotation_path, "--coco-annotations")
     if not isinstance(dataset, dict) or not dataset.get("annotations"):
         raise EvaluationInputError(f"{annotation_path}: no COCO annotations")
     return coco_index(dataset)
 
 
 def coco_index(dataset):
-    """Returns a `COCO` index of a dataset dict, without its console chatter."""
+    """A `COCO` index of a dataset dict, without its console chatter."""
     coco = COCO()
     coco.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):
@@ -64,8 +50,7 @@ def coco_index(dataset):
 
 
 def match_annotation(coco, file_name, joints, annotated, where):
-    """The COCO annotation of `file_name` with these labelled keypoints;
-    EvaluationInputError naming `where` when none has them."""
+    """The COCO annotation of `file_name` with these labelled keypoints."""
     image_ids = [i for i, image in coco.imgs.items() if image["file_name"] == file_name]
     labelled = np.asarray(annotated) > 0
     for annotation in coco.loadAnns(coco.getAnnIds(imgIds=image_ids)):
@@ -92,9 +77,8 @@ def detections(keypoints, scores, image_ids):
 
 
 def keypoint_ap(coco, results, image_ids=None):
-    """Runs pycocotools' keypoint evaluation; returns {stat: value}. Only
-    `image_ids` (default: those with results) count, so people of images
-    that were not evaluated are not misses."""
+    """{stat: value} of pycocotools' keypoint evaluation over `image_ids`
+    (default: those with results), so unevaluated images' people are no misses."""
     if not results:
         raise EvaluationInputError("COCO AP: no detections to score")
     with contextlib.redirect_stdout(io.StringIO()):
@@ -110,10 +94,8 @@ def keypoint_ap(coco, results, image_ids=None):
 
 
 def write_coco_ap(out_dir, annotation_path, run, detected=None):
-    """Scores the final stack of an `EvaluationRun` against the COCO JSON,
-    writes `coco_ap.json` and `coco_ap.md` and returns what the JSON holds.
-    `detected`: None for the ground-truth boxes, or `(coco, image_ids) ->
-    (results, notes)` scoring a detector's people (`DetectedBoxes`)."""
+    """Writes `coco_ap.json` and `.md` of an `EvaluationRun`'s final stack and
+    returns the JSON's contents; `detected` scores a detector's people."""
     if not annotation_path:
         raise EvaluationInputError(
             "--metric coco-ap needs --coco-annotations: the COCO person-keypoints "

@@ -1,8 +1,5 @@
-"""Person detections for top-down pose estimation: read a detector's boxes,
-score the people found in them, and suppress duplicates.
-
-A detections file is the COCO results format a person detector writes (as
-HRNet and mmpose evaluate with), a JSON list of
+"""Person detections for top-down pose estimation: a detector's boxes in the
+COCO results format (as HRNet and mmpose evaluate with), a JSON list of
 
     {"image_id": 397133, "bbox": [x, y, w, h], "score": 0.98, "category_id": 1}
 
@@ -22,11 +19,10 @@ import numpy as np
 import tensorflow as tf
 
 from evaluation.ground_truth import EvaluationInputError
+from evaluation.ground_truth import read_input_json
 from evaluation.run_directory import make_predictor
 from keras_hourglass.data.metadata import split_files
 from keras_hourglass.data.tfrecords import parse_person
-from keras_hourglass.files import JsonFileError
-from keras_hourglass.files import read_json
 from keras_hourglass.serving.inputs import MAX_BOX_TO_IMAGE_RATIO
 from keras_hourglass.serving.inputs import MIN_BOX_SIDE_PIXELS
 
@@ -51,14 +47,10 @@ class Detection:
 
 
 def read_detections_file(path):
-    """Returns the entries of a detections file; EvaluationInputError naming
-    the file (and entry) when it is not a JSON list of such entries."""
+    """The entries of a detections file, each checked (`entry_problem`)."""
     if not Path(path).is_file():
         raise EvaluationInputError(f"--detections {path}: no such file")
-    try:
-        entries = read_json(path, "--detections")
-    except JsonFileError as error:
-        raise EvaluationInputError(str(error)) from None
+    entries = read_input_json(path, "--detections")
     if not isinstance(entries, list):
         raise EvaluationInputError(
             f"--detections {path}: expected a JSON list of detections "
@@ -94,7 +86,7 @@ def entry_problem(entry):
 
 
 def usable_detections(entries, score_threshold=0.0):
-    """Returns the usable person `Detection`s and {reason: count} of the others."""
+    """The usable person `Detection`s and {reason: count} of the others."""
     usable, skipped = [], Counter()
     for entry in entries:
         box = tuple(float(value) for value in entry["bbox"])
@@ -114,8 +106,7 @@ def usable_detections(entries, score_threshold=0.0):
 
 def group_by_image(detections, image_key, skipped,
                    missing="image not among the evaluated images"):  # fmt: skip
-    """Returns {image: [Detection]} by `image_key(image_id)`; counts those it
-    maps to None in `skipped` under `missing`."""
+    """{image_key(image_id): [Detection]}; those keyed None count as `missing`."""
     grouped = {}
     for detection in detections:
         image = image_key(detection.image_id)
@@ -127,26 +118,22 @@ def group_by_image(detections, image_key, skipped,
 
 
 def person_score(box_score, joint_scores, threshold=KEYPOINT_SCORE_THRESHOLD):
-    """The box score times the mean of the joint scores above `threshold`
-    (0 when no joint is that sure)."""
+    """The box score times the mean of the joint scores above `threshold`."""
     joint_scores = np.asarray(joint_scores, np.float64)
     confident = joint_scores[joint_scores > threshold]
     return float(box_score) * (float(confident.mean()) if confident.size else 0.0)
 
 
 def object_keypoint_similarity(keypoints, others, area, sigmas=COCO_KEYPOINT_SIGMAS):
-    """OKS of keypoints [K, 2] with each of `others` [N, K, 2], for a person
-    of `area` px^2 (COCO's definition, every keypoint counted)."""
+    """COCO's OKS of keypoints [K, 2] with each of `others` [N, K, 2]."""
     squared = np.sum((np.asarray(others) - np.asarray(keypoints)) ** 2, axis=-1)
     variances = (2 * np.asarray(sigmas)) ** 2
     return np.mean(np.exp(-squared / (2 * variances * (area + np.spacing(1)))), -1)
 
 
 def oks_nms(keypoints, scores, areas, threshold):
-    """Greedy non-maximum suppression of one image's people [P, K, 2]: drops a
-    person whose OKS with a kept, higher-scoring one exceeds `threshold`;
-    returns the kept indices, highest score first. A joint set other than
-    COCO's 17 keypoints takes the mean OKS constant for every joint."""
+    """Kept indices of greedy OKS suppression of one image's people [P, K, 2];
+    a joint set other than COCO's takes the mean OKS constant for every joint."""
     keypoints = np.asarray(keypoints, np.float64)
     sigmas = COCO_KEYPOINT_SIGMAS
     if keypoints.shape[1] != len(sigmas):
@@ -177,8 +164,7 @@ def coco_result(image_id, keypoints, score):
 
 def detected_people(grouped, predict_boxes, oks_nms_threshold=0.0):
     """COCO keypoint results of the people in {image: [Detection]};
-    `predict_boxes(image, boxes [P, 4])` returns their keypoints [P, K, 2]
-    and joint scores [P, K]; `oks_nms_threshold` 0 suppresses nothing."""
+    `predict_boxes(image, boxes [P, 4])` -> keypoints [P, K, 2], scores [P, K]."""
     results = []
     for image, image_detections in grouped.items():
         boxes = np.array([detection.box for detection in image_detections])
@@ -218,8 +204,7 @@ def split_images(metadata, split, file_names):
 
 @dataclass
 class DetectedBoxes:
-    """Scores the people a detector found on the evaluated split's images,
-    the `detected` argument of `evaluation.coco_ap.write_coco_ap`."""
+    """Scores a detector's people on the split's images (`write_coco_ap`)."""
 
     path: str
     entries: list
@@ -237,8 +222,7 @@ class DetectedBoxes:
         coco_files = {image["file_name"] for image in coco.imgs.values()}
         known = [d for d in usable if d.image_id in coco.imgs
                  or d.image_id in coco_files]  # fmt: skip
-        if len(known) < len(usable):
-            skipped["unknown image id"] += len(usable) - len(known)
+        skipped["unknown image id"] += len(usable) - len(known)  # 0s dropped below
         grouped = group_by_image(
             known, lambda key: id_of_file.get(key, key if key in file_of else None),
             skipped,

@@ -1,16 +1,11 @@
 """Evaluates a stacked hourglass on a converted dataset: predictions, tables, figures.
 
     python -m evaluation.evaluate --model runs/demo --data data/mpii --out eval/demo
-    python -m evaluation.evaluate --model runs/coco --data data/coco \
-        --metric coco-ap --coco-annotations person_keypoints_val2017.json \
-        --detections person_detections.json --out eval/coco
 
 Each person is cut with the model's reference crop, run with the flip test
-unless `--no-flip`, and every stack decoded as serving decodes it
-(`evaluation.evaluation_loop`). `--metric auto` picks the PCK the data
-supports (`evaluation.metrics.choose_pck_metric`); one it cannot give is
-refused before anything is written. `--out` receives the files of
-`evaluation.evaluate_outputs`. User errors print one line and exit with 2.
+unless `--no-flip`, and every stack decoded as serving decodes it. A metric
+the data cannot give is refused before anything is written. COCO AP and the
+files written: docs/evaluation.md.
 """
 
 import json
@@ -95,8 +90,7 @@ class EvalConfig:
 
 
 def parse_config(argv=None):
-    """Parses `argv` into an `EvalConfig`: one `--flag` per field (booleans
-    also get `--no-flag`)."""
+    """Parses `argv` into an `EvalConfig`."""
     parser = program_parser("evaluation.evaluate", __doc__.split("\n")[0])
     add_dataclass_flags(parser, EvalConfig, required=("model", "data", "out"))
     return EvalConfig(**vars(parser.parse_args(argv)))
@@ -137,8 +131,7 @@ def ground_truth_from_meta(meta, joint_names, source):
 
 
 def resolve_metric(metric, metadata, split):
-    """The PCK a `--metric` scores on `split` (`coco-ap`'s tables as `auto`),
-    as `choose_pck_metric` picks it."""
+    """The PCK a `--metric` scores on `split` (`coco-ap`'s tables as `auto`)."""
     try:
         every_head_box = split_head_boxes(metadata, split) == (
             metadata["splits"][split].get("count", 0)
@@ -172,7 +165,7 @@ def detected_boxes(config, metadata):
 
 def run_evaluation(config, model=None, heatmap_source=None):
     """Evaluates `config.model` (or a loaded `HeatmapModel`) on `config.data`,
-    writes every output and returns the results written as `results.json`;
+    writes every output and returns `results.json`'s contents;
     `heatmap_source(images, meta)`, when given, stands in for the model."""
     try:
         metadata = read_metadata(config.data)

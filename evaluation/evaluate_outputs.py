@@ -1,7 +1,5 @@
-"""The files `python -m evaluation.evaluate` writes into its output folder
-(the table in docs/evaluation.md): predictions of every stack, the evaluated
-ground truth (so `evaluation.pckh` can rescore them), the paper tables, the
-accuracy curve, per-stack tables, `results.json` and the figures.
+"""The files `python -m evaluation.evaluate` writes (docs/evaluation.md),
+among them the evaluated ground truth, so `evaluation.pckh` can rescore them.
 """
 
 import dataclasses
@@ -81,8 +79,7 @@ def write_tables(out_dir, metric, summaries, thresholds, curve, model_name):
     curve_table = pd.DataFrame(curve, columns=list(final.per_joint))
     curve_table.insert(0, "threshold", thresholds)
     curve_table.to_csv(out_dir / f"{metric}_curve.csv", index=False)
-    stacks = paper_table(summaries)
-    stacks.index.name = "Stack"
+    stacks = paper_table(summaries).rename_axis("Stack")
     title = f"{final.metric}@{final.threshold:g} per stack (percent)\n\n"
     write_text_atomically(
         out_dir / "per_stack.md", title + dataframe_to_markdown(stacks)
@@ -177,19 +174,12 @@ def write_all_outputs(config, run, ground_truth, joint_set, metric, threshold, s
     }
     if coco_ap is not None:
         results["coco_ap"] = coco_ap
-    write_json_atomically(out_dir / "results.json", results, default=_json_default)
+    write_json_atomically(out_dir / "results.json", results)
     return results
 
 
-def _json_default(value):
-    # NumPy scalars (e.g. skip counts) are not JSON types.
-    return value.item() if hasattr(value, "item") else str(value)
-
-
 def training_curve_figure(log, metric, figures_dir):
-    """The validation-accuracy-over-epochs figure of the run's CSV log, in
-    the column the run logged (`val_pckh`, `val_pck` or `val_box_pck`); none
-    (reported) when it logged none."""
+    """The validation accuracy figure of the run's CSV log, if it has one."""
     column = plots.accuracy_column(log, prefer=f"val_{METRIC_LOG_NAMES[metric]}")
     if column is None:
         print(f"note: {log} has no validation PCK column; no training curve")

@@ -1,9 +1,6 @@
-"""Running a model over the evaluation crops.
-
-Any model `keras_hourglass.saving.load_model` reads becomes a `HeatmapModel`
-(a SavedModel through its `heatmaps` signature). The loop uses only the
-library's decoding (flip test, quarter-pixel peaks, inverse crop), so
-evaluation decodes exactly as the exported model and the training callback.
+"""Running any model `keras_hourglass.saving.load_model` reads over the
+evaluation crops, decoded only by the library's decoding (flip test,
+quarter-pixel peaks, inverse crop), exactly as the export and training decode.
 """
 
 from dataclasses import dataclass
@@ -26,8 +23,7 @@ from keras_hourglass.transforms import OFFICIAL_TORCH
 class HeatmapModel:
     """A model reduced to what evaluation needs: `call(images, training=False)`
     returns the per-stack heatmaps [B, h, w, K], first stack first;
-    `stack_names` are `model.output_stack_names`; `crop_convention` is how the
-    model's crops are cut (converted port weights crop the port's way)."""
+    `crop_convention`: converted port weights crop the port's way."""
 
     call: object
     input_size: int
@@ -55,8 +51,7 @@ def export_heatmaps_call(loaded):
 
 
 def load_heatmap_model(path):
-    """Loads any model file or folder as a `HeatmapModel`; EvaluationInputError
-    when the path does not exist or holds no model."""
+    """Loads any model file or folder as a `HeatmapModel`."""
     if not Path(path).exists():
         raise EvaluationInputError(f"{path}: no such model file or directory")
     try:
@@ -91,8 +86,7 @@ def compiled_forward(model):
 
 
 def model_heatmap_source(model_call, flip_pairs, flip_test=True):
-    """Returns `source(images, meta)` -> list of per-stack heatmaps, with
-    `flip_test` averaged with the mirrored crop's, as in the paper."""
+    """`source(images, meta)` -> per-stack heatmaps, flip-tested (the paper)."""
 
     def heatmap_source(images, meta):
         if flip_test:
@@ -104,16 +98,9 @@ def model_heatmap_source(model_call, flip_pairs, flip_test=True):
 
 @dataclass
 class EvaluationRun:
-    """Predictions and ground truth of every evaluated person (N people).
-
-    Attributes:
-        keypoints: float64 [S, N, K, 2]. Per stack, original image px.
-        scores: float64 [S, N, K]. Heatmap value at each peak.
-        meta: dict of N-row NumPy arrays from the eval dataset (`META_KEYS`).
-        example_images: float32 [M, S, S, 3]. The first M crops, or None.
-        example_heatmaps: float32 [S, M, h, w, K]. Their heatmaps, or None.
-        stack_names: tuple of S str (`stack{i}`), or () for stacks 1..S.
-    """
+    """Predictions of every stack [S, N, K, 2] in original-image px, peak
+    scores [S, N, K], the `META_KEYS` rows of the N people, and the first M
+    crops [M, S, S, 3] and their heatmaps [S, M, h, w, K] (or None)."""
 
     keypoints: np.ndarray
     scores: np.ndarray
@@ -138,8 +125,7 @@ META_KEYS = (
 
 
 def collect_predictions(dataset, heatmap_source, num_examples=8, total_batches=None):
-    """Decodes every stack of `heatmap_source` over `make_eval_dataset`'s
-    batches; keeps `num_examples` crops for the figures."""
+    """The `EvaluationRun` of `heatmap_source` over `make_eval_dataset`'s batches."""
     keypoints, scores, metas, images_kept, heatmaps_kept = [], [], [], [], []
     kept = 0
     progress = tqdm(dataset, total=total_batches, desc="evaluate", unit="batch")

@@ -1,20 +1,16 @@
 """Ground-truth readers: every format becomes one `GroundTruth`.
 
-Formats:
-
-- MPII validation `detections_our_format.mat` (Tompson et al.): `pos_gt_src`
-  (16 x 2 x N), `jnt_missing` (16 x N, 1 = not annotated), `headboxes_src`
-  (2 corners x 2 x N). These are the arrays the standard PCKh script reads.
-- pose-hg `valid.h5`: `part` (N x 16 x 2) and `normalize` (N). A joint is
-  unannotated when both coordinates are 0; on the shared validation split this
-  matches `jnt_missing` exactly. `visible` is the occlusion flag and is not used.
-- This project's annotation JSON: a list of entries (or `{"people": [...]}`)
-  with `joints` (K x [x, y]), `joints_annotated`, and either
-  `pckh_normaliser_0.6_headbox_diag` or `headbox_x1y1x2y2` (else no PCKh),
-  and optionally `person_box_side` (the larger side of the person's box in
-  px, for box PCK).
-- LSP `joints.mat`: `joints` as 14 x 3 x N (LSP-extended; flag 1 = annotated)
-  or 3 x 14 x N (original LSP; every joint is scored, as eval_pose does).
+- MPII validation `detections_our_format.mat` (Tompson et al.), the arrays the
+  standard PCKh script reads: `pos_gt_src` (16 x 2 x N), `jnt_missing`
+  (16 x N, 1 = not annotated), `headboxes_src` (2 corners x 2 x N).
+- pose-hg `valid.h5`: `part` (N x 16 x 2), `normalize` (N); a joint at (0, 0)
+  is unannotated, which on the validation split matches `jnt_missing` exactly.
+- This project's annotation JSON: a list (or `{"people": [...]}`) of entries
+  with `joints` (K x [x, y]), `joints_annotated`, optionally
+  `pckh_normaliser_0.6_headbox_diag` or `headbox_x1y1x2y2` (PCKh) and
+  `person_box_side` (box PCK).
+- LSP `joints.mat`: `joints` 14 x 3 x N (LSP-extended; flag 1 = annotated)
+  or 3 x 14 x N (original LSP; every joint scored, as eval_pose does).
 """
 
 import logging
@@ -35,38 +31,16 @@ from keras_hourglass.files import JsonFileError
 from keras_hourglass.files import read_json
 from keras_hourglass.joint_sets import metric_joint_set
 
-__all__ = [
-    "EvaluationInputError",
-    "GroundTruth",
-    "from_arrays",
-    "head_box_normalizers",
-    "read_annotation_json",
-    "read_ground_truth",
-    "read_lsp_joints_mat",
-    "read_mpii_validation_mat",
-    "read_pose_hg_h5",
-]
-
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class GroundTruth:
-    """Annotated people in original-image pixel coordinates.
-
-    Attributes:
-        joints: float64 N x K x 2, (x, y) with pixel centres at integers.
-        annotated: bool N x K. True where the joint is labelled (MPII
-            `jnt_missing == 0`); this, not the occlusion flag, decides which
-            joints are scored.
-        normalizer: float64 N. PCKh normaliser, 0.6 x head-box diagonal;
-            NaN where the person has no head box.
-        head_boxes: float64 N x 4 (x1, y1, x2, y2), or None.
-        joint_names: tuple of K str.
-        source: str. The file the data came from, named in errors.
-        person_sizes: float64 N, or None. The larger side of each person's
-            box in px (box PCK); NaN where unknown.
-    """
+    """Annotated people: `joints` [N, K, 2] in original-image px (pixel
+    centres at integers); `annotated` [N, K] (MPII `jnt_missing == 0`: this,
+    not the occlusion flag, decides which joints are scored); per person the
+    PCKh `normalizer` (0.6 x head-box diagonal) and the `person_sizes` of box
+    PCK, NaN where unknown; `source` is named in errors."""
 
     joints: np.ndarray
     annotated: np.ndarray
@@ -123,13 +97,9 @@ def _per_person(values, num_people, what, source):
 
 def from_arrays(joints, annotated, normalizer=None, head_boxes=None,
                 joint_names=None, source="arrays", person_sizes=None):  # fmt: skip
-    """Builds a validated `GroundTruth` from plain arrays (see its fields).
-
-    `normalizer` defaults to 0.6 x the head-box diagonal with `head_boxes`,
-    else unknown; `joint_names` to the built-in set with K joints. Raises
-    EvaluationInputError naming `source` (and the person) for a wrong shape,
-    a non-finite annotated joint or an invalid normaliser.
-    """
+    """A validated `GroundTruth` from plain arrays; `normalizer` defaults to
+    0.6 x the `head_boxes` diagonal (else unknown), `joint_names` to the
+    built-in set with K joints. Errors name `source` and the person."""
     joints = np.asarray(joints, dtype=np.float64)
     annotated = np.asarray(annotated).astype(bool)
     _check_joints(joints, annotated, source)
@@ -174,8 +144,7 @@ MPII_MAT_JOINT_ORDER = (
 
 
 def load_h5_datasets(path, names):
-    """The datasets `names` of an HDF5 file as arrays; a clear error when the
-    file is unreadable or lacks one."""
+    """The datasets `names` of an HDF5 file as float64 arrays."""
     path = existing_file(path)
     try:
         with h5py.File(path, "r") as file:
@@ -205,8 +174,7 @@ def _check_mpii_joint_order(variables, path):
 
 
 def read_mpii_validation_mat(path, variables=None):
-    """Reads Tompson's `detections_our_format.mat` ground truth (N x 16);
-    `variables`: its contents when already loaded."""
+    """Reads Tompson's `detections_our_format.mat` (`variables`: if loaded)."""
     variables = variables or load_mat_variables(path)
     _check_mpii_joint_order(variables, path)
     joints = _require(variables, "pos_gt_src", path).astype(np.float64)
@@ -258,13 +226,18 @@ def _entry_arrays(entry, where):
     return joints[:, :2], annotated, normalizer, person_size
 
 
+def read_input_json(path, what):
+    """`read_json` of a user's file, its errors as `EvaluationInputError`."""
+    try:
+        return read_json(path, what)
+    except JsonFileError as error:
+        raise EvaluationInputError(str(error)) from None
+
+
 def read_annotation_json(path):
     """Reads this project's annotation JSON (see the module docstring)."""
     path = existing_file(path)
-    try:
-        contents = read_json(path, "annotation file")
-    except JsonFileError as error:
-        raise EvaluationInputError(str(error)) from None
+    contents = read_input_json(path, "annotation file")
     entries = contents.get("people") if isinstance(contents, dict) else contents
     if not isinstance(entries, list) or not entries:
         raise EvaluationInputError(f"{path}: expected a non-empty list of people")
@@ -293,8 +266,7 @@ def read_annotation_json(path):
 
 
 def read_lsp_joints_mat(path, variables=None):
-    """Reads an LSP / LSP-extended `joints.mat` (see the module docstring);
-    `variables`: its contents when already loaded."""
+    """Reads an LSP / LSP-extended `joints.mat` (`variables`: if loaded)."""
     variables = variables or load_mat_variables(path)
     joints = _require(variables, "joints", path).astype(np.float64)
     if joints.ndim == 3 and joints.shape[1] == 3:

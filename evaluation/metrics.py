@@ -1,29 +1,20 @@
 """PCKh and PCK on NumPy arrays, exactly as the standard evaluation scripts.
 
-PCKh (MPII) follows Tompson et al.'s script as shipped in bearpaw/pytorch-pose
-`evaluation/eval_PCKh.py` (and the MATLAB `eval_PCKh.m` it was ported from):
+PCKh (MPII) follows Tompson et al.'s script (bearpaw/pytorch-pose
+`evaluation/eval_PCKh.py`, from MATLAB `eval_PCKh.m`): error = distance /
+(0.6 x head-box diagonal); only annotated joints count (`jnt_missing == 0`),
+whatever the visibility flag, a joint never annotated gets NaN; a hit is
+`error < threshold`, STRICTLY less (HRNet's and mmpose's copies use `<=`: no
+MPII validation error equals 0.5 exactly, so the tables agree, but ties differ).
 
-- error = ||prediction - ground truth|| / (0.6 x head-box diagonal);
-- only annotated joints count (`jnt_missing == 0`), whatever the visibility
-  flag says; a joint never annotated gets NaN;
-- a hit is `error < threshold`, STRICTLY less. (HRNet's and mmpose's copies
-  use `<=`; on the MPII validation set no error equals 0.5 exactly, so both
-  print the same table, but hand-made ties differ.)
+PCK (LSP/FLIC) follows bearpaw/eval_pose `eval_pck.m`: error normalised by the
+ground truth's torso ||left shoulder - right hip||, a hit is `error <=
+threshold`; unlike that script, unannotated joints and people without a torso
+are skipped (counted in the log).
 
-PCK (LSP/FLIC) follows bearpaw/eval_pose `eval_pck.m` (Sapp & Taskar): error
-normalised by the torso ||left shoulder - right hip|| of the ground truth, a
-hit is `error <= threshold`. Unlike that script we also skip unannotated
-joints, and people whose torso is unknown are skipped with a logged count.
-
-Box PCK, for joint sets with neither head boxes nor a torso: error
-normalised by the larger side of the person's box (`transforms.person_box_side`,
-200 x the person's scale: for a person given by a box, max(width, height)),
-as mmpose's `PCKAccuracy(norm_item="bbox")`; a hit is `error < threshold`,
-0.05 by default (mmpose's default). People without a box size are skipped.
-
-Which of the three a dataset supports, and which `auto` picks, is
-`choose_pck_metric`: PCKh when the people have head boxes, else torso PCK
-when the joint set names a torso (`l_shoulder` and `r_hip`), else box PCK.
+Box PCK, for joint sets with neither: error normalised by the larger side of
+the person's box (`transforms.person_box_side`), as mmpose's
+`PCKAccuracy(norm_item="bbox")`, a hit is `error < threshold` (default 0.05).
 
 Summaries give three means, because codebases differ (`evaluation.report`).
 """
@@ -60,8 +51,8 @@ UNSUPPORTED_REASONS = {
 
 def choose_pck_metric(requested, has_head_boxes, has_torso, flag="--metric"):
     """The PCK to score: `requested`, or for "auto" PCKh with head boxes, else
-    torso PCK with a torso, else box PCK. Raises EvaluationInputError naming
-    `flag` when the data cannot give the requested one."""
+    torso PCK with a torso, else box PCK; an error naming `flag` when the data
+    cannot give the requested one."""
     supported = {"pckh": has_head_boxes, "pck": has_torso, "box-pck": True}
     if requested == "auto":
         return next(metric for metric, ok in supported.items() if ok)
@@ -94,7 +85,7 @@ CURVE_THRESHOLDS = {
 
 
 def check_predictions(predictions, ground_truth, where="predictions"):
-    """Returns predictions as float64 N x K x 2; raises when they cannot match."""
+    """Predictions as float64 N x K x 2; an error when they cannot match."""
     predictions = np.asarray(predictions, dtype=np.float64)
     expected = ground_truth.joints.shape
     if predictions.ndim != 3 or predictions.shape[1:] != expected[1:]:
@@ -176,8 +167,7 @@ def person_normalizers(metric, ground_truth):
 
 def scored_distances(metric, predictions, ground_truth, report_skipped=True):
     """Normalised distances (N x K) and the annotated mask of the people with
-    a normaliser; the others are skipped, and logged unless `report_skipped`
-    is False (a caller scoring the same people many times reports it once)."""
+    a normaliser; the others are skipped (logged when `report_skipped`)."""
     predictions = check_predictions(predictions, ground_truth)
     normalizers, what = person_normalizers(metric, ground_truth)
     usable = np.isfinite(normalizers) & (normalizers > 0)
@@ -191,8 +181,7 @@ def scored_distances(metric, predictions, ground_truth, report_skipped=True):
 
 
 def accuracy_curve(metric, predictions, ground_truth):
-    """Returns (thresholds [T], per-joint accuracy T x K in percent). Skipped
-    people are not logged here: scoring the same people reports them."""
+    """(thresholds [T], per-joint accuracy T x K in percent); skips unlogged."""
     thresholds = CURVE_THRESHOLDS[metric]
     distances, annotated = scored_distances(
         metric, predictions, ground_truth, report_skipped=False
@@ -204,17 +193,10 @@ def accuracy_curve(metric, predictions, ground_truth):
 
 @dataclass(frozen=True)
 class PckSummary:
-    """Per-joint values and the paper-table columns, all in percent.
-
-    Attributes:
-        metric: str, a `METRIC_LABELS` value ("PCKh", "torso PCK", "box PCK").
-        threshold: float.
-        per_joint: dict, joint name -> value (NaN when never annotated).
-        joint_counts: dict, joint name -> number of annotated instances.
-        groups: dict, Head ... Ankle and Mean (the paper's unweighted mean).
-        total_count_weighted: float. Hits / annotated over the Mean's joints.
-        mean_all_joints: float. Unweighted mean over every joint.
-    """
+    """Per-joint values (NaN when never annotated) and annotated counts, the
+    paper's columns (Head ... Ankle and the unweighted Mean), hits over
+    annotated joints of the Mean's joints, and the mean over every joint,
+    in percent; `metric` is a `METRIC_LABELS` value."""
 
     metric: str
     threshold: float
@@ -259,8 +241,7 @@ def summarize(per_joint, joint_counts, joint_names, metric="PCKh", threshold=0.5
 
 def evaluate_metric(metric, predictions, ground_truth, threshold=None,
                     report_skipped=True):  # fmt: skip
-    """The `PckSummary` of `metric`, one of `PCK_METRICS`, over every scored
-    person; `threshold` None is the metric's `DEFAULT_THRESHOLDS`."""
+    """The `PckSummary` of `metric` (`threshold` None: the metric's default)."""
     if threshold is None:
         threshold = DEFAULT_THRESHOLDS[metric]
     distances, annotated = scored_distances(

@@ -1,12 +1,7 @@
 """Scores a prediction file against ground truth and prints the paper table.
 
-    python -m evaluation.pckh --gt GT --pred PRED [--json OUT] [--threshold T]
-        [--metric pckh|pck|box-pck] [--markdown OUT.md] [--csv OUT.csv]
-
 GT: any `evaluation.ground_truth` file; PRED: any `evaluation.prediction_files`
-file, one person per ground-truth person, in the same order. User errors (a
-missing file, a wrong shape, NaN, a count mismatch) print one line and exit
-with status 2.
+file, one person per ground-truth person, in the same order.
 """
 
 import logging
@@ -55,34 +50,19 @@ class PckhConfig:
 
 
 def parse_config(argv=None):
-    """Parses `argv` into a `PckhConfig`, one flag per field."""
-    parser = program_parser(
-        "evaluation.pckh",
-        "MPII PCKh (or torso or box PCK) of predictions against ground truth.",
-    )
+    """Parses `argv` into a `PckhConfig`."""
+    parser = program_parser("evaluation.pckh", __doc__.split("\n")[0])
     add_dataclass_flags(parser, PckhConfig, required=("gt", "pred"))
     return PckhConfig(**vars(parser.parse_args(argv)))
 
 
 def evaluate_files(gt_path, pred_path, metric="pckh", threshold=None):
-    """Reads both files and returns the `PckSummary`."""
+    """The `PckSummary` of a prediction file against a ground-truth file."""
     ground_truth = read_ground_truth(gt_path)
     predictions = read_predictions(pred_path, num_joints=ground_truth.num_joints)
     # Checked here first so that errors name the prediction file.
     predictions = check_predictions(predictions, ground_truth, where=str(pred_path))
     return evaluate_metric(metric, predictions, ground_truth, threshold)
-
-
-def write_outputs(summary, arguments):
-    """Writes the optional JSON, Markdown and CSV outputs."""
-    if arguments.json:
-        write_json_atomically(arguments.json, summary_to_json_dict(summary))
-    if arguments.markdown:
-        write_text_atomically(
-            arguments.markdown, format_console_report(summary, arguments.name)
-        )
-    if arguments.csv:
-        write_table_csv(paper_table({arguments.name: summary}), arguments.csv)
 
 
 def main(argv=None):
@@ -93,8 +73,14 @@ def main(argv=None):
         summary = evaluate_files(
             arguments.gt, arguments.pred, arguments.metric, arguments.threshold
         )
-        print(format_console_report(summary, arguments.name))
-        write_outputs(summary, arguments)
+        report = format_console_report(summary, arguments.name)
+        print(report)
+        if arguments.json:
+            write_json_atomically(arguments.json, summary_to_json_dict(summary))
+        if arguments.markdown:
+            write_text_atomically(arguments.markdown, report)
+        if arguments.csv:
+            write_table_csv(paper_table({arguments.name: summary}), arguments.csv)
     except (EvaluationInputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,8 +1,5 @@
-"""Figures of an evaluation, in the style of Newell et al. 2016 (matplotlib).
-
-The project's only matplotlib import; the Agg backend is selected before
-pyplot is imported, so figures render without a display. Every function saves
-`<out_stem>.png` and `<out_stem>.pdf` and returns the two paths.
+"""Figures of an evaluation, in the style of Newell et al. 2016, each saved as
+`<out_stem>.png` and `.pdf` (Agg backend: no display needed).
 
 Images are float [S, S, 3] crops in [0, 1]; keypoints are (x, y) in crop px
 with pixel centres at integers, which is also how `imshow` places pixels.
@@ -26,7 +23,7 @@ FIGURE_DPI = 120
 
 
 def save_figure(figure, out_stem):
-    """Saves `figure` as PNG and PDF beside each other, closes it, returns paths."""
+    """Saves `figure` as PNG and PDF, closes it, returns the paths."""
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
@@ -37,8 +34,7 @@ def save_figure(figure, out_stem):
 
 
 def group_curves(curve, groups, joint_names):
-    """Returns {label: curve [T]}: each group's mean over its joints, or one
-    entry per joint when there are no groups (a custom joint set)."""
+    """{label: curve [T]}: each group's mean, or each joint's (no groups)."""
     curve = np.asarray(curve, np.float64)
     if not groups:
         return {name: curve[:, index] for index, name in enumerate(joint_names)}
@@ -52,9 +48,8 @@ def group_curves(curve, groups, joint_names):
 
 def plot_accuracy_curves(thresholds, curves_by_model, groups, joint_names,
                          metric_label, out_stem):  # fmt: skip
-    """PCKh (or PCK) against the normalised distance, as the paper's MPII
-    figure: one panel per joint group (or per joint without `groups`), each
-    comparing the models' curves (`curves_by_model`: label -> T x K)."""
+    """Accuracy against the normalised distance, as the paper's MPII figure:
+    one panel per joint group, comparing {model: curve T x K}."""
     per_model = {
         model: group_curves(curve, groups, joint_names)
         for model, curve in curves_by_model.items()
@@ -82,16 +77,15 @@ def plot_accuracy_curves(thresholds, curves_by_model, groups, joint_names,
     return save_figure(figure, out_stem)
 
 
-def plot_stack_accuracy(values, metric_label, out_stem, labels=None):
-    """Accuracy of every stack's prediction (bars, value on top), as Fig. 9
-    right; `values` in percent, first stack first."""
+def plot_stack_accuracy(values, metric_label, out_stem):
+    """Accuracy of every stack's prediction in percent (bars), as Fig. 9 right."""
     values = np.asarray(values, np.float64)
     positions = np.arange(1, len(values) + 1)
     figure, axis = plt.subplots(figsize=(max(4.0, 0.7 * len(values) + 2), 3.2))
     bars = axis.bar(positions, np.nan_to_num(values), color="tab:blue", alpha=0.8)
     axis.plot(positions, values, color="tab:red", marker="o")
     axis.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize="small")
-    axis.set_xticks(positions, labels or [str(p) for p in positions])
+    axis.set_xticks(positions, [str(p) for p in positions])
     axis.set(xlabel="stack", ylabel=f"{metric_label} (%)", ylim=(0, 105),
              title=f"{metric_label} of each stack's prediction")  # fmt: skip
     axis.grid(axis="y", alpha=0.3)
@@ -99,13 +93,9 @@ def plot_stack_accuracy(values, metric_label, out_stem, labels=None):
 
 
 def plot_stack_accuracy_by_variant(per_stack, metric_label, out_stem):
-    """Accuracy at every stack, one line per variant (as Fig. 9 right);
-    `per_stack` maps a variant to a list (stacks 1, 2, ...) or, for variants
-    that report only some stacks, {stack number: accuracy}."""
+    """{variant: {stack number: accuracy}} as one line per variant (Fig. 9)."""
     figure, axis = plt.subplots(figsize=(5.5, 3.5))
     for variant, values in per_stack.items():
-        if not isinstance(values, dict):
-            values = dict(enumerate(values, start=1))
         stacks = sorted(values)
         axis.plot(stacks, [values[s] for s in stacks], marker="o", label=variant)
     axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -117,7 +107,7 @@ def plot_stack_accuracy_by_variant(per_stack, metric_label, out_stem):
 
 
 def read_training_log(path, column):
-    """Returns (epochs, values) of `column` from a Keras CSVLogger file."""
+    """(epochs, values) of `column` of a Keras CSVLogger file."""
     table = pd.read_csv(path)
     if column not in table.columns:
         raise ValueError(f"{path}: no column {column!r} (found {list(table.columns)})")
@@ -126,9 +116,8 @@ def read_training_log(path, column):
 
 
 def accuracy_column(path, prefer="val_pckh"):
-    """The validation-accuracy column a CSV log holds: `prefer` if present,
-    else `val_pckh`, `val_pck` or `val_box_pck`; None when it has none (or
-    is empty)."""
+    """The validation-accuracy column of a CSV log: `prefer`, else the first
+    `val_<metric>` it holds; None when it has none."""
     try:
         columns = list(pd.read_csv(path, nrows=0).columns)
     except (OSError, pd.errors.EmptyDataError):
@@ -140,8 +129,8 @@ def accuracy_column(path, prefer="val_pckh"):
 
 
 def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh"):
-    """Validation accuracy over training epochs, one line per run (as Fig. 8);
-    `logs` maps labels to CSV logs, or lists logs labelled by their folders."""
+    """Validation accuracy over epochs, one line per run (as Fig. 8); `logs`
+    maps labels to CSV logs, or lists logs labelled by their folders."""
     if not isinstance(logs, dict):
         logs = {Path(path).parent.name or str(path): path for path in logs}
     figure, axis = plt.subplots(figsize=(5.5, 3.5))
@@ -162,8 +151,7 @@ def plot_training_curves(logs, out_stem, column="val_pckh", metric_label="PCKh")
 
 def drawn_crop(image, keypoints, skeleton, joint_names=None, scores=None,
                heatmap=None):  # fmt: skip
-    """A crop [S, S, 3] in [0, 1] as uint8 with one skeleton drawn
-    (`keras_hourglass.drawing`), over a heatmap when one is given."""
+    """A crop as uint8 with one skeleton drawn, over a heatmap when given."""
     image = np.clip(np.asarray(image, np.float64), 0.0, 1.0)
     if heatmap is not None:  # [h, w] over the same window, upsampled, jet colours
         size, heatmap = image.shape[0], np.asarray(heatmap, np.float64)
@@ -181,16 +169,16 @@ def drawn_crop(image, keypoints, skeleton, joint_names=None, scores=None,
 
 def show_crop(axis, image):
     """Shows a crop (float [0, 1] or uint8) without axes."""
-    size = image.shape[0]
-    axis.imshow(image, extent=(-0.5, image.shape[1] - 0.5, size - 0.5, -0.5))
+    height, width = image.shape[:2]
+    axis.imshow(image, extent=(-0.5, width - 0.5, height - 0.5, -0.5))
     axis.set_axis_off()
 
 
 def plot_prediction_grid(images, keypoints, skeleton, out_stem, columns=4,
                          titles=None, joint_names=None, scores=None,
                          true_keypoints=None, true_annotated=None):  # fmt: skip
-    """A grid of crops with their predicted skeletons, each beside its ground
-    truth when `true_keypoints` are given; low `scores` are drawn faint."""
+    """Crops with their predicted skeletons (low `scores` faint), each beside
+    its ground truth when `true_keypoints` are given."""
     count = len(images)
     if true_keypoints is not None:
         columns = max(1, columns // 2)  # each cell holds two panels
@@ -228,8 +216,7 @@ def plot_stack_comparison(images, intermediate_keypoints, final_keypoints, skele
                           column_titles, out_stem, heatmaps=None, max_rows=4,
                           joint_names=None):  # fmt: skip
     """An intermediate stack's prediction beside the final one (Fig. 9 left),
-    one crop per row, over the joints' maximum of `heatmaps` (a pair of
-    [M, h, w, K]) when given."""
+    one crop per row, over the joints' maximum of the pair of `heatmaps`."""
     rows = min(len(images), max_rows)
     figure, axes = plt.subplots(rows, 2, figsize=(5.2, 2.6 * rows), squeeze=False)
     for row in range(rows):

@@ -6,14 +6,10 @@
     python -m evaluation.predict --model runs/demo --video clip.mp4 \
         --box 100,40,220,420 --out out/clip
 
-`--model` is anything `keras_hourglass.load_predictor` takes; a model whose
-file records no joint set takes its training run's. Images take their people
-from `--boxes` (CSV `image,x,y,w,h`, pixel edges at integers) or
-`--detections` (`evaluation.detections`), else are used whole; `--video`
-takes one fixed `--box` or the whole frame. Unusable images and boxes are
-counted and reported, never stop the batch. Writes `keypoints.csv`,
-`keypoints.json` and overlays (`overlays/<image>_pose.png`, or a video's
-`overlay.mp4`); files and columns: docs/serving.md.
+Images take their people from `--boxes` (CSV `image,x,y,w,h`, pixel edges at
+integers) or `--detections` (`evaluation.detections`), else are used whole;
+`--video` takes one fixed `--box` or the whole frame. Unusable images and boxes
+are counted and reported, never stop the batch. Files written: docs/serving.md.
 """
 
 import logging
@@ -54,8 +50,8 @@ OVERLAY_VIDEO_NAME = "overlay.mp4"
 
 
 def list_images(paths, skipped):
-    """Returns image files from file and folder paths, folders sorted; a
-    folder's other (not hidden) files are logged and counted in `skipped`."""
+    """The image files of file and folder paths, folders sorted; a folder's
+    other (not hidden) files are logged and counted in `skipped`."""
     images = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -77,8 +73,7 @@ def list_images(paths, skipped):
 
 
 def read_boxes(csv_path, images):
-    """Returns {image path: [boxes]} from the boxes CSV; EvaluationInputError
-    naming the file and line for a bad or unknown row."""
+    """{image path: [boxes]} of the boxes CSV; a bad row is an error naming it."""
     try:
         table = pd.read_csv(csv_path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
@@ -114,7 +109,7 @@ def image_keys(images):
 
 
 def read_detection_boxes(path, images, score_threshold):
-    """Returns ({image path: [boxes]}, {skip reason: count})."""
+    """({image path: [boxes]}, {skip reason: count}) of a detections file."""
     usable, skipped = usable_detections(read_detections_file(path), score_threshold)
     keys = image_keys(images)
     grouped = group_by_image(
@@ -126,9 +121,8 @@ def read_detection_boxes(path, images, score_threshold):
 
 
 def read_usable_images(images, skipped):
-    """Returns {path: encoded bytes} of complete JPEG/PNG files within the
-    served size limits; logs and counts (in `skipped`) the others, so one bad
-    image never stops the batch."""
+    """{path: encoded bytes} of complete JPEG/PNG files within the served
+    size limits; the others are logged and counted in `skipped`."""
     usable = {}
     for path in images:
         data = path.read_bytes()
@@ -145,10 +139,8 @@ def read_usable_images(images, skipped):
 
 
 def predict_people(predictor, encoded, boxes, batch_size, boxed_only=False):
-    """Runs the predictor image by image (a progress bar per image); returns
-    one dict per person, with the per-joint `inside` flag. `boxed_only`:
-    images without boxes have nobody in them (a detector found no one)
-    instead of being used whole."""
+    """One dict per person (`people_of`) of every image; with `boxed_only`
+    an image without boxes has nobody in it (a detector found no one)."""
     people = []
     paths = [path for path in encoded if not boxed_only or path in boxes]
     progress = tqdm(total=len(paths), desc="predict", unit="image")
@@ -184,8 +176,7 @@ def write_outputs(out_dir, people, encoded, joint_set, score_threshold):
 
 
 def people_of(poses, **where):
-    """Returns one dict per person of a `Poses`, tagged with `where` (an
-    `image` path or a video `frame` number)."""
+    """One dict per person of a `Poses`, tagged with `where` (`image`/`frame`)."""
     return [
         {**where, "person": index, "box": poses.boxes[index],
          "keypoints": poses.keypoints[index], "scores": poses.scores[index],
@@ -195,7 +186,7 @@ def people_of(poses, **where):
 
 
 def count_outside(people):
-    """Returns (people with a keypoint outside their image, such keypoints)."""
+    """(people with a keypoint outside their image, such keypoints)."""
     outside = [int((~np.asarray(person["inside"])).sum()) for person in people]
     return sum(1 for count in outside if count), sum(outside)
 
@@ -207,8 +198,7 @@ def write_keypoint_files(out_dir, people, joint_names):
         where = {key: person[key] for key in ("image", "frame") if key in person}
         where["person"] = person["person"]
         box = person["box"]
-        row = {**where, "box_x": box[0], "box_y": box[1], "box_w": box[2],
-               "box_h": box[3]}  # fmt: skip
+        row = {**where, **dict(zip(("box_x", "box_y", "box_w", "box_h"), box))}
         keypoints = {}
         for name, (x, y), score, inside in zip(
             joint_names, person["keypoints"], person["scores"], person["inside"]
@@ -225,7 +215,7 @@ def write_keypoint_files(out_dir, people, joint_names):
 
 
 def overlay_image(image, people, joint_set, score_threshold=0.2):
-    """Returns uint8 `image` with the people's boxes, labels and skeletons."""
+    """uint8 `image` with the people's boxes, labels and skeletons drawn."""
     if not people:
         return np.asarray(image[..., :3], np.uint8)
     return draw_poses(
@@ -242,7 +232,7 @@ def overlay_image(image, people, joint_set, score_threshold=0.2):
 
 
 def parse_box(text):
-    """Returns float32 [4] from "x,y,w,h"; None for no text (whole frame)."""
+    """float32 [4] from "x,y,w,h"; None for no text (whole frame)."""
     if not text:
         return None
     try:
@@ -255,7 +245,7 @@ def parse_box(text):
 
 
 def open_video(path):
-    """Returns (imageio reader, frames per second, frame count or None)."""
+    """(imageio reader, frames per second, frame count or None)."""
     path = Path(path)
     if not path.is_file():
         raise EvaluationInputError(f"{path}: no such video file")
@@ -268,13 +258,8 @@ def open_video(path):
 
 
 def video_frame_count(reader, meta):
-    """The frames of an open video, for the progress bar's total; None when
-    unknown. FFMPEG metadata gives no count (`nframes` is inf), so ffmpeg
-    counts the packets (a stream copy, nothing decoded), else duration x fps
-    estimates it."""
-    frames = meta.get("nframes")
-    if frames and np.isfinite(frames):
-        return int(frames)
+    """The frame count for the progress bar, or None: ffmpeg counts packets
+    (FFMPEG metadata has no count), else duration x fps estimates it."""
     try:
         return int(reader.count_frames())
     except (OSError, RuntimeError, ValueError, AttributeError):
@@ -409,7 +394,7 @@ class PredictConfig:
 
 
 def parse_arguments(argv):
-    """Parses `argv` into a `PredictConfig` (`--images` or `--video`)."""
+    """Parses `argv` into a `PredictConfig`."""
     parser = program_parser("evaluation.predict", __doc__.split("\n\n")[0])
     add_dataclass_flags(
         parser, PredictConfig, required=("model", "out"), one_of=("images", "video")

@@ -1,16 +1,10 @@
 """Reading and writing prediction files: N x K x 2 original-image coordinates.
 
-Formats (chosen by suffix):
-
-- `.mat`: variable `preds` (N x K x 2, as pose-hg and pytorch-pose save it),
-  else `pos_pred_src`. MATLAB's K x 2 x N layout is accepted too and detected
-  by shape (the middle axis of length 2).
-- `.h5` / `.hdf5`: dataset `preds`, N x K x 2 (or K x 2 x N, as above).
-- `.npy`: one array, N x K x 2 (or K x 2 x N).
-- `.csv`: a header row and one row per person, in ground-truth order. Joint
-  columns are either `x0,y0,x1,y1,...` or `<joint name>_x,<joint name>_y`
-  (for example `r_ankle_x,r_ankle_y`, names from `keras_hourglass.joint_sets`).
-  Other columns (such as `image`) are ignored.
+By suffix: `.mat` (variable `preds`, as pose-hg and pytorch-pose save it, else
+`pos_pred_src`), `.h5`/`.hdf5` (dataset `preds`) and `.npy`, each N x K x 2 or
+MATLAB's K x 2 x N (told apart by shape); `.csv`, one row per person in
+ground-truth order, columns `x0,y0,x1,y1,...` or `<joint name>_x,_y` (such as
+`r_ankle_x,r_ankle_y`), other columns ignored.
 """
 
 from pathlib import Path
@@ -21,9 +15,9 @@ import pandas as pd
 import scipy.io
 
 from evaluation.ground_truth import EvaluationInputError
-from evaluation.ground_truth import existing_file
 from evaluation.ground_truth import load_h5_datasets
-from evaluation.ground_truth import load_mat_variables
+from keras_hourglass.data.formats.mat_files import existing_file
+from keras_hourglass.data.formats.mat_files import load_mat_variables
 from keras_hourglass.joint_sets import metric_joint_set
 
 PREDICTION_VARIABLES = ("preds", "pos_pred_src")
@@ -86,8 +80,7 @@ def _read_csv(path, num_joints):
 
 
 def read_predictions(path, num_joints=16):
-    """Reads a prediction file as float64 N x K x 2; EvaluationInputError
-    naming the file when it cannot be."""
+    """Reads a prediction file as float64 N x K x 2."""
     path = existing_file(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":

@@ -1,10 +1,9 @@
 """Paper-style result tables: pandas DataFrames, Markdown, CSV and JSON.
 
-Columns, in percent (sources in `evaluation.metrics`): Head ... Ankle, the
-paper's (Head is MPII's head top, LSP's mean of neck and head top, the others
-the mean of left and right); Mean, the unweighted mean over the scored
-joints, as Tompson's script prints; the count-weighted total, HRNet's and
-mmpose's "Mean"; and the unweighted mean over all joints.
+Columns, in percent: the paper's Head ... Ankle (Head is MPII's head top,
+LSP's mean of neck and head top; the others the mean of left and right); Mean
+over the scored joints, unweighted as Tompson's script prints; the
+count-weighted total, HRNet's and mmpose's "Mean"; the mean over all joints.
 """
 
 import math
@@ -25,21 +24,14 @@ def paper_table(summaries_by_model):
         row[TOTAL_COLUMN] = summary.total_count_weighted
         row[ALL_JOINTS_COLUMN] = summary.mean_all_joints
         rows[model_name] = row
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "Model"
-    return table
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("Model")
 
 
 def per_joint_table(summary):
     """One row per joint: its value and how many annotated instances it has."""
-    table = pd.DataFrame(
-        {
-            summary.metric: pd.Series(summary.per_joint),
-            "annotated": pd.Series(summary.joint_counts),
-        }
-    )
-    table.index.name = "Joint"
-    return table
+    return pd.DataFrame(
+        {summary.metric: summary.per_joint, "annotated": summary.joint_counts}
+    ).rename_axis("Joint")
 
 
 def _format_cell(value, float_format):
@@ -49,8 +41,7 @@ def _format_cell(value, float_format):
 
 
 def dataframe_to_markdown(table, float_format="{:.2f}"):
-    """A GitHub Markdown table of `table`, index first, numbers right-aligned,
-    NaN as `-` (no `tabulate` needed)."""
+    """A GitHub Markdown table of `table`, numbers right-aligned, NaN as `-`."""
     header = [str(table.index.name or "")] + [str(name) for name in table.columns]
     numeric = [False] + [
         pd.api.types.is_numeric_dtype(table[name]) for name in table.columns
@@ -73,8 +64,7 @@ def write_table_csv(table, path, decimals=4):
 
 
 def json_number(value):
-    """`value` as a JSON number; JSON has no NaN, so a mean over no annotated
-    joint is written as null."""
+    """`value` as a JSON number, NaN as null (JSON has no NaN)."""
     return float(value) if math.isfinite(value) else None
 
 

@@ -1,10 +1,6 @@
-"""A model for the programs (evaluate, predict, export): any kind that
-`keras_hourglass.saving.load_model` reads, with the joint set of the dataset
-a training run was trained on when the model file records none.
-
-The run's dataset is named by its `config.json` (`data_dir`), a file of the
-training program's: the library's loader knows the run directory's model
-files but not that.
+"""A model for the programs: any kind `keras_hourglass.saving.load_model`
+reads, with its training run's joint set when the file records none (the run's
+`config.json`, a training program file the library does not read, names it).
 """
 
 import dataclasses
@@ -28,10 +24,8 @@ def run_file(model_path, name):
 
 
 def joint_set_for_run(path, num_joints):
-    """Returns the joint set of a run: its dataset's `dataset.json` (via the
-    run's `config.json` `data_dir`) when readable, else the built-in set with
-    `num_joints` joints. Raises ValueError when neither exists or the
-    dataset's `dataset.json` is unusable (`check_metadata_fields`)."""
+    """The joint set of a run's dataset (its `config.json` `data_dir`), else
+    the built-in set with `num_joints`; ValueError when neither is usable."""
     config_path = run_file(path, "config.json")
     if config_path is not None:
         data_dir = Path(read_json(config_path).get("data_dir", ""))
@@ -46,9 +40,7 @@ def joint_set_for_run(path, num_joints):
 
 
 def load_program_model(path):
-    """`keras_hourglass.saving.load_model` with a joint set: the one the model
-    records, else its run's; FileNotFoundError or ValueError naming the path
-    when there is no loadable model or no such joint set."""
+    """`saving.load_model` with the joint set the model records, else its run's."""
     loaded = load_model(path)
     if loaded.joint_set is not None:
         return loaded
@@ -57,8 +49,7 @@ def load_program_model(path):
 
 
 def make_predictor(model, flip_test=True):
-    """A `PosePredictor` for a serving URL or any model `load_program_model`
-    loads (with its run's joint set)."""
+    """A `PosePredictor` of a serving URL or of `load_program_model(model)`."""
     if str(model).startswith(("http://", "https://")):
         return load_predictor(str(model))
     return load_predictor(load_program_model(model), flip_test=flip_test)
