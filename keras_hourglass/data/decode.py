@@ -67,13 +67,11 @@ def matrix_for_scaled_image(matrix, ratio):
 def decode_image_region(image_bytes, matrix, output_size, dct_scaling=False):
     """Decodes only the part of a JPEG that the crop reads (all of a PNG).
 
-    With `dct_scaling`, a JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's
-    DCT scaling) when the crop window spans at least that many original px
-    per output px: the inverse DCT then does the downsampling, which costs
-    less than a full decode and averages instead of aliasing.
+    With `dct_scaling`, a JPEG is decoded at 1/2, 1/4 or 1/8 scale when the
+    crop spans that many original px per output px: libjpeg's inverse DCT
+    then downsamples, cheaper than a full decode and without aliasing.
 
-    Returns `(uint8 region [h, w, 3], matrix from region px to output px,
-    original image shape [2] as (height, width))`.
+    Returns `(uint8 region, region px -> output px matrix, (height, width))`.
     """
 
     def decode_jpeg_region():
@@ -150,12 +148,8 @@ def take_window(image, first_y, count_y, first_x, count_x):
 def resize_axis_aligned(image, matrix, output_size):
     """Bilinear resize of `image` [h, w, C] for an unrotated, possibly
     mirrored `matrix` (image px -> output px): the nearest whole-pixel window
-    (`whole_pixel_window`, zeros outside the image) resized with
-    `ResizeBilinear`, cheaper per output px than the projective warp.
-
-    Returns `(float32 [S, S, C] in the input's value range, the matrix the
-    resize applied)`, which targets must be made with. When enlarging, the
-    outermost output px repeat the window's edge px.
+    resized with `ResizeBilinear`, cheaper than the projective warp. Returns
+    `(float32 [S, S, C] in the input's range, the matrix applied)`.
     """
     first_x, count_x, scale_x, offset_x = whole_pixel_window(
         matrix[0, 0], matrix[0, 2], output_size

@@ -15,11 +15,8 @@ swapped), each colour channel is multiplied by U(0.6, 1.4) and clipped to
 [0, 1], and there is no translation. Randomness is stateless: every sample gets
 its own seed, so a fixed pipeline seed reproduces every crop.
 
-Every step takes and returns plain tensors so `tf.data` can map it; none uses
-`py_function`. The steps take records that passed `tfrecords.checked_person`;
-an image that decodes to another size than its record states makes the crop
-raise in the graph, and the pipeline drops and counts the record
-(`keras_hourglass.data.counter`).
+Every step maps plain tensors to plain tensors (no `py_function`); a record that
+makes a step raise in the graph is dropped and counted by the pipeline.
 """
 
 from dataclasses import dataclass
@@ -114,14 +111,10 @@ def crop_reference_image(person, matrix, input_size):
 
 
 def crop_training_image(person, matrix, input_size, gains):
-    """Decodes the crop region at the coarsest DCT scale that keeps it at
-    least as fine as the input, warps it and applies the colour gains in one
-    pass: the training crop.
-
-    Returns `(image, applied matrix)`: the original px -> input px matrix the
-    crop really has. An unrotated crop is resized from whole pixels, which
-    moves it by under half a source px from `matrix`; the targets are made
-    with the applied matrix, so they stay exactly on the image.
+    """The training crop: decodes the region at the coarsest DCT scale still
+    as fine as the input, warps it and applies the colour gains in one pass.
+    Returns `(image, applied matrix)`: an unrotated crop is resized from whole
+    pixels (under half a source px off `matrix`), so targets use the applied one.
     """
     region, region_matrix = decode_crop_region(person, matrix, input_size, True)
     image, applied_region_matrix = warp_and_scale_colours(
@@ -135,13 +128,9 @@ def crop_training_image(person, matrix, input_size, gains):
 def encode_targets(
     person, matrix, flipped, num_joints, flip_pairs, input_size, output_size, sigma
 ):
-    """Returns `(heatmaps [h, w, K], weights [K], heatmap_matrix [3, 3])`, the
-    matrix mapping original px to heatmap px.
-
-    A flipped crop mirrors every joint's position; swapping the left/right
-    entries afterwards makes e.g. channel "left wrist" follow the wrist that
-    now appears on the left side.
-    """
+    """Returns `(heatmaps [h, w, K], weights [K], heatmap_matrix)` (original
+    px -> heatmap px). A flipped crop also swaps left/right entries, so channel
+    "left wrist" follows the wrist that now appears on the left."""
     heatmap_matrix = tf.linalg.matmul(
         scale_grid_matrix(input_size, output_size), matrix
     )

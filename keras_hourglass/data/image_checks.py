@@ -1,24 +1,15 @@
-"""Is an encoded image complete? The one home of that rule, for the converter
-(`image_problem`, then a full Pillow decode in `inspect_image_bytes`), the
-input pipeline and the serving signature (`image_is_complete`, graph ops) and
-`evaluation.predict`.
+"""Is an encoded image complete? The one home of that rule: `image_problem`
+(Python, the converter) and `image_is_complete` (graph ops, the pipeline and
+serving) give the same answer.
 
-A complete image starts with the JPEG or PNG magic bytes and ends with its
-end marker (a JPEG's within the last `TAIL_BYTES`: cameras append data). A
-JPEG is also no larger than its pixels can fill (`jpeg_byte_limit`): a 32 x 32
-JPEG padded with 20 MB of valid `FF 00` stuffing decodes to a tiny picture
-yet would cost the body scan seconds, so this header-only check comes first.
-
-libjpeg only *warns* about a corrupt body and returns a grey or smeared
-picture, so the body's structure is checked instead: after the first
-start-of-scan header, a 0xFF byte is always followed by 0x00 (stuffing), a
-restart marker, another 0xFF or one of the few markers allowed between scans.
-Random bytes break this about 15 times per 4 KB; real MPII/LSP photos and
-their progressive re-encodings never do. A body of zeros, or one cut and
-re-terminated, is well formed; only the converter's full decode catches it.
-
-Images are used as a viewer shows them: `upright_image_bytes` turns a photo
-by its EXIF Orientation tag.
+A complete image starts with the JPEG or PNG magic bytes and ends with its end
+marker (a JPEG's within the last `TAIL_BYTES`: cameras append data). A JPEG is
+also no larger than its pixels can fill (`jpeg_byte_limit`: 20 MB of valid
+stuffing behind a 32 x 32 image would cost the body scan seconds). libjpeg only
+*warns* about a corrupt body, so its structure is checked: after the first
+start-of-scan, 0xFF is followed only by stuffing, a restart or a marker allowed
+between scans. Random bytes break this about 15 times per 4 KB; real photos
+never do. Only the converter's full decode catches a body of zeros.
 """
 
 import io
@@ -55,15 +46,13 @@ JPEG_METADATA_BYTES = 2**20
 
 
 def jpeg_byte_limit(pixels):
-    """The largest JPEG, in bytes, for an image of `pixels` pixels (an int or
-    an int64 tensor)."""
+    """The largest JPEG, in bytes, for `pixels` pixels (int or int64 tensor)."""
     return JPEG_METADATA_BYTES + MAX_JPEG_BYTES_PER_PIXEL * pixels
 
 
 def first_scan_data_offset(data):
-    """Returns the offset of the first entropy-coded byte (just after the first
-    SOS header) of JPEG bytes `data` (NumPy uint8), or -1 when the segments
-    before it do not chain up."""
+    """The offset just after the first SOS header of JPEG bytes `data` (NumPy
+    uint8), or -1 when the segments before it do not chain up."""
     position = 2  # after the start-of-image marker
     for _ in range(MAX_LINKS_BEFORE_SCAN + 1):
         if position + 4 > len(data) or data[position] != 0xFF:
@@ -100,16 +89,12 @@ def graph_marker_positions(data):
 
 
 def _graph_scan_data_offset(data, marker_positions):
-    """Graph version of `first_scan_data_offset` on uint8 bytes `data`, given
-    `graph_marker_positions(data)`.
+    """Graph version of `first_scan_data_offset`, given the 0xFF positions.
 
-    Every segment starts at a 0xFF byte, so the segments form a chain over
-    those positions: each points at the position its length field names.
-    Instead of a graph while-loop over the segments, the pointers are
-    doubled: after n rounds every position points 2 ** n segments ahead.
-    A start of scan points at itself and a broken link at an extra last
-    entry that points at itself too, so the walk stops at whichever comes
-    first.
+    Each segment points at the 0xFF its length field names; instead of a
+    while-loop, pointers are doubled (after n rounds, 2 ** n segments ahead).
+    A start of scan and a broken link (an extra last entry) point at
+    themselves, so the walk stops at whichever comes first.
     """
     size = tf.size(data)
     # Padding keeps every 4-byte read in bounds; such reads are rejected.
@@ -216,8 +201,8 @@ def image_problem(image_bytes):
 
 
 def jpeg_fits_its_pixels(image_bytes):
-    """Returns a bool scalar (graph ops) for JPEG bytes with an end marker:
-    within `jpeg_byte_limit` of the header's size, and then a clean body."""
+    """Bool scalar: within `jpeg_byte_limit` of the header's size and a clean
+    body (graph ops)."""
     size = tf.cast(tf.io.extract_jpeg_shape(image_bytes)[:2], tf.int64)
     length = tf.cast(tf.strings.length(image_bytes), tf.int64)
     return tf.cond(
@@ -266,13 +251,9 @@ def exif_orientation(image_bytes):
 
 
 def upright_image_bytes(image_bytes):
-    """Encoded bytes whose pixels are the picture as a viewer shows it.
-
-    A phone stores a photo taken sideways as the sensor saw it plus an EXIF
-    Orientation tag, which TensorFlow's decoders ignore. A JPEG or PNG with
-    an orientation other than 1 is turned and encoded again in its format,
-    without the tag; anything else is returned as it is.
-    """
+    """Encoded bytes whose pixels are the picture as a viewer shows it: a
+    JPEG or PNG with an EXIF Orientation other than 1 (which TensorFlow's
+    decoders ignore) is turned and re-encoded in its format, without the tag."""
     image_format = image_format_of(image_bytes)
     if image_format is None or exif_orientation(image_bytes) in (0, 1):
         return image_bytes

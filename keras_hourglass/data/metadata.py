@@ -14,18 +14,11 @@ Contents:
      "skipped": {reason: count}, "warnings": {reason: count},
      "created_with": {converter arguments}}
 
-`torso_joints` and each split's `head_boxes` say which PCK the data supports
-(head-box PCKh, torso PCK; box PCK always); files written without them get
-the answers from the joint names and the split's first record.
-
 File names are relative to the JSON's folder. `read_metadata` checks the file
-once, when it is opened: shard names must be plain names inside the folder
-(a `dataset.json` is data and must not make the pipeline open `/etc/passwd`);
-the fields must describe a usable joint set and sane counts (a hand-edited
-flip pair that maps one joint to two would train a wrong flip, a huge count an
-epoch that never ends); and the joint count must match each split's first
-record (a 14-joint `dataset.json` beside 16-joint shards would otherwise
-reject every record one by one, far from the cause).
+once, when it is opened: plain shard names inside the folder (the file is data
+and must not make the pipeline open `/etc/passwd`), a usable joint set and sane
+counts, and each split's first record holding `num_joints` joints (else every
+record would be rejected one by one, far from the cause).
 """
 
 import re
@@ -85,9 +78,8 @@ def write_metadata(out_dir, metadata):
 
 
 def read_metadata(dir_or_json_path):
-    """Returns the checked metadata dict of a shard folder (or of its JSON
-    file), with "directory" set to the folder's absolute path; raises
-    FileNotFoundError or ValueError naming the file."""
+    """Returns the checked metadata of a shard folder (or its JSON file), with
+    "directory" set to the folder; raises FileNotFoundError or ValueError."""
     path = Path(dir_or_json_path)
     if path.is_dir():
         path = path / METADATA_FILE_NAME
@@ -127,10 +119,8 @@ def index_pairs_problem(pairs, num_joints, what):
 
 
 def metadata_fields_problem(metadata):
-    """Returns why a `dataset.json` dict cannot be used (naming the field),
-    or None. A missing `num_joints` is the number of names and missing splits
-    are none (a run's dataset is read for its joint set alone); flip pairs
-    must be a permutation."""
+    """Returns why a `dataset.json` dict cannot be used (naming the field), or
+    None. Missing splits are none: a run's dataset is read for its joint set."""
     names = metadata.get("joint_names")
     if not isinstance(names, list):
         return "joint_names is not a list of names"
@@ -200,8 +190,8 @@ def check_metadata_fields(metadata, json_path):
 
 
 def split_files(metadata, split):
-    """Returns the absolute shard paths of `split`; raises ValueError naming
-    the known splits when `split` is not one of them."""
+    """Returns the absolute shard paths of `split`; ValueError naming the
+    known splits when it is not one of them."""
     if split not in metadata["splits"]:
         known = ", ".join(sorted(metadata["splits"]))
         raise ValueError(f"no split {split!r} in the dataset; splits: {known}")

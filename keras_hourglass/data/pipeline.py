@@ -42,12 +42,11 @@ __all__ = [
 class PipelineOptions:
     """How `make_dataset` runs; none of these changes what a sample is.
 
-    `repeat` forever with new augmentations every pass; `seed` shuffling and
-    augmentation; a record `shuffle_buffer` when training (0: none);
-    `deterministic` shard interleaving; `cache` the raw records in memory.
-    `intra_op_parallelism` is 1 because the parallel map already keeps every
-    core busy with whole samples and splitting one warp across threads only
-    adds overhead (None: TensorFlow's default).
+    `repeat` draws new augmentations every pass; `shuffle_buffer` (records, 0:
+    none) applies when training; `cache` keeps the raw records in memory.
+    `intra_op_parallelism` is 1: the parallel map already keeps every core busy
+    with whole samples, and splitting one warp across threads only adds
+    overhead (None: TensorFlow's default).
     """
 
     repeat: bool = False
