@@ -1,17 +1,10 @@
 """A built-in synthetic people dataset, for training without downloading data.
 
-Each sample is an RGB image of one annotated articulated figure (16 MPII
-joints) on a cluttered background, with smaller distractor figures, random
-occluders and sometimes joints cut off by the image border. A sample depends
-only on `(seed, index)`, so shards can be generated in parallel and
-reproduced exactly. `pose` samples the skeleton, `raster` fills polygons,
-`render` paints figures and `scene` composes the image; this module is the
-public API.
-
-Annotations follow the MPII conventions of the records: pixel centres at
-integers, (0, 0) for unannotated joints, `scale` = person height / 200 px,
-`center` placed like MPII `objpos` (so the crop is centred on the body),
-and a head box whose 0.6 x diagonal is the PCKh normaliser.
+Each sample is one annotated figure (16 MPII joints) on a cluttered background,
+with distractor figures, occluders and sometimes joints cut off by the border;
+it depends only on `(seed, index)`, so shards render in parallel and reproduce
+exactly. Annotations follow MPII's conventions (`center` like `objpos`, a head
+box whose 0.6 x diagonal is the PCKh normaliser).
 """
 
 import numpy as np
@@ -27,12 +20,10 @@ from keras_hourglass.transforms import person_center_for_crop
 
 SYNTHETIC_JOINT_NAMES = MPII_16.joint_names
 
-# Difficulty knobs and their defaults; `generate_person_image` accepts these
-# names as keyword arguments and rejects any other. The defaults make the
-# dataset the README's main command learns in minutes on a CPU: left limbs
-# always in warm colours and no back views (where the sides swap in the
-# image), which a small network otherwise takes far longer to sort out;
-# turn them on for a harder left/right problem.
+# Difficulty knobs, `generate_person_image`'s keyword arguments. The defaults
+# make a dataset the README's main command learns in minutes on a CPU: warm left
+# limbs and no back views (where the sides swap) spare a small network the
+# left/right problem; turn them on for a harder one.
 DEFAULT_DIFFICULTY = {
     "image_size_range": (240, 480),  # min and max side in px, drawn per side
     "person_height_range": (0.45, 0.9),  # standing height / shorter image side
@@ -103,7 +94,9 @@ def head_box_around(upper_neck, head_top):
 
 
 def build_annotation(seed, index, scene, labels):
-    """The MPII-style annotation dict of one composed scene."""
+    """The MPII-style annotation dict of one composed scene, plus
+    `other_people_joints` ([16, 3]: x, y, in-image flag) and `render` (the
+    generator's internals, for tests)."""
     height, width = labels.shape
     joints_all = scene["joints"]
     inside = inside_image(joints_all, height, width)
@@ -128,11 +121,9 @@ def build_annotation(seed, index, scene, labels):
 
 
 def generate_person_image(seed: int, index: int, **difficulty):
-    """Returns sample `index` of dataset `seed` (both >= 0), with
+    """Returns sample `index` of dataset `seed` (both >= 0) with
     `DEFAULT_DIFFICULTY` overridden by `**difficulty`: a uint8 [H, W, 3] image
-    and its MPII-style annotation dict (`build_annotation`), which also holds
-    `other_people_joints` ([16, 3]: x, y, in-image flag) and `render` (the
-    generator's internals, for tests)."""
+    and its annotation dict (`build_annotation`)."""
     options = resolve_difficulty(difficulty)
     rng = sample_rng(seed, index)
     canvas, labels, scene = compose_scene(rng, options)

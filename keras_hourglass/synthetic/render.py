@@ -1,8 +1,5 @@
-"""Drawing of articulated figures for the synthetic dataset.
-
-A figure is painted into a float32 H x W x 3 canvas (0-255) from its 16
-image-pixel joints; the painter can also write a part-label map, from which
-joint visibility is read.
+"""Painting figures for the synthetic dataset into a float32 H x W x 3 canvas
+(0-255), with an optional part-label map from which joint visibility is read.
 """
 
 import numpy as np

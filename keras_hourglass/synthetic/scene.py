@@ -1,8 +1,7 @@
-"""Composes one synthetic scene: a cluttered background, distractors, the
-person and random occluders.
+"""Composes one synthetic scene: background, distractors, person, occluders.
 
 All randomness comes from the one generator passed in, in a fixed order, so a
-scene is a pure function of that generator's seed.
+scene is a pure function of its seed.
 """
 
 import numpy as np
@@ -32,8 +31,7 @@ SENSOR_NOISE_TABLE.flags.writeable = False
 
 def smooth_background(rng, height, width, cell_px, amplitude):
     """A linear colour gradient plus low-frequency colour noise, H x W x 3,
-    made on a coarse grid and upsampled once (linear interpolation keeps the
-    gradient exact, at a fraction of full-size arithmetic)."""
+    made on a coarse grid and upsampled linearly (which keeps the gradient)."""
     grid_rows, grid_cols = height // cell_px + 2, width // cell_px + 2
     start = random_hsv_colour(rng, *ANY_COLOUR)
     end = random_hsv_colour(rng, *ANY_COLOUR)
@@ -134,13 +132,13 @@ def add_sensor_noise(rng, canvas, noise_std):
 
 
 def sample_figure(rng, options, height_px):
-    """Random facing, pose (image pixels, relative to the body middle), rotation."""
+    """Random facing and pose (image pixels, relative to the body middle)."""
     facing_front = bool(rng.random() >= options["back_view_probability"])
     body = pose.sample_body_pose(rng, facing_front, options["foreshortening"])
     rotation = float(rng.uniform(-1, 1) * options["max_rotation_degrees"])
-    joints = pose.body_to_image(body, height_px, rotation, (0.0, 0.0))
+    joints = pose.body_to_image(body, height_px, rotation)
     joints -= (joints.min(axis=0) + joints.max(axis=0)) / 2
-    return facing_front, rotation, joints
+    return facing_front, joints
 
 
 def place_person(rng, joints, width, height, truncate):
@@ -177,7 +175,7 @@ def draw_distractors(rng, canvas, options, main_middle, main_height_px):
     others = []
     for _ in range(int(rng.integers(0, options["max_distractors"] + 1))):
         height_px = main_height_px * rng.uniform(0.35, 0.75)
-        facing_front, _, joints = sample_figure(rng, options, height_px)
+        facing_front, joints = sample_figure(rng, options, height_px)
         middle = rng.uniform((0, 0), (width, height))
         for _ in range(10):
             if np.linalg.norm(middle - main_middle) > 0.4 * main_height_px:
@@ -195,24 +193,22 @@ def draw_distractors(rng, canvas, options, main_middle, main_height_px):
 def draw_occluders(rng, canvas, labels, options, joints, height_px):
     """With some probability paints one or two shapes over the person's joints."""
     if rng.random() >= options["occlusion_probability"]:
-        return 0
-    count = int(rng.integers(1, 3))
-    for _ in range(count):
+        return
+    for _ in range(int(rng.integers(1, 3))):
         target = joints[rng.integers(len(joints))]
         center = target + rng.normal(0.0, 0.03 * height_px, size=2)
         size = rng.uniform(0.15, 0.3) * height_px
         paint_random_shape(canvas, rng, center, size, labels)
-    return count
 
 
 def compose_scene(rng, options):
     """Draws a full scene; returns the float canvas, part labels and
-    {`joints` (drawn positions, also outside the image), `height_px`
-    (standing height), `other_people_joints`, `render` (internals)}."""
+    {`joints` (drawn, also outside the image), `height_px` (standing height),
+    `other_people_joints`, `render` (drawn joints and side colours)}."""
     low, high = options["image_size_range"]
     width, height = (int(side) for side in rng.integers(low, high + 1, size=2))
     height_px = rng.uniform(*options["person_height_range"]) * min(width, height)
-    facing_front, rotation, relative = sample_figure(rng, options, height_px)
+    facing_front, relative = sample_figure(rng, options, height_px)
     truncate = rng.random() < options["truncation_probability"]
     middle = place_person(rng, relative, width, height, truncate)
     joints = relative + middle
@@ -221,18 +217,13 @@ def compose_scene(rng, options):
     palette = render.sample_palette(rng, options["random_side_colours"])
     labels = np.zeros((height, width), dtype=np.int8)
     render.draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels)
-    occluders = draw_occluders(rng, canvas, labels, options, joints, height_px)
+    draw_occluders(rng, canvas, labels, options, joints, height_px)
     if options["noise_std"] > 0:
         add_sensor_noise(rng, canvas, options["noise_std"])
     scene_render = {
         "joints_all": joints,
-        "facing_front": facing_front,
-        "rotation_degrees": rotation,
-        "height_px": height_px,
         "left_colour": palette["left"],
         "right_colour": palette["right"],
-        "truncated": bool(truncate),
-        "occluders": occluders,
     }
     scene = {"joints": joints, "height_px": height_px, "other_people_joints": others}
     return canvas, labels, {**scene, "render": scene_render}
