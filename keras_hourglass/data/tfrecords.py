@@ -192,10 +192,11 @@ def check_person(person, num_joints):
     return tf.reduce_all(tf.stack(checks))
 
 
-def record_problem(person, num_joints):
-    """Returns a string scalar naming what is wrong with a parsed record, or
-    "" (`check_person`, and `image_checks.image_is_complete` for its image)."""
-    return tf.where(
+def checked_person(person, num_joints):
+    """Returns `person` once it has passed `check_person` and
+    `image_checks.image_is_complete`; otherwise logs the image and raises in
+    the graph, so the pipeline drops and counts it."""
+    problem = tf.where(
         ~check_person(person, num_joints),
         f"not {num_joints} joints, a NaN/inf value, or a scale <= 0",
         tf.where(
@@ -204,12 +205,6 @@ def record_problem(person, num_joints):
             "",
         ),
     )
-
-
-def checked_person(person, num_joints):
-    """Returns `person` once it has passed `record_problem`; otherwise logs
-    the image and raises in the graph, so the pipeline drops and counts it."""
-    problem = record_problem(person, num_joints)
 
     def report():
         logged = tf.print(

@@ -1,10 +1,6 @@
-"""Dataset readers: annotation formats -> plain per-person records.
-
-One function per format (`read_mpii`, `read_lsp`, `read_coco`,
-`read_keypoint_csv`, `iterate_synthetic_records`), each giving
-`PersonRecord`s in original image pixels and a `SkipLog` counting by reason
-the entries that cannot give a correct target; file-level problems raise
-errors naming the file.
+"""Dataset readers: one function per annotation format, each giving
+`PersonRecord`s in original image pixels and a `SkipLog` of what it left out;
+file-level problems raise errors naming the file.
 """
 
 from keras_hourglass.data.formats.coco import read_coco

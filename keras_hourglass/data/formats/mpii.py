@@ -2,10 +2,8 @@
 
 Each entry is one person: `img_paths`, `img_width`, `img_height`, `objpos`,
 `scale_provided` (person height / 200 px), `joint_self` (16 x [x, y, visible])
-and `isValidation`. In this file an unannotated joint is exactly (0, 0) with
-flag 0 (checked on all 25,204 people; no joint uses -1). Annotated joints may
-lie a few pixels outside the frame (negative head tops), so only exact (0, 0)
-means "unannotated".
+and `isValidation`. An unannotated joint is exactly (0, 0) (checked on all
+25,204 people); annotated ones may lie a few pixels outside the frame.
 
 Head boxes are not in the JSON. The standard validation ground truth
 (`detections_our_format.mat`) holds them for the 2,958 validation people in

@@ -1,8 +1,6 @@
-"""Plain per-person records shared by all dataset readers, and skip counting.
-
-Every reader turns its format into `PersonRecord`s plus a `SkipLog` that
-counts (and logs a few examples of) the entries it left out, so nothing is
-dropped silently and one bad entry never stops a conversion.
+"""Per-person records shared by all dataset readers, the checks every record
+passes, and the `SkipLog` that counts what they leave out (nothing is dropped
+silently, and one bad entry never stops a conversion).
 """
 
 import collections
@@ -20,11 +18,9 @@ from keras_hourglass.transforms import person_from_box
 
 LOGGER = logging.getLogger("keras_hourglass.data.formats")
 
-# The one "far outside the image" rule, applied when records are written (the
-# pipeline trusts them): a joint further outside the image than this fraction
-# of the image's width (for x) or height (for y) is treated as an annotation
-# error: it is marked unannotated and counted. MPII legitimately places head
-# tops a few pixels above the frame, so the margin must be generous.
+# The one "far outside the image" rule: a joint further outside than this
+# fraction of the image's width (x) or height (y) is an annotation error, marked
+# unannotated and counted. Generous: MPII head tops may lie above the frame.
 FAR_OUTSIDE_FRACTION = 0.5
 
 # Joint boxes miss the feet below the ankles, the skull above the head-top
@@ -64,15 +60,13 @@ class SkipLog:
         self.counts = collections.Counter()
         self.warnings = collections.Counter()
         self.max_examples = max_examples
-        # The first `max_examples` places (file and line or index) per reason.
-        self.examples = collections.defaultdict(list)
+        self.examples = collections.defaultdict(list)  # the first places per reason
         # Skipped people per split, where the split is known: a split whose
         # people were all skipped must stop the conversion, not vanish.
         self.skipped_by_split = collections.Counter()
 
     def skip(self, reason, where, split=None):
-        """Counts one skipped person or entry under `reason` (and under
-        `split` when given)."""
+        """Counts one skipped entry under `reason` (and `split` when given)."""
         self.counts[reason] += 1
         if split is not None:
             self.skipped_by_split[split] += 1

@@ -1,12 +1,9 @@
 """Records of the built-in synthetic dataset (`keras_hourglass.synthetic.people`).
 
 Training people are samples `0 .. count - 1` of the seed and validation people
-the next `val_count` samples, so the two never share an image. Images are
-JPEG-encoded here (the generator returns pixels); the rest of the annotation
-is copied as given. Samples are rendered by a pool of processes (by default
-one per core, when there are samples enough to pay for starting them); each
-depends only on `(seed, index)` and the pool returns them in order, so the
-shards are the same whatever the worker count.
+the next `val_count`, so the two never share an image. A sample depends only on
+`(seed, index)` and the process pool returns them in order, so the shards are
+the same whatever the worker count.
 """
 
 import io
@@ -91,7 +88,6 @@ def iterate_synthetic_records(
     samples = render_samples_in_order(tasks, workers)
     for index, (split, sample) in enumerate(zip(splits, samples)):
         annotation, image_bytes, image_size = sample
-        # `make_checked_record` gives the arrays and numbers their types.
         record = PersonRecord(
             image_id=annotation["image_id"], split=split,
             joints=annotation["joints"], annotated=annotation["joints_annotated"],
