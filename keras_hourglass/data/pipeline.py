@@ -122,17 +122,7 @@ def make_dataset(
     Returns:
         A dataset of `(images float32 [B, S, S, 3] in [0, 1], targets,
         joint_weights)`: `num_outputs` copies of the heatmaps [B, h, w, K] and
-        of the weights [B, K] (`to_model_targets`).
-
-    Example:
-
-    ```python
-    model = build_stacked_hourglass(n_stacks=2, n_joints=16)
-    model.compile(optimizer="rmsprop", loss=joint_heatmap_mse)
-    model.fit(make_dataset("data/train-*", 16, MPII_16.flip_pairs,
-                           training=True, batch_size=8,
-                           num_outputs=len(model.outputs)))
-    ```
+        of the weights [B, K] (`to_model_targets`), as README's example fits.
     """
     files = list_shard_files(file_patterns)
     counter = counter or RecordCounter(files)

@@ -1,19 +1,16 @@
 """Reader for LSP and LSP-extended `joints.mat` files (14 joints).
 
 `joints` is 3 x 14 x N (LSP) or 14 x 3 x N (LSPET): x, y and a flag per
-joint, column n for image `im{n+1}` (`im0001.jpg` in LSP, `im00001.jpg` in
-LSPET). The flag means different things:
+joint, column n for image `im{n+1}` (`im0001.jpg` / `im00001.jpg`). The flag:
 
-- `flag_meaning="visible"` (LSP-extended): 1 = visible, 0 = not. Flag-0
-  joints carry junk coordinates (all 564 in the real file lie at x <= 0 or
-  y <= 0), so one counts as annotated (occluded) only strictly inside the
-  image; flag-1 joints may lie a little outside (a head top at y = -1.2).
+- `flag_meaning="visible"` (LSP-extended): 1 = visible, 0 = not. Flag-0 joints
+  carry junk coordinates (all 564 in the real file at x <= 0 or y <= 0), so one
+  is annotated (occluded) only strictly inside the image.
 - `flag_meaning="occluded"` (original LSP): 1 = occluded, 0 = visible; LSP
   labels every joint (occluded ones by estimate), so all are annotated.
 
-LSP has no centre or scale: they come from the annotated joints' box. The
-validation part is the last images, so the split does not depend on which
-images exist.
+Centre and scale come from the annotated joints' box. The validation part is
+the last images, whichever images exist.
 """
 
 from pathlib import Path
