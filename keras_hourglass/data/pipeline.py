@@ -19,7 +19,6 @@ import tensorflow as tf
 from keras_hourglass.data.counter import RecordCounter
 from keras_hourglass.data.examples import NO_AUGMENTATION
 from keras_hourglass.data.examples import PAPER_AUGMENTATION
-from keras_hourglass.data.examples import AugmentationRanges
 from keras_hourglass.data.examples import prepare_eval_example
 from keras_hourglass.data.examples import prepare_training_example
 from keras_hourglass.data.examples import sample_augmentation
@@ -29,13 +28,6 @@ from keras_hourglass.data.tfrecords import parse_person
 from keras_hourglass.transforms import OFFICIAL_TORCH
 
 AUTOTUNE = tf.data.AUTOTUNE
-__all__ = [
-    "AugmentationRanges",
-    "PipelineOptions",
-    "RecordCounter",
-    "make_dataset",
-    "make_eval_dataset",
-]
 
 
 @dataclass(frozen=True)

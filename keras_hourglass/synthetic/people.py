@@ -55,24 +55,6 @@ JOINT_PARTS = (
 )  # fmt: skip
 
 
-def resolve_difficulty(overrides):
-    """Defaults updated with `overrides`; unknown names raise a ValueError."""
-    unknown = sorted(set(overrides) - set(DEFAULT_DIFFICULTY))
-    if unknown:
-        raise ValueError(
-            f"unknown synthetic difficulty option(s) {unknown}; "
-            f"known: {sorted(DEFAULT_DIFFICULTY)}"
-        )
-    return {**DEFAULT_DIFFICULTY, **overrides}
-
-
-def sample_rng(seed, index):
-    """The per-sample random generator, a pure function of (seed, index)."""
-    if int(seed) < 0 or int(index) < 0:
-        raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
-    return np.random.default_rng([int(seed), int(index)])
-
-
 def joints_visible_on_labels(joints, inside, labels):
     """Int [16]: 1 where an in-image joint's pixel shows one of its own parts."""
     visible = np.zeros(len(joints), dtype=np.int64)
@@ -124,9 +106,17 @@ def generate_person_image(seed: int, index: int, **difficulty):
     """Returns sample `index` of dataset `seed` (both >= 0) with
     `DEFAULT_DIFFICULTY` overridden by `**difficulty`: a uint8 [H, W, 3] image
     and its annotation dict (`build_annotation`)."""
-    options = resolve_difficulty(difficulty)
-    rng = sample_rng(seed, index)
-    canvas, labels, scene = compose_scene(rng, options)
+    unknown = sorted(set(difficulty) - set(DEFAULT_DIFFICULTY))
+    if unknown:
+        raise ValueError(
+            f"unknown synthetic difficulty option(s) {unknown}; "
+            f"known: {sorted(DEFAULT_DIFFICULTY)}"
+        )
+    if int(seed) < 0 or int(index) < 0:
+        raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
+    # The sample's generator is a pure function of (seed, index).
+    rng = np.random.default_rng([int(seed), int(index)])
+    canvas, labels, scene = compose_scene(rng, {**DEFAULT_DIFFICULTY, **difficulty})
     # Adding 0.5 then truncating (the unsafe cast) rounds to nearest.
     canvas += 0.5
     image = np.empty(canvas.shape, dtype=np.uint8)
