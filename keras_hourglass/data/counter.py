@@ -199,12 +199,10 @@ class RecordCounter:
 
     def describe_losses(self):
         """One line per damaged shard: its name, folder, records lost, passes."""
-        damaged = self.damaged_passes.numpy()
-        lines = []
-        for path, lost in self.lost_by_shard().items():
-            passes = int(damaged[self.index_of(path)])
-            lines.append(
-                f"{Path(path).name} in {Path(path).parent}: {lost} record(s) lost "
-                f"(unreadable past a damaged record in {passes} pass(es))"
-            )
-        return lines
+        lost, damaged = self.records_lost.numpy(), self.damaged_passes.numpy()
+        return [
+            f"{Path(path).name} in {Path(path).parent}: {lost[index]} record(s) lost "
+            f"(unreadable past a damaged record in {damaged[index]} pass(es))"
+            for index, path in enumerate(self.files)
+            if damaged[index] > 0
+        ]

@@ -18,9 +18,8 @@ DCT_SCALE_RATIOS = (1, 2, 4, 8)
 
 
 def crop_window_in_image(matrix, output_size, image_height, image_width):
-    """Returns `(top, left, height, width)` int32 of the image region that a
-    warp by `matrix` (original -> output px) reads, clipped to the image and
-    at least 1 x 1 (when the crop misses the image the warp fills zeros)."""
+    """Returns `(top, left, height, width)` int32 of the image region a warp by
+    `matrix` (original -> output px) reads, clipped to the image, at least 1 x 1."""
     edge = tf.cast(output_size, tf.float32) - 0.5
     corners = tf.stack([[-0.5, -0.5], [edge, -0.5], [-0.5, edge], [edge, edge]])
     corners = transform_points(corners, invert_affine(matrix))
@@ -175,10 +174,9 @@ def resize_axis_aligned(image, matrix, output_size):
 
 
 def warp_and_scale_colours(image, matrix, output_size, gains):
-    """Warps a uint8 `image` by `matrix` (image px -> output px) and applies
-    the colour gains in the same pass; returns `(float32 [S, S, 3] in [0, 1],
-    the matrix applied)`: `matrix` for a rotated crop (projective warp), the
-    whole-pixel window's for an unrotated one (`resize_axis_aligned`)."""
+    """Warps a uint8 `image` by `matrix` (image px -> output px) and applies the
+    colour gains in the same pass; returns `(float32 [S, S, 3] in [0, 1], the
+    matrix applied)`, which differs for an unrotated crop (`resize_axis_aligned`)."""
     unrotated = tf.logical_and(tf.equal(matrix[0, 1], 0.0), tf.equal(matrix[1, 0], 0.0))
     upright = matrix[1, 1] > 0.0
     # Both branches give float32 in 0-255; the projective warp is cheaper

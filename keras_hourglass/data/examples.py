@@ -86,9 +86,8 @@ def sample_augmentation(seed, ranges=PAPER_AUGMENTATION):
 
 
 def decode_crop_region(person, matrix, input_size, dct_scaling):
-    """Returns `decode_image_region`'s `(region, region_matrix)` of a record's
-    image; raises in the graph when the image decodes to another size than
-    the record states, so joint coordinates never refer to another image."""
+    """`decode_image_region`'s `(region, region_matrix)` of a record's image;
+    raises in the graph when the image is not the size its record states."""
     region, region_matrix, image_shape = decode_image_region(
         person["image_encoded"], matrix, input_size, dct_scaling
     )
@@ -103,9 +102,8 @@ def decode_crop_region(person, matrix, input_size, dct_scaling):
 
 
 def crop_reference_image(person, matrix, input_size):
-    """Decodes the image region the crop needs at full resolution and warps
-    it to the input size: the reference crop, which evaluation and serving
-    take (`serving.inputs` cuts the same one from request bytes)."""
+    """The reference crop, at full decode resolution, that evaluation and
+    serving take (`serving.inputs` cuts the same one from request bytes)."""
     region, region_matrix = decode_crop_region(person, matrix, input_size, False)
     return warp_image(region, region_matrix, input_size)
 
@@ -159,9 +157,8 @@ def prepare_training_example(
     output_size=64, sigma=1.0,
 ):  # fmt: skip
     """Crops, augments (`sample_augmentation`'s dict) and encodes one parsed
-    person for training; returns {`image` float32 [S, S, 3] in [0, 1],
-    `heatmaps` [h, w, K], `weights` [K], `heatmap_matrix` (original ->
-    heatmap px)}."""
+    person; returns {`image` [S, S, 3] in [0, 1], `heatmaps`, `weights`,
+    `heatmap_matrix`} (`encode_targets`)."""
     matrix = person_crop_matrix(
         person["center"],
         person["scale"],
@@ -187,10 +184,8 @@ def prepare_training_example(
 
 def prepare_eval_example(person, *, num_joints, input_size=256,
                          crop_convention=OFFICIAL_TORCH):  # fmt: skip
-    """Crops one person without augmentation, the evaluated model's way
-    (`crop_convention`); returns `(image, meta)` with the labels the
-    evaluation scores against (see `pipeline.make_eval_dataset`).
-    """
+    """Crops one person without augmentation, the evaluated model's way;
+    returns `(image, meta)` (see `pipeline.make_eval_dataset`)."""
     matrix = person_crop_matrix(
         person["center"], person["scale"], input_size, convention=crop_convention
     )

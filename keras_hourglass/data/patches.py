@@ -48,9 +48,8 @@ def to_patch_px(points, left, top, factor):
 
 
 def bounded_person_patch(person, input_size=256):
-    """Returns `serialize_person` keyword arguments (`person`'s, for the
-    original image) for the person's patch, for crops of `input_size`: the
-    patch's JPEG bytes and size, and every coordinate in patch px."""
+    """Returns `person`'s `serialize_person` keyword arguments for its patch,
+    for crops of `input_size`: JPEG bytes, size and coordinates in patch px."""
     image = tf.io.decode_image(
         person["image_bytes"], channels=3, expand_animations=False
     )

@@ -102,8 +102,7 @@ def make_dataset(
 
     Args:
         file_patterns: str or list of str. Glob patterns of TFRecord shards.
-        num_joints: int. K; records with another joint count are dropped
-            and counted.
+        num_joints: int. K; a record with another count is dropped, counted.
         flip_pairs: (left, right) joint indices swapped by a flip.
         training: bool. Shuffle and augment (`augmentation`) when True.
         num_outputs: int. `len(model.outputs)`; each gets the same target.

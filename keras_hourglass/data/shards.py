@@ -66,10 +66,9 @@ class _ImageCache:
 
 def encode_person_record(record, skip_log, image_cache=None, patch_input_size=None):
     """Returns the record as serialized `tf.train.Example` bytes, or None (a
-    counted skip) when its image is missing, unreadable or of another size
-    than the annotation states. With `patch_input_size`, a training person is
-    stored as a patch for crops of that size (`patches`); other splits keep
-    the whole image, so evaluation stays in original image px."""
+    counted skip) for a missing, unreadable or wrongly sized image. With
+    `patch_input_size`, a training person is stored as a patch (`patches`);
+    other splits keep the whole image, so evaluation stays in original px."""
     where = f"{record.image_id} person {record.person_index}"
     loaded = (image_cache or _ImageCache()).load(record)
     if isinstance(loaded, str):

@@ -76,9 +76,8 @@ def head_box_around(upper_neck, head_top):
 
 
 def build_annotation(seed, index, scene, labels):
-    """The MPII-style annotation dict of one composed scene, plus
-    `other_people_joints` ([16, 3]: x, y, in-image flag) and `render` (the
-    generator's internals, for tests)."""
+    """The MPII-style annotation of a scene, plus `other_people_joints`
+    ([16, 3]: x, y, in-image flag) and `render` (internals, for tests)."""
     height, width = labels.shape
     joints_all = scene["joints"]
     inside = inside_image(joints_all, height, width)

@@ -137,9 +137,8 @@ def draw_head(canvas, labels, joints, palette, facing_front):
 
 
 def draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels=None):
-    """Paints a whole figure at image-pixel `joints` (MPII order): legs, torso
-    and head, then arms, the front leg and arm at random; `labels`, when given,
-    receives the part label of every painted pixel."""
+    """Paints a figure at image-pixel `joints`: legs, torso, head, then arms;
+    `labels`, when given, receives every painted pixel's part label."""
     draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, LIMB_PARTS[:4],
                     FEET)  # fmt: skip
     draw_torso(canvas, labels, joints, height_px, palette)

@@ -67,9 +67,8 @@ def render_samples_in_order(tasks, workers):
 
 
 def default_worker_count(sample_count, cores=None):
-    """One rendering process per core (`cores`, default all of this
-    machine's), at most one per `SAMPLES_PER_WORKER` samples; 1 renders them
-    in the calling process."""
+    """One rendering process per core, at most one per `SAMPLES_PER_WORKER`
+    samples; 1 renders them in the calling process."""
     cores = cores or os.cpu_count() or 1
     return max(1, min(cores, sample_count // SAMPLES_PER_WORKER))
 
@@ -78,9 +77,7 @@ def iterate_synthetic_records(
     seed, count, val_count, skip_log, jpeg_quality=DEFAULT_JPEG_QUALITY, workers=None
 ):
     """Yields PersonRecords (with `image_bytes`) for `count` training and
-    `val_count` validation synthetic people; unusable samples are counted in
-    `skip_log`. `workers` processes render them (default:
-    `default_worker_count`)."""
+    `val_count` validation people, rendered by `workers` processes."""
     num_joints = MPII_16.num_joints
     workers = workers or default_worker_count(count + val_count)
     splits = ["train"] * count + ["valid"] * val_count
