@@ -99,8 +99,7 @@ class RecordCounter:
         expected = tf.constant(self.expected_counts, tf.int64)[index]
         mean_record = tf.maximum(tf.math.floordiv(read_bytes, tf.maximum(read, 1)), 1)
         estimate = tf.math.floordiv(missing_bytes + mean_record - 1, mean_record)
-        # A cut on a record boundary leaves no partial bytes: only the count
-        # of records the shard should hold shows the loss.
+        # A cut on a record boundary leaves no missing bytes, only missing records.
         damaged = (missing_bytes > 0) | ((expected >= 0) & (read < expected))
         lost = tf.where(expected >= 0, expected - read, estimate)
         lost = tf.where(damaged, tf.maximum(lost, 1), tf.constant(0, tf.int64))

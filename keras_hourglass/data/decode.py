@@ -186,9 +186,8 @@ def warp_and_scale_colours(image, matrix, output_size, gains):
         lambda: resize_axis_aligned(image, matrix, output_size),
         lambda: (warp_image(tf.cast(image, tf.float32), matrix, output_size), matrix),
     )
-    # Seen as [S, S * 3], the gains repeat along a long row, cheaper than a
-    # broadcast over a last axis of 3. Warps give values >= 0 and gains are
-    # positive, so only the top needs clipping.
+    # Gains along a long [S, S * 3] row are cheaper than over a last axis of 3.
+    # Warps give values >= 0 and gains are positive: only the top is clipped.
     row_gains = tf.tile(tf.cast(gains, tf.float32) / 255.0, [output_size])
     rows = tf.reshape(warped, [output_size, output_size * 3]) * row_gains
     return tf.reshape(tf.minimum(rows, 1.0), [output_size, output_size, 3]), applied

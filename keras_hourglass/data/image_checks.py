@@ -29,9 +29,8 @@ PNG_END_CHUNK = b"IEND"
 # A JPEG's end marker is looked for near the end only.
 TAIL_BYTES = 65536
 START_OF_SCAN = 0xDA
-# Bytes that may follow 0xFF after the first SOS: stuffing, fill, restarts,
-# and the markers of multi-scan (progressive) files: DHT, DAC, SOS, DQT, DRI,
-# COM, EOI.
+# Bytes that may follow 0xFF after the first SOS: stuffing, fill, restarts and
+# the markers of progressive files (DHT, DAC, SOS, DQT, DRI, COM, EOI).
 ALLOWED_AFTER_FF = (0x00, 0xFF, *range(0xD0, 0xD8), 0xC4, 0xCC, 0xDA, 0xDB, 0xDD,
                     0xFE, 0xD9)  # fmt: skip
 # Markers without a length field (TEM and restarts) that may precede the SOS.

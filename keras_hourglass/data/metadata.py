@@ -15,10 +15,9 @@ Contents:
      "created_with": {converter arguments}}
 
 File names are relative to the JSON's folder. `read_metadata` checks the file
-once, when it is opened: plain shard names inside the folder (the file is data
-and must not make the pipeline open `/etc/passwd`), a usable joint set and sane
-counts, and each split's first record holding `num_joints` joints (else every
-record would be rejected one by one, far from the cause).
+once: plain shard names inside the folder (data must not make the pipeline open
+`/etc/passwd`), a usable joint set, sane counts, and `num_joints` joints in each
+split's first record (else every record is rejected, far from the cause).
 """
 
 import re
@@ -92,8 +91,7 @@ def read_metadata(dir_or_json_path):
     check_metadata_fields(metadata, path)
     metadata["directory"] = str(path.parent.resolve())
     check_shard_names(metadata, path)
-    shards = {split: split_files(metadata, split) for split in metadata["splits"]}
-    check_joint_count(metadata, path, shards)
+    check_joint_count(metadata, path)
     return metadata
 
 
@@ -280,11 +278,12 @@ def first_record_value(shard_paths, key):
     return None
 
 
-def check_joint_count(metadata, json_path, shard_paths_by_split):
+def check_joint_count(metadata, json_path):
     """Raises ValueError when the first record of any split holds another
     joint count than `metadata["num_joints"]`."""
     stated = metadata["num_joints"]
-    for split, paths in shard_paths_by_split.items():
+    for split in metadata["splits"]:
+        paths = split_files(metadata, split)
         found = first_record_value(paths, "person/num_joints") if paths else None
         if found is not None and found != stated:
             raise ValueError(

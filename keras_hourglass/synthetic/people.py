@@ -37,9 +37,8 @@ DEFAULT_DIFFICULTY = {
     "noise_std": 4.0,  # per-pixel Gaussian noise, grey levels
     "random_side_colours": False,  # False: left limbs always the warm colours
 }
-# Head box around the head bone (upper neck to head top, length L): from
-# 0.05 L below the neck to 0.1 L above the top, 0.9 L wide. This makes the
-# PCKh normaliser about 0.125 x 200 x scale, as in MPII.
+# Head box around the head bone (length L): 0.05 L below the neck to 0.1 L above
+# the top, 0.9 L wide, so the PCKh normaliser is about 0.125 x 200 x scale (MPII).
 HEAD_BOX_BELOW, HEAD_BOX_ABOVE, HEAD_BOX_WIDTH = 0.05, 0.1, 0.9
 
 # Part labels a joint may show and still count as visible (not occluded).

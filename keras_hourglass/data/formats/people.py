@@ -23,10 +23,8 @@ LOGGER = logging.getLogger("keras_hourglass.data.formats")
 # unannotated and counted. Generous: MPII head tops may lie above the frame.
 FAR_OUTSIDE_FRACTION = 0.5
 
-# Joint boxes miss the feet below the ankles, the skull above the head-top
-# point and the hands beyond the wrists. On MPII people with all 16 joints
-# annotated, 200 x scale is a median 1.16 x the larger side of the joints' box,
-# so boxes derived from joints are enlarged by this factor.
+# Joint boxes miss feet, skull and hands: on MPII people with all 16 joints
+# annotated, 200 x scale is a median 1.16 x the larger side of the joints' box.
 JOINT_BOX_MARGIN = 1.15
 
 
@@ -123,7 +121,6 @@ def crop_misses_image(center, scale, image_size):
         PIXELS_PER_SCALE * max(CROP_SCALE_FACTOR, 1.0) / 2 + CROP_CENTER_SHIFT_Y
     )
     x, y = center
-    # Pixel i spans [i - 0.5, i + 0.5], so the image spans [-0.5, size - 0.5].
     return (
         x + half_side < -0.5
         or x - half_side > width - 0.5
