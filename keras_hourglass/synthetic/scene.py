@@ -85,14 +85,8 @@ def random_shape_pixels(rng, center_xy, size_px, shape):
     # Sticks look like limbs, so the network must use more than "a thick bar".
     half_length = size_px * rng.uniform(0.4, 0.8)
     width = size_px * rng.uniform(0.06, 0.15)
-    rows, cols, _ = limb_pixels(
-        center_xy - half_length * axis,
-        center_xy + half_length * axis,
-        width,
-        width,
-        shape,
-    )
-    return rows, cols
+    start, end = center_xy - half_length * axis, center_xy + half_length * axis
+    return limb_pixels(start, end, width, width, shape)[:2]
 
 
 def paint_random_shape(canvas, rng, center_xy, size_px, labels=None):
