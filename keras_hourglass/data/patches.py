@@ -1,12 +1,9 @@
 """Person-centred patches at a bounded resolution, made at conversion time.
 
-Decoding a whole 1280x720 JPEG for one 256x256 crop is most of the input
-pipeline's work per sample. A training record can instead hold only the
-part of the image that any augmented crop of that person can read, scaled
-down so that the most zoomed-in crop still has a source pixel per input
-pixel, and re-encoded as a baseline JPEG; every coordinate in the record
-moves with the pixels, so the targets are unchanged. The geometry follows
-the paper's augmentation ranges (`examples.PAPER_AUGMENTATION`).
+Decoding a whole 1280x720 JPEG for one 256x256 crop is most of the pipeline's
+work per sample. A training record can instead hold only the part any augmented
+crop (`examples.PAPER_AUGMENTATION`) can read, scaled down to a source pixel per
+input pixel at the largest zoom; its coordinates move with the pixels.
 """
 
 import math

@@ -34,11 +34,9 @@ AUTOTUNE = tf.data.AUTOTUNE
 class PipelineOptions:
     """How `make_dataset` runs; none of these changes what a sample is.
 
-    `repeat` draws new augmentations every pass; `shuffle_buffer` (records, 0:
-    none) applies when training; `cache` keeps the raw records in memory.
-    `intra_op_parallelism` is 1: the parallel map already keeps every core busy
-    with whole samples, and splitting one warp across threads only adds
-    overhead (None: TensorFlow's default).
+    `shuffle_buffer` (records, 0: none) applies when training; `cache` keeps the
+    raw records in memory. `intra_op_parallelism` is 1: the parallel map keeps
+    every core busy with whole samples (None: TensorFlow's default).
     """
 
     repeat: bool = False
@@ -69,12 +67,9 @@ def read_records(files, counter, *, shuffle_files, deterministic, cache, seed):
 
 
 def to_model_targets(batch, num_outputs):
-    """Returns `(images, targets, joint_weights)` in the structure of the
-    model's outputs: a tuple of `num_outputs` (a bare tensor for one). Every
-    stack is supervised with the same target (intermediate supervision).
-
-    Tuples, not `{output name: ...}` dicts: Keras 3.15 matches dict targets
-    to outputs by name but then looks dict sample weights up by position.
+    """Returns `(images, targets, joint_weights)` shaped as the model's outputs,
+    every stack with the same target (intermediate supervision). Tuples, not
+    dicts: Keras 3.15 matches dict targets by name but dict weights by position.
     """
     if num_outputs == 1:
         return batch["image"], batch["heatmaps"], batch["weights"]

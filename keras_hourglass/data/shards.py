@@ -1,10 +1,8 @@
-"""Writing person records into TFRecord shards, and the dataset metadata JSON.
+"""Writing person records into TFRecord shards.
 
-Each split is first streamed to a spool file, so its encoded size is known
-when its shard count is chosen (each shard at most `max_shard_bytes`, 200 MB
-by default); records are then dealt round-robin into
-`<split>-00000-of-0000N.tfrecord` shards, so every shard mixes the whole
-split. `dataset.json` beside them describes the dataset (`metadata`).
+Each split is first streamed to a spool file, so its size is known when its
+shard count is chosen (at most `max_shard_bytes` each); records are then dealt
+round-robin into `<split>-00000-of-0000N.tfrecord`, so every shard mixes the split.
 """
 
 import math

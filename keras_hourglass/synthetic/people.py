@@ -10,15 +10,12 @@ box whose 0.6 x diagonal is the PCKh normaliser).
 import numpy as np
 
 from keras_hourglass.data.formats.mpii import HEAD_BOX_DIAGONAL_FRACTION
-from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.predictor import inside_image
 from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import render
 from keras_hourglass.synthetic.scene import compose_scene
 from keras_hourglass.transforms import PIXELS_PER_SCALE
 from keras_hourglass.transforms import person_center_for_crop
-
-SYNTHETIC_JOINT_NAMES = MPII_16.joint_names
 
 # Difficulty knobs, `generate_person_image`'s keyword arguments. The defaults
 # make a dataset the README's main command learns in minutes on a CPU: warm left
