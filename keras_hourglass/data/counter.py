@@ -33,15 +33,15 @@ def round_robin_counts(count, num_shards):
 class RecordCounter:
     """Records read, lost to damaged shards and unreadable, in `tf.Variable`s
     the dataset graph updates, for the shards `files` and the records each
-    should hold (`expected_counts`; -1 or None: unknown)."""
+    should hold (`expected_counts`; -1: unknown, None: all unknown)."""
 
     def __init__(self, files, expected_counts=None):
         self.files = [str(path) for path in files]
         size = len(self.files)
-        expected = list(expected_counts or [-1] * size)
+        expected = [int(n) for n in expected_counts or [-1] * size]
         if len(expected) != size:
             raise ValueError(f"{len(expected)} expected counts for {size} shards")
-        self.expected_counts = [-1 if n is None else int(n) for n in expected]
+        self.expected_counts = expected
         self.file_bytes = [tf.io.gfile.stat(path).length for path in self.files]
         per_shard = lambda: tf.Variable(tf.zeros([size], tf.int64), trainable=False)  # noqa: E731
         scalar = lambda: tf.Variable(0, dtype=tf.int64, trainable=False)  # noqa: E731
@@ -57,12 +57,11 @@ class RecordCounter:
 
     @classmethod
     def for_split(cls, metadata, split):
-        """A counter for the shards of `split` in a `dataset.json` dict, which
+        """A counter for the shards of `split` in `read_metadata`'s dict, which
         hold the split's count dealt round-robin (as the converter writes)."""
         files = split_files(metadata, split)
-        count = metadata["splits"][split].get("count")
-        counts = None if count is None else round_robin_counts(int(count), len(files))
-        return cls(files, counts)
+        count = metadata["splits"][split]["count"]
+        return cls(files, round_robin_counts(count, len(files)))
 
     def index_of(self, path):
         """The position of `path` in `files` (ValueError when unknown)."""

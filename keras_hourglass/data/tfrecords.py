@@ -21,10 +21,9 @@ Every converter writes, and the input pipeline reads, exactly these features
 | person/normalizer       | float     | PCKh normaliser (0.6 x head-box diagonal)    |
 |                         |           | or -1 when unknown                           |
 
-Coordinates have pixel centres at integers (`keras_hourglass.transforms`);
-unannotated joints are stored as (0, 0). Centre and scale are stored as the
-dataset gives them (MPII `objpos` and `scale`); the crop convention is
-applied only by `transforms.crop_box_from_person`.
+Coordinates have pixel centres at integers; unannotated joints are (0, 0).
+Centre and scale are as the dataset gives them (MPII `objpos` and `scale`);
+only `transforms.crop_box_from_person` applies the crop convention.
 """
 
 import math
