@@ -105,9 +105,8 @@ def decode_image_region(image_bytes, matrix, output_size, dct_scaling=False):
 def whole_pixel_window(scale, offset, output_size):
     """For one axis of an unrotated matrix (u = scale * x + offset), returns
     `(first, count, applied_scale, applied_offset)`: the run of whole image px
-    that best matches the output's extent (centre within half a px, size
-    within one), and the matrix entries of resizing exactly that run onto the
-    output (mirrored when `scale` < 0)."""
+    nearest the output's extent (centre within half a px, size within one) and
+    the matrix entries resizing it onto the output (mirrored if `scale` < 0)."""
     size = tf.cast(output_size, tf.float32)
     # Image px of the output's two outer edges, u = -0.5 and u = size - 0.5.
     edge_a = (-0.5 - offset) / scale

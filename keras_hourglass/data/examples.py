@@ -39,9 +39,8 @@ from keras_hourglass.transforms import transform_points
 
 @dataclass(frozen=True)
 class AugmentationRanges:
-    """The random augmentation's ranges (module doc); the defaults are
-    pose-hg-train's. `scale_factor` and `rotation_degrees` are standard
-    deviations, clipped at 2 std."""
+    """The random augmentation's ranges (module doc), pose-hg-train's by default;
+    `scale_factor` and `rotation_degrees` are std devs, clipped at 2 std."""
 
     scale_factor: float = 0.25
     rotation_degrees: float = 30.0

@@ -198,9 +198,8 @@ def split_files(metadata, split):
 
 
 def list_shard_files(file_patterns):
-    """Expands shard paths or glob patterns into a sorted list of shard
-    paths; raises FileNotFoundError when a pattern matches nothing and
-    ValueError for an empty shard or an incomplete `<split>-i-of-N` family."""
+    """Expands shard paths or globs into sorted paths; FileNotFoundError when a
+    pattern matches nothing, ValueError for an empty or incomplete family."""
     if isinstance(file_patterns, str | Path):
         file_patterns = [file_patterns]
     files = []

@@ -22,10 +22,9 @@ MAX_ZOOM = 2.0 ** (2.0 * PAPER_AUGMENTATION.scale_factor)
 
 
 def patch_geometry(center, scale, image_width, image_height, input_size):
-    """Returns `(left, top, width, height, factor)`: the integer image region
-    that any augmented crop reads (the largest window, turned by any angle,
-    fits in a square of side `w * MAX_ZOOM * sqrt(2)`) and the factor (<= 1)
-    that still gives the smallest window `w / MAX_ZOOM` `input_size` px."""
+    """Returns `(left, top, width, height, factor)`: the image region any crop
+    reads (within a square of side `w * MAX_ZOOM * sqrt(2)`) and the factor
+    (<= 1) that still gives the smallest window `w / MAX_ZOOM` `input_size` px."""
     crop_center, crop_scale = crop_box_from_person(center, scale)
     crop_center = np.asarray(crop_center, np.float64)
     window = PIXELS_PER_SCALE * float(crop_scale)

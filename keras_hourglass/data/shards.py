@@ -119,9 +119,8 @@ def spool_records(records, out_dir, skip_log, total=None, patch_input_size=None)
 
 
 def write_split_shards(spool, split, out_dir, num_shards=None, max_shard_bytes=None):
-    """Deals one split's spooled records round-robin into `num_shards` (at
-    most one per record; default: from the bytes) shards, deletes the spool
-    and returns the shard file names."""
+    """Deals a split's spooled records round-robin into `num_shards` (default:
+    from the bytes) shards, deletes the spool and returns the shard names."""
     if num_shards is None:
         num_shards = choose_num_shards(
             spool["bytes"], max_shard_bytes or DEFAULT_MAX_SHARD_BYTES

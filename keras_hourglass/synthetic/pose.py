@@ -99,9 +99,8 @@ def place_side_limbs(joints, angles, sign, side):
 
 
 def sample_body_pose(rng, facing_front, foreshortening=0.15):
-    """Samples a [16, 2] pose in the body frame (unit: standing height,
-    pelvis at the origin). Limb bones are `1 - foreshortening` to 1 times their
-    nominal length, as limbs pointing at the camera look shorter."""
+    """Samples a [16, 2] body-frame pose; limb bones are `1 - foreshortening` to
+    1 times their length, as limbs pointing at the camera look shorter."""
     joints = np.zeros((NUM_JOINTS, 2))
     joints[THORAX] = (0.0, -TORSO_LENGTH)
     neck_tilt = rng.uniform(*NECK_TILT_RANGE)

@@ -148,9 +148,8 @@ def draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels=No
 
 
 def draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, parts, ends):
-    """Paints a right and a left limb (`parts`: the upper and lower part of
-    each, as in `LIMB_PARTS`), which one in front is random, and the `ends`
-    disk (`FEET` or `HANDS`) at the end of each lower part."""
+    """Paints a right and a left limb (`parts`, in random depth order), with
+    the `ends` disk (`FEET` or `HANDS`) at the end of each lower part."""
     offset, radius, colour, (right_label, left_label) = ends
     order = [0, 1, 2, 3] if rng.random() < 0.5 else [2, 3, 0, 1]
     for index in order:

@@ -48,11 +48,8 @@ def smooth_background(rng, height, width, cell_px, amplitude):
 
 
 def upsample_linearly(grid, size, axis):
-    """Linearly resamples axis 0 or 1 of an H x W x C grid to `size` samples.
-
-    Plain NumPy gathers, not a matrix product: a BLAS call here would start
-    worker threads that spin on the shared 2-core machines this runs on.
-    """
+    """Linearly resamples axis 0 or 1 of an H x W x C grid to `size` samples,
+    by gathers: a BLAS matrix product would start threads that spin on 2 cores."""
     positions = np.linspace(0.0, grid.shape[axis] - 1.0, size)
     lower = np.minimum(positions.astype(np.int64), grid.shape[axis] - 2)
     fraction = (positions - lower).astype(np.float32)
@@ -196,9 +193,8 @@ def draw_occluders(rng, canvas, labels, options, joints, height_px):
 
 
 def compose_scene(rng, options):
-    """Draws a full scene; returns the float canvas, part labels and
-    {`joints` (drawn, also outside the image), `height_px` (standing height),
-    `other_people_joints`, `render` (drawn joints and side colours)}."""
+    """Draws a full scene; returns the float canvas, part labels and {`joints`
+    (drawn, also outside the image), `height_px`, `other_people_joints`, `render`}."""
     low, high = options["image_size_range"]
     width, height = (int(side) for side in rng.integers(low, high + 1, size=2))
     height_px = rng.uniform(*options["person_height_range"]) * min(width, height)

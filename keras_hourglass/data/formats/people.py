@@ -111,9 +111,8 @@ def mark_far_outside_joints(joints, annotated, image_size, skip_log, where):
 
 
 def crop_misses_image(center, scale, image_size):
-    """True when every crop window of the person (any convention's: the
-    enlarged square widened by the crop shift) lies outside the image, so it
-    would train on an empty crop; False when `image_size` is unknown."""
+    """True when every crop window of the person (any convention's) lies outside
+    the image, an empty crop; False when `image_size` is unknown."""
     if image_size is None:
         return False
     width, height = image_size

@@ -57,8 +57,7 @@ def render_sample(task):
 
 def render_samples_in_order(tasks, workers):
     """Yields `render_sample(task)` for each task, in order, over `workers`
-    processes (spawned: the caller may already hold TensorFlow threads,
-    which do not survive a fork)."""
+    spawned processes (TensorFlow's threads in the caller do not survive a fork)."""
     if workers <= 1:
         yield from map(render_sample, tasks)
         return
