@@ -13,7 +13,6 @@ never do. Only the converter's full decode catches a body of zeros.
 """
 
 import io
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -295,16 +294,15 @@ def inspect_image_bytes(image_bytes, where="image"):
     return image_format_of(image_bytes), width, height
 
 
-def read_image_size(path):
-    """Returns the upright (width, height) from an image file's header only;
-    raises FileNotFoundError or UnreadableImageError naming the file."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"image not found: {path}")
+def image_size_or_problem(path):
+    """Returns the upright (width, height) from an image file's header only,
+    or the reader's skip reason ("image missing" or "image unreadable")."""
     try:
         with Image.open(path) as image:
             width, height = image.size
             orientation = int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
             return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        message = f"{Path(path)}: unreadable image ({error})"
-        raise UnreadableImageError(message) from error
+    except FileNotFoundError:
+        return "image missing"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return "image unreadable"

@@ -33,8 +33,7 @@ from keras_hourglass.data.formats.mat_files import existing_file
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
-from keras_hourglass.data.image_checks import UnreadableImageError
-from keras_hourglass.data.image_checks import read_image_size
+from keras_hourglass.data.image_checks import image_size_or_problem
 from keras_hourglass.data.metadata import is_plain_split_name
 from keras_hourglass.joint_sets import custom_joint_set
 from keras_hourglass.joint_sets import joint_names_from_columns
@@ -121,12 +120,7 @@ def read_keypoint_csv(
             continue
         image_path = image_dir / str(row["image"])
         if image_path not in sizes:
-            try:
-                sizes[image_path] = read_image_size(image_path)
-            except FileNotFoundError:
-                sizes[image_path] = "image missing"
-            except UnreadableImageError:
-                sizes[image_path] = "image unreadable"
+            sizes[image_path] = image_size_or_problem(image_path)
         if isinstance(sizes[image_path], str):
             skip_log.skip(sizes[image_path], where)
             continue

@@ -22,8 +22,7 @@ from keras_hourglass.data.formats.mat_files import require_variable
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
-from keras_hourglass.data.image_checks import UnreadableImageError
-from keras_hourglass.data.image_checks import read_image_size
+from keras_hourglass.data.image_checks import image_size_or_problem
 from keras_hourglass.joint_sets import LSP_14
 
 LSP_FLAG_MEANINGS = ("visible", "occluded")
@@ -110,10 +109,9 @@ def read_lsp(
         if name not in present_names:
             skip_log.skip("image missing", where)
             continue
-        try:
-            image_size = read_image_size(image_dir / name)
-        except UnreadableImageError:
-            skip_log.skip("image unreadable", where)
+        image_size = image_size_or_problem(image_dir / name)
+        if isinstance(image_size, str):
+            skip_log.skip(image_size, where)
             continue
         joints = person[:, :2]
         annotated, visible = lsp_annotation_flags(
