@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from keras_hourglass.data.formats.synthetic import synthetic_joint_set
 from keras_hourglass.joint_sets import COCO_17
-from keras_hourglass.synthetic.people import SYNTHETIC_JOINT_NAMES
 from keras_hourglass.synthetic.people import generate_person_image
 
+SYNTHETIC_JOINT_NAMES = synthetic_joint_set().joint_names
 # Small, clean images: one whole person, nothing in front of them.
 SMALL_PEOPLE = {
     "image_size_range": (80, 112), "max_distractors": 0, "max_clutter_shapes": 2,

@@ -5,9 +5,9 @@ both train the same network on the same batches.
 
 from pathlib import Path
 
+from keras_hourglass.data.examples import AugmentationRanges
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
-from keras_hourglass.data.pipeline import AugmentationRanges
 from keras_hourglass.data.pipeline import PipelineOptions
 from keras_hourglass.data.pipeline import make_dataset
 from keras_hourglass.losses import joint_heatmap_mse

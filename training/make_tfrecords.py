@@ -25,12 +25,19 @@ from pathlib import Path
 
 from scipy.io.matlab import MatReadError
 
-from keras_hourglass.data import formats
 from keras_hourglass.data import metadata as dataset_metadata
 from keras_hourglass.data import shards
+from keras_hourglass.data.formats.coco import read_coco
+from keras_hourglass.data.formats.keypoint_csv import read_keypoint_csv
+from keras_hourglass.data.formats.lsp import LSP_FLAG_MEANINGS
+from keras_hourglass.data.formats.lsp import read_lsp
+from keras_hourglass.data.formats.mpii import read_mpii
+from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.synthetic import DEFAULT_JPEG_QUALITY
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_COUNT
 from keras_hourglass.data.formats.synthetic import DEFAULT_SYNTHETIC_VAL_COUNT
+from keras_hourglass.data.formats.synthetic import iterate_synthetic_records
+from keras_hourglass.data.formats.synthetic import synthetic_joint_set
 from keras_hourglass.data.metadata import METADATA_FILE_NAME
 from keras_hourglass.files import make_temporary_folder
 from keras_hourglass.joint_sets import BUILT_IN_JOINT_SETS
@@ -63,7 +70,7 @@ class ConversionConfig:
     )
     lsp_flag_meaning: str = option(
         "visible", "visible: LSPET (1 = labelled, visible); occluded: LSP",
-        formats.LSP_FLAG_MEANINGS,
+        LSP_FLAG_MEANINGS,
     )  # fmt: skip
     valid_annotations: str | None = option(None, "coco: the validation annotation file")
     valid_images: str | None = option(
@@ -111,13 +118,13 @@ def read_records(args, skip_log):
     if args.format == "synthetic":
         val_count = args.val_count
         val_count = DEFAULT_SYNTHETIC_VAL_COUNT if val_count is None else val_count
-        records = formats.iterate_synthetic_records(
+        records = iterate_synthetic_records(
             args.seed, args.count, val_count, skip_log, args.jpeg_quality
         )
-        return records, args.count + val_count, formats.synthetic_joint_set()
+        return records, args.count + val_count, synthetic_joint_set()
     _require(args, "annotations")
     if args.format == "csv":
-        records, log, joint_set = formats.read_keypoint_csv(
+        records, log, joint_set = read_keypoint_csv(
             args.annotations, args.images, args.flip_pairs,
             args.val_count, args.val_fraction,
         )  # fmt: skip
@@ -125,21 +132,17 @@ def read_records(args, skip_log):
         return records, len(records), joint_set
     _require(args, "images")
     if args.format == "mpii":
-        records, log = formats.read_mpii(
-            args.annotations, args.images, args.mpii_valid_gt
-        )
+        records, log = read_mpii(args.annotations, args.images, args.mpii_valid_gt)
     elif args.format == "lsp":
-        records, log = formats.read_lsp(
+        records, log = read_lsp(
             args.annotations, args.images, args.lsp_flag_meaning,
             args.val_count, args.val_fraction,
         )  # fmt: skip
     else:
-        records, log = formats.read_coco(args.annotations, args.images, "train")
+        records, log = read_coco(args.annotations, args.images, "train")
         if args.valid_annotations:
             valid_images = args.valid_images or args.images
-            valid, valid_log = formats.read_coco(
-                args.valid_annotations, valid_images, "valid"
-            )
+            valid, valid_log = read_coco(args.valid_annotations, valid_images, "valid")
             records += valid
             log.merge(valid_log)
     skip_log.merge(log)
@@ -196,7 +199,7 @@ def convert(args, work_dir, command=None):
     """Writes the shards and `dataset.json` into `work_dir`; returns the
     metadata. Raises ProgramExit (after the summary) when no person was
     written or a split lost all its people to skips."""
-    skip_log = formats.SkipLog()
+    skip_log = SkipLog()
     records, total, joint_set = read_annotations(args, skip_log)
     spools = shards.spool_records(
         records, work_dir, skip_log, total=total, patch_input_size=args.train_patch_size

@@ -1,20 +1,16 @@
 """The one counter of what the input pipeline could not read.
 
-The converter checked every image and record, so the pipeline trusts its
-shards; what can still go wrong is counted here, never silently trained on:
+The pipeline trusts the converter's shards; what can still go wrong is counted
+here, never silently trained on:
 
-- a damaged shard: `TFRecordDataset` stops at a file's first damaged record
-  and the records after it are gone. Each shard is read by its own small
-  dataset that ends quietly at the damage and then checks that it consumed
-  the whole file (record bytes plus 16 bytes of framing each add up to the
-  file's size) and the shard's expected count. Its lost records are the
-  expected count minus those read, or an estimate from the missing bytes.
-- an unreadable record: one whose preparation raised in the graph.
-  `ignore_errors` drops it (TensorFlow logs the error) and `map_and_count`
-  counts it from the gap it leaves in the positions of the samples.
+- a damaged shard: `TFRecordDataset` stops at its first damaged record. Each
+  shard is read by its own dataset that ends quietly there and then compares
+  the bytes read (plus framing) with the file's size and the records read with
+  the shard's expected count; the difference is its lost records.
+- an unreadable record, whose preparation raised in the graph: `ignore_errors`
+  drops it and `map_and_count` counts the gap it leaves in the positions.
 
-Counts add up over passes: a repeated dataset counts a damaged shard and an
-unreadable record once per pass (a cached dataset reads its shards once).
+A repeated dataset counts each once per pass (a cached one reads shards once).
 """
 
 import os
@@ -36,20 +32,16 @@ def round_robin_counts(count, num_shards):
 
 class RecordCounter:
     """Records read, lost to damaged shards and unreadable, in `tf.Variable`s
-    that the dataset graph updates, for the shard paths `files` and the
-    records each should hold (`expected_counts`; -1 or None: unknown).
-
-    Failures at the very end of a finite dataset are added when iteration
-    reaches the end.
-    """
+    the dataset graph updates, for the shards `files` and the records each
+    should hold (`expected_counts`; -1: unknown, None: all unknown)."""
 
     def __init__(self, files, expected_counts=None):
         self.files = [str(path) for path in files]
         size = len(self.files)
-        expected = list(expected_counts or [-1] * size)
+        expected = [int(n) for n in expected_counts or [-1] * size]
         if len(expected) != size:
             raise ValueError(f"{len(expected)} expected counts for {size} shards")
-        self.expected_counts = [-1 if n is None else int(n) for n in expected]
+        self.expected_counts = expected
         self.file_bytes = [tf.io.gfile.stat(path).length for path in self.files]
         per_shard = lambda: tf.Variable(tf.zeros([size], tf.int64), trainable=False)  # noqa: E731
         scalar = lambda: tf.Variable(0, dtype=tf.int64, trainable=False)  # noqa: E731
@@ -65,12 +57,11 @@ class RecordCounter:
 
     @classmethod
     def for_split(cls, metadata, split):
-        """A counter for the shards of `split` in a `dataset.json` dict, which
+        """A counter for the shards of `split` in `read_metadata`'s dict, which
         hold the split's count dealt round-robin (as the converter writes)."""
         files = split_files(metadata, split)
-        count = metadata["splits"][split].get("count")
-        counts = None if count is None else round_robin_counts(int(count), len(files))
-        return cls(files, counts)
+        count = metadata["splits"][split]["count"]
+        return cls(files, round_robin_counts(count, len(files)))
 
     def index_of(self, path):
         """The position of `path` in `files` (ValueError when unknown)."""
@@ -107,8 +98,7 @@ class RecordCounter:
         expected = tf.constant(self.expected_counts, tf.int64)[index]
         mean_record = tf.maximum(tf.math.floordiv(read_bytes, tf.maximum(read, 1)), 1)
         estimate = tf.math.floordiv(missing_bytes + mean_record - 1, mean_record)
-        # A cut on a record boundary leaves no partial bytes: only the count
-        # of records the shard should hold shows the loss.
+        # A cut on a record boundary leaves no missing bytes, only missing records.
         damaged = (missing_bytes > 0) | ((expected >= 0) & (read < expected))
         lost = tf.where(expected >= 0, expected - read, estimate)
         lost = tf.where(damaged, tf.maximum(lost, 1), tf.constant(0, tf.int64))
@@ -131,9 +121,8 @@ class RecordCounter:
     # === Unreadable records ===
 
     def map_and_count(self, dataset, prepare):
-        """Maps `prepare` over `dataset` in parallel, drops and counts the
-        samples whose `prepare` raised. The map keeps its input order: the count
-        comes from gaps in the positions that come out."""
+        """Maps `prepare` over `dataset` in parallel (keeping order), drops and
+        counts the samples whose `prepare` raised."""
         numbered = dataset.enumerate().map(
             lambda position, inputs: (position, self._start(prepare, inputs)),
             num_parallel_calls=tf.data.AUTOTUNE,
@@ -161,9 +150,7 @@ class RecordCounter:
 
     def _count_gap(self, position, element):
         """Adds the positions skipped since the previous sample; returns
-        `element`. Runs sequentially on the order-preserving stream."""
-        # A new iterator over the dataset (another `fit` call) numbers its
-        # records from 0 again.
+        `element`. A new iterator (another `fit` call) numbers from 0 again."""
         previous = tf.where(
             position < self.next_position, tf.constant(0, tf.int64), self.next_position
         )
@@ -187,9 +174,8 @@ class RecordCounter:
     # === Reports ===
 
     def totals(self):
-        """Returns {"records_read", "records_used", "records_lost",
-        "damaged_shards", "unreadable_records"} as ints; records read include
-        shuffle buffers, records used are those that came out or were dropped."""
+        """Returns {"records_read" (shuffle buffers included), "records_used"
+        (out or dropped), "records_lost", "damaged_shards", "unreadable_records"}."""
         read = self.records_read.numpy() + self.pass_records.numpy()
         return {
             "records_read": int(read.sum()),
@@ -210,14 +196,11 @@ class RecordCounter:
         }
 
     def describe_losses(self):
-        """One line per damaged shard, e.g. `train-00001-of-00002.tfrecord in
-        /data: 12 records lost (damaged in 1 pass)`; empty when none is."""
-        damaged = self.damaged_passes.numpy()
-        lines = []
-        for path, lost in self.lost_by_shard().items():
-            passes = int(damaged[self.index_of(path)])
-            lines.append(
-                f"{Path(path).name} in {Path(path).parent}: {lost} record(s) lost "
-                f"(unreadable past a damaged record in {passes} pass(es))"
-            )
-        return lines
+        """One line per damaged shard: its name, folder, records lost, passes."""
+        lost, damaged = self.records_lost.numpy(), self.damaged_passes.numpy()
+        return [
+            f"{Path(path).name} in {Path(path).parent}: {lost[index]} record(s) lost "
+            f"(unreadable past a damaged record in {damaged[index]} pass(es))"
+            for index, path in enumerate(self.files)
+            if damaged[index] > 0
+        ]

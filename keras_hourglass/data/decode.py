@@ -18,9 +18,8 @@ DCT_SCALE_RATIOS = (1, 2, 4, 8)
 
 
 def crop_window_in_image(matrix, output_size, image_height, image_width):
-    """Returns `(top, left, height, width)` int32 of the image region that a
-    warp by `matrix` (original -> output px) reads, clipped to the image and
-    at least 1 x 1 (when the crop misses the image the warp fills zeros)."""
+    """Returns `(top, left, height, width)` int32 of the image region a warp by
+    `matrix` (original -> output px) reads, clipped to the image, at least 1 x 1."""
     edge = tf.cast(output_size, tf.float32) - 0.5
     corners = tf.stack([[-0.5, -0.5], [edge, -0.5], [-0.5, edge], [edge, edge]])
     corners = transform_points(corners, invert_affine(matrix))
@@ -65,15 +64,12 @@ def matrix_for_scaled_image(matrix, ratio):
 
 
 def decode_image_region(image_bytes, matrix, output_size, dct_scaling=False):
-    """Decodes only the part of a JPEG that the crop reads (all of a PNG).
+    """Decodes only the part of a JPEG that the crop reads (all of a PNG);
+    returns `(uint8 region, region px -> output px matrix, (height, width))`.
 
-    With `dct_scaling`, a JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's
-    DCT scaling) when the crop window spans at least that many original px
-    per output px: the inverse DCT then does the downsampling, which costs
-    less than a full decode and averages instead of aliasing.
-
-    Returns `(uint8 region [h, w, 3], matrix from region px to output px,
-    original image shape [2] as (height, width))`.
+    With `dct_scaling`, a JPEG is decoded at 1/2, 1/4 or 1/8 scale when the
+    crop spans that many original px per output px: libjpeg's inverse DCT then
+    downsamples, cheaper than a full decode and without aliasing.
     """
 
     def decode_jpeg_region():
@@ -109,9 +105,8 @@ def decode_image_region(image_bytes, matrix, output_size, dct_scaling=False):
 def whole_pixel_window(scale, offset, output_size):
     """For one axis of an unrotated matrix (u = scale * x + offset), returns
     `(first, count, applied_scale, applied_offset)`: the run of whole image px
-    that best matches the output's extent (centre within half a px, size
-    within one), and the matrix entries of resizing exactly that run onto the
-    output (mirrored when `scale` < 0)."""
+    nearest the output's extent (centre within half a px, size within one) and
+    the matrix entries resizing it onto the output (mirrored if `scale` < 0)."""
     size = tf.cast(output_size, tf.float32)
     # Image px of the output's two outer edges, u = -0.5 and u = size - 0.5.
     edge_a = (-0.5 - offset) / scale
@@ -150,12 +145,8 @@ def take_window(image, first_y, count_y, first_x, count_x):
 def resize_axis_aligned(image, matrix, output_size):
     """Bilinear resize of `image` [h, w, C] for an unrotated, possibly
     mirrored `matrix` (image px -> output px): the nearest whole-pixel window
-    (`whole_pixel_window`, zeros outside the image) resized with
-    `ResizeBilinear`, cheaper per output px than the projective warp.
-
-    Returns `(float32 [S, S, C] in the input's value range, the matrix the
-    resize applied)`, which targets must be made with. When enlarging, the
-    outermost output px repeat the window's edge px.
+    resized with `ResizeBilinear`, cheaper than the projective warp. Returns
+    `(float32 [S, S, C] in the input's range, the matrix applied)`.
     """
     first_x, count_x, scale_x, offset_x = whole_pixel_window(
         matrix[0, 0], matrix[0, 2], output_size
@@ -181,10 +172,9 @@ def resize_axis_aligned(image, matrix, output_size):
 
 
 def warp_and_scale_colours(image, matrix, output_size, gains):
-    """Warps a uint8 `image` by `matrix` (image px -> output px) and applies
-    the colour gains in the same pass; returns `(float32 [S, S, 3] in [0, 1],
-    the matrix applied)`: `matrix` for a rotated crop (projective warp), the
-    whole-pixel window's for an unrotated one (`resize_axis_aligned`)."""
+    """Warps a uint8 `image` by `matrix` (image px -> output px) and applies the
+    colour gains in the same pass; returns `(float32 [S, S, 3] in [0, 1], the
+    matrix applied)`, which differs for an unrotated crop (`resize_axis_aligned`)."""
     unrotated = tf.logical_and(tf.equal(matrix[0, 1], 0.0), tf.equal(matrix[1, 0], 0.0))
     upright = matrix[1, 1] > 0.0
     # Both branches give float32 in 0-255; the projective warp is cheaper
@@ -194,9 +184,8 @@ def warp_and_scale_colours(image, matrix, output_size, gains):
         lambda: resize_axis_aligned(image, matrix, output_size),
         lambda: (warp_image(tf.cast(image, tf.float32), matrix, output_size), matrix),
     )
-    # Seen as [S, S * 3], the gains repeat along a long row, cheaper than a
-    # broadcast over a last axis of 3. Warps give values >= 0 and gains are
-    # positive, so only the top needs clipping.
+    # Gains along a long [S, S * 3] row are cheaper than over a last axis of 3.
+    # Warps give values >= 0 and gains are positive: only the top is clipped.
     row_gains = tf.tile(tf.cast(gains, tf.float32) / 255.0, [output_size])
     rows = tf.reshape(warped, [output_size, output_size * 3]) * row_gains
     return tf.reshape(tf.minimum(rows, 1.0), [output_size, output_size, 3]), applied

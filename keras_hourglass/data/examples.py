@@ -15,11 +15,8 @@ swapped), each colour channel is multiplied by U(0.6, 1.4) and clipped to
 [0, 1], and there is no translation. Randomness is stateless: every sample gets
 its own seed, so a fixed pipeline seed reproduces every crop.
 
-Every step takes and returns plain tensors so `tf.data` can map it; none uses
-`py_function`. The steps take records that passed `tfrecords.checked_person`;
-an image that decodes to another size than its record states makes the crop
-raise in the graph, and the pipeline drops and counts the record
-(`keras_hourglass.data.counter`).
+Every step maps plain tensors to plain tensors (no `py_function`); a record that
+makes a step raise in the graph is dropped and counted by the pipeline.
 """
 
 from dataclasses import dataclass
@@ -42,9 +39,8 @@ from keras_hourglass.transforms import transform_points
 
 @dataclass(frozen=True)
 class AugmentationRanges:
-    """The random augmentation's ranges (module doc); the defaults are
-    pose-hg-train's. `scale_factor` and `rotation_degrees` are standard
-    deviations, clipped at 2 std."""
+    """The random augmentation's ranges (module doc), pose-hg-train's by default;
+    `scale_factor` and `rotation_degrees` are std devs, clipped at 2 std."""
 
     scale_factor: float = 0.25
     rotation_degrees: float = 30.0
@@ -89,9 +85,8 @@ def sample_augmentation(seed, ranges=PAPER_AUGMENTATION):
 
 
 def decode_crop_region(person, matrix, input_size, dct_scaling):
-    """Returns `decode_image_region`'s `(region, region_matrix)` of a record's
-    image; raises in the graph when the image decodes to another size than
-    the record states, so joint coordinates never refer to another image."""
+    """`decode_image_region`'s `(region, region_matrix)` of a record's image;
+    raises in the graph when the image is not the size its record states."""
     region, region_matrix, image_shape = decode_image_region(
         person["image_encoded"], matrix, input_size, dct_scaling
     )
@@ -106,22 +101,17 @@ def decode_crop_region(person, matrix, input_size, dct_scaling):
 
 
 def crop_reference_image(person, matrix, input_size):
-    """Decodes the image region the crop needs at full resolution and warps
-    it to the input size: the reference crop, which evaluation and serving
-    take (`serving.inputs` cuts the same one from request bytes)."""
+    """The reference crop, at full decode resolution, that evaluation and
+    serving take (`serving.inputs` cuts the same one from request bytes)."""
     region, region_matrix = decode_crop_region(person, matrix, input_size, False)
     return warp_image(region, region_matrix, input_size)
 
 
 def crop_training_image(person, matrix, input_size, gains):
-    """Decodes the crop region at the coarsest DCT scale that keeps it at
-    least as fine as the input, warps it and applies the colour gains in one
-    pass: the training crop.
-
-    Returns `(image, applied matrix)`: the original px -> input px matrix the
-    crop really has. An unrotated crop is resized from whole pixels, which
-    moves it by under half a source px from `matrix`; the targets are made
-    with the applied matrix, so they stay exactly on the image.
+    """The training crop: decodes the region at the coarsest DCT scale still
+    as fine as the input, warps it and applies the colour gains in one pass.
+    Returns `(image, applied matrix)`: an unrotated crop is resized from whole
+    pixels (under half a source px off `matrix`), so targets use the applied one.
     """
     region, region_matrix = decode_crop_region(person, matrix, input_size, True)
     image, applied_region_matrix = warp_and_scale_colours(
@@ -135,13 +125,9 @@ def crop_training_image(person, matrix, input_size, gains):
 def encode_targets(
     person, matrix, flipped, num_joints, flip_pairs, input_size, output_size, sigma
 ):
-    """Returns `(heatmaps [h, w, K], weights [K], heatmap_matrix [3, 3])`, the
-    matrix mapping original px to heatmap px.
-
-    A flipped crop mirrors every joint's position; swapping the left/right
-    entries afterwards makes e.g. channel "left wrist" follow the wrist that
-    now appears on the left side.
-    """
+    """Returns `(heatmaps [h, w, K], weights [K], heatmap_matrix)` (original
+    px -> heatmap px). A flipped crop also swaps left/right entries, so channel
+    "left wrist" follows the wrist that now appears on the left."""
     heatmap_matrix = tf.linalg.matmul(
         scale_grid_matrix(input_size, output_size), matrix
     )
@@ -170,9 +156,8 @@ def prepare_training_example(
     output_size=64, sigma=1.0,
 ):  # fmt: skip
     """Crops, augments (`sample_augmentation`'s dict) and encodes one parsed
-    person for training; returns {`image` float32 [S, S, 3] in [0, 1],
-    `heatmaps` [h, w, K], `weights` [K], `heatmap_matrix` (original ->
-    heatmap px)}."""
+    person; returns {`image` [S, S, 3] in [0, 1], `heatmaps`, `weights`,
+    `heatmap_matrix`} (`encode_targets`)."""
     matrix = person_crop_matrix(
         person["center"],
         person["scale"],
@@ -198,10 +183,8 @@ def prepare_training_example(
 
 def prepare_eval_example(person, *, num_joints, input_size=256,
                          crop_convention=OFFICIAL_TORCH):  # fmt: skip
-    """Crops one person without augmentation, the evaluated model's way
-    (`crop_convention`); returns `(image, meta)` with the labels the
-    evaluation scores against (see `pipeline.make_eval_dataset`).
-    """
+    """Crops one person without augmentation, the evaluated model's way;
+    returns `(image, meta)` (see `pipeline.make_eval_dataset`)."""
     matrix = person_crop_matrix(
         person["center"], person["scale"], input_size, convention=crop_convention
     )

@@ -1,28 +1,18 @@
-"""Is an encoded image complete? The one home of that rule, for the converter
-(`image_problem`, then a full Pillow decode in `inspect_image_bytes`), the
-input pipeline and the serving signature (`image_is_complete`, graph ops) and
-`evaluation.predict`.
+"""Is an encoded image complete? The one home of that rule: `image_problem`
+(Python, the converter) and `image_is_complete` (graph ops, the pipeline and
+serving) give the same answer.
 
-A complete image starts with the JPEG or PNG magic bytes and ends with its
-end marker (a JPEG's within the last `TAIL_BYTES`: cameras append data). A
-JPEG is also no larger than its pixels can fill (`jpeg_byte_limit`): a 32 x 32
-JPEG padded with 20 MB of valid `FF 00` stuffing decodes to a tiny picture
-yet would cost the body scan seconds, so this header-only check comes first.
-
-libjpeg only *warns* about a corrupt body and returns a grey or smeared
-picture, so the body's structure is checked instead: after the first
-start-of-scan header, a 0xFF byte is always followed by 0x00 (stuffing), a
-restart marker, another 0xFF or one of the few markers allowed between scans.
-Random bytes break this about 15 times per 4 KB; real MPII/LSP photos and
-their progressive re-encodings never do. A body of zeros, or one cut and
-re-terminated, is well formed; only the converter's full decode catches it.
-
-Images are used as a viewer shows them: `upright_image_bytes` turns a photo
-by its EXIF Orientation tag.
+A complete image starts with the JPEG or PNG magic bytes and ends with its end
+marker (a JPEG's within the last `TAIL_BYTES`: cameras append data). A JPEG is
+also no larger than its pixels can fill (`jpeg_byte_limit`: 20 MB of valid
+stuffing behind a 32 x 32 image would cost the body scan seconds). libjpeg only
+*warns* about a corrupt body, so its structure is checked: after the first
+start-of-scan, 0xFF is followed only by stuffing, a restart or a marker allowed
+between scans. Random bytes break this about 15 times per 4 KB; real photos
+never do. Only the converter's full decode catches a body of zeros.
 """
 
 import io
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -38,9 +28,8 @@ PNG_END_CHUNK = b"IEND"
 # A JPEG's end marker is looked for near the end only.
 TAIL_BYTES = 65536
 START_OF_SCAN = 0xDA
-# Bytes that may follow 0xFF after the first SOS: stuffing, fill, restarts,
-# and the markers of multi-scan (progressive) files: DHT, DAC, SOS, DQT, DRI,
-# COM, EOI.
+# Bytes that may follow 0xFF after the first SOS: stuffing, fill, restarts and
+# the markers of progressive files (DHT, DAC, SOS, DQT, DRI, COM, EOI).
 ALLOWED_AFTER_FF = (0x00, 0xFF, *range(0xD0, 0xD8), 0xC4, 0xCC, 0xDA, 0xDB, 0xDD,
                     0xFE, 0xD9)  # fmt: skip
 # Markers without a length field (TEM and restarts) that may precede the SOS.
@@ -55,15 +44,13 @@ JPEG_METADATA_BYTES = 2**20
 
 
 def jpeg_byte_limit(pixels):
-    """The largest JPEG, in bytes, for an image of `pixels` pixels (an int or
-    an int64 tensor)."""
+    """The largest JPEG, in bytes, for `pixels` pixels (int or int64 tensor)."""
     return JPEG_METADATA_BYTES + MAX_JPEG_BYTES_PER_PIXEL * pixels
 
 
 def first_scan_data_offset(data):
-    """Returns the offset of the first entropy-coded byte (just after the first
-    SOS header) of JPEG bytes `data` (NumPy uint8), or -1 when the segments
-    before it do not chain up."""
+    """The offset just after the first SOS header of JPEG bytes `data` (NumPy
+    uint8), or -1 when the segments before it do not chain up."""
     position = 2  # after the start-of-image marker
     for _ in range(MAX_LINKS_BEFORE_SCAN + 1):
         if position + 4 > len(data) or data[position] != 0xFF:
@@ -100,16 +87,12 @@ def graph_marker_positions(data):
 
 
 def _graph_scan_data_offset(data, marker_positions):
-    """Graph version of `first_scan_data_offset` on uint8 bytes `data`, given
-    `graph_marker_positions(data)`.
+    """Graph version of `first_scan_data_offset`, given the 0xFF positions.
 
-    Every segment starts at a 0xFF byte, so the segments form a chain over
-    those positions: each points at the position its length field names.
-    Instead of a graph while-loop over the segments, the pointers are
-    doubled: after n rounds every position points 2 ** n segments ahead.
-    A start of scan points at itself and a broken link at an extra last
-    entry that points at itself too, so the walk stops at whichever comes
-    first.
+    Each segment points at the 0xFF its length field names; instead of a
+    while-loop, pointers are doubled (after n rounds, 2 ** n segments ahead).
+    A start of scan and a broken link (an extra last entry) point at
+    themselves, so the walk stops at whichever comes first.
     """
     size = tf.size(data)
     # Padding keeps every 4-byte read in bounds; such reads are rejected.
@@ -216,8 +199,8 @@ def image_problem(image_bytes):
 
 
 def jpeg_fits_its_pixels(image_bytes):
-    """Returns a bool scalar (graph ops) for JPEG bytes with an end marker:
-    within `jpeg_byte_limit` of the header's size, and then a clean body."""
+    """Bool scalar: within `jpeg_byte_limit` of the header's size and a clean
+    body (graph ops)."""
     size = tf.cast(tf.io.extract_jpeg_shape(image_bytes)[:2], tf.int64)
     length = tf.cast(tf.strings.length(image_bytes), tf.int64)
     return tf.cond(
@@ -266,13 +249,9 @@ def exif_orientation(image_bytes):
 
 
 def upright_image_bytes(image_bytes):
-    """Encoded bytes whose pixels are the picture as a viewer shows it.
-
-    A phone stores a photo taken sideways as the sensor saw it plus an EXIF
-    Orientation tag, which TensorFlow's decoders ignore. A JPEG or PNG with
-    an orientation other than 1 is turned and encoded again in its format,
-    without the tag; anything else is returned as it is.
-    """
+    """Encoded bytes whose pixels are the picture as a viewer shows it: a
+    JPEG or PNG with an EXIF Orientation other than 1 (which TensorFlow's
+    decoders ignore) is turned and re-encoded in its format, without the tag."""
     image_format = image_format_of(image_bytes)
     if image_format is None or exif_orientation(image_bytes) in (0, 1):
         return image_bytes
@@ -315,16 +294,15 @@ def inspect_image_bytes(image_bytes, where="image"):
     return image_format_of(image_bytes), width, height
 
 
-def read_image_size(path):
-    """Returns the upright (width, height) from an image file's header only;
-    raises FileNotFoundError or UnreadableImageError naming the file."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"image not found: {path}")
+def image_size_or_problem(path):
+    """Returns the upright (width, height) from an image file's header only,
+    or the reader's skip reason ("image missing" or "image unreadable")."""
     try:
         with Image.open(path) as image:
             width, height = image.size
             orientation = int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
             return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        message = f"{Path(path)}: unreadable image ({error})"
-        raise UnreadableImageError(message) from error
+    except FileNotFoundError:
+        return "image missing"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return "image unreadable"

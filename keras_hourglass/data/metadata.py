@@ -14,18 +14,10 @@ Contents:
      "skipped": {reason: count}, "warnings": {reason: count},
      "created_with": {converter arguments}}
 
-`torso_joints` and each split's `head_boxes` say which PCK the data supports
-(head-box PCKh, torso PCK; box PCK always); files written without them get
-the answers from the joint names and the split's first record.
-
 File names are relative to the JSON's folder. `read_metadata` checks the file
-once, when it is opened: shard names must be plain names inside the folder
-(a `dataset.json` is data and must not make the pipeline open `/etc/passwd`);
-the fields must describe a usable joint set and sane counts (a hand-edited
-flip pair that maps one joint to two would train a wrong flip, a huge count an
-epoch that never ends); and the joint count must match each split's first
-record (a 14-joint `dataset.json` beside 16-joint shards would otherwise
-reject every record one by one, far from the cause).
+once: plain shard names inside the folder (data must not make the pipeline open
+`/etc/passwd`), a usable joint set, sane counts, and `num_joints` joints in each
+split's first record (else every record is rejected, far from the cause).
 """
 
 import re
@@ -85,9 +77,8 @@ def write_metadata(out_dir, metadata):
 
 
 def read_metadata(dir_or_json_path):
-    """Returns the checked metadata dict of a shard folder (or of its JSON
-    file), with "directory" set to the folder's absolute path; raises
-    FileNotFoundError or ValueError naming the file."""
+    """Returns the checked metadata of a shard folder (or its JSON file), with
+    "directory" set to the folder; raises FileNotFoundError or ValueError."""
     path = Path(dir_or_json_path)
     if path.is_dir():
         path = path / METADATA_FILE_NAME
@@ -100,8 +91,7 @@ def read_metadata(dir_or_json_path):
     check_metadata_fields(metadata, path)
     metadata["directory"] = str(path.parent.resolve())
     check_shard_names(metadata, path)
-    shards = {split: split_files(metadata, split) for split in metadata["splits"]}
-    check_joint_count(metadata, path, shards)
+    check_joint_count(metadata, path)
     return metadata
 
 
@@ -127,10 +117,8 @@ def index_pairs_problem(pairs, num_joints, what):
 
 
 def metadata_fields_problem(metadata):
-    """Returns why a `dataset.json` dict cannot be used (naming the field),
-    or None. A missing `num_joints` is the number of names and missing splits
-    are none (a run's dataset is read for its joint set alone); flip pairs
-    must be a permutation."""
+    """Returns why a `dataset.json` dict cannot be used (naming the field), or
+    None. Missing splits are none: a run's dataset is read for its joint set."""
     names = metadata.get("joint_names")
     if not isinstance(names, list):
         return "joint_names is not a list of names"
@@ -200,8 +188,8 @@ def check_metadata_fields(metadata, json_path):
 
 
 def split_files(metadata, split):
-    """Returns the absolute shard paths of `split`; raises ValueError naming
-    the known splits when `split` is not one of them."""
+    """Returns the absolute shard paths of `split`; ValueError naming the
+    known splits when it is not one of them."""
     if split not in metadata["splits"]:
         known = ", ".join(sorted(metadata["splits"]))
         raise ValueError(f"no split {split!r} in the dataset; splits: {known}")
@@ -210,9 +198,8 @@ def split_files(metadata, split):
 
 
 def list_shard_files(file_patterns):
-    """Expands shard paths or glob patterns into a sorted list of shard
-    paths; raises FileNotFoundError when a pattern matches nothing and
-    ValueError for an empty shard or an incomplete `<split>-i-of-N` family."""
+    """Expands shard paths or globs into sorted paths; FileNotFoundError when a
+    pattern matches nothing, ValueError for an empty or incomplete family."""
     if isinstance(file_patterns, str | Path):
         file_patterns = [file_patterns]
     files = []
@@ -290,11 +277,12 @@ def first_record_value(shard_paths, key):
     return None
 
 
-def check_joint_count(metadata, json_path, shard_paths_by_split):
+def check_joint_count(metadata, json_path):
     """Raises ValueError when the first record of any split holds another
     joint count than `metadata["num_joints"]`."""
     stated = metadata["num_joints"]
-    for split, paths in shard_paths_by_split.items():
+    for split in metadata["splits"]:
+        paths = split_files(metadata, split)
         found = first_record_value(paths, "person/num_joints") if paths else None
         if found is not None and found != stated:
             raise ValueError(

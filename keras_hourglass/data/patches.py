@@ -1,12 +1,9 @@
 """Person-centred patches at a bounded resolution, made at conversion time.
 
-Decoding a whole 1280x720 JPEG for one 256x256 crop is most of the input
-pipeline's work per sample. A training record can instead hold only the
-part of the image that any augmented crop of that person can read, scaled
-down so that the most zoomed-in crop still has a source pixel per input
-pixel, and re-encoded as a baseline JPEG; every coordinate in the record
-moves with the pixels, so the targets are unchanged. The geometry follows
-the augmentation ranges of `keras_hourglass.data.examples`.
+Decoding a whole 1280x720 JPEG for one 256x256 crop is most of the pipeline's
+work per sample. A training record can instead hold only the part any augmented
+crop (`examples.PAPER_AUGMENTATION`) can read, scaled down to a source pixel per
+input pixel at the largest zoom; its coordinates move with the pixels.
 """
 
 import math
@@ -14,27 +11,29 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from keras_hourglass.data.examples import PAPER_AUGMENTATION
 from keras_hourglass.data.tfrecords import UNKNOWN
 from keras_hourglass.transforms import PIXELS_PER_SCALE
 from keras_hourglass.transforms import crop_box_from_person
 
 PATCH_JPEG_QUALITY = 95
+# The largest zoom either way: the scale exponent is clipped at 2 std.
+MAX_ZOOM = 2.0 ** (2.0 * PAPER_AUGMENTATION.scale_factor)
 
 
-def patch_geometry(center, scale, image_width, image_height, input_size, max_zoom):
-    """Returns `(left, top, width, height, factor)`: the integer image region
-    that any augmented crop reads (the largest window, turned by any angle,
-    fits in a square of side `w * max_zoom * sqrt(2)`) and the factor (<= 1)
-    that still gives the smallest window `w / max_zoom` `input_size` px."""
+def patch_geometry(center, scale, image_width, image_height, input_size):
+    """Returns `(left, top, width, height, factor)`: the image region any crop
+    reads (within a square of side `w * MAX_ZOOM * sqrt(2)`) and the factor
+    (<= 1) that still gives the smallest window `w / MAX_ZOOM` `input_size` px."""
     crop_center, crop_scale = crop_box_from_person(center, scale)
     crop_center = np.asarray(crop_center, np.float64)
     window = PIXELS_PER_SCALE * float(crop_scale)
-    half_side = 0.5 * window * max_zoom * math.sqrt(2.0) + 1.0
+    half_side = 0.5 * window * MAX_ZOOM * math.sqrt(2.0) + 1.0
     left = max(0, math.floor(crop_center[0] - half_side))
     top = max(0, math.floor(crop_center[1] - half_side))
     right = min(image_width, math.ceil(crop_center[0] + half_side) + 1)
     bottom = min(image_height, math.ceil(crop_center[1] + half_side) + 1)
-    factor = min(1.0, input_size * max_zoom / window)
+    factor = min(1.0, input_size * MAX_ZOOM / window)
     return left, top, max(right - left, 1), max(bottom - top, 1), factor
 
 
@@ -44,14 +43,9 @@ def to_patch_px(points, left, top, factor):
     return (points - [left, top] + 0.5) * factor - 0.5
 
 
-def bounded_person_patch(
-    person, input_size=256, scale_factor=0.25, quality=PATCH_JPEG_QUALITY
-):
-    """Returns `serialize_person` keyword arguments (`person`'s, for the
-    original image) for the person's patch, for crops of `input_size` zoomed by
-    up to 2 ** (2 * `scale_factor`) either way: the patch's JPEG bytes and
-    size, and every coordinate in patch px."""
-    max_zoom = 2.0 ** (2.0 * scale_factor)
+def bounded_person_patch(person, input_size=256):
+    """Returns `person`'s `serialize_person` keyword arguments for its patch,
+    for crops of `input_size`: JPEG bytes, size and coordinates in patch px."""
     image = tf.io.decode_image(
         person["image_bytes"], channels=3, expand_animations=False
     )
@@ -61,7 +55,6 @@ def bounded_person_patch(
         int(person["width"]),
         int(person["height"]),
         input_size,
-        max_zoom,
     )
     region = image[top : top + height, left : left + width]
     size = [max(1, math.ceil(height * factor)), max(1, math.ceil(width * factor))]
@@ -77,7 +70,9 @@ def bounded_person_patch(
     )[0]
     patch = tf.cast(tf.clip_by_value(tf.round(patch), 0.0, 255.0), tf.uint8)
     patched = dict(person)
-    patched["image_bytes"] = tf.io.encode_jpeg(patch, quality=quality).numpy()
+    patched["image_bytes"] = tf.io.encode_jpeg(
+        patch, quality=PATCH_JPEG_QUALITY
+    ).numpy()
     patched["image_format"] = "jpeg"
     patched["height"], patched["width"] = size
     patched["joints"] = to_patch_px(person["joints"], left, top, factor)

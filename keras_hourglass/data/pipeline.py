@@ -19,7 +19,6 @@ import tensorflow as tf
 from keras_hourglass.data.counter import RecordCounter
 from keras_hourglass.data.examples import NO_AUGMENTATION
 from keras_hourglass.data.examples import PAPER_AUGMENTATION
-from keras_hourglass.data.examples import AugmentationRanges
 from keras_hourglass.data.examples import prepare_eval_example
 from keras_hourglass.data.examples import prepare_training_example
 from keras_hourglass.data.examples import sample_augmentation
@@ -29,25 +28,15 @@ from keras_hourglass.data.tfrecords import parse_person
 from keras_hourglass.transforms import OFFICIAL_TORCH
 
 AUTOTUNE = tf.data.AUTOTUNE
-__all__ = [
-    "AugmentationRanges",
-    "PipelineOptions",
-    "RecordCounter",
-    "make_dataset",
-    "make_eval_dataset",
-]
 
 
 @dataclass(frozen=True)
 class PipelineOptions:
     """How `make_dataset` runs; none of these changes what a sample is.
 
-    `repeat` forever with new augmentations every pass; `seed` shuffling and
-    augmentation; a record `shuffle_buffer` when training (0: none);
-    `deterministic` shard interleaving; `cache` the raw records in memory.
-    `intra_op_parallelism` is 1 because the parallel map already keeps every
-    core busy with whole samples and splitting one warp across threads only
-    adds overhead (None: TensorFlow's default).
+    `shuffle_buffer` (records, 0: none) applies when training; `cache` keeps the
+    raw records in memory. `intra_op_parallelism` is 1: the parallel map keeps
+    every core busy with whole samples (None: TensorFlow's default).
     """
 
     repeat: bool = False
@@ -78,12 +67,9 @@ def read_records(files, counter, *, shuffle_files, deterministic, cache, seed):
 
 
 def to_model_targets(batch, num_outputs):
-    """Returns `(images, targets, joint_weights)` in the structure of the
-    model's outputs: a tuple of `num_outputs` (a bare tensor for one). Every
-    stack is supervised with the same target (intermediate supervision).
-
-    Tuples, not `{output name: ...}` dicts: Keras 3.15 matches dict targets
-    to outputs by name but then looks dict sample weights up by position.
+    """Returns `(images, targets, joint_weights)` shaped as the model's outputs,
+    every stack with the same target (intermediate supervision). Tuples, not
+    dicts: Keras 3.15 matches dict targets by name but dict weights by position.
     """
     if num_outputs == 1:
         return batch["image"], batch["heatmaps"], batch["weights"]
@@ -111,8 +97,7 @@ def make_dataset(
 
     Args:
         file_patterns: str or list of str. Glob patterns of TFRecord shards.
-        num_joints: int. K; records with another joint count are dropped
-            and counted.
+        num_joints: int. K; a record with another count is dropped, counted.
         flip_pairs: (left, right) joint indices swapped by a flip.
         training: bool. Shuffle and augment (`augmentation`) when True.
         num_outputs: int. `len(model.outputs)`; each gets the same target.
@@ -123,17 +108,7 @@ def make_dataset(
     Returns:
         A dataset of `(images float32 [B, S, S, 3] in [0, 1], targets,
         joint_weights)`: `num_outputs` copies of the heatmaps [B, h, w, K] and
-        of the weights [B, K] (`to_model_targets`).
-
-    Example:
-
-    ```python
-    model = build_stacked_hourglass(n_stacks=2, n_joints=16)
-    model.compile(optimizer="rmsprop", loss=joint_heatmap_mse)
-    model.fit(make_dataset("data/train-*", 16, MPII_16.flip_pairs,
-                           training=True, batch_size=8,
-                           num_outputs=len(model.outputs)))
-    ```
+        of the weights [B, K] (`to_model_targets`), as README's example fits.
     """
     files = list_shard_files(file_patterns)
     counter = counter or RecordCounter(files)

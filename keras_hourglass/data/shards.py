@@ -1,10 +1,8 @@
-"""Writing person records into TFRecord shards, and the dataset metadata JSON.
+"""Writing person records into TFRecord shards.
 
-Each split is first streamed to a spool file, so its encoded size is known
-when its shard count is chosen (each shard at most `max_shard_bytes`, 200 MB
-by default); records are then dealt round-robin into
-`<split>-00000-of-0000N.tfrecord` shards, so every shard mixes the whole
-split. `dataset.json` beside them describes the dataset (`metadata`).
+Each split is first streamed to a spool file, so its size is known when its
+shard count is chosen (at most `max_shard_bytes` each); records are then dealt
+round-robin into `<split>-00000-of-0000N.tfrecord`, so every shard mixes the split.
 """
 
 import math
@@ -35,45 +33,42 @@ def shard_file_name(split, shard_index, num_shards):
     return f"{split}-{shard_index:05d}-of-{num_shards:05d}.tfrecord"
 
 
+def load_checked_image(record):
+    """Returns `(image bytes, (format, width, height))` of a record's image,
+    upright, or why the record is skipped."""
+    try:
+        if record.image_bytes is not None:  # generated, never turned
+            return record.image_bytes, inspect_image_bytes(record.image_bytes)
+        image_bytes = Path(record.image_path).read_bytes()
+        inspect_image_bytes(image_bytes)  # as stored, before turning
+        # Annotations of a phone photo are in upright coordinates.
+        image_bytes = upright_image_bytes(image_bytes)
+        return image_bytes, inspect_image_bytes(image_bytes)
+    except FileNotFoundError:
+        return "image missing"
+    except (UnreadableImageError, OSError):
+        return "image unreadable"
+
+
 class _ImageCache:
-    """Remembers the last image read: people of one image are adjacent."""
+    """Remembers the last image file read: people of one image are adjacent."""
 
     def __init__(self):
         self.path, self.result = None, None
 
-    def load(self, path):
-        if path != self.path:
-            self.path = path
-            try:
-                image_bytes = Path(path).read_bytes()
-                inspect_image_bytes(image_bytes, path)  # as stored, before turning
-                # Annotations of a phone photo are in upright coordinates.
-                image_bytes = upright_image_bytes(image_bytes)
-                self.result = (image_bytes, inspect_image_bytes(image_bytes, path))
-            except FileNotFoundError:
-                self.result = "image missing"
-            except (UnreadableImageError, OSError):
-                self.result = "image unreadable"
+    def load(self, record):
+        if record.image_bytes is not None or record.image_path != self.path:
+            self.path, self.result = record.image_path, load_checked_image(record)
         return self.result
 
 
 def encode_person_record(record, skip_log, image_cache=None, patch_input_size=None):
     """Returns the record as serialized `tf.train.Example` bytes, or None (a
-    counted skip) when its image is missing, unreadable or of another size
-    than the annotation states. With `patch_input_size`, a training person is
-    stored as a patch for crops of that size (`patches`); other splits keep
-    the whole image, so evaluation stays in original image px."""
+    counted skip) for a missing, unreadable or wrongly sized image. With
+    `patch_input_size`, a training person is stored as a patch (`patches`);
+    other splits keep the whole image, so evaluation stays in original px."""
     where = f"{record.image_id} person {record.person_index}"
-    if record.image_bytes is not None:
-        try:
-            image_info = inspect_image_bytes(record.image_bytes, where)
-        except UnreadableImageError:
-            image_info = "image unreadable"
-        loaded = image_info if isinstance(image_info, str) else (
-            record.image_bytes, image_info
-        )
-    else:
-        loaded = (image_cache or _ImageCache()).load(record.image_path)
+    loaded = (image_cache or _ImageCache()).load(record)
     if isinstance(loaded, str):
         skip_log.skip(loaded, where)
         return None
@@ -124,9 +119,8 @@ def spool_records(records, out_dir, skip_log, total=None, patch_input_size=None)
 
 
 def write_split_shards(spool, split, out_dir, num_shards=None, max_shard_bytes=None):
-    """Deals one split's spooled records round-robin into `num_shards` (at
-    most one per record; default: from the bytes) shards, deletes the spool
-    and returns the shard file names."""
+    """Deals a split's spooled records round-robin into `num_shards` (default:
+    from the bytes) shards, deletes the spool and returns the shard names."""
     if num_shards is None:
         num_shards = choose_num_shards(
             spool["bytes"], max_shard_bytes or DEFAULT_MAX_SHARD_BYTES

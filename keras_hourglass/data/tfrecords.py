@@ -21,10 +21,9 @@ Every converter writes, and the input pipeline reads, exactly these features
 | person/normalizer       | float     | PCKh normaliser (0.6 x head-box diagonal)    |
 |                         |           | or -1 when unknown                           |
 
-Coordinates have pixel centres at integers (`keras_hourglass.transforms`);
-unannotated joints are stored as (0, 0). Centre and scale are stored as the
-dataset gives them (MPII `objpos` and `scale`); the crop convention is
-applied only by `transforms.crop_box_from_person`.
+Coordinates have pixel centres at integers; unannotated joints are (0, 0).
+Centre and scale are as the dataset gives them (MPII `objpos` and `scale`);
+only `transforms.crop_box_from_person` applies the crop convention.
 """
 
 import math
@@ -92,11 +91,9 @@ def serialize_person(
     normalizer=None,
     person_index=0,
 ):
-    """Returns one person as serialized `tf.train.Example` bytes.
-
-    Raises ValueError naming `image_id` and the `person_problem`, so no shard
-    ever holds a record that would give a silently wrong target.
-    """
+    """Returns one person as serialized `tf.train.Example` bytes; raises
+    ValueError naming `image_id` and its `person_problem`, so no shard holds a
+    record that would give a silently wrong target."""
     joints = np.asarray(joints, dtype=np.float64)
     annotated = np.asarray(annotated, dtype=np.int64).reshape(-1)
     problem = person_problem(joints, annotated, center, scale, len(annotated))
@@ -131,32 +128,30 @@ def serialize_person(
     return example.SerializeToString()
 
 
-def feature_spec():
-    """The parsing spec; variable-length joint lists let a record with the
-    wrong joint count parse and be reported."""
-    fixed = tf.io.FixedLenFeature
-    return {
-        "image/encoded": fixed([], tf.string),
-        "image/format": fixed([], tf.string, default_value=""),
-        "image/height": fixed([], tf.int64),
-        "image/width": fixed([], tf.int64),
-        "image/id": fixed([], tf.string, default_value=""),
-        "person/index": fixed([], tf.int64, default_value=0),
-        "person/num_joints": fixed([], tf.int64),
-        "person/joints": tf.io.VarLenFeature(tf.float32),
-        "person/joints_annotated": tf.io.VarLenFeature(tf.int64),
-        "person/joints_visible": tf.io.VarLenFeature(tf.int64),
-        "person/center": fixed([2], tf.float32),
-        "person/scale": fixed([], tf.float32),
-        "person/head_box": fixed([4], tf.float32, default_value=[UNKNOWN] * 4),
-        "person/normalizer": fixed([], tf.float32, default_value=UNKNOWN),
-    }
+# Variable-length joint lists let a record with the wrong joint count parse and
+# be reported.
+FEATURE_SPEC = {
+    "image/encoded": tf.io.FixedLenFeature([], tf.string),
+    "image/format": tf.io.FixedLenFeature([], tf.string, default_value=""),
+    "image/height": tf.io.FixedLenFeature([], tf.int64),
+    "image/width": tf.io.FixedLenFeature([], tf.int64),
+    "image/id": tf.io.FixedLenFeature([], tf.string, default_value=""),
+    "person/index": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+    "person/num_joints": tf.io.FixedLenFeature([], tf.int64),
+    "person/joints": tf.io.VarLenFeature(tf.float32),
+    "person/joints_annotated": tf.io.VarLenFeature(tf.int64),
+    "person/joints_visible": tf.io.VarLenFeature(tf.int64),
+    "person/center": tf.io.FixedLenFeature([2], tf.float32),
+    "person/scale": tf.io.FixedLenFeature([], tf.float32),
+    "person/head_box": tf.io.FixedLenFeature([4], tf.float32, [UNKNOWN] * 4),
+    "person/normalizer": tf.io.FixedLenFeature([], tf.float32, UNKNOWN),
+}
 
 
 def parse_person(serialized):
     """Parses one serialized record into a dict of dense tensors, joint
     arrays at their stored length (`check_person` tells if it is usable)."""
-    parsed = tf.io.parse_single_example(serialized, feature_spec())
+    parsed = tf.io.parse_single_example(serialized, FEATURE_SPEC)
     joints = tf.sparse.to_dense(parsed["person/joints"])
     return {
         "image_encoded": parsed["image/encoded"],
@@ -181,9 +176,8 @@ def parse_person(serialized):
 
 
 def check_person(person, num_joints):
-    """Returns a bool scalar: the parsed person has `num_joints` joints
-    everywhere, finite values and a positive scale."""
-    # Unannotated joints are stored as (0, 0), so every stored value must be finite.
+    """Bool scalar: `num_joints` joints everywhere, finite values (unannotated
+    joints are stored as (0, 0)) and a positive scale."""
     checks = [
         tf.equal(person["num_joints"], num_joints),
         tf.equal(tf.shape(person["joints"])[0], num_joints),
@@ -197,10 +191,11 @@ def check_person(person, num_joints):
     return tf.reduce_all(tf.stack(checks))
 
 
-def record_problem(person, num_joints):
-    """Returns a string scalar naming what is wrong with a parsed record, or
-    "" (`check_person`, and `image_checks.image_is_complete` for its image)."""
-    return tf.where(
+def checked_person(person, num_joints):
+    """Returns `person` once it has passed `check_person` and
+    `image_checks.image_is_complete`; otherwise logs the image and raises in
+    the graph, so the pipeline drops and counts it."""
+    problem = tf.where(
         ~check_person(person, num_joints),
         f"not {num_joints} joints, a NaN/inf value, or a scale <= 0",
         tf.where(
@@ -209,14 +204,6 @@ def record_problem(person, num_joints):
             "",
         ),
     )
-
-
-def checked_person(person, num_joints):
-    """Returns `person` once it has passed `record_problem`; otherwise logs a
-    warning naming the image and raises in the graph, so that a record that
-    reached a shard past the converter is dropped and counted, never a
-    silently wrong sample."""
-    problem = record_problem(person, num_joints)
 
     def report():
         logged = tf.print(

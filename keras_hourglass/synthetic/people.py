@@ -1,23 +1,15 @@
 """A built-in synthetic people dataset, for training without downloading data.
 
-Each sample is an RGB image of one annotated articulated figure (16 MPII
-joints) on a cluttered background, with smaller distractor figures, random
-occluders and sometimes joints cut off by the image border. A sample depends
-only on `(seed, index)`, so shards can be generated in parallel and
-reproduced exactly. `pose` samples the skeleton, `raster` fills polygons,
-`render` paints figures and `scene` composes the image; this module is the
-public API.
-
-Annotations follow the MPII conventions of the records: pixel centres at
-integers, (0, 0) for unannotated joints, `scale` = person height / 200 px,
-`center` placed like MPII `objpos` (so the crop is centred on the body),
-and a head box whose 0.6 x diagonal is the PCKh normaliser.
+Each sample is one annotated figure (16 MPII joints) on a cluttered background,
+with distractor figures, occluders and sometimes joints cut off by the border;
+it depends only on `(seed, index)`, so shards render in parallel and reproduce
+exactly. Annotations follow MPII's conventions (`center` like `objpos`, a head
+box whose 0.6 x diagonal is the PCKh normaliser).
 """
 
 import numpy as np
 
 from keras_hourglass.data.formats.mpii import HEAD_BOX_DIAGONAL_FRACTION
-from keras_hourglass.joint_sets import MPII_16
 from keras_hourglass.predictor import inside_image
 from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import render
@@ -25,14 +17,10 @@ from keras_hourglass.synthetic.scene import compose_scene
 from keras_hourglass.transforms import PIXELS_PER_SCALE
 from keras_hourglass.transforms import person_center_for_crop
 
-SYNTHETIC_JOINT_NAMES = MPII_16.joint_names
-
-# Difficulty knobs and their defaults; `generate_person_image` accepts these
-# names as keyword arguments and rejects any other. The defaults make the
-# dataset the README's main command learns in minutes on a CPU: left limbs
-# always in warm colours and no back views (where the sides swap in the
-# image), which a small network otherwise takes far longer to sort out;
-# turn them on for a harder left/right problem.
+# Difficulty knobs, `generate_person_image`'s keyword arguments. The defaults
+# make a dataset the README's main command learns in minutes on a CPU: warm left
+# limbs and no back views (where the sides swap) spare a small network the
+# left/right problem; turn them on for a harder one.
 DEFAULT_DIFFICULTY = {
     "image_size_range": (240, 480),  # min and max side in px, drawn per side
     "person_height_range": (0.45, 0.9),  # standing height / shorter image side
@@ -46,9 +34,8 @@ DEFAULT_DIFFICULTY = {
     "noise_std": 4.0,  # per-pixel Gaussian noise, grey levels
     "random_side_colours": False,  # False: left limbs always the warm colours
 }
-# Head box around the head bone (upper neck to head top, length L): from
-# 0.05 L below the neck to 0.1 L above the top, 0.9 L wide. This makes the
-# PCKh normaliser about 0.125 x 200 x scale, as in MPII.
+# Head box around the head bone (length L): 0.05 L below the neck to 0.1 L above
+# the top, 0.9 L wide, so the PCKh normaliser is about 0.125 x 200 x scale (MPII).
 HEAD_BOX_BELOW, HEAD_BOX_ABOVE, HEAD_BOX_WIDTH = 0.05, 0.1, 0.9
 
 # Part labels a joint may show and still count as visible (not occluded).
@@ -62,24 +49,6 @@ JOINT_PARTS = (
     {render.R_UPPER_ARM, render.TORSO}, {render.L_UPPER_ARM, render.TORSO},
     {render.L_UPPER_ARM, render.L_FOREARM}, {render.L_FOREARM, render.L_HAND},
 )  # fmt: skip
-
-
-def resolve_difficulty(overrides):
-    """Defaults updated with `overrides`; unknown names raise a ValueError."""
-    unknown = sorted(set(overrides) - set(DEFAULT_DIFFICULTY))
-    if unknown:
-        raise ValueError(
-            f"unknown synthetic difficulty option(s) {unknown}; "
-            f"known: {sorted(DEFAULT_DIFFICULTY)}"
-        )
-    return {**DEFAULT_DIFFICULTY, **overrides}
-
-
-def sample_rng(seed, index):
-    """The per-sample random generator, a pure function of (seed, index)."""
-    if int(seed) < 0 or int(index) < 0:
-        raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
-    return np.random.default_rng([int(seed), int(index)])
 
 
 def joints_visible_on_labels(joints, inside, labels):
@@ -103,7 +72,8 @@ def head_box_around(upper_neck, head_top):
 
 
 def build_annotation(seed, index, scene, labels):
-    """The MPII-style annotation dict of one composed scene."""
+    """The MPII-style annotation of a scene, plus `other_people_joints`
+    ([16, 3]: x, y, in-image flag) and `render` (internals, for tests)."""
     height, width = labels.shape
     joints_all = scene["joints"]
     inside = inside_image(joints_all, height, width)
@@ -128,14 +98,20 @@ def build_annotation(seed, index, scene, labels):
 
 
 def generate_person_image(seed: int, index: int, **difficulty):
-    """Returns sample `index` of dataset `seed` (both >= 0), with
+    """Returns sample `index` of dataset `seed` (both >= 0) with
     `DEFAULT_DIFFICULTY` overridden by `**difficulty`: a uint8 [H, W, 3] image
-    and its MPII-style annotation dict (`build_annotation`), which also holds
-    `other_people_joints` ([16, 3]: x, y, in-image flag) and `render` (the
-    generator's internals, for tests)."""
-    options = resolve_difficulty(difficulty)
-    rng = sample_rng(seed, index)
-    canvas, labels, scene = compose_scene(rng, options)
+    and its annotation dict (`build_annotation`)."""
+    unknown = sorted(set(difficulty) - set(DEFAULT_DIFFICULTY))
+    if unknown:
+        raise ValueError(
+            f"unknown synthetic difficulty option(s) {unknown}; "
+            f"known: {sorted(DEFAULT_DIFFICULTY)}"
+        )
+    if int(seed) < 0 or int(index) < 0:
+        raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
+    # The sample's generator is a pure function of (seed, index).
+    rng = np.random.default_rng([int(seed), int(index)])
+    canvas, labels, scene = compose_scene(rng, {**DEFAULT_DIFFICULTY, **difficulty})
     # Adding 0.5 then truncating (the unsafe cast) rounds to nearest.
     canvas += 0.5
     image = np.empty(canvas.shape, dtype=np.uint8)

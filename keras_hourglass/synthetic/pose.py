@@ -1,12 +1,8 @@
-"""Random 2-D poses of a kinematic human skeleton for the synthetic dataset.
+"""Random 2-D poses of a human skeleton (MPII joint order) for the synthetic data.
 
-A pose is built in a *body frame* whose unit is the person's standing height
-(head top to floor), origin at the pelvis, x to the image right and y down
-(image axes), then rotated, scaled and moved into the image. Segment lengths
-follow the classic eight-heads canon; joint angles stay within human limits:
-elbows and knees bend one way only, shoulders and hips have bounded ranges.
-
-Joint order is MPII's (see `keras_hourglass.synthetic.people.SYNTHETIC_JOINT_NAMES`).
+A pose is built in a *body frame* (unit: standing height, origin at the pelvis,
+image axes), then rotated and scaled into the image. Segment lengths follow the
+eight-heads canon; joint angles stay within human limits.
 """
 
 import numpy as np
@@ -103,9 +99,8 @@ def place_side_limbs(joints, angles, sign, side):
 
 
 def sample_body_pose(rng, facing_front, foreshortening=0.15):
-    """Samples a [16, 2] pose in the body frame (unit: standing height,
-    pelvis at the origin). Limb bones are `1 - foreshortening` to 1 times their
-    nominal length, as limbs pointing at the camera look shorter."""
+    """Samples a [16, 2] body-frame pose; limb bones are `1 - foreshortening` to
+    1 times their length, as limbs pointing at the camera look shorter."""
     joints = np.zeros((NUM_JOINTS, 2))
     joints[THORAX] = (0.0, -TORSO_LENGTH)
     neck_tilt = rng.uniform(*NECK_TILT_RANGE)
@@ -125,7 +120,6 @@ def sample_body_pose(rng, facing_front, foreshortening=0.15):
     return joints
 
 
-def body_to_image(body_joints, height_px, rotation_degrees, offset_xy):
-    """Maps body-frame points to image pixels: scale, rotate, then translate."""
-    rotated = body_joints @ rotation_matrix(rotation_degrees).T
-    return rotated * height_px + np.asarray(offset_xy, dtype=np.float64)
+def body_to_image(body_joints, height_px, rotation_degrees):
+    """Maps body-frame points to image pixels around the pelvis: rotate, scale."""
+    return body_joints @ rotation_matrix(rotation_degrees).T * height_px

@@ -1,9 +1,6 @@
-"""Raster primitives for the synthetic dataset, in plain NumPy.
-
-Shapes are convex polygons filled by scanline with the `skimage.draw.polygon`
-rule (a pixel is inside when its centre is). Points are (x, y)
-pixels with pixel centres at integers: a point's pixel is
-(row, col) = (round(y), round(x)).
+"""Raster primitives for the synthetic dataset, in plain NumPy: convex polygons
+filled by scanline (a pixel is inside when its centre is, as
+`skimage.draw.polygon`); points are (x, y) with pixel centres at integers.
 """
 
 import colorsys
@@ -39,11 +36,8 @@ def paint(canvas, labels, rows, cols, colour, label, shade=None):
 
 
 def polygon_pixels(points_xy, shape):
-    """Rows and columns of the pixels whose centres lie in a convex polygon.
-
-    A scanline fill: per image row, the span between the leftmost and the
-    rightmost edge crossing (all shapes drawn here are convex).
-    """
+    """Rows and columns of the pixels whose centres lie in a convex polygon:
+    per image row, the span between the leftmost and rightmost edge crossing."""
     points_xy = np.asarray(points_xy, dtype=np.float64)
     height, width = shape
     top = max(math.ceil(points_xy[:, 1].min()), 0)

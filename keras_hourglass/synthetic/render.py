@@ -1,8 +1,5 @@
-"""Drawing of articulated figures for the synthetic dataset.
-
-A figure is painted into a float32 H x W x 3 canvas (0-255) from its 16
-image-pixel joints; the painter can also write a part-label map, from which
-joint visibility is read.
+"""Painting figures for the synthetic dataset into a float32 H x W x 3 canvas
+(0-255), with an optional part-label map from which joint visibility is read.
 """
 
 import numpy as np
@@ -140,9 +137,8 @@ def draw_head(canvas, labels, joints, palette, facing_front):
 
 
 def draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels=None):
-    """Paints a whole figure at image-pixel `joints` (MPII order): legs, torso
-    and head, then arms, the front leg and arm at random; `labels`, when given,
-    receives the part label of every painted pixel."""
+    """Paints a figure at image-pixel `joints`: legs, torso, head, then arms;
+    `labels`, when given, receives every painted pixel's part label."""
     draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, LIMB_PARTS[:4],
                     FEET)  # fmt: skip
     draw_torso(canvas, labels, joints, height_px, palette)
@@ -152,9 +148,8 @@ def draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels=No
 
 
 def draw_limb_pairs(canvas, labels, joints, height_px, palette, rng, parts, ends):
-    """Paints a right and a left limb (`parts`: the upper and lower part of
-    each, as in `LIMB_PARTS`), which one in front is random, and the `ends`
-    disk (`FEET` or `HANDS`) at the end of each lower part."""
+    """Paints a right and a left limb (`parts`, in random depth order), with
+    the `ends` disk (`FEET` or `HANDS`) at the end of each lower part."""
     offset, radius, colour, (right_label, left_label) = ends
     order = [0, 1, 2, 3] if rng.random() < 0.5 else [2, 3, 0, 1]
     for index in order:

@@ -1,8 +1,7 @@
-"""Composes one synthetic scene: a cluttered background, distractors, the
-person and random occluders.
+"""Composes one synthetic scene: background, distractors, person, occluders.
 
 All randomness comes from the one generator passed in, in a fixed order, so a
-scene is a pure function of that generator's seed.
+scene is a pure function of its seed.
 """
 
 import numpy as np
@@ -32,8 +31,7 @@ SENSOR_NOISE_TABLE.flags.writeable = False
 
 def smooth_background(rng, height, width, cell_px, amplitude):
     """A linear colour gradient plus low-frequency colour noise, H x W x 3,
-    made on a coarse grid and upsampled once (linear interpolation keeps the
-    gradient exact, at a fraction of full-size arithmetic)."""
+    made on a coarse grid and upsampled linearly (which keeps the gradient)."""
     grid_rows, grid_cols = height // cell_px + 2, width // cell_px + 2
     start = random_hsv_colour(rng, *ANY_COLOUR)
     end = random_hsv_colour(rng, *ANY_COLOUR)
@@ -50,11 +48,8 @@ def smooth_background(rng, height, width, cell_px, amplitude):
 
 
 def upsample_linearly(grid, size, axis):
-    """Linearly resamples axis 0 or 1 of an H x W x C grid to `size` samples.
-
-    Plain NumPy gathers, not a matrix product: a BLAS call here would start
-    worker threads that spin on the shared 2-core machines this runs on.
-    """
+    """Linearly resamples axis 0 or 1 of an H x W x C grid to `size` samples,
+    by gathers: a BLAS matrix product would start threads that spin on 2 cores."""
     positions = np.linspace(0.0, grid.shape[axis] - 1.0, size)
     lower = np.minimum(positions.astype(np.int64), grid.shape[axis] - 2)
     fraction = (positions - lower).astype(np.float32)
@@ -87,14 +82,8 @@ def random_shape_pixels(rng, center_xy, size_px, shape):
     # Sticks look like limbs, so the network must use more than "a thick bar".
     half_length = size_px * rng.uniform(0.4, 0.8)
     width = size_px * rng.uniform(0.06, 0.15)
-    rows, cols, _ = limb_pixels(
-        center_xy - half_length * axis,
-        center_xy + half_length * axis,
-        width,
-        width,
-        shape,
-    )
-    return rows, cols
+    start, end = center_xy - half_length * axis, center_xy + half_length * axis
+    return limb_pixels(start, end, width, width, shape)[:2]
 
 
 def paint_random_shape(canvas, rng, center_xy, size_px, labels=None):
@@ -134,13 +123,13 @@ def add_sensor_noise(rng, canvas, noise_std):
 
 
 def sample_figure(rng, options, height_px):
-    """Random facing, pose (image pixels, relative to the body middle), rotation."""
+    """Random facing and pose (image pixels, relative to the body middle)."""
     facing_front = bool(rng.random() >= options["back_view_probability"])
     body = pose.sample_body_pose(rng, facing_front, options["foreshortening"])
     rotation = float(rng.uniform(-1, 1) * options["max_rotation_degrees"])
-    joints = pose.body_to_image(body, height_px, rotation, (0.0, 0.0))
+    joints = pose.body_to_image(body, height_px, rotation)
     joints -= (joints.min(axis=0) + joints.max(axis=0)) / 2
-    return facing_front, rotation, joints
+    return facing_front, joints
 
 
 def place_person(rng, joints, width, height, truncate):
@@ -177,7 +166,7 @@ def draw_distractors(rng, canvas, options, main_middle, main_height_px):
     others = []
     for _ in range(int(rng.integers(0, options["max_distractors"] + 1))):
         height_px = main_height_px * rng.uniform(0.35, 0.75)
-        facing_front, _, joints = sample_figure(rng, options, height_px)
+        facing_front, joints = sample_figure(rng, options, height_px)
         middle = rng.uniform((0, 0), (width, height))
         for _ in range(10):
             if np.linalg.norm(middle - main_middle) > 0.4 * main_height_px:
@@ -195,24 +184,21 @@ def draw_distractors(rng, canvas, options, main_middle, main_height_px):
 def draw_occluders(rng, canvas, labels, options, joints, height_px):
     """With some probability paints one or two shapes over the person's joints."""
     if rng.random() >= options["occlusion_probability"]:
-        return 0
-    count = int(rng.integers(1, 3))
-    for _ in range(count):
+        return
+    for _ in range(int(rng.integers(1, 3))):
         target = joints[rng.integers(len(joints))]
         center = target + rng.normal(0.0, 0.03 * height_px, size=2)
         size = rng.uniform(0.15, 0.3) * height_px
         paint_random_shape(canvas, rng, center, size, labels)
-    return count
 
 
 def compose_scene(rng, options):
-    """Draws a full scene; returns the float canvas, part labels and
-    {`joints` (drawn positions, also outside the image), `height_px`
-    (standing height), `other_people_joints`, `render` (internals)}."""
+    """Draws a full scene; returns the float canvas, part labels and {`joints`
+    (drawn, also outside the image), `height_px`, `other_people_joints`, `render`}."""
     low, high = options["image_size_range"]
     width, height = (int(side) for side in rng.integers(low, high + 1, size=2))
     height_px = rng.uniform(*options["person_height_range"]) * min(width, height)
-    facing_front, rotation, relative = sample_figure(rng, options, height_px)
+    facing_front, relative = sample_figure(rng, options, height_px)
     truncate = rng.random() < options["truncation_probability"]
     middle = place_person(rng, relative, width, height, truncate)
     joints = relative + middle
@@ -221,18 +207,13 @@ def compose_scene(rng, options):
     palette = render.sample_palette(rng, options["random_side_colours"])
     labels = np.zeros((height, width), dtype=np.int8)
     render.draw_figure(canvas, joints, height_px, palette, facing_front, rng, labels)
-    occluders = draw_occluders(rng, canvas, labels, options, joints, height_px)
+    draw_occluders(rng, canvas, labels, options, joints, height_px)
     if options["noise_std"] > 0:
         add_sensor_noise(rng, canvas, options["noise_std"])
     scene_render = {
         "joints_all": joints,
-        "facing_front": facing_front,
-        "rotation_degrees": rotation,
-        "height_px": height_px,
         "left_colour": palette["left"],
         "right_colour": palette["right"],
-        "truncated": bool(truncate),
-        "occluders": occluders,
     }
     scene = {"joints": joints, "height_px": height_px, "other_people_joints": others}
     return canvas, labels, {**scene, "render": scene_render}

@@ -10,9 +10,16 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from keras_hourglass.data import formats
+from keras_hourglass.data.formats.coco import read_coco
+from keras_hourglass.data.formats.keypoint_csv import read_keypoint_csv
+from keras_hourglass.data.formats.lsp import read_lsp
+from keras_hourglass.data.formats.mpii import read_mpii
+from keras_hourglass.data.formats.mpii import read_mpii_head_boxes
 from keras_hourglass.data.formats.people import JOINT_BOX_MARGIN
 from keras_hourglass.data.formats.people import SkipLog
+from keras_hourglass.data.formats.synthetic import default_worker_count
+from keras_hourglass.data.formats.synthetic import iterate_synthetic_records
+from keras_hourglass.data.formats.synthetic import synthetic_joint_set
 from tests.train_helpers import program_messages
 
 MPII_JSON = "mpii_annotations/mpii_annotations.json.gz"
@@ -25,7 +32,7 @@ def _mpii_entries(shared_data):
 
 
 def test_mpii_real_annotations_match_derived_samples(shared_data):
-    records, skip_log = formats.read_mpii(
+    records, skip_log = read_mpii(
         shared_data / MPII_JSON, shared_data / "mpii_samples", shared_data / VALID_GT
     )
     assert skip_log.counts == {"image missing": 25_200}
@@ -60,7 +67,7 @@ def test_mpii_head_boxes_require_matching_order(shared_data, tmp_path):
     path = tmp_path / "swapped.json"
     path.write_text(json.dumps(swapped))
     with pytest.raises(ValueError, match="not in the same order"):
-        formats.read_mpii(path, shared_data / "mpii_samples", shared_data / VALID_GT)
+        read_mpii(path, shared_data / "mpii_samples", shared_data / VALID_GT)
 
 
 def _write_bad_mpii(shared_data, tmp_path):
@@ -78,7 +85,7 @@ def _write_bad_mpii(shared_data, tmp_path):
 
 def test_mpii_bad_entries_are_counted_skips(shared_data, tmp_path):
     path = _write_bad_mpii(shared_data, tmp_path)
-    records, skip_log = formats.read_mpii(path, shared_data / "mpii_samples")
+    records, skip_log = read_mpii(path, shared_data / "mpii_samples")
     assert len(records) == 3
     assert skip_log.counts == {
         "NaN or infinite joint coordinate": 1,
@@ -93,19 +100,19 @@ def test_mpii_bad_entries_are_counted_skips(shared_data, tmp_path):
 
 def test_mpii_file_level_errors_name_the_file(shared_data, tmp_path):
     with pytest.raises(FileNotFoundError, match="nothere.json"):
-        formats.read_mpii(tmp_path / "nothere.json", shared_data / "mpii_samples")
+        read_mpii(tmp_path / "nothere.json", shared_data / "mpii_samples")
     empty = tmp_path / "empty.json"
     empty.write_text("[]")
     with pytest.raises(ValueError, match="empty.json"):
-        formats.read_mpii(empty, shared_data / "mpii_samples")
+        read_mpii(empty, shared_data / "mpii_samples")
     broken = tmp_path / "broken.json"
     broken.write_text("[{")
     with pytest.raises(ValueError, match="broken.json"):
-        formats.read_mpii(broken, shared_data / "mpii_samples")
+        read_mpii(broken, shared_data / "mpii_samples")
 
 
 def test_mpii_validation_ground_truth_errors_name_the_file(tmp_path):
-    read_head_boxes = formats.mpii.read_mpii_head_boxes
+    read_head_boxes = read_mpii_head_boxes
     with pytest.raises(FileNotFoundError, match="absent.mat: file not found"):
         read_head_boxes(tmp_path / "absent.mat", [])
     corrupt = tmp_path / "corrupt.mat"
@@ -131,7 +138,7 @@ def _lsp_subset(shared_data, tmp_path, count=6, layout="14x3xN"):
 def test_lsp_real_subset_round_trip_and_split(shared_data, tmp_path):
     path, joints = _lsp_subset(shared_data, tmp_path)
     images = shared_data / "lspet_train/images"
-    records, skip_log = formats.read_lsp(path, images, "visible", val_count=2)
+    records, skip_log = read_lsp(path, images, "visible", val_count=2)
     assert len(records) == 6 and not skip_log.counts
     assert [r.image_id for r in records][:2] == ["im00001.jpg", "im00002.jpg"]
     assert [r.split for r in records] == ["train"] * 4 + ["valid"] * 2
@@ -146,26 +153,26 @@ def test_lsp_real_subset_round_trip_and_split(shared_data, tmp_path):
     np.testing.assert_allclose(first.center, (low + high) / 2)
     assert first.scale == pytest.approx(max(high - low) * JOINT_BOX_MARGIN / 200)
     other, _ = _lsp_subset(shared_data, tmp_path, layout="3x14xN")
-    same, _ = formats.read_lsp(other, images, "visible", val_count=2)
+    same, _ = read_lsp(other, images, "visible", val_count=2)
     np.testing.assert_allclose(same[3].joints, records[3].joints)
 
 
 def test_lsp_occluded_meaning_and_errors(shared_data, tmp_path):
     path, joints = _lsp_subset(shared_data, tmp_path, count=2)
     images = shared_data / "lspet_train/images"
-    records, _ = formats.read_lsp(path, images, "occluded", val_fraction=0.5)
+    records, _ = read_lsp(path, images, "occluded", val_fraction=0.5)
     # Original-LSP meaning: every joint labelled, flag 1 = occluded.
     np.testing.assert_array_equal(records[1].visible, joints[:, 2, 1] == 0)
     assert [r.split for r in records] == ["train", "valid"]
     bad = tmp_path / "bad.mat"
     scipy.io.savemat(bad, {"joints": np.zeros((16, 3, 4))})
     with pytest.raises(ValueError, match="bad.mat.*shape"):
-        formats.read_lsp(bad, images)
+        read_lsp(bad, images)
     with pytest.raises(FileNotFoundError, match="missing.mat"):
-        formats.read_lsp(tmp_path / "missing.mat", images)
+        read_lsp(tmp_path / "missing.mat", images)
     with pytest.raises(ValueError, match="not both"):
-        formats.read_lsp(path, images, val_count=1, val_fraction=0.5)
-    missing_images, log = formats.read_lsp(path, tmp_path)
+        read_lsp(path, images, val_count=1, val_fraction=0.5)
+    missing_images, log = read_lsp(path, tmp_path)
     assert missing_images == [] and log.counts == {"image missing": 2}
 
 
@@ -201,7 +208,7 @@ def test_coco_reader(shared_data, tmp_path):
     coco = write_coco(tmp_path, images=images)
     path = tmp_path / "person_keypoints.json"
     path.write_text(json.dumps(coco))
-    records, skip_log = formats.read_coco(path, images, split="valid")
+    records, skip_log = read_coco(path, images, split="valid")
     assert skip_log.counts == {
         "crowd annotation": 1, "no annotated joints": 1, "image missing": 1
     }  # fmt: skip
@@ -216,7 +223,7 @@ def test_coco_reader(shared_data, tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"images": [], "annotations": []}))
     with pytest.raises(ValueError, match="empty.json: no annotations"):
-        formats.read_coco(empty, images)
+        read_coco(empty, images)
 
 
 def test_keypoint_csv_reader(shared_data, tmp_path):
@@ -236,7 +243,7 @@ def test_keypoint_csv_reader(shared_data, tmp_path):
     ]  # fmt: skip
     path = tmp_path / "cats.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    records, skip_log, joint_set = formats.read_keypoint_csv(path, images)
+    records, skip_log, joint_set = read_keypoint_csv(path, images)
     assert joint_set.joint_names == ("l_paw", "r_paw", "nose")
     assert joint_set.flip_pairs == ((0, 1),) and joint_set.name == "cats"
     assert skip_log.counts == {
@@ -255,12 +262,12 @@ def test_keypoint_csv_reader(shared_data, tmp_path):
     no_image = tmp_path / "no_image.csv"
     pd.DataFrame([{"a_x": 1, "a_y": 2}]).to_csv(no_image, index=False)
     with pytest.raises(ValueError, match="no_image.csv: no 'image' column"):
-        formats.read_keypoint_csv(no_image)
+        read_keypoint_csv(no_image)
 
 
 def test_synthetic_records_from_real_generator():
     skip_log = SkipLog()
-    records = list(formats.iterate_synthetic_records(3, 2, 1, skip_log, workers=1))
+    records = list(iterate_synthetic_records(3, 2, 1, skip_log, workers=1))
     assert [r.split for r in records] == ["train", "train", "valid"]
     assert len({r.image_id for r in records}) == 3
     from keras_hourglass.synthetic import people as synthetic
@@ -269,16 +276,16 @@ def test_synthetic_records_from_real_generator():
     np.testing.assert_allclose(records[2].joints, annotation["joints"])
     assert records[2].image_size == (image.shape[1], image.shape[0])
     assert records[2].image_bytes[:3] == b"\xff\xd8\xff"
-    joint_set = formats.synthetic_joint_set()
+    joint_set = synthetic_joint_set()
     for left, right in joint_set.flip_pairs:
         assert joint_set.joint_names[left].startswith("l_")
         assert joint_set.joint_names[right].startswith("r_")
 
 
 def test_synthetic_records_are_the_same_rendered_by_two_processes(capfd):
-    one = list(formats.iterate_synthetic_records(5, 3, 2, SkipLog(), workers=1))
+    one = list(iterate_synthetic_records(5, 3, 2, SkipLog(), workers=1))
     capfd.readouterr()
-    two = list(formats.iterate_synthetic_records(5, 3, 2, SkipLog(), workers=2))
+    two = list(iterate_synthetic_records(5, 3, 2, SkipLog(), workers=2))
     # The workers print nothing but TensorFlow's start-up lines, which it
     # writes while loading, before any setting reaches it.
     printed = capfd.readouterr().err
@@ -296,13 +303,15 @@ def test_synthetic_records_are_the_same_rendered_by_two_processes(capfd):
 def test_a_worker_is_started_only_for_samples_enough_to_pay_for_it(
     samples, cores, workers
 ):
-    assert formats.synthetic.default_worker_count(samples, cores) == workers
+    assert default_worker_count(samples, cores) == workers
 
 
 def test_a_small_synthetic_set_is_rendered_in_this_process(monkeypatch):
     def no_pool(*args, **kwargs):
         raise AssertionError("a pool was started for 3 samples")
 
-    monkeypatch.setattr(formats.synthetic.multiprocessing, "get_context", no_pool)
-    records = list(formats.iterate_synthetic_records(5, 2, 1, SkipLog()))
+    monkeypatch.setattr(
+        "keras_hourglass.data.formats.synthetic.multiprocessing.get_context", no_pool
+    )
+    records = list(iterate_synthetic_records(5, 2, 1, SkipLog()))
     assert [r.split for r in records] == ["train", "train", "valid"]

@@ -10,8 +10,12 @@ import pandas as pd
 import pytest
 import scipy.io
 
-from keras_hourglass.data import formats
+from keras_hourglass.data.formats.coco import read_coco
+from keras_hourglass.data.formats.keypoint_csv import read_keypoint_csv
+from keras_hourglass.data.formats.lsp import load_lsp_joints
+from keras_hourglass.data.formats.lsp import read_lsp
 from keras_hourglass.data.formats.mat_files import load_mat_variables
+from keras_hourglass.data.formats.mpii import read_mpii
 from keras_hourglass.data.formats.people import FAR_OUTSIDE_FRACTION
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
@@ -38,7 +42,7 @@ def _paw_rows():
 def test_csv_non_numeric_cell_is_a_skip_naming_file_and_line(shared_data, tmp_path):
     path = tmp_path / "paws.csv"
     pd.DataFrame(_paw_rows()).to_csv(path, index=False)
-    records, skip_log, _ = formats.read_keypoint_csv(path, shared_data / LSP_IMAGES)
+    records, skip_log, _ = read_keypoint_csv(path, shared_data / LSP_IMAGES)
     assert [r.image_id for r in records] == ["im00001.jpg", "im00003.jpg"]
     (reason,) = skip_log.counts
     assert skip_log.counts[reason] == 1 and "non-numeric" in reason
@@ -51,7 +55,7 @@ def test_csv_of_random_bytes_is_one_error_naming_the_file(tmp_path):
         np.random.default_rng(0).integers(0, 256, 4000, np.uint8).tobytes()
     )
     with pytest.raises(ValueError, match="noise.csv"):
-        formats.read_keypoint_csv(path)
+        read_keypoint_csv(path)
 
 
 def test_truncated_json_gz_is_one_error_naming_the_file(shared_data, tmp_path):
@@ -59,7 +63,7 @@ def test_truncated_json_gz_is_one_error_naming_the_file(shared_data, tmp_path):
     path = tmp_path / "cut.json.gz"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="cut.json.gz"):
-        formats.read_mpii(path, shared_data / "mpii_samples")
+        read_mpii(path, shared_data / "mpii_samples")
 
 
 def test_coco_malformed_entries_are_skips_naming_the_index(shared_data, tmp_path):
@@ -78,7 +82,7 @@ def test_coco_malformed_entries_are_skips_naming_the_index(shared_data, tmp_path
     ]
     path = tmp_path / "person_keypoints.json"
     path.write_text(json.dumps(coco))
-    records, skip_log = formats.read_coco(path, images)
+    records, skip_log = read_coco(path, images)
     assert [r.image_id for r in records] == ["im00002.jpg"]
     assert sum(skip_log.counts.values()) == 4 + 3  # 4 annotations, 3 images
     examples = [e for found in skip_log.examples.values() for e in found]
@@ -99,7 +103,7 @@ def test_coco_malformed_categories_are_one_error_naming_the_file(
     path = tmp_path / "person_keypoints.json"
     path.write_text(json.dumps(coco))
     with pytest.raises(ValueError, match="person_keypoints.json: categories"):
-        formats.read_coco(path, images)
+        read_coco(path, images)
 
 
 def test_mpii_objpos_and_non_finite_values_are_validated(shared_data, tmp_path):
@@ -117,7 +121,7 @@ def test_mpii_objpos_and_non_finite_values_are_validated(shared_data, tmp_path):
     entries = [good] + [{**good, key: value} for key, value in bad_values]
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(entries))
-    records, skip_log = formats.read_mpii(path, shared_data / "mpii_samples")
+    records, skip_log = read_mpii(path, shared_data / "mpii_samples")
     assert len(records) == 1
     assert sum(skip_log.counts.values()) == len(bad_values)
     assert any("centre" in reason for reason in skip_log.counts)
@@ -147,10 +151,8 @@ def test_lsp_joints_mat_v73_is_read_through_h5py(shared_data, tmp_path):
         scipy.io.loadmat(v73)  # what a v7.3 file does to scipy
     v5 = tmp_path / "joints_v5.mat"
     scipy.io.savemat(v5, {"joints": joints})
-    np.testing.assert_array_equal(
-        formats.lsp.load_lsp_joints(v73), formats.lsp.load_lsp_joints(v5)
-    )
-    records, skip_log = formats.read_lsp(v73, shared_data / LSP_IMAGES)
+    np.testing.assert_array_equal(load_lsp_joints(v73), load_lsp_joints(v5))
+    records, skip_log = read_lsp(v73, shared_data / LSP_IMAGES)
     assert len(records) == 4 and not skip_log.counts
     # The one .mat loader, which the evaluation's ground truth readers share.
     np.testing.assert_array_equal(load_mat_variables(v73)["joints"], joints)
@@ -160,7 +162,7 @@ def test_lsp_unreadable_mat_names_the_file(tmp_path):
     path = tmp_path / "joints.mat"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(600))
     with pytest.raises(ValueError, match="joints.mat"):
-        formats.lsp.load_lsp_joints(path)
+        load_lsp_joints(path)
 
 
 def corrupt_jpeg_body(jpeg_bytes, seed=0):

@@ -8,10 +8,10 @@ from keras_hourglass.data.formats.synthetic import synthetic_joint_set
 from keras_hourglass.synthetic import pose
 from keras_hourglass.synthetic import raster
 from keras_hourglass.synthetic import render
-from keras_hourglass.synthetic.people import SYNTHETIC_JOINT_NAMES
 from keras_hourglass.synthetic.people import generate_person_image
 from keras_hourglass.synthetic.people import iterate_synthetic
 
+SYNTHETIC_JOINT_NAMES = synthetic_joint_set().joint_names
 ANNOTATION_ARRAYS = (
     "joints", "joints_annotated", "joints_visible", "center", "head_box",
 )  # fmt: skip

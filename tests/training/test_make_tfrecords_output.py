@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from keras_hourglass.data import formats
 from keras_hourglass.data import metadata as dataset_metadata
+from keras_hourglass.data.formats.keypoint_csv import read_keypoint_csv
 from tests.pipeline_helpers import validate_shards
 from training import folder_lock
 from training.make_tfrecords import main
@@ -216,7 +216,7 @@ def test_a_split_cell_that_is_not_a_plain_name_is_a_counted_skip(
 ):
     csv_path = write_people_csv(tmp_path / "paws.csv", ["train", split])
     images = shared_data / "lspet_train/images"
-    records, skip_log, _ = formats.read_keypoint_csv(csv_path, images)
+    records, skip_log, _ = read_keypoint_csv(csv_path, images)
     assert [r.split for r in records] == ["train"]
     ((reason, places),) = skip_log.examples.items()
     assert "split" in reason

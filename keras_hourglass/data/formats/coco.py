@@ -1,11 +1,8 @@
 """Reader for COCO person-keypoint JSON files (17 joints).
 
-One record per person annotation (`category_id` of the "person" category
-when categories are listed), not `iscrowd`, with a labelled keypoint.
-`keypoints` is 17 x (x, y, v): v = 0 unannotated, 1 occluded, 2 visible.
-Keypoints are pixel indices (centres at integers), the project convention;
-boxes have pixel edges at integers, and the box (the person's full extent,
-no margin) gives centre and scale (`transforms.person_from_box`).
+One record per non-crowd person annotation with a labelled keypoint; `keypoints`
+is 17 x (x, y, v), v = 0 unannotated, 1 occluded, 2 visible, pixel centres at
+integers. The box (pixel edges at integers, no margin) gives centre and scale.
 """
 
 from pathlib import Path

@@ -4,22 +4,20 @@ One row per person. Columns:
 
 - `image` (required): image path, relative to `image_dir` (default: the CSV's
   folder) unless absolute.
-- `<joint>_x`, `<joint>_y` for each joint, in the order the joints are stored;
-  the joint names (and so the keypoint set) come from these column names. Both
-  cells empty = joint not annotated; only one empty = a counted skip.
+- `<joint>_x`, `<joint>_y` for each joint, in stored order, pixel centres at
+  integers; the column names give the keypoint set. Both cells empty = joint
+  not annotated; only one empty = a counted skip.
 - `<joint>_visible` (optional): 1 visible, 0 occluded; empty or absent = 1.
 - Person centre and scale (optional): `center_x`, `center_y`, `scale` (person
-  height / 200 px), or a box `bbox_x`, `bbox_y`, `bbox_w`, `bbox_h` (also
-  accepted as `x`, `y`, `w`, `h`) with pixel EDGES at integers, as COCO boxes,
-  detectors and the serving signature give them: the box covers
-  [x, x + w] x [y, y + h], the whole image is (0, 0, width, height); scale =
-  larger side / 200 (`transforms.person_from_box`). Joint columns, unlike
-  boxes, have pixel centres at integers. Without either, centre and scale
-  come from the annotated joints' box with `formats.people.JOINT_BOX_MARGIN`.
+  height / 200 px), or a box `bbox_x`, `bbox_y`, `bbox_w`, `bbox_h` (or `x`,
+  `y`, `w`, `h`) with pixel EDGES at integers, as COCO boxes, detectors and
+  serving requests: it covers [x, x + w] x [y, y + h]
+  (`transforms.person_from_box`). Without either, the annotated joints' box
+  with `formats.people.JOINT_BOX_MARGIN` gives them.
 - `split` (optional): e.g. train / valid ("val" and "validation" mean valid);
-  other names must be plain (`metadata.is_plain_split_name`), as they name
-  the shard files: a row whose split is a path is a counted skip.
-  Without it, `val_count` / `val_fraction` take the last rows as "valid".
+  other names must be plain (`metadata.is_plain_split_name`): a row whose split
+  is a path is a counted skip. Without it, `val_count` / `val_fraction` take
+  the last rows as "valid".
 
 Flip pairs come from `flip_pairs_text` ("l_wrist:r_wrist,...") or are inferred
 from `l_`/`r_` (or `left_`/`right_`) joint-name prefixes.
@@ -35,8 +33,7 @@ from keras_hourglass.data.formats.mat_files import existing_file
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
-from keras_hourglass.data.image_checks import UnreadableImageError
-from keras_hourglass.data.image_checks import read_image_size
+from keras_hourglass.data.image_checks import image_size_or_problem
 from keras_hourglass.data.metadata import is_plain_split_name
 from keras_hourglass.joint_sets import custom_joint_set
 from keras_hourglass.joint_sets import joint_names_from_columns
@@ -123,12 +120,7 @@ def read_keypoint_csv(
             continue
         image_path = image_dir / str(row["image"])
         if image_path not in sizes:
-            try:
-                sizes[image_path] = read_image_size(image_path)
-            except FileNotFoundError:
-                sizes[image_path] = "image missing"
-            except UnreadableImageError:
-                sizes[image_path] = "image unreadable"
+            sizes[image_path] = image_size_or_problem(image_path)
         if isinstance(sizes[image_path], str):
             skip_log.skip(sizes[image_path], where)
             continue

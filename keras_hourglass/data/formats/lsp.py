@@ -1,19 +1,16 @@
 """Reader for LSP and LSP-extended `joints.mat` files (14 joints).
 
 `joints` is 3 x 14 x N (LSP) or 14 x 3 x N (LSPET): x, y and a flag per
-joint, column n for image `im{n+1}` (`im0001.jpg` in LSP, `im00001.jpg` in
-LSPET). The flag means different things:
+joint, column n for image `im{n+1}` (`im0001.jpg` / `im00001.jpg`). The flag:
 
-- `flag_meaning="visible"` (LSP-extended): 1 = visible, 0 = not. Flag-0
-  joints carry junk coordinates (all 564 in the real file lie at x <= 0 or
-  y <= 0), so one counts as annotated (occluded) only strictly inside the
-  image; flag-1 joints may lie a little outside (a head top at y = -1.2).
+- `flag_meaning="visible"` (LSP-extended): 1 = visible, 0 = not. Flag-0 joints
+  carry junk coordinates (all 564 in the real file at x <= 0 or y <= 0), so one
+  is annotated (occluded) only strictly inside the image.
 - `flag_meaning="occluded"` (original LSP): 1 = occluded, 0 = visible; LSP
   labels every joint (occluded ones by estimate), so all are annotated.
 
-LSP has no centre or scale: they come from the annotated joints' box. The
-validation part is the last images, so the split does not depend on which
-images exist.
+Centre and scale come from the annotated joints' box. The validation part is
+the last images, whichever images exist.
 """
 
 from pathlib import Path
@@ -25,8 +22,7 @@ from keras_hourglass.data.formats.mat_files import require_variable
 from keras_hourglass.data.formats.people import PersonRecord
 from keras_hourglass.data.formats.people import SkipLog
 from keras_hourglass.data.formats.people import make_checked_record
-from keras_hourglass.data.image_checks import UnreadableImageError
-from keras_hourglass.data.image_checks import read_image_size
+from keras_hourglass.data.image_checks import image_size_or_problem
 from keras_hourglass.joint_sets import LSP_14
 
 LSP_FLAG_MEANINGS = ("visible", "occluded")
@@ -113,10 +109,9 @@ def read_lsp(
         if name not in present_names:
             skip_log.skip("image missing", where)
             continue
-        try:
-            image_size = read_image_size(image_dir / name)
-        except UnreadableImageError:
-            skip_log.skip("image unreadable", where)
+        image_size = image_size_or_problem(image_dir / name)
+        if isinstance(image_size, str):
+            skip_log.skip(image_size, where)
             continue
         joints = person[:, :2]
         annotated, visible = lsp_annotation_flags(

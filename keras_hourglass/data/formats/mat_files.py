@@ -1,6 +1,5 @@
-"""Opening a user's input file (.mat of any MATLAB version, and the checks
-any input file shares), with a one-line error naming the file when it is
-missing, empty or unreadable."""
+"""Opening a user's input file (any MATLAB version's .mat, or any file), with a
+one-line error naming the file when it is missing, empty or unreadable."""
 
 from pathlib import Path
 

@@ -2,10 +2,8 @@
 
 Each entry is one person: `img_paths`, `img_width`, `img_height`, `objpos`,
 `scale_provided` (person height / 200 px), `joint_self` (16 x [x, y, visible])
-and `isValidation`. In this file an unannotated joint is exactly (0, 0) with
-flag 0 (checked on all 25,204 people; no joint uses -1). Annotated joints may
-lie a few pixels outside the frame (negative head tops), so only exact (0, 0)
-means "unannotated".
+and `isValidation`. An unannotated joint is exactly (0, 0) (checked on all
+25,204 people); annotated ones may lie a few pixels outside the frame.
 
 Head boxes are not in the JSON. The standard validation ground truth
 (`detections_our_format.mat`) holds them for the 2,958 validation people in
@@ -35,8 +33,7 @@ JOINT_MATCH_TOLERANCE_PIXELS = 1.0
 
 def read_mpii_head_boxes(mat_path, validation_entries, json_name="the JSON"):
     """Returns [(head_box, normalizer)] for the validation entries, in order;
-    raises ValueError naming the file when the files are not in the same order
-    (person count or joints differ)."""
+    ValueError naming the file when person count or joints differ."""
     variables = load_mat_variables(mat_path)
     positions = require_variable(variables, "pos_gt_src", mat_path)
     head_boxes = require_variable(variables, "headboxes_src", mat_path)
@@ -83,9 +80,8 @@ def _record_from_entry(entry):
 
 
 def read_mpii(annotation_path, image_dir, valid_gt_path=None, max_examples=3):
-    """Reads the MPII single-person JSON (`.json` or `.json.gz`) into
-    PersonRecords, with head boxes from `valid_gt_path`
-    (`detections_our_format.mat`) when given; returns (records, skip_log)."""
+    """Reads the MPII JSON (`.json[.gz]`) into PersonRecords, with head boxes
+    from `valid_gt_path` (`detections_our_format.mat`); returns (records, log)."""
     annotation_path, image_dir = Path(annotation_path), Path(image_dir)
     entries = read_json(annotation_path, what="annotation file")
     if not isinstance(entries, list) or not entries:

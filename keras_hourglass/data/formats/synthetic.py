@@ -1,12 +1,9 @@
 """Records of the built-in synthetic dataset (`keras_hourglass.synthetic.people`).
 
 Training people are samples `0 .. count - 1` of the seed and validation people
-the next `val_count` samples, so the two never share an image. Images are
-JPEG-encoded here (the generator returns pixels); the rest of the annotation
-is copied as given. Samples are rendered by a pool of processes (by default
-one per core, when there are samples enough to pay for starting them); each
-depends only on `(seed, index)` and the pool returns them in order, so the
-shards are the same whatever the worker count.
+the next `val_count`, so the two never share an image. A sample depends only on
+`(seed, index)` and the process pool returns them in order, so the shards are
+the same whatever the worker count.
 """
 
 import io
@@ -60,8 +57,7 @@ def render_sample(task):
 
 def render_samples_in_order(tasks, workers):
     """Yields `render_sample(task)` for each task, in order, over `workers`
-    processes (spawned: the caller may already hold TensorFlow threads,
-    which do not survive a fork)."""
+    spawned processes (TensorFlow's threads in the caller do not survive a fork)."""
     if workers <= 1:
         yield from map(render_sample, tasks)
         return
@@ -70,9 +66,8 @@ def render_samples_in_order(tasks, workers):
 
 
 def default_worker_count(sample_count, cores=None):
-    """One rendering process per core (`cores`, default all of this
-    machine's), at most one per `SAMPLES_PER_WORKER` samples; 1 renders them
-    in the calling process."""
+    """One rendering process per core, at most one per `SAMPLES_PER_WORKER`
+    samples; 1 renders them in the calling process."""
     cores = cores or os.cpu_count() or 1
     return max(1, min(cores, sample_count // SAMPLES_PER_WORKER))
 
@@ -81,9 +76,7 @@ def iterate_synthetic_records(
     seed, count, val_count, skip_log, jpeg_quality=DEFAULT_JPEG_QUALITY, workers=None
 ):
     """Yields PersonRecords (with `image_bytes`) for `count` training and
-    `val_count` validation synthetic people; unusable samples are counted in
-    `skip_log`. `workers` processes render them (default:
-    `default_worker_count`)."""
+    `val_count` validation people, rendered by `workers` processes."""
     num_joints = MPII_16.num_joints
     workers = workers or default_worker_count(count + val_count)
     splits = ["train"] * count + ["valid"] * val_count
@@ -91,7 +84,6 @@ def iterate_synthetic_records(
     samples = render_samples_in_order(tasks, workers)
     for index, (split, sample) in enumerate(zip(splits, samples)):
         annotation, image_bytes, image_size = sample
-        # `make_checked_record` gives the arrays and numbers their types.
         record = PersonRecord(
             image_id=annotation["image_id"], split=split,
             joints=annotation["joints"], annotated=annotation["joints_annotated"],
