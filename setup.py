@@ -1,10 +1,7 @@
-"""Installs the keras_hourglass library and its programs.
-
-The programs in training/ and evaluation/ run from a checkout with
-`python -m training.train`; the wheel installs them as the subpackages
-`keras_hourglass_programs.training` and `.evaluation` (PEP 420 namespace,
-no generic top-level names in site-packages) with one `hourglass-*` console
-script each (the table is training/programs.py).
+"""Installs the keras_hourglass library and its programs: training/ and
+evaluation/ become `keras_hourglass_programs.training` and `.evaluation` (no
+generic top-level names), with the `hourglass-*` console scripts of
+training/programs.py.
 """
 
 import runpy

@@ -1,11 +1,8 @@
-"""Process-wide TensorFlow settings the programs choose before TF loads.
+"""TensorFlow environment variables the programs set before TensorFlow loads.
 
-Both are environment variables TensorFlow reads once, when first imported, so
-the `training` and `evaluation` packages (and `benchmarks`) call
-`use_program_defaults()` as they load, before any program imports TensorFlow;
-processes the programs start inherit them. A value the user has set always
-wins (`TF_CPP_MIN_LOG_LEVEL=0` shows every log line). A few lines TensorFlow
-writes while its shared libraries load come before any variable applies.
+TensorFlow reads them once, on import, so the `training` and `evaluation`
+packages (and `benchmarks`) set them as they load; child processes inherit
+them, and a value the user has set wins (`TF_CPP_MIN_LOG_LEVEL=0`).
 """
 
 import os
@@ -33,9 +30,8 @@ STARTUP_LINES_HELP = (
 
 
 def use_program_defaults(environ=None):
-    """Sets every `PROGRAM_DEFAULTS` variable the user has not set in
-    `environ` (default `os.environ`); returns the names it set. Warns when
-    TensorFlow is already imported: then they no longer take effect here."""
+    """Sets each `PROGRAM_DEFAULTS` variable not set in `environ` (default
+    `os.environ`); returns their names. Warns if TensorFlow is already loaded."""
     environ = os.environ if environ is None else environ
     chosen = [name for name in PROGRAM_DEFAULTS if name not in environ]
     for name in chosen:

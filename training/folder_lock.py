@@ -4,11 +4,10 @@
     with lock_dataset_folder(out_dir):     # .NAME.lock beside the dataset folder
     with lock_export_folder(out_dir):      # out_dir/.export.lock
 
-The lock is an `fcntl.flock` on the open lock file, which the kernel releases
-however the program ends, `kill -9` included, so a lock file a dead program
-on this host left is taken over (with a note). The file names its holder
-(PID, host, program, start time) for the refusal. A lock file another host
-left is not taken over, since its program cannot be checked from here.
+An `fcntl.flock` on the lock file, which the kernel releases however the
+program ends (`kill -9` included), so a file left by a dead program on this
+host is taken over with a note. The file names its holder for the refusal;
+one another host left is respected, since its program cannot be checked.
 """
 
 import fcntl
@@ -109,8 +108,8 @@ def is_current_file(descriptor, path):
 
 
 def open_locked_file(lock_path, on_held=None):
-    """Opens and flocks the file now at `lock_path`; returns the descriptor.
-    A running holder raises LockHeld, or, given `on_held`, is waited for."""
+    """Opens and flocks `lock_path`; returns the descriptor. A running holder
+    raises LockHeld, or, given `on_held`, is waited for."""
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -128,9 +127,8 @@ def open_locked_file(lock_path, on_held=None):
 
 
 def acquire_lock(lock_path, program, on_held=None):
-    """Locks `lock_path` (creating its folder) for `program`; returns the
-    open descriptor for `release_lock`. Raises as `open_locked_file`, and
-    LockLeftByAnotherHost when the unheld lock file names another host."""
+    """Locks `lock_path` for `program`; returns the descriptor. Raises as
+    `open_locked_file`, or LockLeftByAnotherHost."""
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = open_locked_file(lock_path, on_held)
@@ -151,17 +149,16 @@ def acquire_lock(lock_path, program, on_held=None):
 
 
 def release_lock(lock_path, descriptor):
-    """Removes the lock file, then releases the lock (removing it first means
-    a program that opened the file meanwhile sees it is stale and retries)."""
+    """Removes the lock file, then releases the lock (so a program that opened
+    the file meanwhile sees it is stale and retries)."""
     if is_current_file(descriptor, lock_path):
         Path(lock_path).unlink()
     os.close(descriptor)
 
 
 def acquire_or_refuse(path, program, error, writer, held_message, on_held=None):
-    """`acquire_lock`, with each refusal raised as `error`: `held_message(holder)`
-    for a running holder, and for a lock file another host left, advice that
-    names `writer` (what may still write there)."""
+    """`acquire_lock`, each refusal raised as `error`: `held_message(holder)`
+    for a running holder, advice naming `writer` for another host's file."""
     try:
         return acquire_lock(path, program, on_held)
     except LockLeftByAnotherHost as left:
@@ -183,8 +180,8 @@ def holding_lock(path, descriptor):
 
 
 def acquire_run_lock(run_dir, program):
-    """Creates `run_dir` if needed and locks it; returns the open descriptor
-    (RunDirectoryLocked when another program holds or may hold it)."""
+    """Locks `run_dir` (RunDirectoryLocked if another program holds it);
+    returns the open descriptor."""
     return acquire_or_refuse(
         Path(run_dir) / LOCK_FILE_NAME, program, RunDirectoryLocked,
         f"no program there writes to {run_dir}",
@@ -208,7 +205,7 @@ def dataset_lock_path(out_dir):
 
 def lock_dataset_folder(out_dir):
     """Holds the converter lock of the dataset folder `out_dir` for the `with`
-    block (ProgramExit when another conversion holds or may hold it)."""
+    block (ProgramExit if another conversion holds it)."""
     path = dataset_lock_path(out_dir)
     descriptor = acquire_or_refuse(
         path, CONVERTER_PROGRAM, ProgramExit,
@@ -224,9 +221,8 @@ class ExportFolderLocked(Exception):
 
 
 def lock_export_folder(out_dir):
-    """Holds the export lock of the model base path `out_dir` for the `with`
-    block. Another export on this host is waited for (with a note), so each
-    gets its own version number; another host's lock file is refused."""
+    """Holds the export lock of `out_dir` for the `with` block, waiting for
+    another export on this host (so each gets its own version number)."""
     path = Path(out_dir) / EXPORT_LOCK_FILE_NAME
 
     def note_waiting(holder):
