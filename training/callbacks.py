@@ -40,7 +40,6 @@ from training.config import ConfigError
 from training.config import scheduled_learning_rate
 from training.pckh_validation import HeatmapImageSummary
 from training.pckh_validation import PckhValidation
-from training.pckh_validation import crop_ground_truth
 from training.pckh_validation import head_normalizers
 from training.pckh_validation import load_validation_subset
 from training.resume import StepBackup
@@ -177,13 +176,10 @@ def tensorboard_callbacks(config, paths, validation):
     ]
     # Drawn from the validation subset; `--validation-metric none` has none.
     if config.image_summaries and validation.subset is not None:
-        count = config.image_summaries
-        truth, annotated = crop_ground_truth(validation.subset, count)
         callbacks.append(
             HeatmapImageSummary(
-                validation.subset["images"][:count], paths["images"],
-                validation.joint_set.skeleton, validation.joint_set.joint_names,
-                true_keypoints=truth, true_annotated=annotated,
+                validation.subset, config.image_summaries, paths["images"],
+                validation.joint_set,
             )
         )  # fmt: skip
     return callbacks
@@ -265,7 +261,7 @@ def choose_validation(config, metadata, valid_files):
         raise ConfigError(f"--validation-metric {metric}: {error}") from None
     log_name = METRIC_LOG_NAMES[metric]
     callback = PckhValidation(
-        subset, config.output_size, threshold, max(1, config.batch_size), log_name,
+        subset, threshold, max(1, config.batch_size), log_name,
         hit_at_threshold=HIT_AT_THRESHOLD[metric],
     )
     return Validation(callback, f"val_{log_name}", subset, joint_set)

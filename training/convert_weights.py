@@ -47,18 +47,6 @@ class TorchMissingError(RuntimeError):
     """PyTorch is needed for this checkpoint and is not installed."""
 
 
-def state_dict_from_checkpoint(checkpoint, path):
-    """The network's state dict inside a loaded checkpoint object."""
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
-        return checkpoint["state_dict"]
-    if isinstance(checkpoint, dict) and checkpoint:
-        return checkpoint
-    raise ValueError(
-        f"{path}: expected a checkpoint dict with a 'state_dict' entry or a "
-        f"state dict, got {type(checkpoint).__name__}"
-    )
-
-
 def read_torch_checkpoint(path):
     """Returns name -> float NumPy array from a `.pt` / `.pth.tar` file.
     `weights_only=True`: a downloaded file cannot run code while loading."""
@@ -72,10 +60,16 @@ def read_torch_checkpoint(path):
         raise ValueError(
             f"{path}: not a readable PyTorch checkpoint ({error})"
         ) from error
-    state_dict = state_dict_from_checkpoint(checkpoint, path)
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
+        checkpoint = checkpoint["state_dict"]
+    if not isinstance(checkpoint, dict) or not checkpoint:
+        raise ValueError(
+            f"{path}: expected a checkpoint dict with a 'state_dict' entry or a "
+            f"state dict, got {type(checkpoint).__name__}"
+        )
     return {
         name: tensor.detach().cpu().numpy()
-        for name, tensor in state_dict.items()
+        for name, tensor in checkpoint.items()
         if torch.is_tensor(tensor)
     }
 
@@ -139,8 +133,7 @@ def main(argv=None):
     except TorchMissingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError) as error:
-        # A checkpoint or output path the user gave that cannot be used.
+    except (ValueError, FileNotFoundError) as error:  # the user's paths
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(

@@ -51,10 +51,9 @@ def is_chief_worker():
 
 def local_devices_for_replicas():
     """The local devices to mirror over: all GPUs, else all logical CPUs."""
-    gpus = tf.config.list_logical_devices("GPU")
-    if gpus:
-        return [device.name for device in gpus]
-    return [device.name for device in tf.config.list_logical_devices("CPU")]
+    devices = tf.config.list_logical_devices("GPU")
+    devices = devices or tf.config.list_logical_devices("CPU")
+    return [device.name for device in devices]
 
 
 def choose_strategy(policy="auto"):

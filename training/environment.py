@@ -10,9 +10,8 @@ import sys
 import warnings
 
 PROGRAM_DEFAULTS = {
-    # TensorFlow's start-up chatter (CUDA probing on CPU hosts, the cuInit
-    # error where no driver is installed, the oneDNN notice) hides the
-    # progress bars. Real failures still raise Python exceptions.
+    # TensorFlow's start-up chatter (CUDA probing, the cuInit error without a
+    # driver, the oneDNN notice) hides the progress bars; failures still raise.
     "TF_CPP_MIN_LOG_LEVEL": "3",
     # TensorFlow turns its oneDNN CPU kernels on only for some CPUs (not the
     # AMD EPYC this project is tested on), where they bring a training step
@@ -20,8 +19,7 @@ PROGRAM_DEFAULTS = {
     "TF_ENABLE_ONEDNN_OPTS": "1",
 }
 
-# The sentence every program's `--help` ends with (the programs have no flag
-# for it: the variable works the same for every program and for Python code).
+# The sentence every program's `--help` ends with (a variable, not a flag).
 STARTUP_LINES_HELP = (
     "TensorFlow's log lines are hidden (a few it prints while loading still show):\n"
     "run with TF_CPP_MIN_LOG_LEVEL=0 to show them all (1: warnings and errors,\n"

@@ -64,18 +64,6 @@ class ExportConfig:
     overwrite: bool = option(False, "replace an existing version or LiteRT/ONNX file")
 
 
-def config_problem(config):
-    """The one-line message of a flag combination that cannot run, or None."""
-    unknown = [name for name in config.format if name not in FORMATS]
-    if unknown or not config.format:
-        return f"--format: {', '.join(unknown) or 'nothing'} is not one of {FORMATS}"
-    if config.quantize != "float32" and "litert" not in config.format:
-        return "--quantize applies to --format litert only"
-    if config.quantize == "int8" and not config.calibration_data:
-        return "--quantize int8 needs --calibration-data DIR (a TFRecord dataset)"
-    return None
-
-
 def parse_config(argv=None):
     """Parses `argv` into an `ExportConfig`; `--format a,b --format c` gives
     `("a", "b", "c")` (default: the SavedModel alone)."""
@@ -85,9 +73,17 @@ def parse_config(argv=None):
     names = [name.strip() for value in config.format or ["saved_model"]
              for name in value.split(",") if name.strip()]  # fmt: skip
     config.format = tuple(dict.fromkeys(names))
-    problem = config_problem(config)
-    if problem:
-        parser.error(problem)
+    unknown = [name for name in config.format if name not in FORMATS]
+    if unknown or not config.format:
+        parser.error(
+            f"--format: {', '.join(unknown) or 'nothing'} is not one of {FORMATS}"
+        )
+    if config.quantize != "float32" and "litert" not in config.format:
+        parser.error("--quantize applies to --format litert only")
+    if config.quantize == "int8" and not config.calibration_data:
+        parser.error(
+            "--quantize int8 needs --calibration-data DIR (a TFRecord dataset)"
+        )
     return config
 
 
@@ -143,8 +139,7 @@ def main(argv=None):
     config = parse_config(argv)
     try:
         model = load_program_model(config.model)
-        # Concurrent exports into one --out take turns, so each gets its own
-        # version number, staging folder and heatmap files.
+        # Concurrent exports into one --out take turns (own version and files).
         with lock_export_folder(config.out):
             written = export_formats(config, model)
     except (

@@ -23,9 +23,6 @@ from training.config import ConfigError
 from training.programs import ProgramExit
 
 LOCK_FILE_NAME = "run.lock"
-CONVERTER_PROGRAM = "training.make_tfrecords"
-EXPORT_LOCK_FILE_NAME = ".export.lock"
-EXPORT_PROGRAM = "training.export"
 
 
 class LockHeld(Exception):
@@ -208,7 +205,7 @@ def lock_dataset_folder(out_dir):
     block (ProgramExit if another conversion holds it)."""
     path = dataset_lock_path(out_dir)
     descriptor = acquire_or_refuse(
-        path, CONVERTER_PROGRAM, ProgramExit,
+        path, "training.make_tfrecords", ProgramExit,
         f"no conversion there writes {out_dir}",
         lambda holder: f"another conversion, {describe_holder(holder)}, holds "
         f"{path} while writing {out_dir}; wait for it to finish",
@@ -223,7 +220,7 @@ class ExportFolderLocked(Exception):
 def lock_export_folder(out_dir):
     """Holds the export lock of `out_dir` for the `with` block, waiting for
     another export on this host (so each gets its own version number)."""
-    path = Path(out_dir) / EXPORT_LOCK_FILE_NAME
+    path = Path(out_dir) / ".export.lock"
 
     def note_waiting(holder):
         print(
@@ -232,7 +229,7 @@ def lock_export_folder(out_dir):
         )  # fmt: skip
 
     descriptor = acquire_or_refuse(
-        path, EXPORT_PROGRAM, ExportFolderLocked,
+        path, "training.export", ExportFolderLocked,
         f"no export there writes to {out_dir}", None, on_held=note_waiting,
     )  # fmt: skip
     return holding_lock(path, descriptor)

@@ -48,17 +48,12 @@ def share_chief_value(strategy, value):
     return float(strategy.reduce("SUM", strategy.run(contribute), axis=None))
 
 
-def any_worker_differs(strategy, value):
-    """True on every worker when some worker's `value` is not the chief's."""
-    differs = float(value != share_chief_value(strategy, value))
-    flags = strategy.run(lambda: tf.constant(differs, tf.float32))
-    return float(strategy.reduce("SUM", flags, axis=None)) > 0
-
-
 def check_workers_resume_together(strategy, global_step, run_dir):
     """Stops every worker unless all resume at the chief's step: a worker that
     cannot read the backup would start over and hang the job or diverge."""
-    if any_worker_differs(strategy, global_step):
+    differs = float(global_step != share_chief_value(strategy, global_step))
+    flags = strategy.run(lambda: tf.constant(differs, tf.float32))
+    if float(strategy.reduce("SUM", flags, axis=None)) > 0:
         index = cluster_spec_from_environment()["task"]["index"]
         raise SystemExit(
             f"error: the workers resume at different steps (worker {index}: "

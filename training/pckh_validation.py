@@ -12,13 +12,14 @@ from tqdm import tqdm
 
 from evaluation.metrics import normalized_distances
 from keras_hourglass.data.pipeline import make_eval_dataset
-from keras_hourglass.decoding import heatmap_coords_to_image
 from keras_hourglass.decoding import heatmap_coords_to_input
+from keras_hourglass.decoding import heatmaps_to_image_keypoints
 from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.drawing import draw_poses
 from keras_hourglass.drawing import draw_truth_beside_prediction
 from keras_hourglass.heatmaps import decode_heatmaps
 from keras_hourglass.model import stack_index_of_output
+from keras_hourglass.transforms import transform_points
 
 logger = logging.getLogger(__name__)
 
@@ -96,28 +97,22 @@ class PckhValidation(keras.callbacks.Callback):
     """Adds `val_pckh_stack{i}` and `val_pckh` (last stack) to the epoch logs;
     `log_name` "pck" or "box_pck" for a subset with those normalisers."""
 
-    def __init__(self, subset, output_size, threshold=0.5, batch_size=16,
-                 log_name="pckh", hit_at_threshold=False):  # fmt: skip
+    def __init__(self, subset, threshold=0.5, batch_size=16, log_name="pckh",
+                 hit_at_threshold=False):  # fmt: skip
         super().__init__()
         self.hit_at_threshold = hit_at_threshold
         self.subset = subset
-        self.output_size = output_size
         self.threshold = threshold
         self.batch_size = batch_size
         self.log_name = log_name
 
     def stack_pckh(self, stack_heatmaps):
         """PCKh in percent of one stack's predicted heatmaps [N, h, w, K]."""
-        coords, _ = decode_heatmaps(stack_heatmaps)
-        predicted = heatmap_coords_to_image(
-            keras.ops.convert_to_numpy(coords),
-            self.subset["crop_matrices"],
-            self.subset["images"].shape[1],
-            self.output_size,
+        predicted, _ = heatmaps_to_image_keypoints(
+            stack_heatmaps, self.subset["crop_matrices"], self.subset["images"].shape[1]
         )
-        predicted = np.asarray(predicted, dtype=np.float64)
         return pckh_percent(
-            predicted,
+            np.asarray(predicted, dtype=np.float64),
             self.subset["joints"],
             self.subset["annotated"],
             self.subset["normalizers"],
@@ -173,47 +168,29 @@ def overlay_prediction(image, heatmaps, skeleton, joint_names=None,
     return drawn.astype(np.float32) / 255.0
 
 
-def crop_ground_truth(subset, count):
-    """(joints in crop px [N, K, 2], annotated [N, K]) of the first `count`
-    people of a validation subset."""
-    joints = np.asarray(subset["joints"][:count], np.float64)
-    matrices = np.asarray(subset["crop_matrices"][:count], np.float64)
-    crop = (
-        np.einsum("nij,nkj->nki", matrices[:, :2, :2], joints)
-        + matrices[:, None, :2, 2]
-    )
-    return crop, np.asarray(subset["annotated"][:count], np.float64)
-
-
 class HeatmapImageSummary(keras.callbacks.Callback):
-    """Writes `validation/prediction` images (last stack) of fixed crops
-    [N, S, S, 3] to `log_dir` each epoch, beside their ground truth if given."""
+    """Writes `validation/prediction` images (last stack) of the first `count`
+    people of a validation subset to `log_dir` each epoch, beside their truth."""
 
-    def __init__(self, images, log_dir, skeleton=(), joint_names=None,
-                 true_keypoints=None, true_annotated=None):  # fmt: skip
+    def __init__(self, subset, count, log_dir, joint_set):
         super().__init__()
-        self.images = np.asarray(images, dtype=np.float32)
+        people = {key: value[:count] for key, value in subset.items()}
+        self.images = np.asarray(people["images"], dtype=np.float32)
+        truth = transform_points(people["joints"], people["crop_matrices"])
+        self.truth = list(zip(truth.numpy(), people["annotated"]))
         self.log_dir = str(log_dir)
-        self.skeleton = [tuple(edge) for edge in skeleton]
-        self.joint_names = joint_names
-        self.truth = None
-        if true_keypoints is not None:
-            self.truth = list(zip(true_keypoints, true_annotated))
+        self.joint_set = joint_set
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if len(self.images) == 0:
-            return
         # Called directly, not `predict`: see `predict_in_batches`.
         last = stack_heatmaps_list(self.model(self.images, training=False))[-1]
-        truth = self.truth or [(None, None)] * len(self.images)
+        skeleton, names = self.joint_set.skeleton, self.joint_set.joint_names
         drawn = np.stack(
             [
-                overlay_prediction(
-                    image, heatmaps, self.skeleton, self.joint_names, *true_pair
-                )  # fmt: skip
-                for image, heatmaps, true_pair in zip(
-                    self.images, keras.ops.convert_to_numpy(last), truth
+                overlay_prediction(image, heatmaps, skeleton, names, *truth)
+                for image, heatmaps, truth in zip(
+                    self.images, keras.ops.convert_to_numpy(last), self.truth
                 )
             ]
         )

@@ -13,6 +13,7 @@ inside `tf.function` for layers called with `training=` (batch norm).
 import keras
 import tensorflow as tf
 
+from keras_hourglass.model import builder_arguments_of
 from keras_hourglass.model import heatmap_output_name
 from keras_hourglass.model import stack_name
 
@@ -28,7 +29,7 @@ def segment_models(model):
     stem_output = model.get_layer(STEM_OUTPUT_LAYER).output
     stem = keras.Model(model.input, stem_output, name="stem_segment")
     stacks, stack_input = [], stem_output
-    n_stacks = sum(1 for layer in model.layers if layer.name.endswith("_merge")) + 1
+    n_stacks = builder_arguments_of(model)["n_stacks"]
     for index in range(1, n_stacks + 1):
         outputs = []
         if heatmap_output_name(index) in output_names:

@@ -70,11 +70,6 @@ def plan_fit_calls(start_epoch, steps_done, epochs, steps_per_epoch):
     return calls
 
 
-def has_backup(backup_dir):
-    """True when `backup_dir` points at a backup (a run to resume)."""
-    return (Path(backup_dir) / POINTER_FILE).is_file()
-
-
 def read_backup(backup_dir):
     """The current backup's state dict (with `weights`, its file), or None
     when there is none (ValueError for a damaged one)."""
@@ -113,8 +108,7 @@ def checkpoint_inside(backup_dir, name):
     return checkpoint
 
 
-# The flags a backup depends on: the shapes of its weights and optimizer
-# state, and its position within an epoch.
+# The flags a backup depends on: its weight and optimizer shapes, epoch length.
 RESUME_FIELDS = (
     "n_stacks", "n_features", "n_modules", "depth", "input_size", "output_size",
     "intermediate_supervision", "optimizer", "precision", "batch_size",
@@ -185,7 +179,7 @@ def start_or_resume_model(config, num_joints, strategy, paths, steps_per_epoch,
     keras.mixed_precision.set_dtype_policy(config.precision)  # before the model
     with strategy.scope():
         model = build_model(config, num_joints)
-        if config.init_from and not has_backup(paths["backup"]):
+        if config.init_from and not (paths["backup"] / POINTER_FILE).is_file():
             # Only a fresh run: a resumed one keeps the weights it trained.
             report = initialize_from(model, config.init_from)
             if chief:

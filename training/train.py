@@ -13,7 +13,6 @@ that trained nothing or lost more than `--max-dropped-fraction` of its
 records stops the run before anything records it.
 """
 
-import logging
 import sys
 from contextlib import nullcontext
 from dataclasses import replace
@@ -51,8 +50,6 @@ from training.resume import plan_fit_calls
 from training.resume import start_or_resume_model
 from training.run_completion import finish_run
 from training.run_completion import summarize_run
-
-logger = logging.getLogger(__name__)
 
 
 def train_single_machine(config, metadata, train_files, valid_files):
