@@ -26,10 +26,9 @@ def program_parser(module_name, description, epilog=""):
 
 def option(default, help_text="", choices=None, minimum=None, above=None,
            repeatable=False):  # fmt: skip
-    """A dataclass field carrying its flag help as metadata, and what the
-    flag accepts: `choices`, a `minimum` (inclusive) or a bound it must be
-    `above`. A `repeatable` list flag adds the values of every use
-    (`--format a --format b`; its default must be None)."""
+    """A dataclass field carrying its flag's help and `choices`, `minimum`
+    (inclusive) or `above` bound; a `repeatable` list flag (default None)
+    adds the values of every use."""
     metadata = {"help": help_text, "minimum": minimum, "above": above,
                 "repeatable": repeatable}  # fmt: skip
     if choices is not None:

@@ -105,10 +105,9 @@ class TrainConfig:
 
 PRESETS = {
     "paper": {},
-    # The README's main command: 80%+ PCKh@0.5 on the synthetic data within
-    # minutes on a 2-core CPU. Small crops cost less per step; the synthetic
-    # figures are drawn rotated already; Adam at 2e-3 learns fastest in a
-    # short run, with one drop for the last epoch.
+    # The README's main command: 80%+ PCKh@0.5 on the synthetic data in minutes
+    # on a 2-core CPU: small crops, no rotation (the figures are drawn rotated),
+    # Adam at 2e-3 (fastest in a short run) with one drop for the last epoch.
     "demo": {
         "data_dir": "data/synthetic",
         "run_dir": "runs/demo",

@@ -15,8 +15,7 @@ import tensorflow as tf
 
 
 def cluster_spec_from_environment():
-    """Returns the parsed `TF_CONFIG` dict, or None when it is unset or empty
-    (ValueError when it is not valid JSON)."""
+    """The parsed `TF_CONFIG`, None when unset or empty (ValueError if not JSON)."""
     text = os.environ.get("TF_CONFIG", "").strip()
     if not text:
         return None

@@ -177,8 +177,7 @@ def holding_lock(path, descriptor):
 
 
 def acquire_run_lock(run_dir, program):
-    """Locks `run_dir` (RunDirectoryLocked if another program holds it);
-    returns the open descriptor."""
+    """Locks `run_dir`; returns the descriptor (RunDirectoryLocked if held)."""
     return acquire_or_refuse(
         Path(run_dir) / LOCK_FILE_NAME, program, RunDirectoryLocked,
         f"no program there writes to {run_dir}",

@@ -78,8 +78,7 @@ class ShareChiefScore(keras.callbacks.Callback):
 
 
 class EpochLossMeans:
-    """Running means of the loss and each stack's loss over an epoch, as
-    `model.fit` logs them."""
+    """Running means of the loss and each stack's loss, as `fit` logs them."""
 
     def __init__(self, output_names):
         self.names = ["loss"] + [f"{name}_loss" for name in output_names]
@@ -97,8 +96,7 @@ class EpochLossMeans:
 
 
 def fit_call(model, callbacks, train_step, iterator, sync_statistics, call):
-    """Trains the epochs of one `plan_fit_calls` entry, calling the callbacks
-    as `model.fit` does."""
+    """Trains one `plan_fit_calls` entry, calling the callbacks as `fit` does."""
     model.stop_training = False
     logs = {}
     callbacks.on_train_begin()

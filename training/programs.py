@@ -155,8 +155,7 @@ def ignore_further_interrupts():
 
 
 def command_line(module_name, argv=None):
-    """The command that runs program `module_name` with `argv` (default: this
-    process's arguments)."""
+    """The command that runs program `module_name` with `argv` (default: ours)."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     return " ".join([program_command(module_name), *map(shlex.quote, arguments)])
 

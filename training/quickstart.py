@@ -112,8 +112,7 @@ def finished_with_same_config(paths, flags):
 
 
 def train(paths, flags):
-    """Stage 2: trains (or resumes) the demo run unless it has finished;
-    returns whether it trained."""
+    """Stage 2: trains or resumes the demo run unless finished; True if it did."""
     if finished_with_same_config(paths, flags):
         print(f"reusing the trained model {paths['final']}")
         return False

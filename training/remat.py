@@ -21,10 +21,8 @@ STEM_OUTPUT_LAYER = "stem_res3_add"
 
 
 def segment_models(model):
-    """Returns (stem, stacks): functional sub-models of `model` sharing its
-    layers. `stem(images)` -> the first stack's input; `stacks[i](x)` ->
-    [heatmaps of stack i + 1 when the model outputs them] + [the next stack's
-    input, except after the last]."""
+    """(stem, stacks): functional sub-models sharing `model`'s layers; each
+    stack returns [its heatmaps, if output] + [the next stack's input]."""
     output_names = set(model.output_names)
     stem_output = model.get_layer(STEM_OUTPUT_LAYER).output
     stem = keras.Model(model.input, stem_output, name="stem_segment")

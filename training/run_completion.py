@@ -34,8 +34,7 @@ EXPORT_VERSION = 1
 
 
 def read_completion(run_dir):
-    """The run's completion record, {} when absent or unreadable (then every
-    part is redone)."""
+    """The run's completion record; {} when absent or unreadable (all redone)."""
     path = Path(run_dir) / COMPLETION_FILE
     try:
         record = json.loads(path.read_text())
