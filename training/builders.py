@@ -78,10 +78,9 @@ def build_model(config, num_joints):
 
 
 def compile_model(model, config, optimizer=None):
-    """Compiles with one masked heatmap MSE per stack output (summed into the
-    loss). `optimizer`: the model's own, kept when compiling again after a
-    change of `trainable`; None makes the configured one. Its slots are built
-    here for every weight, so backups keep one layout whatever is frozen."""
+    """Compiles with one masked heatmap MSE per stack output (summed). `optimizer`:
+    the model's own, kept when compiling again after a change of `trainable`; its
+    slots are built here for every weight, so backups keep one layout."""
     if optimizer is None:
         optimizer = wrap_optimizer_for_precision(
             make_optimizer(config.optimizer, config.learning_rate), config.precision

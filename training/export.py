@@ -8,8 +8,9 @@ Serving, and/or the network alone as a LiteRT or ONNX file.
         --format litert --quantize int8 --calibration-data data/synthetic
 
 `saved_model` writes `OUT/<version>/` and the `tensorflow_model_server` files
-beside it; `litert` and `onnx` write `OUT/<model-name>_heatmaps[_int8].tflite`
-and `.onnx`: the `heatmaps` signature with the metadata to crop and decode.
+beside it; `litert` writes `OUT/<model-name>_heatmaps[_<quantize>].tflite` and
+`onnx` `OUT/<model-name>_heatmaps.onnx`: the `heatmaps` signature plus crop and
+decode metadata.
 """
 
 import logging
