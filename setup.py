@@ -1,10 +1,7 @@
-"""Installs the keras_hourglass library and its programs.
-
-The programs in training/ and evaluation/ run from a checkout with
-`python -m training.train`; the wheel installs them as the subpackages
-`keras_hourglass_programs.training` and `.evaluation` (PEP 420 namespace,
-no generic top-level names in site-packages) with one `hourglass-*` console
-script each (the table is training/programs.py).
+"""Installs the keras_hourglass library and its programs: training/ and
+evaluation/ become `keras_hourglass_programs.training` and `.evaluation` (no
+generic top-level names), with the `hourglass-*` console scripts of
+training/programs.py.
 """
 
 import runpy
@@ -52,12 +49,10 @@ setup(
     install_requires=read_requirements("requirements.txt"),
     extras_require={
         "dev": read_requirements("requirements-dev.txt"),
-        # Only training.convert_weights reads PyTorch checkpoints; the library
-        # loads their arrays without it. The CPU wheel is enough.
+        # Only training.convert_weights reads PyTorch files (the CPU wheel will do).
         "torch": ["torch>=2.4,<3"],
-        # Only ONNX heatmap files need them: tf2onnx writes them (Keras' own
-        # ONNX export uses it too), onnxruntime runs them. Checked together
-        # with the runtime stack in requirements.txt.
+        # ONNX heatmap files: tf2onnx writes them (as Keras' own ONNX export
+        # does), onnxruntime runs them; pinned with requirements.txt's stack.
         "onnx": ["onnx==1.23.2", "onnxruntime==1.32.0", "tf2onnx==1.17.0"],
     },
     license="BSD-3-Clause",

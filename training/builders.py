@@ -1,6 +1,5 @@
 """The parts of a training run built from its config, shared by `model.fit`
-(`training.train`) and the multi-worker loop (`training.multiworker`), so that
-both train the same network on the same batches.
+(`training.train`) and the multi-worker loop (`training.multiworker`).
 """
 
 from pathlib import Path
@@ -64,9 +63,8 @@ def read_dataset(config):
 
 
 def build_model(config, num_joints):
-    """Builds the configured network (under the current strategy scope);
-    with `config.remat` its training passes recompute each stack's
-    activations (`training.remat`; the model and its files stay plain)."""
+    """Builds the configured network (under the current strategy scope),
+    rematerialised with `config.remat` (`training.remat`)."""
     model = build_stacked_hourglass(
         n_stacks=config.n_stacks,
         n_joints=num_joints,
@@ -80,14 +78,9 @@ def build_model(config, num_joints):
 
 
 def compile_model(model, config, optimizer=None):
-    """Compiles with one masked heatmap MSE per stack output (their sum is the
-    loss; each is logged as `<output>_loss`). `optimizer`: the model's own,
-    to compile again with its state kept (after a change of `trainable`);
-    None makes the configured one.
-
-    The optimizer's slots are created here, for every weight: a backup's
-    restore loads into them, and a backbone frozen later (`training.finetune`)
-    keeps the same slot layout in both phases and in their backups."""
+    """Compiles with one masked heatmap MSE per stack output (summed). `optimizer`:
+    the model's own, kept when compiling again after a change of `trainable`; its
+    slots are built here for every weight, so backups keep one layout."""
     if optimizer is None:
         optimizer = wrap_optimizer_for_precision(
             make_optimizer(config.optimizer, config.learning_rate), config.precision
@@ -107,8 +100,7 @@ def make_datasets(
     counter=None,
 ):  # fmt: skip
     """Returns (training dataset, validation-loss dataset) for `model.fit`;
-    `deterministic=True` fixes the element order (every worker of a
-    multi-worker job must build the same global batches)."""
+    `deterministic=True` fixes the order (multi-worker global batches)."""
     common = {
         "num_joints": metadata["num_joints"],
         "flip_pairs": metadata.get("flip_pairs", []),

@@ -10,10 +10,8 @@
       final.keras                 the trained model
       export/1/                   its SavedModel (unless --no-export)
 
-Order matters: the validation callback runs first and adds its score
-(`val_pckh`, `val_pck` or `val_box_pck`; `choose_validation`) to the epoch
-logs that the checkpoint, learning-rate and logging callbacks read; the
-backup runs last so that it saves their updated state.
+Order matters: validation runs first, adding its score to the epoch logs the
+others read; the backup runs last, saving their updated state.
 """
 
 import importlib.util
@@ -42,7 +40,6 @@ from training.config import ConfigError
 from training.config import scheduled_learning_rate
 from training.pckh_validation import HeatmapImageSummary
 from training.pckh_validation import PckhValidation
-from training.pckh_validation import crop_ground_truth
 from training.pckh_validation import head_normalizers
 from training.pckh_validation import load_validation_subset
 from training.resume import StepBackup
@@ -71,8 +68,8 @@ def run_paths(run_dir):
 
 
 class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """A `ModelCheckpoint` that never overwrites a good file with NaN weights,
-    and saves through `keras_hourglass.saving` (atomic, with a sidecar)."""
+    """A `ModelCheckpoint` that never saves NaN weights, and saves through
+    `keras_hourglass.saving` (atomic, with a sidecar)."""
 
     def __init__(self, filepath, joint_set=None, **kwargs):
         super().__init__(filepath, **kwargs)
@@ -89,9 +86,8 @@ class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
 
 class NanGuard(keras.callbacks.Callback):
-    """Stops training on a NaN/inf loss and says which checkpoint is still
-    good (`TerminateOnNaN` stops quietly); `stopped_on_nan` tells the program
-    not to save NaN weights as final."""
+    """Stops training on a NaN/inf loss, saying which checkpoint is still
+    good; `stopped_on_nan` keeps NaN weights from being saved as final."""
 
     def __init__(self, last_good_checkpoint):
         super().__init__()
@@ -122,10 +118,9 @@ class NanGuard(keras.callbacks.Callback):
 def build_callbacks(
     config, paths, validation, steps_per_epoch, resume_state=None, after_validation=()
 ):
-    """Returns `(callbacks, nan_guard, step_backup)` for `model.fit` or the
-    custom loop of `training.multiworker`. `after_validation` callbacks run
-    right after the validation one, before the callbacks that read its score
-    (multi-worker: the chief's score shared with every worker)."""
+    """Returns `(callbacks, nan_guard, step_backup)` for `model.fit` or
+    `training.multiworker`; `after_validation` callbacks run right after the
+    validation one, before any callback reads its score."""
     paths["latest"].parent.mkdir(parents=True, exist_ok=True)
     monitor, mode = validation.monitor, validation.mode
     nan_guard = NanGuard(paths["latest"])
@@ -172,7 +167,6 @@ def build_callbacks(
 def tensorboard_callbacks(config, paths, validation):
     """TensorBoard scalars and heatmap images, or [] without tensorboard."""
     if not tensorboard_available():
-        # tf.summary needs the tensorboard package; the run still logs to CSV.
         print("warning: tensorboard is not installed; no TensorBoard logs")
         return []
     callbacks = [
@@ -182,13 +176,10 @@ def tensorboard_callbacks(config, paths, validation):
     ]
     # Drawn from the validation subset; `--validation-metric none` has none.
     if config.image_summaries and validation.subset is not None:
-        count = config.image_summaries
-        truth, annotated = crop_ground_truth(validation.subset, count)
         callbacks.append(
             HeatmapImageSummary(
-                validation.subset["images"][:count], paths["images"],
-                validation.joint_set.skeleton, validation.joint_set.joint_names,
-                true_keypoints=truth, true_annotated=annotated,
+                validation.subset, config.image_summaries, paths["images"],
+                validation.joint_set,
             )
         )  # fmt: skip
     return callbacks
@@ -196,8 +187,7 @@ def tensorboard_callbacks(config, paths, validation):
 
 @dataclass
 class Validation:
-    """The per-epoch validation of a run and the score it logs (`monitor`;
-    `mode` "min" for the validation loss, which has no callback or subset)."""
+    """The per-epoch validation of a run and the score it logs (`monitor`)."""
 
     callback: keras.callbacks.Callback | None
     monitor: str
@@ -207,10 +197,9 @@ class Validation:
 
 
 def choose_validation_metric(config, metadata):
-    """The validation metric of a run ("pckh", "pck", "box-pck" or "none"),
-    as `evaluation.metrics.choose_pck_metric` picks it from the dataset.
-    Raises ConfigError naming the flag for one the data cannot give; cheap,
-    so `training.train` calls it before anything is written."""
+    """The run's validation metric ("pckh", "pck", "box-pck" or "none"), as
+    `choose_pck_metric` picks it; ConfigError naming the flag for one the data
+    cannot give (cheap: checked before anything is written)."""
     requested, people = config.validation_metric, config.validation_people
     if requested == "none" or (requested == "auto" and people == 0):
         return "none"
@@ -238,8 +227,7 @@ def validation_thresholds(config):
 
 
 def validation_normalizers(metric, torso_joints):
-    """`(normalizers_of(joints, annotated, meta), what it needs)` of a
-    validation PCK, for `load_validation_subset`."""
+    """`(normalizers_of(joints, annotated, meta), what it needs)` of a PCK."""
     if metric == "pckh":
         return head_normalizers, "head size"
     if metric == "pck":
@@ -254,8 +242,7 @@ def validation_normalizers(metric, torso_joints):
 
 
 def choose_validation(config, metadata, valid_files):
-    """The run's `Validation` (`choose_validation_metric`), printed as
-    `validation metric: box PCK@0.05 (normalised by ...)`."""
+    """The run's `Validation`, printing its metric."""
     metric = choose_validation_metric(config, metadata)
     joint_set = joint_set_from_metadata(metadata)
     if metric == "none":
@@ -274,20 +261,16 @@ def choose_validation(config, metadata, valid_files):
         raise ConfigError(f"--validation-metric {metric}: {error}") from None
     log_name = METRIC_LOG_NAMES[metric]
     callback = PckhValidation(
-        subset, config.output_size, threshold, max(1, config.batch_size), log_name,
+        subset, threshold, max(1, config.batch_size), log_name,
         hit_at_threshold=HIT_AT_THRESHOLD[metric],
     )
     return Validation(callback, f"val_{log_name}", subset, joint_set)
 
 
 class StopOnInterrupt(keras.callbacks.Callback):
-    """Stops training at the next batch or epoch end after Ctrl-C.
-
-    A KeyboardInterrupt raised inside a garbage-collection callback (JAX
-    registers one) or a tf.data Python function is swallowed and training
-    would go on, so the handler also records the request and the next batch
-    or epoch end raises it again. SIGINT ignored at start stays ignored.
-    """
+    """Stops training at the next batch or epoch end after Ctrl-C: a
+    KeyboardInterrupt raised in a garbage-collection callback (JAX's) or a
+    tf.data Python function is swallowed, so the request is raised again."""
 
     def __init__(self):
         super().__init__()

@@ -1,11 +1,6 @@
-"""Command-line flags derived from the fields of a config dataclass.
-
-Each program describes its settings once, as one flat dataclass whose fields
-carry their help text (`option`); `add_dataclass_flags` turns every field
-`some_name` into `--some-name` (booleans also get `--no-some-name`, lists
-take one or more values). Every program's parser starts from
-`program_parser`; the parsed flags make an instance of the dataclass,
-`Config(**vars(parser.parse_args(argv)))`.
+"""Command-line flags derived from a program's config dataclass: each field
+`some_name` (with its `option` help) becomes `--some-name`, and the parsed flags
+make the config, `Config(**vars(parser.parse_args(argv)))`.
 """
 
 import argparse
@@ -19,9 +14,8 @@ from training.programs import program_name
 
 
 def program_parser(module_name, description, epilog=""):
-    """The `argparse.ArgumentParser` of program `module_name`: its usage
-    line names the program as it was started (`program_name`), and its
-    epilog ends saying how to show TensorFlow's start-up lines."""
+    """The parser of program `module_name`, its usage line naming the program
+    as it was started; the epilog ends saying how to show TensorFlow's logs."""
     return argparse.ArgumentParser(
         prog=program_name(module_name),
         description=description,
@@ -32,10 +26,9 @@ def program_parser(module_name, description, epilog=""):
 
 def option(default, help_text="", choices=None, minimum=None, above=None,
            repeatable=False):  # fmt: skip
-    """A dataclass field carrying its flag help as metadata, and what the
-    flag accepts: `choices`, a `minimum` (inclusive) or a bound it must be
-    `above`. A `repeatable` list flag adds the values of every use
-    (`--format a --format b`; its default must be None)."""
+    """A dataclass field carrying its flag's help and `choices`, `minimum`
+    (inclusive) or `above` bound; a `repeatable` list flag (default None)
+    adds the values of every use."""
     metadata = {"help": help_text, "minimum": minimum, "above": above,
                 "repeatable": repeatable}  # fmt: skip
     if choices is not None:
@@ -44,9 +37,8 @@ def option(default, help_text="", choices=None, minimum=None, above=None,
 
 
 def checked_number(kind, minimum=None, above=None):
-    """The argparse `type` of a number flag: parses it as `kind` and refuses
-    NaN, infinities and values out of range, so a mistyped value stops the
-    program with argparse's one-line error instead of a wrong result."""
+    """The argparse `type` of a number flag: refuses NaN, infinities and
+    values out of range with argparse's one-line error."""
 
     def parse(text):
         value = kind(text)

@@ -1,10 +1,7 @@
 """The training configuration: one flat dataclass, its presets and checks.
 
-`TrainConfig` defaults are the paper's recipe (Newell et al. 2016, sec. 5.1).
-Each field `some_name` is the flag `--some-name` (booleans also get
-`--no-some-name`), applied over `--config run/config.json` or the `--preset`
-(default `paper`). The resolved configuration is written as `config.json` in
-the run directory.
+`TrainConfig` defaults are the paper's recipe (Newell et al. 2016, sec. 5.1);
+each field is a flag, applied over `--config run/config.json` or `--preset`.
 """
 
 import dataclasses
@@ -108,11 +105,9 @@ class TrainConfig:
 
 PRESETS = {
     "paper": {},
-    # The README's main command: a small hourglass that reaches 80%+ PCKh@0.5
-    # on the synthetic data within minutes on a 2-core CPU. Small crops cost
-    # less per step at the same accuracy per step; the synthetic figures are
-    # drawn rotated already; Adam at 2e-3 learns fastest in a short run, with
-    # one step drop for the last epoch.
+    # The README's main command: 80%+ PCKh@0.5 on the synthetic data in minutes
+    # on a 2-core CPU: small crops, no rotation (the figures are drawn rotated),
+    # Adam at 2e-3 (fastest in a short run) with one drop for the last epoch.
     "demo": {
         "data_dir": "data/synthetic",
         "run_dir": "runs/demo",
@@ -165,7 +160,7 @@ def save_config(config, path):
 
 
 def load_config(path):
-    """Reads a config written by `save_config`; clear errors for bad files."""
+    """Reads a config written by `save_config` (ConfigError for bad files)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
@@ -254,8 +249,7 @@ def parse_drop_epochs(text):
 
 
 def scheduled_learning_rate(config, epoch):
-    """The step schedule's learning rate for 0-based `epoch`: the initial
-    rate times `lr_drop_factor` for every drop epoch reached."""
+    """The step schedule's learning rate for 0-based `epoch`."""
     drop_epochs = parse_drop_epochs(config.lr_drop_epochs)
     drops = sum(1 for first in drop_epochs if first <= epoch + 1)
     rate = config.learning_rate * config.lr_drop_factor**drops
@@ -287,8 +281,7 @@ def shown_value(value):
 
 
 def describe_presets(width=79):
-    """The `--help` epilog: each preset of `PRESETS` with the fields it sets
-    to other values than the paper's defaults ("demo: n_stacks=2 ...")."""
+    """The `--help` epilog: each preset with the fields it changes."""
     defaults = TrainConfig()
     paragraphs = ["presets (the fields each one changes from the paper defaults):"]
     for name, values in PRESETS.items():
@@ -329,27 +322,17 @@ def build_argument_parser():
     )
 
 
-def resolve_config(arguments):
-    """Returns the validated `TrainConfig` of parsed `arguments`."""
-    values = vars(arguments).copy()
-    preset = values.pop("preset")
-    config_path = values.pop("config")
-    overrides = {name: value for name, value in values.items() if value is not None}
-    if config_path is not None:
-        config = replace_fields(load_config(config_path), overrides)
-    else:
-        config = config_from_preset(preset or "paper", **overrides)
-    return validate_config(config)
-
-
 def parse_config(argv=None):
-    """Parses `argv` into a validated `TrainConfig`.
-
-    Invalid values exit through `parser.error` (status 2, one clear line).
-    """
+    """Parses `argv` into a validated `TrainConfig` (`parser.error` if not)."""
     parser = build_argument_parser()
-    arguments = parser.parse_args(argv)
+    values = vars(parser.parse_args(argv))
+    preset, config_path = values.pop("preset"), values.pop("config")
+    overrides = {name: value for name, value in values.items() if value is not None}
     try:
-        return resolve_config(arguments)
+        if config_path is not None:
+            config = replace_fields(load_config(config_path), overrides)
+        else:
+            config = config_from_preset(preset or "paper", **overrides)
+        return validate_config(config)
     except ConfigError as error:
         parser.error(str(error))

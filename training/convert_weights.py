@@ -4,12 +4,9 @@ r"""Convert a published pytorch_stacked_hourglass checkpoint to a `.keras` model
     python -m training.convert_weights --checkpoint checkpoint.pt \
         --out hourglass8_mpii.keras
 
-Reads the port's checkpoint (its `state_dict`, a bare state dict, or a `.npz`
-of name -> array, which needs no PyTorch), builds the matching model, copies
-every weight (`keras_hourglass.weights`) and writes the `.keras` file with a
-sidecar (`keras_hourglass.saving`) recording its source, joint set, input
-normalisation and the port's crop convention, so the other programs use it
-like a trained run's model and crop people the port's way.
+Reads the checkpoint (a `.npz` of name -> array needs no PyTorch), builds the
+matching model and writes it with a sidecar recording its source, joint set
+and the port's crop convention, so every program crops people the port's way.
 """
 
 import logging
@@ -31,7 +28,6 @@ from training.cli_flags import program_parser
 from training.programs import install_extra_command
 from training.programs import run_main
 
-logger = logging.getLogger(__name__)
 
 def torch_missing_message():
     """What to do without PyTorch, naming the pip command for this install."""
@@ -51,41 +47,29 @@ class TorchMissingError(RuntimeError):
     """PyTorch is needed for this checkpoint and is not installed."""
 
 
-def import_torch():
-    """Returns the `torch` module, or raises `TorchMissingError`."""
+def read_torch_checkpoint(path):
+    """Returns name -> float NumPy array from a `.pt` / `.pth.tar` file.
+    `weights_only=True`: a downloaded file cannot run code while loading."""
     try:
         import torch  # optional (the [torch] extra): .npz checkpoints need none
     except ImportError as error:
         raise TorchMissingError(torch_missing_message()) from error
-    return torch
-
-
-def state_dict_from_checkpoint(checkpoint, path):
-    """The network's state dict inside a loaded checkpoint object."""
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
-        return checkpoint["state_dict"]
-    if isinstance(checkpoint, dict) and checkpoint:
-        return checkpoint
-    raise ValueError(
-        f"{path}: expected a checkpoint dict with a 'state_dict' entry or a "
-        f"state dict, got {type(checkpoint).__name__}"
-    )
-
-
-def read_torch_checkpoint(path):
-    """Returns name -> float NumPy array from a `.pt` / `.pth.tar` file.
-    `weights_only=True`: a downloaded file cannot run code while loading."""
-    torch = import_torch()
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise ValueError(
             f"{path}: not a readable PyTorch checkpoint ({error})"
         ) from error
-    state_dict = state_dict_from_checkpoint(checkpoint, path)
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
+        checkpoint = checkpoint["state_dict"]
+    if not isinstance(checkpoint, dict) or not checkpoint:
+        raise ValueError(
+            f"{path}: expected a checkpoint dict with a 'state_dict' entry or a "
+            f"state dict, got {type(checkpoint).__name__}"
+        )
     return {
         name: tensor.detach().cpu().numpy()
-        for name, tensor in state_dict.items()
+        for name, tensor in checkpoint.items()
         if torch.is_tensor(tensor)
     }
 
@@ -111,8 +95,6 @@ def convert_checkpoint(checkpoint_path, out_path, input_size=256):
     if out_path.suffix != ".keras":
         raise ValueError(f"{out_path}: the output must be a .keras file")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    # The port's weights expect its own crop window (see README, "Pretrained
-    # weights"); every program that crops reads it from the sidecar.
     notes = {
         "source": "princeton-vl/pytorch_stacked_hourglass checkpoint",
         "checkpoint": str(checkpoint_path),
@@ -151,8 +133,7 @@ def main(argv=None):
     except TorchMissingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError) as error:
-        # A checkpoint or output path the user gave that cannot be used.
+    except (ValueError, FileNotFoundError) as error:  # the user's paths
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(

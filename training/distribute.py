@@ -1,15 +1,10 @@
-"""Choosing the `tf.distribute` strategy, and the dtype policy / loss scaling
-that go with it.
+"""The `tf.distribute` strategy, optimizer and loss scaling of a run.
 
-`TF_CONFIG` set: `MultiWorkerMirroredStrategy`, trained by the custom loop of
-`training.multiworker`. Otherwise `MirroredStrategy` over every local
-accelerator, or every logical CPU without one; with a single device the
-`auto` policy uses TensorFlow's default strategy instead (the same training
-without a strategy scope's overhead per step).
-
-The batch size in the config is the GLOBAL batch: each replica's loss is
-divided by it and the gradients are summed, so the update (and the learning
-rate that suits it) is the same whatever the replica count.
+`TF_CONFIG` set: `MultiWorkerMirroredStrategy` (`training.multiworker`);
+otherwise `MirroredStrategy` over the local GPUs or logical CPUs, or with one
+device under `auto` the default strategy (no per-step scope overhead). The
+batch size is GLOBAL: each replica's loss is divided by it and gradients are
+summed, so the update is the same whatever the replica count.
 """
 
 import json
@@ -20,8 +15,7 @@ import tensorflow as tf
 
 
 def cluster_spec_from_environment():
-    """Returns the parsed `TF_CONFIG` dict, or None when it is unset or empty
-    (ValueError when it is not valid JSON)."""
+    """The parsed `TF_CONFIG`, None when unset or empty (ValueError if not JSON)."""
     text = os.environ.get("TF_CONFIG", "").strip()
     if not text:
         return None
@@ -56,15 +50,13 @@ def is_chief_worker():
 
 def local_devices_for_replicas():
     """The local devices to mirror over: all GPUs, else all logical CPUs."""
-    gpus = tf.config.list_logical_devices("GPU")
-    if gpus:
-        return [device.name for device in gpus]
-    return [device.name for device in tf.config.list_logical_devices("CPU")]
+    devices = tf.config.list_logical_devices("GPU")
+    devices = devices or tf.config.list_logical_devices("CPU")
+    return [device.name for device in devices]
 
 
 def choose_strategy(policy="auto"):
-    """Returns the strategy for this process for `policy` "auto" or
-    "mirrored" (see the module docstring)."""
+    """The strategy of this process for `policy` "auto" or "mirrored"."""
     if is_multi_worker():
         return tf.distribute.MultiWorkerMirroredStrategy()
     devices = local_devices_for_replicas()
@@ -96,14 +88,10 @@ def make_optimizer(name, learning_rate):
 
 
 def build_training_state(model, strategy, dataset):
-    """Creates the optimizer slots and the per-output loss trackers up front.
-
-    Under the default strategy Keras defers both to the trace of the train
-    step (a real strategy's `fit` builds them first), and variables created
-    while tracing make TensorFlow trace the step a second time. The trackers
-    are built from one all-zero batch of targets doubling as predictions:
-    only shapes matter, and `fit` resets them at each epoch.
-    """
+    """Creates the optimizer slots and per-output loss trackers up front:
+    under the default strategy Keras creates them while tracing the train
+    step, which makes TensorFlow trace it twice. Built from one all-zero
+    batch (only shapes matter; `fit` resets the trackers each epoch)."""
     with strategy.scope():
         if tf.distribute.has_strategy():
             return  # Keras builds these itself under a real strategy

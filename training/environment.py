@@ -1,11 +1,8 @@
-"""Process-wide TensorFlow settings the programs choose before TF loads.
+"""TensorFlow environment variables the programs set before TensorFlow loads.
 
-Both are environment variables TensorFlow reads once, when first imported, so
-the `training` and `evaluation` packages (and `benchmarks`) call
-`use_program_defaults()` as they load, before any program imports TensorFlow;
-processes the programs start inherit them. A value the user has set always
-wins (`TF_CPP_MIN_LOG_LEVEL=0` shows every log line). A few lines TensorFlow
-writes while its shared libraries load come before any variable applies.
+TensorFlow reads them once, on import, so the `training` and `evaluation`
+packages (and `benchmarks`) set them as they load; child processes inherit
+them, and a value the user has set wins (`TF_CPP_MIN_LOG_LEVEL=0`).
 """
 
 import os
@@ -13,9 +10,8 @@ import sys
 import warnings
 
 PROGRAM_DEFAULTS = {
-    # TensorFlow's start-up chatter (CUDA probing on CPU hosts, the cuInit
-    # error where no driver is installed, the oneDNN notice) hides the
-    # progress bars. Real failures still raise Python exceptions.
+    # TensorFlow's start-up chatter (CUDA probing, the cuInit error without a
+    # driver, the oneDNN notice) hides the progress bars; failures still raise.
     "TF_CPP_MIN_LOG_LEVEL": "3",
     # TensorFlow turns its oneDNN CPU kernels on only for some CPUs (not the
     # AMD EPYC this project is tested on), where they bring a training step
@@ -23,8 +19,7 @@ PROGRAM_DEFAULTS = {
     "TF_ENABLE_ONEDNN_OPTS": "1",
 }
 
-# The sentence every program's `--help` ends with (the programs have no flag
-# for it: the variable works the same for every program and for Python code).
+# The sentence every program's `--help` ends with (a variable, not a flag).
 STARTUP_LINES_HELP = (
     "TensorFlow's log lines are hidden (a few it prints while loading still show):\n"
     "run with TF_CPP_MIN_LOG_LEVEL=0 to show them all (1: warnings and errors,\n"
@@ -33,9 +28,8 @@ STARTUP_LINES_HELP = (
 
 
 def use_program_defaults(environ=None):
-    """Sets every `PROGRAM_DEFAULTS` variable the user has not set in
-    `environ` (default `os.environ`); returns the names it set. Warns when
-    TensorFlow is already imported: then they no longer take effect here."""
+    """Sets each `PROGRAM_DEFAULTS` variable not set in `environ` (default
+    `os.environ`); returns their names. Warns if TensorFlow is already loaded."""
     environ = os.environ if environ is None else environ
     chosen = [name for name in PROGRAM_DEFAULTS if name not in environ]
     for name in chosen:

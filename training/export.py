@@ -7,11 +7,10 @@ Serving, and/or the network alone as a LiteRT or ONNX file.
     python -m training.export --model runs/demo --out exports/hourglass \
         --format litert --quantize int8 --calibration-data data/synthetic
 
-`saved_model` (the default) writes `OUT/<version>/` and the
-`tensorflow_model_server` files beside it (`keras_hourglass.serving.export`);
-`litert` and `onnx` write `OUT/<model-name>_heatmaps[_<quantize>].tflite` and
-`OUT/<model-name>_heatmaps.onnx`: the `heatmaps` signature with the metadata
-to crop and decode (`keras_hourglass.serving.heatmap_files`).
+`saved_model` writes `OUT/<version>/` and the `tensorflow_model_server` files
+beside it; `litert` writes `OUT/<model-name>_heatmaps[_<quantize>].tflite` and
+`onnx` `OUT/<model-name>_heatmaps.onnx`: the `heatmaps` signature plus crop and
+decode metadata.
 """
 
 import logging
@@ -66,42 +65,31 @@ class ExportConfig:
     overwrite: bool = option(False, "replace an existing version or LiteRT/ONNX file")
 
 
-def requested_formats(values):
-    """`["saved_model,litert", "onnx"]` -> `("saved_model", "litert", "onnx")`
-    (None: the SavedModel alone)."""
-    names = [name.strip() for value in values or ["saved_model"]
-             for name in value.split(",") if name.strip()]  # fmt: skip
-    return tuple(dict.fromkeys(names))
-
-
-def config_problem(config):
-    """The one-line message of a flag combination that cannot run, or None."""
-    unknown = [name for name in config.format if name not in FORMATS]
-    if unknown or not config.format:
-        return f"--format: {', '.join(unknown) or 'nothing'} is not one of {FORMATS}"
-    if config.quantize != "float32" and "litert" not in config.format:
-        return "--quantize applies to --format litert only"
-    if config.quantize == "int8" and not config.calibration_data:
-        return "--quantize int8 needs --calibration-data DIR (a TFRecord dataset)"
-    return None
-
-
 def parse_config(argv=None):
-    """Parses `argv` into an `ExportConfig` (argparse's exit 2 on a bad flag
-    combination)."""
+    """Parses `argv` into an `ExportConfig`; `--format a,b --format c` gives
+    `("a", "b", "c")` (default: the SavedModel alone)."""
     parser = program_parser("training.export", __doc__.split("\n\n")[0])
     add_dataclass_flags(parser, ExportConfig, required=("model", "out"))
     config = ExportConfig(**vars(parser.parse_args(argv)))
-    config.format = requested_formats(config.format)
-    problem = config_problem(config)
-    if problem:
-        parser.error(problem)
+    names = [name.strip() for value in config.format or ["saved_model"]
+             for name in value.split(",") if name.strip()]  # fmt: skip
+    config.format = tuple(dict.fromkeys(names))
+    unknown = [name for name in config.format if name not in FORMATS]
+    if unknown or not config.format:
+        parser.error(
+            f"--format: {', '.join(unknown) or 'nothing'} is not one of {FORMATS}"
+        )
+    if config.quantize != "float32" and "litert" not in config.format:
+        parser.error("--quantize applies to --format litert only")
+    if config.quantize == "int8" and not config.calibration_data:
+        parser.error(
+            "--quantize int8 needs --calibration-data DIR (a TFRecord dataset)"
+        )
     return config
 
 
 def heatmap_file_paths(config):
-    """{format: path} of the LiteRT and ONNX files the export writes:
-    `hourglass_heatmaps.tflite` (`_int8.tflite` when quantized), `.onnx`."""
+    """{format: path} of the LiteRT and ONNX files the export writes."""
     quantized = "" if config.quantize == "float32" else f"_{config.quantize}"
     names = {"litert": f"heatmaps{quantized}.tflite", "onnx": "heatmaps.onnx"}
     return {
@@ -112,9 +100,8 @@ def heatmap_file_paths(config):
 
 
 def export_formats(config, model):
-    """Writes every requested format; returns the written paths. A LiteRT or
-    ONNX file it would replace without `--overwrite` is refused before any
-    format is written."""
+    """Writes every requested format; returns the written paths. A file it
+    would replace without `--overwrite` is refused before anything is written."""
     paths = heatmap_file_paths(config)
     for path in paths.values():
         if path.exists() and not config.overwrite:
@@ -153,8 +140,7 @@ def main(argv=None):
     config = parse_config(argv)
     try:
         model = load_program_model(config.model)
-        # Concurrent exports into one --out take turns, so each gets its own
-        # version number, staging folder and heatmap files.
+        # Concurrent exports into one --out take turns (own version and files).
         with lock_export_folder(config.out):
             written = export_formats(config, model)
     except (

@@ -1,19 +1,11 @@
-"""Fine-tuning: a run that starts from a trained model (`--init-from`) and may
-train only the joint heads for its first epochs (`--freeze-backbone-epochs`).
+"""Fine-tuning: start from a trained model's backbone (`--init-from`, copied
+into a fresh run only) and train only the joint heads for the first epochs
+(`--freeze-backbone-epochs`); the heads are new when the joint count differs.
 
-    hourglass-train --data-dir data/my_keypoints --run-dir runs/mine \
-        --init-from hourglass8_mpii.keras --freeze-backbone-epochs 2
-
-The source is any Keras model `keras_hourglass.saving.load_model` reads. The
-backbone (stem, hourglasses, per-stack features and remaps) is copied; the
-joint heads are new when the dataset has another joint count. The weights
-are copied once, into a fresh run: a resumed run keeps what it trained.
-
-Freezing sets `trainable` on the backbone layers and compiles again. The
-model keeps one optimizer, built over every weight before the first freeze,
-so a backup written in either phase resumes in either and the heads'
-optimizer state carries over when the backbone thaws. Frozen batch norms
-keep their statistics (Keras runs them in inference mode).
+The model keeps one optimizer built over every weight before the first
+freeze, so a backup from either phase resumes in either and the heads'
+optimizer state carries over when the backbone thaws. Frozen batch norms keep
+their statistics (Keras runs them in inference mode).
 """
 
 from keras_hourglass.model import builder_arguments_of
@@ -29,8 +21,7 @@ from training.distribute import build_training_state
 
 def initialize_from(model, path):
     """Copies the `--init-from` model's weights into `model` wherever they fit;
-    returns the `TransferReport`. A source that is no Keras model, or whose
-    backbone differs, is a `ConfigError` naming the flag."""
+    returns the `TransferReport` (ConfigError naming the flag if none fit)."""
     try:
         loaded = load_model(path)
     except (OSError, ValueError) as error:
@@ -78,10 +69,6 @@ def backbone_layers(model):
     ]
 
 
-def backbone_is_frozen(model):
-    return not any(layer.trainable for layer in backbone_layers(model))
-
-
 def set_backbone_trainable(model, trainable):
     for layer in backbone_layers(model):
         layer.trainable = trainable
@@ -106,7 +93,8 @@ def split_fit_calls(calls, freeze_epochs):
 def set_training_phase(model, frozen, config, strategy, dataset):
     """Freezes or thaws the backbone when `frozen` says another phase, and
     compiles again with the model's own optimizer; True when it changed."""
-    if backbone_is_frozen(model) == frozen:
+    frozen_now = not any(layer.trainable for layer in backbone_layers(model))
+    if frozen_now == frozen:
         return False
     set_backbone_trainable(model, not frozen)
     with strategy.scope():

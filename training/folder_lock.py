@@ -4,11 +4,10 @@
     with lock_dataset_folder(out_dir):     # .NAME.lock beside the dataset folder
     with lock_export_folder(out_dir):      # out_dir/.export.lock
 
-The lock is an `fcntl.flock` on the open lock file, which the kernel releases
-however the program ends, `kill -9` included, so a lock file a dead program
-on this host left is taken over (with a note). The file names its holder
-(PID, host, program, start time) for the refusal. A lock file another host
-left is not taken over, since its program cannot be checked from here.
+An `fcntl.flock` on the lock file, which the kernel releases however the
+program ends (`kill -9` included), so a file left by a dead program on this
+host is taken over with a note. The file names its holder for the refusal;
+one another host left is respected, since its program cannot be checked.
 """
 
 import fcntl
@@ -24,9 +23,6 @@ from training.config import ConfigError
 from training.programs import ProgramExit
 
 LOCK_FILE_NAME = "run.lock"
-CONVERTER_PROGRAM = "training.make_tfrecords"
-EXPORT_LOCK_FILE_NAME = ".export.lock"
-EXPORT_PROGRAM = "training.export"
 
 
 class LockHeld(Exception):
@@ -109,8 +105,8 @@ def is_current_file(descriptor, path):
 
 
 def open_locked_file(lock_path, on_held=None):
-    """Opens and flocks the file now at `lock_path`; returns the descriptor.
-    A running holder raises LockHeld, or, given `on_held`, is waited for."""
+    """Opens and flocks `lock_path`; returns the descriptor. A running holder
+    raises LockHeld, or, given `on_held`, is waited for."""
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -128,9 +124,8 @@ def open_locked_file(lock_path, on_held=None):
 
 
 def acquire_lock(lock_path, program, on_held=None):
-    """Locks `lock_path` (creating its folder) for `program`; returns the
-    open descriptor for `release_lock`. Raises as `open_locked_file`, and
-    LockLeftByAnotherHost when the unheld lock file names another host."""
+    """Locks `lock_path` for `program`; returns the descriptor. Raises as
+    `open_locked_file`, or LockLeftByAnotherHost."""
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = open_locked_file(lock_path, on_held)
@@ -151,17 +146,16 @@ def acquire_lock(lock_path, program, on_held=None):
 
 
 def release_lock(lock_path, descriptor):
-    """Removes the lock file, then releases the lock (removing it first means
-    a program that opened the file meanwhile sees it is stale and retries)."""
+    """Removes the lock file, then releases the lock (so a program that opened
+    the file meanwhile sees it is stale and retries)."""
     if is_current_file(descriptor, lock_path):
         Path(lock_path).unlink()
     os.close(descriptor)
 
 
 def acquire_or_refuse(path, program, error, writer, held_message, on_held=None):
-    """`acquire_lock`, with each refusal raised as `error`: `held_message(holder)`
-    for a running holder, and for a lock file another host left, advice that
-    names `writer` (what may still write there)."""
+    """`acquire_lock`, each refusal raised as `error`: `held_message(holder)`
+    for a running holder, advice naming `writer` for another host's file."""
     try:
         return acquire_lock(path, program, on_held)
     except LockLeftByAnotherHost as left:
@@ -183,8 +177,7 @@ def holding_lock(path, descriptor):
 
 
 def acquire_run_lock(run_dir, program):
-    """Creates `run_dir` if needed and locks it; returns the open descriptor
-    (RunDirectoryLocked when another program holds or may hold it)."""
+    """Locks `run_dir`; returns the descriptor (RunDirectoryLocked if held)."""
     return acquire_or_refuse(
         Path(run_dir) / LOCK_FILE_NAME, program, RunDirectoryLocked,
         f"no program there writes to {run_dir}",
@@ -208,10 +201,10 @@ def dataset_lock_path(out_dir):
 
 def lock_dataset_folder(out_dir):
     """Holds the converter lock of the dataset folder `out_dir` for the `with`
-    block (ProgramExit when another conversion holds or may hold it)."""
+    block (ProgramExit if another conversion holds it)."""
     path = dataset_lock_path(out_dir)
     descriptor = acquire_or_refuse(
-        path, CONVERTER_PROGRAM, ProgramExit,
+        path, "training.make_tfrecords", ProgramExit,
         f"no conversion there writes {out_dir}",
         lambda holder: f"another conversion, {describe_holder(holder)}, holds "
         f"{path} while writing {out_dir}; wait for it to finish",
@@ -224,10 +217,9 @@ class ExportFolderLocked(Exception):
 
 
 def lock_export_folder(out_dir):
-    """Holds the export lock of the model base path `out_dir` for the `with`
-    block. Another export on this host is waited for (with a note), so each
-    gets its own version number; another host's lock file is refused."""
-    path = Path(out_dir) / EXPORT_LOCK_FILE_NAME
+    """Holds the export lock of `out_dir` for the `with` block, waiting for
+    another export on this host (so each gets its own version number)."""
+    path = Path(out_dir) / ".export.lock"
 
     def note_waiting(holder):
         print(
@@ -236,7 +228,7 @@ def lock_export_folder(out_dir):
         )  # fmt: skip
 
     descriptor = acquire_or_refuse(
-        path, EXPORT_PROGRAM, ExportFolderLocked,
+        path, "training.export", ExportFolderLocked,
         f"no export there writes to {out_dir}", None, on_held=note_waiting,
     )  # fmt: skip
     return holding_lock(path, descriptor)

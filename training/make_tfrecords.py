@@ -6,14 +6,11 @@
     python -m training.make_tfrecords --format synthetic --seed 0 --count 4000 \
         --val-count 400 --out data/synthetic
 
-The other formats and their flags: docs/data.md. Prints the people written
-per split, the shard files and the skips by reason.
-
-The dataset folder is replaced whole or not at all, under the converter's
-lock (`.NAME.lock` beside `--out`): the conversion writes into a fresh hidden
-folder beside `--out` and `swap_in` puts it in place of the old one, keeping
-the user's own files. A crash anywhere in the swap is repaired by the next
-run (`restore_set_aside`); neither ever deletes a file it did not write.
+The other formats and their flags: docs/data.md. The dataset folder is
+replaced whole or not at all, under the converter's lock: the conversion
+writes a hidden folder beside `--out` and `swap_in` puts it in place, keeping
+the user's own files; the next run repairs a crash anywhere in the swap
+(`restore_set_aside`), and neither deletes a file it did not write.
 """
 
 import logging
@@ -197,8 +194,7 @@ def read_annotations(args, skip_log):
 
 def convert(args, work_dir, command=None):
     """Writes the shards and `dataset.json` into `work_dir`; returns the
-    metadata. Raises ProgramExit (after the summary) when no person was
-    written or a split lost all its people to skips."""
+    metadata (ProgramExit when a split or all came out empty)."""
     skip_log = SkipLog()
     records, total, joint_set = read_annotations(args, skip_log)
     spools = shards.spool_records(
@@ -239,8 +235,7 @@ def convert(args, work_dir, command=None):
 
 
 def main(argv=None):
-    """Runs the conversion; returns the metadata dict (also written as JSON).
-    A failed run leaves an existing dataset as it was."""
+    """Runs the conversion; returns the metadata written as `dataset.json`."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_config(argv)
     out_dir = Path(args.out)
@@ -270,9 +265,9 @@ LOGGER = logging.getLogger("training.make_tfrecords")
 
 
 def restore_set_aside(out_dir):
-    """Repairs what a killed conversion left beside `out_dir` (call with the
-    lock held): puts back an old dataset set aside but never replaced, moves
-    the user's files of a replaced one in, deletes unfinished work folders."""
+    """Repairs what a killed conversion left beside `out_dir` (lock held): puts
+    back a set-aside dataset never replaced, moves in the user's files of a
+    replaced one, deletes unfinished work folders."""
     out_dir = Path(out_dir).absolute()
     for unfinished in out_dir.parent.glob(f".{out_dir.name}.converting-*"):
         LOGGER.warning("removing %s left by an interrupted run", unfinished)
@@ -288,9 +283,8 @@ def restore_set_aside(out_dir):
 
 
 def out_folder_problem(out_dir):
-    """Returns why `out_dir` cannot take a dataset, or None: a typo naming the
-    annotation file or a folder of photos must not be moved aside and
-    replaced, so it must be absent, empty or a dataset folder."""
+    """Why `out_dir` cannot take a dataset, or None: it must be absent, empty
+    or a dataset folder, so a typo naming a folder of photos replaces nothing."""
     out_dir = Path(out_dir)
     if not out_dir.exists() and not out_dir.is_symlink():
         return None
@@ -310,21 +304,19 @@ def holds_dataset(out_dir):
     return (out_dir / METADATA_FILE_NAME).exists() or any(out_dir.glob("*.tfrecord"))
 
 
+def make_work_folder(out_dir):
+    """Creates the hidden folder beside `out_dir` the conversion writes into."""
+    out_dir = Path(out_dir).absolute()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return make_temporary_folder(out_dir.parent, f".{out_dir.name}.converting-")
+
+
 def _is_dataset_file(path):
     return path.name == METADATA_FILE_NAME or path.name.endswith(".tfrecord")
 
 
-def make_work_folder(out_dir):
-    """Creates and returns the fresh hidden folder the conversion writes into."""
-    out_dir = Path(out_dir).absolute()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{out_dir.name}.converting-"
-    return make_temporary_folder(out_dir.parent, prefix)
-
-
 def swap_in(work_dir, out_dir):
-    """Replaces `out_dir` by the finished `work_dir` (module doc); files of
-    `out_dir` that are not shards or `dataset.json` are kept."""
+    """Replaces `out_dir` by the finished `work_dir`, keeping the user's files."""
     out_dir = Path(out_dir).absolute()
     if not out_dir.exists():
         os.rename(work_dir, out_dir)
@@ -337,16 +329,16 @@ def swap_in(work_dir, out_dir):
 
 
 def move_user_files(old_dataset, out_dir):
-    """Moves the user's files of `old_dataset` (all but its shards and
-    `dataset.json`) into `out_dir`, unless the name is taken there."""
+    """Moves the user's files of `old_dataset` (all but shards and
+    `dataset.json`) into `out_dir`, unless the name is taken."""
     for path in Path(old_dataset).iterdir():
         if not _is_dataset_file(path) and not (out_dir / path.name).exists():
             os.rename(path, out_dir / path.name)
 
 
 def discard_set_aside(aside):
-    """Deletes a set-aside folder when it holds only the old shards and
-    `dataset.json`; otherwise keeps it (not this program's to delete)."""
+    """Deletes a set-aside folder holding only the old shards and
+    `dataset.json` (anything else is not this program's to delete)."""
     old_dataset = aside / "dataset"
     others = [path for path in aside.iterdir() if path != old_dataset]
     if old_dataset.is_dir():

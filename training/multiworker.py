@@ -2,17 +2,13 @@
 `MultiWorkerMirroredStrategy`, since Keras 3's `model.fit` fails under it
 (keras-team/keras#20585).
 
-The loop stands in for `fit` only: it drives the same callbacks, in the same
-order (`training.callbacks.build_callbacks`), so validation, learning-rate
-schedule, CSV log, checkpoints, NaN stop and step backup have one home. Every
-worker runs them all (saving reads variables the workers keep equal, and the
-learning rate must change everywhere at once); only the chief (worker 0)
-writes into the run directory. Every worker resumes from the chief's backup,
-so `--run-dir` must be storage all workers read; and every worker takes the
-chief's validation score, so rounding differences never split decisions.
-
-Each input pipeline builds the same stream of global batches and keeps its
-own contiguous slice, so replica r always sees rows [r * b, (r + 1) * b).
+The loop stands in for `fit` only: it drives the callbacks of
+`training.callbacks.build_callbacks` on every worker (the learning rate must
+change everywhere at once); only the chief (worker 0) writes into the run
+directory. Every worker resumes from the chief's backup (so `--run-dir` must
+be shared storage) and takes the chief's validation score, so rounding never
+splits decisions. Each pipeline builds the same global batches and keeps its
+contiguous slice: replica r sees rows [r * b, (r + 1) * b).
 """
 
 import shutil
@@ -42,8 +38,8 @@ from training.run_completion import finish_run
 
 
 def share_chief_value(strategy, value):
-    """Returns the chief's `value` on every worker: global replica 0 (on the
-    chief) contributes it, every other replica 0, and the sum is all-reduced."""
+    """The chief's `value` on every worker (an all-reduced sum to which only
+    global replica 0 contributes)."""
 
     def contribute():
         first = tf.distribute.get_replica_context().replica_id_in_sync_group == 0
@@ -52,18 +48,12 @@ def share_chief_value(strategy, value):
     return float(strategy.reduce("SUM", strategy.run(contribute), axis=None))
 
 
-def any_worker_differs(strategy, value):
-    """True on every worker when some worker's `value` is not the chief's."""
-    differs = float(value != share_chief_value(strategy, value))
-    flags = strategy.run(lambda: tf.constant(differs, tf.float32))
-    return float(strategy.reduce("SUM", flags, axis=None)) > 0
-
-
 def check_workers_resume_together(strategy, global_step, run_dir):
-    """Stops every worker, with one message, unless all resume at the chief's
-    step: otherwise a worker that cannot read the chief's backup starts over
-    and the job hangs in a collective or trains replicas that differ."""
-    if any_worker_differs(strategy, global_step):
+    """Stops every worker unless all resume at the chief's step: a worker that
+    cannot read the backup would start over and hang the job or diverge."""
+    differs = float(global_step != share_chief_value(strategy, global_step))
+    flags = strategy.run(lambda: tf.constant(differs, tf.float32))
+    if float(strategy.reduce("SUM", flags, axis=None)) > 0:
         index = cluster_spec_from_environment()["task"]["index"]
         raise SystemExit(
             f"error: the workers resume at different steps (worker {index}: "
@@ -74,8 +64,8 @@ def check_workers_resume_together(strategy, global_step, run_dir):
 
 
 class ShareChiefScore(keras.callbacks.Callback):
-    """Replaces the validation score in the epoch logs by the chief's, on
-    every worker (a collective: every worker must run it each epoch)."""
+    """Replaces the epoch's validation score by the chief's on every worker
+    (a collective: every worker must run it each epoch)."""
 
     def __init__(self, strategy, monitor):
         super().__init__()
@@ -88,8 +78,7 @@ class ShareChiefScore(keras.callbacks.Callback):
 
 
 class EpochLossMeans:
-    """Running means of the loss and of each stack's loss over an epoch: the
-    values `model.fit` logs after each step and at the epoch end."""
+    """Running means of the loss and each stack's loss, as `fit` logs them."""
 
     def __init__(self, output_names):
         self.names = ["loss"] + [f"{name}_loss" for name in output_names]
@@ -107,8 +96,7 @@ class EpochLossMeans:
 
 
 def fit_call(model, callbacks, train_step, iterator, sync_statistics, call):
-    """Trains the epochs of one `plan_fit_calls` entry as `model.fit` would:
-    the same callback calls, in the same order, honouring `stop_training`."""
+    """Trains one `plan_fit_calls` entry, calling the callbacks as `fit` does."""
     model.stop_training = False
     logs = {}
     callbacks.on_train_begin()
@@ -132,8 +120,7 @@ def fit_call(model, callbacks, train_step, iterator, sync_statistics, call):
 
 
 def train_multi_worker(config, strategy, metadata, train_files, valid_files):
-    """Trains under `strategy` with the custom loop; returns the model. The
-    entry point of `training.train` when `TF_CONFIG` is set."""
+    """Trains under `strategy` with the custom loop; returns the model."""
     check_replica_batch(config, strategy.num_replicas_in_sync)
     print(f"multi-worker training on {strategy.num_replicas_in_sync} replica(s)")
     chief = is_chief_worker()
@@ -142,8 +129,7 @@ def train_multi_worker(config, strategy, metadata, train_files, valid_files):
         write_dir = Path(tempfile.mkdtemp(prefix="hourglass_worker_"))
     paths = run_paths(write_dir)
     steps = steps_per_epoch(config, metadata)
-    # The same seed on every worker gives every worker the same initial
-    # weights (Keras 3 variables are not broadcast from the chief).
+    # The same initial weights everywhere: Keras 3 does not broadcast them.
     keras.utils.set_random_seed(config.seed)
     # Before the restore: loading weights into mirrored variables is itself
     # a collective, which hangs or aborts when only some workers load.
@@ -156,8 +142,7 @@ def train_multi_worker(config, strategy, metadata, train_files, valid_files):
             "--freeze-backbone-epochs is for single-machine runs; a multi-worker "
             "job (TF_CONFIG) fine-tunes every layer from the start"
         )
-    # Every worker resumes from the chief's backup in the shared run
-    # directory (the other workers write theirs to scratch).
+    # Every worker resumes from the chief's backup (the others write to scratch).
     model, resume_state = start_or_resume_model(
         config, metadata["num_joints"], strategy, run_paths(config.run_dir), steps,
         chief,
@@ -165,8 +150,7 @@ def train_multi_worker(config, strategy, metadata, train_files, valid_files):
     done = resume_state.get("global_step", 0)
 
     def make_global_dataset():
-        # A fresh seed after a resume, so the continued run does not replay the
-        # batches (and augmentations) it already trained on.
+        # A fresh seed after a resume, not to replay the batches already trained.
         train, _ = make_datasets(
             replace(config, seed=config.seed + done),
             metadata, train_files, valid_files, model.output_names,
@@ -196,9 +180,7 @@ def train_multi_worker(config, strategy, metadata, train_files, valid_files):
         if nan_guard.stopped_on_nan:
             raise SystemExit(f"training stopped on a NaN loss; see {paths['latest']}")
     if chief:
-        # Saved through a checked temporary file and recorded in the run's
-        # completion record, as a single-machine run's. A multi-worker run
-        # does not export (README): `training.export` takes final.keras.
+        # A multi-worker run does not export (README): `training.export` does.
         finish_run(
             model, replace(config, export=False), paths, metadata,
             step_backup.global_step,
@@ -223,9 +205,8 @@ def slice_for_pipeline(batch, pipeline_id, num_pipelines):
 
 
 def distribute_global_batches(strategy, make_global_dataset, global_batch_size):
-    """Returns a distributed dataset of per-replica batches (see module doc)
-    from `make_global_dataset()`, global `(images, targets, weights)` batches
-    of a fixed first dimension."""
+    """The per-replica slices (module doc) of `make_global_dataset()`'s global
+    batches, as a distributed dataset."""
 
     def dataset_fn(context):
         per_replica = context.get_per_replica_batch_size(global_batch_size)
@@ -240,9 +221,8 @@ def distribute_global_batches(strategy, make_global_dataset, global_batch_size):
 
 
 def replica_loss(model, images, targets, weights, global_batch_size):
-    """This replica's share of the global loss, and of each stack's loss:
-    its mean scaled by its share of the GLOBAL batch, so the sum over
-    replicas is the global-batch mean that `model.fit` logs on one device."""
+    """This replica's share of the loss and each stack's loss: its mean times
+    its share of the GLOBAL batch, so the sum over replicas is the global mean."""
     outputs = stack_heatmaps_list(model(images, training=True))
     share = tf.cast(tf.shape(images)[0], tf.float32) / float(global_batch_size)
     per_stack = [
@@ -255,8 +235,8 @@ def replica_loss(model, images, targets, weights, global_batch_size):
 
 
 def make_train_step(strategy, model, optimizer, global_batch_size, jit_compile=False):
-    """Returns `train_step(iterator) -> (loss, [loss per stack])`, summed over
-    replicas. The optimizer all-reduces (sums) the gradients."""
+    """`train_step(iterator) -> (loss, [loss per stack])`, summed over
+    replicas; the optimizer sums the gradients."""
 
     def replica_step(images, targets, weights):
         with tf.GradientTape() as tape:
@@ -279,9 +259,8 @@ def make_train_step(strategy, model, optimizer, global_batch_size, jit_compile=F
 
 
 def make_statistics_sync(strategy, model):
-    """Returns `sync()`, which sets every non-trainable variable (batch-norm
-    moving statistics) to its mean over all replicas: Keras 3 updates each
-    replica's from its own batch only, so workers would drift apart."""
+    """`sync()` sets each non-trainable variable (batch-norm statistics) to its
+    mean over replicas: Keras 3 updates each replica's from its own batch."""
     variables = list(model.non_trainable_variables)
 
     def read_local_copies():

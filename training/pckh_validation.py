@@ -1,12 +1,6 @@
-"""PCKh@0.5 of every stack on a fixed validation subset, after each epoch.
-
-Each stack's heatmaps are decoded, mapped back to original image pixels
-through the inverse crop and compared with the ground truth normalised by the
-head size, as the MPII evaluation does; the callback adds `val_pckh_stack{i}`
-and `val_pckh` (the last stack) to the epoch logs that later callbacks read.
-Given other normalisers (`load_validation_subset`), the same callback scores
-torso PCK (`val_pck*`) or box PCK (`val_box_pck*`). `HeatmapImageSummary`
-draws predictions on a few validation samples to TensorBoard.
+"""PCKh@0.5 of every stack on a fixed validation subset after each epoch, in
+original image pixels as the MPII evaluation scores it (or torso / box PCK
+with other normalisers), and heatmap images for TensorBoard.
 """
 
 import logging
@@ -18,13 +12,14 @@ from tqdm import tqdm
 
 from evaluation.metrics import normalized_distances
 from keras_hourglass.data.pipeline import make_eval_dataset
-from keras_hourglass.decoding import heatmap_coords_to_image
 from keras_hourglass.decoding import heatmap_coords_to_input
+from keras_hourglass.decoding import heatmaps_to_image_keypoints
 from keras_hourglass.decoding import stack_heatmaps_list
 from keras_hourglass.drawing import draw_poses
 from keras_hourglass.drawing import draw_truth_beside_prediction
 from keras_hourglass.heatmaps import decode_heatmaps
 from keras_hourglass.model import stack_index_of_output
+from keras_hourglass.transforms import transform_points
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +27,7 @@ logger = logging.getLogger(__name__)
 def pckh_percent(predicted, joints, annotated, normalizers, threshold=0.5,
                  hit_at_threshold=False):  # fmt: skip
     """PCK over all annotated joints in percent (NaN without any): a hit is
-    `distance < threshold x normaliser`, or `<=` with `hit_at_threshold`
-    (`evaluation.metrics.HIT_AT_THRESHOLD` says which metric counts it)."""
+    `distance < threshold x normaliser`, or `<=` with `hit_at_threshold`."""
     annotated = np.asarray(annotated, dtype=bool)
     distances = normalized_distances(predicted, joints, normalizers)
     within = distances <= threshold if hit_at_threshold else distances < threshold
@@ -51,12 +45,9 @@ def load_validation_subset(
     files, num_joints, input_size, count, batch_size=16,
     normalizers_of=head_normalizers, normalizer_name="head size",
 ):  # fmt: skip
-    """Reads the first `count` usable validation people into a dict of NumPy
-    arrays: `images`, `joints`, `annotated`, `normalizers`, `crop_matrices`.
-
-    People without a normaliser (`normalizers_of(joints, annotated, meta)`
-    not finite or <= 0) cannot be scored; they are skipped and counted.
-    """
+    """Reads the first `count` validation people with a normaliser (finite,
+    > 0) into NumPy arrays: `images`, `joints`, `annotated`, `normalizers`,
+    `crop_matrices`; the others are skipped and counted."""
     dataset = make_eval_dataset(
         files, num_joints, batch_size=batch_size, input_size=input_size
     )
@@ -91,9 +82,8 @@ def load_validation_subset(
 
 
 def predict_in_batches(model, images, batch_size=16):
-    """Every output of `model` on `images`, as a list of NumPy arrays. The
-    model is called directly: under `MultiWorkerMirroredStrategy`,
-    `model.predict` runs a collective the other workers do not join."""
+    """Every output of `model` on `images` as NumPy arrays; not `predict`,
+    which under `MultiWorkerMirroredStrategy` runs a collective."""
     chunks = []
     for start in range(0, len(images), batch_size):
         outputs = stack_heatmaps_list(
@@ -104,32 +94,25 @@ def predict_in_batches(model, images, batch_size=16):
 
 
 class PckhValidation(keras.callbacks.Callback):
-    """Logs `val_pckh_stack{i}` and `val_pckh` (last stack) every epoch on a
-    `load_validation_subset`; `log_name` "pck" or "box_pck" names the logs
-    of a subset with those normalisers."""
+    """Adds `val_pckh_stack{i}` and `val_pckh` (last stack) to the epoch logs;
+    `log_name` "pck" or "box_pck" for a subset with those normalisers."""
 
-    def __init__(self, subset, output_size, threshold=0.5, batch_size=16,
-                 log_name="pckh", hit_at_threshold=False):  # fmt: skip
+    def __init__(self, subset, threshold=0.5, batch_size=16, log_name="pckh",
+                 hit_at_threshold=False):  # fmt: skip
         super().__init__()
         self.hit_at_threshold = hit_at_threshold
         self.subset = subset
-        self.output_size = output_size
         self.threshold = threshold
         self.batch_size = batch_size
         self.log_name = log_name
 
     def stack_pckh(self, stack_heatmaps):
         """PCKh in percent of one stack's predicted heatmaps [N, h, w, K]."""
-        coords, _ = decode_heatmaps(stack_heatmaps)
-        predicted = heatmap_coords_to_image(
-            keras.ops.convert_to_numpy(coords),
-            self.subset["crop_matrices"],
-            self.subset["images"].shape[1],
-            self.output_size,
+        predicted, _ = heatmaps_to_image_keypoints(
+            stack_heatmaps, self.subset["crop_matrices"], self.subset["images"].shape[1]
         )
-        predicted = np.asarray(predicted, dtype=np.float64)
         return pckh_percent(
-            predicted,
+            np.asarray(predicted, dtype=np.float64),
             self.subset["joints"],
             self.subset["annotated"],
             self.subset["normalizers"],
@@ -141,8 +124,8 @@ class PckhValidation(keras.callbacks.Callback):
         """Returns {`val_pckh_stack{i}`: percent, ..., `val_pckh`: last}."""
         outputs = predict_in_batches(self.model, self.subset["images"], self.batch_size)
         logs = {}
-        # Named by the output ("stack8_heatmaps" -> "stack8"), so that a model
-        # without intermediate supervision logs its one stack correctly.
+        # Named by the output, so a model without intermediate supervision
+        # logs its one stack as the last.
         for name, heatmaps in zip(self.model.output_names, outputs):
             stack = stack_index_of_output(name)
             logs[f"val_{self.log_name}_stack{stack}"] = self.stack_pckh(heatmaps)
@@ -154,8 +137,7 @@ class PckhValidation(keras.callbacks.Callback):
         if logs is not None:
             logs.update(computed)
         shown = ", ".join(f"{name} {value:.1f}" for name, value in computed.items())
-        # Keras's progress bar (verbose 1) leaves its line open until its own
-        # on_epoch_end, which runs after this callback's.
+        # Keras's progress bar (verbose 1) leaves its line open until later.
         progress_bar_open = (self.params or {}).get("verbose") in (1, "auto")
         line_start = "\n" if progress_bar_open else ""
         print(f"{line_start}epoch {epoch + 1}: {shown}")
@@ -163,10 +145,8 @@ class PckhValidation(keras.callbacks.Callback):
 
 def overlay_prediction(image, heatmaps, skeleton, joint_names=None,
                        true_keypoints=None, true_annotated=None):  # fmt: skip
-    """Returns image [S, S, 3] in [0, 1] blended with the joints' maximum
-    heatmap and the decoded skeleton (drawn by `keras_hourglass.drawing`),
-    with the ground truth on its left when `true_keypoints` [K, 2] (crop px)
-    are given."""
+    """Image [S, S, 3] in [0, 1] blended with the maximum heatmap and decoded
+    skeleton, with the ground truth (`true_keypoints` [K, 2], crop px) left."""
     size = image.shape[0]
     peak = np.clip(heatmaps.max(axis=-1), 0.0, 1.0)
     peak = np.kron(peak, np.ones((size // peak.shape[0],) * 2))  # nearest upsampling
@@ -188,48 +168,29 @@ def overlay_prediction(image, heatmaps, skeleton, joint_names=None,
     return drawn.astype(np.float32) / 255.0
 
 
-def crop_ground_truth(subset, count):
-    """Returns (joints in crop px [N, K, 2], annotated [N, K]) of the first
-    `count` people of a validation subset (`load_validation_subset`)."""
-    joints = np.asarray(subset["joints"][:count], np.float64)
-    matrices = np.asarray(subset["crop_matrices"][:count], np.float64)
-    crop = (
-        np.einsum("nij,nkj->nki", matrices[:, :2, :2], joints)
-        + matrices[:, None, :2, 2]
-    )
-    return crop, np.asarray(subset["annotated"][:count], np.float64)
-
-
 class HeatmapImageSummary(keras.callbacks.Callback):
-    """Writes `validation/prediction` images (last stack) of a few fixed crops
-    `images` [N, S, S, 3] to `log_dir` each epoch, each beside its ground
-    truth `true_keypoints` [N, K, 2] (crop px) when given."""
+    """Writes `validation/prediction` images (last stack) of the first `count`
+    people of a validation subset to `log_dir` each epoch, beside their truth."""
 
-    def __init__(self, images, log_dir, skeleton=(), joint_names=None,
-                 true_keypoints=None, true_annotated=None):  # fmt: skip
+    def __init__(self, subset, count, log_dir, joint_set):
         super().__init__()
-        self.images = np.asarray(images, dtype=np.float32)
+        people = {key: value[:count] for key, value in subset.items()}
+        self.images = np.asarray(people["images"], dtype=np.float32)
+        truth = transform_points(people["joints"], people["crop_matrices"])
+        self.truth = list(zip(truth.numpy(), people["annotated"]))
         self.log_dir = str(log_dir)
-        self.skeleton = [tuple(edge) for edge in skeleton]
-        self.joint_names = joint_names
-        self.truth = None
-        if true_keypoints is not None:
-            self.truth = list(zip(true_keypoints, true_annotated))
+        self.joint_set = joint_set
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if len(self.images) == 0:
-            return
-        # Called directly, not `predict`: see `pckh_validation.predict_in_batches`.
+        # Called directly, not `predict`: see `predict_in_batches`.
         last = stack_heatmaps_list(self.model(self.images, training=False))[-1]
-        truth = self.truth or [(None, None)] * len(self.images)
+        skeleton, names = self.joint_set.skeleton, self.joint_set.joint_names
         drawn = np.stack(
             [
-                overlay_prediction(
-                    image, heatmaps, self.skeleton, self.joint_names, *true_pair
-                )  # fmt: skip
-                for image, heatmaps, true_pair in zip(
-                    self.images, keras.ops.convert_to_numpy(last), truth
+                overlay_prediction(image, heatmaps, skeleton, names, *truth)
+                for image, heatmaps, truth in zip(
+                    self.images, keras.ops.convert_to_numpy(last), self.truth
                 )
             ]
         )

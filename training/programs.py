@@ -1,12 +1,10 @@
-"""The console programs the wheel installs, and the functions they call.
+"""The console programs the wheel installs, and how every program runs.
 
-`setup.py` reads this file by path (standard library only, so building the
-wheel needs no TensorFlow) and turns `PROGRAMS` into console-script entry
-points, each running its program's `main()` under the module name `python -m`
-uses from a checkout, so every module loads once whichever way it starts.
-Both ways run `main()` through `run_main`, which turns a user's mistake or a
-file-system failure (a full disk, a read-only folder) into one line and exit
-status 2 instead of a traceback.
+`setup.py` reads this file by path (standard library only: building the wheel
+needs no TensorFlow). Each entry point runs its program under the module name
+`python -m` uses, so every module loads once either way. `run_main` turns a
+user's mistake or a file-system failure (a full disk, a read-only folder) into
+one line and exit status 2.
 """
 
 import errno
@@ -66,10 +64,9 @@ def entry_point_name(script):
 
 
 def program_name(module_name, started_as=None, main_module=None):
-    """How the usage line of program `module_name` ("training.train") names
-    it: the console script when it was started as one, else `python -m` and
-    the module that ran (the wheel's or the checkout's); `started_as` and
-    `main_module` default to this process's (`how_started`)."""
+    """How the usage line names program `module_name` ("training.train"): its
+    console script when started as one, else `python -m` and the module that
+    ran; `started_as` and `main_module` default to this process's."""
     started_as, main_module = how_started(started_as, main_module)
     script = script_name(started_as)
     if script in PROGRAMS and PROGRAMS[script][0] == module_name:
@@ -105,9 +102,8 @@ def installed_namespace():
 
 def program_command(module_name, started_as=None, main_module=None, namespace=None):
     """How the user runs program `module_name`, judged by how they ran this
-    one: its console script, `python -m` on the installed module, or the
-    checkout's `python -m training.make_tfrecords`. Hints name it, so a wheel
-    user is never told to run a module that exists only in a checkout."""
+    one (console script, installed module or checkout), so a hint never names
+    a module that exists only in a checkout."""
     started_as, main_module = how_started(started_as, main_module)
     if namespace is None:
         namespace = installed_namespace()
@@ -122,16 +118,14 @@ def program_command(module_name, started_as=None, main_module=None, namespace=No
 
 
 def install_extra_command(extra):
-    """The pip command that adds an optional extra: to the installed wheel,
-    or to a checkout installed in editable mode."""
+    """The pip command that adds an optional extra to this install."""
     if installed_namespace():
         return f'pip install "keras-hourglass[{extra}]"'
     return f'pip install -e ".[{extra}]"'
 
 
 class ProgramExit(SystemExit):
-    """Ends a program with exit status 2 and the one line `error: MESSAGE`
-    (printed by `run_main`); `str()` is the message."""
+    """Ends a program with exit status 2 and the one line `error: MESSAGE`."""
 
     prefix = "error"
 
@@ -144,8 +138,8 @@ class ProgramExit(SystemExit):
 
 
 class ProgramInterrupted(ProgramExit):
-    """Ends a program stopped by Ctrl-C with exit status 130 (128 + SIGINT,
-    as shells report it) and the one line `interrupted: MESSAGE`."""
+    """Ends a program stopped by Ctrl-C: status 130 (128 + SIGINT, as shells
+    report it) and the one line `interrupted: MESSAGE`."""
 
     prefix = "interrupted"
 
@@ -161,8 +155,7 @@ def ignore_further_interrupts():
 
 
 def command_line(module_name, argv=None):
-    """The command that runs program `module_name` with `argv` (default: this
-    process's arguments) the way the user runs the programs."""
+    """The command that runs program `module_name` with `argv` (default: ours)."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     return " ".join([program_command(module_name), *map(shlex.quote, arguments)])
 
@@ -201,9 +194,9 @@ def disk_full_message(where):
 
 
 def run_main(main):
-    """Runs a program's `main()`; returns its exit status: `main()`'s int,
-    else 0, or after one line a `ProgramExit`'s code, 2 for a
-    `file_system_problem`, 130 for Ctrl-C."""
+    """Runs a program's `main()`; returns its exit status (its int, else 0;
+    after one line: a `ProgramExit`'s code, 2 for a `file_system_problem`,
+    130 for Ctrl-C)."""
     try:
         status = main()
     except ProgramExit as exit_request:
@@ -225,15 +218,13 @@ def run_main(main):
 def run_program(module_name):
     """Runs `module_name.main()` on `sys.argv`; returns the exit status."""
     program = importlib.import_module(module_name)
-    # From the wheel this file is loaded twice, as the entry points' module
-    # and as `training.programs`, which the programs import: the latter's
-    # `run_main` knows the ProgramExit class they raise.
+    # From the wheel this file also loads as `training.programs`, whose
+    # ProgramExit class the programs raise.
     return importlib.import_module("training.programs").run_main(program.main)
 
 
 def __getattr__(name):
-    """The console scripts' entry points, `train()` and so on: each runs its
-    program of `PROGRAMS` (`setup.py` names them with `entry_point_name`)."""
+    """The console scripts' entry points, `train()` and so on."""
     for script, (module_name, _) in PROGRAMS.items():
         if entry_point_name(script) == name:
             return lambda: run_program(module_name)

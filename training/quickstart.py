@@ -5,16 +5,9 @@ evaluation and a SavedModel, each stage reused when its outputs exist.
     python -m training.quickstart --count 64 --val-count 16 --epochs 1 \
         --steps-per-epoch 4 --work-dir /tmp/quick      # a tiny smoke run
 
-Stages (under `--work-dir`, default the current folder):
-
-    data/synthetic/     synthetic people as TFRecord shards (training.make_tfrecords)
-    runs/demo/          the `demo` preset run (training.train): checkpoints,
-                        logs, final.keras; an interrupted run resumes
-    runs/demo/export/1  the SavedModel for TensorFlow Serving
-    eval/demo/          PCKh@0.5 tables, predictions and figures
-                        (evaluation.evaluate on the synthetic validation split)
-
-Other flags (e.g. `--batch-size 8`) are passed on to `training.train`.
+Stages under `--work-dir`: data/synthetic/ (shards), runs/demo/ (the `demo`
+preset run; an interrupted run resumes), runs/demo/export/1 (the SavedModel),
+eval/demo/ (PCKh tables and figures). Other flags go to `training.train`.
 """
 
 import dataclasses
@@ -110,8 +103,7 @@ def training_flags(paths, args, extra_flags):
 
 
 def finished_with_same_config(paths, flags):
-    """True when `final.keras` exists and the run's config.json is the
-    configuration `flags` resolve to."""
+    """True when `final.keras` exists and config.json is what `flags` give."""
     config_path = paths["run"] / "config.json"
     if not (paths["final"].is_file() and config_path.is_file()):
         return False
@@ -120,8 +112,7 @@ def finished_with_same_config(paths, flags):
 
 
 def train(paths, flags):
-    """Stage 2: trains (or resumes) the demo run unless it has finished;
-    returns whether it trained."""
+    """Stage 2: trains or resumes the demo run unless finished; True if it did."""
     if finished_with_same_config(paths, flags):
         print(f"reusing the trained model {paths['final']}")
         return False
@@ -131,8 +122,7 @@ def train(paths, flags):
 
 
 def export(paths, just_trained):
-    """Stage 3: the SavedModel, when the training run did not write it
-    (`--no-export`)."""
+    """Stage 3: the SavedModel, unless the training run wrote it."""
     if (paths["export"] / "saved_model.pb").is_file():
         if just_trained:
             print(f"the training run exported the SavedModel {paths['export']}")
@@ -145,8 +135,7 @@ def export(paths, just_trained):
 
 
 def evaluate(paths):
-    """Stage 4: PCKh@0.5 on the synthetic validation split, with figures;
-    reused when newer than `final.keras`."""
+    """Stage 4: PCKh@0.5 and figures, reused when newer than `final.keras`."""
     results = paths["eval"] / "results.json"
     table = paths["eval"] / "pckh.md"
     if results.is_file() and table.is_file():

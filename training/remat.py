@@ -1,22 +1,19 @@
-"""Rematerialisation (gradient checkpointing) of whole stacks for training.
+"""Rematerialisation (gradient checkpointing) of whole stacks (`--remat`).
 
-    model = rematerialize_stacks(build_model(config, num_joints))   # --remat
+The forward pass keeps only what enters and leaves each stack; the backward
+pass reruns each stack, one at a time: activation memory falls to about one
+stack's share, for one more forward pass per step. Only the model's `call`
+changes, so its checkpoints, `.keras` file and exports are the plain model's.
 
-The forward pass keeps only what enters and leaves each stack (and the
-stem); the backward pass runs each stack's forward again, one at a time:
-activation memory falls to about one stack's share, for one more forward
-pass per step. Only the model's `call` changes (functional sub-models sharing
-its layers), so its checkpoints, `.keras` file and exports are the plain
-model's. Batch-norm moving statistics are updated in the forward pass only.
-
-Why not `keras.RematScope`: on TensorFlow it wraps each layer's call in
-`tf.recompute_grad`, which saves nothing for a one-operation layer, and
-inside `tf.function` it fails for layers called with `training=` (batch norm).
+Not `keras.RematScope`: on TensorFlow it wraps each layer in
+`tf.recompute_grad`, which saves nothing for a one-operation layer and fails
+inside `tf.function` for layers called with `training=` (batch norm).
 """
 
 import keras
 import tensorflow as tf
 
+from keras_hourglass.model import builder_arguments_of
 from keras_hourglass.model import heatmap_output_name
 from keras_hourglass.model import stack_name
 
@@ -24,15 +21,13 @@ STEM_OUTPUT_LAYER = "stem_res3_add"
 
 
 def segment_models(model):
-    """Returns (stem, stacks): functional sub-models of `model` sharing its
-    layers. `stem(images)` -> the first stack's input; `stacks[i](x)` ->
-    [heatmaps of stack i + 1 when the model outputs them] + [the next stack's
-    input, except after the last]."""
+    """(stem, stacks): functional sub-models sharing `model`'s layers; each
+    stack returns [its heatmaps, if output] + [the next stack's input]."""
     output_names = set(model.output_names)
     stem_output = model.get_layer(STEM_OUTPUT_LAYER).output
     stem = keras.Model(model.input, stem_output, name="stem_segment")
     stacks, stack_input = [], stem_output
-    n_stacks = sum(1 for layer in model.layers if layer.name.endswith("_merge")) + 1
+    n_stacks = builder_arguments_of(model)["n_stacks"]
     for index in range(1, n_stacks + 1):
         outputs = []
         if heatmap_output_name(index) in output_names:
@@ -48,14 +43,11 @@ def segment_models(model):
 
 
 def recomputed(segment, training):
-    """`segment(x, training=training)` whose activations are recomputed in
-    the backward pass.
+    """`segment(x, training=training)`, recomputed in the backward pass.
 
-    The recomputation waits for the gradient arriving at the segment's
-    outputs (unlike `tf.recompute_grad`): in a `tf.function` graph an op runs
-    as soon as its inputs exist, so it would run early and hold every stack's
-    activations at once. Its `keras.StatelessScope` discards the batch-norm
-    updates the forward pass already made.
+    The recomputation waits for the gradient at the segment's outputs: in a
+    `tf.function` graph it would otherwise run early and hold every stack's
+    activations at once. `keras.StatelessScope` drops its batch-norm updates.
     """
 
     @tf.custom_gradient
@@ -81,8 +73,7 @@ def recomputed(segment, training):
 
 
 def rematerialize_stacks(model):
-    """Makes `model` recompute each stack's activations in its training
-    backward pass (see the module doc); returns `model`."""
+    """Makes `model` recompute each stack in its training backward pass."""
     stem, stacks = segment_models(model)
     plain_call = model.call
 

@@ -1,18 +1,13 @@
-"""Crash-safe `model.fit` at step granularity: back up, then resume mid-epoch.
-
-Keras' `BackupAndRestore` restarts an interrupted epoch at step 0, so a kill
-late in a long epoch redoes it. `StepBackup` writes the weights (with the
-optimizer state and learning rate) and a small JSON state every N steps and
-after every epoch:
+"""Crash-safe `model.fit` at step granularity: back up, then resume mid-epoch
+(Keras' `BackupAndRestore` restarts an interrupted epoch at step 0).
 
     run_dir/backup/latest.json           which checkpoint is current
     run_dir/backup/step-00000042/        model.weights.h5 + state.json
 
-`state.json` holds the epoch, the steps done in it, the global step and the
-counters of callbacks that span epochs (learning-rate plateau, best score).
-On restart `plan_fit_calls` turns it into a partial `fit` that finishes the
-interrupted epoch, then the usual `fit`: at most the steps since the last
-backup are lost.
+`StepBackup` writes the weights, optimizer state and `state.json` (epoch,
+steps done, global step, counters of callbacks spanning epochs) every N steps
+and after every epoch; `plan_fit_calls` turns it into a `fit` that finishes
+the interrupted epoch, then the usual `fit`.
 """
 
 import csv
@@ -51,7 +46,7 @@ PERSISTED_ATTRIBUTES = (
 
 
 def plan_fit_calls(start_epoch, steps_done, epochs, steps_per_epoch):
-    """Returns the `fit` calls (`initial_epoch`, `epochs`, `steps_per_epoch`,
+    """The `fit` calls (`initial_epoch`, `epochs`, `steps_per_epoch`,
     `step_offset`: steps of its first epoch done before it) that finish
     training from zero-based `start_epoch` with `steps_done` steps trained."""
     if not 0 <= steps_done < steps_per_epoch:
@@ -75,14 +70,9 @@ def plan_fit_calls(start_epoch, steps_done, epochs, steps_per_epoch):
     return calls
 
 
-def has_backup(backup_dir):
-    """True when `backup_dir` points at a backup (a run to resume)."""
-    return (Path(backup_dir) / POINTER_FILE).is_file()
-
-
 def read_backup(backup_dir):
-    """Returns the current backup's state dict (with `weights`, its file), or
-    None when there is none. A pointer to a missing checkpoint raises."""
+    """The current backup's state dict (with `weights`, its file), or None
+    when there is none (ValueError for a damaged one)."""
     pointer = Path(backup_dir) / POINTER_FILE
     if not pointer.is_file():
         return None
@@ -103,8 +93,7 @@ def read_backup(backup_dir):
 
 
 def checkpoint_inside(backup_dir, name):
-    """The checkpoint folder `name` of `backup_dir`; a name that leads out of
-    it (absolute, `..`, a path, a link elsewhere) is refused."""
+    """The checkpoint folder `name` of `backup_dir`, refused if it leads out."""
     backup_dir = Path(backup_dir)
     if not isinstance(name, str) or not CHECKPOINT_NAME.fullmatch(name):
         raise ValueError(
@@ -119,8 +108,7 @@ def checkpoint_inside(backup_dir, name):
     return checkpoint
 
 
-# The flags a backup depends on: the shapes of its weights and optimizer
-# state, and its position within an epoch.
+# The flags a backup depends on: its weight and optimizer shapes, epoch length.
 RESUME_FIELDS = (
     "n_stacks", "n_features", "n_modules", "depth", "input_size", "output_size",
     "intermediate_supervision", "optimizer", "precision", "batch_size",
@@ -144,15 +132,9 @@ def flags_changed_since_start(config, run_dir):
 
 def restore_run_backup(model, config, paths, steps_per_epoch, trim_log=True):
     """Loads the run's backup into compiled `model` when there is one; returns
-    its state (None for a fresh run) and trims the CSV rows it will redo.
-
-    `model` is built under the strategy scope (the optimizer slots the
-    restore fills must live in it); `trim_log` is False for a reader that
-    does not own the CSV log (a multi-worker job's other workers). A backup
-    that does not fit the model or the epoch length because flags changed
-    since the run started is refused naming those flags: dropping them
-    resumes the run, which deleting the backup would throw away.
-    """
+    its state (None for a fresh run) and, with `trim_log`, trims the CSV rows
+    it will redo. A backup that no longer fits because flags changed is
+    refused naming them: dropping them resumes, deleting would lose the run."""
     state = read_backup(paths["backup"])
     if state is None:
         if trim_log:
@@ -190,17 +172,14 @@ def restore_run_backup(model, config, paths, steps_per_epoch, trim_log=True):
 
 def start_or_resume_model(config, num_joints, strategy, paths, steps_per_epoch,
                           chief=True):  # fmt: skip
-    """Builds and compiles the run's model under `strategy` (the optimizer
-    slots the restore fills must live in its scope), from `--init-from` for a
-    fresh run, then restores the backup of the run at `paths` into it;
-    returns `(model, resume state or {})`. Every worker says where it
-    resumes (each must resume at the same step); only the `chief` reports the
-    weight transfer, trims the CSV log and writes config.json, after the
-    restore: a refused resume keeps the config.json of its backup."""
+    """Builds and compiles the run's model under `strategy` (where the
+    restored optimizer slots must live), from `--init-from` when fresh, and
+    restores its backup; returns `(model, resume state or {})`. Only the
+    `chief` writes, and config.json only after the restore succeeded."""
     keras.mixed_precision.set_dtype_policy(config.precision)  # before the model
     with strategy.scope():
         model = build_model(config, num_joints)
-        if config.init_from and not has_backup(paths["backup"]):
+        if config.init_from and not (paths["backup"] / POINTER_FILE).is_file():
             # Only a fresh run: a resumed one keeps the weights it trained.
             report = initialize_from(model, config.init_from)
             if chief:
@@ -233,9 +212,8 @@ def restore_weights(model, state):
 
 
 def write_backup(model, backup_dir, state):
-    """Writes `step-<global step>/`, then points `latest.json` at it
-    atomically (a kill at any moment leaves the previous or the new backup,
-    never half of one), then removes older checkpoints."""
+    """Writes `step-<global step>/`, points `latest.json` at it atomically (a
+    kill leaves the previous or the new backup), then removes older ones."""
     backup_dir = Path(backup_dir)
     name = f"step-{state['global_step']:08d}"
     checkpoint = backup_dir / name
@@ -250,9 +228,8 @@ def write_backup(model, backup_dir, state):
 
 
 def read_csv_log(csv_path):
-    """Returns `(header, rows, damaged)` of a CSV training log: whole rows as
-    dicts with an integer "epoch", and how many lines were left out (a crash
-    can leave a repeated header, a row cut short or garbage)."""
+    """`(header, rows, damaged)` of a CSV training log: whole rows as dicts
+    with an integer "epoch", and how many damaged lines were left out."""
     lines = Path(csv_path).read_text(errors="replace").splitlines(keepends=True)
     damaged = 0
     if lines and not lines[-1].endswith("\n"):
@@ -275,9 +252,8 @@ def read_csv_log(csv_path):
 
 
 def trim_csv_log(csv_path, first_epoch_to_drop):
-    """Drops CSV log rows of epochs that the resumed run will train again
-    (written after the last backup) and damaged lines; returns how many
-    epoch rows were dropped. The log is replaced atomically."""
+    """Drops CSV log rows of epochs the resumed run trains again, and damaged
+    lines (atomically); returns how many epoch rows were dropped."""
     csv_path = Path(csv_path)
     if not csv_path.is_file() or not csv_path.stat().st_size:
         return 0
@@ -306,8 +282,7 @@ def logs_are_finite(logs):
 class StepBackup(keras.callbacks.Callback):
     """Backs up every `every_steps` steps and after every epoch, with the
     counters of `tracked_callbacks` ({name: callback}); `state` is what
-    `read_backup` read, or None. Place it LAST in the callback list: its
-    epoch-end backup must include the state the others updated."""
+    `read_backup` read. LAST in the callback list, to save the others' state."""
 
     def __init__(
         self, backup_dir, every_steps, steps_per_epoch, tracked_callbacks, state=None

@@ -1,17 +1,11 @@
 """The end of a training run, done once and checked: final model, then export.
 
-`run_dir/completion.json` records each finished part only after it is
-written and verified, with the global step of the weights it holds:
-
-    {"training": {"global_step": 180, "epochs": 2},
-     "final_model": {"global_step": 180, "sha256": "...", "bytes": 5021},
-     "export": {"global_step": 180, "version_dir": "export/1"}}
-
-A rerun of the same command (after a crash at any point, `kill -9`
-included) redoes only the parts that are missing, damaged or hold older
-weights; a finished run writes nothing. The run ends with a summary
-(`summarize_run`) read from the CSV log, since Keras's `History` holds only
-the last `fit` call of a resumed run.
+`run_dir/completion.json` records each part only once it is written and
+verified, with the global step of its weights, e.g.
+`{"final_model": {"global_step": 180, "sha256": "...", "bytes": 5021}}`, so a
+rerun after a crash (`kill -9` included) redoes only what is missing, damaged
+or older. The summary is read from the CSV log, since Keras's `History` holds
+only the last `fit` call of a resumed run.
 """
 
 import json
@@ -40,8 +34,7 @@ EXPORT_VERSION = 1
 
 
 def read_completion(run_dir):
-    """The run's completion record, {} when absent or unreadable (then every
-    part is redone: safe, as each part is verified before it is recorded)."""
+    """The run's completion record; {} when absent or unreadable (all redone)."""
     path = Path(run_dir) / COMPLETION_FILE
     try:
         record = json.loads(path.read_text())
@@ -63,8 +56,7 @@ def record_part(run_dir, part, details):
 
 
 def final_model_is_done(record, final_path, global_step):
-    """True when final.keras was recorded for `global_step` and its bytes
-    are unchanged."""
+    """True when final.keras is recorded for `global_step`, bytes unchanged."""
     done = record.get("final_model") or {}
     if done.get("global_step") != global_step or not Path(final_path).is_file():
         return False
@@ -105,16 +97,14 @@ def verify_export(version_dir):
 
 
 def export_is_done(record, version_dir, global_step):
-    """True when the export was recorded for `global_step` and its files are
-    all still there."""
+    """True when the export is recorded for `global_step`, files all there."""
     done = record.get("export") or {}
     return done.get("global_step") == global_step and not export_problems(version_dir)
 
 
 def finish_run(model, config, paths, metadata, global_step):
     """Saves `final.keras` and exports `run_dir/export/1` (unless
-    `config.export` is False), each only when not already done for
-    `global_step`; records each part once it is verified."""
+    `config.export` is False), each unless done for `global_step`."""
     run_dir, final = Path(config.run_dir), paths["final"]
     details = {"global_step": global_step, "epochs": config.epochs}
     record = record_part(run_dir, "training", details)
@@ -146,8 +136,7 @@ def finish_run(model, config, paths, metadata, global_step):
     return record_part(run_dir, "export", exported)
 
 
-# Validation columns the CSV log can hold (`training.callbacks.Validation`),
-# and how the summary names them.
+# Validation columns of the CSV log, and how the summary names them.
 VALIDATION_COLUMNS = {
     f"val_{METRIC_LOG_NAMES[metric]}": label for metric, label in METRIC_LABELS.items()
 }
@@ -171,9 +160,8 @@ def best_epoch(rows):
 def format_run_summary(
     rows, paths, export_dir=None, thresholds=None, tensorboard_logs=True
 ):
-    """The end-of-run summary as text, from the CSV log `rows` (0-based
-    epochs, as `CSVLogger` writes them); `thresholds` maps a column to its
-    threshold (`{"val_pckh": 0.5}` is shown as "PCKh@0.5")."""
+    """The end-of-run summary from the CSV log `rows` (0-based epochs);
+    `thresholds` `{"val_pckh": 0.5}` shows as "PCKh@0.5"."""
     thresholds = thresholds or {}
     epochs = 1 + max((int(row["epoch"]) for row in rows), default=-1)
     best = best_epoch(rows)

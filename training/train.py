@@ -4,20 +4,15 @@
     python -m training.train --preset paper --data-dir data/mpii
     python -m training.train --config runs/demo/config.json      # same run again
 
-The config reaches `fit` in one pass down this file: flags -> `TrainConfig`
-(`training.config`) -> data, model and pipelines (`training.builders`) ->
-callbacks (`training.callbacks`) -> `model.fit`, once per
-`training.resume.plan_fit_calls` entry, so the same command after a crash
-(even `kill -9`) resumes at the step of the last backup. With `TF_CONFIG` set
-the run is one worker of a multi-machine job (`training.multiworker`).
-
-`TrainingDataCheck` prints what the training data lost after every epoch
-that lost any, and stops the run at the end of its first epoch, before
-anything records it, when no step ran or more than `--max-dropped-fraction`
-of the records were lost: once the data is fixed, the same command trains.
+Flags -> `TrainConfig` (`training.config`) -> data, model and pipelines
+(`training.builders`) -> callbacks (`training.callbacks`) -> `model.fit`, once
+per `training.resume.plan_fit_calls` entry, so the same command after a crash
+(even `kill -9`) resumes at the last backup. With `TF_CONFIG` set the run is
+one worker of a multi-machine job (`training.multiworker`). A first epoch
+that trained nothing or lost more than `--max-dropped-fraction` of its
+records stops the run before anything records it.
 """
 
-import logging
 import sys
 from contextlib import nullcontext
 from dataclasses import replace
@@ -55,8 +50,6 @@ from training.resume import plan_fit_calls
 from training.resume import start_or_resume_model
 from training.run_completion import finish_run
 from training.run_completion import summarize_run
-
-logger = logging.getLogger(__name__)
 
 
 def train_single_machine(config, metadata, train_files, valid_files):
@@ -122,9 +115,8 @@ def train_single_machine(config, metadata, train_files, valid_files):
 
 
 def validation_steps(config, metadata):
-    """`--validation-batches`, at most the batches the validation split has
-    (past them Keras warns, untruly, that training ran out of data); None
-    for all of them."""
+    """`--validation-batches`, at most the split's batches (past them Keras
+    warns, untruly, that training ran out of data); None for all."""
     if not config.validation_batches:
         return None
     people = metadata["splits"].get("valid", {}).get("count", 0)
@@ -138,9 +130,8 @@ def main(argv=None):
     lock = lock_run_directory if is_chief_worker() else lambda *_: nullcontext()
     try:
         check_run_dir(config)
-        # Before reading the dataset starts TensorFlow's runtime: the
-        # multi-worker strategy configures collective ops, which TensorFlow
-        # accepts only before its runtime has started.
+        # Before reading the dataset starts TensorFlow's runtime, which must
+        # not have started when the multi-worker strategy sets up collectives.
         strategy = choose_strategy() if is_multi_worker() else None
         metadata, train_files, valid_files = read_dataset(config)
         choose_validation_metric(config, metadata)
@@ -160,8 +151,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        # The lock is released and every file the run writes is whole (they
-        # are written atomically), so the same command resumes exactly.
+        # Every file the run writes is whole (atomic), so the same command resumes.
         ignore_further_interrupts()
         raise ProgramInterrupted(
             "nothing lost: the run resumes from its last backup (at most "
@@ -176,13 +166,9 @@ class TrainingDataError(ConfigError):
 
 def dropped_counts(counter):
     """Returns {"read", "used", "lost", "unreadable", "dropped", "fraction"}.
-
-    Records lost to a damaged shard are counted as the reader reaches the
-    shard's end, which a shuffle buffer does far ahead of training; unreadable
-    records are counted as training uses them. So the dropped fraction adds
-    the two as shares: of the records read (and lost), and of the records
-    used (trained on or dropped).
-    """
+    Shard losses are counted as the reader (far ahead, through the shuffle
+    buffer) reaches them, unreadable records as training uses them, so the
+    fraction adds the two as shares of records read and of records used."""
     totals = counter.totals()
     counts = {
         "read": totals["records_read"],
@@ -211,12 +197,9 @@ def describe_drops(counts, counter):
 
 
 class TrainingDataCheck(keras.callbacks.Callback):
-    """Reports the training records `counter` saw dropped; stops a run whose
-    first epoch dropped none usable or more than `max_dropped_fraction`.
-
-    Place it FIRST in the callback list, so that its error comes before any
-    other callback writes the epoch to the run directory.
-    """
+    """Reports the records `counter` saw dropped; stops a run whose first
+    epoch trained nothing or dropped more than `max_dropped_fraction`. FIRST
+    in the callback list, so it stops before any callback records the epoch."""
 
     def __init__(self, counter, max_dropped_fraction):
         super().__init__()

@@ -81,7 +81,7 @@ def test_decoded_target_heatmaps_map_back_to_the_image_joints():
         "normalizers": np.full(3, 30.0),
         "crop_matrices": matrices,
     }
-    scorer = PckhValidation(subset, OUTPUT)
+    scorer = PckhValidation(subset)
     assert scorer.stack_pckh(heatmaps) == 100.0
     # Heatmaps shifted by 8 heatmap px (far beyond half a head) all miss.
     assert scorer.stack_pckh(np.roll(heatmaps, 8, axis=2)) == 0.0
@@ -105,7 +105,7 @@ def test_validation_callback_logs_every_stack():
         "normalizers": np.full(2, 30.0),
         "crop_matrices": np.stack([matrix, matrix]),
     }
-    callback = PckhValidation(subset, OUTPUT)
+    callback = PckhValidation(subset)
     callback.set_model(tiny_two_output_model())
     logs = {}
     callback.on_epoch_end(0, logs)
