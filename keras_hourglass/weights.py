@@ -17,8 +17,10 @@ import numpy as np
 
 from keras_hourglass.model import build_stacked_hourglass
 from keras_hourglass.model import builder_arguments_of
+from keras_hourglass.model import heatmap_head_name
 from keras_hourglass.model import joint_count
 from keras_hourglass.model import joint_head_layer_names
+from keras_hourglass.model import prediction_remap_name
 from keras_hourglass.model import stack_name
 
 # Added in front of every name by the port's `Trainer` (`model.`) and by
@@ -160,10 +162,10 @@ def port_weight_map(n_stacks, n_features, depth=PORT_HOURGLASS_DEPTH):
         residual(f"{stack}_out_res1", f"features.{index}.0")
         conv(f"{stack}_linear", f"features.{index}.1.conv")
         batch_norm(f"{stack}_linear_bn", f"features.{index}.1.bn")
-        conv(f"{stack}_heatmap_conv", f"outs.{index}.conv")
+        conv(heatmap_head_name(index + 1), f"outs.{index}.conv")
         if index < n_stacks - 1:
             conv(f"{stack}_remap_features", f"merge_features.{index}.conv.conv")
-            conv(f"{stack}_remap_heatmaps", f"merge_preds.{index}.conv.conv")
+            conv(prediction_remap_name(index + 1), f"merge_preds.{index}.conv.conv")
     return pairs, tuple(ignored)
 
 
