@@ -14,8 +14,9 @@ signature or its graph functions, so all crop and decode alike.
 Images are paths, encoded JPEG/PNG bytes or uint8 arrays [H, W, 3]. Boxes
 are (x, y, w, h) with pixel edges at integers (`serving.inputs`), none (or
 w <= 0) meaning the whole image, or a person detector: a function from a
-uint8 image to its people's boxes [P, 4]. The network predicts every joint,
-also those it cannot see, so `inside` flags the guesses outside the image.
+uint8 image to its people's boxes [P, 4]. Keypoints have pixel centres at
+integers; the network predicts every joint, also those it cannot see, so
+`inside` flags the guesses outside the image.
 """
 
 import io
