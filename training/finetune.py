@@ -21,7 +21,8 @@ from training.distribute import build_training_state
 
 def initialize_from(model, path):
     """Copies the `--init-from` model's weights into `model` wherever they fit;
-    returns the `TransferReport` (ConfigError naming the flag if none fit)."""
+    returns the `TransferReport`; ConfigError naming the flag when it cannot be
+    read, is a SavedModel export or has another backbone."""
     try:
         loaded = load_model(path)
     except (OSError, ValueError) as error:
