@@ -65,7 +65,8 @@ def matrix_for_scaled_image(matrix, ratio):
 
 def decode_image_region(image_bytes, matrix, output_size, dct_scaling=False):
     """Decodes only the part of a JPEG that the crop reads (all of a PNG);
-    returns `(uint8 region, region px -> output px matrix, (height, width))`.
+    returns `(uint8 region, region px -> output px matrix, the whole image's
+    (height, width))`.
 
     With `dct_scaling`, a JPEG is decoded at 1/2, 1/4 or 1/8 scale when the
     crop spans that many original px per output px: libjpeg's inverse DCT then
