@@ -83,7 +83,8 @@ def load_validation_subset(
 
 def predict_in_batches(model, images, batch_size=16):
     """Every output of `model` on `images` as NumPy arrays; not `predict`,
-    which under `MultiWorkerMirroredStrategy` runs a collective."""
+    which under `MultiWorkerMirroredStrategy` runs a collective the other
+    workers do not join (the job would hang)."""
     chunks = []
     for start in range(0, len(images), batch_size):
         outputs = stack_heatmaps_list(
