@@ -7,6 +7,7 @@ from pathlib import Path
 from keras_hourglass.data.examples import AugmentationRanges
 from keras_hourglass.data.metadata import read_metadata
 from keras_hourglass.data.metadata import split_files
+from keras_hourglass.data.patches import patches_hold_crops
 from keras_hourglass.data.pipeline import PipelineOptions
 from keras_hourglass.data.pipeline import make_dataset
 from keras_hourglass.losses import joint_heatmap_mse
@@ -59,7 +60,25 @@ def read_dataset(config):
     for split, files in (("train", train_files), ("valid", valid_files)):
         if not files or not metadata["splits"][split].get("count", 0):
             raise ConfigError(f"{config.data_dir}: the {split} split is empty")
+    check_patches_hold_crops(config, metadata)
     return metadata, train_files, valid_files
+
+
+def check_patches_hold_crops(config, metadata):
+    """ConfigError naming the flags when the training people are patches
+    (`--train-patch-size`) too small for this run's crops."""
+    created_with = metadata.get("created_with")
+    patch_size = isinstance(created_with, dict) and created_with.get("train_patch_size")
+    if not isinstance(patch_size, int) or patch_size <= 0:
+        return
+    if not patches_hold_crops(patch_size, config.input_size, config.scale_factor):
+        raise ConfigError(
+            f"--input-size {config.input_size} --scale-factor {config.scale_factor}: "
+            f"the training people in {config.data_dir} are patches for crops of at "
+            f"most {patch_size} px and the paper's zoom (made with --train-patch-size "
+            f"{patch_size}); make the shards again with --train-patch-size 0 (whole "
+            "images), or train within those bounds"
+        )
 
 
 def build_model(config, num_joints):

@@ -37,6 +37,16 @@ def patch_geometry(center, scale, image_width, image_height, input_size):
     return left, top, max(right - left, 1), max(bottom - top, 1), factor
 
 
+def patches_hold_crops(patch_input_size, input_size, scale_factor):
+    """True when patches made for `patch_input_size` hold every training crop
+    of `input_size` zoomed by `scale_factor`: a larger crop would be upscaled
+    from fewer pixels, a wider zoom would read black past the patch's edge."""
+    return (
+        input_size <= patch_input_size
+        and scale_factor <= PAPER_AUGMENTATION.scale_factor
+    )
+
+
 def to_patch_px(points, left, top, factor):
     """Maps original px (x, y) to patch px (pixel centres at integers)."""
     points = np.asarray(points, np.float64)

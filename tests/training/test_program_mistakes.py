@@ -15,6 +15,8 @@ from PIL import Image
 from keras_hourglass.data import metadata as dataset_metadata
 from training import make_tfrecords
 from training import train
+from training.builders import read_dataset
+from training.config import config_from_preset
 from training.programs import file_system_problem
 from training.programs import run_main
 
@@ -161,3 +163,44 @@ def test_train_data_dir_that_is_a_file_says_so(tmp_path, capsys):
     status, lines = run_program(train.main, argv, capsys)
     assert status == 2
     assert len(lines) == 1 and "not a directory" in lines[0], lines
+
+
+def mark_as_patches(data_dir, patch_size):
+    """Records in `data_dir`'s dataset.json that its training people are
+    patches for crops of `patch_size` (as `--train-patch-size` does)."""
+    metadata_path = data_dir / "dataset.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata["created_with"]["train_patch_size"] = patch_size
+    metadata_path.write_text(json.dumps(metadata))
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--input-size", "128", "--output-size", "32"], "--input-size 128"),
+        (["--scale-factor", "0.4"], "--scale-factor 0.4"),
+    ],
+)
+def test_training_crops_larger_than_the_stored_patches_are_one_line(
+    data_dir, tmp_path, capsys, flags, named
+):
+    mark_as_patches(data_dir, 64)
+    run_dir = tmp_path / "run"
+    argv = ["--data-dir", str(data_dir), "--run-dir", str(run_dir), "--epochs", "1",
+            "--input-size", "64", "--output-size", "16", *flags]  # fmt: skip
+    status, lines = run_program(train.main, argv, capsys)
+    assert status == 2
+    assert len(lines) == 1, lines
+    assert named in lines[0] and "--train-patch-size" in lines[0], lines
+    assert not run_dir.exists()
+
+
+def test_training_crops_the_stored_patches_hold_are_accepted(data_dir):
+    mark_as_patches(data_dir, 64)
+    for input_size, scale_factor in ((64, 0.25), (32, 0.1)):
+        config = config_from_preset(
+            "paper", data_dir=str(data_dir), input_size=input_size,
+            output_size=input_size // 4, scale_factor=scale_factor,
+        )  # fmt: skip
+        metadata, train_files, _ = read_dataset(config)
+        assert metadata["splits"]["train"]["count"] == 16 and train_files
