@@ -13,6 +13,7 @@ that trained nothing or lost more than `--max-dropped-fraction` of its
 records stops the run before anything records it.
 """
 
+import math
 import sys
 from contextlib import nullcontext
 from dataclasses import replace
@@ -115,12 +116,12 @@ def train_single_machine(config, metadata, train_files, valid_files):
 
 
 def validation_steps(config, metadata):
-    """`--validation-batches`, at most the split's batches (past them Keras
-    warns, untruly, that training ran out of data); None for all."""
-    if not config.validation_batches:
-        return None
+    """`--validation-batches` (0: all), at most the split's batches: Keras warns,
+    untruly, that training ran out of data when it runs past them or has to
+    find their number by running out."""
     people = metadata["splits"].get("valid", {}).get("count", 0)
-    return max(1, min(config.validation_batches, -(-people // config.batch_size)))
+    split_batches = max(1, math.ceil(people / config.batch_size))
+    return min(config.validation_batches or split_batches, split_batches)
 
 
 def main(argv=None):

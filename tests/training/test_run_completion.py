@@ -55,16 +55,18 @@ def test_summary_without_export_validation_or_tensorboard_says_so():
 
 
 @pytest.mark.slow
+# More than the validation split's 2 batches, and 0 (all): validation uses
+# those 2, and Keras is told so (it warns when it has to find out).
+@pytest.mark.parametrize("validation_batches", ["5", "0"])
 def test_a_real_run_prints_epoch_lines_alone_and_the_summary(
-    tiny_shards, tmp_path, capfd
+    tiny_shards, tmp_path, capfd, validation_batches
 ):
     run_dir = tmp_path / "run"
     # --verbose 1: Keras's progress bar, which leaves its line open.
     flags = TINY_MODEL_FLAGS + [
         "--data-dir", str(tiny_shards), "--run-dir", str(run_dir), "--verbose", "1",
         "--batch-size", "4", "--epochs", "2", "--steps-per-epoch", "2",
-        # More than the validation split's 2 batches: validation uses those.
-        "--validation-batches", "5",
+        "--validation-batches", validation_batches,
     ]  # fmt: skip
     # In this process: what the program writes to stdout and stderr is the
     # same, and its warnings are recorded rather than printed.
