@@ -8,6 +8,7 @@ import time
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_hourglass.decoding import heatmap_coords_to_image
 from keras_hourglass.drawing import PERSON_COLOURS
@@ -21,6 +22,7 @@ from training.callbacks import FiniteModelCheckpoint
 from training.callbacks import NanGuard
 from training.callbacks import StopOnInterrupt
 from training.callbacks import logs_are_finite
+from training.pckh_validation import HeatmapImageSummary
 from training.pckh_validation import PckhValidation
 from training.pckh_validation import overlay_prediction
 from training.pckh_validation import pckh_percent
@@ -180,3 +182,42 @@ def test_a_program_that_ignores_ctrl_c_keeps_ignoring_it():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_image_summary_writes_each_person_with_its_truth_in_crop_pixels(tmp_path):
+    people = [person_crop(seed) for seed in (0, 1, 2)]
+    subset = {
+        "images": np.random.default_rng(0).uniform(size=(3, INPUT, INPUT, 3)),
+        "joints": np.stack([joints for joints, _, _ in people]),
+        "annotated": np.array([[1, 1, 0, 1]] * 3, bool),
+        "normalizers": np.full(3, 30.0),
+        "crop_matrices": np.stack([matrix for _, matrix, _ in people]),
+    }
+    joint_set = custom_joint_set("four", ["a", "b", "c", "d"], None, "0:1,2:3")
+    model = tiny_two_output_model()
+    callback = HeatmapImageSummary(subset, 2, tmp_path, joint_set)
+    callback.set_model(model)
+    callback.on_epoch_end(0)
+    (event_file,) = tmp_path.glob("events.out.tfevents.*")
+    written = [
+        tf.make_ndarray(value.tensor)
+        for event in tf.compat.v1.train.summary_iterator(str(event_file))
+        for value in event.summary.value
+        if value.tag == "validation/prediction"
+    ]
+    assert len(written) == 1
+    pngs = written[0][2:]  # width, height, then one PNG per image
+    assert len(pngs) == 2  # the first `count` people only
+    last_stack = np.asarray(model(subset["images"][:2])[-1])
+    for index, png in enumerate(pngs):
+        joints, matrix, _ = people[index]
+        # Truth in crop px, computed here without the library's transforms.
+        truth = joints @ matrix[:2, :2].T + matrix[:2, 2]
+        expected = overlay_prediction(
+            subset["images"][index].astype("float32"), last_stack[index],
+            joint_set.skeleton, joint_set.joint_names, truth,
+            subset["annotated"][index],
+        )  # fmt: skip
+        image = tf.io.decode_png(png).numpy() / 255.0
+        assert image.shape == expected.shape
+        np.testing.assert_allclose(image, expected, atol=1.0 / 255 + 1e-6)
