@@ -226,6 +226,23 @@ def test_coco_reader(shared_data, tmp_path):
         read_coco(empty, images)
 
 
+def test_keypoint_csv_rows_whose_image_is_no_image_file_are_counted_skips(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.zeros((40, 30, 3), np.uint8)).save(images / "real.png")
+    (images / "folder.jpg").mkdir()
+    (images / "notes.jpg").write_text("not an image")
+    joints = {"nose_x": 5, "nose_y": 6, "tail_x": 7, "tail_y": 8}
+    names = ["real.png", "folder.jpg", "notes.jpg", "absent.jpg"]
+    path = tmp_path / "pets.csv"
+    pd.DataFrame([{"image": name, **joints} for name in names]).to_csv(
+        path, index=False
+    )
+    records, skip_log, _ = read_keypoint_csv(path, images)
+    assert [record.image_id for record in records] == ["real.png"]
+    assert skip_log.counts == {"image unreadable": 2, "image missing": 1}
+
+
 def test_keypoint_csv_reader(shared_data, tmp_path):
     images = shared_data / "lspet_train/images"
     rows = [
